@@ -1,0 +1,34 @@
+#include "cli/commands.h"
+
+#include <cstdio>
+#include <string>
+
+namespace hubfs::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: hubfs <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  xet hash [--json] FILE...   print the Xet file hash of local files\n"
+    "  version                     print the version\n";
+
+}  // namespace
+
+int Run(std::span<const std::string_view> args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "version" || args[0] == "--version") {
+    std::puts("hubfs " HUBFS_VERSION);
+    return 0;
+  }
+  if (args[0] == "xet" && args.size() >= 2 && args[1] == "hash") {
+    return XetHashCommand(args.subspan(2));
+  }
+  std::fprintf(stderr, "hubfs: unknown command '%s'\n%s", std::string(args[0]).c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace hubfs::cli

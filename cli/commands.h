@@ -1,0 +1,18 @@
+// Command dispatch for the hubfs binary.
+#ifndef HUBFS_CLI_COMMANDS_H_
+#define HUBFS_CLI_COMMANDS_H_
+
+#include <span>
+#include <string_view>
+
+namespace hubfs::cli {
+
+// Runs `hubfs <args...>`; returns the process exit status.
+int Run(std::span<const std::string_view> args);
+
+// `hubfs xet hash [--json] FILE...`
+int XetHashCommand(std::span<const std::string_view> args);
+
+}  // namespace hubfs::cli
+
+#endif  // HUBFS_CLI_COMMANDS_H_

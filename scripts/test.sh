@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs missing dependencies, builds, and runs every test through ctest.
+#   scripts/test.sh [ctest args...]     e.g. scripts/test.sh -L unit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+cd "${BUILD_DIR:-build}"
+ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"
