@@ -3,6 +3,7 @@
 // the stored footer; and checks encode/decode round trips of the input used
 // as chunk data. A violated invariant aborts.
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <span>
@@ -11,12 +12,17 @@
 #include "chunkstore/hash.h"
 #include "chunkstore/xorb.h"
 
+// Aborts with the failed condition, so that a crash report says which.
+#define FUZZ_CHECK(cond)                                                              \
+  do {                                                                                \
+    if (!(cond)) {                                                                    \
+      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+      std::abort();                                                                   \
+    }                                                                                 \
+  } while (0)
+
 namespace hubfs::chunkstore {
 namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 void DecodeAsRecords(std::span<const uint8_t> in, ChunkDecoder& decoder) {
   Result<ChunkRecordHeader> header = ParseChunkRecordHeader(in);
@@ -24,52 +30,52 @@ void DecodeAsRecords(std::span<const uint8_t> in, ChunkDecoder& decoder) {
   size_t consumed = 0;
   Status st = decoder.DecodeRecord(in, &consumed, &out);
   if (st.ok()) {
-    Check(header.ok());
-    Check(out.size() == 1 + header->uncompressed_size);
-    Check(out[0] == 0x5A);
-    Check(consumed == header->record_size() && consumed <= in.size());
+    FUZZ_CHECK(header.ok());
+    FUZZ_CHECK(out.size() == 1 + header->uncompressed_size);
+    FUZZ_CHECK(out[0] == 0x5A);
+    FUZZ_CHECK(consumed == header->record_size() && consumed <= in.size());
     std::vector<uint8_t> into(header->uncompressed_size);
     size_t consumed2 = 0;
-    Check(decoder.DecodeRecordInto(in, &consumed2, into).ok());
-    Check(consumed2 == consumed);
-    Check(std::memcmp(into.data(), out.data() + 1, into.size()) == 0);
+    FUZZ_CHECK(decoder.DecodeRecordInto(in, &consumed2, into).ok());
+    FUZZ_CHECK(consumed2 == consumed);
+    FUZZ_CHECK(std::memcmp(into.data(), out.data() + 1, into.size()) == 0);
   } else {
-    Check(out.size() == 1);
+    FUZZ_CHECK(out.size() == 1);
   }
   // A run whose expected count comes from the input.
   const size_t expected = in.empty() ? 1 : in[0] % 8;
   std::vector<std::vector<uint8_t>> chunks;
   if (decoder.DecodeRun(in, expected, &chunks).ok()) {
-    Check(chunks.size() == expected);
-    for (const auto& c : chunks) Check(c.size() <= kMaxChunkUncompressedSize);
+    FUZZ_CHECK(chunks.size() == expected);
+    for (const auto& c : chunks) FUZZ_CHECK(c.size() <= kMaxChunkUncompressedSize);
   }
 }
 
 void CheckXorb(std::span<const uint8_t> in) {
   Result<XorbInfo> info = ParseXorb(in);
   if (info.ok()) {
-    Check(!info->chunks.empty());
-    Check(info->body_size <= in.size() && info->body_size <= kMaxXorbBodySize);
+    FUZZ_CHECK(!info->chunks.empty());
+    FUZZ_CHECK(info->body_size <= in.size() && info->body_size <= kMaxXorbBodySize);
     uint64_t prev = 0, unpacked = 0;
     for (const XorbChunkInfo& c : info->chunks) {
-      Check(c.record_start == prev && c.record_end > c.record_start);
-      Check(c.length <= kMaxChunkUncompressedSize);
+      FUZZ_CHECK(c.record_start == prev && c.record_end > c.record_start);
+      FUZZ_CHECK(c.length <= kMaxChunkUncompressedSize);
       prev = c.record_end;
       unpacked += c.length;
     }
-    Check(prev == info->body_size && unpacked == info->unpacked_size);
+    FUZZ_CHECK(prev == info->body_size && unpacked == info->unpacked_size);
     // The footer written for it parses back to the same description.
     std::vector<uint8_t> stored(in.begin(), in.begin() + info->body_size);
     std::vector<uint8_t> footer = SerializeXorbFooter(*info, 1);
     stored.insert(stored.end(), footer.begin(), footer.end());
     Result<XorbInfo> back = ParseXorbFooter(stored);
-    Check(back.ok() && back->hash == info->hash && back->chunks.size() == info->chunks.size());
-    Check(ParseXorb(stored).ok());
+    FUZZ_CHECK(back.ok() && back->hash == info->hash && back->chunks.size() == info->chunks.size());
+    FUZZ_CHECK(ParseXorb(stored).ok());
   }
   Result<XorbInfo> footer = ParseXorbFooter(in);
   if (footer.ok()) {
-    Check(!footer->chunks.empty() && footer->body_size < in.size());
-    Check(footer->chunks.back().record_end == footer->body_size);
+    FUZZ_CHECK(!footer->chunks.empty() && footer->body_size < in.size());
+    FUZZ_CHECK(footer->chunks.back().record_end == footer->body_size);
   }
 }
 
@@ -78,17 +84,19 @@ void RoundTrip(std::span<const uint8_t> in, ChunkDecoder& decoder) {
   std::vector<uint8_t> grouped(chunk.size()), back(chunk.size());
   ByteGroup4(chunk, grouped.data());
   ByteUngroup4(grouped, back.data());
-  Check(std::equal(back.begin(), back.end(), chunk.begin()));
+  FUZZ_CHECK(std::equal(back.begin(), back.end(), chunk.begin()));
   for (CompressionPolicy p :
        {CompressionPolicy::kNone, CompressionPolicy::kLz4, CompressionPolicy::kBest}) {
     std::vector<uint8_t> record;
     AppendChunkRecord(chunk, p, &record);
-    Check(record.size() <= kChunkRecordHeaderSize + chunk.size());
+    FUZZ_CHECK(record.size() <= kChunkRecordHeaderSize + chunk.size());
     std::vector<uint8_t> out;
     size_t consumed = 0;
-    Check(decoder.DecodeRecord(record, &consumed, &out).ok());
-    Check(consumed == record.size());
-    Check(out.size() == chunk.size() && std::equal(out.begin(), out.end(), chunk.begin()));
+    Status st = decoder.DecodeRecord(record, &consumed, &out);
+    if (!st.ok()) std::fprintf(stderr, "round trip: %s\n", st.ToString().c_str());
+    FUZZ_CHECK(st.ok());
+    FUZZ_CHECK(consumed == record.size());
+    FUZZ_CHECK(out.size() == chunk.size() && std::equal(out.begin(), out.end(), chunk.begin()));
   }
 }
 
