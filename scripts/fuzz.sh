@@ -70,14 +70,16 @@ for n in "${names[@]}"; do
   cp -r "$corpus/." "$scratch/"
   artifacts="$BUILD/fuzz-artifacts/$n"
   mkdir -p "$artifacts"
+  marker="$BUILD/fuzz-$n.start"
+  touch "$marker"
   log="$BUILD/fuzz-$n.log"
   echo "fuzz: $n for ${SECS}s (log: $log)"
   if "$bin" "$scratch" -max_total_time="$SECS" -artifact_prefix="$artifacts/" \
       -print_final_stats=1 >"$log" 2>&1; then
     grep -E "^stat::number_of_executed_units|^#[0-9]+.*DONE" "$log" | tail -2 || true
   else
-    echo "fuzz: $n FOUND A FAILURE; inputs in $artifacts/:" >&2
-    ls "$artifacts" >&2
+    echo "fuzz: $n FOUND A FAILURE; new inputs in $artifacts/:" >&2
+    find "$artifacts" -type f -newer "$marker" >&2
     grep -E "ERROR|SUMMARY|==[0-9]+==" "$log" | head -10 >&2 || true
     failed+=("$n")
   fi

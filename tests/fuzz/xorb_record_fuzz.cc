@@ -2,10 +2,10 @@
 // decoder (single records, caller buffers, runs), whole-xorb validation and
 // the stored footer; and checks encode/decode round trips of the input used
 // as chunk data. A violated invariant aborts.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <span>
 #include <vector>
 
@@ -38,7 +38,7 @@ void DecodeAsRecords(std::span<const uint8_t> in, ChunkDecoder& decoder) {
     size_t consumed2 = 0;
     FUZZ_CHECK(decoder.DecodeRecordInto(in, &consumed2, into).ok());
     FUZZ_CHECK(consumed2 == consumed);
-    FUZZ_CHECK(std::memcmp(into.data(), out.data() + 1, into.size()) == 0);
+    FUZZ_CHECK(std::equal(into.begin(), into.end(), out.begin() + 1));
   } else {
     FUZZ_CHECK(out.size() == 1);
   }
