@@ -142,9 +142,10 @@ struct NeededFetch {
 
 // The distinct fetch ranges that cover the terms needed to produce `length`
 // bytes (terms past the first `length` bytes after offset_into_first_range are
-// not needed), each listed once, in order of first use. For each term the
-// first covering range (in entry, then range order) is chosen — AssembleRange
-// does not care which one delivered a chunk.
+// not needed), each listed once, in order of first use. When several ranges
+// cover a term, the one reaching furthest among those starting at or before
+// the term is chosen (deterministic, O(log n) per term); assembly does not
+// care which range delivered a chunk.
 // Errors: kCorrupt (a needed term has no covering range, or the terms hold
 // fewer than `length` bytes).
 Result<std::vector<NeededFetch>> NeededFetchRanges(const Reconstruction& recon, uint64_t length);
