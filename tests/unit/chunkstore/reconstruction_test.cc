@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -763,6 +765,27 @@ TEST(ReconstructionHostileJson, SizeLimitAndManyTerms) {
   EXPECT_TRUE(ParseReconstructionJson(body, 2, limits).ok());
   // The default limit refuses a body past 64 MiB before looking at it.
   EXPECT_EQ(ParseCode(std::string((64u << 20) + 1, ' '), 2), ErrorCode::kResourceExhausted);
+}
+
+// The fuzzer's seed answers are valid plans (else they would only exercise
+// the error paths).
+TEST(ReconstructionHostileJson, FuzzSeedsParse) {
+  const std::filesystem::path dir =
+      std::filesystem::path(HUBFS_SOURCE_DIR) / "tests/fuzz/corpus/reconstruction";
+  int parsed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".json") continue;
+    const int version = name.find("_v1") != std::string::npos ? 1 : 2;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string body(std::filesystem::file_size(entry.path()), '\0');
+    in.read(body.data(), static_cast<std::streamsize>(body.size()));
+    ASSERT_TRUE(in) << name;
+    Result<Reconstruction> r = ParseReconstructionJson(body, version);
+    EXPECT_TRUE(r.ok()) << name << ": " << r.status();
+    ++parsed;
+  }
+  EXPECT_GE(parsed, 10);
 }
 
 }  // namespace
