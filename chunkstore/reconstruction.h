@@ -200,10 +200,11 @@ struct RangeSpec {
   friend bool operator==(const RangeSpec&, const RangeSpec&) = default;
 };
 
-// Parses one Range header value. Whitespace around the value and around `=`,
-// `-` is not accepted except leading/trailing spaces of the whole value.
-// Errors: kInvalidArgument for anything else (other units, several ranges
-// "a-b,c-d", E < S, non-digits, numbers past 2^64−1, "bytes=-").
+// Parses one Range header value. The unit is matched case-insensitively;
+// spaces/tabs are allowed only before and after the whole value.
+// Errors: kInvalidArgument for anything else — other units, several ranges
+// ("a-b,c-d"), E < S, signs or other non-digits, numbers past 2^64−1,
+// "bytes=-".
 Result<RangeSpec> ParseRangeHeader(std::string_view value);
 
 // [S, E) of a file of `size` bytes that a request asks for (no range: the
