@@ -140,8 +140,8 @@ Result<HttpResponse> RetryingTransport::Send(const HttpRequest& request) {
       if (server_wait > policy_.max_server_wait) return result;
       wait = std::max(wait, server_wait);
     }
-    HUBFS_LOG(kInfo) << request.method << " " << UrlForLog(request.url) << ": "
-                     << (result.ok() ? "HTTP " + std::to_string(result->status)
+    HUBFS_LOG(kInfo) << (result.ok() ? request.method + " " + UrlForLog(request.url) +
+                                           ": HTTP " + std::to_string(result->status)
                                      : result.status().message())
                      << "; retry " << attempt << "/" << (attempts - 1) << " in " << wait.count()
                      << " ms";
