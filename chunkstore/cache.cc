@@ -149,6 +149,7 @@ class ChunkCache::Impl {
     s.corrupt_drops = corrupt_drops_.load();
     s.write_errors = write_errors_.load();
     s.map_full_retries = map_full_retries_.load();
+    s.commits = commits_.load();
     s.map_bytes = store_->map_bytes();
     return s;
   }
@@ -162,6 +163,7 @@ class ChunkCache::Impl {
     puts_.fetch_add(r.puts);
     evictions_.fetch_add(r.evictions);
     map_full_retries_.fetch_add(r.map_full_retries);
+    commits_.fetch_add(1);
   }
 
   void Enqueue(WriteOp op, bool wait_for_space) {
@@ -218,10 +220,13 @@ class ChunkCache::Impl {
       {
         std::unique_lock<std::mutex> lock(mu_);
         while (!stop_ && queue_.empty() && !TouchesDueLocked()) work_cv_.wait_for(lock, kWriterPoll);
+        uint64_t batch_bytes = 0;
         while (!queue_.empty() && ops.size() < options_.max_batch_entries &&
+               batch_bytes < options_.max_batch_bytes &&
                std::holds_alternative<WriteOp>(queue_.front())) {
           ops.push_back(std::get<WriteOp>(std::move(queue_.front())));
           queue_.pop_front();
+          if (ops.back().value) batch_bytes += ops.back().value->size();
         }
         if (ops.empty() && !queue_.empty()) {
           control = std::get<Control>(std::move(queue_.front()));
@@ -236,17 +241,22 @@ class ChunkCache::Impl {
     }
   }
 
-  void Commit(std::vector<WriteOp> ops, const std::vector<std::string>& touches) {
-    const size_t n_writes = ops.size();
-    // Later touches of the same key win; keep each key's last position.
+  void Commit(std::vector<WriteOp> writes, const std::vector<std::string>& touches) {
+    // Recency first (those hits mostly happened before these puts, and a
+    // new entry should count as the most recent), later touches of a key
+    // winning; then the writes in queue order.
     std::unordered_set<std::string_view> seen;
     std::vector<const std::string*> order;
     for (auto it = touches.rbegin(); it != touches.rend(); ++it) {
       if (seen.insert(*it).second) order.push_back(&*it);
     }
+    std::vector<WriteOp> ops;
+    ops.reserve(order.size() + writes.size());
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       ops.push_back(WriteOp{WriteOp::kTouch, **it, nullptr});
     }
+    const size_t n_writes = writes.size();
+    for (auto& w : writes) ops.push_back(std::move(w));
     auto res = store_->Apply(ops, options_.max_bytes);
     if (res.ok()) {
       Account(*res);
@@ -258,7 +268,7 @@ class ChunkCache::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       if (!res.ok() && first_error_.ok()) first_error_ = res.status();
       last_touch_flush_ = clock_->Now();
-      for (size_t i = 0; i < n_writes; ++i) {
+      for (size_t i = ops.size() - n_writes; i < ops.size(); ++i) {
         const WriteOp& op = ops[i];
         if (!op.value) continue;
         queue_bytes_ -= std::min<uint64_t>(queue_bytes_, op.value->size());
@@ -287,7 +297,7 @@ class ChunkCache::Impl {
   bool stop_ = false;                      // GUARDED_BY(mu_)
 
   std::atomic<uint64_t> hits_{0}, misses_{0}, puts_{0}, evictions_{0}, corrupt_drops_{0},
-      write_errors_{0}, map_full_retries_{0};
+      write_errors_{0}, map_full_retries_{0}, commits_{0};
 
   std::thread writer_;  // last: started after everything above exists
 };
@@ -297,7 +307,7 @@ class ChunkCache::Impl {
 Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const CacheOptions& options) {
   if (options.max_bytes == 0) return InvalidArgumentError("cache max_bytes is 0");
   if (options.queue_max_entries == 0 || options.max_batch_entries == 0 ||
-      options.touch_batch == 0) {
+      options.max_batch_bytes == 0 || options.touch_batch == 0) {
     return InvalidArgumentError("cache queue and batch bounds must be positive");
   }
   cache_internal::StoreOptions so;

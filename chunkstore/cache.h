@@ -68,8 +68,10 @@ struct CacheOptions {
   // when touch_batch hits have accumulated, or on Flush().
   Clock::Duration touch_flush_interval = std::chrono::seconds(5);
   size_t touch_batch = 4096;
-  // Puts per LMDB write transaction at most.
+  // Puts per LMDB write transaction at most (and their bytes; a single
+  // larger entry still goes alone).
   size_t max_batch_entries = 128;
+  uint64_t max_batch_bytes = 16ull << 20;
   // fsync each commit (durable across power loss). kill -9 safety holds
   // either way; tests may turn this off for speed.
   bool durable = true;
@@ -89,6 +91,7 @@ struct CacheStats {
   uint64_t corrupt_drops = 0;  // bad entries detected on read or verify
   uint64_t write_errors = 0;   // write transactions that failed (entries lost)
   uint64_t map_full_retries = 0;
+  uint64_t commits = 0;        // write transactions committed by this process
   uint64_t map_bytes = 0;      // current LMDB map size
 };
 

@@ -474,15 +474,19 @@ Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max
       HUBFS_LOG(kInfo) << "cache: map grown to " << impl_->map_bytes.load() << " bytes";
       continue;
     }
-    // The map cannot grow: hold less. Evict to below what is stored now by
-    // the batch plus a tenth, and keep that as the cap from now on.
+    // The map cannot grow: hold less. Evict the batch's size plus an eighth
+    // of what is stored, and keep that as the cap from now on. LMDB reuses
+    // pages freed by a transaction only once a later one has committed, so
+    // the eviction is followed by a second (nearly empty) commit.
     HUBFS_ASSIGN_OR_RETURN(const StoreTotals totals, ReadTotals());
-    const uint64_t room = batch_bytes * 2 + totals.bytes / 10 + (1u << 20);
+    const uint64_t room = batch_bytes + totals.bytes / 8;
     impl_->limit_cap = totals.bytes > room ? totals.bytes - room : 0;
     HUBFS_LOG(kWarning) << "cache: map full at " << map << " bytes; holding at most "
                         << impl_->limit_cap << " bytes";
-    const int erc = impl_->ApplyOnce({}, impl_->limit_cap, &res);
-    if (erc != 0 && erc != MDB_MAP_FULL) return LmdbError("evict", erc);
+    for (int i = 0; i < 2; ++i) {
+      const int erc = impl_->ApplyOnce({}, impl_->limit_cap, &res);
+      if (erc != 0 && erc != MDB_MAP_FULL) return LmdbError("evict", erc);
+    }
   }
 }
 
