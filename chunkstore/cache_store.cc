@@ -109,6 +109,16 @@ struct CacheStore::Impl {
   std::atomic<uint64_t> map_bytes{0};
   // Lowered below the caller's max_bytes when the map cannot grow further.
   uint64_t limit_cap = UINT64_MAX;  // writer thread only
+  uint64_t applies = 0;             // writer thread only
+
+  // Frees reader slots of dead processes: a slot left by a process killed
+  // inside a read transaction pins old pages, so freed space is not reused.
+  void ClearStaleReaders() {
+    int dead = 0;
+    if (mdb_reader_check(env, &dead) == 0 && dead > 0) {
+      HUBFS_LOG(kInfo) << "cache: cleared " << dead << " stale reader slots";
+    }
+  }
 
   ~Impl() {
     if (env != nullptr) mdb_env_close(env);
@@ -330,12 +340,7 @@ Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options
   if (!options.durable) flags |= MDB_NOSYNC;
   rc = mdb_env_open(impl->env, options.dir.c_str(), flags, 0644);
   if (rc != 0) return LmdbError("open " + options.dir, rc).WithContext("open cache");
-  int dead = 0;
-  rc = mdb_reader_check(impl->env, &dead);
-  if (rc != 0) return LmdbError("reader check", rc);
-  if (dead > 0) {
-    HUBFS_LOG(kInfo) << "cache: cleared " << dead << " stale reader slots";
-  }
+  impl->ClearStaleReaders();
   impl->RefreshMapSize();
 
   Txn txn;
@@ -451,6 +456,7 @@ Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max
   for (const auto& op : ops) {
     if (op.value) batch_bytes += op.key.size() + op.value->size();
   }
+  if (++impl_->applies % 256 == 0) impl_->ClearStaleReaders();
   for (int attempt = 0;; ++attempt) {
     const int rc = impl_->ApplyOnce(ops, std::min(max_bytes, impl_->limit_cap), &res);
     if (rc == 0) return res;
@@ -464,6 +470,7 @@ Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max
                                     std::to_string(map_bytes()) + " bytes)");
     }
     ++res.map_full_retries;
+    impl_->ClearStaleReaders();
     const uint64_t map = map_bytes();
     if (map < impl_->options.max_map_bytes) {
       const uint64_t grown = std::min(impl_->options.max_map_bytes, map + map / 2 + (1u << 20));
