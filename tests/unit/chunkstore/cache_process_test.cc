@@ -212,5 +212,53 @@ TEST(CacheProcessTest, FullDiskFailsWritesAndKeepsWhatWasCommitted) {
   EXPECT_EQ(report->corrupt, 0u);
 }
 
+// One process grows the LMDB map while another has the cache open with the
+// old, smaller map: the other adopts the new size (MDB_MAP_RESIZED) on its
+// next transaction, for reads and writes alike.
+TEST(CacheProcessTest, MapGrownByAnotherProcessIsAdopted) {
+  TempDir tmp;
+  auto small_map = [&] {
+    CacheOptions o = Options(tmp.path(), 64 << 20);
+    o.initial_map_bytes = 1 << 20;
+    o.max_map_bytes = 64 << 20;
+    return o;
+  };
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(go[1]);
+    char b;
+    if (::read(go[0], &b, 1) != 1) ::_exit(2);
+    auto c = ChunkCache::Open(small_map());
+    if (!c.ok()) ::_exit(3);
+    for (uint32_t i = 0; i < 160; ++i) (*c)->PutChunk(XorbFor(300), i, Payload(300, i, 65536, 1));
+    if (!(*c)->Flush().ok()) ::_exit(4);
+    if ((*c)->Stats().map_bytes <= (1u << 20)) ::_exit(5);
+    c->reset();
+    ::_exit(0);
+  }
+  ::close(go[0]);
+  auto c = ChunkCache::Open(small_map());
+  ASSERT_TRUE(c.ok()) << c.status();
+  (*c)->PutChunk(XorbFor(301), 0, {1});
+  ASSERT_TRUE((*c)->Flush().ok());
+  const uint64_t map_before = (*c)->Stats().map_bytes;
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  ::close(go[1]);
+  ASSERT_EQ(ExitCode(pid), 0);
+  for (uint32_t i = 0; i < 160; ++i) {
+    auto got = (*c)->GetChunk(XorbFor(300), i);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_TRUE(got->has_value()) << i;
+    ASSERT_EQ(**got, Payload(300, i, 65536, 1));
+  }
+  EXPECT_GT((*c)->Stats().map_bytes, map_before);
+  (*c)->PutChunk(XorbFor(301), 1, Payload(301, 1, 65536, 1));
+  ASSERT_TRUE((*c)->Flush().ok());
+  EXPECT_EQ((*c)->Stats().entries, 162u);
+}
+
 }  // namespace
 }  // namespace hubfs::chunkstore

@@ -361,5 +361,23 @@ TEST(CacheTest, ConcurrentReadersAndWriters) {
   EXPECT_EQ(c->Stats().entries, 100u);
 }
 
+TEST(CacheTest, TinyQueueAppliesBackPressureWithoutLosingPuts) {
+  TempDir tmp;
+  CacheOptions o = SmallOptions(tmp.path());
+  o.queue_max_entries = 1;
+  o.queue_max_bytes = 1;  // every entry is larger: still admitted one at a time
+  auto c = MustOpen(o);
+  std::vector<std::thread> threads;
+  for (uint32_t t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint32_t i = 0; i < 50; ++i) c->PutChunk(XorbFor(t), i, Bytes(t * 100 + i, 3000));
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(c->Flush().ok());
+  EXPECT_EQ(c->Stats().entries, 150u);
+  EXPECT_EQ(MustGetChunk(*c, XorbFor(2), 49), Bytes(249, 3000));
+}
+
 }  // namespace
 }  // namespace hubfs::chunkstore
