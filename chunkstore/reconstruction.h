@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "chunkstore/hash.h"
+#include "chunkstore/xorb.h"
 #include "common/status.h"
 
 namespace hubfs::chunkstore {
@@ -220,6 +221,10 @@ struct XorbLayout {
   std::vector<uint32_t> chunk_lengths;  // uncompressed length of chunk k
   std::vector<uint64_t> record_ends;    // end_k of §3.5: offset just past record k
 };
+
+// The layout of a parsed xorb (ParseXorb / XorbBuilder). `info.lengths_known`
+// must be true (a legacy v0 footer has no chunk lengths).
+XorbLayout XorbLayoutFromInfo(const XorbInfo& info);
 
 // One term of a stored file (the shard's FileDataSequenceEntry).
 struct FileTerm {
