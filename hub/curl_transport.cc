@@ -201,11 +201,11 @@ struct CurlTransport::Impl {
     if (multi) curl_multi_cleanup(multi);
   }
 
+  // Notifies under the lock: the waiter owns `t` (on its stack) and may
+  // destroy it as soon as it sees `done`, so `t` is not touched afterwards.
   static void Complete(Transfer* t) {
-    {
-      std::lock_guard<std::mutex> lock(t->mu);
-      t->done = true;
-    }
+    std::lock_guard<std::mutex> lock(t->mu);
+    t->done = true;
     t->cv.notify_all();
   }
 
