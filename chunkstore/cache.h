@@ -25,7 +25,8 @@
 // passes max_bytes the writer evicts least-recently-used entries in the same
 // transaction, so the committed total never exceeds max_bytes.
 //
-// Thread-safety: all methods are thread-safe.
+// Thread-safety: all methods are thread-safe. A ChunkCache must not be used
+// in a child after fork(); a child opens its own.
 #ifndef HUBFS_CHUNKSTORE_CACHE_H_
 #define HUBFS_CHUNKSTORE_CACHE_H_
 
@@ -130,6 +131,7 @@ class ChunkCache {
   // Lookups. nullopt = miss (also for an entry that failed its checksum: it
   // is dropped and counted in corrupt_drops, so the caller refetches).
   // Errors only for a failing LMDB (kIo). The returned bytes are the caller's.
+  // Never waits for the writer (only, rarely, for this process's map resize).
   Result<std::optional<std::vector<uint8_t>>> GetChunk(const Hash& xorb, uint32_t index);
   Result<std::optional<std::vector<uint8_t>>> GetXorbLayout(const Hash& xorb);
   Result<std::optional<std::vector<uint8_t>>> GetTerms(const Hash& file_hash);
@@ -156,8 +158,9 @@ class ChunkCache {
 
   // Maintenance (`hubfs cache ...`). Each runs its writes on the writer
   // thread and returns when they are committed.
-  // Entries of one kind (or all), oldest first would need a sort: these come
-  // in key order; at most `limit` of them.
+  // Up to `limit` entries of one kind (or of all kinds), in key order (a
+  // xorb's chunks together). Read-only; pages through short read
+  // transactions, so a concurrent writer may add or remove entries meanwhile.
   Result<std::vector<CacheEntryInfo>> List(std::optional<CacheKind> kind, size_t limit);
   Result<std::vector<CacheKindUsage>> Usage();
   // Evicts least-recently-used entries until at most target_bytes remain.
