@@ -67,36 +67,61 @@ class ChunkCache::Impl {
     }
   }
 
-  Result<std::optional<std::vector<uint8_t>>> Get(const std::string& key) {
+  // Looks key up (queued values first, then the store) and, on a hit, calls
+  // fn with the verified, decoded payload, valid only during the call.
+  // Returns whether it was a hit; a bad entry is a miss and gets dropped.
+  Result<bool> Lookup(const std::string& key,
+                      const std::function<void(std::span<const uint8_t>)>& fn) {
     std::shared_ptr<const std::vector<uint8_t>> pending;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = pending_.find(key);
       if (it != pending_.end()) pending = it->second;
     }
-    Result<std::vector<uint8_t>> decoded = InternalError("unset");
-    if (pending) {
-      decoded = fmt::DecodeValue(key, *pending);
-    } else {
-      HUBFS_ASSIGN_OR_RETURN(
-          const bool found,
-          store_->Read(key, [&](std::span<const uint8_t> v) { decoded = fmt::DecodeValue(key, v); }));
-      if (!found) {
-        misses_.fetch_add(1, std::memory_order_relaxed);
-        return std::optional<std::vector<uint8_t>>();
+    Status bad;
+    auto deliver = [&](std::span<const uint8_t> v) {
+      bad = fmt::VerifyValue(key, v);
+      if (!bad.ok()) return;
+      if (v[2] == fmt::kCodecNone) {
+        fn(v.subspan(fmt::kHeaderSize));  // zero-copy: straight from the map
+        return;
       }
+      auto decoded = fmt::DecodeVerified(v);
+      if (!decoded.ok()) {
+        bad = decoded.status();
+        return;
+      }
+      fn(*decoded);
+    };
+    bool found = true;
+    if (pending) {
+      deliver(*pending);
+    } else {
+      HUBFS_ASSIGN_OR_RETURN(found, store_->Read(key, deliver));
     }
-    if (!decoded.ok()) {
-      HUBFS_LOG(kWarning) << "cache: dropping " << fmt::DescribeKey(key) << ": "
-                          << decoded.status();
+    if (!found) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (!bad.ok()) {
+      HUBFS_LOG(kWarning) << "cache: dropping " << fmt::DescribeKey(key) << ": " << bad;
       corrupt_drops_.fetch_add(1, std::memory_order_relaxed);
       misses_.fetch_add(1, std::memory_order_relaxed);
       if (!pending) Enqueue(WriteOp{WriteOp::kDropIfBad, key, nullptr}, /*wait_for_space=*/false);
-      return std::optional<std::vector<uint8_t>>();
+      return false;
     }
     hits_.fetch_add(1, std::memory_order_relaxed);
     Touch(key);
-    return std::optional<std::vector<uint8_t>>(std::move(decoded).value());
+    return true;
+  }
+
+  Result<std::optional<std::vector<uint8_t>>> Get(const std::string& key) {
+    std::optional<std::vector<uint8_t>> out;
+    HUBFS_ASSIGN_OR_RETURN(const bool hit, Lookup(key, [&](std::span<const uint8_t> p) {
+                             out.emplace(p.begin(), p.end());
+                           }));
+    if (!hit) out.reset();
+    return out;
   }
 
   void Put(std::string key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec) {
@@ -330,6 +355,10 @@ ChunkCache::~ChunkCache() = default;
 Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetChunk(const Hash& xorb,
                                                                  uint32_t index) {
   return impl_->Get(fmt::ChunkKey(xorb, index));
+}
+Result<bool> ChunkCache::VisitChunk(const Hash& xorb, uint32_t index,
+                                    const std::function<void(std::span<const uint8_t>)>& fn) {
+  return impl_->Lookup(fmt::ChunkKey(xorb, index), fn);
 }
 Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetXorbLayout(const Hash& xorb) {
   return impl_->Get(fmt::XorbLayoutKey(xorb));

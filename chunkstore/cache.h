@@ -32,8 +32,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,6 +135,13 @@ class ChunkCache {
   // Errors only for a failing LMDB (kIo). The returned bytes are the caller's.
   // Never waits for the writer (only, rarely, for this process's map resize).
   Result<std::optional<std::vector<uint8_t>>> GetChunk(const Hash& xorb, uint32_t index);
+  // Zero-copy form of GetChunk: on a hit calls fn once with the verified
+  // record, which may point into the memory map and is valid only during the
+  // call (decode it straight into the caller's buffer). fn runs inside a
+  // read transaction: keep it short and do not call back into the cache.
+  // Returns true on a hit, false on a miss (a corrupt entry is a miss).
+  Result<bool> VisitChunk(const Hash& xorb, uint32_t index,
+                          const std::function<void(std::span<const uint8_t>)>& fn);
   Result<std::optional<std::vector<uint8_t>>> GetXorbLayout(const Hash& xorb);
   Result<std::optional<std::vector<uint8_t>>> GetTerms(const Hash& file_hash);
   Result<std::optional<std::vector<uint8_t>>> GetListing(std::string_view commit,

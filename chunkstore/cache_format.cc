@@ -226,9 +226,15 @@ Status VerifyValue(std::string_view key, std::span<const uint8_t> stored) {
 
 Result<std::vector<uint8_t>> DecodeValue(std::string_view key, std::span<const uint8_t> stored) {
   HUBFS_RETURN_IF_ERROR(VerifyValue(key, stored));
+  return DecodeVerified(stored);
+}
+
+Result<std::vector<uint8_t>> DecodeVerified(std::span<const uint8_t> stored) {
+  if (stored.size() < kHeaderSize) return CorruptError("cache entry shorter than its header");
   const std::span<const uint8_t> payload = stored.subspan(kHeaderSize);
   if (stored[2] == kCodecNone) return std::vector<uint8_t>(payload.begin(), payload.end());
   const uint32_t decoded_len = GetU32(stored.data() + 8);
+  if (decoded_len > kMaxDecodedSize) return CorruptError("cache entry bad decoded length");
   std::vector<uint8_t> out(decoded_len);
   const size_t n = ZSTD_decompress(out.data(), out.size(), payload.data(), payload.size());
   if (ZSTD_isError(n) || n != decoded_len) return CorruptError("cache entry bad zstd frame");

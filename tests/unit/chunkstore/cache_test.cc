@@ -379,5 +379,29 @@ TEST(CacheTest, TinyQueueAppliesBackPressureWithoutLosingPuts) {
   EXPECT_EQ(MustGetChunk(*c, XorbFor(2), 49), Bytes(249, 3000));
 }
 
+TEST(CacheTest, VisitChunkGivesTheVerifiedRecordWithoutACopy) {
+  TempDir tmp;
+  auto c = MustOpen(SmallOptions(tmp.path()));
+  const auto chunk = Bytes(31, 65536);
+  size_t calls = 0;
+  auto visit = [&](std::span<const uint8_t> rec) {
+    ++calls;
+    EXPECT_TRUE(std::equal(rec.begin(), rec.end(), chunk.begin(), chunk.end()));
+  };
+  auto r = c->VisitChunk(XorbFor(31), 0, visit);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);
+  c->PutChunk(XorbFor(31), 0, chunk);
+  r = c->VisitChunk(XorbFor(31), 0, visit);  // from the queue or the store
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(*r);
+  ASSERT_TRUE(c->Flush().ok());
+  r = c->VisitChunk(XorbFor(31), 0, visit);  // from the store
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(calls, 2u);
+  EXPECT_EQ(c->Stats().hits, 2u);
+}
+
 }  // namespace
 }  // namespace hubfs::chunkstore
