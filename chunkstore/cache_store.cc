@@ -109,7 +109,6 @@ struct CacheStore::Impl {
   std::atomic<uint64_t> map_bytes{0};
   // Lowered below the caller's max_bytes when the map cannot grow further.
   uint64_t limit_cap = UINT64_MAX;  // writer thread only
-  uint64_t applies = 0;             // writer thread only
 
   // Frees reader slots of dead processes: a slot left by a process killed
   // inside a read transaction pins old pages, so freed space is not reused.
@@ -456,7 +455,8 @@ Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max
   for (const auto& op : ops) {
     if (op.value) batch_bytes += op.key.size() + op.value->size();
   }
-  if (++impl_->applies % 256 == 0) impl_->ClearStaleReaders();
+  // A few syscalls (one per other live reader process): cheap next to a commit.
+  impl_->ClearStaleReaders();
   for (int attempt = 0;; ++attempt) {
     const int rc = impl_->ApplyOnce(ops, std::min(max_bytes, impl_->limit_cap), &res);
     if (rc == 0) return res;
