@@ -33,7 +33,8 @@ namespace {
 
 // How often the idle writer re-checks the clock for a due recency flush.
 constexpr auto kWriterPoll = std::chrono::milliseconds(100);
-// Read hits remembered beyond touch_batch are dropped (recency is advisory).
+// Read hits beyond this many touch_batch's are not remembered (recency is
+// advisory; the buffer stays bounded).
 constexpr size_t kTouchBufferFactor = 4;
 constexpr size_t kScanPage = 512;
 
@@ -345,8 +346,15 @@ Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const CacheOptions& options
                                                         : options.max_bytes * 2 + kSlack;
   so.initial_map_bytes = std::min(so.initial_map_bytes, so.max_map_bytes);
   HUBFS_ASSIGN_OR_RETURN(auto store, CacheStore::Open(so));
-  auto impl = std::make_unique<Impl>(options, std::move(store));
-  return std::unique_ptr<ChunkCache>(new ChunkCache(std::move(impl)));
+  HUBFS_ASSIGN_OR_RETURN(const auto totals, store->ReadTotals());
+  auto cache =
+      std::unique_ptr<ChunkCache>(new ChunkCache(std::make_unique<Impl>(options, std::move(store))));
+  // Opened with a smaller limit than the cache holds: shrink now, not at the
+  // first write.
+  if (totals.bytes > options.max_bytes) {
+    HUBFS_RETURN_IF_ERROR(cache->Prune(options.max_bytes).status().WithContext("open cache"));
+  }
+  return cache;
 }
 
 ChunkCache::ChunkCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

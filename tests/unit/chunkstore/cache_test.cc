@@ -104,6 +104,18 @@ TEST(CacheTest, PersistsAcrossReopen) {
   EXPECT_EQ(c->Stats().entries, 2u);
 }
 
+TEST(CacheTest, ReopenWithASmallerLimitShrinksAtOnce) {
+  TempDir tmp;
+  {
+    auto c = MustOpen(SmallOptions(tmp.path()));
+    for (uint32_t i = 0; i < 20; ++i) c->PutChunk(XorbFor(1), i, Bytes(i, 10000));
+  }
+  auto c = MustOpen(SmallOptions(tmp.path(), 5 * ChunkCharge(10000)));
+  EXPECT_EQ(c->Stats().entries, 5u);
+  EXPECT_FALSE(MustGetChunk(*c, XorbFor(1), 14).has_value());
+  EXPECT_EQ(MustGetChunk(*c, XorbFor(1), 15), Bytes(15, 10000));
+}
+
 TEST(CacheTest, ReplacingAnEntryKeepsAccountingRight) {
   TempDir tmp;
   auto c = MustOpen(SmallOptions(tmp.path()));
