@@ -357,6 +357,8 @@ Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const CacheOptions& options
   return cache;
 }
 
+Status ChunkCache::Destroy(const std::string& dir) { return CacheStore::Remove(dir); }
+
 ChunkCache::ChunkCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ChunkCache::~ChunkCache() = default;
 

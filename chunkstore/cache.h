@@ -122,8 +122,14 @@ class ChunkCache {
   // Opens (creating if needed) the cache in options.dir: clears stale reader
   // slots left by dead processes, checks the format version (an older or
   // unknown format is wiped: it is only a cache), starts the writer thread.
-  // Errors: kInvalidArgument (bad options), kIo (directory or LMDB failure).
+  // Errors: kInvalidArgument (bad options), kCorrupt (the store file is not
+  // a readable LMDB environment: see Destroy), kIo (directory or LMDB failure).
   static Result<std::unique_ptr<ChunkCache>> Open(const CacheOptions& options);
+
+  // Deletes the cache files in dir, for a store that Open reports kCorrupt
+  // (`hubfs cache clear --force`). REQUIRES: no process has it open (LMDB
+  // cannot tell; removing a store in use loses it for that process).
+  static Status Destroy(const std::string& dir);
 
   // Flushes pending writes (errors are logged) and stops the writer.
   ~ChunkCache();

@@ -2,6 +2,7 @@
 
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +31,10 @@ constexpr int kMaxMapFullRetries = 8;
 Status LmdbError(std::string_view what, int rc) {
   std::string msg = "lmdb " + std::string(what) + ": " + mdb_strerror(rc);
   if (rc == ENOSPC || rc == EFBIG || rc == EDQUOT) return ResourceExhaustedError(std::move(msg));
+  if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED ||
+      rc == MDB_PAGE_NOTFOUND) {
+    return CorruptError(std::move(msg));
+  }
   return IoError(std::move(msg));
 }
 
@@ -338,7 +343,13 @@ Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options
   unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
   if (!options.durable) flags |= MDB_NOSYNC;
   rc = mdb_env_open(impl->env, options.dir.c_str(), flags, 0644);
-  if (rc != 0) return LmdbError("open " + options.dir, rc).WithContext("open cache");
+  if (rc != 0) {
+    Status st = LmdbError("open " + options.dir, rc);
+    if (st.code() == ErrorCode::kCorrupt) {
+      st = st.WithContext("cache store unreadable (remove it with `hubfs cache clear --force`)");
+    }
+    return st;
+  }
   impl->ClearStaleReaders();
   impl->RefreshMapSize();
 
@@ -371,6 +382,16 @@ Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options
   rc = txn.Commit();
   if (rc != 0) return LmdbError("commit", rc);
   return std::unique_ptr<CacheStore>(new CacheStore(std::move(impl)));
+}
+
+Status CacheStore::Remove(const std::string& dir) {
+  for (const char* name : {"/data.mdb", "/lock.mdb"}) {
+    const std::string path = dir + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return IoError("remove " + path + ": " + std::strerror(errno));
+    }
+  }
+  return Status::Ok();
 }
 
 Result<bool> CacheStore::Read(std::string_view key,

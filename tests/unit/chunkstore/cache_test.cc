@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <thread>
 
 #include "tests/unit/chunkstore/cache_test_util.h"
@@ -48,6 +49,30 @@ TEST(CacheTest, OpenRejectsBadOptions) {
   EXPECT_EQ(ChunkCache::Open(o).status().code(), ErrorCode::kInvalidArgument);
   o = SmallOptions(tmp.Sub("missing/deeper"));
   EXPECT_EQ(ChunkCache::Open(o).status().code(), ErrorCode::kIo);
+}
+
+TEST(CacheTest, UnreadableStoreIsReportedAndCanBeDestroyed) {
+  TempDir tmp;
+  {
+    auto c = MustOpen(SmallOptions(tmp.path()));
+    c->PutChunk(XorbFor(1), 0, Bytes(1, 100));
+  }
+  // Overwrite both meta pages with garbage.
+  {
+    const auto junk = Bytes(9, 8192);
+    FILE* f = std::fopen(tmp.Sub("data.mdb").c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(junk.data(), 1, junk.size(), f), junk.size());
+    std::fclose(f);
+  }
+  auto bad = ChunkCache::Open(SmallOptions(tmp.path()));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), ErrorCode::kCorrupt) << bad.status();
+  ASSERT_TRUE(ChunkCache::Destroy(tmp.path()).ok());
+  auto c = MustOpen(SmallOptions(tmp.path()));
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->Stats().entries, 0u);
+  EXPECT_TRUE(ChunkCache::Destroy(tmp.Sub("nothing-here")).ok());
 }
 
 TEST(CacheTest, RoundTripEveryKind) {
