@@ -440,5 +440,29 @@ TEST(CacheTest, VisitChunkGivesTheVerifiedRecordWithoutACopy) {
   EXPECT_EQ(c->Stats().hits, 2u);
 }
 
+TEST(CacheTest, ListUsageAndVerifyPageThroughLargeCaches) {
+  TempDir tmp;
+  auto c = MustOpen(SmallOptions(tmp.path()));
+  // More entries than one scan page (512), of several kinds.
+  for (uint32_t i = 0; i < 1100; ++i) c->PutChunk(XorbFor(i % 3), i, Bytes(i, 64));
+  for (uint32_t i = 0; i < 600; ++i) c->PutSmallFile("oid" + std::to_string(i), Bytes(i, 10));
+  ASSERT_TRUE(c->Flush().ok());
+  EXPECT_EQ(c->List(CacheKind::kChunk, 100000)->size(), 1100u);
+  EXPECT_EQ(c->List(CacheKind::kSmallFile, 100000)->size(), 600u);
+  EXPECT_EQ(c->List(CacheKind::kTerms, 100000)->size(), 0u);
+  EXPECT_EQ(c->List(std::nullopt, 100000)->size(), 1700u);
+  EXPECT_EQ(c->List(CacheKind::kChunk, 700)->size(), 700u);
+  auto usage = c->Usage();
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ((*usage)[0].entries, 1100u);
+  EXPECT_EQ((*usage)[4].kind, CacheKind::kSmallFile);
+  EXPECT_EQ((*usage)[4].entries, 600u);
+  EXPECT_EQ((*usage)[0].bytes + (*usage)[4].bytes, c->Stats().bytes);
+  auto report = c->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->checked, 1700u);
+  EXPECT_EQ(report->corrupt, 0u);
+}
+
 }  // namespace
 }  // namespace hubfs::chunkstore
