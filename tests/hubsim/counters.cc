@@ -3,11 +3,12 @@
 namespace hubfs::hubsim {
 
 void Counters::Record(const std::string& origin, const std::string& route, uint64_t bytes,
-                      bool had_auth, int status) {
+                      uint64_t bytes_in, bool had_auth, int status) {
   std::lock_guard<std::mutex> l(mu_);
   Cell& c = cells_[origin][route];
   c.requests++;
   c.bytes += bytes;
+  c.bytes_in += bytes_in;
   if (had_auth) c.auth++;
   if (status >= 400) c.errors++;
 }
@@ -23,7 +24,8 @@ nlohmann::json Counters::Snapshot() const {
   for (const char* o : {"hub", "cas", "data"}) j[o] = nlohmann::json::object();
   for (const auto& [origin, routes] : cells_)
     for (const auto& [route, c] : routes)
-      j[origin][route] = {{"requests", c.requests}, {"bytes", c.bytes}, {"auth", c.auth},
+      j[origin][route] = {{"requests", c.requests}, {"bytes", c.bytes}, {"bytes_in", c.bytes_in},
+                          {"auth", c.auth},
                           {"errors", c.errors}};
   j["faults"] = faults_;
   return j;

@@ -4,6 +4,7 @@
 //                [--cas-port P] [--data-port P] [--threads N] [--token-ttl S] [--url-ttl S]
 //   hubsim import --data DIR [--user NAME] REPO[@BRANCH] LOCAL_DIR [--message M]
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -93,9 +94,13 @@ int Serve(const std::vector<std::string>& args) {
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);
+  // Close the listeners, then leave without waiting for idle keep-alive
+  // connections (cpp-httplib would hold each for its keep-alive timeout).
+  // Every write to the data dir is a rename of a complete file, so an abrupt
+  // exit loses at most the requests in flight.
   server.Stop();
-  server.Wait();
-  return 0;
+  std::fflush(nullptr);
+  std::_Exit(0);
 }
 
 int Import(const std::vector<std::string>& args) {

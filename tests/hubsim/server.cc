@@ -70,7 +70,7 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
   int threads = s.opts.threads;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http.set_keep_alive_max_count(100000);
-  http.set_keep_alive_timeout(30);
+  http.set_keep_alive_timeout(10);
   http.set_read_timeout(60);
   http.set_write_timeout(60);
   http.set_tcp_nodelay(true);
@@ -142,8 +142,8 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
     uint64_t bytes = res.body.size();
     if (bytes == 0) bytes = res.content_length_;
     if (req.method == "HEAD") bytes = 0;
-    services_->counters.Record(origin, RouteOf(origin, req), bytes, req.has_header("Authorization"),
-                               res.status);
+    services_->counters.Record(origin, RouteOf(origin, req), bytes, req.body.size(),
+                               req.has_header("Authorization"), res.status);
   });
   const char* any = R"([\s\S]*)";
   auto route = [this, origin](const httplib::Request& req, httplib::Response& res) {
