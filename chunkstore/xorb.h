@@ -32,6 +32,8 @@ inline constexpr uint64_t kMaxXorbBodySize = 64ull << 20;
 // Writer limits of the reference client (§3.1); readers must not assume them.
 inline constexpr size_t kMaxXorbChunks = 8192;
 inline constexpr uint64_t kMaxXorbUnpackedSize = 64ull << 20;
+// First bytes of the stored footer; no chunk record starts with them (§3.4).
+inline constexpr uint8_t kXorbFooterIdent[7] = {'X', 'E', 'T', 'B', 'L', 'O', 'B'};
 
 enum class CompressionScheme : uint8_t {
   kNone = 0,
