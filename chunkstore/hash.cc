@@ -184,6 +184,50 @@ Hash MerkleRoot(std::span<const MerkleNode> leaves) {
   return level[0].hash;
 }
 
+void MerkleBuilder::Push(std::vector<std::vector<MerkleNode>>* levels,
+                         std::vector<uint64_t>* counts, size_t level, const MerkleNode& node) {
+  MerkleNode carry = node;
+  while (true) {
+    if (levels->size() <= level) {
+      levels->resize(level + 1);
+      counts->resize(level + 1, 0);
+    }
+    std::vector<MerkleNode>& open = (*levels)[level];
+    open.push_back(carry);
+    ++(*counts)[level];
+    // §2.4 cut rule seen from the left: a node at index >= 2 with hash mod 4
+    // == 0 ends the group, and so does the 9th node.
+    const size_t n = open.size();
+    if (n < 3 || (n < 9 && open.back().hash.LastU64() % 4 != 0)) return;
+    carry = MerkleParent(open);
+    open.clear();
+    ++level;
+  }
+}
+
+void MerkleBuilder::Add(const MerkleNode& leaf) {
+  Push(&levels_, &counts_, 0, leaf);
+  ++leaves_;
+}
+
+Hash MerkleBuilder::Root() const {
+  if (leaves_ == 0) return Hash{};
+  // Close every level's open group bottom-up on a copy; a level that has
+  // only ever held one node is the root.
+  std::vector<std::vector<MerkleNode>> levels = levels_;
+  std::vector<uint64_t> counts = counts_;
+  for (size_t level = 0;; ++level) {
+    if (counts[level] == 1 && (level + 1 >= counts.size() || counts[level + 1] == 0)) {
+      return levels[level].front().hash;
+    }
+    if (!levels[level].empty()) {
+      MerkleNode parent = MerkleParent(levels[level]);
+      levels[level].clear();
+      Push(&levels, &counts, level + 1, parent);
+    }
+  }
+}
+
 Hash FileHashWithSalt(std::span<const MerkleNode> chunks, const Key& salt) {
   if (chunks.empty()) return Hash{};
   Hash root = MerkleRoot(chunks);

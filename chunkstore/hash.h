@@ -94,6 +94,26 @@ MerkleNode MerkleParent(std::span<const MerkleNode> group);
 // all of them if ≤ 2, else 3..9. 0 for an empty span.
 size_t MerkleGroupSize(std::span<const MerkleNode> level);
 
+// Builds the same root as MerkleRoot from leaves that arrive one at a time,
+// keeping at most 9 nodes per tree level (O(log n) memory). Not thread-safe.
+class MerkleBuilder {
+ public:
+  void Add(const MerkleNode& leaf);
+  size_t leaf_count() const { return leaves_; }
+  // The root over all leaves added so far (zero hash if none). Does not
+  // consume the builder: more leaves may be added afterwards.
+  Hash Root() const;
+
+ private:
+  // Appends `node` to `level`, closing groups into the level above.
+  static void Push(std::vector<std::vector<MerkleNode>>* levels,
+                   std::vector<uint64_t>* counts, size_t level, const MerkleNode& node);
+
+  std::vector<std::vector<MerkleNode>> levels_;  // open (ungrouped) nodes per level
+  std::vector<uint64_t> counts_;                 // nodes ever pushed per level
+  size_t leaves_ = 0;
+};
+
 // xorb_hash = MerkleRoot(chunks) (§2.5).
 inline Hash XorbHash(std::span<const MerkleNode> chunks) { return MerkleRoot(chunks); }
 

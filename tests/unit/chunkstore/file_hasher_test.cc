@@ -161,6 +161,23 @@ TEST(FileHasherTest, ChunksTileTheFile) {
   EXPECT_EQ(got.file_hash, FileHash(Leaves(got.chunks)));
 }
 
+TEST(FileHasherTest, WithoutChunkListSameHash) {
+  for (size_t n : {0u, 1u, 8192u, 300000u, 4000000u}) {
+    auto data = SplitMix64Bytes(n, n);
+    Hashed whole = HashWhole(data);
+    FileHasher h(/*with_sha256=*/false, /*keep_chunks=*/false);
+    for (size_t b : BlockSchedule(data.size(), 0, n)) {
+      h.Update(std::span(data).first(b));
+      data.erase(data.begin(), data.begin() + static_cast<ptrdiff_t>(b));
+    }
+    h.Finish();
+    EXPECT_TRUE(h.chunks().empty());
+    EXPECT_EQ(h.num_chunks(), whole.chunks.size()) << n;
+    EXPECT_EQ(h.file_hash(), whole.file_hash) << n;
+    EXPECT_EQ(h.size(), n);
+  }
+}
+
 TEST(FileHasherTest, FinishTwiceIsHarmless) {
   auto data = SplitMix64Bytes(42, 70000);
   FileHasher h(true);

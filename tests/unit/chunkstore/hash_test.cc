@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -265,6 +266,38 @@ TEST(HashTest, MerkleRootOfTwoLevels) {
   EXPECT_EQ(MerkleRoot(std::span(leaves).first(1)), leaves[0].hash);
 }
 
+std::vector<MerkleNode> RandomLeaves(size_t n, uint64_t seed, int cut_percent) {
+  std::mt19937_64 rng(seed);
+  std::vector<MerkleNode> out;
+  for (size_t i = 0; i < n; ++i) {
+    Hash h;
+    for (auto& b : h.bytes) b = static_cast<uint8_t>(rng());
+    // Choose whether hash mod 4 == 0 (a cut candidate) with the given odds.
+    h.bytes[24] = static_cast<uint8_t>((h.bytes[24] & ~3) |
+                                       (static_cast<int>(rng() % 100) < cut_percent ? 0 : 1));
+    out.push_back({h, rng() % 131073});
+  }
+  return out;
+}
+
+TEST(HashTest, MerkleBuilderMatchesMerkleRoot) {
+  for (int cut_percent : {0, 10, 25, 60, 100}) {
+    auto leaves = RandomLeaves(300, 1000 + cut_percent, cut_percent);
+    MerkleBuilder b;
+    EXPECT_EQ(b.Root(), Hash{});
+    for (size_t n = 1; n <= leaves.size(); ++n) {
+      b.Add(leaves[n - 1]);
+      ASSERT_EQ(b.Root(), MerkleRoot(std::span(leaves).first(n)))
+          << "cut% " << cut_percent << " n " << n;
+    }
+    EXPECT_EQ(b.leaf_count(), leaves.size());
+  }
+  auto many = RandomLeaves(20000, 7, 25);
+  MerkleBuilder b;
+  for (const auto& l : many) b.Add(l);
+  EXPECT_EQ(b.Root(), MerkleRoot(many));
+}
+
 TEST(HashTest, AggregatedHashReference) {
   const auto& cases = Vectors().at("official_xet_core_tests").at("aggregated_hash_reference").at("cases");
   ASSERT_EQ(cases.size(), 18u);
@@ -273,6 +306,9 @@ TEST(HashTest, AggregatedHashReference) {
     std::vector<MerkleNode> nodes = Leaves(c.at("nodes"), "size");
     SCOPED_TRACE(nodes.size());
     EXPECT_EQ(XorbHash(nodes).ToString(), c.at("xorb_hash"));
+    MerkleBuilder builder;
+    for (const auto& n : nodes) builder.Add(n);
+    EXPECT_EQ(builder.Root().ToString(), c.at("xorb_hash"));
     for (const auto& s : c.at("file_hashes_with_salt")) {
       Hash salt = MustParse(s.at("salt").get<std::string>());
       Key key{};
