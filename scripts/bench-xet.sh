@@ -31,15 +31,14 @@ LOAD=$(cut -d" " -f1-3 /proc/loadavg)
 # best_of CMD...: "<wall s> <cpu s>", the smallest of each over $RUNS runs.
 # CPU time (user + sys) is less disturbed by other load than wall time.
 best_of() {
-  local best_wall="" best_cpu="" wall cpu
+  local TIMEFORMAT='%R %U %S' times=""
   for ((i = 0; i < RUNS; i++)); do
-    /usr/bin/time -f "%e %U %S" -o "$TMP/time" taskset -c "$CPU" "$@" >/dev/null
-    read -r wall user sys <"$TMP/time"
-    cpu=$(echo "$user + $sys" | bc -l)
-    if [[ -z $best_wall ]] || (($(echo "$wall < $best_wall" | bc -l))); then best_wall=$wall; fi
-    if [[ -z $best_cpu ]] || (($(echo "$cpu < $best_cpu" | bc -l))); then best_cpu=$cpu; fi
+    times+=$({ time taskset -c "$CPU" "$@" >/dev/null 2>&1; } 2>&1)$'\n'
   done
-  echo "$best_wall $best_cpu"
+  awk 'NF == 3 { w = $1; c = $2 + $3
+                 if (bw == "" || w < bw) bw = w
+                 if (bc == "" || c < bc) bc = c }
+       END { printf "%.3f %.3f\n", bw, bc }' <<<"$times"
 }
 
 read -r w_hubfs c_hubfs < <(best_of "$HUBFS" xet hash "$FILE")
@@ -47,17 +46,18 @@ read -r w_json c_json < <(best_of "$HUBFS" xet hash --json "$FILE")
 read -r w_b3 c_b3 < <(best_of b3sum --num-threads 1 "$FILE")
 read -r w_sha c_sha < <(best_of sha256sum "$FILE")
 
-gbps() { printf '%.2f' "$(echo "$BYTES / $1 / 1000000000" | bc -l)"; }
+gbps() { awk -v b="$BYTES" -v t="$1" 'BEGIN { printf "%.2f", b / t / 1e9 }'; }
 row() {  # row NAME WALL CPU
-  printf '| %s | %.2f | %s | %.2f | %s | %.2f |\n' "$1" "$2" "$(gbps "$2")" "$3" "$(gbps "$3")" \
-    "$(echo "$2 / $w_b3" | bc -l)"
+  printf '| %s | %.2f | %s | %.2f | %s | %.2f | %.2f |\n' "$1" "$2" "$(gbps "$2")" "$3" \
+    "$(gbps "$3")" "$(awk -v a="$2" -v b="$w_b3" 'BEGIN { print a / b }')" \
+    "$(awk -v a="$3" -v b="$c_b3" 'BEGIN { print a / b }')"
 }
 echo
 echo "1 file of $SIZE_MIB MiB, page cache warm, pinned to CPU $CPU, best of $RUNS" \
   "(load average before: $LOAD)"
 echo
-echo "| command | wall s | GB/s (wall) | cpu s | GB/s (cpu) | wall / b3sum |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| command | wall s | GB/s (wall) | cpu s | GB/s (cpu) | wall / b3sum | cpu / b3sum |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 row '`hubfs xet hash`' "$w_hubfs" "$c_hubfs"
 row '`hubfs xet hash --json` (+SHA-256, chunk list)' "$w_json" "$c_json"
 row '`b3sum --num-threads 1`' "$w_b3" "$c_b3"
