@@ -8,3 +8,7 @@ scripts/build.sh
 scripts/setup-conformance.sh "${BUILD_DIR:-build}/conformance"
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"
+# Fuzz targets under clang + ASan/UBSan (build-fuzz/): build only them and
+# replay their committed corpora.
+cd "$OLDPWD"
+scripts/fuzz.sh --replay
