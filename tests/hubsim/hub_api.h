@@ -7,11 +7,10 @@
 
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/hubsim/services.h"
 
@@ -77,8 +76,7 @@ class HubApi {
   void Preupload(Call& c, const RepoRef& r, const std::string& rev);
   void LfsBatch(Call& c, const RepoRef& r);
   void CommitNdjson(Call& c, const RepoRef& r, const std::string& rev);
-  nlohmann::json IssueXetToken(const Call& c, const RepoRef& r, const std::string& rev,
-                               bool write);
+  nlohmann::json IssueXetToken(const Call& c, const RepoRef& r, const std::string& rev, bool write);
 
   Services& s_;
 };

@@ -27,7 +27,7 @@ struct Item {
 std::vector<Item> ListDir(const Commit& cm, const std::string& dir, bool recursive) {
   std::vector<Item> out;
   std::string prefix = dir.empty() ? "" : dir + "/";
-  std::string last_dir;                  // non-recursive: last directory emitted
+  std::string last_dir;                     // non-recursive: last directory emitted
   std::unordered_set<std::string> emitted;  // recursive: directories emitted
   for (auto it = cm.tree.lower_bound(prefix); it != cm.tree.end(); ++it) {
     const std::string& p = it->first;
@@ -183,9 +183,12 @@ void HubApi::PathsInfo(Call& c, const RepoRef& r, const std::string& rev) {
     while (!p.empty() && p.front() == '/') p.erase(p.begin());
     json e;
     auto it = cm.tree.find(p);
-    if (it != cm.tree.end()) e = EntryJson(cm, p, &it->second, expand);
-    else if (!p.empty() && cm.HasDir(p)) e = EntryJson(cm, p, nullptr, expand);
-    else continue;
+    if (it != cm.tree.end())
+      e = EntryJson(cm, p, &it->second, expand);
+    else if (!p.empty() && cm.HasDir(p))
+      e = EntryJson(cm, p, nullptr, expand);
+    else
+      continue;
     if (expand) {
       std::string id = e["lastCommit"]["id"].get<std::string>();
       auto ci = commits.find(id);
@@ -235,8 +238,11 @@ void HubApi::Resolve(Call& c, const RepoRef& r, const std::vector<std::string>& 
     if (accept.find("application/vnd.xet-fileinfo+json") != std::string::npos &&
         !e.xet_hash.empty()) {
       c.res.status = 200;
-      json info = {{"hash", e.xet_hash}, {"refreshUrl", token_url},
-                   {"reconstructionUrl", recon_url}, {"etag", e.sha256}, {"size", e.size}};
+      json info = {{"hash", e.xet_hash},
+                   {"refreshUrl", token_url},
+                   {"reconstructionUrl", recon_url},
+                   {"etag", e.sha256},
+                   {"size", e.size}};
       if (head) {
         c.res.set_header("Content-Type", "application/vnd.xet-fileinfo+json");
         return;

@@ -74,11 +74,10 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
   http.set_read_timeout(60);
   http.set_write_timeout(60);
   http.set_tcp_nodelay(true);
-  http.set_payload_max_length(origin == "hub" ? kHubMaxBody
+  http.set_payload_max_length(origin == "hub"   ? kHubMaxBody
                               : origin == "cas" ? kCasMaxBody
                                                 : kDataMaxBody);
-  http.set_pre_routing_handler([this, origin](const httplib::Request& req,
-                                              httplib::Response& res) {
+  http.set_pre_routing_handler([this, origin](const httplib::Request& req, httplib::Response& res) {
     Services& sv = *services_;
     std::string route = RouteOf(origin, req);
     if (route == "admin") return httplib::Server::HandlerResponse::Unhandled;
@@ -90,7 +89,9 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
       case FaultKind::kError500:
       case FaultKind::kError503:
       case FaultKind::kError429: {
-        int code = d.kind == FaultKind::kError500 ? 500 : d.kind == FaultKind::kError503 ? 503 : 429;
+        int code = d.kind == FaultKind::kError500   ? 500
+                   : d.kind == FaultKind::kError503 ? 503
+                                                    : 429;
         TakeRange(req);
         if (code != 500) res.set_header("Retry-After", "1");
         sv.counters.RecordFault(origin, std::string(FaultKindName(d.kind)));
@@ -131,13 +132,13 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
                                            : "Request failed";
     SendError(res, res.status, "", text);
   });
-  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
-                                std::exception_ptr) {
-    TakeRange(req);
-    res.content_provider_ = nullptr;
-    res.content_length_ = 0;
-    SendError(res, 500, "", "internal error");
-  });
+  http.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+        TakeRange(req);
+        res.content_provider_ = nullptr;
+        res.content_length_ = 0;
+        SendError(res, 500, "", "internal error");
+      });
   http.set_logger([this, origin](const httplib::Request& req, const httplib::Response& res) {
     uint64_t bytes = res.body.size();
     if (bytes == 0) bytes = res.content_length_;
@@ -147,9 +148,12 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
   });
   const char* any = R"([\s\S]*)";
   auto route = [this, origin](const httplib::Request& req, httplib::Response& res) {
-    if (origin == "hub") hub_api_->Handle(req, res);
-    else if (origin == "cas") cas_api_->Handle(req, res);
-    else data_api_->Handle(req, res);
+    if (origin == "hub")
+      hub_api_->Handle(req, res);
+    else if (origin == "cas")
+      cas_api_->Handle(req, res);
+    else
+      data_api_->Handle(req, res);
   };
   http.Get(any, route);
   http.Post(any, route);
