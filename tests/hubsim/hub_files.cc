@@ -103,6 +103,14 @@ void HubApi::Tree(Call& c, const RepoRef& r, const std::vector<std::string>& res
   if (c.req.has_param("cursor")) {
     cursor = std::strtoull(c.req.get_param_value("cursor").c_str(), nullptr, 10);
   }
+  std::string cache_key = c.hub + '\n' + r.key.Str() + '\n' + cm.id + '\n' + dir + '\n' +
+                          (recursive ? "r" : "-") + (expand ? "e" : "-") + std::to_string(cursor);
+  if (auto cached = CachedPage(cache_key)) {
+    if (!cached->link.empty()) c.res.set_header("Link", cached->link);
+    c.res.status = 200;
+    c.res.set_content(cached->body, kJsonType);
+    return;
+  }
   std::vector<Item> items = ListDir(cm, dir, recursive);
   json out = json::array();
   // Resolve lastCommit titles/dates once per distinct commit.
@@ -139,6 +147,25 @@ void HubApi::Tree(Call& c, const RepoRef& r, const std::vector<std::string>& res
     c.res.set_header("Link", "<" + url + ">; rel=\"next\"");
   }
   SendJson(c.res, 200, out);
+  StorePage(cache_key, TreePage{c.res.body, c.res.get_header_value("Link")});
+}
+
+std::optional<HubApi::TreePage> HubApi::CachedPage(const std::string& key) {
+  std::lock_guard<std::mutex> l(page_mu_);
+  auto it = pages_.find(key);
+  if (it == pages_.end()) return std::nullopt;
+  return it->second;
+}
+
+void HubApi::StorePage(const std::string& key, TreePage page) {
+  constexpr size_t kMaxPages = 256;
+  std::lock_guard<std::mutex> l(page_mu_);
+  if (!pages_.emplace(key, std::move(page)).second) return;
+  page_order_.push_back(key);
+  if (page_order_.size() > kMaxPages) {
+    pages_.erase(page_order_.front());
+    page_order_.pop_front();
+  }
 }
 
 void HubApi::PathsInfo(Call& c, const RepoRef& r, const std::string& rev) {
