@@ -1,0 +1,507 @@
+// ChunkCache: the public face (encoding on the caller's thread, reads,
+// bounded writer queue, recency batching, maintenance). The LMDB work is in
+// cache_store.cc, the value encoding in cache_format.cc.
+//
+// Lock order: mu_ is the only lock here and is never held across a store
+// call (LMDB transactions) or while waiting for a maintenance result.
+#include "chunkstore/cache.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+
+#include "chunkstore/cache_format.h"
+#include "chunkstore/cache_store.h"
+#include "common/log.h"
+
+namespace hubfs::chunkstore {
+
+using cache_internal::ApplyResult;
+using cache_internal::CacheStore;
+using cache_internal::WriteOp;
+namespace fmt = cache_format;
+
+namespace {
+
+// How often the idle writer re-checks the clock for a due recency flush.
+constexpr auto kWriterPoll = std::chrono::milliseconds(100);
+// Read hits beyond this many touch_batch's are not remembered (recency is
+// advisory; the buffer stays bounded).
+constexpr size_t kTouchBufferFactor = 4;
+constexpr size_t kScanPage = 512;
+
+// A job for the writer thread that is not a plain write: a maintenance step
+// or a Flush barrier. It runs after everything queued before it is committed
+// and the buffered recency is flushed.
+using Control = std::function<void()>;
+
+}  // namespace
+
+class ChunkCache::Impl {
+ public:
+  Impl(const CacheOptions& options, std::unique_ptr<CacheStore> store)
+      : options_(options),
+        clock_(options.clock != nullptr ? options.clock : SystemClock::Default()),
+        store_(std::move(store)) {
+    last_touch_flush_ = clock_->Now();
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    work_cv_.notify_all();
+    space_cv_.notify_all();
+    writer_.join();
+    if (!first_error_.ok()) {
+      HUBFS_LOG(kWarning) << "cache: writes lost: " << first_error_;
+    }
+  }
+
+  // Looks key up (queued values first, then the store) and, on a hit, calls
+  // fn with the verified, decoded payload, valid only during the call.
+  // Returns whether it was a hit; a bad entry is a miss and gets dropped.
+  Result<bool> Lookup(const std::string& key,
+                      const std::function<void(std::span<const uint8_t>)>& fn) {
+    std::shared_ptr<const std::vector<uint8_t>> pending;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = pending_.find(key);
+      if (it != pending_.end()) pending = it->second;
+    }
+    Status bad;
+    auto deliver = [&](std::span<const uint8_t> v) {
+      bad = fmt::VerifyValue(key, v);
+      if (!bad.ok()) return;
+      if (v[2] == fmt::kCodecNone) {
+        fn(v.subspan(fmt::kHeaderSize));  // zero-copy: straight from the map
+        return;
+      }
+      auto decoded = fmt::DecodeVerified(v);
+      if (!decoded.ok()) {
+        bad = decoded.status();
+        return;
+      }
+      fn(*decoded);
+    };
+    bool found = true;
+    if (pending) {
+      deliver(*pending);
+    } else {
+      HUBFS_ASSIGN_OR_RETURN(found, store_->Read(key, deliver));
+    }
+    if (!found) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (!bad.ok()) {
+      HUBFS_LOG(kWarning) << "cache: dropping " << fmt::DescribeKey(key) << ": " << bad;
+      corrupt_drops_.fetch_add(1, std::memory_order_relaxed);
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      if (!pending) Enqueue(WriteOp{WriteOp::kDropIfBad, key, nullptr}, /*wait_for_space=*/false);
+      return false;
+    }
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    Touch(key);
+    return true;
+  }
+
+  Result<std::optional<std::vector<uint8_t>>> Get(const std::string& key) {
+    std::optional<std::vector<uint8_t>> out;
+    HUBFS_ASSIGN_OR_RETURN(const bool hit, Lookup(key, [&](std::span<const uint8_t> p) {
+                             out.emplace(p.begin(), p.end());
+                           }));
+    if (!hit) out.reset();
+    return out;
+  }
+
+  void Put(std::string key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec) {
+    auto encoded = fmt::EncodeValue(key, kind, payload, codec);
+    if (!encoded.ok()) {
+      HUBFS_LOG(kWarning) << "cache: not storing " << fmt::DescribeKey(key) << ": "
+                          << encoded.status();
+      return;
+    }
+    if (key.size() + encoded->size() > options_.max_bytes) return;  // could never fit
+    auto value = std::make_shared<const std::vector<uint8_t>>(std::move(encoded).value());
+    Enqueue(WriteOp{WriteOp::kPut, std::move(key), std::move(value)}, /*wait_for_space=*/true);
+  }
+
+  Status Flush() {
+    auto done = std::make_shared<std::promise<Status>>();
+    auto fut = done->get_future();
+    EnqueueControl([this, done] {
+      Status st;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        st = std::exchange(first_error_, Status::Ok());
+      }
+      done->set_value(st);
+    });
+    return fut.get();
+  }
+
+  // Runs fn on the writer thread (after everything queued before) and
+  // returns its result.
+  template <typename T>
+  T RunOnWriter(std::function<T()> fn) {
+    auto done = std::make_shared<std::promise<T>>();
+    auto fut = done->get_future();
+    EnqueueControl([fn = std::move(fn), done] { done->set_value(fn()); });
+    return fut.get();
+  }
+
+  CacheStats Stats() {
+    CacheStats s;
+    auto totals = store_->ReadTotals();
+    if (totals.ok()) {
+      s.entries = totals->entries;
+      s.bytes = totals->bytes;
+    }
+    s.hits = hits_.load();
+    s.misses = misses_.load();
+    s.puts = puts_.load();
+    s.evictions = evictions_.load();
+    s.corrupt_drops = corrupt_drops_.load();
+    s.write_errors = write_errors_.load();
+    s.map_full_retries = map_full_retries_.load();
+    s.commits = commits_.load();
+    s.map_bytes = store_->map_bytes();
+    return s;
+  }
+
+  CacheStore& store() { return *store_; }
+  uint64_t max_bytes() const { return options_.max_bytes; }
+  void CountCorrupt(uint64_t n) { corrupt_drops_.fetch_add(n); }
+
+  // Writer only: records the effects of a committed batch.
+  void Account(const ApplyResult& r) {
+    puts_.fetch_add(r.puts);
+    evictions_.fetch_add(r.evictions);
+    map_full_retries_.fetch_add(r.map_full_retries);
+    commits_.fetch_add(1);
+  }
+
+  void Enqueue(WriteOp op, bool wait_for_space) {
+    const uint64_t size = op.value ? op.value->size() : 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (wait_for_space) {
+        space_cv_.wait(lock, [&] {
+          return stop_ || queue_.empty() ||
+                 (queue_.size() < options_.queue_max_entries &&
+                  queue_bytes_ + size <= options_.queue_max_bytes);
+        });
+      }
+      if (op.type == WriteOp::kPut) pending_[op.key] = op.value;
+      queue_bytes_ += size;
+      queue_.emplace_back(std::move(op));
+    }
+    work_cv_.notify_one();
+  }
+
+ private:
+  using Task = std::variant<WriteOp, Control>;
+
+  void EnqueueControl(Control c) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.emplace_back(std::move(c));
+    }
+    work_cv_.notify_one();
+  }
+
+  void Touch(const std::string& key) {
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (touches_.size() >= options_.touch_batch * kTouchBufferFactor) return;
+      touches_.push_back(key);
+      wake = touches_.size() == options_.touch_batch;
+    }
+    if (wake) work_cv_.notify_one();
+  }
+
+  bool TouchesDueLocked() const {
+    if (touches_.empty()) return false;
+    return touches_.size() >= options_.touch_batch ||
+           clock_->Now() - last_touch_flush_ >= options_.touch_flush_interval;
+  }
+
+  void WriterLoop() {
+    for (;;) {
+      std::vector<WriteOp> ops;
+      std::optional<Control> control;
+      std::vector<std::string> touches;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        while (!stop_ && queue_.empty() && !TouchesDueLocked()) work_cv_.wait_for(lock, kWriterPoll);
+        uint64_t batch_bytes = 0;
+        while (!queue_.empty() && ops.size() < options_.max_batch_entries &&
+               batch_bytes < options_.max_batch_bytes &&
+               std::holds_alternative<WriteOp>(queue_.front())) {
+          ops.push_back(std::get<WriteOp>(std::move(queue_.front())));
+          queue_.pop_front();
+          if (ops.back().value) batch_bytes += ops.back().value->size();
+        }
+        if (ops.empty() && !queue_.empty()) {
+          control = std::get<Control>(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        // Recency rides along with any batch; a control step flushes it first.
+        if (!ops.empty() || control || TouchesDueLocked() || stop_) touches.swap(touches_);
+        if (stop_ && queue_.empty() && ops.empty() && !control && touches.empty()) return;
+      }
+      if (!ops.empty() || !touches.empty()) Commit(std::move(ops), touches);
+      if (control) (*control)();
+    }
+  }
+
+  void Commit(std::vector<WriteOp> writes, const std::vector<std::string>& touches) {
+    // Recency first (those hits mostly happened before these puts, and a
+    // new entry should count as the most recent), later touches of a key
+    // winning; then the writes in queue order.
+    std::unordered_set<std::string_view> seen;
+    std::vector<const std::string*> order;
+    for (auto it = touches.rbegin(); it != touches.rend(); ++it) {
+      if (seen.insert(*it).second) order.push_back(&*it);
+    }
+    std::vector<WriteOp> ops;
+    ops.reserve(order.size() + writes.size());
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      ops.push_back(WriteOp{WriteOp::kTouch, **it, nullptr});
+    }
+    const size_t n_writes = writes.size();
+    for (auto& w : writes) ops.push_back(std::move(w));
+    auto res = store_->Apply(ops, options_.max_bytes);
+    if (res.ok()) {
+      Account(*res);
+    } else {
+      write_errors_.fetch_add(1);
+      HUBFS_LOG(kWarning) << "cache: write batch of " << n_writes << " lost: " << res.status();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!res.ok() && first_error_.ok()) first_error_ = res.status();
+      last_touch_flush_ = clock_->Now();
+      for (size_t i = ops.size() - n_writes; i < ops.size(); ++i) {
+        const WriteOp& op = ops[i];
+        if (!op.value) continue;
+        queue_bytes_ -= std::min<uint64_t>(queue_bytes_, op.value->size());
+        auto it = pending_.find(op.key);
+        if (it != pending_.end() && it->second == op.value) pending_.erase(it);
+      }
+    }
+    space_cv_.notify_all();
+  }
+
+  const CacheOptions options_;
+  Clock* const clock_;
+  const std::unique_ptr<CacheStore> store_;
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;   // writer waits for work
+  std::condition_variable space_cv_;  // Put waits for queue space
+  std::deque<Task> queue_;            // GUARDED_BY(mu_)
+  uint64_t queue_bytes_ = 0;          // GUARDED_BY(mu_)
+  // Encoded values queued but not yet committed, so reads see them.
+  std::unordered_map<std::string, std::shared_ptr<const std::vector<uint8_t>>>
+      pending_;                            // GUARDED_BY(mu_)
+  std::vector<std::string> touches_;       // GUARDED_BY(mu_), read hits in order
+  Clock::TimePoint last_touch_flush_;      // GUARDED_BY(mu_)
+  Status first_error_;                     // GUARDED_BY(mu_)
+  bool stop_ = false;                      // GUARDED_BY(mu_)
+
+  std::atomic<uint64_t> hits_{0}, misses_{0}, puts_{0}, evictions_{0}, corrupt_drops_{0},
+      write_errors_{0}, map_full_retries_{0}, commits_{0};
+
+  std::thread writer_;  // last: started after everything above exists
+};
+
+// ---------------------------------------------------------------------------
+
+Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const CacheOptions& options) {
+  if (options.max_bytes == 0) return InvalidArgumentError("cache max_bytes is 0");
+  if (options.queue_max_entries == 0 || options.max_batch_entries == 0 ||
+      options.max_batch_bytes == 0 || options.touch_batch == 0) {
+    return InvalidArgumentError("cache queue and batch bounds must be positive");
+  }
+  cache_internal::StoreOptions so;
+  so.dir = options.dir;
+  so.durable = options.durable;
+  constexpr uint64_t kSlack = 64ull << 20;
+  so.max_map_bytes = options.max_map_bytes != 0 ? options.max_map_bytes
+                                                : options.max_bytes * 4 + kSlack;
+  so.initial_map_bytes = options.initial_map_bytes != 0 ? options.initial_map_bytes
+                                                        : options.max_bytes * 2 + kSlack;
+  so.initial_map_bytes = std::min(so.initial_map_bytes, so.max_map_bytes);
+  HUBFS_ASSIGN_OR_RETURN(auto store, CacheStore::Open(so));
+  HUBFS_ASSIGN_OR_RETURN(const auto totals, store->ReadTotals());
+  auto cache =
+      std::unique_ptr<ChunkCache>(new ChunkCache(std::make_unique<Impl>(options, std::move(store))));
+  // Opened with a smaller limit than the cache holds: shrink now, not at the
+  // first write.
+  if (totals.bytes > options.max_bytes) {
+    HUBFS_RETURN_IF_ERROR(cache->Prune(options.max_bytes).status().WithContext("open cache"));
+  }
+  return cache;
+}
+
+Status ChunkCache::Destroy(const std::string& dir) { return CacheStore::Remove(dir); }
+
+ChunkCache::ChunkCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ChunkCache::~ChunkCache() = default;
+
+Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetChunk(const Hash& xorb,
+                                                                 uint32_t index) {
+  return impl_->Get(fmt::ChunkKey(xorb, index));
+}
+Result<bool> ChunkCache::VisitChunk(const Hash& xorb, uint32_t index,
+                                    const std::function<void(std::span<const uint8_t>)>& fn) {
+  return impl_->Lookup(fmt::ChunkKey(xorb, index), fn);
+}
+Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetXorbLayout(const Hash& xorb) {
+  return impl_->Get(fmt::XorbLayoutKey(xorb));
+}
+Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetTerms(const Hash& file_hash) {
+  return impl_->Get(fmt::TermsKey(file_hash));
+}
+Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetListing(std::string_view commit,
+                                                                   std::string_view dir) {
+  return impl_->Get(fmt::ListingKey(commit, dir));
+}
+Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetSmallFile(std::string_view git_oid) {
+  return impl_->Get(fmt::SmallFileKey(git_oid));
+}
+
+// Chunks stay as fetched (already LZ4 or incompressible); layouts and terms
+// are small binary tables, kept as given; listings and small files are zstd.
+void ChunkCache::PutChunk(const Hash& xorb, uint32_t index, std::vector<uint8_t> record) {
+  impl_->Put(fmt::ChunkKey(xorb, index), CacheKind::kChunk, record, fmt::kCodecNone);
+}
+void ChunkCache::PutXorbLayout(const Hash& xorb, std::vector<uint8_t> layout) {
+  impl_->Put(fmt::XorbLayoutKey(xorb), CacheKind::kXorbLayout, layout, fmt::kCodecNone);
+}
+void ChunkCache::PutTerms(const Hash& file_hash, std::vector<uint8_t> terms) {
+  impl_->Put(fmt::TermsKey(file_hash), CacheKind::kTerms, terms, fmt::kCodecZstd);
+}
+void ChunkCache::PutListing(std::string_view commit, std::string_view dir,
+                            std::vector<uint8_t> listing) {
+  impl_->Put(fmt::ListingKey(commit, dir), CacheKind::kListing, listing, fmt::kCodecZstd);
+}
+void ChunkCache::PutSmallFile(std::string_view git_oid, std::vector<uint8_t> bytes) {
+  impl_->Put(fmt::SmallFileKey(git_oid), CacheKind::kSmallFile, bytes, fmt::kCodecZstd);
+}
+
+Status ChunkCache::Flush() { return impl_->Flush(); }
+
+CacheStats ChunkCache::Stats() { return impl_->Stats(); }
+
+Result<std::vector<CacheEntryInfo>> ChunkCache::List(std::optional<CacheKind> kind,
+                                                      size_t limit) {
+  std::vector<CacheEntryInfo> out;
+  std::string start = kind ? std::string(1, static_cast<char>(*kind)) : std::string();
+  bool done = false;
+  while (!done && out.size() < limit) {
+    HUBFS_ASSIGN_OR_RETURN(
+        auto next,
+        impl_->store().ScanPage(start, kScanPage,
+                                [&](std::string_view key, std::span<const uint8_t>,
+                                    uint64_t tick, uint64_t charged) {
+                                  const auto k = fmt::KeyKind(key);
+                                  if (done || out.size() >= limit || (kind && k != kind)) {
+                                    done = true;
+                                    return;
+                                  }
+                                  out.push_back(CacheEntryInfo{k.value_or(CacheKind::kChunk),
+                                                               fmt::DescribeKey(key), charged,
+                                                               tick});
+                                }));
+    if (!next) break;
+    start = std::move(*next);
+  }
+  return out;
+}
+
+Result<std::vector<CacheKindUsage>> ChunkCache::Usage() {
+  std::vector<CacheKindUsage> out;
+  for (auto k : {CacheKind::kChunk, CacheKind::kXorbLayout, CacheKind::kTerms,
+                 CacheKind::kListing, CacheKind::kSmallFile}) {
+    out.push_back(CacheKindUsage{k, 0, 0});
+  }
+  std::string start;
+  for (;;) {
+    HUBFS_ASSIGN_OR_RETURN(
+        auto next, impl_->store().ScanPage(start, kScanPage,
+                                           [&](std::string_view key, std::span<const uint8_t>,
+                                               uint64_t, uint64_t charged) {
+                                             const auto k = fmt::KeyKind(key);
+                                             if (!k) return;
+                                             auto& u = out[static_cast<size_t>(*k) - 1];
+                                             ++u.entries;
+                                             u.bytes += charged;
+                                           }));
+    if (!next) break;
+    start = std::move(*next);
+  }
+  return out;
+}
+
+Result<uint64_t> ChunkCache::Prune(uint64_t target_bytes) {
+  return impl_->RunOnWriter<Result<uint64_t>>([this, target_bytes]() -> Result<uint64_t> {
+    HUBFS_ASSIGN_OR_RETURN(ApplyResult r, impl_->store().Apply({}, target_bytes));
+    impl_->Account(r);
+    return r.evictions;
+  });
+}
+
+Status ChunkCache::Clear() {
+  return impl_->RunOnWriter<Status>([this] { return impl_->store().Clear(); });
+}
+
+Result<CacheVerifyReport> ChunkCache::Verify() {
+  CacheVerifyReport report;
+  std::vector<std::string> bad;
+  std::string start;
+  for (;;) {
+    HUBFS_ASSIGN_OR_RETURN(
+        auto next, impl_->store().ScanPage(
+                       start, kScanPage,
+                       [&](std::string_view key, std::span<const uint8_t> value, uint64_t,
+                           uint64_t charged) {
+                         ++report.checked;
+                         Status st = fmt::VerifyValue(key, value);
+                         if (st.ok() && value.size() >= fmt::kHeaderSize &&
+                             value[2] == fmt::kCodecZstd) {
+                           st = fmt::DecodeValue(key, value).status();
+                         }
+                         if (!st.ok()) {
+                           HUBFS_LOG(kWarning) << "cache verify: " << fmt::DescribeKey(key)
+                                               << ": " << st;
+                           bad.emplace_back(key);
+                           ++report.corrupt;
+                           report.corrupt_bytes += charged;
+                         }
+                       }));
+    if (!next) break;
+    start = std::move(*next);
+  }
+  impl_->CountCorrupt(report.corrupt);
+  for (auto& key : bad) {
+    impl_->Enqueue(WriteOp{WriteOp::kDropIfBad, std::move(key), nullptr}, true);
+  }
+  HUBFS_RETURN_IF_ERROR(Flush());
+  return report;
+}
+
+}  // namespace hubfs::chunkstore

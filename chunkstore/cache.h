@@ -1,0 +1,198 @@
+// ChunkCache: the local persistent cache of Xet chunks and read-path metadata
+// (design §4, docs/CACHE_FORMAT.md).
+//
+// One directory holds one LMDB environment. Several processes on one machine
+// may open the same directory at once; the cache survives restarts and a
+// `kill -9` at any moment (LMDB commits are atomic; a killed writer leaves
+// nothing half-visible). Within one process, open a directory at most once
+// (LMDB's POSIX locks are per process) and share the ChunkCache.
+//
+// What is stored, keyed by content so identical data is shared across files,
+// revisions and repos:
+//   chunk        (xorb hash, chunk index) -> the chunk record as fetched
+//   xorb layout  xorb hash                -> what reads learned about the xorb
+//   terms        file hash                -> reconstruction terms (caller's encoding)
+//   listing      (commit, dir)            -> a tree listing (zstd-compressed)
+//   small file   git oid                  -> file bytes (zstd-compressed)
+// Every value carries a format version and a checksum verified on every read;
+// a bad entry is never served: it is reported as a miss and deleted.
+//
+// Writes are asynchronous: Put* encodes on the calling thread and hands the
+// entry to one writer thread through a bounded queue (Put* blocks while the
+// queue is full). Reads use short LMDB read transactions, never wait for the
+// writer, and also see entries still waiting in the queue. Read hits update
+// recency in memory; the writer records it in batches. When the stored total
+// passes max_bytes the writer evicts least-recently-used entries in the same
+// transaction, so the committed total never exceeds max_bytes.
+//
+// Thread-safety: all methods are thread-safe. A ChunkCache must not be used
+// in a child after fork(); a child opens its own.
+#ifndef HUBFS_CHUNKSTORE_CACHE_H_
+#define HUBFS_CHUNKSTORE_CACHE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chunkstore/hash.h"
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace hubfs::chunkstore {
+
+enum class CacheKind : uint8_t {
+  kChunk = 1,
+  kXorbLayout = 2,
+  kTerms = 3,
+  kListing = 4,
+  kSmallFile = 5,
+};
+std::string_view CacheKindName(CacheKind kind);  // "chunk", "xorb", "terms", "listing", "file"
+
+struct CacheOptions {
+  std::string dir;  // created if missing (one level)
+  // Bound on the stored bytes (keys + values with headers). 0 is invalid.
+  uint64_t max_bytes = 10ull << 30;
+  // LMDB map size bounds. 0 = derived from max_bytes (initial 2x + 64 MiB,
+  // maximum 4x + 64 MiB). The map grows on MDB_MAP_FULL up to the maximum;
+  // past it, the writer evicts more and retries.
+  uint64_t initial_map_bytes = 0;
+  uint64_t max_map_bytes = 0;
+  // Writer queue bounds; Put* blocks while either is reached.
+  size_t queue_max_entries = 256;
+  uint64_t queue_max_bytes = 64ull << 20;
+  // Recency of read hits is recorded at least this often (by `clock`), or
+  // when touch_batch hits have accumulated, or on Flush().
+  Clock::Duration touch_flush_interval = std::chrono::seconds(5);
+  size_t touch_batch = 4096;
+  // Puts per LMDB write transaction at most (and their bytes; a single
+  // larger entry still goes alone).
+  size_t max_batch_entries = 128;
+  uint64_t max_batch_bytes = 16ull << 20;
+  // fsync each commit (durable across power loss). kill -9 safety holds
+  // either way; tests may turn this off for speed.
+  bool durable = true;
+  // Not owned; must outlive the cache. nullptr = SystemClock::Default().
+  Clock* clock = nullptr;
+};
+
+struct CacheStats {
+  // Whole cache (all processes), as of the last committed transaction.
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  // This process since Open.
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t puts = 0;           // entries committed
+  uint64_t evictions = 0;      // entries evicted by this process's writer
+  uint64_t corrupt_drops = 0;  // bad entries detected on read or verify
+  uint64_t write_errors = 0;   // write transactions that failed (entries lost)
+  uint64_t map_full_retries = 0;
+  uint64_t commits = 0;        // write transactions committed by this process
+  uint64_t map_bytes = 0;      // current LMDB map size
+};
+
+struct CacheEntryInfo {
+  CacheKind kind;
+  std::string description;  // e.g. "chunk <xorb>/<index>", "listing <commit> <dir>"
+  uint64_t bytes = 0;       // charged size (key + stored value)
+  uint64_t last_use = 0;    // logical recency tick (larger = more recent)
+};
+
+struct CacheKindUsage {
+  CacheKind kind;
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+};
+
+struct CacheVerifyReport {
+  uint64_t checked = 0;
+  uint64_t corrupt = 0;  // found bad and deleted
+  uint64_t corrupt_bytes = 0;
+};
+
+class ChunkCache {
+ public:
+  // Opens (creating if needed) the cache in options.dir: clears stale reader
+  // slots left by dead processes, checks the format version (an older or
+  // unknown format is wiped: it is only a cache), starts the writer thread.
+  // Errors: kInvalidArgument (bad options), kCorrupt (the store file is not
+  // a readable LMDB environment: see Destroy), kIo (directory or LMDB failure).
+  static Result<std::unique_ptr<ChunkCache>> Open(const CacheOptions& options);
+
+  // Deletes the cache files in dir, for a store that Open reports kCorrupt
+  // (`hubfs cache clear --force`). REQUIRES: no process has it open (LMDB
+  // cannot tell; removing a store in use loses it for that process).
+  static Status Destroy(const std::string& dir);
+
+  // Flushes pending writes (errors are logged) and stops the writer.
+  ~ChunkCache();
+  ChunkCache(const ChunkCache&) = delete;
+  ChunkCache& operator=(const ChunkCache&) = delete;
+
+  // Lookups. nullopt = miss (also for an entry that failed its checksum: it
+  // is dropped and counted in corrupt_drops, so the caller refetches).
+  // Errors only for a failing LMDB (kIo). The returned bytes are the caller's.
+  // Never waits for the writer (only, rarely, for this process's map resize).
+  Result<std::optional<std::vector<uint8_t>>> GetChunk(const Hash& xorb, uint32_t index);
+  // Zero-copy form of GetChunk: on a hit calls fn once with the verified
+  // record, which may point into the memory map and is valid only during the
+  // call (decode it straight into the caller's buffer). fn runs inside a
+  // read transaction: keep it short and do not call back into the cache.
+  // Returns true on a hit, false on a miss (a corrupt entry is a miss).
+  Result<bool> VisitChunk(const Hash& xorb, uint32_t index,
+                          const std::function<void(std::span<const uint8_t>)>& fn);
+  Result<std::optional<std::vector<uint8_t>>> GetXorbLayout(const Hash& xorb);
+  Result<std::optional<std::vector<uint8_t>>> GetTerms(const Hash& file_hash);
+  Result<std::optional<std::vector<uint8_t>>> GetListing(std::string_view commit,
+                                                          std::string_view dir);
+  Result<std::optional<std::vector<uint8_t>>> GetSmallFile(std::string_view git_oid);
+
+  // Inserts (or replaces) an entry; takes ownership of the bytes. Returns
+  // once queued; blocks while the writer queue is full. A value that cannot
+  // be stored (larger than max_bytes or the format's bound) is ignored.
+  // Failures of the later commit surface in Flush() and Stats().write_errors.
+  void PutChunk(const Hash& xorb, uint32_t index, std::vector<uint8_t> record);
+  void PutXorbLayout(const Hash& xorb, std::vector<uint8_t> layout);
+  void PutTerms(const Hash& file_hash, std::vector<uint8_t> terms);
+  void PutListing(std::string_view commit, std::string_view dir, std::vector<uint8_t> listing);
+  void PutSmallFile(std::string_view git_oid, std::vector<uint8_t> bytes);
+
+  // Waits until everything queued before the call (and the recency of hits so
+  // far) is committed. Returns the first write error since the previous
+  // Flush (e.g. kResourceExhausted for a full disk), else OK.
+  Status Flush();
+
+  CacheStats Stats();
+
+  // Maintenance (`hubfs cache ...`). Each runs its writes on the writer
+  // thread and returns when they are committed.
+  // Up to `limit` entries of one kind (or of all kinds), in key order (a
+  // xorb's chunks together). Read-only; pages through short read
+  // transactions, so a concurrent writer may add or remove entries meanwhile.
+  Result<std::vector<CacheEntryInfo>> List(std::optional<CacheKind> kind, size_t limit);
+  Result<std::vector<CacheKindUsage>> Usage();
+  // Evicts least-recently-used entries until at most target_bytes remain.
+  // Returns the number evicted.
+  Result<uint64_t> Prune(uint64_t target_bytes);
+  // Deletes every entry.
+  Status Clear();
+  // Reads every entry, checks it, deletes the bad ones.
+  Result<CacheVerifyReport> Verify();
+
+  class Impl;
+
+ private:
+  explicit ChunkCache(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hubfs::chunkstore
+
+#endif  // HUBFS_CHUNKSTORE_CACHE_H_

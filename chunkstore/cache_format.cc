@@ -1,0 +1,272 @@
+#include "chunkstore/cache_format.h"
+
+#include <blake3.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace hubfs::chunkstore {
+
+std::string_view CacheKindName(CacheKind kind) {
+  switch (kind) {
+    case CacheKind::kChunk:
+      return "chunk";
+    case CacheKind::kXorbLayout:
+      return "xorb";
+    case CacheKind::kTerms:
+      return "terms";
+    case CacheKind::kListing:
+      return "listing";
+    case CacheKind::kSmallFile:
+      return "file";
+  }
+  return "unknown";
+}
+
+namespace cache_format {
+namespace {
+
+// Key of the entry checksum (ASCII, 32 bytes): separates it from Xet hashes.
+constexpr uint8_t kChecksumKey[BLAKE3_KEY_LEN] = {
+    'h', 'u', 'b', 'f', 's', '-', 'c', 'a', 'c', 'h', 'e', '-', 'e', 'n', 't', 'r',
+    'y', '-', 'c', 'h', 'e', 'c', 'k', 's', 'u', 'm', '-', 'v', '1', '.', '.', '.'};
+
+// zstd contexts are costly to set up (more than compressing a small listing):
+// one of each per thread, reused.
+struct ZstdContexts {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ZstdContexts() = default;
+  ZstdContexts(const ZstdContexts&) = delete;
+  ZstdContexts& operator=(const ZstdContexts&) = delete;
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(c);
+    ZSTD_freeDCtx(d);
+  }
+};
+ZstdContexts& ThreadZstd() {
+  thread_local ZstdContexts contexts;
+  return contexts;
+}
+
+// Listing keys replace the dir with this marker + BLAKE3(dir) when too long.
+constexpr char kHashedDirMarker = '\xff';
+
+void PutU32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+void PutU64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+uint32_t GetU32(const uint8_t* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+uint64_t GetU64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+uint64_t Checksum(std::string_view key, const uint8_t* header16,
+                  std::span<const uint8_t> payload) {
+  blake3_hasher h;
+  blake3_hasher_init_keyed(&h, kChecksumKey);
+  blake3_hasher_update(&h, key.data(), key.size());
+  blake3_hasher_update(&h, header16, 16);
+  blake3_hasher_update(&h, payload.data(), payload.size());
+  uint8_t out[8];
+  blake3_hasher_finalize(&h, out, sizeof(out));
+  return GetU64(out);
+}
+
+std::string KindPrefix(CacheKind kind) { return std::string(1, static_cast<char>(kind)); }
+
+std::string HashBytes(const Hash& h) {
+  return std::string(reinterpret_cast<const char*>(h.bytes.data()), h.bytes.size());
+}
+
+Hash HashFromKey(std::string_view bytes) {
+  Hash h;
+  std::memcpy(h.bytes.data(), bytes.data(), h.bytes.size());
+  return h;
+}
+
+// Appends a length-prefixed (u8) string, truncating at 255 bytes; callers
+// bound their inputs well below that.
+void AppendShort(std::string& out, std::string_view s) {
+  const size_t n = std::min<size_t>(s.size(), 255);
+  out.push_back(static_cast<char>(n));
+  out.append(s.substr(0, n));
+}
+
+}  // namespace
+
+std::string ChunkKey(const Hash& xorb, uint32_t index) {
+  std::string k = KindPrefix(CacheKind::kChunk) + HashBytes(xorb);
+  // Big-endian index: the chunks of one xorb sort together and in order.
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>(index >> (8 * i)));
+  return k;
+}
+
+std::string XorbLayoutKey(const Hash& xorb) {
+  return KindPrefix(CacheKind::kXorbLayout) + HashBytes(xorb);
+}
+
+std::string TermsKey(const Hash& file_hash) {
+  return KindPrefix(CacheKind::kTerms) + HashBytes(file_hash);
+}
+
+std::string ListingKey(std::string_view commit, std::string_view dir) {
+  std::string k = KindPrefix(CacheKind::kListing);
+  AppendShort(k, commit.substr(0, 128));
+  if (k.size() + dir.size() <= kMaxKeySize && (dir.empty() || dir[0] != kHashedDirMarker)) {
+    k.append(dir);
+  } else {
+    uint8_t digest[BLAKE3_OUT_LEN];
+    blake3_hasher h;
+    blake3_hasher_init_keyed(&h, kChecksumKey);
+    blake3_hasher_update(&h, dir.data(), dir.size());
+    blake3_hasher_finalize(&h, digest, sizeof(digest));
+    k.push_back(kHashedDirMarker);
+    k.append(reinterpret_cast<const char*>(digest), sizeof(digest));
+  }
+  return k;
+}
+
+std::string SmallFileKey(std::string_view git_oid) {
+  std::string k = KindPrefix(CacheKind::kSmallFile);
+  k.append(git_oid.substr(0, 128));
+  return k;
+}
+
+std::optional<CacheKind> KeyKind(std::string_view key) {
+  if (key.empty()) return std::nullopt;
+  const auto b = static_cast<uint8_t>(key[0]);
+  if (b < static_cast<uint8_t>(CacheKind::kChunk) ||
+      b > static_cast<uint8_t>(CacheKind::kSmallFile)) {
+    return std::nullopt;
+  }
+  return static_cast<CacheKind>(b);
+}
+
+std::string DescribeKey(std::string_view key) {
+  const auto kind = KeyKind(key);
+  if (!kind) return "unknown";
+  std::string out(CacheKindName(*kind));
+  const std::string_view rest = key.substr(1);
+  switch (*kind) {
+    case CacheKind::kChunk:
+      if (rest.size() == 36) {
+        const auto* p = reinterpret_cast<const uint8_t*>(rest.data()) + 32;
+        const uint32_t index = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                               (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+        return out + " " + HashFromKey(rest).ToString() + "/" + std::to_string(index);
+      }
+      break;
+    case CacheKind::kXorbLayout:
+    case CacheKind::kTerms:
+      if (rest.size() == 32) return out + " " + HashFromKey(rest).ToString();
+      break;
+    case CacheKind::kListing:
+      if (!rest.empty() && rest.size() >= 1u + static_cast<uint8_t>(rest[0])) {
+        const size_t n = static_cast<uint8_t>(rest[0]);
+        std::string_view dir = rest.substr(1 + n);
+        std::string shown(dir);
+        if (!dir.empty() && dir[0] == kHashedDirMarker) shown = "<long path>";
+        return out + " " + std::string(rest.substr(1, n)) + " /" + shown;
+      }
+      break;
+    case CacheKind::kSmallFile:
+      return out + " " + std::string(rest);
+  }
+  return out + " <malformed key>";
+}
+
+Result<std::vector<uint8_t>> EncodeValue(std::string_view key, CacheKind kind,
+                                         std::span<const uint8_t> payload, Codec codec) {
+  if (payload.size() > kMaxDecodedSize) {
+    return InvalidArgumentError("cache value of " + std::to_string(payload.size()) +
+                                " bytes is over the format bound");
+  }
+  std::vector<uint8_t> out;
+  if (codec == kCodecZstd) {
+    const size_t bound = ZSTD_compressBound(payload.size());
+    out.resize(kHeaderSize + bound);
+    ZSTD_CCtx* cctx = ThreadZstd().c;
+    const size_t n = cctx == nullptr
+                         ? payload.size()  // no context: store as given
+                         : ZSTD_compressCCtx(cctx, out.data() + kHeaderSize, bound,
+                                             payload.data(), payload.size(), /*compressionLevel=*/3);
+    if (ZSTD_isError(n) || n >= payload.size()) {
+      codec = kCodecNone;
+    } else {
+      out.resize(kHeaderSize + n);
+    }
+  }
+  if (codec == kCodecNone) {
+    out.resize(kHeaderSize + payload.size());
+    if (!payload.empty()) std::memcpy(out.data() + kHeaderSize, payload.data(), payload.size());
+  }
+  uint8_t* h = out.data();
+  h[0] = kEntryFormatVersion;
+  h[1] = static_cast<uint8_t>(kind);
+  h[2] = codec;
+  h[3] = 0;
+  PutU32(h + 4, static_cast<uint32_t>(out.size() - kHeaderSize));
+  PutU32(h + 8, static_cast<uint32_t>(payload.size()));
+  PutU32(h + 12, 0);
+  PutU64(h + 16, Checksum(key, h, std::span<const uint8_t>(out).subspan(kHeaderSize)));
+  return out;
+}
+
+Status VerifyValue(std::string_view key, std::span<const uint8_t> stored) {
+  if (stored.size() < kHeaderSize) return CorruptError("cache entry shorter than its header");
+  const uint8_t* h = stored.data();
+  if (h[0] != kEntryFormatVersion) {
+    return CorruptError("cache entry format version " + std::to_string(h[0]));
+  }
+  const auto kind = KeyKind(key);
+  if (!kind || h[1] != static_cast<uint8_t>(*kind)) return CorruptError("cache entry kind mismatch");
+  if (h[2] != kCodecNone && h[2] != kCodecZstd) return CorruptError("cache entry unknown codec");
+  const uint32_t payload_len = GetU32(h + 4);
+  const uint32_t decoded_len = GetU32(h + 8);
+  if (payload_len != stored.size() - kHeaderSize) {
+    return CorruptError("cache entry length mismatch");
+  }
+  if (decoded_len > kMaxDecodedSize || (h[2] == kCodecNone && decoded_len != payload_len)) {
+    return CorruptError("cache entry bad decoded length");
+  }
+  if (Checksum(key, h, stored.subspan(kHeaderSize)) != GetU64(h + 16)) {
+    return CorruptError("cache entry checksum mismatch");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<uint8_t>> DecodeValue(std::string_view key, std::span<const uint8_t> stored) {
+  HUBFS_RETURN_IF_ERROR(VerifyValue(key, stored));
+  return DecodeVerified(stored);
+}
+
+Result<std::vector<uint8_t>> DecodeVerified(std::span<const uint8_t> stored) {
+  if (stored.size() < kHeaderSize) return CorruptError("cache entry shorter than its header");
+  const std::span<const uint8_t> payload = stored.subspan(kHeaderSize);
+  if (stored[2] == kCodecNone) return std::vector<uint8_t>(payload.begin(), payload.end());
+  const uint32_t decoded_len = GetU32(stored.data() + 8);
+  if (decoded_len > kMaxDecodedSize) return CorruptError("cache entry bad decoded length");
+  std::vector<uint8_t> out(decoded_len);
+  ZSTD_DCtx* dctx = ThreadZstd().d;
+  if (dctx == nullptr) return ResourceExhaustedError("zstd context allocation failed");
+  const size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), payload.data(), payload.size());
+  if (ZSTD_isError(n) || n != decoded_len) return CorruptError("cache entry bad zstd frame");
+  return out;
+}
+
+uint64_t StoredChecksum(std::span<const uint8_t> stored) {
+  return stored.size() < kHeaderSize ? 0 : GetU64(stored.data() + 16);
+}
+
+}  // namespace cache_format
+}  // namespace hubfs::chunkstore

@@ -1,0 +1,538 @@
+#include "chunkstore/cache_store.h"
+
+#include <lmdb.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <shared_mutex>
+
+#include "chunkstore/cache_format.h"
+#include "common/log.h"
+
+namespace hubfs::chunkstore::cache_internal {
+namespace {
+
+// Version of the database layout (the set of sub-databases and their
+// encodings). A store with another version is wiped at open.
+constexpr uint32_t kStoreVersion = 1;
+
+constexpr char kMetaVersion[] = "version";
+constexpr char kMetaBytes[] = "bytes";
+constexpr char kMetaCount[] = "count";
+constexpr char kMetaTick[] = "tick";
+
+constexpr int kMaxMapFullRetries = 8;
+
+Status LmdbError(std::string_view what, int rc) {
+  std::string msg = "lmdb " + std::string(what) + ": " + mdb_strerror(rc);
+  if (rc == ENOSPC || rc == EFBIG || rc == EDQUOT) return ResourceExhaustedError(std::move(msg));
+  if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED ||
+      rc == MDB_PAGE_NOTFOUND) {
+    return CorruptError(std::move(msg));
+  }
+  return IoError(std::move(msg));
+}
+
+MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+MDB_val Val(std::span<const uint8_t> s) {
+  return MDB_val{s.size(), const_cast<uint8_t*>(s.data())};
+}
+std::string_view View(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+std::span<const uint8_t> Bytes(const MDB_val& v) {
+  return std::span<const uint8_t>(static_cast<const uint8_t*>(v.mv_data), v.mv_size);
+}
+
+std::string U64Le(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>(v >> (8 * i));
+  return s;
+}
+uint64_t ParseU64Le(std::string_view s) {
+  uint64_t v = 0;
+  for (size_t i = std::min<size_t>(s.size(), 8); i-- > 0;) v = (v << 8) | static_cast<uint8_t>(s[i]);
+  return v;
+}
+
+// lru key: big-endian tick || entry key (sorts oldest first).
+std::string LruKey(uint64_t tick, std::string_view key) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>(tick >> (8 * (7 - i)));
+  s.append(key);
+  return s;
+}
+
+// atime value: tick (u64 LE) || charged bytes (u64 LE).
+struct AccessRecord {
+  uint64_t tick = 0;
+  uint64_t charged = 0;
+};
+std::string EncodeAccess(const AccessRecord& r) { return U64Le(r.tick) + U64Le(r.charged); }
+std::optional<AccessRecord> DecodeAccess(std::string_view s) {
+  if (s.size() != 16) return std::nullopt;
+  return AccessRecord{ParseU64Le(s.substr(0, 8)), ParseU64Le(s.substr(8))};
+}
+
+// Aborts a transaction unless committed.
+class Txn {
+ public:
+  Txn() = default;
+  ~Txn() { Abort(); }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  MDB_txn** out() { return &txn_; }
+  MDB_txn* get() const { return txn_; }
+  void Abort() {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+    txn_ = nullptr;
+  }
+  int Commit() {
+    const int rc = mdb_txn_commit(txn_);
+    txn_ = nullptr;  // commit frees the txn even on failure
+    return rc;
+  }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+}  // namespace
+
+struct CacheStore::Impl {
+  StoreOptions options;
+  MDB_env* env = nullptr;
+  MDB_dbi data = 0, lru = 0, atime = 0, meta = 0;
+  // Held shared by this process's transactions, exclusively while the map
+  // is resized (LMDB requires no active transaction in the process then).
+  std::shared_mutex resize_mu;
+  std::atomic<uint64_t> map_bytes{0};
+  // Lowered below the caller's max_bytes when the map cannot grow further.
+  uint64_t limit_cap = UINT64_MAX;  // writer thread only
+
+  // Frees reader slots of dead processes: a slot left by a process killed
+  // inside a read transaction pins old pages, so freed space is not reused.
+  void ClearStaleReaders() {
+    int dead = 0;
+    if (mdb_reader_check(env, &dead) == 0 && dead > 0) {
+      HUBFS_LOG(kInfo) << "cache: cleared " << dead << " stale reader slots";
+    }
+  }
+
+  ~Impl() {
+    if (env != nullptr) mdb_env_close(env);
+  }
+
+  void RefreshMapSize() {
+    MDB_envinfo info;
+    if (mdb_env_info(env, &info) == 0) map_bytes.store(info.me_mapsize);
+  }
+
+  // Adopts a map size grown by another process. Call with no transaction open.
+  Status AdoptMapSize() {
+    std::unique_lock lock(resize_mu);
+    const int rc = mdb_env_set_mapsize(env, 0);
+    if (rc != 0) return LmdbError("adopt map size", rc);
+    RefreshMapSize();
+    return Status::Ok();
+  }
+
+  // Begins a transaction; the caller holds resize_mu shared.
+  int Begin(unsigned flags, Txn& txn) { return mdb_txn_begin(env, nullptr, flags, txn.out()); }
+
+  Result<uint64_t> GetMeta(MDB_txn* txn, const char* name) {
+    MDB_val k = Val(std::string_view(name)), v;
+    const int rc = mdb_get(txn, meta, &k, &v);
+    if (rc == MDB_NOTFOUND) return uint64_t{0};
+    if (rc != 0) return LmdbError("get meta", rc);
+    return ParseU64Le(View(v));
+  }
+  int PutMeta(MDB_txn* txn, const char* name, uint64_t value) {
+    MDB_val k = Val(std::string_view(name));
+    const std::string s = U64Le(value);
+    MDB_val v = Val(s);
+    return mdb_put(txn, meta, &k, &v, 0);
+  }
+
+  // Deletes an entry's three records. Returns an LMDB code.
+  int DeleteEntry(MDB_txn* txn, std::string_view key, const AccessRecord& rec) {
+    MDB_val k = Val(key);
+    int rc = mdb_del(txn, data, &k, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    rc = mdb_del(txn, atime, &k, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    const std::string lk = LruKey(rec.tick, key);
+    MDB_val l = Val(lk);
+    rc = mdb_del(txn, lru, &l, nullptr);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  }
+
+  std::optional<AccessRecord> GetAccess(MDB_txn* txn, std::string_view key, int* rc) {
+    MDB_val k = Val(key), v;
+    *rc = mdb_get(txn, atime, &k, &v);
+    if (*rc == MDB_NOTFOUND) {
+      *rc = 0;
+      return std::nullopt;
+    }
+    if (*rc != 0) return std::nullopt;
+    return DecodeAccess(View(v));
+  }
+
+  // Gives `key` a new tick. Returns an LMDB code.
+  int Stamp(MDB_txn* txn, std::string_view key, const std::optional<AccessRecord>& old,
+            uint64_t tick, uint64_t charged) {
+    if (old) {
+      const std::string ok = LruKey(old->tick, key);
+      MDB_val l = Val(ok);
+      const int rc = mdb_del(txn, lru, &l, nullptr);
+      if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    }
+    const std::string nk = LruKey(tick, key);
+    MDB_val l = Val(nk), empty{0, nullptr};
+    int rc = mdb_put(txn, lru, &l, &empty, 0);
+    if (rc != 0) return rc;
+    const std::string rec = EncodeAccess({tick, charged});
+    MDB_val k = Val(key), v = Val(rec);
+    return mdb_put(txn, atime, &k, &v, 0);
+  }
+
+  // One attempt at Apply. Returns an LMDB code (0 = committed).
+  int ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, ApplyResult* res);
+};
+
+int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, ApplyResult* res) {
+  std::shared_lock lock(resize_mu);
+  Txn txn;
+  int rc = Begin(0, txn);
+  if (rc != 0) return rc;
+  MDB_txn* t = txn.get();
+  uint64_t counters[3];
+  const char* names[3] = {kMetaBytes, kMetaCount, kMetaTick};
+  for (int i = 0; i < 3; ++i) {
+    auto v = GetMeta(t, names[i]);
+    if (!v.ok()) return EIO;
+    counters[i] = *v;
+  }
+  uint64_t& bytes = counters[0];
+  uint64_t& count = counters[1];
+  uint64_t& tick = counters[2];
+  ApplyResult r;
+  for (const WriteOp& op : ops) {
+    auto old = GetAccess(t, op.key, &rc);
+    if (rc != 0) return rc;
+    MDB_val k = Val(op.key), cur;
+    switch (op.type) {
+      case WriteOp::kPut: {
+        const auto& value = *op.value;
+        const uint64_t charged = op.key.size() + value.size();
+        if (old) {
+          rc = mdb_get(t, data, &k, &cur);
+          if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+          // Same header (hence same checksum, length and codec): same content.
+          if (rc == 0 && cur.mv_size == value.size() &&
+              std::memcmp(cur.mv_data, value.data(), cache_format::kHeaderSize) == 0) {
+            rc = Stamp(t, op.key, old, ++tick, old->charged);
+            if (rc != 0) return rc;
+            break;
+          }
+          bytes -= std::min(bytes, old->charged);
+          count -= std::min<uint64_t>(count, 1);
+        }
+        MDB_val v = Val(std::span<const uint8_t>(value));
+        rc = mdb_put(t, data, &k, &v, 0);
+        if (rc != 0) return rc;
+        rc = Stamp(t, op.key, old, ++tick, charged);
+        if (rc != 0) return rc;
+        bytes += charged;
+        ++count;
+        ++r.puts;
+        break;
+      }
+      case WriteOp::kTouch:
+        if (old) {
+          rc = Stamp(t, op.key, old, ++tick, old->charged);
+          if (rc != 0) return rc;
+        }
+        break;
+      case WriteOp::kDropIfBad: {
+        rc = mdb_get(t, data, &k, &cur);
+        if (rc == MDB_NOTFOUND) break;
+        if (rc != 0) return rc;
+        if (cache_format::VerifyValue(op.key, Bytes(cur)).ok()) break;  // replaced meanwhile
+        const uint64_t charged = old ? old->charged : op.key.size() + cur.mv_size;
+        rc = DeleteEntry(t, op.key, old.value_or(AccessRecord{}));
+        if (rc != 0) return rc;
+        bytes -= std::min(bytes, charged);
+        count -= std::min<uint64_t>(count, 1);
+        ++r.dropped;
+        r.dropped_bytes += charged;
+        break;
+      }
+    }
+  }
+  // Evict oldest first until within the limit.
+  if (bytes > limit) {
+    MDB_cursor* cur = nullptr;
+    rc = mdb_cursor_open(t, lru, &cur);
+    if (rc != 0) return rc;
+    MDB_val lk, lv;
+    while (bytes > limit && (rc = mdb_cursor_get(cur, &lk, &lv, MDB_FIRST)) == 0) {
+      const std::string key(View(lk).substr(8));
+      auto rec = GetAccess(t, key, &rc);
+      if (rc != 0) break;
+      rc = mdb_cursor_del(cur, 0);
+      if (rc != 0) break;
+      MDB_val k = Val(key);
+      rc = mdb_del(t, data, &k, nullptr);
+      if (rc != 0 && rc != MDB_NOTFOUND) break;
+      rc = mdb_del(t, atime, &k, nullptr);
+      if (rc != 0 && rc != MDB_NOTFOUND) break;
+      rc = 0;
+      bytes -= std::min(bytes, rec ? rec->charged : 0);
+      count -= std::min<uint64_t>(count, 1);
+      ++r.evictions;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+      bytes = 0;  // nothing left to evict: the counters had drifted
+      count = 0;
+      rc = 0;
+    }
+    if (rc != 0) return rc;
+  }
+  for (int i = 0; i < 3; ++i) {
+    rc = PutMeta(t, names[i], counters[i]);
+    if (rc != 0) return rc;
+  }
+  rc = txn.Commit();
+  if (rc == 0) {
+    res->puts += r.puts;
+    res->evictions += r.evictions;
+    res->dropped += r.dropped;
+    res->dropped_bytes += r.dropped_bytes;
+  }
+  return rc;
+}
+
+CacheStore::CacheStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CacheStore::~CacheStore() = default;
+
+uint64_t CacheStore::map_bytes() const { return impl_->map_bytes.load(); }
+
+Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options) {
+  if (options.dir.empty()) return InvalidArgumentError("cache dir is empty");
+  if (::mkdir(options.dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return IoError("create cache dir " + options.dir + ": " + std::strerror(errno));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  int rc = mdb_env_create(&impl->env);
+  if (rc != 0) return LmdbError("env create", rc);
+  mdb_env_set_maxdbs(impl->env, 4);
+  mdb_env_set_maxreaders(impl->env, 1024);
+  rc = mdb_env_set_mapsize(impl->env, options.initial_map_bytes);
+  if (rc != 0) return LmdbError("set map size", rc);
+  // No MDB_WRITEMAP: with it a full disk turns into SIGBUS. MDB_NOTLS: read
+  // transactions are not tied to threads' slots. MDB_NORDAHEAD: random reads
+  // of a large map should not pull neighbouring pages in.
+  unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+  if (!options.durable) flags |= MDB_NOSYNC;
+  rc = mdb_env_open(impl->env, options.dir.c_str(), flags, 0644);
+  if (rc != 0) {
+    Status st = LmdbError("open " + options.dir, rc);
+    if (st.code() == ErrorCode::kCorrupt) {
+      st = st.WithContext("cache store unreadable (remove it with `hubfs cache clear --force`)");
+    }
+    return st;
+  }
+  impl->ClearStaleReaders();
+  impl->RefreshMapSize();
+
+  Txn txn;
+  rc = mdb_txn_begin(impl->env, nullptr, 0, txn.out());
+  if (rc == MDB_MAP_RESIZED) {
+    HUBFS_RETURN_IF_ERROR(impl->AdoptMapSize());
+    rc = mdb_txn_begin(impl->env, nullptr, 0, txn.out());
+  }
+  if (rc != 0) return LmdbError("begin", rc);
+  const std::pair<const char*, MDB_dbi*> dbs[] = {
+      {"data", &impl->data}, {"lru", &impl->lru}, {"atime", &impl->atime}, {"meta", &impl->meta}};
+  for (const auto& [name, dbi] : dbs) {
+    rc = mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi);
+    if (rc != 0) return LmdbError(std::string("open db ") + name, rc);
+  }
+  HUBFS_ASSIGN_OR_RETURN(const uint64_t version, impl->GetMeta(txn.get(), kMetaVersion));
+  if (version != kStoreVersion) {
+    if (version != 0) {
+      HUBFS_LOG(kWarning) << "cache: store version " << version << " in " << options.dir
+                          << " is not " << kStoreVersion << "; clearing it";
+    }
+    for (MDB_dbi dbi : {impl->data, impl->lru, impl->atime, impl->meta}) {
+      rc = mdb_drop(txn.get(), dbi, 0);
+      if (rc != 0) return LmdbError("drop", rc);
+    }
+    rc = impl->PutMeta(txn.get(), kMetaVersion, kStoreVersion);
+    if (rc != 0) return LmdbError("put version", rc);
+  }
+  rc = txn.Commit();
+  if (rc != 0) return LmdbError("commit", rc);
+  return std::unique_ptr<CacheStore>(new CacheStore(std::move(impl)));
+}
+
+Status CacheStore::Remove(const std::string& dir) {
+  for (const char* name : {"/data.mdb", "/lock.mdb"}) {
+    const std::string path = dir + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return IoError("remove " + path + ": " + std::strerror(errno));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<bool> CacheStore::Read(std::string_view key,
+                              const std::function<void(std::span<const uint8_t>)>& fn) {
+  for (int attempt = 0;; ++attempt) {
+    std::shared_lock lock(impl_->resize_mu);
+    Txn txn;
+    int rc = impl_->Begin(MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED && attempt == 0) {
+      lock.unlock();
+      HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
+      continue;
+    }
+    if (rc != 0) return LmdbError("begin read", rc);
+    MDB_val k = Val(key), v;
+    rc = mdb_get(txn.get(), impl_->data, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return LmdbError("get", rc);
+    fn(Bytes(v));
+    return true;
+  }
+}
+
+Result<std::optional<std::string>> CacheStore::ScanPage(std::string_view start, size_t page,
+                                                        const EntryVisitor& visit) {
+  for (int attempt = 0;; ++attempt) {
+    std::shared_lock lock(impl_->resize_mu);
+    Txn txn;
+    int rc = impl_->Begin(MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED && attempt == 0) {
+      lock.unlock();
+      HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
+      continue;
+    }
+    if (rc != 0) return LmdbError("begin read", rc);
+    MDB_cursor* cur = nullptr;
+    rc = mdb_cursor_open(txn.get(), impl_->data, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    MDB_val k = Val(start), v;
+    rc = start.empty() ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
+                       : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    std::optional<std::string> next;
+    size_t n = 0;
+    while (rc == 0) {
+      if (n == page) {
+        next = std::string(View(k));
+        break;
+      }
+      int arc = 0;
+      const auto rec = impl_->GetAccess(txn.get(), View(k), &arc);
+      visit(View(k), Bytes(v), rec ? rec->tick : 0, rec ? rec->charged : k.mv_size + v.mv_size);
+      ++n;
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("scan", rc);
+    return next;
+  }
+}
+
+Result<StoreTotals> CacheStore::ReadTotals() {
+  for (int attempt = 0;; ++attempt) {
+    std::shared_lock lock(impl_->resize_mu);
+    Txn txn;
+    const int rc = impl_->Begin(MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED && attempt == 0) {
+      lock.unlock();
+      HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
+      continue;
+    }
+    if (rc != 0) return LmdbError("begin read", rc);
+    StoreTotals t;
+    HUBFS_ASSIGN_OR_RETURN(t.bytes, impl_->GetMeta(txn.get(), kMetaBytes));
+    HUBFS_ASSIGN_OR_RETURN(t.entries, impl_->GetMeta(txn.get(), kMetaCount));
+    return t;
+  }
+}
+
+Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max_bytes) {
+  ApplyResult res;
+  uint64_t batch_bytes = 0;
+  for (const auto& op : ops) {
+    if (op.value) batch_bytes += op.key.size() + op.value->size();
+  }
+  // A few syscalls (one per other live reader process): cheap next to a commit.
+  impl_->ClearStaleReaders();
+  for (int attempt = 0;; ++attempt) {
+    const int rc = impl_->ApplyOnce(ops, std::min(max_bytes, impl_->limit_cap), &res);
+    if (rc == 0) return res;
+    if (rc == MDB_MAP_RESIZED && attempt == 0) {
+      HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
+      continue;
+    }
+    if (rc != MDB_MAP_FULL) return LmdbError("write batch", rc);
+    if (attempt >= kMaxMapFullRetries) {
+      return ResourceExhaustedError("cache map full after evicting (map " +
+                                    std::to_string(map_bytes()) + " bytes)");
+    }
+    ++res.map_full_retries;
+    impl_->ClearStaleReaders();
+    const uint64_t map = map_bytes();
+    if (map < impl_->options.max_map_bytes) {
+      const uint64_t grown = std::min(impl_->options.max_map_bytes, map + map / 2 + (1u << 20));
+      std::unique_lock lock(impl_->resize_mu);
+      const int src = mdb_env_set_mapsize(impl_->env, grown);
+      if (src != 0) return LmdbError("grow map", src);
+      impl_->RefreshMapSize();
+      HUBFS_LOG(kInfo) << "cache: map grown to " << impl_->map_bytes.load() << " bytes";
+      continue;
+    }
+    // The map cannot grow: hold less. Evict the batch's size plus an eighth
+    // of what is stored, and keep that as the cap from now on. LMDB reuses
+    // pages freed by a transaction only once a later one has committed, so
+    // the eviction is followed by a second (nearly empty) commit.
+    HUBFS_ASSIGN_OR_RETURN(const StoreTotals totals, ReadTotals());
+    const uint64_t room = batch_bytes + totals.bytes / 8;
+    impl_->limit_cap = totals.bytes > room ? totals.bytes - room : 0;
+    HUBFS_LOG(kWarning) << "cache: map full at " << map << " bytes; holding at most "
+                        << impl_->limit_cap << " bytes";
+    for (int i = 0; i < 2; ++i) {
+      const int erc = impl_->ApplyOnce({}, impl_->limit_cap, &res);
+      if (erc != 0 && erc != MDB_MAP_FULL) return LmdbError("evict", erc);
+    }
+  }
+}
+
+Status CacheStore::Clear() {
+  std::shared_lock lock(impl_->resize_mu);
+  Txn txn;
+  int rc = impl_->Begin(0, txn);
+  if (rc != 0) return LmdbError("begin", rc);
+  for (MDB_dbi dbi : {impl_->data, impl_->lru, impl_->atime}) {
+    rc = mdb_drop(txn.get(), dbi, 0);
+    if (rc != 0) return LmdbError("clear", rc);
+  }
+  rc = impl_->PutMeta(txn.get(), kMetaBytes, 0);
+  if (rc == 0) rc = impl_->PutMeta(txn.get(), kMetaCount, 0);
+  if (rc != 0) return LmdbError("clear meta", rc);
+  rc = txn.Commit();
+  if (rc != 0) return LmdbError("commit clear", rc);
+  return Status::Ok();
+}
+
+}  // namespace hubfs::chunkstore::cache_internal

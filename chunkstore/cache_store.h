@@ -1,0 +1,110 @@
+// CacheStore: the LMDB side of ChunkCache (internal to chunkstore; LMDB
+// itself stays in cache_store.cc). Layout in docs/CACHE_FORMAT.md.
+//
+// Thread-safety: Read, ScanPage, ReadTotals and the accessors may be called
+// from any thread at any time. Apply, Evict and Clear are the writer's: one
+// thread at a time. A map resize (writer) waits for this process's readers to
+// leave their transactions; readers hold only that shared lock, never across
+// a write transaction.
+#ifndef HUBFS_CHUNKSTORE_CACHE_STORE_H_
+#define HUBFS_CHUNKSTORE_CACHE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace hubfs::chunkstore::cache_internal {
+
+struct StoreOptions {
+  std::string dir;
+  uint64_t initial_map_bytes = 0;
+  uint64_t max_map_bytes = 0;
+  bool durable = true;
+};
+
+struct WriteOp {
+  enum Type { kPut, kTouch, kDropIfBad };
+  Type type = kPut;
+  std::string key;
+  // kPut: the encoded value (header + payload). Shared with the reader-visible
+  // pending map until committed.
+  std::shared_ptr<const std::vector<uint8_t>> value;
+};
+
+struct ApplyResult {
+  uint64_t puts = 0;
+  uint64_t evictions = 0;
+  uint64_t dropped = 0;
+  uint64_t dropped_bytes = 0;
+  uint64_t map_full_retries = 0;
+};
+
+struct StoreTotals {
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+};
+
+// Visits one stored entry: key, stored value (valid only during the call),
+// recency tick and charged bytes.
+using EntryVisitor = std::function<void(std::string_view key, std::span<const uint8_t> value,
+                                        uint64_t tick, uint64_t charged)>;
+
+class CacheStore {
+ public:
+  // Creates the directory (one level) and the environment, clears stale
+  // reader slots, checks the store's format version (wiping an incompatible
+  // store). kCorrupt when LMDB cannot read the store file at all; kIo for
+  // other failures.
+  static Result<std::unique_ptr<CacheStore>> Open(const StoreOptions& options);
+  // Deletes the store files in dir (absent ones are fine). Only safe when no
+  // process has the store open.
+  static Status Remove(const std::string& dir);
+
+  ~CacheStore();
+  CacheStore(const CacheStore&) = delete;
+  CacheStore& operator=(const CacheStore&) = delete;
+
+  // Looks `key` up in a short read transaction and calls fn with the stored
+  // value (valid only during the call). Returns false when absent. kIo on
+  // LMDB failure.
+  Result<bool> Read(std::string_view key,
+                    const std::function<void(std::span<const uint8_t>)>& fn);
+
+  // Visits up to `page` entries with key >= start, in key order, in one read
+  // transaction. Returns the key to continue from, or nullopt at the end.
+  Result<std::optional<std::string>> ScanPage(std::string_view start, size_t page,
+                                              const EntryVisitor& visit);
+
+  Result<StoreTotals> ReadTotals();
+
+  // Writer only. Applies ops in one write transaction, then evicts
+  // least-recently-used entries until the total is <= max_bytes, and
+  // commits. On MDB_MAP_FULL: grows the map (up to max_map_bytes), else
+  // lowers its own limit below max_bytes, evicts, and retries.
+  // kResourceExhausted for a full disk or a map that cannot hold the batch;
+  // kIo otherwise. On error nothing of the batch is committed.
+  Result<ApplyResult> Apply(std::span<const WriteOp> ops, uint64_t max_bytes);
+
+  // Writer only. Deletes every entry.
+  Status Clear();
+
+  // The current map size in bytes.
+  uint64_t map_bytes() const;
+
+  struct Impl;
+
+ private:
+  explicit CacheStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hubfs::chunkstore::cache_internal
+
+#endif  // HUBFS_CHUNKSTORE_CACHE_STORE_H_

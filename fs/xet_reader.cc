@@ -1,0 +1,586 @@
+#include "fs/xet_reader.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "common/log.h"
+
+namespace hubfs::fs {
+
+using chunkstore::ChunkRange;
+using chunkstore::FetchEntry;
+using chunkstore::FetchRange;
+using chunkstore::Hash;
+using chunkstore::Reconstruction;
+using chunkstore::ReconTerm;
+using chunkstore::XorbFetch;
+
+struct XetReader::FileState {
+  XetFileRef ref;
+  std::vector<ReconTerm> terms;
+  std::vector<uint64_t> starts;  // file offset of each term
+  std::atomic<uint64_t> last_end{~uint64_t{0}};
+
+  // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
+  size_t TermAt(uint64_t offset) const {
+    auto it = std::upper_bound(starts.begin(), starts.end(), offset);
+    return static_cast<size_t>(it - starts.begin()) - 1;
+  }
+};
+
+namespace {
+
+// Decoded chunks available to one assembly: chunks fetched by this read (or
+// shared with another) and chunks read from the cache.
+class ChunkMap final : public chunkstore::ChunkSource {
+ public:
+  bool Has(const Hash& xorb, uint32_t index) const { return map_.count({xorb, index}) != 0; }
+  void AddOwned(const Hash& xorb, uint32_t index, std::vector<uint8_t> bytes) {
+    owned_.push_back(std::make_shared<std::vector<uint8_t>>(std::move(bytes)));
+    map_.emplace(std::make_pair(xorb, index), std::span<const uint8_t>(*owned_.back()));
+  }
+  void AddRun(const Hash& xorb, uint32_t start,
+              std::shared_ptr<const std::vector<std::vector<uint8_t>>> run) {
+    for (size_t j = 0; j < run->size(); ++j) {
+      map_.emplace(std::make_pair(xorb, start + static_cast<uint32_t>(j)),
+                   std::span<const uint8_t>((*run)[j]));
+    }
+    runs_.push_back(std::move(run));
+  }
+  std::optional<std::span<const uint8_t>> Chunk(const Hash& xorb, uint32_t index) const override {
+    auto it = map_.find({xorb, index});
+    if (it == map_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::map<std::pair<Hash, uint32_t>, std::span<const uint8_t>> map_;
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> owned_;
+  std::vector<std::shared_ptr<const std::vector<std::vector<uint8_t>>>> runs_;
+};
+
+}  // namespace
+
+XetReader::XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOptions options)
+    : cas_(cas),
+      cache_(cache),
+      options_(options),
+      files_(std::max<size_t>(options.max_files, 1)),
+      layouts_(std::max<size_t>(options.max_layouts, 1)) {}
+
+XetReader::~XetReader() = default;
+
+XetReaderStats XetReader::Stats() const {
+  XetReaderStats s;
+  s.reads = counters_.reads.load();
+  s.warm_reads = counters_.warm_reads.load();
+  s.reconstructions = counters_.reconstructions.load();
+  s.data_fetches = counters_.data_fetches.load();
+  s.data_bytes = counters_.data_bytes.load();
+  s.shared_fetches = counters_.shared_fetches.load();
+  s.expired_url_retries = counters_.expired_url_retries.load();
+  s.xorbs_verified = counters_.xorbs_verified.load();
+  s.corrupt_cache_chunks = counters_.corrupt_cache_chunks.load();
+  return s;
+}
+
+std::unique_ptr<chunkstore::ChunkDecoder> XetReader::AcquireDecoder() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!decoders_.empty()) {
+      std::unique_ptr<chunkstore::ChunkDecoder> d = std::move(decoders_.back());
+      decoders_.pop_back();
+      return d;
+    }
+  }
+  return std::make_unique<chunkstore::ChunkDecoder>();
+}
+
+void XetReader::ReleaseDecoder(std::unique_ptr<chunkstore::ChunkDecoder> d) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (decoders_.size() < 64) decoders_.push_back(std::move(d));
+}
+
+// ---------------------------------------------------------------------------
+// Terms and layouts
+
+Result<std::shared_ptr<XetReader::FileState>> XetReader::GetFile(const XetFileRef& file) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<FileState>* hit = files_.Get(file.hash);
+    if (hit != nullptr && (*hit)->ref.size == file.size) return *hit;
+  }
+  Result<std::shared_ptr<FileState>> state =
+      file_flights_.Do(file.hash, [&] { return LoadFile(file); }, nullptr);
+  if (!state.ok()) return state.status();
+  if ((*state)->ref.size != file.size) {
+    return InvalidArgumentError("file " + file.hash.ToString() + " read with two sizes");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  files_.Put(file.hash, *state);
+  return state;
+}
+
+Result<std::shared_ptr<XetReader::FileState>> XetReader::LoadFile(const XetFileRef& file) {
+  const std::string what = "xet file " + file.hash.ToString();
+  auto state = std::make_shared<FileState>();
+  state->ref = file;
+  if (file.size == 0) return state;
+  bool have_terms = false;
+  if (cache_ != nullptr) {
+    auto cached = cache_->GetTerms(file.hash);
+    if (cached.ok() && cached->has_value()) {
+      auto terms = DecodeTerms(**cached, file.size);
+      if (terms.ok()) {
+        state->terms = std::move(*terms);
+        have_terms = true;
+      } else {
+        HUBFS_LOG(kWarning) << what << ": ignoring cached terms: " << terms.status();
+      }
+    }
+  }
+  if (!have_terms) {
+    counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
+    Result<Reconstruction> recon = cas_->GetReconstruction(file.hash, std::nullopt);
+    if (!recon.ok()) return recon.status().WithContext(what);
+    uint64_t total = 0;
+    for (const ReconTerm& t : recon->terms) total += t.unpacked_length;
+    if (recon->offset_into_first_range != 0 || total != file.size) {
+      return CorruptError(what + ": reconstruction holds " + std::to_string(total) +
+                          " bytes, the file has " + std::to_string(file.size));
+    }
+    state->terms = std::move(recon->terms);
+    if (cache_ != nullptr) cache_->PutTerms(file.hash, EncodeTerms(state->terms, file.size));
+  }
+  state->starts.reserve(state->terms.size());
+  uint64_t pos = 0;
+  for (const ReconTerm& t : state->terms) {
+    state->starts.push_back(pos);
+    pos += t.unpacked_length;
+  }
+  return state;
+}
+
+std::vector<uint32_t> XetReader::KnownLengths(const Hash& xorb, ChunkRange range) {
+  auto extract = [&](const LearnedLayout& l) {
+    std::vector<uint32_t> out(range.end > range.start ? range.size() : 0, 0);
+    for (uint32_t k = range.start; k < range.end && k < l.lengths.size(); ++k) {
+      out[k - range.start] = l.lengths[k];
+    }
+    return out;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (LearnedLayout* l = layouts_.Get(xorb)) return extract(*l);
+  }
+  if (cache_ == nullptr) return extract(LearnedLayout{});
+  auto cached = cache_->GetXorbLayout(xorb);
+  if (!cached.ok() || !cached->has_value()) return extract(LearnedLayout{});
+  auto layout = DecodeLayout(**cached);
+  if (!layout.ok()) return extract(LearnedLayout{});
+  std::lock_guard<std::mutex> lock(mu_);
+  LearnedLayout* l = layouts_.Get(xorb);
+  if (l == nullptr) {
+    l = layouts_.Put(xorb, std::move(*layout));
+  } else {
+    bool changed = false;
+    (void)l->Merge(*layout, &changed);
+  }
+  return extract(*l);
+}
+
+Status XetReader::Learn(const Hash& xorb, const LearnedLayout& learned) {
+  // Load what the cache knows first, so a partial layout never replaces a
+  // fuller one.
+  (void)KnownLengths(xorb, ChunkRange{0, 0});
+  std::vector<uint8_t> encoded;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    LearnedLayout* l = layouts_.Get(xorb);
+    bool changed = true;
+    if (l == nullptr) {
+      l = layouts_.Put(xorb, learned);
+    } else if (!l->Merge(learned, &changed)) {
+      return CorruptError("xorb " + xorb.ToString() +
+                          ": fetched chunk lengths disagree with earlier ones");
+    }
+    if (changed && cache_ != nullptr) encoded = EncodeLayout(*l);
+  }
+  if (!encoded.empty()) cache_->PutXorbLayout(xorb, std::move(encoded));
+  return Status::Ok();
+}
+
+std::optional<std::vector<uint8_t>> XetReader::CachedChunk(const Hash& xorb, uint32_t index,
+                                                           uint32_t expected_len) {
+  if (cache_ == nullptr) return std::nullopt;
+  auto record = cache_->GetChunk(xorb, index);
+  if (!record.ok() || !record->has_value()) return std::nullopt;
+  std::vector<uint8_t> out;
+  size_t consumed = 0;
+  std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
+  Status st = dec->DecodeRecord(**record, &consumed, &out);
+  ReleaseDecoder(std::move(dec));
+  if (!st.ok() || consumed != (*record)->size() || (expected_len != 0 && out.size() != expected_len)) {
+    counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
+    HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
+                        << " is bad; refetching";
+    return std::nullopt;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::span<uint8_t> out) {
+  counters_.reads.fetch_add(1, std::memory_order_relaxed);
+  if (offset >= file.size || out.empty()) return size_t{0};
+  const uint64_t n = std::min<uint64_t>(out.size(), file.size - offset);
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
+  const bool sequential = state->last_end.load(std::memory_order_relaxed) == offset;
+  const uint64_t window = std::max<uint64_t>(options_.max_window_bytes, 1);
+  bool all_warm = true;
+  for (uint64_t pos = offset; pos < offset + n;) {
+    const uint64_t len = std::min(window, offset + n - pos);
+    std::span<uint8_t> sub = out.subspan(pos - offset, len);
+    if (!TryWarm(*state, pos, sub)) {
+      all_warm = false;
+      uint64_t window_end = pos + len;
+      if (sequential || pos != offset) {
+        window_end = std::min(file.size, window_end + options_.readahead_bytes);
+      }
+      HUBFS_RETURN_IF_ERROR(ReadCold(file, pos, window_end, sub));
+    }
+    pos += len;
+  }
+  if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
+  state->last_end.store(offset + n, std::memory_order_relaxed);
+  return static_cast<size_t>(n);
+}
+
+bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out) {
+  if (cache_ == nullptr) return false;
+  const uint64_t end = offset + out.size();
+  for (size_t i = file.TermAt(offset); i < file.terms.size() && file.starts[i] < end; ++i) {
+    const ReconTerm& term = file.terms[i];
+    // Only the chunks up to the end of the read need known lengths; the sum
+    // over the term is checked when all are known.
+    const std::vector<uint32_t> lengths = KnownLengths(term.xorb, term.range);
+    if (std::find(lengths.begin(), lengths.end(), 0u) == lengths.end()) {
+      uint64_t sum = 0;
+      for (uint32_t l : lengths) sum += l;
+      if (sum != term.unpacked_length) return false;  // a cold read re-checks against a plan
+    }
+    uint64_t chunk_start = file.starts[i];
+    for (size_t k = 0; k < lengths.size() && chunk_start < end; ++k) {
+      if (lengths[k] == 0) return false;
+      const uint64_t chunk_end = chunk_start + lengths[k];
+      if (chunk_end > offset) {
+        std::optional<std::vector<uint8_t>> chunk =
+            CachedChunk(term.xorb, term.range.start + static_cast<uint32_t>(k), lengths[k]);
+        if (!chunk.has_value()) return false;
+        const uint64_t from = std::max(chunk_start, offset);
+        const uint64_t to = std::min(chunk_end, end);
+        std::copy(chunk->begin() + static_cast<ptrdiff_t>(from - chunk_start),
+                  chunk->begin() + static_cast<ptrdiff_t>(to - chunk_start),
+                  out.begin() + static_cast<ptrdiff_t>(from - offset));
+      }
+      chunk_start = chunk_end;
+    }
+  }
+  return true;
+}
+
+Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
+                           std::span<uint8_t> out) {
+  const std::string what = "read " + file.hash.ToString() + " at " + std::to_string(offset);
+  for (int attempt = 0;; ++attempt) {
+    counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
+    Result<Reconstruction> plan =
+        cas_->GetReconstruction(file.hash, FileByteRange{offset, window_end});
+    if (!plan.ok()) return plan.status().WithContext(what);
+    Status valid = chunkstore::ValidateReconstruction(*plan, window_end - offset);
+    if (!valid.ok()) return valid.WithContext(what);
+    Status st = ReadColdOnce(file, *plan, window_end - offset, out);
+    if (st.ok()) return st;
+    if (attempt == 0 && st.http_status() == 403) {
+      counters_.expired_url_retries.fetch_add(1, std::memory_order_relaxed);
+      HUBFS_LOG(kInfo) << what << ": data URL refused (expired?); asking for a new plan";
+      continue;
+    }
+    return st.WithContext(what);
+  }
+}
+
+Status XetReader::ReadColdOnce(const XetFileRef& file, const Reconstruction& plan,
+                               uint64_t window_len, std::span<uint8_t> out) {
+  (void)file;
+  HUBFS_ASSIGN_OR_RETURN(std::vector<chunkstore::NeededFetch> needed,
+                         chunkstore::NeededFetchRanges(plan, window_len));
+  // The chunks the window needs: those of every term that starts inside it.
+  ChunkMap source;
+  std::map<Hash, std::vector<uint32_t>> missing;  // per xorb, sorted later
+  {
+    uint64_t c = 0;
+    bool first = true;
+    for (const ReconTerm& term : plan.terms) {
+      const uint64_t skip = first ? plan.offset_into_first_range : 0;
+      first = false;
+      if (c >= window_len) break;
+      const std::vector<uint32_t> lengths = KnownLengths(term.xorb, term.range);
+      for (uint32_t idx = term.range.start; idx < term.range.end; ++idx) {
+        if (source.Has(term.xorb, idx)) continue;
+        const uint32_t expect = lengths[idx - term.range.start];
+        std::optional<std::vector<uint8_t>> chunk = CachedChunk(term.xorb, idx, expect);
+        if (chunk.has_value()) {
+          source.AddOwned(term.xorb, idx, std::move(*chunk));
+        } else {
+          missing[term.xorb].push_back(idx);
+        }
+      }
+      c += term.unpacked_length - skip;
+    }
+  }
+  // The listed fetch ranges holding a missing chunk.
+  std::vector<const chunkstore::NeededFetch*> to_fetch;
+  for (const chunkstore::NeededFetch& nf : needed) {
+    auto it = missing.find(nf.xorb->xorb);
+    if (it == missing.end()) continue;
+    const ChunkRange r = nf.range->chunks;
+    if (std::any_of(it->second.begin(), it->second.end(),
+                    [&](uint32_t idx) { return r.start <= idx && idx < r.end; })) {
+      to_fetch.push_back(&nf);
+    }
+  }
+  std::vector<Result<std::shared_ptr<const Run>>> results(
+      to_fetch.size(), Result<std::shared_ptr<const Run>>(InternalError("not fetched")));
+  auto fetch_one = [&](size_t i) {
+    const chunkstore::NeededFetch& nf = *to_fetch[i];
+    results[i] = FetchRun(*nf.xorb, *nf.entry, *nf.range, plan);
+  };
+  const size_t workers = std::min(to_fetch.size(), std::max<size_t>(options_.max_parallel_fetches, 1));
+  if (workers <= 1) {
+    for (size_t i = 0; i < to_fetch.size(); ++i) fetch_one(i);
+  } else {
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> threads;
+    threads.reserve(workers);
+    for (size_t w = 0; w < workers; ++w) {
+      threads.emplace_back([&] {
+        for (size_t i = next.fetch_add(1); i < to_fetch.size(); i = next.fetch_add(1)) {
+          fetch_one(i);
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  Status first_error;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].ok()) {
+      // A 403 wins: it is the error the caller can recover from.
+      if (first_error.ok() || results[i].status().http_status() == 403) {
+        first_error = results[i].status();
+      }
+      continue;
+    }
+    source.AddRun(to_fetch[i]->xorb->xorb, to_fetch[i]->range->chunks.start, *results[i]);
+  }
+  HUBFS_RETURN_IF_ERROR(first_error);
+  return chunkstore::AssembleInto(plan, source, out);
+}
+
+Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRun(const XorbFetch& xorb,
+                                                                  const FetchEntry& entry,
+                                                                  const FetchRange& range,
+                                                                  const Reconstruction& plan) {
+  const FetchKey key{xorb.xorb, range.chunks.start, range.chunks.end, range.bytes.start,
+                     range.bytes.end};
+  bool shared = false;
+  auto result = fetch_flights_.Do(
+      key, [&] { return FetchRunUncached(xorb, entry, range, plan); }, &shared);
+  if (shared) counters_.shared_fetches.fetch_add(1, std::memory_order_relaxed);
+  return result;
+}
+
+Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
+    const XorbFetch& xorb, const FetchEntry& entry, const FetchRange& range,
+    const Reconstruction& plan) {
+  const std::string what = "xorb " + xorb.xorb.ToString() + " chunks " +
+                           std::to_string(range.chunks.start) + "-" +
+                           std::to_string(range.chunks.end);
+  const uint32_t n = range.chunks.size();
+  // Another reader may have fetched this range just before we became the
+  // leader: it learned the lengths, then cached the records.
+  const std::vector<uint32_t> known = KnownLengths(xorb.xorb, range.chunks);
+  if (std::find(known.begin(), known.end(), 0u) == known.end()) {
+    auto run = std::make_shared<Run>();
+    run->reserve(n);
+    for (uint32_t idx = range.chunks.start; idx < range.chunks.end; ++idx) {
+      std::optional<std::vector<uint8_t>> chunk =
+          CachedChunk(xorb.xorb, idx, known[idx - range.chunks.start]);
+      if (!chunk.has_value()) break;
+      run->push_back(std::move(*chunk));
+    }
+    if (run->size() == n) return std::shared_ptr<const Run>(std::move(run));
+  }
+
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    fetch_slots_.wait(lock, [&] { return fetches_running_ < options_.max_parallel_fetches; });
+    ++fetches_running_;
+  }
+  counters_.data_fetches.fetch_add(1, std::memory_order_relaxed);
+  Result<std::vector<uint8_t>> body = cas_->FetchData(entry.url, range.bytes);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --fetches_running_;
+  }
+  fetch_slots_.notify_one();
+  if (!body.ok()) return body.status().WithContext(what);
+  counters_.data_bytes.fetch_add(body->size(), std::memory_order_relaxed);
+
+  // Decode every record; the body must hold exactly n records.
+  auto run = std::make_shared<Run>();
+  run->reserve(n);
+  LearnedLayout learned;
+  learned.lengths.assign(range.chunks.end, 0);
+  learned.record_starts.assign(range.chunks.end, 0);
+  std::vector<std::pair<size_t, size_t>> records;  // [offset, size) in body
+  records.reserve(n);
+  std::span<const uint8_t> data(*body);
+  size_t pos = 0;
+  std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
+  Status st;
+  for (uint32_t j = 0; j < n && st.ok(); ++j) {
+    if (pos >= data.size()) {
+      st = CorruptError(what + ": " + std::to_string(j) + " records, expected " +
+                        std::to_string(n));
+      break;
+    }
+    std::vector<uint8_t> chunk;
+    size_t consumed = 0;
+    st = dec->DecodeRecord(data.subspan(pos), &consumed, &chunk);
+    if (!st.ok()) {
+      st = st.WithContext(what + " record " + std::to_string(j));
+      break;
+    }
+    const uint64_t rec_start = range.bytes.start + pos;
+    learned.lengths[range.chunks.start + j] = static_cast<uint32_t>(chunk.size());
+    learned.record_starts[range.chunks.start + j] =
+        rec_start <= UINT32_MAX ? static_cast<uint32_t>(rec_start) : 0;
+    records.emplace_back(pos, consumed);
+    run->push_back(std::move(chunk));
+    pos += consumed;
+  }
+  ReleaseDecoder(std::move(dec));
+  HUBFS_RETURN_IF_ERROR(st);
+  if (pos != data.size()) return CorruptError(what + ": bytes left after the last record");
+
+  // Every term of the plan that reads from this range must add up.
+  for (const ReconTerm& term : plan.terms) {
+    if (term.xorb != xorb.xorb || !range.chunks.Contains(term.range)) continue;
+    uint64_t sum = 0;
+    for (uint32_t idx = term.range.start; idx < term.range.end; ++idx) {
+      sum += (*run)[idx - range.chunks.start].size();
+    }
+    if (sum != term.unpacked_length) {
+      return CorruptError(what + ": chunks hold " + std::to_string(sum) +
+                          " bytes, the plan says " + std::to_string(term.unpacked_length));
+    }
+  }
+  // A run from chunk 0 whose Merkle root is the xorb hash is the whole xorb,
+  // verified.
+  if (range.chunks.start == 0) {
+    std::vector<chunkstore::MerkleNode> nodes;
+    nodes.reserve(n);
+    for (const std::vector<uint8_t>& c : *run) {
+      nodes.push_back({chunkstore::ChunkHash(c), c.size()});
+    }
+    if (chunkstore::XorbHash(nodes) == xorb.xorb) {
+      learned.count_known = true;
+      counters_.xorbs_verified.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  HUBFS_RETURN_IF_ERROR(Learn(xorb.xorb, learned).WithContext(what));
+  if (cache_ != nullptr) {
+    for (uint32_t j = 0; j < n; ++j) {
+      const auto [off, size] = records[j];
+      cache_->PutChunk(xorb.xorb, range.chunks.start + j,
+                       std::vector<uint8_t>(body->begin() + static_cast<ptrdiff_t>(off),
+                                            body->begin() + static_cast<ptrdiff_t>(off + size)));
+    }
+  }
+  return std::shared_ptr<const Run>(std::move(run));
+}
+
+// ---------------------------------------------------------------------------
+// Whole-file verified read
+
+Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
+                                  const std::function<Status(std::span<const uint8_t>)>& sink) {
+  const std::string what = "verify " + file.hash.ToString();
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
+  std::vector<uint8_t> buf(std::clamp<uint64_t>(block_bytes, 1, 256ull << 20));
+  std::vector<chunkstore::MerkleNode> nodes;
+  chunkstore::KeyedHasher hasher(chunkstore::kDataKey);
+  chunkstore::Sha256 sha;
+  size_t term = 0;
+  std::vector<uint32_t> lengths;  // of the current term
+  size_t chunk = 0;               // index into lengths
+  uint64_t chunk_left = 0;
+  uint64_t chunk_len = 0;
+  for (uint64_t off = 0; off < file.size;) {
+    HUBFS_ASSIGN_OR_RETURN(size_t got, Read(file, off, buf));
+    if (got == 0) return InternalError(what + ": short read at " + std::to_string(off));
+    std::span<const uint8_t> data(buf.data(), got);
+    HUBFS_RETURN_IF_ERROR(sink(data));
+    sha.Update(data);
+    while (!data.empty()) {
+      if (chunk_left == 0) {
+        while (chunk >= lengths.size()) {
+          if (term >= state->terms.size()) return CorruptError(what + ": more bytes than chunks");
+          lengths = KnownLengths(state->terms[term].xorb, state->terms[term].range);
+          ++term;
+          chunk = 0;
+        }
+        if (lengths[chunk] == 0) {  // learned by the read that just returned
+          const ReconTerm& t = state->terms[term - 1];
+          lengths = KnownLengths(t.xorb, t.range);
+          if (lengths[chunk] == 0) {
+            return InternalError(what + ": length of chunk " +
+                                 std::to_string(t.range.start + chunk) + " of xorb " +
+                                 t.xorb.ToString() + " unknown after reading it");
+          }
+        }
+        chunk_len = chunk_left = lengths[chunk++];
+      }
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left, data.size()));
+      hasher.Update(data.first(take));
+      data = data.subspan(take);
+      chunk_left -= take;
+      if (chunk_left == 0) {
+        nodes.push_back({hasher.Finalize(), chunk_len});
+        hasher.Reset();
+      }
+    }
+    off += got;
+  }
+  if (chunk_left != 0 || chunk != lengths.size() || term != state->terms.size()) {
+    return CorruptError(what + ": the data ended inside a chunk");
+  }
+  const Hash computed = chunkstore::FileHash(nodes);
+  if (computed != file.hash) {
+    return CorruptError(what + ": Xet file hash mismatch (computed " + computed.ToString() + ")");
+  }
+  const std::array<uint8_t, 32> digest = sha.Finalize();
+  if (file.sha256.has_value() && digest != *file.sha256) {
+    return CorruptError(what + ": sha256 mismatch (computed " + chunkstore::HexLower(digest) +
+                        ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace hubfs::fs

@@ -1,0 +1,172 @@
+// XetReader: the content source for Xet-backed files (design §3): any byte
+// range of a file identified by its Xet hash and size, served from the chunk
+// cache when possible and otherwise from the CAS, fetching only the chunk
+// ranges a reconstruction lists for the bytes needed.
+//
+// Read path, per call:
+//   1. The file's terms (immutable per file hash) come from memory, the chunk
+//      cache, or one full reconstruction (whose terms are cached; URLs never).
+//   2. With the terms and the learned chunk lengths of their xorbs, the bytes
+//      map to (xorb, chunk) pairs; if every chunk is cached, the read is
+//      answered with no network request.
+//   3. Otherwise a reconstruction with Range (the request, plus read-ahead
+//      when access is sequential) names the fetch ranges; those holding a
+//      chunk not cached are fetched (in parallel, bounded, one fetch per
+//      range shared by concurrent readers), every record is decoded and its
+//      length checked against the plan, records go to the cache as fetched,
+//      chunk lengths and record offsets are learned, and exactly the requested
+//      bytes are assembled. A 403 from a data URL (expired) gets a new
+//      reconstruction and one more try.
+// docs/SEMANTICS.md says what is verified.
+//
+// Thread-safety: all methods are thread-safe; many threads may read one file.
+// No lock is held across a CAS call or a cache call that can block (Put*).
+// Lock order: mu_ alone (never nested); decoder pool lock alone.
+#ifndef HUBFS_FS_XET_READER_H_
+#define HUBFS_FS_XET_READER_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <tuple>
+#include <vector>
+
+#include "chunkstore/cache.h"
+#include "chunkstore/hash.h"
+#include "chunkstore/reconstruction.h"
+#include "chunkstore/xorb.h"
+#include "common/status.h"
+#include "fs/lru_map.h"
+#include "fs/single_flight.h"
+#include "fs/xet_cache_codec.h"
+#include "fs/xet_cas.h"
+
+namespace hubfs::fs {
+
+// A Xet-backed file: its Xet hash and size (from a tree listing or resolve),
+// and its SHA-256 when known (LFS oid / X-Linked-Etag).
+struct XetFileRef {
+  chunkstore::Hash hash;
+  uint64_t size = 0;
+  std::optional<std::array<uint8_t, 32>> sha256;
+};
+
+struct XetReaderOptions {
+  // Data fetches running at once for this reader, over all reads.
+  size_t max_parallel_fetches = 8;
+  // Extra bytes asked for when a read continues where the previous read of
+  // the same file ended.
+  uint64_t readahead_bytes = 16ull << 20;
+  // Bound on one read's window (request + read-ahead); longer requests are
+  // served window by window.
+  uint64_t max_window_bytes = 64ull << 20;
+  // Files whose terms are kept in memory, xorbs whose layouts are.
+  size_t max_files = 1024;
+  size_t max_layouts = 16384;
+};
+
+struct XetReaderStats {
+  uint64_t reads = 0;
+  uint64_t warm_reads = 0;          // answered without any network request
+  uint64_t reconstructions = 0;     // CAS reconstruction requests (full + ranged)
+  uint64_t data_fetches = 0;        // data range GETs issued
+  uint64_t data_bytes = 0;          // bytes received from data URLs
+  uint64_t shared_fetches = 0;      // fetches joined instead of issued
+  uint64_t expired_url_retries = 0; // new plans after a 403
+  uint64_t xorbs_verified = 0;      // whole xorbs fetched and hash-checked
+  uint64_t corrupt_cache_chunks = 0;
+};
+
+class XetReader {
+ public:
+  // `cas` and `cache` must outlive the reader. `cache` may be nullptr (no
+  // persistence; every read goes to the CAS).
+  XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOptions options = {});
+  ~XetReader();
+  XetReader(const XetReader&) = delete;
+  XetReader& operator=(const XetReader&) = delete;
+
+  // Reads up to out.size() bytes at `offset`; returns the count (0 at or past
+  // the end; short only at the end of the file). On error nothing in `out`
+  // is meaningful. Errors: kCorrupt (data failed a check; never served),
+  // the CAS's errors (kNotFound, kUnavailable, ...), kInternal.
+  Result<size_t> Read(const XetFileRef& file, uint64_t offset, std::span<uint8_t> out);
+
+  // Streams the whole file to `sink` in order, in blocks of at most
+  // `block_bytes`, and verifies the Xet file hash (Merkle over the chunk
+  // hashes) and, when file.sha256 is set, the SHA-256. The data has already
+  // gone to the sink when a mismatch is found: the caller must report the
+  // kCorrupt loudly. A sink error stops the stream and is returned.
+  Status ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
+                         const std::function<Status(std::span<const uint8_t>)>& sink);
+
+  XetReaderStats Stats() const;
+
+ private:
+  struct FileState;
+  struct Plan;
+  using Run = std::vector<std::vector<uint8_t>>;  // decoded chunks of one fetch range
+  using FetchKey = std::tuple<chunkstore::Hash, uint32_t, uint32_t, uint64_t, uint64_t>;
+
+  Result<std::shared_ptr<FileState>> GetFile(const XetFileRef& file);
+  Result<std::shared_ptr<FileState>> LoadFile(const XetFileRef& file);
+  // Lengths of chunks [range.start, range.end) of `xorb`, 0 where unknown.
+  std::vector<uint32_t> KnownLengths(const chunkstore::Hash& xorb, chunkstore::ChunkRange range);
+  Status Learn(const chunkstore::Hash& xorb, const LearnedLayout& learned);
+
+  // Serves [offset, offset + out.size()) from the cache alone. False on any
+  // miss (out may be partly written).
+  bool TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out);
+  // Cold path for one window: [offset, offset + out.size()) plus read-ahead up
+  // to `window_end`.
+  Status ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
+                  std::span<uint8_t> out);
+  Status ReadColdOnce(const XetFileRef& file, const chunkstore::Reconstruction& plan,
+                      uint64_t window_len, std::span<uint8_t> out);
+  // Fetches, decodes, checks, caches one range. Shared by concurrent readers.
+  Result<std::shared_ptr<const Run>> FetchRun(const chunkstore::XorbFetch& xorb,
+                                              const chunkstore::FetchEntry& entry,
+                                              const chunkstore::FetchRange& range,
+                                              const chunkstore::Reconstruction& plan);
+  Result<std::shared_ptr<const Run>> FetchRunUncached(const chunkstore::XorbFetch& xorb,
+                                                      const chunkstore::FetchEntry& entry,
+                                                      const chunkstore::FetchRange& range,
+                                                      const chunkstore::Reconstruction& plan);
+  // A decoded chunk from the cache, checked against `expected_len` when
+  // non-zero; nullopt on a miss or a bad record (dropped as a miss).
+  std::optional<std::vector<uint8_t>> CachedChunk(const chunkstore::Hash& xorb, uint32_t index,
+                                                  uint32_t expected_len);
+
+  std::unique_ptr<chunkstore::ChunkDecoder> AcquireDecoder();
+  void ReleaseDecoder(std::unique_ptr<chunkstore::ChunkDecoder> d);
+
+  XetCas* const cas_;
+  chunkstore::ChunkCache* const cache_;
+  const XetReaderOptions options_;
+
+  mutable std::mutex mu_;
+  LruMap<chunkstore::Hash, std::shared_ptr<FileState>> files_;  // GUARDED_BY(mu_)
+  LruMap<chunkstore::Hash, LearnedLayout> layouts_;              // GUARDED_BY(mu_)
+  std::vector<std::unique_ptr<chunkstore::ChunkDecoder>> decoders_;  // GUARDED_BY(mu_)
+  size_t fetches_running_ = 0;                                   // GUARDED_BY(mu_)
+  std::condition_variable fetch_slots_;
+
+  SingleFlight<chunkstore::Hash, std::shared_ptr<FileState>> file_flights_;
+  SingleFlight<FetchKey, std::shared_ptr<const Run>> fetch_flights_;
+
+  struct Counters {
+    std::atomic<uint64_t> reads{0}, warm_reads{0}, reconstructions{0}, data_fetches{0},
+        data_bytes{0}, shared_fetches{0}, expired_url_retries{0}, xorbs_verified{0},
+        corrupt_cache_chunks{0};
+  };
+  mutable Counters counters_;
+};
+
+}  // namespace hubfs::fs
+
+#endif  // HUBFS_FS_XET_READER_H_
