@@ -44,7 +44,18 @@ void CutResponse(httplib::Response& res, bool reset) {
   auto inner = res.content_provider_;
   res.content_provider_ = [inner, keep](size_t offset, size_t length, httplib::DataSink& sink) {
     if (offset >= keep) return false;
-    return inner(offset, std::min(length, keep - offset), sink);
+    // Providers may write more than asked; pass at most `keep` bytes on.
+    httplib::DataSink limited;
+    size_t pos = offset;
+    limited.write = [&](const char* d, size_t n) {
+      size_t allowed = pos < keep ? std::min(n, keep - pos) : 0;
+      if (allowed > 0 && !sink.write(d, allowed)) return false;
+      pos += allowed;
+      return allowed == n;
+    };
+    limited.is_writable = sink.is_writable;
+    limited.done = sink.done;
+    return inner(offset, std::min(length, keep - offset), limited) && pos < keep;
   };
 }
 
