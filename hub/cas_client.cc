@@ -27,14 +27,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-std::optional<uint64_t> ParseU64(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 // The boundary parameter of a multipart Content-Type; empty when absent.
 std::string BoundaryOf(std::string_view content_type) {
   std::string lower = LowerString(content_type);
@@ -73,28 +65,6 @@ std::string RangeText(ByteRange r) {
 }
 
 }  // namespace
-
-Result<ByteRange> ParseContentRange(std::string_view value) {
-  value = Trim(value);
-  if (LowerString(value.substr(0, 6)) != "bytes ") {
-    return CorruptError("Content-Range does not start with 'bytes '");
-  }
-  value.remove_prefix(6);
-  size_t dash = value.find('-');
-  size_t slash = value.find('/');
-  if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) {
-    return CorruptError("malformed Content-Range");
-  }
-  auto first = ParseU64(Trim(value.substr(0, dash)));
-  auto last = ParseU64(Trim(value.substr(dash + 1, slash - dash - 1)));
-  std::string_view total = Trim(value.substr(slash + 1));
-  if (!first || !last || *last < *first) return CorruptError("malformed Content-Range");
-  if (total != "*") {
-    auto t = ParseU64(total);
-    if (!t || *last >= *t) return CorruptError("Content-Range beyond its total");
-  }
-  return ByteRange{*first, *last};
-}
 
 Result<std::vector<std::string>> ParseMultipartByteranges(std::string_view content_type,
                                                           std::string_view body,

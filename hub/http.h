@@ -138,6 +138,9 @@ Status StatusFromResponse(const HttpResponse& response, std::string_view context
 // True for 408, 429 and 5xx except 501 (not implemented) and 505.
 bool IsRetryableHttpStatus(int status);
 
+// "bytes a-b/total" or "bytes a-b/*" -> {a, b}. Errors: kCorrupt.
+Result<ByteRange> ParseContentRange(std::string_view value);
+
 // "bytes=a-b,c-d". REQUIRES: !ranges.empty()
 std::string RangeHeaderValue(const std::vector<ByteRange>& ranges);
 

@@ -1,5 +1,6 @@
 #include "hub/hub_client.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -249,6 +250,45 @@ Result<ResolveInfo> HubClient::ResolveFile(const RepoId& repo, std::string_view 
     info.location = url;
   }
   return info;
+}
+
+Result<std::string> HubClient::ReadFile(const RepoId& repo, std::string_view revision,
+                                        std::string_view path, std::optional<ByteRange> range,
+                                        uint64_t max_bytes) {
+  std::string context = "read " + RepoContext(repo, revision) + "/" + std::string(path);
+  HUBFS_RETURN_IF_ERROR(ValidateRevision(revision).WithContext(context));
+  HUBFS_RETURN_IF_ERROR(ValidateRepoPath(path).WithContext(context));
+  if (range && range->last < range->first) return InvalidArgumentError(context + ": bad range");
+  HttpRequest req = NewRequest("GET", ResolveUrl(repo, revision, path));
+  req.max_redirects = kMaxRelativeRedirects;
+  if (range) {
+    req.ranges = {*range};
+  } else {
+    req.headers.Add("Accept-Encoding", "identity");
+  }
+  req.max_body_bytes = max_bytes;
+  HUBFS_ASSIGN_OR_RETURN(HttpResponse resp, Call(std::move(req), context));
+  if (!range) return std::move(resp.body);
+  if (resp.status == 206) {
+    // The server may clip the range at the end of the file, never move it.
+    auto cr = resp.headers.Get("Content-Range");
+    if (!cr) return CorruptError(context + ": 206 without Content-Range");
+    Result<ByteRange> got = ParseContentRange(*cr);
+    if (!got.ok()) return got.status().WithContext(context);
+    if (got->first != range->first || got->last > range->last) {
+      return CorruptError(context + ": server sent another range (" + std::string(*cr) + ")");
+    }
+    if (resp.body.size() != got->size()) {
+      return CorruptError(context + ": got " + std::to_string(resp.body.size()) + " bytes for " +
+                          std::to_string(got->size()));
+    }
+    return std::move(resp.body);
+  }
+  // 200: the server ignored Range and sent the whole file.
+  if (range->first >= resp.body.size()) {
+    return OutOfRangeError(context + ": range starts past the end of the file");
+  }
+  return resp.body.substr(range->first, range->size());
 }
 
 Result<XetToken> HubClient::XetReadToken(const RepoId& repo, std::string_view revision,

@@ -79,6 +79,17 @@ class HubClient {
   Result<ResolveInfo> ResolveFile(const RepoId& repo, std::string_view revision,
                                   std::string_view path);
 
+  // GET {ep}/{P}{repo}/resolve/{rev}/{path} for regular (non-Xet) files:
+  // the whole file, or exactly `range` (Range + Accept-Encoding: identity).
+  // Redirects are followed; the Hub token never goes to another origin. A
+  // 206 must carry the asked Content-Range; a 200 to a ranged request is
+  // sliced locally. At most `max_bytes` are accepted. Errors as above, plus
+  // kOutOfRange (416: range starts past the end), kCorrupt (wrong range or
+  // length), kResourceExhausted (over max_bytes).
+  Result<std::string> ReadFile(const RepoId& repo, std::string_view revision,
+                               std::string_view path, std::optional<ByteRange> range,
+                               uint64_t max_bytes);
+
   // GET /api/{T}s/{repo}/xet-read-token/{rev}. A cached token is returned
   // while clock.UnixSeconds() < exp - token_refresh_margin; `force_refresh`
   // (after a CAS 401) fetches a new one regardless.

@@ -495,5 +495,48 @@ TEST_F(HubClientTest, RotatedTokenFileIsUsedOnTheNextCall) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(HubClientTest, ReadFileRangesAndRedirects) {
+  const std::string content = "0123456789";
+  TestServer cdn([&](const TestRequest&) { return TestReply{.body = content}; });  // no Range
+  TestServer server([&](const TestRequest& r) {
+    if (r.path == "/o/m/resolve/main/moved.txt") {
+      return TestReply{.status = 302, .headers = {{"Location", cdn.base_url() + "/blob?sig=1"}}};
+    }
+    if (r.path == "/o/m/resolve/main/shifted.txt") {
+      return TestReply{.status = 206, .headers = {{"Content-Range", "bytes 3-4/10"}}, .body = "34"};
+    }
+    auto range = r.Header("Range");
+    if (!range) return TestReply{.body = content};
+    size_t dash = range->find('-');
+    uint64_t first = std::stoull(range->substr(6, dash - 6));
+    uint64_t last = std::stoull(range->substr(dash + 1));
+    if (first >= content.size()) {
+      return TestReply{.status = 416, .headers = {{"Content-Range", "bytes */10"}}};
+    }
+    last = std::min<uint64_t>(last, content.size() - 1);
+    return TestReply{.status = 206,
+                     .headers = {{"Content-Range", "bytes " + std::to_string(first) + "-" +
+                                                       std::to_string(last) + "/10"}},
+                     .body = content.substr(first, last - first + 1)};
+  });
+  auto client = MakeClient(server, &token_);
+  RepoId repo = ParseRepoId(RepoType::kModel, "o/m").value();
+  EXPECT_EQ(client->ReadFile(repo, "main", "a.txt", std::nullopt, 100).value_or("?"), content);
+  EXPECT_EQ(client->ReadFile(repo, "main", "a.txt", ByteRange{2, 5}, 100).value_or("?"), "2345");
+  EXPECT_EQ(client->ReadFile(repo, "main", "a.txt", ByteRange{8, 20}, 100).value_or("?"), "89");
+  EXPECT_EQ(client->ReadFile(repo, "main", "a.txt", ByteRange{10, 20}, 100).status().code(),
+            ErrorCode::kOutOfRange);
+  EXPECT_EQ(client->ReadFile(repo, "main", "shifted.txt", ByteRange{2, 3}, 100).status().code(),
+            ErrorCode::kCorrupt);
+  EXPECT_EQ(client->ReadFile(repo, "main", "a.txt", std::nullopt, 5).status().code(),
+            ErrorCode::kResourceExhausted);
+  // Redirected to another origin that ignores Range: sliced locally, no token there.
+  EXPECT_EQ(client->ReadFile(repo, "main", "moved.txt", ByteRange{1, 3}, 100).value_or("?"), "123");
+  ASSERT_EQ(cdn.requests().size(), 1u);
+  EXPECT_FALSE(cdn.requests()[0].Header("Authorization").has_value());
+  EXPECT_EQ(cdn.requests()[0].Header("Range").value_or(""), "bytes=1-3");
+  EXPECT_EQ(server.requests()[0].Header("Accept-Encoding").value_or(""), "identity");
+}
+
 }  // namespace
 }  // namespace hubfs::hub
