@@ -23,10 +23,6 @@ constexpr size_t kMaxHeaderBytes = 256u << 10;
 constexpr size_t kMaxErrorBodyBytes = 64u << 10;
 constexpr int kMaxRedirectsHardCap = 10;
 
-bool IsRedirect(int status) {
-  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
 bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
 std::string_view Trim(std::string_view s) {
@@ -410,20 +406,7 @@ CurlTransport::~CurlTransport() {
 }
 
 Result<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
-  if (request.headers.Has("Authorization")) {
-    return InvalidArgumentError("Authorization must be given through HttpRequest::auth");
-  }
-  for (const auto& [name, value] : request.headers.fields()) {
-    if (name.empty() || HasCrLf(name) || HasCrLf(value) || name.find(':') != std::string::npos) {
-      return InvalidArgumentError("malformed request header");
-    }
-  }
-  if (request.auth && (HasCrLf(request.auth->token) || request.auth->origin.empty())) {
-    return InvalidArgumentError("malformed bearer token or origin");
-  }
-  for (const ByteRange& r : request.ranges) {
-    if (r.last < r.first) return InvalidArgumentError("inverted byte range");
-  }
+  HUBFS_RETURN_IF_ERROR(ValidateRequest(request));
   std::string url = request.url;
   int hops = std::min(request.max_redirects, kMaxRedirectsHardCap);
   const bool may_follow = request.method == "GET" || request.method == "HEAD";
@@ -447,7 +430,7 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
       t.cv.wait(lock, [&t] { return t.done; });
     }
     if (!t.failure.ok()) return t.failure;
-    if (hop < hops && may_follow && IsRedirect(t.response.status)) {
+    if (hop < hops && may_follow && IsRedirectStatus(t.response.status)) {
       auto location = t.response.headers.Get("Location");
       if (location && !location->empty()) {
         HUBFS_ASSIGN_OR_RETURN(url, ResolveReference(url, *location));

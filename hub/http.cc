@@ -154,6 +154,33 @@ Status StatusFromResponse(const HttpResponse& response, std::string_view context
   return Status(code, std::move(msg)).WithHttp(response.status, std::move(hub_code));
 }
 
+Status ValidateRequest(const HttpRequest& request) {
+  auto has_crlf = [](std::string_view v) { return v.find_first_of("\r\n") != v.npos; };
+  const std::string& m = request.method;
+  if (m != "GET" && m != "HEAD" && m != "POST" && m != "PUT" && m != "DELETE") {
+    return InvalidArgumentError("unsupported HTTP method '" + m.substr(0, 16) + "'");
+  }
+  if (request.headers.Has("Authorization")) {
+    return InvalidArgumentError("Authorization must be given through HttpRequest::auth");
+  }
+  for (const auto& [name, value] : request.headers.fields()) {
+    if (name.empty() || has_crlf(name) || has_crlf(value) || name.find(':') != std::string::npos) {
+      return InvalidArgumentError("malformed request header");
+    }
+  }
+  if (request.auth && (has_crlf(request.auth->token) || request.auth->origin.empty())) {
+    return InvalidArgumentError("malformed bearer token or origin");
+  }
+  for (const ByteRange& r : request.ranges) {
+    if (r.last < r.first) return InvalidArgumentError("inverted byte range");
+  }
+  return Status::Ok();
+}
+
+bool IsRedirectStatus(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
 bool IsRetryableHttpStatus(int status) {
   if (status == 408 || status == 429) return true;
   return status >= 500 && status < 600 && status != 501 && status != 505;

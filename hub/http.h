@@ -135,6 +135,15 @@ ErrorCode ErrorCodeForHttpStatus(int status);
 // "error_description", "errors[].message") or X-Error-Message, bounded in size.
 Status StatusFromResponse(const HttpResponse& response, std::string_view context);
 
+// Checks what every transport refuses: an Authorization header (use `auth`),
+// CR/LF or ':' in header names, CR/LF in values or the token, an empty auth
+// origin, inverted ranges, a method other than GET/HEAD/POST/PUT/DELETE.
+// Errors: kInvalidArgument.
+Status ValidateRequest(const HttpRequest& request);
+
+// 301, 302, 303, 307, 308.
+bool IsRedirectStatus(int status);
+
 // True for 408, 429 and 5xx except 501 (not implemented) and 505.
 bool IsRetryableHttpStatus(int status);
 
