@@ -1,4 +1,5 @@
 #include "hub/hub_client.h"
+#include "hub/hub_services.h"
 
 #include <gtest/gtest.h>
 
@@ -536,6 +537,39 @@ TEST_F(HubClientTest, ReadFileRangesAndRedirects) {
   EXPECT_FALSE(cdn.requests()[0].Header("Authorization").has_value());
   EXPECT_EQ(cdn.requests()[0].Header("Range").value_or(""), "bytes=1-3");
   EXPECT_EQ(server.requests()[0].Header("Accept-Encoding").value_or(""), "identity");
+}
+
+}  // namespace
+}  // namespace hubfs::hub
+
+namespace hubfs::hub {
+namespace {
+
+// The wiring main() uses: settings -> services -> a call with the file token.
+TEST(HubServicesTest, WiredFromSettings) {
+  auto global = CurlGlobal::Init();
+  ASSERT_TRUE(global.ok());
+  std::string dir = (std::filesystem::temp_directory_path() / "hubfs-services-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  std::ofstream(dir + "/token") << "hf_wired\n";
+  testing::TestServer server([](const testing::TestRequest& r) {
+    return testing::TestReply{.body = "{\"sha\":\"" + kSha + "\",\"ua\":\"" +
+                                      r.Header("User-Agent").value_or("") + "\"}"};
+  });
+  auto settings = LoadSettings({{"HF_HOME", dir}, {"HF_ENDPOINT", server.base_url() + "/"}});
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  SteppingClock clock;
+  auto services = HubServices::Create(*settings, &clock);
+  ASSERT_TRUE(services.ok()) << services.status();
+  auto sha = (*services)->hub().ResolveRevision(ParseRepoId(RepoType::kModel, "o/m").value(),
+                                                "main");
+  ASSERT_TRUE(sha.ok()) << sha.status();
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].Header("Authorization").value_or(""), "Bearer hf_wired");
+  EXPECT_EQ(reqs[0].Header("User-Agent").value_or("").rfind("hubfs/", 0), 0u);
+  services->reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
