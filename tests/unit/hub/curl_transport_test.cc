@@ -306,6 +306,30 @@ TEST_F(CurlTransportTest, ConnectTimeoutApplies) {
   EXPECT_LT(elapsed, 3000ms);
 }
 
+TEST_F(CurlTransportTest, DestructionCancelsTransfersInFlight) {
+  TestServer server([](const TestRequest&) {
+    return TestReply{.body = std::string(100, 'x'), .stall_after = 1};
+  });
+  auto transport = MakeTransport();
+  Result<HttpResponse> result = InternalError("not run");
+  std::atomic<bool> done{false};
+  std::thread caller([&] {
+    HttpRequest req;
+    req.url = server.base_url() + "/stall";
+    req.stall_timeout = 30000ms;
+    result = transport->Send(req);
+    done = true;
+  });
+  while (server.requests().empty()) std::this_thread::sleep_for(5ms);
+  // The caller is blocked in Send(); tearing the transport down releases it.
+  std::thread destroyer([&] { transport.reset(); });
+  destroyer.join();
+  caller.join();
+  EXPECT_TRUE(done.load());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), ErrorCode::kCancelled) << result.status();
+}
+
 TEST_F(CurlTransportTest, BoundsTransfersInFlight) {
   TestServer server([](const TestRequest&) { return TestReply{.body = "x", .delay = 50ms}; });
   auto transport = MakeTransport(/*max_in_flight=*/3);
