@@ -27,8 +27,8 @@ bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
     s.remove_suffix(1);
   }
   return s;
@@ -45,8 +45,8 @@ struct Transfer {
 
   // Written by the worker while running; read by the caller after `done`.
   HttpResponse response;
-  Status failure;                 // set when the attempt failed without a response
-  Status abort_reason;            // why a callback aborted the transfer
+  Status failure;       // set when the attempt failed without a response
+  Status abort_reason;  // why a callback aborted the transfer
   bool error_body_truncated = false;
   bool stalled = false;
   size_t header_bytes = 0;
@@ -106,8 +106,8 @@ size_t OnBody(char* data, size_t size, size_t nmemb, void* userp) {
     return n;
   }
   if (t->response.body_bytes + n > req.max_body_bytes) {
-    t->abort_reason = ResourceExhaustedError(
-        "response body exceeds the limit of " + std::to_string(req.max_body_bytes) + " bytes");
+    t->abort_reason = ResourceExhaustedError("response body exceeds the limit of " +
+                                             std::to_string(req.max_body_bytes) + " bytes");
     return 0;
   }
   t->response.body_bytes += n;
@@ -375,7 +375,6 @@ struct CurlTransport::Impl {
     }
   }
 };
-
 
 CurlTransport::CurlTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 

@@ -1,7 +1,6 @@
 #include "hub/http.h"
 
 #include <charconv>
-
 #include <nlohmann/json.hpp>
 
 namespace hubfs::hub {

@@ -103,9 +103,9 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 0;
   Headers headers;
-  std::string body;          // empty when streamed to a sink
-  uint64_t body_bytes = 0;   // bytes received (buffered or streamed)
-  std::string url;           // the URL that produced this response (last hop)
+  std::string body;         // empty when streamed to a sink
+  uint64_t body_bytes = 0;  // bytes received (buffered or streamed)
+  std::string url;          // the URL that produced this response (last hop)
 };
 
 // Sends HTTP requests. Implementations are thread-safe: many threads may call

@@ -1,10 +1,9 @@
 #include "hub/hub_client.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "common/log.h"
 #include "hub/hub_json.h"
@@ -57,16 +56,15 @@ HubClient::HubClient(HttpTransport* transport, Clock* clock, TokenProvider* toke
       origin_(OriginOf(options_.endpoint)) {}
 
 std::string HubClient::ApiRepoUrl(const RepoId& repo) const {
-  return options_.endpoint + "/api/" + std::string(RepoTypeApiSegment(repo.type)) + "/" +
-         repo.Id();
+  return options_.endpoint + "/api/" + std::string(RepoTypeApiSegment(repo.type)) + "/" + repo.Id();
 }
 
 std::string HubClient::RevisionUrl(const RepoId& repo, std::string_view revision) const {
   return ApiRepoUrl(repo) + "/revision/" + PercentEncode(revision);
 }
 
-std::string HubClient::TreeUrl(const RepoId& repo, std::string_view revision,
-                               std::string_view dir, TreeOptions options) const {
+std::string HubClient::TreeUrl(const RepoId& repo, std::string_view revision, std::string_view dir,
+                               TreeOptions options) const {
   std::string url = ApiRepoUrl(repo) + "/tree/" + PercentEncode(revision);
   if (!dir.empty()) {
     url += '/';
@@ -106,9 +104,8 @@ Result<HttpResponse> HubClient::Call(HttpRequest request, const std::string& con
   return resp;
 }
 
-Status HubClient::Paginate(
-    const std::string& first_url, const std::string& context,
-    const std::function<Status(std::string_view, size_t, size_t*)>& page) {
+Status HubClient::Paginate(const std::string& first_url, const std::string& context,
+                           const std::function<Status(std::string_view, size_t, size_t*)>& page) {
   std::string url = first_url;
   std::set<std::string> seen;
   size_t entries = 0;
@@ -157,15 +154,15 @@ Result<std::vector<TreeEntry>> HubClient::ListTree(const RepoId& repo, std::stri
   HUBFS_RETURN_IF_ERROR(ValidateRevision(revision).WithContext(context));
   if (!dir.empty()) HUBFS_RETURN_IF_ERROR(ValidateRepoPath(dir).WithContext(context));
   std::vector<TreeEntry> all;
-  HUBFS_RETURN_IF_ERROR(Paginate(
-      TreeUrl(repo, revision, dir, options), context,
-      [&](std::string_view body, size_t so_far, size_t* added) -> Status {
-        HUBFS_ASSIGN_OR_RETURN(std::vector<TreeEntry> entries,
-                               ParseTreeEntries(body, options_.max_entries - so_far));
-        *added = entries.size();
-        for (auto& e : entries) all.push_back(std::move(e));
-        return Status::Ok();
-      }));
+  HUBFS_RETURN_IF_ERROR(
+      Paginate(TreeUrl(repo, revision, dir, options), context,
+               [&](std::string_view body, size_t so_far, size_t* added) -> Status {
+                 HUBFS_ASSIGN_OR_RETURN(std::vector<TreeEntry> entries,
+                                        ParseTreeEntries(body, options_.max_entries - so_far));
+                 *added = entries.size();
+                 for (auto& e : entries) all.push_back(std::move(e));
+                 return Status::Ok();
+               }));
   return all;
 }
 
@@ -177,7 +174,8 @@ Result<std::vector<TreeEntry>> HubClient::PathsInfo(const RepoId& repo, std::str
   if (paths.size() > kMaxPathsPerCall) {
     return InvalidArgumentError(context + ": more than 1000 paths in one call");
   }
-  for (const std::string& p : paths) HUBFS_RETURN_IF_ERROR(ValidateRepoPath(p).WithContext(context));
+  for (const std::string& p : paths)
+    HUBFS_RETURN_IF_ERROR(ValidateRepoPath(p).WithContext(context));
   nlohmann::json body = {{"paths", paths}, {"expand", expand}};
   HttpRequest req = NewRequest("POST", ApiRepoUrl(repo) + "/paths-info/" + PercentEncode(revision));
   req.headers.Add("Content-Type", "application/json");
@@ -324,8 +322,8 @@ Result<XetToken> HubClient::XetReadToken(const RepoId& repo, std::string_view re
 }
 
 Result<std::vector<RepoSummary>> HubClient::ListRepos(RepoType type, std::string_view author) {
-  std::string context = "list " + std::string(RepoTypeApiSegment(type)) + " of " +
-                        std::string(author);
+  std::string context =
+      "list " + std::string(RepoTypeApiSegment(type)) + " of " + std::string(author);
   HUBFS_RETURN_IF_ERROR(ValidateNamespace(author).WithContext(context));
   std::string url = options_.endpoint + "/api/" + std::string(RepoTypeApiSegment(type)) +
                     "?author=" + PercentEncode(author);

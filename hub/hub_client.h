@@ -86,9 +86,8 @@ class HubClient {
   // sliced locally. At most `max_bytes` are accepted. Errors as above, plus
   // kOutOfRange (416: range starts past the end), kCorrupt (wrong range or
   // length), kResourceExhausted (over max_bytes).
-  Result<std::string> ReadFile(const RepoId& repo, std::string_view revision,
-                               std::string_view path, std::optional<ByteRange> range,
-                               uint64_t max_bytes);
+  Result<std::string> ReadFile(const RepoId& repo, std::string_view revision, std::string_view path,
+                               std::optional<ByteRange> range, uint64_t max_bytes);
 
   // GET /api/{T}s/{repo}/xet-read-token/{rev}. A cached token is returned
   // while clock.UnixSeconds() < exp - token_refresh_margin; `force_refresh`

@@ -20,7 +20,7 @@ namespace hubfs::hub {
 struct HubServicesOptions {
   CurlTransportOptions transport;  // user_agent is taken from Settings
   RetryPolicy retry;
-  HubClientOptions hub;            // endpoint and offline are taken from Settings
+  HubClientOptions hub;  // endpoint and offline are taken from Settings
   CasClientOptions cas;
 };
 

@@ -183,10 +183,10 @@ TEST_F(CurlTransportTest, StreamsBodyToSink) {
 TEST_F(CurlTransportTest, ErrorBodiesAreNotStreamedAndAreBounded) {
   TestServer server([](const TestRequest& r) {
     if (r.path == "/huge") return TestReply{.status = 500, .body = std::string(200000, 'e')};
-    return TestReply{.status = 404,
-                     .headers = {{"X-Error-Code", "EntryNotFound"},
-                                 {"Content-Type", "application/json"}},
-                     .body = R"({"error":"Entry not found"})"};
+    return TestReply{
+        .status = 404,
+        .headers = {{"X-Error-Code", "EntryNotFound"}, {"Content-Type", "application/json"}},
+        .body = R"({"error":"Entry not found"})"};
   });
   auto transport = MakeTransport();
   bool sink_called = false;
@@ -231,9 +231,7 @@ TEST_F(CurlTransportTest, StallTimesOutWithinBound) {
 }
 
 TEST_F(CurlTransportTest, StallBeforeHeadersTimesOut) {
-  TestServer server([](const TestRequest&) {
-    return TestReply{.delay = 700ms};
-  });
+  TestServer server([](const TestRequest&) { return TestReply{.delay = 700ms}; });
   auto transport = MakeTransport();
   HttpRequest req;
   req.url = server.base_url() + "/slow";

@@ -1,5 +1,4 @@
 #include "hub/hub_client.h"
-#include "hub/hub_services.h"
 
 #include <gtest/gtest.h>
 
@@ -7,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "hub/curl_transport.h"
+#include "hub/hub_services.h"
 #include "hub/retry.h"
 #include "hub/url.h"
 #include "tests/unit/hub/test_clock.h"
@@ -31,9 +30,8 @@ const std::string kXet = std::string(60, 'a') + "2d84";
 const std::string kSha256 = std::string(60, 'b') + "0974";
 
 TestReply Json(nlohmann::json j, int status = 200) {
-  return TestReply{.status = status,
-                   .headers = {{"Content-Type", "application/json"}},
-                   .body = j.dump()};
+  return TestReply{
+      .status = status, .headers = {{"Content-Type", "application/json"}}, .body = j.dump()};
 }
 
 // "<url>; rel=\"rel\"" (built by appending: g++ 12 misreports "<" + string).
@@ -103,9 +101,8 @@ TEST_F(HubClientTest, ResolveRevisionEncodesRevisionAndSendsToken) {
 }
 
 TEST_F(HubClientTest, RevisionNotFoundCarriesHubErrorCode) {
-  TestServer server([](const TestRequest&) {
-    return HubError(404, "RevisionNotFound", "Invalid rev id: nope");
-  });
+  TestServer server(
+      [](const TestRequest&) { return HubError(404, "RevisionNotFound", "Invalid rev id: nope"); });
   auto client = MakeClient(server, &token_);
   auto sha = client->ResolveRevision(ParseRepoId(RepoType::kModel, "org/m").value(), "nope");
   ASSERT_FALSE(sha.ok());
@@ -146,7 +143,8 @@ TEST_F(HubClientTest, TreeListingFollowsThreePagesAcrossAbsoluteLinks) {
       entries.push_back({{"type", "file"}, {"oid", "fca7"}, {"size", 313}, {"path", p}});
     }
     if (page == 1) {
-      entries.push_back({{"type", "directory"}, {"oid", "aa53"}, {"size", 0}, {"path", "a b/c#d/sub"}});
+      entries.push_back(
+          {{"type", "directory"}, {"oid", "aa53"}, {"size", 0}, {"path", "a b/c#d/sub"}});
       entries.push_back({{"type", "unknown"}, {"path", "a b/c#d/odd"}});
     }
     if (page == 3) {
@@ -160,17 +158,16 @@ TEST_F(HubClientTest, TreeListingFollowsThreePagesAcrossAbsoluteLinks) {
     }
     TestReply reply = Json(entries);
     if (page < 3) {
-      reply.headers.push_back(
-          {"Link", Link(base + r.path + "?recursive=true&expand=true&cursor=" +
-                            std::to_string(page + 1),
-                        "next")});
+      reply.headers.push_back({"Link", Link(base + r.path + "?recursive=true&expand=true&cursor=" +
+                                                std::to_string(page + 1),
+                                            "next")});
     }
     return reply;
   });
   base = server.base_url();
   auto client = MakeClient(server, &token_);
-  auto entries = client->ListTree(ParseRepoId(RepoType::kModel, "org/m").value(), "main",
-                                  "a b/c#d", {.recursive = true, .expand = true});
+  auto entries = client->ListTree(ParseRepoId(RepoType::kModel, "org/m").value(), "main", "a b/c#d",
+                                  {.recursive = true, .expand = true});
   ASSERT_TRUE(entries.ok()) << entries.status();
   ASSERT_EQ(entries->size(), 11u);
   EXPECT_EQ((*entries)[3].type, TreeEntry::Type::kDirectory);
@@ -186,12 +183,14 @@ TEST_F(HubClientTest, TreeListingFollowsThreePagesAcrossAbsoluteLinks) {
   auto reqs = server.requests();
   ASSERT_EQ(reqs.size(), 3u);
   EXPECT_EQ(reqs[0].query, "recursive=true&expand=true");
-  for (const auto& r : reqs) EXPECT_EQ(r.Header("Authorization").value_or(""), "Bearer hf_testtoken");
+  for (const auto& r : reqs)
+    EXPECT_EQ(r.Header("Authorization").value_or(""), "Bearer hf_testtoken");
 }
 
 TEST_F(HubClientTest, NextPageOnAnotherOriginGetsNoToken) {
   TestServer other([](const TestRequest&) {
-    return Json(nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "z"}}}));
+    return Json(
+        nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "z"}}}));
   });
   TestServer server([&](const TestRequest&) {
     TestReply r = Json(nlohmann::json::array());
@@ -235,11 +234,17 @@ TEST_F(HubClientTest, PaginationIsBounded) {
 
 TEST_F(HubClientTest, MalformedEntriesAreRejected) {
   std::map<std::string, nlohmann::json> bodies = {
-      {"/dotdot", nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "a/../x"}}})},
-      {"/abs", nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "/etc"}}})},
-      {"/neg", nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", -1}, {"path", "x"}}})},
-      {"/strsize", nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", "9"}, {"path", "x"}}})},
-      {"/xet", nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "x"}, {"xetHash", "zz"}}})},
+      {"/dotdot",
+       nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "a/../x"}}})},
+      {"/abs",
+       nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "/etc"}}})},
+      {"/neg",
+       nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", -1}, {"path", "x"}}})},
+      {"/strsize",
+       nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", "9"}, {"path", "x"}}})},
+      {"/xet",
+       nlohmann::json::array(
+           {{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "x"}, {"xetHash", "zz"}}})},
       {"/obj", nlohmann::json::object({{"error", "not a list"}})},
   };
   TestServer server([&](const TestRequest& r) {
@@ -279,11 +284,11 @@ TEST_F(HubClientTest, PathsInfoPostsJson) {
   ASSERT_EQ(entries->size(), 2u);
   EXPECT_EQ((*entries)[1].path, "dir/b.txt");
   std::vector<std::string> too_many(1001, "x");
-  EXPECT_EQ(client->PathsInfo(ParseRepoId(RepoType::kSpace, "o/app").value(), "main", too_many,
-                              false)
-                .status()
-                .code(),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      client->PathsInfo(ParseRepoId(RepoType::kSpace, "o/app").value(), "main", too_many, false)
+          .status()
+          .code(),
+      ErrorCode::kInvalidArgument);
 }
 
 TEST_F(HubClientTest, ResolveXetFileDoesNotFollowAbsoluteRedirect) {
@@ -294,15 +299,15 @@ TEST_F(HubClientTest, ResolveXetFileDoesNotFollowAbsoluteRedirect) {
       EXPECT_EQ(r.method, "HEAD");
       return TestReply{
           .status = 302,
-          .headers = {{"Location", cdn.base_url() + "/signed?X-Sig=abc"},
-                      {"X-Linked-Size", "440473133"},
-                      {"X-Linked-Etag", "\"" + kSha256 + "\""},
-                      {"X-Repo-Commit", kSha},
-                      {"X-Xet-Hash", kXet},
-                      {"Link", Link(ep + "/api/datasets/o/d/xet-read-token/" + kSha, "xet-auth") +
-                                   ", " +
-                                   Link("http://cas.local/v1/reconstructions/" + kXet,
-                                        "xet-reconstruction-info")}}};
+          .headers = {
+              {"Location", cdn.base_url() + "/signed?X-Sig=abc"},
+              {"X-Linked-Size", "440473133"},
+              {"X-Linked-Etag", "\"" + kSha256 + "\""},
+              {"X-Repo-Commit", kSha},
+              {"X-Xet-Hash", kXet},
+              {"Link", Link(ep + "/api/datasets/o/d/xet-read-token/" + kSha, "xet-auth") + ", " +
+                           Link("http://cas.local/v1/reconstructions/" + kXet,
+                                "xet-reconstruction-info")}}};
     }
     if (r.path == "/o/renamed/resolve/main/config.json") {
       return TestReply{.status = 307, .headers = {{"Location", "/o/new/resolve/main/config.json"}}};
@@ -317,8 +322,8 @@ TEST_F(HubClientTest, ResolveXetFileDoesNotFollowAbsoluteRedirect) {
   });
   ep = server.base_url();
   auto client = MakeClient(server, &token_);
-  auto info = client->ResolveFile(ParseRepoId(RepoType::kDataset, "o/d").value(), "main",
-                                  "dir/w x.bin");
+  auto info =
+      client->ResolveFile(ParseRepoId(RepoType::kDataset, "o/d").value(), "main", "dir/w x.bin");
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->http_status, 302);
   EXPECT_EQ(info->commit, kSha);
@@ -463,10 +468,11 @@ TEST_F(HubClientTest, OversizedAnswerAndStallAreErrors) {
 TEST_F(HubClientTest, RefsParsed) {
   TestServer server([](const TestRequest& r) {
     EXPECT_EQ(r.query, "include_prs=1");
-    return Json({{"branches", {{{"name", "main"}, {"ref", "refs/heads/main"}, {"targetCommit", kSha}}}},
-                 {"tags", {{{"name", "v1.0"}, {"ref", "refs/tags/v1.0"}, {"targetCommit", kSha2}}}},
-                 {"converts", nlohmann::json::array()},
-                 {"pullRequests", {{{"name", "1"}, {"ref", "refs/pr/1"}, {"targetCommit", kSha}}}}});
+    return Json(
+        {{"branches", {{{"name", "main"}, {"ref", "refs/heads/main"}, {"targetCommit", kSha}}}},
+         {"tags", {{{"name", "v1.0"}, {"ref", "refs/tags/v1.0"}, {"targetCommit", kSha2}}}},
+         {"converts", nlohmann::json::array()},
+         {"pullRequests", {{{"name", "1"}, {"ref", "refs/pr/1"}, {"targetCommit", kSha}}}}});
   });
   auto client = MakeClient(server, &token_);
   auto refs = client->ListRefs(ParseRepoId(RepoType::kModel, "o/m").value(), true);
@@ -561,8 +567,8 @@ TEST(HubServicesTest, WiredFromSettings) {
   SteppingClock clock;
   auto services = HubServices::Create(*settings, &clock);
   ASSERT_TRUE(services.ok()) << services.status();
-  auto sha = (*services)->hub().ResolveRevision(ParseRepoId(RepoType::kModel, "o/m").value(),
-                                                "main");
+  auto sha =
+      (*services)->hub().ResolveRevision(ParseRepoId(RepoType::kModel, "o/m").value(), "main");
   ASSERT_TRUE(sha.ok()) << sha.status();
   auto reqs = server.requests();
   ASSERT_EQ(reqs.size(), 1u);

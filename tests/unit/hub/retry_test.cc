@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <deque>
-#include <thread>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "hub/curl_transport.h"
@@ -240,7 +240,8 @@ TEST(RetryTest, ConcurrentRequestsSurviveResets) {
         HttpRequest req;
         req.url = server.base_url() + "/t" + std::to_string(i) + "_" + std::to_string(k);
         auto r = t.Send(req);
-        if (r.ok() && r->status == 200 && r->body == "/t" + std::to_string(i) + "_" + std::to_string(k)) {
+        if (r.ok() && r->status == 200 &&
+            r->body == "/t" + std::to_string(i) + "_" + std::to_string(k)) {
           ++good;
         }
       }

@@ -82,7 +82,8 @@ class CurlHarness final : public Harness {
       for (const auto& [n, v] : r.headers) seen.headers.Add(n, v);
       Record(is_a, seen);
       SimpleReply reply = h(seen);
-      return testing::TestReply{.status = reply.status, .headers = reply.headers, .body = reply.body};
+      return testing::TestReply{
+          .status = reply.status, .headers = reply.headers, .body = reply.body};
     };
   }
   static inline CurlGlobal* global_ = nullptr;
@@ -224,16 +225,13 @@ TEST_P(TransportContractTest, RangesHeadAndValidation) {
   EXPECT_EQ(h_->seen_a().size(), 2u);  // none of the invalid ones went out
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, TransportContractTest,
-                         ::testing::Values(HarnessFactory([] {
-                                             return std::unique_ptr<Harness>(new CurlHarness());
-                                           }),
-                                           HarnessFactory([] {
-                                             return std::unique_ptr<Harness>(new FakeHarness());
-                                           })),
-                         [](const ::testing::TestParamInfo<HarnessFactory>& param) {
-                           return param.index == 0 ? std::string("Curl") : std::string("Fake");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Transports, TransportContractTest,
+    ::testing::Values(HarnessFactory([] { return std::unique_ptr<Harness>(new CurlHarness()); }),
+                      HarnessFactory([] { return std::unique_ptr<Harness>(new FakeHarness()); })),
+    [](const ::testing::TestParamInfo<HarnessFactory>& param) {
+      return param.index == 0 ? std::string("Curl") : std::string("Fake");
+    });
 
 }  // namespace
 }  // namespace hubfs::hub
