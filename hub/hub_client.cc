@@ -171,19 +171,28 @@ Result<std::vector<TreeEntry>> HubClient::PathsInfo(const RepoId& repo, std::str
                                                     bool expand) {
   std::string context = "paths-info " + RepoContext(repo, revision);
   HUBFS_RETURN_IF_ERROR(ValidateRevision(revision).WithContext(context));
-  if (paths.size() > kMaxPathsPerCall) {
-    return InvalidArgumentError(context + ": more than 1000 paths in one call");
+  if (paths.size() > options_.max_entries) {
+    return InvalidArgumentError(context + ": too many paths");
   }
-  for (const std::string& p : paths)
+  for (const std::string& p : paths) {
     HUBFS_RETURN_IF_ERROR(ValidateRepoPath(p).WithContext(context));
-  nlohmann::json body = {{"paths", paths}, {"expand", expand}};
-  HttpRequest req = NewRequest("POST", ApiRepoUrl(repo) + "/paths-info/" + PercentEncode(revision));
-  req.headers.Add("Content-Type", "application/json");
-  req.body = body.dump();
-  HUBFS_ASSIGN_OR_RETURN(HttpResponse resp, Call(std::move(req), context));
-  Result<std::vector<TreeEntry>> entries = ParseTreeEntries(resp.body, kMaxPathsPerCall * 2);
-  if (!entries.ok()) return entries.status().WithContext(context);
-  return entries;
+  }
+  std::vector<TreeEntry> all;
+  for (size_t begin = 0; begin < paths.size(); begin += kMaxPathsPerCall) {
+    size_t end = std::min(paths.size(), begin + kMaxPathsPerCall);
+    std::vector<std::string> batch(paths.begin() + static_cast<std::ptrdiff_t>(begin),
+                                   paths.begin() + static_cast<std::ptrdiff_t>(end));
+    nlohmann::json body = {{"paths", batch}, {"expand", expand}};
+    HttpRequest req =
+        NewRequest("POST", ApiRepoUrl(repo) + "/paths-info/" + PercentEncode(revision));
+    req.headers.Add("Content-Type", "application/json");
+    req.body = body.dump();
+    HUBFS_ASSIGN_OR_RETURN(HttpResponse resp, Call(std::move(req), context));
+    Result<std::vector<TreeEntry>> entries = ParseTreeEntries(resp.body, batch.size());
+    if (!entries.ok()) return entries.status().WithContext(context);
+    for (auto& e : *entries) all.push_back(std::move(e));
+  }
+  return all;
 }
 
 Result<ResolveInfo> HubClient::ResolveFile(const RepoId& repo, std::string_view revision,

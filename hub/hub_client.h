@@ -67,9 +67,10 @@ class HubClient {
   Result<std::vector<TreeEntry>> ListTree(const RepoId& repo, std::string_view revision,
                                           std::string_view dir, TreeOptions options);
 
-  // POST /api/{T}s/{repo}/paths-info/{rev} with {"paths":[...],"expand":b}.
-  // Missing paths are simply absent from the answer. At most 1000 paths
-  // (kInvalidArgument beyond).
+  // POST /api/{T}s/{repo}/paths-info/{rev} with {"paths":[...],"expand":b},
+  // in batches of 1000 paths (the Hub's limit). Missing paths are simply
+  // absent from the answer; the others come in the order asked. At most
+  // max_entries paths (kInvalidArgument beyond).
   Result<std::vector<TreeEntry>> PathsInfo(const RepoId& repo, std::string_view revision,
                                            const std::vector<std::string>& paths, bool expand);
 

@@ -283,12 +283,19 @@ TEST_F(HubClientTest, PathsInfoPostsJson) {
   ASSERT_TRUE(entries.ok()) << entries.status();
   ASSERT_EQ(entries->size(), 2u);
   EXPECT_EQ((*entries)[1].path, "dir/b.txt");
-  std::vector<std::string> too_many(1001, "x");
-  EXPECT_EQ(
-      client->PathsInfo(ParseRepoId(RepoType::kSpace, "o/app").value(), "main", too_many, false)
-          .status()
-          .code(),
-      ErrorCode::kInvalidArgument);
+  // More than the Hub's 1000 per call: sent in batches, order kept.
+  std::vector<std::string> many;
+  for (int i = 0; i < 1001; ++i) many.push_back(std::string("f").append(std::to_string(i)));
+  auto batched = client->PathsInfo(ParseRepoId(RepoType::kSpace, "o/app").value(), "feature/x",
+                                   many, true);
+  ASSERT_TRUE(batched.ok()) << batched.status();
+  ASSERT_EQ(batched->size(), 1001u);
+  EXPECT_EQ(batched->back().path, "f1000");
+  EXPECT_EQ(server.requests().size(), 3u);
+  auto none = client->PathsInfo(ParseRepoId(RepoType::kSpace, "o/app").value(), "main", {}, false);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(server.requests().size(), 3u);
 }
 
 TEST_F(HubClientTest, ResolveXetFileDoesNotFollowAbsoluteRedirect) {
