@@ -296,15 +296,52 @@ bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_
 
 Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
                            std::span<uint8_t> out) {
+  const uint64_t seg = std::max<uint64_t>(options_.segment_bytes, 1);
+  if (window_end - offset <= seg) return ReadSegment(file, offset, window_end, out, true);
+  struct Segment {
+    uint64_t start, end;
+    std::span<uint8_t> out;
+  };
+  std::vector<Segment> segments;
+  const uint64_t out_end = offset + out.size();
+  for (uint64_t s = offset; s < window_end; s += seg) {
+    const uint64_t e = std::min(window_end, s + seg);
+    std::span<uint8_t> part;
+    if (s < out_end) part = out.subspan(s - offset, std::min(e, out_end) - s);
+    segments.push_back({s, e, part});
+  }
+  std::vector<Status> results(segments.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < segments.size(); i = next.fetch_add(1)) {
+      results[i] = ReadSegment(file, segments[i].start, segments[i].end, segments[i].out, false);
+    }
+  };
+  const size_t workers =
+      std::min(segments.size(), std::max<size_t>(options_.max_parallel_fetches, 1));
+  std::vector<std::thread> threads;
+  threads.reserve(workers - 1);
+  for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    // Read-ahead segments may fail without failing the read.
+    if (!results[i].ok() && !segments[i].out.empty()) return results[i];
+  }
+  return Status::Ok();
+}
+
+Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t segment_end,
+                              std::span<uint8_t> out, bool parallel_fetches) {
   const std::string what = "read " + file.hash.ToString() + " at " + std::to_string(offset);
   for (int attempt = 0;; ++attempt) {
     counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
     Result<Reconstruction> plan =
-        cas_->GetReconstruction(file.hash, FileByteRange{offset, window_end});
+        cas_->GetReconstruction(file.hash, FileByteRange{offset, segment_end});
     if (!plan.ok()) return plan.status().WithContext(what);
-    Status valid = chunkstore::ValidateReconstruction(*plan, window_end - offset);
+    Status valid = chunkstore::ValidateReconstruction(*plan, segment_end - offset);
     if (!valid.ok()) return valid.WithContext(what);
-    Status st = ReadColdOnce(file, *plan, window_end - offset, out);
+    Status st = ReadColdOnce(*plan, segment_end - offset, out, parallel_fetches);
     if (st.ok()) return st;
     if (attempt == 0 && st.http_status() == 403) {
       counters_.expired_url_retries.fetch_add(1, std::memory_order_relaxed);
@@ -315,9 +352,8 @@ Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t win
   }
 }
 
-Status XetReader::ReadColdOnce(const XetFileRef& file, const Reconstruction& plan,
-                               uint64_t window_len, std::span<uint8_t> out) {
-  (void)file;
+Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
+                               std::span<uint8_t> out, bool parallel_fetches) {
   HUBFS_ASSIGN_OR_RETURN(std::vector<chunkstore::NeededFetch> needed,
                          chunkstore::NeededFetchRanges(plan, window_len));
   // The chunks the window needs: those of every term that starts inside it.
@@ -361,7 +397,10 @@ Status XetReader::ReadColdOnce(const XetFileRef& file, const Reconstruction& pla
     const chunkstore::NeededFetch& nf = *to_fetch[i];
     results[i] = FetchRun(*nf.xorb, *nf.entry, *nf.range, plan);
   };
-  const size_t workers = std::min(to_fetch.size(), std::max<size_t>(options_.max_parallel_fetches, 1));
+  const size_t workers =
+      parallel_fetches
+          ? std::min(to_fetch.size(), std::max<size_t>(options_.max_parallel_fetches, 1))
+          : 1;
   if (workers <= 1) {
     for (size_t i = 0; i < to_fetch.size(); ++i) fetch_one(i);
   } else {
