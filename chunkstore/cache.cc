@@ -33,7 +33,8 @@ namespace {
 
 // How often the idle writer re-checks the clock for a due recency flush.
 constexpr auto kWriterPoll = std::chrono::milliseconds(100);
-// Read hits remembered beyond touch_batch are dropped (recency is advisory).
+// Read hits beyond this many touch_batch's are not remembered (recency is
+// advisory; the buffer stays bounded).
 constexpr size_t kTouchBufferFactor = 4;
 constexpr size_t kScanPage = 512;
 
@@ -67,36 +68,61 @@ class ChunkCache::Impl {
     }
   }
 
-  Result<std::optional<std::vector<uint8_t>>> Get(const std::string& key) {
+  // Looks key up (queued values first, then the store) and, on a hit, calls
+  // fn with the verified, decoded payload, valid only during the call.
+  // Returns whether it was a hit; a bad entry is a miss and gets dropped.
+  Result<bool> Lookup(const std::string& key,
+                      const std::function<void(std::span<const uint8_t>)>& fn) {
     std::shared_ptr<const std::vector<uint8_t>> pending;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = pending_.find(key);
       if (it != pending_.end()) pending = it->second;
     }
-    Result<std::vector<uint8_t>> decoded = InternalError("unset");
-    if (pending) {
-      decoded = fmt::DecodeValue(key, *pending);
-    } else {
-      HUBFS_ASSIGN_OR_RETURN(
-          const bool found,
-          store_->Read(key, [&](std::span<const uint8_t> v) { decoded = fmt::DecodeValue(key, v); }));
-      if (!found) {
-        misses_.fetch_add(1, std::memory_order_relaxed);
-        return std::optional<std::vector<uint8_t>>();
+    Status bad;
+    auto deliver = [&](std::span<const uint8_t> v) {
+      bad = fmt::VerifyValue(key, v);
+      if (!bad.ok()) return;
+      if (v[2] == fmt::kCodecNone) {
+        fn(v.subspan(fmt::kHeaderSize));  // zero-copy: straight from the map
+        return;
       }
+      auto decoded = fmt::DecodeVerified(v);
+      if (!decoded.ok()) {
+        bad = decoded.status();
+        return;
+      }
+      fn(*decoded);
+    };
+    bool found = true;
+    if (pending) {
+      deliver(*pending);
+    } else {
+      HUBFS_ASSIGN_OR_RETURN(found, store_->Read(key, deliver));
     }
-    if (!decoded.ok()) {
-      HUBFS_LOG(kWarning) << "cache: dropping " << fmt::DescribeKey(key) << ": "
-                          << decoded.status();
+    if (!found) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (!bad.ok()) {
+      HUBFS_LOG(kWarning) << "cache: dropping " << fmt::DescribeKey(key) << ": " << bad;
       corrupt_drops_.fetch_add(1, std::memory_order_relaxed);
       misses_.fetch_add(1, std::memory_order_relaxed);
       if (!pending) Enqueue(WriteOp{WriteOp::kDropIfBad, key, nullptr}, /*wait_for_space=*/false);
-      return std::optional<std::vector<uint8_t>>();
+      return false;
     }
     hits_.fetch_add(1, std::memory_order_relaxed);
     Touch(key);
-    return std::optional<std::vector<uint8_t>>(std::move(decoded).value());
+    return true;
+  }
+
+  Result<std::optional<std::vector<uint8_t>>> Get(const std::string& key) {
+    std::optional<std::vector<uint8_t>> out;
+    HUBFS_ASSIGN_OR_RETURN(const bool hit, Lookup(key, [&](std::span<const uint8_t> p) {
+                             out.emplace(p.begin(), p.end());
+                           }));
+    if (!hit) out.reset();
+    return out;
   }
 
   void Put(std::string key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec) {
@@ -320,9 +346,18 @@ Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const CacheOptions& options
                                                         : options.max_bytes * 2 + kSlack;
   so.initial_map_bytes = std::min(so.initial_map_bytes, so.max_map_bytes);
   HUBFS_ASSIGN_OR_RETURN(auto store, CacheStore::Open(so));
-  auto impl = std::make_unique<Impl>(options, std::move(store));
-  return std::unique_ptr<ChunkCache>(new ChunkCache(std::move(impl)));
+  HUBFS_ASSIGN_OR_RETURN(const auto totals, store->ReadTotals());
+  auto cache =
+      std::unique_ptr<ChunkCache>(new ChunkCache(std::make_unique<Impl>(options, std::move(store))));
+  // Opened with a smaller limit than the cache holds: shrink now, not at the
+  // first write.
+  if (totals.bytes > options.max_bytes) {
+    HUBFS_RETURN_IF_ERROR(cache->Prune(options.max_bytes).status().WithContext("open cache"));
+  }
+  return cache;
 }
+
+Status ChunkCache::Destroy(const std::string& dir) { return CacheStore::Remove(dir); }
 
 ChunkCache::ChunkCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ChunkCache::~ChunkCache() = default;
@@ -330,6 +365,10 @@ ChunkCache::~ChunkCache() = default;
 Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetChunk(const Hash& xorb,
                                                                  uint32_t index) {
   return impl_->Get(fmt::ChunkKey(xorb, index));
+}
+Result<bool> ChunkCache::VisitChunk(const Hash& xorb, uint32_t index,
+                                    const std::function<void(std::span<const uint8_t>)>& fn) {
+  return impl_->Lookup(fmt::ChunkKey(xorb, index), fn);
 }
 Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetXorbLayout(const Hash& xorb) {
   return impl_->Get(fmt::XorbLayoutKey(xorb));

@@ -25,14 +25,17 @@
 // passes max_bytes the writer evicts least-recently-used entries in the same
 // transaction, so the committed total never exceeds max_bytes.
 //
-// Thread-safety: all methods are thread-safe.
+// Thread-safety: all methods are thread-safe. A ChunkCache must not be used
+// in a child after fork(); a child opens its own.
 #ifndef HUBFS_CHUNKSTORE_CACHE_H_
 #define HUBFS_CHUNKSTORE_CACHE_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -119,8 +122,14 @@ class ChunkCache {
   // Opens (creating if needed) the cache in options.dir: clears stale reader
   // slots left by dead processes, checks the format version (an older or
   // unknown format is wiped: it is only a cache), starts the writer thread.
-  // Errors: kInvalidArgument (bad options), kIo (directory or LMDB failure).
+  // Errors: kInvalidArgument (bad options), kCorrupt (the store file is not
+  // a readable LMDB environment: see Destroy), kIo (directory or LMDB failure).
   static Result<std::unique_ptr<ChunkCache>> Open(const CacheOptions& options);
+
+  // Deletes the cache files in dir, for a store that Open reports kCorrupt
+  // (`hubfs cache clear --force`). REQUIRES: no process has it open (LMDB
+  // cannot tell; removing a store in use loses it for that process).
+  static Status Destroy(const std::string& dir);
 
   // Flushes pending writes (errors are logged) and stops the writer.
   ~ChunkCache();
@@ -130,7 +139,15 @@ class ChunkCache {
   // Lookups. nullopt = miss (also for an entry that failed its checksum: it
   // is dropped and counted in corrupt_drops, so the caller refetches).
   // Errors only for a failing LMDB (kIo). The returned bytes are the caller's.
+  // Never waits for the writer (only, rarely, for this process's map resize).
   Result<std::optional<std::vector<uint8_t>>> GetChunk(const Hash& xorb, uint32_t index);
+  // Zero-copy form of GetChunk: on a hit calls fn once with the verified
+  // record, which may point into the memory map and is valid only during the
+  // call (decode it straight into the caller's buffer). fn runs inside a
+  // read transaction: keep it short and do not call back into the cache.
+  // Returns true on a hit, false on a miss (a corrupt entry is a miss).
+  Result<bool> VisitChunk(const Hash& xorb, uint32_t index,
+                          const std::function<void(std::span<const uint8_t>)>& fn);
   Result<std::optional<std::vector<uint8_t>>> GetXorbLayout(const Hash& xorb);
   Result<std::optional<std::vector<uint8_t>>> GetTerms(const Hash& file_hash);
   Result<std::optional<std::vector<uint8_t>>> GetListing(std::string_view commit,
@@ -156,8 +173,9 @@ class ChunkCache {
 
   // Maintenance (`hubfs cache ...`). Each runs its writes on the writer
   // thread and returns when they are committed.
-  // Entries of one kind (or all), oldest first would need a sort: these come
-  // in key order; at most `limit` of them.
+  // Up to `limit` entries of one kind (or of all kinds), in key order (a
+  // xorb's chunks together). Read-only; pages through short read
+  // transactions, so a concurrent writer may add or remove entries meanwhile.
   Result<std::vector<CacheEntryInfo>> List(std::optional<CacheKind> kind, size_t limit);
   Result<std::vector<CacheKindUsage>> Usage();
   // Evicts least-recently-used entries until at most target_bytes remain.

@@ -32,6 +32,24 @@ constexpr uint8_t kChecksumKey[BLAKE3_KEY_LEN] = {
     'h', 'u', 'b', 'f', 's', '-', 'c', 'a', 'c', 'h', 'e', '-', 'e', 'n', 't', 'r',
     'y', '-', 'c', 'h', 'e', 'c', 'k', 's', 'u', 'm', '-', 'v', '1', '.', '.', '.'};
 
+// zstd contexts are costly to set up (more than compressing a small listing):
+// one of each per thread, reused.
+struct ZstdContexts {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ZstdContexts() = default;
+  ZstdContexts(const ZstdContexts&) = delete;
+  ZstdContexts& operator=(const ZstdContexts&) = delete;
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(c);
+    ZSTD_freeDCtx(d);
+  }
+};
+ZstdContexts& ThreadZstd() {
+  thread_local ZstdContexts contexts;
+  return contexts;
+}
+
 // Listing keys replace the dir with this marker + BLAKE3(dir) when too long.
 constexpr char kHashedDirMarker = '\xff';
 
@@ -177,8 +195,11 @@ Result<std::vector<uint8_t>> EncodeValue(std::string_view key, CacheKind kind,
   if (codec == kCodecZstd) {
     const size_t bound = ZSTD_compressBound(payload.size());
     out.resize(kHeaderSize + bound);
-    const size_t n = ZSTD_compress(out.data() + kHeaderSize, bound, payload.data(),
-                                   payload.size(), /*compressionLevel=*/3);
+    ZSTD_CCtx* cctx = ThreadZstd().c;
+    const size_t n = cctx == nullptr
+                         ? payload.size()  // no context: store as given
+                         : ZSTD_compressCCtx(cctx, out.data() + kHeaderSize, bound,
+                                             payload.data(), payload.size(), /*compressionLevel=*/3);
     if (ZSTD_isError(n) || n >= payload.size()) {
       codec = kCodecNone;
     } else {
@@ -226,11 +247,19 @@ Status VerifyValue(std::string_view key, std::span<const uint8_t> stored) {
 
 Result<std::vector<uint8_t>> DecodeValue(std::string_view key, std::span<const uint8_t> stored) {
   HUBFS_RETURN_IF_ERROR(VerifyValue(key, stored));
+  return DecodeVerified(stored);
+}
+
+Result<std::vector<uint8_t>> DecodeVerified(std::span<const uint8_t> stored) {
+  if (stored.size() < kHeaderSize) return CorruptError("cache entry shorter than its header");
   const std::span<const uint8_t> payload = stored.subspan(kHeaderSize);
   if (stored[2] == kCodecNone) return std::vector<uint8_t>(payload.begin(), payload.end());
   const uint32_t decoded_len = GetU32(stored.data() + 8);
+  if (decoded_len > kMaxDecodedSize) return CorruptError("cache entry bad decoded length");
   std::vector<uint8_t> out(decoded_len);
-  const size_t n = ZSTD_decompress(out.data(), out.size(), payload.data(), payload.size());
+  ZSTD_DCtx* dctx = ThreadZstd().d;
+  if (dctx == nullptr) return ResourceExhaustedError("zstd context allocation failed");
+  const size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), payload.data(), payload.size());
   if (ZSTD_isError(n) || n != decoded_len) return CorruptError("cache entry bad zstd frame");
   return out;
 }

@@ -68,6 +68,10 @@ Status VerifyValue(std::string_view key, std::span<const uint8_t> stored);
 // kCorrupt on any mismatch, including a bad zstd frame or length.
 Result<std::vector<uint8_t>> DecodeValue(std::string_view key, std::span<const uint8_t> stored);
 
+// The decoded payload of a value that VerifyValue accepted (decompressed
+// when zstd). kCorrupt for a bad zstd frame or length.
+Result<std::vector<uint8_t>> DecodeVerified(std::span<const uint8_t> stored);
+
 // The stored checksum field (0 when the value is too short for a header).
 uint64_t StoredChecksum(std::span<const uint8_t> stored);
 

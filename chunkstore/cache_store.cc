@@ -2,6 +2,7 @@
 
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +31,10 @@ constexpr int kMaxMapFullRetries = 8;
 Status LmdbError(std::string_view what, int rc) {
   std::string msg = "lmdb " + std::string(what) + ": " + mdb_strerror(rc);
   if (rc == ENOSPC || rc == EFBIG || rc == EDQUOT) return ResourceExhaustedError(std::move(msg));
+  if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED ||
+      rc == MDB_PAGE_NOTFOUND) {
+    return CorruptError(std::move(msg));
+  }
   return IoError(std::move(msg));
 }
 
@@ -109,7 +114,6 @@ struct CacheStore::Impl {
   std::atomic<uint64_t> map_bytes{0};
   // Lowered below the caller's max_bytes when the map cannot grow further.
   uint64_t limit_cap = UINT64_MAX;  // writer thread only
-  uint64_t applies = 0;             // writer thread only
 
   // Frees reader slots of dead processes: a slot left by a process killed
   // inside a read transaction pins old pages, so freed space is not reused.
@@ -339,7 +343,13 @@ Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options
   unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
   if (!options.durable) flags |= MDB_NOSYNC;
   rc = mdb_env_open(impl->env, options.dir.c_str(), flags, 0644);
-  if (rc != 0) return LmdbError("open " + options.dir, rc).WithContext("open cache");
+  if (rc != 0) {
+    Status st = LmdbError("open " + options.dir, rc);
+    if (st.code() == ErrorCode::kCorrupt) {
+      st = st.WithContext("cache store unreadable (remove it with `hubfs cache clear --force`)");
+    }
+    return st;
+  }
   impl->ClearStaleReaders();
   impl->RefreshMapSize();
 
@@ -372,6 +382,16 @@ Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options
   rc = txn.Commit();
   if (rc != 0) return LmdbError("commit", rc);
   return std::unique_ptr<CacheStore>(new CacheStore(std::move(impl)));
+}
+
+Status CacheStore::Remove(const std::string& dir) {
+  for (const char* name : {"/data.mdb", "/lock.mdb"}) {
+    const std::string path = dir + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return IoError("remove " + path + ": " + std::strerror(errno));
+    }
+  }
+  return Status::Ok();
 }
 
 Result<bool> CacheStore::Read(std::string_view key,
@@ -456,7 +476,8 @@ Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max
   for (const auto& op : ops) {
     if (op.value) batch_bytes += op.key.size() + op.value->size();
   }
-  if (++impl_->applies % 256 == 0) impl_->ClearStaleReaders();
+  // A few syscalls (one per other live reader process): cheap next to a commit.
+  impl_->ClearStaleReaders();
   for (int attempt = 0;; ++attempt) {
     const int rc = impl_->ApplyOnce(ops, std::min(max_bytes, impl_->limit_cap), &res);
     if (rc == 0) return res;

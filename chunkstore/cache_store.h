@@ -60,8 +60,13 @@ class CacheStore {
  public:
   // Creates the directory (one level) and the environment, clears stale
   // reader slots, checks the store's format version (wiping an incompatible
-  // store). kIo on failure.
+  // store). kCorrupt when LMDB cannot read the store file at all; kIo for
+  // other failures.
   static Result<std::unique_ptr<CacheStore>> Open(const StoreOptions& options);
+  // Deletes the store files in dir (absent ones are fine). Only safe when no
+  // process has the store open.
+  static Status Remove(const std::string& dir);
+
   ~CacheStore();
   CacheStore(const CacheStore&) = delete;
   CacheStore& operator=(const CacheStore&) = delete;

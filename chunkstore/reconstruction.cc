@@ -6,15 +6,12 @@
 #include <map>
 #include <set>
 
-#include "chunkstore/chunker.h"
+#include "chunkstore/xorb.h"
 
 namespace hubfs::chunkstore {
 namespace {
 
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
-// Chunk record bounds (§3.2): an 8-byte header, then 1..262 144 payload bytes.
-constexpr uint64_t kRecordHeaderBytes = 8;
-constexpr uint64_t kMaxCompressedChunkBytes = 262144;
 
 // a + b, or nullopt on overflow.
 std::optional<uint64_t> CheckedAdd(uint64_t a, uint64_t b) {
@@ -98,12 +95,12 @@ Status ValidateFetch(const Reconstruction& recon) {
         if (r.bytes.start > r.bytes.end) {
           return CorruptError("fetch byte range start > end for " + name);
         }
-        // Each record is 9 .. 8+262144 bytes, so the byte length is bounded
-        // by the chunk count both ways (span = length - 1, no overflow).
+        // Each record is 9 .. 8+262144 bytes (§3.2), so the byte length is
+        // bounded by the chunk count both ways (span = length - 1, no overflow).
         const uint64_t n = r.chunks.size();
         const uint64_t span = r.bytes.end - r.bytes.start;
-        if (span < n * (kRecordHeaderBytes + 1) - 1 ||
-            span > n * (kRecordHeaderBytes + kMaxCompressedChunkBytes) - 1) {
+        if (span < n * (uint64_t{kChunkRecordHeaderSize} + 1) - 1 ||
+            span > n * (uint64_t{kChunkRecordHeaderSize} + kMaxChunkCompressedSize) - 1) {
           return CorruptError("fetch byte range implausible for " + std::to_string(n) +
                               " chunks of " + name);
         }
@@ -132,7 +129,7 @@ Status ValidateReconstruction(const Reconstruction& recon, std::optional<uint64_
                               RangeText(t.range) + ")";
     if (t.range.start >= t.range.end) return CorruptError(where + ": empty chunk range");
     const uint64_t n = t.range.size();
-    if (t.unpacked_length < n || t.unpacked_length > n * kMaxChunkSize) {
+    if (t.unpacked_length < n || t.unpacked_length > n * kMaxChunkUncompressedSize) {
       return CorruptError(where + ": unpacked_length " + std::to_string(t.unpacked_length) +
                           " impossible for " + std::to_string(n) + " chunks");
     }
@@ -349,6 +346,21 @@ Status CheckLayout(const Hash& xorb, const XorbLayout& layout) {
   }
   return Status::Ok();
 }
+
+}  // namespace
+
+XorbLayout XorbLayoutFromInfo(const XorbInfo& info) {
+  XorbLayout layout;
+  layout.chunk_lengths.reserve(info.chunks.size());
+  layout.record_ends.reserve(info.chunks.size());
+  for (const XorbChunkInfo& c : info.chunks) {
+    layout.chunk_lengths.push_back(c.length);
+    layout.record_ends.push_back(c.record_end);
+  }
+  return layout;
+}
+
+namespace {
 
 struct TrimmedTerm {
   const XorbLayout* layout;

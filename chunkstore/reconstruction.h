@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "chunkstore/hash.h"
+#include "chunkstore/xorb.h"
 #include "common/status.h"
 
 namespace hubfs::chunkstore {
@@ -113,8 +114,9 @@ struct ReconstructionParseLimits {
 
 // Parses a reconstruction answer of API `version` (1: `fetch_info`, 2: `xorbs`).
 // The body is untrusted: sizes, counts, nesting, integer ranges (no negatives,
-// no floats, no overflow), hash strings, chunk ranges (start < end), byte
-// ranges (start <= end, plausible for the chunk count), v2 ranges sorted,
+// no floats, no overflow), hash strings, chunk ranges (start < end), each
+// term's unpacked_length (1 .. 128 KiB per chunk), byte ranges (start <= end,
+// 9 .. 8+256 KiB bytes per chunk), v2 ranges sorted by chunk start,
 // every term covered by a fetch range of its xorb, offset_into_first_range <
 // first term's unpacked_length (0 without terms) are all checked. Unknown
 // fields are ignored; duplicate known fields and duplicate xorb keys are errors.
@@ -155,8 +157,9 @@ class ChunkSource {
  public:
   virtual ~ChunkSource() = default;
   // The decoded bytes of chunk `index` of `xorb`, or nullopt when that chunk
-  // is not available. The span must stay valid until the assembly call that
-  // asked for it returns. May be called several times for the same chunk.
+  // is not available. The span need only stay valid until the next call on
+  // this source (assembly copies it at once), so an implementation may decode
+  // into one scratch buffer. May be called several times for the same chunk.
   virtual std::optional<std::span<const uint8_t>> Chunk(const Hash& xorb, uint32_t index) const = 0;
 };
 
@@ -200,10 +203,11 @@ struct RangeSpec {
   friend bool operator==(const RangeSpec&, const RangeSpec&) = default;
 };
 
-// Parses one Range header value. Whitespace around the value and around `=`,
-// `-` is not accepted except leading/trailing spaces of the whole value.
-// Errors: kInvalidArgument for anything else (other units, several ranges
-// "a-b,c-d", E < S, non-digits, numbers past 2^64−1, "bytes=-").
+// Parses one Range header value. The unit is matched case-insensitively;
+// spaces/tabs are allowed only before and after the whole value.
+// Errors: kInvalidArgument for anything else — other units, several ranges
+// ("a-b,c-d"), E < S, signs or other non-digits, numbers past 2^64−1,
+// "bytes=-".
 Result<RangeSpec> ParseRangeHeader(std::string_view value);
 
 // [S, E) of a file of `size` bytes that a request asks for (no range: the
@@ -220,6 +224,10 @@ struct XorbLayout {
   std::vector<uint64_t> record_ends;    // end_k of §3.5: offset just past record k
 };
 
+// The layout of a parsed xorb (ParseXorb / XorbBuilder). `info.lengths_known`
+// must be true (a legacy v0 footer has no chunk lengths).
+XorbLayout XorbLayoutFromInfo(const XorbInfo& info);
+
 // One term of a stored file (the shard's FileDataSequenceEntry).
 struct FileTerm {
   Hash xorb;
@@ -227,7 +235,8 @@ struct FileTerm {
 };
 
 // Returns the URL for one fetch entry: `ranges` are the ranges the URL may be
-// asked for (one for v1; v2: all of the entry's ranges).
+// asked for (one for v1; v2: all of the entry's ranges). URLs should differ
+// between entries: the official JS client keys its downloads by URL.
 using SignUrlFn = std::function<std::string(const Hash& xorb, std::span<const FetchRange> ranges)>;
 // Returns the layout of a xorb, or nullptr if unknown.
 using XorbLayoutFn = std::function<const XorbLayout*(const Hash& xorb)>;

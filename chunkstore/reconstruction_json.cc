@@ -187,8 +187,12 @@ class ReconSax {
     }
     std::optional<Kind> kind = ChildKind(is_object);
     if (!kind) {
-      return Fail(std::string("unexpected ") + (is_object ? "object" : "array") +
-                  (stack_.empty() ? " at top level" : " for \"" + stack_.back().key + "\""));
+      std::string where = " at top level";
+      if (!stack_.empty()) {
+        where = stack_.back().key.empty() ? " as array element"
+                                          : " for \"" + stack_.back().key + "\"";
+      }
+      return Fail(std::string("unexpected ") + (is_object ? "object" : "array") + where);
     }
     if (!status_.ok()) return false;
     stack_.push_back(Frame{*kind, {}, 0});

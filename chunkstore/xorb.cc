@@ -227,9 +227,33 @@ ChunkDecoder::ChunkDecoder() : lz4_(std::make_unique<Lz4Context>()) {
 
 ChunkDecoder::~ChunkDecoder() = default;
 
+namespace {
+// Decodes one whole LZ4 frame into exactly `out`; see Lz4DecompressFrame.
+Status Lz4DecompressFrameWith(LZ4F_dctx* dctx, std::span<const uint8_t> frame,
+                              std::span<uint8_t> out);
+}  // namespace
+
 Status ChunkDecoder::Lz4DecompressFrame(std::span<const uint8_t> frame, std::span<uint8_t> out) {
-  LZ4F_dctx* dctx = lz4_->dctx;
-  if (dctx == nullptr) return InternalError("LZ4 decompression context unavailable");
+  if (lz4_->dctx == nullptr) return InternalError("LZ4 decompression context unavailable");
+  Status st = Lz4DecompressFrameWith(lz4_->dctx, frame, out);
+  if (!st.ok()) {
+    // LZ4F_resetDecompressionContext (liblz4 1.9.4) does not clear the
+    // remaining content size of a frame abandoned midway, so the next frame
+    // without a content size would fail with "frameSize_wrong". Start over
+    // with a fresh context after any error.
+    LZ4F_freeDecompressionContext(lz4_->dctx);
+    lz4_->dctx = nullptr;
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&lz4_->dctx, LZ4F_VERSION))) {
+      lz4_->dctx = nullptr;
+    }
+  }
+  return st;
+}
+
+namespace {
+
+Status Lz4DecompressFrameWith(LZ4F_dctx* dctx, std::span<const uint8_t> frame,
+                              std::span<uint8_t> out) {
   LZ4F_resetDecompressionContext(dctx);
   LZ4F_decompressOptions_t opts;
   std::memset(&opts, 0, sizeof(opts));
@@ -273,6 +297,8 @@ Status ChunkDecoder::Lz4DecompressFrame(std::span<const uint8_t> frame, std::spa
     }
   }
 }
+
+}  // namespace
 
 Status ChunkDecoder::DecodePayload(const ChunkRecordHeader& header,
                                    std::span<const uint8_t> payload, std::span<uint8_t> out) {

@@ -136,6 +136,13 @@ int OnProgress(void* userp, curl_off_t /*dltotal*/, curl_off_t dlnow, curl_off_t
     t->last_moved = moved;
     if (moved > 0) t->last_progress = now;
   }
+  // Until the connection is up (TCP and TLS), the connect timeout governs.
+  curl_off_t pretransfer = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+  if (pretransfer == 0) {
+    t->last_progress = now;
+    return 0;
+  }
   if (now - t->last_progress > t->stall_timeout) {
     t->stalled = true;
     return 1;
@@ -194,11 +201,11 @@ struct CurlTransport::Impl {
     if (multi) curl_multi_cleanup(multi);
   }
 
+  // Notifies under the lock: the waiter owns `t` (on its stack) and may
+  // destroy it as soon as it sees `done`, so `t` is not touched afterwards.
   static void Complete(Transfer* t) {
-    {
-      std::lock_guard<std::mutex> lock(t->mu);
-      t->done = true;
-    }
+    std::lock_guard<std::mutex> lock(t->mu);
+    t->done = true;
     t->cv.notify_all();
   }
 

@@ -59,8 +59,8 @@ struct BearerAuth {
 };
 
 // Receives a successful response body piece by piece, in order. Called on a
-// transport thread; must not block for long. A non-OK return aborts the
-// transfer and becomes the request's error.
+// transport thread; must not block for long and must not call the transport.
+// A non-OK return aborts the transfer and becomes the request's error.
 using BodySink = std::function<Status(std::string_view piece)>;
 
 struct HttpRequest {

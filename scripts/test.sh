@@ -7,3 +7,7 @@ scripts/install-deps.sh
 scripts/build.sh
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"
+# Fuzz targets under clang + ASan/UBSan (build-fuzz/): build only them and
+# replay their committed corpora.
+cd "$OLDPWD"
+scripts/fuzz.sh --replay

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <lmdb.h>
 
 #include <chrono>
 #include <random>
@@ -258,6 +259,81 @@ TEST(CacheProcessTest, MapGrownByAnotherProcessIsAdopted) {
   (*c)->PutChunk(XorbFor(301), 1, Payload(301, 1, 65536, 1));
   ASSERT_TRUE((*c)->Flush().ok());
   EXPECT_EQ((*c)->Stats().entries, 162u);
+}
+
+// Raw LMDB access for the stale-reader test, only ever in a child process
+// (one environment per directory per process).
+int CountReaderSlotsOf(const std::string& dir, pid_t pid) {
+  MDB_env* env = nullptr;
+  if (mdb_env_create(&env) != 0) return -1;
+  mdb_env_set_maxdbs(env, 4);
+  if (mdb_env_open(env, dir.c_str(), MDB_NOTLS | MDB_RDONLY, 0644) != 0) return -1;
+  struct Ctx {
+    std::string needle;
+    int n = 0;
+  } ctx{" " + std::to_string(pid) + " ", 0};
+  mdb_reader_list(
+      env,
+      [](const char* line, void* p) {
+        auto* c = static_cast<Ctx*>(p);
+        // Lines are "<pid> <thread> <txnid>", the pid right-aligned.
+        if ((std::string(" ") + line).find(c->needle) != std::string::npos) ++c->n;
+        return 0;
+      },
+      &ctx);
+  mdb_env_close(env);
+  return ctx.n;
+}
+
+// A process killed inside a read transaction leaves its reader slot behind
+// (as long as another process keeps the environment open), pinning the
+// snapshot it read: pages freed after it cannot be reused, so under churn
+// the file would grow without bound. The writer clears such slots.
+TEST(CacheProcessTest, StaleReaderSlotOfAKilledProcessIsCleared) {
+  TempDir tmp;
+  constexpr uint64_t kLimit = 8 << 20;
+  auto c = ChunkCache::Open(Options(tmp.path(), kLimit));
+  ASSERT_TRUE(c.ok());
+  for (uint32_t i = 0; i < 120; ++i) (*c)->PutChunk(XorbFor(1), i, Payload(1, i, 65536, 1));
+  ASSERT_TRUE((*c)->Flush().ok());
+
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t reader = ::fork();
+  ASSERT_GE(reader, 0);
+  if (reader == 0) {
+    MDB_env* env = nullptr;
+    MDB_txn* txn = nullptr;
+    if (mdb_env_create(&env) != 0) ::_exit(2);
+    mdb_env_set_maxdbs(env, 4);
+    if (mdb_env_open(env, tmp.path().c_str(), MDB_NOTLS, 0644) != 0) ::_exit(3);
+    if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) ::_exit(4);
+    if (::write(ready[1], "r", 1) != 1) ::_exit(5);
+    for (;;) ::pause();
+  }
+  char b;
+  ASSERT_EQ(::read(ready[0], &b, 1), 1);
+  ASSERT_EQ(::kill(reader, SIGKILL), 0);
+  ASSERT_EQ(ExitCode(reader), 128 + SIGKILL);
+
+  const pid_t probe = ::fork();
+  ASSERT_GE(probe, 0);
+  if (probe == 0) ::_exit(CountReaderSlotsOf(tmp.path(), reader));
+  ASSERT_EQ(ExitCode(probe), 1) << "the killed reader's slot should be left behind";
+
+  // Churn 6x the limit: only bounded if the pinned snapshot was released.
+  for (uint32_t i = 0; i < 6 * 128; ++i) {
+    (*c)->PutChunk(XorbFor(2), i, Payload(2, i, 65536, 1));
+    if (i % 32 == 31) {
+      ASSERT_TRUE((*c)->Flush().ok());
+    }
+  }
+  ASSERT_TRUE((*c)->Flush().ok());
+  EXPECT_LE(cache_testing::FileSize(tmp.Sub("data.mdb")), 2 * kLimit);
+  const pid_t probe2 = ::fork();
+  ASSERT_GE(probe2, 0);
+  if (probe2 == 0) ::_exit(CountReaderSlotsOf(tmp.path(), reader));
+  EXPECT_EQ(ExitCode(probe2), 0);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <thread>
 
 #include "tests/unit/chunkstore/cache_test_util.h"
@@ -48,6 +49,30 @@ TEST(CacheTest, OpenRejectsBadOptions) {
   EXPECT_EQ(ChunkCache::Open(o).status().code(), ErrorCode::kInvalidArgument);
   o = SmallOptions(tmp.Sub("missing/deeper"));
   EXPECT_EQ(ChunkCache::Open(o).status().code(), ErrorCode::kIo);
+}
+
+TEST(CacheTest, UnreadableStoreIsReportedAndCanBeDestroyed) {
+  TempDir tmp;
+  {
+    auto c = MustOpen(SmallOptions(tmp.path()));
+    c->PutChunk(XorbFor(1), 0, Bytes(1, 100));
+  }
+  // Overwrite both meta pages with garbage.
+  {
+    const auto junk = Bytes(9, 8192);
+    FILE* f = std::fopen(tmp.Sub("data.mdb").c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(junk.data(), 1, junk.size(), f), junk.size());
+    std::fclose(f);
+  }
+  auto bad = ChunkCache::Open(SmallOptions(tmp.path()));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), ErrorCode::kCorrupt) << bad.status();
+  ASSERT_TRUE(ChunkCache::Destroy(tmp.path()).ok());
+  auto c = MustOpen(SmallOptions(tmp.path()));
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->Stats().entries, 0u);
+  EXPECT_TRUE(ChunkCache::Destroy(tmp.Sub("nothing-here")).ok());
 }
 
 TEST(CacheTest, RoundTripEveryKind) {
@@ -102,6 +127,18 @@ TEST(CacheTest, PersistsAcrossReopen) {
   EXPECT_EQ(MustGetChunk(*c, XorbFor(7), 3), chunk);
   EXPECT_EQ(*c->GetSmallFile("oid"), (std::vector<uint8_t>{1, 2, 3}));
   EXPECT_EQ(c->Stats().entries, 2u);
+}
+
+TEST(CacheTest, ReopenWithASmallerLimitShrinksAtOnce) {
+  TempDir tmp;
+  {
+    auto c = MustOpen(SmallOptions(tmp.path()));
+    for (uint32_t i = 0; i < 20; ++i) c->PutChunk(XorbFor(1), i, Bytes(i, 10000));
+  }
+  auto c = MustOpen(SmallOptions(tmp.path(), 5 * ChunkCharge(10000)));
+  EXPECT_EQ(c->Stats().entries, 5u);
+  EXPECT_FALSE(MustGetChunk(*c, XorbFor(1), 14).has_value());
+  EXPECT_EQ(MustGetChunk(*c, XorbFor(1), 15), Bytes(15, 10000));
 }
 
 TEST(CacheTest, ReplacingAnEntryKeepsAccountingRight) {
@@ -377,6 +414,54 @@ TEST(CacheTest, TinyQueueAppliesBackPressureWithoutLosingPuts) {
   ASSERT_TRUE(c->Flush().ok());
   EXPECT_EQ(c->Stats().entries, 150u);
   EXPECT_EQ(MustGetChunk(*c, XorbFor(2), 49), Bytes(249, 3000));
+}
+
+TEST(CacheTest, VisitChunkGivesTheVerifiedRecordWithoutACopy) {
+  TempDir tmp;
+  auto c = MustOpen(SmallOptions(tmp.path()));
+  const auto chunk = Bytes(31, 65536);
+  size_t calls = 0;
+  auto visit = [&](std::span<const uint8_t> rec) {
+    ++calls;
+    EXPECT_TRUE(std::equal(rec.begin(), rec.end(), chunk.begin(), chunk.end()));
+  };
+  auto r = c->VisitChunk(XorbFor(31), 0, visit);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);
+  c->PutChunk(XorbFor(31), 0, chunk);
+  r = c->VisitChunk(XorbFor(31), 0, visit);  // from the queue or the store
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(*r);
+  ASSERT_TRUE(c->Flush().ok());
+  r = c->VisitChunk(XorbFor(31), 0, visit);  // from the store
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(calls, 2u);
+  EXPECT_EQ(c->Stats().hits, 2u);
+}
+
+TEST(CacheTest, ListUsageAndVerifyPageThroughLargeCaches) {
+  TempDir tmp;
+  auto c = MustOpen(SmallOptions(tmp.path()));
+  // More entries than one scan page (512), of several kinds.
+  for (uint32_t i = 0; i < 1100; ++i) c->PutChunk(XorbFor(i % 3), i, Bytes(i, 64));
+  for (uint32_t i = 0; i < 600; ++i) c->PutSmallFile("oid" + std::to_string(i), Bytes(i, 10));
+  ASSERT_TRUE(c->Flush().ok());
+  EXPECT_EQ(c->List(CacheKind::kChunk, 100000)->size(), 1100u);
+  EXPECT_EQ(c->List(CacheKind::kSmallFile, 100000)->size(), 600u);
+  EXPECT_EQ(c->List(CacheKind::kTerms, 100000)->size(), 0u);
+  EXPECT_EQ(c->List(std::nullopt, 100000)->size(), 1700u);
+  EXPECT_EQ(c->List(CacheKind::kChunk, 700)->size(), 700u);
+  auto usage = c->Usage();
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ((*usage)[0].entries, 1100u);
+  EXPECT_EQ((*usage)[4].kind, CacheKind::kSmallFile);
+  EXPECT_EQ((*usage)[4].entries, 600u);
+  EXPECT_EQ((*usage)[0].bytes + (*usage)[4].bytes, c->Stats().bytes);
+  auto report = c->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->checked, 1700u);
+  EXPECT_EQ(report->corrupt, 0u);
 }
 
 }  // namespace

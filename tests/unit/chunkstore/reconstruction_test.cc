@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -10,6 +12,7 @@
 
 #include "chunkstore/chunker.h"
 #include "chunkstore/hash.h"
+#include "chunkstore/xorb.h"
 #include "tests/unit/chunkstore/test_data.h"
 
 namespace hubfs::chunkstore {
@@ -763,6 +766,112 @@ TEST(ReconstructionHostileJson, SizeLimitAndManyTerms) {
   EXPECT_TRUE(ParseReconstructionJson(body, 2, limits).ok());
   // The default limit refuses a body past 64 MiB before looking at it.
   EXPECT_EQ(ParseCode(std::string((64u << 20) + 1, ' '), 2), ErrorCode::kResourceExhausted);
+}
+
+// The fuzzer's seed answers are valid plans (else they would only exercise
+// the error paths).
+TEST(ReconstructionHostileJson, FuzzSeedsParse) {
+  const std::filesystem::path dir =
+      std::filesystem::path(HUBFS_SOURCE_DIR) / "tests/fuzz/corpus/reconstruction";
+  int parsed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".json") continue;
+    const int version = name.find("_v1") != std::string::npos ? 1 : 2;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string body(std::filesystem::file_size(entry.path()), '\0');
+    in.read(body.data(), static_cast<std::streamsize>(body.size()));
+    ASSERT_TRUE(in) << name;
+    Result<Reconstruction> r = ParseReconstructionJson(body, version);
+    EXPECT_TRUE(r.ok()) << name << ": " << r.status();
+    ++parsed;
+  }
+  EXPECT_GE(parsed, 10);
+}
+
+// --- The whole §5.3 path with real chunk records --------------------------------
+
+// A compressible file packed into LZ4/BG4 xorbs: build plans, serialize,
+// parse, fetch exactly the listed byte ranges of the xorb bodies, decode them
+// with ChunkDecoder and assemble.
+TEST(ReconstructionEndToEnd, CompressedXorbsThroughDecoder) {
+  std::vector<uint8_t> raw = SplitMix64Bytes(99, 700000);
+  for (size_t i = 0; i < raw.size(); ++i) {
+    raw[i] = static_cast<uint8_t>((raw[i] & 0x0F) + (i % 4 == 0 ? 0x40 : 0));
+  }
+  const std::vector<size_t> lengths = ChunkLengths(raw);
+  ASSERT_GT(lengths.size(), 6u);
+  // Three chunks per xorb; one term per xorb.
+  std::map<Hash, XorbBuilder::Xorb> xorbs;
+  std::map<Hash, XorbLayout> layouts;
+  std::vector<FileTerm> terms;
+  XorbBuilder builder(CompressionPolicy::kBest);
+  size_t offset = 0;
+  auto finish = [&] {
+    XorbBuilder::Xorb x = builder.Finish();
+    const Hash h = x.info.hash;
+    terms.push_back(FileTerm{h, {0, static_cast<uint32_t>(x.info.chunks.size())}});
+    layouts[h] = XorbLayoutFromInfo(x.info);
+    xorbs[h] = std::move(x);
+  };
+  for (size_t k = 0; k < lengths.size(); ++k) {
+    std::span<const uint8_t> chunk(raw.data() + offset, lengths[k]);
+    offset += lengths[k];
+    ASSERT_TRUE(builder.Add(ChunkHash(chunk), chunk).ok());
+    if (builder.num_chunks() == 3) finish();
+  }
+  if (builder.num_chunks() > 0) finish();
+  // The file is the data followed by a repeat of the first xorb's middle chunk.
+  const FileTerm repeat{terms[0].xorb, {1, 2}};
+  terms.push_back(repeat);
+  std::vector<uint8_t> content = raw;
+  const size_t c0 = lengths[0];
+  content.insert(content.end(), raw.begin() + static_cast<ptrdiff_t>(c0),
+                 raw.begin() + static_cast<ptrdiff_t>(c0 + lengths[1]));
+  uint64_t compressed = 0;
+  for (const auto& [h, x] : xorbs) compressed += x.body.size();
+  EXPECT_LT(compressed, raw.size()) << "the input should compress";
+
+  XorbLayoutFn lookup = [&](const Hash& h) -> const XorbLayout* {
+    auto it = layouts.find(h);
+    return it == layouts.end() ? nullptr : &it->second;
+  };
+  ChunkDecoder decoder;
+  std::mt19937_64 rng(5);
+  const uint64_t n = content.size();
+  std::vector<std::pair<uint64_t, uint64_t>> ranges = {{0, n}, {n - 1, n}, {n - 10, n}};
+  for (int i = 0; i < 60; ++i) {
+    const uint64_t s = rng() % n;
+    ranges.emplace_back(s, std::min(n, s + 1 + rng() % 300000));
+  }
+  for (const auto& [s, e] : ranges) {
+    for (int version : {1, 2}) {
+      BuildOptions opt;
+      opt.version = version;
+      Result<Reconstruction> built = BuildReconstruction(
+          terms, lookup, n, RangeSpec{s, e - 1, std::nullopt}, VectorUrl, opt);
+      ASSERT_TRUE(built.ok()) << built.status();
+      const std::string text =
+          version == 1 ? ReconstructionToJsonV1(*built) : ReconstructionToJsonV2(*built);
+      Result<Reconstruction> plan = ParseReconstructionJson(text, version);
+      ASSERT_TRUE(plan.ok()) << plan.status();
+      Result<std::vector<NeededFetch>> needed = NeededFetchRanges(*plan, e - s);
+      ASSERT_TRUE(needed.ok()) << needed.status();
+      DecodedRuns runs;
+      for (const NeededFetch& f : *needed) {
+        const std::vector<uint8_t>& body = xorbs.at(f.xorb->xorb).body;
+        ASSERT_LT(f.range->bytes.end, body.size());
+        std::span<const uint8_t> fetched(body.data() + f.range->bytes.start,
+                                         f.range->bytes.end - f.range->bytes.start + 1);
+        std::vector<std::vector<uint8_t>> chunks;
+        ASSERT_TRUE(decoder.DecodeRun(fetched, f.range->chunks.size(), &chunks).ok());
+        ASSERT_TRUE(runs.Add(f.xorb->xorb, f.range->chunks, std::move(chunks)).ok());
+      }
+      Result<std::vector<uint8_t>> bytes = AssembleRange(*plan, e - s, runs);
+      ASSERT_TRUE(bytes.ok()) << bytes.status();
+      EXPECT_TRUE(*bytes == Slice(content, s, e)) << "v" << version << " " << s << "-" << e;
+    }
+  }
 }
 
 }  // namespace

@@ -405,6 +405,33 @@ TEST(ChunkDecoderTest, RejectsGarbageAndTrailingBytesInPayload) {
   EXPECT_EQ(out, data);
 }
 
+TEST(ChunkDecoderTest, ReusableAfterAbandonedFrameWithContentSize) {
+  // Regression (found by fuzzing): liblz4 kept the remaining content size of
+  // a frame that failed midway, and the next frame without a content size
+  // then failed with frameSize_wrong on the reused context.
+  std::vector<uint8_t> data = TextLike(20000, 8);
+  std::vector<uint8_t> sized = Lz4Frame(data, LZ4F_max64KB, false, false, true);
+  std::vector<uint8_t> plain = Lz4Frame(data, LZ4F_max64KB, false, false, false);
+  ChunkDecoder d;
+  for (size_t keep : {sized.size() / 2, sized.size() - 1}) {
+    std::vector<uint8_t> out;
+    size_t consumed = 0;
+    EXPECT_FALSE(d.DecodeRecord(Record(CompressionScheme::kLz4, 20000,
+                                       std::span<const uint8_t>(sized).first(keep)),
+                                &consumed, &out)
+                     .ok());
+    Status st = d.DecodeRecord(Record(CompressionScheme::kLz4, 20000, plain), &consumed, &out);
+    ASSERT_TRUE(st.ok()) << st;
+    EXPECT_EQ(out, data);
+  }
+  // Also when the abandoned frame was longer than declared.
+  std::vector<uint8_t> out;
+  size_t consumed = 0;
+  EXPECT_FALSE(d.DecodeRecord(Record(CompressionScheme::kLz4, 100, sized), &consumed, &out).ok());
+  ASSERT_TRUE(d.DecodeRecord(Record(CompressionScheme::kLz4, 20000, plain), &consumed, &out).ok());
+  EXPECT_EQ(out, data);
+}
+
 // --- Runs and whole xorbs -------------------------------------------------------
 
 TEST(ChunkDecoderTest, DecodeRunChecksCountAndTrailingBytes) {

@@ -272,6 +272,40 @@ TEST_F(CurlTransportTest, ConnectionRefusedIsUnavailable) {
   EXPECT_EQ(resp.status().code(), ErrorCode::kUnavailable) << resp.status();
 }
 
+// A listener that never accepts, with its backlog full: the kernel drops
+// further SYNs, so a connect hangs until the connect timeout.
+TEST_F(CurlTransportTest, ConnectTimeoutApplies) {
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(lfd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(lfd, 0), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    (void)::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(c);
+  }
+  auto transport = MakeTransport();
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x";
+  req.connect_timeout = 300ms;
+  req.stall_timeout = 100ms;  // must not fire before the connection exists
+  auto start = std::chrono::steady_clock::now();
+  auto resp = transport->Send(req);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  for (int c : fillers) ::close(c);
+  ::close(lfd);
+  ASSERT_FALSE(resp.ok());
+  EXPECT_EQ(resp.status().code(), ErrorCode::kTimeout) << resp.status();
+  EXPECT_GE(elapsed, 250ms);
+  EXPECT_LT(elapsed, 3000ms);
+}
+
 TEST_F(CurlTransportTest, BoundsTransfersInFlight) {
   TestServer server([](const TestRequest&) { return TestReply{.body = "x", .delay = 50ms}; });
   auto transport = MakeTransport(/*max_in_flight=*/3);

@@ -7,39 +7,14 @@
 #include <vector>
 
 #include "hub/curl_transport.h"
+#include "tests/unit/hub/test_clock.h"
 #include "tests/unit/hub/test_server.h"
 
 namespace hubfs::hub {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A clock whose SleepFor returns at once, recording the wait and moving time.
-class SteppingClock final : public Clock {
- public:
-  TimePoint Now() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return TimePoint(now_);
-  }
-  int64_t UnixSeconds() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return 1'800'000'000 + std::chrono::duration_cast<std::chrono::seconds>(now_).count();
-  }
-  void SleepFor(Duration d) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    sleeps_.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(d));
-    now_ += d;
-  }
-  std::vector<std::chrono::milliseconds> sleeps() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return sleeps_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  Duration now_{0};
-  std::vector<std::chrono::milliseconds> sleeps_;
-};
+using testing::SteppingClock;
 
 // Replays scripted outcomes, one per Send.
 class ScriptedTransport final : public HttpTransport {

@@ -1,0 +1,231 @@
+// Write-side Hub routes: Xet tokens, preupload, LFS batch, NDJSON commits.
+#include <algorithm>
+
+#include "tests/hubsim/http_util.h"
+#include "tests/hubsim/hub_api.h"
+#include "tests/hubsim/lfs_rule.h"
+#include "tests/hubsim/util.h"
+
+namespace hubfs::hubsim {
+
+using nlohmann::json;
+
+namespace {
+constexpr size_t kMaxPreuploadFiles = 1000;
+constexpr size_t kMaxBatchObjects = 1000;
+constexpr size_t kMaxCommitLines = 100000;
+
+std::string GitAttributesAt(Services& s, const Commit& cm) {
+  auto it = cm.tree.find(".gitattributes");
+  if (it == cm.tree.end() || it->second.is_lfs()) return {};
+  auto blob = ReadFile(s.BlobPath(it->second.oid), 1 << 20);
+  return blob.ok() ? *blob : std::string();
+}
+}  // namespace
+
+json HubApi::IssueXetToken(const Call& c, const RepoRef& r, const std::string& rev, bool write) {
+  XetTokenClaims claims;
+  claims.repo = r.key.Str();
+  claims.revision = rev;
+  claims.scope = write ? Scope::kWrite : Scope::kRead;
+  claims.exp = s_.now() + s_.TokenTtl();
+  return json{{"accessToken", s_.signer->IssueXetToken(claims)},
+              {"exp", claims.exp},
+              {"casUrl", CasOrigin(c)}};
+}
+
+void HubApi::XetToken(Call& c, const RepoRef& r, const std::string& rev, bool write) {
+  bool create_pr = QueryFlag(c.req, "create_pr");
+  // Python asks for a PR write token with the literal revision "None".
+  if (!(write && (rev == "None" || create_pr))) {
+    auto commit = s_.repos->Resolve(r.key, rev);
+    if (!commit.ok()) return SendStatus(c.res, commit.status());
+  }
+  json t = IssueXetToken(c, r, rev, write);
+  c.res.set_header("X-Xet-Access-Token", t["accessToken"].get<std::string>());
+  c.res.set_header("X-Xet-Token-Expiration", std::to_string(t["exp"].get<int64_t>()));
+  c.res.set_header("X-Xet-Cas-Url", t["casUrl"].get<std::string>());
+  SendJson(c.res, 200, t);
+}
+
+void HubApi::Preupload(Call& c, const RepoRef& r, const std::string& rev) {
+  auto body = ParseJsonBody(c.req.body);
+  if (!body || !body->is_object() || !(*body)["files"].is_array())
+    return SendError(c.res, 400, "", "\"files\" must be an array");
+  if ((*body)["files"].size() > kMaxPreuploadFiles)
+    return SendError(c.res, 413, "", "too many files");
+  auto commit = s_.repos->Resolve(r.key, rev);
+  if (!commit.ok()) return SendStatus(c.res, commit.status());
+  const Commit& cm = **commit;
+  std::string attrs = GitAttributesAt(s_, cm);
+  if ((*body)["gitAttributes"].is_string()) attrs = (*body)["gitAttributes"].get<std::string>();
+  LfsRule rule(attrs);
+  json files = json::array();
+  for (const auto& f : (*body)["files"]) {
+    if (!f.is_object() || !f["path"].is_string() || !f["size"].is_number_unsigned())
+      return SendError(c.res, 400, "", "each file needs path and size");
+    std::string path = f["path"].get<std::string>();
+    uint64_t size = f["size"].get<uint64_t>();
+    std::string sample;
+    if (f["sample"].is_string()) {
+      auto decoded = Base64Decode(f["sample"].get<std::string>());
+      if (!decoded) return SendError(c.res, 400, "", "sample must be base64");
+      sample = std::move(*decoded);
+    }
+    if (!ValidRepoPath(path)) return SendError(c.res, 422, "", "Invalid path: " + path);
+    bool lfs = rule.IsLfs(path, size, sample);
+    json out = {{"path", path}, {"uploadMode", lfs ? "lfs" : "regular"}, {"shouldIgnore", false}};
+    auto it = cm.tree.find(path);
+    if (it != cm.tree.end()) out["oid"] = it->second.is_lfs() ? it->second.sha256 : it->second.oid;
+    files.push_back(std::move(out));
+  }
+  SendJson(c.res, 200, json{{"files", files}, {"commitOid", cm.id}});
+}
+
+void HubApi::LfsBatch(Call& c, const RepoRef& r) {
+  auto body = ParseJsonBody(c.req.body);
+  if (!body || !body->is_object() || !(*body)["objects"].is_array())
+    return SendError(c.res, 422, "", "\"objects\" must be an array");
+  std::string op = (*body)["operation"].is_string() ? (*body)["operation"].get<std::string>() : "";
+  if (op != "upload") return SendError(c.res, 422, "", "only the upload operation is supported");
+  if ((*body)["objects"].size() > kMaxBatchObjects)
+    return SendError(c.res, 413, "", "too many objects");
+  bool xet = false;
+  if ((*body)["transfers"].is_array())
+    for (const auto& t : (*body)["transfers"]) xet |= t.is_string() && t.get<std::string>() == "xet";
+  std::string ref = "main";
+  if ((*body)["ref"].is_object() && (*body)["ref"]["name"].is_string())
+    ref = (*body)["ref"]["name"].get<std::string>();
+  if (ref.rfind("refs/heads/", 0) == 0) ref = ref.substr(11);
+  json objects = json::array();
+  json token;
+  for (const auto& o : (*body)["objects"]) {
+    if (!o.is_object() || !o["oid"].is_string() || !o["size"].is_number_unsigned())
+      return SendError(c.res, 422, "", "each object needs oid and size");
+    std::string oid = o["oid"].get<std::string>();
+    uint64_t size = o["size"].get<uint64_t>();
+    json out = {{"oid", oid}, {"size", size}};
+    if (!IsLowerHex(oid, 64)) {
+      out["error"] = {{"code", 422}, {"message", "oid must be a sha256"}};
+    } else if (auto known = s_.cas->FindSha256(oid); known && known->size == size) {
+      // Already stored: no actions.
+    } else if (!xet) {
+      out["error"] = {{"code", 422},
+                      {"message", "this server only accepts uploads through the xet transfer"}};
+    } else {
+      if (token.is_null()) token = IssueXetToken(c, r, ref, true);
+      std::string href = c.hub + "/api/" + std::string(RepoTypeName(r.key.type)) + "s/" +
+                         r.key.id + "/xet-write-token/" + PercentEncode(ref, false);
+      out["authenticated"] = true;
+      out["actions"] = {
+          {"upload",
+           {{"href", href},
+            {"header",
+             {{"X-Xet-Cas-Url", token["casUrl"]},
+              {"X-Xet-Access-Token", token["accessToken"]},
+              {"X-Xet-Token-Expiration", std::to_string(token["exp"].get<int64_t>())},
+              {"X-Xet-Session-Id", RandomHex(16)}}}}}};
+    }
+    objects.push_back(std::move(out));
+  }
+  c.res.status = 200;
+  c.res.set_content(json{{"transfer", xet ? "xet" : "basic"}, {"objects", objects}}.dump(),
+                    "application/vnd.git-lfs+json");
+}
+
+void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
+  CommitRequest creq;
+  creq.target = rev;
+  creq.create_pr = QueryFlag(c.req, "create_pr");
+  creq.author = c.user ? c.user->name : "";
+  bool have_header = false;
+  size_t lines = 0;
+  for (std::string_view line : Split(c.req.body, '\n')) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (++lines > kMaxCommitLines) return SendError(c.res, 413, "", "too many operations");
+    auto j = ParseJsonBody(line);
+    if (!j || !j->is_object() || !(*j)["key"].is_string() || !(*j)["value"].is_object())
+      return SendError(c.res, 400, "", "each line must be {\"key\":…,\"value\":{…}}");
+    std::string key = (*j)["key"].get<std::string>();
+    const json& v = (*j)["value"];
+    if (key == "header") {
+      have_header = true;
+      if (v["summary"].is_string()) creq.title = v["summary"].get<std::string>();
+      if (v["description"].is_string()) creq.message = v["description"].get<std::string>();
+      if (v["parentCommit"].is_string()) {
+        creq.parent_commit = v["parentCommit"].get<std::string>();
+        if (creq.parent_commit.size() < 5 || creq.parent_commit.size() > 40 ||
+            !IsHex(creq.parent_commit))
+          return SendError(c.res, 400, "", "Invalid parentCommit");
+        std::transform(creq.parent_commit.begin(), creq.parent_commit.end(),
+                       creq.parent_commit.begin(), ::tolower);
+      }
+      continue;
+    }
+    if (!have_header) return SendError(c.res, 400, "", "the header line must come first");
+    if (!v["path"].is_string()) return SendError(c.res, 400, "", key + " needs a path");
+    FileChange ch;
+    ch.path = v["path"].get<std::string>();
+    if (key == "deletedFolder") {
+      std::string p = ch.path;
+      while (!p.empty() && p.back() == '/') p.pop_back();
+      if (!p.empty() && !ValidRepoPath(p)) return SendError(c.res, 422, "", "Invalid path: " + ch.path);
+      ch.kind = FileChange::kDeleteFolder;
+    } else if (!ValidRepoPath(ch.path)) {
+      return SendError(c.res, 422, "", "Invalid path: " + ch.path);
+    } else if (key == "file") {
+      if (!v["content"].is_string()) return SendError(c.res, 400, "", "file needs content");
+      std::string enc = v["encoding"].is_string() ? v["encoding"].get<std::string>() : "base64";
+      std::string content;
+      if (enc == "base64") {
+        auto d = Base64Decode(v["content"].get<std::string>());
+        if (!d) return SendError(c.res, 400, "", "content is not valid base64: " + ch.path);
+        content = std::move(*d);
+      } else if (enc == "utf-8" || enc == "utf8") {
+        content = v["content"].get<std::string>();
+      } else {
+        return SendError(c.res, 400, "", "unknown encoding " + enc);
+      }
+      ch.entry.oid = GitBlobOid(content);
+      ch.entry.size = content.size();
+      Status st = WriteFileAtomic(s_.BlobPath(ch.entry.oid), content);
+      if (!st.ok()) return SendStatus(c.res, st);
+    } else if (key == "lfsFile") {
+      std::string oid = v["oid"].is_string() ? v["oid"].get<std::string>() : "";
+      if (v["algo"].is_string() && v["algo"].get<std::string>() != "sha256")
+        return SendError(c.res, 400, "", "only sha256 LFS objects are supported");
+      auto known = s_.cas->FindSha256(oid);
+      if (!known)
+        return SendError(c.res, 422, "",
+                         "LFS object " + oid + " for " + ch.path + " was never uploaded");
+      if (v.contains("size") && (!v["size"].is_number_unsigned() ||
+                                 v["size"].get<uint64_t>() != known->size))
+        return SendError(c.res, 422, "", "LFS object size mismatch for " + ch.path);
+      ch.entry.sha256 = oid;
+      ch.entry.size = known->size;
+      ch.entry.xet_hash = known->xet_hash;
+      ch.entry.oid = GitBlobOid(LfsPointer(oid, known->size));
+    } else if (key == "deletedFile") {
+      ch.kind = FileChange::kDeleteFile;
+    } else {
+      return SendError(c.res, 400, "", "unknown commit operation " + key);
+    }
+    creq.changes.push_back(std::move(ch));
+  }
+  if (!have_header) return SendError(c.res, 400, "", "missing header line");
+  if (creq.title.empty()) creq.title = "Upload files with hubsim";
+  auto result = s_.repos->ApplyCommit(r.key, creq);
+  if (!result.ok()) return SendStatus(c.res, result.status());
+  json out = {{"success", true},
+              {"commitOid", result->commit_id},
+              {"commitUrl", RepoUrl(c, r.key) + "/commit/" + result->commit_id},
+              {"hookOutput", ""}};
+  if (result->pr_number) {
+    out["pullRequestUrl"] = RepoUrl(c, r.key) + "/discussions/" + std::to_string(*result->pr_number);
+    out["pullRequestNum"] = *result->pr_number;
+  }
+  SendJson(c.res, 200, out);
+}
+
+}  // namespace hubfs::hubsim
