@@ -331,15 +331,60 @@ Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t win
   return Status::Ok();
 }
 
+Status XetReader::CheckPlacement(const FileState& file, const Reconstruction& plan,
+                                 uint64_t offset) {
+  if (plan.terms.empty()) return CorruptError("ranged plan without terms");
+  const size_t first = file.TermAt(offset);
+  for (size_t k = 0; k < plan.terms.size(); ++k) {
+    const ReconTerm& p = plan.terms[k];
+    if (first + k >= file.terms.size()) return CorruptError("plan runs past the file's terms");
+    const ReconTerm& f = file.terms[first + k];
+    const bool last = k + 1 == plan.terms.size();
+    const bool ok = p.xorb == f.xorb && f.range.Contains(p.range) &&
+                    (k == 0 || p.range.start == f.range.start) &&
+                    (last || p.range.end == f.range.end);
+    if (!ok) {
+      return CorruptError("plan term " + std::to_string(k) + " is not term " +
+                          std::to_string(first + k) + " of the file (was the Range ignored?)");
+    }
+  }
+  // Where the plan's first chunk starts in the file, when it can be known.
+  const ReconTerm& p = plan.terms[0];
+  const ReconTerm& f = file.terms[first];
+  std::optional<uint64_t> chunk_start;
+  if (p.range.start == f.range.start) {
+    chunk_start = file.starts[first];
+  } else if (p.range.end == f.range.end && plan.terms.size() > 1) {
+    if (p.unpacked_length > f.unpacked_length) return CorruptError("plan term longer than the file's");
+    chunk_start = file.starts[first] + (f.unpacked_length - p.unpacked_length);
+  } else {
+    const std::vector<uint32_t> lengths =
+        KnownLengths(f.xorb, ChunkRange{f.range.start, p.range.start});
+    if (std::find(lengths.begin(), lengths.end(), 0u) == lengths.end()) {
+      uint64_t sum = 0;
+      for (uint32_t l : lengths) sum += l;
+      chunk_start = file.starts[first] + sum;
+    }
+  }
+  if (chunk_start.has_value() && *chunk_start + plan.offset_into_first_range != offset) {
+    return CorruptError("plan starts at byte " +
+                        std::to_string(*chunk_start + plan.offset_into_first_range) +
+                        ", asked for " + std::to_string(offset));
+  }
+  return Status::Ok();
+}
+
 Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t segment_end,
                               std::span<uint8_t> out, bool parallel_fetches) {
   const std::string what = "read " + file.hash.ToString() + " at " + std::to_string(offset);
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
   for (int attempt = 0;; ++attempt) {
     counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
     Result<Reconstruction> plan =
         cas_->GetReconstruction(file.hash, FileByteRange{offset, segment_end});
     if (!plan.ok()) return plan.status().WithContext(what);
     Status valid = chunkstore::ValidateReconstruction(*plan, segment_end - offset);
+    if (valid.ok()) valid = CheckPlacement(*state, *plan, offset);
     if (!valid.ok()) return valid.WithContext(what);
     Status st = ReadColdOnce(*plan, segment_end - offset, out, parallel_fetches);
     if (st.ok()) return st;

@@ -135,6 +135,12 @@ class XetReader {
   // 403), its fetches, and assembly of out.size() bytes (possibly none).
   Status ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t segment_end,
                      std::span<uint8_t> out, bool parallel_fetches);
+  // Checks that a ranged plan really starts at `offset` of the file: its
+  // terms must be the file's terms from the one holding `offset` on
+  // (trimmed at both ends), and where the dropped leading bytes can be
+  // computed, they must add up to `offset`. Errors: kCorrupt.
+  Status CheckPlacement(const FileState& file, const chunkstore::Reconstruction& plan,
+                        uint64_t offset);
   Status ReadColdOnce(const chunkstore::Reconstruction& plan, uint64_t window_len,
                       std::span<uint8_t> out, bool parallel_fetches);
   // Fetches, decodes, checks, caches one range. Shared by concurrent readers.

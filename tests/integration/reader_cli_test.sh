@@ -90,7 +90,7 @@ done
 slice "$src/sub/other.bin" 500000 500100 | cmp - "$tmp/r.out" || fail "cold range differs"
 
 # --- warm re-read: no data request
-curl -fsS -X POST "$HUB/admin/counters/reset" >/dev/null || fail "counters reset"
+curl -fsS -X DELETE "$HUB/admin/counters" >/dev/null || fail "counters reset"
 "$HUBFS" cat org/model/big.bin >"$tmp/big2.out" || fail "warm cat"
 cmp "$src/big.bin" "$tmp/big2.out" || fail "warm cat differs"
 n=$(data_requests)

@@ -385,6 +385,19 @@ TEST_F(XetReaderTest, UncachedDataFailsFastOffline) {
   EXPECT_EQ(got.status().code(), ErrorCode::kUnavailable) << got.status();
 }
 
+// A CAS that ignores the Range of a reconstruction request must not make the
+// reader return bytes from the wrong place.
+TEST_F(XetReaderTest, PlanForTheWrongRangeIsCorrupt) {
+  auto r = NewReader();
+  fake_.IgnoreRange(true);
+  for (uint64_t off : {uint64_t{100}, uint64_t{1'500'000}, uint64_t{kFileSize - 1}}) {
+    std::vector<uint8_t> out(1000);
+    Result<size_t> got = r->Read(file_, off, out);
+    ASSERT_FALSE(got.ok()) << "read at " << off << " succeeded";
+    EXPECT_EQ(got.status().code(), ErrorCode::kCorrupt) << got.status();
+  }
+}
+
 TEST_F(XetReaderTest, UnknownFileIsNotFound) {
   auto r = NewReader();
   XetFileRef missing{chunkstore::Hash{}, 10, std::nullopt};
