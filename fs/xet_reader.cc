@@ -196,18 +196,25 @@ Status XetReader::Learn(const Hash& xorb, const LearnedLayout& learned) {
   // Load what the cache knows first, so a partial layout never replaces a
   // fuller one.
   (void)KnownLengths(xorb, ChunkRange{0, 0});
-  std::vector<uint8_t> encoded;
+  bool changed = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     LearnedLayout* l = layouts_.Get(xorb);
-    bool changed = true;
     if (l == nullptr) {
-      l = layouts_.Put(xorb, learned);
+      layouts_.Put(xorb, learned);
     } else if (!l->Merge(learned, &changed)) {
       return CorruptError("xorb " + xorb.ToString() +
                           ": fetched chunk lengths disagree with earlier ones");
     }
-    if (changed && cache_ != nullptr) encoded = EncodeLayout(*l);
+  }
+  if (!changed || cache_ == nullptr) return Status::Ok();
+  // Encode the latest merged state under layout_put_mu_: concurrent learners
+  // queue their puts in order, so the last one queued is the fullest.
+  std::lock_guard<std::mutex> put_lock(layout_put_mu_);
+  std::vector<uint8_t> encoded;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (LearnedLayout* l = layouts_.Get(xorb)) encoded = EncodeLayout(*l);
   }
   if (!encoded.empty()) cache_->PutXorbLayout(xorb, std::move(encoded));
   return Status::Ok();
@@ -403,7 +410,8 @@ Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
                          chunkstore::NeededFetchRanges(plan, window_len));
   // The chunks the window needs: those of every term that starts inside it.
   ChunkMap source;
-  std::map<Hash, std::vector<uint32_t>> missing;  // per xorb, sorted later
+  std::map<Hash, std::vector<uint32_t>> missing;  // per xorb
+  std::map<Hash, LearnedLayout> relearn;          // lengths of cached chunks
   {
     uint64_t c = 0;
     bool first = true;
@@ -417,6 +425,14 @@ Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
         const uint32_t expect = lengths[idx - term.range.start];
         std::optional<std::vector<uint8_t>> chunk = CachedChunk(term.xorb, idx, expect);
         if (chunk.has_value()) {
+          if (expect == 0) {  // the layout entry was lost (evicted): learn the length again
+            LearnedLayout& l = relearn[term.xorb];
+            if (l.lengths.size() < idx + 1) {
+              l.lengths.resize(idx + 1, 0);
+              l.record_starts.resize(idx + 1, kUnknownRecordStart);
+            }
+            l.lengths[idx] = static_cast<uint32_t>(chunk->size());
+          }
           source.AddOwned(term.xorb, idx, std::move(*chunk));
         } else {
           missing[term.xorb].push_back(idx);
@@ -473,7 +489,9 @@ Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
     source.AddRun(to_fetch[i]->xorb->xorb, to_fetch[i]->range->chunks.start, *results[i]);
   }
   HUBFS_RETURN_IF_ERROR(first_error);
-  return chunkstore::AssembleInto(plan, source, out);
+  HUBFS_RETURN_IF_ERROR(chunkstore::AssembleInto(plan, source, out));
+  for (const auto& [xorb, l] : relearn) HUBFS_RETURN_IF_ERROR(Learn(xorb, l));
+  return Status::Ok();
 }
 
 Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRun(const XorbFetch& xorb,

@@ -21,7 +21,7 @@
 //
 // Thread-safety: all methods are thread-safe; many threads may read one file.
 // No lock is held across a CAS call or a cache call that can block (Put*).
-// Lock order: mu_ alone (never nested); decoder pool lock alone.
+// Lock order: layout_put_mu_ before mu_; SingleFlight locks alone.
 #ifndef HUBFS_FS_XET_READER_H_
 #define HUBFS_FS_XET_READER_H_
 
@@ -170,6 +170,9 @@ class XetReader {
   std::vector<std::unique_ptr<chunkstore::ChunkDecoder>> decoders_;  // GUARDED_BY(mu_)
   size_t fetches_running_ = 0;                                   // GUARDED_BY(mu_)
   std::condition_variable fetch_slots_;
+  // Held while encoding and queueing a layout, so the cache always receives
+  // the latest merged layout last. Taken before mu_, never the other way.
+  std::mutex layout_put_mu_;
 
   SingleFlight<chunkstore::Hash, std::shared_ptr<FileState>> file_flights_;
   SingleFlight<FetchKey, std::shared_ptr<const Run>> fetch_flights_;

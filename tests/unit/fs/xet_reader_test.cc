@@ -374,6 +374,33 @@ TEST_F(XetReaderTest, ReadAllVerifiedChecksHashes) {
   EXPECT_EQ(st.code(), ErrorCode::kCorrupt) << st;
 }
 
+TEST_F(XetReaderTest, LostLayoutsAreRelearnedFromCachedChunks) {
+  {
+    auto r = NewReader();
+    ExpectRange(*r, 0, data_.size());
+  }
+  // Replace every xorb layout by one that knows nothing (as if evicted).
+  for (const chunkstore::FileTerm& t : fake_.File(hash_).terms) {
+    cache_->PutXorbLayout(t.xorb, EncodeLayout(LearnedLayout{}));
+  }
+  ASSERT_TRUE(cache_->Flush().ok());
+  fake_.ResetCounters();
+  auto r = NewReader();
+  std::vector<uint8_t> sunk;
+  Status st = r->ReadAllVerified(file_, 1 << 20, [&](std::span<const uint8_t> d) {
+    sunk.insert(sunk.end(), d.begin(), d.end());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(sunk, data_);
+  EXPECT_EQ(fake_.data_calls(), 0);
+  // Relearned: the next reader is warm without any request.
+  fake_.ResetCounters();
+  auto r2 = NewReader();
+  ExpectRange(*r2, 0, data_.size());
+  EXPECT_EQ(fake_.recon_calls(), 0);
+}
+
 TEST_F(XetReaderTest, UncachedDataFailsFastOffline) {
   auto r = NewReader();
   ExpectRange(*r, 0, 100000);
