@@ -75,6 +75,18 @@ cmp "$src/big.bin" "$tmp/big.out" || fail "cat big.bin differs"
 "$HUBFS" cat hf://models/org/model/README.md >"$tmp/readme.out" || fail "cat README.md"
 cmp "$src/README.md" "$tmp/readme.out" || fail "README.md differs"
 
+# --- tokens: the CAS token went to the CAS only, nothing to data URLs
+counters | "$PY" -c '
+import json, sys
+c = json.load(sys.stdin)
+data_auth = sum(v.get("auth", 0) for v in c.get("data", {}).values())
+cas = c.get("cas", {})
+cas_req = sum(v.get("requests", 0) for v in cas.values())
+cas_auth = sum(v.get("auth", 0) for v in cas.values())
+assert data_auth == 0, f"{data_auth} data requests carried Authorization"
+assert cas_req > 0 and cas_auth == cas_req, f"cas requests {cas_req}, with auth {cas_auth}"
+' || fail "token placement"
+
 # --- ranges: first/last byte, around 64 KiB chunk sizes, the LZ4 stretch, past the end
 size=3500000
 for r in 0-1 $((size - 1))-$size 0-$size 65535-65537 131071-131073 999990-1000010 \
