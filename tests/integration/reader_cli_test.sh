@@ -108,6 +108,25 @@ cmp "$src/big.bin" "$tmp/big2.out" || fail "warm cat differs"
 n=$(data_requests)
 [ "$n" = "0" ] || fail "warm re-read made $n data requests"
 
+# --- a corrupted cache entry is dropped and refetched, never served
+"$PY" - "$src/big.bin" "$HUBFS_CACHE_DIR" <<'PYEOF' || fail "could not corrupt the cache"
+import os, sys
+needle = open(sys.argv[1], "rb").read()[2_000_000:2_000_064]
+for root, _, files in os.walk(sys.argv[2]):
+    for f in files:
+        p = os.path.join(root, f)
+        data = open(p, "rb").read()
+        i = data.find(needle)
+        if i >= 0:
+            with open(p, "r+b") as fh:
+                fh.seek(i + 10)
+                fh.write(bytes([data[i + 10] ^ 0x5A]))
+            sys.exit(0)
+sys.exit(1)
+PYEOF
+"$HUBFS" cat --range 1999000-2001000 org/model/big.bin >"$tmp/r.out" || fail "read over a corrupted entry"
+slice "$src/big.bin" 1999000 2001000 | cmp - "$tmp/r.out" || fail "corrupted cache entry was served"
+
 # --- clear errors
 expect_error() {  # expect_error PATTERN hubfs-args...
   local pattern=$1; shift
