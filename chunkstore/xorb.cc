@@ -14,11 +14,6 @@ namespace hubfs::chunkstore {
 
 namespace {
 
-// A xorb may hold more than the writer limit of 8192 chunks (§3.1), but a
-// body of tiny records must not make the reader keep millions of entries.
-constexpr size_t kMaxXorbChunksRead = size_t{1} << 20;
-
-
 uint32_t LoadU24(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16;
 }
@@ -157,9 +152,8 @@ CompressionScheme AppendChunkRecord(std::span<const uint8_t> chunk, CompressionP
       }
     }
   }
-  std::span<const uint8_t> payload = scheme == CompressionScheme::kNone
-                                         ? chunk
-                                         : std::span<const uint8_t>(best);
+  std::span<const uint8_t> payload =
+      scheme == CompressionScheme::kNone ? chunk : std::span<const uint8_t>(best);
   ChunkRecordHeader header;
   header.compressed_size = static_cast<uint32_t>(payload.size());
   header.scheme = scheme;
@@ -259,8 +253,8 @@ Status Lz4DecompressFrameWith(LZ4F_dctx* dctx, std::span<const uint8_t> frame,
     uint8_t* dst = probing ? &probe : out.data() + out_pos;
     size_t dst_size = probing ? 1 : out.size() - out_pos;
     size_t src_size = frame.size() - in_pos;
-    const size_t hint = LZ4F_decompress(dctx, dst, &dst_size, frame.data() + in_pos, &src_size,
-                                        &opts);
+    const size_t hint =
+        LZ4F_decompress(dctx, dst, &dst_size, frame.data() + in_pos, &src_size, &opts);
     if (LZ4F_isError(hint)) {
       return CorruptRecord(std::string("LZ4 frame: ") + LZ4F_getErrorName(hint));
     }
@@ -317,16 +311,16 @@ Status ChunkDecoder::DecodeRecordInto(std::span<const uint8_t> in, size_t* consu
                                       std::span<uint8_t> out) {
   HUBFS_ASSIGN_OR_RETURN(ChunkRecordHeader header, ParseChunkRecordHeader(in));
   if (in.size() - kChunkRecordHeaderSize < header.compressed_size) {
-    return CorruptRecord("truncated payload: " +
-                         std::to_string(in.size() - kChunkRecordHeaderSize) + " of " +
-                         std::to_string(header.compressed_size) + " bytes");
+    return CorruptRecord(
+        "truncated payload: " + std::to_string(in.size() - kChunkRecordHeaderSize) + " of " +
+        std::to_string(header.compressed_size) + " bytes");
   }
   if (out.size() != header.uncompressed_size) {
     return CorruptRecord("record declares " + std::to_string(header.uncompressed_size) +
                          " bytes, expected " + std::to_string(out.size()));
   }
-  HUBFS_RETURN_IF_ERROR(DecodePayload(
-      header, in.subspan(kChunkRecordHeaderSize, header.compressed_size), out));
+  HUBFS_RETURN_IF_ERROR(
+      DecodePayload(header, in.subspan(kChunkRecordHeaderSize, header.compressed_size), out));
   *consumed = header.record_size();
   return Status::Ok();
 }
@@ -335,9 +329,9 @@ Status ChunkDecoder::DecodeRecord(std::span<const uint8_t> in, size_t* consumed,
                                   std::vector<uint8_t>* out) {
   HUBFS_ASSIGN_OR_RETURN(ChunkRecordHeader header, ParseChunkRecordHeader(in));
   if (in.size() - kChunkRecordHeaderSize < header.compressed_size) {
-    return CorruptRecord("truncated payload: " +
-                         std::to_string(in.size() - kChunkRecordHeaderSize) + " of " +
-                         std::to_string(header.compressed_size) + " bytes");
+    return CorruptRecord(
+        "truncated payload: " + std::to_string(in.size() - kChunkRecordHeaderSize) + " of " +
+        std::to_string(header.compressed_size) + " bytes");
   }
   const size_t at = out->size();
   out->resize(at + header.uncompressed_size);  // ≤ 128 KiB, checked above
@@ -378,11 +372,11 @@ Status ChunkDecoder::DecodeRun(std::span<const uint8_t> body, size_t expected_ch
   std::vector<std::vector<uint8_t>> decoded;
   // Every record holds at least a header, which bounds the reservation.
   decoded.reserve(std::min(expected_chunks, body.size() / kChunkRecordHeaderSize));
-  HUBFS_RETURN_IF_ERROR(DecodeRun(body, expected_chunks,
-                                  [&decoded](size_t, std::span<const uint8_t> chunk) {
-                                    decoded.emplace_back(chunk.begin(), chunk.end());
-                                    return Status::Ok();
-                                  }));
+  HUBFS_RETURN_IF_ERROR(
+      DecodeRun(body, expected_chunks, [&decoded](size_t, std::span<const uint8_t> chunk) {
+        decoded.emplace_back(chunk.begin(), chunk.end());
+        return Status::Ok();
+      }));
   *chunks = std::move(decoded);
   return Status::Ok();
 }

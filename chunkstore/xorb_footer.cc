@@ -1,8 +1,8 @@
 // The stored xorb metadata footer (spec/xet.md §3.6): writer and reader.
-#include "chunkstore/xorb.h"
-
 #include <cstring>
 #include <string>
+
+#include "chunkstore/xorb.h"
 
 namespace hubfs::chunkstore {
 
@@ -140,8 +140,8 @@ Result<XorbInfo> ParseXorbFooter(std::span<const uint8_t> stored_bytes) {
     for (XorbChunkInfo& c : info.chunks) r.HashAt(&c.hash);
     uint8_t bnd_version = 0;
     uint32_t n2 = 0;
-    if (!r.Ident(kBoundarySectionIdent) || !r.U8(&bnd_version) || bnd_version != 1 ||
-        !r.U32(&n2) || n2 != n) {
+    if (!r.Ident(kBoundarySectionIdent) || !r.U8(&bnd_version) || bnd_version != 1 || !r.U32(&n2) ||
+        n2 != n) {
       return FooterCorrupt("bad boundary section header");
     }
     for (XorbChunkInfo& c : info.chunks) r.U32(&c.record_end);
