@@ -212,6 +212,23 @@ try {
 	const healed = await fetch(`${tokenResp.casUrl}/v2/reconstructions/${xetHash}`, { headers: { Authorization: `Bearer ${tokenResp.accessToken}` } });
 	check("faults cleared", healed.status === 200, healed.status);
 
+	// --- pagination: 1203 files (pages of 1000, or 50 with expand) followed through Link
+	const manyDir = fs.mkdtempSync(path.join(os.tmpdir(), "hubsim-many-"));
+	fs.mkdirSync(path.join(manyDir, "d"));
+	for (let i = 0; i < 1203; i++) fs.writeFileSync(path.join(manyDir, "d", `f${i}.txt`), `${i}\n`);
+	const imp = spawn(bin, ["import", "--data", dataDir, "--user", "me", "me/many", manyDir], { stdio: "ignore" });
+	check("hubsim import of 1203 files", (await new Promise((res) => imp.on("exit", res))) === 0);
+	fs.rmSync(manyDir, { recursive: true, force: true });
+	const manyRepo = { type: "model", name: "me/many" };
+	for (const expand of [false, true]) {
+		const seen = new Set();
+		for await (const e of hub.listFiles({ ...common(), repo: manyRepo, path: "d", expand })) seen.add(e.path);
+		check(`listFiles follows Link pages (expand=${expand})`, seen.size === 1203, seen.size);
+	}
+	const firstPage = await fetch(`${hubUrl}/api/models/me/many/tree/main/d`, { headers: auth });
+	const link = firstPage.headers.get("link") ?? "";
+	check("tree Link is absolute with rel=\"next\"", /^<http:\/\/[^>]+>; rel="next"$/.test(link) && (await firstPage.json()).length === 1000, link);
+
 	// --- restart between upload and download
 	await server.stop();
 	server = await startHubsim();

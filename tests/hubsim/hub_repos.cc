@@ -332,11 +332,9 @@ void HubApi::ListCommits(Call& c, const RepoRef& r, const std::string& rev) {
   }
   c.res.set_header("X-Total-Count", std::to_string(chain.size()));
   if (cursor + out.size() < chain.size()) {
-    std::string url = c.hub + c.req.path + "?limit=" + std::to_string(limit) +
-                      "&cursor=" + std::to_string(cursor + out.size());
     // c.req.path is decoded: re-encode it, keeping slashes.
-    url = c.hub + PercentEncode(c.req.path, true) + "?limit=" + std::to_string(limit) +
-          "&cursor=" + std::to_string(cursor + out.size());
+    std::string url = c.hub + PercentEncode(c.req.path, true) + "?limit=" + std::to_string(limit) +
+                      "&cursor=" + std::to_string(cursor + out.size());
     if (formatted) url += "&expand%5B%5D=formatted";
     c.res.set_header("Link", "<" + url + ">; rel=\"next\"");
   }
