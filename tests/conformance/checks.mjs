@@ -80,6 +80,7 @@ async function upload(repo, files, opts = {}) {
 	return hub.commit({
 		...common(),
 		repo,
+		useXet: opts.useXet ?? true,
 		title: opts.title ?? "upload",
 		branch: opts.branch,
 		isPullRequest: opts.isPullRequest,
@@ -211,6 +212,16 @@ try {
 	await fetch(`${hubUrl}/admin/faults`, { method: "POST", body: "" });
 	const healed = await fetch(`${tokenResp.casUrl}/v2/reconstructions/${xetHash}`, { headers: { Authorization: `Bearer ${tokenResp.accessToken}` } });
 	check("faults cleared", healed.status === 200, healed.status);
+
+	// --- classic LFS (no xet offered): basic PUT to a self-authorising URL, read back both ways
+	await resetCounters();
+	const classic = rand(1_500_000, 55);
+	await upload(model, [["classic/lfs.bin", classic]], { useXet: false });
+	cnt = await counters();
+	check("classic LFS upload used the basic PUT", (cnt.hub["lfs-put"]?.requests ?? 0) === 1 && (cnt.hub["lfs-put"]?.auth ?? 1) === 0, cnt.hub["lfs-put"]);
+	const viaPlain = await hub.downloadFile({ ...common(), repo: model, path: "classic/lfs.bin", xet: false });
+	check("classic LFS file: plain download (redirect to the data origin)", Buffer.from(await viaPlain.arrayBuffer()).equals(classic));
+	check("classic LFS file: xet download", (await download(model, "classic/lfs.bin"))?.equals(classic));
 
 	// --- pagination: 1203 files (pages of 1000, or 50 with expand) followed through Link
 	const manyDir = fs.mkdtempSync(path.join(os.tmpdir(), "hubsim-many-"));
