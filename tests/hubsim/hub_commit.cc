@@ -62,7 +62,7 @@ void HubApi::Preupload(Call& c, const RepoRef& r, const std::string& rev) {
   if ((*body)["gitAttributes"].is_string()) attrs = (*body)["gitAttributes"].get<std::string>();
   LfsRule rule(attrs);
   json files = json::array();
-  for (const auto& f : (*body)["files"]) {
+  for (json f : (*body)["files"]) {
     if (!f.is_object() || !f["path"].is_string() || !f["size"].is_number_unsigned())
       return SendError(c.res, 400, "", "each file needs path and size");
     std::string path = f["path"].get<std::string>();
@@ -101,7 +101,7 @@ void HubApi::LfsBatch(Call& c, const RepoRef& r) {
   if (ref.rfind("refs/heads/", 0) == 0) ref = ref.substr(11);
   json objects = json::array();
   json token;
-  for (const auto& o : (*body)["objects"]) {
+  for (json o : (*body)["objects"]) {
     if (!o.is_object() || !o["oid"].is_string() || !o["size"].is_number_unsigned())
       return SendError(c.res, 422, "", "each object needs oid and size");
     std::string oid = o["oid"].get<std::string>();
@@ -180,7 +180,7 @@ void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
     if (!j || !j->is_object() || !(*j)["key"].is_string() || !(*j)["value"].is_object())
       return SendError(c.res, 400, "", "each line must be {\"key\":…,\"value\":{…}}");
     std::string key = (*j)["key"].get<std::string>();
-    const json& v = (*j)["value"];
+    json v = (*j)["value"];  // a copy: const operator[] on a missing key is undefined
     if (key == "header") {
       have_header = true;
       if (v["summary"].is_string()) creq.title = v["summary"].get<std::string>();

@@ -105,7 +105,7 @@ void HubApi::CreateRepo(Call& c) {
   if (!add_file(".gitattributes", DefaultGitAttributes()))
     return SendError(c.res, 500, "", "cannot store .gitattributes");
   if ((*body)["files"].is_array()) {
-    for (const auto& f : (*body)["files"]) {
+    for (json f : (*body)["files"]) {
       if (!f.is_object() || !f["path"].is_string() || !f["content"].is_string())
         return SendError(c.res, 400, "", "files[] entries need path and content");
       std::string path = f["path"].get<std::string>();
