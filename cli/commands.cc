@@ -10,8 +10,14 @@ constexpr char kUsage[] =
     "usage: hubfs <command> [options]\n"
     "\n"
     "commands:\n"
+    "  ls [-l] [-R] SOURCE[/dir]   list a repo directory\n"
+    "  cat [--range S-E] SOURCE/path  write a file (or bytes [S, E)) to stdout\n"
+    "  cache {ls,prune,clear,verify}  inspect or maintain the local chunk cache\n"
     "  xet hash [--json] FILE...   print the Xet file hash of local files\n"
-    "  version                     print the version\n";
+    "  version                     print the version\n"
+    "\n"
+    "SOURCE = [hf://][datasets/|spaces/|models/]ns/name[@rev]; the cache is --cache-dir,\n"
+    "else $HUBFS_CACHE_DIR, else $HF_HOME/hubfs. HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE apply.\n";
 
 }  // namespace
 
@@ -24,6 +30,9 @@ int Run(std::span<const std::string_view> args) {
     std::puts("hubfs " HUBFS_VERSION);
     return 0;
   }
+  if (args[0] == "ls") return LsCommand(args.subspan(1));
+  if (args[0] == "cat") return CatCommand(args.subspan(1));
+  if (args[0] == "cache") return CacheCommand(args.subspan(1));
   if (args[0] == "xet" && args.size() >= 2 && args[1] == "hash") {
     return XetHashCommand(args.subspan(2));
   }
