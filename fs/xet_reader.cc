@@ -220,6 +220,23 @@ Status XetReader::Learn(const Hash& xorb, const LearnedLayout& learned) {
   return Status::Ok();
 }
 
+bool XetReader::CachedChunkInto(const Hash& xorb, uint32_t index, std::span<uint8_t> out) {
+  std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
+  bool good = false;
+  Result<bool> hit = cache_->VisitChunk(xorb, index, [&](std::span<const uint8_t> record) {
+    size_t consumed = 0;
+    good = dec->DecodeRecordInto(record, &consumed, out).ok() && consumed == record.size();
+  });
+  ReleaseDecoder(std::move(dec));
+  if (!hit.ok() || !*hit) return false;
+  if (!good) {
+    counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
+    HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
+                        << " is bad; refetching";
+  }
+  return good;
+}
+
 std::optional<std::vector<uint8_t>> XetReader::CachedChunk(const Hash& xorb, uint32_t index,
                                                            uint32_t expected_len) {
   if (cache_ == nullptr) return std::nullopt;
@@ -270,11 +287,17 @@ Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::spa
 
 bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out) {
   if (cache_ == nullptr) return false;
+  // First map the bytes to chunks; every length must be known.
+  struct Piece {
+    const Hash* xorb;
+    uint32_t index;
+    uint32_t length;
+    uint64_t start;  // file offset of the chunk
+  };
+  std::vector<Piece> pieces;
   const uint64_t end = offset + out.size();
   for (size_t i = file.TermAt(offset); i < file.terms.size() && file.starts[i] < end; ++i) {
     const ReconTerm& term = file.terms[i];
-    // Only the chunks up to the end of the read need known lengths; the sum
-    // over the term is checked when all are known.
     const std::vector<uint32_t> lengths = KnownLengths(term.xorb, term.range);
     if (std::find(lengths.begin(), lengths.end(), 0u) == lengths.end()) {
       uint64_t sum = 0;
@@ -284,21 +307,46 @@ bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_
     uint64_t chunk_start = file.starts[i];
     for (size_t k = 0; k < lengths.size() && chunk_start < end; ++k) {
       if (lengths[k] == 0) return false;
-      const uint64_t chunk_end = chunk_start + lengths[k];
-      if (chunk_end > offset) {
-        std::optional<std::vector<uint8_t>> chunk =
-            CachedChunk(term.xorb, term.range.start + static_cast<uint32_t>(k), lengths[k]);
-        if (!chunk.has_value()) return false;
-        const uint64_t from = std::max(chunk_start, offset);
-        const uint64_t to = std::min(chunk_end, end);
-        std::copy(chunk->begin() + static_cast<ptrdiff_t>(from - chunk_start),
-                  chunk->begin() + static_cast<ptrdiff_t>(to - chunk_start),
-                  out.begin() + static_cast<ptrdiff_t>(from - offset));
+      if (chunk_start + lengths[k] > offset) {
+        pieces.push_back({&term.xorb, term.range.start + static_cast<uint32_t>(k), lengths[k],
+                          chunk_start});
       }
-      chunk_start = chunk_end;
+      chunk_start += lengths[k];
     }
   }
-  return true;
+  auto load = [&](const Piece& p) {
+    const uint64_t from = std::max(p.start, offset);
+    const uint64_t to = std::min(p.start + p.length, end);
+    std::span<uint8_t> dest = out.subspan(from - offset, to - from);
+    if (from == p.start && to == p.start + p.length) {
+      return CachedChunkInto(*p.xorb, p.index, dest);  // whole chunk: no copy
+    }
+    std::optional<std::vector<uint8_t>> chunk = CachedChunk(*p.xorb, p.index, p.length);
+    if (!chunk.has_value()) return false;
+    std::copy(chunk->begin() + static_cast<ptrdiff_t>(from - p.start),
+              chunk->begin() + static_cast<ptrdiff_t>(to - p.start), dest.begin());
+    return true;
+  };
+  const size_t threads = std::min(std::max<size_t>(options_.warm_threads, 1), pieces.size() / 16);
+  if (threads <= 1) {
+    for (const Piece& p : pieces) {
+      if (!load(p)) return false;
+    }
+    return true;
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> ok{true};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < pieces.size() && ok.load(); i = next.fetch_add(1)) {
+      if (!load(pieces[i])) ok = false;
+    }
+  };
+  std::vector<std::thread> helpers;
+  helpers.reserve(threads - 1);
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  return ok.load();
 }
 
 Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,

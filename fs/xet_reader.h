@@ -70,6 +70,9 @@ struct XetReaderOptions {
   // URLs only accept the listed ranges, so parallelism within one xorb needs
   // several plans). Neighbouring segments may fetch their boundary chunk twice.
   uint64_t segment_bytes = 8ull << 20;
+  // Threads that load cached chunks of one large warm read in parallel (so
+  // that page faults into a cold page cache overlap). 1 = the caller only.
+  size_t warm_threads = 4;
   // Files whose terms are kept in memory, xorbs whose layouts are.
   size_t max_files = 1024;
   size_t max_layouts = 16384;
@@ -152,6 +155,9 @@ class XetReader {
                                                       const chunkstore::FetchEntry& entry,
                                                       const chunkstore::FetchRange& range,
                                                       const chunkstore::Reconstruction& plan);
+  // Decodes the cached record of a chunk straight into `out` (its exact
+  // length). False on a miss or a bad record (counted, treated as a miss).
+  bool CachedChunkInto(const chunkstore::Hash& xorb, uint32_t index, std::span<uint8_t> out);
   // A decoded chunk from the cache, checked against `expected_len` when
   // non-zero; nullopt on a miss or a bad record (dropped as a miss).
   std::optional<std::vector<uint8_t>> CachedChunk(const chunkstore::Hash& xorb, uint32_t index,
