@@ -24,6 +24,14 @@ struct XetReader::FileState {
   std::vector<uint64_t> starts;  // file offset of each term
   std::atomic<uint64_t> last_end{~uint64_t{0}};
 
+  // Read-ahead state.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool prefetching = false;  // GUARDED_BY(mu)
+  uint64_t pf_start = 0;     // GUARDED_BY(mu): the running prefetch
+  uint64_t pf_end = 0;       // GUARDED_BY(mu)
+  uint64_t ahead_end = 0;    // GUARDED_BY(mu): end of what was fetched (or is being) ahead
+
   // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
   size_t TermAt(uint64_t offset) const {
     auto it = std::upper_bound(starts.begin(), starts.end(), offset);
@@ -64,14 +72,110 @@ class ChunkMap final : public chunkstore::ChunkSource {
 
 }  // namespace
 
+struct XetReader::PrefetchTask {
+  std::shared_ptr<FileState> state;
+  uint64_t start = 0;
+  uint64_t end = 0;
+};
+
 XetReader::XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOptions options)
     : cas_(cas),
       cache_(cache),
       options_(options),
       files_(std::max<size_t>(options.max_files, 1)),
-      layouts_(std::max<size_t>(options.max_layouts, 1)) {}
+      layouts_(std::max<size_t>(options.max_layouts, 1)) {
+  if (options_.async_readahead && options_.readahead_bytes > 0) {
+    pf_thread_ = std::thread([this] { PrefetchLoop(); });
+  }
+}
 
-XetReader::~XetReader() = default;
+XetReader::~XetReader() {
+  {
+    std::lock_guard<std::mutex> lock(pf_mu_);
+    pf_stop_ = true;
+  }
+  pf_cv_.notify_all();
+  if (pf_thread_.joinable()) pf_thread_.join();
+}
+
+void XetReader::PrefetchLoop() {
+  while (true) {
+    PrefetchTask task;
+    {
+      std::unique_lock<std::mutex> lock(pf_mu_);
+      pf_cv_.wait(lock, [&] { return pf_stop_ || !pf_queue_.empty(); });
+      if (pf_stop_) break;
+      task = std::move(pf_queue_.front());
+      pf_queue_.pop_front();
+    }
+    // Nothing is assembled: every segment only fetches and caches.
+    Status st = ReadCold(task.state->ref, task.start, task.end, {});
+    if (!st.ok()) {
+      HUBFS_LOG(kDebug) << "read-ahead failed: " << st;
+    }
+    {
+      std::lock_guard<std::mutex> lock(task.state->mu);
+      task.state->prefetching = false;
+      if (!st.ok()) task.state->ahead_end = std::min(task.state->ahead_end, task.start);
+    }
+    task.state->cv.notify_all();
+  }
+  // Wake readers waiting for prefetches that will not run.
+  std::deque<PrefetchTask> left;
+  {
+    std::lock_guard<std::mutex> lock(pf_mu_);
+    left.swap(pf_queue_);
+  }
+  for (PrefetchTask& t : left) {
+    {
+      std::lock_guard<std::mutex> lock(t.state->mu);
+      t.state->prefetching = false;
+    }
+    t.state->cv.notify_all();
+  }
+}
+
+void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t pos) {
+  if (!pf_thread_.joinable()) return;
+  const uint64_t ra = options_.readahead_bytes;
+  PrefetchTask task;
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    if (state->prefetching) return;
+    state->ahead_end = std::max(state->ahead_end, pos);
+    if (state->ahead_end >= state->ref.size || state->ahead_end - pos > ra / 2) return;
+    task = {state, state->ahead_end, std::min(state->ref.size, state->ahead_end + ra)};
+    state->prefetching = true;
+    state->pf_start = task.start;
+    state->pf_end = task.end;
+    state->ahead_end = task.end;
+  }
+  bool queued = false;
+  {
+    std::lock_guard<std::mutex> lock(pf_mu_);
+    if (!pf_stop_ && pf_queue_.size() < 4) {
+      pf_queue_.push_back(task);
+      queued = true;
+    }
+  }
+  if (queued) {
+    pf_cv_.notify_one();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(state->mu);
+  state->prefetching = false;
+  state->ahead_end = task.start;
+}
+
+bool XetReader::WaitForPrefetch(FileState& state, uint64_t start, uint64_t end) {
+  std::unique_lock<std::mutex> lock(state.mu);
+  bool waited = false;
+  while (state.prefetching && start < state.pf_end && end > state.pf_start) {
+    state.cv.wait(lock);
+    waited = true;
+  }
+  return waited;
+}
 
 XetReaderStats XetReader::Stats() const {
   XetReaderStats s;
@@ -270,18 +374,24 @@ Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::spa
   for (uint64_t pos = offset; pos < offset + n;) {
     const uint64_t len = std::min(window, offset + n - pos);
     std::span<uint8_t> sub = out.subspan(pos - offset, len);
-    if (!TryWarm(*state, pos, sub)) {
+    if (!TryWarm(*state, pos, sub) &&
+        !(WaitForPrefetch(*state, pos, pos + len) && TryWarm(*state, pos, sub))) {
       all_warm = false;
       uint64_t window_end = pos + len;
       if (sequential || pos != offset) {
         window_end = std::min(file.size, window_end + options_.readahead_bytes);
       }
       HUBFS_RETURN_IF_ERROR(ReadCold(file, pos, window_end, sub));
+      if (sequential) {
+        std::lock_guard<std::mutex> lock(state->mu);
+        state->ahead_end = std::max(state->ahead_end, window_end);
+      }
     }
     pos += len;
   }
   if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
   state->last_end.store(offset + n, std::memory_order_relaxed);
+  if (sequential && options_.async_readahead) MaybePrefetch(state, offset + n);
   return static_cast<size_t>(n);
 }
 

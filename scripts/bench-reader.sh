@@ -55,7 +55,7 @@ t0=$(secs); "$HUBFS" cat bench/model/big.bin >/dev/null; t1=$(secs)
 warm=$("$PY" -c "print($t1-$t0)")
 echo "hubfs cat warm            $(rate "$size" "$warm")"
 t0=$(secs); cat "$tmp/src/big.bin" >/dev/null; t1=$(secs)
-echo "local file (page cache)   $(rate "$size" "$("$PY" -c "print($t1-$t0)")")"
+echo "local file (caches dropped)$(rate "$size" "$("$PY" -c "print($t1-$t0)")")"
 
 # 2. curl: the plan's ranges, 8 at a time
 tok=$(curl -fsS "$HUB/api/models/bench/model/xet-read-token/main")
