@@ -54,6 +54,7 @@ drop_caches
 t0=$(secs); "$HUBFS" cat bench/model/big.bin >/dev/null; t1=$(secs)
 warm=$("$PY" -c "print($t1-$t0)")
 echo "hubfs cat warm            $(rate "$size" "$warm")"
+drop_caches
 t0=$(secs); cat "$tmp/src/big.bin" >/dev/null; t1=$(secs)
 echo "local file (caches dropped)$(rate "$size" "$("$PY" -c "print($t1-$t0)")")"
 
@@ -92,7 +93,13 @@ else
   echo "JS downloadFile           skipped (no $KIT/node_modules; run tests/conformance/setup.sh)"
 fi
 
-# 4. scattered 4 KiB reads, cold cache
+# 4. bounded: the whole file through a 64 MiB cache
+export HUBFS_CACHE_DIR=$tmp/cache-small
+/usr/bin/time -f "%e %M" -o "$tmp/time.txt" "$HUBFS" cat --cache-size 64M bench/model/big.bin >/dev/null
+read -r el rss <"$tmp/time.txt"
+echo "64 MiB cache: cat $(rate "$size" "$el"), max RSS $((rss / 1024)) MiB (incl. mapped cache pages), cache dir $(du -sm "$HUBFS_CACHE_DIR" | cut -f1) MiB"
+
+# 5. scattered 4 KiB reads, cold cache
 export HUBFS_CACHE_DIR=$tmp/cache-scatter
 asked=0; got=0
 t0=$(secs)
