@@ -1,5 +1,7 @@
 #include "fs/xet_reader.h"
 
+#include "fs/xet_reader_state.h"
+
 #include <algorithm>
 #include <map>
 #include <string>
@@ -18,26 +20,6 @@ using chunkstore::Reconstruction;
 using chunkstore::ReconTerm;
 using chunkstore::XorbFetch;
 
-struct XetReader::FileState {
-  XetFileRef ref;
-  std::vector<ReconTerm> terms;
-  std::vector<uint64_t> starts;  // file offset of each term
-  std::atomic<uint64_t> last_end{~uint64_t{0}};
-
-  // Read-ahead state.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool prefetching = false;  // GUARDED_BY(mu)
-  uint64_t pf_start = 0;     // GUARDED_BY(mu): the running prefetch
-  uint64_t pf_end = 0;       // GUARDED_BY(mu)
-  uint64_t ahead_end = 0;    // GUARDED_BY(mu): end of what was fetched (or is being) ahead
-
-  // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
-  size_t TermAt(uint64_t offset) const {
-    auto it = std::upper_bound(starts.begin(), starts.end(), offset);
-    return static_cast<size_t>(it - starts.begin()) - 1;
-  }
-};
 
 namespace {
 
@@ -72,11 +54,6 @@ class ChunkMap final : public chunkstore::ChunkSource {
 
 }  // namespace
 
-struct XetReader::PrefetchTask {
-  std::shared_ptr<FileState> state;
-  uint64_t start = 0;
-  uint64_t end = 0;
-};
 
 XetReader::XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOptions options)
     : cas_(cas),
@@ -96,116 +73,6 @@ XetReader::~XetReader() {
   }
   pf_cv_.notify_all();
   if (pf_thread_.joinable()) pf_thread_.join();
-}
-
-void XetReader::PrefetchLoop() {
-  while (true) {
-    PrefetchTask task;
-    {
-      std::unique_lock<std::mutex> lock(pf_mu_);
-      pf_cv_.wait(lock, [&] { return pf_stop_ || !pf_queue_.empty(); });
-      if (pf_stop_) break;
-      task = std::move(pf_queue_.front());
-      pf_queue_.pop_front();
-    }
-    // Nothing is assembled: every segment only fetches and caches.
-    Status st = ReadCold(task.state->ref, task.start, task.end, {});
-    if (!st.ok()) {
-      HUBFS_LOG(kDebug) << "read-ahead failed: " << st;
-    }
-    {
-      std::lock_guard<std::mutex> lock(task.state->mu);
-      task.state->prefetching = false;
-      if (!st.ok()) task.state->ahead_end = std::min(task.state->ahead_end, task.start);
-    }
-    task.state->cv.notify_all();
-  }
-  // Wake readers waiting for prefetches that will not run.
-  std::deque<PrefetchTask> left;
-  {
-    std::lock_guard<std::mutex> lock(pf_mu_);
-    left.swap(pf_queue_);
-  }
-  for (PrefetchTask& t : left) {
-    {
-      std::lock_guard<std::mutex> lock(t.state->mu);
-      t.state->prefetching = false;
-    }
-    t.state->cv.notify_all();
-  }
-}
-
-void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t pos) {
-  if (!pf_thread_.joinable()) return;
-  const uint64_t ra = options_.readahead_bytes;
-  PrefetchTask task;
-  {
-    std::lock_guard<std::mutex> lock(state->mu);
-    if (state->prefetching) return;
-    state->ahead_end = std::max(state->ahead_end, pos);
-    if (state->ahead_end >= state->ref.size || state->ahead_end - pos > ra / 2) return;
-    task = {state, state->ahead_end, std::min(state->ref.size, state->ahead_end + ra)};
-    state->prefetching = true;
-    state->pf_start = task.start;
-    state->pf_end = task.end;
-    state->ahead_end = task.end;
-  }
-  bool queued = false;
-  {
-    std::lock_guard<std::mutex> lock(pf_mu_);
-    if (!pf_stop_ && pf_queue_.size() < 4) {
-      pf_queue_.push_back(task);
-      queued = true;
-    }
-  }
-  if (queued) {
-    pf_cv_.notify_one();
-    return;
-  }
-  std::lock_guard<std::mutex> lock(state->mu);
-  state->prefetching = false;
-  state->ahead_end = task.start;
-}
-
-bool XetReader::WaitForPrefetch(FileState& state, uint64_t start, uint64_t end) {
-  std::unique_lock<std::mutex> lock(state.mu);
-  bool waited = false;
-  while (state.prefetching && start < state.pf_end && end > state.pf_start) {
-    state.cv.wait(lock);
-    waited = true;
-  }
-  return waited;
-}
-
-XetReaderStats XetReader::Stats() const {
-  XetReaderStats s;
-  s.reads = counters_.reads.load();
-  s.warm_reads = counters_.warm_reads.load();
-  s.reconstructions = counters_.reconstructions.load();
-  s.data_fetches = counters_.data_fetches.load();
-  s.data_bytes = counters_.data_bytes.load();
-  s.shared_fetches = counters_.shared_fetches.load();
-  s.expired_url_retries = counters_.expired_url_retries.load();
-  s.xorbs_verified = counters_.xorbs_verified.load();
-  s.corrupt_cache_chunks = counters_.corrupt_cache_chunks.load();
-  return s;
-}
-
-std::unique_ptr<chunkstore::ChunkDecoder> XetReader::AcquireDecoder() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!decoders_.empty()) {
-      std::unique_ptr<chunkstore::ChunkDecoder> d = std::move(decoders_.back());
-      decoders_.pop_back();
-      return d;
-    }
-  }
-  return std::make_unique<chunkstore::ChunkDecoder>();
-}
-
-void XetReader::ReleaseDecoder(std::unique_ptr<chunkstore::ChunkDecoder> d) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (decoders_.size() < 64) decoders_.push_back(std::move(d));
 }
 
 // ---------------------------------------------------------------------------
@@ -774,73 +641,6 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
     }
   }
   return std::shared_ptr<const Run>(std::move(run));
-}
-
-// ---------------------------------------------------------------------------
-// Whole-file verified read
-
-Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
-                                  const std::function<Status(std::span<const uint8_t>)>& sink) {
-  const std::string what = "verify " + file.hash.ToString();
-  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
-  std::vector<uint8_t> buf(std::clamp<uint64_t>(block_bytes, 1, 256ull << 20));
-  std::vector<chunkstore::MerkleNode> nodes;
-  chunkstore::KeyedHasher hasher(chunkstore::kDataKey);
-  chunkstore::Sha256 sha;
-  size_t term = 0;
-  std::vector<uint32_t> lengths;  // of the current term
-  size_t chunk = 0;               // index into lengths
-  uint64_t chunk_left = 0;
-  uint64_t chunk_len = 0;
-  for (uint64_t off = 0; off < file.size;) {
-    HUBFS_ASSIGN_OR_RETURN(size_t got, Read(file, off, buf));
-    if (got == 0) return InternalError(what + ": short read at " + std::to_string(off));
-    std::span<const uint8_t> data(buf.data(), got);
-    HUBFS_RETURN_IF_ERROR(sink(data));
-    sha.Update(data);
-    while (!data.empty()) {
-      if (chunk_left == 0) {
-        while (chunk >= lengths.size()) {
-          if (term >= state->terms.size()) return CorruptError(what + ": more bytes than chunks");
-          lengths = KnownLengths(state->terms[term].xorb, state->terms[term].range);
-          ++term;
-          chunk = 0;
-        }
-        if (lengths[chunk] == 0) {  // learned by the read that just returned
-          const ReconTerm& t = state->terms[term - 1];
-          lengths = KnownLengths(t.xorb, t.range);
-          if (lengths[chunk] == 0) {
-            return InternalError(what + ": length of chunk " +
-                                 std::to_string(t.range.start + chunk) + " of xorb " +
-                                 t.xorb.ToString() + " unknown after reading it");
-          }
-        }
-        chunk_len = chunk_left = lengths[chunk++];
-      }
-      const size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left, data.size()));
-      hasher.Update(data.first(take));
-      data = data.subspan(take);
-      chunk_left -= take;
-      if (chunk_left == 0) {
-        nodes.push_back({hasher.Finalize(), chunk_len});
-        hasher.Reset();
-      }
-    }
-    off += got;
-  }
-  if (chunk_left != 0 || chunk != lengths.size() || term != state->terms.size()) {
-    return CorruptError(what + ": the data ended inside a chunk");
-  }
-  const Hash computed = chunkstore::FileHash(nodes);
-  if (computed != file.hash) {
-    return CorruptError(what + ": Xet file hash mismatch (computed " + computed.ToString() + ")");
-  }
-  const std::array<uint8_t, 32> digest = sha.Finalize();
-  if (file.sha256.has_value() && digest != *file.sha256) {
-    return CorruptError(what + ": sha256 mismatch (computed " + chunkstore::HexLower(digest) +
-                        ")");
-  }
-  return Status::Ok();
 }
 
 }  // namespace hubfs::fs
