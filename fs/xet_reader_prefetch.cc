@@ -88,35 +88,4 @@ bool XetReader::WaitForPrefetch(FileState& state, uint64_t start, uint64_t end) 
   return waited;
 }
 
-XetReaderStats XetReader::Stats() const {
-  XetReaderStats s;
-  s.reads = counters_.reads.load();
-  s.warm_reads = counters_.warm_reads.load();
-  s.reconstructions = counters_.reconstructions.load();
-  s.data_fetches = counters_.data_fetches.load();
-  s.data_bytes = counters_.data_bytes.load();
-  s.shared_fetches = counters_.shared_fetches.load();
-  s.expired_url_retries = counters_.expired_url_retries.load();
-  s.xorbs_verified = counters_.xorbs_verified.load();
-  s.corrupt_cache_chunks = counters_.corrupt_cache_chunks.load();
-  return s;
-}
-
-std::unique_ptr<chunkstore::ChunkDecoder> XetReader::AcquireDecoder() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!decoders_.empty()) {
-      std::unique_ptr<chunkstore::ChunkDecoder> d = std::move(decoders_.back());
-      decoders_.pop_back();
-      return d;
-    }
-  }
-  return std::make_unique<chunkstore::ChunkDecoder>();
-}
-
-void XetReader::ReleaseDecoder(std::unique_ptr<chunkstore::ChunkDecoder> d) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (decoders_.size() < 64) decoders_.push_back(std::move(d));
-}
-
 }  // namespace hubfs::fs
