@@ -175,6 +175,24 @@ check "counters record injected faults" $([[ $cnt == *'"truncate":1'* && $cnt ==
 st=$(req k6 "$loc" -H 'Range: bytes=0-9')
 check "faults cleared: data URL works again" $([[ $st == 206 ]]; echo $?) "$st"
 
+# --- hostile bodies on every POST route: a 4xx each, never a crash or a 5xx
+bad_bodies=('' 'null' '[]' '{' '{"files":7}' '{"files":[{}]}' '{"files":[{"path":1,"size":"x"}]}'
+  '{"objects":[{"oid":[],"size":-1}],"operation":"upload"}' '{"paths":[1,{}]}' '{"name":{}}'
+  '{"key":"header","value":7}' '{"key":"file","value":{}}' '{"key":"header","value":{}}
+{"key":"lfsFile","value":{"path":"x","oid":{}}}' '{"key":"header","value":{"parentCommit":[]}}
+{"key":"deletedFolder","value":{"path":"../../etc"}}' "$(printf '[%.0s' $(seq 1 5000))")
+routes=("/api/models/me/py/preupload/main" "/me/py.git/info/lfs/objects/batch"
+  "/api/models/me/py/paths-info/main" "/api/repos/create" "/api/models/me/py/commit/main"
+  "/api/models/me/py/branch/b1" "/api/models/me/py/tag/main" "/api/validate-yaml")
+worst=0
+for route in "${routes[@]}"; do
+  for body in "${bad_bodies[@]}"; do
+    st=$(curl -s -o /dev/null -w '%{http_code}' -XPOST "$H$route" "${ME[@]}" --data-binary "$body")
+    if [[ $st -ge 500 || $st == 000 ]]; then worst=$st; echo "  $route <- ${body:0:40}: $st"; fi
+  done
+done
+check "hostile bodies: no 5xx on any POST route" $([[ $worst == 0 ]]; echo $?) "$worst"
+
 # --- the server is still healthy after all of the above
 st=$(req z1 "$H/api/models/me/py")
 check "still serving" $([[ $st == 200 ]]; echo $?) "$st"
