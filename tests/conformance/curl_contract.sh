@@ -150,13 +150,13 @@ st=$(req u7 "$cas/v1/reconstructions/$h64" -H "Authorization: Bearer $rtok")
 check "unknown file reconstruction: 404" $([[ $st == 404 ]]; echo $?) "$st"
 
 # --- faults and expiry, changed at runtime through the admin route
-curl -s -XPOST "$H/admin/faults" -d 'token_ttl=1' >/dev/null
+curl -s -XPOST "$H/admin/faults" -d 'token_ttl=2' >/dev/null
 req k1 "$H/api/models/me/lfs/xet-read-token/main" >/dev/null
 short=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).accessToken)' "$tmp/k1.b")
 xh=$(hdr h2 X-Xet-Hash)
 st=$(req k2 "$cas/v1/reconstructions/$xh" -H "Authorization: Bearer $short")
 check "fresh short-lived token works" $([[ $st == 200 ]]; echo $?) "$st"
-sleep 2.1
+sleep 3.1
 st=$(req k3 "$cas/v1/reconstructions/$xh" -H "Authorization: Bearer $short")
 check "expired token: 401" $([[ $st == 401 ]]; echo $?) "$st"
 curl -s -XPOST "$H/admin/faults" -d 'expire=1,only=data' >/dev/null
