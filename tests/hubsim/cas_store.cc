@@ -17,6 +17,8 @@ using chunkstore::Hash;
 using nlohmann::json;
 
 constexpr uint64_t kMaxShardBytes = 64ull << 20;
+// Cached xorb indexes and file records (each map); dropped wholesale beyond this.
+constexpr size_t kMaxCached = 50000;
 
 Status Bad(std::string msg) { return CorruptError(std::move(msg)).WithHttp(400); }
 
@@ -86,6 +88,7 @@ Result<bool> CasStore::PutXorb(const Hash& hash, std::span<const uint8_t> body) 
         HUBFS_RETURN_IF_ERROR(IndexDedup(c.hash, hash));
   }
   std::lock_guard<std::mutex> l(mu_);
+  if (xorbs_.size() >= kMaxCached) xorbs_.clear();
   xorbs_.emplace(hash, std::move(x));
   return !existed;
 }
@@ -116,6 +119,7 @@ Result<std::shared_ptr<const StoredXorb>> CasStore::GetXorb(const Hash& hash) co
     x->layout.record_ends.push_back(GetU32(p + 36));
   }
   std::lock_guard<std::mutex> l(mu_);
+  if (xorbs_.size() >= kMaxCached) xorbs_.clear();
   auto [it, inserted] = xorbs_.emplace(hash, std::move(x));
   return it->second;
 }
@@ -163,6 +167,7 @@ Result<std::shared_ptr<const StoredFile>> CasStore::GetFile(const Hash& hash) co
     f->terms.push_back(term);
   }
   std::lock_guard<std::mutex> l(mu_);
+  if (files_.size() >= kMaxCached) files_.clear();
   auto [it, inserted] = files_.emplace(hash, std::move(f));
   return it->second;
 }

@@ -274,8 +274,16 @@ Result<std::shared_ptr<const Commit>> RepoStore::LoadCommitLocked(Repo& repo,
     if (!EntryFromJson(e, &path, &entry)) return CorruptError("commit tree " + std::string(id));
     c->tree.emplace(std::move(path), std::move(entry));
   }
-  repo.commits.emplace(c->id, c);
+  CacheCommitLocked(repo, c);
   return std::shared_ptr<const Commit>(c);
+}
+
+void RepoStore::CacheCommitLocked(Repo& repo, std::shared_ptr<const Commit> c) const {
+  // Commits carry full trees: keep a bounded number per repo (readers hold
+  // their own references, so evicting one never invalidates a request).
+  constexpr size_t kMaxCachedCommits = 64;
+  if (repo.commits.size() >= kMaxCachedCommits) repo.commits.erase(repo.commits.begin());
+  repo.commits.emplace(c->id, std::move(c));
 }
 
 Result<std::shared_ptr<const Commit>> RepoStore::WriteCommitLocked(Repo& repo,
@@ -295,7 +303,7 @@ Result<std::shared_ptr<const Commit>> RepoStore::WriteCommitLocked(Repo& repo,
   HUBFS_RETURN_IF_ERROR(
       WriteFileAtomic(RepoDir(repo.meta.key) / "commits" / (commit.id + ".json"), j.dump()));
   auto c = std::make_shared<const Commit>(std::move(commit));
-  repo.commits.emplace(c->id, c);
+  CacheCommitLocked(repo, c);
   return c;
 }
 

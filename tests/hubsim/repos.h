@@ -143,7 +143,8 @@ class RepoStore {
   struct Repo {
     std::mutex mu;
     RepoMeta meta;                                                 // GUARDED_BY(mu)
-    std::map<std::string, std::shared_ptr<const Commit>> commits;  // cache, GUARDED_BY(mu)
+    // Bounded cache of loaded commits, GUARDED_BY(mu).
+    mutable std::map<std::string, std::shared_ptr<const Commit>> commits;
   };
 
   std::filesystem::path RepoDir(const RepoKey& key) const;
@@ -152,6 +153,7 @@ class RepoStore {
   Result<std::shared_ptr<const Commit>> LoadCommitLocked(Repo& repo, std::string_view id) const;
   Result<std::shared_ptr<const Commit>> ResolveLocked(Repo& repo, std::string_view rev) const;
   Result<std::shared_ptr<const Commit>> WriteCommitLocked(Repo& repo, Commit commit) const;
+  void CacheCommitLocked(Repo& repo, std::shared_ptr<const Commit> c) const;
 
   std::filesystem::path root_;
   std::function<int64_t()> now_;
