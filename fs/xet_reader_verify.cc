@@ -2,6 +2,7 @@
 // hash and the SHA-256 (docs/SEMANTICS.md).
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "chunkstore/hash.h"
@@ -17,7 +18,8 @@ Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
                                   const std::function<Status(std::span<const uint8_t>)>& sink) {
   const std::string what = "verify " + file.hash.ToString();
   HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
-  std::vector<uint8_t> buf(std::clamp<uint64_t>(block_bytes, 1, 256ull << 20));
+  const size_t block = static_cast<size_t>(std::clamp<uint64_t>(block_bytes, 1, 256ull << 20));
+  std::vector<uint8_t> bufs[2] = {std::vector<uint8_t>(block), std::vector<uint8_t>(block)};
   std::vector<chunkstore::MerkleNode> nodes;
   chunkstore::KeyedHasher hasher(chunkstore::kDataKey);
   chunkstore::Sha256 sha;
@@ -26,12 +28,8 @@ Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
   size_t chunk = 0;               // index into lengths
   uint64_t chunk_left = 0;
   uint64_t chunk_len = 0;
-  for (uint64_t off = 0; off < file.size;) {
-    HUBFS_ASSIGN_OR_RETURN(size_t got, Read(file, off, buf));
-    if (got == 0) return InternalError(what + ": short read at " + std::to_string(off));
-    std::span<const uint8_t> data(buf.data(), got);
-    HUBFS_RETURN_IF_ERROR(sink(data));
-    sha.Update(data);
+  // Chunk hashes of the next bytes of the file, in order.
+  auto hash_chunks = [&](std::span<const uint8_t> data) -> Status {
     while (!data.empty()) {
       if (chunk_left == 0) {
         while (chunk >= lengths.size()) {
@@ -40,7 +38,7 @@ Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
           ++term;
           chunk = 0;
         }
-        if (lengths[chunk] == 0) {  // learned by the read that just returned
+        if (lengths[chunk] == 0) {  // learned by the read that returned these bytes
           const ReconTerm& t = state->terms[term - 1];
           lengths = KnownLengths(t.xorb, t.range);
           if (lengths[chunk] == 0) {
@@ -60,7 +58,35 @@ Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
         hasher.Reset();
       }
     }
-    off += got;
+    return Status::Ok();
+  };
+  // A three-way pipeline per block: the next block is read while this one
+  // goes to the sink and the chunk hasher, and through SHA-256 on a thread of
+  // its own. Reads stay in order (the reader sees a sequential stream).
+  if (file.size > 0) {
+    Result<size_t> pending = Read(file, 0, bufs[0]);
+    int cur = 0;
+    for (uint64_t off = 0;;) {
+      if (!pending.ok()) return pending.status();
+      if (*pending == 0) return InternalError(what + ": short read at " + std::to_string(off));
+      std::span<const uint8_t> data(bufs[cur].data(), *pending);
+      const uint64_t next_off = off + *pending;
+      Result<size_t> next = size_t{0};
+      std::thread reader;
+      if (next_off < file.size) {
+        reader = std::thread([&, next_off, cur] { next = Read(file, next_off, bufs[1 - cur]); });
+      }
+      std::thread sha_thread([&sha, data] { sha.Update(data); });
+      Status st = sink(data);
+      if (st.ok()) st = hash_chunks(data);
+      sha_thread.join();
+      if (reader.joinable()) reader.join();
+      HUBFS_RETURN_IF_ERROR(st);
+      off = next_off;
+      if (off >= file.size) break;
+      pending = std::move(next);
+      cur = 1 - cur;
+    }
   }
   if (chunk_left != 0 || chunk != lengths.size() || term != state->terms.size()) {
     return CorruptError(what + ": the data ended inside a chunk");

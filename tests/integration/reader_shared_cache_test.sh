@@ -38,7 +38,7 @@ unset HF_TOKEN HF_HUB_OFFLINE || true
 a_pid=$!
 "$HUBFS" cat org/shared/b.bin >"$tmp/b.out" 2>"$tmp/b.err" &
 b_pid=$!
-sleep 1.2
+sleep 0.5
 kill -9 "$a_pid" 2>/dev/null || true
 wait "$a_pid" 2>/dev/null || true
 wait "$b_pid" || fail "reader b failed: $(cat "$tmp/b.err")"
