@@ -10,6 +10,8 @@ constexpr char kUsage[] =
     "usage: hubfs <command> [options]\n"
     "\n"
     "commands:\n"
+    "  mount SOURCE MOUNTPOINT     mount a repo revision (see hubfs mount --help)\n"
+    "  unmount MOUNTPOINT          unmount, forcing a lazy detach if needed\n"
     "  xet hash [--json] FILE...   print the Xet file hash of local files\n"
     "  version                     print the version\n";
 
@@ -24,6 +26,8 @@ int Run(std::span<const std::string_view> args) {
     std::puts("hubfs " HUBFS_VERSION);
     return 0;
   }
+  if (args[0] == "mount") return MountCommand(args.subspan(1));
+  if (args[0] == "unmount") return UnmountCommand(args.subspan(1));
   if (args[0] == "xet" && args.size() >= 2 && args[1] == "hash") {
     return XetHashCommand(args.subspan(2));
   }
