@@ -216,10 +216,14 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
     ready->Report(curl.status().ToString());
     return 1;
   }
+  // A request may be tried up to three times (below), so each attempt gets a
+  // third of the I/O timeout: a dead or stalled server gives EIO after about
+  // io_timeout plus the short backoffs, never a hang.
   auto io_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.io_timeout * 1000));
+  auto attempt_timeout = std::max<std::chrono::milliseconds>(io_timeout / 3, std::chrono::seconds(1));
   hub::CurlTransportOptions topts;
-  topts.connect_timeout = std::min<std::chrono::milliseconds>(io_timeout, std::chrono::seconds(10));
-  topts.stall_timeout = io_timeout;
+  topts.connect_timeout = attempt_timeout;
+  topts.stall_timeout = attempt_timeout;
   topts.user_agent = settings.user_agent;
   auto curl_transport = hub::CurlTransport::Create(topts);
   if (!curl_transport.ok()) {
