@@ -294,6 +294,7 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
   fopts.mountpoint = args.mountpoint;
   fopts.fs_name = "hubfs:" + source.repo.ToString();
   fopts.allow_other = args.allow_other;
+  fopts.request_timeout_seconds = args.io_timeout;
   auto server = fs::FuseServer::Mount(&core, fopts);
   if (!server.ok()) {
     ready->Report(server.status().message());

@@ -9,11 +9,14 @@
 #include <sys/statvfs.h>
 
 #include <cerrno>
+#include <chrono>
+#include <memory>
 #include <cstring>
 #include <vector>
 
 #include "common/log.h"
 #include "fs/fuse_server.h"
+#include "fs/vfs_deadlines.h"
 #include "fs/vfs_io_pool.h"
 
 namespace hubfs::fs {
@@ -41,6 +44,7 @@ struct FuseServer::Impl {
   VfsCore* core = nullptr;
   FuseServerOptions options;
   std::unique_ptr<IoPool> pool;
+  std::unique_ptr<DeadlineWatcher> deadlines;
   fuse_session* session = nullptr;
   bool mounted = false;
   bool signals_set = false;
@@ -88,16 +92,33 @@ fuse_entry_param ToEntryParam(const VfsEntry& e) {
   return p;
 }
 
-// Runs `work` on the I/O pool; answers EIO at once when the pool is full.
+// Runs work(once) on the I/O pool. The request is answered EIO when the
+// pool is full, or at the request deadline if `work` has not claimed `once`
+// by then; `work` replies only after once.Claim() succeeds, and must not
+// touch `req` before (the watcher's reply frees it).
 template <typename F>
-void Offload(fuse_req_t req, F work) {
+void Offload(fuse_req_t req, const char* op, F work) {
   Impl& self = Self(req);
-  if (!self.pool->Submit(std::move(work))) {
-    HUBFS_LOG(kWarning) << "I/O queue full; request refused";
-    fuse_reply_err(req, EIO);
+  auto once = std::make_shared<ReplyOnce>();
+  if (self.options.request_timeout_seconds > 0) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(self.options.request_timeout_seconds));
+    self.deadlines->Watch(deadline, once, [req, op] {
+      HUBFS_LOG(kWarning) << op << ": no answer within the I/O timeout";
+      fuse_reply_err(req, ErrnoFor(VfsErrc::kTimedOut));
+    });
+  }
+  if (!self.pool->Submit([once, w = std::move(work)]() mutable { w(*once); })) {
+    if (once->Claim()) {
+      HUBFS_LOG(kWarning) << op << ": I/O queue full; request refused";
+      fuse_reply_err(req, ErrnoFor(VfsErrc::kIo));
+    }
   }
 }
 
+// REQUIRES: the caller holds the right to reply (a claimed ReplyOnce or a
+// request never handed over).
 void ReplyLookup(fuse_req_t req, fuse_ino_t parent, const VfsResult<VfsEntry>& r) {
   Impl& self = Self(req);
   if (!r.ok()) {
@@ -144,8 +165,10 @@ void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Impl& self = Self(req);
   auto r = self.core->Lookup(parent, name, /*may_block=*/false);
   if (!r.ok() && r.error().code == VfsErrc::kWouldBlock) {
-    Offload(req, [req, parent, n = std::string(name)] {
-      ReplyLookup(req, parent, Self(req).core->Lookup(parent, n, /*may_block=*/true));
+    Offload(req, "lookup", [req, core = self.core, parent, n = std::string(name)](ReplyOnce& once) {
+      auto late = core->Lookup(parent, n, /*may_block=*/true);
+      if (once.Claim()) return ReplyLookup(req, parent, late);
+      if (late.ok()) core->Forget(late->attr.ino, 1);  // the kernel got EIO instead
     });
     return;
   }
@@ -185,9 +208,11 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void OpRead(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
   uint64_t fh = fi->fh;
   if (off < 0) return ReplyError(req, VfsError{VfsErrc::kInvalid, Status()}, "read");
-  Offload(req, [req, fh, size, off] {
+  VfsCore* core = Self(req).core;
+  Offload(req, "read", [req, core, fh, size, off](ReplyOnce& once) {
     std::vector<uint8_t> buf(size);
-    auto n = Self(req).core->Read(fh, static_cast<uint64_t>(off), buf);
+    auto n = core->Read(fh, static_cast<uint64_t>(off), buf);
+    if (!once.Claim()) return;
     if (!n.ok()) return ReplyError(req, n.error(), "read");
     fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), *n);
   });
@@ -214,8 +239,10 @@ void OpOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto r = self.core->OpenDir(ino, /*may_block=*/false);
   if (!r.ok() && r.error().code == VfsErrc::kWouldBlock) {
     fuse_file_info copy = *fi;
-    Offload(req, [req, ino, copy]() mutable {
-      ReplyOpenDir(req, &copy, Self(req).core->OpenDir(ino, /*may_block=*/true));
+    Offload(req, "opendir", [req, core = self.core, ino, copy](ReplyOnce& once) mutable {
+      auto late = core->OpenDir(ino, /*may_block=*/true);
+      if (once.Claim()) return ReplyOpenDir(req, &copy, late);
+      if (late.ok()) core->ReleaseDir(*late);
     });
     return;
   }
@@ -420,6 +447,7 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(VfsCore* core, FuseServerO
     }
   }
   impl->pool = std::make_unique<IoPool>(impl->options.io_threads, impl->options.io_queue);
+  impl->deadlines = std::make_unique<DeadlineWatcher>();
   return std::unique_ptr<FuseServer>(new FuseServer(std::move(impl)));
 }
 
@@ -432,6 +460,7 @@ Status FuseServer::Run() {
   fuse_loop_cfg_destroy(config);
   // Answer everything handed to the I/O side before the session goes away.
   impl_->pool->Shutdown();
+  impl_->deadlines->Stop();
   if (impl_->signals_set) {
     fuse_remove_signal_handlers(impl_->session);
     impl_->signals_set = false;
@@ -447,6 +476,7 @@ Status FuseServer::Run() {
 FuseServer::~FuseServer() {
   if (!impl_) return;
   if (impl_->pool) impl_->pool->Shutdown();
+  if (impl_->deadlines) impl_->deadlines->Stop();
   if (impl_->session != nullptr) {
     if (impl_->signals_set) fuse_remove_signal_handlers(impl_->session);
     if (impl_->mounted) fuse_session_unmount(impl_->session);

@@ -28,6 +28,9 @@ struct FuseServerOptions {
   unsigned max_fuse_threads = 16;
   // Kernel readahead (design §3: about 1 MiB).
   unsigned max_readahead = 1u << 20;
+  // A request handed to the I/O pool is answered EIO when it has no answer
+  // after this long (the mount's --io-timeout); 0 = no deadline.
+  double request_timeout_seconds = 30;
   // Let fuse_set_signal_handlers end the session on SIGTERM/SIGINT/SIGHUP.
   bool handle_signals = true;
 };
