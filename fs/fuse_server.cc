@@ -249,19 +249,43 @@ void OpOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   ReplyOpenDir(req, fi, r);
 }
 
-void DoReadDir(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+// Directory offsets: 1 after ".", 2 after "..", then 3 + i after listing
+// entry i. "." and ".." carry no inode (ino 0: the kernel takes no lookup
+// reference for them), as in passthrough_hp.
+void DoReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
+               bool plus) {
   Impl& self = Self(req);
   if (off < 0) return ReplyError(req, VfsError{VfsErrc::kInvalid, Status()}, "readdir");
+  constexpr size_t kDots = 2;
   std::vector<char> buf(size);
   size_t pos = 0;
   std::vector<uint64_t> referenced;  // dropped again if the reply fails
-  for (size_t i = static_cast<size_t>(off);; ++i) {
+  for (auto cookie = static_cast<size_t>(off);; ++cookie) {
+    auto next = static_cast<off_t>(cookie + 1);
+    size_t need = 0;
+    if (cookie < kDots) {
+      const char* name = cookie == 0 ? "." : "..";
+      struct stat st;
+      std::memset(&st, 0, sizeof(st));
+      st.st_ino = cookie == 0 ? ino : 0xffffffffu;
+      st.st_mode = S_IFDIR;
+      if (plus) {
+        fuse_entry_param p;
+        std::memset(&p, 0, sizeof(p));
+        p.attr = st;
+        need = fuse_add_direntry_plus(req, buf.data() + pos, size - pos, name, &p, next);
+      } else {
+        need = fuse_add_direntry(req, buf.data() + pos, size - pos, name, &st, next);
+      }
+      if (need > size - pos) break;
+      pos += need;
+      continue;
+    }
+    size_t i = cookie - kDots;
     auto e = self.core->DirEntryAt(fi->fh, i);
     if (!e.ok()) return ReplyError(req, e.error(), "readdir");
     if (!e->has_value()) break;
     const VfsDirEntry& d = **e;
-    auto next = static_cast<off_t>(i + 1);
-    size_t need = 0;
     if (plus) {
       auto entry = self.core->LookupDirEntryAt(fi->fh, i);
       if (!entry.ok()) {
@@ -286,16 +310,17 @@ void DoReadDir(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool 
     pos += need;
   }
   if (fuse_reply_buf(req, buf.data(), pos) != 0) {
-    for (uint64_t ino : referenced) self.core->Forget(ino, 1);
+    for (uint64_t r : referenced) self.core->Forget(r, 1);
   }
 }
 
-void OpReadDir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  DoReadDir(req, size, off, fi, /*plus=*/false);
+void OpReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  DoReadDir(req, ino, size, off, fi, /*plus=*/false);
 }
 
-void OpReadDirPlus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  DoReadDir(req, size, off, fi, /*plus=*/true);
+void OpReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                   fuse_file_info* fi) {
+  DoReadDir(req, ino, size, off, fi, /*plus=*/true);
 }
 
 void OpReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {

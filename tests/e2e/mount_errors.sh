@@ -45,3 +45,14 @@ fi
 grep -q "busy" "$W/err" || fail "busy mountpoint: $(cat "$W/err")"
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
 pass "commit-sha subfolder view"
+
+# SIGTERM unmounts cleanly.
+bounded 30 "$HUBFS" mount "datasets/org/data@$sha" "$MNT" --cache-dir "$W/cache" ||
+  fail "mount for the SIGTERM case"
+pid=$(daemon_pid)
+[[ -n $pid ]] || fail "no daemon"
+kill -TERM "$pid"
+for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "daemon still running after SIGTERM"
+is_mounted && fail "still mounted after SIGTERM"
+pass "SIGTERM unmounts"

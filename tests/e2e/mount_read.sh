@@ -43,6 +43,8 @@ grep -q '^dr-xr-xr-x .* sub$' "$W/ls.txt" || fail "ls -l sub"
 grep -q '^-r--r--r-- 1 .* 3000 .* small.bin$' "$W/ls.txt" || fail "ls -l small.bin"
 [[ $(stat -c %b "$MNT/big.bin") -ge 9766 ]] || fail "st_blocks not filled"
 [[ $(find "$MNT" -type d | wc -l) -eq 3 ]] || fail "find -type d"
+[[ $(ls -a "$MNT/sub" | tr '\n' ' ') == ". .. config.json deeper " ]] ||
+  fail "ls -a: $(ls -a "$MNT/sub")"
 pass "ls -lR and find"
 
 bounded 60 /usr/bin/python3 "$here/check_reads.py" "$S" "$MNT" big.bin
