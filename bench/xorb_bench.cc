@@ -28,9 +28,10 @@ std::vector<uint8_t> Make(Kind kind, size_t n, uint32_t seed) {
       for (auto& b : out) b = static_cast<uint8_t>(rng());
       break;
     case Kind::kText: {
-      static const char* const kWords[] = {
-          "the ", "model ", "weights ", "are ", "stored ", "in ", "safetensors ", "files, ",
-          "and ", "each ", "layer ", "has ", "attention ", "heads.\n", "{\"name\": ", "0.125, "};
+      static const char* const kWords[] = {"the ",       "model ",   "weights ",     "are ",
+                                           "stored ",    "in ",      "safetensors ", "files, ",
+                                           "and ",       "each ",    "layer ",       "has ",
+                                           "attention ", "heads.\n", "{\"name\": ",  "0.125, "};
       size_t pos = 0;
       while (pos < n) {
         const char* w = kWords[rng() % 16];

@@ -135,36 +135,36 @@ Hash KeyedHasher::Finalize() const {
 
 Hash ChunkHash(std::span<const uint8_t> chunk) { return KeyedBlake3(kDataKey, chunk); }
 
-namespace {
-
-// Index one past the last member of the next group of `nodes` (§2.4 cut rule).
-size_t NextGroupEnd(std::span<const MerkleNode> nodes) {
-  const size_t n = nodes.size();
+size_t MerkleGroupSize(std::span<const MerkleNode> level) {
+  const size_t n = level.size();
   if (n <= 2) return n;
   const size_t limit = n < 9 ? n : 9;
   for (size_t i = 2; i < limit; ++i) {
-    if (nodes[i].hash.LastU64() % 4 == 0) return i + 1;
+    if (level[i].hash.LastU64() % 4 == 0) return i + 1;
   }
   return limit;
 }
 
-MerkleNode ParentOf(std::span<const MerkleNode> group) {
+std::string MerkleNodeText(std::span<const MerkleNode> group) {
   std::string text;
-  text.reserve(group.size() * 80);
-  uint64_t size = 0;
+  text.reserve(group.size() * 88);
   for (const MerkleNode& m : group) {
     AppendCanonical(&text, m.hash);
     text += " : ";
     AppendDecimal(&text, m.size);
     text.push_back('\n');
-    size += m.size;
   }
+  return text;
+}
+
+MerkleNode MerkleParent(std::span<const MerkleNode> group) {
+  const std::string text = MerkleNodeText(group);
+  uint64_t size = 0;
+  for (const MerkleNode& m : group) size += m.size;
   return MerkleNode{KeyedBlake3(kInternalNodeKey,
                                 {reinterpret_cast<const uint8_t*>(text.data()), text.size()}),
                     size};
 }
-
-}  // namespace
 
 Hash MerkleRoot(std::span<const MerkleNode> leaves) {
   if (leaves.empty()) return Hash{};
@@ -175,13 +175,57 @@ Hash MerkleRoot(std::span<const MerkleNode> leaves) {
     next.clear();
     std::span<const MerkleNode> rest(level);
     while (!rest.empty()) {
-      size_t end = NextGroupEnd(rest);
-      next.push_back(ParentOf(rest.first(end)));
+      size_t end = MerkleGroupSize(rest);
+      next.push_back(MerkleParent(rest.first(end)));
       rest = rest.subspan(end);
     }
     level.swap(next);
   }
   return level[0].hash;
+}
+
+void MerkleBuilder::Push(std::vector<std::vector<MerkleNode>>* levels,
+                         std::vector<uint64_t>* counts, size_t level, const MerkleNode& node) {
+  MerkleNode carry = node;
+  while (true) {
+    if (levels->size() <= level) {
+      levels->resize(level + 1);
+      counts->resize(level + 1, 0);
+    }
+    std::vector<MerkleNode>& open = (*levels)[level];
+    open.push_back(carry);
+    ++(*counts)[level];
+    // §2.4 cut rule seen from the left: a node at index >= 2 with hash mod 4
+    // == 0 ends the group, and so does the 9th node.
+    const size_t n = open.size();
+    if (n < 3 || (n < 9 && open.back().hash.LastU64() % 4 != 0)) return;
+    carry = MerkleParent(open);
+    open.clear();
+    ++level;
+  }
+}
+
+void MerkleBuilder::Add(const MerkleNode& leaf) {
+  Push(&levels_, &counts_, 0, leaf);
+  ++leaves_;
+}
+
+Hash MerkleBuilder::Root() const {
+  if (leaves_ == 0) return Hash{};
+  // Close every level's open group bottom-up on a copy; a level that has
+  // only ever held one node is the root.
+  std::vector<std::vector<MerkleNode>> levels = levels_;
+  std::vector<uint64_t> counts = counts_;
+  for (size_t level = 0;; ++level) {
+    if (counts[level] == 1 && (level + 1 >= counts.size() || counts[level + 1] == 0)) {
+      return levels[level].front().hash;
+    }
+    if (!levels[level].empty()) {
+      MerkleNode parent = MerkleParent(levels[level]);
+      levels[level].clear();
+      Push(&levels, &counts, level + 1, parent);
+    }
+  }
 }
 
 Hash FileHashWithSalt(std::span<const MerkleNode> chunks, const Key& salt) {

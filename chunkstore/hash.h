@@ -85,6 +85,35 @@ struct MerkleNode {
 // Aggregated Merkle root (§2.4). Empty → zero hash; one leaf → that hash.
 Hash MerkleRoot(std::span<const MerkleNode> leaves);
 
+// The text hashed into a parent node (§2.4): per member one line
+// "<canonical hash> : <decimal size>\n".
+std::string MerkleNodeText(std::span<const MerkleNode> group);
+// The parent of `group`: K(INTERNAL_NODE_KEY, MerkleNodeText(group)), summed size.
+MerkleNode MerkleParent(std::span<const MerkleNode> group);
+// Number of leading nodes of `level` that form the next group (§2.4 cut rule):
+// all of them if ≤ 2, else 3..9. 0 for an empty span.
+size_t MerkleGroupSize(std::span<const MerkleNode> level);
+
+// Builds the same root as MerkleRoot from leaves that arrive one at a time,
+// keeping at most 9 nodes per tree level (O(log n) memory). Not thread-safe.
+class MerkleBuilder {
+ public:
+  void Add(const MerkleNode& leaf);
+  size_t leaf_count() const { return leaves_; }
+  // The root over all leaves added so far (zero hash if none). Does not
+  // consume the builder: more leaves may be added afterwards.
+  Hash Root() const;
+
+ private:
+  // Appends `node` to `level`, closing groups into the level above.
+  static void Push(std::vector<std::vector<MerkleNode>>* levels,
+                   std::vector<uint64_t>* counts, size_t level, const MerkleNode& node);
+
+  std::vector<std::vector<MerkleNode>> levels_;  // open (ungrouped) nodes per level
+  std::vector<uint64_t> counts_;                 // nodes ever pushed per level
+  size_t leaves_ = 0;
+};
+
 // xorb_hash = MerkleRoot(chunks) (§2.5).
 inline Hash XorbHash(std::span<const MerkleNode> chunks) { return MerkleRoot(chunks); }
 
@@ -102,6 +131,10 @@ Hash KeyedChunkHash(const Key& key, const Hash& chunk_hash);
 // Whether a chunk may be queried for global dedup on its own merits:
 // hash mod 1024 == 0 (§5.6). (The first chunk of a file is always eligible.)
 inline bool IsGlobalDedupEligible(const Hash& h) { return h.LastU64() % 1024 == 0; }
+// The client-side rule of §5.6: the first chunk of every file, or an eligible hash.
+inline bool IsGlobalDedupCandidate(size_t chunk_index_in_file, const Hash& h) {
+  return chunk_index_in_file == 0 || IsGlobalDedupEligible(h);
+}
 
 // SHA-256 (OpenSSL).
 class Sha256 {

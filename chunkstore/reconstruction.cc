@@ -80,7 +80,7 @@ class CoverageIndex {
 Status ValidateFetch(const Reconstruction& recon) {
   std::set<Hash> seen;
   for (const XorbFetch& xf : recon.fetch) {
-    const std::string name = xf.xorb.ToString();
+    const std::string name = xf.xorb.ToString();  // once per xorb, not per range
     if (!seen.insert(xf.xorb).second) return CorruptError("xorb listed twice: " + name);
     for (const FetchEntry& e : xf.entries) {
       if (e.url.empty()) return CorruptError("empty url for xorb " + name);
@@ -125,16 +125,18 @@ Status ValidateReconstruction(const Reconstruction& recon, std::optional<uint64_
   uint64_t total = 0;  // saturates at 2^64-1
   for (size_t i = 0; i < recon.terms.size(); ++i) {
     const ReconTerm& t = recon.terms[i];
-    const std::string where = "term " + std::to_string(i) + " (" + t.xorb.ToString() + " " +
-                              RangeText(t.range) + ")";
-    if (t.range.start >= t.range.end) return CorruptError(where + ": empty chunk range");
+    auto where = [&] {  // built only on error
+      return "term " + std::to_string(i) + " (" + t.xorb.ToString() + " " + RangeText(t.range) +
+             ")";
+    };
+    if (t.range.start >= t.range.end) return CorruptError(where() + ": empty chunk range");
     const uint64_t n = t.range.size();
     if (t.unpacked_length < n || t.unpacked_length > n * kMaxChunkUncompressedSize) {
-      return CorruptError(where + ": unpacked_length " + std::to_string(t.unpacked_length) +
+      return CorruptError(where() + ": unpacked_length " + std::to_string(t.unpacked_length) +
                           " impossible for " + std::to_string(n) + " chunks");
     }
     if (coverage.Find(t.xorb, t.range).range == nullptr) {
-      return CorruptError(where + ": not covered by any fetch range");
+      return CorruptError(where() + ": not covered by any fetch range");
     }
     total = CheckedAdd(total, t.unpacked_length).value_or(kU64Max);
   }

@@ -253,8 +253,10 @@ struct BuildOptions {
 // touching) chunk ranges with byte ranges from the record ends.
 // Errors: kOutOfRange (416) as ResolveRange; kCorrupt when the stored data is
 // inconsistent (unknown xorb, chunk range out of bounds or empty, layout
-// vectors of different lengths or not increasing, terms not summing to
-// `file_size`); kInvalidArgument for a bad version or max_ranges_per_entry 0.
+// vectors of different lengths, record ends not increasing, a zero-length
+// chunk, terms not summing to `file_size`); kInvalidArgument for a bad version
+// or max_ranges_per_entry 0. `layouts` is called once per distinct xorb; the
+// layouts it returns must stay valid during the call.
 Result<Reconstruction> BuildReconstruction(std::span<const FileTerm> terms,
                                            const XorbLayoutFn& layouts, uint64_t file_size,
                                            const std::optional<RangeSpec>& range,

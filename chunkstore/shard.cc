@@ -9,10 +9,9 @@ namespace hubfs::chunkstore {
 
 namespace {
 
-constexpr uint8_t kShardTag[32] = {0x48, 0x46, 0x52, 0x65, 0x70, 0x6f, 0x4d, 0x65,
-                                   0x74, 0x61, 0x44, 0x61, 0x74, 0x61, 0x00, 0x55,
-                                   0x69, 0x67, 0x45, 0x6a, 0x7b, 0x81, 0x57, 0x83,
-                                   0xa5, 0xbd, 0xd9, 0x5c, 0xcd, 0xd1, 0x4a, 0xa9};
+constexpr uint8_t kShardTag[32] = {0x48, 0x46, 0x52, 0x65, 0x70, 0x6f, 0x4d, 0x65, 0x74, 0x61, 0x44,
+                                   0x61, 0x74, 0x61, 0x00, 0x55, 0x69, 0x67, 0x45, 0x6a, 0x7b, 0x81,
+                                   0x57, 0x83, 0xa5, 0xbd, 0xd9, 0x5c, 0xcd, 0xd1, 0x4a, 0xa9};
 constexpr uint32_t kKnownFileFlags = kFileFlagVerification | kFileFlagMetadataExt;
 // Lookup table entry sizes (§4.4): {u64 key, u32 index}, {u64, u32}, {u64, u32, u32}.
 constexpr uint64_t kFileLookupEntrySize = 12;
@@ -122,8 +121,8 @@ Status ParseFileSection(std::span<const uint8_t> bytes, size_t end, size_t* pos,
     }
     with_verification = verification;
     // Everything this block declares must fit before the section's bookend.
-    const uint64_t need = (uint64_t{n} * (verification ? 2 : 1) + (metadata ? 1 : 0) + 1) *
-                          kShardRecordSize;
+    const uint64_t need =
+        (uint64_t{n} * (verification ? 2 : 1) + (metadata ? 1 : 0) + 1) * kShardRecordSize;
     if (need > end - *pos) {
       return ShardCorrupt(where + std::to_string(n) + " entries run past the end");
     }
@@ -195,13 +194,13 @@ Status CheckFooter(const ShardFooter& f, uint64_t cas_start, uint64_t cas_end,
     return ShardCorrupt("unsupported footer version " + std::to_string(f.version));
   }
   if (f.footer_offset != footer_offset) {
-    return ShardCorrupt("footer offset " + std::to_string(f.footer_offset) + " != " +
-                        std::to_string(footer_offset));
+    return ShardCorrupt("footer offset " + std::to_string(f.footer_offset) +
+                        " != " + std::to_string(footer_offset));
   }
   if (f.file_info_offset != kShardHeaderSize) return ShardCorrupt("bad file info offset");
   if (f.cas_info_offset != cas_start) {
-    return ShardCorrupt("CAS info offset " + std::to_string(f.cas_info_offset) + " != " +
-                        std::to_string(cas_start));
+    return ShardCorrupt("CAS info offset " + std::to_string(f.cas_info_offset) +
+                        " != " + std::to_string(cas_start));
   }
   const uint64_t gap = footer_offset - cas_end;
   struct Table {

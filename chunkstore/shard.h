@@ -86,7 +86,7 @@ struct ShardFooter {
   uint64_t xorb_lookup_num_entry = 0;
   uint64_t chunk_lookup_offset = 0;
   uint64_t chunk_lookup_num_entry = 0;
-  Key hmac_key{};  // all zero = chunk hashes are plain
+  Key hmac_key{};                   // all zero = chunk hashes are plain
   uint64_t creation_timestamp = 0;  // Unix seconds
   uint64_t key_expiry = 0;          // Unix seconds; 0 or ~0 = none
   uint64_t stored_bytes_on_disk = 0;

@@ -14,14 +14,6 @@ namespace hubfs::chunkstore {
 
 namespace {
 
-// A xorb may hold more than the writer limit of 8192 chunks (§3.1), but a
-// body of tiny records must not make the reader keep millions of entries.
-constexpr size_t kMaxXorbChunksRead = size_t{1} << 20;
-
-constexpr uint8_t kFooterIdent[7] = {'X', 'E', 'T', 'B', 'L', 'O', 'B'};
-constexpr uint8_t kHashSectionIdent[7] = {'X', 'B', 'L', 'B', 'H', 'S', 'H'};
-constexpr uint8_t kBoundarySectionIdent[7] = {'X', 'B', 'L', 'B', 'B', 'N', 'D'};
-
 uint32_t LoadU24(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16;
 }
@@ -29,12 +21,6 @@ void StoreU24(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v);
   p[1] = static_cast<uint8_t>(v >> 8);
   p[2] = static_cast<uint8_t>(v >> 16);
-}
-uint32_t LoadU32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-void AppendU32(std::vector<uint8_t>* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 void AppendBytes(std::vector<uint8_t>* out, const uint8_t* p, size_t n) {
   out->insert(out->end(), p, p + n);
@@ -166,9 +152,8 @@ CompressionScheme AppendChunkRecord(std::span<const uint8_t> chunk, CompressionP
       }
     }
   }
-  std::span<const uint8_t> payload = scheme == CompressionScheme::kNone
-                                         ? chunk
-                                         : std::span<const uint8_t>(best);
+  std::span<const uint8_t> payload =
+      scheme == CompressionScheme::kNone ? chunk : std::span<const uint8_t>(best);
   ChunkRecordHeader header;
   header.compressed_size = static_cast<uint32_t>(payload.size());
   header.scheme = scheme;
@@ -268,8 +253,8 @@ Status Lz4DecompressFrameWith(LZ4F_dctx* dctx, std::span<const uint8_t> frame,
     uint8_t* dst = probing ? &probe : out.data() + out_pos;
     size_t dst_size = probing ? 1 : out.size() - out_pos;
     size_t src_size = frame.size() - in_pos;
-    const size_t hint = LZ4F_decompress(dctx, dst, &dst_size, frame.data() + in_pos, &src_size,
-                                        &opts);
+    const size_t hint =
+        LZ4F_decompress(dctx, dst, &dst_size, frame.data() + in_pos, &src_size, &opts);
     if (LZ4F_isError(hint)) {
       return CorruptRecord(std::string("LZ4 frame: ") + LZ4F_getErrorName(hint));
     }
@@ -326,16 +311,16 @@ Status ChunkDecoder::DecodeRecordInto(std::span<const uint8_t> in, size_t* consu
                                       std::span<uint8_t> out) {
   HUBFS_ASSIGN_OR_RETURN(ChunkRecordHeader header, ParseChunkRecordHeader(in));
   if (in.size() - kChunkRecordHeaderSize < header.compressed_size) {
-    return CorruptRecord("truncated payload: " +
-                         std::to_string(in.size() - kChunkRecordHeaderSize) + " of " +
-                         std::to_string(header.compressed_size) + " bytes");
+    return CorruptRecord(
+        "truncated payload: " + std::to_string(in.size() - kChunkRecordHeaderSize) + " of " +
+        std::to_string(header.compressed_size) + " bytes");
   }
   if (out.size() != header.uncompressed_size) {
     return CorruptRecord("record declares " + std::to_string(header.uncompressed_size) +
                          " bytes, expected " + std::to_string(out.size()));
   }
-  HUBFS_RETURN_IF_ERROR(DecodePayload(
-      header, in.subspan(kChunkRecordHeaderSize, header.compressed_size), out));
+  HUBFS_RETURN_IF_ERROR(
+      DecodePayload(header, in.subspan(kChunkRecordHeaderSize, header.compressed_size), out));
   *consumed = header.record_size();
   return Status::Ok();
 }
@@ -344,9 +329,9 @@ Status ChunkDecoder::DecodeRecord(std::span<const uint8_t> in, size_t* consumed,
                                   std::vector<uint8_t>* out) {
   HUBFS_ASSIGN_OR_RETURN(ChunkRecordHeader header, ParseChunkRecordHeader(in));
   if (in.size() - kChunkRecordHeaderSize < header.compressed_size) {
-    return CorruptRecord("truncated payload: " +
-                         std::to_string(in.size() - kChunkRecordHeaderSize) + " of " +
-                         std::to_string(header.compressed_size) + " bytes");
+    return CorruptRecord(
+        "truncated payload: " + std::to_string(in.size() - kChunkRecordHeaderSize) + " of " +
+        std::to_string(header.compressed_size) + " bytes");
   }
   const size_t at = out->size();
   out->resize(at + header.uncompressed_size);  // ≤ 128 KiB, checked above
@@ -387,11 +372,11 @@ Status ChunkDecoder::DecodeRun(std::span<const uint8_t> body, size_t expected_ch
   std::vector<std::vector<uint8_t>> decoded;
   // Every record holds at least a header, which bounds the reservation.
   decoded.reserve(std::min(expected_chunks, body.size() / kChunkRecordHeaderSize));
-  HUBFS_RETURN_IF_ERROR(DecodeRun(body, expected_chunks,
-                                  [&decoded](size_t, std::span<const uint8_t> chunk) {
-                                    decoded.emplace_back(chunk.begin(), chunk.end());
-                                    return Status::Ok();
-                                  }));
+  HUBFS_RETURN_IF_ERROR(
+      DecodeRun(body, expected_chunks, [&decoded](size_t, std::span<const uint8_t> chunk) {
+        decoded.emplace_back(chunk.begin(), chunk.end());
+        return Status::Ok();
+      }));
   *chunks = std::move(decoded);
   return Status::Ok();
 }
@@ -408,8 +393,8 @@ Result<XorbInfo> ParseXorb(std::span<const uint8_t> bytes) {
   bool has_footer = false;
   while (pos < bytes.size()) {
     const std::span<const uint8_t> rest = bytes.subspan(pos);
-    if (rest.size() >= sizeof(kFooterIdent) &&
-        std::memcmp(rest.data(), kFooterIdent, sizeof(kFooterIdent)) == 0) {
+    if (rest.size() >= sizeof(kXorbFooterIdent) &&
+        std::memcmp(rest.data(), kXorbFooterIdent, sizeof(kXorbFooterIdent)) == 0) {
       has_footer = true;
       break;
     }
@@ -487,177 +472,6 @@ XorbBuilder::Xorb XorbBuilder::Finish() {
   body_ = {};
   info_ = {};
   return x;
-}
-
-// ---------------------------------------------------------------------------
-// Footer (§3.6).
-
-std::vector<uint8_t> SerializeXorbFooter(const XorbInfo& info, uint32_t nonce) {
-  const uint32_t n = static_cast<uint32_t>(info.chunks.size());
-  std::vector<uint8_t> out;
-  out.reserve(96 + 40 * size_t{n});
-  AppendBytes(&out, kFooterIdent, sizeof(kFooterIdent));
-  out.push_back(1);
-  AppendBytes(&out, info.hash.bytes.data(), 32);
-  AppendBytes(&out, kHashSectionIdent, sizeof(kHashSectionIdent));
-  out.push_back(0);
-  AppendU32(&out, n);
-  for (const XorbChunkInfo& c : info.chunks) AppendBytes(&out, c.hash.bytes.data(), 32);
-  AppendBytes(&out, kBoundarySectionIdent, sizeof(kBoundarySectionIdent));
-  out.push_back(1);
-  AppendU32(&out, n);
-  for (const XorbChunkInfo& c : info.chunks) AppendU32(&out, c.record_end);
-  uint32_t unpacked = 0;
-  for (const XorbChunkInfo& c : info.chunks) AppendU32(&out, unpacked += c.length);
-  AppendU32(&out, n);
-  AppendU32(&out, 52 + 40 * n);
-  AppendU32(&out, 40 + 8 * n);
-  AppendU32(&out, nonce);
-  out.resize(out.size() + 12, 0);
-  AppendU32(&out, static_cast<uint32_t>(out.size()));
-  return out;
-}
-
-namespace {
-
-// Sequential reader over a bounded byte span; every read is checked.
-class FooterReader {
- public:
-  explicit FooterReader(std::span<const uint8_t> in) : in_(in) {}
-  bool Ident(const uint8_t (&ident)[7]) {
-    if (!Has(7) || std::memcmp(in_.data() + pos_, ident, 7) != 0) return false;
-    pos_ += 7;
-    return true;
-  }
-  bool U8(uint8_t* v) {
-    if (!Has(1)) return false;
-    *v = in_[pos_++];
-    return true;
-  }
-  bool U32(uint32_t* v) {
-    if (!Has(4)) return false;
-    *v = LoadU32(in_.data() + pos_);
-    pos_ += 4;
-    return true;
-  }
-  bool HashAt(Hash* h) {
-    if (!Has(32)) return false;
-    std::memcpy(h->bytes.data(), in_.data() + pos_, 32);
-    pos_ += 32;
-    return true;
-  }
-  bool Skip(size_t n) {
-    if (!Has(n)) return false;
-    pos_ += n;
-    return true;
-  }
-  size_t remaining() const { return in_.size() - pos_; }
-
- private:
-  bool Has(size_t n) const { return in_.size() - pos_ >= n; }
-  std::span<const uint8_t> in_;
-  size_t pos_ = 0;
-};
-
-Status FooterCorrupt(const std::string& what) { return CorruptError("xorb footer: " + what); }
-
-// Record ends must increase by at least a header and end at the body size.
-Status CheckBoundaries(const XorbInfo& info) {
-  uint64_t prev = 0;
-  for (const XorbChunkInfo& c : info.chunks) {
-    if (c.record_end < prev + kChunkRecordHeaderSize ||
-        c.record_end - prev > kChunkRecordHeaderSize + kMaxChunkCompressedSize) {
-      return FooterCorrupt("chunk boundary offsets out of order or out of bounds");
-    }
-    prev = c.record_end;
-  }
-  if (prev != info.body_size) {
-    return FooterCorrupt("last chunk boundary " + std::to_string(prev) + " != body size " +
-                         std::to_string(info.body_size));
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
-Result<XorbInfo> ParseXorbFooter(std::span<const uint8_t> stored_bytes) {
-  if (stored_bytes.size() < 4) return FooterCorrupt("missing length");
-  const uint32_t info_length = LoadU32(stored_bytes.data() + stored_bytes.size() - 4);
-  if (info_length > stored_bytes.size() - 4) {
-    return FooterCorrupt("length " + std::to_string(info_length) + " exceeds the object");
-  }
-  XorbInfo info;
-  info.body_size = stored_bytes.size() - 4 - info_length;
-  if (info.body_size > kMaxXorbBodySize) return FooterCorrupt("body exceeds 64 MiB");
-  FooterReader r(stored_bytes.subspan(info.body_size, info_length));
-  uint8_t version = 0;
-  if (!r.Ident(kFooterIdent) || !r.U8(&version)) return FooterCorrupt("bad ident");
-  if (!r.HashAt(&info.hash)) return FooterCorrupt("truncated");
-  uint32_t n = 0;
-  if (version == 1) {
-    uint8_t hashes_version = 0;
-    if (!r.Ident(kHashSectionIdent) || !r.U8(&hashes_version) || hashes_version != 0 ||
-        !r.U32(&n)) {
-      return FooterCorrupt("bad hash section header");
-    }
-    // The whole v1 info is 92 + 40n bytes: n is bounded by the bytes present.
-    if (uint64_t{92} + uint64_t{40} * n != info_length) {
-      return FooterCorrupt("chunk count " + std::to_string(n) + " does not match length " +
-                           std::to_string(info_length));
-    }
-    info.chunks.resize(n);
-    for (XorbChunkInfo& c : info.chunks) r.HashAt(&c.hash);
-    uint8_t bnd_version = 0;
-    uint32_t n2 = 0;
-    if (!r.Ident(kBoundarySectionIdent) || !r.U8(&bnd_version) || bnd_version != 1 ||
-        !r.U32(&n2) || n2 != n) {
-      return FooterCorrupt("bad boundary section header");
-    }
-    for (XorbChunkInfo& c : info.chunks) r.U32(&c.record_end);
-    uint32_t prev_unpacked = 0;
-    for (XorbChunkInfo& c : info.chunks) {
-      uint32_t unpacked = 0;
-      r.U32(&unpacked);
-      if (unpacked < prev_unpacked || unpacked - prev_unpacked > kMaxChunkUncompressedSize) {
-        return FooterCorrupt("unpacked chunk offsets out of order or out of bounds");
-      }
-      c.length = unpacked - prev_unpacked;
-      info.unpacked_size += c.length;
-      prev_unpacked = unpacked;
-    }
-    uint32_t n3 = 0, hash_off = 0, bnd_off = 0;
-    if (!r.U32(&n3) || !r.U32(&hash_off) || !r.U32(&bnd_off) || n3 != n ||
-        hash_off != 52 + 40 * n || bnd_off != 40 + 8 * n || !r.Skip(16) || r.remaining() != 0) {
-      return FooterCorrupt("bad trailer");
-    }
-  } else if (version == 0) {
-    if (!r.U32(&n) || uint64_t{60} + uint64_t{36} * n != info_length) {
-      return FooterCorrupt("v0 chunk count does not match length");
-    }
-    info.lengths_known = false;
-    info.chunks.resize(n);
-    for (XorbChunkInfo& c : info.chunks) r.U32(&c.record_end);
-    for (XorbChunkInfo& c : info.chunks) r.HashAt(&c.hash);
-    if (!r.Skip(16) || r.remaining() != 0) return FooterCorrupt("bad v0 trailer");
-  } else {
-    return FooterCorrupt("unsupported version " + std::to_string(version));
-  }
-  if (info.chunks.empty()) return FooterCorrupt("no chunks");
-  HUBFS_RETURN_IF_ERROR(CheckBoundaries(info));
-  uint32_t start = 0;
-  for (XorbChunkInfo& c : info.chunks) {
-    c.record_start = start;
-    start = c.record_end;
-  }
-  if (info.lengths_known) {
-    std::vector<MerkleNode> leaves;
-    leaves.reserve(info.chunks.size());
-    for (const XorbChunkInfo& c : info.chunks) leaves.push_back({c.hash, c.length});
-    if (MerkleRoot(leaves) != info.hash) {
-      return FooterCorrupt("xorb hash is not the Merkle root of the listed chunks");
-    }
-  }
-  return info;
 }
 
 }  // namespace hubfs::chunkstore

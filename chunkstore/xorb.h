@@ -31,7 +31,12 @@ inline constexpr uint32_t kMaxChunkCompressedSize = 262144;
 inline constexpr uint64_t kMaxXorbBodySize = 64ull << 20;
 // Writer limits of the reference client (§3.1); readers must not assume them.
 inline constexpr size_t kMaxXorbChunks = 8192;
+// Reader bound (ours): 16 times the writer limit, so that 64 MiB of tiny
+// records cannot make ParseXorb keep millions of entries.
+inline constexpr size_t kMaxXorbChunksRead = 16 * kMaxXorbChunks;
 inline constexpr uint64_t kMaxXorbUnpackedSize = 64ull << 20;
+// First bytes of the stored footer; no chunk record starts with them (§3.4).
+inline constexpr uint8_t kXorbFooterIdent[7] = {'X', 'E', 'T', 'B', 'L', 'O', 'B'};
 
 enum class CompressionScheme : uint8_t {
   kNone = 0,
@@ -144,8 +149,9 @@ struct XorbInfo {
 // until the end or a `XETBLOB` footer, decodes and hashes every chunk, and
 // computes the xorb hash. The caller compares it with the hash it expected.
 // If a footer is present it must be well formed and agree with the body.
-// Errors (kCorrupt): body > 64 MiB, zero chunks, a truncated or undecodable
-// record, an unknown scheme or version, a footer that disagrees.
+// Errors (kCorrupt): body > 64 MiB, zero chunks, more than kMaxXorbChunksRead
+// chunks, a truncated or undecodable record, an unknown scheme or version, a
+// footer that disagrees.
 Result<XorbInfo> ParseXorb(std::span<const uint8_t> bytes);
 
 // Packs chunks into one xorb body under the limits of §3.1 (64 MiB serialized,

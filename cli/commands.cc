@@ -12,8 +12,14 @@ constexpr char kUsage[] =
     "commands:\n"
     "  mount SOURCE MOUNTPOINT     mount a repo revision (see hubfs mount --help)\n"
     "  unmount MOUNTPOINT          unmount, forcing a lazy detach if needed\n"
+    "  ls [-l] [-R] SOURCE[/dir]   list a repo directory\n"
+    "  cat [--range S-E] SOURCE/path  write a file (or bytes [S, E)) to stdout\n"
+    "  cache {ls,prune,clear,verify}  inspect or maintain the local chunk cache\n"
     "  xet hash [--json] FILE...   print the Xet file hash of local files\n"
-    "  version                     print the version\n";
+    "  version                     print the version\n"
+    "\n"
+    "SOURCE = [hf://][datasets/|spaces/|models/]ns/name[@rev]; the cache is --cache-dir,\n"
+    "else $HUBFS_CACHE_DIR, else $HF_HOME/hubfs. HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE apply.\n";
 
 }  // namespace
 
@@ -28,6 +34,9 @@ int Run(std::span<const std::string_view> args) {
   }
   if (args[0] == "mount") return MountCommand(args.subspan(1));
   if (args[0] == "unmount") return UnmountCommand(args.subspan(1));
+  if (args[0] == "ls") return LsCommand(args.subspan(1));
+  if (args[0] == "cat") return CatCommand(args.subspan(1));
+  if (args[0] == "cache") return CacheCommand(args.subspan(1));
   if (args[0] == "xet" && args.size() >= 2 && args[1] == "hash") {
     return XetHashCommand(args.subspan(2));
   }

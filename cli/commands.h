@@ -17,6 +17,15 @@ int XetHashCommand(std::span<const std::string_view> args);
 int MountCommand(std::span<const std::string_view> args);
 int UnmountCommand(std::span<const std::string_view> args);
 
+// `hubfs ls [-l] [-R] SOURCE[/dir]`
+int LsCommand(std::span<const std::string_view> args);
+
+// `hubfs cat [--range START-END] SOURCE/path`
+int CatCommand(std::span<const std::string_view> args);
+
+// `hubfs cache {ls,prune,clear,verify}`
+int CacheCommand(std::span<const std::string_view> args);
+
 }  // namespace hubfs::cli
 
 #endif  // HUBFS_CLI_COMMANDS_H_

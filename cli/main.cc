@@ -1,12 +1,27 @@
 // hubfs: mount Hugging Face Hub repositories as directories.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
+#include "common/log.h"
+#include "hub/curl_transport.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
+  // Quiet by default: commands print their own one-line errors.
+  hubfs::log::Level level = hubfs::log::Level::kError;
+  if (const char* env = std::getenv("HUBFS_LOG"); env != nullptr) {
+    if (!hubfs::log::ParseLevel(env, &level)) level = hubfs::log::Level::kError;
+  }
+  hubfs::log::SetMinLevel(level);
+  // libcurl's global state, once, before any thread or transport exists.
+  auto curl = hubfs::hub::CurlGlobal::Init();
+  if (!curl.ok()) {
+    std::fprintf(stderr, "hubfs: %s\n", curl.status().ToString().c_str());
+    return 1;
+  }
   return hubfs::cli::Run(args);
 }

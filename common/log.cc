@@ -37,6 +37,12 @@ bool IsTokenChar(char c) {
          c == '-' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
 }
 
+// A prefix only starts a token at a word start: "hf_" inside "xhf_" is not
+// one, but after '=' or '/' (HF_TOKEN=hf_..., /hf_...) it is.
+bool IsWordChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
 }  // namespace
 
 void SetSink(Sink sink) { CurrentSink() = std::move(sink); }
@@ -66,8 +72,7 @@ std::string RedactSecrets(std::string_view text) {
     bool matched = false;
     for (std::string_view p : kPrefixes) {
       if (text.substr(i, p.size()) != p) continue;
-      // Only at a word start: "hf_" inside "xhf_" is not a token.
-      if (i > 0 && IsTokenChar(text[i - 1]) && p != "token=") continue;
+      if (i > 0 && IsWordChar(text[i - 1]) && p != "token=") continue;
       size_t j = i + p.size();
       size_t k = j;
       while (k < text.size() && IsTokenChar(text[k])) ++k;

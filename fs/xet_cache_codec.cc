@@ -85,7 +85,9 @@ bool LearnedLayout::Merge(const LearnedLayout& other, bool* changed) {
   if (other.count_known && lengths.size() > other.lengths.size()) return false;
   for (size_t k = 0; k < other.lengths.size() && k < lengths.size(); ++k) {
     if (other.lengths[k] == 0 || lengths[k] == 0) continue;
-    if (other.lengths[k] != lengths[k] || other.record_starts[k] != record_starts[k]) {
+    if (other.lengths[k] != lengths[k]) return false;
+    if (other.record_starts[k] != kUnknownRecordStart &&
+        record_starts[k] != kUnknownRecordStart && other.record_starts[k] != record_starts[k]) {
       return false;
     }
   }
@@ -95,8 +97,13 @@ bool LearnedLayout::Merge(const LearnedLayout& other, bool* changed) {
     *changed = true;
   }
   for (size_t k = 0; k < other.lengths.size(); ++k) {
-    if (other.lengths[k] != 0 && lengths[k] == 0) {
+    if (other.lengths[k] == 0) continue;
+    if (lengths[k] == 0) {
       lengths[k] = other.lengths[k];
+      record_starts[k] = other.record_starts[k];
+      *changed = true;
+    } else if (record_starts[k] == kUnknownRecordStart &&
+               other.record_starts[k] != kUnknownRecordStart) {
       record_starts[k] = other.record_starts[k];
       *changed = true;
     }

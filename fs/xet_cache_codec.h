@@ -9,7 +9,7 @@
 //
 // Layout of a xorb (ChunkCache xorb layout, keyed by xorb hash):
 //   u8 version (1) | u8 flags (bit 0: chunk count known) | u8[2] 0 | u32 count
-//   count × { u32 uncompressed length (0 = unknown) | u32 record start offset }
+//   count × { u32 uncompressed length (0 = unknown) | u32 record start offset (~0 = unknown) }
 #ifndef HUBFS_FS_XET_CACHE_CODEC_H_
 #define HUBFS_FS_XET_CACHE_CODEC_H_
 
@@ -33,10 +33,13 @@ std::vector<uint8_t> EncodeTerms(std::span<const chunkstore::ReconTerm> terms, u
 Result<std::vector<chunkstore::ReconTerm>> DecodeTerms(std::span<const uint8_t> payload,
                                                       uint64_t file_size);
 
+// Record start offset not known (a length learned from a cached chunk).
+inline constexpr uint32_t kUnknownRecordStart = 0xffffffffu;
+
 // What reads learned about one xorb. Index k describes chunk k.
 struct LearnedLayout {
   std::vector<uint32_t> lengths;        // 0 = not known yet
-  std::vector<uint32_t> record_starts;  // valid where lengths[k] != 0
+  std::vector<uint32_t> record_starts;  // where lengths[k] != 0; or kUnknownRecordStart
   bool count_known = false;             // the xorb has exactly lengths.size() chunks
 
   // Merges `other` in. Returns false (and leaves *this unchanged) when they

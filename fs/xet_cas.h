@@ -17,6 +17,7 @@
 #include "chunkstore/hash.h"
 #include "chunkstore/reconstruction.h"
 #include "common/status.h"
+#include "hub/cas_client.h"
 #include "hub/http.h"
 #include "hub/hub_types.h"
 
@@ -60,10 +61,9 @@ struct HttpXetCasOptions {
   uint64_t max_data_bytes = (64ull << 20) + (1u << 20);
 };
 
-// The CAS over HTTP: GET {casUrl}/v2/reconstructions/{hash} with the CAS
-// bearer token (only to the CAS origin), falling back to /v1/ on 404 or 501
-// (and remembering that v2 is missing); a 401 refreshes the token once. Data
-// GETs carry only the listed Range.
+// The CAS over HTTP, through hub::CasClient: reconstructions from /v2/ (v1
+// fallback on 404/501, one token refresh on 401) parsed and validated here;
+// data GETs of exactly one listed range each, without credentials.
 class HttpXetCas final : public XetCas {
  public:
   // `transport` must outlive this object; it should already retry.
@@ -75,14 +75,9 @@ class HttpXetCas final : public XetCas {
                                          const chunkstore::ByteRangeInclusive& range) override;
 
  private:
-  Result<hub::HttpResponse> GetReconstructionOnce(const hub::XetToken& token, int version,
-                                                  const chunkstore::Hash& file_hash,
-                                                  std::optional<FileByteRange> range);
-
-  hub::HttpTransport* const transport_;
   const CasTokenSource tokens_;
   const HttpXetCasOptions options_;
-  std::atomic<bool> v2_missing_{false};
+  hub::CasClient client_;
 };
 
 }  // namespace hubfs::fs

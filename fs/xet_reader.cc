@@ -196,18 +196,25 @@ Status XetReader::Learn(const Hash& xorb, const LearnedLayout& learned) {
   // Load what the cache knows first, so a partial layout never replaces a
   // fuller one.
   (void)KnownLengths(xorb, ChunkRange{0, 0});
-  std::vector<uint8_t> encoded;
+  bool changed = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     LearnedLayout* l = layouts_.Get(xorb);
-    bool changed = true;
     if (l == nullptr) {
-      l = layouts_.Put(xorb, learned);
+      layouts_.Put(xorb, learned);
     } else if (!l->Merge(learned, &changed)) {
       return CorruptError("xorb " + xorb.ToString() +
                           ": fetched chunk lengths disagree with earlier ones");
     }
-    if (changed && cache_ != nullptr) encoded = EncodeLayout(*l);
+  }
+  if (!changed || cache_ == nullptr) return Status::Ok();
+  // Encode the latest merged state under layout_put_mu_: concurrent learners
+  // queue their puts in order, so the last one queued is the fullest.
+  std::lock_guard<std::mutex> put_lock(layout_put_mu_);
+  std::vector<uint8_t> encoded;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (LearnedLayout* l = layouts_.Get(xorb)) encoded = EncodeLayout(*l);
   }
   if (!encoded.empty()) cache_->PutXorbLayout(xorb, std::move(encoded));
   return Status::Ok();
@@ -296,15 +303,97 @@ bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_
 
 Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
                            std::span<uint8_t> out) {
+  const uint64_t seg = std::max<uint64_t>(options_.segment_bytes, 1);
+  if (window_end - offset <= seg) return ReadSegment(file, offset, window_end, out, true);
+  struct Segment {
+    uint64_t start, end;
+    std::span<uint8_t> out;
+  };
+  std::vector<Segment> segments;
+  const uint64_t out_end = offset + out.size();
+  for (uint64_t s = offset; s < window_end; s += seg) {
+    const uint64_t e = std::min(window_end, s + seg);
+    std::span<uint8_t> part;
+    if (s < out_end) part = out.subspan(s - offset, std::min(e, out_end) - s);
+    segments.push_back({s, e, part});
+  }
+  std::vector<Status> results(segments.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < segments.size(); i = next.fetch_add(1)) {
+      results[i] = ReadSegment(file, segments[i].start, segments[i].end, segments[i].out, false);
+    }
+  };
+  const size_t workers =
+      std::min(segments.size(), std::max<size_t>(options_.max_parallel_fetches, 1));
+  std::vector<std::thread> threads;
+  threads.reserve(workers - 1);
+  for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    // Read-ahead segments may fail without failing the read.
+    if (!results[i].ok() && !segments[i].out.empty()) return results[i];
+  }
+  return Status::Ok();
+}
+
+Status XetReader::CheckPlacement(const FileState& file, const Reconstruction& plan,
+                                 uint64_t offset) {
+  if (plan.terms.empty()) return CorruptError("ranged plan without terms");
+  const size_t first = file.TermAt(offset);
+  for (size_t k = 0; k < plan.terms.size(); ++k) {
+    const ReconTerm& p = plan.terms[k];
+    if (first + k >= file.terms.size()) return CorruptError("plan runs past the file's terms");
+    const ReconTerm& f = file.terms[first + k];
+    const bool last = k + 1 == plan.terms.size();
+    const bool ok = p.xorb == f.xorb && f.range.Contains(p.range) &&
+                    (k == 0 || p.range.start == f.range.start) &&
+                    (last || p.range.end == f.range.end);
+    if (!ok) {
+      return CorruptError("plan term " + std::to_string(k) + " is not term " +
+                          std::to_string(first + k) + " of the file (was the Range ignored?)");
+    }
+  }
+  // Where the plan's first chunk starts in the file, when it can be known.
+  const ReconTerm& p = plan.terms[0];
+  const ReconTerm& f = file.terms[first];
+  std::optional<uint64_t> chunk_start;
+  if (p.range.start == f.range.start) {
+    chunk_start = file.starts[first];
+  } else if (p.range.end == f.range.end && plan.terms.size() > 1) {
+    if (p.unpacked_length > f.unpacked_length) return CorruptError("plan term longer than the file's");
+    chunk_start = file.starts[first] + (f.unpacked_length - p.unpacked_length);
+  } else {
+    const std::vector<uint32_t> lengths =
+        KnownLengths(f.xorb, ChunkRange{f.range.start, p.range.start});
+    if (std::find(lengths.begin(), lengths.end(), 0u) == lengths.end()) {
+      uint64_t sum = 0;
+      for (uint32_t l : lengths) sum += l;
+      chunk_start = file.starts[first] + sum;
+    }
+  }
+  if (chunk_start.has_value() && *chunk_start + plan.offset_into_first_range != offset) {
+    return CorruptError("plan starts at byte " +
+                        std::to_string(*chunk_start + plan.offset_into_first_range) +
+                        ", asked for " + std::to_string(offset));
+  }
+  return Status::Ok();
+}
+
+Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t segment_end,
+                              std::span<uint8_t> out, bool parallel_fetches) {
   const std::string what = "read " + file.hash.ToString() + " at " + std::to_string(offset);
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
   for (int attempt = 0;; ++attempt) {
     counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
     Result<Reconstruction> plan =
-        cas_->GetReconstruction(file.hash, FileByteRange{offset, window_end});
+        cas_->GetReconstruction(file.hash, FileByteRange{offset, segment_end});
     if (!plan.ok()) return plan.status().WithContext(what);
-    Status valid = chunkstore::ValidateReconstruction(*plan, window_end - offset);
+    Status valid = chunkstore::ValidateReconstruction(*plan, segment_end - offset);
+    if (valid.ok()) valid = CheckPlacement(*state, *plan, offset);
     if (!valid.ok()) return valid.WithContext(what);
-    Status st = ReadColdOnce(file, *plan, window_end - offset, out);
+    Status st = ReadColdOnce(*plan, segment_end - offset, out, parallel_fetches);
     if (st.ok()) return st;
     if (attempt == 0 && st.http_status() == 403) {
       counters_.expired_url_retries.fetch_add(1, std::memory_order_relaxed);
@@ -315,14 +404,14 @@ Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t win
   }
 }
 
-Status XetReader::ReadColdOnce(const XetFileRef& file, const Reconstruction& plan,
-                               uint64_t window_len, std::span<uint8_t> out) {
-  (void)file;
+Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
+                               std::span<uint8_t> out, bool parallel_fetches) {
   HUBFS_ASSIGN_OR_RETURN(std::vector<chunkstore::NeededFetch> needed,
                          chunkstore::NeededFetchRanges(plan, window_len));
   // The chunks the window needs: those of every term that starts inside it.
   ChunkMap source;
-  std::map<Hash, std::vector<uint32_t>> missing;  // per xorb, sorted later
+  std::map<Hash, std::vector<uint32_t>> missing;  // per xorb
+  std::map<Hash, LearnedLayout> relearn;          // lengths of cached chunks
   {
     uint64_t c = 0;
     bool first = true;
@@ -336,6 +425,14 @@ Status XetReader::ReadColdOnce(const XetFileRef& file, const Reconstruction& pla
         const uint32_t expect = lengths[idx - term.range.start];
         std::optional<std::vector<uint8_t>> chunk = CachedChunk(term.xorb, idx, expect);
         if (chunk.has_value()) {
+          if (expect == 0) {  // the layout entry was lost (evicted): learn the length again
+            LearnedLayout& l = relearn[term.xorb];
+            if (l.lengths.size() < idx + 1) {
+              l.lengths.resize(idx + 1, 0);
+              l.record_starts.resize(idx + 1, kUnknownRecordStart);
+            }
+            l.lengths[idx] = static_cast<uint32_t>(chunk->size());
+          }
           source.AddOwned(term.xorb, idx, std::move(*chunk));
         } else {
           missing[term.xorb].push_back(idx);
@@ -361,7 +458,10 @@ Status XetReader::ReadColdOnce(const XetFileRef& file, const Reconstruction& pla
     const chunkstore::NeededFetch& nf = *to_fetch[i];
     results[i] = FetchRun(*nf.xorb, *nf.entry, *nf.range, plan);
   };
-  const size_t workers = std::min(to_fetch.size(), std::max<size_t>(options_.max_parallel_fetches, 1));
+  const size_t workers =
+      parallel_fetches
+          ? std::min(to_fetch.size(), std::max<size_t>(options_.max_parallel_fetches, 1))
+          : 1;
   if (workers <= 1) {
     for (size_t i = 0; i < to_fetch.size(); ++i) fetch_one(i);
   } else {
@@ -389,7 +489,9 @@ Status XetReader::ReadColdOnce(const XetFileRef& file, const Reconstruction& pla
     source.AddRun(to_fetch[i]->xorb->xorb, to_fetch[i]->range->chunks.start, *results[i]);
   }
   HUBFS_RETURN_IF_ERROR(first_error);
-  return chunkstore::AssembleInto(plan, source, out);
+  HUBFS_RETURN_IF_ERROR(chunkstore::AssembleInto(plan, source, out));
+  for (const auto& [xorb, l] : relearn) HUBFS_RETURN_IF_ERROR(Learn(xorb, l));
+  return Status::Ok();
 }
 
 Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRun(const XorbFetch& xorb,

@@ -21,7 +21,7 @@
 //
 // Thread-safety: all methods are thread-safe; many threads may read one file.
 // No lock is held across a CAS call or a cache call that can block (Put*).
-// Lock order: mu_ alone (never nested); decoder pool lock alone.
+// Lock order: layout_put_mu_ before mu_; SingleFlight locks alone.
 #ifndef HUBFS_FS_XET_READER_H_
 #define HUBFS_FS_XET_READER_H_
 
@@ -65,6 +65,11 @@ struct XetReaderOptions {
   // Bound on one read's window (request + read-ahead); longer requests are
   // served window by window.
   uint64_t max_window_bytes = 64ull << 20;
+  // A cold window longer than this is split into segments of this size, each
+  // with its own ranged reconstruction, processed in parallel (production
+  // URLs only accept the listed ranges, so parallelism within one xorb needs
+  // several plans). Neighbouring segments may fetch their boundary chunk twice.
+  uint64_t segment_bytes = 8ull << 20;
   // Files whose terms are kept in memory, xorbs whose layouts are.
   size_t max_files = 1024;
   size_t max_layouts = 16384;
@@ -123,11 +128,21 @@ class XetReader {
   // miss (out may be partly written).
   bool TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out);
   // Cold path for one window: [offset, offset + out.size()) plus read-ahead up
-  // to `window_end`.
+  // to `window_end`, split into segments.
   Status ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
                   std::span<uint8_t> out);
-  Status ReadColdOnce(const XetFileRef& file, const chunkstore::Reconstruction& plan,
-                      uint64_t window_len, std::span<uint8_t> out);
+  // One segment [offset, segment_end): a ranged plan (renewed once after a
+  // 403), its fetches, and assembly of out.size() bytes (possibly none).
+  Status ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t segment_end,
+                     std::span<uint8_t> out, bool parallel_fetches);
+  // Checks that a ranged plan really starts at `offset` of the file: its
+  // terms must be the file's terms from the one holding `offset` on
+  // (trimmed at both ends), and where the dropped leading bytes can be
+  // computed, they must add up to `offset`. Errors: kCorrupt.
+  Status CheckPlacement(const FileState& file, const chunkstore::Reconstruction& plan,
+                        uint64_t offset);
+  Status ReadColdOnce(const chunkstore::Reconstruction& plan, uint64_t window_len,
+                      std::span<uint8_t> out, bool parallel_fetches);
   // Fetches, decodes, checks, caches one range. Shared by concurrent readers.
   Result<std::shared_ptr<const Run>> FetchRun(const chunkstore::XorbFetch& xorb,
                                               const chunkstore::FetchEntry& entry,
@@ -155,6 +170,9 @@ class XetReader {
   std::vector<std::unique_ptr<chunkstore::ChunkDecoder>> decoders_;  // GUARDED_BY(mu_)
   size_t fetches_running_ = 0;                                   // GUARDED_BY(mu_)
   std::condition_variable fetch_slots_;
+  // Held while encoding and queueing a layout, so the cache always receives
+  // the latest merged layout last. Taken before mu_, never the other way.
+  std::mutex layout_put_mu_;
 
   SingleFlight<chunkstore::Hash, std::shared_ptr<FileState>> file_flights_;
   SingleFlight<FetchKey, std::shared_ptr<const Run>> fetch_flights_;

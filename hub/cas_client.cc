@@ -27,14 +27,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-std::optional<uint64_t> ParseU64(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 // The boundary parameter of a multipart Content-Type; empty when absent.
 std::string BoundaryOf(std::string_view content_type) {
   std::string lower = LowerString(content_type);
@@ -52,7 +44,8 @@ std::string BoundaryOf(std::string_view content_type) {
 Status CheckRanges(const std::vector<ByteRange>& ranges, size_t max_ranges, uint64_t max_bytes,
                    uint64_t* total) {
   if (ranges.empty()) return InvalidArgumentError("no byte ranges to fetch");
-  if (ranges.size() > max_ranges) return InvalidArgumentError("too many byte ranges in one request");
+  if (ranges.size() > max_ranges)
+    return InvalidArgumentError("too many byte ranges in one request");
   *total = 0;
   for (size_t i = 0; i < ranges.size(); ++i) {
     if (ranges[i].last < ranges[i].first) return InvalidArgumentError("inverted byte range");
@@ -73,28 +66,6 @@ std::string RangeText(ByteRange r) {
 }
 
 }  // namespace
-
-Result<ByteRange> ParseContentRange(std::string_view value) {
-  value = Trim(value);
-  if (LowerString(value.substr(0, 6)) != "bytes ") {
-    return CorruptError("Content-Range does not start with 'bytes '");
-  }
-  value.remove_prefix(6);
-  size_t dash = value.find('-');
-  size_t slash = value.find('/');
-  if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) {
-    return CorruptError("malformed Content-Range");
-  }
-  auto first = ParseU64(Trim(value.substr(0, dash)));
-  auto last = ParseU64(Trim(value.substr(dash + 1, slash - dash - 1)));
-  std::string_view total = Trim(value.substr(slash + 1));
-  if (!first || !last || *last < *first) return CorruptError("malformed Content-Range");
-  if (total != "*") {
-    auto t = ParseU64(total);
-    if (!t || *last >= *t) return CorruptError("Content-Range beyond its total");
-  }
-  return ByteRange{*first, *last};
-}
 
 Result<std::vector<std::string>> ParseMultipartByteranges(std::string_view content_type,
                                                           std::string_view body,
@@ -218,8 +189,8 @@ Result<std::vector<std::string>> CasClient::FetchRanges(const std::string& url,
         Result<ByteRange> got = ParseContentRange(*cr);
         if (!got.ok()) return got.status().WithContext(context);
         if (!(*got == ranges[0])) {
-          return CorruptError(context + ": server sent bytes " + RangeText(*got) +
-                              " for bytes " + RangeText(ranges[0]));
+          return CorruptError(context + ": server sent bytes " + RangeText(*got) + " for bytes " +
+                              RangeText(ranges[0]));
         }
       }
     } else if (resp->status != 200) {
@@ -237,8 +208,8 @@ Result<std::vector<std::string>> CasClient::FetchRanges(const std::string& url,
     return CorruptError(context + ": multi-range request answered with HTTP " +
                         std::to_string(resp->status));
   }
-  Result<std::vector<std::string>> parts = ParseMultipartByteranges(
-      resp->headers.Get("Content-Type").value_or(""), resp->body, ranges);
+  Result<std::vector<std::string>> parts =
+      ParseMultipartByteranges(resp->headers.Get("Content-Type").value_or(""), resp->body, ranges);
   if (!parts.ok()) return parts.status().WithContext(context);
   return parts;
 }
@@ -246,8 +217,8 @@ Result<std::vector<std::string>> CasClient::FetchRanges(const std::string& url,
 Status CasClient::FetchRangeTo(const std::string& url, ByteRange range, const BodySink& sink) {
   std::string context = "fetch bytes " + RangeText(range) + " of " + UrlForLog(url);
   uint64_t total = 0;
-  HUBFS_RETURN_IF_ERROR(CheckRanges({range}, 1, options_.max_fetch_bytes, &total)
-                            .WithContext(context));
+  HUBFS_RETURN_IF_ERROR(
+      CheckRanges({range}, 1, options_.max_fetch_bytes, &total).WithContext(context));
   HttpRequest req;
   req.url = url;
   req.ranges = {range};
@@ -269,8 +240,8 @@ Status CasClient::FetchRangeTo(const std::string& url, ByteRange range, const Bo
     return CorruptError(context + ": unexpected HTTP " + std::to_string(resp->status));
   }
   if (resp->body_bytes != total) {
-    return CorruptError(context + ": got " + std::to_string(resp->body_bytes) + " bytes for a range of " +
-                        std::to_string(total));
+    return CorruptError(context + ": got " + std::to_string(resp->body_bytes) +
+                        " bytes for a range of " + std::to_string(total));
   }
   return Status::Ok();
 }

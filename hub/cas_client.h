@@ -71,9 +71,6 @@ class CasClient {
   const CasClientOptions options_;
 };
 
-// "bytes a-b/total" or "bytes a-b/*" -> {a, b}. Errors: kCorrupt.
-Result<ByteRange> ParseContentRange(std::string_view value);
-
 // Splits a multipart/byteranges body into one buffer per requested range
 // (xet.md §5.3). Every part must carry a Content-Range equal to one requested
 // range, each range exactly once, each part's data exactly that long.

@@ -23,16 +23,12 @@ constexpr size_t kMaxHeaderBytes = 256u << 10;
 constexpr size_t kMaxErrorBodyBytes = 64u << 10;
 constexpr int kMaxRedirectsHardCap = 10;
 
-bool IsRedirect(int status) {
-  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
 bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
     s.remove_suffix(1);
   }
   return s;
@@ -49,8 +45,8 @@ struct Transfer {
 
   // Written by the worker while running; read by the caller after `done`.
   HttpResponse response;
-  Status failure;                 // set when the attempt failed without a response
-  Status abort_reason;            // why a callback aborted the transfer
+  Status failure;       // set when the attempt failed without a response
+  Status abort_reason;  // why a callback aborted the transfer
   bool error_body_truncated = false;
   bool stalled = false;
   size_t header_bytes = 0;
@@ -110,8 +106,8 @@ size_t OnBody(char* data, size_t size, size_t nmemb, void* userp) {
     return n;
   }
   if (t->response.body_bytes + n > req.max_body_bytes) {
-    t->abort_reason = ResourceExhaustedError(
-        "response body exceeds the limit of " + std::to_string(req.max_body_bytes) + " bytes");
+    t->abort_reason = ResourceExhaustedError("response body exceeds the limit of " +
+                                             std::to_string(req.max_body_bytes) + " bytes");
     return 0;
   }
   t->response.body_bytes += n;
@@ -380,7 +376,6 @@ struct CurlTransport::Impl {
   }
 };
 
-
 CurlTransport::CurlTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOptions options) {
@@ -410,20 +405,7 @@ CurlTransport::~CurlTransport() {
 }
 
 Result<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
-  if (request.headers.Has("Authorization")) {
-    return InvalidArgumentError("Authorization must be given through HttpRequest::auth");
-  }
-  for (const auto& [name, value] : request.headers.fields()) {
-    if (name.empty() || HasCrLf(name) || HasCrLf(value) || name.find(':') != std::string::npos) {
-      return InvalidArgumentError("malformed request header");
-    }
-  }
-  if (request.auth && (HasCrLf(request.auth->token) || request.auth->origin.empty())) {
-    return InvalidArgumentError("malformed bearer token or origin");
-  }
-  for (const ByteRange& r : request.ranges) {
-    if (r.last < r.first) return InvalidArgumentError("inverted byte range");
-  }
+  HUBFS_RETURN_IF_ERROR(ValidateRequest(request));
   std::string url = request.url;
   int hops = std::min(request.max_redirects, kMaxRedirectsHardCap);
   const bool may_follow = request.method == "GET" || request.method == "HEAD";
@@ -447,7 +429,7 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
       t.cv.wait(lock, [&t] { return t.done; });
     }
     if (!t.failure.ok()) return t.failure;
-    if (hop < hops && may_follow && IsRedirect(t.response.status)) {
+    if (hop < hops && may_follow && IsRedirectStatus(t.response.status)) {
       auto location = t.response.headers.Get("Location");
       if (location && !location->empty()) {
         HUBFS_ASSIGN_OR_RETURN(url, ResolveReference(url, *location));

@@ -51,8 +51,10 @@ class CurlTransport final : public HttpTransport {
   // REQUIRES: a CurlGlobal is alive. Errors: kInternal when curl cannot
   // create its handles, kInvalidArgument on bad options.
   static Result<std::unique_ptr<CurlTransport>> Create(CurlTransportOptions options);
-  // Fails transfers still queued or running with kCancelled, then joins the
-  // worker. REQUIRES: no Send() is started after destruction begins.
+  // Fails transfers still queued or running with kCancelled (their Send()
+  // calls return promptly), then joins the worker. REQUIRES: no Send() is
+  // started after destruction begins, and callers blocked in Send() are
+  // joined before the memory of this object could be reused.
   ~CurlTransport() override;
 
   // Thread-safe. See HttpTransport::Send.

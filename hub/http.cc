@@ -1,5 +1,6 @@
 #include "hub/http.h"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 namespace hubfs::hub {
@@ -53,6 +54,20 @@ std::string MessageFromJson(std::string_view body) {
     }
   }
   return msg;
+}
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::optional<uint64_t> ParseU64(std::string_view s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
 }
 
 }  // namespace
@@ -138,9 +153,58 @@ Status StatusFromResponse(const HttpResponse& response, std::string_view context
   return Status(code, std::move(msg)).WithHttp(response.status, std::move(hub_code));
 }
 
+Status ValidateRequest(const HttpRequest& request) {
+  auto has_crlf = [](std::string_view v) { return v.find_first_of("\r\n") != v.npos; };
+  const std::string& m = request.method;
+  if (m != "GET" && m != "HEAD" && m != "POST" && m != "PUT" && m != "DELETE") {
+    return InvalidArgumentError("unsupported HTTP method '" + m.substr(0, 16) + "'");
+  }
+  if (request.headers.Has("Authorization")) {
+    return InvalidArgumentError("Authorization must be given through HttpRequest::auth");
+  }
+  for (const auto& [name, value] : request.headers.fields()) {
+    if (name.empty() || has_crlf(name) || has_crlf(value) || name.find(':') != std::string::npos) {
+      return InvalidArgumentError("malformed request header");
+    }
+  }
+  if (request.auth && (has_crlf(request.auth->token) || request.auth->origin.empty())) {
+    return InvalidArgumentError("malformed bearer token or origin");
+  }
+  for (const ByteRange& r : request.ranges) {
+    if (r.last < r.first) return InvalidArgumentError("inverted byte range");
+  }
+  return Status::Ok();
+}
+
+bool IsRedirectStatus(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
 bool IsRetryableHttpStatus(int status) {
   if (status == 408 || status == 429) return true;
   return status >= 500 && status < 600 && status != 501 && status != 505;
+}
+
+Result<ByteRange> ParseContentRange(std::string_view value) {
+  value = TrimSpaces(value);
+  if (!HeaderNameEquals(value.substr(0, 6), "bytes ")) {
+    return CorruptError("Content-Range does not start with 'bytes '");
+  }
+  value.remove_prefix(6);
+  size_t dash = value.find('-');
+  size_t slash = value.find('/');
+  if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) {
+    return CorruptError("malformed Content-Range");
+  }
+  auto first = ParseU64(TrimSpaces(value.substr(0, dash)));
+  auto last = ParseU64(TrimSpaces(value.substr(dash + 1, slash - dash - 1)));
+  std::string_view total = TrimSpaces(value.substr(slash + 1));
+  if (!first || !last || *last < *first) return CorruptError("malformed Content-Range");
+  if (total != "*") {
+    auto t = ParseU64(total);
+    if (!t || *last >= *t) return CorruptError("Content-Range beyond its total");
+  }
+  return ByteRange{*first, *last};
 }
 
 std::string RangeHeaderValue(const std::vector<ByteRange>& ranges) {

@@ -103,9 +103,9 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 0;
   Headers headers;
-  std::string body;          // empty when streamed to a sink
-  uint64_t body_bytes = 0;   // bytes received (buffered or streamed)
-  std::string url;           // the URL that produced this response (last hop)
+  std::string body;         // empty when streamed to a sink
+  uint64_t body_bytes = 0;  // bytes received (buffered or streamed)
+  std::string url;          // the URL that produced this response (last hop)
 };
 
 // Sends HTTP requests. Implementations are thread-safe: many threads may call
@@ -135,8 +135,20 @@ ErrorCode ErrorCodeForHttpStatus(int status);
 // "error_description", "errors[].message") or X-Error-Message, bounded in size.
 Status StatusFromResponse(const HttpResponse& response, std::string_view context);
 
+// Checks what every transport refuses: an Authorization header (use `auth`),
+// CR/LF or ':' in header names, CR/LF in values or the token, an empty auth
+// origin, inverted ranges, a method other than GET/HEAD/POST/PUT/DELETE.
+// Errors: kInvalidArgument.
+Status ValidateRequest(const HttpRequest& request);
+
+// 301, 302, 303, 307, 308.
+bool IsRedirectStatus(int status);
+
 // True for 408, 429 and 5xx except 501 (not implemented) and 505.
 bool IsRetryableHttpStatus(int status);
+
+// "bytes a-b/total" or "bytes a-b/*" -> {a, b}. Errors: kCorrupt.
+Result<ByteRange> ParseContentRange(std::string_view value);
 
 // "bytes=a-b,c-d". REQUIRES: !ranges.empty()
 std::string RangeHeaderValue(const std::vector<ByteRange>& ranges);

@@ -1,9 +1,9 @@
 #include "hub/hub_client.h"
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "common/log.h"
 #include "hub/hub_json.h"
@@ -56,16 +56,15 @@ HubClient::HubClient(HttpTransport* transport, Clock* clock, TokenProvider* toke
       origin_(OriginOf(options_.endpoint)) {}
 
 std::string HubClient::ApiRepoUrl(const RepoId& repo) const {
-  return options_.endpoint + "/api/" + std::string(RepoTypeApiSegment(repo.type)) + "/" +
-         repo.Id();
+  return options_.endpoint + "/api/" + std::string(RepoTypeApiSegment(repo.type)) + "/" + repo.Id();
 }
 
 std::string HubClient::RevisionUrl(const RepoId& repo, std::string_view revision) const {
   return ApiRepoUrl(repo) + "/revision/" + PercentEncode(revision);
 }
 
-std::string HubClient::TreeUrl(const RepoId& repo, std::string_view revision,
-                               std::string_view dir, TreeOptions options) const {
+std::string HubClient::TreeUrl(const RepoId& repo, std::string_view revision, std::string_view dir,
+                               TreeOptions options) const {
   std::string url = ApiRepoUrl(repo) + "/tree/" + PercentEncode(revision);
   if (!dir.empty()) {
     url += '/';
@@ -105,9 +104,8 @@ Result<HttpResponse> HubClient::Call(HttpRequest request, const std::string& con
   return resp;
 }
 
-Status HubClient::Paginate(
-    const std::string& first_url, const std::string& context,
-    const std::function<Status(std::string_view, size_t, size_t*)>& page) {
+Status HubClient::Paginate(const std::string& first_url, const std::string& context,
+                           const std::function<Status(std::string_view, size_t, size_t*)>& page) {
   std::string url = first_url;
   std::set<std::string> seen;
   size_t entries = 0;
@@ -156,15 +154,15 @@ Result<std::vector<TreeEntry>> HubClient::ListTree(const RepoId& repo, std::stri
   HUBFS_RETURN_IF_ERROR(ValidateRevision(revision).WithContext(context));
   if (!dir.empty()) HUBFS_RETURN_IF_ERROR(ValidateRepoPath(dir).WithContext(context));
   std::vector<TreeEntry> all;
-  HUBFS_RETURN_IF_ERROR(Paginate(
-      TreeUrl(repo, revision, dir, options), context,
-      [&](std::string_view body, size_t so_far, size_t* added) -> Status {
-        HUBFS_ASSIGN_OR_RETURN(std::vector<TreeEntry> entries,
-                               ParseTreeEntries(body, options_.max_entries - so_far));
-        *added = entries.size();
-        for (auto& e : entries) all.push_back(std::move(e));
-        return Status::Ok();
-      }));
+  HUBFS_RETURN_IF_ERROR(
+      Paginate(TreeUrl(repo, revision, dir, options), context,
+               [&](std::string_view body, size_t so_far, size_t* added) -> Status {
+                 HUBFS_ASSIGN_OR_RETURN(std::vector<TreeEntry> entries,
+                                        ParseTreeEntries(body, options_.max_entries - so_far));
+                 *added = entries.size();
+                 for (auto& e : entries) all.push_back(std::move(e));
+                 return Status::Ok();
+               }));
   return all;
 }
 
@@ -173,18 +171,28 @@ Result<std::vector<TreeEntry>> HubClient::PathsInfo(const RepoId& repo, std::str
                                                     bool expand) {
   std::string context = "paths-info " + RepoContext(repo, revision);
   HUBFS_RETURN_IF_ERROR(ValidateRevision(revision).WithContext(context));
-  if (paths.size() > kMaxPathsPerCall) {
-    return InvalidArgumentError(context + ": more than 1000 paths in one call");
+  if (paths.size() > options_.max_entries) {
+    return InvalidArgumentError(context + ": too many paths");
   }
-  for (const std::string& p : paths) HUBFS_RETURN_IF_ERROR(ValidateRepoPath(p).WithContext(context));
-  nlohmann::json body = {{"paths", paths}, {"expand", expand}};
-  HttpRequest req = NewRequest("POST", ApiRepoUrl(repo) + "/paths-info/" + PercentEncode(revision));
-  req.headers.Add("Content-Type", "application/json");
-  req.body = body.dump();
-  HUBFS_ASSIGN_OR_RETURN(HttpResponse resp, Call(std::move(req), context));
-  Result<std::vector<TreeEntry>> entries = ParseTreeEntries(resp.body, kMaxPathsPerCall * 2);
-  if (!entries.ok()) return entries.status().WithContext(context);
-  return entries;
+  for (const std::string& p : paths) {
+    HUBFS_RETURN_IF_ERROR(ValidateRepoPath(p).WithContext(context));
+  }
+  std::vector<TreeEntry> all;
+  for (size_t begin = 0; begin < paths.size(); begin += kMaxPathsPerCall) {
+    size_t end = std::min(paths.size(), begin + kMaxPathsPerCall);
+    std::vector<std::string> batch(paths.begin() + static_cast<std::ptrdiff_t>(begin),
+                                   paths.begin() + static_cast<std::ptrdiff_t>(end));
+    nlohmann::json body = {{"paths", batch}, {"expand", expand}};
+    HttpRequest req =
+        NewRequest("POST", ApiRepoUrl(repo) + "/paths-info/" + PercentEncode(revision));
+    req.headers.Add("Content-Type", "application/json");
+    req.body = body.dump();
+    HUBFS_ASSIGN_OR_RETURN(HttpResponse resp, Call(std::move(req), context));
+    Result<std::vector<TreeEntry>> entries = ParseTreeEntries(resp.body, batch.size());
+    if (!entries.ok()) return entries.status().WithContext(context);
+    for (auto& e : *entries) all.push_back(std::move(e));
+  }
+  return all;
 }
 
 Result<ResolveInfo> HubClient::ResolveFile(const RepoId& repo, std::string_view revision,
@@ -251,6 +259,45 @@ Result<ResolveInfo> HubClient::ResolveFile(const RepoId& repo, std::string_view 
   return info;
 }
 
+Result<std::string> HubClient::ReadFile(const RepoId& repo, std::string_view revision,
+                                        std::string_view path, std::optional<ByteRange> range,
+                                        uint64_t max_bytes) {
+  std::string context = "read " + RepoContext(repo, revision) + "/" + std::string(path);
+  HUBFS_RETURN_IF_ERROR(ValidateRevision(revision).WithContext(context));
+  HUBFS_RETURN_IF_ERROR(ValidateRepoPath(path).WithContext(context));
+  if (range && range->last < range->first) return InvalidArgumentError(context + ": bad range");
+  HttpRequest req = NewRequest("GET", ResolveUrl(repo, revision, path));
+  req.max_redirects = kMaxRelativeRedirects;
+  if (range) {
+    req.ranges = {*range};
+  } else {
+    req.headers.Add("Accept-Encoding", "identity");
+  }
+  req.max_body_bytes = max_bytes;
+  HUBFS_ASSIGN_OR_RETURN(HttpResponse resp, Call(std::move(req), context));
+  if (!range) return std::move(resp.body);
+  if (resp.status == 206) {
+    // The server may clip the range at the end of the file, never move it.
+    auto cr = resp.headers.Get("Content-Range");
+    if (!cr) return CorruptError(context + ": 206 without Content-Range");
+    Result<ByteRange> got = ParseContentRange(*cr);
+    if (!got.ok()) return got.status().WithContext(context);
+    if (got->first != range->first || got->last > range->last) {
+      return CorruptError(context + ": server sent another range (" + std::string(*cr) + ")");
+    }
+    if (resp.body.size() != got->size()) {
+      return CorruptError(context + ": got " + std::to_string(resp.body.size()) + " bytes for " +
+                          std::to_string(got->size()));
+    }
+    return std::move(resp.body);
+  }
+  // 200: the server ignored Range and sent the whole file.
+  if (range->first >= resp.body.size()) {
+    return OutOfRangeError(context + ": range starts past the end of the file");
+  }
+  return resp.body.substr(range->first, range->size());
+}
+
 Result<XetToken> HubClient::XetReadToken(const RepoId& repo, std::string_view revision,
                                          bool force_refresh) {
   std::string context = "xet read token for " + RepoContext(repo, revision);
@@ -284,8 +331,8 @@ Result<XetToken> HubClient::XetReadToken(const RepoId& repo, std::string_view re
 }
 
 Result<std::vector<RepoSummary>> HubClient::ListRepos(RepoType type, std::string_view author) {
-  std::string context = "list " + std::string(RepoTypeApiSegment(type)) + " of " +
-                        std::string(author);
+  std::string context =
+      "list " + std::string(RepoTypeApiSegment(type)) + " of " + std::string(author);
   HUBFS_RETURN_IF_ERROR(ValidateNamespace(author).WithContext(context));
   std::string url = options_.endpoint + "/api/" + std::string(RepoTypeApiSegment(type)) +
                     "?author=" + PercentEncode(author);

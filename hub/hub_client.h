@@ -67,9 +67,10 @@ class HubClient {
   Result<std::vector<TreeEntry>> ListTree(const RepoId& repo, std::string_view revision,
                                           std::string_view dir, TreeOptions options);
 
-  // POST /api/{T}s/{repo}/paths-info/{rev} with {"paths":[...],"expand":b}.
-  // Missing paths are simply absent from the answer. At most 1000 paths
-  // (kInvalidArgument beyond).
+  // POST /api/{T}s/{repo}/paths-info/{rev} with {"paths":[...],"expand":b},
+  // in batches of 1000 paths (the Hub's limit). Missing paths are simply
+  // absent from the answer; the others come in the order asked. At most
+  // max_entries paths (kInvalidArgument beyond).
   Result<std::vector<TreeEntry>> PathsInfo(const RepoId& repo, std::string_view revision,
                                            const std::vector<std::string>& paths, bool expand);
 
@@ -78,6 +79,16 @@ class HubClient {
   // host). kCorrupt when X-Repo-Commit or the etag is missing.
   Result<ResolveInfo> ResolveFile(const RepoId& repo, std::string_view revision,
                                   std::string_view path);
+
+  // GET {ep}/{P}{repo}/resolve/{rev}/{path} for regular (non-Xet) files:
+  // the whole file, or exactly `range` (Range + Accept-Encoding: identity).
+  // Redirects are followed; the Hub token never goes to another origin. A
+  // 206 must carry the asked Content-Range; a 200 to a ranged request is
+  // sliced locally. At most `max_bytes` are accepted. Errors as above, plus
+  // kOutOfRange (416: range starts past the end), kCorrupt (wrong range or
+  // length), kResourceExhausted (over max_bytes).
+  Result<std::string> ReadFile(const RepoId& repo, std::string_view revision, std::string_view path,
+                               std::optional<ByteRange> range, uint64_t max_bytes);
 
   // GET /api/{T}s/{repo}/xet-read-token/{rev}. A cached token is returned
   // while clock.UnixSeconds() < exp - token_refresh_margin; `force_refresh`

@@ -192,8 +192,7 @@ Result<XetToken> ParseXetToken(std::string_view body) {
       return CorruptError("xet token: 'exp' is missing or not an integer");
     }
     t.exp = exp->get<int64_t>();
-    if (t.access_token.empty() ||
-        t.access_token.find_first_of("\r\n \t") != std::string::npos) {
+    if (t.access_token.empty() || t.access_token.find_first_of("\r\n \t") != std::string::npos) {
       return CorruptError("xet token: malformed accessToken");
     }
     while (!t.cas_url.empty() && t.cas_url.back() == '/') t.cas_url.pop_back();
@@ -215,7 +214,8 @@ Result<std::vector<RepoSummary>> ParseRepoList(std::string_view body, size_t max
       if (!ParseRepoId(RepoType::kModel, s.id).ok()) {
         return CorruptError("repo listing: invalid repo id '" + s.id.substr(0, 200) + "'");
       }
-      if (auto p = r.find("private"); p != r.end() && p->is_boolean()) s.is_private = p->get<bool>();
+      if (auto p = r.find("private"); p != r.end() && p->is_boolean())
+        s.is_private = p->get<bool>();
       HUBFS_ASSIGN_OR_RETURN(auto lm, OptString(r, "lastModified", "repo listing"));
       s.last_modified = lm.value_or("");
       HUBFS_ASSIGN_OR_RETURN(s.sha, OptString(r, "sha", "repo listing"));

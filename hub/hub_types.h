@@ -11,9 +11,9 @@
 namespace hubfs::hub {
 
 struct LfsInfo {
-  std::string sha256;        // 64 lowercase hex
-  uint64_t size = 0;         // real file size
-  uint64_t pointer_size = 0; // size of the git pointer file
+  std::string sha256;         // 64 lowercase hex
+  uint64_t size = 0;          // real file size
+  uint64_t pointer_size = 0;  // size of the git pointer file
 };
 
 struct LastCommit {
@@ -25,11 +25,11 @@ struct LastCommit {
 struct TreeEntry {
   enum class Type { kFile, kDirectory };
   Type type = Type::kFile;
-  std::string path;  // full path from the repo root, validated (no "..", no leading '/')
-  std::string oid;   // git blob sha1 (of the pointer for LFS/Xet files) or tree sha1
-  uint64_t size = 0; // real size for files; 0 for directories
+  std::string path;   // full path from the repo root, validated (no "..", no leading '/')
+  std::string oid;    // git blob sha1 (of the pointer for LFS/Xet files) or tree sha1
+  uint64_t size = 0;  // real size for files; 0 for directories
   std::optional<LfsInfo> lfs;
-  std::optional<std::string> xet_hash;  // 64 lowercase hex, Xet-backed files only
+  std::optional<std::string> xet_hash;    // 64 lowercase hex, Xet-backed files only
   std::optional<LastCommit> last_commit;  // with expand=true
 };
 
@@ -61,8 +61,8 @@ struct ResolveInfo {
 // A CAS access token from /xet-read-token/.
 struct XetToken {
   std::string access_token;
-  int64_t exp = 0;       // unix seconds
-  std::string cas_url;   // http(s) URL without trailing '/'
+  int64_t exp = 0;      // unix seconds
+  std::string cas_url;  // http(s) URL without trailing '/'
 };
 
 // One repo from a listing by author.

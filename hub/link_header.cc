@@ -72,8 +72,8 @@ std::optional<std::string> FindLink(const std::vector<std::string_view>& header_
       size_t start = 0;
       while (start <= rels.size()) {
         size_t sp = rels.find(' ', start);
-        std::string_view one = rels.substr(start, sp == std::string_view::npos ? rels.npos
-                                                                                : sp - start);
+        std::string_view one =
+            rels.substr(start, sp == std::string_view::npos ? rels.npos : sp - start);
         if (one.size() == rel.size()) {
           bool eq = true;
           for (size_t k = 0; k < one.size(); ++k) eq = eq && Lower(one[k]) == Lower(rel[k]);

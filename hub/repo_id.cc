@@ -110,8 +110,7 @@ Status ValidateRepoPart(std::string_view part, bool is_name) {
                                 " may not contain '--' or '..'");
   }
   if (is_name && part.size() >= 4 && part.substr(part.size() - 4) == ".git") {
-    return InvalidArgumentError(std::string(what) + " " + Quote(part) +
-                                " may not end with '.git'");
+    return InvalidArgumentError(std::string(what) + " " + Quote(part) + " may not end with '.git'");
   }
   return Status::Ok();
 }
@@ -161,11 +160,10 @@ Status ValidateRepoPath(std::string_view path) {
   size_t start = 0;
   while (true) {
     size_t slash = path.find('/', start);
-    std::string_view seg = path.substr(start, slash == std::string_view::npos ? path.npos
-                                                                             : slash - start);
+    std::string_view seg =
+        path.substr(start, slash == std::string_view::npos ? path.npos : slash - start);
     if (seg.empty() || seg == "." || seg == "..") {
-      return InvalidArgumentError("path " + Quote(path) +
-                                  " has an empty, '.' or '..' component");
+      return InvalidArgumentError("path " + Quote(path) + " has an empty, '.' or '..' component");
     }
     if (slash == std::string_view::npos) break;
     start = slash + 1;
@@ -196,7 +194,8 @@ Result<Source> ParseSource(std::string_view source) {
   size_t end = s.find_first_of("@/");
   out.repo.name = std::string(s.substr(0, end));
   s = end == std::string_view::npos ? std::string_view() : s.substr(end);
-  HUBFS_RETURN_IF_ERROR(ValidateRepoPart(out.repo.ns, false).WithContext("source " + Quote(source)));
+  HUBFS_RETURN_IF_ERROR(
+      ValidateRepoPart(out.repo.ns, false).WithContext("source " + Quote(source)));
   HUBFS_RETURN_IF_ERROR(
       ValidateRepoPart(out.repo.name, true).WithContext("source " + Quote(source)));
 
@@ -213,9 +212,8 @@ Result<Source> ParseSource(std::string_view source) {
       }
       return v.substr(start, v.find('/', start) - start);
     };
-    bool special = seg(s, 0) == "refs" &&
-                   ((seg(s, 1) == "pr" && AllDigits(seg(s, 2))) ||
-                    (seg(s, 1) == "convert" && AllIdChars(seg(s, 2))));
+    bool special = seg(s, 0) == "refs" && ((seg(s, 1) == "pr" && AllDigits(seg(s, 2))) ||
+                                           (seg(s, 1) == "convert" && AllIdChars(seg(s, 2))));
     size_t rev_end;
     if (special) {
       rev_end = 5 + seg(s, 1).size() + 1 + seg(s, 2).size();
@@ -226,8 +224,8 @@ Result<Source> ParseSource(std::string_view source) {
     }
     raw_rev = s.substr(0, rev_end);
     s.remove_prefix(rev_end);
-    Result<std::string> rev = special ? Result<std::string>(std::string(raw_rev))
-                                      : PercentDecode(raw_rev);
+    Result<std::string> rev =
+        special ? Result<std::string>(std::string(raw_rev)) : PercentDecode(raw_rev);
     if (!rev.ok()) return rev.status().WithContext("revision in " + Quote(source));
     HUBFS_RETURN_IF_ERROR(ValidateRevision(*rev).WithContext("source " + Quote(source)));
     out.revision = std::move(rev).value();

@@ -24,7 +24,7 @@ std::string_view RepoTypeWebPrefix(RepoType type);
 
 struct RepoId {
   RepoType type = RepoType::kModel;
-  std::string ns;    // namespace (user or organisation)
+  std::string ns;  // namespace (user or organisation)
   std::string name;
 
   // "ns/name", as used in URLs (the slash stays literal).

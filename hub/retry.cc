@@ -62,8 +62,8 @@ std::optional<int64_t> ParseRateLimitWait(std::string_view value) {
   size_t start = 0;
   while (start <= value.size()) {
     size_t comma = value.find(',', start);
-    std::string_view item = value.substr(start, comma == std::string_view::npos ? value.npos
-                                                                               : comma - start);
+    std::string_view item =
+        value.substr(start, comma == std::string_view::npos ? value.npos : comma - start);
     std::optional<int64_t> r, t;
     size_t p = 0;
     while (p <= item.size()) {
@@ -140,8 +140,8 @@ Result<HttpResponse> RetryingTransport::Send(const HttpRequest& request) {
       if (server_wait > policy_.max_server_wait) return result;
       wait = std::max(wait, server_wait);
     }
-    HUBFS_LOG(kInfo) << (result.ok() ? request.method + " " + UrlForLog(request.url) +
-                                           ": HTTP " + std::to_string(result->status)
+    HUBFS_LOG(kInfo) << (result.ok() ? request.method + " " + UrlForLog(request.url) + ": HTTP " +
+                                           std::to_string(result->status)
                                      : result.status().message())
                      << "; retry " << attempt << "/" << (attempts - 1) << " in " << wait.count()
                      << " ms";

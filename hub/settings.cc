@@ -64,15 +64,16 @@ Result<Settings> LoadSettings(const Environment& env) {
   Settings s;
   if (auto ep = NonEmpty(env, "HF_ENDPOINT")) {
     s.endpoint = *ep;
-  } else if (auto staging = NonEmpty(env, "HUGGINGFACE_CO_STAGING"); staging && IsTruthy(*staging)) {
+  } else if (auto staging = NonEmpty(env, "HUGGINGFACE_CO_STAGING");
+             staging && IsTruthy(*staging)) {
     s.endpoint = "https://hub-ci.huggingface.co";
   } else {
     s.endpoint = "https://huggingface.co";
   }
   while (!s.endpoint.empty() && s.endpoint.back() == '/') s.endpoint.pop_back();
   if (Result<ParsedUrl> p = ParseUrl(s.endpoint); !p.ok()) {
-    return InvalidArgumentError("HF_ENDPOINT '" + s.endpoint + "' is not an http(s) URL: " +
-                                p.status().message());
+    return InvalidArgumentError("HF_ENDPOINT '" + s.endpoint +
+                                "' is not an http(s) URL: " + p.status().message());
   }
 
   if (auto home = NonEmpty(env, "HF_HOME")) {
@@ -131,8 +132,8 @@ std::optional<std::string> EnvOrFileTokenProvider::HubToken() {
   }
   ::close(fd);
   if (too_big) {
-    HUBFS_LOG(kWarning) << "token file " << token_path_ << " is larger than "
-                        << kMaxTokenFileBytes << " bytes; ignored";
+    HUBFS_LOG(kWarning) << "token file " << token_path_ << " is larger than " << kMaxTokenFileBytes
+                        << " bytes; ignored";
     return std::nullopt;
   }
   return CleanToken(data);

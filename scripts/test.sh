@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
+scripts/setup-conformance.sh "${BUILD_DIR:-build}/conformance"
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"
 # Fuzz targets under clang + ASan/UBSan (build-fuzz/): build only them and

@@ -149,6 +149,32 @@ check "garbage shard: 400" $([[ $st == 400 ]]; echo $?) "$st"
 st=$(req u7 "$cas/v1/reconstructions/$h64" -H "Authorization: Bearer $rtok")
 check "unknown file reconstruction: 404" $([[ $st == 404 ]]; echo $?) "$st"
 
+# --- faults and expiry, changed at runtime through the admin route
+curl -s -XPOST "$H/admin/faults" -d 'token_ttl=1' >/dev/null
+req k1 "$H/api/models/me/lfs/xet-read-token/main" >/dev/null
+short=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).accessToken)' "$tmp/k1.b")
+xh=$(hdr h2 X-Xet-Hash)
+st=$(req k2 "$cas/v1/reconstructions/$xh" -H "Authorization: Bearer $short")
+check "fresh short-lived token works" $([[ $st == 200 ]]; echo $?) "$st"
+sleep 2.1
+st=$(req k3 "$cas/v1/reconstructions/$xh" -H "Authorization: Bearer $short")
+check "expired token: 401" $([[ $st == 401 ]]; echo $?) "$st"
+curl -s -XPOST "$H/admin/faults" -d 'expire=1,only=data' >/dev/null
+st=$(req k4 "$loc" -H 'Range: bytes=0-9')
+check "fault expire: data URL 403" $([[ $st == 403 ]]; echo $?) "$st"
+curl -s -XPOST "$H/admin/faults" -d 'truncate=1,only=data' >/dev/null
+curl -s -o "$tmp/trunc.bin" "$loc"
+got=$(stat -c %s "$tmp/trunc.bin")
+check "fault truncate: short body" $([[ $got -lt 300000 ]]; echo $?) "$got"
+curl -s -XPOST "$H/admin/faults" -d 'error=1,only=hub,seed=5' >/dev/null
+st=$(req k5 "$H/api/models/me/py")
+check "fault error: 5xx/429 on the hub" $([[ $st == 500 || $st == 503 || $st == 429 ]]; echo $?) "$st"
+curl -s -XPOST "$H/admin/faults" -d '' >/dev/null
+cnt=$(curl -s "$H/admin/counters")
+check "counters record injected faults" $([[ $cnt == *'"truncate":1'* && $cnt == *'"expire":1'* ]]; echo $?)
+st=$(req k6 "$loc" -H 'Range: bytes=0-9')
+check "faults cleared: data URL works again" $([[ $st == 206 ]]; echo $?) "$st"
+
 # --- the server is still healthy after all of the above
 st=$(req z1 "$H/api/models/me/py")
 check "still serving" $([[ $st == 200 ]]; echo $?) "$st"

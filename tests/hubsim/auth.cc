@@ -1,7 +1,6 @@
 #include "tests/hubsim/auth.h"
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "tests/hubsim/util.h"
@@ -36,9 +35,7 @@ std::string Signer::IssueXetToken(const XetTokenClaims& c) const {
 }
 
 Result<XetTokenClaims> Signer::VerifyXetToken(std::string_view token, int64_t now) const {
-  auto bad = [](const char* why) {
-    return Status(ErrorCode::kUnauthenticated, why);
-  };
+  auto bad = [](const char* why) { return Status(ErrorCode::kUnauthenticated, why); };
   if (token.size() > 4096 || token.rfind("xet_", 0) != 0) return bad("not a xet token");
   token.remove_prefix(4);
   size_t dot = token.rfind('.');

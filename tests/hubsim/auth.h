@@ -38,7 +38,7 @@ struct XetTokenClaims {
   std::string repo;      // "model/ns/name"
   std::string revision;  // as requested
   Scope scope = Scope::kRead;
-  int64_t exp = 0;       // unix seconds
+  int64_t exp = 0;  // unix seconds
 };
 
 // Signs and checks tokens and URLs with one secret. Thread-safe (immutable).

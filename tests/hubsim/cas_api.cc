@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "chunkstore/reconstruction.h"
@@ -121,10 +120,10 @@ void CasApi::Handle(const httplib::Request& req, httplib::Response& res) {
     if (seg[0] != "v1") return SendError(res, 404, "", "use /v1/shards");
     Status st = CheckToken(s_, req, Scope::kWrite);
     if (!st.ok()) return SendStatus(res, st);
-    auto inserted = s_.cas->PutShard(
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(req.body.data()),
-                                 req.body.size()),
-        s_.now());
+    auto inserted =
+        s_.cas->PutShard(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(req.body.data()),
+                                                  req.body.size()),
+                         s_.now());
     if (!inserted.ok()) return SendStatus(res, inserted.status());
     return SendJson(res, 200, json{{"result", *inserted ? 1 : 0}});
   }
@@ -185,8 +184,8 @@ void CasApi::Reconstruction(const httplib::Request& req, httplib::Response& res,
   };
   chunkstore::BuildOptions opts;
   opts.version = version;
-  auto recon = chunkstore::BuildReconstruction((*file)->terms, layouts, (*file)->size, range,
-                                               sign, opts);
+  auto recon =
+      chunkstore::BuildReconstruction((*file)->terms, layouts, (*file)->size, range, sign, opts);
   if (!recon.ok()) {
     if (recon.status().code() == ErrorCode::kOutOfRange)
       res.set_header("Content-Range", "bytes */" + std::to_string((*file)->size));

@@ -4,9 +4,8 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "chunkstore/xorb.h"
 #include "tests/hubsim/util.h"
@@ -62,13 +61,11 @@ Status CasStore::IndexDedup(const Hash& chunk, const Hash& xorb) const {
 }
 
 Result<bool> CasStore::PutXorb(const Hash& hash, std::span<const uint8_t> body) {
-  if (body.size() > chunkstore::kMaxXorbBodySize + (1 << 20))
-    return Bad("xorb larger than 64 MiB");
+  if (body.size() > chunkstore::kMaxXorbBodySize + (1 << 20)) return Bad("xorb larger than 64 MiB");
   auto parsed = chunkstore::ParseXorb(body);
   if (!parsed.ok()) return Bad("invalid xorb: " + parsed.status().message());
   const chunkstore::XorbInfo& info = *parsed;
-  if (info.hash != hash)
-    return Bad("xorb hash mismatch: body hashes to " + info.hash.ToString());
+  if (info.hash != hash) return Bad("xorb hash mismatch: body hashes to " + info.hash.ToString());
   if (!info.lengths_known) return Bad("xorb without chunk lengths");
   auto x = std::make_shared<StoredXorb>();
   x->hash = hash;
@@ -85,7 +82,8 @@ Result<bool> CasStore::PutXorb(const Hash& hash, std::span<const uint8_t> body) 
     HUBFS_RETURN_IF_ERROR(WriteFileAtomic(path, records));
     HUBFS_RETURN_IF_ERROR(WriteXorbIndex(*x));  // the index marks the xorb complete
     for (const auto& c : info.chunks)
-      if (chunkstore::IsGlobalDedupEligible(c.hash)) HUBFS_RETURN_IF_ERROR(IndexDedup(c.hash, hash));
+      if (chunkstore::IsGlobalDedupEligible(c.hash))
+        HUBFS_RETURN_IF_ERROR(IndexDedup(c.hash, hash));
   }
   std::lock_guard<std::mutex> l(mu_);
   xorbs_.emplace(hash, std::move(x));
@@ -127,7 +125,8 @@ Status CasStore::WriteFileRecord(const StoredFile& f) const {
   for (const auto& t : f.terms)
     terms.push_back(json::array({t.xorb.ToString(), t.range.start, t.range.end}));
   json j = {{"size", f.size}, {"sha256", f.sha256}, {"terms", terms}};
-  HUBFS_RETURN_IF_ERROR(WriteFileAtomic(ShardedPath("files", f.hash.ToString() + ".json"), j.dump()));
+  HUBFS_RETURN_IF_ERROR(
+      WriteFileAtomic(ShardedPath("files", f.hash.ToString() + ".json"), j.dump()));
   if (!f.sha256.empty())
     HUBFS_RETURN_IF_ERROR(WriteFileAtomic(ShardedPath("sha256", f.sha256),
                                           f.hash.ToString() + " " + std::to_string(f.size)));
@@ -197,8 +196,8 @@ Result<bool> CasStore::PutShard(std::span<const uint8_t> bytes, int64_t /*now*/)
       return Bad("shard chunk count differs from xorb " + sx.xorb_hash.ToString());
     uint64_t offset = 0;
     for (size_t i = 0; i < sx.chunks.size(); ++i) {
-      if (sx.chunks[i].hash != x.chunk_hashes[i] || sx.chunks[i].length != x.layout.chunk_lengths[i] ||
-          sx.chunks[i].byte_start != offset)
+      if (sx.chunks[i].hash != x.chunk_hashes[i] ||
+          sx.chunks[i].length != x.layout.chunk_lengths[i] || sx.chunks[i].byte_start != offset)
         return Bad("shard chunk " + std::to_string(i) + " differs from xorb " +
                    sx.xorb_hash.ToString());
       offset += x.layout.chunk_lengths[i];
@@ -246,7 +245,8 @@ Result<bool> CasStore::PutShard(std::span<const uint8_t> bytes, int64_t /*now*/)
   bool inserted = false;
   for (const auto& f : files) {
     std::error_code ec;
-    if (!std::filesystem::exists(ShardedPath("files", f.hash.ToString() + ".json"), ec)) inserted = true;
+    if (!std::filesystem::exists(ShardedPath("files", f.hash.ToString() + ".json"), ec))
+      inserted = true;
     HUBFS_RETURN_IF_ERROR(WriteFileRecord(f));
   }
   for (const auto& [chunk, xorb] : first_chunks) HUBFS_RETURN_IF_ERROR(IndexDedup(chunk, xorb));
@@ -280,7 +280,8 @@ Result<std::vector<uint8_t>> CasStore::DedupShard(const Hash& chunk_hash, int64_
     c.hash = x->chunk_hashes[i];
     c.byte_start = static_cast<uint32_t>(offset);
     c.length = x->layout.chunk_lengths[i];
-    c.flags = chunkstore::IsGlobalDedupEligible(c.hash) ? chunkstore::kChunkFlagGlobalDedupEligible : 0;
+    c.flags =
+        chunkstore::IsGlobalDedupEligible(c.hash) ? chunkstore::kChunkFlagGlobalDedupEligible : 0;
     offset += c.length;
     sx.chunks.push_back(c);
   }

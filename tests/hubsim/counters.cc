@@ -24,7 +24,9 @@ nlohmann::json Counters::Snapshot() const {
   for (const char* o : {"hub", "cas", "data"}) j[o] = nlohmann::json::object();
   for (const auto& [origin, routes] : cells_)
     for (const auto& [route, c] : routes)
-      j[origin][route] = {{"requests", c.requests}, {"bytes", c.bytes}, {"bytes_in", c.bytes_in},
+      j[origin][route] = {{"requests", c.requests},
+                          {"bytes", c.bytes},
+                          {"bytes_in", c.bytes_in},
                           {"auth", c.auth},
                           {"errors", c.errors}};
   j["faults"] = faults_;

@@ -7,9 +7,8 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace hubfs::hubsim {
 
@@ -29,7 +28,7 @@ class Counters {
     uint64_t requests = 0, bytes = 0, bytes_in = 0, auth = 0, errors = 0;
   };
   mutable std::mutex mu_;
-  std::map<std::string, std::map<std::string, Cell>> cells_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::map<std::string, Cell>> cells_;       // GUARDED_BY(mu_)
   std::map<std::string, std::map<std::string, uint64_t>> faults_;  // GUARDED_BY(mu_)
 };
 

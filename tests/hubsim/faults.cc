@@ -25,7 +25,8 @@ bool ParseInt(std::string_view v, int64_t* out) {
 // Deterministic [0, 1) from a string (first 8 bytes of its SHA-1).
 double Unit(const std::string& s) {
   std::string h = Sha1Hex(s).substr(0, 13);
-  return static_cast<double>(std::strtoull(h.c_str(), nullptr, 16)) / static_cast<double>(1ull << 52);
+  return static_cast<double>(std::strtoull(h.c_str(), nullptr, 16)) /
+         static_cast<double>(1ull << 52);
 }
 
 }  // namespace
@@ -36,25 +37,34 @@ Result<FaultSpec> ParseFaultSpec(std::string_view spec) {
   for (std::string_view item : Split(spec, ',')) {
     if (item.empty()) continue;
     size_t eq = item.find('=');
-    if (eq == std::string_view::npos) return InvalidArgumentError("fault item without '=': " + std::string(item));
+    if (eq == std::string_view::npos)
+      return InvalidArgumentError("fault item without '=': " + std::string(item));
     std::string_view k = item.substr(0, eq), v = item.substr(eq + 1);
     bool ok = true;
-    if (k == "error") ok = ParseProb(v, &f.error);
-    else if (k == "reset") ok = ParseProb(v, &f.reset);
-    else if (k == "truncate") ok = ParseProb(v, &f.truncate);
-    else if (k == "expire") ok = ParseProb(v, &f.expire);
+    if (k == "error")
+      ok = ParseProb(v, &f.error);
+    else if (k == "reset")
+      ok = ParseProb(v, &f.reset);
+    else if (k == "truncate")
+      ok = ParseProb(v, &f.truncate);
+    else if (k == "expire")
+      ok = ParseProb(v, &f.expire);
     else if (k == "seed") {
       int64_t s;
       ok = ParseInt(v, &s);
       f.seed = static_cast<uint64_t>(s);
-    } else if (k == "token_ttl") ok = ParseInt(v, &f.token_ttl);
+    } else if (k == "token_ttl")
+      ok = ParseInt(v, &f.token_ttl);
     else if (k == "latency") {
       int64_t n;
       std::string_view num = v;
       int64_t mult = 1000;  // default unit: ms
-      if (num.size() > 2 && num.substr(num.size() - 2) == "us") num.remove_suffix(2), mult = 1;
-      else if (num.size() > 2 && num.substr(num.size() - 2) == "ms") num.remove_suffix(2);
-      else if (num.size() > 1 && num.back() == 's') num.remove_suffix(1), mult = 1000000;
+      if (num.size() > 2 && num.substr(num.size() - 2) == "us")
+        num.remove_suffix(2), mult = 1;
+      else if (num.size() > 2 && num.substr(num.size() - 2) == "ms")
+        num.remove_suffix(2);
+      else if (num.size() > 1 && num.back() == 's')
+        num.remove_suffix(1), mult = 1000000;
       ok = ParseInt(num, &n) && n <= 60'000'000 / mult;
       f.latency_us = n * mult;
     } else if (k == "only") {
@@ -110,13 +120,20 @@ FaultDecision Faults::Decide(std::string_view origin, std::string_view route, st
 
 std::string_view FaultKindName(FaultKind k) {
   switch (k) {
-    case FaultKind::kNone: return "none";
-    case FaultKind::kError500: return "500";
-    case FaultKind::kError503: return "503";
-    case FaultKind::kError429: return "429";
-    case FaultKind::kReset: return "reset";
-    case FaultKind::kTruncate: return "truncate";
-    case FaultKind::kExpire: return "expire";
+    case FaultKind::kNone:
+      return "none";
+    case FaultKind::kError500:
+      return "500";
+    case FaultKind::kError503:
+      return "503";
+    case FaultKind::kError429:
+      return "429";
+    case FaultKind::kReset:
+      return "reset";
+    case FaultKind::kTruncate:
+      return "truncate";
+    case FaultKind::kExpire:
+      return "expire";
   }
   return "none";
 }

@@ -25,7 +25,7 @@ struct FaultSpec {
   double expire = 0;    // data URLs answer 403 as if expired
   int64_t latency_us = 0;
   uint64_t seed = 0;
-  int64_t token_ttl = 0;  // > 0: overrides the Xet token lifetime (seconds)
+  int64_t token_ttl = 0;       // > 0: overrides the Xet token lifetime (seconds)
   std::set<std::string> only;  // origins ("hub", "cas", "data"); empty = all
   std::string text;            // the spec as given
 };
@@ -50,7 +50,7 @@ class Faults {
 
  private:
   mutable std::mutex mu_;
-  FaultSpec spec_;                                    // GUARDED_BY(mu_)
+  FaultSpec spec_;                                      // GUARDED_BY(mu_)
   std::unordered_map<std::string, uint32_t> attempts_;  // GUARDED_BY(mu_)
 };
 

@@ -22,19 +22,32 @@ void SendError(httplib::Response& res, int status, std::string_view code,
 int HttpStatusOf(const Status& st) {
   if (st.http_status() != 0) return st.http_status();
   switch (st.code()) {
-    case ErrorCode::kOk: return 200;
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kAlreadyExists: return 409;
-    case ErrorCode::kPermissionDenied: return 403;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kFailedPrecondition: return 412;
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kOutOfRange: return 416;
-    case ErrorCode::kCorrupt: return 400;
-    case ErrorCode::kResourceExhausted: return 413;
-    case ErrorCode::kUnimplemented: return 501;
-    default: return 500;
+    case ErrorCode::kOk:
+      return 200;
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+      return 409;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kFailedPrecondition:
+      return 412;
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kOutOfRange:
+      return 416;
+    case ErrorCode::kCorrupt:
+      return 400;
+    case ErrorCode::kResourceExhausted:
+      return 413;
+    case ErrorCode::kUnimplemented:
+      return 501;
+    default:
+      return 500;
   }
 }
 
@@ -119,8 +132,8 @@ std::optional<std::vector<ByteRange>> ParseByteRanges(std::string_view value, ui
   size_t start = 0;
   for (;;) {
     size_t comma = value.find(',', start);
-    std::string_view part =
-        value.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    std::string_view part = value.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
     while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
     size_t dash = part.find('-');
@@ -159,14 +172,20 @@ std::optional<nlohmann::json> ParseJsonBody(std::string_view body) {
   bool in_str = false, esc = false;
   for (char c : body) {  // bound nesting before the recursive parser sees it
     if (in_str) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') in_str = false;
+      if (esc)
+        esc = false;
+      else if (c == '\\')
+        esc = true;
+      else if (c == '"')
+        in_str = false;
       continue;
     }
-    if (c == '"') in_str = true;
-    else if (c == '[' || c == '{') max_depth = std::max(max_depth, ++depth);
-    else if (c == ']' || c == '}') --depth;
+    if (c == '"')
+      in_str = true;
+    else if (c == '[' || c == '{')
+      max_depth = std::max(max_depth, ++depth);
+    else if (c == ']' || c == '}')
+      --depth;
   }
   if (max_depth > 64) return std::nullopt;
   auto j = nlohmann::json::parse(body, nullptr, false);

@@ -7,12 +7,11 @@
 
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 
@@ -53,8 +52,7 @@ struct ByteRange {
 // forms allowed). Returns nullopt when malformed; sets *unsatisfiable when a
 // range starts at or past `size`. At most `max_ranges` ranges.
 std::optional<std::vector<ByteRange>> ParseByteRanges(std::string_view value, uint64_t size,
-                                                      bool* unsatisfiable,
-                                                      size_t max_ranges = 64);
+                                                      bool* unsatisfiable, size_t max_ranges = 64);
 
 // Parses a JSON body (no exceptions). nullopt when malformed or too deep.
 std::optional<nlohmann::json> ParseJsonBody(std::string_view body);

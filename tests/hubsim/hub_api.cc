@@ -45,8 +45,8 @@ std::string HubApi::RouteClass(const httplib::Request& req) {
     if (seg.size() >= 5) {
       const std::string& v = seg[4];
       if (v == "xet-read-token" || v == "xet-write-token") return "xet-token";
-      if (v == "tree" || v == "paths-info" || v == "commit" || v == "preupload" ||
-          v == "commits" || v == "refs")
+      if (v == "tree" || v == "paths-info" || v == "commit" || v == "preupload" || v == "commits" ||
+          v == "refs")
         return v;
       return "api";
     }
@@ -90,8 +90,10 @@ std::optional<HubApi::RepoRef> HubApi::OpenRepo(Call& c, RepoType type, const st
   RepoKey key{type, *dns + "/" + *dname};
   auto meta = s_.repos->Get(key);
   if (!meta.ok()) {
-    if (meta.status().code() == ErrorCode::kNotFound) not_found();
-    else SendStatus(c.res, meta.status());
+    if (meta.status().code() == ErrorCode::kNotFound)
+      not_found();
+    else
+      SendStatus(c.res, meta.status());
     return std::nullopt;
   }
   bool access = CanAccess(c, *meta);
@@ -100,8 +102,10 @@ std::optional<HubApi::RepoRef> HubApi::OpenRepo(Call& c, RepoType type, const st
     return std::nullopt;
   }
   if (write && !access) {
-    if (!c.user) SendError(c.res, 401, "RepoNotFound", "Invalid username or password.");
-    else SendError(c.res, 403, "", "You don't have the rights to write to " + key.id);
+    if (!c.user)
+      SendError(c.res, 401, "RepoNotFound", "Invalid username or password.");
+    else
+      SendError(c.res, 403, "", "You don't have the rights to write to " + key.id);
     return std::nullopt;
   }
   return RepoRef{key, std::move(*meta)};
@@ -184,8 +188,10 @@ void HubApi::DispatchRepoApi(Call& c, RepoType type, const std::vector<std::stri
   } else if ((verb == "branch" || verb == "tag") && seg.size() > 5 &&
              (m == "POST" || m == "DELETE")) {
     if (auto name = rest_decoded(5)) {
-      if (verb == "branch") Branch(c, *r, *name);
-      else Tag(c, *r, *name);
+      if (verb == "branch")
+        Branch(c, *r, *name);
+      else
+        Tag(c, *r, *name);
     }
     return;
   } else if ((verb == "xet-read-token" || verb == "xet-write-token") && m == "GET") {
@@ -215,8 +221,7 @@ void HubApi::DispatchFileRoute(Call& c, const std::vector<std::string>& seg_in) 
     if (r) LfsBatch(c, *r);
     return;
   }
-  if (seg.size() >= 5 && (seg[2] == "resolve" || seg[2] == "raw") &&
-      (m == "GET" || m == "HEAD")) {
+  if (seg.size() >= 5 && (seg[2] == "resolve" || seg[2] == "raw") && (m == "GET" || m == "HEAD")) {
     auto r = OpenRepo(c, type, seg[0], seg[1], false);
     if (r) Resolve(c, *r, std::vector<std::string>(seg.begin() + 3, seg.end()), seg[2] == "raw");
     return;

@@ -7,11 +7,13 @@
 
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
+#include <deque>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/hubsim/services.h"
 
@@ -77,10 +79,20 @@ class HubApi {
   void Preupload(Call& c, const RepoRef& r, const std::string& rev);
   void LfsBatch(Call& c, const RepoRef& r);
   void CommitNdjson(Call& c, const RepoRef& r, const std::string& rev);
-  nlohmann::json IssueXetToken(const Call& c, const RepoRef& r, const std::string& rev,
-                               bool write);
+  nlohmann::json IssueXetToken(const Call& c, const RepoRef& r, const std::string& rev, bool write);
+
+  // Rendered tree pages. A page is a pure function of (origin, repo, commit,
+  // dir, flags, cursor), and commits are immutable, so pages never go stale.
+  struct TreePage {
+    std::string body, link;
+  };
+  std::optional<TreePage> CachedPage(const std::string& key);
+  void StorePage(const std::string& key, TreePage page);
 
   Services& s_;
+  std::mutex page_mu_;
+  std::map<std::string, TreePage> pages_;  // GUARDED_BY(page_mu_)
+  std::deque<std::string> page_order_;     // GUARDED_BY(page_mu_), oldest first
 };
 
 // Splits `rest` (raw segments after /tree/ or /resolve/) into the revision

@@ -92,7 +92,8 @@ void HubApi::LfsBatch(Call& c, const RepoRef& r) {
     return SendError(c.res, 413, "", "too many objects");
   bool xet = false;
   if ((*body)["transfers"].is_array())
-    for (const auto& t : (*body)["transfers"]) xet |= t.is_string() && t.get<std::string>() == "xet";
+    for (const auto& t : (*body)["transfers"])
+      xet |= t.is_string() && t.get<std::string>() == "xet";
   std::string ref = "main";
   if ((*body)["ref"].is_object() && (*body)["ref"]["name"].is_string())
     ref = (*body)["ref"]["name"].get<std::string>();
@@ -114,17 +115,16 @@ void HubApi::LfsBatch(Call& c, const RepoRef& r) {
                       {"message", "this server only accepts uploads through the xet transfer"}};
     } else {
       if (token.is_null()) token = IssueXetToken(c, r, ref, true);
-      std::string href = c.hub + "/api/" + std::string(RepoTypeName(r.key.type)) + "s/" +
-                         r.key.id + "/xet-write-token/" + PercentEncode(ref, false);
+      std::string href = c.hub + "/api/" + std::string(RepoTypeName(r.key.type)) + "s/" + r.key.id +
+                         "/xet-write-token/" + PercentEncode(ref, false);
       out["authenticated"] = true;
-      out["actions"] = {
-          {"upload",
-           {{"href", href},
-            {"header",
-             {{"X-Xet-Cas-Url", token["casUrl"]},
-              {"X-Xet-Access-Token", token["accessToken"]},
-              {"X-Xet-Token-Expiration", std::to_string(token["exp"].get<int64_t>())},
-              {"X-Xet-Session-Id", RandomHex(16)}}}}}};
+      out["actions"] = {{"upload",
+                         {{"href", href},
+                          {"header",
+                           {{"X-Xet-Cas-Url", token["casUrl"]},
+                            {"X-Xet-Access-Token", token["accessToken"]},
+                            {"X-Xet-Token-Expiration", std::to_string(token["exp"].get<int64_t>())},
+                            {"X-Xet-Session-Id", RandomHex(16)}}}}}};
     }
     objects.push_back(std::move(out));
   }
@@ -170,7 +170,8 @@ void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
     if (key == "deletedFolder") {
       std::string p = ch.path;
       while (!p.empty() && p.back() == '/') p.pop_back();
-      if (!p.empty() && !ValidRepoPath(p)) return SendError(c.res, 422, "", "Invalid path: " + ch.path);
+      if (!p.empty() && !ValidRepoPath(p))
+        return SendError(c.res, 422, "", "Invalid path: " + ch.path);
       ch.kind = FileChange::kDeleteFolder;
     } else if (!ValidRepoPath(ch.path)) {
       return SendError(c.res, 422, "", "Invalid path: " + ch.path);
@@ -199,8 +200,8 @@ void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
       if (!known)
         return SendError(c.res, 422, "",
                          "LFS object " + oid + " for " + ch.path + " was never uploaded");
-      if (v.contains("size") && (!v["size"].is_number_unsigned() ||
-                                 v["size"].get<uint64_t>() != known->size))
+      if (v.contains("size") &&
+          (!v["size"].is_number_unsigned() || v["size"].get<uint64_t>() != known->size))
         return SendError(c.res, 422, "", "LFS object size mismatch for " + ch.path);
       ch.entry.sha256 = oid;
       ch.entry.size = known->size;
@@ -222,7 +223,8 @@ void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
               {"commitUrl", RepoUrl(c, r.key) + "/commit/" + result->commit_id},
               {"hookOutput", ""}};
   if (result->pr_number) {
-    out["pullRequestUrl"] = RepoUrl(c, r.key) + "/discussions/" + std::to_string(*result->pr_number);
+    out["pullRequestUrl"] =
+        RepoUrl(c, r.key) + "/discussions/" + std::to_string(*result->pr_number);
     out["pullRequestNum"] = *result->pr_number;
   }
   SendJson(c.res, 200, out);

@@ -27,7 +27,7 @@ struct Item {
 std::vector<Item> ListDir(const Commit& cm, const std::string& dir, bool recursive) {
   std::vector<Item> out;
   std::string prefix = dir.empty() ? "" : dir + "/";
-  std::string last_dir;                  // non-recursive: last directory emitted
+  std::string last_dir;                     // non-recursive: last directory emitted
   std::unordered_set<std::string> emitted;  // recursive: directories emitted
   for (auto it = cm.tree.lower_bound(prefix); it != cm.tree.end(); ++it) {
     const std::string& p = it->first;
@@ -103,6 +103,14 @@ void HubApi::Tree(Call& c, const RepoRef& r, const std::vector<std::string>& res
   if (c.req.has_param("cursor")) {
     cursor = std::strtoull(c.req.get_param_value("cursor").c_str(), nullptr, 10);
   }
+  std::string cache_key = c.hub + '\n' + r.key.Str() + '\n' + cm.id + '\n' + dir + '\n' +
+                          (recursive ? "r" : "-") + (expand ? "e" : "-") + std::to_string(cursor);
+  if (auto cached = CachedPage(cache_key)) {
+    if (!cached->link.empty()) c.res.set_header("Link", cached->link);
+    c.res.status = 200;
+    c.res.set_content(cached->body, kJsonType);
+    return;
+  }
   std::vector<Item> items = ListDir(cm, dir, recursive);
   json out = json::array();
   // Resolve lastCommit titles/dates once per distinct commit.
@@ -139,6 +147,25 @@ void HubApi::Tree(Call& c, const RepoRef& r, const std::vector<std::string>& res
     c.res.set_header("Link", "<" + url + ">; rel=\"next\"");
   }
   SendJson(c.res, 200, out);
+  StorePage(cache_key, TreePage{c.res.body, c.res.get_header_value("Link")});
+}
+
+std::optional<HubApi::TreePage> HubApi::CachedPage(const std::string& key) {
+  std::lock_guard<std::mutex> l(page_mu_);
+  auto it = pages_.find(key);
+  if (it == pages_.end()) return std::nullopt;
+  return it->second;
+}
+
+void HubApi::StorePage(const std::string& key, TreePage page) {
+  constexpr size_t kMaxPages = 256;
+  std::lock_guard<std::mutex> l(page_mu_);
+  if (!pages_.emplace(key, std::move(page)).second) return;
+  page_order_.push_back(key);
+  if (page_order_.size() > kMaxPages) {
+    pages_.erase(page_order_.front());
+    page_order_.pop_front();
+  }
 }
 
 void HubApi::PathsInfo(Call& c, const RepoRef& r, const std::string& rev) {
@@ -183,9 +210,12 @@ void HubApi::PathsInfo(Call& c, const RepoRef& r, const std::string& rev) {
     while (!p.empty() && p.front() == '/') p.erase(p.begin());
     json e;
     auto it = cm.tree.find(p);
-    if (it != cm.tree.end()) e = EntryJson(cm, p, &it->second, expand);
-    else if (!p.empty() && cm.HasDir(p)) e = EntryJson(cm, p, nullptr, expand);
-    else continue;
+    if (it != cm.tree.end())
+      e = EntryJson(cm, p, &it->second, expand);
+    else if (!p.empty() && cm.HasDir(p))
+      e = EntryJson(cm, p, nullptr, expand);
+    else
+      continue;
     if (expand) {
       std::string id = e["lastCommit"]["id"].get<std::string>();
       auto ci = commits.find(id);
@@ -235,8 +265,11 @@ void HubApi::Resolve(Call& c, const RepoRef& r, const std::vector<std::string>& 
     if (accept.find("application/vnd.xet-fileinfo+json") != std::string::npos &&
         !e.xet_hash.empty()) {
       c.res.status = 200;
-      json info = {{"hash", e.xet_hash}, {"refreshUrl", token_url},
-                   {"reconstructionUrl", recon_url}, {"etag", e.sha256}, {"size", e.size}};
+      json info = {{"hash", e.xet_hash},
+                   {"refreshUrl", token_url},
+                   {"reconstructionUrl", recon_url},
+                   {"etag", e.sha256},
+                   {"size", e.size}};
       if (head) {
         c.res.set_header("Content-Type", "application/vnd.xet-fileinfo+json");
         return;

@@ -15,10 +15,26 @@ using nlohmann::json;
 namespace {
 
 const std::set<std::string>& ExpandProperties(RepoType t) {
-  static const std::set<std::string> common = {
-      "author", "cardData", "createdAt", "disabled", "gated", "lastModified", "likes", "private",
-      "resourceGroup", "sha", "siblings", "tags", "trendingScore", "usedStorage", "xetEnabled",
-      "downloads", "downloadsAllTime", "gitalyUid", "widgetData", "childrenModelCount"};
+  static const std::set<std::string> common = {"author",
+                                               "cardData",
+                                               "createdAt",
+                                               "disabled",
+                                               "gated",
+                                               "lastModified",
+                                               "likes",
+                                               "private",
+                                               "resourceGroup",
+                                               "sha",
+                                               "siblings",
+                                               "tags",
+                                               "trendingScore",
+                                               "usedStorage",
+                                               "xetEnabled",
+                                               "downloads",
+                                               "downloadsAllTime",
+                                               "gitalyUid",
+                                               "widgetData",
+                                               "childrenModelCount"};
   static const std::set<std::string> model = [] {
     std::set<std::string> s = common;
     for (const char* p : {"config", "pipeline_tag", "library_name", "safetensors", "spaces",
@@ -174,8 +190,8 @@ void HubApi::ListRepos(Call& c, RepoType type) {
   }
   size_t next = cursor + out.size();
   if (next < all.size() && !c.req.has_param("limit")) {
-    std::string url = c.hub + "/api/" + std::string(RepoTypeName(type)) + "s?cursor=" +
-                      std::to_string(next);
+    std::string url =
+        c.hub + "/api/" + std::string(RepoTypeName(type)) + "s?cursor=" + std::to_string(next);
     if (!author.empty()) url += "&author=" + PercentEncode(author, false);
     if (!search.empty()) url += "&search=" + PercentEncode(search, false);
     c.res.set_header("Link", "<" + url + ">; rel=\"next\"");

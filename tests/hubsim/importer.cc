@@ -70,8 +70,7 @@ Result<TreeEntry> ImportLfsFile(Services& s, const fs::path& path, uint64_t size
     if (builder.num_chunks() == 0) return Status::Ok();
     uint32_t n = static_cast<uint32_t>(builder.num_chunks());
     auto x = builder.Finish();
-    HUBFS_RETURN_IF_ERROR(
-        s.cas->PutXorb(x.info.hash, std::span<const uint8_t>(x.body)).status());
+    HUBFS_RETURN_IF_ERROR(s.cas->PutXorb(x.info.hash, std::span<const uint8_t>(x.body)).status());
     chunkstore::FileTerm t;
     t.xorb = x.info.hash;
     t.range = {0, n};
@@ -138,10 +137,11 @@ Result<std::string> ImportFolder(const ImportOptions& opts) {
   // Collect files (sorted), skipping .git and .cache directories.
   fs::path root(opts.local_dir);
   std::error_code ec;
-  if (!fs::is_directory(root, ec)) return InvalidArgumentError("not a directory: " + opts.local_dir);
+  if (!fs::is_directory(root, ec))
+    return InvalidArgumentError("not a directory: " + opts.local_dir);
   std::vector<std::pair<std::string, fs::path>> files;
-  for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) return IoError("walk " + opts.local_dir + ": " + ec.message());
     std::string name = it->path().filename().string();
     if (it->is_directory() && (name == ".git" || name == ".cache")) {
@@ -177,7 +177,8 @@ Result<std::string> ImportFolder(const ImportOptions& opts) {
       f.fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
       if (f.fd < 0) return IoError("open " + p.string());
       std::vector<uint8_t> b;
-      HUBFS_RETURN_IF_ERROR(PreadAll(f.fd, 0, static_cast<size_t>(std::min<uint64_t>(512, size)), &b));
+      HUBFS_RETURN_IF_ERROR(
+          PreadAll(f.fd, 0, static_cast<size_t>(std::min<uint64_t>(512, size)), &b));
       sample.assign(b.begin(), b.end());
     }
     FileChange ch;

@@ -13,10 +13,10 @@ namespace hubfs::hubsim {
 
 struct ImportOptions {
   std::string data_dir;
-  std::string user;       // author and owner of a created repo (default: the namespace)
-  std::string repo;       // [models/|datasets/|spaces/]ns/name[@branch]
+  std::string user;  // author and owner of a created repo (default: the namespace)
+  std::string repo;  // [models/|datasets/|spaces/]ns/name[@branch]
   std::string local_dir;
-  std::string message;    // commit title
+  std::string message;        // commit title
   bool make_private = false;  // for a repo created by this import
 };
 

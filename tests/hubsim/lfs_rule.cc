@@ -72,13 +72,24 @@ bool Match(std::string_view p, std::string_view s) {
 }  // namespace
 
 std::string DefaultGitAttributes() {
-  static const char* kPatterns[] = {
-      "*.7z",       "*.arrow",       "*.bin",      "*.bz2",     "*.ckpt",     "*.ftz",
-      "*.gz",       "*.h5",          "*.joblib",   "*.lfs.*",   "*.mlmodel",  "*.model",
-      "*.msgpack",  "*.npy",         "*.npz",      "*.onnx",    "*.ot",       "*.parquet",
-      "*.pb",       "*.pickle",      "*.pkl",      "*.pt",      "*.pth",      "*.rar",
-      "*.safetensors", "saved_model/**/*", "*.tar.*", "*.tar",  "*.tflite",   "*.tgz",
-      "*.wasm",     "*.xz",          "*.zip",      "*.zst",     "*tfevents*", "*.gguf"};
+  static const char* kPatterns[] = {"*.7z",          "*.arrow",
+                                    "*.bin",         "*.bz2",
+                                    "*.ckpt",        "*.ftz",
+                                    "*.gz",          "*.h5",
+                                    "*.joblib",      "*.lfs.*",
+                                    "*.mlmodel",     "*.model",
+                                    "*.msgpack",     "*.npy",
+                                    "*.npz",         "*.onnx",
+                                    "*.ot",          "*.parquet",
+                                    "*.pb",          "*.pickle",
+                                    "*.pkl",         "*.pt",
+                                    "*.pth",         "*.rar",
+                                    "*.safetensors", "saved_model/**/*",
+                                    "*.tar.*",       "*.tar",
+                                    "*.tflite",      "*.tgz",
+                                    "*.wasm",        "*.xz",
+                                    "*.zip",         "*.zst",
+                                    "*tfevents*",    "*.gguf"};
   std::string out;
   for (const char* p : kPatterns) {
     out += p;

@@ -45,13 +45,17 @@ int Serve(const std::vector<std::string>& args) {
     const std::string& a = args[i];
     auto next = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
     const std::string* v = nullptr;
-    if (a == "--data" && (v = next())) opts.data_dir = *v;
+    if (a == "--data" && (v = next()))
+      opts.data_dir = *v;
     else if (a == "--listen" && (v = next())) {
       size_t colon = v->rfind(':');
-      if (colon == std::string::npos || !ParsePort(v->substr(colon + 1), &opts.port)) return Usage();
+      if (colon == std::string::npos || !ParsePort(v->substr(colon + 1), &opts.port))
+        return Usage();
       opts.host = v->substr(0, colon);
-    } else if (a == "--user" && (v = next())) opts.users.push_back(*v);
-    else if (a == "--faults" && (v = next())) opts.faults = *v;
+    } else if (a == "--user" && (v = next()))
+      opts.users.push_back(*v);
+    else if (a == "--faults" && (v = next()))
+      opts.faults = *v;
     else if (a == "--cas-port" && (v = next())) {
       if (!ParsePort(*v, &opts.cas_port)) return Usage();
     } else if (a == "--data-port" && (v = next())) {
@@ -108,12 +112,18 @@ int Import(const std::vector<std::string>& args) {
   std::vector<std::string> positional;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--data" && i + 1 < args.size()) opts.data_dir = args[++i];
-    else if (a == "--user" && i + 1 < args.size()) opts.user = args[++i];
-    else if (a == "--message" && i + 1 < args.size()) opts.message = args[++i];
-    else if (a == "--private") opts.make_private = true;
-    else if (!a.empty() && a[0] == '-') return Usage();
-    else positional.push_back(a);
+    if (a == "--data" && i + 1 < args.size())
+      opts.data_dir = args[++i];
+    else if (a == "--user" && i + 1 < args.size())
+      opts.user = args[++i];
+    else if (a == "--message" && i + 1 < args.size())
+      opts.message = args[++i];
+    else if (a == "--private")
+      opts.make_private = true;
+    else if (!a.empty() && a[0] == '-')
+      return Usage();
+    else
+      positional.push_back(a);
   }
   if (opts.data_dir.empty() || positional.size() != 2) return Usage();
   opts.repo = positional[0];

@@ -1,9 +1,8 @@
 #include "tests/hubsim/repos.h"
 
 #include <algorithm>
-#include <system_error>
-
 #include <nlohmann/json.hpp>
+#include <system_error>
 
 #include "tests/hubsim/util.h"
 
@@ -41,8 +40,8 @@ json EntryToJson(const std::string& path, const TreeEntry& e) {
 
 bool EntryFromJson(const json& j, std::string* path, TreeEntry* e) {
   if (!j.is_array() || j.size() != 7 || !j[0].is_string() || !j[1].is_string() ||
-      !j[2].is_number_unsigned() || !j[3].is_string() || !j[4].is_string() ||
-      !j[5].is_string() || !j[6].is_number_unsigned())
+      !j[2].is_number_unsigned() || !j[3].is_string() || !j[4].is_string() || !j[5].is_string() ||
+      !j[6].is_number_unsigned())
     return false;
   *path = j[0].get<std::string>();
   e->oid = j[1].get<std::string>();
@@ -55,8 +54,8 @@ bool EntryFromJson(const json& j, std::string* path, TreeEntry* e) {
 }
 
 std::string CommitIdOf(const Commit& c, const std::string& repo) {
-  std::string s = "hubsim-commit\n" + repo + "\n" + c.parent + "\n" + std::to_string(c.seq) +
-                  "\n" + std::to_string(c.date) + "\n" + c.author + "\n";
+  std::string s = "hubsim-commit\n" + repo + "\n" + c.parent + "\n" + std::to_string(c.seq) + "\n" +
+                  std::to_string(c.date) + "\n" + c.author + "\n";
   s += std::to_string(c.title.size()) + ":" + c.title + "\n";
   s += std::to_string(c.message.size()) + ":" + c.message + "\n";
   for (const auto& [path, e] : c.tree) {
@@ -127,18 +126,24 @@ bool IsUnder(std::string_view path, std::string_view dir) {
 
 std::string_view RepoTypeName(RepoType t) {
   switch (t) {
-    case RepoType::kModel: return "model";
-    case RepoType::kDataset: return "dataset";
-    case RepoType::kSpace: return "space";
+    case RepoType::kModel:
+      return "model";
+    case RepoType::kDataset:
+      return "dataset";
+    case RepoType::kSpace:
+      return "space";
   }
   return "model";
 }
 
 std::string_view RepoWebPrefix(RepoType t) {
   switch (t) {
-    case RepoType::kModel: return "";
-    case RepoType::kDataset: return "datasets/";
-    case RepoType::kSpace: return "spaces/";
+    case RepoType::kModel:
+      return "";
+    case RepoType::kDataset:
+      return "datasets/";
+    case RepoType::kSpace:
+      return "spaces/";
   }
   return "";
 }
@@ -284,7 +289,7 @@ Result<std::shared_ptr<const Commit>> RepoStore::WriteCommitLocked(Repo& repo,
   }
   json tree = json::array();
   for (const auto& [path, e] : commit.tree) tree.push_back(EntryToJson(path, e));
-  json j = {{"parent", commit.parent}, {"seq", commit.seq},     {"title", commit.title},
+  json j = {{"parent", commit.parent},   {"seq", commit.seq},   {"title", commit.title},
             {"message", commit.message}, {"date", commit.date}, {"author", commit.author},
             {"tree", std::move(tree)}};
   HUBFS_RETURN_IF_ERROR(
@@ -300,8 +305,8 @@ Result<RepoMeta> RepoStore::Create(const RepoKey& key, bool is_private, const st
   std::lock_guard<std::mutex> l(mu_);
   std::error_code ec;
   if (repos_.count(key.Str()) || std::filesystem::exists(RepoDir(key) / "repo.json", ec))
-    return Status(ErrorCode::kAlreadyExists, "You already created this " +
-                                                 std::string(RepoTypeName(key.type)) + " repo")
+    return Status(ErrorCode::kAlreadyExists,
+                  "You already created this " + std::string(RepoTypeName(key.type)) + " repo")
         .WithHttp(409);
   auto repo = std::make_shared<Repo>();
   RepoMeta& m = repo->meta;
@@ -447,7 +452,8 @@ Result<CommitResult> RepoStore::ApplyCommit(const RepoKey& key, const CommitRequ
     // The parent is the base of the new PR; it must be a commit of this repo.
     std::shared_ptr<const Commit> found;
     for (const auto& [n, sha] : m.refs.branches)
-      if (sha.rfind(req.parent_commit, 0) == 0) found = LoadCommitLocked(*repo, sha).value_or(nullptr);
+      if (sha.rfind(req.parent_commit, 0) == 0)
+        found = LoadCommitLocked(*repo, sha).value_or(nullptr);
     if (!found && IsLowerHex(req.parent_commit, 40))
       found = LoadCommitLocked(*repo, req.parent_commit).value_or(nullptr);
     if (!found) return RevisionNotFound(req.parent_commit);
@@ -545,8 +551,7 @@ Status RepoStore::CreateBranch(const RepoKey& key, const std::string& name,
   if (repo->meta.refs.branches.count(name) && !overwrite)
     return Status(ErrorCode::kAlreadyExists, "Reference refs/heads/" + name + " already exists")
         .WithHttp(409);
-  HUBFS_ASSIGN_OR_RETURN(auto commit,
-                         ResolveLocked(*repo, start_rev.empty() ? "main" : start_rev));
+  HUBFS_ASSIGN_OR_RETURN(auto commit, ResolveLocked(*repo, start_rev.empty() ? "main" : start_rev));
   repo->meta.refs.branches[name] = commit->id;
   return SaveMeta(*repo);
 }
@@ -554,8 +559,7 @@ Status RepoStore::CreateBranch(const RepoKey& key, const std::string& name,
 Status RepoStore::DeleteBranch(const RepoKey& key, const std::string& name) {
   HUBFS_ASSIGN_OR_RETURN(auto repo, Load(key));
   std::lock_guard<std::mutex> l(repo->mu);
-  if (name == "main")
-    return InvalidArgumentError("Cannot delete refs/heads/main").WithHttp(403);
+  if (name == "main") return InvalidArgumentError("Cannot delete refs/heads/main").WithHttp(403);
   if (!repo->meta.refs.branches.erase(name)) return RevisionNotFound(name);
   return SaveMeta(*repo);
 }

@@ -23,8 +23,8 @@
 namespace hubfs::hubsim {
 
 enum class RepoType { kModel, kDataset, kSpace };
-std::string_view RepoTypeName(RepoType t);          // "model"
-std::string_view RepoWebPrefix(RepoType t);         // "", "datasets/", "spaces/"
+std::string_view RepoTypeName(RepoType t);                  // "model"
+std::string_view RepoWebPrefix(RepoType t);                 // "", "datasets/", "spaces/"
 std::optional<RepoType> ParseRepoType(std::string_view s);  // "model", "models", ...
 
 struct RepoKey {
@@ -39,10 +39,10 @@ struct RepoKey {
 bool ValidRepoPart(std::string_view part);
 
 struct TreeEntry {
-  std::string oid;      // git blob sha1 (of the pointer text for LFS files)
-  uint64_t size = 0;    // real size
-  std::string sha256;   // LFS files only
-  std::string xet_hash; // Xet-backed LFS files only
+  std::string oid;       // git blob sha1 (of the pointer text for LFS files)
+  uint64_t size = 0;     // real size
+  std::string sha256;    // LFS files only
+  std::string xet_hash;  // Xet-backed LFS files only
   std::string last_commit;
   uint64_t last_seq = 0;
   bool is_lfs() const { return !sha256.empty(); }
@@ -90,7 +90,7 @@ struct FileChange {
 };
 
 struct CommitRequest {
-  std::string target;         // branch name, or "refs/pr/N"
+  std::string target;  // branch name, or "refs/pr/N"
   bool create_pr = false;
   std::string parent_commit;  // optional 5–40 hex prefix
   std::string title, message, author;
@@ -142,7 +142,7 @@ class RepoStore {
  private:
   struct Repo {
     std::mutex mu;
-    RepoMeta meta;  // GUARDED_BY(mu)
+    RepoMeta meta;                                                 // GUARDED_BY(mu)
     std::map<std::string, std::shared_ptr<const Commit>> commits;  // cache, GUARDED_BY(mu)
   };
 

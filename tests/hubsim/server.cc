@@ -44,7 +44,18 @@ void CutResponse(httplib::Response& res, bool reset) {
   auto inner = res.content_provider_;
   res.content_provider_ = [inner, keep](size_t offset, size_t length, httplib::DataSink& sink) {
     if (offset >= keep) return false;
-    return inner(offset, std::min(length, keep - offset), sink);
+    // Providers may write more than asked; pass at most `keep` bytes on.
+    httplib::DataSink limited;
+    size_t pos = offset;
+    limited.write = [&](const char* d, size_t n) {
+      size_t allowed = pos < keep ? std::min(n, keep - pos) : 0;
+      if (allowed > 0 && !sink.write(d, allowed)) return false;
+      pos += allowed;
+      return allowed == n;
+    };
+    limited.is_writable = sink.is_writable;
+    limited.done = sink.done;
+    return inner(offset, std::min(length, keep - offset), limited) && pos < keep;
   };
 }
 
@@ -74,11 +85,10 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
   http.set_read_timeout(60);
   http.set_write_timeout(60);
   http.set_tcp_nodelay(true);
-  http.set_payload_max_length(origin == "hub" ? kHubMaxBody
+  http.set_payload_max_length(origin == "hub"   ? kHubMaxBody
                               : origin == "cas" ? kCasMaxBody
                                                 : kDataMaxBody);
-  http.set_pre_routing_handler([this, origin](const httplib::Request& req,
-                                              httplib::Response& res) {
+  http.set_pre_routing_handler([this, origin](const httplib::Request& req, httplib::Response& res) {
     Services& sv = *services_;
     std::string route = RouteOf(origin, req);
     if (route == "admin") return httplib::Server::HandlerResponse::Unhandled;
@@ -90,7 +100,9 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
       case FaultKind::kError500:
       case FaultKind::kError503:
       case FaultKind::kError429: {
-        int code = d.kind == FaultKind::kError500 ? 500 : d.kind == FaultKind::kError503 ? 503 : 429;
+        int code = d.kind == FaultKind::kError500   ? 500
+                   : d.kind == FaultKind::kError503 ? 503
+                                                    : 429;
         TakeRange(req);
         if (code != 500) res.set_header("Retry-After", "1");
         sv.counters.RecordFault(origin, std::string(FaultKindName(d.kind)));
@@ -131,13 +143,13 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
                                            : "Request failed";
     SendError(res, res.status, "", text);
   });
-  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
-                                std::exception_ptr) {
-    TakeRange(req);
-    res.content_provider_ = nullptr;
-    res.content_length_ = 0;
-    SendError(res, 500, "", "internal error");
-  });
+  http.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+        TakeRange(req);
+        res.content_provider_ = nullptr;
+        res.content_length_ = 0;
+        SendError(res, 500, "", "internal error");
+      });
   http.set_logger([this, origin](const httplib::Request& req, const httplib::Response& res) {
     uint64_t bytes = res.body.size();
     if (bytes == 0) bytes = res.content_length_;
@@ -147,9 +159,12 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
   });
   const char* any = R"([\s\S]*)";
   auto route = [this, origin](const httplib::Request& req, httplib::Response& res) {
-    if (origin == "hub") hub_api_->Handle(req, res);
-    else if (origin == "cas") cas_api_->Handle(req, res);
-    else data_api_->Handle(req, res);
+    if (origin == "hub")
+      hub_api_->Handle(req, res);
+    else if (origin == "cas")
+      cas_api_->Handle(req, res);
+    else
+      data_api_->Handle(req, res);
   };
   http.Get(any, route);
   http.Post(any, route);

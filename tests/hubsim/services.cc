@@ -23,8 +23,8 @@ Result<std::unique_ptr<Services>> OpenServices(const ServerOptions& opts) {
   };
   s->repos = std::make_unique<RepoStore>(opts.data_dir, s->now);
   // The dedup HMAC key is derived from the secret: stable across restarts.
-  auto digest = chunkstore::Sha256Digest(std::span<const uint8_t>(
-      reinterpret_cast<const uint8_t*>(secret.data()), secret.size()));
+  auto digest = chunkstore::Sha256Digest(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(secret.data()), secret.size()));
   chunkstore::Key key{};
   std::copy(digest.begin(), digest.end(), key.begin());
   s->cas = std::make_unique<CasStore>(opts.data_dir, key);

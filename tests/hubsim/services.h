@@ -21,12 +21,12 @@ namespace hubfs::hubsim {
 struct ServerOptions {
   std::string data_dir;
   std::string host = "127.0.0.1";
-  int port = 0;       // Hub API; 0 = any free port
-  int cas_port = 0;   // 0 = any free port
-  int data_port = 0;  // 0 = any free port
-  int threads = 64;   // worker threads per listener
-  int64_t token_ttl = 3600;  // Xet token lifetime, seconds
-  int64_t url_ttl = 3600;    // presigned data URL lifetime, seconds
+  int port = 0;                    // Hub API; 0 = any free port
+  int cas_port = 0;                // 0 = any free port
+  int data_port = 0;               // 0 = any free port
+  int threads = 64;                // worker threads per listener
+  int64_t token_ttl = 3600;        // Xet token lifetime, seconds
+  int64_t url_ttl = 3600;          // presigned data URL lifetime, seconds
   std::vector<std::string> users;  // NAME:TOKEN
   std::string faults;
 };

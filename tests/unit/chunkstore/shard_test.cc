@@ -107,8 +107,7 @@ TEST(ShardVectorTest, UploadExampleXorbs) {
     EXPECT_EQ(ex.shard.files[0].verification[i].ToString(),
               term["verification_range_hash"].get<std::string>());
   }
-  EXPECT_EQ(HashAsSha256(*ex.shard.files[0].sha256),
-            Sha256Digest(SplitMix64Bytes(42, 1 << 20)));
+  EXPECT_EQ(HashAsSha256(*ex.shard.files[0].sha256), Sha256Digest(SplitMix64Bytes(42, 1 << 20)));
   EXPECT_EQ(ex.shard.files[0].sha256->ToString(), v["input_sha256"].get<std::string>());
 }
 
@@ -166,9 +165,8 @@ TEST(ShardVectorTest, GlobalDedupResponse) {
     EXPECT_NE(plain, parsed->xorbs[0].chunks[i].hash);
   }
   // Written byte for byte from the plain xorb descriptions.
-  std::vector<uint8_t> written = SerializeDedupShard(ex.shard.xorbs, key,
-                                                     parsed->footer->creation_timestamp,
-                                                     parsed->footer->key_expiry);
+  std::vector<uint8_t> written = SerializeDedupShard(
+      ex.shard.xorbs, key, parsed->footer->creation_timestamp, parsed->footer->key_expiry);
   EXPECT_EQ(parsed->footer->creation_timestamp, 1700000000u);
   EXPECT_EQ(parsed->footer->key_expiry, 1700604800u);
   EXPECT_EQ(HexLower(written), v["shard_hex"].get<std::string>());
@@ -315,7 +313,7 @@ TEST(ShardHostileTest, TrailingBytes) {
   EXPECT_TRUE(Corrupt(extra));  // footer offset no longer matches
   const size_t fo = extra.size() - 200;
   PutU64(&extra, fo + 192, fo);
-  EXPECT_TRUE(Corrupt(extra));  // 12 unexplained bytes
+  EXPECT_TRUE(Corrupt(extra));    // 12 unexplained bytes
   PutU64(&extra, fo + 24, 1344);  // file lookup at the old CAS end, 1 entry
   PutU64(&extra, fo + 32, 1);
   Result<Shard> ok = ParseShard(extra);

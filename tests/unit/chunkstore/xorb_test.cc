@@ -24,8 +24,8 @@ std::vector<uint8_t> Hex(const std::string& s) {
 
 // Text-like data that compresses well.
 std::vector<uint8_t> TextLike(size_t n, uint32_t seed) {
-  static const char* const kWords[] = {"tensor ", "weight ", "layer.", "attention ", "0.125, ",
-                                       "\"name\": ", "bias ", "model ", "\n"};
+  static const char* const kWords[] = {"tensor ",    "weight ", "layer.", "attention ", "0.125, ",
+                                       "\"name\": ", "bias ",   "model ", "\n"};
   std::mt19937 rng(seed);
   std::vector<uint8_t> out;
   while (out.size() < n) {
@@ -50,14 +50,14 @@ std::vector<uint8_t> FloatLike(size_t n, uint32_t seed) {
 }
 
 // An LZ4 frame of `data` with the given options (for decoder tests).
-std::vector<uint8_t> Lz4Frame(std::span<const uint8_t> data, LZ4F_blockSizeID_t block,
-                              bool linked, bool checksums, bool content_size) {
+std::vector<uint8_t> Lz4Frame(std::span<const uint8_t> data, LZ4F_blockSizeID_t block, bool linked,
+                              bool checksums, bool content_size) {
   LZ4F_preferences_t prefs;
   std::memset(&prefs, 0, sizeof(prefs));
   prefs.frameInfo.blockSizeID = block;
   prefs.frameInfo.blockMode = linked ? LZ4F_blockLinked : LZ4F_blockIndependent;
-  prefs.frameInfo.contentChecksumFlag = checksums ? LZ4F_contentChecksumEnabled
-                                                  : LZ4F_noContentChecksum;
+  prefs.frameInfo.contentChecksumFlag =
+      checksums ? LZ4F_contentChecksumEnabled : LZ4F_noContentChecksum;
   prefs.frameInfo.blockChecksumFlag = checksums ? LZ4F_blockChecksumEnabled : LZ4F_noBlockChecksum;
   prefs.frameInfo.contentSize = content_size ? data.size() : 0;
   std::vector<uint8_t> out(LZ4F_compressFrameBound(data.size(), &prefs));
@@ -142,9 +142,9 @@ TEST(ChunkDecoderTest, Lz4FrameVector) {
   std::vector<uint8_t> frame = Hex(v["frame_hex"]);
   ASSERT_FALSE(frame.empty());
   std::vector<uint8_t> out;
-  ASSERT_TRUE(Decode(Record(CompressionScheme::kLz4, static_cast<uint32_t>(data.size()), frame),
-                     &out)
-                  .ok());
+  ASSERT_TRUE(
+      Decode(Record(CompressionScheme::kLz4, static_cast<uint32_t>(data.size()), frame), &out)
+          .ok());
   EXPECT_EQ(out, data);
 }
 
@@ -198,7 +198,6 @@ TEST(XorbTest, SerializationVector) {
   }
 }
 
-
 // --- Round trips -------------------------------------------------------------
 
 struct DataKind {
@@ -207,10 +206,8 @@ struct DataKind {
 };
 std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) { return SplitMix64Bytes(seed, n); }
 std::vector<uint8_t> Zeros(size_t n, uint32_t) { return std::vector<uint8_t>(n, 0); }
-const DataKind kKinds[] = {{"random", RandomBytes},
-                           {"text", TextLike},
-                           {"float", FloatLike},
-                           {"zeros", Zeros}};
+const DataKind kKinds[] = {
+    {"random", RandomBytes}, {"text", TextLike}, {"float", FloatLike}, {"zeros", Zeros}};
 
 TEST(ChunkRecordTest, RoundTripEveryPolicyAndKind) {
   ChunkDecoder decoder;  // reused across records on purpose
@@ -275,8 +272,8 @@ TEST(ChunkDecoderTest, AcceptsAnyConformingFrame) {
           ByteGroup4(data, grouped.data());
           frame = Lz4Frame(grouped, block, linked, sums, size);
           out.clear();
-          ASSERT_TRUE(Decode(Record(CompressionScheme::kByteGrouping4Lz4, 131072, frame), &out)
-                          .ok());
+          ASSERT_TRUE(
+              Decode(Record(CompressionScheme::kByteGrouping4Lz4, 131072, frame), &out).ok());
           EXPECT_EQ(out, data);
         }
       }
@@ -296,13 +293,13 @@ TEST(ChunkRecordTest, RejectsBadHeaders) {
   auto bad = [](std::vector<uint8_t> h) {
     return ParseChunkRecordHeader(h).status().code() == ErrorCode::kCorrupt;
   };
-  EXPECT_TRUE(bad({1, 5, 0, 0, 0, 5, 0, 0}));          // version 1
-  EXPECT_TRUE(bad({0, 5, 0, 0, 3, 5, 0, 0}));          // scheme 3
-  EXPECT_TRUE(bad({0, 5, 0, 0, 0xFF, 5, 0, 0}));       // scheme 255
-  EXPECT_TRUE(bad({0, 1, 0, 2, 0, 1, 0, 2}));          // 131073 uncompressed
-  EXPECT_FALSE(bad({0, 0, 0, 2, 0, 0, 0, 2}));         // 131072 is the limit
-  EXPECT_TRUE(bad({0, 1, 0, 4, 1, 0, 0, 1}));          // 262145 compressed
-  EXPECT_TRUE(bad({0, 4, 0, 0, 0, 5, 0, 0}));          // scheme 0, sizes differ
+  EXPECT_TRUE(bad({1, 5, 0, 0, 0, 5, 0, 0}));     // version 1
+  EXPECT_TRUE(bad({0, 5, 0, 0, 3, 5, 0, 0}));     // scheme 3
+  EXPECT_TRUE(bad({0, 5, 0, 0, 0xFF, 5, 0, 0}));  // scheme 255
+  EXPECT_TRUE(bad({0, 1, 0, 2, 0, 1, 0, 2}));     // 131073 uncompressed
+  EXPECT_FALSE(bad({0, 0, 0, 2, 0, 0, 0, 2}));    // 131072 is the limit
+  EXPECT_TRUE(bad({0, 1, 0, 4, 1, 0, 0, 1}));     // 262145 compressed
+  EXPECT_TRUE(bad({0, 4, 0, 0, 0, 5, 0, 0}));     // scheme 0, sizes differ
 }
 
 TEST(ChunkDecoderTest, RejectsTruncatedPayloadAndFrame) {
@@ -319,12 +316,11 @@ TEST(ChunkDecoderTest, RejectsTruncatedPayloadAndFrame) {
   // A frame cut short but with a header claiming exactly what is present:
   // LZ4F asks for more input, which must count as corruption.
   std::vector<uint8_t> frame(rec.begin() + 8, rec.end());
-  for (size_t keep : {size_t{4}, size_t{7}, size_t{11}, frame.size() / 2, frame.size() - 4,
-                      frame.size() - 1}) {
+  for (size_t keep :
+       {size_t{4}, size_t{7}, size_t{11}, frame.size() / 2, frame.size() - 4, frame.size() - 1}) {
     std::vector<uint8_t> out;
-    Status st = Decode(Record(CompressionScheme::kLz4, 65536,
-                              std::span<const uint8_t>(frame).first(keep)),
-                       &out);
+    Status st = Decode(
+        Record(CompressionScheme::kLz4, 65536, std::span<const uint8_t>(frame).first(keep)), &out);
     EXPECT_EQ(st.code(), ErrorCode::kCorrupt) << keep;
     EXPECT_TRUE(out.empty());
   }
@@ -550,6 +546,19 @@ TEST(XorbTest, ParseRejectsHostileBodies) {
   std::vector<uint8_t> max = RandomBytes(kMaxChunkUncompressedSize, 3);
   while (huge.size() <= kMaxXorbBodySize) AppendChunkRecord(max, CompressionPolicy::kNone, &huge);
   EXPECT_EQ(ParseXorb(huge).status().code(), ErrorCode::kCorrupt);
+}
+
+TEST(XorbTest, ParseBoundsTheChunkCount) {
+  // Empty records are 8 bytes each: 1 MiB of them would be 131 073 chunks.
+  std::vector<uint8_t> body;
+  for (size_t i = 0; i <= kMaxXorbChunksRead; ++i) {
+    AppendChunkRecord({}, CompressionPolicy::kNone, &body);
+  }
+  EXPECT_EQ(ParseXorb(body).status().code(), ErrorCode::kCorrupt);
+  body.resize(body.size() - kChunkRecordHeaderSize);
+  Result<XorbInfo> at_limit = ParseXorb(body);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status();
+  EXPECT_EQ(at_limit->chunks.size(), kMaxXorbChunksRead);
 }
 
 TEST(XorbFooterTest, RejectsHostileFooters) {

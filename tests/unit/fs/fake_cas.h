@@ -135,6 +135,8 @@ class FakeCas final : public hub::HttpTransport {
   // reconstructions have been seen, whichever first).
   void HoldData(int recon_count) { Locked([&] { hold_until_recons_ = recon_count; }); }
   void Offline(bool on) { Locked([&] { offline_ = on; }); }
+  // Reconstructions answer for the whole file whatever the Range says.
+  void IgnoreRange(bool on) { Locked([&] { ignore_range_ = on; }); }
 
   int recon_calls() { return Locked([&] { return recon_calls_; }); }
   int data_calls() { return Locked([&] { return data_calls_; }); }
@@ -186,6 +188,10 @@ class FakeCas final : public hub::HttpTransport {
     std::optional<chunkstore::RangeSpec> range;
     if (!req.ranges.empty()) {
       range = chunkstore::RangeSpec{req.ranges[0].first, req.ranges[0].last, std::nullopt};
+    } else if (auto h = req.headers.Get("Range"); h.has_value() && !ignore_range_) {
+      auto parsed = chunkstore::ParseRangeHeader(*h);
+      if (!parsed.ok()) return Answer(400, "{\"error\":\"bad range\"}");
+      range = *parsed;
     }
     const uint64_t gen = ++gen_;
     auto recon = chunkstore::BuildReconstruction(
@@ -267,6 +273,7 @@ class FakeCas final : public hub::HttpTransport {
   std::map<chunkstore::Hash, StoredXorb> xorbs_;
   bool v2_enabled_ = true;
   bool offline_ = false;
+  bool ignore_range_ = false;
   uint64_t gen_ = 0;
   uint64_t min_gen_ = 0;
   int reject_tokens_ = 0;

@@ -49,11 +49,11 @@ TestReply ServeBlob(const std::string& blob, const TestRequest& r) {
     if (r.path == "/shifted") x = {x.first + 1, x.last + 1};
     std::string body = slice(x);
     if (r.path == "/short206") body.pop_back();
-    return TestReply{.status = 206,
-                     .headers = {{"Content-Range", "bytes " + std::to_string(x.first) + "-" +
-                                                       std::to_string(x.last) + "/" +
-                                                       std::to_string(total)}},
-                     .body = body};
+    return TestReply{
+        .status = 206,
+        .headers = {{"Content-Range", "bytes " + std::to_string(x.first) + "-" +
+                                          std::to_string(x.last) + "/" + std::to_string(total)}},
+        .body = body};
   }
   const std::string b = "BOUNDARY42";
   std::string body;

@@ -183,10 +183,10 @@ TEST_F(CurlTransportTest, StreamsBodyToSink) {
 TEST_F(CurlTransportTest, ErrorBodiesAreNotStreamedAndAreBounded) {
   TestServer server([](const TestRequest& r) {
     if (r.path == "/huge") return TestReply{.status = 500, .body = std::string(200000, 'e')};
-    return TestReply{.status = 404,
-                     .headers = {{"X-Error-Code", "EntryNotFound"},
-                                 {"Content-Type", "application/json"}},
-                     .body = R"({"error":"Entry not found"})"};
+    return TestReply{
+        .status = 404,
+        .headers = {{"X-Error-Code", "EntryNotFound"}, {"Content-Type", "application/json"}},
+        .body = R"({"error":"Entry not found"})"};
   });
   auto transport = MakeTransport();
   bool sink_called = false;
@@ -231,9 +231,7 @@ TEST_F(CurlTransportTest, StallTimesOutWithinBound) {
 }
 
 TEST_F(CurlTransportTest, StallBeforeHeadersTimesOut) {
-  TestServer server([](const TestRequest&) {
-    return TestReply{.delay = 700ms};
-  });
+  TestServer server([](const TestRequest&) { return TestReply{.delay = 700ms}; });
   auto transport = MakeTransport();
   HttpRequest req;
   req.url = server.base_url() + "/slow";
@@ -304,6 +302,30 @@ TEST_F(CurlTransportTest, ConnectTimeoutApplies) {
   EXPECT_EQ(resp.status().code(), ErrorCode::kTimeout) << resp.status();
   EXPECT_GE(elapsed, 250ms);
   EXPECT_LT(elapsed, 3000ms);
+}
+
+TEST_F(CurlTransportTest, DestructionCancelsTransfersInFlight) {
+  TestServer server([](const TestRequest&) {
+    return TestReply{.body = std::string(100, 'x'), .stall_after = 1};
+  });
+  auto transport = MakeTransport();
+  Result<HttpResponse> result = InternalError("not run");
+  std::atomic<bool> done{false};
+  std::thread caller([&] {
+    HttpRequest req;
+    req.url = server.base_url() + "/stall";
+    req.stall_timeout = 30000ms;
+    result = transport->Send(req);
+    done = true;
+  });
+  while (server.requests().empty()) std::this_thread::sleep_for(5ms);
+  // The caller is blocked in Send(); tearing the transport down releases it.
+  std::thread destroyer([&] { transport.reset(); });
+  destroyer.join();
+  caller.join();
+  EXPECT_TRUE(done.load());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), ErrorCode::kCancelled) << result.status();
 }
 
 TEST_F(CurlTransportTest, BoundsTransfersInFlight) {

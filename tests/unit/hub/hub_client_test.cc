@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "hub/curl_transport.h"
+#include "hub/hub_services.h"
 #include "hub/retry.h"
 #include "hub/url.h"
 #include "tests/unit/hub/test_clock.h"
@@ -30,9 +30,8 @@ const std::string kXet = std::string(60, 'a') + "2d84";
 const std::string kSha256 = std::string(60, 'b') + "0974";
 
 TestReply Json(nlohmann::json j, int status = 200) {
-  return TestReply{.status = status,
-                   .headers = {{"Content-Type", "application/json"}},
-                   .body = j.dump()};
+  return TestReply{
+      .status = status, .headers = {{"Content-Type", "application/json"}}, .body = j.dump()};
 }
 
 // "<url>; rel=\"rel\"" (built by appending: g++ 12 misreports "<" + string).
@@ -102,9 +101,8 @@ TEST_F(HubClientTest, ResolveRevisionEncodesRevisionAndSendsToken) {
 }
 
 TEST_F(HubClientTest, RevisionNotFoundCarriesHubErrorCode) {
-  TestServer server([](const TestRequest&) {
-    return HubError(404, "RevisionNotFound", "Invalid rev id: nope");
-  });
+  TestServer server(
+      [](const TestRequest&) { return HubError(404, "RevisionNotFound", "Invalid rev id: nope"); });
   auto client = MakeClient(server, &token_);
   auto sha = client->ResolveRevision(ParseRepoId(RepoType::kModel, "org/m").value(), "nope");
   ASSERT_FALSE(sha.ok());
@@ -145,7 +143,8 @@ TEST_F(HubClientTest, TreeListingFollowsThreePagesAcrossAbsoluteLinks) {
       entries.push_back({{"type", "file"}, {"oid", "fca7"}, {"size", 313}, {"path", p}});
     }
     if (page == 1) {
-      entries.push_back({{"type", "directory"}, {"oid", "aa53"}, {"size", 0}, {"path", "a b/c#d/sub"}});
+      entries.push_back(
+          {{"type", "directory"}, {"oid", "aa53"}, {"size", 0}, {"path", "a b/c#d/sub"}});
       entries.push_back({{"type", "unknown"}, {"path", "a b/c#d/odd"}});
     }
     if (page == 3) {
@@ -159,17 +158,16 @@ TEST_F(HubClientTest, TreeListingFollowsThreePagesAcrossAbsoluteLinks) {
     }
     TestReply reply = Json(entries);
     if (page < 3) {
-      reply.headers.push_back(
-          {"Link", Link(base + r.path + "?recursive=true&expand=true&cursor=" +
-                            std::to_string(page + 1),
-                        "next")});
+      reply.headers.push_back({"Link", Link(base + r.path + "?recursive=true&expand=true&cursor=" +
+                                                std::to_string(page + 1),
+                                            "next")});
     }
     return reply;
   });
   base = server.base_url();
   auto client = MakeClient(server, &token_);
-  auto entries = client->ListTree(ParseRepoId(RepoType::kModel, "org/m").value(), "main",
-                                  "a b/c#d", {.recursive = true, .expand = true});
+  auto entries = client->ListTree(ParseRepoId(RepoType::kModel, "org/m").value(), "main", "a b/c#d",
+                                  {.recursive = true, .expand = true});
   ASSERT_TRUE(entries.ok()) << entries.status();
   ASSERT_EQ(entries->size(), 11u);
   EXPECT_EQ((*entries)[3].type, TreeEntry::Type::kDirectory);
@@ -185,12 +183,14 @@ TEST_F(HubClientTest, TreeListingFollowsThreePagesAcrossAbsoluteLinks) {
   auto reqs = server.requests();
   ASSERT_EQ(reqs.size(), 3u);
   EXPECT_EQ(reqs[0].query, "recursive=true&expand=true");
-  for (const auto& r : reqs) EXPECT_EQ(r.Header("Authorization").value_or(""), "Bearer hf_testtoken");
+  for (const auto& r : reqs)
+    EXPECT_EQ(r.Header("Authorization").value_or(""), "Bearer hf_testtoken");
 }
 
 TEST_F(HubClientTest, NextPageOnAnotherOriginGetsNoToken) {
   TestServer other([](const TestRequest&) {
-    return Json(nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "z"}}}));
+    return Json(
+        nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "z"}}}));
   });
   TestServer server([&](const TestRequest&) {
     TestReply r = Json(nlohmann::json::array());
@@ -234,11 +234,17 @@ TEST_F(HubClientTest, PaginationIsBounded) {
 
 TEST_F(HubClientTest, MalformedEntriesAreRejected) {
   std::map<std::string, nlohmann::json> bodies = {
-      {"/dotdot", nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "a/../x"}}})},
-      {"/abs", nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "/etc"}}})},
-      {"/neg", nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", -1}, {"path", "x"}}})},
-      {"/strsize", nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", "9"}, {"path", "x"}}})},
-      {"/xet", nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "x"}, {"xetHash", "zz"}}})},
+      {"/dotdot",
+       nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "a/../x"}}})},
+      {"/abs",
+       nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "/etc"}}})},
+      {"/neg",
+       nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", -1}, {"path", "x"}}})},
+      {"/strsize",
+       nlohmann::json::array({{{"type", "file"}, {"oid", "1"}, {"size", "9"}, {"path", "x"}}})},
+      {"/xet",
+       nlohmann::json::array(
+           {{{"type", "file"}, {"oid", "1"}, {"size", 1}, {"path", "x"}, {"xetHash", "zz"}}})},
       {"/obj", nlohmann::json::object({{"error", "not a list"}})},
   };
   TestServer server([&](const TestRequest& r) {
@@ -277,12 +283,19 @@ TEST_F(HubClientTest, PathsInfoPostsJson) {
   ASSERT_TRUE(entries.ok()) << entries.status();
   ASSERT_EQ(entries->size(), 2u);
   EXPECT_EQ((*entries)[1].path, "dir/b.txt");
-  std::vector<std::string> too_many(1001, "x");
-  EXPECT_EQ(client->PathsInfo(ParseRepoId(RepoType::kSpace, "o/app").value(), "main", too_many,
-                              false)
-                .status()
-                .code(),
-            ErrorCode::kInvalidArgument);
+  // More than the Hub's 1000 per call: sent in batches, order kept.
+  std::vector<std::string> many;
+  for (int i = 0; i < 1001; ++i) many.push_back(std::string("f").append(std::to_string(i)));
+  auto batched = client->PathsInfo(ParseRepoId(RepoType::kSpace, "o/app").value(), "feature/x",
+                                   many, true);
+  ASSERT_TRUE(batched.ok()) << batched.status();
+  ASSERT_EQ(batched->size(), 1001u);
+  EXPECT_EQ(batched->back().path, "f1000");
+  EXPECT_EQ(server.requests().size(), 3u);
+  auto none = client->PathsInfo(ParseRepoId(RepoType::kSpace, "o/app").value(), "main", {}, false);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(server.requests().size(), 3u);
 }
 
 TEST_F(HubClientTest, ResolveXetFileDoesNotFollowAbsoluteRedirect) {
@@ -293,15 +306,15 @@ TEST_F(HubClientTest, ResolveXetFileDoesNotFollowAbsoluteRedirect) {
       EXPECT_EQ(r.method, "HEAD");
       return TestReply{
           .status = 302,
-          .headers = {{"Location", cdn.base_url() + "/signed?X-Sig=abc"},
-                      {"X-Linked-Size", "440473133"},
-                      {"X-Linked-Etag", "\"" + kSha256 + "\""},
-                      {"X-Repo-Commit", kSha},
-                      {"X-Xet-Hash", kXet},
-                      {"Link", Link(ep + "/api/datasets/o/d/xet-read-token/" + kSha, "xet-auth") +
-                                   ", " +
-                                   Link("http://cas.local/v1/reconstructions/" + kXet,
-                                        "xet-reconstruction-info")}}};
+          .headers = {
+              {"Location", cdn.base_url() + "/signed?X-Sig=abc"},
+              {"X-Linked-Size", "440473133"},
+              {"X-Linked-Etag", "\"" + kSha256 + "\""},
+              {"X-Repo-Commit", kSha},
+              {"X-Xet-Hash", kXet},
+              {"Link", Link(ep + "/api/datasets/o/d/xet-read-token/" + kSha, "xet-auth") + ", " +
+                           Link("http://cas.local/v1/reconstructions/" + kXet,
+                                "xet-reconstruction-info")}}};
     }
     if (r.path == "/o/renamed/resolve/main/config.json") {
       return TestReply{.status = 307, .headers = {{"Location", "/o/new/resolve/main/config.json"}}};
@@ -316,8 +329,8 @@ TEST_F(HubClientTest, ResolveXetFileDoesNotFollowAbsoluteRedirect) {
   });
   ep = server.base_url();
   auto client = MakeClient(server, &token_);
-  auto info = client->ResolveFile(ParseRepoId(RepoType::kDataset, "o/d").value(), "main",
-                                  "dir/w x.bin");
+  auto info =
+      client->ResolveFile(ParseRepoId(RepoType::kDataset, "o/d").value(), "main", "dir/w x.bin");
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->http_status, 302);
   EXPECT_EQ(info->commit, kSha);
@@ -462,10 +475,11 @@ TEST_F(HubClientTest, OversizedAnswerAndStallAreErrors) {
 TEST_F(HubClientTest, RefsParsed) {
   TestServer server([](const TestRequest& r) {
     EXPECT_EQ(r.query, "include_prs=1");
-    return Json({{"branches", {{{"name", "main"}, {"ref", "refs/heads/main"}, {"targetCommit", kSha}}}},
-                 {"tags", {{{"name", "v1.0"}, {"ref", "refs/tags/v1.0"}, {"targetCommit", kSha2}}}},
-                 {"converts", nlohmann::json::array()},
-                 {"pullRequests", {{{"name", "1"}, {"ref", "refs/pr/1"}, {"targetCommit", kSha}}}}});
+    return Json(
+        {{"branches", {{{"name", "main"}, {"ref", "refs/heads/main"}, {"targetCommit", kSha}}}},
+         {"tags", {{{"name", "v1.0"}, {"ref", "refs/tags/v1.0"}, {"targetCommit", kSha2}}}},
+         {"converts", nlohmann::json::array()},
+         {"pullRequests", {{{"name", "1"}, {"ref", "refs/pr/1"}, {"targetCommit", kSha}}}}});
   });
   auto client = MakeClient(server, &token_);
   auto refs = client->ListRefs(ParseRepoId(RepoType::kModel, "o/m").value(), true);
@@ -492,6 +506,82 @@ TEST_F(HubClientTest, RotatedTokenFileIsUsedOnTheNextCall) {
   ASSERT_EQ(reqs.size(), 2u);
   EXPECT_EQ(reqs[0].Header("Authorization").value_or(""), "Bearer hf_first");
   EXPECT_EQ(reqs[1].Header("Authorization").value_or(""), "Bearer hf_second");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(HubClientTest, ReadFileRangesAndRedirects) {
+  const std::string content = "0123456789";
+  TestServer cdn([&](const TestRequest&) { return TestReply{.body = content}; });  // no Range
+  TestServer server([&](const TestRequest& r) {
+    if (r.path == "/o/m/resolve/main/moved.txt") {
+      return TestReply{.status = 302, .headers = {{"Location", cdn.base_url() + "/blob?sig=1"}}};
+    }
+    if (r.path == "/o/m/resolve/main/shifted.txt") {
+      return TestReply{.status = 206, .headers = {{"Content-Range", "bytes 3-4/10"}}, .body = "34"};
+    }
+    auto range = r.Header("Range");
+    if (!range) return TestReply{.body = content};
+    size_t dash = range->find('-');
+    uint64_t first = std::stoull(range->substr(6, dash - 6));
+    uint64_t last = std::stoull(range->substr(dash + 1));
+    if (first >= content.size()) {
+      return TestReply{.status = 416, .headers = {{"Content-Range", "bytes */10"}}};
+    }
+    last = std::min<uint64_t>(last, content.size() - 1);
+    return TestReply{.status = 206,
+                     .headers = {{"Content-Range", "bytes " + std::to_string(first) + "-" +
+                                                       std::to_string(last) + "/10"}},
+                     .body = content.substr(first, last - first + 1)};
+  });
+  auto client = MakeClient(server, &token_);
+  RepoId repo = ParseRepoId(RepoType::kModel, "o/m").value();
+  EXPECT_EQ(client->ReadFile(repo, "main", "a.txt", std::nullopt, 100).value_or("?"), content);
+  EXPECT_EQ(client->ReadFile(repo, "main", "a.txt", ByteRange{2, 5}, 100).value_or("?"), "2345");
+  EXPECT_EQ(client->ReadFile(repo, "main", "a.txt", ByteRange{8, 20}, 100).value_or("?"), "89");
+  EXPECT_EQ(client->ReadFile(repo, "main", "a.txt", ByteRange{10, 20}, 100).status().code(),
+            ErrorCode::kOutOfRange);
+  EXPECT_EQ(client->ReadFile(repo, "main", "shifted.txt", ByteRange{2, 3}, 100).status().code(),
+            ErrorCode::kCorrupt);
+  EXPECT_EQ(client->ReadFile(repo, "main", "a.txt", std::nullopt, 5).status().code(),
+            ErrorCode::kResourceExhausted);
+  // Redirected to another origin that ignores Range: sliced locally, no token there.
+  EXPECT_EQ(client->ReadFile(repo, "main", "moved.txt", ByteRange{1, 3}, 100).value_or("?"), "123");
+  ASSERT_EQ(cdn.requests().size(), 1u);
+  EXPECT_FALSE(cdn.requests()[0].Header("Authorization").has_value());
+  EXPECT_EQ(cdn.requests()[0].Header("Range").value_or(""), "bytes=1-3");
+  EXPECT_EQ(server.requests()[0].Header("Accept-Encoding").value_or(""), "identity");
+}
+
+}  // namespace
+}  // namespace hubfs::hub
+
+namespace hubfs::hub {
+namespace {
+
+// The wiring main() uses: settings -> services -> a call with the file token.
+TEST(HubServicesTest, WiredFromSettings) {
+  auto global = CurlGlobal::Init();
+  ASSERT_TRUE(global.ok());
+  std::string dir = (std::filesystem::temp_directory_path() / "hubfs-services-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  std::ofstream(dir + "/token") << "hf_wired\n";
+  testing::TestServer server([](const testing::TestRequest& r) {
+    return testing::TestReply{.body = "{\"sha\":\"" + kSha + "\",\"ua\":\"" +
+                                      r.Header("User-Agent").value_or("") + "\"}"};
+  });
+  auto settings = LoadSettings({{"HF_HOME", dir}, {"HF_ENDPOINT", server.base_url() + "/"}});
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  SteppingClock clock;
+  auto services = HubServices::Create(*settings, &clock);
+  ASSERT_TRUE(services.ok()) << services.status();
+  auto sha =
+      (*services)->hub().ResolveRevision(ParseRepoId(RepoType::kModel, "o/m").value(), "main");
+  ASSERT_TRUE(sha.ok()) << sha.status();
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].Header("Authorization").value_or(""), "Bearer hf_wired");
+  EXPECT_EQ(reqs[0].Header("User-Agent").value_or("").rfind("hubfs/", 0), 0u);
+  services->reset();
   std::filesystem::remove_all(dir);
 }
 

@@ -18,8 +18,9 @@ TEST(RepoIdTest, ValidIds) {
 }
 
 TEST(RepoIdTest, InvalidIds) {
-  for (std::string id : std::vector<std::string>{"gpt2", "a/b/c", "/b", "a/", "-a/b", "a/b-", ".a/b", "a/b.", "a--x/b",
-                         "a/b..c", "a/b.git", "a b/c", "a/b\xc3\xa9", "a/" + std::string(97, 'n')}) {
+  for (std::string id : std::vector<std::string>{
+           "gpt2", "a/b/c", "/b", "a/", "-a/b", "a/b-", ".a/b", "a/b.", "a--x/b", "a/b..c",
+           "a/b.git", "a b/c", "a/b\xc3\xa9", "a/" + std::string(97, 'n')}) {
     auto r = ParseRepoId(RepoType::kModel, id);
     ASSERT_FALSE(r.ok()) << id;
     EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument);

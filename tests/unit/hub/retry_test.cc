@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <deque>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "hub/curl_transport.h"
@@ -209,6 +211,45 @@ TEST(RetryTest, ConnectionResetThenSuccessOverCurl) {
   EXPECT_EQ(r->body, "fine");
   EXPECT_EQ(n.load(), 2);
   EXPECT_EQ(clock.sleeps().size(), 1u);
+}
+
+// Many threads through the real transport and the retry layer while the
+// server resets every third connection: every request ends with the right body.
+TEST(RetryTest, ConcurrentRequestsSurviveResets) {
+  auto global = CurlGlobal::Init();
+  ASSERT_TRUE(global.ok());
+  std::atomic<int> n{0};
+  testing::TestServer server([&](const testing::TestRequest& r) {
+    if (++n % 3 == 0) return testing::TestReply{.reset = true};
+    return testing::TestReply{.body = r.path};
+  });
+  CurlTransportOptions o;
+  o.max_in_flight = 4;
+  o.stall_timeout = 1000ms;
+  auto curl = CurlTransport::Create(o);
+  ASSERT_TRUE(curl.ok());
+  SteppingClock clock;
+  RetryPolicy policy = TestPolicy();
+  policy.max_attempts = 8;
+  RetryingTransport t(curl->get(), &clock, policy);
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < 10; ++k) {
+        HttpRequest req;
+        req.url = server.base_url() + "/t" + std::to_string(i) + "_" + std::to_string(k);
+        auto r = t.Send(req);
+        if (r.ok() && r->status == 200 &&
+            r->body == "/t" + std::to_string(i) + "_" + std::to_string(k)) {
+          ++good;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 60);
+  EXPECT_GT(clock.sleeps().size(), 0u);
 }
 
 }  // namespace

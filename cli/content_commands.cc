@@ -1,0 +1,522 @@
+// `hubfs ls`, `hubfs cat` and `hubfs cache ...`: the read path without FUSE.
+// The wiring lives here: settings → CurlTransport → RetryingTransport →
+// HubClient → RepoView (revisions, listings, regular files) and, per file,
+// HttpXetCas → XetReader over the shared ChunkCache.
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chunkstore/cache.h"
+#include "chunkstore/hash.h"
+#include "cli/commands.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "fs/repo_view.h"
+#include "fs/revision_store.h"
+#include "fs/xet_cas.h"
+#include "fs/xet_reader.h"
+#include "hub/curl_transport.h"
+#include "hub/hub_client.h"
+#include "hub/repo_id.h"
+#include "hub/retry.h"
+#include "hub/settings.h"
+
+namespace hubfs::cli {
+namespace {
+
+constexpr uint64_t kDefaultCacheSize = 10ull << 30;
+constexpr size_t kCatBlock = 8u << 20;
+
+struct CommonOptions {
+  std::optional<std::string> cache_dir;
+  uint64_t cache_size = kDefaultCacheSize;
+  std::vector<std::string> positional;
+};
+
+// "10G", "512M", "4096", "1.5G" is not accepted (integers only).
+std::optional<uint64_t> ParseSize(std::string_view s) {
+  uint64_t mult = 1;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'K': case 'k': mult = 1ull << 10; break;
+      case 'M': case 'm': mult = 1ull << 20; break;
+      case 'G': case 'g': mult = 1ull << 30; break;
+      case 'T': case 't': mult = 1ull << 40; break;
+      default: break;
+    }
+    if (mult != 1) s.remove_suffix(1);
+  }
+  uint64_t v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
+  if (v > UINT64_MAX / mult) return std::nullopt;
+  return v * mult;
+}
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "hubfs: %s\n", msg.c_str());
+  return 1;
+}
+
+int Usage(const char* usage) {
+  std::fputs(usage, stderr);
+  return 2;
+}
+
+// Takes --cache-dir / --cache-size (either "--x v" or "--x=v") out of
+// `args`; `flag` sees every other option and returns false on an unknown one.
+bool ParseCommon(std::span<const std::string_view> args, CommonOptions* out,
+                 const std::function<bool(std::string_view opt, std::string_view* value,
+                                          bool* consumed_value)>& flag,
+                 std::string* error) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    std::string_view name = a;
+    std::optional<std::string_view> inline_value;
+    if (a.substr(0, 2) == "--" && a.find('=') != std::string_view::npos) {
+      name = a.substr(0, a.find('='));
+      inline_value = a.substr(a.find('=') + 1);
+    }
+    auto value = [&]() -> std::optional<std::string_view> {
+      if (inline_value.has_value()) return inline_value;
+      if (i + 1 < args.size()) return args[++i];
+      return std::nullopt;
+    };
+    if (name == "--cache-dir") {
+      auto v = value();
+      if (!v.has_value()) return *error = "--cache-dir needs a value", false;
+      out->cache_dir = std::string(*v);
+    } else if (name == "--cache-size") {
+      auto v = value();
+      auto size = v.has_value() ? ParseSize(*v) : std::nullopt;
+      if (!size.has_value() || *size == 0) return *error = "--cache-size needs a size", false;
+      out->cache_size = *size;
+    } else if (a.size() > 1 && a[0] == '-') {
+      std::string_view v;
+      bool consumed = false;
+      if (inline_value.has_value()) v = *inline_value;
+      else if (i + 1 < args.size()) v = args[i + 1];
+      if (!flag(name, &v, &consumed)) return *error = "unknown option " + std::string(a), false;
+      if (consumed && !inline_value.has_value()) ++i;
+    } else {
+      out->positional.emplace_back(a);
+    }
+  }
+  return true;
+}
+
+// Everything a command that talks to the Hub needs, owned in wiring order.
+struct Client {
+  hub::Settings settings;
+  std::unique_ptr<hub::CurlTransport> curl;
+  std::unique_ptr<hub::RetryingTransport> transport;
+  std::unique_ptr<hub::EnvOrFileTokenProvider> tokens;
+  std::unique_ptr<hub::HubClient> hub;
+  std::unique_ptr<chunkstore::ChunkCache> cache;
+  std::unique_ptr<fs::RevisionStore> revisions;
+  std::unique_ptr<fs::RepoView> view;
+};
+
+Result<std::string> CacheDir(const hub::Settings& settings, const CommonOptions& opts) {
+  std::string dir = opts.cache_dir.value_or(settings.cache_dir);
+  if (dir.empty()) return InvalidArgumentError("no cache directory (set --cache-dir)");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return IoError("cannot create cache directory " + dir + ": " + ec.message());
+  return dir;
+}
+
+Result<std::unique_ptr<chunkstore::ChunkCache>> OpenCache(const std::string& dir,
+                                                          uint64_t max_bytes) {
+  chunkstore::CacheOptions o;
+  o.dir = dir + "/chunks";
+  o.max_bytes = max_bytes;
+  auto cache = chunkstore::ChunkCache::Open(o);
+  if (!cache.ok()) return cache.status().WithContext("open cache " + o.dir);
+  return cache;
+}
+
+Result<std::unique_ptr<Client>> OpenClient(const CommonOptions& opts, bool need_cache = true) {
+  auto c = std::make_unique<Client>();
+  HUBFS_ASSIGN_OR_RETURN(c->settings, hub::LoadSettings(hub::ProcessEnvironment()));
+  hub::CurlTransportOptions topts;
+  topts.user_agent = c->settings.user_agent;
+  HUBFS_ASSIGN_OR_RETURN(c->curl, hub::CurlTransport::Create(topts));
+  hub::RetryPolicy retry;
+  retry.max_attempts = 3;
+  retry.initial_backoff = std::chrono::milliseconds(250);
+  retry.max_backoff = std::chrono::milliseconds(2000);
+  retry.max_server_wait = std::chrono::milliseconds(10'000);
+  c->transport =
+      std::make_unique<hub::RetryingTransport>(c->curl.get(), SystemClock::Default(), retry);
+  c->tokens = std::make_unique<hub::EnvOrFileTokenProvider>(c->settings);
+  hub::HubClientOptions hopts;
+  hopts.endpoint = c->settings.endpoint;
+  hopts.offline = c->settings.offline;
+  c->hub = std::make_unique<hub::HubClient>(c->transport.get(), SystemClock::Default(),
+                                            c->tokens.get(), hopts);
+  HUBFS_ASSIGN_OR_RETURN(std::string dir, CacheDir(c->settings, opts));
+  if (need_cache) {
+    HUBFS_ASSIGN_OR_RETURN(c->cache, OpenCache(dir, opts.cache_size));
+  }
+  c->revisions = std::make_unique<fs::RevisionStore>(dir + "/refs");
+  fs::RepoViewOptions vopts;
+  vopts.offline = c->settings.offline;
+  c->view = std::make_unique<fs::RepoView>(c->hub.get(), c->transport.get(), c->tokens.get(),
+                                           c->cache.get(), c->revisions.get(), vopts);
+  return c;
+}
+
+// One line for the user, from an error anywhere below.
+std::string Explain(const Status& st, const hub::Source& src, const std::string& path) {
+  const std::string repo = src.repo.ToString();
+  const std::string rev = src.revision.value_or("main");
+  const std::string& code = st.hub_error_code();
+  switch (st.code()) {
+    case ErrorCode::kNotFound:
+      if (code == "RepoNotFound") return "repository " + repo + " not found";
+      if (code == "RevisionNotFound") return "revision '" + rev + "' not found in " + repo;
+      if (code == "EntryNotFound" || !path.empty()) {
+        return "no such file or directory: '" + path + "' in " + repo + "@" + rev;
+      }
+      return "not found: " + st.message();
+    case ErrorCode::kUnauthenticated:
+      return "repository " + repo +
+             " not found or private: authentication required (set HF_TOKEN or log in)" +
+             (code == "GatedRepo" ? " [gated]" : "");
+    case ErrorCode::kPermissionDenied:
+      return "access to " + repo + " denied" + (code == "GatedRepo" ? " (gated repo)" : "") +
+             ": " + st.message();
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kTimeout:
+      return "cannot reach the Hub: " + st.message();
+    case ErrorCode::kCorrupt:
+      return "data failed verification: " + st.message();
+    case ErrorCode::kUnimplemented:
+      return st.message();
+    default:
+      return st.ToString();
+  }
+}
+
+void WarnIfStale(const fs::ResolvedRevision& r, const hub::Source& src) {
+  if (!r.possibly_stale) return;
+  std::fprintf(stderr,
+               "hubfs: warning: Hub unreachable or offline; %s@%s is commit %s as last seen "
+               "(possibly stale)\n",
+               src.repo.ToString().c_str(), r.revision.c_str(), r.commit.c_str());
+}
+
+const char* KindName(const hub::TreeEntry& e) {
+  if (e.type == hub::TreeEntry::Type::kDirectory) return "-";
+  switch (fs::KindOf(e)) {
+    case fs::ContentKind::kXet: return "xet";
+    case fs::ContentKind::kLegacyLfs: return "lfs";
+    case fs::ContentKind::kRegular: return "git";
+  }
+  return "?";
+}
+
+constexpr char kLsUsage[] =
+    "usage: hubfs ls [-l] [-R] [--cache-dir DIR] SOURCE[/dir]\n"
+    "  SOURCE = [hf://][datasets/|spaces/|models/]ns/name[@rev]\n";
+
+constexpr char kCatUsage[] =
+    "usage: hubfs cat [--range START-END] [--cache-dir DIR] SOURCE/path\n"
+    "  END is exclusive; bytes go to stdout. A whole-file cat verifies the Xet hash and\n"
+    "  SHA-256 after streaming and exits non-zero on a mismatch.\n";
+
+constexpr char kCacheUsage[] =
+    "usage: hubfs cache ls [-l] | prune --max-size SIZE | clear | verify   [--cache-dir DIR]\n";
+
+Status WriteOut(std::span<const uint8_t> data) {
+  if (data.empty()) return Status::Ok();
+  if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size()) {
+    return IoError("write to stdout failed");
+  }
+  return Status::Ok();
+}
+
+Result<fs::XetFileRef> XetRefOf(const hub::TreeEntry& e) {
+  fs::XetFileRef ref;
+  HUBFS_ASSIGN_OR_RETURN(ref.hash, chunkstore::Hash::Parse(*e.xet_hash));
+  ref.size = e.size;
+  if (e.lfs.has_value()) {
+    auto sha = chunkstore::ParseHex(e.lfs->sha256);
+    if (sha.ok() && sha->size() == 32) {
+      std::array<uint8_t, 32> d;
+      std::copy(sha->begin(), sha->end(), d.begin());
+      ref.sha256 = d;
+    }
+  }
+  return ref;
+}
+
+}  // namespace
+
+int LsCommand(std::span<const std::string_view> args) {
+  CommonOptions opts;
+  bool long_format = false;
+  bool recursive = false;
+  std::string error;
+  bool ok = ParseCommon(args, &opts,
+                        [&](std::string_view opt, std::string_view*, bool*) {
+                          if (opt.size() >= 2 && opt[0] == '-' && opt[1] != '-') {
+                            for (char c : opt.substr(1)) {
+                              if (c == 'l') long_format = true;
+                              else if (c == 'R') recursive = true;
+                              else return false;
+                            }
+                            return true;
+                          }
+                          return false;
+                        },
+                        &error);
+  if (!ok || opts.positional.size() != 1) {
+    if (!error.empty()) std::fprintf(stderr, "hubfs ls: %s\n", error.c_str());
+    return Usage(kLsUsage);
+  }
+  Result<hub::Source> src = hub::ParseSource(opts.positional[0]);
+  if (!src.ok()) return Fail("invalid source '" + opts.positional[0] + "': " + src.status().message());
+  Result<std::unique_ptr<Client>> client = OpenClient(opts);
+  if (!client.ok()) return Fail(client.status().ToString());
+  fs::RepoView& view = *(*client)->view;
+  Result<fs::ResolvedRevision> rev = view.Resolve(src->repo, src->revision);
+  if (!rev.ok()) return Fail(Explain(rev.status(), *src, ""));
+  WarnIfStale(*rev, *src);
+  if (!src->subdir.empty()) {
+    Result<hub::TreeEntry> e = view.Stat(src->repo, rev->commit, src->subdir);
+    if (!e.ok()) return Fail(Explain(e.status(), *src, src->subdir));
+    if (e->type == hub::TreeEntry::Type::kFile) {
+      if (long_format) {
+        std::printf("- %14llu %-3s %s\n", static_cast<unsigned long long>(e->size), KindName(*e),
+                    e->path.c_str());
+      } else {
+        std::printf("%s\n", e->path.c_str());
+      }
+      return 0;
+    }
+  }
+  Result<std::vector<hub::TreeEntry>> entries =
+      view.List(src->repo, rev->commit, src->subdir, recursive);
+  if (!entries.ok()) return Fail(Explain(entries.status(), *src, src->subdir));
+  const size_t strip = src->subdir.empty() ? 0 : src->subdir.size() + 1;
+  for (const hub::TreeEntry& e : *entries) {
+    const bool dir = e.type == hub::TreeEntry::Type::kDirectory;
+    const std::string rel = e.path.size() > strip ? e.path.substr(strip) : e.path;
+    if (long_format) {
+      std::printf("%c %14llu %-3s %s%s\n", dir ? 'd' : '-', static_cast<unsigned long long>(e.size),
+                  KindName(e), rel.c_str(), dir ? "/" : "");
+    } else {
+      std::printf("%s%s\n", rel.c_str(), dir ? "/" : "");
+    }
+  }
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+int CatCommand(std::span<const std::string_view> args) {
+  CommonOptions opts;
+  std::optional<std::pair<uint64_t, uint64_t>> range;
+  std::string range_error;
+  std::string error;
+  bool ok = ParseCommon(args, &opts,
+                        [&](std::string_view opt, std::string_view* v, bool* consumed) {
+                          if (opt != "--range") return false;
+                          *consumed = true;
+                          const size_t dash = v->find('-');
+                          uint64_t a = 0;
+                          uint64_t b = 0;
+                          if (dash == std::string_view::npos ||
+                              std::from_chars(v->data(), v->data() + dash, a).ptr !=
+                                  v->data() + dash ||
+                              std::from_chars(v->data() + dash + 1, v->data() + v->size(), b)
+                                      .ptr != v->data() + v->size() ||
+                              dash == 0 || dash + 1 == v->size() || b < a) {
+                            range_error = "bad --range '" + std::string(*v) +
+                                          "' (want START-END, END exclusive, START <= END)";
+                            return true;
+                          }
+                          range = std::make_pair(a, b);
+                          return true;
+                        },
+                        &error);
+  if (!range_error.empty()) return Fail(range_error);
+  if (!ok || opts.positional.size() != 1) {
+    if (!error.empty()) std::fprintf(stderr, "hubfs cat: %s\n", error.c_str());
+    return Usage(kCatUsage);
+  }
+  Result<hub::Source> src = hub::ParseSource(opts.positional[0]);
+  if (!src.ok()) return Fail("invalid source '" + opts.positional[0] + "': " + src.status().message());
+  if (src->subdir.empty()) return Fail("cat needs a file path: SOURCE/path");
+  Result<std::unique_ptr<Client>> client = OpenClient(opts);
+  if (!client.ok()) return Fail(client.status().ToString());
+  Client& c = **client;
+  Result<fs::ResolvedRevision> rev = c.view->Resolve(src->repo, src->revision);
+  if (!rev.ok()) return Fail(Explain(rev.status(), *src, ""));
+  WarnIfStale(*rev, *src);
+  Result<hub::TreeEntry> e = c.view->Stat(src->repo, rev->commit, src->subdir);
+  if (!e.ok()) return Fail(Explain(e.status(), *src, src->subdir));
+  if (e->type == hub::TreeEntry::Type::kDirectory) return Fail(src->subdir + ": is a directory");
+  uint64_t start = 0;
+  uint64_t end = e->size;
+  if (range.has_value()) {
+    start = std::min(range->first, e->size);
+    end = std::min(range->second, e->size);
+  }
+  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kCatBlock, std::max<uint64_t>(end - start, 1))));
+  Status st;
+  switch (fs::KindOf(*e)) {
+    case fs::ContentKind::kLegacyLfs:
+      return Fail(src->subdir + ": legacy LFS file without Xet storage: not supported yet");
+    case fs::ContentKind::kRegular:
+      for (uint64_t off = start; off < end && st.ok();) {
+        std::span<uint8_t> out(buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off)));
+        Result<size_t> n = c.view->ReadRegular(src->repo, rev->commit, *e, off, out);
+        if (!n.ok()) {
+          st = n.status();
+          break;
+        }
+        if (*n == 0) {
+          st = InternalError("short read");
+          break;
+        }
+        st = WriteOut(out.first(*n));
+        off += *n;
+      }
+      break;
+    case fs::ContentKind::kXet: {
+      Result<fs::XetFileRef> ref = XetRefOf(*e);
+      if (!ref.ok()) return Fail("bad xet hash in listing: " + ref.status().message());
+      fs::HttpXetCas cas(c.transport.get(), c.view->CasTokens(src->repo, rev->commit));
+      fs::XetReaderOptions ropts;
+      ropts.readahead_bytes = 32ull << 20;
+      fs::XetReader reader(&cas, c.cache.get(), ropts);
+      if (!range.has_value()) {
+        st = reader.ReadAllVerified(*ref, kCatBlock, WriteOut);
+      } else {
+        for (uint64_t off = start; off < end && st.ok();) {
+          std::span<uint8_t> out(buf.data(),
+                                 static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off)));
+          Result<size_t> n = reader.Read(*ref, off, out);
+          if (!n.ok()) {
+            st = n.status();
+            break;
+          }
+          if (*n == 0) {
+            st = InternalError("short read");
+            break;
+          }
+          st = WriteOut(out.first(*n));
+          off += *n;
+        }
+      }
+      if (std::getenv("HUBFS_READER_STATS") != nullptr) {
+        const fs::XetReaderStats s = reader.Stats();
+        std::fprintf(stderr,
+                     "hubfs: reads=%llu warm=%llu reconstructions=%llu data_fetches=%llu "
+                     "data_bytes=%llu shared=%llu expired_retries=%llu xorbs_verified=%llu\n",
+                     (unsigned long long)s.reads, (unsigned long long)s.warm_reads,
+                     (unsigned long long)s.reconstructions, (unsigned long long)s.data_fetches,
+                     (unsigned long long)s.data_bytes, (unsigned long long)s.shared_fetches,
+                     (unsigned long long)s.expired_url_retries,
+                     (unsigned long long)s.xorbs_verified);
+      }
+      break;
+    }
+  }
+  const bool flushed = std::fflush(stdout) == 0;
+  if (!st.ok()) return Fail(Explain(st, *src, src->subdir));
+  if (!flushed) return Fail("write to stdout failed");
+  if (c.cache != nullptr) {
+    Status fl = c.cache->Flush();
+    if (!fl.ok()) std::fprintf(stderr, "hubfs: warning: cache write failed: %s\n", fl.ToString().c_str());
+  }
+  return 0;
+}
+
+int CacheCommand(std::span<const std::string_view> args) {
+  if (args.empty()) return Usage(kCacheUsage);
+  const std::string_view sub = args[0];
+  CommonOptions opts;
+  std::optional<uint64_t> max_size;
+  bool long_format = false;
+  std::string error;
+  std::string bad_size;
+  bool ok = ParseCommon(args.subspan(1), &opts,
+                        [&](std::string_view opt, std::string_view* v, bool* consumed) {
+                          if (opt == "-l") return long_format = true;
+                          if (opt != "--max-size") return false;
+                          *consumed = true;
+                          max_size = ParseSize(*v);
+                          if (!max_size.has_value()) bad_size = std::string(*v);
+                          return true;
+                        },
+                        &error);
+  if (!ok || !opts.positional.empty()) {
+    if (!error.empty()) std::fprintf(stderr, "hubfs cache: %s\n", error.c_str());
+    return Usage(kCacheUsage);
+  }
+  if (!bad_size.empty()) return Fail("bad --max-size '" + bad_size + "'");
+  if (sub != "ls" && sub != "prune" && sub != "clear" && sub != "verify") return Usage(kCacheUsage);
+  if (sub == "prune" && !max_size.has_value()) return Fail("cache prune needs --max-size SIZE");
+  Result<hub::Settings> settings = hub::LoadSettings(hub::ProcessEnvironment());
+  if (!settings.ok()) return Fail(settings.status().ToString());
+  Result<std::string> dir = CacheDir(*settings, opts);
+  if (!dir.ok()) return Fail(dir.status().ToString());
+  Result<std::unique_ptr<chunkstore::ChunkCache>> cache = OpenCache(*dir, opts.cache_size);
+  if (!cache.ok()) return Fail(cache.status().ToString());
+  chunkstore::ChunkCache& cc = **cache;
+  if (sub == "ls") {
+    auto usage = cc.Usage();
+    if (!usage.ok()) return Fail(usage.status().ToString());
+    uint64_t entries = 0;
+    uint64_t bytes = 0;
+    std::printf("cache %s\n", dir->c_str());
+    std::printf("%-8s %10s %14s\n", "kind", "entries", "bytes");
+    for (const chunkstore::CacheKindUsage& u : *usage) {
+      std::printf("%-8s %10llu %14llu\n", std::string(chunkstore::CacheKindName(u.kind)).c_str(),
+                  (unsigned long long)u.entries, (unsigned long long)u.bytes);
+      entries += u.entries;
+      bytes += u.bytes;
+    }
+    std::printf("%-8s %10llu %14llu\n", "total", (unsigned long long)entries,
+                (unsigned long long)bytes);
+    if (long_format) {
+      auto list = cc.List(std::nullopt, 100000);
+      if (!list.ok()) return Fail(list.status().ToString());
+      for (const chunkstore::CacheEntryInfo& e : *list) {
+        std::printf("%10llu %s\n", (unsigned long long)e.bytes, e.description.c_str());
+      }
+    }
+    return 0;
+  }
+  if (sub == "prune") {
+    auto n = cc.Prune(*max_size);
+    if (!n.ok()) return Fail(n.status().ToString());
+    std::printf("evicted %llu entries\n", (unsigned long long)*n);
+    return 0;
+  }
+  if (sub == "clear") {
+    Status st = cc.Clear();
+    if (!st.ok()) return Fail(st.ToString());
+    st = fs::RevisionStore(*dir + "/refs").Clear();
+    if (!st.ok()) return Fail(st.ToString());
+    std::printf("cache cleared\n");
+    return 0;
+  }
+  auto report = cc.Verify();
+  if (!report.ok()) return Fail(report.status().ToString());
+  std::printf("checked %llu entries, %llu corrupt (%llu bytes) removed\n",
+              (unsigned long long)report->checked, (unsigned long long)report->corrupt,
+              (unsigned long long)report->corrupt_bytes);
+  return report->corrupt == 0 ? 0 : 1;
+}
+
+}  // namespace hubfs::cli

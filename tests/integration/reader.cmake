@@ -1,0 +1,14 @@
+# Integration tests of the read path (hubfs CLI against hubsim). Included from
+# tests/integration/CMakeLists.txt.
+if(TARGET hubsim AND TARGET hubfs)
+  add_test(NAME reader_cli
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/reader_cli_test.sh $<TARGET_FILE:hubfs>
+                   $<TARGET_FILE:hubsim>)
+  add_test(NAME reader_faults
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/reader_faults_test.sh $<TARGET_FILE:hubfs>
+                   $<TARGET_FILE:hubsim>)
+  add_test(NAME reader_shared_cache
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/reader_shared_cache_test.sh $<TARGET_FILE:hubfs>
+                   $<TARGET_FILE:hubsim>)
+  set_tests_properties(reader_cli reader_faults reader_shared_cache PROPERTIES LABELS integration TIMEOUT 300)
+endif()
