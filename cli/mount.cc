@@ -211,11 +211,7 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
     }
   }
 
-  auto curl = hub::CurlGlobal::Init();
-  if (!curl.ok()) {
-    ready->Report(curl.status().ToString());
-    return 1;
-  }
+  // libcurl's global state was set up by main(); no transport exists yet.
   // A request may be tried up to three times (below), so each attempt gets a
   // third of the I/O timeout: a dead or stalled server gives EIO after about
   // io_timeout plus the short backoffs, never a hang.
@@ -246,7 +242,7 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
 
   // Resolve first: a missing repo or revision fails before anything else.
   std::string revision = source.revision.value_or("main");
-  fs::HubRepoSource resolver(&client, &transport, &tokens, nullptr);
+  fs::HubRepoSource resolver(&client, &transport, &tokens, nullptr, nullptr);
   auto resolved = resolver.ResolveRevision(source.repo, revision);
   if (!resolved.ok()) {
     ready->Report(
@@ -267,7 +263,7 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
     return client.XetReadToken(repo, commit, force);
   });
   fs::XetReader reader(&cas, cache->get());
-  fs::HubRepoSource repo_source(&client, &transport, &tokens, &reader);
+  fs::HubRepoSource repo_source(&client, &transport, &tokens, &reader, cache->get());
 
   fs::ViewSpec view;
   view.repo = source.repo;

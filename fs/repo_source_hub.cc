@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fs/repo_view.h"
 #include "hub/url.h"
 
 namespace hubfs::fs {
@@ -31,8 +32,9 @@ std::optional<int64_t> ParseIsoTime(std::string_view s) {
 }
 
 HubRepoSource::HubRepoSource(hub::HubClient* client, hub::HttpTransport* transport,
-                             hub::TokenProvider* tokens, XetReader* xet)
-    : client_(client), transport_(transport), tokens_(tokens), xet_(xet) {}
+                             hub::TokenProvider* tokens, XetReader* xet,
+                             chunkstore::ChunkCache* cache)
+    : client_(client), transport_(transport), tokens_(tokens), xet_(xet), cache_(cache) {}
 
 Result<RevisionInfo> HubRepoSource::ResolveRevision(const hub::RepoId& repo,
                                                     std::string_view revision) {
@@ -62,7 +64,20 @@ Result<RevisionInfo> HubRepoSource::ResolveRevision(const hub::RepoId& repo,
 Result<std::vector<hub::TreeEntry>> HubRepoSource::ListDir(const hub::RepoId& repo,
                                                            std::string_view commit,
                                                            std::string_view dir) {
-  return client_->ListTree(repo, commit, dir, hub::TreeOptions{});
+  if (cache_ != nullptr) {
+    auto cached = cache_->GetListing(commit, dir);
+    if (cached.ok() && cached->has_value()) {
+      auto entries = DecodeListing(**cached);
+      if (entries.ok()) return entries;
+    }
+  }
+  auto entries = client_->ListTree(repo, commit, dir, hub::TreeOptions{});
+  if (entries.ok() && cache_ != nullptr && hub::IsCommitSha(commit)) {
+    std::sort(entries->begin(), entries->end(),
+              [](const hub::TreeEntry& a, const hub::TreeEntry& b) { return a.path < b.path; });
+    cache_->PutListing(commit, dir, EncodeListing(*entries));
+  }
+  return entries;
 }
 
 Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
@@ -75,10 +90,33 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
     XetFileRef ref{*hash, file.size, std::nullopt};
     return xet_->Read(ref, offset, out.first(want));
   }
+  if (file.size <= kSmallFileBytes) {
+    std::optional<std::vector<uint8_t>> whole;
+    if (cache_ != nullptr && !file.oid.empty()) {
+      auto cached = cache_->GetSmallFile(file.oid);
+      if (cached.ok() && cached->has_value() && (*cached)->size() == file.size) {
+        whole = std::move(**cached);
+      }
+    }
+    if (!whole) {
+      HUBFS_ASSIGN_OR_RETURN(whole, Fetch(file, 0, file.size - 1));
+      if (cache_ != nullptr && !file.oid.empty()) cache_->PutSmallFile(file.oid, *whole);
+    }
+    std::copy_n(whole->data() + offset, want, out.data());
+    return want;
+  }
+  HUBFS_ASSIGN_OR_RETURN(std::vector<uint8_t> part, Fetch(file, offset, offset + want - 1));
+  std::copy_n(part.data(), want, out.data());
+  return want;
+}
+
+Result<std::vector<uint8_t>> HubRepoSource::Fetch(const FileContent& file, uint64_t first,
+                                                  uint64_t last) {
+  const uint64_t want = last - first + 1;
   std::string context = "read " + file.repo.ToString() + "@" + file.commit + "/" + file.path;
   hub::HttpRequest req;
   req.url = client_->ResolveUrl(file.repo, file.commit, file.path);
-  req.ranges.push_back(hub::ByteRange{offset, offset + want - 1});
+  req.ranges.push_back(hub::ByteRange{first, last});
   req.max_redirects = 5;
   req.max_body_bytes = want + 1;
   if (auto token = tokens_->HubToken()) {
@@ -86,18 +124,15 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
   }
   HUBFS_ASSIGN_OR_RETURN(hub::HttpResponse resp, transport_->Send(req));
   HUBFS_RETURN_IF_ERROR(hub::StatusFromResponse(resp, context));
-  if (resp.status == 200 && offset == 0 && resp.body.size() == file.size) {
-    // A server that ignored the Range sent the whole (small) file.
-    std::copy_n(resp.body.data(), want, out.data());
-    return want;
-  }
-  if (resp.status != 206 || resp.body.size() != want) {
+  // 206 with exactly the range; or 200 with the whole file when the range was
+  // the whole file (a server may ignore Range then).
+  bool whole_ok = resp.status == 200 && first == 0 && want == file.size;
+  if ((resp.status != 206 && !whole_ok) || resp.body.size() != want) {
     return CorruptError(context + ": expected " + std::to_string(want) + " bytes, got " +
                         std::to_string(resp.body.size()) + " (HTTP " +
                         std::to_string(resp.status) + ")");
   }
-  std::copy_n(resp.body.data(), want, out.data());
-  return want;
+  return std::vector<uint8_t>(resp.body.begin(), resp.body.end());
 }
 
 }  // namespace hubfs::fs
