@@ -9,7 +9,7 @@
 set -euo pipefail
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
+pass() { echo "ok ($(date +%T.%N | cut -c1-12)): $*"; }
 
 e2e_setup() {
   W=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-e2e.XXXXXX")

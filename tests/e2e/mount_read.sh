@@ -24,6 +24,30 @@ is_mounted || fail "not mounted after hubfs mount returned"
 [[ -n $(daemon_pid) ]] || fail "no daemon serving $MNT"
 pass "mount returned with the mount ready"
 
+curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
+# ls -lR: modes, sizes, directories.
+bounded 30 ls -lR "$MNT" >"$W/ls.txt"
+grep -q '^-r--r--r-- 1 .* 5000000 .* big.bin$' "$W/ls.txt" || fail "ls -l big.bin: $(cat "$W/ls.txt")"
+grep -q '^dr-xr-xr-x .* sub$' "$W/ls.txt" || fail "ls -l sub"
+grep -q '^-r--r--r-- 1 .* 3000 .* small.bin$' "$W/ls.txt" || fail "ls -l small.bin"
+[[ $(stat -c %b "$MNT/big.bin") -ge 9766 ]] || fail "st_blocks not filled"
+[[ $(find "$MNT" -type d | wc -l) -eq 3 ]] || fail "find -type d"
+[[ $(ls -a "$MNT/sub" | tr '\n' ' ') == ". .. config.json deeper " ]] ||
+  fail "ls -a: $(ls -a "$MNT/sub")"
+pass "ls -lR and find"
+
+# Listing the whole tree costs one request per directory not yet listed
+# (the root was listed before mounting) and none per file (readdirplus).
+curl -s "$HUBSIM_URL/admin/counters" >"$W/counters.json"
+/usr/bin/python3 - "$W/counters.json" <<'PY' || fail "requests while listing: $(cat "$W/counters.json")"
+import json, sys
+hub = json.load(open(sys.argv[1])).get("hub", {})
+tree = sum(v["requests"] for k, v in hub.items() if "tree" in k)
+other = sum(v["requests"] for k, v in hub.items() if "tree" not in k and "admin" not in k)
+sys.exit(0 if tree == 2 and other == 0 else 1)
+PY
+pass "ls -lR and find: one listing per directory, no per-file requests"
+
 # Every file, byte for byte.
 (cd "$S" && find . -type f | sort) >"$W/files.src"
 (cd "$MNT" && bounded 30 find . -type f | sort) >"$W/files.mnt"
@@ -35,17 +59,6 @@ while read -r f; do
   [[ $a == "$b" ]] || fail "sha256 of $f differs"
 done <"$W/files.src"
 pass "sha256 of every file"
-
-# ls -lR: modes, sizes, directories.
-bounded 30 ls -lR "$MNT" >"$W/ls.txt"
-grep -q '^-r--r--r-- 1 .* 5000000 .* big.bin$' "$W/ls.txt" || fail "ls -l big.bin: $(cat "$W/ls.txt")"
-grep -q '^dr-xr-xr-x .* sub$' "$W/ls.txt" || fail "ls -l sub"
-grep -q '^-r--r--r-- 1 .* 3000 .* small.bin$' "$W/ls.txt" || fail "ls -l small.bin"
-[[ $(stat -c %b "$MNT/big.bin") -ge 9766 ]] || fail "st_blocks not filled"
-[[ $(find "$MNT" -type d | wc -l) -eq 3 ]] || fail "find -type d"
-[[ $(ls -a "$MNT/sub" | tr '\n' ' ') == ". .. config.json deeper " ]] ||
-  fail "ls -a: $(ls -a "$MNT/sub")"
-pass "ls -lR and find"
 
 bounded 60 /usr/bin/python3 "$here/check_reads.py" "$S" "$MNT" big.bin
 
