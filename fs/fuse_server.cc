@@ -154,9 +154,9 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   // Every readdir is a readdirplus: attributes come with the listing.
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS_AUTO);
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
-  if (conn->max_readahead > self->options.max_readahead) {
-    conn->max_readahead = self->options.max_readahead;
-  }
+  // The kernel uses min(this, the bdi's read_ahead_kb at this moment); the
+  // mount command raises read_ahead_kb before the loop answers INIT.
+  conn->max_readahead = self->options.max_readahead;
   conn->max_background = 64;
   conn->congestion_threshold = 48;
 }

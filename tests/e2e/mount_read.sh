@@ -24,6 +24,15 @@ is_mounted || fail "not mounted after hubfs mount returned"
 [[ -n $(daemon_pid) ]] || fail "no daemon serving $MNT"
 pass "mount returned with the mount ready"
 
+[[ $(cat "/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb") == 1024 ]] ||
+  fail "kernel readahead not 1 MiB"
+commit_time=$(curl -s "$HUBSIM_URL/api/models/org/model/revision/main" | /usr/bin/python3 -c '
+import calendar, json, sys, time
+d = json.load(sys.stdin)["lastModified"][:19]
+print(calendar.timegm(time.strptime(d, "%Y-%m-%dT%H:%M:%S")))')
+[[ $(stat -c %Y "$MNT/README.md") == "$commit_time" ]] || fail "mtime is not the commit date"
+pass "readahead 1 MiB, mtime = commit date"
+
 curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
 # ls -lR: modes, sizes, directories.
 bounded 30 ls -lR "$MNT" >"$W/ls.txt"
