@@ -78,9 +78,12 @@ std::string VfsCore::ChildPath(const std::string& dir, std::string_view name) co
 
 VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListing(const std::string& path,
                                                                        bool may_block) {
+  std::string key = view_.resolved.commit;
+  key.push_back('\0');
+  key += path;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto* hit = listings_.Get(path)) return *hit;
+    if (auto* hit = listings_.Get(key)) return *hit;
   }
   if (!may_block) return VfsErrc::kWouldBlock;
   auto entries = source_->ListDir(view_.repo, view_.resolved.commit, path);
@@ -108,7 +111,7 @@ VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListing(const std
       listing->children.end());
   std::shared_ptr<const Listing> result = std::move(listing);
   std::lock_guard<std::mutex> lock(mu_);
-  listings_.Put(path, result);
+  listings_.Put(key, result);
   return result;
 }
 

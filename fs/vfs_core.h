@@ -12,8 +12,8 @@
 // false - they answer kWouldBlock instead, and the caller (a FUSE worker)
 // retries with may_block = true on an I/O thread. Read() always may block.
 //
-// Thread-safety: all methods are thread-safe. Lock order: mu_, then the
-// inode table's lock; no lock is held across a RepoSource call.
+// Thread-safety: all methods are thread-safe. mu_ and the inode table's lock
+// are never held together; no lock is held across a RepoSource call.
 #ifndef HUBFS_FS_VFS_CORE_H_
 #define HUBFS_FS_VFS_CORE_H_
 
@@ -163,6 +163,7 @@ class VfsCore {
   InodeTable inodes_;
 
   mutable std::mutex mu_;
+  // Keyed by commit + '\0' + dir path: immutable, shareable between views.
   LruMap<std::string, std::shared_ptr<const Listing>> listings_;  // GUARDED_BY(mu_)
   uint64_t next_fh_ = 1;                                          // GUARDED_BY(mu_)
   std::unordered_map<uint64_t, FileContent> files_;               // GUARDED_BY(mu_)
