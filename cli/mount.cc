@@ -211,7 +211,7 @@ std::string DescribeResolveError(const Status& st, const std::string& what) {
 // Returns the exit status.
 int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
           ReadyPipe* ready, bool daemon) {
-  // Stop signals stay blocked in every helper thread; Run() unblocks them
+  // Stop signals stay blocked in every thread started from here; Run() unblocks them
   // where libfuse handles them.
   sigset_t stop;
   sigemptyset(&stop);
