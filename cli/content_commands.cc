@@ -91,19 +91,28 @@ bool ParseCommon(std::span<const std::string_view> args, CommonOptions* out,
     };
     if (name == "--cache-dir") {
       auto v = value();
-      if (!v.has_value()) return *error = "--cache-dir needs a value", false;
+      if (!v.has_value()) {
+        *error = "--cache-dir needs a value";
+        return false;
+      }
       out->cache_dir = std::string(*v);
     } else if (name == "--cache-size") {
       auto v = value();
       auto size = v.has_value() ? ParseSize(*v) : std::nullopt;
-      if (!size.has_value() || *size == 0) return *error = "--cache-size needs a size", false;
+      if (!size.has_value() || *size == 0) {
+        *error = "--cache-size needs a size";
+        return false;
+      }
       out->cache_size = *size;
     } else if (a.size() > 1 && a[0] == '-') {
       std::string_view v;
       bool consumed = false;
       if (inline_value.has_value()) v = *inline_value;
       else if (i + 1 < args.size()) v = args[i + 1];
-      if (!flag(name, &v, &consumed)) return *error = "unknown option " + std::string(a), false;
+      if (!flag(name, &v, &consumed)) {
+        *error = "unknown option " + std::string(a);
+        return false;
+      }
       if (consumed && !inline_value.has_value()) ++i;
     } else {
       out->positional.emplace_back(a);
@@ -451,7 +460,10 @@ int CacheCommand(std::span<const std::string_view> args) {
   std::string bad_size;
   bool ok = ParseCommon(args.subspan(1), &opts,
                         [&](std::string_view opt, std::string_view* v, bool* consumed) {
-                          if (opt == "-l") return long_format = true;
+                          if (opt == "-l") {
+                            long_format = true;
+                            return true;
+                          }
                           if (opt != "--max-size") return false;
                           *consumed = true;
                           max_size = ParseSize(*v);

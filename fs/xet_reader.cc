@@ -1,5 +1,7 @@
 #include "fs/xet_reader.h"
 
+#include "fs/xet_reader_state.h"
+
 #include <algorithm>
 #include <map>
 #include <string>
@@ -18,18 +20,6 @@ using chunkstore::Reconstruction;
 using chunkstore::ReconTerm;
 using chunkstore::XorbFetch;
 
-struct XetReader::FileState {
-  XetFileRef ref;
-  std::vector<ReconTerm> terms;
-  std::vector<uint64_t> starts;  // file offset of each term
-  std::atomic<uint64_t> last_end{~uint64_t{0}};
-
-  // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
-  size_t TermAt(uint64_t offset) const {
-    auto it = std::upper_bound(starts.begin(), starts.end(), offset);
-    return static_cast<size_t>(it - starts.begin()) - 1;
-  }
-};
 
 namespace {
 
@@ -64,14 +54,26 @@ class ChunkMap final : public chunkstore::ChunkSource {
 
 }  // namespace
 
+
 XetReader::XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOptions options)
     : cas_(cas),
       cache_(cache),
       options_(options),
       files_(std::max<size_t>(options.max_files, 1)),
-      layouts_(std::max<size_t>(options.max_layouts, 1)) {}
+      layouts_(std::max<size_t>(options.max_layouts, 1)) {
+  if (options_.async_readahead && options_.readahead_bytes > 0) {
+    pf_thread_ = std::thread([this] { PrefetchLoop(); });
+  }
+}
 
-XetReader::~XetReader() = default;
+XetReader::~XetReader() {
+  {
+    std::lock_guard<std::mutex> lock(pf_mu_);
+    pf_stop_ = true;
+  }
+  pf_cv_.notify_all();
+  if (pf_thread_.joinable()) pf_thread_.join();
+}
 
 XetReaderStats XetReader::Stats() const {
   XetReaderStats s;
@@ -220,6 +222,23 @@ Status XetReader::Learn(const Hash& xorb, const LearnedLayout& learned) {
   return Status::Ok();
 }
 
+bool XetReader::CachedChunkInto(const Hash& xorb, uint32_t index, std::span<uint8_t> out) {
+  std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
+  bool good = false;
+  Result<bool> hit = cache_->VisitChunk(xorb, index, [&](std::span<const uint8_t> record) {
+    size_t consumed = 0;
+    good = dec->DecodeRecordInto(record, &consumed, out).ok() && consumed == record.size();
+  });
+  ReleaseDecoder(std::move(dec));
+  if (!hit.ok() || !*hit) return false;
+  if (!good) {
+    counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
+    HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
+                        << " is bad; refetching";
+  }
+  return good;
+}
+
 std::optional<std::vector<uint8_t>> XetReader::CachedChunk(const Hash& xorb, uint32_t index,
                                                            uint32_t expected_len) {
   if (cache_ == nullptr) return std::nullopt;
@@ -253,28 +272,40 @@ Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::spa
   for (uint64_t pos = offset; pos < offset + n;) {
     const uint64_t len = std::min(window, offset + n - pos);
     std::span<uint8_t> sub = out.subspan(pos - offset, len);
-    if (!TryWarm(*state, pos, sub)) {
+    if (!TryWarm(*state, pos, sub) &&
+        !(WaitForPrefetch(*state, pos, pos + len) && TryWarm(*state, pos, sub))) {
       all_warm = false;
       uint64_t window_end = pos + len;
       if (sequential || pos != offset) {
         window_end = std::min(file.size, window_end + options_.readahead_bytes);
       }
       HUBFS_RETURN_IF_ERROR(ReadCold(file, pos, window_end, sub));
+      if (sequential) {
+        std::lock_guard<std::mutex> lock(state->mu);
+        state->ahead_end = std::max(state->ahead_end, window_end);
+      }
     }
     pos += len;
   }
   if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
   state->last_end.store(offset + n, std::memory_order_relaxed);
+  if (sequential && options_.async_readahead) MaybePrefetch(state, offset + n);
   return static_cast<size_t>(n);
 }
 
 bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out) {
   if (cache_ == nullptr) return false;
+  // First map the bytes to chunks; every length must be known.
+  struct Piece {
+    const Hash* xorb;
+    uint32_t index;
+    uint32_t length;
+    uint64_t start;  // file offset of the chunk
+  };
+  std::vector<Piece> pieces;
   const uint64_t end = offset + out.size();
   for (size_t i = file.TermAt(offset); i < file.terms.size() && file.starts[i] < end; ++i) {
     const ReconTerm& term = file.terms[i];
-    // Only the chunks up to the end of the read need known lengths; the sum
-    // over the term is checked when all are known.
     const std::vector<uint32_t> lengths = KnownLengths(term.xorb, term.range);
     if (std::find(lengths.begin(), lengths.end(), 0u) == lengths.end()) {
       uint64_t sum = 0;
@@ -284,21 +315,46 @@ bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_
     uint64_t chunk_start = file.starts[i];
     for (size_t k = 0; k < lengths.size() && chunk_start < end; ++k) {
       if (lengths[k] == 0) return false;
-      const uint64_t chunk_end = chunk_start + lengths[k];
-      if (chunk_end > offset) {
-        std::optional<std::vector<uint8_t>> chunk =
-            CachedChunk(term.xorb, term.range.start + static_cast<uint32_t>(k), lengths[k]);
-        if (!chunk.has_value()) return false;
-        const uint64_t from = std::max(chunk_start, offset);
-        const uint64_t to = std::min(chunk_end, end);
-        std::copy(chunk->begin() + static_cast<ptrdiff_t>(from - chunk_start),
-                  chunk->begin() + static_cast<ptrdiff_t>(to - chunk_start),
-                  out.begin() + static_cast<ptrdiff_t>(from - offset));
+      if (chunk_start + lengths[k] > offset) {
+        pieces.push_back({&term.xorb, term.range.start + static_cast<uint32_t>(k), lengths[k],
+                          chunk_start});
       }
-      chunk_start = chunk_end;
+      chunk_start += lengths[k];
     }
   }
-  return true;
+  auto load = [&](const Piece& p) {
+    const uint64_t from = std::max(p.start, offset);
+    const uint64_t to = std::min(p.start + p.length, end);
+    std::span<uint8_t> dest = out.subspan(from - offset, to - from);
+    if (from == p.start && to == p.start + p.length) {
+      return CachedChunkInto(*p.xorb, p.index, dest);  // whole chunk: no copy
+    }
+    std::optional<std::vector<uint8_t>> chunk = CachedChunk(*p.xorb, p.index, p.length);
+    if (!chunk.has_value()) return false;
+    std::copy(chunk->begin() + static_cast<ptrdiff_t>(from - p.start),
+              chunk->begin() + static_cast<ptrdiff_t>(to - p.start), dest.begin());
+    return true;
+  };
+  const size_t threads = std::min(std::max<size_t>(options_.warm_threads, 1), pieces.size() / 16);
+  if (threads <= 1) {
+    for (const Piece& p : pieces) {
+      if (!load(p)) return false;
+    }
+    return true;
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> ok{true};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < pieces.size() && ok.load(); i = next.fetch_add(1)) {
+      if (!load(pieces[i])) ok = false;
+    }
+  };
+  std::vector<std::thread> helpers;
+  helpers.reserve(threads - 1);
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  return ok.load();
 }
 
 Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
@@ -616,73 +672,6 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
     }
   }
   return std::shared_ptr<const Run>(std::move(run));
-}
-
-// ---------------------------------------------------------------------------
-// Whole-file verified read
-
-Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
-                                  const std::function<Status(std::span<const uint8_t>)>& sink) {
-  const std::string what = "verify " + file.hash.ToString();
-  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
-  std::vector<uint8_t> buf(std::clamp<uint64_t>(block_bytes, 1, 256ull << 20));
-  std::vector<chunkstore::MerkleNode> nodes;
-  chunkstore::KeyedHasher hasher(chunkstore::kDataKey);
-  chunkstore::Sha256 sha;
-  size_t term = 0;
-  std::vector<uint32_t> lengths;  // of the current term
-  size_t chunk = 0;               // index into lengths
-  uint64_t chunk_left = 0;
-  uint64_t chunk_len = 0;
-  for (uint64_t off = 0; off < file.size;) {
-    HUBFS_ASSIGN_OR_RETURN(size_t got, Read(file, off, buf));
-    if (got == 0) return InternalError(what + ": short read at " + std::to_string(off));
-    std::span<const uint8_t> data(buf.data(), got);
-    HUBFS_RETURN_IF_ERROR(sink(data));
-    sha.Update(data);
-    while (!data.empty()) {
-      if (chunk_left == 0) {
-        while (chunk >= lengths.size()) {
-          if (term >= state->terms.size()) return CorruptError(what + ": more bytes than chunks");
-          lengths = KnownLengths(state->terms[term].xorb, state->terms[term].range);
-          ++term;
-          chunk = 0;
-        }
-        if (lengths[chunk] == 0) {  // learned by the read that just returned
-          const ReconTerm& t = state->terms[term - 1];
-          lengths = KnownLengths(t.xorb, t.range);
-          if (lengths[chunk] == 0) {
-            return InternalError(what + ": length of chunk " +
-                                 std::to_string(t.range.start + chunk) + " of xorb " +
-                                 t.xorb.ToString() + " unknown after reading it");
-          }
-        }
-        chunk_len = chunk_left = lengths[chunk++];
-      }
-      const size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left, data.size()));
-      hasher.Update(data.first(take));
-      data = data.subspan(take);
-      chunk_left -= take;
-      if (chunk_left == 0) {
-        nodes.push_back({hasher.Finalize(), chunk_len});
-        hasher.Reset();
-      }
-    }
-    off += got;
-  }
-  if (chunk_left != 0 || chunk != lengths.size() || term != state->terms.size()) {
-    return CorruptError(what + ": the data ended inside a chunk");
-  }
-  const Hash computed = chunkstore::FileHash(nodes);
-  if (computed != file.hash) {
-    return CorruptError(what + ": Xet file hash mismatch (computed " + computed.ToString() + ")");
-  }
-  const std::array<uint8_t, 32> digest = sha.Finalize();
-  if (file.sha256.has_value() && digest != *file.sha256) {
-    return CorruptError(what + ": sha256 mismatch (computed " + chunkstore::HexLower(digest) +
-                        ")");
-  }
-  return Status::Ok();
 }
 
 }  // namespace hubfs::fs

@@ -27,12 +27,15 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -70,6 +73,15 @@ struct XetReaderOptions {
   // URLs only accept the listed ranges, so parallelism within one xorb needs
   // several plans). Neighbouring segments may fetch their boundary chunk twice.
   uint64_t segment_bytes = 8ull << 20;
+  // Sequential streams also read ahead in the background: when fewer than
+  // readahead_bytes / 2 fetched bytes remain ahead of the reader, one
+  // background fetch of the next readahead_bytes starts (one per file, a
+  // queue of at most 4 files). Reads that need bytes being prefetched wait
+  // for it instead of fetching them again.
+  bool async_readahead = true;
+  // Threads that load cached chunks of one large warm read in parallel (so
+  // that page faults into a cold page cache overlap). 1 = the caller only.
+  size_t warm_threads = 4;
   // Files whose terms are kept in memory, xorbs whose layouts are.
   size_t max_files = 1024;
   size_t max_layouts = 16384;
@@ -114,6 +126,14 @@ class XetReader {
 
  private:
   struct FileState;
+  struct PrefetchTask;
+  // Starts a background read-ahead after a sequential read ending at `pos`
+  // when little prefetched data is left ahead.
+  void MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t pos);
+  // Waits while a prefetch of this file overlapping [start, end) runs.
+  // Returns whether it waited.
+  bool WaitForPrefetch(FileState& state, uint64_t start, uint64_t end);
+  void PrefetchLoop();
   struct Plan;
   using Run = std::vector<std::vector<uint8_t>>;  // decoded chunks of one fetch range
   using FetchKey = std::tuple<chunkstore::Hash, uint32_t, uint32_t, uint64_t, uint64_t>;
@@ -152,6 +172,9 @@ class XetReader {
                                                       const chunkstore::FetchEntry& entry,
                                                       const chunkstore::FetchRange& range,
                                                       const chunkstore::Reconstruction& plan);
+  // Decodes the cached record of a chunk straight into `out` (its exact
+  // length). False on a miss or a bad record (counted, treated as a miss).
+  bool CachedChunkInto(const chunkstore::Hash& xorb, uint32_t index, std::span<uint8_t> out);
   // A decoded chunk from the cache, checked against `expected_len` when
   // non-zero; nullopt on a miss or a bad record (dropped as a miss).
   std::optional<std::vector<uint8_t>> CachedChunk(const chunkstore::Hash& xorb, uint32_t index,
@@ -173,6 +196,14 @@ class XetReader {
   // Held while encoding and queueing a layout, so the cache always receives
   // the latest merged layout last. Taken before mu_, never the other way.
   std::mutex layout_put_mu_;
+
+  // Background read-ahead: one thread, a bounded queue. Lock order: pf_mu_
+  // alone; FileState::mu alone.
+  std::mutex pf_mu_;
+  std::condition_variable pf_cv_;
+  std::deque<PrefetchTask> pf_queue_;  // GUARDED_BY(pf_mu_)
+  bool pf_stop_ = false;               // GUARDED_BY(pf_mu_)
+  std::thread pf_thread_;
 
   SingleFlight<chunkstore::Hash, std::shared_ptr<FileState>> file_flights_;
   SingleFlight<FetchKey, std::shared_ptr<const Run>> fetch_flights_;

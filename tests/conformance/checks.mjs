@@ -80,6 +80,7 @@ async function upload(repo, files, opts = {}) {
 	return hub.commit({
 		...common(),
 		repo,
+		useXet: opts.useXet ?? true,
 		title: opts.title ?? "upload",
 		branch: opts.branch,
 		isPullRequest: opts.isPullRequest,
@@ -211,6 +212,33 @@ try {
 	await fetch(`${hubUrl}/admin/faults`, { method: "POST", body: "" });
 	const healed = await fetch(`${tokenResp.casUrl}/v2/reconstructions/${xetHash}`, { headers: { Authorization: `Bearer ${tokenResp.accessToken}` } });
 	check("faults cleared", healed.status === 200, healed.status);
+
+	// --- classic LFS (no xet offered): basic PUT to a self-authorising URL, read back both ways
+	await resetCounters();
+	const classic = rand(1_500_000, 55);
+	await upload(model, [["classic/lfs.bin", classic]], { useXet: false });
+	cnt = await counters();
+	check("classic LFS upload used the basic PUT", (cnt.hub["lfs-put"]?.requests ?? 0) === 1 && (cnt.hub["lfs-put"]?.auth ?? 1) === 0, cnt.hub["lfs-put"]);
+	const viaPlain = await hub.downloadFile({ ...common(), repo: model, path: "classic/lfs.bin", xet: false });
+	check("classic LFS file: plain download (redirect to the data origin)", Buffer.from(await viaPlain.arrayBuffer()).equals(classic));
+	check("classic LFS file: xet download", (await download(model, "classic/lfs.bin"))?.equals(classic));
+
+	// --- pagination: 1203 files (pages of 1000, or 50 with expand) followed through Link
+	const manyDir = fs.mkdtempSync(path.join(os.tmpdir(), "hubsim-many-"));
+	fs.mkdirSync(path.join(manyDir, "d"));
+	for (let i = 0; i < 1203; i++) fs.writeFileSync(path.join(manyDir, "d", `f${i}.txt`), `${i}\n`);
+	const imp = spawn(bin, ["import", "--data", dataDir, "--user", "me", "me/many", manyDir], { stdio: "ignore" });
+	check("hubsim import of 1203 files", (await new Promise((res) => imp.on("exit", res))) === 0);
+	fs.rmSync(manyDir, { recursive: true, force: true });
+	const manyRepo = { type: "model", name: "me/many" };
+	for (const expand of [false, true]) {
+		const seen = new Set();
+		for await (const e of hub.listFiles({ ...common(), repo: manyRepo, path: "d", expand })) seen.add(e.path);
+		check(`listFiles follows Link pages (expand=${expand})`, seen.size === 1203, seen.size);
+	}
+	const firstPage = await fetch(`${hubUrl}/api/models/me/many/tree/main/d`, { headers: auth });
+	const link = firstPage.headers.get("link") ?? "";
+	check("tree Link is absolute with rel=\"next\"", /^<http:\/\/[^>]+>; rel="next"$/.test(link) && (await firstPage.json()).length === 1000, link);
 
 	// --- restart between upload and download
 	await server.stop();

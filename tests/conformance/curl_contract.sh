@@ -150,13 +150,14 @@ st=$(req u7 "$cas/v1/reconstructions/$h64" -H "Authorization: Bearer $rtok")
 check "unknown file reconstruction: 404" $([[ $st == 404 ]]; echo $?) "$st"
 
 # --- faults and expiry, changed at runtime through the admin route
-curl -s -XPOST "$H/admin/faults" -d 'token_ttl=1' >/dev/null
+# A 3 s lifetime leaves room for a loaded machine between issuing and first use.
+curl -s -XPOST "$H/admin/faults" -d 'token_ttl=3' >/dev/null
 req k1 "$H/api/models/me/lfs/xet-read-token/main" >/dev/null
-short=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).accessToken)' "$tmp/k1.b")
+short=$(sed -n 's/.*"accessToken" *: *"\([^"]*\)".*/\1/p' "$tmp/k1.b")
 xh=$(hdr h2 X-Xet-Hash)
 st=$(req k2 "$cas/v1/reconstructions/$xh" -H "Authorization: Bearer $short")
 check "fresh short-lived token works" $([[ $st == 200 ]]; echo $?) "$st"
-sleep 2.1
+sleep 4.1
 st=$(req k3 "$cas/v1/reconstructions/$xh" -H "Authorization: Bearer $short")
 check "expired token: 401" $([[ $st == 401 ]]; echo $?) "$st"
 curl -s -XPOST "$H/admin/faults" -d 'expire=1,only=data' >/dev/null
@@ -174,6 +175,24 @@ cnt=$(curl -s "$H/admin/counters")
 check "counters record injected faults" $([[ $cnt == *'"truncate":1'* && $cnt == *'"expire":1'* ]]; echo $?)
 st=$(req k6 "$loc" -H 'Range: bytes=0-9')
 check "faults cleared: data URL works again" $([[ $st == 206 ]]; echo $?) "$st"
+
+# --- hostile bodies on every POST route: a 4xx each, never a crash or a 5xx
+bad_bodies=('' 'null' '[]' '{' '{"files":7}' '{"files":[{}]}' '{"files":[{"path":1,"size":"x"}]}'
+  '{"objects":[{"oid":[],"size":-1}],"operation":"upload"}' '{"paths":[1,{}]}' '{"name":{}}'
+  '{"key":"header","value":7}' '{"key":"file","value":{}}' '{"key":"header","value":{}}
+{"key":"lfsFile","value":{"path":"x","oid":{}}}' '{"key":"header","value":{"parentCommit":[]}}
+{"key":"deletedFolder","value":{"path":"../../etc"}}' "$(printf '[%.0s' $(seq 1 5000))")
+routes=("/api/models/me/py/preupload/main" "/me/py.git/info/lfs/objects/batch"
+  "/api/models/me/py/paths-info/main" "/api/repos/create" "/api/models/me/py/commit/main"
+  "/api/models/me/py/branch/b1" "/api/models/me/py/tag/main" "/api/validate-yaml")
+worst=0
+for route in "${routes[@]}"; do
+  for body in "${bad_bodies[@]}"; do
+    st=$(curl -s -o /dev/null -w '%{http_code}' -XPOST "$H$route" "${ME[@]}" --data-binary "$body")
+    if [[ $st -ge 500 || $st == 000 ]]; then worst=$st; echo "  $route <- ${body:0:40}: $st"; fi
+  done
+done
+check "hostile bodies: no 5xx on any POST route" $([[ $worst == 0 ]]; echo $?) "$worst"
 
 # --- the server is still healthy after all of the above
 st=$(req z1 "$H/api/models/me/py")

@@ -184,6 +184,8 @@ void CasApi::Reconstruction(const httplib::Request& req, httplib::Response& res,
   };
   chunkstore::BuildOptions opts;
   opts.version = version;
+  // Keeps signed URLs (which list their ranges) well under 8 KiB.
+  opts.max_ranges_per_entry = 128;
   auto recon =
       chunkstore::BuildReconstruction((*file)->terms, layouts, (*file)->size, range, sign, opts);
   if (!recon.ok()) {

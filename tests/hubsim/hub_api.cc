@@ -40,6 +40,7 @@ std::string HubApi::RouteClass(const httplib::Request& req) {
   auto seg = RawSegments(req);
   if (seg.empty()) return "other";
   if (seg[0] == "admin") return "admin";
+  if (seg[0] == "lfs-objects") return "lfs-put";
   if (seg[0] == "api") {
     if (seg.size() >= 2 && seg[1] == "repos") return "repo-admin";
     if (seg.size() >= 5) {
@@ -132,6 +133,7 @@ void HubApi::Dispatch(Call& c) {
     return;
   }
   if (seg[0] == "admin") return HandleAdmin(c, seg);
+  if (seg[0] == "lfs-objects" && seg.size() == 5 && m == "PUT") return LfsPut(c, seg);
   if (seg[0] != "api") return DispatchFileRoute(c, seg);
   if (seg.size() < 2) return SendError(c.res, 404, "", "Not found");
   const std::string& area = seg[1];

@@ -78,6 +78,8 @@ class HubApi {
   void XetToken(Call& c, const RepoRef& r, const std::string& rev, bool write);
   void Preupload(Call& c, const RepoRef& r, const std::string& rev);
   void LfsBatch(Call& c, const RepoRef& r);
+  // PUT /lfs-objects/{type}/{ns}/{name}/{sha256}?size=&e=&s= (classic LFS upload).
+  void LfsPut(Call& c, const std::vector<std::string>& seg);
   void CommitNdjson(Call& c, const RepoRef& r, const std::string& rev);
   nlohmann::json IssueXetToken(const Call& c, const RepoRef& r, const std::string& rev, bool write);
 

@@ -5,6 +5,7 @@
 #include "tests/hubsim/hub_api.h"
 #include "tests/hubsim/lfs_rule.h"
 #include "tests/hubsim/util.h"
+#include "tests/hubsim/xet_packer.h"
 
 namespace hubfs::hubsim {
 
@@ -61,7 +62,7 @@ void HubApi::Preupload(Call& c, const RepoRef& r, const std::string& rev) {
   if ((*body)["gitAttributes"].is_string()) attrs = (*body)["gitAttributes"].get<std::string>();
   LfsRule rule(attrs);
   json files = json::array();
-  for (const auto& f : (*body)["files"]) {
+  for (json f : (*body)["files"]) {
     if (!f.is_object() || !f["path"].is_string() || !f["size"].is_number_unsigned())
       return SendError(c.res, 400, "", "each file needs path and size");
     std::string path = f["path"].get<std::string>();
@@ -100,7 +101,7 @@ void HubApi::LfsBatch(Call& c, const RepoRef& r) {
   if (ref.rfind("refs/heads/", 0) == 0) ref = ref.substr(11);
   json objects = json::array();
   json token;
-  for (const auto& o : (*body)["objects"]) {
+  for (json o : (*body)["objects"]) {
     if (!o.is_object() || !o["oid"].is_string() || !o["size"].is_number_unsigned())
       return SendError(c.res, 422, "", "each object needs oid and size");
     std::string oid = o["oid"].get<std::string>();
@@ -111,8 +112,14 @@ void HubApi::LfsBatch(Call& c, const RepoRef& r) {
     } else if (auto known = s_.cas->FindSha256(oid); known && known->size == size) {
       // Already stored: no actions.
     } else if (!xet) {
-      out["error"] = {{"code", 422},
-                      {"message", "this server only accepts uploads through the xet transfer"}};
+      // Classic LFS: a self-authorising PUT URL (clients send no credentials).
+      int64_t exp = s_.now() + s_.opts.url_ttl;
+      std::string object = "lfs/" + r.key.Str() + "/" + oid + "/" + std::to_string(size);
+      std::string href = c.hub + "/lfs-objects/" + r.key.Str() + "/" + oid +
+                         "?size=" + std::to_string(size) + "&e=" + std::to_string(exp) +
+                         "&s=" + s_.signer->SignData(object, "*", exp);
+      out["authenticated"] = true;
+      out["actions"] = {{"upload", {{"href", href}, {"header", json::object()}}}};
     } else {
       if (token.is_null()) token = IssueXetToken(c, r, ref, true);
       std::string href = c.hub + "/api/" + std::string(RepoTypeName(r.key.type)) + "s/" + r.key.id +
@@ -133,6 +140,31 @@ void HubApi::LfsBatch(Call& c, const RepoRef& r) {
                     "application/vnd.git-lfs+json");
 }
 
+void HubApi::LfsPut(Call& c, const std::vector<std::string>& seg) {
+  // seg: lfs-objects, type, ns, name, sha256
+  auto type = ParseRepoType(seg[1]);
+  std::string oid = seg[4];
+  uint64_t size = std::strtoull(c.req.get_param_value("size").c_str(), nullptr, 10);
+  int64_t exp = std::strtoll(c.req.get_param_value("e").c_str(), nullptr, 10);
+  if (!type || !IsLowerHex(oid, 64)) return SendError(c.res, 404, "", "Not found");
+  RepoKey key{*type, seg[2] + "/" + seg[3]};
+  std::string object = "lfs/" + key.Str() + "/" + oid + "/" + std::to_string(size);
+  if (!s_.signer->CheckData(object, "*", exp, c.req.get_param_value("s")))
+    return SendError(c.res, 403, "", "Signature does not match");
+  if (exp <= s_.now()) return SendError(c.res, 403, "", "Request has expired");
+  if (c.req.body.size() != size)
+    return SendError(c.res, 400, "", "body size differs from the announced size");
+  if (Sha256Hex(c.req.body) != oid)
+    return SendError(c.res, 400, "", "body does not hash to the announced sha256");
+  const std::string& body = c.req.body;
+  auto entry = StoreAsXetFile(s_, size, [&](uint64_t off, size_t len, std::vector<uint8_t>* out) {
+    out->assign(body.begin() + static_cast<long>(off), body.begin() + static_cast<long>(off + len));
+    return Status::Ok();
+  });
+  if (!entry.ok()) return SendStatus(c.res, entry.status());
+  SendJson(c.res, 200, json::object());
+}
+
 void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
   CommitRequest creq;
   creq.target = rev;
@@ -148,7 +180,7 @@ void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
     if (!j || !j->is_object() || !(*j)["key"].is_string() || !(*j)["value"].is_object())
       return SendError(c.res, 400, "", "each line must be {\"key\":…,\"value\":{…}}");
     std::string key = (*j)["key"].get<std::string>();
-    const json& v = (*j)["value"];
+    json v = (*j)["value"];  // a copy: const operator[] on a missing key is undefined
     if (key == "header") {
       have_header = true;
       if (v["summary"].is_string()) creq.title = v["summary"].get<std::string>();

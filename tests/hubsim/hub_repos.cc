@@ -105,7 +105,7 @@ void HubApi::CreateRepo(Call& c) {
   if (!add_file(".gitattributes", DefaultGitAttributes()))
     return SendError(c.res, 500, "", "cannot store .gitattributes");
   if ((*body)["files"].is_array()) {
-    for (const auto& f : (*body)["files"]) {
+    for (json f : (*body)["files"]) {
       if (!f.is_object() || !f["path"].is_string() || !f["content"].is_string())
         return SendError(c.res, 400, "", "files[] entries need path and content");
       std::string path = f["path"].get<std::string>();
@@ -332,11 +332,9 @@ void HubApi::ListCommits(Call& c, const RepoRef& r, const std::string& rev) {
   }
   c.res.set_header("X-Total-Count", std::to_string(chain.size()));
   if (cursor + out.size() < chain.size()) {
-    std::string url = c.hub + c.req.path + "?limit=" + std::to_string(limit) +
-                      "&cursor=" + std::to_string(cursor + out.size());
     // c.req.path is decoded: re-encode it, keeping slashes.
-    url = c.hub + PercentEncode(c.req.path, true) + "?limit=" + std::to_string(limit) +
-          "&cursor=" + std::to_string(cursor + out.size());
+    std::string url = c.hub + PercentEncode(c.req.path, true) + "?limit=" + std::to_string(limit) +
+                      "&cursor=" + std::to_string(cursor + out.size());
     if (formatted) url += "&expand%5B%5D=formatted";
     c.res.set_header("Link", "<" + url + ">; rel=\"next\"");
   }

@@ -7,17 +7,15 @@
 #include <filesystem>
 #include <vector>
 
-#include "chunkstore/file_hasher.h"
-#include "chunkstore/xorb.h"
 #include "tests/hubsim/lfs_rule.h"
 #include "tests/hubsim/services.h"
 #include "tests/hubsim/util.h"
+#include "tests/hubsim/xet_packer.h"
 
 namespace hubfs::hubsim {
 namespace {
 
 namespace fs = std::filesystem;
-using chunkstore::Hash;
 
 struct Fd {
   int fd = -1;
@@ -43,51 +41,9 @@ Result<TreeEntry> ImportLfsFile(Services& s, const fs::path& path, uint64_t size
   Fd f;
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (f.fd < 0) return IoError("open " + path.string());
-  chunkstore::FileHasher hasher(/*with_sha256=*/true);
-  std::vector<uint8_t> buf;
-  for (uint64_t off = 0; off < size; off += 4 << 20) {
-    size_t len = static_cast<size_t>(std::min<uint64_t>(4 << 20, size - off));
-    HUBFS_RETURN_IF_ERROR(PreadAll(f.fd, off, len, &buf));
-    hasher.Update(buf);
-  }
-  hasher.Finish();
-  std::string sha = chunkstore::HexLower(*hasher.sha256());
-  TreeEntry e;
-  e.sha256 = sha;
-  e.size = size;
-  e.oid = GitBlobOid(LfsPointer(sha, size));
-  if (auto known = s.cas->FindSha256(sha); known && known->size == size) {
-    e.xet_hash = known->xet_hash;
-    return e;
-  }
-  StoredFile file;
-  file.hash = hasher.file_hash();
-  file.size = size;
-  file.sha256 = sha;
-  chunkstore::XorbBuilder builder(chunkstore::CompressionPolicy::kLz4);
-  uint32_t term_start = 0;
-  auto flush = [&]() -> Status {
-    if (builder.num_chunks() == 0) return Status::Ok();
-    uint32_t n = static_cast<uint32_t>(builder.num_chunks());
-    auto x = builder.Finish();
-    HUBFS_RETURN_IF_ERROR(s.cas->PutXorb(x.info.hash, std::span<const uint8_t>(x.body)).status());
-    chunkstore::FileTerm t;
-    t.xorb = x.info.hash;
-    t.range = {0, n};
-    file.terms.push_back(t);
-    term_start = 0;
-    return Status::Ok();
-  };
-  for (const auto& c : hasher.chunks()) {
-    if (!builder.CanAdd(c.length)) HUBFS_RETURN_IF_ERROR(flush());
-    HUBFS_RETURN_IF_ERROR(PreadAll(f.fd, c.offset, c.length, &buf));
-    HUBFS_RETURN_IF_ERROR(builder.Add(c.hash, buf));
-  }
-  HUBFS_RETURN_IF_ERROR(flush());
-  (void)term_start;
-  HUBFS_RETURN_IF_ERROR(s.cas->RegisterFile(file));
-  e.xet_hash = file.hash.ToString();
-  return e;
+  return StoreAsXetFile(s, size, [&](uint64_t off, size_t len, std::vector<uint8_t>* out) {
+    return PreadAll(f.fd, off, len, out);
+  });
 }
 
 }  // namespace

@@ -159,6 +159,9 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
   });
   const char* any = R"([\s\S]*)";
   auto route = [this, origin](const httplib::Request& req, httplib::Response& res) {
+    // Handlers that honour Range read the header themselves; nothing may be
+    // sliced by cpp-httplib behind their back.
+    TakeRange(req);
     if (origin == "hub")
       hub_api_->Handle(req, res);
     else if (origin == "cas")

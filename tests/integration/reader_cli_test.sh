@@ -38,9 +38,12 @@ open(root + "/README.md", "w").write("# test repo\nhello from hubsim\n")
 PYEOF
 
 "$HUBSIM" import --data "$tmp/data" org/model "$src" >/dev/null
+mkdir -p "$tmp/secret" && echo "private bytes" >"$tmp/secret/s.txt"
+"$HUBSIM" import --data "$tmp/data" --user alice --private alice/secret "$tmp/secret" >/dev/null
 
 start_server() {
-  "$HUBSIM" serve --data "$tmp/data" --listen 127.0.0.1:0 >"$tmp/serve.log" 2>&1 &
+  "$HUBSIM" serve --data "$tmp/data" --listen 127.0.0.1:0 --user alice:hf_alice_reader_token \
+    >"$tmp/serve.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     if grep -q "hubsim listening on" "$tmp/serve.log"; then break; fi
@@ -139,6 +142,9 @@ expect_error "no such file" cat org/model/missing.bin
 expect_error "revision 'v9' not found" cat org/model@v9/big.bin
 expect_error "invalid source" ls 'org//model'
 expect_error "is a directory" cat org/model/sub
+expect_error "private" cat alice/secret/s.txt
+HF_TOKEN=hf_alice_reader_token "$HUBFS" cat alice/secret/s.txt >"$tmp/s.out" || fail "private repo with token"
+cmp "$tmp/secret/s.txt" "$tmp/s.out" || fail "private file differs"
 
 # --- server stopped: cached data through @main still reads; uncached fails fast
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=

@@ -20,12 +20,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 mkdir -p "$tmp/src"
 "$PY" - "$tmp/src" <<'PYEOF'
 import random, sys
-open(sys.argv[1] + "/a.bin", "wb").write(random.Random(1).randbytes(6_000_000))
-open(sys.argv[1] + "/b.bin", "wb").write(random.Random(2).randbytes(6_000_000))
+open(sys.argv[1] + "/a.bin", "wb").write(random.Random(1).randbytes(20_000_000))
+open(sys.argv[1] + "/b.bin", "wb").write(random.Random(2).randbytes(20_000_000))
 PYEOF
 "$HUBSIM" import --data "$tmp/data" org/shared "$tmp/src" >/dev/null
 # Latency on data requests so that the kill lands mid-read.
-"$HUBSIM" serve --data "$tmp/data" --listen 127.0.0.1:0 --faults "latency=150ms,only=data" \
+"$HUBSIM" serve --data "$tmp/data" --listen 127.0.0.1:0 --faults "latency=300ms,only=data" \
   >"$tmp/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do grep -q "hubsim listening on" "$tmp/serve.log" && break; sleep 0.1; done
@@ -38,7 +38,7 @@ unset HF_TOKEN HF_HUB_OFFLINE || true
 a_pid=$!
 "$HUBFS" cat org/shared/b.bin >"$tmp/b.out" 2>"$tmp/b.err" &
 b_pid=$!
-sleep 0.6
+sleep 1.2
 kill -9 "$a_pid" 2>/dev/null || true
 wait "$a_pid" 2>/dev/null || true
 wait "$b_pid" || fail "reader b failed: $(cat "$tmp/b.err")"
@@ -52,4 +52,4 @@ curl -fsS -X DELETE "$HUB/admin/counters" >/dev/null
 cmp "$tmp/src/b.bin" "$tmp/b2.out" || fail "warm re-read of b differs"
 n=$(curl -fsS "$HUB/admin/counters" | "$PY" -c 'import json,sys; print(sum(v.get("requests",0) for v in json.load(sys.stdin).get("data",{}).values()))')
 [ "$n" = "0" ] || fail "warm re-read of b made $n data requests"
-echo "reader_shared_cache_test: OK (killed reader had written $(stat -c %s "$tmp/a.out") of 6000000 bytes; $(cat "$tmp/verify.txt"))"
+echo "reader_shared_cache_test: OK (killed reader had written $(stat -c %s "$tmp/a.out") of 20000000 bytes; $(cat "$tmp/verify.txt"))"

@@ -154,6 +154,22 @@ TEST_F(XetReaderTest, RandomRangesAreByteExact) {
   }
 }
 
+TEST_F(XetReaderTest, SequentialReadsPrefetchInTheBackground) {
+  XetReaderOptions o = SmallWindows();
+  o.readahead_bytes = 600 * 1024;
+  auto r = NewReader(o);
+  for (uint64_t off = 0; off < data_.size(); off += 128 * 1024) ExpectRange(*r, off, 128 * 1024);
+  const XetReaderStats s = r->Stats();
+  EXPECT_GT(s.warm_reads, s.reads / 2) << "most sequential reads should find their bytes fetched";
+  // Prefetched and foreground windows may share a boundary chunk, no more.
+  EXPECT_LE(fake_.data_bytes(), data_.size() * 13 / 10);
+  // A new reader finds everything cached.
+  fake_.ResetCounters();
+  auto r2 = NewReader(o);
+  ExpectRange(*r2, 0, data_.size());
+  EXPECT_EQ(fake_.data_calls(), 0);
+}
+
 TEST_F(XetReaderTest, SmallRandomReadFetchesLittle) {
   auto r = NewReader();
   ExpectRange(*r, 1'500'000, 4096);
