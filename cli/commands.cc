@@ -10,6 +10,8 @@ constexpr char kUsage[] =
     "usage: hubfs <command> [options]\n"
     "\n"
     "commands:\n"
+    "  mount SOURCE MOUNTPOINT     mount a repo revision (see hubfs mount --help)\n"
+    "  unmount MOUNTPOINT          unmount, forcing a lazy detach if needed\n"
     "  ls [-l] [-R] SOURCE[/dir]   list a repo directory\n"
     "  cat [--range S-E] SOURCE/path  write a file (or bytes [S, E)) to stdout\n"
     "  cache {ls,prune,clear,verify}  inspect or maintain the local chunk cache\n"
@@ -30,6 +32,8 @@ int Run(std::span<const std::string_view> args) {
     std::puts("hubfs " HUBFS_VERSION);
     return 0;
   }
+  if (args[0] == "mount") return MountCommand(args.subspan(1));
+  if (args[0] == "unmount") return UnmountCommand(args.subspan(1));
   if (args[0] == "ls") return LsCommand(args.subspan(1));
   if (args[0] == "cat") return CatCommand(args.subspan(1));
   if (args[0] == "cache") return CacheCommand(args.subspan(1));

@@ -13,6 +13,10 @@ int Run(std::span<const std::string_view> args);
 // `hubfs xet hash [--json] FILE...`
 int XetHashCommand(std::span<const std::string_view> args);
 
+// `hubfs mount SOURCE MOUNTPOINT [options]`, `hubfs unmount MOUNTPOINT`
+int MountCommand(std::span<const std::string_view> args);
+int UnmountCommand(std::span<const std::string_view> args);
+
 // `hubfs ls [-l] [-R] SOURCE[/dir]`
 int LsCommand(std::span<const std::string_view> args);
 

@@ -1,0 +1,461 @@
+// `hubfs mount` and `hubfs unmount`.
+//
+// mount: checks what can be checked without the network, then (unless -f)
+// forks before any thread, curl handle or LMDB environment exists. The child
+// resolves the revision, lists the root, mounts, and only then tells the
+// parent "ready" through a pipe (or the reason it failed); the parent exits
+// with that outcome. SIGTERM/SIGINT/SIGHUP end the session and unmount.
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chunkstore/cache.h"
+#include "cli/commands.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "fs/fuse_server.h"
+#include "fs/repo_source_hub.h"
+#include "fs/vfs_core.h"
+#include "fs/xet_cas.h"
+#include "fs/xet_reader.h"
+#include "hub/curl_transport.h"
+#include "hub/hub_client.h"
+#include "hub/repo_id.h"
+#include "hub/retry.h"
+#include "hub/settings.h"
+
+extern char** environ;
+
+namespace hubfs::cli {
+namespace {
+
+constexpr char kMountUsage[] =
+    "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--cache-dir DIR] [--metadata-ttl S]\n"
+    "                   [--io-timeout S] [--uid U] [--gid G] [--allow-other]\n"
+    "                   [--log-level LEVEL]\n"
+    "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR].\n";
+
+constexpr char kUnmountUsage[] = "usage: hubfs unmount MOUNTPOINT\n";
+
+struct MountArgs {
+  std::string source;
+  std::string mountpoint;
+  bool foreground = false;
+  std::string cache_dir;
+  double metadata_ttl = 10;
+  double io_timeout = 30;
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  bool allow_other = false;
+  log::Level log_level = log::Level::kInfo;
+};
+
+bool ParseNumber(std::string_view s, double max, double* out) {
+  std::string str(s);
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(str.c_str(), &end);
+  if (str.empty() || *end != '\0' || errno != 0 || !(v >= 0) || v > max) return false;
+  *out = v;
+  return true;
+}
+
+// Returns an error message, or "" on success.
+std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* out) {
+  std::vector<std::string> positional;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    auto value = [&]() -> std::optional<std::string_view> {
+      if (i + 1 >= args.size()) return std::nullopt;
+      return args[++i];
+    };
+    std::optional<std::string_view> v;
+    double num = 0;
+    if (a == "-f" || a == "--foreground") {
+      out->foreground = true;
+    } else if (a == "--allow-other") {
+      out->allow_other = true;
+    } else if (a == "--cache-dir") {
+      if (!(v = value())) return "--cache-dir needs a directory";
+      out->cache_dir = std::string(*v);
+    } else if (a == "--metadata-ttl") {
+      if (!(v = value()) || !ParseNumber(*v, 86400 * 365, &out->metadata_ttl)) {
+        return "--metadata-ttl needs a number of seconds";
+      }
+    } else if (a == "--io-timeout") {
+      if (!(v = value()) || !ParseNumber(*v, 86400, &out->io_timeout) || out->io_timeout < 1) {
+        return "--io-timeout needs a number of seconds (at least 1)";
+      }
+    } else if (a == "--uid" || a == "--gid") {
+      if (!(v = value()) || !ParseNumber(*v, 4294967294.0, &num)) {
+        return std::string(a) + " needs a numeric id";
+      }
+      (a == "--uid" ? out->uid : out->gid) = static_cast<uint32_t>(num);
+    } else if (a == "--log-level") {
+      if (!(v = value()) || !log::ParseLevel(*v, &out->log_level)) {
+        return "--log-level needs debug, info, warning, error or off";
+      }
+    } else if (!a.empty() && a[0] == '-') {
+      return "unknown option '" + std::string(a) + "'";
+    } else {
+      positional.emplace_back(a);
+    }
+  }
+  if (positional.size() != 2) return "expected SOURCE and MOUNTPOINT";
+  out->source = positional[0];
+  out->mountpoint = positional[1];
+  return "";
+}
+
+// Checks the mountpoint: an existing directory that is not already a mount.
+std::string CheckMountpoint(const std::string& path) {
+  struct stat st, parent;
+  if (stat(path.c_str(), &st) != 0) {
+    return "mountpoint " + path + ": " + std::strerror(errno);
+  }
+  if (!S_ISDIR(st.st_mode)) return "mountpoint " + path + " is not a directory";
+  if (stat((path + "/..").c_str(), &parent) == 0 && parent.st_dev != st.st_dev) {
+    return "mountpoint " + path + " is busy (something is already mounted there)";
+  }
+  return "";
+}
+
+// Sets the kernel readahead of the FUSE mount at `mountpoint` to `kb`
+// (field notes: the 128 KiB default halves sequential speed; about 1 MiB is
+// right, the daemon streams ahead itself). Needs root; best effort. Reads
+// /proc/self/mountinfo rather than stat(2)ing the mount, which would wait for
+// the session loop.
+void SetMountReadahead(const std::string& mountpoint, unsigned kb) {
+  std::string real = mountpoint;
+  if (char* r = realpath(mountpoint.c_str(), nullptr)) {
+    real = r;
+    free(r);
+  }
+  FILE* f = std::fopen("/proc/self/mountinfo", "r");
+  if (f == nullptr) return;
+  char line[4096];
+  std::string dev;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    // id parent major:minor root mountpoint ...
+    char majmin[64], root[1024], mp[2048];
+    if (std::sscanf(line, "%*s %*s %63s %1023s %2047s", majmin, root, mp) == 3 && real == mp) {
+      dev = majmin;  // the last match is the newest mount
+    }
+  }
+  std::fclose(f);
+  if (dev.empty()) return;
+  std::string path = "/sys/class/bdi/" + dev + "/read_ahead_kb";
+  if (FILE* ra = std::fopen(path.c_str(), "w")) {
+    std::fprintf(ra, "%u\n", kb);
+    std::fclose(ra);
+  }
+}
+
+// Where a forked daemon tells its parent how the mount went: one line,
+// "ok" or the error.
+class ReadyPipe {
+ public:
+  explicit ReadyPipe(int fd) : fd_(fd) {}
+  void Report(const std::string& message) {
+    if (fd_ < 0) {
+      if (message != "ok") std::fprintf(stderr, "hubfs mount: %s\n", message.c_str());
+      return;
+    }
+    std::string line = message + "\n";
+    const char* p = line.data();
+    size_t left = line.size();
+    while (left > 0) {
+      ssize_t n = write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string DescribeResolveError(const Status& st, const std::string& what) {
+  switch (st.code()) {
+    case ErrorCode::kNotFound:
+      return what + " not found (" + st.message() + ")";
+    case ErrorCode::kUnauthenticated:
+      return what + ": not found or private, and no valid token (set HF_TOKEN) (" +
+             st.message() + ")";
+    case ErrorCode::kPermissionDenied:
+      return what + ": access denied (" + st.message() + ")";
+    default:
+      return what + ": " + st.ToString();
+  }
+}
+
+// Runs the mount in this process; reports readiness through `ready`.
+// Returns the exit status.
+int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
+          ReadyPipe* ready, bool daemon) {
+  // Stop signals stay blocked in every thread started from here; Run() unblocks them
+  // where libfuse handles them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::string cache_dir = args.cache_dir.empty() ? settings.cache_dir : args.cache_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(cache_dir, ec);
+  if (ec) {
+    ready->Report("cache dir " + cache_dir + ": " + ec.message());
+    return 1;
+  }
+  log::SetMinLevel(args.log_level);
+  if (daemon) {
+    std::string log_path = cache_dir + "/hubfs-mount.log";
+    int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log_fd >= 0) {
+      log::SetSink([log_fd](log::Level, std::string_view line) {
+        std::string l(line);
+        l.push_back('\n');
+        ssize_t n = write(log_fd, l.data(), l.size());
+        (void)n;
+      });
+    }
+  }
+
+  // libcurl's global state was set up by main(); no transport exists yet.
+  // A request may be tried up to three times (below), so each attempt gets a
+  // third of the I/O timeout: a dead or stalled server gives EIO after about
+  // io_timeout plus the short backoffs, never a hang.
+  auto io_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.io_timeout * 1000));
+  auto attempt_timeout = std::max<std::chrono::milliseconds>(io_timeout / 3, std::chrono::seconds(1));
+  hub::CurlTransportOptions topts;
+  topts.connect_timeout = attempt_timeout;
+  topts.stall_timeout = attempt_timeout;
+  topts.user_agent = settings.user_agent;
+  auto curl_transport = hub::CurlTransport::Create(topts);
+  if (!curl_transport.ok()) {
+    ready->Report(curl_transport.status().ToString());
+    return 1;
+  }
+  SystemClock clock;
+  // Few, short retries: a dead server must give EIO well within io_timeout.
+  hub::RetryPolicy retry;
+  retry.max_attempts = 3;
+  retry.initial_backoff = std::chrono::milliseconds(200);
+  retry.max_backoff = std::chrono::milliseconds(1000);
+  retry.max_server_wait = std::min<std::chrono::milliseconds>(io_timeout, std::chrono::seconds(5));
+  hub::RetryingTransport transport(curl_transport->get(), &clock, retry);
+  hub::EnvOrFileTokenProvider tokens(settings);
+  hub::HubClientOptions copts;
+  copts.endpoint = settings.endpoint;
+  copts.offline = settings.offline;
+  hub::HubClient client(&transport, &clock, &tokens, copts);
+
+  // Resolve first: a missing repo or revision fails before anything else.
+  std::string revision = source.revision.value_or("main");
+  fs::HubRepoSource resolver(&client, &transport, &tokens, nullptr, nullptr);
+  auto resolved = resolver.ResolveRevision(source.repo, revision);
+  if (!resolved.ok()) {
+    ready->Report(
+        DescribeResolveError(resolved.status(), source.repo.ToString() + "@" + revision));
+    return 1;
+  }
+
+  chunkstore::CacheOptions cache_opts;
+  cache_opts.dir = cache_dir + "/chunks";
+  auto cache = chunkstore::ChunkCache::Open(cache_opts);
+  if (!cache.ok()) {
+    ready->Report("chunk cache " + cache_opts.dir + ": " + cache.status().ToString());
+    return 1;
+  }
+  const hub::RepoId repo = source.repo;
+  const std::string commit = resolved->commit;
+  fs::HttpXetCas cas(&transport, [&client, repo, commit](bool force) {
+    return client.XetReadToken(repo, commit, force);
+  });
+  fs::XetReader reader(&cas, cache->get());
+  fs::HubRepoSource repo_source(&client, &transport, &tokens, &reader, cache->get());
+
+  fs::ViewSpec view;
+  view.repo = source.repo;
+  view.revision = revision;
+  view.resolved = *resolved;
+  view.subdir = source.subdir;
+  view.immutable = hub::IsCommitSha(revision);
+  fs::VfsOptions vopts;
+  vopts.uid = args.uid.value_or(getuid());
+  vopts.gid = args.gid.value_or(getgid());
+  vopts.metadata_ttl_seconds = args.metadata_ttl;
+  fs::VfsCore core(&repo_source, view, vopts);
+  auto root = core.CheckRoot();
+  if (!root.ok()) {
+    std::string what = source.repo.ToString() + "@" + revision +
+                       (source.subdir.empty() ? "" : "/" + source.subdir);
+    ready->Report(root.error().code == fs::VfsErrc::kNoEntry
+                      ? what + ": folder not found"
+                      : what + ": cannot list: " + root.error().cause.ToString());
+    return 1;
+  }
+
+  fs::FuseServerOptions fopts;
+  fopts.mountpoint = args.mountpoint;
+  fopts.fs_name = "hubfs:" + source.repo.ToString();
+  fopts.allow_other = args.allow_other;
+  fopts.request_timeout_seconds = args.io_timeout;
+  auto server = fs::FuseServer::Mount(&core, fopts);
+  if (!server.ok()) {
+    ready->Report(server.status().message());
+    return 1;
+  }
+  if (geteuid() == 0) SetMountReadahead(args.mountpoint, fopts.max_readahead / 1024);
+  HUBFS_LOG(kInfo) << "mounted " << source.repo.ToString() << "@" << revision << " ("
+                   << commit << ") at " << args.mountpoint;
+  ready->Report("ok");
+  if (daemon) {
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd >= 0) {
+      dup2(null_fd, STDIN_FILENO);
+      dup2(null_fd, STDOUT_FILENO);
+      dup2(null_fd, STDERR_FILENO);
+      close(null_fd);
+    }
+  }
+  pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
+  Status st = (*server)->Run();
+  HUBFS_LOG(kInfo) << "unmounted " << args.mountpoint;
+  if (!st.ok()) {
+    HUBFS_LOG(kError) << st;
+    return 1;
+  }
+  return 0;
+}
+
+// Runs a program quietly; true when it exited 0.
+bool RunQuiet(const std::vector<std::string>& argv) {
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return false;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return false;
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+int MountCommand(std::span<const std::string_view> argv) {
+  MountArgs args;
+  if (!argv.empty() && (argv[0] == "-h" || argv[0] == "--help")) {
+    std::fputs(kMountUsage, stdout);
+    return 0;
+  }
+  std::string err = ParseMountArgs(argv, &args);
+  if (!err.empty()) {
+    std::fprintf(stderr, "hubfs mount: %s\n%s", err.c_str(), kMountUsage);
+    return 2;
+  }
+  auto source = hub::ParseSource(args.source);
+  if (!source.ok()) {
+    std::fprintf(stderr, "hubfs mount: %s\n", source.status().message().c_str());
+    return 2;
+  }
+  auto settings = hub::LoadSettings(hub::ProcessEnvironment());
+  if (!settings.ok()) {
+    std::fprintf(stderr, "hubfs mount: %s\n", settings.status().message().c_str());
+    return 2;
+  }
+  err = CheckMountpoint(args.mountpoint);
+  if (!err.empty()) {
+    std::fprintf(stderr, "hubfs mount: %s\n", err.c_str());
+    return 1;
+  }
+  if (args.foreground) {
+    ReadyPipe ready(-1);
+    return Serve(args, *source, *settings, &ready, /*daemon=*/false);
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "hubfs mount: pipe: %s\n", std::strerror(errno));
+    return 1;
+  }
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    std::fprintf(stderr, "hubfs mount: fork: %s\n", std::strerror(errno));
+    return 1;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    setsid();
+    if (chdir("/") != 0) {
+      // Not fatal: the daemon only uses absolute paths from here on.
+    }
+    ReadyPipe ready(fds[1]);
+    _exit(Serve(args, *source, *settings, &ready, /*daemon=*/true));
+  }
+  close(fds[1]);
+  std::string message;
+  char buf[512];
+  for (;;) {
+    ssize_t n = read(fds[0], buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    message.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  if (message == "ok") return 0;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (message.empty()) message = "the mount process exited before the mount was ready";
+  std::fprintf(stderr, "hubfs mount: %s\n", message.c_str());
+  return 1;
+}
+
+int UnmountCommand(std::span<const std::string_view> argv) {
+  if (argv.size() != 1 || argv[0].empty() || argv[0][0] == '-') {
+    std::fputs(kUnmountUsage, argv.empty() ? stderr : stdout);
+    return argv.size() == 1 && (argv[0] == "-h" || argv[0] == "--help") ? 0 : 2;
+  }
+  std::string mp(argv[0]);
+  // Graceful first; then a lazy detach, which needs neither a live server
+  // nor fusectl (the daemon sees the connection end when the last user goes).
+  if (RunQuiet({"fusermount3", "-u", mp}) || RunQuiet({"umount", mp})) return 0;
+  if (RunQuiet({"umount", "-l", mp}) || RunQuiet({"fusermount3", "-uz", mp})) {
+    std::fprintf(stderr, "hubfs unmount: %s was busy; detached lazily\n", mp.c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "hubfs unmount: cannot unmount %s\n", mp.c_str());
+  return 1;
+}
+
+}  // namespace hubfs::cli

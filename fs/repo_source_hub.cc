@@ -1,0 +1,138 @@
+#include "fs/repo_source_hub.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "fs/repo_view.h"
+#include "hub/url.h"
+
+namespace hubfs::fs {
+
+std::optional<int64_t> ParseIsoTime(std::string_view s) {
+  if (s.size() < 19 || s.size() > 40) return std::nullopt;
+  std::string str(s);
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  char t = 0;
+  if (std::sscanf(str.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &t, &h, &mi, &sec) != 7 ||
+      (t != 'T' && t != ' ') || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+      mi > 59 || sec > 60) {
+    return std::nullopt;
+  }
+  struct tm tm = {};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+HubRepoSource::HubRepoSource(hub::HubClient* client, hub::HttpTransport* transport,
+                             hub::TokenProvider* tokens, XetReader* xet,
+                             chunkstore::ChunkCache* cache)
+    : client_(client), transport_(transport), tokens_(tokens), xet_(xet), cache_(cache) {}
+
+Result<RevisionInfo> HubRepoSource::ResolveRevision(const hub::RepoId& repo,
+                                                    std::string_view revision) {
+  std::string context = "resolve revision " + repo.ToString() + "@" + std::string(revision);
+  HUBFS_RETURN_IF_ERROR(hub::ValidateRevision(revision).WithContext(context));
+  hub::HttpRequest req;
+  req.url = client_->RevisionUrl(repo, revision);
+  req.max_body_bytes = 16u << 20;
+  if (auto token = tokens_->HubToken()) {
+    req.auth = hub::BearerAuth{hub::OriginOf(client_->endpoint()), *token};
+  }
+  HUBFS_ASSIGN_OR_RETURN(hub::HttpResponse resp, transport_->Send(req));
+  HUBFS_RETURN_IF_ERROR(hub::StatusFromResponse(resp, context));
+  auto json = nlohmann::json::parse(resp.body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("sha") || !json["sha"].is_string()) {
+    return CorruptError(context + ": no sha in the answer");
+  }
+  RevisionInfo info;
+  info.commit = json["sha"].get<std::string>();
+  if (!hub::IsCommitSha(info.commit)) return CorruptError(context + ": malformed sha");
+  if (json.contains("lastModified") && json["lastModified"].is_string()) {
+    info.commit_time = ParseIsoTime(json["lastModified"].get<std::string>()).value_or(0);
+  }
+  return info;
+}
+
+Result<std::vector<hub::TreeEntry>> HubRepoSource::ListDir(const hub::RepoId& repo,
+                                                           std::string_view commit,
+                                                           std::string_view dir) {
+  if (cache_ != nullptr) {
+    auto cached = cache_->GetListing(commit, dir);
+    if (cached.ok() && cached->has_value()) {
+      auto entries = DecodeListing(**cached);
+      if (entries.ok()) return entries;
+    }
+  }
+  auto entries = client_->ListTree(repo, commit, dir, hub::TreeOptions{});
+  if (entries.ok() && cache_ != nullptr && hub::IsCommitSha(commit)) {
+    std::sort(entries->begin(), entries->end(),
+              [](const hub::TreeEntry& a, const hub::TreeEntry& b) { return a.path < b.path; });
+    cache_->PutListing(commit, dir, EncodeListing(*entries));
+  }
+  return entries;
+}
+
+Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
+                                   std::span<uint8_t> out) {
+  if (offset >= file.size || out.empty()) return size_t{0};
+  size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), file.size - offset));
+  if (file.xet_hash) {
+    auto hash = chunkstore::Hash::Parse(*file.xet_hash);
+    if (!hash.ok()) return hash.status();
+    XetFileRef ref{*hash, file.size, std::nullopt};
+    return xet_->Read(ref, offset, out.first(want));
+  }
+  if (file.size <= kSmallFileBytes) {
+    std::optional<std::vector<uint8_t>> whole;
+    if (cache_ != nullptr && !file.oid.empty()) {
+      auto cached = cache_->GetSmallFile(file.oid);
+      if (cached.ok() && cached->has_value() && (*cached)->size() == file.size) {
+        whole = std::move(**cached);
+      }
+    }
+    if (!whole) {
+      HUBFS_ASSIGN_OR_RETURN(whole, Fetch(file, 0, file.size - 1));
+      if (cache_ != nullptr && !file.oid.empty()) cache_->PutSmallFile(file.oid, *whole);
+    }
+    std::copy_n(whole->data() + offset, want, out.data());
+    return want;
+  }
+  HUBFS_ASSIGN_OR_RETURN(std::vector<uint8_t> part, Fetch(file, offset, offset + want - 1));
+  std::copy_n(part.data(), want, out.data());
+  return want;
+}
+
+Result<std::vector<uint8_t>> HubRepoSource::Fetch(const FileContent& file, uint64_t first,
+                                                  uint64_t last) {
+  const uint64_t want = last - first + 1;
+  std::string context = "read " + file.repo.ToString() + "@" + file.commit + "/" + file.path;
+  hub::HttpRequest req;
+  req.url = client_->ResolveUrl(file.repo, file.commit, file.path);
+  req.ranges.push_back(hub::ByteRange{first, last});
+  req.max_redirects = 5;
+  req.max_body_bytes = want + 1;
+  if (auto token = tokens_->HubToken()) {
+    req.auth = hub::BearerAuth{hub::OriginOf(client_->endpoint()), *token};
+  }
+  HUBFS_ASSIGN_OR_RETURN(hub::HttpResponse resp, transport_->Send(req));
+  HUBFS_RETURN_IF_ERROR(hub::StatusFromResponse(resp, context));
+  // 206 with exactly the range; or 200 with the whole file when the range was
+  // the whole file (a server may ignore Range then).
+  bool whole_ok = resp.status == 200 && first == 0 && want == file.size;
+  if ((resp.status != 206 && !whole_ok) || resp.body.size() != want) {
+    return CorruptError(context + ": expected " + std::to_string(want) + " bytes, got " +
+                        std::to_string(resp.body.size()) + " (HTTP " +
+                        std::to_string(resp.status) + ")");
+  }
+  return std::vector<uint8_t>(resp.body.begin(), resp.body.end());
+}
+
+}  // namespace hubfs::fs

@@ -1,0 +1,61 @@
+#include "fs/vfs_inode_table.h"
+
+namespace hubfs::fs {
+
+InodeTable::InodeTable(size_t max_inodes) : max_inodes_(max_inodes) {}
+
+uint64_t InodeTable::AddRoot(uint32_t view, std::string path,
+                             std::shared_ptr<const NodeMeta> meta) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t ino = next_ino_++;
+  by_path_[Key(view, path)] = ino;
+  nodes_[ino] = Node{InodeInfo{ino, view, std::move(path), std::move(meta)}, 1, true};
+  return ino;
+}
+
+VfsResult<uint64_t> InodeTable::Ref(uint32_t view, const std::string& path,
+                                    std::shared_ptr<const NodeMeta> meta) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Key key(view, path);
+  auto it = by_path_.find(key);
+  if (it != by_path_.end()) {
+    Node& node = nodes_.at(it->second);
+    if (node.info.meta->oid == meta->oid && node.info.meta->is_dir == meta->is_dir) {
+      ++node.nlookup;
+      return node.info.ino;
+    }
+    // Changed content: the old inode lives on for its holders, unnamed.
+    by_path_.erase(it);
+  }
+  if (nodes_.size() >= max_inodes_) return VfsErrc::kNoSpace;
+  uint64_t ino = next_ino_++;
+  by_path_[key] = ino;
+  nodes_[ino] = Node{InodeInfo{ino, view, path, std::move(meta)}, 1, false};
+  return ino;
+}
+
+void InodeTable::Forget(uint64_t ino, uint64_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || it->second.pinned) return;
+  Node& node = it->second;
+  node.nlookup = n >= node.nlookup ? 0 : node.nlookup - n;
+  if (node.nlookup > 0) return;
+  auto p = by_path_.find(Key(node.info.view, node.info.path));
+  if (p != by_path_.end() && p->second == ino) by_path_.erase(p);
+  nodes_.erase(it);
+}
+
+VfsResult<InodeInfo> InodeTable::Get(uint64_t ino) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return VfsErrc::kNoEntry;
+  return it->second.info;
+}
+
+size_t InodeTable::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return nodes_.size();
+}
+
+}  // namespace hubfs::fs
