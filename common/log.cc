@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -101,10 +102,15 @@ Message::Message(Level level, const char* file, int line) : level_(level) {
   std::snprintf(ts, sizeof ts, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(ms));
   os_ << LevelTag(level) << ' ' << ts << ' ' << f << ':' << line << "] ";
+  // The header (our own source file name, e.g. xet_reader.cc) is not
+  // redacted; only what the caller wrote is.
+  header_size_ = static_cast<size_t>(os_.tellp());
 }
 
 Message::~Message() {
-  std::string line = RedactSecrets(os_.str());
+  const std::string raw = os_.str();
+  const size_t head = std::min(header_size_, raw.size());
+  std::string line = raw.substr(0, head) + RedactSecrets(std::string_view(raw).substr(head));
   const Sink& sink = CurrentSink();
   if (sink) {
     sink(level_, line);

@@ -49,6 +49,7 @@ class Message {
 
  private:
   Level level_;
+  size_t header_size_ = 0;
   std::ostringstream os_;
 };
 

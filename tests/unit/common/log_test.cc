@@ -70,3 +70,14 @@ TEST(LogTest, ParseLevel) {
 
 }  // namespace
 }  // namespace hubfs::log
+
+TEST(LogTest, SourceFileNamesInTheHeaderAreNotRedacted) {
+  std::vector<std::string> lines;
+  hubfs::log::SetSink([&](hubfs::log::Level, std::string_view line) { lines.emplace_back(line); });
+  { hubfs::log::Message m(hubfs::log::Level::kError, "fs/xet_reader.cc", 7); m.stream() << "tok xet_secret1"; }
+  hubfs::log::SetSink(nullptr);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("xet_reader.cc:7]"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("tok xet_<redacted>"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[0].find("secret1"), std::string::npos) << lines[0];
+}
