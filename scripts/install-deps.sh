@@ -19,7 +19,7 @@ PACKAGES=(
   librust-blake3-dev b3sum
   libcpp-httplib-dev
   python3-numpy
-  util-linux procps curl
+  util-linux procps curl attr
 )
 
 missing=()
