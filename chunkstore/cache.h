@@ -75,8 +75,10 @@ struct CacheOptions {
   // larger entry still goes alone).
   size_t max_batch_entries = 128;
   uint64_t max_batch_bytes = 16ull << 20;
-  // fsync each commit (durable across power loss). kill -9 safety holds
-  // either way; tests may turn this off for speed.
+  // true: fsync data and metadata on each commit (durable across power
+  // loss). false: MDB_NOMETASYNC, still consistent after a system crash but
+  // the last commit may be lost — right for a cache. kill -9 safety holds
+  // either way.
   bool durable = true;
   // Not owned; must outlive the cache. nullptr = SystemClock::Default().
   Clock* clock = nullptr;
