@@ -11,4 +11,11 @@ if(TARGET hubsim AND TARGET hubfs)
            COMMAND ${CMAKE_CURRENT_LIST_DIR}/reader_shared_cache_test.sh $<TARGET_FILE:hubfs>
                    $<TARGET_FILE:hubsim>)
   set_tests_properties(reader_cli reader_faults reader_shared_cache PROPERTIES LABELS integration TIMEOUT 300)
+  # Files uploaded by the official JS client, from the conformance kit copy
+  # that the conformance_kit fixture (tests/conformance) prepares.
+  add_test(NAME reader_js_upload
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/reader_js_upload_test.sh $<TARGET_FILE:hubfs>
+                   $<TARGET_FILE:hubsim> ${HUBFS_CONFORMANCE_DIR})
+  set_tests_properties(reader_js_upload PROPERTIES LABELS integration TIMEOUT 300
+                       FIXTURES_REQUIRED conformance_kit)
 endif()
