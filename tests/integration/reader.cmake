@@ -18,4 +18,10 @@ if(TARGET hubsim AND TARGET hubfs)
                    $<TARGET_FILE:hubsim> ${HUBFS_CONFORMANCE_DIR})
   set_tests_properties(reader_js_upload PROPERTIES LABELS integration TIMEOUT 300
                        FIXTURES_REQUIRED conformance_kit)
+  # 4 GiB through a 64 MiB cache: about 1 minute on 2 cores, ~8 GiB of
+  # temporary disk at the peak.
+  add_test(NAME reader_large_bounded
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/reader_large_bounded_test.sh $<TARGET_FILE:hubfs>
+                   $<TARGET_FILE:hubsim>)
+  set_tests_properties(reader_large_bounded PROPERTIES LABELS integration TIMEOUT 900)
 endif()
