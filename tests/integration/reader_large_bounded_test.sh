@@ -46,8 +46,12 @@ since() { "$PY" -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1])
 # --- the source: SIZE bytes of AES-128-CTR keystream, hashed on the way to disk
 want_bytes=$("$PY" -c 'import sys; s=sys.argv[1]; print(int(s[:-1]) << {"K":10,"M":20,"G":30}[s[-1]] if s[-1] in "KMG" else int(s))' "$SIZE")
 avail=$(df -B1 --output=avail "$tmp" | tail -1 | tr -d ' ')
-[ "$avail" -ge $((2 * want_bytes + (1 << 30))) ] ||
-  fail "needs $((2 * want_bytes + (1 << 30))) free bytes in ${TMPDIR:-/tmp}, has $avail"
+if [ "$avail" -lt $((2 * want_bytes + (1 << 30))) ]; then
+  # Not a failure of hubfs: the machine lacks the scratch space. ctest reports
+  # the test as skipped (SKIP_RETURN_CODE 77), never as passed.
+  echo "SKIP: needs $((2 * want_bytes + (1 << 30))) free bytes in ${TMPDIR:-/tmp}, has $avail" >&2
+  exit 77
+fi
 mkdir -p "$tmp/src"
 t0=$(now)
 if command -v openssl >/dev/null; then
