@@ -52,7 +52,8 @@ constexpr char kMountUsage[] =
     "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--cache-dir DIR] [--metadata-ttl S]\n"
     "                   [--io-timeout S] [--uid U] [--gid G] [--allow-other]\n"
     "                   [--log-level LEVEL]\n"
-    "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR].\n";
+    "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
+    "without @REV the repo's default branch is mounted.\n";
 
 constexpr char kUnmountUsage[] = "usage: hubfs unmount MOUNTPOINT\n";
 
