@@ -17,6 +17,13 @@ int XetHashCommand(std::span<const std::string_view> args);
 int MountCommand(std::span<const std::string_view> args);
 int UnmountCommand(std::span<const std::string_view> args);
 
+// `hubfs status [--cache-dir DIR]...`
+int StatusCommand(std::span<const std::string_view> args);
+
+// `mount.hubfs SOURCE MOUNTPOINT [-sfnv] [-o OPTIONS]`: the mount(8) helper,
+// turning -o options into `hubfs mount` flags.
+int MountHelperCommand(std::span<const std::string_view> args);
+
 // `hubfs ls [-l] [-R] SOURCE[/dir]`
 int LsCommand(std::span<const std::string_view> args);
 

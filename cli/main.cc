@@ -35,5 +35,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hubfs: %s\n", curl.status().ToString().c_str());
     return 1;
   }
+  // Installed (or linked) as mount.hubfs / mount.fuse.hubfs: the mount(8) helper.
+  std::string_view prog = argc > 0 ? argv[0] : "hubfs";
+  if (size_t slash = prog.rfind('/'); slash != std::string_view::npos) {
+    prog = prog.substr(slash + 1);
+  }
+  if (prog == "mount.hubfs" || prog == "mount.fuse.hubfs") {
+    return hubfs::cli::MountHelperCommand(args);
+  }
   return hubfs::cli::Run(args);
 }

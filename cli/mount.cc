@@ -14,6 +14,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
+#include <thread>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +29,7 @@
 
 #include "chunkstore/cache.h"
 #include "cli/commands.h"
+#include "cli/mount_state.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "fs/fuse_server.h"
@@ -47,7 +52,8 @@ constexpr char kMountUsage[] =
     "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--cache-dir DIR] [--metadata-ttl S]\n"
     "                   [--io-timeout S] [--uid U] [--gid G] [--allow-other]\n"
     "                   [--log-level LEVEL]\n"
-    "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR].\n";
+    "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
+    "without @REV the repo's default branch is mounted.\n";
 
 constexpr char kUnmountUsage[] = "usage: hubfs unmount MOUNTPOINT\n";
 
@@ -207,6 +213,27 @@ std::string DescribeResolveError(const Status& st, const std::string& what) {
   }
 }
 
+// The name of the repo's default branch. The Hub maps the revision "HEAD" to
+// the default branch; its name is the branch whose head is that commit. When
+// several branches share the commit, "main" wins if it is one of them; when
+// none can be named (e.g. the branch moved in between), "HEAD" itself is the
+// revision, which still follows the default branch.
+Result<std::string> DefaultBranch(hub::HubClient* client, fs::HubRepoSource* resolver,
+                                  const hub::RepoId& repo) {
+  HUBFS_ASSIGN_OR_RETURN(fs::RevisionInfo head, resolver->ResolveRevision(repo, "HEAD"));
+  HUBFS_ASSIGN_OR_RETURN(hub::Refs refs, client->ListRefs(repo, /*include_prs=*/false));
+  std::vector<std::string> names;
+  for (const hub::GitRef& b : refs.branches) {
+    if (b.target_commit == head.commit) names.push_back(b.name);
+  }
+  if (names.size() == 1) return names[0];
+  if (std::find(names.begin(), names.end(), "main") != names.end()) return std::string("main");
+  HUBFS_LOG(kWarning) << repo.ToString() << ": cannot name the default branch ("
+                      << names.size() << " branches at " << head.commit
+                      << "); following HEAD";
+  return std::string("HEAD");
+}
+
 // Runs the mount in this process; reports readiness through `ready`.
 // Returns the exit status.
 int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
@@ -272,8 +299,19 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
   hub::HubClient client(&transport, &clock, &tokens, copts);
 
   // Resolve first: a missing repo or revision fails before anything else.
-  std::string revision = source.revision.value_or("main");
+  // Without @REV the view follows the repo's default branch, found by name.
   fs::HubRepoSource resolver(&client, &transport, &tokens, nullptr, nullptr);
+  std::string revision;
+  if (source.revision) {
+    revision = *source.revision;
+  } else {
+    auto branch = DefaultBranch(&client, &resolver, source.repo);
+    if (!branch.ok()) {
+      ready->Report(DescribeResolveError(branch.status(), source.repo.ToString()));
+      return 1;
+    }
+    revision = *branch;
+  }
   auto resolved = resolver.ResolveRevision(source.repo, revision);
   if (!resolved.ok()) {
     ready->Report(
@@ -331,7 +369,44 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
   if (geteuid() == 0) SetMountReadahead(args.mountpoint, fopts.max_readahead / 1024);
   HUBFS_LOG(kInfo) << "mounted " << source.repo.ToString() << "@" << revision << " ("
                    << commit << ") at " << args.mountpoint;
+  // Record the mount for `hubfs status`, refreshed with the reader's counters.
+  MountState state;
+  state.pid = getpid();
+  state.source = args.source;
+  state.repo = source.repo.ToString();
+  state.revision = revision;
+  state.commit = commit;
+  state.mountpoint = args.mountpoint;
+  if (char* r = realpath(args.mountpoint.c_str(), nullptr)) {
+    state.mountpoint = r;
+    free(r);
+  }
+  state.cache_dir = cache_dir;
+  if (char* r = realpath(cache_dir.c_str(), nullptr)) {
+    state.cache_dir = r;
+    free(r);
+  }
+  state.started = static_cast<int64_t>(std::time(nullptr));
+  auto refresh_state = [&state, &reader] {
+    fs::XetReaderStats st = reader.Stats();
+    state.reads = st.reads;
+    state.warm_reads = st.warm_reads;
+    state.data_fetches = st.data_fetches;
+    state.data_bytes = st.data_bytes;
+    state.updated = static_cast<int64_t>(std::time(nullptr));
+    WriteMountState(state);
+  };
+  refresh_state();
   ready->Report("ok");
+  std::mutex state_mu;
+  std::condition_variable state_cv;
+  bool state_stop = false;
+  std::thread state_thread([&] {
+    std::unique_lock lock(state_mu);
+    while (!state_cv.wait_for(lock, std::chrono::seconds(2), [&] { return state_stop; })) {
+      refresh_state();
+    }
+  });
   if (daemon) {
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null_fd >= 0) {
@@ -343,6 +418,13 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
   }
   pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
   Status st = (*server)->Run();
+  {
+    std::lock_guard lock(state_mu);
+    state_stop = true;
+  }
+  state_cv.notify_all();
+  state_thread.join();
+  RemoveMountState(state.cache_dir, state.pid);
   HUBFS_LOG(kInfo) << "unmounted " << args.mountpoint;
   if (!st.ok()) {
     HUBFS_LOG(kError) << st;
@@ -383,6 +465,16 @@ int MountCommand(std::span<const std::string_view> argv) {
   if (!err.empty()) {
     std::fprintf(stderr, "hubfs mount: %s\n%s", err.c_str(), kMountUsage);
     return 2;
+  }
+  // The daemon changes to "/": keep the paths it was given meaningful.
+  {
+    std::error_code ec;
+    auto mp = std::filesystem::absolute(args.mountpoint, ec);
+    if (!ec) args.mountpoint = mp.lexically_normal().string();
+    if (!args.cache_dir.empty()) {
+      auto cd = std::filesystem::absolute(args.cache_dir, ec);
+      if (!ec) args.cache_dir = cd.lexically_normal().string();
+    }
   }
   auto source = hub::ParseSource(args.source);
   if (!source.ok()) {

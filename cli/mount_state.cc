@@ -1,0 +1,95 @@
+#include "cli/mount_state.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace hubfs::cli {
+namespace {
+
+bool PidAlive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
+}  // namespace
+
+std::string MountStatePath(const std::string& cache_dir, pid_t pid) {
+  return cache_dir + "/mounts/" + std::to_string(pid) + ".json";
+}
+
+bool WriteMountState(const MountState& s) {
+  std::error_code ec;
+  std::filesystem::create_directories(s.cache_dir + "/mounts", ec);
+  if (ec) return false;
+  nlohmann::json j = {
+      {"pid", s.pid},           {"source", s.source},         {"repo", s.repo},
+      {"revision", s.revision}, {"commit", s.commit},         {"mountpoint", s.mountpoint},
+      {"cache_dir", s.cache_dir}, {"started", s.started},     {"reads", s.reads},
+      {"warm_reads", s.warm_reads}, {"data_fetches", s.data_fetches},
+      {"data_bytes", s.data_bytes}, {"updated", s.updated},
+  };
+  std::string path = MountStatePath(s.cache_dir, s.pid);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump() << "\n";
+    if (!out.good()) return false;
+  }
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+void RemoveMountState(const std::string& cache_dir, pid_t pid) {
+  std::error_code ec;
+  std::filesystem::remove(MountStatePath(cache_dir, pid), ec);
+}
+
+std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
+  std::vector<MountState> out;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(cache_dir + "/mounts", ec);
+  if (ec) return out;
+  for (const auto& entry : it) {
+    const auto& p = entry.path();
+    if (p.extension() != ".json") continue;
+    std::ifstream in(p);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    auto j = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer()) continue;
+    MountState s;
+    s.pid = j["pid"].get<pid_t>();
+    if (!PidAlive(s.pid)) {
+      std::error_code rm;
+      std::filesystem::remove(p, rm);
+      continue;
+    }
+    auto str = [&](const char* k) {
+      return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+    };
+    auto num = [&](const char* k) -> uint64_t {
+      return j.contains(k) && j[k].is_number_unsigned() ? j[k].get<uint64_t>() : 0;
+    };
+    s.source = str("source");
+    s.repo = str("repo");
+    s.revision = str("revision");
+    s.commit = str("commit");
+    s.mountpoint = str("mountpoint");
+    s.cache_dir = str("cache_dir");
+    s.started = static_cast<int64_t>(num("started"));
+    s.reads = num("reads");
+    s.warm_reads = num("warm_reads");
+    s.data_fetches = num("data_fetches");
+    s.data_bytes = num("data_bytes");
+    s.updated = static_cast<int64_t>(num("updated"));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace hubfs::cli

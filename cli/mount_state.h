@@ -1,0 +1,47 @@
+// Per-mount state files: a running mount daemon records itself in
+// <cache>/mounts/<pid>.json (source, mountpoint, cache dir, fetch counters),
+// rewrites it while it runs, and removes it at exit; `hubfs status` reads
+// them. A file whose pid no longer runs is stale.
+#ifndef HUBFS_CLI_MOUNT_STATE_H_
+#define HUBFS_CLI_MOUNT_STATE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hubfs::cli {
+
+struct MountState {
+  pid_t pid = 0;
+  std::string source;      // as given to hubfs mount
+  std::string repo;        // e.g. "datasets/org/data"
+  std::string revision;    // the revision the view follows
+  std::string commit;      // commit resolved at mount time
+  std::string mountpoint;  // absolute
+  std::string cache_dir;
+  int64_t started = 0;     // unix seconds
+  // Cumulative counters of the Xet reader, refreshed every few seconds.
+  uint64_t reads = 0;
+  uint64_t warm_reads = 0;
+  uint64_t data_fetches = 0;
+  uint64_t data_bytes = 0;
+  int64_t updated = 0;     // unix seconds of the last refresh
+};
+
+// <cache_dir>/mounts/<pid>.json
+std::string MountStatePath(const std::string& cache_dir, pid_t pid);
+
+// Writes atomically (temporary file + rename). Returns false on failure.
+bool WriteMountState(const MountState& state);
+
+void RemoveMountState(const std::string& cache_dir, pid_t pid);
+
+// States under <cache_dir>/mounts whose pid is alive; files of dead pids are
+// removed (best effort).
+std::vector<MountState> ReadMountStates(const std::string& cache_dir);
+
+}  // namespace hubfs::cli
+
+#endif  // HUBFS_CLI_MOUNT_STATE_H_

@@ -1,0 +1,197 @@
+// `hubfs status`: the hubfs mounts of this mount namespace (from
+// /proc/self/mountinfo, filesystem type fuse.hubfs), each with the daemon's
+// pid, source and cache use from the state file the daemon keeps under
+// <cache>/mounts/ (see cli/mount_state.h).
+#include <sys/stat.h>
+
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/mount_state.h"
+#include "hub/settings.h"
+
+namespace hubfs::cli {
+namespace {
+
+constexpr char kStatusUsage[] =
+    "usage: hubfs status [--cache-dir DIR]...\n"
+    "Lists the hubfs mounts: mountpoint, source, daemon pid, cache use and the\n"
+    "daemon's fetch counters. Mount records are looked up in the default cache dir,\n"
+    "in each --cache-dir given, and in the cache dirs named by running mount daemons.\n";
+
+struct KernelMount {
+  std::string mountpoint;
+  std::string fsname;
+};
+
+// Undoes the octal escapes (\040 etc.) of /proc/self/mountinfo.
+std::string Unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() &&
+        std::isdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isdigit(static_cast<unsigned char>(s[i + 2])) &&
+        std::isdigit(static_cast<unsigned char>(s[i + 3]))) {
+      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::vector<KernelMount> HubfsMounts() {
+  std::vector<KernelMount> out;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::vector<std::string> fields;
+    std::string w;
+    while (f >> w) fields.push_back(w);
+    size_t dash = 0;
+    while (dash < fields.size() && fields[dash] != "-") ++dash;
+    if (fields.size() < 5 || dash + 2 >= fields.size()) continue;
+    if (fields[dash + 1] != "fuse.hubfs") continue;
+    out.push_back({Unescape(fields[4]), Unescape(fields[dash + 2])});
+  }
+  return out;
+}
+
+// Cache dirs named on the command lines of running hubfs mount processes
+// ("--cache-dir DIR" or "-o ...,cache_dir=DIR").
+std::set<std::string> CacheDirsOfDaemons() {
+  std::set<std::string> dirs;
+  std::error_code ec;
+  for (const auto& p : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = p.path().filename().string();
+    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+    std::ifstream in(p.path() / "cmdline");
+    std::vector<std::string> argv;
+    std::string a;
+    while (std::getline(in, a, '\0')) argv.push_back(a);
+    if (argv.empty()) continue;
+    std::string prog = std::filesystem::path(argv[0]).filename().string();
+    if (prog != "hubfs" && prog != "mount.hubfs" && prog != "mount.fuse.hubfs") continue;
+    for (size_t i = 1; i < argv.size(); ++i) {
+      if (argv[i] == "--cache-dir" && i + 1 < argv.size()) dirs.insert(argv[i + 1]);
+      if (argv[i] == "-o" && i + 1 < argv.size()) {
+        std::stringstream opts(argv[i + 1]);
+        std::string o;
+        while (std::getline(opts, o, ',')) {
+          if (o.rfind("cache_dir=", 0) == 0) dirs.insert(o.substr(10));
+        }
+      }
+    }
+  }
+  return dirs;
+}
+
+// Bytes allocated on disk under `dir` (mount records excluded).
+uint64_t DiskUsage(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  std::filesystem::recursive_directory_iterator it(
+      dir, std::filesystem::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st;
+    if (lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      total += static_cast<uint64_t>(st.st_blocks) * 512;
+    }
+  }
+  return total;
+}
+
+std::string Human(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+}  // namespace
+
+int StatusCommand(std::span<const std::string_view> args) {
+  std::set<std::string> dirs;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-h" || args[i] == "--help") {
+      std::fputs(kStatusUsage, stdout);
+      return 0;
+    }
+    if (args[i] == "--cache-dir" && i + 1 < args.size()) {
+      dirs.insert(std::string(args[++i]));
+    } else if (args[i].rfind("--cache-dir=", 0) == 0) {
+      dirs.insert(std::string(args[i].substr(12)));
+    } else {
+      std::fprintf(stderr, "hubfs status: unexpected argument '%s'\n%s",
+                   std::string(args[i]).c_str(), kStatusUsage);
+      return 2;
+    }
+  }
+  if (auto settings = hub::LoadSettings(hub::ProcessEnvironment()); settings.ok()) {
+    dirs.insert(settings->cache_dir);
+  }
+  for (const auto& d : CacheDirsOfDaemons()) dirs.insert(d);
+
+  // Mount records by mountpoint; with several for one mountpoint (stacked
+  // mounts) the newest wins, as it is the visible one.
+  std::map<std::string, MountState> by_mountpoint;
+  std::set<std::string> seen_dirs;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    auto canon = std::filesystem::weakly_canonical(d, ec);
+    std::string key = ec ? d : canon.string();
+    if (!seen_dirs.insert(key).second) continue;
+    for (auto& s : ReadMountStates(key)) {
+      auto it = by_mountpoint.find(s.mountpoint);
+      if (it == by_mountpoint.end() || it->second.started <= s.started) {
+        by_mountpoint[s.mountpoint] = std::move(s);
+      }
+    }
+  }
+
+  auto mounts = HubfsMounts();
+  if (mounts.empty()) {
+    std::puts("no hubfs mounts");
+    return 0;
+  }
+  std::map<std::string, uint64_t> usage;
+  for (const auto& m : mounts) {
+    auto it = by_mountpoint.find(m.mountpoint);
+    std::printf("%s\n", m.mountpoint.c_str());
+    if (it == by_mountpoint.end()) {
+      std::printf("  source:   %s\n", m.fsname.c_str());
+      std::printf("  daemon:   unknown (no mount record found; try --cache-dir)\n");
+      continue;
+    }
+    const MountState& s = it->second;
+    std::printf("  source:   %s\n", s.source.c_str());
+    std::printf("  revision: %s (%s at mount time)\n", s.revision.c_str(), s.commit.c_str());
+    std::printf("  daemon:   pid %d\n", static_cast<int>(s.pid));
+    if (!usage.count(s.cache_dir)) usage[s.cache_dir] = DiskUsage(s.cache_dir);
+    std::printf("  cache:    %s (%s on disk)\n", s.cache_dir.c_str(),
+                Human(usage[s.cache_dir]).c_str());
+    std::printf("  reads:    %llu (%llu from cache), %llu data fetches, %s fetched\n",
+                static_cast<unsigned long long>(s.reads),
+                static_cast<unsigned long long>(s.warm_reads),
+                static_cast<unsigned long long>(s.data_fetches), Human(s.data_bytes).c_str());
+  }
+  return 0;
+}
+
+}  // namespace hubfs::cli

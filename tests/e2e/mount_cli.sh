@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The mount's command-line side: a SOURCE without @REV mounts the default
+# branch (by its name, as a branch view); `hubfs status` lists a mount (pid, source,
+# cache use) only while it is mounted; `mount.hubfs SOURCE MNT -o OPTS`, as
+# mount(8) runs it for /etc/fstab entries, mounts and unmounts.
+#   mount_cli.sh HUBFS HUBSIM MOUNT_HUBFS
+HUBFS=$1
+HUBSIM=$2
+MOUNT_HUBFS=$3
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+e2e_setup
+# The daemon of mount.hubfs carries its own program name: find it too.
+daemon_pid() {
+  local p
+  for p in /proc/[0-9]*; do
+    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qE -- "(^| |/)mount( |\.hubfs )" &&
+       tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "$MNT"; then
+      basename "$p"
+      return 0
+    fi
+  done
+  return 0
+}
+e2e_start_hubsim
+
+S=$W/src
+mkdir -p "$S/sub"
+printf 'one\n' >"$S/a.txt"
+printf 'b\n' >"$S/sub/b.txt"
+e2e_import datasets/org/data "$S"
+main_sha() {
+  sed -n 's/.*"sha":"\([0-9a-f]\{40\}\)".*/\1/p' <<<"$(curl -s "$HUBSIM_URL/api/datasets/org/data/revision/main")"
+}
+sha1=$(main_sha)
+[[ ${#sha1} -eq 40 ]] || fail "no commit sha from hubsim"
+
+# 1. No @REV: the default branch, named (status shows "main", not a sha).
+bounded 30 "$HUBFS" mount datasets/org/data "$MNT" --cache-dir "$W/cache" --metadata-ttl 1 ||
+  fail "mount without a revision"
+[[ $(cat "$MNT/a.txt") == one ]] || fail "default branch content"
+commit=$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.hf.commit").decode())' "$MNT/a.txt")
+[[ $commit == "$sha1" ]] || fail "default-branch view at $commit, main is at $sha1"
+pass "no @REV mounts the default branch"
+
+# 2. status while mounted: mountpoint, source, revision, the daemon's pid, cache use.
+pid=$(daemon_pid)
+[[ -n $pid ]] || fail "no daemon"
+[[ -f $W/cache/mounts/$pid.json ]] || fail "no mount record $W/cache/mounts/$pid.json"
+"$HUBFS" status >"$W/status" 2>&1 || fail "hubfs status: $(cat "$W/status")"
+grep -qxF "$MNT" "$W/status" || fail "status does not list $MNT: $(cat "$W/status")"
+grep -qE "^  source: +datasets/org/data$" "$W/status" || fail "status source: $(cat "$W/status")"
+grep -qE "^  revision: +main \($sha1" "$W/status" || fail "status revision: $(cat "$W/status")"
+grep -qE "^  daemon: +pid $pid$" "$W/status" || fail "status pid: $(cat "$W/status")"
+grep -qE "^  cache: +$W/cache \([0-9.]+ (B|KiB|MiB)" "$W/status" || fail "status cache: $(cat "$W/status")"
+pass "status lists the mount"
+
+bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
+for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "daemon still running after unmount"
+[[ ! -e $W/cache/mounts/$pid.json ]] || fail "mount record left after unmount"
+"$HUBFS" status >"$W/status" 2>&1 || fail "hubfs status after unmount"
+grep -qF "$MNT" "$W/status" && fail "status still lists $MNT: $(cat "$W/status")"
+# A stale record (dead pid) is ignored and removed.
+printf '{"pid":999999999,"mountpoint":"%s","source":"x/y","cache_dir":"%s"}\n' "$MNT" "$W/cache" \
+  >"$W/cache/mounts/999999999.json"
+"$HUBFS" status --cache-dir "$W/cache" >"$W/status" 2>&1 || fail "hubfs status with a stale record"
+grep -qF "$MNT" "$W/status" && fail "status lists a stale record"
+[[ ! -e $W/cache/mounts/999999999.json ]] || fail "stale record not removed"
+pass "status forgets the mount after unmount"
+
+# 3. mount.hubfs as mount(8) calls it.
+bounded 30 "$MOUNT_HUBFS" "datasets/org/data@$sha1" "$MNT" \
+  -o "ro,defaults,noauto,_netdev,nofail,metadata_ttl=5,io_timeout=10,cache_dir=$W/cache2" ||
+  fail "mount.hubfs"
+is_mounted || fail "mount.hubfs returned without a mount"
+[[ $(cat "$MNT/a.txt") == one ]] || fail "mount.hubfs: content of the pinned commit"
+[[ $(cat "$MNT/sub/b.txt") == b ]] || fail "mount.hubfs: subfolder file"
+grep -F " $MNT " /proc/self/mountinfo | grep -q " - fuse.hubfs hubfs:datasets/org/data " ||
+  fail "mountinfo: $(grep -F " $MNT " /proc/self/mountinfo)"
+touch "$MNT/new" 2>/dev/null && fail "mount.hubfs mount is writable"
+hpid=$(daemon_pid)
+[[ -n $hpid && -f $W/cache2/mounts/$hpid.json ]] || fail "mount.hubfs: no daemon or record in cache_dir"
+"$HUBFS" status >"$W/status" 2>&1 || fail "hubfs status (mount.hubfs)"
+grep -qxF "$MNT" "$W/status" || fail "status misses the mount.hubfs mount: $(cat "$W/status")"
+grep -qE "^  daemon: +pid $hpid$" "$W/status" || fail "status pid (mount.hubfs): $(cat "$W/status")"
+if "$MOUNT_HUBFS" datasets/org/data "$W/src" -o bogus_option 2>"$W/err"; then
+  fail "mount.hubfs accepted an unknown option"
+fi
+grep -q "unknown mount option 'bogus_option'" "$W/err" || fail "unknown option: $(cat "$W/err")"
+bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount (mount.hubfs)"
+is_mounted && fail "still mounted"
+for _ in $(seq 1 50); do kill -0 "$hpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$hpid" 2>/dev/null && fail "mount.hubfs daemon still running after unmount"
+pass "mount.hubfs mounts with -o options and unmounts"
