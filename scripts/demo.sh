@@ -67,14 +67,15 @@ build/bin/hubfs cat --range 0-8 demo/model/model.safetensors | od -A d -t u8 | h
 echo "  remote $(build/bin/hubfs cat demo/model/model.safetensors | sha256sum | cut -c1-64)"
 echo "  local  $(sha256sum "$demo/src/model.safetensors" | cut -c1-64)"
 echo "== hubfs mount demo/model $mnt"
-build/bin/hubfs mount demo/model "$mnt"
+build/bin/hubfs mount demo/model "$mnt" --cache-dir "$demo/cache"
 ls -l "$mnt"
 cat <<MSG
 
 The repo is mounted read-only at $mnt. Try:
   ls -l $mnt; cat $mnt/config.json
   /usr/bin/python3 -c "import numpy as np; a = np.memmap('$mnt/model.safetensors', mode='r'); print(a[:8].view('<u8'))"
-  getfattr -d $mnt/model.safetensors        # user.hf.* attributes (package attr)
+  getfattr -d $mnt/model.safetensors        # user.hf.* attributes
+  build/bin/hubfs status                    # the mount, its daemon and cache
   HF_ENDPOINT=$endpoint HUBFS_CACHE_DIR=$demo/cache build/bin/hubfs cat demo/model/README.md
 Stop it with: scripts/demo.sh stop
 MSG
