@@ -45,7 +45,10 @@ void DeadlineWatcher::Loop() {
     }
     auto now = std::chrono::steady_clock::now();
     if (items_.begin()->first > now) {
-      cv_.wait_until(lock, items_.begin()->first);
+      // Wait on a copy: wait_until reads the time point again after waking,
+      // when Stop() may already have freed the map node it lived in.
+      const auto next = items_.begin()->first;
+      cv_.wait_until(lock, next);
       continue;
     }
     std::vector<Item> due;
