@@ -12,3 +12,5 @@ ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"
 # replay their committed corpora.
 cd "$OLDPWD"
 scripts/fuzz.sh --replay
+# Unit tests again under clang + ASan/UBSan (build-asan/).
+scripts/sanitize.sh
