@@ -10,6 +10,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <cstring>
 #include <vector>
@@ -48,7 +51,71 @@ struct FuseServer::Impl {
   fuse_session* session = nullptr;
   bool mounted = false;
   bool signals_set = false;
+
+  // Kernel invalidations after a branch view moved run on their own thread:
+  // it holds no lock while it calls into the kernel and is never inside a
+  // request handler (an invalidation of a directory whose lookup is still
+  // unanswered would wait for that answer).
+  std::thread notifier;
+  std::mutex notify_mu;
+  std::condition_variable notify_cv;
+  bool notify_pending = false;  // GUARDED_BY(notify_mu)
+  bool notify_stop = false;     // GUARDED_BY(notify_mu)
+
+  void StartNotifier();
+  void StopNotifier();
+  void NotifierLoop();
 };
+
+void FuseServer::Impl::StartNotifier() {
+  if (notifier.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(notify_mu);
+    notify_stop = false;
+  }
+  core->SetInvalidationListener([this] {
+    std::lock_guard<std::mutex> lock(notify_mu);
+    notify_pending = true;
+    notify_cv.notify_one();
+  });
+  notifier = std::thread([this] { NotifierLoop(); });
+}
+
+void FuseServer::Impl::StopNotifier() {
+  if (!notifier.joinable()) return;
+  core->SetInvalidationListener(nullptr);
+  {
+    std::lock_guard<std::mutex> lock(notify_mu);
+    notify_stop = true;
+    notify_cv.notify_one();
+  }
+  notifier.join();
+}
+
+void FuseServer::Impl::NotifierLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(notify_mu);
+      notify_cv.wait(lock, [this] { return notify_pending || notify_stop; });
+      if (notify_stop) return;
+      notify_pending = false;
+    }
+    // No lock held from here on.
+    for (const auto& inv : core->TakeInvalidations()) {
+      int rc = 0;
+      if (!inv.name.empty()) {
+        rc = fuse_lowlevel_notify_inval_entry(session, inv.parent, inv.name.data(),
+                                              inv.name.size());
+      } else {
+        rc = fuse_lowlevel_notify_inval_inode(session, inv.ino, 0, 0);
+      }
+      // ENOENT: the kernel did not know it, nothing to drop.
+      if (rc != 0 && rc != -ENOENT) {
+        HUBFS_LOG(kDebug) << "invalidation failed: " << std::strerror(-rc);
+      }
+    }
+  }
+}
 
 namespace {
 
@@ -186,8 +253,18 @@ void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   fuse_reply_none(req);
 }
 
+// A branch view whose TTL expired re-resolves on the I/O side; this request
+// is answered from what the view shows now.
+void KickRefresh(Impl& self) {
+  if (!self.core->RefreshDue()) return;
+  if (!self.pool->Submit([core = self.core] { core->RefreshIfDue(); })) {
+    HUBFS_LOG(kDebug) << "I/O queue full; revision check postponed";
+  }
+}
+
 void OpGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
   Impl& self = Self(req);
+  KickRefresh(self);
   auto r = self.core->GetAttr(ino);
   if (!r.ok()) return ReplyError(req, r.error(), "getattr");
   struct stat st = ToStat(*r);
@@ -197,6 +274,7 @@ void OpGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Impl& self = Self(req);
   bool write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND)) != 0;
+  KickRefresh(self);
   auto r = self.core->Open(ino, write);
   if (!r.ok()) return ReplyError(req, r.error(), "open");
   fi->fh = r->fh;
@@ -481,11 +559,13 @@ Status FuseServer::Run() {
   fuse_loop_cfg_set_clone_fd(config, 1);
   fuse_loop_cfg_set_max_threads(config, impl_->options.max_fuse_threads);
   fuse_loop_cfg_set_idle_threads(config, 4);
+  impl_->StartNotifier();
   int rc = fuse_session_loop_mt(impl_->session, config);
   fuse_loop_cfg_destroy(config);
   // Answer everything handed to the I/O side before the session goes away.
   impl_->pool->Shutdown();
   impl_->deadlines->Stop();
+  impl_->StopNotifier();
   if (impl_->signals_set) {
     fuse_remove_signal_handlers(impl_->session);
     impl_->signals_set = false;
@@ -502,6 +582,7 @@ FuseServer::~FuseServer() {
   if (!impl_) return;
   if (impl_->pool) impl_->pool->Shutdown();
   if (impl_->deadlines) impl_->deadlines->Stop();
+  impl_->StopNotifier();
   if (impl_->session != nullptr) {
     if (impl_->signals_set) fuse_remove_signal_handlers(impl_->session);
     if (impl_->mounted) fuse_session_unmount(impl_->session);

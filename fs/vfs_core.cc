@@ -1,6 +1,8 @@
 #include "fs/vfs_core.h"
 
 #include <algorithm>
+#include <chrono>
+#include <set>
 
 namespace hubfs::fs {
 namespace {
@@ -56,12 +58,21 @@ const VfsCore::Child* VfsCore::Listing::Find(std::string_view name) const {
   return &*it;
 }
 
-VfsCore::VfsCore(RepoSource* source, ViewSpec view, VfsOptions options)
+static const Clock* DefaultClock() {
+  static SystemClock clock;
+  return &clock;
+}
+
+VfsCore::VfsCore(RepoSource* source, ViewSpec view, VfsOptions options, const Clock* clock)
     : source_(source),
       view_(std::move(view)),
       options_(options),
       inodes_(options.max_inodes),
+      clock_(clock != nullptr ? clock : DefaultClock()),
       listings_(std::max<size_t>(1, options.max_cached_dirs)) {
+  current_ = view_.resolved;
+  next_check_ = clock_->Now() + std::chrono::duration_cast<Clock::Duration>(
+                                    std::chrono::duration<double>(options_.metadata_ttl_seconds));
   auto root = std::make_shared<NodeMeta>();
   root->is_dir = true;
   uint64_t ino = inodes_.AddRoot(0, view_.subdir, std::move(root));
@@ -76,17 +87,127 @@ std::string VfsCore::ChildPath(const std::string& dir, std::string_view name) co
   return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
 }
 
+RevisionInfo VfsCore::current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+bool VfsCore::RefreshDue() const {
+  if (view_.immutable) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  return !refreshing_ && clock_->Now() >= next_check_;
+}
+
+bool VfsCore::RefreshPending() const {
+  if (view_.immutable) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  return refreshing_ || clock_->Now() >= next_check_;
+}
+
+void VfsCore::SetInvalidationListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listener_ = std::move(listener);
+}
+
+std::vector<VfsInvalidation> VfsCore::TakeInvalidations() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(invalidations_, {});
+}
+
+VfsStatus VfsCore::MaybeRefresh(bool may_block) {
+  // Due, or under way on another thread: answer from the commit it finds.
+  if (!RefreshPending()) return VfsOk{};
+  if (!may_block) return VfsErrc::kWouldBlock;
+  RefreshIfDue();
+  std::unique_lock<std::mutex> lock(mu_);
+  refreshed_cv_.wait(lock, [this] { return !refreshing_; });
+  return VfsOk{};
+}
+
+bool VfsCore::RefreshIfDue() {
+  if (view_.immutable) return false;
+  RevisionInfo old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (refreshing_ || clock_->Now() < next_check_) return false;
+    refreshing_ = true;  // one resolution at a time; others keep the current commit
+    old = current_;
+  }
+  const auto ttl = std::chrono::duration_cast<Clock::Duration>(
+      std::chrono::duration<double>(options_.metadata_ttl_seconds));
+  auto resolved = source_->ResolveRevision(view_.repo, view_.revision);
+  if (!resolved.ok() || resolved->commit == old.commit) {
+    // Unchanged, or the source is unreachable: serve the current commit and
+    // try again after another TTL.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      refreshing_ = false;
+      next_check_ = clock_->Now() + ttl;
+    }
+    refreshed_cv_.notify_all();
+    return false;
+  }
+  // Directories whose listing at the old commit is cached may have entries
+  // the kernel knows about: diff them against the new commit.
+  std::set<std::string> dirs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dirs = std::exchange(listed_dirs_, {});
+  }
+  std::vector<VfsInvalidation> out;
+  for (const auto& dir : dirs) {
+    uint64_t dir_ino = inodes_.Find(0, dir);
+    if (dir_ino == 0) continue;  // the kernel holds nothing under it
+    out.push_back(VfsInvalidation{0, "", dir_ino});
+    auto before = GetListingAt(old.commit, dir, /*may_block=*/true);
+    if (!before.ok()) continue;
+    auto after = GetListingAt(resolved->commit, dir, /*may_block=*/true);
+    for (const auto& child : (*before)->children) {
+      const Child* now = after.ok() ? (*after)->Find(child.name) : nullptr;
+      if (now != nullptr && now->meta->is_dir == child.meta->is_dir &&
+          now->meta->oid == child.meta->oid && now->meta->xet_hash == child.meta->xet_hash &&
+          now->meta->size == child.meta->size) {
+        continue;
+      }
+      out.push_back(VfsInvalidation{dir_ino, child.name, 0});
+    }
+  }
+  std::function<void()> listener;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = *resolved;
+    // The kernel may still hold entries of these directories (unchanged
+    // ones were not invalidated): diff them again at the next move.
+    listed_dirs_.insert(dirs.begin(), dirs.end());
+    refreshing_ = false;
+    next_check_ = clock_->Now() + ttl;
+    invalidations_.insert(invalidations_.end(), out.begin(), out.end());
+    listener = listener_;
+  }
+  refreshed_cv_.notify_all();
+  if (listener && !out.empty()) listener();
+  return true;
+}
+
 VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListing(const std::string& path,
                                                                        bool may_block) {
-  std::string key = view_.resolved.commit;
+  return GetListingAt(current().commit, path, may_block);
+}
+
+VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListingAt(
+    const std::string& commit, const std::string& path, bool may_block) {
+  std::string key = commit;
   key.push_back('\0');
   key += path;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto* hit = listings_.Get(key)) return *hit;
+    if (auto* hit = listings_.Get(key)) {
+      if (!view_.immutable && commit == current_.commit) listed_dirs_.insert(path);
+      return *hit;
+    }
   }
   if (!may_block) return VfsErrc::kWouldBlock;
-  auto entries = source_->ListDir(view_.repo, view_.resolved.commit, path);
+  auto entries = source_->ListDir(view_.repo, commit, path);
   if (!entries.ok()) return VfsErrorFromStatus(entries.status());
   auto listing = std::make_shared<Listing>();
   const std::string prefix = path.empty() ? "" : path + "/";
@@ -112,6 +233,7 @@ VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListing(const std
   std::shared_ptr<const Listing> result = std::move(listing);
   std::lock_guard<std::mutex> lock(mu_);
   listings_.Put(key, result);
+  if (!view_.immutable && commit == current_.commit) listed_dirs_.insert(path);
   return result;
 }
 
@@ -131,7 +253,7 @@ VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
   a.gid = options_.gid;
   a.size = info.meta->size;
   a.blocks = (a.size + 511) / 512;
-  a.mtime = view_.resolved.commit_time;
+  a.mtime = current().commit_time;
   return a;
 }
 
@@ -144,6 +266,7 @@ VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool
   if (!dir.ok()) return dir.error();
   if (!dir->meta->is_dir) return VfsErrc::kNotDir;
   if (!ValidName(name)) return VfsErrc::kNoEntry;
+  if (auto st = MaybeRefresh(may_block); !st.ok()) return st.error();
   auto listing = GetListing(dir->path, may_block);
   if (!listing.ok()) return listing.error();
   const Child* child = (*listing)->Find(name);
@@ -171,7 +294,7 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   if (!info.ok()) return info.error();
   if (info->meta->is_dir) return VfsErrc::kIsDir;
   if (write) return VfsErrc::kReadOnly;
-  FileContent content{view_.repo,         view_.resolved.commit, info->path, info->meta->oid,
+  FileContent content{view_.repo,         current().commit,      info->path, info->meta->oid,
                       info->meta->size,   info->meta->xet_hash,  info->meta->sha256};
   std::lock_guard<std::mutex> lock(mu_);
   if (files_.size() + dirs_.size() >= options_.max_open_handles) return VfsErrc::kNoSpace;
@@ -211,6 +334,7 @@ VfsResult<uint64_t> VfsCore::OpenDir(uint64_t ino, bool may_block) {
   auto info = inodes_.Get(ino);
   if (!info.ok()) return info.error();
   if (!info->meta->is_dir) return VfsErrc::kNotDir;
+  if (auto st = MaybeRefresh(may_block); !st.ok()) return st.error();
   auto listing = GetListing(info->path, may_block);
   if (!listing.ok()) return listing.error();
   std::lock_guard<std::mutex> lock(mu_);
@@ -258,7 +382,7 @@ VfsResult<std::string> VfsCore::GetXattr(uint64_t ino, std::string_view name) co
   auto info = inodes_.Get(ino);
   if (!info.ok()) return info.error();
   const NodeMeta& m = *info->meta;
-  if (name == kXattrCommit) return view_.resolved.commit;
+  if (name == kXattrCommit) return current().commit;
   if (m.is_dir) return VfsErrc::kNoAttr;
   if (name == kXattrEtag) return m.sha256 ? *m.sha256 : m.oid;
   if (name == kXattrXetHash && m.xet_hash) return *m.xet_hash;

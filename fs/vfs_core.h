@@ -17,10 +17,13 @@
 #ifndef HUBFS_FS_VFS_CORE_H_
 #define HUBFS_FS_VFS_CORE_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "fs/lru_map.h"
 #include "fs/repo_source.h"
 #include "fs/vfs_inode_table.h"
@@ -58,6 +62,15 @@ struct ViewSpec {
   bool immutable = false;
 };
 
+// A kernel cache entry to drop after a branch view moved: the name `name`
+// under directory `parent` (name non-empty), or the attributes and cached
+// pages of inode `ino` (name empty).
+struct VfsInvalidation {
+  uint64_t parent = 0;
+  std::string name;
+  uint64_t ino = 0;
+};
+
 struct VfsOpenFile {
   uint64_t fh = 0;
   // The content is pinned to a (commit, oid) that the page cache already
@@ -82,8 +95,28 @@ class VfsCore {
  public:
   static constexpr uint64_t kRootIno = 1;
 
-  // `source` must outlive the core. The view's root is kRootIno.
-  VfsCore(RepoSource* source, ViewSpec view, VfsOptions options);
+  // `source` and `clock` must outlive the core (nullptr clock = the system
+  // clock). The view's root is kRootIno.
+  VfsCore(RepoSource* source, ViewSpec view, VfsOptions options, const Clock* clock = nullptr);
+
+  // Branch and tag views follow their head: once metadata_ttl has passed
+  // since the last resolution, the next Lookup or OpenDir re-resolves the
+  // revision (with may_block = false they answer kWouldBlock so that the
+  // caller retries on an I/O thread). A failed resolution keeps the current
+  // commit and is retried after another TTL. Commit-sha views never
+  // re-resolve.
+  bool RefreshDue() const;
+  // Due, or a resolution under way on another thread.
+  bool RefreshPending() const;
+  // Re-resolves now if due (blocks on the network; no lock held across it).
+  // Returns true when the view moved to another commit; what the kernel
+  // should forget is then queued for TakeInvalidations().
+  bool RefreshIfDue();
+  // Called (with no core lock held) after invalidations were queued.
+  void SetInvalidationListener(std::function<void()> listener);
+  std::vector<VfsInvalidation> TakeInvalidations();
+  // The commit the view shows now.
+  RevisionInfo current() const;
 
   // Lists the view's root with may_block, so that a missing subfolder or
   // repo fails before anything is mounted. Errors: as Lookup.
@@ -152,6 +185,11 @@ class VfsCore {
   // The listing of directory `path` of the view, from the cache or (when
   // may_block) the source.
   VfsResult<std::shared_ptr<const Listing>> GetListing(const std::string& path, bool may_block);
+  VfsResult<std::shared_ptr<const Listing>> GetListingAt(const std::string& commit,
+                                                         const std::string& path, bool may_block);
+  // Refresh (when due and may_block) before answering; kWouldBlock when due
+  // and !may_block.
+  VfsStatus MaybeRefresh(bool may_block);
   VfsAttr AttrOf(const InodeInfo& info) const;
   VfsEntry EntryOf(const InodeInfo& info) const;
   double Ttl() const;
@@ -162,7 +200,17 @@ class VfsCore {
   const VfsOptions options_;
   InodeTable inodes_;
 
+  const Clock* const clock_;
+
   mutable std::mutex mu_;
+  RevisionInfo current_;                                          // GUARDED_BY(mu_)
+  Clock::TimePoint next_check_;                                   // GUARDED_BY(mu_)
+  bool refreshing_ = false;                                       // GUARDED_BY(mu_)
+  std::condition_variable refreshed_cv_;  // refreshing_ became false
+  std::vector<VfsInvalidation> invalidations_;                    // GUARDED_BY(mu_)
+  std::function<void()> listener_;                                // GUARDED_BY(mu_)
+  // Directories listed at current_ (the kernel may know their entries).
+  std::set<std::string> listed_dirs_;                             // GUARDED_BY(mu_)
   // Keyed by commit + '\0' + dir path: immutable, shareable between views.
   LruMap<std::string, std::shared_ptr<const Listing>> listings_;  // GUARDED_BY(mu_)
   uint64_t next_fh_ = 1;                                          // GUARDED_BY(mu_)

@@ -53,6 +53,12 @@ VfsResult<InodeInfo> InodeTable::Get(uint64_t ino) const {
   return it->second.info;
 }
 
+uint64_t InodeTable::Find(uint32_t view, const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_path_.find(Key{view, path});
+  return it == by_path_.end() ? 0 : it->second;
+}
+
 size_t InodeTable::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return nodes_.size();

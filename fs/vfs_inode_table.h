@@ -61,6 +61,9 @@ class InodeTable {
   // Errors: kNoEntry for an unknown inode.
   VfsResult<InodeInfo> Get(uint64_t ino) const;
 
+  // The live inode of (view, path), or 0 (no reference taken).
+  uint64_t Find(uint32_t view, const std::string& path) const;
+
   size_t size() const;
   size_t max_inodes() const { return max_inodes_; }
 
