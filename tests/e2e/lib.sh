@@ -57,8 +57,9 @@ e2e_teardown() {
   exit $rc
 }
 
+# e2e_start_hubsim [SERVE ARGS...] — extra arguments (e.g. --user NAME:TOKEN) go to `hubsim serve`.
 e2e_start_hubsim() {
-  "$HUBSIM" serve --data "$W/data" --listen 127.0.0.1:0 >"$W/hubsim.out" 2>"$W/hubsim.err" &
+  "$HUBSIM" serve --data "$W/data" --listen 127.0.0.1:0 "$@" >"$W/hubsim.out" 2>"$W/hubsim.err" &
   HUBSIM_PID=$!
   local i
   for i in $(seq 1 200); do

@@ -12,19 +12,7 @@ source "$here/lib.sh"
 e2e_setup
 
 TOKEN=hf_e2ebranchmoves
-"$HUBSIM" serve --data "$W/data" --listen 127.0.0.1:0 --user "org:$TOKEN" \
-  >"$W/hubsim.out" 2>"$W/hubsim.err" &
-HUBSIM_PID=$!
-for _ in $(seq 1 200); do
-  grep -q '^hubsim listening on ' "$W/hubsim.out" 2>/dev/null && break
-  kill -0 "$HUBSIM_PID" 2>/dev/null || { cat "$W/hubsim.err" >&2; fail "hubsim exited"; }
-  sleep 0.05
-done
-HUBSIM_URL=$(sed -n 's/^hubsim listening on //p' "$W/hubsim.out" | head -1)
-[[ -n $HUBSIM_URL ]] || fail "hubsim did not report its port"
-export HF_ENDPOINT=$HUBSIM_URL
-export HF_TOKEN_PATH=$W/no-token
-unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_OFFLINE
+e2e_start_hubsim --user "org:$TOKEN"
 
 S=$W/src
 mkdir -p "$S/sub"
