@@ -254,17 +254,17 @@ void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 // A branch view whose TTL expired re-resolves on the I/O side; this request
-// is answered from what the view shows now.
-void KickRefresh(Impl& self) {
-  if (!self.core->RefreshDue()) return;
-  if (!self.pool->Submit([core = self.core] { core->RefreshIfDue(); })) {
+// is answered from what the view of `ino` shows now.
+void KickRefresh(Impl& self, fuse_ino_t ino) {
+  if (!self.core->RefreshDue(ino)) return;
+  if (!self.pool->Submit([core = self.core, ino] { core->RefreshIfDue(ino); })) {
     HUBFS_LOG(kDebug) << "I/O queue full; revision check postponed";
   }
 }
 
 void OpGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
   Impl& self = Self(req);
-  KickRefresh(self);
+  KickRefresh(self, ino);
   auto r = self.core->GetAttr(ino);
   if (!r.ok()) return ReplyError(req, r.error(), "getattr");
   struct stat st = ToStat(*r);
@@ -274,7 +274,7 @@ void OpGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Impl& self = Self(req);
   bool write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND)) != 0;
-  KickRefresh(self);
+  KickRefresh(self, ino);
   auto r = self.core->Open(ino, write);
   if (!r.ok()) return ReplyError(req, r.error(), "open");
   fi->fh = r->fh;
@@ -301,12 +301,13 @@ void OpRelease(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
   fuse_reply_err(req, 0);
 }
 
-void ReplyOpenDir(fuse_req_t req, fuse_file_info* fi, const VfsResult<uint64_t>& r) {
+void ReplyOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
+                  const VfsResult<uint64_t>& r) {
   Impl& self = Self(req);
   if (!r.ok()) return ReplyError(req, r.error(), "opendir");
   fi->fh = *r;
   // Directories of a commit never change: let the kernel keep readdir pages.
-  bool immutable = self.core->view().immutable;
+  bool immutable = self.core->DirImmutable(ino);
   fi->cache_readdir = immutable ? 1 : 0;
   fi->keep_cache = immutable ? 1 : 0;
   if (fuse_reply_open(req, fi) != 0) self.core->ReleaseDir(*r);
@@ -319,12 +320,12 @@ void OpOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_file_info copy = *fi;
     Offload(req, "opendir", [req, core = self.core, ino, copy](ReplyOnce& once) mutable {
       auto late = core->OpenDir(ino, /*may_block=*/true);
-      if (once.Claim()) return ReplyOpenDir(req, &copy, late);
+      if (once.Claim()) return ReplyOpenDir(req, ino, &copy, late);
       if (late.ok()) core->ReleaseDir(*late);
     });
     return;
   }
-  ReplyOpenDir(req, fi, r);
+  ReplyOpenDir(req, ino, fi, r);
 }
 
 // Directory offsets: 1 after ".", 2 after "..", then 3 + i after listing

@@ -57,7 +57,28 @@ class RepoSource {
   // at the end of the file, 0 at or past it).
   virtual Result<size_t> Read(const FileContent& file, uint64_t offset,
                               std::span<uint8_t> out) = 0;
+
+  // Used only by mounts that show several revisions or repos (the defaults
+  // answer kUnimplemented, which such a mount shows as EIO).
+
+  // The repo's branches, tags, conversions and pull requests. kNotFound /
+  // kUnauthenticated when the repo is missing or private.
+  virtual Result<hub::Refs> ListRefs(const hub::RepoId& repo);
+
+  // The repos of `author` of one type ("ns/name" ids), all pages.
+  virtual Result<std::vector<hub::RepoSummary>> ListRepos(hub::RepoType type,
+                                                          std::string_view author);
 };
+
+inline Result<hub::Refs> RepoSource::ListRefs(const hub::RepoId& repo) {
+  return UnimplementedError("list refs of " + repo.ToString() + ": not supported by this source");
+}
+
+inline Result<std::vector<hub::RepoSummary>> RepoSource::ListRepos(hub::RepoType,
+                                                                   std::string_view author) {
+  return UnimplementedError("list repos of " + std::string(author) +
+                            ": not supported by this source");
+}
 
 }  // namespace hubfs::fs
 

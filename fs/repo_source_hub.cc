@@ -110,6 +110,15 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
   return want;
 }
 
+Result<hub::Refs> HubRepoSource::ListRefs(const hub::RepoId& repo) {
+  return client_->ListRefs(repo, /*include_prs=*/true);
+}
+
+Result<std::vector<hub::RepoSummary>> HubRepoSource::ListRepos(hub::RepoType type,
+                                                               std::string_view author) {
+  return client_->ListRepos(type, author);
+}
+
 Result<std::vector<uint8_t>> HubRepoSource::Fetch(const FileContent& file, uint64_t first,
                                                   uint64_t last) {
   const uint64_t want = last - first + 1;

@@ -37,6 +37,11 @@ class HubRepoSource final : public RepoSource {
   // origin): files up to kSmallFileBytes whole, cached by git oid; larger
   // ones by Range. Lengths are checked.
   Result<size_t> Read(const FileContent& file, uint64_t offset, std::span<uint8_t> out) override;
+  // GET /api/{T}s/{repo}/refs?include_prs=1.
+  Result<hub::Refs> ListRefs(const hub::RepoId& repo) override;
+  // GET /api/{T}s?author=NS, every page.
+  Result<std::vector<hub::RepoSummary>> ListRepos(hub::RepoType type,
+                                                  std::string_view author) override;
 
  private:
   hub::HubClient* const client_;

@@ -12,9 +12,10 @@ constexpr char kXattrEtag[] = "user.hf.etag";
 constexpr char kXattrXetHash[] = "user.hf.xet_hash";
 constexpr char kXattrLfs[] = "user.hf.lfs";
 
-bool ValidName(std::string_view name) {
-  return !name.empty() && name != "." && name != ".." && name.size() <= 255 &&
-         name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
+bool ValidName(std::string_view name) { return ValidFileName(name); }
+
+Clock::Duration Seconds(double s) {
+  return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(s));
 }
 
 }  // namespace
@@ -65,43 +66,120 @@ static const Clock* DefaultClock() {
 
 VfsCore::VfsCore(RepoSource* source, ViewSpec view, VfsOptions options, const Clock* clock)
     : source_(source),
-      view_(std::move(view)),
       options_(options),
       inodes_(options.max_inodes),
       clock_(clock != nullptr ? clock : DefaultClock()),
-      listings_(std::max<size_t>(1, options.max_cached_dirs)) {
-  current_ = view_.resolved;
-  next_check_ = clock_->Now() + std::chrono::duration_cast<Clock::Duration>(
-                                    std::chrono::duration<double>(options_.metadata_ttl_seconds));
+      listings_(std::max<size_t>(1, options.max_cached_dirs)),
+      repos_(1),
+      namespaces_(1) {
+  auto v = std::make_shared<View>();
+  v->id = 0;
+  v->current = view.resolved;
+  v->next_check = clock_->Now() + Seconds(options_.metadata_ttl_seconds);
+  v->spec = std::move(view);
+  root_view_ = v;
+  views_[0] = v;
   auto root = std::make_shared<NodeMeta>();
   root->is_dir = true;
-  uint64_t ino = inodes_.AddRoot(0, view_.subdir, std::move(root));
+  uint64_t ino = inodes_.AddRoot(0, root_view_->spec.subdir, std::move(root));
   (void)ino;  // kRootIno: the first inode the table hands out.
 }
 
-double VfsCore::Ttl() const {
-  return view_.immutable ? options_.immutable_ttl_seconds : options_.metadata_ttl_seconds;
+VfsCore::VfsCore(RepoSource* source, VfsLayout layout, VfsOptions options, const Clock* clock)
+    : source_(source),
+      layout_(std::move(layout)),
+      options_(options),
+      inodes_(options.max_inodes),
+      clock_(clock != nullptr ? clock : DefaultClock()),
+      listings_(std::max<size_t>(1, options.max_cached_dirs)),
+      repos_(std::max<size_t>(1, options.max_cached_repos)),
+      namespaces_(std::max<size_t>(1, options.max_cached_namespaces)) {
+  root_view_ = std::make_shared<View>();
+  root_view_->spec.repo = layout_->repo;
+  root_view_->spec.subdir = layout_->subdir;
+  auto root = std::make_shared<NodeMeta>();
+  root->is_dir = true;
+  uint64_t ino = inodes_.AddRoot(kTreeView, "", std::move(root));
+  (void)ino;  // kRootIno
+}
+
+VfsCore::~VfsCore() = default;
+
+double VfsCore::Ttl(const View& view) const {
+  return view.spec.immutable ? options_.immutable_ttl_seconds : options_.metadata_ttl_seconds;
+}
+
+double VfsCore::TtlOf(const InodeInfo& info) const {
+  if (IsSynthetic(info)) return options_.metadata_ttl_seconds;
+  auto view = GetView(info.view);
+  return view ? Ttl(*view) : options_.metadata_ttl_seconds;
 }
 
 std::string VfsCore::ChildPath(const std::string& dir, std::string_view name) const {
   return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
 }
 
+std::shared_ptr<VfsCore::View> VfsCore::GetView(uint32_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = views_.find(id);
+  return it == views_.end() ? nullptr : it->second;
+}
+
+size_t VfsCore::view_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return multi() ? views_.size() : 1;
+}
+
+void VfsCore::DropViewIfUnusedLocked(uint32_t id) {
+  if (!multi() || id == kTreeView) return;
+  auto it = views_.find(id);
+  if (it == views_.end()) return;
+  const View& v = *it->second;
+  if (v.pins > 0 || v.handles > 0 || inodes_.CountInView(id) > 0) return;
+  auto k = view_ids_.find(v.key);
+  if (k != view_ids_.end() && k->second == id) view_ids_.erase(k);
+  views_.erase(it);
+}
+
+void VfsCore::Unpin(const std::shared_ptr<View>& view) {
+  std::lock_guard<std::mutex> lock(mu_);
+  --view->pins;
+  DropViewIfUnusedLocked(view->id);
+}
+
 RevisionInfo VfsCore::current() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return current_;
+  return root_view_->current;
 }
 
-bool VfsCore::RefreshDue() const {
-  if (view_.immutable) return false;
+bool VfsCore::RefreshDue(const View& view) const {
+  if (view.spec.immutable || (multi() && view.id == kTreeView)) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  return !refreshing_ && clock_->Now() >= next_check_;
+  return !view.refreshing && (!view.date_known || clock_->Now() >= view.next_check);
 }
 
-bool VfsCore::RefreshPending() const {
-  if (view_.immutable) return false;
+bool VfsCore::RefreshPending(const View& view) const {
+  if (view.spec.immutable || (multi() && view.id == kTreeView)) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  return refreshing_ || clock_->Now() >= next_check_;
+  return view.refreshing || !view.date_known || clock_->Now() >= view.next_check;
+}
+
+bool VfsCore::RefreshDue() const { return RefreshDue(*root_view_); }
+bool VfsCore::RefreshPending() const { return RefreshPending(*root_view_); }
+bool VfsCore::RefreshIfDue() { return RefreshView(*root_view_); }
+
+bool VfsCore::RefreshDue(uint64_t ino) const {
+  auto info = inodes_.Get(ino);
+  if (!info.ok() || IsSynthetic(*info)) return false;
+  auto view = GetView(info->view);
+  return view && RefreshDue(*view);
+}
+
+bool VfsCore::RefreshIfDue(uint64_t ino) {
+  auto info = inodes_.Get(ino);
+  if (!info.ok() || IsSynthetic(*info)) return false;
+  auto view = GetView(info->view);
+  return view && RefreshView(*view);
 }
 
 void VfsCore::SetInvalidationListener(std::function<void()> listener) {
@@ -114,35 +192,69 @@ std::vector<VfsInvalidation> VfsCore::TakeInvalidations() {
   return std::exchange(invalidations_, {});
 }
 
-VfsStatus VfsCore::MaybeRefresh(bool may_block) {
+void VfsCore::QueueInvalidations(std::vector<VfsInvalidation> out) {
+  if (out.empty()) return;
+  std::function<void()> listener;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    invalidations_.insert(invalidations_.end(), out.begin(), out.end());
+    listener = listener_;
+  }
+  if (listener) listener();
+}
+
+VfsStatus VfsCore::MaybeRefresh(View& view, bool may_block) {
   // Due, or under way on another thread: answer from the commit it finds.
-  if (!RefreshPending()) return VfsOk{};
+  if (!RefreshPending(view)) return VfsOk{};
   if (!may_block) return VfsErrc::kWouldBlock;
-  RefreshIfDue();
+  RefreshView(view);
   std::unique_lock<std::mutex> lock(mu_);
-  refreshed_cv_.wait(lock, [this] { return !refreshing_; });
+  refreshed_cv_.wait(lock, [&view] { return !view.refreshing; });
   return VfsOk{};
 }
 
-bool VfsCore::RefreshIfDue() {
-  if (view_.immutable) return false;
+bool VfsCore::RefreshView(View& view) {
+  if (view.spec.immutable || (multi() && view.id == kTreeView)) return false;
   RevisionInfo old;
+  bool date_known = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (refreshing_ || clock_->Now() < next_check_) return false;
-    refreshing_ = true;  // one resolution at a time; others keep the current commit
-    old = current_;
+    if (view.refreshing || (view.date_known && clock_->Now() < view.next_check)) return false;
+    view.refreshing = true;  // one resolution at a time; others keep the current commit
+    old = view.current;
+    date_known = view.date_known;
   }
-  const auto ttl = std::chrono::duration_cast<Clock::Duration>(
-      std::chrono::duration<double>(options_.metadata_ttl_seconds));
-  auto resolved = source_->ResolveRevision(view_.repo, view_.revision);
+  const auto ttl = Seconds(options_.metadata_ttl_seconds);
+  Result<RevisionInfo> resolved = UnavailableError("not resolved");
+  if (view.by_ref) {
+    // Through the repo's refs list (fetched at most once per TTL for all
+    // its views); the commit's date from the Hub only when it is new.
+    auto refs = GetRefs(view.spec.repo, /*may_block=*/true);
+    std::string commit = refs.ok() ? (*refs)->CommitOf(view.spec.revision) : "";
+    if (commit.empty()) {
+      resolved = NotFoundError("ref " + view.spec.revision + " is gone");
+    } else if (commit == old.commit && date_known) {
+      resolved = old;
+    } else {
+      resolved = source_->ResolveRevision(view.spec.repo, commit);
+      if (resolved.ok() && resolved->commit != commit) resolved = CorruptError("sha changed");
+    }
+  } else {
+    resolved = source_->ResolveRevision(view.spec.repo, view.spec.revision);
+  }
   if (!resolved.ok() || resolved->commit == old.commit) {
     // Unchanged, or the source is unreachable: serve the current commit and
     // try again after another TTL.
     {
       std::lock_guard<std::mutex> lock(mu_);
-      refreshing_ = false;
-      next_check_ = clock_->Now() + ttl;
+      if (resolved.ok()) {
+        view.current.commit_time = resolved->commit_time;
+        view.date_known = true;
+      } else if (!view.date_known) {
+        view.date_known = true;  // not again before the TTL
+      }
+      view.refreshing = false;
+      view.next_check = clock_->Now() + ttl;
     }
     refreshed_cv_.notify_all();
     return false;
@@ -152,16 +264,16 @@ bool VfsCore::RefreshIfDue() {
   std::set<std::string> dirs;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    dirs = std::exchange(listed_dirs_, {});
+    dirs = std::exchange(view.listed_dirs, {});
   }
   std::vector<VfsInvalidation> out;
   for (const auto& dir : dirs) {
-    uint64_t dir_ino = inodes_.Find(0, dir);
+    uint64_t dir_ino = inodes_.Find(view.id, dir);
     if (dir_ino == 0) continue;  // the kernel holds nothing under it
     out.push_back(VfsInvalidation{0, "", dir_ino});
-    auto before = GetListingAt(old.commit, dir, /*may_block=*/true);
+    auto before = GetListingAt(view, old.commit, dir, /*may_block=*/true);
     if (!before.ok()) continue;
-    auto after = GetListingAt(resolved->commit, dir, /*may_block=*/true);
+    auto after = GetListingAt(view, resolved->commit, dir, /*may_block=*/true);
     for (const auto& child : (*before)->children) {
       const Child* now = after.ok() ? (*after)->Find(child.name) : nullptr;
       if (now != nullptr && now->meta->is_dir == child.meta->is_dir &&
@@ -172,42 +284,49 @@ bool VfsCore::RefreshIfDue() {
       out.push_back(VfsInvalidation{dir_ino, child.name, 0});
     }
   }
-  std::function<void()> listener;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    current_ = *resolved;
+    view.current = *resolved;
+    view.date_known = true;
     // The kernel may still hold entries of these directories (unchanged
     // ones were not invalidated): diff them again at the next move.
-    listed_dirs_.insert(dirs.begin(), dirs.end());
-    refreshing_ = false;
-    next_check_ = clock_->Now() + ttl;
-    invalidations_.insert(invalidations_.end(), out.begin(), out.end());
-    listener = listener_;
+    view.listed_dirs.insert(dirs.begin(), dirs.end());
+    view.refreshing = false;
+    view.next_check = clock_->Now() + ttl;
   }
   refreshed_cv_.notify_all();
-  if (listener && !out.empty()) listener();
+  QueueInvalidations(std::move(out));
   return true;
 }
 
-VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListing(const std::string& path,
+VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListing(View& view,
+                                                                       const std::string& path,
                                                                        bool may_block) {
-  return GetListingAt(current().commit, path, may_block);
+  std::string commit;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commit = view.current.commit;
+  }
+  return GetListingAt(view, commit, path, may_block);
 }
 
 VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListingAt(
-    const std::string& commit, const std::string& path, bool may_block) {
-  std::string key = commit;
+    View& view, const std::string& commit, const std::string& path, bool may_block) {
+  const bool track = !view.spec.immutable;
+  std::string key = view.spec.repo.ToString();
+  key.push_back('\0');
+  key += commit;
   key.push_back('\0');
   key += path;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto* hit = listings_.Get(key)) {
-      if (!view_.immutable && commit == current_.commit) listed_dirs_.insert(path);
+      if (track && commit == view.current.commit) view.listed_dirs.insert(path);
       return *hit;
     }
   }
   if (!may_block) return VfsErrc::kWouldBlock;
-  auto entries = source_->ListDir(view_.repo, commit, path);
+  auto entries = source_->ListDir(view.spec.repo, commit, path);
   if (!entries.ok()) return VfsErrorFromStatus(entries.status());
   auto listing = std::make_shared<Listing>();
   const std::string prefix = path.empty() ? "" : path + "/";
@@ -222,7 +341,7 @@ VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListingAt(
     meta->oid = e.oid;
     meta->xet_hash = e.xet_hash;
     if (e.lfs) meta->sha256 = e.lfs->sha256;
-    listing->children.push_back(Child{std::move(name), std::move(meta)});
+    listing->children.push_back(Child{std::move(name), std::move(meta), nullptr});
   }
   std::sort(listing->children.begin(), listing->children.end(),
             [](const Child& a, const Child& b) { return a.name < b.name; });
@@ -233,12 +352,18 @@ VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListingAt(
   std::shared_ptr<const Listing> result = std::move(listing);
   std::lock_guard<std::mutex> lock(mu_);
   listings_.Put(key, result);
-  if (!view_.immutable && commit == current_.commit) listed_dirs_.insert(path);
+  if (track && commit == view.current.commit) view.listed_dirs.insert(path);
   return result;
 }
 
 VfsStatus VfsCore::CheckRoot() {
-  auto listing = GetListing(view_.subdir, /*may_block=*/true);
+  if (multi()) {
+    if (layout_->kind == VfsLayout::Kind::kHub) return VfsOk{};
+    auto refs = GetRefs(layout_->repo, /*may_block=*/true);
+    if (!refs.ok()) return refs.error();
+    return VfsOk{};
+  }
+  auto listing = GetListing(*root_view_, root_view_->spec.subdir, /*may_block=*/true);
   if (!listing.ok()) return listing.error();
   return VfsOk{};
 }
@@ -253,12 +378,21 @@ VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
   a.gid = options_.gid;
   a.size = info.meta->size;
   a.blocks = (a.size + 511) / 512;
-  a.mtime = current().commit_time;
+  if (IsSynthetic(info)) {
+    a.mtime = layout_->mount_time;
+    return a;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = views_.find(info.view);
+  a.mtime = it == views_.end() ? 0 : it->second->current.commit_time;
+  // A revision directory whose date is still being fetched.
+  if (a.mtime == 0 && multi()) a.mtime = layout_->mount_time;
   return a;
 }
 
 VfsEntry VfsCore::EntryOf(const InodeInfo& info) const {
-  return VfsEntry{AttrOf(info), Ttl(), Ttl()};
+  double ttl = TtlOf(info);
+  return VfsEntry{AttrOf(info), ttl, ttl};
 }
 
 VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool may_block) {
@@ -266,8 +400,11 @@ VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool
   if (!dir.ok()) return dir.error();
   if (!dir->meta->is_dir) return VfsErrc::kNotDir;
   if (!ValidName(name)) return VfsErrc::kNoEntry;
-  if (auto st = MaybeRefresh(may_block); !st.ok()) return st.error();
-  auto listing = GetListing(dir->path, may_block);
+  if (IsSynthetic(*dir)) return LookupSynthetic(*dir, name, may_block);
+  auto view = GetView(dir->view);
+  if (!view) return VfsErrc::kNoEntry;
+  if (auto st = MaybeRefresh(*view, may_block); !st.ok()) return st.error();
+  auto listing = GetListing(*view, dir->path, may_block);
   if (!listing.ok()) return listing.error();
   const Child* child = (*listing)->Find(name);
   if (child == nullptr) return VfsErrc::kNoEntry;
@@ -277,9 +414,19 @@ VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool
   return EntryOf(InodeInfo{*ino, dir->view, std::move(path), child->meta});
 }
 
-double VfsCore::NegativeTimeout(uint64_t /*parent*/) const { return Ttl(); }
+double VfsCore::NegativeTimeout(uint64_t parent) const {
+  auto info = inodes_.Get(parent);
+  if (!info.ok()) return options_.metadata_ttl_seconds;
+  return TtlOf(*info);
+}
 
-void VfsCore::Forget(uint64_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
+void VfsCore::Forget(uint64_t ino, uint64_t nlookup) {
+  auto removed = inodes_.Forget(ino, nlookup);
+  if (removed && multi() && *removed != kTreeView) {
+    std::lock_guard<std::mutex> lock(mu_);
+    DropViewIfUnusedLocked(*removed);
+  }
+}
 
 VfsResult<VfsAttr> VfsCore::GetAttr(uint64_t ino) const {
   auto info = inodes_.Get(ino);
@@ -287,19 +434,34 @@ VfsResult<VfsAttr> VfsCore::GetAttr(uint64_t ino) const {
   return AttrOf(*info);
 }
 
-double VfsCore::AttrTimeout(uint64_t /*ino*/) const { return Ttl(); }
+double VfsCore::AttrTimeout(uint64_t ino) const {
+  auto info = inodes_.Get(ino);
+  if (!info.ok()) return options_.metadata_ttl_seconds;
+  return TtlOf(*info);
+}
+
+bool VfsCore::DirImmutable(uint64_t ino) const {
+  auto info = inodes_.Get(ino);
+  if (!info.ok() || IsSynthetic(*info)) return false;
+  auto view = GetView(info->view);
+  return view && view->spec.immutable;
+}
 
 VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   auto info = inodes_.Get(ino);
   if (!info.ok()) return info.error();
   if (info->meta->is_dir) return VfsErrc::kIsDir;
   if (write) return VfsErrc::kReadOnly;
-  FileContent content{view_.repo,         current().commit,      info->path, info->meta->oid,
-                      info->meta->size,   info->meta->xet_hash,  info->meta->sha256};
   std::lock_guard<std::mutex> lock(mu_);
+  auto view = views_.find(info->view);
+  if (view == views_.end()) return VfsErrc::kNoEntry;
+  View& v = *view->second;
+  FileContent content{v.spec.repo,       v.current.commit,     info->path, info->meta->oid,
+                      info->meta->size,  info->meta->xet_hash, info->meta->sha256};
   if (files_.size() + dirs_.size() >= options_.max_open_handles) return VfsErrc::kNoSpace;
   uint64_t fh = next_fh_++;
-  files_.emplace(fh, std::move(content));
+  files_.emplace(fh, FileHandle{v.id, std::move(content)});
+  ++v.handles;
   // An inode's content never changes (changed content gets a new inode), so
   // whatever the page cache holds for it is current.
   return VfsOpenFile{fh, true};
@@ -311,7 +473,7 @@ VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t>
     std::lock_guard<std::mutex> lock(mu_);
     auto it = files_.find(fh);
     if (it == files_.end()) return VfsErrc::kBadHandle;
-    file = it->second;
+    file = it->second.content;
   }
   if (offset >= file.size) return size_t{0};
   out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), file.size - offset)));
@@ -327,20 +489,38 @@ VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t>
 
 void VfsCore::Release(uint64_t fh) {
   std::lock_guard<std::mutex> lock(mu_);
-  files_.erase(fh);
+  auto it = files_.find(fh);
+  if (it == files_.end()) return;
+  uint32_t view = it->second.view;
+  files_.erase(it);
+  auto v = views_.find(view);
+  if (v != views_.end() && v->second->handles > 0) --v->second->handles;
+  DropViewIfUnusedLocked(view);
 }
 
 VfsResult<uint64_t> VfsCore::OpenDir(uint64_t ino, bool may_block) {
   auto info = inodes_.Get(ino);
   if (!info.ok()) return info.error();
   if (!info->meta->is_dir) return VfsErrc::kNotDir;
-  if (auto st = MaybeRefresh(may_block); !st.ok()) return st.error();
-  auto listing = GetListing(info->path, may_block);
-  if (!listing.ok()) return listing.error();
+  std::shared_ptr<const Listing> listing;
+  if (IsSynthetic(*info)) {
+    auto l = ListSynthetic(info->path, may_block);
+    if (!l.ok()) return l.error();
+    listing = *l;
+  } else {
+    auto view = GetView(info->view);
+    if (!view) return VfsErrc::kNoEntry;
+    if (auto st = MaybeRefresh(*view, may_block); !st.ok()) return st.error();
+    auto l = GetListing(*view, info->path, may_block);
+    if (!l.ok()) return l.error();
+    listing = *l;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (files_.size() + dirs_.size() >= options_.max_open_handles) return VfsErrc::kNoSpace;
+  auto v = views_.find(info->view);
+  if (v != views_.end()) ++v->second->handles;
   uint64_t dh = next_fh_++;
-  dirs_.emplace(dh, DirHandle{info->view, info->path, *listing});
+  dirs_.emplace(dh, DirHandle{info->view, info->path, std::move(listing)});
   return dh;
 }
 
@@ -356,8 +536,8 @@ VfsResult<std::optional<VfsDirEntry>> VfsCore::DirEntryAt(uint64_t dh, size_t in
 
 VfsResult<VfsEntry> VfsCore::LookupDirEntryAt(uint64_t dh, size_t index) {
   uint32_t view = 0;
-  std::string path;
-  std::shared_ptr<const NodeMeta> meta;
+  std::string dir_path;
+  Child child;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = dirs_.find(dh);
@@ -365,24 +545,46 @@ VfsResult<VfsEntry> VfsCore::LookupDirEntryAt(uint64_t dh, size_t index) {
     const auto& children = it->second.listing->children;
     if (index >= children.size()) return VfsErrc::kInvalid;
     view = it->second.view;
-    path = ChildPath(it->second.path, children[index].name);
-    meta = children[index].meta;
+    dir_path = it->second.path;
+    child = children[index];
   }
-  auto ino = inodes_.Ref(view, path, meta);
+  std::string path = ChildPath(dir_path, child.name);
+  if (multi() && view == kTreeView) {
+    // From the listing's snapshot, without the network: a revision's view
+    // is created with the commit the listing saw (its date follows).
+    if (!child.target) return RefSynthetic(path);
+    auto pos = ParseTreePath(dir_path);
+    if (!pos || pos->kind != TreePos::Kind::kRepo) return VfsErrc::kNoEntry;
+    return RefRevision(pos->repo, path, *child.target, /*immutable=*/false, std::nullopt,
+                       /*check=*/false, /*may_block=*/false);
+  }
+  auto ino = inodes_.Ref(view, path, child.meta);
   if (!ino.ok()) return ino.error();
-  return EntryOf(InodeInfo{*ino, view, std::move(path), std::move(meta)});
+  return EntryOf(InodeInfo{*ino, view, std::move(path), std::move(child.meta)});
 }
 
 void VfsCore::ReleaseDir(uint64_t dh) {
   std::lock_guard<std::mutex> lock(mu_);
-  dirs_.erase(dh);
+  auto it = dirs_.find(dh);
+  if (it == dirs_.end()) return;
+  uint32_t view = it->second.view;
+  dirs_.erase(it);
+  auto v = views_.find(view);
+  if (v != views_.end() && v->second->handles > 0) --v->second->handles;
+  DropViewIfUnusedLocked(view);
 }
 
 VfsResult<std::string> VfsCore::GetXattr(uint64_t ino, std::string_view name) const {
   auto info = inodes_.Get(ino);
   if (!info.ok()) return info.error();
+  if (IsSynthetic(*info)) return VfsErrc::kNoAttr;
   const NodeMeta& m = *info->meta;
-  if (name == kXattrCommit) return current().commit;
+  if (name == kXattrCommit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto v = views_.find(info->view);
+    if (v == views_.end()) return VfsErrc::kNoEntry;
+    return v->second->current.commit;
+  }
   if (m.is_dir) return VfsErrc::kNoAttr;
   if (name == kXattrEtag) return m.sha256 ? *m.sha256 : m.oid;
   if (name == kXattrXetHash && m.xet_hash) return *m.xet_hash;
@@ -393,6 +595,7 @@ VfsResult<std::string> VfsCore::GetXattr(uint64_t ino, std::string_view name) co
 VfsResult<std::vector<std::string>> VfsCore::ListXattr(uint64_t ino) const {
   auto info = inodes_.Get(ino);
   if (!info.ok()) return info.error();
+  if (IsSynthetic(*info)) return std::vector<std::string>{};
   std::vector<std::string> names{kXattrCommit};
   const NodeMeta& m = *info->meta;
   if (!m.is_dir) {

@@ -9,6 +9,7 @@ uint64_t InodeTable::AddRoot(uint32_t view, std::string path,
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t ino = next_ino_++;
   by_path_[Key(view, path)] = ino;
+  ++per_view_[view];
   nodes_[ino] = Node{InodeInfo{ino, view, std::move(path), std::move(meta)}, 1, true};
   return ino;
 }
@@ -30,20 +31,31 @@ VfsResult<uint64_t> InodeTable::Ref(uint32_t view, const std::string& path,
   if (nodes_.size() >= max_inodes_) return VfsErrc::kNoSpace;
   uint64_t ino = next_ino_++;
   by_path_[key] = ino;
+  ++per_view_[view];
   nodes_[ino] = Node{InodeInfo{ino, view, path, std::move(meta)}, 1, false};
   return ino;
 }
 
-void InodeTable::Forget(uint64_t ino, uint64_t n) {
+std::optional<uint32_t> InodeTable::Forget(uint64_t ino, uint64_t n) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = nodes_.find(ino);
-  if (it == nodes_.end() || it->second.pinned) return;
+  if (it == nodes_.end() || it->second.pinned) return std::nullopt;
   Node& node = it->second;
   node.nlookup = n >= node.nlookup ? 0 : node.nlookup - n;
-  if (node.nlookup > 0) return;
-  auto p = by_path_.find(Key(node.info.view, node.info.path));
+  if (node.nlookup > 0) return std::nullopt;
+  const uint32_t view = node.info.view;
+  auto p = by_path_.find(Key(view, node.info.path));
   if (p != by_path_.end() && p->second == ino) by_path_.erase(p);
   nodes_.erase(it);
+  auto v = per_view_.find(view);
+  if (v != per_view_.end() && --v->second == 0) per_view_.erase(v);
+  return view;
+}
+
+size_t InodeTable::CountInView(uint32_t view) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = per_view_.find(view);
+  return it == per_view_.end() ? 0 : it->second;
 }
 
 VfsResult<InodeInfo> InodeTable::Get(uint64_t ino) const {

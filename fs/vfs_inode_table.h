@@ -55,8 +55,9 @@ class InodeTable {
                           std::shared_ptr<const NodeMeta> meta);
 
   // Drops `n` lookup references; the inode is removed at zero. Unknown inodes
-  // are ignored (the kernel may forget what a restart never knew).
-  void Forget(uint64_t ino, uint64_t n);
+  // are ignored (the kernel may forget what a restart never knew). Returns
+  // the view of the inode when it was removed.
+  std::optional<uint32_t> Forget(uint64_t ino, uint64_t n);
 
   // Errors: kNoEntry for an unknown inode.
   VfsResult<InodeInfo> Get(uint64_t ino) const;
@@ -65,6 +66,8 @@ class InodeTable {
   uint64_t Find(uint32_t view, const std::string& path) const;
 
   size_t size() const;
+  // Live inodes of `view` (pinned ones included).
+  size_t CountInView(uint32_t view) const;
   size_t max_inodes() const { return max_inodes_; }
 
  private:
@@ -80,6 +83,7 @@ class InodeTable {
   uint64_t next_ino_ = 1;                           // GUARDED_BY(mu_)
   std::unordered_map<uint64_t, Node> nodes_;        // GUARDED_BY(mu_)
   std::map<Key, uint64_t> by_path_;                 // GUARDED_BY(mu_)
+  std::unordered_map<uint32_t, size_t> per_view_;   // GUARDED_BY(mu_)
 };
 
 }  // namespace hubfs::fs
