@@ -49,11 +49,14 @@ namespace hubfs::cli {
 namespace {
 
 constexpr char kMountUsage[] =
-    "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--cache-dir DIR] [--metadata-ttl S]\n"
-    "                   [--io-timeout S] [--uid U] [--gid G] [--allow-other]\n"
-    "                   [--log-level LEVEL]\n"
+    "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--revisions] [--cache-dir DIR]\n"
+    "                   [--metadata-ttl S] [--io-timeout S] [--uid U] [--gid G]\n"
+    "                   [--allow-other] [--log-level LEVEL]\n"
     "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
-    "without @REV the repo's default branch is mounted.\n";
+    "without @REV the repo's default branch is mounted. With --revisions the\n"
+    "mount shows the repo's revisions as directories (no @REV; /SUBDIR applies\n"
+    "within every revision). SOURCE `hub` mounts the whole Hub: models/,\n"
+    "datasets/, spaces/, then NS/NAME/REVISION/... looked up on demand.\n";
 
 constexpr char kUnmountUsage[] = "usage: hubfs unmount MOUNTPOINT\n";
 
@@ -61,6 +64,8 @@ struct MountArgs {
   std::string source;
   std::string mountpoint;
   bool foreground = false;
+  bool revisions = false;  // a repo's revisions as directories
+  bool hub = false;        // SOURCE "hub": the whole Hub
   std::string cache_dir;
   double metadata_ttl = 10;
   double io_timeout = 30;
@@ -95,6 +100,8 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       out->foreground = true;
     } else if (a == "--allow-other") {
       out->allow_other = true;
+    } else if (a == "--revisions") {
+      out->revisions = true;
     } else if (a == "--cache-dir") {
       if (!(v = value())) return "--cache-dir needs a directory";
       out->cache_dir = std::string(*v);
@@ -300,23 +307,28 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
 
   // Resolve first: a missing repo or revision fails before anything else.
   // Without @REV the view follows the repo's default branch, found by name.
+  // A mount of several revisions checks its repo with CheckRoot below.
+  const bool multi = args.revisions || args.hub;
   fs::HubRepoSource resolver(&client, &transport, &tokens, nullptr, nullptr);
   std::string revision;
-  if (source.revision) {
-    revision = *source.revision;
-  } else {
-    auto branch = DefaultBranch(&client, &resolver, source.repo);
-    if (!branch.ok()) {
-      ready->Report(DescribeResolveError(branch.status(), source.repo.ToString()));
+  fs::RevisionInfo resolved;
+  if (!multi) {
+    if (source.revision) {
+      revision = *source.revision;
+    } else {
+      auto branch = DefaultBranch(&client, &resolver, source.repo);
+      if (!branch.ok()) {
+        ready->Report(DescribeResolveError(branch.status(), source.repo.ToString()));
+        return 1;
+      }
+      revision = *branch;
+    }
+    auto r = resolver.ResolveRevision(source.repo, revision);
+    if (!r.ok()) {
+      ready->Report(DescribeResolveError(r.status(), source.repo.ToString() + "@" + revision));
       return 1;
     }
-    revision = *branch;
-  }
-  auto resolved = resolver.ResolveRevision(source.repo, revision);
-  if (!resolved.ok()) {
-    ready->Report(
-        DescribeResolveError(resolved.status(), source.repo.ToString() + "@" + revision));
-    return 1;
+    resolved = *r;
   }
 
   chunkstore::CacheOptions cache_opts;
@@ -328,37 +340,68 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
     return 1;
   }
   const hub::RepoId repo = source.repo;
-  const std::string commit = resolved->commit;
-  fs::HttpXetCas cas(&transport, [&client, repo, commit](bool force) {
-    return client.XetReadToken(repo, commit, force);
-  });
-  fs::XetReader reader(&cas, cache->get());
+  const std::string commit = resolved.commit;
+  // CAS tokens are per repo: one repo and commit for a single revision;
+  // several revisions and repos ask with the repo each file is read from.
+  std::unique_ptr<fs::XetCas> cas;
+  fs::PerRepoXetCas* routed = nullptr;
+  if (multi) {
+    auto per_repo = std::make_unique<fs::PerRepoXetCas>(
+        &transport, [&client](const hub::RepoId& r, const std::string& c, bool force) {
+          return client.XetReadToken(r, c, force);
+        });
+    routed = per_repo.get();
+    cas = std::move(per_repo);
+  } else {
+    cas = std::make_unique<fs::HttpXetCas>(&transport, [&client, repo, commit](bool force) {
+      return client.XetReadToken(repo, commit, force);
+    });
+  }
+  fs::XetReader reader(cas.get(), cache->get());
   fs::HubRepoSource repo_source(&client, &transport, &tokens, &reader, cache->get());
+  if (routed != nullptr) repo_source.RouteXetTokens(routed);
 
-  fs::ViewSpec view;
-  view.repo = source.repo;
-  view.revision = revision;
-  view.resolved = *resolved;
-  view.subdir = source.subdir;
-  view.immutable = hub::IsCommitSha(revision);
   fs::VfsOptions vopts;
   vopts.uid = args.uid.value_or(getuid());
   vopts.gid = args.gid.value_or(getgid());
   vopts.metadata_ttl_seconds = args.metadata_ttl;
-  fs::VfsCore core(&repo_source, view, vopts);
+  std::unique_ptr<fs::VfsCore> core_ptr;
+  std::string what;  // the mounted thing, for messages
+  if (multi) {
+    fs::VfsLayout layout;
+    layout.kind = args.hub ? fs::VfsLayout::Kind::kHub : fs::VfsLayout::Kind::kRevisions;
+    layout.repo = source.repo;
+    layout.subdir = source.subdir;
+    layout.mount_time = static_cast<int64_t>(std::time(nullptr));
+    core_ptr = std::make_unique<fs::VfsCore>(&repo_source, layout, vopts);
+    what = args.hub ? std::string("hub") : source.repo.ToString() + " (revisions)";
+  } else {
+    fs::ViewSpec view;
+    view.repo = source.repo;
+    view.revision = revision;
+    view.resolved = resolved;
+    view.subdir = source.subdir;
+    view.immutable = hub::IsCommitSha(revision);
+    core_ptr = std::make_unique<fs::VfsCore>(&repo_source, view, vopts);
+    what = source.repo.ToString() + "@" + revision +
+           (source.subdir.empty() ? "" : "/" + source.subdir);
+  }
+  fs::VfsCore& core = *core_ptr;
   auto root = core.CheckRoot();
   if (!root.ok()) {
-    std::string what = source.repo.ToString() + "@" + revision +
-                       (source.subdir.empty() ? "" : "/" + source.subdir);
-    ready->Report(root.error().code == fs::VfsErrc::kNoEntry
-                      ? what + ": folder not found"
-                      : what + ": cannot list: " + root.error().cause.ToString());
+    if (multi) {
+      ready->Report(DescribeResolveError(root.error().cause, source.repo.ToString()));
+    } else {
+      ready->Report(root.error().code == fs::VfsErrc::kNoEntry
+                        ? what + ": folder not found"
+                        : what + ": cannot list: " + root.error().cause.ToString());
+    }
     return 1;
   }
 
   fs::FuseServerOptions fopts;
   fopts.mountpoint = args.mountpoint;
-  fopts.fs_name = "hubfs:" + source.repo.ToString();
+  fopts.fs_name = "hubfs:" + (args.hub ? std::string("hub") : source.repo.ToString());
   fopts.allow_other = args.allow_other;
   fopts.request_timeout_seconds = args.io_timeout;
   auto server = fs::FuseServer::Mount(&core, fopts);
@@ -367,14 +410,14 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
     return 1;
   }
   if (geteuid() == 0) SetMountReadahead(args.mountpoint, fopts.max_readahead / 1024);
-  HUBFS_LOG(kInfo) << "mounted " << source.repo.ToString() << "@" << revision << " ("
-                   << commit << ") at " << args.mountpoint;
+  HUBFS_LOG(kInfo) << "mounted " << what << (commit.empty() ? "" : " (" + commit + ")")
+                   << " at " << args.mountpoint;
   // Record the mount for `hubfs status`, refreshed with the reader's counters.
   MountState state;
   state.pid = getpid();
   state.source = args.source;
-  state.repo = source.repo.ToString();
-  state.revision = revision;
+  state.repo = args.hub ? std::string("hub") : source.repo.ToString();
+  state.revision = multi ? std::string("(revisions)") : revision;
   state.commit = commit;
   state.mountpoint = args.mountpoint;
   if (char* r = realpath(args.mountpoint.c_str(), nullptr)) {
@@ -476,9 +519,19 @@ int MountCommand(std::span<const std::string_view> argv) {
       if (!ec) args.cache_dir = cd.lexically_normal().string();
     }
   }
-  auto source = hub::ParseSource(args.source);
+  // "hub" is no repo (a repo id has a namespace): the whole Hub.
+  args.hub = args.source == "hub" || args.source == "hf://hub";
+  Result<hub::Source> source = hub::Source{};
+  if (!args.hub) source = hub::ParseSource(args.source);
   if (!source.ok()) {
     std::fprintf(stderr, "hubfs mount: %s\n", source.status().message().c_str());
+    return 2;
+  }
+  if (args.revisions && source->revision) {
+    std::fprintf(stderr,
+                 "hubfs mount: --revisions shows every revision as a directory; "
+                 "drop @%s from SOURCE (or drop --revisions to mount that revision alone)\n",
+                 source->revision->c_str());
     return 2;
   }
   auto settings = hub::LoadSettings(hub::ProcessEnvironment());

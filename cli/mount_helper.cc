@@ -15,8 +15,8 @@ namespace {
 
 constexpr char kHelperUsage[] =
     "usage: mount.hubfs SOURCE MOUNTPOINT [-s] [-f] [-n] [-v] [-o OPTIONS]\n"
-    "OPTIONS (comma-separated): ro, allow_other, uid=N, gid=N, cache_dir=DIR,\n"
-    "  metadata_ttl=S, io_timeout=S, log_level=LEVEL, foreground;\n"
+    "OPTIONS (comma-separated): ro, allow_other, revisions, uid=N, gid=N,\n"
+    "  cache_dir=DIR, metadata_ttl=S, io_timeout=S, log_level=LEVEL, foreground;\n"
     "  ignored: rw, defaults, auto, noauto, user, users, nouser, _netdev, nofail,\n"
     "  exec, noexec, suid, nosuid, dev, nodev, atime, noatime, relatime, async,\n"
     "  sync, x-*, comment=*.\n"
@@ -105,6 +105,8 @@ int MountHelperCommand(std::span<const std::string_view> argv) {
       flags.push_back("--allow-other");
     } else if (o == "foreground") {
       flags.push_back("-f");
+    } else if (o == "revisions") {
+      flags.push_back("--revisions");
     } else if (has_value && (key == "uid" || key == "gid" || key == "cache_dir" ||
                              key == "metadata_ttl" || key == "io_timeout" ||
                              key == "log_level")) {

@@ -31,6 +31,52 @@ std::optional<int64_t> ParseIsoTime(std::string_view s) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
+PerRepoXetCas::PerRepoXetCas(hub::HttpTransport* transport, TokenFor tokens, size_t max_repos,
+                             size_t max_files)
+    : transport_(transport),
+      tokens_(std::move(tokens)),
+      data_(transport,
+            [](bool) -> Result<hub::XetToken> {
+              return InternalError("data fetches need no CAS token");
+            }),
+      files_(std::max<size_t>(1, max_files)),
+      repos_(std::max<size_t>(1, max_repos)) {}
+
+void PerRepoXetCas::NoteFile(const std::string& xet_hash, const hub::RepoId& repo,
+                             const std::string& commit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto* known = files_.Get(xet_hash); known != nullptr && known->repo == repo) return;
+  files_.Put(xet_hash, Origin{repo, commit});
+}
+
+Result<chunkstore::Reconstruction> PerRepoXetCas::GetReconstruction(
+    const chunkstore::Hash& file_hash, std::optional<FileByteRange> range) {
+  std::shared_ptr<HttpXetCas> cas;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto* origin = files_.Get(file_hash.ToString());
+    if (origin == nullptr) {
+      return NotFoundError("reconstruction of " + file_hash.ToString() + ": no repo known");
+    }
+    const std::string key = origin->repo.ToString();
+    if (auto* hit = repos_.Get(key)) {
+      cas = *hit;
+    } else {
+      Origin o = *origin;
+      cas = std::make_shared<HttpXetCas>(transport_, [tokens = tokens_, o](bool force) {
+        return tokens(o.repo, o.commit, force);
+      });
+      repos_.Put(key, cas);
+    }
+  }
+  return cas->GetReconstruction(file_hash, range);
+}
+
+Result<std::vector<uint8_t>> PerRepoXetCas::FetchData(
+    const std::string& url, const chunkstore::ByteRangeInclusive& range) {
+  return data_.FetchData(url, range);
+}
+
 HubRepoSource::HubRepoSource(hub::HubClient* client, hub::HttpTransport* transport,
                              hub::TokenProvider* tokens, XetReader* xet,
                              chunkstore::ChunkCache* cache)
@@ -87,6 +133,7 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
   if (file.xet_hash) {
     auto hash = chunkstore::Hash::Parse(*file.xet_hash);
     if (!hash.ok()) return hash.status();
+    if (routing_ != nullptr) routing_->NoteFile(hash->ToString(), file.repo, file.commit);
     XetFileRef ref{*hash, file.size, std::nullopt};
     return xet_->Read(ref, offset, out.first(want));
   }

@@ -8,14 +8,57 @@
 #ifndef HUBFS_FS_REPO_SOURCE_HUB_H_
 #define HUBFS_FS_REPO_SOURCE_HUB_H_
 
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+
 #include "chunkstore/cache.h"
+#include "fs/lru_map.h"
 #include "fs/repo_source.h"
+#include "fs/xet_cas.h"
 #include "fs/xet_reader.h"
 #include "hub/http.h"
 #include "hub/hub_client.h"
 #include "hub/settings.h"
 
 namespace hubfs::fs {
+
+// The Xet CAS of a mount that reads several repos: CAS tokens are issued per
+// repo, so each reconstruction is asked with a token of a repo the file was
+// read from (HubRepoSource notes it before each Xet read). Data fetches carry
+// no credentials and need no routing. Bounded: tokens of at most `max_repos`
+// repos and the origin of at most `max_files` file hashes are kept.
+// Thread-safe.
+class PerRepoXetCas final : public XetCas {
+ public:
+  using TokenFor = std::function<Result<hub::XetToken>(const hub::RepoId& repo,
+                                                       const std::string& commit, bool force)>;
+  // `transport` must outlive this object.
+  PerRepoXetCas(hub::HttpTransport* transport, TokenFor tokens, size_t max_repos = 256,
+                size_t max_files = 1 << 16);
+
+  // Records that `xet_hash` (64 hex) is read from `repo` at `commit`.
+  void NoteFile(const std::string& xet_hash, const hub::RepoId& repo, const std::string& commit);
+
+  // Errors: as HttpXetCas; kNotFound for a hash never noted.
+  Result<chunkstore::Reconstruction> GetReconstruction(const chunkstore::Hash& file_hash,
+                                                       std::optional<FileByteRange> range) override;
+  Result<std::vector<uint8_t>> FetchData(const std::string& url,
+                                         const chunkstore::ByteRangeInclusive& range) override;
+
+ private:
+  struct Origin {
+    hub::RepoId repo;
+    std::string commit;
+  };
+  hub::HttpTransport* const transport_;
+  const TokenFor tokens_;
+  HttpXetCas data_;  // data fetches only (no token)
+  std::mutex mu_;
+  LruMap<std::string, Origin> files_;                         // GUARDED_BY(mu_)
+  LruMap<std::string, std::shared_ptr<HttpXetCas>> repos_;    // GUARDED_BY(mu_)
+};
 
 class HubRepoSource final : public RepoSource {
  public:
@@ -37,6 +80,9 @@ class HubRepoSource final : public RepoSource {
   // origin): files up to kSmallFileBytes whole, cached by git oid; larger
   // ones by Range. Lengths are checked.
   Result<size_t> Read(const FileContent& file, uint64_t offset, std::span<uint8_t> out) override;
+  // Xet reads are first noted in `cas` (which must outlive this object), for
+  // a mount of several repos.
+  void RouteXetTokens(PerRepoXetCas* cas) { routing_ = cas; }
   // GET /api/{T}s/{repo}/refs?include_prs=1.
   Result<hub::Refs> ListRefs(const hub::RepoId& repo) override;
   // GET /api/{T}s?author=NS, every page.
@@ -51,6 +97,7 @@ class HubRepoSource final : public RepoSource {
 
   XetReader* const xet_;
   chunkstore::ChunkCache* const cache_;
+  PerRepoXetCas* routing_ = nullptr;
 };
 
 inline constexpr uint64_t kSmallFileBytes = 4ull << 20;
