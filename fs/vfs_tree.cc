@@ -183,6 +183,8 @@ VfsResult<VfsEntry> VfsCore::RefRevision(const hub::RepoId& repo, const std::str
     auto id = view_ids_.find(key);
     if (id != view_ids_.end()) {
       view = views_.at(id->second);
+      // The refs list saw the ref move before the view re-resolved: due now.
+      if (!immutable && view->current.commit != target.commit) view->next_check = clock_->Now();
     } else {
       view = std::make_shared<View>();
       view->id = next_view_++;
