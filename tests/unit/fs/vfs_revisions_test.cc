@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -530,6 +531,65 @@ TEST_F(VfsRevisionsTest, HubRemembersABoundedNumberOfNames) {
   EXPECT_EQ(ReadFile(*core, "models/org/r2/main/f"), "2");
   EXPECT_EQ(ReadFile(*core, "models/org/r3/main/f"), "3");
   EXPECT_EQ(ReadFile(*core, "models/org/model/v1.0/a.txt"), "three");
+}
+
+// Lookups, reads and forgets of revision views from several threads while
+// the branch moves and the refs list expires: every answer is one of the
+// two versions, and once everything is forgotten no view or inode is left.
+TEST_F(VfsRevisionsTest, ConcurrentLookupsForgetsAndMoves) {
+  auto core = MakeRevisions();
+  std::atomic<bool> bad{false};
+  auto worker = [&](int seed) {
+    for (int i = 0; i < 300; ++i) {
+      const char* rev = (i + seed) % 3 == 0 ? kC2 : ((i + seed) % 3 == 1 ? "main" : "same");
+      auto root = core->Lookup(VfsCore::kRootIno, rev, true);
+      if (!root.ok()) {
+        bad = true;
+        continue;
+      }
+      auto file = core->Lookup(root->attr.ino, "a.txt", true);
+      if (file.ok()) {
+        auto fh = core->Open(file->attr.ino, false);
+        if (fh.ok()) {
+          std::vector<uint8_t> buf(16);
+          auto n = core->Read(fh->fh, 0, buf);
+          std::string got = n.ok() ? std::string(buf.begin(), buf.begin() + *n) : "";
+          if (got != "one" && got != "two!") bad = true;
+          core->Release(fh->fh);
+        }
+        core->Forget(file->attr.ino, 1);
+      } else {
+        bad = true;
+      }
+      if (i % 7 == 0) {
+        auto dh = core->OpenDir(VfsCore::kRootIno, true);
+        if (dh.ok()) {
+          for (size_t k = 0;; ++k) {
+            auto d = core->DirEntryAt(*dh, k);
+            if (!d.ok() || !d->has_value()) break;
+            auto e = core->LookupDirEntryAt(*dh, k);
+            if (e.ok()) core->Forget(e->attr.ino, 1);
+          }
+          core->ReleaseDir(*dh);
+        }
+      }
+      core->Forget(root->attr.ino, 1);
+    }
+  };
+  std::thread mover([&] {
+    for (int i = 0; i < 30; ++i) {
+      fake_.SetRef("org/model", "branch", "main", i % 2 == 0 ? kC2 : kC1);
+      clock_.Advance(std::chrono::seconds(11));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(worker, t);
+  for (auto& t : threads) t.join();
+  mover.join();
+  EXPECT_FALSE(bad.load());
+  EXPECT_EQ(core->view_count(), 0u);
+  EXPECT_EQ(core->inode_count(), 1u);
 }
 
 }  // namespace
