@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
 namespace hubfs::fs {
@@ -203,17 +204,17 @@ void VfsCore::QueueInvalidations(std::vector<VfsInvalidation> out) {
   if (listener) listener();
 }
 
-VfsStatus VfsCore::MaybeRefresh(View& view, bool may_block) {
+VfsStatus VfsCore::MaybeRefresh(View& view, bool may_block, const std::string* need_dir) {
   // Due, or under way on another thread: answer from the commit it finds.
   if (!RefreshPending(view)) return VfsOk{};
   if (!may_block) return VfsErrc::kWouldBlock;
-  RefreshView(view);
+  RefreshView(view, need_dir);
   std::unique_lock<std::mutex> lock(mu_);
   refreshed_cv_.wait(lock, [&view] { return !view.refreshing; });
   return VfsOk{};
 }
 
-bool VfsCore::RefreshView(View& view) {
+bool VfsCore::RefreshView(View& view, const std::string* need_dir) {
   if (view.spec.immutable || (multi() && view.id == kTreeView)) return false;
   RevisionInfo old;
   bool date_known = true;
@@ -259,29 +260,73 @@ bool VfsCore::RefreshView(View& view) {
     refreshed_cv_.notify_all();
     return false;
   }
-  // Directories whose listing at the old commit is cached may have entries
-  // the kernel knows about: diff them against the new commit.
+  // Directories listed at the old commit may have entries the kernel knows
+  // about. Nothing is fetched but the directory the triggering request
+  // needs (it would be fetched anyway): that one is diffed exactly. A
+  // directory whose git tree oid did not change (its parent's listings at
+  // both commits are known) keeps everything, and its listing serves the new
+  // commit too. Any other directory is invalidated with every name under it
+  // the kernel holds; those are looked up again from its listing at the new
+  // commit, fetched on first use (unchanged files keep their inode numbers).
   std::set<std::string> dirs;
   {
     std::lock_guard<std::mutex> lock(mu_);
     dirs = std::exchange(view.listed_dirs, {});
   }
+  const std::string& new_commit = resolved->commit;
+  std::map<std::string, std::shared_ptr<const Listing>> known_now;  // dir -> listing at new
   std::vector<VfsInvalidation> out;
-  for (const auto& dir : dirs) {
+  for (const auto& dir : dirs) {  // sorted: a directory before those under it
     uint64_t dir_ino = inodes_.Find(view.id, dir);
     if (dir_ino == 0) continue;  // the kernel holds nothing under it
-    out.push_back(VfsInvalidation{0, "", dir_ino});
-    auto before = GetListingAt(view, old.commit, dir, /*may_block=*/true);
-    if (!before.ok()) continue;
-    auto after = GetListingAt(view, resolved->commit, dir, /*may_block=*/true);
-    for (const auto& child : (*before)->children) {
-      const Child* now = after.ok() ? (*after)->Find(child.name) : nullptr;
-      if (now != nullptr && now->meta->is_dir == child.meta->is_dir &&
-          now->meta->oid == child.meta->oid && now->meta->xet_hash == child.meta->xet_hash &&
-          now->meta->size == child.meta->size) {
-        continue;
+    if (dir != view.spec.subdir) {
+      size_t slash = dir.rfind('/');
+      std::string parent = slash == std::string::npos ? "" : dir.substr(0, slash);
+      std::string name = slash == std::string::npos ? dir : dir.substr(slash + 1);
+      auto now_parent = known_now.find(parent);
+      auto old_parent = CachedListing(view, old.commit, parent);
+      if (now_parent != known_now.end() && old_parent) {
+        const Child* a = now_parent->second->Find(name);
+        const Child* b = old_parent->Find(name);
+        if (a != nullptr && b != nullptr && a->meta->is_dir && b->meta->is_dir &&
+            !a->meta->oid.empty() && a->meta->oid == b->meta->oid) {
+          if (auto same = CachedListing(view, old.commit, dir)) {
+            std::string key = view.spec.repo.ToString();
+            key.push_back('\0');
+            key += new_commit;
+            key.push_back('\0');
+            key += dir;
+            std::lock_guard<std::mutex> lock(mu_);
+            listings_.Put(key, same);
+            known_now[dir] = same;
+          }
+          continue;
+        }
       }
-      out.push_back(VfsInvalidation{dir_ino, child.name, 0});
+    }
+    out.push_back(VfsInvalidation{0, "", dir_ino});
+    const bool needed = need_dir != nullptr && *need_dir == dir;
+    std::shared_ptr<const Listing> after = CachedListing(view, new_commit, dir);
+    std::shared_ptr<const Listing> before = CachedListing(view, old.commit, dir);
+    if (needed && !after) {
+      auto fetched = GetListingAt(view, new_commit, dir, /*may_block=*/true);
+      if (fetched.ok()) after = *fetched;
+    }
+    if (after) known_now[dir] = after;
+    if (after && before) {
+      for (const auto& child : before->children) {
+        const Child* now = after->Find(child.name);
+        if (now != nullptr && now->meta->is_dir == child.meta->is_dir &&
+            now->meta->oid == child.meta->oid && now->meta->xet_hash == child.meta->xet_hash &&
+            now->meta->size == child.meta->size) {
+          continue;
+        }
+        out.push_back(VfsInvalidation{dir_ino, child.name, 0});
+      }
+      continue;
+    }
+    for (auto& name : inodes_.ChildNames(view.id, dir)) {
+      out.push_back(VfsInvalidation{dir_ino, std::move(name), 0});
     }
   }
   {
@@ -297,6 +342,19 @@ bool VfsCore::RefreshView(View& view) {
   refreshed_cv_.notify_all();
   QueueInvalidations(std::move(out));
   return true;
+}
+
+std::shared_ptr<const VfsCore::Listing> VfsCore::CachedListing(const View& view,
+                                                               const std::string& commit,
+                                                               const std::string& path) {
+  std::string key = view.spec.repo.ToString();
+  key.push_back('\0');
+  key += commit;
+  key.push_back('\0');
+  key += path;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto* hit = listings_.Get(key);
+  return hit != nullptr ? *hit : nullptr;
 }
 
 VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListing(View& view,
@@ -403,7 +461,7 @@ VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool
   if (IsSynthetic(*dir)) return LookupSynthetic(*dir, name, may_block);
   auto view = GetView(dir->view);
   if (!view) return VfsErrc::kNoEntry;
-  if (auto st = MaybeRefresh(*view, may_block); !st.ok()) return st.error();
+  if (auto st = MaybeRefresh(*view, may_block, &dir->path); !st.ok()) return st.error();
   auto listing = GetListing(*view, dir->path, may_block);
   if (!listing.ok()) return listing.error();
   const Child* child = (*listing)->Find(name);
@@ -510,7 +568,7 @@ VfsResult<uint64_t> VfsCore::OpenDir(uint64_t ino, bool may_block) {
   } else {
     auto view = GetView(info->view);
     if (!view) return VfsErrc::kNoEntry;
-    if (auto st = MaybeRefresh(*view, may_block); !st.ok()) return st.error();
+    if (auto st = MaybeRefresh(*view, may_block, &info->path); !st.ok()) return st.error();
     auto l = GetListing(*view, info->path, may_block);
     if (!l.ok()) return l.error();
     listing = *l;

@@ -295,12 +295,18 @@ class VfsCore {
                                                        bool may_block);
   VfsResult<std::shared_ptr<const Listing>> GetListingAt(View& view, const std::string& commit,
                                                          const std::string& path, bool may_block);
+  // The cached listing, without fetching or tracking; nullptr when absent.
+  std::shared_ptr<const Listing> CachedListing(const View& view, const std::string& commit,
+                                               const std::string& path);
   bool RefreshDue(const View& view) const;
   bool RefreshPending(const View& view) const;
-  bool RefreshView(View& view);
+  // Re-resolves `view` if due. On a move only `need_dir` (the directory
+  // the triggering request lists, if any) is fetched at the new commit;
+  // see the .cc for what the other listed directories get.
+  bool RefreshView(View& view, const std::string* need_dir = nullptr);
   // Refresh (when due and may_block) before answering; kWouldBlock when due
   // and !may_block.
-  VfsStatus MaybeRefresh(View& view, bool may_block);
+  VfsStatus MaybeRefresh(View& view, bool may_block, const std::string* need_dir = nullptr);
   VfsAttr AttrOf(const InodeInfo& info) const;
   VfsEntry EntryOf(const InodeInfo& info) const;
   double TtlOf(const InodeInfo& info) const;

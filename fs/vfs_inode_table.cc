@@ -71,6 +71,20 @@ uint64_t InodeTable::Find(uint32_t view, const std::string& path) const {
   return it == by_path_.end() ? 0 : it->second;
 }
 
+std::vector<std::string> InodeTable::ChildNames(uint32_t view, const std::string& dir) const {
+  const std::string prefix = dir.empty() ? "" : dir + "/";
+  std::vector<std::string> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = by_path_.lower_bound(Key(view, prefix)); it != by_path_.end(); ++it) {
+    const auto& [v, path] = it->first;
+    if (v != view || path.compare(0, prefix.size(), prefix) != 0) break;
+    if (path.size() == prefix.size()) continue;  // the directory itself (root)
+    if (path.find('/', prefix.size()) != std::string::npos) continue;  // deeper
+    out.push_back(path.substr(prefix.size()));
+  }
+  return out;
+}
+
 size_t InodeTable::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return nodes_.size();

@@ -19,6 +19,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "fs/vfs_types.h"
 
@@ -64,6 +65,9 @@ class InodeTable {
 
   // The live inode of (view, path), or 0 (no reference taken).
   uint64_t Find(uint32_t view, const std::string& path) const;
+
+  // Names of the live inodes directly under directory `dir` of `view`.
+  std::vector<std::string> ChildNames(uint32_t view, const std::string& dir) const;
 
   size_t size() const;
   // Live inodes of `view` (pinned ones included).

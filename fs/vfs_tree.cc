@@ -216,7 +216,9 @@ VfsResult<VfsEntry> VfsCore::RefRevision(const hub::RepoId& repo, const std::str
     // Its date, when a lookup may wait for it (readdirplus may not: the
     // date then follows with the first access inside).
     if (may_block) {
-      if (auto st = MaybeRefresh(*view, may_block); !st.ok()) return st.error();
+      if (auto st = MaybeRefresh(*view, may_block, &view->spec.subdir); !st.ok()) {
+        return st.error();
+      }
     }
     if (!view->spec.subdir.empty()) {
       // The revision directory shows the subfolder; a revision without it

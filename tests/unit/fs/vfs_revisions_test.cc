@@ -65,9 +65,19 @@ class HubFake final : public RepoSource {
     if (it->second.commits.count(std::string(revision)) == 0) return NotFoundError("no rev");
     return RevisionInfo{std::string(revision), DateOf(revision)};
   }
+  // Like git: equal subtrees have equal tree ids.
+  static std::string TreeOid(const std::map<std::string, std::string>& files,
+                             const std::string& dir) {
+    std::string all;
+    for (const auto& [path, content] : files) {
+      if (path.compare(0, dir.size() + 1, dir + "/") == 0) all += path + "\n" + content + "\n";
+    }
+    return "tree-" + std::to_string(std::hash<std::string>()(all));
+  }
   Result<std::vector<hub::TreeEntry>> ListDir(const hub::RepoId& repo, std::string_view commit,
                                               std::string_view dir) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++list_dirs;
     auto r = repos_.find(repo.ToString());
     if (r == repos_.end()) return NotFoundError("no repo");
     auto c = r->second.commits.find(std::string(commit));
@@ -86,7 +96,7 @@ class HubFake final : public RepoSource {
         if (!subdirs.insert(rest.substr(0, slash)).second) continue;
         e.type = hub::TreeEntry::Type::kDirectory;
         e.path = prefix + rest.substr(0, slash);
-        e.oid = "tree-" + e.path;
+        e.oid = TreeOid(c->second, e.path);
       } else {
         e.path = path;
         e.oid = "oid-" + content;
@@ -140,6 +150,7 @@ class HubFake final : public RepoSource {
   std::atomic<int> resolves{0};
   std::atomic<int> list_refs{0};
   std::atomic<int> list_repos{0};
+  std::atomic<int> list_dirs{0};
 
  private:
   std::mutex mu_;
@@ -531,6 +542,58 @@ TEST_F(VfsRevisionsTest, HubRemembersABoundedNumberOfNames) {
   EXPECT_EQ(ReadFile(*core, "models/org/r2/main/f"), "2");
   EXPECT_EQ(ReadFile(*core, "models/org/r3/main/f"), "3");
   EXPECT_EQ(ReadFile(*core, "models/org/model/v1.0/a.txt"), "three");
+}
+
+// A branch move fetches nothing but the directory the triggering lookup
+// needs: unchanged subtrees (same tree oid) keep their listings and kernel
+// entries; a changed directory is invalidated and fetched on next use.
+TEST_F(VfsRevisionsTest, MoveFetchesOnlyWhatTheLookupNeeds) {
+  const std::map<std::string, std::string> v1 = {
+      {"top.txt", "top"}, {"a/x.txt", "x"}, {"a/deep/d.txt", "d"}, {"b/y.txt", "y1"},
+      {"c/z.txt", "z"}};
+  auto v2 = v1;
+  v2["b/y.txt"] = "y2, changed";
+  fake_.Commit("org/model", kC1, v1);
+  fake_.Commit("org/model", kC2, v2);
+  fake_.SetRef("org/model", "branch", "main", kC1);
+  auto core = MakeRevisions();
+  uint64_t main = Walk(*core, "main");
+  for (const char* f : {"main/a/x.txt", "main/a/deep/d.txt", "main/b/y.txt", "main/c/z.txt"}) {
+    ASSERT_NE(Walk(*core, f), 0u) << f;
+  }
+  uint64_t a = Walk(*core, "main/a");
+  uint64_t b = Walk(*core, "main/b");
+  uint64_t old_y = Walk(*core, "main/b/y.txt");
+  uint64_t x = Walk(*core, "main/a/x.txt");
+  core->TakeInvalidations();
+
+  fake_.SetRef("org/model", "branch", "main", kC2);
+  clock_.Advance(std::chrono::seconds(11));
+  int lists = fake_.list_dirs.load();
+  ASSERT_TRUE(core->Lookup(main, "top.txt", true).ok());
+  EXPECT_EQ(fake_.list_dirs.load(), lists + 1);  // the root at the new commit, nothing else
+  EXPECT_EQ(Commit(*core, "main"), kC2);
+  auto inv = core->TakeInvalidations();
+  auto has = [&](uint64_t parent, const std::string& name, uint64_t ino) {
+    return std::any_of(inv.begin(), inv.end(), [&](const VfsInvalidation& i) {
+      return i.parent == parent && i.name == name && i.ino == ino;
+    });
+  };
+  EXPECT_TRUE(has(main, "b", 0));   // exact diff of the root: b's tree changed
+  EXPECT_FALSE(has(main, "a", 0));  // a and c did not
+  EXPECT_FALSE(has(main, "c", 0));
+  EXPECT_TRUE(has(0, "", b));       // b: invalidated with the names under it
+  EXPECT_TRUE(has(b, "y.txt", 0));
+  EXPECT_FALSE(has(0, "", a));      // unchanged subtree: nothing
+  EXPECT_FALSE(has(a, "x.txt", 0));
+  // a/ (and a/deep/) serve the new commit from the old listings; b/ is
+  // fetched when used and shows the new file under a new inode.
+  EXPECT_EQ(Walk(*core, "main/a/x.txt"), x);
+  EXPECT_EQ(ReadFile(*core, "main/a/deep/d.txt"), "d");
+  EXPECT_EQ(fake_.list_dirs.load(), lists + 1);
+  EXPECT_EQ(ReadFile(*core, "main/b/y.txt"), "y2, changed");
+  EXPECT_NE(Walk(*core, "main/b/y.txt"), old_y);
+  EXPECT_EQ(fake_.list_dirs.load(), lists + 2);
 }
 
 // Lookups, reads and forgets of revision views from several threads while
