@@ -61,6 +61,12 @@ pass "hubsim: feature/x, v1.0, branch+tag 'same', refs/pr/1"
 if "$HUBFS" mount org/model@main "$MNT" --revisions 2>"$W/err"; then fail "@REV accepted"; fi
 grep -q -- "--revisions shows every revision" "$W/err" || fail "message: $(cat "$W/err")"
 is_mounted && fail "mounted despite @REV"
+if bounded 30 "$HUBFS" mount org/missing "$MNT" --revisions --cache-dir "$W/cache" 2>"$W/err"; then
+  fail "mounted a missing repo"
+fi
+grep -q "org/missing: not found or private" "$W/err" || fail "missing repo message: $(cat "$W/err")"
+is_mounted && fail "mounted a missing repo"
+pass "--revisions refuses @REV and a missing repo, with the reason"
 
 bounded 30 "$HUBFS" mount org/model "$MNT" --revisions --cache-dir "$W/cache" --io-timeout 10 \
   --metadata-ttl 2 || fail "mount failed"
