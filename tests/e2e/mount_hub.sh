@@ -73,6 +73,23 @@ stat "$MNT/models/bad..ns" 2>"$W/err" && fail "an invalid namespace exists"
 grep -q "No such file or directory" "$W/err" || fail "invalid namespace: $(cat "$W/err")"
 pass "without a token a private (or missing: the Hub answers alike) repo is EACCES"
 
+# Views and inodes go when the kernel forgets them.
+bounded 60 find "$MNT/models/org" "$MNT/datasets/org" >/dev/null
+before=$(stat -f -c %c "$MNT")
+((before >= 20)) || fail "inode table holds only $before inodes after find"
+sync
+echo 2 >/proc/sys/vm/drop_caches
+after=$before
+for _ in $(seq 1 50); do
+  after=$(stat -f -c %c "$MNT")
+  ((after < 5)) && break
+  sleep 0.1
+done
+((after < 5)) || fail "inode table still holds $after inodes after the kernel forgot them"
+[[ $(sum "$MNT/models/org/model/main/config.json") == $(sum "$S/m/config.json") ]] ||
+  fail "re-lookup after forget"
+pass "forgets shrink the inode table from $before to $after; lookups work again"
+
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
 
 # With a token: a missing repo is ENOENT, the private repo readable.
