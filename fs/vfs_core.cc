@@ -261,8 +261,9 @@ bool VfsCore::RefreshView(View& view, const std::string* need_dir) {
     return false;
   }
   // Directories listed at the old commit may have entries the kernel knows
-  // about. Nothing is fetched but the directory the triggering request
-  // needs (it would be fetched anyway): that one is diffed exactly. A
+  // about. Nothing is fetched but the view's root and the directory the
+  // triggering request needs (it would be fetched anyway): those are
+  // diffed exactly. A
   // directory whose git tree oid did not change (its parent's listings at
   // both commits are known) keeps everything, and its listing serves the new
   // commit too. Any other directory is invalidated with every name under it
@@ -305,7 +306,8 @@ bool VfsCore::RefreshView(View& view, const std::string* need_dir) {
       }
     }
     out.push_back(VfsInvalidation{0, "", dir_ino});
-    const bool needed = need_dir != nullptr && *need_dir == dir;
+    // The view's root too: one listing that lets every subtree be compared.
+    const bool needed = dir == view.spec.subdir || (need_dir != nullptr && *need_dir == dir);
     std::shared_ptr<const Listing> after = CachedListing(view, new_commit, dir);
     std::shared_ptr<const Listing> before = CachedListing(view, old.commit, dir);
     if (needed && !after) {

@@ -300,9 +300,9 @@ class VfsCore {
                                                const std::string& path);
   bool RefreshDue(const View& view) const;
   bool RefreshPending(const View& view) const;
-  // Re-resolves `view` if due. On a move only `need_dir` (the directory
-  // the triggering request lists, if any) is fetched at the new commit;
-  // see the .cc for what the other listed directories get.
+  // Re-resolves `view` if due. On a move only the view's root and
+  // `need_dir` (the directory the triggering request lists, if any) are
+  // fetched at the new commit; see the .cc for the other listed directories.
   bool RefreshView(View& view, const std::string* need_dir = nullptr);
   // Refresh (when due and may_block) before answering; kWouldBlock when due
   // and !may_block.
