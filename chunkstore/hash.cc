@@ -261,6 +261,19 @@ std::array<uint8_t, 32> Sha256::Finalize() {
   return out;
 }
 
+std::string GitBlobId(std::span<const uint8_t> content) {
+  const std::string header = "blob " + std::to_string(content.size()) + std::string(1, '\0');
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
+  EVP_DigestUpdate(ctx, header.data(), header.size());
+  EVP_DigestUpdate(ctx, content.data(), content.size());
+  std::array<uint8_t, 20> digest{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest.data(), &len);
+  EVP_MD_CTX_free(ctx);
+  return HexLower(digest);
+}
+
 std::array<uint8_t, 32> Sha256Digest(std::span<const uint8_t> data) {
   Sha256 s;
   s.Update(data);

@@ -151,6 +151,9 @@ class Sha256 {
 };
 
 std::array<uint8_t, 32> Sha256Digest(std::span<const uint8_t> data);
+// The git blob id of `content`: lowercase hex SHA-1 of "blob <size>\0" +
+// content, as tree listings give for files stored in git.
+std::string GitBlobId(std::span<const uint8_t> content);
 std::string HexLower(std::span<const uint8_t> bytes);
 // Parses plain hex (even length, either case).
 Result<std::vector<uint8_t>> ParseHex(std::string_view hex);

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <ctime>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <cerrno>
@@ -32,6 +33,7 @@
 #include "cli/mount_state.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/log_file.h"
 #include "fs/fuse_server.h"
 #include "fs/repo_source_hub.h"
 #include "fs/vfs_core.h"
@@ -264,15 +266,11 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
   }
   log::SetMinLevel(args.log_level);
   if (daemon) {
-    std::string log_path = cache_dir + "/hubfs-mount.log";
-    int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (log_fd >= 0) {
-      log::SetSink([log_fd](log::Level, std::string_view line) {
-        std::string l(line);
-        l.push_back('\n');
-        ssize_t n = write(log_fd, l.data(), l.size());
-        (void)n;
-      });
+    // Bounded: the file rotates once to hubfs-mount.log.1 at 16 MiB.
+    auto log_file = log::RotatingLogFile::Open(cache_dir + "/hubfs-mount.log", 16ull << 20);
+    if (log_file.ok()) {
+      std::shared_ptr<log::RotatingLogFile> file = std::move(*log_file);
+      log::SetSink([file](log::Level, std::string_view line) { file->Write(line); });
     }
   }
 

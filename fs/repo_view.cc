@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chunkstore/hash.h"
 #include "common/log.h"
 #include "hub/url.h"
 
@@ -20,6 +21,11 @@ constexpr char kRecursivePrefix[] = "\x01R:";
 bool IsUnreachable(const Status& st) {
   return st.http_status() == 0 &&
          (st.code() == ErrorCode::kUnavailable || st.code() == ErrorCode::kTimeout);
+}
+
+bool IsGitOid(std::string_view oid) {
+  return oid.size() == 40 &&
+         oid.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 Status EntryNotFound(std::string msg) {
@@ -246,6 +252,15 @@ Result<size_t> RepoView::ReadRegular(const hub::RepoId& repo, std::string_view c
   }
   if (!whole.has_value()) {
     HUBFS_ASSIGN_OR_RETURN(whole, FetchRegular(repo, commit, entry, 0, entry.size - 1));
+    // A file stored in git (not LFS) is named by the SHA-1 of its content:
+    // a whole fetch is checked against it before anything is served or cached.
+    if (!entry.lfs.has_value() && IsGitOid(entry.oid)) {
+      std::string got = chunkstore::GitBlobId(*whole);
+      if (got != entry.oid) {
+        return CorruptError(repo.ToString() + "/" + entry.path + ": content has git blob id " +
+                            got + ", the tree lists " + entry.oid);
+      }
+    }
     if (cache_ != nullptr && !entry.oid.empty()) cache_->PutSmallFile(entry.oid, *whole);
   }
   std::copy(whole->begin() + static_cast<ptrdiff_t>(offset),

@@ -425,3 +425,18 @@ TEST(HashTest, Sha256AsHashAsStoredInUploadShard) {
 
 }  // namespace
 }  // namespace hubfs::chunkstore
+
+namespace hubfs::chunkstore {
+namespace {
+
+// Values from `git hash-object`.
+TEST(GitBlobIdTest, MatchesGit) {
+  EXPECT_EQ(GitBlobId({}), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+  const std::string hello = "hello world";
+  EXPECT_EQ(GitBlobId(std::span<const uint8_t>(
+                reinterpret_cast<const uint8_t*>(hello.data()), hello.size())),
+            "95d09f2b10159347eece71399a7e2e907ea3df4f");
+}
+
+}  // namespace
+}  // namespace hubfs::chunkstore

@@ -38,8 +38,10 @@ class FakeHub final : public hub::HttpTransport {
       r.headers.Add("X-Error-Code", "RepoNotFound");
       r.body = "{\"error\":\"Repository not found\"}";
     } else if (req.url == base + "/tree/" + kCommit) {
-      r.body = std::string("[{\"type\":\"file\",\"oid\":\"1111111111111111111111111111111111111111\","
+      r.body = std::string("[{\"type\":\"file\",\"oid\":\"95d09f2b10159347eece71399a7e2e907ea3df4f\","
                            "\"size\":11,\"path\":\"hello.txt\"},"
+                           "{\"type\":\"file\",\"oid\":\"95d09f2b10159347eece71399a7e2e907ea3df4f\","
+                           "\"size\":11,\"path\":\"liar.txt\"},"
                            "{\"type\":\"directory\",\"oid\":\"2222222222222222222222222222222222222222\","
                            "\"size\":0,\"path\":\"sub\"},"
                            "{\"type\":\"file\",\"oid\":\"3333333333333333333333333333333333333333\","
@@ -53,12 +55,21 @@ class FakeHub final : public hub::HttpTransport {
       r.status = 206;
       r.body = content.substr(req.ranges[0].first, req.ranges[0].size());
       auth_seen_ = req.auth.has_value() ? req.auth->token : "";
+    } else if (req.url == std::string(kEndpoint) + "/org/repo/resolve/" + kCommit + "/liar.txt") {
+      // Listed with the blob id of "hello world", serves other bytes.
+      const std::string content = liar_fixed_ ? "hello world" : "hello WORLD";
+      r.status = 206;
+      r.body = content.substr(req.ranges[0].first, req.ranges[0].size());
     } else {
       r.status = 404;
       r.headers.Add("X-Error-Code", "EntryNotFound");
       r.body = "{\"error\":\"Entry not found\"}";
     }
     return r;
+  }
+  void set_liar_fixed(bool f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    liar_fixed_ = f;
   }
   void set_down(bool d) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -76,6 +87,7 @@ class FakeHub final : public hub::HttpTransport {
  private:
   std::mutex mu_;
   bool down_ = false;
+  bool liar_fixed_ = false;
   int calls_ = 0;
   std::vector<std::string> urls_;
   std::string auth_seen_;
@@ -174,7 +186,7 @@ TEST_F(RepoViewTest, ListingsAreCachedPerCommitAndServedOffline) {
   auto v = NewView();
   auto l = v->List(repo_, kCommit, "", false);
   ASSERT_TRUE(l.ok()) << l.status();
-  ASSERT_EQ(l->size(), 3u);
+  ASSERT_EQ(l->size(), 4u);
   EXPECT_EQ((*l)[0].path, "big.bin");  // sorted
   EXPECT_EQ(KindOf((*l)[0]), ContentKind::kXet);
   ASSERT_TRUE(cache_->Flush().ok());
@@ -183,7 +195,7 @@ TEST_F(RepoViewTest, ListingsAreCachedPerCommitAndServedOffline) {
   auto v2 = NewView();
   auto again = v2->List(repo_, kCommit, "", false);
   ASSERT_TRUE(again.ok()) << again.status();
-  ASSERT_EQ(again->size(), 3u);
+  ASSERT_EQ(again->size(), 4u);
   EXPECT_EQ((*again)[0].xet_hash, std::optional<std::string>(kXet));
   ASSERT_TRUE((*again)[0].lfs.has_value());
   EXPECT_EQ((*again)[0].lfs->size, 5000u);
@@ -219,6 +231,22 @@ TEST_F(RepoViewTest, RegularFilesAreFetchedOnceAndCachedByOid) {
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 11u);
   EXPECT_EQ(std::string(all.begin(), all.begin() + 11), "hello world");
+}
+
+TEST_F(RepoViewTest, RegularFileNotMatchingItsGitBlobIdIsRefusedAndNotCached) {
+  auto v = NewView();
+  auto e = v->Stat(repo_, kCommit, "liar.txt");
+  ASSERT_TRUE(e.ok());
+  std::vector<uint8_t> out(11);
+  auto n = v->ReadRegular(repo_, kCommit, *e, 0, out);
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(n.status().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(n.status().message().find("git blob id"), std::string::npos) << n.status();
+  // Nothing was cached: once the server serves the right bytes they are read.
+  fake_.set_liar_fixed(true);
+  n = v->ReadRegular(repo_, kCommit, *e, 0, out);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(std::string(out.begin(), out.end()), "hello world");
 }
 
 TEST(ListingCodecTest, RejectsGarbage) {
