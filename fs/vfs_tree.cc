@@ -213,12 +213,10 @@ VfsResult<VfsEntry> VfsCore::RefRevision(const hub::RepoId& repo, const std::str
     ~Unpinner() { core->Unpin(view); }
   } unpin{this, view};
   if (check) {
-    // Its date, when a lookup may wait for it (readdirplus may not: the
-    // date then follows with the first access inside).
-    if (may_block) {
-      if (auto st = MaybeRefresh(*view, may_block, &view->spec.subdir); !st.ok()) {
-        return st.error();
-      }
+    // A lookup resolves the view (its date, or a move) first; readdirplus
+    // may not wait: the date then follows with the first access inside.
+    if (auto st = MaybeRefresh(*view, may_block, &view->spec.subdir); !st.ok()) {
+      return st.error();
     }
     if (!view->spec.subdir.empty()) {
       // The revision directory shows the subfolder; a revision without it

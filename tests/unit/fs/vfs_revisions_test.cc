@@ -423,8 +423,13 @@ TEST_F(VfsRevisionsTest, ReaddirplusCreatesViewsWithoutTheNetwork) {
   EXPECT_EQ(fake_.resolves.load(), resolves);
   EXPECT_EQ(fake_.list_refs.load(), refs);
   EXPECT_EQ(core->view_count(), 3u);  // main, same, v1.0
-  // The same inode as a lookup; the date follows with the first access inside.
+  // The same inode as a lookup, which fetches the date first (on the I/O
+  // side); otherwise the date follows with the first access inside.
+  EXPECT_EQ(core->GetAttr(inos["main"])->mtime, kMountTime);
+  EXPECT_TRUE(core->RefreshDue(inos["main"]));
+  EXPECT_EQ(core->Lookup(VfsCore::kRootIno, "main", false).error().code, VfsErrc::kWouldBlock);
   EXPECT_EQ(core->Lookup(VfsCore::kRootIno, "main", true)->attr.ino, inos["main"]);
+  EXPECT_FALSE(core->RefreshDue(inos["main"]));
   EXPECT_EQ(core->GetAttr(inos["main"])->mtime, HubFake::DateOf(kC1));
   EXPECT_EQ(core->GetAttr(inos["v1.0"])->mtime, kMountTime);
   EXPECT_EQ(core->OpenDir(inos["v1.0"], false).error().code, VfsErrc::kWouldBlock);
