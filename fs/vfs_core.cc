@@ -399,6 +399,7 @@ VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListingAt(
     meta->is_dir = e.type == hub::TreeEntry::Type::kDirectory;
     meta->size = meta->is_dir ? 0 : e.size;
     meta->oid = e.oid;
+    meta->commit = commit;
     meta->xet_hash = e.xet_hash;
     if (e.lfs) meta->sha256 = e.lfs->sha256;
     listing->children.push_back(Child{std::move(name), std::move(meta), nullptr});
@@ -516,7 +517,9 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   auto view = views_.find(info->view);
   if (view == views_.end()) return VfsErrc::kNoEntry;
   View& v = *view->second;
-  FileContent content{v.spec.repo,       v.current.commit,     info->path, info->meta->oid,
+  // The version this inode stands for: the view may have moved on since.
+  const std::string& commit = info->meta->commit.empty() ? v.current.commit : info->meta->commit;
+  FileContent content{v.spec.repo,       commit,               info->path, info->meta->oid,
                       info->meta->size,  info->meta->xet_hash, info->meta->sha256};
   if (files_.size() + dirs_.size() >= options_.max_open_handles) return VfsErrc::kNoSpace;
   uint64_t fh = next_fh_++;

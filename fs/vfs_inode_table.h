@@ -32,6 +32,10 @@ struct NodeMeta {
   std::string oid;                      // git blob or tree id
   std::optional<std::string> xet_hash;  // 64 hex
   std::optional<std::string> sha256;    // LFS oid
+  // The commit whose listing said this ("" for roots and synthetic
+  // directories): a file opened through this entry is read at this commit,
+  // whatever the view shows by then.
+  std::string commit;
 };
 
 struct InodeInfo {

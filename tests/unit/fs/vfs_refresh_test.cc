@@ -187,6 +187,21 @@ TEST_F(VfsRefreshTest, BranchFollowsHeadAfterTtl) {
   EXPECT_TRUE(core->TakeInvalidations().empty());
 }
 
+// An inode looked up before a move and opened after it reads the version
+// it stands for (its size and content), not the file of the new commit.
+TEST_F(VfsRefreshTest, InodeOpenedAfterAMoveReadsItsOwnVersion) {
+  auto core = Make(false);
+  auto a = core->Lookup(VfsCore::kRootIno, "a.txt", true);
+  ASSERT_TRUE(a.ok());
+  source_.SetHead(kNew);
+  clock_.Advance(std::chrono::seconds(11));
+  ASSERT_TRUE(core->RefreshIfDue());
+  auto fh = core->Open(a->attr.ino, false);
+  ASSERT_TRUE(fh.ok());
+  EXPECT_EQ(ReadAll(*core, fh->fh), "old a");
+  core->Release(fh->fh);
+}
+
 TEST_F(VfsRefreshTest, ListenerIsCalledAfterAMove) {
   auto core = Make(false);
   ASSERT_TRUE(core->Lookup(VfsCore::kRootIno, "a.txt", true).ok());

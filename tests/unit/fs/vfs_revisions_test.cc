@@ -607,12 +607,18 @@ TEST_F(VfsRevisionsTest, MoveFetchesOnlyWhatTheLookupNeeds) {
 TEST_F(VfsRevisionsTest, ConcurrentLookupsForgetsAndMoves) {
   auto core = MakeRevisions();
   std::atomic<bool> bad{false};
+  std::mutex why_mu;
+  std::string why;
+  auto fail = [&](const std::string& what) {
+    std::lock_guard<std::mutex> lock(why_mu);
+    if (!bad.exchange(true)) why = what;
+  };
   auto worker = [&](int seed) {
     for (int i = 0; i < 300; ++i) {
       const char* rev = (i + seed) % 3 == 0 ? kC2 : ((i + seed) % 3 == 1 ? "main" : "same");
       auto root = core->Lookup(VfsCore::kRootIno, rev, true);
       if (!root.ok()) {
-        bad = true;
+        fail(std::string("lookup ") + rev + ": " + VfsErrcName(root.error().code));
         continue;
       }
       auto file = core->Lookup(root->attr.ino, "a.txt", true);
@@ -622,12 +628,12 @@ TEST_F(VfsRevisionsTest, ConcurrentLookupsForgetsAndMoves) {
           std::vector<uint8_t> buf(16);
           auto n = core->Read(fh->fh, 0, buf);
           std::string got = n.ok() ? std::string(buf.begin(), buf.begin() + *n) : "";
-          if (got != "one" && got != "two!") bad = true;
+          if (got != "one" && got != "two!") fail(std::string(rev) + "/a.txt read '" + got + "'");
           core->Release(fh->fh);
         }
         core->Forget(file->attr.ino, 1);
       } else {
-        bad = true;
+        fail(std::string("lookup ") + rev + "/a.txt: " + VfsErrcName(file.error().code));
       }
       if (i % 7 == 0) {
         auto dh = core->OpenDir(VfsCore::kRootIno, true);
@@ -655,7 +661,7 @@ TEST_F(VfsRevisionsTest, ConcurrentLookupsForgetsAndMoves) {
   for (int t = 0; t < 4; ++t) threads.emplace_back(worker, t);
   for (auto& t : threads) t.join();
   mover.join();
-  EXPECT_FALSE(bad.load());
+  EXPECT_FALSE(bad.load()) << why;
   EXPECT_EQ(core->view_count(), 0u);
   EXPECT_EQ(core->inode_count(), 1u);
 }
