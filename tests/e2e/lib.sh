@@ -24,8 +24,8 @@ e2e_setup() {
 daemon_pid() {
   local p
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- " mount " &&
-       tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "$MNT"; then
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- " mount " &&
+       tr '\0' '\n' 2>/dev/null <"$p/cmdline" | grep -qxF -- "$MNT"; then
       basename "$p"
       return 0
     fi
