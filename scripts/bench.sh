@@ -137,11 +137,22 @@ put mount_cold_ms "$(timed_ms ddnull "$MNT/big.bin")"
 bench_drop_caches
 put mount_warm_ms "$(timed_ms ddnull "$MNT/big.bin")"
 [[ $(sha256sum <"$MNT/big.bin") == $(sha256sum <"$T/src/big/big.bin") ]] || die "mounted big.bin differs"
-# Re-open with the page cache warm (the sha256sum above just read it all).
-put reopen_resident_pct "$(fincore -b -n -o RES,SIZE "$MNT/big.bin" | awk '{printf "%.1f", 100 * $1 / $2}')"
-r0=$(state seq reads)
-put reopen_ms "$(timed_ms ddnull "$MNT/big.bin")"
-r1=$(state seq reads)
+# Re-open with the page cache warm. Pages can leave the page cache between the
+# read that filled it and the re-open (a drop_caches or reclaim elsewhere on
+# the machine): the residency just before is reported, and a re-open that
+# did not start from a fully resident file is tried again (3 times at most).
+resident() { fincore -b -n -o RES,SIZE "$MNT/big.bin" | awk '{printf "%.3f %s", 100 * $1 / $2, $1 == $2}'; }
+for attempt in 1 2 3; do
+  cat "$MNT/big.bin" >/dev/null
+  r0=$(state seq reads)
+  read -r res full <<<"$(resident)"
+  ms=$(timed_ms ddnull "$MNT/big.bin")
+  r1=$(state seq reads)
+  ((full)) && break
+  say "re-open: $res% resident before (attempt $attempt), $((r1 - r0)) reader calls"
+done
+put reopen_resident_pct "$res"
+put reopen_ms "$ms"
 put reopen_reader_calls $((r1 - r0))
 unmount
 say "mount: sequential done"
@@ -260,7 +271,7 @@ curl_mbs = v["curl_bytes"] / (v["curl_ms"] / 1000) / 1e6
 row(f"curl, plan's {int(v['curl_ranges'])} ranges x8", f"{curl_mbs:.0f} MB/s",
     f"{v['curl_bytes'] / 1e6:.0f} MB in {v['curl_ms'] / 1000:.2f} s")
 row("re-open, page cache warm", f"{int(v['reopen_reader_calls'])} reader calls",
-    f"{mbs(v['reopen_ms']):.0f} MB/s; {v['reopen_resident_pct']:.0f}% resident before")
+    f"{mbs(v['reopen_ms']):.0f} MB/s; {v['reopen_resident_pct']:.3f}% resident before")
 row("fio 4 KiB random reads, cold", f"{v['fio_iops']:.0f} IOPS",
     f"p50 {v['fio_p50_us']:.0f} us, p99 {v['fio_p99_us']:.0f} us; "
     f"{v['fio_requests'] / max(1, v['fio_reads']):.2f} HTTP requests per read ({int(v['fio_reads'])} reads)")
