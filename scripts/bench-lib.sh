@@ -19,6 +19,8 @@
 #                                     the official JS client's downloadFile of a
 #                                     model repo file, streamed and length-checked
 
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/hubsim.sh"
+
 bench_now() { date +%s%N; }
 bench_ms() { echo $((($2 - $1) / 1000000)); }
 
@@ -28,18 +30,9 @@ bench_drop_caches() {
 }
 
 bench_start_hubsim() {
-  local data=$1 log=$2
-  shift 2
-  "$HUBSIM" serve --data "$data" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
-  BENCH_HUBSIM_PID=$!
-  local _
-  for _ in $(seq 1 100); do
-    grep -q "hubsim listening on" "$log" && break
-    kill -0 "$BENCH_HUBSIM_PID" 2>/dev/null || { cat "$log" >&2; return 1; }
-    sleep 0.1
-  done
-  BENCH_HUB=$(sed -n 's/.*hubsim listening on \(http[^ ]*\).*/\1/p' "$log" | head -1)
-  [[ -n $BENCH_HUB ]]
+  hubsim_start "$@" || return 1
+  BENCH_HUBSIM_PID=$HUBSIM_PID
+  BENCH_HUB=$HUBSIM_URL
 }
 
 bench_counters_reset() { curl -fsS -X DELETE "$BENCH_HUB/admin/counters" >/dev/null; }

@@ -15,6 +15,7 @@
 #     cold cache that fills as it goes, all byte-compared with the originals
 # usage: reader_js_upload_test.sh HUBFS HUBSIM CONFORMANCE_KIT_DIR
 set -euo pipefail
+source "$(dirname "$0")/../lib/hubsim.sh"
 HUBFS=$1
 HUBSIM=$2
 KIT=$3
@@ -41,16 +42,9 @@ mkdir -p "$src/data"
 "$PY" "$LIB/js_upload_files.py" gen "$src" || fail "writing the source files"
 
 # --- hubsim with a user; repo created and files uploaded by the JS client
-"$HUBSIM" serve --data "$tmp/data" --listen 127.0.0.1:0 --user jsuser:hf_jsuser_token \
-  >"$tmp/serve.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-  grep -q "hubsim listening on" "$tmp/serve.log" && break
-  kill -0 "$server_pid" 2>/dev/null || fail "hubsim exited: $(cat "$tmp/serve.log")"
-  sleep 0.1
-done
-HUB=$(sed -n 's/.*hubsim listening on \(http[^ ]*\).*/\1/p' "$tmp/serve.log" | head -1)
-[ -n "$HUB" ] || fail "hubsim did not start: $(cat "$tmp/serve.log")"
+hubsim_start "$tmp/data" "$tmp/serve.log" --user jsuser:hf_jsuser_token || fail "hubsim did not start"
+server_pid=$HUBSIM_PID
+HUB=$HUBSIM_URL
 
 REPO=jsuser/js-upload
 js() {  # js CMD ARGS...: the official client, run from the kit directory
