@@ -62,7 +62,7 @@ grep -v '^blocks_kib' "$W/want.txt" | sort -k2 | diff - "$W/du-b.txt" || fail "d
 s=$(cd "$MNT" && bounded 30 du -s . | cut -f1)
 [[ $s == $(sed -n 's/^blocks_kib //p' "$W/want.txt") ]] ||
   fail "du -s: $s KiB, want $(sed -n 's/^blocks_kib //p' "$W/want.txt")"
-bad=$(find "$MNT" -type f -printf '%b %s\n' | awk '$1 != int(($2 + 511) / 512)' | head -3)
+bad=$(bounded 30 find "$MNT" -type f -printf '%b %s\n' | awk '$1 != int(($2 + 511) / 512)' | head -3)
 [[ -z $bad ]] || fail "st_blocks is not ceil(size / 512): $bad"
 pass "du -sb ($sb B), du -b per folder, du -s ($s KiB) equal the source"
 
