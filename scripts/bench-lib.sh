@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared pieces of the benchmark scripts (sourced, not run). Callers set
 # HUBSIM (the hubsim binary) and PY (/usr/bin/python3) first.
 #   bench_now                         monotonic-enough wall clock in ns

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Starting hubsim for the shell tests and benchmarks (sourced, not run).
 #   hubsim_start DATA_DIR LOG [SERVE ARGS...]
 #       runs `$HUBSIM serve --data DATA_DIR --listen 127.0.0.1:0 ARGS...` in the
