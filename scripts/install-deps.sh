@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that hubfs needs to build, test and benchmark.
+# Installs the Debian 12 packages that hubfs needs to build, test and benchmark
+# (fio: scripts/bench.sh).
 # Idempotent: packages already present are not reinstalled, and apt is only
 # consulted when something is missing. Node.js 20 and npm come with the machine.
 set -euo pipefail
@@ -20,6 +21,7 @@ PACKAGES=(
   libcpp-httplib-dev
   python3-numpy
   util-linux procps curl attr
+  fio
 )
 
 missing=()

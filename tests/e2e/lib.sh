@@ -1,12 +1,14 @@
 # Shared setup for the mount e2e tests; sourced with HUBFS and HUBSIM set.
 #   e2e_setup            fresh work dir ($W), mountpoint ($MNT)
-#   e2e_start_hubsim     hubsim on free ports over $W/data ($HUBSIM_URL, $HUBSIM_PID)
+#   e2e_start_hubsim     hubsim on free ports over $W/data ($HUBSIM_URL, $HUBSIM_PID;
+#                        its output in $W/hubsim.log)
 #   e2e_import REPO DIR  hubsim import
 #   bounded SECS CMD...  runs CMD; past SECS the mount daemon is killed (which
 #                        aborts the FUSE connection and frees a blocked CMD)
 # The EXIT trap always unmounts (graceful, then forced), ends the daemon and
 # hubsim by pid, and removes the work dir only once nothing is mounted in it.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/hubsim.sh"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok ($(date +%T.%N | cut -c1-12)): $*"; }
@@ -24,8 +26,8 @@ e2e_setup() {
 daemon_pid() {
   local p
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- " mount " &&
-       tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "$MNT"; then
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- " mount " &&
+       tr '\0' '\n' 2>/dev/null <"$p/cmdline" | grep -qxF -- "$MNT"; then
       basename "$p"
       return 0
     fi
@@ -59,16 +61,7 @@ e2e_teardown() {
 
 # e2e_start_hubsim [SERVE ARGS...] — extra arguments (e.g. --user NAME:TOKEN) go to `hubsim serve`.
 e2e_start_hubsim() {
-  "$HUBSIM" serve --data "$W/data" --listen 127.0.0.1:0 "$@" >"$W/hubsim.out" 2>"$W/hubsim.err" &
-  HUBSIM_PID=$!
-  local i
-  for i in $(seq 1 200); do
-    grep -q '^hubsim listening on ' "$W/hubsim.out" 2>/dev/null && break
-    kill -0 "$HUBSIM_PID" 2>/dev/null || { cat "$W/hubsim.err" >&2; fail "hubsim exited"; }
-    sleep 0.05
-  done
-  HUBSIM_URL=$(sed -n 's/^hubsim listening on //p' "$W/hubsim.out" | head -1)
-  [[ -n $HUBSIM_URL ]] || fail "hubsim did not report its port"
+  hubsim_start "$W/data" "$W/hubsim.log" "$@" || fail "hubsim did not start"
   export HF_ENDPOINT=$HUBSIM_URL
   export HF_TOKEN_PATH=$W/no-token
   unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_OFFLINE

@@ -9,6 +9,7 @@
 #     fails fast with a clear message
 #   - clear errors for a missing repo / file and an invalid id
 set -euo pipefail
+source "$(dirname "$0")/../lib/hubsim.sh"
 HUBFS=$1
 HUBSIM=$2
 PY=/usr/bin/python3
@@ -42,15 +43,9 @@ mkdir -p "$tmp/secret" && echo "private bytes" >"$tmp/secret/s.txt"
 "$HUBSIM" import --data "$tmp/data" --user alice --private alice/secret "$tmp/secret" >/dev/null
 
 start_server() {
-  "$HUBSIM" serve --data "$tmp/data" --listen 127.0.0.1:0 --user alice:hf_alice_reader_token \
-    >"$tmp/serve.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    if grep -q "hubsim listening on" "$tmp/serve.log"; then break; fi
-    sleep 0.1
-  done
-  HUB=$(sed -n 's/.*hubsim listening on \(http[^ ]*\).*/\1/p' "$tmp/serve.log" | head -1)
-  [ -n "$HUB" ] || fail "hubsim did not start: $(cat "$tmp/serve.log")"
+  hubsim_start "$tmp/data" "$tmp/serve.log" --user alice:hf_alice_reader_token || fail "hubsim did not start"
+  server_pid=$HUBSIM_PID
+  HUB=$HUBSIM_URL
 }
 start_server
 

@@ -3,6 +3,7 @@
 # prints exactly the right bytes and exits 0, or exits non-zero with a short
 # error — never wrong bytes. usage: reader_faults_test.sh HUBFS HUBSIM
 set -euo pipefail
+source "$(dirname "$0")/../lib/hubsim.sh"
 HUBFS=$1
 HUBSIM=$2
 PY=/usr/bin/python3
@@ -19,12 +20,10 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 mkdir -p "$tmp/src"
 "$PY" -c 'import random,sys; open(sys.argv[1],"wb").write(random.Random(3).randbytes(2_500_000))' "$tmp/src/f.bin"
 "$HUBSIM" import --data "$tmp/data" org/faulty "$tmp/src" >/dev/null
-"$HUBSIM" serve --data "$tmp/data" --listen 127.0.0.1:0 \
-  --faults "error=0.15,reset=0.05,truncate=0.1,expire=0.1,seed=11,only=cas+data" >"$tmp/serve.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do grep -q "hubsim listening on" "$tmp/serve.log" && break; sleep 0.1; done
-HUB=$(sed -n 's/.*hubsim listening on \(http[^ ]*\).*/\1/p' "$tmp/serve.log" | head -1)
-[ -n "$HUB" ] || fail "hubsim did not start"
+hubsim_start "$tmp/data" "$tmp/serve.log" \
+  --faults "error=0.15,reset=0.05,truncate=0.1,expire=0.1,seed=11,only=cas+data" || fail "hubsim did not start"
+server_pid=$HUBSIM_PID
+HUB=$HUBSIM_URL
 export HF_ENDPOINT=$HUB HF_HOME=$tmp/hfhome
 unset HF_TOKEN HF_HUB_OFFLINE || true
 

@@ -15,9 +15,11 @@
 #     cold cache that fills as it goes, all byte-compared with the originals
 # usage: reader_js_upload_test.sh HUBFS HUBSIM CONFORMANCE_KIT_DIR
 set -euo pipefail
+source "$(dirname "$0")/../lib/hubsim.sh"
 HUBFS=$1
 HUBSIM=$2
 KIT=$3
+LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 NODE=$(command -v node) || { echo "FAIL: node not found" >&2; exit 1; }
@@ -37,59 +39,12 @@ t_start=$(date +%s)
 # --- source files
 src=$tmp/src
 mkdir -p "$src/data"
-"$PY" - "$src" <<'PYEOF'
-import array, random, sys
-root = sys.argv[1]
-r = random.Random(4242)
-# Random bytes: incompressible, so stored as uncompressed records. The NUL at
-# offset 0 makes the Hub's LFS rule (binary sample) send it to Xet storage.
-rnd = bytearray(r.randbytes(3_000_000))
-rnd[0] = 0
-open(root + "/random.bin", "wb").write(rnd)
-# random.bin followed by new bytes: uploaded after random.bin, the client finds
-# its first chunk on the server (global dedup query) and references
-# random.bin's xorb for the shared prefix, so this file has several terms.
-open(root + "/data/combined.bin", "wb").write(bytes(rnd) + r.randbytes(2_000_000))
-
-# 20 MB of compressible data in 1 MiB blocks: text made of a small vocabulary
-# (plain LZ4 wins), float32 values in a narrow range (the exponent bytes are
-# constant, so byte grouping before LZ4 wins) and a few random blocks.
-words = [w.encode() for w in
-         "the quick brown fox jumps over a lazy dog while hubfs reads chunks from xorbs "
-         "lazily through an lmdb cache of content addressed records".split()]
-out = bytearray(b"\0hubfs compressible test file\n")
-block = 1 << 20
-i = 0
-while len(out) < 20_000_000:
-    kind = i % 5
-    if kind in (0, 3):
-        parts = []
-        n = 0
-        while n < block:
-            w = words[r.randrange(len(words))]
-            parts.append(w)
-            n += len(w) + 1
-        out += b" ".join(parts)[:block]
-    elif kind in (1, 2):
-        out += array.array("f", (1.0 + r.random() * 0.001 for _ in range(block // 4))).tobytes()
-    else:
-        out += r.randbytes(block)
-    i += 1
-open(root + "/data/compressible.bin", "wb").write(out[:20_000_000])
-open(root + "/notes.txt", "w").write("small text file uploaded by the JS client\nsecond line\n")
-PYEOF
+"$PY" "$LIB/js_upload_files.py" gen "$src" || fail "writing the source files"
 
 # --- hubsim with a user; repo created and files uploaded by the JS client
-"$HUBSIM" serve --data "$tmp/data" --listen 127.0.0.1:0 --user jsuser:hf_jsuser_token \
-  >"$tmp/serve.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-  grep -q "hubsim listening on" "$tmp/serve.log" && break
-  kill -0 "$server_pid" 2>/dev/null || fail "hubsim exited: $(cat "$tmp/serve.log")"
-  sleep 0.1
-done
-HUB=$(sed -n 's/.*hubsim listening on \(http[^ ]*\).*/\1/p' "$tmp/serve.log" | head -1)
-[ -n "$HUB" ] || fail "hubsim did not start: $(cat "$tmp/serve.log")"
+hubsim_start "$tmp/data" "$tmp/serve.log" --user jsuser:hf_jsuser_token || fail "hubsim did not start"
+server_pid=$HUBSIM_PID
+HUB=$HUBSIM_URL
 
 REPO=jsuser/js-upload
 js() {  # js CMD ARGS...: the official client, run from the kit directory
@@ -110,62 +65,8 @@ export HF_ENDPOINT=$HUB HF_TOKEN=hf_jsuser_token HF_HOME=$tmp/hfhome
 unset HF_HUB_OFFLINE HUGGING_FACE_HUB_TOKEN HUBFS_CACHE_DIR || true
 
 # --- what the client stored: chunk and xorb boundaries per file, record kinds
-"$PY" - "$tmp/data" "$src" >"$tmp/layout.json" <<'PYEOF' || fail "reading hubsim's stored layout"
-import hashlib, json, os, struct, sys
-data, src = sys.argv[1], sys.argv[2]
-def sharded(kind, name):
-    return os.path.join(data, "cas", kind, name[:2], name)
-def xorb_index(h):
-    b = open(sharded("xorbs", h) + ".idx", "rb").read()
-    assert b[:4] == b"HSXI"
-    n = struct.unpack_from("<I", b, 4)[0]
-    return [struct.unpack_from("<II", b, 8 + i * 40 + 32) for i in range(n)]  # (len, record end)
-def record_schemes(h):
-    body = open(sharded("xorbs", h), "rb").read()
-    seen, off = {}, 0
-    while off < len(body):
-        ver, clen, scheme, ulen = body[off], int.from_bytes(body[off+1:off+4], "little"), body[off+4], int.from_bytes(body[off+5:off+8], "little")
-        assert ver == 0 and scheme in (0, 1, 2), f"bad record header at {off} in xorb {h}"
-        seen[scheme] = seen.get(scheme, 0) + 1
-        off += 8 + clen
-    assert off == len(body), f"xorb {h}: records overrun the body"
-    return seen
-out = {}
-for rel in ("random.bin", "data/combined.bin", "data/compressible.bin"):
-    content = open(os.path.join(src, rel), "rb").read()
-    sha = hashlib.sha256(content).hexdigest()
-    file_hash, size = open(sharded("sha256", sha)).read().split()
-    assert int(size) == len(content), (rel, size)
-    terms = json.load(open(sharded("files", file_hash) + ".json"))["terms"]
-    chunk_ends, term_ends, schemes, pos = [], [], {}, 0
-    for xorb, start, end in terms:
-        idx = xorb_index(xorb)
-        for length, _ in idx[start:end]:
-            pos += length
-            chunk_ends.append(pos)
-        term_ends.append(pos)
-        for k, v in record_schemes(xorb).items():
-            schemes[str(k)] = schemes.get(str(k), 0) + v
-    assert pos == len(content), f"{rel}: terms cover {pos} of {len(content)} bytes"
-    out[rel] = {"size": len(content), "file_hash": file_hash, "chunk_ends": chunk_ends,
-                "term_ends": term_ends, "schemes": schemes, "xorbs": [t[0] for t in terms]}
-json.dump(out, sys.stdout)
-PYEOF
-"$PY" - "$tmp/layout.json" <<'PYEOF' || fail "the JS upload did not produce the expected records"
-import json, sys
-l = json.load(open(sys.argv[1]))
-for rel, v in l.items():
-    print(f"  {rel}: {v['size']} bytes, {len(v['chunk_ends'])} chunks, {len(v['term_ends'])} terms, "
-          f"records by scheme (0 none, 1 LZ4, 2 BG4-LZ4): {v['schemes']}")
-c = l["data/compressible.bin"]["schemes"]
-assert c.get("1", 0) > 0, "no LZ4 record in the compressible file's xorbs"
-assert c.get("2", 0) > 0, "no BG4-LZ4 record in the compressible file's xorbs"
-assert l["random.bin"]["schemes"].get("0", 0) > 0, "no uncompressed record for random.bin"
-assert len(l["random.bin"]["chunk_ends"]) >= 10, "random.bin is not chunked"
-comb = l["data/combined.bin"]
-assert len(comb["term_ends"]) >= 2 and comb["xorbs"][0] in l["random.bin"]["xorbs"], \
-    f"combined.bin did not reuse random.bin's xorb: terms {comb['xorbs']}"
-PYEOF
+"$PY" "$LIB/js_upload_files.py" layout "$tmp/data" "$src" >"$tmp/layout.json" ||
+  fail "the JS upload did not produce the expected records"
 
 # --- listing
 "$HUBFS" ls -R "$REPO" >"$tmp/ls.txt" 2>"$tmp/err" || fail "ls -R: $(cat "$tmp/err")"

@@ -11,6 +11,7 @@
 # end, also on failure.
 # usage: reader_large_bounded_test.sh HUBFS HUBSIM [SIZE]   (SIZE default 4G)
 set -euo pipefail
+source "$(dirname "$0")/../lib/hubsim.sh"
 HUBFS=$1
 HUBSIM=$2
 SIZE=${3:-4G}
@@ -84,15 +85,9 @@ rm -f "$tmp/src/large.bin"
 stored=$(du -sB1 "$tmp/data/cas/xorbs" | cut -f1)
 [ "$stored" -ge "$size" ] || fail "hubsim stored only $stored bytes of xorbs for $size bytes of random data"
 
-"$HUBSIM" serve --data "$tmp/data" --listen 127.0.0.1:0 >"$tmp/serve.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-  grep -q "hubsim listening on" "$tmp/serve.log" && break
-  kill -0 "$server_pid" 2>/dev/null || fail "hubsim exited: $(cat "$tmp/serve.log")"
-  sleep 0.1
-done
-HUB=$(sed -n 's/.*hubsim listening on \(http[^ ]*\).*/\1/p' "$tmp/serve.log" | head -1)
-[ -n "$HUB" ] || fail "hubsim did not start: $(cat "$tmp/serve.log")"
+hubsim_start "$tmp/data" "$tmp/serve.log" || fail "hubsim did not start"
+server_pid=$HUBSIM_PID
+HUB=$HUBSIM_URL
 export HF_ENDPOINT=$HUB HF_HOME=$tmp/hfhome
 unset HF_TOKEN HF_HUB_OFFLINE HUBFS_CACHE_DIR || true
 cache=$tmp/cache

@@ -4,6 +4,7 @@
 # and reads both files correctly (the second without any data request).
 # usage: reader_shared_cache_test.sh HUBFS HUBSIM
 set -euo pipefail
+source "$(dirname "$0")/../lib/hubsim.sh"
 HUBFS=$1
 HUBSIM=$2
 PY=/usr/bin/python3
@@ -25,12 +26,9 @@ open(sys.argv[1] + "/b.bin", "wb").write(random.Random(2).randbytes(20_000_000))
 PYEOF
 "$HUBSIM" import --data "$tmp/data" org/shared "$tmp/src" >/dev/null
 # Latency on data requests so that the kill lands mid-read.
-"$HUBSIM" serve --data "$tmp/data" --listen 127.0.0.1:0 --faults "latency=300ms,only=data" \
-  >"$tmp/serve.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do grep -q "hubsim listening on" "$tmp/serve.log" && break; sleep 0.1; done
-HUB=$(sed -n 's/.*hubsim listening on \(http[^ ]*\).*/\1/p' "$tmp/serve.log" | head -1)
-[ -n "$HUB" ] || fail "hubsim did not start"
+hubsim_start "$tmp/data" "$tmp/serve.log" --faults "latency=300ms,only=data" || fail "hubsim did not start"
+server_pid=$HUBSIM_PID
+HUB=$HUBSIM_URL
 export HF_ENDPOINT=$HUB HF_HOME=$tmp/hfhome HUBFS_CACHE_DIR=$tmp/cache
 unset HF_TOKEN HF_HUB_OFFLINE || true
 

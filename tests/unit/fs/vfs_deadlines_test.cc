@@ -38,7 +38,11 @@ TEST(DeadlineWatcherTest, ClaimedOrDroppedRequestsDoNotFire) {
   auto claimed = std::make_shared<ReplyOnce>();
   ASSERT_TRUE(claimed->Claim());
   w.Watch(steady_clock::now(), claimed, [&] { ++fired; });
-  w.Watch(steady_clock::now(), std::make_shared<ReplyOnce>(), [&] { ++fired; });  // dropped
+  // Dropped before it is watched: a temporary passed to Watch() would live
+  // until Watch() returns, and the watcher may already find it due and alive.
+  std::weak_ptr<ReplyOnce> dropped = std::make_shared<ReplyOnce>();
+  ASSERT_TRUE(dropped.expired());
+  w.Watch(steady_clock::now(), dropped, [&] { ++fired; });
   auto marker = std::make_shared<ReplyOnce>();
   w.Watch(steady_clock::now() + milliseconds(10), marker, [&] { fired += 100; });
   WaitFor(fired, 100);

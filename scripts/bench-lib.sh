@@ -1,0 +1,94 @@
+# shellcheck shell=bash
+# Shared pieces of the benchmark scripts (sourced, not run). Callers set
+# HUBSIM (the hubsim binary) and PY (/usr/bin/python3) first.
+#   bench_now                         monotonic-enough wall clock in ns
+#   bench_ms START_NS END_NS          milliseconds between two bench_now values
+#   bench_drop_caches                 sync + drop page, dentry and inode caches (root)
+#   bench_start_hubsim DATA LOG [ARGS...]
+#                                     hubsim serve on loopback; sets BENCH_HUB and
+#                                     BENCH_HUBSIM_PID (the caller kills it)
+#   bench_counters_reset / bench_requests ORIGINS...
+#                                     hubsim's counters; bench_requests prints the
+#                                     request count over the given origins
+#                                     (hub, cas, data), admin routes excluded
+#   bench_xet_ranges TYPE/NS/NAME REV PATH OUT
+#                                     writes "START-END URL" per data range of
+#                                     the file's reconstruction plan; prints the
+#                                     bytes those ranges hold
+#   bench_curl_ranges RANGES          fetches them with curl, 8 at a time
+#   bench_js_download KIT NS/NAME PATH SIZE
+#                                     the official JS client's downloadFile of a
+#                                     model repo file, streamed and length-checked
+
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/hubsim.sh"
+
+bench_now() { date +%s%N; }
+bench_ms() { echo $((($2 - $1) / 1000000)); }
+
+bench_drop_caches() {
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+}
+
+bench_start_hubsim() {
+  hubsim_start "$@" || return 1
+  BENCH_HUBSIM_PID=$HUBSIM_PID
+  BENCH_HUB=$HUBSIM_URL
+}
+
+bench_counters_reset() { curl -fsS -X DELETE "$BENCH_HUB/admin/counters" >/dev/null; }
+
+bench_requests() {
+  curl -fsS "$BENCH_HUB/admin/counters" | "$PY" -c '
+import json, sys
+c = json.load(sys.stdin)
+print(sum(v["requests"] for o in sys.argv[1:] for k, v in c.get(o, {}).items() if k != "admin"))' "$@"
+}
+
+bench_xet_ranges() {
+  local repo=$1 rev=$2 path=$3 out=$4 api tok cas access xet
+  case $repo in
+    datasets/* | spaces/* | models/*) api=$BENCH_HUB/api/$repo ;;
+    *) api=$BENCH_HUB/api/models/$repo ;;
+  esac
+  tok=$(curl -fsS "$api/xet-read-token/$rev") || return 1
+  cas=$(echo "$tok" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["casUrl"])')
+  access=$(echo "$tok" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])')
+  xet=$(curl -fsS -X POST -H 'Content-Type: application/json' -d "{\"paths\": [\"$path\"]}" \
+          "$api/paths-info/$rev" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["xetHash"])') ||
+    return 1
+  curl -fsS -H "Authorization: Bearer $access" "$cas/v2/reconstructions/$xet" >"$out.json" || return 1
+  "$PY" - "$out.json" "$out" <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+total = 0
+with open(sys.argv[2], "w") as out:
+    for entries in r["xorbs"].values():
+        for e in entries:
+            for rg in e["ranges"]:
+                a, b = rg["bytes"]["start"], rg["bytes"]["end"]
+                total += b - a + 1
+                out.write(f"{a}-{b} {e['url']}\n")
+print(total)
+PYEOF
+}
+
+bench_curl_ranges() {
+  xargs -P 8 -L 1 sh -c 'curl -fsS -o /dev/null -H "Range: bytes=$0" "$1"' <"$1"
+}
+
+bench_js_download() {
+  local kit=$1 repo=$2 path=$3 size=$4 script
+  script=$(mktemp "${TMPDIR:-/tmp}/hubfs-bench-dl-XXXXXX.mjs")
+  cat >"$script" <<JSEOF
+const hub = await import("$(realpath "$kit")/node_modules/@huggingface/hub/dist/index.mjs");
+const blob = await hub.downloadFile({ hubUrl: "$BENCH_HUB", repo: "$repo", path: "$path" });
+let n = 0;
+for await (const part of blob.stream()) n += part.length;
+if (n !== $size) { console.error("downloadFile: got", n, "bytes, want $size"); process.exit(1); }
+JSEOF
+  node "$script"
+  local rc=$?
+  rm -f "$script"
+  return $rc
+}
