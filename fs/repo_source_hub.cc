@@ -87,7 +87,7 @@ Result<RevisionInfo> HubRepoSource::ResolveRevision(const hub::RepoId& repo,
   std::string context = "resolve revision " + repo.ToString() + "@" + std::string(revision);
   HUBFS_RETURN_IF_ERROR(hub::ValidateRevision(revision).WithContext(context));
   hub::HttpRequest req;
-  req.url = client_->RevisionUrl(repo, revision);
+  req.url = client_->RevisionShaUrl(repo, revision);
   req.max_body_bytes = 16u << 20;
   if (auto token = tokens_->HubToken()) {
     req.auth = hub::BearerAuth{hub::OriginOf(client_->endpoint()), *token};

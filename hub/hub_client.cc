@@ -63,6 +63,10 @@ std::string HubClient::RevisionUrl(const RepoId& repo, std::string_view revision
   return ApiRepoUrl(repo) + "/revision/" + PercentEncode(revision);
 }
 
+std::string HubClient::RevisionShaUrl(const RepoId& repo, std::string_view revision) const {
+  return RevisionUrl(repo, revision) + "?expand=sha&expand=lastModified";
+}
+
 std::string HubClient::TreeUrl(const RepoId& repo, std::string_view revision, std::string_view dir,
                                TreeOptions options) const {
   std::string url = ApiRepoUrl(repo) + "/tree/" + PercentEncode(revision);
@@ -132,7 +136,7 @@ Result<std::string> HubClient::ResolveRevision(const RepoId& repo, std::string_v
   std::string context = "resolve revision " + RepoContext(repo, revision);
   HUBFS_RETURN_IF_ERROR(ValidateRevision(revision).WithContext(context));
   HUBFS_ASSIGN_OR_RETURN(HttpResponse resp,
-                         Call(NewRequest("GET", RevisionUrl(repo, revision)), context));
+                         Call(NewRequest("GET", RevisionShaUrl(repo, revision)), context));
   Result<std::string> sha = ParseRevisionSha(resp.body);
   if (!sha.ok()) return sha.status().WithContext(context);
   return sha;

@@ -103,6 +103,10 @@ class HubClient {
   // included; paths encoded per segment; the repo id's slash literal).
   std::string ApiRepoUrl(const RepoId& repo) const;  // {ep}/api/{T}s/{ns}/{name}
   std::string RevisionUrl(const RepoId& repo, std::string_view revision) const;
+  // RevisionUrl asking only for the commit sha and date (`expand`): without
+  // it the answer lists every file of the revision (megabytes for a large
+  // repo), and a branch view re-resolves once per metadata TTL.
+  std::string RevisionShaUrl(const RepoId& repo, std::string_view revision) const;
   std::string TreeUrl(const RepoId& repo, std::string_view revision, std::string_view dir,
                       TreeOptions options) const;
   std::string ResolveUrl(const RepoId& repo, std::string_view revision,

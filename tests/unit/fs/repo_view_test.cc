@@ -31,7 +31,7 @@ class FakeHub final : public hub::HttpTransport {
     hub::HttpResponse r;
     r.status = 200;
     const std::string base = std::string(kEndpoint) + "/api/models/org/repo";
-    if (req.url == base + "/revision/main") {
+    if (req.url == base + "/revision/main?expand=sha&expand=lastModified") {
       r.body = std::string("{\"sha\":\"") + kCommit + "\"}";
     } else if (req.url.rfind(std::string(kEndpoint) + "/api/models/org/missing", 0) == 0) {
       r.status = 404;

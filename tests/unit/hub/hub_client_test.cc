@@ -97,6 +97,8 @@ TEST_F(HubClientTest, ResolveRevisionEncodesRevisionAndSendsToken) {
   EXPECT_EQ(client->ResolveRevision(data, "main").value_or(""), kSha);
   for (const auto& r : server.requests()) {
     EXPECT_EQ(r.Header("Authorization").value_or(""), "Bearer hf_testtoken");
+    // Only the sha and date: never the file list of the whole revision.
+    EXPECT_EQ(r.query, "expand=sha&expand=lastModified");
   }
 }
 
