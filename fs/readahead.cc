@@ -52,7 +52,8 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
       first ? std::max(options_.initial_window, 2 * (end - std::min(offset, end))) : s->window * 2);
   const uint64_t target_end = std::min(file_size, s->next + window);
   if (target_end <= s->ahead_end) return {};
-  ReadaheadRange r{s->ahead_end, std::min(target_end, s->ahead_end + max_bytes)};
+  ReadaheadRange r{s->ahead_end, target_end};
+  if (r.size() > max_bytes) r.end = r.start + max_bytes;
   if (r.size() < options_.min_prefetch && r.end < file_size) return {};
   s->ahead_end = r.end;
   if (first || r.end == target_end) s->window = window;

@@ -31,7 +31,7 @@ struct ReadaheadOptions {
   size_t max_streams = 16;
   // How far before or after a stream's end a read may start and still
   // continue it.
-  uint64_t slack = 1ull << 20;
+  uint64_t slack = 512ull << 10;
   // Read-ahead shorter than this (after trimming to the budget) is not worth
   // a request: skipped, and the window does not grow.
   uint64_t min_prefetch = 256ull << 10;

@@ -399,8 +399,7 @@ Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t win
   work();
   for (std::thread& t : threads) t.join();
   for (size_t i = 0; i < segments.size(); ++i) {
-    // Read-ahead segments may fail without failing the read.
-    if (!results[i].ok() && !segments[i].out.empty()) return results[i];
+    if (!results[i].ok() && (!segments[i].out.empty() || out.empty())) return results[i];
   }
   return Status::Ok();
 }
