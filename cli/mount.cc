@@ -51,7 +51,7 @@ namespace {
 constexpr char kMountUsage[] =
     "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--cache-dir DIR] [--metadata-ttl S]\n"
     "                   [--io-timeout S] [--uid U] [--gid G] [--allow-other]\n"
-    "                   [--log-level LEVEL]\n"
+    "                   [--memory-limit SIZE] [--log-level LEVEL]\n"
     "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
     "without @REV the repo's default branch is mounted.\n";
 
@@ -67,6 +67,7 @@ struct MountArgs {
   std::optional<uint32_t> uid;
   std::optional<uint32_t> gid;
   bool allow_other = false;
+  uint64_t memory_limit = fs::XetReaderOptions{}.memory_limit;
   log::Level log_level = log::Level::kInfo;
 };
 
@@ -111,6 +112,10 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
         return std::string(a) + " needs a numeric id";
       }
       (a == "--uid" ? out->uid : out->gid) = static_cast<uint32_t>(num);
+    } else if (a == "--memory-limit") {
+      std::optional<uint64_t> size = (v = value()) ? ParseMemoryLimit(*v) : std::nullopt;
+      if (!size) return "--memory-limit needs a size of at least 4M (e.g. 512M)";
+      out->memory_limit = *size;
     } else if (a == "--log-level") {
       if (!(v = value()) || !log::ParseLevel(*v, &out->log_level)) {
         return "--log-level needs debug, info, warning, error or off";
@@ -332,7 +337,9 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
   fs::HttpXetCas cas(&transport, [&client, repo, commit](bool force) {
     return client.XetReadToken(repo, commit, force);
   });
-  fs::XetReader reader(&cas, cache->get());
+  fs::XetReaderOptions reader_opts;
+  reader_opts.memory_limit = args.memory_limit;
+  fs::XetReader reader(&cas, cache->get(), reader_opts);
   fs::HubRepoSource repo_source(&client, &transport, &tokens, &reader, cache->get());
 
   fs::ViewSpec view;
@@ -388,12 +395,7 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
   }
   state.started = static_cast<int64_t>(std::time(nullptr));
   auto refresh_state = [&state, &reader] {
-    fs::XetReaderStats st = reader.Stats();
-    state.reads = st.reads;
-    state.warm_reads = st.warm_reads;
-    state.data_fetches = st.data_fetches;
-    state.data_bytes = st.data_bytes;
-    state.updated = static_cast<int64_t>(std::time(nullptr));
+    FillReaderStats(reader.Stats(), &state);
     WriteMountState(state);
   };
   refresh_state();
