@@ -32,13 +32,13 @@ class ChunkMap final : public chunkstore::ChunkSource {
     owned_.push_back(std::make_shared<std::vector<uint8_t>>(std::move(bytes)));
     map_.emplace(std::make_pair(xorb, index), std::span<const uint8_t>(*owned_.back()));
   }
-  void AddRun(const Hash& xorb, uint32_t start,
-              std::shared_ptr<const std::vector<std::vector<uint8_t>>> run) {
-    for (size_t j = 0; j < run->size(); ++j) {
-      map_.emplace(std::make_pair(xorb, start + static_cast<uint32_t>(j)),
-                   std::span<const uint8_t>((*run)[j]));
+  // `chunks` point into `owner`, which is kept alive.
+  void AddRun(const Hash& xorb, uint32_t start, std::span<const std::span<const uint8_t>> chunks,
+              std::shared_ptr<const void> owner) {
+    for (size_t j = 0; j < chunks.size(); ++j) {
+      map_.emplace(std::make_pair(xorb, start + static_cast<uint32_t>(j)), chunks[j]);
     }
-    runs_.push_back(std::move(run));
+    runs_.push_back(std::move(owner));
   }
   std::optional<std::span<const uint8_t>> Chunk(const Hash& xorb, uint32_t index) const override {
     auto it = map_.find({xorb, index});
@@ -49,7 +49,7 @@ class ChunkMap final : public chunkstore::ChunkSource {
  private:
   std::map<std::pair<Hash, uint32_t>, std::span<const uint8_t>> map_;
   std::vector<std::shared_ptr<std::vector<uint8_t>>> owned_;
-  std::vector<std::shared_ptr<const std::vector<std::vector<uint8_t>>>> runs_;
+  std::vector<std::shared_ptr<const void>> runs_;
 };
 
 }  // namespace
@@ -554,7 +554,8 @@ Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
       }
       continue;
     }
-    source.AddRun(to_fetch[i]->xorb->xorb, to_fetch[i]->range->chunks.start, *results[i]);
+    const std::shared_ptr<const Run>& run = *results[i];
+    source.AddRun(to_fetch[i]->xorb->xorb, to_fetch[i]->range->chunks.start, run->chunks, run);
   }
   HUBFS_RETURN_IF_ERROR(first_error);
   HUBFS_RETURN_IF_ERROR(chunkstore::AssembleInto(plan, source, out));
@@ -588,14 +589,17 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
   const std::vector<uint32_t> known = KnownLengths(xorb.xorb, range.chunks);
   if (std::find(known.begin(), known.end(), 0u) == known.end()) {
     auto run = std::make_shared<Run>();
-    run->reserve(n);
+    run->decoded.reserve(n);
     for (uint32_t idx = range.chunks.start; idx < range.chunks.end; ++idx) {
       std::optional<std::vector<uint8_t>> chunk =
           CachedChunk(xorb.xorb, idx, known[idx - range.chunks.start]);
       if (!chunk.has_value()) break;
-      run->push_back(std::move(*chunk));
+      run->decoded.push_back(std::move(*chunk));
     }
-    if (run->size() == n) return std::shared_ptr<const Run>(std::move(run));
+    if (run->decoded.size() == n) {
+      for (const std::vector<uint8_t>& c : run->decoded) run->chunks.emplace_back(c);
+      return std::shared_ptr<const Run>(std::move(run));
+    }
   }
 
   AcquireFetchSlot(priority);
@@ -607,13 +611,14 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
 
   // Decode every record; the body must hold exactly n records.
   auto run = std::make_shared<Run>();
-  run->reserve(n);
+  run->body = std::move(body).value();
+  run->chunks.reserve(n);
   LearnedLayout learned;
   learned.lengths.assign(range.chunks.end, 0);
   learned.record_starts.assign(range.chunks.end, 0);
   std::vector<std::pair<size_t, size_t>> records;  // [offset, size) in body
   records.reserve(n);
-  std::span<const uint8_t> data(*body);
+  std::span<const uint8_t> data(run->body);
   size_t pos = 0;
   std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
   Status st;
@@ -623,19 +628,30 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
                         std::to_string(n));
       break;
     }
-    std::vector<uint8_t> chunk;
     size_t consumed = 0;
-    st = dec->DecodeRecord(data.subspan(pos), &consumed, &chunk);
-    if (!st.ok()) {
-      st = st.WithContext(what + " record " + std::to_string(j));
-      break;
+    std::span<const uint8_t> chunk;
+    Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(data.subspan(pos));
+    if (header.ok() && header->scheme == chunkstore::CompressionScheme::kNone &&
+        header->record_size() <= data.size() - pos) {
+      // Stored as is: the chunk is the payload, no copy.
+      consumed = header->record_size();
+      chunk = data.subspan(pos + chunkstore::kChunkRecordHeaderSize, header->uncompressed_size);
+    } else {
+      std::vector<uint8_t> decoded;
+      st = dec->DecodeRecord(data.subspan(pos), &consumed, &decoded);
+      if (!st.ok()) {
+        st = st.WithContext(what + " record " + std::to_string(j));
+        break;
+      }
+      run->decoded.push_back(std::move(decoded));
+      chunk = run->decoded.back();
     }
     const uint64_t rec_start = range.bytes.start + pos;
     learned.lengths[range.chunks.start + j] = static_cast<uint32_t>(chunk.size());
     learned.record_starts[range.chunks.start + j] =
         rec_start <= UINT32_MAX ? static_cast<uint32_t>(rec_start) : 0;
     records.emplace_back(pos, consumed);
-    run->push_back(std::move(chunk));
+    run->chunks.push_back(chunk);
     pos += consumed;
   }
   ReleaseDecoder(std::move(dec));
@@ -647,7 +663,7 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
     if (term.xorb != xorb.xorb || !range.chunks.Contains(term.range)) continue;
     uint64_t sum = 0;
     for (uint32_t idx = term.range.start; idx < term.range.end; ++idx) {
-      sum += (*run)[idx - range.chunks.start].size();
+      sum += run->chunks[idx - range.chunks.start].size();
     }
     if (sum != term.unpacked_length) {
       return CorruptError(what + ": chunks hold " + std::to_string(sum) +
@@ -659,7 +675,7 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
   if (range.chunks.start == 0) {
     std::vector<chunkstore::MerkleNode> nodes;
     nodes.reserve(n);
-    for (const std::vector<uint8_t>& c : *run) {
+    for (std::span<const uint8_t> c : run->chunks) {
       nodes.push_back({chunkstore::ChunkHash(c), c.size()});
     }
     if (chunkstore::XorbHash(nodes) == xorb.xorb) {
@@ -671,9 +687,7 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
   if (cache_ != nullptr) {
     for (uint32_t j = 0; j < n; ++j) {
       const auto [off, size] = records[j];
-      cache_->PutChunk(xorb.xorb, range.chunks.start + j,
-                       std::vector<uint8_t>(body->begin() + static_cast<ptrdiff_t>(off),
-                                            body->begin() + static_cast<ptrdiff_t>(off + size)));
+      cache_->PutChunk(xorb.xorb, range.chunks.start + j, data.subspan(off, size));
     }
   }
   return std::shared_ptr<const Run>(std::move(run));

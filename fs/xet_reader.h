@@ -165,7 +165,13 @@ class XetReader {
   void AcquireFetchSlot(Priority priority);
   void ReleaseFetchSlot();
   struct Plan;
-  using Run = std::vector<std::vector<uint8_t>>;  // decoded chunks of one fetch range
+  // The chunks of one fetch range. Stored (scheme 0) records are not copied:
+  // their chunks point into the body; compressed ones are decoded.
+  struct Run {
+    std::vector<uint8_t> body;
+    std::vector<std::vector<uint8_t>> decoded;
+    std::vector<std::span<const uint8_t>> chunks;  // into body or decoded
+  };
   using FetchKey = std::tuple<chunkstore::Hash, uint32_t, uint32_t, uint64_t, uint64_t>;
 
   Result<std::shared_ptr<FileState>> GetFile(const XetFileRef& file);

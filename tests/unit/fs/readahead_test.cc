@@ -186,7 +186,7 @@ TEST(MemoryBudgetTest, NeverExceededUnderContention) {
   for (auto& t : threads) t.join();
   EXPECT_FALSE(over.load());
   EXPECT_LE(b.peak(), 10000u);
-  EXPECT_GT(b.peak(), 2000u);
+  EXPECT_GE(b.peak(), 1000u);
   EXPECT_EQ(b.in_use(), 0u);
 }
 
