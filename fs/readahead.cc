@@ -14,11 +14,16 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
                                         uint64_t max_bytes) {
   ++tick_;
   const uint64_t end = std::min(offset + len, file_size);
-  // The stream this read continues: the one whose end is nearest, within slack.
+  // The stream this read continues: one whose end is within slack, or whose
+  // read-ahead holds the read (the kernel's pieces of a large read arrive out
+  // of order); the one whose end is nearest.
   Stream* s = nullptr;
   uint64_t best = ~uint64_t{0};
   for (Stream& st : streams_) {
-    if (offset + options_.slack < st.next || offset > st.next + options_.slack) continue;
+    if (offset + options_.slack < st.next ||
+        offset > std::max(st.next, st.ahead_end) + options_.slack) {
+      continue;
+    }
     const uint64_t dist = offset > st.next ? offset - st.next : st.next - offset;
     if (dist < best) {
       best = dist;

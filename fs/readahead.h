@@ -3,13 +3,14 @@
 //   - ReadaheadStreams: the sequential streams of one file. Many threads may
 //     read one file (one shared mmap, each thread its own region), so a file
 //     has several independent streams, each with its own window. A read that
-//     continues a stream (starts within `slack` of where it ended: the kernel
-//     sends the pieces of its own read-ahead slightly out of order) is a
-//     sequential hit; any other read starts a new stream (replacing the least
-//     recently used one) with no read-ahead: a random read fetches only the
-//     chunks it needs. A stream's window starts at `initial_window` on its
-//     first hit and doubles each time it reads ahead, up to `max_window`; a
-//     seek starts over from a new stream.
+//     continues a stream (starts within `slack` of where it ended, or inside
+//     what it reads ahead: the kernel sends the pieces of its own read-ahead
+//     slightly out of order) is a sequential hit; any other read starts a
+//     new stream (replacing the least recently used one) with no read-ahead:
+//     a random read fetches only the chunks it needs. A stream's window
+//     starts at `initial_window` (or twice the read) on its first hit and
+//     doubles each time it reads ahead, up to `max_window`; a seek starts
+//     over from a new stream.
 //   - MemoryBudget: the mount-wide bound on read-ahead bytes in flight or held
 //     in memory; read-ahead is trimmed or skipped rather than exceeding it.
 //

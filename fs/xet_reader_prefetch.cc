@@ -89,8 +89,17 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
                               uint64_t len) {
   if (pf_threads_.empty()) return;
   std::lock_guard<std::mutex> lock(state->mu);
-  const ReadaheadRange range =
-      state->streams.OnRead(offset, len, state->ref.size, budget_.available());
+  ReadaheadRange range = state->streams.OnRead(offset, len, state->ref.size, budget_.available());
+  // Skip what another stream's read-ahead already covers.
+  for (bool moved = true; moved && !range.empty();) {
+    moved = false;
+    for (const FileState::Pending& p : state->pending) {
+      if (p.range.start <= range.start && range.start < p.range.end) {
+        range.start = std::min(p.range.end, range.end);
+        moved = true;
+      }
+    }
+  }
   if (range.empty()) return;
   // Another file's read may have taken the budget meanwhile: then none now.
   const uint64_t taken = budget_.TryAcquire(range.size(), range.size());
