@@ -17,13 +17,13 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
   // The stream this read continues: one whose end is within slack, or whose
   // read-ahead holds the read (the kernel's pieces of a large read arrive out
   // of order); the one whose end is nearest.
+  // Large reads get more slack: the kernel splits one into pieces that
+  // several threads answer in any order.
+  const uint64_t slack = std::max(options_.slack, 2 * (end - std::min(offset, end)));
   Stream* s = nullptr;
   uint64_t best = ~uint64_t{0};
   for (Stream& st : streams_) {
-    if (offset + options_.slack < st.next ||
-        offset > std::max(st.next, st.ahead_end) + options_.slack) {
-      continue;
-    }
+    if (offset + slack < st.next || offset > std::max(st.next, st.ahead_end) + slack) continue;
     const uint64_t dist = offset > st.next ? offset - st.next : st.next - offset;
     if (dist < best) {
       best = dist;

@@ -30,8 +30,8 @@ struct ReadaheadOptions {
   uint64_t initial_window = 1ull << 20;
   uint64_t max_window = 32ull << 20;
   size_t max_streams = 16;
-  // How far before or after a stream's end a read may start and still
-  // continue it.
+  // How far before or after a stream's end (or after its read-ahead) a read
+  // may start and still continue it; at least twice the read's length.
   uint64_t slack = 512ull << 10;
   // Read-ahead shorter than this (after trimming to the budget) is not worth
   // a request: skipped, and the window does not grow.

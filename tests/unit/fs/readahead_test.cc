@@ -124,6 +124,23 @@ TEST(ReadaheadStreamsTest, SlightlyOutOfOrderReadsStaySequential) {
   EXPECT_GE(hits, 1);
 }
 
+TEST(ReadaheadStreamsTest, AReadInsideAStreamsReadaheadContinuesIt) {
+  ReadaheadStreams s(Opts());
+  // 1 MiB kernel reads: the fourth arrives before the third, 1 MiB past the
+  // stream's end, inside what it reads ahead.
+  s.OnRead(0, kMiB, kBig, kNoLimit);
+  ReadaheadRange r = s.OnRead(kMiB, kMiB, kBig, kNoLimit);
+  ASSERT_FALSE(r.empty());
+  s.OnRead(3 * kMiB, kMiB, kBig, kNoLimit);
+  EXPECT_EQ(s.streams(), 1u);
+  s.OnRead(2 * kMiB, kMiB, kBig, kNoLimit);
+  EXPECT_EQ(s.streams(), 1u);
+  // Past the read-ahead by more than the slack (2 MiB for these reads): a
+  // new stream.
+  s.OnRead(r.end + 8 * kMiB, kMiB, kBig, kNoLimit);
+  EXPECT_EQ(s.streams(), 2u);
+}
+
 TEST(ReadaheadStreamsTest, RandomReadsGetNoReadahead) {
   ReadaheadStreams s(Opts());
   // Offsets at least 2 MiB apart from each other, in a scattered order.
