@@ -9,19 +9,23 @@
 //   2. With the terms and the learned chunk lengths of their xorbs, the bytes
 //      map to (xorb, chunk) pairs; if every chunk is cached, the read is
 //      answered with no network request.
-//   3. Otherwise a reconstruction with Range (the request, plus read-ahead
-//      when access is sequential) names the fetch ranges; those holding a
-//      chunk not cached are fetched (in parallel, bounded, one fetch per
-//      range shared by concurrent readers), every record is decoded and its
+//   3. Otherwise a reconstruction with Range (per segment of the request)
+//      names the fetch ranges; those holding a chunk not cached are fetched
+//      (in parallel, bounded, one fetch per range shared by concurrent
+//      readers, demand reads before read-ahead), every record is decoded and its
 //      length checked against the plan, records go to the cache as fetched,
 //      chunk lengths and record offsets are learned, and exactly the requested
 //      bytes are assembled. A 403 from a data URL (expired) gets a new
 //      reconstruction and one more try.
-// docs/SEMANTICS.md says what is verified.
+// Before that, the read is recorded with the file's read-ahead streams
+// (fs/readahead.h), which may queue a background fetch of the bytes after
+// it, within the reader's memory budget; see docs/ARCHITECTURE.md ("The read
+// path"). docs/SEMANTICS.md says what is verified.
 //
 // Thread-safety: all methods are thread-safe; many threads may read one file.
 // No lock is held across a CAS call or a cache call that can block (Put*).
-// Lock order: layout_put_mu_ before mu_; SingleFlight locks alone.
+// Lock order: layout_put_mu_ before mu_; FileState::mu before pf_mu_;
+// SingleFlight locks alone.
 #ifndef HUBFS_FS_XET_READER_H_
 #define HUBFS_FS_XET_READER_H_
 
