@@ -73,15 +73,16 @@ struct XetReaderOptions {
   // readahead_initial_bytes (or twice the read, if larger) on its first
   // sequential hit and doubles each time it reads ahead, up to
   // readahead_bytes. Read-ahead is fetched in the background by
-  // readahead_threads threads (a queue of at most readahead_queue tasks);
+  // readahead_threads threads, one task per segment_bytes of a window (a
+  // queue of at most readahead_queue tasks);
   // reads that need bytes being fetched ahead wait for them instead of
   // fetching them again. Random reads get no read-ahead.
   bool async_readahead = true;
   uint64_t readahead_bytes = 32ull << 20;
   uint64_t readahead_initial_bytes = 1ull << 20;
   size_t readahead_streams = 16;
-  size_t readahead_threads = 2;
-  size_t readahead_queue = 16;
+  size_t readahead_threads = 4;
+  size_t readahead_queue = 64;
   // Mount-wide bound on read-ahead bytes being fetched or held in memory
   // (`hubfs mount --memory-limit`). Read-ahead is trimmed or skipped rather
   // than exceeding it; demand reads are not counted (each is bounded by

@@ -103,11 +103,20 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
   if (range.empty()) return;
   // Another file's read may have taken the budget meanwhile: then none now.
   const uint64_t taken = budget_.TryAcquire(range.size(), range.size());
+  // One task per segment: the threads fetch a window's segments in parallel,
+  // and a read waits only for the segment it needs.
+  const uint64_t seg = std::max<uint64_t>(options_.segment_bytes, 1);
+  const size_t tasks = static_cast<size_t>((range.size() + seg - 1) / seg);
   bool queued = taken == range.size();
   if (queued) {
     std::lock_guard<std::mutex> pf_lock(pf_mu_);
-    queued = !pf_stop_ && pf_queue_.size() < std::max<size_t>(options_.readahead_queue, 1);
-    if (queued) pf_queue_.push_back(PrefetchTask{state, range});
+    queued = !pf_stop_ &&
+             pf_queue_.size() + tasks <= std::max<size_t>(options_.readahead_queue, tasks);
+    for (uint64_t s = range.start; queued && s < range.end; s += seg) {
+      const ReadaheadRange part{s, std::min(range.end, s + seg)};
+      pf_queue_.push_back(PrefetchTask{state, part});
+      state->pending.push_back({part, false});
+    }
   }
   if (!queued) {
     budget_.Release(taken);
@@ -115,10 +124,13 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
     state->streams.PrefetchEnded(range, false);
     return;
   }
-  state->pending.push_back({range, false});
   counters_.readahead_windows.fetch_add(1, std::memory_order_relaxed);
   counters_.readahead_bytes.fetch_add(range.size(), std::memory_order_relaxed);
-  pf_cv_.notify_one();
+  if (tasks > 1) {
+    pf_cv_.notify_all();
+  } else {
+    pf_cv_.notify_one();
+  }
 }
 
 bool XetReader::WaitForPrefetch(FileState& state, uint64_t start, uint64_t end) {
