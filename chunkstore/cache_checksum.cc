@@ -29,8 +29,7 @@ uint32_t SoftUpdate(uint32_t state, const uint8_t* p, size_t n) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t HardUpdate(uint32_t state, const uint8_t* p,
-                                                      size_t n) {
+__attribute__((target("sse4.2"))) uint32_t HardUpdate(uint32_t state, const uint8_t* p, size_t n) {
   uint64_t s = state;
   for (; n >= 8; n -= 8, p += 8) {
     uint64_t v;

@@ -98,9 +98,7 @@ uint64_t MemoryBudget::TryAcquire(uint64_t want, uint64_t min) {
   }
 }
 
-void MemoryBudget::Release(uint64_t bytes) {
-  used_.fetch_sub(bytes, std::memory_order_relaxed);
-}
+void MemoryBudget::Release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
 
 uint64_t MemoryBudget::available() const {
   const uint64_t used = in_use();

@@ -74,11 +74,10 @@ void XetReader::EndPrefetch(const PrefetchTask& task, bool ok) {
   FileState& state = *task.state;
   {
     std::lock_guard<std::mutex> lock(state.mu);
-    auto it = std::find_if(state.pending.begin(), state.pending.end(),
-                           [&](const FileState::Pending& p) {
-                             return p.range.start == task.range.start &&
-                                    p.range.end == task.range.end;
-                           });
+    auto it =
+        std::find_if(state.pending.begin(), state.pending.end(), [&](const FileState::Pending& p) {
+          return p.range.start == task.range.start && p.range.end == task.range.end;
+        });
     if (it != state.pending.end()) state.pending.erase(it);
     state.streams.PrefetchEnded(task.range, ok);
   }
@@ -110,8 +109,8 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
   bool queued = taken == range.size();
   if (queued) {
     std::lock_guard<std::mutex> pf_lock(pf_mu_);
-    queued = !pf_stop_ &&
-             pf_queue_.size() + tasks <= std::max<size_t>(options_.readahead_queue, tasks);
+    queued =
+        !pf_stop_ && pf_queue_.size() + tasks <= std::max<size_t>(options_.readahead_queue, tasks);
     for (uint64_t s = range.start; queued && s < range.end; s += seg) {
       const ReadaheadRange part{s, std::min(range.end, s + seg)};
       pf_queue_.push_back(PrefetchTask{state, part});

@@ -27,7 +27,7 @@ struct XetReader::FileState {
   // Read-ahead state.
   std::mutex mu;
   std::condition_variable cv;
-  ReadaheadStreams streams;              // GUARDED_BY(mu)
+  ReadaheadStreams streams;  // GUARDED_BY(mu)
   // Read-aheads queued (started = false) or being fetched. GUARDED_BY(mu)
   struct Pending {
     ReadaheadRange range;

@@ -4,9 +4,8 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/unit/chunkstore/cache_test_util.h"
 

@@ -178,7 +178,7 @@ TEST(ReadaheadStreamsTest, BudgetTrimsOrSkipsAndAFailedRangeIsAskedAgain) {
 TEST(MemoryBudgetTest, TakesWhatFitsAndTracksThePeak) {
   MemoryBudget b(1000);
   EXPECT_EQ(b.TryAcquire(600, 600), 600u);
-  EXPECT_EQ(b.TryAcquire(600, 600), 0u);  // does not fit whole
+  EXPECT_EQ(b.TryAcquire(600, 600), 0u);    // does not fit whole
   EXPECT_EQ(b.TryAcquire(600, 100), 400u);  // what is left, above the minimum
   EXPECT_EQ(b.available(), 0u);
   EXPECT_EQ(b.TryAcquire(1, 1), 0u);

@@ -245,7 +245,8 @@ TEST_F(XetReaderReadaheadTest, MemoryBudgetIsNeverExceeded) {
     while (!stop) {
       const XetReaderStats s = r->Stats();
       uint64_t m = seen_max.load();
-      while (s.readahead_in_flight > m && !seen_max.compare_exchange_weak(m, s.readahead_in_flight)) {
+      while (s.readahead_in_flight > m &&
+             !seen_max.compare_exchange_weak(m, s.readahead_in_flight)) {
       }
       std::this_thread::yield();
     }
@@ -257,7 +258,8 @@ TEST_F(XetReaderReadaheadTest, MemoryBudgetIsNeverExceeded) {
       std::vector<uint8_t> out(64 * kKiB);
       for (uint64_t off = t * 4 * kMiB; off < (t + 1) * 4 * kMiB; off += out.size()) {
         Result<size_t> got = r->Read(file_, off, out);
-        if (!got.ok() || !std::equal(out.begin(), out.end(), data_.begin() + static_cast<ptrdiff_t>(off))) {
+        if (!got.ok() ||
+            !std::equal(out.begin(), out.end(), data_.begin() + static_cast<ptrdiff_t>(off))) {
           ++bad;
         }
       }
