@@ -1,13 +1,13 @@
 #include "chunkstore/cache_format.h"
 
-#include "chunkstore/cache_checksum.h"
-
 #include <blake3.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+
+#include "chunkstore/cache_checksum.h"
 
 namespace hubfs::chunkstore {
 
@@ -263,7 +263,6 @@ Result<std::vector<uint8_t>> DecodeVerified(std::span<const uint8_t> stored) {
   if (ZSTD_isError(n) || n != decoded_len) return CorruptError("cache entry bad zstd frame");
   return out;
 }
-
 
 }  // namespace cache_format
 }  // namespace hubfs::chunkstore

@@ -73,7 +73,6 @@ Result<std::vector<uint8_t>> DecodeValue(std::string_view key, std::span<const u
 // when zstd). kCorrupt for a bad zstd frame or length.
 Result<std::vector<uint8_t>> DecodeVerified(std::span<const uint8_t> stored);
 
-
 }  // namespace hubfs::chunkstore::cache_format
 
 #endif  // HUBFS_CHUNKSTORE_CACHE_FORMAT_H_

@@ -630,7 +630,8 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
     }
     size_t consumed = 0;
     std::span<const uint8_t> chunk;
-    Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(data.subspan(pos));
+    Result<chunkstore::ChunkRecordHeader> header =
+        chunkstore::ParseChunkRecordHeader(data.subspan(pos));
     if (header.ok() && header->scheme == chunkstore::CompressionScheme::kNone &&
         header->record_size() <= data.size() - pos) {
       // Stored as is: the chunk is the payload, no copy.
