@@ -76,7 +76,8 @@ struct XetReaderOptions {
   // readahead_threads threads, one task per segment_bytes of a window (a
   // queue of at most readahead_queue tasks);
   // reads that need bytes being fetched ahead wait for them instead of
-  // fetching them again. Random reads get no read-ahead.
+  // fetching them again. Random reads get no read-ahead. false: no
+  // read-ahead at all.
   bool async_readahead = true;
   uint64_t readahead_bytes = 32ull << 20;
   uint64_t readahead_initial_bytes = 1ull << 20;
@@ -113,9 +114,10 @@ struct XetReaderStats {
   uint64_t expired_url_retries = 0; // new plans after a 403
   uint64_t xorbs_verified = 0;      // whole xorbs fetched and hash-checked
   uint64_t corrupt_cache_chunks = 0;
-  // Read-ahead: windows started, their file bytes, those that failed (the
-  // demand read then fetches for itself), those skipped or trimmed for the
-  // memory budget or a full queue.
+  // Read-ahead: windows started, their file bytes, segments that failed
+  // (the reads then fetch for themselves), windows dropped because the
+  // memory budget was taken meanwhile or the queue was full. (A window
+  // trimmed to what the budget has left counts as started.)
   uint64_t readahead_windows = 0;
   uint64_t readahead_bytes = 0;
   uint64_t readahead_failed = 0;
