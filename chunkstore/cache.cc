@@ -386,7 +386,7 @@ Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetSmallFile(std::string
 
 // Chunks stay as fetched (already LZ4 or incompressible); layouts and terms
 // are small binary tables, kept as given; listings and small files are zstd.
-void ChunkCache::PutChunk(const Hash& xorb, uint32_t index, std::vector<uint8_t> record) {
+void ChunkCache::PutChunk(const Hash& xorb, uint32_t index, std::span<const uint8_t> record) {
   impl_->Put(fmt::ChunkKey(xorb, index), CacheKind::kChunk, record, fmt::kCodecNone);
 }
 void ChunkCache::PutXorbLayout(const Hash& xorb, std::vector<uint8_t> layout) {

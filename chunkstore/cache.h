@@ -160,7 +160,9 @@ class ChunkCache {
   // once queued; blocks while the writer queue is full. A value that cannot
   // be stored (larger than max_bytes or the format's bound) is ignored.
   // Failures of the later commit surface in Flush() and Stats().write_errors.
-  void PutChunk(const Hash& xorb, uint32_t index, std::vector<uint8_t> record);
+  // PutChunk encodes straight from `record` (a chunk record inside a fetched
+  // body, say): the bytes are copied once, into the queued value.
+  void PutChunk(const Hash& xorb, uint32_t index, std::span<const uint8_t> record);
   void PutXorbLayout(const Hash& xorb, std::vector<uint8_t> layout);
   void PutTerms(const Hash& file_hash, std::vector<uint8_t> terms);
   void PutListing(std::string_view commit, std::string_view dir, std::vector<uint8_t> listing);

@@ -4,7 +4,10 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+
+#include "chunkstore/cache_checksum.h"
 
 namespace hubfs::chunkstore {
 
@@ -27,7 +30,9 @@ std::string_view CacheKindName(CacheKind kind) {
 namespace cache_format {
 namespace {
 
-// Key of the entry checksum (ASCII, 32 bytes): separates it from Xet hashes.
+// Key of the BLAKE3 that stands for a long dir in a listing key (ASCII, 32
+// bytes): separates it from Xet hashes. (Format 1 also keyed its entry
+// checksums with it.)
 constexpr uint8_t kChecksumKey[BLAKE3_KEY_LEN] = {
     'h', 'u', 'b', 'f', 's', '-', 'c', 'a', 'c', 'h', 'e', '-', 'e', 'n', 't', 'r',
     'y', '-', 'c', 'h', 'e', 'c', 'k', 's', 'u', 'm', '-', 'v', '1', '.', '.', '.'};
@@ -56,30 +61,26 @@ constexpr char kHashedDirMarker = '\xff';
 void PutU32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
-void PutU64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
 uint32_t GetU32(const uint8_t* p) {
   uint32_t v = 0;
   for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
   return v;
 }
-uint64_t GetU64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
+
+// Writes the checksum lanes of a value into header[12..24).
+void PutChecksum(std::string_view key, uint8_t* h, std::span<const uint8_t> payload) {
+  const std::array<uint32_t, 3> lanes =
+      EntryChecksum(key, std::span<const uint8_t, 12>(h, 12), payload);
+  for (int i = 0; i < 3; ++i) PutU32(h + 12 + 4 * i, lanes[i]);
 }
 
-uint64_t Checksum(std::string_view key, const uint8_t* header16,
-                  std::span<const uint8_t> payload) {
-  blake3_hasher h;
-  blake3_hasher_init_keyed(&h, kChecksumKey);
-  blake3_hasher_update(&h, key.data(), key.size());
-  blake3_hasher_update(&h, header16, 16);
-  blake3_hasher_update(&h, payload.data(), payload.size());
-  uint8_t out[8];
-  blake3_hasher_finalize(&h, out, sizeof(out));
-  return GetU64(out);
+bool ChecksumMatches(std::string_view key, const uint8_t* h, std::span<const uint8_t> payload) {
+  const std::array<uint32_t, 3> lanes =
+      EntryChecksum(key, std::span<const uint8_t, 12>(h, 12), payload);
+  for (int i = 0; i < 3; ++i) {
+    if (GetU32(h + 12 + 4 * i) != lanes[i]) return false;
+  }
+  return true;
 }
 
 std::string KindPrefix(CacheKind kind) { return std::string(1, static_cast<char>(kind)); }
@@ -217,8 +218,7 @@ Result<std::vector<uint8_t>> EncodeValue(std::string_view key, CacheKind kind,
   h[3] = 0;
   PutU32(h + 4, static_cast<uint32_t>(out.size() - kHeaderSize));
   PutU32(h + 8, static_cast<uint32_t>(payload.size()));
-  PutU32(h + 12, 0);
-  PutU64(h + 16, Checksum(key, h, std::span<const uint8_t>(out).subspan(kHeaderSize)));
+  PutChecksum(key, h, std::span<const uint8_t>(out).subspan(kHeaderSize));
   return out;
 }
 
@@ -239,7 +239,7 @@ Status VerifyValue(std::string_view key, std::span<const uint8_t> stored) {
   if (decoded_len > kMaxDecodedSize || (h[2] == kCodecNone && decoded_len != payload_len)) {
     return CorruptError("cache entry bad decoded length");
   }
-  if (Checksum(key, h, stored.subspan(kHeaderSize)) != GetU64(h + 16)) {
+  if (!ChecksumMatches(key, h, stored.subspan(kHeaderSize))) {
     return CorruptError("cache entry checksum mismatch");
   }
   return Status::Ok();
@@ -262,10 +262,6 @@ Result<std::vector<uint8_t>> DecodeVerified(std::span<const uint8_t> stored) {
   const size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), payload.data(), payload.size());
   if (ZSTD_isError(n) || n != decoded_len) return CorruptError("cache entry bad zstd frame");
   return out;
-}
-
-uint64_t StoredChecksum(std::span<const uint8_t> stored) {
-  return stored.size() < kHeaderSize ? 0 : GetU64(stored.data() + 16);
 }
 
 }  // namespace cache_format

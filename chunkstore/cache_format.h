@@ -10,11 +10,12 @@
 //   3  u8  reserved, 0
 //   4  u32 payload length (bytes after the header)
 //   8  u32 decoded length (after decompression; = payload length for codec 0)
-//   12 u32 reserved, 0
-//   16 u64 checksum: first 8 bytes (little-endian) of keyed BLAKE3 over
-//          key || header[0..16) || payload
+//   12 u32 checksum lane 0 \  three CRC-32C lanes over
+//   16 u32 checksum lane 1  > key || header[0..12) || payload
+//   20 u32 checksum lane 2 /   (cache_checksum.h)
 // Integers are little-endian. The checksum covers the key, so a value that
-// ended up under the wrong key is caught too.
+// ended up under the wrong key is caught too. Format 1 (keyed BLAKE3 at 16)
+// is never read: its stores are wiped at open.
 #ifndef HUBFS_CHUNKSTORE_CACHE_FORMAT_H_
 #define HUBFS_CHUNKSTORE_CACHE_FORMAT_H_
 
@@ -32,7 +33,7 @@
 
 namespace hubfs::chunkstore::cache_format {
 
-inline constexpr uint8_t kEntryFormatVersion = 1;
+inline constexpr uint8_t kEntryFormatVersion = 2;
 inline constexpr size_t kHeaderSize = 24;
 // LMDB's default maximum key size is 511 bytes; keys are kept below this.
 inline constexpr size_t kMaxKeySize = 480;
@@ -71,9 +72,6 @@ Result<std::vector<uint8_t>> DecodeValue(std::string_view key, std::span<const u
 // The decoded payload of a value that VerifyValue accepted (decompressed
 // when zstd). kCorrupt for a bad zstd frame or length.
 Result<std::vector<uint8_t>> DecodeVerified(std::span<const uint8_t> stored);
-
-// The stored checksum field (0 when the value is too short for a header).
-uint64_t StoredChecksum(std::span<const uint8_t> stored);
 
 }  // namespace hubfs::chunkstore::cache_format
 

@@ -19,7 +19,8 @@ namespace {
 
 // Version of the database layout (the set of sub-databases and their
 // encodings). A store with another version is wiped at open.
-constexpr uint32_t kStoreVersion = 1;
+// 2: entry values of format 2 (CRC-32C lanes; see cache_format.h).
+constexpr uint32_t kStoreVersion = 2;
 
 constexpr char kMetaVersion[] = "version";
 constexpr char kMetaBytes[] = "bytes";

@@ -53,7 +53,7 @@ namespace {
 constexpr char kMountUsage[] =
     "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--revisions] [--cache-dir DIR]\n"
     "                   [--metadata-ttl S] [--io-timeout S] [--uid U] [--gid G]\n"
-    "                   [--allow-other] [--log-level LEVEL]\n"
+    "                   [--allow-other] [--memory-limit SIZE] [--log-level LEVEL]\n"
     "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
     "without @REV the repo's default branch is mounted. With --revisions the\n"
     "mount shows the repo's revisions as directories (no @REV; /SUBDIR applies\n"
@@ -74,6 +74,7 @@ struct MountArgs {
   std::optional<uint32_t> uid;
   std::optional<uint32_t> gid;
   bool allow_other = false;
+  uint64_t memory_limit = fs::XetReaderOptions{}.memory_limit;
   log::Level log_level = log::Level::kInfo;
 };
 
@@ -120,6 +121,10 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
         return std::string(a) + " needs a numeric id";
       }
       (a == "--uid" ? out->uid : out->gid) = static_cast<uint32_t>(num);
+    } else if (a == "--memory-limit") {
+      std::optional<uint64_t> size = (v = value()) ? ParseMemoryLimit(*v) : std::nullopt;
+      if (!size) return "--memory-limit needs a size of at least 4M (e.g. 512M)";
+      out->memory_limit = *size;
     } else if (a == "--log-level") {
       if (!(v = value()) || !log::ParseLevel(*v, &out->log_level)) {
         return "--log-level needs debug, info, warning, error or off";
@@ -355,7 +360,9 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
       return client.XetReadToken(repo, commit, force);
     });
   }
-  fs::XetReader reader(cas.get(), cache->get());
+  fs::XetReaderOptions reader_opts;
+  reader_opts.memory_limit = args.memory_limit;
+  fs::XetReader reader(cas.get(), cache->get(), reader_opts);
   fs::HubRepoSource repo_source(&client, &transport, &tokens, &reader, cache->get());
   if (routed != nullptr) repo_source.RouteXetTokens(routed);
 
@@ -429,12 +436,7 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
   }
   state.started = static_cast<int64_t>(std::time(nullptr));
   auto refresh_state = [&state, &reader] {
-    fs::XetReaderStats st = reader.Stats();
-    state.reads = st.reads;
-    state.warm_reads = st.warm_reads;
-    state.data_fetches = st.data_fetches;
-    state.data_bytes = st.data_bytes;
-    state.updated = static_cast<int64_t>(std::time(nullptr));
+    FillReaderStats(reader.Stats(), &state);
     WriteMountState(state);
   };
   refresh_state();

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -31,7 +33,9 @@ bool WriteMountState(const MountState& s) {
       {"revision", s.revision}, {"commit", s.commit},         {"mountpoint", s.mountpoint},
       {"cache_dir", s.cache_dir}, {"started", s.started},     {"reads", s.reads},
       {"warm_reads", s.warm_reads}, {"data_fetches", s.data_fetches},
-      {"data_bytes", s.data_bytes}, {"updated", s.updated},
+      {"data_bytes", s.data_bytes}, {"fetches_in_flight", s.fetches_in_flight},
+      {"readahead_bytes", s.readahead_bytes}, {"memory_limit", s.memory_limit},
+      {"readahead_peak", s.readahead_peak}, {"updated", s.updated},
   };
   std::string path = MountStatePath(s.cache_dir, s.pid);
   std::string tmp = path + ".tmp";
@@ -42,6 +46,36 @@ bool WriteMountState(const MountState& s) {
   }
   std::filesystem::rename(tmp, path, ec);
   return !ec;
+}
+
+void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
+  s->reads = st.reads;
+  s->warm_reads = st.warm_reads;
+  s->data_fetches = st.data_fetches;
+  s->data_bytes = st.data_bytes;
+  s->fetches_in_flight = st.fetches_in_flight;
+  s->readahead_bytes = st.readahead_in_flight;
+  s->memory_limit = st.memory_limit;
+  s->readahead_peak = st.readahead_peak;
+  s->updated = static_cast<int64_t>(std::time(nullptr));
+}
+
+std::optional<uint64_t> ParseMemoryLimit(std::string_view s) {
+  uint64_t mult = 1;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'K': case 'k': mult = 1ull << 10; break;
+      case 'M': case 'm': mult = 1ull << 20; break;
+      case 'G': case 'g': mult = 1ull << 30; break;
+      default: break;
+    }
+    if (mult != 1) s.remove_suffix(1);
+  }
+  uint64_t v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
+  if (v > UINT64_MAX / mult || v * mult < kMinMemoryLimit) return std::nullopt;
+  return v * mult;
 }
 
 void RemoveMountState(const std::string& cache_dir, pid_t pid) {
@@ -86,6 +120,10 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.warm_reads = num("warm_reads");
     s.data_fetches = num("data_fetches");
     s.data_bytes = num("data_bytes");
+    s.fetches_in_flight = num("fetches_in_flight");
+    s.readahead_bytes = num("readahead_bytes");
+    s.memory_limit = num("memory_limit");
+    s.readahead_peak = num("readahead_peak");
     s.updated = static_cast<int64_t>(num("updated"));
     out.push_back(std::move(s));
   }

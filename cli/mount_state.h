@@ -8,8 +8,12 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "fs/xet_reader.h"
 
 namespace hubfs::cli {
 
@@ -27,8 +31,24 @@ struct MountState {
   uint64_t warm_reads = 0;
   uint64_t data_fetches = 0;
   uint64_t data_bytes = 0;
+  // Gauges at the last refresh: data fetches running, read-ahead bytes in
+  // flight or held against the memory budget, the budget (--memory-limit),
+  // the most ever held.
+  uint64_t fetches_in_flight = 0;
+  uint64_t readahead_bytes = 0;
+  uint64_t memory_limit = 0;
+  uint64_t readahead_peak = 0;
   int64_t updated = 0;     // unix seconds of the last refresh
 };
+
+// Copies the reader's counters and gauges into `state` and stamps `updated`.
+void FillReaderStats(const fs::XetReaderStats& stats, MountState* state);
+
+// The value of `hubfs mount --memory-limit`: bytes, or with a K, M or G
+// suffix (binary units; integers only). nullopt when malformed or below
+// kMinMemoryLimit.
+inline constexpr uint64_t kMinMemoryLimit = 4ull << 20;
+std::optional<uint64_t> ParseMemoryLimit(std::string_view s);
 
 // <cache_dir>/mounts/<pid>.json
 std::string MountStatePath(const std::string& cache_dir, pid_t pid);

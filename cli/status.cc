@@ -24,8 +24,10 @@ namespace {
 constexpr char kStatusUsage[] =
     "usage: hubfs status [--cache-dir DIR]...\n"
     "Lists the hubfs mounts: mountpoint, source, daemon pid, cache use and the\n"
-    "daemon's fetch counters. Mount records are looked up in the default cache dir,\n"
-    "in each --cache-dir given, and in the cache dirs named by running mount daemons.\n";
+    "daemon's fetch counters, fetches in flight and read-ahead memory held against\n"
+    "its --memory-limit (refreshed every 2 s). Mount records are looked up in the\n"
+    "default cache dir, in each --cache-dir given, and in the cache dirs named by\n"
+    "running mount daemons.\n";
 
 struct KernelMount {
   std::string mountpoint;
@@ -190,6 +192,10 @@ int StatusCommand(std::span<const std::string_view> args) {
                 static_cast<unsigned long long>(s.reads),
                 static_cast<unsigned long long>(s.warm_reads),
                 static_cast<unsigned long long>(s.data_fetches), Human(s.data_bytes).c_str());
+    std::printf("  fetching: %llu in flight, read-ahead %s held of %s (peak %s)\n",
+                static_cast<unsigned long long>(s.fetches_in_flight),
+                Human(s.readahead_bytes).c_str(), Human(s.memory_limit).c_str(),
+                Human(s.readahead_peak).c_str());
   }
   return 0;
 }

@@ -46,7 +46,10 @@ Result<std::vector<uint8_t>> HttpXetCas::FetchData(const std::string& url,
                                      if (piece.size() > want - out.size()) {
                                        return CorruptError("data answer longer than the range");
                                      }
-                                     out.insert(out.end(), piece.begin(), piece.end());
+                                     // As bytes: inserting chars into a byte vector
+                                     // converts them one at a time.
+                                     const auto* p = reinterpret_cast<const uint8_t*>(piece.data());
+                                     out.insert(out.end(), p, p + piece.size());
                                      return Status::Ok();
                                    });
   if (!st.ok()) return st.WithContext(what);

@@ -32,13 +32,13 @@ class ChunkMap final : public chunkstore::ChunkSource {
     owned_.push_back(std::make_shared<std::vector<uint8_t>>(std::move(bytes)));
     map_.emplace(std::make_pair(xorb, index), std::span<const uint8_t>(*owned_.back()));
   }
-  void AddRun(const Hash& xorb, uint32_t start,
-              std::shared_ptr<const std::vector<std::vector<uint8_t>>> run) {
-    for (size_t j = 0; j < run->size(); ++j) {
-      map_.emplace(std::make_pair(xorb, start + static_cast<uint32_t>(j)),
-                   std::span<const uint8_t>((*run)[j]));
+  // `chunks` point into `owner`, which is kept alive.
+  void AddRun(const Hash& xorb, uint32_t start, std::span<const std::span<const uint8_t>> chunks,
+              std::shared_ptr<const void> owner) {
+    for (size_t j = 0; j < chunks.size(); ++j) {
+      map_.emplace(std::make_pair(xorb, start + static_cast<uint32_t>(j)), chunks[j]);
     }
-    runs_.push_back(std::move(run));
+    runs_.push_back(std::move(owner));
   }
   std::optional<std::span<const uint8_t>> Chunk(const Hash& xorb, uint32_t index) const override {
     auto it = map_.find({xorb, index});
@@ -49,7 +49,7 @@ class ChunkMap final : public chunkstore::ChunkSource {
  private:
   std::map<std::pair<Hash, uint32_t>, std::span<const uint8_t>> map_;
   std::vector<std::shared_ptr<std::vector<uint8_t>>> owned_;
-  std::vector<std::shared_ptr<const std::vector<std::vector<uint8_t>>>> runs_;
+  std::vector<std::shared_ptr<const void>> runs_;
 };
 
 }  // namespace
@@ -60,9 +60,11 @@ XetReader::XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOption
       cache_(cache),
       options_(options),
       files_(std::max<size_t>(options.max_files, 1)),
-      layouts_(std::max<size_t>(options.max_layouts, 1)) {
-  if (options_.async_readahead && options_.readahead_bytes > 0) {
-    pf_thread_ = std::thread([this] { PrefetchLoop(); });
+      layouts_(std::max<size_t>(options.max_layouts, 1)),
+      budget_(options.memory_limit) {
+  if (options_.async_readahead && options_.readahead_bytes > 0 && options_.memory_limit > 0) {
+    const size_t n = std::max<size_t>(options_.readahead_threads, 1);
+    for (size_t i = 0; i < n; ++i) pf_threads_.emplace_back([this] { PrefetchLoop(); });
   }
 }
 
@@ -72,7 +74,7 @@ XetReader::~XetReader() {
     pf_stop_ = true;
   }
   pf_cv_.notify_all();
-  if (pf_thread_.joinable()) pf_thread_.join();
+  for (std::thread& t : pf_threads_) t.join();
 }
 
 XetReaderStats XetReader::Stats() const {
@@ -86,6 +88,17 @@ XetReaderStats XetReader::Stats() const {
   s.expired_url_retries = counters_.expired_url_retries.load();
   s.xorbs_verified = counters_.xorbs_verified.load();
   s.corrupt_cache_chunks = counters_.corrupt_cache_chunks.load();
+  s.readahead_windows = counters_.readahead_windows.load();
+  s.readahead_bytes = counters_.readahead_bytes.load();
+  s.readahead_failed = counters_.readahead_failed.load();
+  s.readahead_skipped = counters_.readahead_skipped.load();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.fetches_in_flight = fetches_running_;
+  }
+  s.readahead_in_flight = budget_.in_use();
+  s.memory_limit = budget_.limit();
+  s.readahead_peak = budget_.peak();
   return s;
 }
 
@@ -128,7 +141,11 @@ Result<std::shared_ptr<XetReader::FileState>> XetReader::GetFile(const XetFileRe
 
 Result<std::shared_ptr<XetReader::FileState>> XetReader::LoadFile(const XetFileRef& file) {
   const std::string what = "xet file " + file.hash.ToString();
-  auto state = std::make_shared<FileState>();
+  ReadaheadOptions ra;
+  ra.initial_window = options_.readahead_initial_bytes;
+  ra.max_window = options_.readahead_bytes;
+  ra.max_streams = options_.readahead_streams;
+  auto state = std::make_shared<FileState>(ra);
   state->ref = file;
   if (file.size == 0) return state;
   bool have_terms = false;
@@ -266,7 +283,8 @@ Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::spa
   if (offset >= file.size || out.empty()) return size_t{0};
   const uint64_t n = std::min<uint64_t>(out.size(), file.size - offset);
   HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
-  const bool sequential = state->last_end.load(std::memory_order_relaxed) == offset;
+  // Read-ahead first, so that its background fetch overlaps this read.
+  MaybePrefetch(state, offset, n);
   const uint64_t window = std::max<uint64_t>(options_.max_window_bytes, 1);
   bool all_warm = true;
   for (uint64_t pos = offset; pos < offset + n;) {
@@ -275,21 +293,11 @@ Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::spa
     if (!TryWarm(*state, pos, sub) &&
         !(WaitForPrefetch(*state, pos, pos + len) && TryWarm(*state, pos, sub))) {
       all_warm = false;
-      uint64_t window_end = pos + len;
-      if (sequential || pos != offset) {
-        window_end = std::min(file.size, window_end + options_.readahead_bytes);
-      }
-      HUBFS_RETURN_IF_ERROR(ReadCold(file, pos, window_end, sub));
-      if (sequential) {
-        std::lock_guard<std::mutex> lock(state->mu);
-        state->ahead_end = std::max(state->ahead_end, window_end);
-      }
+      HUBFS_RETURN_IF_ERROR(ReadCold(file, pos, pos + len, sub, Priority::kDemand));
     }
     pos += len;
   }
   if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
-  state->last_end.store(offset + n, std::memory_order_relaxed);
-  if (sequential && options_.async_readahead) MaybePrefetch(state, offset + n);
   return static_cast<size_t>(n);
 }
 
@@ -358,9 +366,11 @@ bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_
 }
 
 Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
-                           std::span<uint8_t> out) {
+                           std::span<uint8_t> out, Priority priority) {
   const uint64_t seg = std::max<uint64_t>(options_.segment_bytes, 1);
-  if (window_end - offset <= seg) return ReadSegment(file, offset, window_end, out, true);
+  if (window_end - offset <= seg) {
+    return ReadSegment(file, offset, window_end, out, true, priority);
+  }
   struct Segment {
     uint64_t start, end;
     std::span<uint8_t> out;
@@ -377,7 +387,8 @@ Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t win
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next.fetch_add(1); i < segments.size(); i = next.fetch_add(1)) {
-      results[i] = ReadSegment(file, segments[i].start, segments[i].end, segments[i].out, false);
+      results[i] =
+          ReadSegment(file, segments[i].start, segments[i].end, segments[i].out, false, priority);
     }
   };
   const size_t workers =
@@ -388,8 +399,7 @@ Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t win
   work();
   for (std::thread& t : threads) t.join();
   for (size_t i = 0; i < segments.size(); ++i) {
-    // Read-ahead segments may fail without failing the read.
-    if (!results[i].ok() && !segments[i].out.empty()) return results[i];
+    if (!results[i].ok() && (!segments[i].out.empty() || out.empty())) return results[i];
   }
   return Status::Ok();
 }
@@ -438,7 +448,8 @@ Status XetReader::CheckPlacement(const FileState& file, const Reconstruction& pl
 }
 
 Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t segment_end,
-                              std::span<uint8_t> out, bool parallel_fetches) {
+                              std::span<uint8_t> out, bool parallel_fetches,
+                              Priority priority) {
   const std::string what = "read " + file.hash.ToString() + " at " + std::to_string(offset);
   HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
   for (int attempt = 0;; ++attempt) {
@@ -449,7 +460,7 @@ Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t 
     Status valid = chunkstore::ValidateReconstruction(*plan, segment_end - offset);
     if (valid.ok()) valid = CheckPlacement(*state, *plan, offset);
     if (!valid.ok()) return valid.WithContext(what);
-    Status st = ReadColdOnce(*plan, segment_end - offset, out, parallel_fetches);
+    Status st = ReadColdOnce(*plan, segment_end - offset, out, parallel_fetches, priority);
     if (st.ok()) return st;
     if (attempt == 0 && st.http_status() == 403) {
       counters_.expired_url_retries.fetch_add(1, std::memory_order_relaxed);
@@ -461,7 +472,8 @@ Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t 
 }
 
 Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
-                               std::span<uint8_t> out, bool parallel_fetches) {
+                               std::span<uint8_t> out, bool parallel_fetches,
+                               Priority priority) {
   HUBFS_ASSIGN_OR_RETURN(std::vector<chunkstore::NeededFetch> needed,
                          chunkstore::NeededFetchRanges(plan, window_len));
   // The chunks the window needs: those of every term that starts inside it.
@@ -512,7 +524,7 @@ Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
       to_fetch.size(), Result<std::shared_ptr<const Run>>(InternalError("not fetched")));
   auto fetch_one = [&](size_t i) {
     const chunkstore::NeededFetch& nf = *to_fetch[i];
-    results[i] = FetchRun(*nf.xorb, *nf.entry, *nf.range, plan);
+    results[i] = FetchRun(*nf.xorb, *nf.entry, *nf.range, plan, priority);
   };
   const size_t workers =
       parallel_fetches
@@ -542,7 +554,8 @@ Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
       }
       continue;
     }
-    source.AddRun(to_fetch[i]->xorb->xorb, to_fetch[i]->range->chunks.start, *results[i]);
+    const std::shared_ptr<const Run>& run = *results[i];
+    source.AddRun(to_fetch[i]->xorb->xorb, to_fetch[i]->range->chunks.start, run->chunks, run);
   }
   HUBFS_RETURN_IF_ERROR(first_error);
   HUBFS_RETURN_IF_ERROR(chunkstore::AssembleInto(plan, source, out));
@@ -553,19 +566,20 @@ Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
 Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRun(const XorbFetch& xorb,
                                                                   const FetchEntry& entry,
                                                                   const FetchRange& range,
-                                                                  const Reconstruction& plan) {
+                                                                  const Reconstruction& plan,
+                                                                  Priority priority) {
   const FetchKey key{xorb.xorb, range.chunks.start, range.chunks.end, range.bytes.start,
                      range.bytes.end};
   bool shared = false;
   auto result = fetch_flights_.Do(
-      key, [&] { return FetchRunUncached(xorb, entry, range, plan); }, &shared);
+      key, [&] { return FetchRunUncached(xorb, entry, range, plan, priority); }, &shared);
   if (shared) counters_.shared_fetches.fetch_add(1, std::memory_order_relaxed);
   return result;
 }
 
 Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
     const XorbFetch& xorb, const FetchEntry& entry, const FetchRange& range,
-    const Reconstruction& plan) {
+    const Reconstruction& plan, Priority priority) {
   const std::string what = "xorb " + xorb.xorb.ToString() + " chunks " +
                            std::to_string(range.chunks.start) + "-" +
                            std::to_string(range.chunks.end);
@@ -575,40 +589,36 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
   const std::vector<uint32_t> known = KnownLengths(xorb.xorb, range.chunks);
   if (std::find(known.begin(), known.end(), 0u) == known.end()) {
     auto run = std::make_shared<Run>();
-    run->reserve(n);
+    run->decoded.reserve(n);
     for (uint32_t idx = range.chunks.start; idx < range.chunks.end; ++idx) {
       std::optional<std::vector<uint8_t>> chunk =
           CachedChunk(xorb.xorb, idx, known[idx - range.chunks.start]);
       if (!chunk.has_value()) break;
-      run->push_back(std::move(*chunk));
+      run->decoded.push_back(std::move(*chunk));
     }
-    if (run->size() == n) return std::shared_ptr<const Run>(std::move(run));
+    if (run->decoded.size() == n) {
+      for (const std::vector<uint8_t>& c : run->decoded) run->chunks.emplace_back(c);
+      return std::shared_ptr<const Run>(std::move(run));
+    }
   }
 
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    fetch_slots_.wait(lock, [&] { return fetches_running_ < options_.max_parallel_fetches; });
-    ++fetches_running_;
-  }
+  AcquireFetchSlot(priority);
   counters_.data_fetches.fetch_add(1, std::memory_order_relaxed);
   Result<std::vector<uint8_t>> body = cas_->FetchData(entry.url, range.bytes);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    --fetches_running_;
-  }
-  fetch_slots_.notify_one();
+  ReleaseFetchSlot();
   if (!body.ok()) return body.status().WithContext(what);
   counters_.data_bytes.fetch_add(body->size(), std::memory_order_relaxed);
 
   // Decode every record; the body must hold exactly n records.
   auto run = std::make_shared<Run>();
-  run->reserve(n);
+  run->body = std::move(body).value();
+  run->chunks.reserve(n);
   LearnedLayout learned;
   learned.lengths.assign(range.chunks.end, 0);
   learned.record_starts.assign(range.chunks.end, 0);
   std::vector<std::pair<size_t, size_t>> records;  // [offset, size) in body
   records.reserve(n);
-  std::span<const uint8_t> data(*body);
+  std::span<const uint8_t> data(run->body);
   size_t pos = 0;
   std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
   Status st;
@@ -618,19 +628,31 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
                         std::to_string(n));
       break;
     }
-    std::vector<uint8_t> chunk;
     size_t consumed = 0;
-    st = dec->DecodeRecord(data.subspan(pos), &consumed, &chunk);
-    if (!st.ok()) {
-      st = st.WithContext(what + " record " + std::to_string(j));
-      break;
+    std::span<const uint8_t> chunk;
+    Result<chunkstore::ChunkRecordHeader> header =
+        chunkstore::ParseChunkRecordHeader(data.subspan(pos));
+    if (header.ok() && header->scheme == chunkstore::CompressionScheme::kNone &&
+        header->record_size() <= data.size() - pos) {
+      // Stored as is: the chunk is the payload, no copy.
+      consumed = header->record_size();
+      chunk = data.subspan(pos + chunkstore::kChunkRecordHeaderSize, header->uncompressed_size);
+    } else {
+      std::vector<uint8_t> decoded;
+      st = dec->DecodeRecord(data.subspan(pos), &consumed, &decoded);
+      if (!st.ok()) {
+        st = st.WithContext(what + " record " + std::to_string(j));
+        break;
+      }
+      run->decoded.push_back(std::move(decoded));
+      chunk = run->decoded.back();
     }
     const uint64_t rec_start = range.bytes.start + pos;
     learned.lengths[range.chunks.start + j] = static_cast<uint32_t>(chunk.size());
     learned.record_starts[range.chunks.start + j] =
         rec_start <= UINT32_MAX ? static_cast<uint32_t>(rec_start) : 0;
     records.emplace_back(pos, consumed);
-    run->push_back(std::move(chunk));
+    run->chunks.push_back(chunk);
     pos += consumed;
   }
   ReleaseDecoder(std::move(dec));
@@ -642,7 +664,7 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
     if (term.xorb != xorb.xorb || !range.chunks.Contains(term.range)) continue;
     uint64_t sum = 0;
     for (uint32_t idx = term.range.start; idx < term.range.end; ++idx) {
-      sum += (*run)[idx - range.chunks.start].size();
+      sum += run->chunks[idx - range.chunks.start].size();
     }
     if (sum != term.unpacked_length) {
       return CorruptError(what + ": chunks hold " + std::to_string(sum) +
@@ -654,7 +676,7 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
   if (range.chunks.start == 0) {
     std::vector<chunkstore::MerkleNode> nodes;
     nodes.reserve(n);
-    for (const std::vector<uint8_t>& c : *run) {
+    for (std::span<const uint8_t> c : run->chunks) {
       nodes.push_back({chunkstore::ChunkHash(c), c.size()});
     }
     if (chunkstore::XorbHash(nodes) == xorb.xorb) {
@@ -666,9 +688,7 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
   if (cache_ != nullptr) {
     for (uint32_t j = 0; j < n; ++j) {
       const auto [off, size] = records[j];
-      cache_->PutChunk(xorb.xorb, range.chunks.start + j,
-                       std::vector<uint8_t>(body->begin() + static_cast<ptrdiff_t>(off),
-                                            body->begin() + static_cast<ptrdiff_t>(off + size)));
+      cache_->PutChunk(xorb.xorb, range.chunks.start + j, data.subspan(off, size));
     }
   }
   return std::shared_ptr<const Run>(std::move(run));

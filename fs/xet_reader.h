@@ -9,19 +9,23 @@
 //   2. With the terms and the learned chunk lengths of their xorbs, the bytes
 //      map to (xorb, chunk) pairs; if every chunk is cached, the read is
 //      answered with no network request.
-//   3. Otherwise a reconstruction with Range (the request, plus read-ahead
-//      when access is sequential) names the fetch ranges; those holding a
-//      chunk not cached are fetched (in parallel, bounded, one fetch per
-//      range shared by concurrent readers), every record is decoded and its
+//   3. Otherwise a reconstruction with Range (per segment of the request)
+//      names the fetch ranges; those holding a chunk not cached are fetched
+//      (in parallel, bounded, one fetch per range shared by concurrent
+//      readers, demand reads before read-ahead), every record is decoded and its
 //      length checked against the plan, records go to the cache as fetched,
 //      chunk lengths and record offsets are learned, and exactly the requested
 //      bytes are assembled. A 403 from a data URL (expired) gets a new
 //      reconstruction and one more try.
-// docs/SEMANTICS.md says what is verified.
+// Before that, the read is recorded with the file's read-ahead streams
+// (fs/readahead.h), which may queue a background fetch of the bytes after
+// it, within the reader's memory budget; see docs/ARCHITECTURE.md ("The read
+// path"). docs/SEMANTICS.md says what is verified.
 //
 // Thread-safety: all methods are thread-safe; many threads may read one file.
 // No lock is held across a CAS call or a cache call that can block (Put*).
-// Lock order: layout_put_mu_ before mu_; SingleFlight locks alone.
+// Lock order: layout_put_mu_ before mu_; FileState::mu before pf_mu_;
+// SingleFlight locks alone.
 #ifndef HUBFS_FS_XET_READER_H_
 #define HUBFS_FS_XET_READER_H_
 
@@ -45,6 +49,7 @@
 #include "chunkstore/xorb.h"
 #include "common/status.h"
 #include "fs/lru_map.h"
+#include "fs/readahead.h"
 #include "fs/single_flight.h"
 #include "fs/xet_cache_codec.h"
 #include "fs/xet_cas.h"
@@ -60,25 +65,37 @@ struct XetFileRef {
 };
 
 struct XetReaderOptions {
-  // Data fetches running at once for this reader, over all reads.
+  // Data fetches running at once for this reader, over all reads. Read-ahead
+  // never takes the last free one while a demand read waits (demand first).
   size_t max_parallel_fetches = 8;
-  // Extra bytes asked for when a read continues where the previous read of
-  // the same file ended.
-  uint64_t readahead_bytes = 16ull << 20;
-  // Bound on one read's window (request + read-ahead); longer requests are
-  // served window by window.
+  // Read-ahead (fs/readahead.h): per file, up to readahead_streams
+  // independent sequential streams; a stream's window starts at
+  // readahead_initial_bytes (or twice the read, if larger) on its first
+  // sequential hit and doubles each time it reads ahead, up to
+  // readahead_bytes. Read-ahead is fetched in the background by
+  // readahead_threads threads, one task per segment_bytes of a window (a
+  // queue of at most readahead_queue tasks);
+  // reads that need bytes being fetched ahead wait for them instead of
+  // fetching them again. Random reads get no read-ahead. false: no
+  // read-ahead at all.
+  bool async_readahead = true;
+  uint64_t readahead_bytes = 32ull << 20;
+  uint64_t readahead_initial_bytes = 1ull << 20;
+  size_t readahead_streams = 16;
+  size_t readahead_threads = 4;
+  size_t readahead_queue = 64;
+  // Mount-wide bound on read-ahead bytes being fetched or held in memory
+  // (`hubfs mount --memory-limit`). Read-ahead is trimmed or skipped rather
+  // than exceeding it; demand reads are not counted (each is bounded by
+  // max_window_bytes).
+  uint64_t memory_limit = 128ull << 20;
+  // Bound on one read's window; longer requests are served window by window.
   uint64_t max_window_bytes = 64ull << 20;
   // A cold window longer than this is split into segments of this size, each
   // with its own ranged reconstruction, processed in parallel (production
   // URLs only accept the listed ranges, so parallelism within one xorb needs
   // several plans). Neighbouring segments may fetch their boundary chunk twice.
   uint64_t segment_bytes = 8ull << 20;
-  // Sequential streams also read ahead in the background: when fewer than
-  // readahead_bytes / 2 fetched bytes remain ahead of the reader, one
-  // background fetch of the next readahead_bytes starts (one per file, a
-  // queue of at most 4 files). Reads that need bytes being prefetched wait
-  // for it instead of fetching them again.
-  bool async_readahead = true;
   // Threads that load cached chunks of one large warm read in parallel (so
   // that page faults into a cold page cache overlap). 1 = the caller only.
   size_t warm_threads = 4;
@@ -97,6 +114,20 @@ struct XetReaderStats {
   uint64_t expired_url_retries = 0; // new plans after a 403
   uint64_t xorbs_verified = 0;      // whole xorbs fetched and hash-checked
   uint64_t corrupt_cache_chunks = 0;
+  // Read-ahead: windows started, their file bytes, segments that failed
+  // (the reads then fetch for themselves), windows dropped because the
+  // memory budget was taken meanwhile or the queue was full. (A window
+  // trimmed to what the budget has left counts as started.)
+  uint64_t readahead_windows = 0;
+  uint64_t readahead_bytes = 0;
+  uint64_t readahead_failed = 0;
+  uint64_t readahead_skipped = 0;
+  // Gauges (now, not cumulative): data fetches running, read-ahead bytes in
+  // flight or held against the budget, the budget, and the most ever held.
+  uint64_t fetches_in_flight = 0;
+  uint64_t readahead_in_flight = 0;
+  uint64_t memory_limit = 0;
+  uint64_t readahead_peak = 0;
 };
 
 class XetReader {
@@ -127,15 +158,27 @@ class XetReader {
  private:
   struct FileState;
   struct PrefetchTask;
-  // Starts a background read-ahead after a sequential read ending at `pos`
-  // when little prefetched data is left ahead.
-  void MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t pos);
-  // Waits while a prefetch of this file overlapping [start, end) runs.
-  // Returns whether it waited.
+  // Who a fetch is for: a demand read goes before read-ahead.
+  enum class Priority { kDemand, kReadahead };
+  // Records a read of [offset, offset + len) with the file's streams and
+  // queues the read-ahead it calls for (within the memory budget).
+  void MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t offset, uint64_t len);
+  // Waits while a read-ahead of this file overlapping [start, end) is being
+  // fetched. Returns whether it waited.
   bool WaitForPrefetch(FileState& state, uint64_t start, uint64_t end);
   void PrefetchLoop();
+  // A read-ahead task ended (or will not run): budget back, stream told.
+  void EndPrefetch(const PrefetchTask& task, bool ok);
+  void AcquireFetchSlot(Priority priority);
+  void ReleaseFetchSlot();
   struct Plan;
-  using Run = std::vector<std::vector<uint8_t>>;  // decoded chunks of one fetch range
+  // The chunks of one fetch range. Stored (scheme 0) records are not copied:
+  // their chunks point into the body; compressed ones are decoded.
+  struct Run {
+    std::vector<uint8_t> body;
+    std::vector<std::vector<uint8_t>> decoded;
+    std::vector<std::span<const uint8_t>> chunks;  // into body or decoded
+  };
   using FetchKey = std::tuple<chunkstore::Hash, uint32_t, uint32_t, uint64_t, uint64_t>;
 
   Result<std::shared_ptr<FileState>> GetFile(const XetFileRef& file);
@@ -150,11 +193,11 @@ class XetReader {
   // Cold path for one window: [offset, offset + out.size()) plus read-ahead up
   // to `window_end`, split into segments.
   Status ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
-                  std::span<uint8_t> out);
+                  std::span<uint8_t> out, Priority priority);
   // One segment [offset, segment_end): a ranged plan (renewed once after a
   // 403), its fetches, and assembly of out.size() bytes (possibly none).
   Status ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t segment_end,
-                     std::span<uint8_t> out, bool parallel_fetches);
+                     std::span<uint8_t> out, bool parallel_fetches, Priority priority);
   // Checks that a ranged plan really starts at `offset` of the file: its
   // terms must be the file's terms from the one holding `offset` on
   // (trimmed at both ends), and where the dropped leading bytes can be
@@ -162,16 +205,18 @@ class XetReader {
   Status CheckPlacement(const FileState& file, const chunkstore::Reconstruction& plan,
                         uint64_t offset);
   Status ReadColdOnce(const chunkstore::Reconstruction& plan, uint64_t window_len,
-                      std::span<uint8_t> out, bool parallel_fetches);
+                      std::span<uint8_t> out, bool parallel_fetches, Priority priority);
   // Fetches, decodes, checks, caches one range. Shared by concurrent readers.
   Result<std::shared_ptr<const Run>> FetchRun(const chunkstore::XorbFetch& xorb,
                                               const chunkstore::FetchEntry& entry,
                                               const chunkstore::FetchRange& range,
-                                              const chunkstore::Reconstruction& plan);
+                                              const chunkstore::Reconstruction& plan,
+                                              Priority priority);
   Result<std::shared_ptr<const Run>> FetchRunUncached(const chunkstore::XorbFetch& xorb,
                                                       const chunkstore::FetchEntry& entry,
                                                       const chunkstore::FetchRange& range,
-                                                      const chunkstore::Reconstruction& plan);
+                                                      const chunkstore::Reconstruction& plan,
+                                                      Priority priority);
   // Decodes the cached record of a chunk straight into `out` (its exact
   // length). False on a miss or a bad record (counted, treated as a miss).
   bool CachedChunkInto(const chunkstore::Hash& xorb, uint32_t index, std::span<uint8_t> out);
@@ -192,18 +237,22 @@ class XetReader {
   LruMap<chunkstore::Hash, LearnedLayout> layouts_;              // GUARDED_BY(mu_)
   std::vector<std::unique_ptr<chunkstore::ChunkDecoder>> decoders_;  // GUARDED_BY(mu_)
   size_t fetches_running_ = 0;                                   // GUARDED_BY(mu_)
+  size_t demand_waiting_ = 0;                                    // GUARDED_BY(mu_)
   std::condition_variable fetch_slots_;
   // Held while encoding and queueing a layout, so the cache always receives
   // the latest merged layout last. Taken before mu_, never the other way.
   std::mutex layout_put_mu_;
 
-  // Background read-ahead: one thread, a bounded queue. Lock order: pf_mu_
-  // alone; FileState::mu alone.
+  // Background read-ahead: a few threads, a bounded queue. Lock order:
+  // FileState::mu before pf_mu_; neither is held across I/O. A queued task
+  // is listed in its FileState's `pending` from before it is queued until
+  // EndPrefetch.
+  MemoryBudget budget_;
   std::mutex pf_mu_;
   std::condition_variable pf_cv_;
   std::deque<PrefetchTask> pf_queue_;  // GUARDED_BY(pf_mu_)
   bool pf_stop_ = false;               // GUARDED_BY(pf_mu_)
-  std::thread pf_thread_;
+  std::vector<std::thread> pf_threads_;
 
   SingleFlight<chunkstore::Hash, std::shared_ptr<FileState>> file_flights_;
   SingleFlight<FetchKey, std::shared_ptr<const Run>> fetch_flights_;
@@ -211,7 +260,8 @@ class XetReader {
   struct Counters {
     std::atomic<uint64_t> reads{0}, warm_reads{0}, reconstructions{0}, data_fetches{0},
         data_bytes{0}, shared_fetches{0}, expired_url_retries{0}, xorbs_verified{0},
-        corrupt_cache_chunks{0};
+        corrupt_cache_chunks{0}, readahead_windows{0}, readahead_bytes{0}, readahead_failed{0},
+        readahead_skipped{0};
   };
   mutable Counters counters_;
 };

@@ -12,23 +12,28 @@
 #include <vector>
 
 #include "chunkstore/reconstruction.h"
+#include "fs/readahead.h"
 #include "fs/xet_reader.h"
 
 namespace hubfs::fs {
 
 struct XetReader::FileState {
+  explicit FileState(const ReadaheadOptions& ra) : streams(ra) {}
+
   XetFileRef ref;
   std::vector<chunkstore::ReconTerm> terms;
   std::vector<uint64_t> starts;  // file offset of each term
-  std::atomic<uint64_t> last_end{~uint64_t{0}};
 
   // Read-ahead state.
   std::mutex mu;
   std::condition_variable cv;
-  bool prefetching = false;  // GUARDED_BY(mu)
-  uint64_t pf_start = 0;     // GUARDED_BY(mu): the running prefetch
-  uint64_t pf_end = 0;       // GUARDED_BY(mu)
-  uint64_t ahead_end = 0;    // GUARDED_BY(mu): end of what was fetched (or is being) ahead
+  ReadaheadStreams streams;  // GUARDED_BY(mu)
+  // Read-aheads queued (started = false) or being fetched. GUARDED_BY(mu)
+  struct Pending {
+    ReadaheadRange range;
+    bool started = false;
+  };
+  std::vector<Pending> pending;
 
   // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
   size_t TermAt(uint64_t offset) const {
@@ -39,8 +44,7 @@ struct XetReader::FileState {
 
 struct XetReader::PrefetchTask {
   std::shared_ptr<FileState> state;
-  uint64_t start = 0;
-  uint64_t end = 0;
+  ReadaheadRange range;  // its bytes are held against budget_ until it ends
 };
 
 }  // namespace hubfs::fs

@@ -4,9 +4,15 @@
 #   2. curl fetching exactly the data ranges of the file's reconstruction, 8 in parallel
 #   3. the official JS client's downloadFile of the same file (when the conformance kit's
 #      node_modules are present: KIT=dir holding node_modules/@huggingface/hub)
-#   4. scattered small reads: N random 4 KiB `hubfs cat --range` on a cold cache,
+#   4. the whole file through a 64 MiB cache: rate, peak anonymous RSS
+#   5. scattered small reads: N random 4 KiB `hubfs cat --range` on a cold cache,
 #      bytes fetched versus bytes asked for
-# usage: scripts/bench-reader.sh [BUILD_DIR]     env: SIZE_MB (1024), READS (50), KIT
+#   6. (root, /dev/fuse) a cold sequential read through a mount with --memory-limit
+#      MEMORY_LIMIT: rate, the daemon's peak anonymous RSS, its `hubfs status` counters
+# The cat lines also give the process's CPU seconds (user + system): on a shared machine
+# they are steadier than the rates.
+# usage: scripts/bench-reader.sh [BUILD_DIR]
+#   env: SIZE_MB (1024), READS (50), KIT, MEMORY_LIMIT (128M)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -20,7 +26,13 @@ PY=/usr/bin/python3
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-bench-XXXXXX")
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
+mounted=
+cleanup() {
+  [ -n "$mounted" ] && "$HUBFS" unmount "$tmp/mnt" >/dev/null 2>&1
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 
 mkdir -p "$tmp/src"
@@ -47,13 +59,22 @@ drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
 echo "file: $size bytes; hubsim at $HUB"
 # 1. hubfs cold / warm
 export HUBFS_CACHE_DIR=$tmp/cache
-t0=$(secs); "$HUBFS" cat bench/model/big.bin >/dev/null; t1=$(secs)
+# CPU seconds (user + system) of a command, when /usr/bin/time is there.
+cpu_of() {
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f "%U %S" -o "$tmp/cpu" "$@" >/dev/null
+    awk '{printf "  cpu %.2f s (user %.2f, sys %.2f)", $1 + $2, $1, $2}' "$tmp/cpu"
+  else
+    "$@" >/dev/null
+  fi
+}
+t0=$(secs); c=$(cpu_of "$HUBFS" cat bench/model/big.bin); t1=$(secs)
 cold=$("$PY" -c "print($t1-$t0)")
-echo "hubfs cat cold            $(rate "$size" "$cold")"
+echo "hubfs cat cold            $(rate "$size" "$cold")$c"
 drop_caches
-t0=$(secs); "$HUBFS" cat bench/model/big.bin >/dev/null; t1=$(secs)
+t0=$(secs); c=$(cpu_of "$HUBFS" cat bench/model/big.bin); t1=$(secs)
 warm=$("$PY" -c "print($t1-$t0)")
-echo "hubfs cat warm            $(rate "$size" "$warm")"
+echo "hubfs cat warm            $(rate "$size" "$warm")$c"
 drop_caches
 t0=$(secs); cat "$tmp/src/big.bin" >/dev/null; t1=$(secs)
 echo "local file (caches dropped)$(rate "$size" "$("$PY" -c "print($t1-$t0)")")"
@@ -120,3 +141,28 @@ for i in $(seq "$READS"); do
 done
 t1=$(secs)
 echo "scattered 4 KiB reads: $READS reads, asked $asked B, fetched $got B (x$("$PY" -c "print(round($got/$asked,1))")), $("$PY" -c "print(round(($t1-$t0)/$READS*1000,1))") ms per read incl. process start"
+
+# 6. through a mount, cold, within a memory limit
+if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ]; then
+  export HUBFS_CACHE_DIR=$tmp/cache-mount
+  mkdir -p "$tmp/mnt"
+  "$HUBFS" mount bench/model "$tmp/mnt" --memory-limit "${MEMORY_LIMIT:-128M}" && mounted=1
+  dpid=$(basename "$(ls "$HUBFS_CACHE_DIR"/mounts/*.json | head -1)" .json)  # <pid>.json
+  t0=$(secs)
+  cat "$tmp/mnt/big.bin" >/dev/null &
+  cat_pid=$!
+  anon=0
+  while kill -0 "$cat_pid" 2>/dev/null; do
+    a=$(awk '/^RssAnon:/ {print $2}' "/proc/$dpid/status" 2>/dev/null || echo 0)
+    [ -n "$a" ] && [ "$a" -gt "$anon" ] && anon=$a
+    sleep 0.05
+  done
+  wait "$cat_pid"
+  t1=$(secs)
+  echo "mount, --memory-limit ${MEMORY_LIMIT:-128M}: cold read $(rate "$size" "$("$PY" -c "print($t1-$t0)")"), daemon peak anonymous RSS $((anon / 1024)) MiB"
+  sleep 2.5  # the daemon refreshes its status every 2 s
+  "$HUBFS" status --cache-dir "$HUBFS_CACHE_DIR" | grep -E '^  (reads|fetching):'
+  "$HUBFS" unmount "$tmp/mnt" && mounted=
+else
+  echo "mount                     skipped (needs root and /dev/fuse)"
+fi

@@ -1,6 +1,13 @@
 #include "chunkstore/cache_format.h"
 
 #include <gtest/gtest.h>
+#include <lmdb.h>
+
+#include <random>
+#include <string>
+
+#include "chunkstore/cache.h"
+#include "chunkstore/cache_checksum.h"
 
 #include "tests/unit/chunkstore/cache_test_util.h"
 
@@ -113,6 +120,111 @@ TEST(CacheFormatTest, OversizedPayloadRejected) {
   std::vector<uint8_t> big(kMaxDecodedSize + 1);
   EXPECT_EQ(EncodeValue(SmallFileKey("x"), CacheKind::kSmallFile, big, kCodecNone).status().code(),
             ErrorCode::kInvalidArgument);
+}
+
+// Bit-at-a-time CRC-32C, the definition itself.
+uint32_t ReferenceCrc32c(std::span<const uint8_t> data) {
+  uint32_t c = ~0u;
+  for (uint8_t b : data) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ ((c & 1) ? 0x82F63B78u : 0u);
+  }
+  return ~c;
+}
+
+std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint8_t> out(n);
+  for (auto& b : out) b = static_cast<uint8_t>(rng());
+  return out;
+}
+
+TEST(CacheChecksumTest, Crc32cMatchesTheStandardAndContinues) {
+  const std::string check = "123456789";
+  std::span<const uint8_t> nine(reinterpret_cast<const uint8_t*>(check.data()), check.size());
+  EXPECT_EQ(Crc32c(0, nine), 0xE3069283u);
+  EXPECT_EQ(Crc32c(0, {}), 0u);
+  for (size_t n : {1, 7, 8, 9, 63, 64, 65, 1000, 65536 + 3}) {
+    const std::vector<uint8_t> d = RandomBytes(n, n);
+    EXPECT_EQ(Crc32c(0, d), ReferenceCrc32c(d)) << n;
+    const size_t half = n / 3;
+    EXPECT_EQ(Crc32c(Crc32c(0, std::span(d).first(half)), std::span(d).subspan(half)),
+              ReferenceCrc32c(d))
+        << n;
+  }
+}
+
+TEST(CacheChecksumTest, EntryChecksumLanesAreAsDocumented) {
+  const std::string key = ChunkKey(XorbFor(3), 9);
+  const std::array<uint8_t, 12> header = {2, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+  for (size_t n : {0, 5, 23, 24, 25, 47, 48, 1000, 65536, 131072 + 17}) {
+    const std::vector<uint8_t> p = RandomBytes(n, 100 + n);
+    const size_t t = (n / 24) * 8;
+    std::vector<uint8_t> lane0(key.begin(), key.end());
+    lane0.insert(lane0.end(), header.begin(), header.end());
+    lane0.insert(lane0.end(), p.begin(), p.begin() + static_cast<ptrdiff_t>(t));
+    const auto got = EntryChecksum(key, header, p);
+    EXPECT_EQ(got[0], ReferenceCrc32c(lane0)) << n;
+    EXPECT_EQ(got[1], ReferenceCrc32c(std::span(p).subspan(t, t))) << n;
+    EXPECT_EQ(got[2], ReferenceCrc32c(std::span(p).subspan(2 * t))) << n;
+  }
+}
+
+TEST(CacheChecksumTest, EncodedValueCarriesTheLanesAfterItsHeader) {
+  const std::string key = ChunkKey(XorbFor(1), 2);
+  const std::vector<uint8_t> payload = RandomBytes(70000, 5);
+  auto enc = EncodeValue(key, CacheKind::kChunk, payload, kCodecNone);
+  ASSERT_TRUE(enc.ok());
+  EXPECT_EQ((*enc)[0], 2);  // format version 2
+  const auto lanes =
+      EntryChecksum(key, std::span<const uint8_t, 12>(enc->data(), 12), payload);
+  for (int i = 0; i < 3; ++i) {
+    uint32_t v = 0;
+    for (int b = 3; b >= 0; --b) v = (v << 8) | (*enc)[12 + 4 * i + b];
+    EXPECT_EQ(v, lanes[i]) << i;
+  }
+  // A value of format 1 (same layout up to byte 12) is never accepted.
+  auto v1 = *enc;
+  v1[0] = 1;
+  EXPECT_EQ(VerifyValue(key, v1).code(), ErrorCode::kCorrupt);
+}
+
+TEST(CacheChecksumTest, AStoreOfAnOlderFormatIsWipedAtOpen) {
+  cache_testing::TempDir dir;
+  CacheOptions o;
+  o.dir = dir.Sub("c");
+  o.max_bytes = 64ull << 20;
+  o.durable = false;
+  {
+    auto c = ChunkCache::Open(o);
+    ASSERT_TRUE(c.ok()) << c.status();
+    (*c)->PutChunk(XorbFor(1), 0, Bytes(1, 1000));
+    ASSERT_TRUE((*c)->Flush().ok());
+  }
+  // Mark the store as layout 1 (entries of format 1), as an older hubfs left it.
+  {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 4);
+    mdb_env_set_mapsize(env, 256ull << 20);
+    ASSERT_EQ(mdb_env_open(env, o.dir.c_str(), MDB_NOTLS, 0644), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi meta;
+    ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    std::string k = "version";
+    uint8_t one[8] = {1, 0, 0, 0, 0, 0, 0, 0};
+    MDB_val key{k.size(), k.data()}, val{sizeof(one), one};
+    ASSERT_EQ(mdb_put(txn, meta, &key, &val, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto c = ChunkCache::Open(o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto got = (*c)->GetChunk(XorbFor(1), 0);
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value()) << "an entry of the older format was served";
+  EXPECT_EQ((*c)->Stats().entries, 0u);
 }
 
 }  // namespace

@@ -165,7 +165,7 @@ TEST(CacheProcessTest, KillNineAtRandomMomentsLeavesAUsableCache) {
   }
   EXPECT_EQ(checked, list->size());
   // And it still takes writes.
-  (*c)->PutChunk(XorbFor(99), 0, {1, 2, 3});
+  (*c)->PutChunk(XorbFor(99), 0, std::vector<uint8_t>{1, 2, 3});
   EXPECT_TRUE((*c)->Flush().ok());
   EXPECT_TRUE((*c)->GetChunk(XorbFor(99), 0)->has_value());
 }
@@ -243,7 +243,7 @@ TEST(CacheProcessTest, MapGrownByAnotherProcessIsAdopted) {
   ::close(go[0]);
   auto c = ChunkCache::Open(small_map());
   ASSERT_TRUE(c.ok()) << c.status();
-  (*c)->PutChunk(XorbFor(301), 0, {1});
+  (*c)->PutChunk(XorbFor(301), 0, std::vector<uint8_t>{1});
   ASSERT_TRUE((*c)->Flush().ok());
   const uint64_t map_before = (*c)->Stats().map_bytes;
   ASSERT_EQ(::write(go[1], "g", 1), 1);

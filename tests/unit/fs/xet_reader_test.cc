@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -145,6 +146,7 @@ TEST_F(XetReaderTest, RandomRangesAreByteExact) {
   auto r = NewReader();
   for (size_t i = 0; i < cases.size(); ++i) {
     if (i % 3 == 0) {
+      r.reset();  // its read-ahead uses the cache
       cache_.reset();
       std::filesystem::remove_all(dir_.Sub("cache"));
       OpenCache();
@@ -250,12 +252,15 @@ TEST_F(XetReaderTest, ExpiredDataUrlGetsANewPlanOnce) {
   // first plan is stale by the time it fetches.
   struct Expirer : hub::HttpTransport {
     FakeCas* fake;
-    int recon_seen = 0;
+    std::mutex mu;
+    int recon_seen = 0;  // GUARDED_BY(mu)
     Result<hub::HttpResponse> Send(const hub::HttpRequest& req) override {
+      if (req.url.find("/reconstructions/") == std::string::npos) return fake->Send(req);
+      // Plans are issued one at a time here, so that only the first one is
+      // expired (segments ask for theirs in parallel).
+      std::lock_guard<std::mutex> lock(mu);
       auto resp = fake->Send(req);
-      if (req.url.find("/reconstructions/") != std::string::npos && ++recon_seen == 1) {
-        fake->ExpireUrls();
-      }
+      if (++recon_seen == 1) fake->ExpireUrls();
       return resp;
     }
   } expirer;

@@ -1,0 +1,83 @@
+#include "cli/mount_state.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/unit/chunkstore/cache_test_util.h"
+
+namespace hubfs::cli {
+namespace {
+
+using chunkstore::cache_testing::TempDir;
+
+TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
+  TempDir dir;
+  fs::XetReaderStats st;
+  st.reads = 10;
+  st.warm_reads = 4;
+  st.data_fetches = 7;
+  st.data_bytes = 123456;
+  st.fetches_in_flight = 3;
+  st.readahead_in_flight = 5u << 20;
+  st.memory_limit = 128u << 20;
+  st.readahead_peak = 40u << 20;
+  MountState s;
+  s.pid = getpid();  // alive: the record is kept
+  s.cache_dir = dir.path();
+  s.mountpoint = "/mnt/x";
+  FillReaderStats(st, &s);
+  EXPECT_GT(s.updated, 0);
+  ASSERT_TRUE(WriteMountState(s));
+
+  // The file names the gauges (what `hubfs status` and scripts read).
+  std::ifstream in(MountStatePath(dir.path(), s.pid));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto j = nlohmann::json::parse(buf.str());
+  EXPECT_EQ(j["fetches_in_flight"].get<uint64_t>(), 3u);
+  EXPECT_EQ(j["readahead_bytes"].get<uint64_t>(), 5u << 20);
+  EXPECT_EQ(j["memory_limit"].get<uint64_t>(), 128u << 20);
+  EXPECT_EQ(j["readahead_peak"].get<uint64_t>(), 40u << 20);
+
+  std::vector<MountState> got = ReadMountStates(dir.path());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].mountpoint, "/mnt/x");
+  EXPECT_EQ(got[0].reads, 10u);
+  EXPECT_EQ(got[0].data_bytes, 123456u);
+  EXPECT_EQ(got[0].fetches_in_flight, 3u);
+  EXPECT_EQ(got[0].readahead_bytes, 5u << 20);
+  EXPECT_EQ(got[0].memory_limit, 128u << 20);
+  EXPECT_EQ(got[0].readahead_peak, 40u << 20);
+}
+
+TEST(MountStateTest, ReaderStatsOfAFreshReaderAreSane) {
+  // The gauges a mount reports before any read: nothing in flight, the
+  // default budget.
+  MountState s;
+  fs::XetReaderStats st;
+  st.memory_limit = fs::XetReaderOptions{}.memory_limit;
+  FillReaderStats(st, &s);
+  EXPECT_EQ(s.fetches_in_flight, 0u);
+  EXPECT_EQ(s.readahead_bytes, 0u);
+  EXPECT_EQ(s.memory_limit, 128u << 20);
+}
+
+TEST(MountStateTest, ParseMemoryLimit) {
+  EXPECT_EQ(ParseMemoryLimit("512M"), 512ull << 20);
+  EXPECT_EQ(ParseMemoryLimit("1G"), 1ull << 30);
+  EXPECT_EQ(ParseMemoryLimit("8192k"), 8ull << 20);
+  EXPECT_EQ(ParseMemoryLimit("16777216"), 16ull << 20);
+  EXPECT_EQ(ParseMemoryLimit("1M"), std::nullopt);  // below the minimum
+  EXPECT_EQ(ParseMemoryLimit(""), std::nullopt);
+  EXPECT_EQ(ParseMemoryLimit("M"), std::nullopt);
+  EXPECT_EQ(ParseMemoryLimit("1.5G"), std::nullopt);
+  EXPECT_EQ(ParseMemoryLimit("-5M"), std::nullopt);
+  EXPECT_EQ(ParseMemoryLimit("99999999999999999999G"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace hubfs::cli
