@@ -422,7 +422,7 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
   state.pid = getpid();
   state.source = args.source;
   state.repo = args.hub ? std::string("hub") : source.repo.ToString();
-  state.revision = multi ? std::string("(revisions)") : revision;
+  state.revision = multi ? std::string() : revision;  // empty: every revision
   state.commit = commit;
   state.mountpoint = args.mountpoint;
   if (char* r = realpath(args.mountpoint.c_str(), nullptr)) {
@@ -435,8 +435,9 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
     free(r);
   }
   state.started = static_cast<int64_t>(std::time(nullptr));
-  auto refresh_state = [&state, &reader] {
+  auto refresh_state = [&state, &reader, &core, multi] {
     FillReaderStats(reader.Stats(), &state);
+    if (!multi) state.commit = core.current().commit;  // a branch view follows its head
     WriteMountState(state);
   };
   refresh_state();

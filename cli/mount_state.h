@@ -21,8 +21,8 @@ struct MountState {
   pid_t pid = 0;
   std::string source;      // as given to hubfs mount
   std::string repo;        // e.g. "datasets/org/data"
-  std::string revision;    // the revision the view follows
-  std::string commit;      // commit resolved at mount time
+  std::string revision;    // the revision the view follows; "" for --revisions and hub
+  std::string commit;      // the commit the view shows (refreshed with the counters)
   std::string mountpoint;  // absolute
   std::string cache_dir;
   int64_t started = 0;     // unix seconds

@@ -183,7 +183,11 @@ int StatusCommand(std::span<const std::string_view> args) {
     }
     const MountState& s = it->second;
     std::printf("  source:   %s\n", s.source.c_str());
-    std::printf("  revision: %s (%s at mount time)\n", s.revision.c_str(), s.commit.c_str());
+    if (s.revision.empty()) {
+      std::printf("  revision: every revision, as directories\n");
+    } else {
+      std::printf("  revision: %s (commit %s)\n", s.revision.c_str(), s.commit.c_str());
+    }
     std::printf("  daemon:   pid %d\n", static_cast<int>(s.pid));
     if (!usage.count(s.cache_dir)) usage[s.cache_dir] = DiskUsage(s.cache_dir);
     std::printf("  cache:    %s (%s on disk)\n", s.cache_dir.c_str(),

@@ -88,6 +88,16 @@ grep -qx old.txt "$W/ls.txt" && fail "deleted file still listed: $(cat "$W/ls.tx
 [[ $(stat -c %s "$MNT/data.txt") == 20 ]] || fail "size after the move"
 pass "after the TTL: new content, new file listed, deleted file gone, new commit"
 
+# hubfs status follows the view's commit (the record is rewritten every 2 s).
+for _ in $(seq 1 30); do
+  "$HUBFS" status --cache-dir "$W/cache" >"$W/status" 2>&1 || true
+  grep -qE "^  revision: +main \(commit $new_commit\)" "$W/status" && break
+  sleep 0.2
+done
+grep -qE "^  revision: +main \(commit $new_commit\)" "$W/status" ||
+  fail "status does not show the new commit: $(cat "$W/status")"
+pass "hubfs status shows the commit the view moved to"
+
 echo go >"$W/go"
 wait "$HOLDER" || fail "holder failed"
 [[ $(cat "$W/held.txt") == $'version one\n|version one' ]] ||

@@ -50,7 +50,7 @@ pid=$(daemon_pid)
 "$HUBFS" status >"$W/status" 2>&1 || fail "hubfs status: $(cat "$W/status")"
 grep -qxF "$MNT" "$W/status" || fail "status does not list $MNT: $(cat "$W/status")"
 grep -qE "^  source: +datasets/org/data$" "$W/status" || fail "status source: $(cat "$W/status")"
-grep -qE "^  revision: +main \($sha1" "$W/status" || fail "status revision: $(cat "$W/status")"
+grep -qE "^  revision: +main \(commit $sha1" "$W/status" || fail "status revision: $(cat "$W/status")"
 grep -qE "^  daemon: +pid $pid$" "$W/status" || fail "status pid: $(cat "$W/status")"
 grep -qE "^  cache: +$W/cache \([0-9.]+ (B|KiB|MiB)" "$W/status" || fail "status cache: $(cat "$W/status")"
 pass "status lists the mount"

@@ -71,6 +71,9 @@ pass "--revisions refuses @REV and a missing repo, with the reason"
 bounded 30 "$HUBFS" mount org/model "$MNT" --revisions --cache-dir "$W/cache" --io-timeout 10 \
   --metadata-ttl 2 || fail "mount failed"
 is_mounted || fail "not mounted"
+"$HUBFS" status --cache-dir "$W/cache" >"$W/status" 2>&1 || fail "status: $(cat "$W/status")"
+grep -qE "^  revision: +every revision, as directories" "$W/status" ||
+  fail "status of a --revisions mount: $(cat "$W/status")"
 pass "mounted with --revisions"
 
 [[ $(ls "$MNT" | tr '\n' ' ') == "feature main refs same v1.0 " ]] || fail "root: $(ls "$MNT")"
