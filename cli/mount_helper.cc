@@ -16,7 +16,8 @@ namespace {
 constexpr char kHelperUsage[] =
     "usage: mount.hubfs SOURCE MOUNTPOINT [-s] [-f] [-n] [-v] [-o OPTIONS]\n"
     "OPTIONS (comma-separated): ro, allow_other, revisions, uid=N, gid=N,\n"
-    "  cache_dir=DIR, metadata_ttl=S, io_timeout=S, log_level=LEVEL, foreground;\n"
+    "  cache_dir=DIR, metadata_ttl=S, io_timeout=S, memory_limit=SIZE,\n"
+    "  log_level=LEVEL, foreground;\n"
     "  ignored: rw, defaults, auto, noauto, user, users, nouser, _netdev, nofail,\n"
     "  exec, noexec, suid, nosuid, dev, nodev, atime, noatime, relatime, async,\n"
     "  sync, x-*, comment=*.\n"
@@ -109,7 +110,7 @@ int MountHelperCommand(std::span<const std::string_view> argv) {
       flags.push_back("--revisions");
     } else if (has_value && (key == "uid" || key == "gid" || key == "cache_dir" ||
                              key == "metadata_ttl" || key == "io_timeout" ||
-                             key == "log_level")) {
+                             key == "memory_limit" || key == "log_level")) {
       std::string flag = "--" + key;
       for (char& c : flag) {
         if (c == '_') c = '-';

@@ -71,7 +71,7 @@ pass "status forgets the mount after unmount"
 
 # 3. mount.hubfs as mount(8) calls it.
 bounded 30 "$MOUNT_HUBFS" "datasets/org/data@$sha1" "$MNT" \
-  -o "ro,defaults,noauto,_netdev,nofail,metadata_ttl=5,io_timeout=10,cache_dir=$W/cache2" ||
+  -o "ro,defaults,noauto,_netdev,nofail,metadata_ttl=5,io_timeout=10,memory_limit=48M,cache_dir=$W/cache2" ||
   fail "mount.hubfs"
 is_mounted || fail "mount.hubfs returned without a mount"
 [[ $(cat "$MNT/a.txt") == one ]] || fail "mount.hubfs: content of the pinned commit"
@@ -84,6 +84,8 @@ hpid=$(daemon_pid)
 "$HUBFS" status >"$W/status" 2>&1 || fail "hubfs status (mount.hubfs)"
 grep -qxF "$MNT" "$W/status" || fail "status misses the mount.hubfs mount: $(cat "$W/status")"
 grep -qE "^  daemon: +pid $hpid$" "$W/status" || fail "status pid (mount.hubfs): $(cat "$W/status")"
+grep -qE "^  fetching: .* held of 48\.0 MiB" "$W/status" ||
+  fail "memory_limit=48M not applied: $(cat "$W/status")"
 if "$MOUNT_HUBFS" datasets/org/data "$W/src" -o bogus_option 2>"$W/err"; then
   fail "mount.hubfs accepted an unknown option"
 fi
@@ -93,3 +95,10 @@ is_mounted && fail "still mounted"
 for _ in $(seq 1 50); do kill -0 "$hpid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$hpid" 2>/dev/null && fail "mount.hubfs daemon still running after unmount"
 pass "mount.hubfs mounts with -o options and unmounts"
+
+bounded 30 "$MOUNT_HUBFS" datasets/org/data "$MNT" -o "ro,revisions,cache_dir=$W/cache2" ||
+  fail "mount.hubfs -o revisions"
+[[ $(cat "$MNT/main/a.txt") == one && $(cat "$MNT/$sha1/a.txt") == one ]] ||
+  fail "mount.hubfs -o revisions: $(ls "$MNT")"
+bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount (mount.hubfs -o revisions)"
+pass "mount.hubfs -o revisions shows revision directories"
