@@ -32,7 +32,7 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
   }
   if (s == nullptr) {
     // A seek or a random read: a new stream, no read-ahead yet.
-    Stream fresh{end, end, 0, tick_};
+    Stream fresh{offset, end, end, 0, tick_};
     if (streams_.size() < options_.max_streams) {
       streams_.push_back(fresh);
     } else {
@@ -55,7 +55,12 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
   const uint64_t window = std::min(
       options_.max_window,
       first ? std::max(options_.initial_window, 2 * (end - std::min(offset, end))) : s->window * 2);
-  const uint64_t target_end = std::min(file_size, s->next + window);
+  uint64_t target_end = std::min(file_size, s->next + window);
+  // Stop where another stream started ahead of this one: its reader fetches
+  // that region itself.
+  for (const Stream& t : streams_) {
+    if (&t != s && t.start >= s->next) target_end = std::min(target_end, t.start);
+  }
   if (target_end <= s->ahead_end) return {};
   ReadaheadRange r{s->ahead_end, target_end};
   if (r.size() > max_bytes) r.end = r.start + max_bytes;

@@ -10,7 +10,9 @@
 //     a random read fetches only the chunks it needs. A stream's window
 //     starts at `initial_window` (or twice the read) on its first hit and
 //     doubles each time it reads ahead, up to `max_window`; a seek starts
-//     over from a new stream.
+//     over from a new stream. A stream never reads ahead into the region
+//     where another stream started further on (threads reading neighbouring
+//     regions would otherwise each fetch the next one's bytes as well).
 //   - MemoryBudget: the mount-wide bound on read-ahead bytes in flight or held
 //     in memory; read-ahead is trimmed or skipped rather than exceeding it.
 //
@@ -66,6 +68,7 @@ class ReadaheadStreams {
 
  private:
   struct Stream {
+    uint64_t start = 0;      // offset of the read that started the stream
     uint64_t next = 0;       // end of the furthest read
     uint64_t ahead_end = 0;  // end of what was fetched (or is being) ahead
     uint64_t window = 0;     // 0 until the first sequential hit

@@ -3,7 +3,8 @@
 # fresh mount and cache so all of them start cold (threads_check.py):
 # pread over disjoint regions, pread over overlapping regions (some read
 # backwards), and one shared mmap faulted from 16 threads. Every region's
-# sha256 equals the source's, and the data fetched stays under 4x the file (not once per thread).
+# sha256 equals the source's, and the data fetched stays under 2x the file
+# (streams do not read ahead into their neighbours' regions; ~1.1x measured).
 #   mount_threads.sh HUBFS HUBSIM          env: BIG_MB (80)
 HUBFS=$1
 HUBSIM=$2
@@ -31,7 +32,7 @@ print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))')
   size=$(stat -c %s "$S/weights.bin")
   # One reader fetches ~1.02x the file; 16 at once duplicate some fetches
   # (measured 1.5-2.1x), but never anything like once per thread.
-  ((fetched <= 4 * size)) || fail "$mode: fetched $fetched B for a $size B file"
+  ((fetched <= 2 * size)) || fail "$mode: fetched $fetched B for a $size B file"
   bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount ($mode)"
   is_mounted && fail "still mounted after unmount ($mode)"
   pass "16 threads, $mode; fetched $(/usr/bin/python3 -c "print(round($fetched / $size, 2))")x the file"

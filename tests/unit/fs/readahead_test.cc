@@ -31,6 +31,26 @@ TEST(ReadaheadStreamsTest, FirstReadOfAStreamGetsNoReadahead) {
   EXPECT_EQ(s.streams(), 2u);
 }
 
+TEST(ReadaheadStreamsTest, AStreamStopsWhereAnotherStreamStarted) {
+  ReadaheadStreams s(Opts());
+  const uint64_t read = 128 * kKiB;
+  const uint64_t next_region = 3 * kMiB;
+  EXPECT_TRUE(s.OnRead(next_region, read, kBig, kNoLimit).empty());  // the neighbour
+  uint64_t fetched_to = 0;
+  for (uint64_t off = 0; off < next_region; off += read) {
+    ReadaheadRange r = s.OnRead(off, read, kBig, kNoLimit);
+    if (r.empty()) continue;
+    EXPECT_LE(r.end, next_region) << "read-ahead from " << off << " runs into the next region";
+    fetched_to = std::max(fetched_to, r.end);
+    s.PrefetchEnded(r, true);
+  }
+  EXPECT_EQ(fetched_to, next_region);  // up to it, not short of it
+  // The neighbour's own stream still reads ahead.
+  ReadaheadRange r = s.OnRead(next_region + read, read, kBig, kNoLimit);
+  EXPECT_FALSE(r.empty());
+  EXPECT_GE(r.start, next_region + 2 * read);
+}
+
 TEST(ReadaheadStreamsTest, WindowsStartSmallAndDoubleUpToTheMax) {
   ReadaheadStreams s(Opts());
   std::vector<ReadaheadRange> got;
