@@ -41,6 +41,15 @@ const char* VfsErrcName(VfsErrc code) {
 }
 
 VfsError VfsErrorFromStatus(const Status& status) {
+  // The Hub answers an anonymous request for a missing repo with 401 (it
+  // does not reveal whether a private one exists) but names the condition:
+  // RepoNotFound is "no such name" to a filesystem, whatever the status. A
+  // 401 without it (a bad token) or GatedRepo stays "access denied".
+  const std::string& hub_code = status.hub_error_code();
+  if (hub_code == "RepoNotFound" || hub_code == "RevisionNotFound" ||
+      hub_code == "EntryNotFound") {
+    return VfsError{VfsErrc::kNoEntry, status};
+  }
   VfsErrc code = VfsErrc::kIo;
   switch (status.code()) {
     case ErrorCode::kNotFound: code = VfsErrc::kNoEntry; break;

@@ -2,7 +2,9 @@
 # `hubfs mount hub MP`: models/, datasets/, spaces/; namespaces and repos
 # looked up on demand; a namespace lists its author's repos; files read
 # through hub/models/NS/NAME/main/... match their sources; a missing repo is
-# ENOENT; a private repo is EACCES without a token and readable with one.
+# ENOENT, and so is a private repo without a token (the Hub answers 401
+# RepoNotFound for both); a bad token is EACCES; with a token the private repo
+# is readable.
 #   mount_hub.sh HUBFS HUBSIM
 HUBFS=$1
 HUBSIM=$2
@@ -66,12 +68,12 @@ grep -q "Read-only file system" "$W/err" || fail "EROFS: $(cat "$W/err")"
 pass "files through hub/{models,datasets}/org/NAME/main match their sources (sha256)"
 
 stat "$MNT/models/org/missing" 2>"$W/err" && fail "a missing repo exists"
-grep -q "Permission denied" "$W/err" || fail "missing repo, no token: $(cat "$W/err")"
+grep -q "No such file or directory" "$W/err" || fail "missing repo, no token: $(cat "$W/err")"
 stat "$MNT/models/org/private" 2>"$W/err" && fail "a private repo without a token"
-grep -q "Permission denied" "$W/err" || fail "private repo, no token: $(cat "$W/err")"
+grep -q "No such file or directory" "$W/err" || fail "private repo, no token: $(cat "$W/err")"
 stat "$MNT/models/bad..ns" 2>"$W/err" && fail "an invalid namespace exists"
 grep -q "No such file or directory" "$W/err" || fail "invalid namespace: $(cat "$W/err")"
-pass "without a token a private (or missing: the Hub answers alike) repo is EACCES"
+pass "without a token a private (or missing: the Hub answers alike, 401 RepoNotFound) repo is ENOENT"
 
 # Views and inodes go when the kernel forgets them.
 bounded 60 find "$MNT/models/org" "$MNT/datasets/org" >/dev/null
@@ -91,6 +93,15 @@ done
 pass "forgets shrink the inode table from $before to $after; lookups work again"
 
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
+
+# A bad token: the Hub refuses it (401 without RepoNotFound): EACCES.
+echo -n "hf_not_a_valid_token" >"$W/badtoken"
+HF_TOKEN_PATH=$W/badtoken bounded 30 "$HUBFS" mount hub "$MNT" --cache-dir "$W/cache" \
+  --io-timeout 10 || fail "mount with a bad token"
+stat "$MNT/models/org/model" 2>"$W/err" && fail "a bad token was accepted"
+grep -q "Permission denied" "$W/err" || fail "bad token: $(cat "$W/err")"
+bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
+pass "a bad token is EACCES"
 
 # With a token: a missing repo is ENOENT, the private repo readable.
 echo -n "$TOKEN" >"$W/token"

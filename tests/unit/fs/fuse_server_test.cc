@@ -34,5 +34,20 @@ TEST(VfsErrorFromStatusTest, SourceErrorsMapToFilesystemConditions) {
   EXPECT_EQ(VfsErrorFromStatus(CorruptError("x")).cause.message(), "x");
 }
 
+TEST(VfsErrorFromStatusTest, TheHubsErrorCodeDecidesOverTheHttpStatus) {
+  // Anonymous request for a missing (or private) repo: 401 RepoNotFound.
+  EXPECT_EQ(VfsErrorFromStatus(Status(ErrorCode::kUnauthenticated, "x").WithHttp(401, "RepoNotFound"))
+                .code,
+            VfsErrc::kNoEntry);
+  EXPECT_EQ(VfsErrorFromStatus(NotFoundError("x").WithHttp(404, "RevisionNotFound")).code,
+            VfsErrc::kNoEntry);
+  // A bad token (no error code) and a gated repo are refusals.
+  EXPECT_EQ(VfsErrorFromStatus(Status(ErrorCode::kUnauthenticated, "x").WithHttp(401, "")).code,
+            VfsErrc::kAccess);
+  EXPECT_EQ(
+      VfsErrorFromStatus(Status(ErrorCode::kPermissionDenied, "x").WithHttp(403, "GatedRepo")).code,
+      VfsErrc::kAccess);
+}
+
 }  // namespace
 }  // namespace hubfs::fs
