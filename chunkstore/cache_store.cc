@@ -510,10 +510,31 @@ Status CacheStore::Impl::MarkUnsynced() {
 
 Status CacheStore::Impl::SyncAndUnmark() {
   if (marker_fd.get() < 0) return Status::Ok();
+  const std::string mdir = options.dir + kMarkerDir;
+  // Dead processes of this boot are found BEFORE the flush: a process that
+  // is dead now writes nothing after it, so the flush covers all its pages
+  // (one found dead after the flush might have written meanwhile). A marker
+  // whose lock can be taken has no live owner; we keep the lock until the
+  // marker is gone. Under the dir lock no marker is being created, so every
+  // one is either locked by its owner or dead.
+  std::vector<std::pair<std::string, UniqueFd>> dead;
+  {
+    HUBFS_ASSIGN_OR_RETURN(UniqueFd lock, LockDir(options.dir));
+    HUBFS_ASSIGN_OR_RETURN(const auto names, ListMarkers(options.dir));
+    for (const auto& name : names) {
+      // Markers of another boot are only removed by the wipe at open.
+      if (name == marker_name || MarkerBoot(name) != boot_id) continue;
+      const std::string path = mdir + "/" + name;
+      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd.get() >= 0 && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+        dead.emplace_back(path, std::move(fd));
+      }
+    }
+  }
+  // The whole file: this process's pages and every other process's.
   const int rc = mdb_env_sync(env, 1);
   if (rc != 0) return LmdbError("sync", rc);
   HUBFS_ASSIGN_OR_RETURN(UniqueFd lock, LockDir(options.dir));
-  const std::string mdir = options.dir + kMarkerDir;
   const std::string own = mdir + "/" + marker_name;
   if (::unlink(own.c_str()) != 0 && errno != ENOENT) {
     return IoError("remove " + own + ": " + Errno(errno));
@@ -521,17 +542,7 @@ Status CacheStore::Impl::SyncAndUnmark() {
   marker_fd.Reset();
   marker_name.clear();
   marked.store(false);
-  // A marker of this boot whose lock can be taken has no live owner. Under
-  // the dir lock no marker is being created, so every one is either locked
-  // by its owner or dead.
-  HUBFS_ASSIGN_OR_RETURN(const auto names, ListMarkers(options.dir));
-  for (const auto& name : names) {
-    if (MarkerBoot(name) != boot_id) continue;  // another boot: only an open wipes those
-    const std::string path = mdir + "/" + name;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) continue;
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) ::unlink(path.c_str());
-  }
+  for (const auto& d : dead) ::unlink(d.first.c_str());
   // Not synced: a removal lost in a crash only costs a needless wipe.
   return Status::Ok();
 }
