@@ -4,7 +4,9 @@
 // One directory holds one LMDB environment. Several processes on one machine
 // may open the same directory at once; the cache survives restarts and a
 // `kill -9` at any moment (LMDB commits are atomic; a killed writer leaves
-// nothing half-visible). Within one process, open a directory at most once
+// nothing half-visible). A not-durable cache is emptied at the next open
+// after a system crash or restart that may have lost unsynced writes
+// (CacheOptions::durable). Within one process, open a directory at most once
 // (LMDB's POSIX locks are per process) and share the ChunkCache.
 //
 // What is stored, keyed by content so identical data is shared across files,
