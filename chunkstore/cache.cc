@@ -52,6 +52,7 @@ class ChunkCache::Impl {
         clock_(options.clock != nullptr ? options.clock : SystemClock::Default()),
         store_(std::move(store)) {
     last_touch_flush_ = clock_->Now();
+    last_write_ = last_touch_flush_;
     writer_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -238,14 +239,22 @@ class ChunkCache::Impl {
            clock_->Now() - last_touch_flush_ >= options_.touch_flush_interval;
   }
 
+  // An idle writer with unsynced writes flushes them and drops its marker.
+  bool IdleSyncDueLocked() const {
+    return store_->unsynced() && clock_->Now() - last_write_ >= options_.sync_when_idle_after;
+  }
+
   void WriterLoop() {
     for (;;) {
       std::vector<WriteOp> ops;
       std::optional<Control> control;
       std::vector<std::string> touches;
+      bool idle_sync = false;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        while (!stop_ && queue_.empty() && !TouchesDueLocked()) work_cv_.wait_for(lock, kWriterPoll);
+        while (!stop_ && queue_.empty() && !TouchesDueLocked() && !IdleSyncDueLocked()) {
+          work_cv_.wait_for(lock, kWriterPoll);
+        }
         uint64_t batch_bytes = 0;
         while (!queue_.empty() && ops.size() < options_.max_batch_entries &&
                batch_bytes < options_.max_batch_bytes &&
@@ -261,9 +270,27 @@ class ChunkCache::Impl {
         // Recency rides along with any batch; a control step flushes it first.
         if (!ops.empty() || control || TouchesDueLocked() || stop_) touches.swap(touches_);
         if (stop_ && queue_.empty() && ops.empty() && !control && touches.empty()) return;
+        idle_sync = ops.empty() && !control && touches.empty() && IdleSyncDueLocked();
       }
       if (!ops.empty() || !touches.empty()) Commit(std::move(ops), touches);
-      if (control) (*control)();
+      if (control) {
+        {
+          // Maintenance may write. Stamped before it runs, so that a Flush
+          // barrier's caller, once returned, sees the stamp in place.
+          std::lock_guard<std::mutex> lock(mu_);
+          last_write_ = clock_->Now();
+        }
+        (*control)();
+      }
+      if (idle_sync) {
+        // The store's own close does the same for the last writes.
+        const Status st = store_->SyncAndUnmark();
+        if (!st.ok()) {
+          HUBFS_LOG(kWarning) << "cache: idle flush failed: " << st;
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        last_write_ = clock_->Now();  // after a failure, retry one interval later
+      }
     }
   }
 
@@ -294,6 +321,7 @@ class ChunkCache::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       if (!res.ok() && first_error_.ok()) first_error_ = res.status();
       last_touch_flush_ = clock_->Now();
+      last_write_ = last_touch_flush_;
       for (size_t i = ops.size() - n_writes; i < ops.size(); ++i) {
         const WriteOp& op = ops[i];
         if (!op.value) continue;
@@ -319,6 +347,7 @@ class ChunkCache::Impl {
       pending_;                            // GUARDED_BY(mu_)
   std::vector<std::string> touches_;       // GUARDED_BY(mu_), read hits in order
   Clock::TimePoint last_touch_flush_;      // GUARDED_BY(mu_)
+  Clock::TimePoint last_write_;            // GUARDED_BY(mu_), last commit or maintenance step
   Status first_error_;                     // GUARDED_BY(mu_)
   bool stop_ = false;                      // GUARDED_BY(mu_)
 

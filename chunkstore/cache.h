@@ -4,7 +4,9 @@
 // One directory holds one LMDB environment. Several processes on one machine
 // may open the same directory at once; the cache survives restarts and a
 // `kill -9` at any moment (LMDB commits are atomic; a killed writer leaves
-// nothing half-visible). Within one process, open a directory at most once
+// nothing half-visible). A not-durable cache is emptied at the next open
+// after a system crash or restart that may have lost unsynced writes
+// (CacheOptions::durable). Within one process, open a directory at most once
 // (LMDB's POSIX locks are per process) and share the ChunkCache.
 //
 // What is stored, keyed by content so identical data is shared across files,
@@ -76,10 +78,19 @@ struct CacheOptions {
   size_t max_batch_entries = 128;
   uint64_t max_batch_bytes = 16ull << 20;
   // true: fsync data and metadata on each commit (durable across power
-  // loss). false: MDB_NOMETASYNC, still consistent after a system crash but
-  // the last commit may be lost — right for a cache. kill -9 safety holds
-  // either way.
+  // loss). false (right for a cache): no fsync per commit. Before its first
+  // write the process puts a marker in <dir>/unsynced; it flushes the store
+  // and removes the marker when idle (below) and at close. An open that
+  // finds a marker of an earlier boot (a system crash or restart while some
+  // process had unsynced writes) wipes the cache before reading it. Where
+  // the boot id cannot be read: MDB_NOMETASYNC (consistent after a system
+  // crash, the last commit may be lost). kill -9 safety holds either way.
+  // docs/CACHE_FORMAT.md, "Durability".
   bool durable = true;
+  // Not durable: once the writer has committed nothing for this long (by
+  // `clock`), it flushes the store to disk and removes its marker, so a
+  // system crash while the process is idle does not wipe the cache.
+  Clock::Duration sync_when_idle_after = std::chrono::seconds(10);
   // Not owned; must outlive the cache. nullptr = SystemClock::Default().
   Clock* clock = nullptr;
 };

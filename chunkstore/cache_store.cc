@@ -1,15 +1,22 @@
 #include "chunkstore/cache_store.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <random>
 #include <shared_mutex>
+#include <utility>
 
 #include "chunkstore/cache_format.h"
 #include "common/log.h"
@@ -28,6 +35,130 @@ constexpr char kMetaCount[] = "count";
 constexpr char kMetaTick[] = "tick";
 
 constexpr int kMaxMapFullRetries = 8;
+
+// Unsynced-write markers (docs/CACHE_FORMAT.md, "Durability"): with
+// MDB_NOSYNC a system crash may leave a meta page on disk that points at data
+// pages that never got there, and LMDB cannot detect that (it may even crash
+// reading such a store). So a process writes unsynced only while its marker
+// <dir>/unsynced/<boot id>.<pid>.<nonce> exists on disk, and an open that
+// finds a marker of another boot wipes the store before LMDB sees it.
+constexpr char kBootIdPath[] = "/proc/sys/kernel/random/boot_id";
+constexpr char kMarkerDir[] = "/unsynced";
+constexpr char kDirLock[] = "/open.lock";
+
+std::string Errno(int err) { return std::strerror(err); }
+
+// Closes the descriptor (and so drops its flock) when it goes.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+  int get() const { return fd_; }
+  void Reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// This boot's id, or "" when it cannot be read (then the store keeps
+// MDB_NOMETASYNC and uses no markers).
+std::string ReadBootId() {
+  const int fd = ::open(kBootIdPath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buf[64];
+  const ssize_t n = ::read(fd, buf, sizeof(buf));
+  ::close(fd);
+  if (n <= 0) return "";
+  std::string id(buf, static_cast<size_t>(n));
+  while (!id.empty() && std::isspace(static_cast<unsigned char>(id.back()))) id.pop_back();
+  if (id.empty() || id.size() > 48) return "";
+  for (char c : id) {
+    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '-') return "";
+  }
+  return id;
+}
+
+Status SyncDir(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return IoError("open " + path + ": " + Errno(errno));
+  if (::fsync(fd.get()) != 0) return IoError("fsync " + path + ": " + Errno(errno));
+  return Status::Ok();
+}
+
+// Takes the exclusive flock on <dir>/open.lock, which serialises the reboot
+// check and wipe at open, marker creation and marker removal across
+// processes (flock, unlike LMDB's POSIX locks, also excludes another
+// descriptor of the same process, so it is never held across a call that
+// takes it again).
+Result<UniqueFd> LockDir(const std::string& dir) {
+  const std::string path = dir + kDirLock;
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return IoError("open " + path + ": " + Errno(errno));
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return IoError("lock " + path + ": " + Errno(errno));
+  }
+  return fd;
+}
+
+// Names of the markers in dir (none when the folder does not exist).
+Result<std::vector<std::string>> ListMarkers(const std::string& dir) {
+  const std::string path = dir + kMarkerDir;
+  std::vector<std::string> names;
+  DIR* d = ::opendir(path.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return names;
+    return IoError("open " + path + ": " + Errno(errno));
+  }
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view name(e->d_name);
+    // <boot id>.<pid>.<nonce>; anything else is not ours.
+    const size_t dot = name.find('.');
+    if (dot == 0 || dot == std::string_view::npos) continue;
+    names.emplace_back(name);
+  }
+  ::closedir(d);
+  return names;
+}
+
+std::string_view MarkerBoot(std::string_view name) { return name.substr(0, name.find('.')); }
+
+// REQUIRES: the dir lock. When a marker of another boot exists, the system
+// restarted while some process had writes that may not have reached the
+// disk: deletes the store files, then those markers.
+Status WipeIfRebooted(const std::string& dir, const std::string& boot_id) {
+  HUBFS_ASSIGN_OR_RETURN(const auto names, ListMarkers(dir));
+  std::vector<std::string> foreign;
+  for (const auto& name : names) {
+    if (MarkerBoot(name) != boot_id) foreign.push_back(name);
+  }
+  if (foreign.empty()) return Status::Ok();
+  HUBFS_LOG(kWarning) << "cache: " << dir << " may have lost unsynced writes in a system restart ("
+                      << foreign.size() << " marker(s) of an earlier boot, e.g. " << foreign[0]
+                      << "); clearing it";
+  HUBFS_RETURN_IF_ERROR(CacheStore::Remove(dir));
+  // The store's removal reaches the disk before the markers' does, so a
+  // crash in between only repeats the wipe.
+  HUBFS_RETURN_IF_ERROR(SyncDir(dir));
+  for (const auto& name : foreign) {
+    const std::string path = dir + kMarkerDir + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return IoError("remove " + path + ": " + Errno(errno));
+    }
+  }
+  return SyncDir(dir + kMarkerDir);
+}
 
 Status LmdbError(std::string_view what, int rc) {
   std::string msg = "lmdb " + std::string(what) + ": " + mdb_strerror(rc);
@@ -116,6 +247,27 @@ struct CacheStore::Impl {
   // Lowered below the caller's max_bytes when the map cannot grow further.
   uint64_t limit_cap = UINT64_MAX;  // writer thread only
 
+  // This boot's id ("" = unknown). nosync: the environment has MDB_NOSYNC
+  // and every write transaction needs this process's marker first.
+  std::string boot_id;
+  bool nosync = false;
+  // This process's marker, while it may have unsynced writes. The
+  // descriptor holds an exclusive flock on the marker for as long as it
+  // exists, which tells other processes its owner is alive (kill(pid, 0)
+  // would be fooled by pid reuse and pid namespaces). Writer thread only
+  // (and Open/destruction); `marked` mirrors it for other threads.
+  UniqueFd marker_fd;
+  std::string marker_name;
+  std::atomic<bool> marked{false};
+
+  // Writer only. Creates this process's marker unless it exists: called
+  // before every write transaction.
+  Status MarkUnsynced();
+  // Writer only. Flushes the whole store file to disk, then removes this
+  // process's marker and the markers of dead processes of this boot (their
+  // writes went through the same file, so the flush covered them).
+  Status SyncAndUnmark();
+
   // Frees reader slots of dead processes: a slot left by a process killed
   // inside a read transaction pins old pages, so freed space is not reused.
   void ClearStaleReaders() {
@@ -127,6 +279,7 @@ struct CacheStore::Impl {
 
   ~Impl() {
     if (env != nullptr) mdb_env_close(env);
+    // marker_fd closes after the environment, releasing the marker's lock.
   }
 
   void RefreshMapSize() {
@@ -320,10 +473,95 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, Ap
   return rc;
 }
 
+Status CacheStore::Impl::MarkUnsynced() {
+  if (!nosync || marker_fd.get() >= 0) return Status::Ok();
+  HUBFS_ASSIGN_OR_RETURN(UniqueFd lock, LockDir(options.dir));
+  const std::string mdir = options.dir + kMarkerDir;
+  if (::mkdir(mdir.c_str(), 0755) == 0) {
+    HUBFS_RETURN_IF_ERROR(SyncDir(options.dir));
+  } else if (errno != EEXIST) {
+    return IoError("create " + mdir + ": " + Errno(errno));
+  }
+  // The nonce keeps names unique across pid namespaces sharing the folder.
+  char nonce[16];
+  std::snprintf(nonce, sizeof(nonce), "%08x", static_cast<unsigned>(std::random_device{}()));
+  const std::string name = boot_id + "." + std::to_string(::getpid()) + "." + nonce;
+  const std::string path = mdir + "/" + name;
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return IoError("create " + path + ": " + Errno(errno));
+  // The marker must be on disk before any page it covers can be.
+  Status st;
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    st = IoError("lock " + path + ": " + Errno(errno));
+  } else if (::fsync(fd.get()) != 0) {
+    st = IoError("fsync " + path + ": " + Errno(errno));
+  } else {
+    st = SyncDir(mdir);
+  }
+  if (!st.ok()) {
+    ::unlink(path.c_str());
+    return st;
+  }
+  marker_fd = std::move(fd);
+  marker_name = name;
+  marked.store(true);
+  return Status::Ok();
+}
+
+Status CacheStore::Impl::SyncAndUnmark() {
+  if (marker_fd.get() < 0) return Status::Ok();
+  const std::string mdir = options.dir + kMarkerDir;
+  // Dead processes of this boot are found BEFORE the flush: a process that
+  // is dead now writes nothing after it, so the flush covers all its pages
+  // (one found dead after the flush might have written meanwhile). A marker
+  // whose lock can be taken has no live owner; we keep the lock until the
+  // marker is gone. Under the dir lock no marker is being created, so every
+  // one is either locked by its owner or dead.
+  std::vector<std::pair<std::string, UniqueFd>> dead;
+  {
+    HUBFS_ASSIGN_OR_RETURN(UniqueFd lock, LockDir(options.dir));
+    HUBFS_ASSIGN_OR_RETURN(const auto names, ListMarkers(options.dir));
+    for (const auto& name : names) {
+      // Markers of another boot are only removed by the wipe at open.
+      if (name == marker_name || MarkerBoot(name) != boot_id) continue;
+      const std::string path = mdir + "/" + name;
+      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd.get() >= 0 && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+        dead.emplace_back(path, std::move(fd));
+      }
+    }
+  }
+  // The whole file: this process's pages and every other process's.
+  const int rc = mdb_env_sync(env, 1);
+  if (rc != 0) return LmdbError("sync", rc);
+  HUBFS_ASSIGN_OR_RETURN(UniqueFd lock, LockDir(options.dir));
+  const std::string own = mdir + "/" + marker_name;
+  if (::unlink(own.c_str()) != 0 && errno != ENOENT) {
+    return IoError("remove " + own + ": " + Errno(errno));
+  }
+  marker_fd.Reset();
+  marker_name.clear();
+  marked.store(false);
+  for (const auto& d : dead) ::unlink(d.first.c_str());
+  // Not synced: a removal lost in a crash only costs a needless wipe.
+  return Status::Ok();
+}
+
 CacheStore::CacheStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-CacheStore::~CacheStore() = default;
+
+CacheStore::~CacheStore() {
+  const Status st = impl_->SyncAndUnmark();
+  if (!st.ok()) {
+    HUBFS_LOG(kWarning) << "cache: flushing " << impl_->options.dir << " at close failed (" << st
+                        << "); a system crash before the kernel writes it back clears the cache";
+  }
+}
 
 uint64_t CacheStore::map_bytes() const { return impl_->map_bytes.load(); }
+
+bool CacheStore::unsynced() const { return impl_->marked.load(); }
+
+Status CacheStore::SyncAndUnmark() { return impl_->SyncAndUnmark(); }
 
 Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options) {
   if (options.dir.empty()) return InvalidArgumentError("cache dir is empty");
@@ -332,6 +570,8 @@ Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  impl->boot_id = ReadBootId();
+  impl->nosync = !options.durable && !impl->boot_id.empty();
   int rc = mdb_env_create(&impl->env);
   if (rc != 0) return LmdbError("env create", rc);
   mdb_env_set_maxdbs(impl->env, 4);
@@ -342,11 +582,28 @@ Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options
   // transactions are not tied to threads' slots. No MDB_NORDAHEAD: chunk
   // values span many pages and warm reads are mostly sequential; with it a
   // warm 512 MiB read with the page cache dropped ran at 164 MB/s, without it
-  // at 705 MB/s (scripts/bench-reader.sh). Not durable: MDB_NOMETASYNC keeps
-  // the store consistent (a system crash may only undo the last commit).
+  // at 705 MB/s (scripts/bench-reader.sh). Not durable: MDB_NOSYNC (no fsync
+  // per commit: on a cold read the synchronous page writes were most of the
+  // kernel time) guarded by the unsynced-write markers; without a boot id,
+  // MDB_NOMETASYNC, which keeps the store consistent (a system crash may only
+  // undo the last commit).
   unsigned flags = MDB_NOTLS;
-  if (!options.durable) flags |= MDB_NOMETASYNC;
-  rc = mdb_env_open(impl->env, options.dir.c_str(), flags, 0644);
+  if (impl->nosync) {
+    flags |= MDB_NOSYNC;
+  } else if (!options.durable) {
+    flags |= MDB_NOMETASYNC;
+  }
+  {
+    // Every opener checks (a durable one must not read a damaged store
+    // either), under the dir lock so that two first openers after a restart
+    // do not both wipe, the second one the first one's fresh store.
+    UniqueFd lock;
+    if (!impl->boot_id.empty()) {
+      HUBFS_ASSIGN_OR_RETURN(lock, LockDir(options.dir));
+      HUBFS_RETURN_IF_ERROR(WipeIfRebooted(options.dir, impl->boot_id));
+    }
+    rc = mdb_env_open(impl->env, options.dir.c_str(), flags, 0644);
+  }
   if (rc != 0) {
     Status st = LmdbError("open " + options.dir, rc);
     if (st.code() == ErrorCode::kCorrupt) {
@@ -357,15 +614,48 @@ Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options
   impl->ClearStaleReaders();
   impl->RefreshMapSize();
 
-  Txn txn;
-  rc = mdb_txn_begin(impl->env, nullptr, 0, txn.out());
-  if (rc == MDB_MAP_RESIZED) {
-    HUBFS_RETURN_IF_ERROR(impl->AdoptMapSize());
-    rc = mdb_txn_begin(impl->env, nullptr, 0, txn.out());
-  }
-  if (rc != 0) return LmdbError("begin", rc);
   const std::pair<const char*, MDB_dbi*> dbs[] = {
       {"data", &impl->data}, {"lru", &impl->lru}, {"atime", &impl->atime}, {"meta", &impl->meta}};
+  auto begin = [&](unsigned txn_flags, Txn& txn) {
+    int brc = mdb_txn_begin(impl->env, nullptr, txn_flags, txn.out());
+    if (brc == MDB_MAP_RESIZED) {
+      const Status st = impl->AdoptMapSize();
+      if (!st.ok()) return brc;
+      brc = mdb_txn_begin(impl->env, nullptr, txn_flags, txn.out());
+    }
+    return brc;
+  };
+  {
+    // An existing store of this version opens without a write transaction,
+    // so a process that only reads never needs a marker. Handles opened in a
+    // committed read transaction stay valid for later transactions.
+    Txn txn;
+    rc = begin(MDB_RDONLY, txn);
+    if (rc != 0) return LmdbError("begin read", rc);
+    bool ready = true;
+    for (const auto& [name, dbi] : dbs) {
+      rc = mdb_dbi_open(txn.get(), name, 0, dbi);
+      if (rc == MDB_NOTFOUND) {
+        ready = false;
+        break;
+      }
+      if (rc != 0) return LmdbError(std::string("open db ") + name, rc);
+    }
+    if (ready) {
+      HUBFS_ASSIGN_OR_RETURN(const uint64_t version, impl->GetMeta(txn.get(), kMetaVersion));
+      ready = version == kStoreVersion;
+    }
+    if (ready) {
+      rc = txn.Commit();
+      if (rc != 0) return LmdbError("commit read", rc);
+      return std::unique_ptr<CacheStore>(new CacheStore(std::move(impl)));
+    }
+  }
+
+  HUBFS_RETURN_IF_ERROR(impl->MarkUnsynced());
+  Txn txn;
+  rc = begin(0, txn);
+  if (rc != 0) return LmdbError("begin", rc);
   for (const auto& [name, dbi] : dbs) {
     rc = mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi);
     if (rc != 0) return LmdbError(std::string("open db ") + name, rc);
@@ -480,6 +770,7 @@ Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max
   for (const auto& op : ops) {
     if (op.value) batch_bytes += op.key.size() + op.value->size();
   }
+  HUBFS_RETURN_IF_ERROR(impl_->MarkUnsynced());
   // A few syscalls (one per other live reader process): cheap next to a commit.
   impl_->ClearStaleReaders();
   for (int attempt = 0;; ++attempt) {
@@ -523,6 +814,7 @@ Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max
 }
 
 Status CacheStore::Clear() {
+  HUBFS_RETURN_IF_ERROR(impl_->MarkUnsynced());
   std::shared_lock lock(impl_->resize_mu);
   Txn txn;
   int rc = impl_->Begin(0, txn);

@@ -2,8 +2,8 @@
 // itself stays in cache_store.cc). Layout in docs/CACHE_FORMAT.md.
 //
 // Thread-safety: Read, ScanPage, ReadTotals and the accessors may be called
-// from any thread at any time. Apply, Evict and Clear are the writer's: one
-// thread at a time. A map resize (writer) waits for this process's readers to
+// from any thread at any time. Apply, Clear and SyncAndUnmark are the
+// writer's: one thread at a time. A map resize (writer) waits for this process's readers to
 // leave their transactions; readers hold only that shared lock, never across
 // a write transaction.
 #ifndef HUBFS_CHUNKSTORE_CACHE_STORE_H_
@@ -26,6 +26,9 @@ struct StoreOptions {
   std::string dir;
   uint64_t initial_map_bytes = 0;
   uint64_t max_map_bytes = 0;
+  // true: LMDB syncs every commit. false: MDB_NOSYNC, with this process's
+  // unsynced-write marker on disk before its first write (see Open); falls
+  // back to MDB_NOMETASYNC when the boot id cannot be read.
   bool durable = true;
 };
 
@@ -60,13 +63,18 @@ class CacheStore {
  public:
   // Creates the directory (one level) and the environment, clears stale
   // reader slots, checks the store's format version (wiping an incompatible
-  // store). kCorrupt when LMDB cannot read the store file at all; kIo for
-  // other failures.
+  // store). Before LMDB opens the files it wipes the store if an
+  // unsynced-write marker of an earlier boot is present (the system
+  // restarted while some process's writes may not have reached the disk;
+  // docs/CACHE_FORMAT.md, "Durability"). kCorrupt when LMDB cannot read the
+  // store file at all; kIo for other failures.
   static Result<std::unique_ptr<CacheStore>> Open(const StoreOptions& options);
   // Deletes the store files in dir (absent ones are fine). Only safe when no
   // process has the store open.
   static Status Remove(const std::string& dir);
 
+  // Flushes this process's writes to disk and removes its marker (and those
+  // of dead processes of this boot): SyncAndUnmark, failures logged.
   ~CacheStore();
   CacheStore(const CacheStore&) = delete;
   CacheStore& operator=(const CacheStore&) = delete;
@@ -94,6 +102,14 @@ class CacheStore {
 
   // Writer only. Deletes every entry.
   Status Clear();
+
+  // Writer only. When this process has written since its last sync: fsyncs
+  // the store file, then removes its marker and the markers of dead
+  // processes of this boot. The next write creates a new marker first.
+  Status SyncAndUnmark();
+
+  // Whether this process holds a marker (wrote without syncing since).
+  bool unsynced() const;
 
   // The current map size in bytes.
   uint64_t map_bytes() const;

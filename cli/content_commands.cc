@@ -147,7 +147,7 @@ Result<std::unique_ptr<chunkstore::ChunkCache>> OpenCache(const std::string& dir
   chunkstore::CacheOptions o;
   o.dir = dir + "/chunks";
   o.max_bytes = max_bytes;
-  o.durable = false;  // a cache: consistent after a crash, the last commit may be lost
+  o.durable = false;  // a cache: no fsync per commit; wiped if a crash lost writes
   auto cache = chunkstore::ChunkCache::Open(o);
   if (!cache.ok()) return cache.status().WithContext("open cache " + o.dir);
   return cache;

@@ -336,7 +336,7 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
 
   chunkstore::CacheOptions cache_opts;
   cache_opts.dir = cache_dir + "/chunks";
-  cache_opts.durable = false;  // a cache: consistent after a crash, the last commit may be lost
+  cache_opts.durable = false;  // a cache: no fsync per commit; wiped if a crash lost writes
   auto cache = chunkstore::ChunkCache::Open(cache_opts);
   if (!cache.ok()) {
     ready->Report("chunk cache " + cache_opts.dir + ": " + cache.status().ToString());

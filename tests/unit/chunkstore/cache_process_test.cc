@@ -10,6 +10,7 @@
 #include <lmdb.h>
 
 #include <chrono>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -168,6 +169,12 @@ TEST(CacheProcessTest, KillNineAtRandomMomentsLeavesAUsableCache) {
   (*c)->PutChunk(XorbFor(99), 0, std::vector<uint8_t>{1, 2, 3});
   EXPECT_TRUE((*c)->Flush().ok());
   EXPECT_TRUE((*c)->GetChunk(XorbFor(99), 0)->has_value());
+  // The killed not-durable writers left unsynced-write markers (of this
+  // boot: kept); this clean close flushed the file and removed them all.
+  c->reset();
+  std::error_code ec;
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.Sub("unsynced"), ec)) << ec.message();
+  EXPECT_FALSE(ec);
 }
 
 TEST(CacheProcessTest, FullDiskFailsWritesAndKeepsWhatWasCommitted) {
