@@ -1,5 +1,7 @@
 #include "cli/mount_state.h"
 
+#include "cli/size_arg.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -61,21 +63,9 @@ void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
 }
 
 std::optional<uint64_t> ParseMemoryLimit(std::string_view s) {
-  uint64_t mult = 1;
-  if (!s.empty()) {
-    switch (s.back()) {
-      case 'K': case 'k': mult = 1ull << 10; break;
-      case 'M': case 'm': mult = 1ull << 20; break;
-      case 'G': case 'g': mult = 1ull << 30; break;
-      default: break;
-    }
-    if (mult != 1) s.remove_suffix(1);
-  }
-  uint64_t v = 0;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
-  if (v > UINT64_MAX / mult || v * mult < kMinMemoryLimit) return std::nullopt;
-  return v * mult;
+  std::optional<uint64_t> v = ParseSize(s);
+  if (!v || *v < kMinMemoryLimit) return std::nullopt;
+  return v;
 }
 
 void RemoveMountState(const std::string& cache_dir, pid_t pid) {
