@@ -10,19 +10,13 @@
 #   - clear errors for a missing repo / file and an invalid id
 set -euo pipefail
 source "$(dirname "$0")/../lib/hubsim.sh"
+source "$(dirname "$0")/../lib/workdir.sh"
 HUBFS=$1
 HUBSIM=$2
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-reader-it-XXXXXX")
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+workdir_setup reader-it
 
 src=$tmp/src
 mkdir -p "$src/sub"
@@ -44,7 +38,6 @@ mkdir -p "$tmp/secret" && echo "private bytes" >"$tmp/secret/s.txt"
 
 start_server() {
   hubsim_start "$tmp/data" "$tmp/serve.log" --user alice:hf_alice_reader_token || fail "hubsim did not start"
-  server_pid=$HUBSIM_PID
   HUB=$HUBSIM_URL
 }
 start_server
@@ -142,7 +135,7 @@ HF_TOKEN=hf_alice_reader_token "$HUBFS" cat alice/secret/s.txt >"$tmp/s.out" || 
 cmp "$tmp/secret/s.txt" "$tmp/s.out" || fail "private file differs"
 
 # --- server stopped: cached data through @main still reads; uncached fails fast
-kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+hubsim_stop
 "$HUBFS" cat org/model@main/big.bin >"$tmp/big3.out" 2>"$tmp/err" || fail "offline cat: $(cat "$tmp/err")"
 cmp "$src/big.bin" "$tmp/big3.out" || fail "offline cat differs"
 grep -q "possibly stale" "$tmp/err" || fail "offline cat did not say possibly stale"

@@ -4,25 +4,18 @@
 # error — never wrong bytes. usage: reader_faults_test.sh HUBFS HUBSIM
 set -euo pipefail
 source "$(dirname "$0")/../lib/hubsim.sh"
+source "$(dirname "$0")/../lib/workdir.sh"
 HUBFS=$1
 HUBSIM=$2
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-reader-faults-XXXXXX")
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+workdir_setup reader-faults
 
 mkdir -p "$tmp/src"
 "$PY" -c 'import random,sys; open(sys.argv[1],"wb").write(random.Random(3).randbytes(2_500_000))' "$tmp/src/f.bin"
 "$HUBSIM" import --data "$tmp/data" org/faulty "$tmp/src" >/dev/null
 hubsim_start "$tmp/data" "$tmp/serve.log" \
   --faults "error=0.15,reset=0.05,truncate=0.1,expire=0.1,seed=11,only=cas+data" || fail "hubsim did not start"
-server_pid=$HUBSIM_PID
 HUB=$HUBSIM_URL
 export HF_ENDPOINT=$HUB HF_HOME=$tmp/hfhome
 unset HF_TOKEN HF_HUB_OFFLINE || true

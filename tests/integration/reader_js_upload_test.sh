@@ -16,6 +16,7 @@
 # usage: reader_js_upload_test.sh HUBFS HUBSIM CONFORMANCE_KIT_DIR
 set -euo pipefail
 source "$(dirname "$0")/../lib/hubsim.sh"
+source "$(dirname "$0")/../lib/workdir.sh"
 HUBFS=$1
 HUBSIM=$2
 KIT=$3
@@ -26,14 +27,7 @@ NODE=$(command -v node) || { echo "FAIL: node not found" >&2; exit 1; }
 [ -d "$KIT/node_modules/@huggingface/hub" ] ||
   { echo "FAIL: $KIT has no node_modules (run scripts/setup-conformance.sh)" >&2; exit 1; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-reader-js-XXXXXX")
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+workdir_setup reader-js
 t_start=$(date +%s)
 
 # --- source files
@@ -43,7 +37,6 @@ mkdir -p "$src/data"
 
 # --- hubsim with a user; repo created and files uploaded by the JS client
 hubsim_start "$tmp/data" "$tmp/serve.log" --user jsuser:hf_jsuser_token || fail "hubsim did not start"
-server_pid=$HUBSIM_PID
 HUB=$HUBSIM_URL
 
 REPO=jsuser/js-upload

@@ -12,6 +12,7 @@
 # usage: reader_large_bounded_test.sh HUBFS HUBSIM [SIZE]   (SIZE default 4G)
 set -euo pipefail
 source "$(dirname "$0")/../lib/hubsim.sh"
+source "$(dirname "$0")/../lib/workdir.sh"
 HUBFS=$1
 HUBSIM=$2
 SIZE=${3:-4G}
@@ -31,16 +32,11 @@ RSS_ANON_BOUND=$((256 * MIB))
 # limit.
 CACHE_DIR_BOUND=$(((2 * CACHE_SIZE_MIB + 32) * MIB))
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-reader-large-XXXXXX")
-server_pid=
 reader_pid=
-cleanup() {
+workdir_cleanup_extra() {
   if [ -n "$reader_pid" ]; then kill "$reader_pid" 2>/dev/null || true; wait "$reader_pid" 2>/dev/null || true; fi
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+workdir_setup reader-large
 now() { date +%s.%N; }
 since() { "$PY" -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$1" "$(now)"; }
 
@@ -86,7 +82,6 @@ stored=$(du -sB1 "$tmp/data/cas/xorbs" | cut -f1)
 [ "$stored" -ge "$size" ] || fail "hubsim stored only $stored bytes of xorbs for $size bytes of random data"
 
 hubsim_start "$tmp/data" "$tmp/serve.log" || fail "hubsim did not start"
-server_pid=$HUBSIM_PID
 HUB=$HUBSIM_URL
 export HF_ENDPOINT=$HUB HF_HOME=$tmp/hfhome
 unset HF_TOKEN HF_HUB_OFFLINE HUBFS_CACHE_DIR || true

@@ -5,18 +5,12 @@
 # usage: reader_shared_cache_test.sh HUBFS HUBSIM
 set -euo pipefail
 source "$(dirname "$0")/../lib/hubsim.sh"
+source "$(dirname "$0")/../lib/workdir.sh"
 HUBFS=$1
 HUBSIM=$2
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-reader-shared-XXXXXX")
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+workdir_setup reader-shared
 
 mkdir -p "$tmp/src"
 "$PY" - "$tmp/src" <<'PYEOF'
@@ -27,7 +21,6 @@ PYEOF
 "$HUBSIM" import --data "$tmp/data" org/shared "$tmp/src" >/dev/null
 # Latency on data requests so that the kill lands mid-read.
 hubsim_start "$tmp/data" "$tmp/serve.log" --faults "latency=300ms,only=data" || fail "hubsim did not start"
-server_pid=$HUBSIM_PID
 HUB=$HUBSIM_URL
 export HF_ENDPOINT=$HUB HF_HOME=$tmp/hfhome HUBFS_CACHE_DIR=$tmp/cache
 unset HF_TOKEN HF_HUB_OFFLINE || true
