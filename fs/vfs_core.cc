@@ -151,6 +151,12 @@ void VfsCore::DropViewIfUnusedLocked(uint32_t id) {
   views_.erase(it);
 }
 
+void VfsCore::ReleaseHandleLocked(uint32_t id) {
+  auto v = views_.find(id);
+  if (v != views_.end() && v->second->handles > 0) --v->second->handles;
+  DropViewIfUnusedLocked(id);
+}
+
 void VfsCore::Unpin(const std::shared_ptr<View>& view) {
   std::lock_guard<std::mutex> lock(mu_);
   --view->pins;
@@ -563,11 +569,9 @@ void VfsCore::Release(uint64_t fh) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(fh);
   if (it == files_.end()) return;
-  uint32_t view = it->second.view;
+  const uint32_t view = it->second.view;
   files_.erase(it);
-  auto v = views_.find(view);
-  if (v != views_.end() && v->second->handles > 0) --v->second->handles;
-  DropViewIfUnusedLocked(view);
+  ReleaseHandleLocked(view);
 }
 
 VfsResult<uint64_t> VfsCore::OpenDir(uint64_t ino, bool may_block) {
@@ -639,11 +643,9 @@ void VfsCore::ReleaseDir(uint64_t dh) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = dirs_.find(dh);
   if (it == dirs_.end()) return;
-  uint32_t view = it->second.view;
+  const uint32_t view = it->second.view;
   dirs_.erase(it);
-  auto v = views_.find(view);
-  if (v != views_.end() && v->second->handles > 0) --v->second->handles;
-  DropViewIfUnusedLocked(view);
+  ReleaseHandleLocked(view);
 }
 
 VfsResult<std::string> VfsCore::GetXattr(uint64_t ino, std::string_view name) const {

@@ -287,6 +287,8 @@ class VfsCore {
   void MakeView(std::shared_ptr<View> view);  // REQUIRES: mu_ held
   // Drops `id` when nothing refers to it. REQUIRES: mu_ held.
   void DropViewIfUnusedLocked(uint32_t id);
+  // A file or directory handle of view `id` was closed. REQUIRES: mu_ held.
+  void ReleaseHandleLocked(uint32_t id);
   void Unpin(const std::shared_ptr<View>& view);
 
   // The listing of directory `path` of the view, from the cache or (when

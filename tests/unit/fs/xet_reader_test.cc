@@ -70,6 +70,14 @@ class XetReaderTest : public ::testing::Test {
         << "wrong bytes at " << off << "+" << len;
   }
 
+  // A read of [off, off + len) must fail as corrupt.
+  void ExpectCorrupt(XetReader& r, uint64_t off, size_t len) {
+    std::vector<uint8_t> out(len);
+    Result<size_t> got = r.Read(file_, off, out);
+    ASSERT_FALSE(got.ok()) << "at " << off << "+" << len;
+    EXPECT_EQ(got.status().code(), ErrorCode::kCorrupt) << got.status();
+  }
+
   TempDir dir_;
   FakeCas fake_;
   FakeTokens tokens_;
@@ -204,11 +212,7 @@ TEST_F(XetReaderTest, WrongUncompressedLengthIsCorruptAndNotCached) {
     if (b->size() >= 8) (*b)[5] = static_cast<uint8_t>((*b)[5] - 1);
   });
   auto r = NewReader();
-  std::vector<uint8_t> out(200000);
-  Result<size_t> got = r->Read(file_, 0, out);
-  ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.status().code(), ErrorCode::kCorrupt) << got.status();
-
+  ExpectCorrupt(*r, 0, 200000);
   fake_.set_corrupt(nullptr);
   ExpectRange(*r, 0, 200000);
 }
@@ -227,10 +231,7 @@ TEST_F(XetReaderTest, BadLz4PayloadIsCorrupt) {
   });
   // The compressible stretch starts at 50000.
   auto r = NewReader();
-  std::vector<uint8_t> out(100000);
-  Result<size_t> got = r->Read(file_, 50000, out);
-  ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.status().code(), ErrorCode::kCorrupt) << got.status();
+  ExpectCorrupt(*r, 50000, 100000);
   fake_.set_corrupt(nullptr);
   ExpectRange(*r, 50000, 100000);
 }
@@ -238,10 +239,7 @@ TEST_F(XetReaderTest, BadLz4PayloadIsCorrupt) {
 TEST_F(XetReaderTest, TruncatedAnswerIsCorrupt) {
   fake_.set_corrupt([](std::vector<uint8_t>* b) { b->resize(b->size() / 2); });
   auto r = NewReader();
-  std::vector<uint8_t> out(4096);
-  Result<size_t> got = r->Read(file_, 0, out);
-  ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.status().code(), ErrorCode::kCorrupt) << got.status();
+  ExpectCorrupt(*r, 0, 4096);
 }
 
 TEST_F(XetReaderTest, ExpiredDataUrlGetsANewPlanOnce) {
