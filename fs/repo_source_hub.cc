@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <ctime>
 
-#include <nlohmann/json.hpp>
 
 #include "fs/repo_view.h"
 #include "hub/url.h"
@@ -80,30 +79,17 @@ Result<std::vector<uint8_t>> PerRepoXetCas::FetchData(
 HubRepoSource::HubRepoSource(hub::HubClient* client, hub::HttpTransport* transport,
                              hub::TokenProvider* tokens, XetReader* xet,
                              chunkstore::ChunkCache* cache)
-    : client_(client), transport_(transport), tokens_(tokens), xet_(xet), cache_(cache) {}
+    : client_(client),
+      xet_(xet),
+      cache_(cache),
+      regular_(client, transport, tokens, cache, kSmallFileBytes) {}
 
 Result<RevisionInfo> HubRepoSource::ResolveRevision(const hub::RepoId& repo,
                                                     std::string_view revision) {
-  std::string context = "resolve revision " + repo.ToString() + "@" + std::string(revision);
-  HUBFS_RETURN_IF_ERROR(hub::ValidateRevision(revision).WithContext(context));
-  hub::HttpRequest req;
-  req.url = client_->RevisionShaUrl(repo, revision);
-  req.max_body_bytes = 16u << 20;
-  if (auto token = tokens_->HubToken()) {
-    req.auth = hub::BearerAuth{hub::OriginOf(client_->endpoint()), *token};
-  }
-  HUBFS_ASSIGN_OR_RETURN(hub::HttpResponse resp, transport_->Send(req));
-  HUBFS_RETURN_IF_ERROR(hub::StatusFromResponse(resp, context));
-  auto json = nlohmann::json::parse(resp.body, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object() || !json.contains("sha") || !json["sha"].is_string()) {
-    return CorruptError(context + ": no sha in the answer");
-  }
+  HUBFS_ASSIGN_OR_RETURN(hub::RevisionMeta meta, client_->ResolveRevisionMeta(repo, revision));
   RevisionInfo info;
-  info.commit = json["sha"].get<std::string>();
-  if (!hub::IsCommitSha(info.commit)) return CorruptError(context + ": malformed sha");
-  if (json.contains("lastModified") && json["lastModified"].is_string()) {
-    info.commit_time = ParseIsoTime(json["lastModified"].get<std::string>()).value_or(0);
-  }
+  info.commit = std::move(meta.sha);
+  info.commit_time = ParseIsoTime(meta.last_modified).value_or(0);
   return info;
 }
 
@@ -137,24 +123,9 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
     XetFileRef ref{*hash, file.size, std::nullopt};
     return xet_->Read(ref, offset, out.first(want));
   }
-  if (file.size <= kSmallFileBytes) {
-    std::optional<std::vector<uint8_t>> whole;
-    if (cache_ != nullptr && !file.oid.empty()) {
-      auto cached = cache_->GetSmallFile(file.oid);
-      if (cached.ok() && cached->has_value() && (*cached)->size() == file.size) {
-        whole = std::move(**cached);
-      }
-    }
-    if (!whole) {
-      HUBFS_ASSIGN_OR_RETURN(whole, Fetch(file, 0, file.size - 1));
-      if (cache_ != nullptr && !file.oid.empty()) cache_->PutSmallFile(file.oid, *whole);
-    }
-    std::copy_n(whole->data() + offset, want, out.data());
-    return want;
-  }
-  HUBFS_ASSIGN_OR_RETURN(std::vector<uint8_t> part, Fetch(file, offset, offset + want - 1));
-  std::copy_n(part.data(), want, out.data());
-  return want;
+  return regular_.Read(
+      RegularFile{file.repo, file.commit, file.path, file.oid, file.size, file.sha256.has_value()},
+      offset, out.first(want));
 }
 
 Result<hub::Refs> HubRepoSource::ListRefs(const hub::RepoId& repo) {
@@ -164,31 +135,6 @@ Result<hub::Refs> HubRepoSource::ListRefs(const hub::RepoId& repo) {
 Result<std::vector<hub::RepoSummary>> HubRepoSource::ListRepos(hub::RepoType type,
                                                                std::string_view author) {
   return client_->ListRepos(type, author);
-}
-
-Result<std::vector<uint8_t>> HubRepoSource::Fetch(const FileContent& file, uint64_t first,
-                                                  uint64_t last) {
-  const uint64_t want = last - first + 1;
-  std::string context = "read " + file.repo.ToString() + "@" + file.commit + "/" + file.path;
-  hub::HttpRequest req;
-  req.url = client_->ResolveUrl(file.repo, file.commit, file.path);
-  req.ranges.push_back(hub::ByteRange{first, last});
-  req.max_redirects = 5;
-  req.max_body_bytes = want + 1;
-  if (auto token = tokens_->HubToken()) {
-    req.auth = hub::BearerAuth{hub::OriginOf(client_->endpoint()), *token};
-  }
-  HUBFS_ASSIGN_OR_RETURN(hub::HttpResponse resp, transport_->Send(req));
-  HUBFS_RETURN_IF_ERROR(hub::StatusFromResponse(resp, context));
-  // 206 with exactly the range; or 200 with the whole file when the range was
-  // the whole file (a server may ignore Range then).
-  bool whole_ok = resp.status == 200 && first == 0 && want == file.size;
-  if ((resp.status != 206 && !whole_ok) || resp.body.size() != want) {
-    return CorruptError(context + ": expected " + std::to_string(want) + " bytes, got " +
-                        std::to_string(resp.body.size()) + " (HTTP " +
-                        std::to_string(resp.status) + ")");
-  }
-  return std::vector<uint8_t>(resp.body.begin(), resp.body.end());
 }
 
 }  // namespace hubfs::fs

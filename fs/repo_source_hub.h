@@ -15,6 +15,7 @@
 
 #include "chunkstore/cache.h"
 #include "fs/lru_map.h"
+#include "fs/regular_file.h"
 #include "fs/repo_source.h"
 #include "fs/xet_cas.h"
 #include "fs/xet_reader.h"
@@ -60,6 +61,8 @@ class PerRepoXetCas final : public XetCas {
   LruMap<std::string, std::shared_ptr<HttpXetCas>> repos_;    // GUARDED_BY(mu_)
 };
 
+inline constexpr uint64_t kSmallFileBytes = 4ull << 20;
+
 class HubRepoSource final : public RepoSource {
  public:
   // All pointers must outlive this object. `transport` carries the regular
@@ -75,10 +78,9 @@ class HubRepoSource final : public RepoSource {
                                        std::string_view revision) override;
   Result<std::vector<hub::TreeEntry>> ListDir(const hub::RepoId& repo, std::string_view commit,
                                               std::string_view dir) override;
-  // Xet files through the XetReader; others by GET {ep}/{P}{repo}/resolve/
-  // {commit}/{path} (redirects followed, the token only to the Hub's
-  // origin): files up to kSmallFileBytes whole, cached by git oid; larger
-  // ones by Range. Lengths are checked.
+  // Xet files through the XetReader; others through a RegularFileReader
+  // (files up to kSmallFileBytes whole, checked against their git blob id
+  // and cached by git oid; larger ones by Range, lengths checked).
   Result<size_t> Read(const FileContent& file, uint64_t offset, std::span<uint8_t> out) override;
   // Xet reads are first noted in `cas` (which must outlive this object), for
   // a mount of several repos.
@@ -91,16 +93,11 @@ class HubRepoSource final : public RepoSource {
 
  private:
   hub::HubClient* const client_;
-  hub::HttpTransport* const transport_;
-  hub::TokenProvider* const tokens_;
-  Result<std::vector<uint8_t>> Fetch(const FileContent& file, uint64_t first, uint64_t last);
-
   XetReader* const xet_;
   chunkstore::ChunkCache* const cache_;
+  RegularFileReader regular_;
   PerRepoXetCas* routing_ = nullptr;
 };
-
-inline constexpr uint64_t kSmallFileBytes = 4ull << 20;
 
 // Parses an ISO 8601 UTC time ("2024-05-01T12:34:56.000Z") to Unix seconds;
 // nullopt when malformed.

@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "chunkstore/hash.h"
 #include "common/log.h"
 #include "hub/url.h"
 
@@ -21,11 +20,6 @@ constexpr char kRecursivePrefix[] = "\x01R:";
 bool IsUnreachable(const Status& st) {
   return st.http_status() == 0 &&
          (st.code() == ErrorCode::kUnavailable || st.code() == ErrorCode::kTimeout);
-}
-
-bool IsGitOid(std::string_view oid) {
-  return oid.size() == 40 &&
-         oid.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 Status EntryNotFound(std::string msg) {
@@ -100,7 +94,13 @@ RepoView::RepoView(hub::HubClient* hub, hub::HttpTransport* transport, hub::Toke
       cache_(cache),
       revisions_(revisions),
       options_(options),
-      offline_(options.offline) {}
+      offline_(options.offline),
+      regular_(hub, transport, tokens, cache, options.max_small_file_bytes,
+               RegularFileHooks{
+                   [this](std::string_view what) {
+                     return offline() ? OfflineError(what) : Status::Ok();
+                   },
+                   [this](const Status& st) { NoteFailure(st); }}) {}
 
 Status RepoView::OfflineError(std::string_view what) const {
   const std::string why = options_.offline ? "offline mode (HF_HUB_OFFLINE)"
@@ -201,71 +201,12 @@ Result<hub::TreeEntry> RepoView::Stat(const hub::RepoId& repo, std::string_view 
 }
 
 // GET {ep}/{P}{repo}/resolve/{commit}/{path} with Range: bytes=first-last.
-Result<std::vector<uint8_t>> RepoView::FetchRegular(const hub::RepoId& repo,
-                                                    std::string_view commit,
-                                                    const hub::TreeEntry& entry, uint64_t first,
-                                                    uint64_t last) {
-  const std::string what = "read " + repo.ToString() + "@" + std::string(commit) + "/" + entry.path;
-  if (offline()) return OfflineError(what);
-  const uint64_t want = last - first + 1;
-  hub::HttpRequest req;
-  req.url = hub_->ResolveUrl(repo, commit, entry.path);
-  req.ranges.push_back(hub::ByteRange{first, last});
-  req.max_redirects = 5;
-  req.max_body_bytes = want;
-  if (std::optional<std::string> token = tokens_->HubToken()) {
-    req.auth = hub::BearerAuth{hub::OriginOf(hub_->endpoint()), *token};
-  }
-  Result<hub::HttpResponse> resp = transport_->Send(req);
-  if (!resp.ok()) {
-    NoteFailure(resp.status());
-    return resp.status().WithContext(what);
-  }
-  HUBFS_RETURN_IF_ERROR(hub::StatusFromResponse(*resp, what));
-  if (resp->status == 200 && first != 0) {
-    return CorruptError(what + ": the server ignored the Range");
-  }
-  if (resp->body.size() != want) {
-    return CorruptError(what + ": got " + std::to_string(resp->body.size()) +
-                        " bytes, expected " + std::to_string(want));
-  }
-  return std::vector<uint8_t>(resp->body.begin(), resp->body.end());
-}
-
 Result<size_t> RepoView::ReadRegular(const hub::RepoId& repo, std::string_view commit,
                                      const hub::TreeEntry& entry, uint64_t offset,
                                      std::span<uint8_t> out) {
-  if (offset >= entry.size || out.empty()) return size_t{0};
-  const uint64_t n = std::min<uint64_t>(out.size(), entry.size - offset);
-  if (entry.size > options_.max_small_file_bytes) {
-    HUBFS_ASSIGN_OR_RETURN(std::vector<uint8_t> part,
-                           FetchRegular(repo, commit, entry, offset, offset + n - 1));
-    std::copy(part.begin(), part.end(), out.begin());
-    return static_cast<size_t>(n);
-  }
-  std::optional<std::vector<uint8_t>> whole;
-  if (cache_ != nullptr && !entry.oid.empty()) {
-    auto cached = cache_->GetSmallFile(entry.oid);
-    if (cached.ok() && cached->has_value() && (*cached)->size() == entry.size) {
-      whole = std::move(**cached);
-    }
-  }
-  if (!whole.has_value()) {
-    HUBFS_ASSIGN_OR_RETURN(whole, FetchRegular(repo, commit, entry, 0, entry.size - 1));
-    // A file stored in git (not LFS) is named by the SHA-1 of its content:
-    // a whole fetch is checked against it before anything is served or cached.
-    if (!entry.lfs.has_value() && IsGitOid(entry.oid)) {
-      std::string got = chunkstore::GitBlobId(*whole);
-      if (got != entry.oid) {
-        return CorruptError(repo.ToString() + "/" + entry.path + ": content has git blob id " +
-                            got + ", the tree lists " + entry.oid);
-      }
-    }
-    if (cache_ != nullptr && !entry.oid.empty()) cache_->PutSmallFile(entry.oid, *whole);
-  }
-  std::copy(whole->begin() + static_cast<ptrdiff_t>(offset),
-            whole->begin() + static_cast<ptrdiff_t>(offset + n), out.begin());
-  return static_cast<size_t>(n);
+  return regular_.Read(RegularFile{repo, std::string(commit), entry.path, entry.oid, entry.size,
+                                   entry.lfs.has_value()},
+                       offset, out);
 }
 
 CasTokenSource RepoView::CasTokens(const hub::RepoId& repo, std::string commit) {

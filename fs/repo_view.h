@@ -25,6 +25,7 @@
 
 #include "chunkstore/cache.h"
 #include "common/status.h"
+#include "fs/regular_file.h"
 #include "fs/revision_store.h"
 #include "fs/xet_cas.h"
 #include "fs/xet_reader.h"
@@ -94,9 +95,6 @@ class RepoView {
  private:
   Status OfflineError(std::string_view what) const;
   void NoteFailure(const Status& st);
-  Result<std::vector<uint8_t>> FetchRegular(const hub::RepoId& repo, std::string_view commit,
-                                            const hub::TreeEntry& entry, uint64_t first,
-                                            uint64_t last);
 
   hub::HubClient* const hub_;
   hub::HttpTransport* const transport_;
@@ -106,6 +104,7 @@ class RepoView {
   const RepoViewOptions options_;
   std::atomic<bool> offline_;
   std::atomic<bool> unreachable_{false};
+  RegularFileReader regular_;
 };
 
 // Listing cache payload: JSON array of entries (our own compact field names).

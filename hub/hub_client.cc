@@ -133,13 +133,19 @@ Status HubClient::Paginate(const std::string& first_url, const std::string& cont
 }
 
 Result<std::string> HubClient::ResolveRevision(const RepoId& repo, std::string_view revision) {
+  HUBFS_ASSIGN_OR_RETURN(RevisionMeta meta, ResolveRevisionMeta(repo, revision));
+  return std::move(meta.sha);
+}
+
+Result<RevisionMeta> HubClient::ResolveRevisionMeta(const RepoId& repo,
+                                                    std::string_view revision) {
   std::string context = "resolve revision " + RepoContext(repo, revision);
   HUBFS_RETURN_IF_ERROR(ValidateRevision(revision).WithContext(context));
   HUBFS_ASSIGN_OR_RETURN(HttpResponse resp,
                          Call(NewRequest("GET", RevisionShaUrl(repo, revision)), context));
-  Result<std::string> sha = ParseRevisionSha(resp.body);
-  if (!sha.ok()) return sha.status().WithContext(context);
-  return sha;
+  Result<RevisionMeta> meta = ParseRevision(resp.body);
+  if (!meta.ok()) return meta.status().WithContext(context);
+  return meta;
 }
 
 Result<Refs> HubClient::ListRefs(const RepoId& repo, bool include_prs) {

@@ -57,6 +57,9 @@ class HubClient {
 
   // GET /api/{T}s/{repo}/revision/{rev} -> "sha". Returns the 40-hex commit.
   Result<std::string> ResolveRevision(const RepoId& repo, std::string_view revision);
+  // The same with the commit's date (`lastModified`), asked for with
+  // `expand` so that the answer never lists the revision's files.
+  Result<RevisionMeta> ResolveRevisionMeta(const RepoId& repo, std::string_view revision);
 
   // GET /api/{T}s/{repo}/refs[?include_prs=1].
   Result<Refs> ListRefs(const RepoId& repo, bool include_prs);

@@ -157,13 +157,17 @@ Result<std::vector<TreeEntry>> ParseTreeEntries(std::string_view body, size_t ma
   });
 }
 
-Result<std::string> ParseRevisionSha(std::string_view body) {
-  return Guard([&]() -> Result<std::string> {
+Result<RevisionMeta> ParseRevision(std::string_view body) {
+  return Guard([&]() -> Result<RevisionMeta> {
     HUBFS_ASSIGN_OR_RETURN(Json j, Parse(body, "repo info"));
     if (!j.is_object()) return CorruptError("repo info: response is not a JSON object");
-    HUBFS_ASSIGN_OR_RETURN(std::string sha, ReqString(j, "sha", "repo info"));
-    if (!IsCommitSha(sha)) return CorruptError("repo info: 'sha' is not a 40-hex commit id");
-    return sha;
+    RevisionMeta meta;
+    HUBFS_ASSIGN_OR_RETURN(meta.sha, ReqString(j, "sha", "repo info"));
+    if (!IsCommitSha(meta.sha)) return CorruptError("repo info: 'sha' is not a 40-hex commit id");
+    // Optional and informational: anything but a string is ignored.
+    auto it = j.find("lastModified");
+    if (it != j.end() && it->is_string()) meta.last_modified = it->get<std::string>();
+    return meta;
   });
 }
 

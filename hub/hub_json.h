@@ -18,7 +18,7 @@ namespace hubfs::hub {
 Result<std::vector<TreeEntry>> ParseTreeEntries(std::string_view body, size_t max_entries);
 
 // {"sha": "<40 hex>", ...} from /revision/{rev}. Errors: kCorrupt.
-Result<std::string> ParseRevisionSha(std::string_view body);
+Result<RevisionMeta> ParseRevision(std::string_view body);
 
 // {"branches":[...],"tags":[...],"converts":[...],"pullRequests":[...]}.
 // Errors: kCorrupt.

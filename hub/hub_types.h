@@ -16,6 +16,12 @@ struct LfsInfo {
   uint64_t pointer_size = 0;  // size of the git pointer file
 };
 
+// What `GET .../revision/{rev}` says about a revision.
+struct RevisionMeta {
+  std::string sha;            // 40 hex
+  std::string last_modified;  // ISO 8601 as sent (the commit's date); "" when absent
+};
+
 struct LastCommit {
   std::string id;
   std::string title;

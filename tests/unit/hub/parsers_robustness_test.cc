@@ -65,7 +65,7 @@ TEST(ParsersRobustnessTest, MutatedInputsNeverCrash) {
     const std::string& seed = kSeeds[static_cast<size_t>(iter) % kSeeds.size()];
     std::string in = iter < static_cast<int>(kSeeds.size()) ? seed : Mutate(seed, rng);
     accepted += ParseTreeEntries(in, 100).ok();
-    accepted += ParseRevisionSha(in).ok();
+    accepted += ParseRevision(in).ok();
     accepted += ParseRefs(in).ok();
     accepted += ParseXetToken(in).ok();
     accepted += ParseRepoList(in, 100).ok();
