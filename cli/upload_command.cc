@@ -355,15 +355,24 @@ int UploadCommand(std::span<const std::string_view> argv) {
     }
   }
 
+  // --delete patterns are relative to the folder uploaded into (for a file:
+  // the folder that receives it).
+  std::string delete_base = dest;
+  if (!std::filesystem::is_directory(status)) {
+    size_t slash = dest.rfind('/');
+    delete_base = slash == std::string::npos ? "" : dest.substr(0, slash);
+  }
   if (!args.remove.empty()) {
-    auto tree = hub_client.ListTree(plan.repo, plan.revision, dest, {.recursive = true});
+    auto tree = hub_client.ListTree(plan.repo, plan.revision, delete_base, {.recursive = true});
     if (!tree.ok() && tree.status().code() != ErrorCode::kNotFound) {
       return Fail(ExitFor(tree.status()), ExplainUpload(tree.status(), *src));
     }
     if (tree.ok()) {
       for (const auto& e : *tree) {
         if (e.type != hub::TreeEntry::Type::kFile) continue;
-        std::string rel = dest.empty() ? e.path : e.path.substr(std::min(e.path.size(), dest.size() + 1));
+        std::string rel = delete_base.empty()
+                              ? e.path
+                              : e.path.substr(std::min(e.path.size(), delete_base.size() + 1));
         if (MatchesAny(args.remove, rel)) plan.deletes.push_back(e.path);
       }
     }
