@@ -15,9 +15,11 @@ constexpr size_t kAdaptiveProbeEvery = 16;
 }  // namespace
 
 void SerializeXorbRecords(std::span<const uint8_t> data, std::span<XorbChunkInfo> chunks,
-                          UploadCompression compression, std::vector<uint8_t>* body) {
+                          UploadCompression compression, std::string* body) {
   size_t offset = 0;
   size_t misses = 0;
+  std::vector<uint8_t> record;
+  record.reserve(kChunkRecordHeaderSize + kMaxChunkUncompressedSize);
   for (size_t i = 0; i < chunks.size(); ++i) {
     XorbChunkInfo& c = chunks[i];
     std::span<const uint8_t> chunk = data.subspan(offset, c.length);
@@ -30,7 +32,9 @@ void SerializeXorbRecords(std::span<const uint8_t> data, std::span<XorbChunkInfo
       policy = CompressionPolicy::kNone;
     }
     c.record_start = static_cast<uint32_t>(body->size());
-    CompressionScheme scheme = AppendChunkRecord(chunk, policy, body);
+    record.clear();
+    CompressionScheme scheme = AppendChunkRecord(chunk, policy, &record);
+    body->append(reinterpret_cast<const char*>(record.data()), record.size());
     c.record_end = static_cast<uint32_t>(body->size());
     if (policy != CompressionPolicy::kNone) {
       misses = scheme == CompressionScheme::kNone ? misses + 1 : 0;
@@ -350,17 +354,20 @@ void UploadSession::CutXorb() {
   open_data_ = {};
   open_data_.reserve(std::min<uint64_t>(options_.xorb_max_bytes, 1u << 20));
   std::unique_lock<std::mutex> lock(mu_);
-  if (threads_.size() < std::max<size_t>(1, options_.workers)) {
+  if (threads_.size() < std::max<size_t>(1, options_.workers)) {  // started on demand
     threads_.emplace_back([this] { WorkerLoop(); });
   }
-  cv_.wait(lock, [&] { return stop_ || queue_.size() < std::max<size_t>(1, options_.max_queued_xorbs); });
+  const size_t workers = std::max<size_t>(1, options_.workers);
+  cv_.wait(lock, [&] {
+    return stop_ || queue_.size() + running_ < workers + options_.max_queued_xorbs;
+  });
   if (stop_) return;
   queue_.push_back(std::move(job));
   cv_.notify_all();
 }
 
 Status UploadSession::RunJob(Job* job) {
-  std::vector<uint8_t> body;
+  std::string body;
   body.reserve(job->data.size() + kChunkRecordHeaderSize * job->info.chunks.size());
   SerializeXorbRecords(job->data, job->info.chunks, options_.compression, &body);
   job->info.body_size = body.size();

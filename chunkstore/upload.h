@@ -11,7 +11,8 @@
 //
 // Memory is bounded whatever the file sizes: one open xorb (≤ 64 MiB of
 // chunk data), at most `max_queued_xorbs` waiting and `workers` being
-// compressed and uploaded, plus ~40 bytes per chunk of metadata (the shard).
+// compressed (chunk data + body, ≤ 128 MiB each) and uploaded (the body),
+// plus ~40 bytes per chunk of metadata (the shard).
 #ifndef HUBFS_CHUNKSTORE_UPLOAD_H_
 #define HUBFS_CHUNKSTORE_UPLOAD_H_
 
@@ -24,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <span>
 #include <thread>
 #include <unordered_map>
@@ -51,7 +53,7 @@ class UploadBackend {
   // Stores one finished xorb on the CAS (POST /v1/xorbs). `info` describes
   // its chunks and record offsets; `body` is the serialized records.
   // An error fails the session (Finish returns it).
-  virtual Status PutXorb(const XorbInfo& info, std::vector<uint8_t> body) = 0;
+  virtual Status PutXorb(const XorbInfo& info, std::string body) = 0;
   // Global dedup (§5.6): the CAS's answer for `chunk_hash` (a shard of the
   // dedup shape, chunk hashes possibly keyed), or nullopt when it knows
   // nothing. An error is not fatal: the session goes on without dedup for
@@ -72,7 +74,7 @@ enum class UploadCompression {
 
 struct UploadOptions {
   size_t workers = 2;           // xorbs compressed and uploaded at once
-  size_t max_queued_xorbs = 1;  // finished xorbs waiting for a worker
+  size_t max_queued_xorbs = 0;  // finished xorbs waiting for a free worker
   size_t read_block = 4u << 20;
   UploadCompression compression = UploadCompression::kAdaptive;
   bool global_dedup = true;
@@ -187,10 +189,10 @@ class UploadSession {
 };
 
 // Appends the chunk records of `chunks` (consecutive in `data`) to `*body`
-// with the given compression, filling `info->chunks` record offsets and
-// `info->body_size`. Thread-safe (no shared state).
+// with the given compression and fills the chunks' record offsets.
+// Thread-safe (no shared state).
 void SerializeXorbRecords(std::span<const uint8_t> data, std::span<XorbChunkInfo> chunks,
-                          UploadCompression compression, std::vector<uint8_t>* body);
+                          UploadCompression compression, std::string* body);
 
 }  // namespace hubfs::chunkstore
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -137,26 +138,38 @@ uint64_t CasScope(const std::string& cas_url) {
 class XetBackend final : public chunkstore::UploadBackend {
  public:
   XetBackend(hub::CasWriter* cas, hub::XetTokenSupplier tokens, chunkstore::ChunkCache* cache,
-             uint64_t scope)
-      : cas_(cas), tokens_(std::move(tokens)), cache_(cache), scope_(scope) {}
+             uint64_t scope, uint64_t cache_budget)
+      : cas_(cas),
+        tokens_(std::move(tokens)),
+        cache_(cache),
+        scope_(scope),
+        cache_budget_(static_cast<int64_t>(cache_budget)) {}
 
-  Status PutXorb(const chunkstore::XorbInfo& info, std::vector<uint8_t> body) override {
-    std::string bytes(body.begin(), body.end());
-    HUBFS_ASSIGN_OR_RETURN(bool inserted, cas_->UploadXorb(tokens_, info.hash.ToString(), bytes));
-    (void)inserted;
-    if (cache_ != nullptr) {
+  Status PutXorb(const chunkstore::XorbInfo& info, std::string body) override {
+    // The cache copies the records it keeps (while its budget lasts); the
+    // body then moves into the request.
+    const auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()),
+                                                body.size());
+    if (cache_ != nullptr && cache_budget_.fetch_sub(static_cast<int64_t>(info.unpacked_size)) >
+                                 static_cast<int64_t>(info.unpacked_size)) {
       LearnedLayout layout;
       layout.count_known = true;
       for (size_t i = 0; i < info.chunks.size(); ++i) {
         const auto& c = info.chunks[i];
         cache_->PutChunk(info.hash, static_cast<uint32_t>(i),
-                         std::span<const uint8_t>(body).subspan(c.record_start,
-                                                                c.record_end - c.record_start));
-        cache_->PutChunkLocation(c.hash, {info.hash, static_cast<uint32_t>(i), scope_});
+                         bytes.subspan(c.record_start, c.record_end - c.record_start));
         layout.lengths.push_back(c.length);
         layout.record_starts.push_back(c.record_start);
       }
       cache_->PutXorbLayout(info.hash, EncodeLayout(layout));
+    }
+    HUBFS_ASSIGN_OR_RETURN(bool inserted,
+                           cas_->UploadXorb(tokens_, info.hash.ToString(), std::move(body)));
+    (void)inserted;
+    if (cache_ != nullptr) {
+      for (size_t i = 0; i < info.chunks.size(); ++i) {
+        cache_->PutChunkLocation(info.chunks[i].hash, {info.hash, static_cast<uint32_t>(i), scope_});
+      }
     }
     return Status::Ok();
   }
@@ -184,6 +197,7 @@ class XetBackend final : public chunkstore::UploadBackend {
   const hub::XetTokenSupplier tokens_;
   chunkstore::ChunkCache* const cache_;
   const uint64_t scope_;
+  std::atomic<int64_t> cache_budget_;  // chunk bytes the cache may still take
 };
 
 std::string Plural(size_t n, const char* what) {
@@ -328,7 +342,8 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
       return commits_->XetWriteToken(plan.repo, plan.revision, plan.create_pr, force);
     };
     HUBFS_ASSIGN_OR_RETURN(hub::XetToken first, tokens(false));
-    XetBackend backend(cas_, tokens, cache_, CasScope(first.cas_url));
+    XetBackend backend(cas_, tokens, cache_, CasScope(first.cas_url),
+                       options_.cache_upload_bytes);
     chunkstore::UploadSession session(&backend, options_.engine);
     const uint64_t base_hashed = prog.hashed_bytes;
     for (auto& pf : files) {

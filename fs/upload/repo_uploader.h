@@ -14,8 +14,9 @@
 //   kFailedPrecondition naming the path;
 // - a commit whose answer was lost is not made twice: the branch head is
 //   checked before any retry;
-// - uploaded chunks go into the chunk cache (reading back is network-free)
-//   and into the cache's local dedup index.
+// - uploaded chunks go into the chunk cache (reading back is network-free, up
+//   to RepoUploaderOptions::cache_upload_bytes) and into the cache's local
+//   dedup index.
 #ifndef HUBFS_FS_UPLOAD_REPO_UPLOADER_H_
 #define HUBFS_FS_UPLOAD_REPO_UPLOADER_H_
 
@@ -75,6 +76,10 @@ struct UploadReport {
 struct RepoUploaderOptions {
   chunkstore::UploadOptions engine;
   int max_rebases = 5;
+  // Chunk bytes of one upload that go into the chunk cache (so that reading
+  // them back needs no network); past it only the dedup index is kept, so a
+  // large upload neither evicts the cache nor waits on its writer.
+  uint64_t cache_upload_bytes = 2ull << 30;
   // Largest file the LFS basic fallback holds in memory.
   uint64_t max_basic_upload_bytes = 2ull << 30;
 };

@@ -30,9 +30,10 @@ std::vector<uint8_t> RandomBytes(uint64_t seed, size_t n) {
 // `key`), and plays a local index when asked to.
 class FakeCas : public UploadBackend {
  public:
-  Status PutXorb(const XorbInfo& info, std::vector<uint8_t> body) override {
+  Status PutXorb(const XorbInfo& info, std::string text) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (fail_puts) return UnavailableError("injected upload failure");
+    std::vector<uint8_t> body(text.begin(), text.end());
     auto parsed = ParseXorb(body);
     if (!parsed.ok()) return parsed.status();
     EXPECT_EQ(parsed->hash, info.hash);
@@ -320,8 +321,9 @@ TEST(SerializeXorbRecordsTest, CompressesWhatShrinksAndStoresWhatDoesNot) {
   }
   for (auto mode : {UploadCompression::kNone, UploadCompression::kAdaptive, UploadCompression::kBest}) {
     auto cs = chunks;
-    std::vector<uint8_t> body;
-    SerializeXorbRecords(data, cs, mode, &body);
+    std::string text;
+    SerializeXorbRecords(data, cs, mode, &text);
+    std::vector<uint8_t> body(text.begin(), text.end());
     auto parsed = ParseXorb(body);
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     ASSERT_EQ(parsed->chunks.size(), cs.size());
