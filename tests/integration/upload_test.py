@@ -222,6 +222,9 @@ def main():
         n3, b3 = sim.xorb_uploads()
         print("known 70 MiB file from a fresh cache (global dedup only): %d xorbs, %d bytes" %
               (n3 - n2, b3 - b1))
+        if n3 != n2:
+            fail("the CAS's dedup answers alone should cover a file it holds; %d xorbs sent" %
+                 (n3 - n2))
 
         # --- a 1 MiB edit in the middle of a 256 MiB file
         rng = random.Random(7)
