@@ -493,6 +493,18 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
         !plan.create_pr) {
       if (report.rebases >= options_.max_rebases) return st;
       HUBFS_ASSIGN_OR_RETURN(std::string head, hub_->ResolveRevision(plan.repo, plan.revision));
+      if (retried_lost) {
+        // The commit whose answer was lost may have landed after all.
+        HUBFS_ASSIGN_OR_RETURN(bool landed, landed_in(head));
+        if (landed) {
+          report.committed = true;
+          report.commit.commit_oid = head;
+          report.commit.commit_url = commits_->endpoint() + "/" +
+                                     std::string(hub::RepoTypeWebPrefix(plan.repo.type)) +
+                                     plan.repo.Id() + "/commit/" + head;
+          return report;
+        }
+      }
       HUBFS_ASSIGN_OR_RETURN(std::optional<std::string> changed, changed_between(parent, head));
       if (changed) {
         return Status(ErrorCode::kFailedPrecondition,

@@ -155,6 +155,10 @@ def main():
         row("JS client upload, %d small files" % SMALL_FILES, sim,
             ["node", os.path.join(ROOT, "scripts/bench/js_upload.mjs"), folder],
             env_for(sim, os.path.join(tmp, "cache-js")))
+        # The JS client chunks by the legacy rule: how much of its upload dedups.
+        row("hubfs upload of the file the JS client uploaded (fresh cache)", sim,
+            [HUBFS, "upload", "me/bench", big, "again.bin", "--quiet"],
+            env_for(sim, os.path.join(tmp, "cache-after-js")), mb)
         sim.stop()
 
         if os.path.exists(PYENV):
@@ -169,6 +173,9 @@ def main():
                     "repo_id='me/bench')")
             row("hf_xet (huggingface_hub) upload, %d small files" % SMALL_FILES, sim,
                 [PYENV, "-c", code, folder], env_for(sim, os.path.join(tmp, "cache-py")))
+            row("hubfs upload of the file hf_xet uploaded (fresh cache)", sim,
+                [HUBFS, "upload", "me/bench", big, "again.bin", "--quiet"],
+                env_for(sim, os.path.join(tmp, "cache-after-py")), mb)
             sim.stop()
 
         wall, cpu, _ = run(["taskset", "-c", "0", HUBFS, "xet", "hash", big], dict(os.environ))

@@ -275,6 +275,26 @@ TEST_F(RepoUploaderTest, ALostAnswerWithAnUnmovedHeadIsSentOnceMore) {
   EXPECT_EQ(hub.commit_posts, 2);
 }
 
+TEST_F(RepoUploaderTest, AResentCommitSeeingTheFirstLandLateReportsIt) {
+  FakeHub hub;
+  const std::string w = std::string(5000, 'w');
+  hub.on_commit = [&](int call, const json&) -> Result<HttpResponse> {
+    if (call == 0) return UnavailableError("connection reset");  // head not moved yet
+    std::lock_guard<std::mutex> lock(hub.mu);
+    hub.head = kH3;  // the first one landed meanwhile
+    hub.trees[kH3]["w.bin"] = LfsEntry("w.bin", Sha256Of(w), w.size());
+    hub.trees[kH3]["a.txt"] = RegularEntry(
+        "a.txt", chunkstore::GitBlobId(std::span<const uint8_t>(
+                     reinterpret_cast<const uint8_t*>("hello\n"), 6)),
+        6);
+    return Json({{"error", "The branch was updated"}}, 412);
+  };
+  auto r = hub.Upload(Plan());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->commit.commit_oid, kH3);
+  EXPECT_EQ(hub.commit_posts, 2);
+}
+
 TEST_F(RepoUploaderTest, ALostAnswerWhileSomeoneElseCommittedIsAnError) {
   FakeHub hub;
   hub.on_commit = [&](int, const json&) -> Result<HttpResponse> {
