@@ -1,0 +1,242 @@
+#include "fs/write/pending_table.h"
+
+#include <nlohmann/json.hpp>
+
+namespace hubfs::fs {
+
+using nlohmann::json;
+
+namespace {
+
+bool IsGitattributes(const std::string& path) {
+  return path == ".gitattributes" ||
+         (path.size() > 15 && path.compare(path.size() - 15, 15, "/.gitattributes") == 0);
+}
+
+}  // namespace
+
+const PendingChange* PendingTable::Find(const std::string& path) const {
+  auto it = entries_.find(path);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+std::vector<PendingRecord> PendingTable::Set(const std::string& path,
+                                             std::optional<PendingChange> change) {
+  ++seq_;
+  if (change) {
+    change->seq = seq_;
+    entries_[path] = *change;
+  } else {
+    entries_.erase(path);
+  }
+  return {PendingRecord{seq_, path, std::move(change)}};
+}
+
+std::vector<PendingRecord> PendingTable::Stage(const std::string& path, uint64_t staging_id,
+                                               uint64_t size, std::optional<RemoteFile> base,
+                                               bool was_remote) {
+  PendingChange c;
+  c.kind = PendingChange::Kind::kStaged;
+  c.staging_id = staging_id;
+  c.size = size;
+  c.base = std::move(base);
+  c.was_remote = was_remote;
+  return Set(path, c);
+}
+
+std::vector<PendingRecord> PendingTable::Resize(const std::string& path, uint64_t size) {
+  const PendingChange* cur = Find(path);
+  if (cur == nullptr || cur->kind != PendingChange::Kind::kStaged || cur->size == size) return {};
+  PendingChange c = *cur;
+  c.size = size;
+  return Set(path, c);
+}
+
+std::vector<PendingRecord> PendingTable::RemoveFile(const std::string& path, bool was_remote) {
+  if (!was_remote) {
+    if (Find(path) == nullptr) return {};
+    return Set(path, std::nullopt);
+  }
+  PendingChange c;
+  c.kind = PendingChange::Kind::kDeleted;
+  c.was_remote = true;
+  return Set(path, c);
+}
+
+std::vector<PendingRecord> PendingTable::RenameFile(const std::string& from, const std::string& to,
+                                                    std::optional<RemoteFile> from_remote,
+                                                    bool from_was_remote, bool to_was_remote) {
+  if (from == to) return {};
+  const PendingChange* src = Find(from);
+  PendingChange moved;
+  if (src != nullptr && (src->kind == PendingChange::Kind::kStaged ||
+                         src->kind == PendingChange::Kind::kCopy)) {
+    moved = *src;
+  } else if (from_remote) {
+    moved.kind = PendingChange::Kind::kCopy;
+    moved.size = from_remote->size;
+    moved.base = std::move(from_remote);
+  } else {
+    return {};
+  }
+  moved.was_remote = to_was_remote;
+  std::vector<PendingRecord> out = Set(to, moved);
+  for (auto& r : RemoveFile(from, from_was_remote)) out.push_back(std::move(r));
+  return out;
+}
+
+std::vector<PendingRecord> PendingTable::MakeDir(const std::string& path) {
+  PendingChange c;
+  c.kind = PendingChange::Kind::kNewDir;
+  return Set(path, c);
+}
+
+std::vector<PendingRecord> PendingTable::RemoveDir(const std::string& path) {
+  const PendingChange* cur = Find(path);
+  if (cur == nullptr || cur->kind != PendingChange::Kind::kNewDir) return {};
+  return Set(path, std::nullopt);
+}
+
+void PendingTable::Apply(const PendingRecord& record) {
+  seq_ = std::max(seq_, record.seq);
+  if (record.change) {
+    PendingChange c = *record.change;
+    c.seq = record.seq;
+    entries_[record.path] = c;
+  } else {
+    entries_.erase(record.path);
+  }
+}
+
+std::vector<BatchItem> PendingTable::TakeBatch(uint64_t upto_seq,
+                                               const std::set<std::string>& busy) const {
+  std::vector<BatchItem> attributes, additions, deletions;
+  for (const auto& [path, change] : entries_) {
+    if (change.kind == PendingChange::Kind::kNewDir || change.seq > upto_seq) continue;
+    if (busy.count(path) != 0) continue;
+    if (change.kind == PendingChange::Kind::kDeleted) {
+      deletions.push_back({path, change});
+    } else if (IsGitattributes(path)) {
+      attributes.push_back({path, change});
+    } else {
+      additions.push_back({path, change});
+    }
+  }
+  for (auto& b : additions) attributes.push_back(std::move(b));
+  for (auto& b : deletions) attributes.push_back(std::move(b));
+  return attributes;
+}
+
+std::vector<PendingRecord> PendingTable::Committed(const std::vector<BatchItem>& batch) {
+  std::vector<PendingRecord> out;
+  for (const BatchItem& item : batch) {
+    const PendingChange* cur = Find(item.path);
+    if (cur != nullptr && cur->seq == item.change.seq) {
+      for (auto& r : Set(item.path, std::nullopt)) out.push_back(std::move(r));
+    }
+  }
+  std::vector<std::string> dirs;
+  for (const auto& [path, change] : entries_) {
+    if (change.kind != PendingChange::Kind::kNewDir) continue;
+    const std::string prefix = path + "/";
+    for (const BatchItem& item : batch) {
+      if (item.change.kind != PendingChange::Kind::kDeleted && item.path.rfind(prefix, 0) == 0) {
+        dirs.push_back(path);
+        break;
+      }
+    }
+  }
+  for (const auto& d : dirs) {
+    for (auto& r : Set(d, std::nullopt)) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+namespace {
+
+const char* KindName(PendingChange::Kind k) {
+  switch (k) {
+    case PendingChange::Kind::kStaged:
+      return "staged";
+    case PendingChange::Kind::kCopy:
+      return "copy";
+    case PendingChange::Kind::kDeleted:
+      return "deleted";
+    case PendingChange::Kind::kNewDir:
+      return "dir";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string EncodeRecord(const PendingRecord& record) {
+  json j{{"seq", record.seq}, {"path", record.path}};
+  if (!record.change) {
+    j["change"] = nullptr;
+  } else {
+    const PendingChange& c = *record.change;
+    json cj{{"kind", KindName(c.kind)},
+            {"staging", c.staging_id},
+            {"size", c.size},
+            {"was_remote", c.was_remote}};
+    if (c.base) {
+      json b{{"size", c.base->size}, {"git_oid", c.base->git_oid}};
+      if (c.base->sha256) b["sha256"] = *c.base->sha256;
+      if (c.base->xet_hash) b["xet_hash"] = *c.base->xet_hash;
+      cj["base"] = b;
+    }
+    j["change"] = cj;
+  }
+  return j.dump();
+}
+
+Result<PendingRecord> DecodeRecord(std::string_view text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto bad = [](const char* what) { return CorruptError(std::string("journal record: ") + what); };
+  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  PendingRecord r;
+  if (!j.contains("seq") || !j["seq"].is_number_unsigned()) return bad("no seq");
+  r.seq = j["seq"].get<uint64_t>();
+  if (!j.contains("path") || !j["path"].is_string()) return bad("no path");
+  r.path = j["path"].get<std::string>();
+  if (r.path.empty() || r.path.size() > 4096) return bad("bad path");
+  if (!j.contains("change")) return bad("no change");
+  const json& cj = j["change"];
+  if (cj.is_null()) return r;
+  if (!cj.is_object()) return bad("change is not an object");
+  PendingChange c;
+  const std::string kind = cj.value("kind", "");
+  if (kind == "staged") c.kind = PendingChange::Kind::kStaged;
+  else if (kind == "copy") c.kind = PendingChange::Kind::kCopy;
+  else if (kind == "deleted") c.kind = PendingChange::Kind::kDeleted;
+  else if (kind == "dir") c.kind = PendingChange::Kind::kNewDir;
+  else return bad("unknown kind");
+  auto u64 = [&](const json& o, const char* k, uint64_t* out) {
+    if (!o.contains(k) || !o[k].is_number_unsigned()) return false;
+    *out = o[k].get<uint64_t>();
+    return true;
+  };
+  if (!u64(cj, "staging", &c.staging_id) || !u64(cj, "size", &c.size)) return bad("no size");
+  if (!cj.contains("was_remote") || !cj["was_remote"].is_boolean()) return bad("no was_remote");
+  c.was_remote = cj["was_remote"].get<bool>();
+  if (cj.contains("base")) {
+    const json& b = cj["base"];
+    if (!b.is_object()) return bad("base is not an object");
+    RemoteFile f;
+    if (!u64(b, "size", &f.size)) return bad("base without size");
+    if (!b.contains("git_oid") || !b["git_oid"].is_string()) return bad("base without oid");
+    f.git_oid = b["git_oid"].get<std::string>();
+    if (b.contains("sha256") && b["sha256"].is_string()) f.sha256 = b["sha256"].get<std::string>();
+    if (b.contains("xet_hash") && b["xet_hash"].is_string()) {
+      f.xet_hash = b["xet_hash"].get<std::string>();
+    }
+    c.base = std::move(f);
+  }
+  if ((c.kind == PendingChange::Kind::kCopy) && !c.base) return bad("copy without base");
+  c.seq = r.seq;
+  r.change = c;
+  return r;
+}
+
+}  // namespace hubfs::fs

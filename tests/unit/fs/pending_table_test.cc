@@ -1,0 +1,152 @@
+#include "fs/write/pending_table.h"
+
+#include <gtest/gtest.h>
+
+namespace hubfs::fs {
+namespace {
+
+using Kind = PendingChange::Kind;
+
+RemoteFile Lfs(uint64_t size) {
+  RemoteFile f;
+  f.size = size;
+  f.git_oid = std::string(40, 'a');
+  f.sha256 = std::string(64, 'b');
+  f.xet_hash = std::string(64, 'c');
+  return f;
+}
+
+// Replays every record into a fresh table: it must equal the original.
+void ExpectReplayEquals(const PendingTable& t, const std::vector<PendingRecord>& log) {
+  PendingTable replay;
+  for (const auto& r : log) {
+    auto decoded = DecodeRecord(EncodeRecord(r));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    ASSERT_EQ(*decoded, r);
+    replay.Apply(*decoded);
+  }
+  EXPECT_EQ(replay.entries(), t.entries());
+  EXPECT_EQ(replay.last_seq(), t.last_seq());
+}
+
+struct Recorder {
+  PendingTable t;
+  std::vector<PendingRecord> log;
+  void Add(std::vector<PendingRecord> rs) {
+    for (auto& r : rs) log.push_back(std::move(r));
+  }
+};
+
+TEST(PendingTableTest, ATempFileCreatedAndDeletedLeavesNothing) {
+  Recorder r;
+  r.Add(r.t.Stage("tmp.swp", 1, 10, std::nullopt, false));
+  r.Add(r.t.RemoveFile("tmp.swp", false));
+  EXPECT_TRUE(r.t.entries().empty());
+  EXPECT_TRUE(r.t.TakeBatch(r.t.last_seq(), {}).empty());
+  ExpectReplayEquals(r.t, r.log);
+}
+
+TEST(PendingTableTest, WriteTempThenRenameOverCommitsOnlyTheFinalPath) {
+  Recorder r;
+  // rsync / gedit: write .x.tmp, rename it over x (which the Hub has).
+  r.Add(r.t.Stage(".x.tmp", 7, 100, std::nullopt, false));
+  r.Add(r.t.RenameFile(".x.tmp", "x", std::nullopt, false, true));
+  auto batch = r.t.TakeBatch(r.t.last_seq(), {});
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].path, "x");
+  EXPECT_EQ(batch[0].change.kind, Kind::kStaged);
+  EXPECT_EQ(batch[0].change.staging_id, 7u);
+  EXPECT_TRUE(batch[0].change.was_remote);
+  ExpectReplayEquals(r.t, r.log);
+}
+
+TEST(PendingTableTest, VimBackupPatternCommitsTheNewContentOnly) {
+  Recorder r;
+  // vim: probe file 4913 created and removed; x renamed to x~; new x
+  // written; x~ removed.
+  r.Add(r.t.Stage("4913", 1, 0, std::nullopt, false));
+  r.Add(r.t.RemoveFile("4913", false));
+  r.Add(r.t.RenameFile("x", "x~", Lfs(5), true, false));
+  r.Add(r.t.Stage("x", 2, 6, std::nullopt, true));
+  r.Add(r.t.RemoveFile("x~", false));
+  auto batch = r.t.TakeBatch(r.t.last_seq(), {});
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].path, "x");
+  EXPECT_EQ(batch[0].change.staging_id, 2u);
+  ExpectReplayEquals(r.t, r.log);
+}
+
+TEST(PendingTableTest, RenamingAHubFileReReferencesItAndDeletesTheOld) {
+  Recorder r;
+  r.Add(r.t.RenameFile("w.bin", "ckpt/w.bin", Lfs(1 << 20), true, false));
+  auto batch = r.t.TakeBatch(r.t.last_seq(), {});
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].path, "ckpt/w.bin");  // additions before deletions
+  EXPECT_EQ(batch[0].change.kind, Kind::kCopy);
+  EXPECT_EQ(batch[0].change.base, Lfs(1 << 20));
+  EXPECT_EQ(batch[1].path, "w.bin");
+  EXPECT_EQ(batch[1].change.kind, Kind::kDeleted);
+  ExpectReplayEquals(r.t, r.log);
+}
+
+TEST(PendingTableTest, GitattributesGoesFirstAndBusyFilesWait) {
+  Recorder r;
+  r.Add(r.t.Stage("a.bin", 1, 1, std::nullopt, false));
+  r.Add(r.t.Stage(".gitattributes", 2, 1, std::nullopt, true));
+  r.Add(r.t.RemoveFile("old", true));
+  r.Add(r.t.Stage("b.bin", 3, 1, std::nullopt, false));
+  auto batch = r.t.TakeBatch(r.t.last_seq(), {"b.bin"});
+  ASSERT_EQ(batch.size(), 3u);
+  EXPECT_EQ(batch[0].path, ".gitattributes");
+  EXPECT_EQ(batch[1].path, "a.bin");
+  EXPECT_EQ(batch[2].path, "old");
+  // Only what was closed by the cut-off sequence.
+  EXPECT_EQ(r.t.TakeBatch(1, {}).size(), 1u);
+}
+
+TEST(PendingTableTest, CommittedForgetsOnlyWhatDidNotChangeSince) {
+  Recorder r;
+  r.Add(r.t.MakeDir("new"));
+  r.Add(r.t.Stage("new/a", 1, 1, std::nullopt, false));
+  r.Add(r.t.Stage("b", 2, 1, std::nullopt, false));
+  auto batch = r.t.TakeBatch(r.t.last_seq(), {});
+  ASSERT_EQ(batch.size(), 2u);
+  r.Add(r.t.Stage("b", 3, 2, std::nullopt, false));  // written again while committing
+  r.Add(r.t.Committed(batch));
+  ASSERT_EQ(r.t.entries().size(), 1u);
+  EXPECT_EQ(r.t.Find("b")->staging_id, 3u);
+  EXPECT_EQ(r.t.Find("new"), nullptr);  // holds a committed file now
+  ExpectReplayEquals(r.t, r.log);
+}
+
+TEST(PendingTableTest, AnEmptyNewDirStaysLocalAndRmdirForgetsIt) {
+  Recorder r;
+  r.Add(r.t.MakeDir("d"));
+  EXPECT_TRUE(r.t.TakeBatch(r.t.last_seq(), {}).empty());
+  EXPECT_EQ(r.t.Find("d")->kind, Kind::kNewDir);
+  r.Add(r.t.RemoveDir("d"));
+  EXPECT_TRUE(r.t.entries().empty());
+  ExpectReplayEquals(r.t, r.log);
+}
+
+TEST(PendingTableTest, DeletingAndRecreatingAHubFileIsAnUpdate) {
+  Recorder r;
+  r.Add(r.t.RemoveFile("x", true));
+  r.Add(r.t.Stage("x", 4, 3, std::nullopt, true));
+  auto batch = r.t.TakeBatch(r.t.last_seq(), {});
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].change.kind, Kind::kStaged);
+}
+
+TEST(PendingTableTest, HostileRecordsAreRefused) {
+  for (const char* bad : {"", "[]", "{\"seq\":1}", "{\"seq\":-1,\"path\":\"a\",\"change\":null}",
+                          "{\"seq\":1,\"path\":\"\",\"change\":null}",
+                          "{\"seq\":1,\"path\":\"a\",\"change\":{\"kind\":\"nope\"}}",
+                          "{\"seq\":1,\"path\":\"a\",\"change\":{\"kind\":\"copy\",\"staging\":0,"
+                          "\"size\":1,\"was_remote\":false}}"}) {
+    EXPECT_FALSE(DecodeRecord(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace hubfs::fs
