@@ -46,6 +46,7 @@
 
 #include "chunkstore/hash.h"
 #include "common/clock.h"
+#include "common/file_env.h"
 #include "common/status.h"
 
 namespace hubfs::chunkstore {
@@ -105,6 +106,10 @@ struct CacheOptions {
   Clock::Duration sync_when_idle_after = std::chrono::seconds(10);
   // Not owned; must outlive the cache. nullptr = SystemClock::Default().
   Clock* clock = nullptr;
+  // The cache's own file work (its directory, lock and marker files; LMDB
+  // opens the store files itself) goes through this env. Not owned; must
+  // outlive the cache. nullptr = FileEnv::Default().
+  FileEnv* env = nullptr;
 };
 
 struct CacheStats {
@@ -147,8 +152,12 @@ class ChunkCache {
   // Opens (creating if needed) the cache in options.dir: clears stale reader
   // slots left by dead processes, checks the format version (an older or
   // unknown format is wiped: it is only a cache), starts the writer thread.
+  // The cache is private to the user: its directory is 0700 and its files
+  // 0600; an existing cache with looser modes is narrowed to those (logged),
+  // since it holds the contents of private repos.
   // Errors: kInvalidArgument (bad options), kCorrupt (the store file is not
-  // a readable LMDB environment: see Destroy), kIo (directory or LMDB failure).
+  // a readable LMDB environment: see Destroy), kResourceExhausted (a full
+  // disk), kIo (directory or LMDB failure).
   static Result<std::unique_ptr<ChunkCache>> Open(const CacheOptions& options);
 
   // Deletes the cache files in dir, for a store that Open reports kCorrupt

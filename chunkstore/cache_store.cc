@@ -1,10 +1,6 @@
 #include "chunkstore/cache_store.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <lmdb.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +15,7 @@
 #include <utility>
 
 #include "chunkstore/cache_format.h"
+#include "common/file_env.h"
 #include "common/log.h"
 
 namespace hubfs::chunkstore::cache_internal {
@@ -46,42 +43,22 @@ constexpr char kBootIdPath[] = "/proc/sys/kernel/random/boot_id";
 constexpr char kMarkerDir[] = "/unsynced";
 constexpr char kDirLock[] = "/open.lock";
 
-std::string Errno(int err) { return std::strerror(err); }
+// LMDB's two files in the cache directory (it creates them with the mode
+// Open passes: kPrivateFileMode).
+constexpr const char* kStoreFiles[] = {"/data.mdb", "/lock.mdb"};
 
-// Closes the descriptor (and so drops its flock) when it goes.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      Reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+// An open file whose destruction closes it and so drops its flock.
+using FilePtr = std::unique_ptr<File>;
 
 // This boot's id, or "" when it cannot be read (then the store keeps
 // MDB_NOMETASYNC and uses no markers).
-std::string ReadBootId() {
-  const int fd = ::open(kBootIdPath, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  char buf[64];
-  const ssize_t n = ::read(fd, buf, sizeof(buf));
-  ::close(fd);
-  if (n <= 0) return "";
-  std::string id(buf, static_cast<size_t>(n));
+std::string ReadBootId(FileEnv* env) {
+  auto file = env->Open(kBootIdPath, OpenMode::kRead);
+  if (!file.ok()) return "";
+  uint8_t buf[64];
+  const auto n = (*file)->Read(buf);
+  if (!n.ok() || *n == 0) return "";
+  std::string id(reinterpret_cast<const char*>(buf), *n);
   while (!id.empty() && std::isspace(static_cast<unsigned char>(id.back()))) id.pop_back();
   if (id.empty() || id.size() > 48) return "";
   for (char c : id) {
@@ -90,45 +67,31 @@ std::string ReadBootId() {
   return id;
 }
 
-Status SyncDir(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return IoError("open " + path + ": " + Errno(errno));
-  if (::fsync(fd.get()) != 0) return IoError("fsync " + path + ": " + Errno(errno));
-  return Status::Ok();
-}
-
 // Takes the exclusive flock on <dir>/open.lock, which serialises the reboot
 // check and wipe at open, marker creation and marker removal across
 // processes (flock, unlike LMDB's POSIX locks, also excludes another
 // descriptor of the same process, so it is never held across a call that
 // takes it again).
-Result<UniqueFd> LockDir(const std::string& dir) {
-  const std::string path = dir + kDirLock;
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return IoError("open " + path + ": " + Errno(errno));
-  while (::flock(fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) return IoError("lock " + path + ": " + Errno(errno));
-  }
-  return fd;
+Result<FilePtr> LockDir(FileEnv* env, const std::string& dir) {
+  HUBFS_ASSIGN_OR_RETURN(FilePtr file, env->Open(dir + kDirLock, OpenMode::kReadWrite));
+  HUBFS_RETURN_IF_ERROR(file->Lock());
+  return file;
 }
 
 // Names of the markers in dir (none when the folder does not exist).
-Result<std::vector<std::string>> ListMarkers(const std::string& dir) {
-  const std::string path = dir + kMarkerDir;
-  std::vector<std::string> names;
-  DIR* d = ::opendir(path.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return names;
-    return IoError("open " + path + ": " + Errno(errno));
+Result<std::vector<std::string>> ListMarkers(FileEnv* env, const std::string& dir) {
+  auto all = env->ListDir(dir + kMarkerDir);
+  if (!all.ok()) {
+    if (all.status().code() == ErrorCode::kNotFound) return std::vector<std::string>();
+    return all.status();
   }
-  while (const dirent* e = ::readdir(d)) {
-    const std::string_view name(e->d_name);
+  std::vector<std::string> names;
+  for (auto& name : *all) {
     // <boot id>.<pid>.<nonce>; anything else is not ours.
     const size_t dot = name.find('.');
-    if (dot == 0 || dot == std::string_view::npos) continue;
-    names.emplace_back(name);
+    if (dot == 0 || dot == std::string::npos) continue;
+    names.push_back(std::move(name));
   }
-  ::closedir(d);
   return names;
 }
 
@@ -137,8 +100,8 @@ std::string_view MarkerBoot(std::string_view name) { return name.substr(0, name.
 // REQUIRES: the dir lock. When a marker of another boot exists, the system
 // restarted while some process had writes that may not have reached the
 // disk: deletes the store files, then those markers.
-Status WipeIfRebooted(const std::string& dir, const std::string& boot_id) {
-  HUBFS_ASSIGN_OR_RETURN(const auto names, ListMarkers(dir));
+Status WipeIfRebooted(FileEnv* env, const std::string& dir, const std::string& boot_id) {
+  HUBFS_ASSIGN_OR_RETURN(const auto names, ListMarkers(env, dir));
   std::vector<std::string> foreign;
   for (const auto& name : names) {
     if (MarkerBoot(name) != boot_id) foreign.push_back(name);
@@ -147,17 +110,47 @@ Status WipeIfRebooted(const std::string& dir, const std::string& boot_id) {
   HUBFS_LOG(kWarning) << "cache: " << dir << " may have lost unsynced writes in a system restart ("
                       << foreign.size() << " marker(s) of an earlier boot, e.g. " << foreign[0]
                       << "); clearing it";
-  HUBFS_RETURN_IF_ERROR(CacheStore::Remove(dir));
+  HUBFS_RETURN_IF_ERROR(CacheStore::Remove(dir, env));
   // The store's removal reaches the disk before the markers' does, so a
   // crash in between only repeats the wipe.
-  HUBFS_RETURN_IF_ERROR(SyncDir(dir));
+  HUBFS_RETURN_IF_ERROR(env->SyncDir(dir));
   for (const auto& name : foreign) {
-    const std::string path = dir + kMarkerDir + "/" + name;
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return IoError("remove " + path + ": " + Errno(errno));
-    }
+    const Status st = env->Remove(dir + kMarkerDir + "/" + name);
+    if (!st.ok() && st.code() != ErrorCode::kNotFound) return st;
   }
-  return SyncDir(dir + kMarkerDir);
+  return env->SyncDir(dir + kMarkerDir);
+}
+
+// The cache's errors from local files are kIo, or kResourceExhausted for a
+// full disk (as from LMDB): a missing parent or an existing path is an I/O
+// failure to the cache's callers, not a "not found".
+Status AsCacheError(Status st) {
+  if (st.ok() || st.code() == ErrorCode::kIo || st.code() == ErrorCode::kResourceExhausted ||
+      st.code() == ErrorCode::kCorrupt || st.code() == ErrorCode::kInvalidArgument) {
+    return st;
+  }
+  return IoError(st.message());
+}
+
+// Caches made by older versions were readable by every local user (0755
+// directories, 0644 files): narrows what is there to 0700 / 0600. A path
+// that cannot be changed (another user's cache) is logged and left as is.
+void MakePrivate(FileEnv* env, const std::string& dir) {
+  auto restrict = [&](const std::string& path, uint32_t mode) {
+    const auto old = env->RestrictMode(path, mode);
+    if (old.ok() && old->has_value()) {
+      char modes[32];
+      std::snprintf(modes, sizeof(modes), "%04o to %04o", **old, **old & mode);
+      HUBFS_LOG(kWarning) << "cache: " << path << " was open to other users; mode changed from "
+                          << modes;
+    } else if (!old.ok() && old.status().code() != ErrorCode::kNotFound) {
+      HUBFS_LOG(kWarning) << "cache: cannot make " << path << " private: " << old.status();
+    }
+  };
+  restrict(dir, kPrivateDirMode);
+  restrict(dir + kMarkerDir, kPrivateDirMode);
+  restrict(dir + kDirLock, kPrivateFileMode);
+  for (const char* name : kStoreFiles) restrict(dir + name, kPrivateFileMode);
 }
 
 Status LmdbError(std::string_view what, int rc) {
@@ -238,6 +231,7 @@ class Txn {
 
 struct CacheStore::Impl {
   StoreOptions options;
+  FileEnv* files = nullptr;  // options.env or the default; never null after Open
   MDB_env* env = nullptr;
   MDB_dbi data = 0, lru = 0, atime = 0, meta = 0;
   // Held shared by this process's transactions, exclusively while the map
@@ -256,17 +250,19 @@ struct CacheStore::Impl {
   // exists, which tells other processes its owner is alive (kill(pid, 0)
   // would be fooled by pid reuse and pid namespaces). Writer thread only
   // (and Open/destruction); `marked` mirrors it for other threads.
-  UniqueFd marker_fd;
+  FilePtr marker_file;
   std::string marker_name;
   std::atomic<bool> marked{false};
 
   // Writer only. Creates this process's marker unless it exists: called
   // before every write transaction.
-  Status MarkUnsynced();
+  Status MarkUnsynced() { return AsCacheError(CreateMarker()); }
+  Status CreateMarker();
   // Writer only. Flushes the whole store file to disk, then removes this
   // process's marker and the markers of dead processes of this boot (their
   // writes went through the same file, so the flush covered them).
-  Status SyncAndUnmark();
+  Status SyncAndUnmark() { return AsCacheError(SyncAndRemoveMarkers()); }
+  Status SyncAndRemoveMarkers();
 
   // Frees reader slots of dead processes: a slot left by a process killed
   // inside a read transaction pins old pages, so freed space is not reused.
@@ -279,7 +275,7 @@ struct CacheStore::Impl {
 
   ~Impl() {
     if (env != nullptr) mdb_env_close(env);
-    // marker_fd closes after the environment, releasing the marker's lock.
+    // marker_file closes after the environment, releasing the marker's lock.
   }
 
   void RefreshMapSize() {
@@ -473,43 +469,40 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, Ap
   return rc;
 }
 
-Status CacheStore::Impl::MarkUnsynced() {
-  if (!nosync || marker_fd.get() >= 0) return Status::Ok();
-  HUBFS_ASSIGN_OR_RETURN(UniqueFd lock, LockDir(options.dir));
+Status CacheStore::Impl::CreateMarker() {
+  if (!nosync || marker_file != nullptr) return Status::Ok();
+  HUBFS_ASSIGN_OR_RETURN(FilePtr lock, LockDir(files, options.dir));
   const std::string mdir = options.dir + kMarkerDir;
-  if (::mkdir(mdir.c_str(), 0755) == 0) {
-    HUBFS_RETURN_IF_ERROR(SyncDir(options.dir));
-  } else if (errno != EEXIST) {
-    return IoError("create " + mdir + ": " + Errno(errno));
-  }
+  HUBFS_ASSIGN_OR_RETURN(const bool created, files->CreateDir(mdir));
+  if (created) HUBFS_RETURN_IF_ERROR(files->SyncDir(options.dir));
   // The nonce keeps names unique across pid namespaces sharing the folder.
   char nonce[16];
   std::snprintf(nonce, sizeof(nonce), "%08x", static_cast<unsigned>(std::random_device{}()));
   const std::string name = boot_id + "." + std::to_string(::getpid()) + "." + nonce;
   const std::string path = mdir + "/" + name;
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return IoError("create " + path + ": " + Errno(errno));
+  HUBFS_ASSIGN_OR_RETURN(FilePtr file, files->Open(path, OpenMode::kCreateNew));
   // The marker must be on disk before any page it covers can be.
   Status st;
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    st = IoError("lock " + path + ": " + Errno(errno));
-  } else if (::fsync(fd.get()) != 0) {
-    st = IoError("fsync " + path + ": " + Errno(errno));
-  } else {
-    st = SyncDir(mdir);
+  const auto locked = file->TryLock();
+  if (!locked.ok()) {
+    st = locked.status();
+  } else if (!*locked) {
+    st = IoError("lock " + path + ": held by another process");
+  } else if (st = file->Sync(); st.ok()) {
+    st = files->SyncDir(mdir);
   }
   if (!st.ok()) {
-    ::unlink(path.c_str());
+    (void)files->Remove(path);
     return st;
   }
-  marker_fd = std::move(fd);
+  marker_file = std::move(file);
   marker_name = name;
   marked.store(true);
   return Status::Ok();
 }
 
-Status CacheStore::Impl::SyncAndUnmark() {
-  if (marker_fd.get() < 0) return Status::Ok();
+Status CacheStore::Impl::SyncAndRemoveMarkers() {
+  if (marker_file == nullptr) return Status::Ok();
   const std::string mdir = options.dir + kMarkerDir;
   // Dead processes of this boot are found BEFORE the flush: a process that
   // is dead now writes nothing after it, so the flush covers all its pages
@@ -517,32 +510,30 @@ Status CacheStore::Impl::SyncAndUnmark() {
   // whose lock can be taken has no live owner; we keep the lock until the
   // marker is gone. Under the dir lock no marker is being created, so every
   // one is either locked by its owner or dead.
-  std::vector<std::pair<std::string, UniqueFd>> dead;
+  std::vector<std::pair<std::string, FilePtr>> dead;
   {
-    HUBFS_ASSIGN_OR_RETURN(UniqueFd lock, LockDir(options.dir));
-    HUBFS_ASSIGN_OR_RETURN(const auto names, ListMarkers(options.dir));
+    HUBFS_ASSIGN_OR_RETURN(FilePtr lock, LockDir(files, options.dir));
+    HUBFS_ASSIGN_OR_RETURN(const auto names, ListMarkers(files, options.dir));
     for (const auto& name : names) {
       // Markers of another boot are only removed by the wipe at open.
       if (name == marker_name || MarkerBoot(name) != boot_id) continue;
       const std::string path = mdir + "/" + name;
-      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (fd.get() >= 0 && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
-        dead.emplace_back(path, std::move(fd));
-      }
+      auto file = files->Open(path, OpenMode::kRead);
+      if (!file.ok()) continue;
+      const auto locked = (*file)->TryLock();
+      if (locked.ok() && *locked) dead.emplace_back(path, std::move(*file));
     }
   }
   // The whole file: this process's pages and every other process's.
   const int rc = mdb_env_sync(env, 1);
   if (rc != 0) return LmdbError("sync", rc);
-  HUBFS_ASSIGN_OR_RETURN(UniqueFd lock, LockDir(options.dir));
-  const std::string own = mdir + "/" + marker_name;
-  if (::unlink(own.c_str()) != 0 && errno != ENOENT) {
-    return IoError("remove " + own + ": " + Errno(errno));
-  }
-  marker_fd.Reset();
+  HUBFS_ASSIGN_OR_RETURN(FilePtr lock, LockDir(files, options.dir));
+  const Status removed = files->Remove(mdir + "/" + marker_name);
+  if (!removed.ok() && removed.code() != ErrorCode::kNotFound) return removed;
+  marker_file.reset();
   marker_name.clear();
   marked.store(false);
-  for (const auto& d : dead) ::unlink(d.first.c_str());
+  for (const auto& d : dead) (void)files->Remove(d.first);
   // Not synced: a removal lost in a crash only costs a needless wipe.
   return Status::Ok();
 }
@@ -564,13 +555,21 @@ bool CacheStore::unsynced() const { return impl_->marked.load(); }
 Status CacheStore::SyncAndUnmark() { return impl_->SyncAndUnmark(); }
 
 Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options) {
+  auto store = OpenStore(options);
+  if (!store.ok()) return AsCacheError(store.status());
+  return store;
+}
+
+Result<std::unique_ptr<CacheStore>> CacheStore::OpenStore(const StoreOptions& options) {
   if (options.dir.empty()) return InvalidArgumentError("cache dir is empty");
-  if (::mkdir(options.dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return IoError("create cache dir " + options.dir + ": " + std::strerror(errno));
-  }
+  FileEnv* const files = options.env != nullptr ? options.env : FileEnv::Default();
+  const auto created = files->CreateDir(options.dir);
+  if (!created.ok()) return created.status().WithContext("cache dir");
+  if (!*created) MakePrivate(files, options.dir);
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->boot_id = ReadBootId();
+  impl->files = files;
+  impl->boot_id = ReadBootId(files);
   impl->nosync = !options.durable && !impl->boot_id.empty();
   int rc = mdb_env_create(&impl->env);
   if (rc != 0) return LmdbError("env create", rc);
@@ -597,12 +596,12 @@ Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options
     // Every opener checks (a durable one must not read a damaged store
     // either), under the dir lock so that two first openers after a restart
     // do not both wipe, the second one the first one's fresh store.
-    UniqueFd lock;
+    FilePtr lock;
     if (!impl->boot_id.empty()) {
-      HUBFS_ASSIGN_OR_RETURN(lock, LockDir(options.dir));
-      HUBFS_RETURN_IF_ERROR(WipeIfRebooted(options.dir, impl->boot_id));
+      HUBFS_ASSIGN_OR_RETURN(lock, LockDir(files, options.dir));
+      HUBFS_RETURN_IF_ERROR(WipeIfRebooted(files, options.dir, impl->boot_id));
     }
-    rc = mdb_env_open(impl->env, options.dir.c_str(), flags, 0644);
+    rc = mdb_env_open(impl->env, options.dir.c_str(), flags, kPrivateFileMode);
   }
   if (rc != 0) {
     Status st = LmdbError("open " + options.dir, rc);
@@ -678,12 +677,11 @@ Result<std::unique_ptr<CacheStore>> CacheStore::Open(const StoreOptions& options
   return std::unique_ptr<CacheStore>(new CacheStore(std::move(impl)));
 }
 
-Status CacheStore::Remove(const std::string& dir) {
-  for (const char* name : {"/data.mdb", "/lock.mdb"}) {
-    const std::string path = dir + name;
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return IoError("remove " + path + ": " + std::strerror(errno));
-    }
+Status CacheStore::Remove(const std::string& dir, FileEnv* env) {
+  if (env == nullptr) env = FileEnv::Default();
+  for (const char* name : kStoreFiles) {
+    const Status st = env->Remove(dir + name);
+    if (!st.ok() && st.code() != ErrorCode::kNotFound) return AsCacheError(st);
   }
   return Status::Ok();
 }

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/file_env.h"
 #include "common/status.h"
 
 namespace hubfs::chunkstore::cache_internal {
@@ -30,6 +31,9 @@ struct StoreOptions {
   // unsynced-write marker on disk before its first write (see Open); falls
   // back to MDB_NOMETASYNC when the boot id cannot be read.
   bool durable = true;
+  // The directory, lock and marker files go through this env (LMDB opens
+  // its own files). Not owned; outlives the store. nullptr = FileEnv::Default().
+  FileEnv* env = nullptr;
 };
 
 struct WriteOp {
@@ -67,11 +71,14 @@ class CacheStore {
   // unsynced-write marker of an earlier boot is present (the system
   // restarted while some process's writes may not have reached the disk;
   // docs/CACHE_FORMAT.md, "Durability"). kCorrupt when LMDB cannot read the
-  // store file at all; kIo for other failures.
+  // store file at all; kResourceExhausted for a full disk; kIo for other
+  // failures. Everything it creates is private to the user (directories
+  // 0700, files 0600); in an existing directory it narrows looser modes left
+  // by older versions (logged).
   static Result<std::unique_ptr<CacheStore>> Open(const StoreOptions& options);
   // Deletes the store files in dir (absent ones are fine). Only safe when no
-  // process has the store open.
-  static Status Remove(const std::string& dir);
+  // process has the store open. env: as in StoreOptions.
+  static Status Remove(const std::string& dir, FileEnv* env = nullptr);
 
   // Flushes this process's writes to disk and removes its marker (and those
   // of dead processes of this boot): SyncAndUnmark, failures logged.
@@ -118,6 +125,7 @@ class CacheStore {
 
  private:
   explicit CacheStore(std::unique_ptr<Impl> impl);
+  static Result<std::unique_ptr<CacheStore>> OpenStore(const StoreOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -111,7 +111,7 @@ JSEOF
   t0=$(secs); node "$tmp/dl.mjs"; t1=$(secs)
   echo "JS downloadFile           $(rate "$size" "$("$PY" -c "print($t1-$t0)")")"
 else
-  echo "JS downloadFile           skipped (no $KIT/node_modules; run tests/conformance/setup.sh)"
+  echo "JS downloadFile           skipped (no $KIT/node_modules; run scripts/setup-conformance.sh)"
 fi
 
 # 4. bounded: the whole file through a 64 MiB cache

@@ -1,26 +1,21 @@
 #!/usr/bin/env bash
-# Prepares a writable copy of ../shared/conformance (the official xet-core
-# chunker oracle, chunk.mjs) with its npm dependencies installed.
+# Prepares the JavaScript test kit: the official @huggingface/hub client pinned
+# by tests/js/package-lock.json, installed with `npm ci`, next to our scripts
+# that drive it (tests/js/*.mjs: the client driver, the client conformance run
+# and the xet-core chunker oracle).
 #   scripts/setup-conformance.sh [DEST]     default: ${BUILD_DIR:-build}/conformance
-# Idempotent: when DEST already has node_modules for the same package-lock.json
-# it only refreshes the scripts.
+# Idempotent: the scripts are always refreshed; npm ci runs again only when
+# the lock file changed (a stamp in node_modules records its SHA-256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SRC=${HUBFS_SHARED_DIR:-../shared}/conformance
+SRC=tests/js
 DEST=${1:-${BUILD_DIR:-build}/conformance}
-if [[ ! -f "$SRC/package-lock.json" ]]; then
-  echo "setup-conformance: $SRC/package-lock.json not found" >&2
-  exit 1
-fi
 command -v node >/dev/null || { echo "setup-conformance: node is not installed" >&2; exit 1; }
+command -v npm >/dev/null || { echo "setup-conformance: npm is not installed" >&2; exit 1; }
 mkdir -p "$DEST"
-# The source folder is read-only: copy the files, not their permissions.
-for f in "$SRC"/*; do
-  [[ -f "$f" ]] || continue
+for f in "$SRC"/package.json "$SRC"/package-lock.json "$SRC"/*.mjs; do
   install -m 0644 "$f" "$DEST/$(basename "$f")"
 done
-# Same stamp as tests/conformance/setup.sh (the ctest fixture that prepares
-# the same folder), so whichever runs second has nothing to do.
 stamp=node_modules/.hubfs-lock-sha
 want=$(sha256sum "$DEST/package-lock.json" | cut -d' ' -f1)
 if [[ -d "$DEST/node_modules/@huggingface/hub" && -f "$DEST/$stamp" &&

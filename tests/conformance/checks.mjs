@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // hubsim's own conformance checks, driven by the official @huggingface/hub
-// client of the shared kit plus plain fetch:
+// client (pinned in tests/js) plus plain fetch:
 //   datasets and spaces, nested and non-ASCII paths, a branch with "/", a PR
 //   commit, a multi-file commit, a stale parent (412), the same content
 //   uploaded twice (dedup: no second xorb upload, by the counters), global

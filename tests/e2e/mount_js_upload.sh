@@ -20,8 +20,8 @@ t0=$SECONDS
 S=$W/src
 /usr/bin/python3 "$here/../lib/js_upload_files.py" gen "$S" || fail "writing the source files"
 REPO=jsuser/js-upload
-js() {  # js CMD ARGS...: the official client, run from the kit directory
-  (cd "$KIT" && HF_ENDPOINT=$HUBSIM_URL HF_TOKEN=hf_jsuser_token HF_REPO=$REPO "$NODE" driver.mjs "$@")
+js() {  # js CMD ARGS...: the official client (tests/js/hub_client.mjs) from the kit
+  (cd "$KIT" && HF_ENDPOINT=$HUBSIM_URL HF_TOKEN=hf_jsuser_token HF_REPO=$REPO "$NODE" hub_client.mjs "$@")
 }
 js create >"$W/js.out" 2>"$W/js.err" || fail "JS createRepo: $(cat "$W/js.err")"
 # random.bin before combined.bin: the second upload finds the first's chunks.

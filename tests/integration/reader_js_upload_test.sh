@@ -14,6 +14,7 @@
 #     ~200 random ranges from a printed seed (READER_JS_SEED replays one), on a
 #     cold cache that fills as it goes, all byte-compared with the originals
 # usage: reader_js_upload_test.sh HUBFS HUBSIM CONFORMANCE_KIT_DIR
+#   (the JS test kit: tests/js installed by scripts/setup-conformance.sh)
 set -euo pipefail
 source "$(dirname "$0")/../lib/hubsim.sh"
 source "$(dirname "$0")/../lib/workdir.sh"
@@ -40,8 +41,8 @@ hubsim_start "$tmp/data" "$tmp/serve.log" --user jsuser:hf_jsuser_token || fail 
 HUB=$HUBSIM_URL
 
 REPO=jsuser/js-upload
-js() {  # js CMD ARGS...: the official client, run from the kit directory
-  (cd "$KIT" && HF_ENDPOINT=$HUB HF_TOKEN=hf_jsuser_token HF_REPO=$REPO "$NODE" driver.mjs "$@")
+js() {  # js CMD ARGS...: the official client (tests/js/hub_client.mjs) from the kit
+  (cd "$KIT" && HF_ENDPOINT=$HUB HF_TOKEN=hf_jsuser_token HF_REPO=$REPO "$NODE" hub_client.mjs "$@")
 }
 js create >"$tmp/create.json" 2>"$tmp/js.err" || fail "JS createRepo: $(cat "$tmp/js.err")"
 t_up=$(date +%s)

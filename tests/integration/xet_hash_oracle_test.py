@@ -1,13 +1,14 @@
 #!/usr/bin/python3
-"""`hubfs xet hash --json` against the official xet-core chunker (chunk.mjs).
+"""`hubfs xet hash --json` against the official xet-core chunker.
 
 Generates fresh inputs (random sizes and contents from a printed seed; set
 XET_HASH_SEED to replay one), hashes them all with one `hubfs xet hash --json`
-call, runs `node chunk.mjs FILE` (xet-core compiled to WASM) on each, and
+call and with one `node xet_oracle.mjs FILE...` call (tests/js/xet_oracle.mjs:
+xet-core compiled to WASM, as the @huggingface/hub package ships it), and
 compares size, sha256, file hash and every chunk (offset, length, hash).
 
 usage: xet_hash_oracle_test.py --hubfs BIN --conformance DIR
-  DIR is a writable copy of ../shared/conformance with `npm ci` done
+  DIR is the JS test kit: tests/js with its pinned node_modules installed
   (scripts/setup-conformance.sh).
 """
 
@@ -77,13 +78,17 @@ def gen_inputs(rng):
     return files
 
 
-def run_oracle(conformance, path):
+def run_oracle(conformance, paths):
+    """The oracle's answers for the files, in order."""
     r = subprocess.run(
-        ["node", os.path.join(conformance, "chunk.mjs"), path],
+        ["node", os.path.join(conformance, "xet_oracle.mjs")] + paths,
         cwd=conformance, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
-        raise RuntimeError(f"chunk.mjs {path} failed ({r.returncode}): {r.stderr.strip()}")
-    return json.loads(r.stdout)
+        raise RuntimeError(f"xet_oracle.mjs failed ({r.returncode}): {r.stderr.strip()}")
+    answers = [json.loads(l) for l in r.stdout.splitlines()]
+    if len(answers) != len(paths):
+        raise RuntimeError(f"xet_oracle.mjs gave {len(answers)} answers for {len(paths)} files")
+    return answers
 
 
 def compare(name, ours, oracle):
@@ -111,10 +116,10 @@ def main():
     args.conformance = os.path.abspath(args.conformance)
     args.hubfs = os.path.abspath(args.hubfs)
 
-    chunk_mjs = os.path.join(args.conformance, "chunk.mjs")
+    oracle_mjs = os.path.join(args.conformance, "xet_oracle.mjs")
     hub_pkg = os.path.join(args.conformance, "node_modules", "@huggingface", "hub")
-    if not os.path.isfile(chunk_mjs) or not os.path.isdir(hub_pkg):
-        print(f"FAIL: the oracle is not set up in {args.conformance} (chunk.mjs and "
+    if not os.path.isfile(oracle_mjs) or not os.path.isdir(hub_pkg):
+        print(f"FAIL: the oracle is not set up in {args.conformance} (xet_oracle.mjs and "
               "node_modules/@huggingface/hub are needed): run scripts/setup-conformance.sh",
               file=sys.stderr)
         return 1
@@ -143,12 +148,12 @@ def main():
             return 1
         ours = [json.loads(l) for l in lines]
 
-        for (name, p, size), mine in zip(paths, ours):
+        oracles = run_oracle(args.conformance, [p for _, p, _ in paths])
+        for (name, p, size), mine, oracle in zip(paths, ours, oracles):
             if mine.get("path") != p:
                 failures.append(f"{name}: path {mine.get('path')!r} (expected {p!r}) — output order?")
             if list(mine.keys()) != ["path", "size", "sha256", "file_hash", "chunks"]:
                 failures.append(f"{name}: JSON keys {list(mine.keys())}")
-            oracle = run_oracle(args.conformance, p)
             diffs = compare(name, mine, oracle)
             failures += diffs
             print(f"{'ok  ' if not diffs else 'FAIL'} {name:24} {size:>9} B "

@@ -54,9 +54,9 @@ std::vector<size_t> StreamLengths(std::span<const uint8_t> data, const std::vect
   return out;
 }
 
-// The gear table as published beside the spec (spec/gear_table.txt).
+// The gear table as published with the Xet spec (tests/data/gear_table.txt).
 std::vector<uint64_t> SpecGearTable() {
-  std::ifstream in(std::string(HUBFS_SHARED_DIR) + "/spec/gear_table.txt");
+  std::ifstream in(std::string(HUBFS_TEST_DATA_DIR) + "/gear_table.txt");
   std::vector<uint64_t> t;
   std::string line;
   while (std::getline(in, line)) t.push_back(std::stoull(line, nullptr, 16));
@@ -94,7 +94,7 @@ TEST(ChunkerTest, GeneratorMatchesSpecCheck) {
 }
 
 TEST(ChunkerTest, GearTableMatchesSpecFile) {
-  std::ifstream in(std::string(HUBFS_SHARED_DIR) + "/spec/gear_table.txt", std::ios::binary);
+  std::ifstream in(std::string(HUBFS_TEST_DATA_DIR) + "/gear_table.txt", std::ios::binary);
   ASSERT_TRUE(in.good());
   in.seekg(0, std::ios::end);
   std::string text(static_cast<size_t>(in.tellg()), '\0');

@@ -1,4 +1,4 @@
-// Inputs that the chunking/hashing vectors (spec/xet-vectors.json) describe
+// Inputs that the chunking/hashing vectors (tests/data/xet-vectors.json) describe
 // instead of storing: generated streams, planted windows, xet-core's
 // "trigger pattern" data, and block-size schedules for streaming tests.
 #ifndef HUBFS_TESTS_UNIT_CHUNKSTORE_CHUNKING_INPUTS_H_

@@ -29,7 +29,7 @@ inline std::vector<uint8_t> SplitMix64Bytes(uint64_t seed, size_t length) {
 
 inline const nlohmann::json& Vectors() {
   static const nlohmann::json* const v = [] {
-    std::ifstream in(std::string(HUBFS_SHARED_DIR) + "/spec/xet-vectors.json");
+    std::ifstream in(std::string(HUBFS_TEST_DATA_DIR) + "/xet-vectors.json");
     auto* j = new nlohmann::json();
     if (in) *j = nlohmann::json::parse(in);
     return j;
