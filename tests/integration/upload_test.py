@@ -187,14 +187,14 @@ def main():
             kenv = dict(env, HF_REPO="me/up")
             for rel in files:
                 dst = os.path.join(tmp, "js.out")
-                run([node, os.path.join(args.kit, "driver.mjs"), "download", rel, dst], kenv)
+                run([node, os.path.join(args.kit, "hub_client.mjs"), "download", rel, dst], kenv)
                 with open(dst, "rb") as f:
                     if f.read() != files[rel]:
                         fail("JS client download of %s differs" % rel)
             for rel in lfs_paths:
-                o = run([node, os.path.join(args.kit, "chunk.mjs"), os.path.join(src, rel),
-                         "--no-chunks"], kenv)
-                want = json.loads(o.stdout)["file_hash"]
+                o = run([node, os.path.join(args.kit, "xet_oracle.mjs"), os.path.join(src, rel)],
+                        kenv)
+                want = json.loads(o.stdout.splitlines()[0])["file_hash"]
                 if by_path[rel]["xetHash"] != want:
                     fail("xetHash of %s is %s, the xet-core chunker says %s" %
                          (rel, by_path[rel]["xetHash"], want))
