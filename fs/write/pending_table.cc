@@ -20,52 +20,54 @@ const PendingChange* PendingTable::Find(const std::string& path) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-std::vector<PendingRecord> PendingTable::Set(const std::string& path,
-                                             std::optional<PendingChange> change) {
-  ++seq_;
-  if (change) {
-    change->seq = seq_;
-    entries_[path] = *change;
-  } else {
-    entries_.erase(path);
-  }
-  return {PendingRecord{seq_, path, std::move(change)}};
+PendingRecord PendingTable::Set(const std::string& path, std::optional<PendingChange> change) {
+  ++next_seq_;
+  if (change) change->seq = next_seq_;
+  return PendingRecord{next_seq_, path, std::move(change)};
 }
 
 std::vector<PendingRecord> PendingTable::Stage(const std::string& path, uint64_t staging_id,
                                                uint64_t size, std::optional<RemoteFile> base,
                                                bool was_remote) {
+  Begin();
   PendingChange c;
   c.kind = PendingChange::Kind::kStaged;
   c.staging_id = staging_id;
   c.size = size;
   c.base = std::move(base);
   c.was_remote = was_remote;
-  return Set(path, c);
+  return {Set(path, c)};
 }
 
 std::vector<PendingRecord> PendingTable::Resize(const std::string& path, uint64_t size) {
+  Begin();
   const PendingChange* cur = Find(path);
   if (cur == nullptr || cur->kind != PendingChange::Kind::kStaged || cur->size == size) return {};
   PendingChange c = *cur;
   c.size = size;
-  return Set(path, c);
+  return {Set(path, c)};
 }
 
 std::vector<PendingRecord> PendingTable::RemoveFile(const std::string& path, bool was_remote) {
+  Begin();
+  return PlanRemove(path, was_remote);
+}
+
+std::vector<PendingRecord> PendingTable::PlanRemove(const std::string& path, bool was_remote) {
   if (!was_remote) {
     if (Find(path) == nullptr) return {};
-    return Set(path, std::nullopt);
+    return {Set(path, std::nullopt)};
   }
   PendingChange c;
   c.kind = PendingChange::Kind::kDeleted;
   c.was_remote = true;
-  return Set(path, c);
+  return {Set(path, c)};
 }
 
 std::vector<PendingRecord> PendingTable::RenameFile(const std::string& from, const std::string& to,
                                                     std::optional<RemoteFile> from_remote,
                                                     bool from_was_remote, bool to_was_remote) {
+  Begin();
   if (from == to) return {};
   const PendingChange* src = Find(from);
   PendingChange moved;
@@ -80,21 +82,23 @@ std::vector<PendingRecord> PendingTable::RenameFile(const std::string& from, con
     return {};
   }
   moved.was_remote = to_was_remote;
-  std::vector<PendingRecord> out = Set(to, moved);
-  for (auto& r : RemoveFile(from, from_was_remote)) out.push_back(std::move(r));
+  std::vector<PendingRecord> out{Set(to, moved)};
+  for (auto& r : PlanRemove(from, from_was_remote)) out.push_back(std::move(r));
   return out;
 }
 
 std::vector<PendingRecord> PendingTable::MakeDir(const std::string& path) {
+  Begin();
   PendingChange c;
   c.kind = PendingChange::Kind::kNewDir;
-  return Set(path, c);
+  return {Set(path, c)};
 }
 
 std::vector<PendingRecord> PendingTable::RemoveDir(const std::string& path) {
+  Begin();
   const PendingChange* cur = Find(path);
   if (cur == nullptr || cur->kind != PendingChange::Kind::kNewDir) return {};
-  return Set(path, std::nullopt);
+  return {Set(path, std::nullopt)};
 }
 
 void PendingTable::Apply(const PendingRecord& record) {
@@ -128,12 +132,11 @@ std::vector<BatchItem> PendingTable::TakeBatch(uint64_t upto_seq,
 }
 
 std::vector<PendingRecord> PendingTable::Committed(const std::vector<BatchItem>& batch) {
+  Begin();
   std::vector<PendingRecord> out;
   for (const BatchItem& item : batch) {
     const PendingChange* cur = Find(item.path);
-    if (cur != nullptr && cur->seq == item.change.seq) {
-      for (auto& r : Set(item.path, std::nullopt)) out.push_back(std::move(r));
-    }
+    if (cur != nullptr && cur->seq == item.change.seq) out.push_back(Set(item.path, std::nullopt));
   }
   std::vector<std::string> dirs;
   for (const auto& [path, change] : entries_) {
@@ -146,9 +149,7 @@ std::vector<PendingRecord> PendingTable::Committed(const std::vector<BatchItem>&
       }
     }
   }
-  for (const auto& d : dirs) {
-    for (auto& r : Set(d, std::nullopt)) out.push_back(std::move(r));
-  }
+  for (const auto& d : dirs) out.push_back(Set(d, std::nullopt));
   return out;
 }
 

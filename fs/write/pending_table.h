@@ -5,13 +5,16 @@
 // deleting a file that is only local forgets it. What is left is what the
 // next commit must say.
 //
-// Each mutation returns the records the journal must hold before the
-// operation is acknowledged (a record is the whole new state of one path, or
-// its removal), so that replaying the journal rebuilds the same table.
-// Not thread-safe: the owner serialises access.
+// Mutations only plan: each returns the records that make the change (a
+// record is the whole new state of one path, or its removal) without
+// changing the table. The owner makes them durable in the journal and then
+// applies them (Apply), so a failed journal write changes nothing, and
+// replaying the journal rebuilds the same table. Not thread-safe: the owner
+// serialises access (plan, write, apply under one lock).
 #ifndef HUBFS_FS_WRITE_PENDING_TABLE_H_
 #define HUBFS_FS_WRITE_PENDING_TABLE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -96,6 +99,8 @@ class PendingTable {
 
   // Applies a record (journal replay). Records must come in sequence order.
   void Apply(const PendingRecord& record);
+  // Sequence numbers continue after `seq` (a compacted journal's floor).
+  void AdvanceSeq(uint64_t seq) { seq_ = std::max(seq_, seq); }
 
   // What the next commit takes: every file change (not kNewDir) made at or
   // before `upto_seq` whose path is not in `busy` (files open for writing),
@@ -103,14 +108,19 @@ class PendingTable {
   std::vector<BatchItem> TakeBatch(uint64_t upto_seq, const std::set<std::string>& busy) const;
   // After a commit landed: forgets the changes of `batch` that were not
   // changed again since, and the new directories that now hold a committed
-  // file. Returns the journal records to write.
+  // file. Returns the records to journal and apply.
   std::vector<PendingRecord> Committed(const std::vector<BatchItem>& batch);
 
  private:
-  std::vector<PendingRecord> Set(const std::string& path, std::optional<PendingChange> change);
+  std::vector<PendingRecord> PlanRemove(const std::string& path, bool was_remote);
+  // Plans one record (the next sequence number of this mutation).
+  PendingRecord Set(const std::string& path, std::optional<PendingChange> change);
+  // Starts planning a mutation.
+  void Begin() { next_seq_ = seq_; }
 
   std::map<std::string, PendingChange> entries_;
   uint64_t seq_ = 0;
+  uint64_t next_seq_ = 0;
 };
 
 // JSON form of a record (one journal payload). Errors of parsing: kCorrupt.

@@ -32,8 +32,12 @@ void ExpectReplayEquals(const PendingTable& t, const std::vector<PendingRecord>&
 struct Recorder {
   PendingTable t;
   std::vector<PendingRecord> log;
+  // Applies what a mutation planned, as the journal's owner does.
   void Add(std::vector<PendingRecord> rs) {
-    for (auto& r : rs) log.push_back(std::move(r));
+    for (auto& r : rs) {
+      t.Apply(r);
+      log.push_back(std::move(r));
+    }
   }
 };
 
@@ -136,6 +140,17 @@ TEST(PendingTableTest, DeletingAndRecreatingAHubFileIsAnUpdate) {
   auto batch = r.t.TakeBatch(r.t.last_seq(), {});
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0].change.kind, Kind::kStaged);
+}
+
+TEST(PendingTableTest, PlanningAloneChangesNothing) {
+  PendingTable t;
+  auto records = t.Stage("a", 1, 1, std::nullopt, false);
+  EXPECT_TRUE(t.entries().empty());
+  EXPECT_EQ(t.last_seq(), 0u);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].seq, 1u);
+  auto again = t.Stage("a", 2, 1, std::nullopt, false);  // the first was never applied
+  EXPECT_EQ(again[0].seq, 1u);
 }
 
 TEST(PendingTableTest, HostileRecordsAreRefused) {
