@@ -43,6 +43,23 @@ class FaultFile final : public File {
     return InjectedError("write", path(), d.error);
   }
 
+  Result<size_t> PRead(uint64_t offset, std::span<uint8_t> buf) override {
+    if (const int err = env_->Check(FileOp::kRead, path()).error) {
+      return InjectedError("read", path(), err);
+    }
+    return base_->PRead(offset, buf);
+  }
+
+  Status Truncate(uint64_t size) override {
+    // Growing a file takes space: it fails like a write.
+    if (const int err = env_->Check(FileOp::kWrite, path()).error) {
+      return InjectedError("truncate", path(), err);
+    }
+    return base_->Truncate(size);
+  }
+
+  Result<uint64_t> Size() override { return base_->Size(); }
+
   Status Sync() override {
     if (const int err = env_->Check(FileOp::kSync, path()).error) {
       return InjectedError("fsync", path(), err);

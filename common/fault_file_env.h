@@ -35,7 +35,8 @@
 
 namespace hubfs {
 
-// The operations a rule can match. kWrite covers Write and PWrite; kSync
+// The operations a rule can match. kRead covers Read and PRead; kWrite
+// covers Write, PWrite and Truncate; kSync
 // covers Sync and DataSync; kLock covers Lock and TryLock.
 enum class FileOp {
   kOpen,

@@ -72,6 +72,34 @@ class PosixFile final : public File {
     return Status::Ok();
   }
 
+  Result<size_t> PRead(uint64_t offset, std::span<uint8_t> buf) override {
+    size_t done = 0;
+    while (done < buf.size()) {
+      const ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done,
+                                static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return FileError("read", path_, errno);
+      }
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    return done;
+  }
+
+  Status Truncate(uint64_t size) override {
+    while (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      if (errno != EINTR) return FileError("truncate", path_, errno);
+    }
+    return Status::Ok();
+  }
+
+  Result<uint64_t> Size() override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return FileError("stat", path_, errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
   Status Sync() override {
     if (::fsync(fd_) != 0) return FileError("fsync", path_, errno);
     return Status::Ok();

@@ -71,6 +71,13 @@ class File {
   // error a prefix may have been written.
   virtual Status PWrite(uint64_t offset, std::span<const uint8_t> data) = 0;
 
+  // Reads up to buf.size() bytes at `offset` without moving the current
+  // position; fewer only at the end of the file (0 past it).
+  virtual Result<size_t> PRead(uint64_t offset, std::span<uint8_t> buf) = 0;
+  // ftruncate(2): the file is `size` bytes long; growing it adds zeros.
+  virtual Status Truncate(uint64_t size) = 0;
+  // The file's current size (fstat(2)).
+  virtual Result<uint64_t> Size() = 0;
   // fsync(2): data and metadata reach the disk.
   virtual Status Sync() = 0;
   // fdatasync(2): data (and the metadata needed to read it back).

@@ -1,0 +1,144 @@
+#include "fs/write/staged_file.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace hubfs::fs {
+
+namespace {
+// Base reads are done in pieces of this size at most.
+constexpr uint64_t kFillPiece = 8u << 20;
+}  // namespace
+
+Result<std::unique_ptr<StagedFile>> StagedFile::Open(FileEnv* env, const std::string& path,
+                                                     StagedFileOptions options) {
+  if (options.base_size > 0 && !options.base) {
+    return InvalidArgumentError("staged file " + path + ": a base size without a base reader");
+  }
+  HUBFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file, env->Open(path, OpenMode::kReadWrite));
+  HUBFS_RETURN_IF_ERROR(file->Truncate(options.size));
+  return std::unique_ptr<StagedFile>(new StagedFile(std::move(file), path, std::move(options)));
+}
+
+StagedFile::StagedFile(std::unique_ptr<File> file, std::string path, StagedFileOptions options)
+    : path_(std::move(path)),
+      base_(std::move(options.base)),
+      file_(std::move(file)),
+      size_(options.size),
+      base_limit_(std::min(options.base_size, options.size)),
+      present_(std::move(options.present)) {
+  // Bytes past the base are zeros: local from the start.
+  present_.Add(base_limit_, size_);
+}
+
+uint64_t StagedFile::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return size_;
+}
+
+RangeSet StagedFile::present() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return present_;
+}
+
+uint64_t StagedFile::base_limit() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return base_limit_;
+}
+
+Status StagedFile::Fill(uint64_t begin, uint64_t end) {
+  std::vector<std::pair<uint64_t, uint64_t>> missing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    end = std::min(end, base_limit_);
+    missing = present_.Missing(begin, end);
+  }
+  std::vector<uint8_t> buf;
+  for (auto [a, b] : missing) {
+    for (uint64_t pos = a; pos < b;) {
+      const uint64_t n = std::min(b - pos, kFillPiece);
+      buf.resize(n);
+      HUBFS_ASSIGN_OR_RETURN(size_t got, base_(pos, buf));
+      if (got != n) {
+        return CorruptError("staged file " + path_ + ": the Hub's version ended at " +
+                            std::to_string(pos + got) + ", expected " + std::to_string(pos + n));
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      // Only what is still missing: a write may have landed meanwhile, and
+      // a truncate may have moved the base limit.
+      for (auto [x, y] : present_.Missing(pos, std::min(pos + n, base_limit_))) {
+        HUBFS_RETURN_IF_ERROR(file_->PWrite(
+            x, std::span<const uint8_t>(buf.data() + (x - pos), static_cast<size_t>(y - x))));
+        present_.Add(x, y);
+      }
+      pos += n;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<size_t> StagedFile::Read(uint64_t offset, std::span<uint8_t> out) {
+  uint64_t end;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (offset >= size_) return size_t{0};
+    end = std::min<uint64_t>(size_, offset + out.size());
+  }
+  HUBFS_RETURN_IF_ERROR(Fill(offset, end));
+  std::lock_guard<std::mutex> lock(mu_);
+  end = std::min(end, size_);
+  if (offset >= end) return size_t{0};
+  const auto want = static_cast<size_t>(end - offset);
+  HUBFS_ASSIGN_OR_RETURN(size_t got, file_->PRead(offset, out.first(want)));
+  // The staging file is sized to size_, so a short read means it changed
+  // under us (it should not): fill with zeros rather than return garbage.
+  std::fill(out.begin() + static_cast<std::ptrdiff_t>(got), out.begin() + want, uint8_t{0});
+  return want;
+}
+
+Status StagedFile::Write(uint64_t offset, std::span<const uint8_t> data) {
+  if (data.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> lock(mu_);
+  HUBFS_RETURN_IF_ERROR(file_->PWrite(offset, data));
+  const uint64_t end = offset + data.size();
+  if (offset > size_) present_.Add(size_, offset);  // the gap reads as zeros
+  if (end > size_) {
+    // Bytes past the old end are never the base's again.
+    base_limit_ = std::min(base_limit_, size_);
+    size_ = end;
+  }
+  present_.Add(offset, end);
+  ++generation_;
+  return Status::Ok();
+}
+
+Status StagedFile::Truncate(uint64_t size) {
+  std::lock_guard<std::mutex> lock(mu_);
+  HUBFS_RETURN_IF_ERROR(file_->Truncate(size));
+  if (size < size_) {
+    present_.TruncateAt(size);
+    base_limit_ = std::min(base_limit_, size);
+  } else {
+    base_limit_ = std::min(base_limit_, size_);
+    present_.Add(size_, size);
+  }
+  size_ = size;
+  ++generation_;
+  return Status::Ok();
+}
+
+Status StagedFile::Sync() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return file_->DataSync();
+}
+
+Status StagedFile::FillAll() {
+  uint64_t end;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    end = size_;
+  }
+  return Fill(0, end);
+}
+
+}  // namespace hubfs::fs

@@ -1,0 +1,171 @@
+#include "fs/write/staged_file.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+#include <vector>
+
+#include "common/fault_file_env.h"
+
+namespace hubfs::fs {
+namespace {
+
+class StagedFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hubfs-staged-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    std::mt19937 rng(3);
+    base_.resize(300'000);
+    for (auto& b : base_) b = static_cast<uint8_t>(rng());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  StagedFileOptions WithBase(uint64_t size) {
+    StagedFileOptions o;
+    o.size = size;
+    o.base_size = base_.size();
+    o.base = [this](uint64_t off, std::span<uint8_t> out) -> Result<size_t> {
+      base_reads_ += out.size();
+      size_t n = off >= base_.size() ? 0 : std::min<size_t>(out.size(), base_.size() - off);
+      std::copy(base_.begin() + off, base_.begin() + off + n, out.begin());
+      return n;
+    };
+    return o;
+  }
+
+  std::vector<uint8_t> ReadAll(StagedFile* f) {
+    std::vector<uint8_t> out(f->size());
+    auto n = f->Read(0, out);
+    EXPECT_TRUE(n.ok()) << n.status();
+    EXPECT_EQ(*n, out.size());
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  std::vector<uint8_t> base_;
+  std::atomic<uint64_t> base_reads_{0};
+};
+
+TEST_F(StagedFileTest, OpeningAHubFileReadsNothingUntilAsked) {
+  auto f = StagedFile::Open(FileEnv::Default(), (dir_ / "s1").string(), WithBase(base_.size()));
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(base_reads_.load(), 0u);
+  // An in-place edit in the middle: still nothing read from the Hub.
+  std::vector<uint8_t> patch(1000, 0xab);
+  ASSERT_TRUE((*f)->Write(150'000, patch).ok());
+  EXPECT_EQ(base_reads_.load(), 0u);
+  // A read around the edit fetches only the bytes it lacks, once.
+  std::vector<uint8_t> out(3000);
+  ASSERT_TRUE((*f)->Read(149'000, out).ok());
+  EXPECT_EQ(base_reads_.load(), 2000u);
+  ASSERT_TRUE((*f)->Read(149'000, out).ok());
+  EXPECT_EQ(base_reads_.load(), 2000u);
+  auto want = base_;
+  std::copy(patch.begin(), patch.end(), want.begin() + 150'000);
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), want.begin() + 149'000));
+  EXPECT_EQ(ReadAll(f->get()), want);
+  EXPECT_EQ(base_reads_.load(), base_.size() - patch.size());
+}
+
+TEST_F(StagedFileTest, TruncateBelowTheHubSizeThenGrowReadsZeros) {
+  auto f = StagedFile::Open(FileEnv::Default(), (dir_ / "s2").string(), WithBase(base_.size()));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE((*f)->Truncate(1000).ok());
+  ASSERT_TRUE((*f)->Truncate(5000).ok());
+  auto all = ReadAll(f->get());
+  ASSERT_EQ(all.size(), 5000u);
+  EXPECT_TRUE(std::equal(all.begin(), all.begin() + 1000, base_.begin()));
+  EXPECT_TRUE(std::all_of(all.begin() + 1000, all.end(), [](uint8_t b) { return b == 0; }));
+}
+
+TEST_F(StagedFileTest, AgreesWithAModelUnderRandomOperations) {
+  auto f = StagedFile::Open(FileEnv::Default(), (dir_ / "s3").string(), WithBase(base_.size()));
+  ASSERT_TRUE(f.ok());
+  std::vector<uint8_t> model = base_;
+  std::mt19937 rng(11);
+  for (int step = 0; step < 400; ++step) {
+    const int op = static_cast<int>(rng() % 10);
+    const uint64_t off = rng() % 400'000;
+    if (op < 5) {
+      std::vector<uint8_t> data(1 + rng() % 5000, static_cast<uint8_t>(step));
+      ASSERT_TRUE((*f)->Write(off, data).ok());
+      if (model.size() < off + data.size()) model.resize(off + data.size(), 0);
+      std::copy(data.begin(), data.end(), model.begin() + off);
+    } else if (op < 7) {
+      ASSERT_TRUE((*f)->Truncate(off).ok());
+      model.resize(off, 0);
+    } else {
+      std::vector<uint8_t> out(1 + rng() % 20'000);
+      auto n = (*f)->Read(off, out);
+      ASSERT_TRUE(n.ok());
+      const size_t want = off >= model.size() ? 0 : std::min(out.size(), model.size() - off);
+      ASSERT_EQ(*n, want) << step;
+      ASSERT_TRUE(std::equal(out.begin(), out.begin() + want, model.begin() + off)) << step;
+    }
+    ASSERT_EQ((*f)->size(), model.size());
+  }
+  EXPECT_EQ(ReadAll(f->get()), model);
+  EXPECT_GT((*f)->generation(), 0u);
+}
+
+TEST_F(StagedFileTest, AReopenedStagingFileKeepsItsLocalBytes) {
+  const auto path = (dir_ / "s4").string();
+  RangeSet present;
+  uint64_t limit = 0;
+  {
+    auto f = StagedFile::Open(FileEnv::Default(), path, WithBase(base_.size()));
+    ASSERT_TRUE(f.ok());
+    std::vector<uint8_t> patch(100, 0x11);
+    ASSERT_TRUE((*f)->Write(10, patch).ok());
+    ASSERT_TRUE((*f)->Sync().ok());
+    present = (*f)->present();
+    limit = (*f)->base_limit();
+  }
+  StagedFileOptions o = WithBase(base_.size());
+  o.base_size = limit;
+  o.present = present;
+  auto f = StagedFile::Open(FileEnv::Default(), path, o);
+  ASSERT_TRUE(f.ok());
+  auto all = ReadAll(f->get());
+  auto want = base_;
+  std::fill(want.begin() + 10, want.begin() + 110, 0x11);
+  EXPECT_EQ(all, want);
+}
+
+TEST_F(StagedFileTest, AFullDiskFailsTheWriteCleanly) {
+  FaultFileEnv env(FileEnv::Default());
+  auto f = StagedFile::Open(&env, (dir_ / "s5").string(), WithBase(base_.size()));
+  ASSERT_TRUE(f.ok());
+  FaultRule full;
+  full.op = FileOp::kWrite;
+  full.error = ENOSPC;
+  env.AddRule(full);
+  std::vector<uint8_t> data(10, 1);
+  Status st = (*f)->Write(0, data);
+  EXPECT_EQ(st.code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ((*f)->generation(), 0u);
+  env.ClearRules();
+  auto all = ReadAll(f->get());
+  EXPECT_EQ(all, base_);  // the failed write left nothing behind
+}
+
+TEST_F(StagedFileTest, ABaseThatEndsEarlyIsAnError) {
+  StagedFileOptions o = WithBase(base_.size());
+  o.base_size = base_.size() + 100;  // claims more than it has
+  o.size = o.base_size;
+  auto f = StagedFile::Open(FileEnv::Default(), (dir_ / "s6").string(), o);
+  ASSERT_TRUE(f.ok());
+  std::vector<uint8_t> out(200);
+  auto n = (*f)->Read(base_.size() - 100, out);
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(n.status().code(), ErrorCode::kCorrupt);
+}
+
+}  // namespace
+}  // namespace hubfs::fs
