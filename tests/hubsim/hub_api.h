@@ -64,6 +64,8 @@ class HubApi {
   void Branch(Call& c, const RepoRef& r, const std::string& name);
   void Tag(Call& c, const RepoRef& r, const std::string& rev);
   void CreateDiscussion(Call& c, const RepoRef& r);
+  // GET …/discussions/{num}: the details of pull request num.
+  void DiscussionDetails(Call& c, const RepoRef& r, const std::string& num);
   void ValidateYaml(Call& c);
   void WhoAmI(Call& c);
 

@@ -387,6 +387,31 @@ void HubApi::CreateDiscussion(Call& c, const RepoRef& r) {
                 {"pullRequest", true}});
 }
 
+void HubApi::DiscussionDetails(Call& c, const RepoRef& r, const std::string& num) {
+  // Only pull requests exist here, and hubsim keeps no titles, comments or
+  // dates for them: the answer carries what clients parse (Python's
+  // create_pull_request reads it right after opening one).
+  uint64_t n = 0;
+  if (num.empty() || num.size() > 9 || !std::all_of(num.begin(), num.end(), ::isdigit) ||
+      (n = std::stoull(num)) == 0)
+    return SendError(c.res, 404, "", "Discussion not found");
+  auto refs = s_.repos->Get(r.key);
+  if (!refs.ok()) return SendStatus(c.res, refs.status());
+  if (!refs->refs.prs.count(n)) return SendError(c.res, 404, "", "Discussion not found");
+  SendJson(c.res, 200,
+           json{{"num", n},
+                {"title", "Pull request #" + num},
+                {"status", "open"},
+                {"isPullRequest", true},
+                {"createdAt", IsoTime(refs->created)},
+                {"author", {{"name", refs->owner}}},
+                {"repo", {{"name", r.key.id}, {"type", std::string(RepoTypeName(r.key.type))}}},
+                {"changes", {{"base", "refs/heads/main"}}},
+                {"filesWithConflicts", json::array()},
+                {"events", json::array()},
+                {"diff", ""}});
+}
+
 void HubApi::ValidateYaml(Call& c) {
   auto body = ParseJsonBody(c.req.body);
   if (!body || !body->is_object() || !(*body)["content"].is_string())

@@ -1,0 +1,156 @@
+"""Uploads and commits with the official client: hf_xet transfers (observed on
+hubsim's CAS counters), commit operations, stale parents, pull requests."""
+import hashlib
+import os
+
+import pytest
+from huggingface_hub import (CommitOperationAdd, CommitOperationCopy, CommitOperationDelete,
+                             hf_hub_download)
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+
+def _files(api, repo, revision=None):
+    return {f.rfilename: f for f in api.model_info(repo, revision=revision, files_metadata=True).siblings}
+
+
+def _assert_xet_upload(counters, d, min_xorbs=1):
+    """A Xet upload: xorbs and a shard reached the CAS, nothing went the LFS way."""
+    xorbs = counters.requests(d, "cas", "xorb-upload")
+    shards = counters.requests(d, "cas", "shard-upload")
+    assert xorbs >= min_xorbs, d
+    assert shards >= 1, d
+    assert counters.requests(d, "hub", "lfs-put") == 0, d
+    assert counters.requests(d, "hub", "lfs-batch") == 0, d  # hf_xet needs no batch negotiation
+    assert counters.requests(d, "hub", "xet-token") >= 1, d
+    return xorbs, shards
+
+
+def test_upload_file_through_hf_xet(api, model_repo, counters, tmp_path):
+    data = os.urandom(3 << 20)
+    src = tmp_path / "weights.bin"
+    src.write_bytes(data)
+    before = counters.snapshot()
+    info = api.upload_file(path_or_fileobj=str(src), path_in_repo="weights.bin", repo_id=model_repo)
+    d = counters.diff(before)
+    _assert_xet_upload(counters, d)
+    assert counters.bytes_in(d, "cas", "xorb-upload") >= len(data) * 0.9, d
+    assert counters.requests(d, "hub", "commit") == 1, d
+    assert info.oid and len(info.oid) == 40
+    f = _files(api, model_repo)["weights.bin"]
+    assert f.size == len(data)
+    assert f.lfs is not None and f.lfs.sha256 == hashlib.sha256(data).hexdigest()
+    (entry,) = api.get_paths_info(model_repo, ["weights.bin"])
+    assert entry.xet_hash is not None and len(entry.xet_hash) == 64
+    # Back through hf_xet, byte-identical.
+    got = hf_hub_download(model_repo, "weights.bin", token=api.token)
+    assert open(got, "rb").read() == data
+
+    # The same bytes again (another path): nothing new reaches the CAS.
+    before = counters.snapshot()
+    api.upload_file(path_or_fileobj=str(src), path_in_repo="copy/weights.bin", repo_id=model_repo)
+    d = counters.diff(before)
+    assert counters.bytes_in(d, "cas", "xorb-upload") < (64 << 10), d
+
+
+def test_upload_folder_through_hf_xet(api, model_repo, counters, tmp_path):
+    root = tmp_path / "folder"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    files = {
+        "README.md": b"# a model\n",
+        "config.json": b'{"hidden": 64}\n',
+        "sub/a.bin": os.urandom(1 << 20),
+        "sub/deeper/b.bin": os.urandom(300_000),
+        "sub/notes.txt": "ünïcödé text\n".encode() * 10,
+        "empty.txt": b"",
+    }
+    for p, b in files.items():
+        (root / p).write_bytes(b)
+    before = counters.snapshot()
+    info = api.upload_folder(folder_path=str(root), repo_id=model_repo, commit_message="folder")
+    d = counters.diff(before)
+    _assert_xet_upload(counters, d)
+    assert counters.requests(d, "hub", "commit") == 1, d
+    assert "folder" in api.list_repo_commits(model_repo)[0].title
+    got = _files(api, model_repo)
+    for p, b in files.items():
+        assert got[p].size == len(b), p
+        lfs = p.endswith(".bin")
+        assert (got[p].lfs is not None) == lfs, p
+        if lfs:
+            assert got[p].lfs.sha256 == hashlib.sha256(b).hexdigest()
+    assert info.commit_url.startswith(api.endpoint)
+    assert info.oid == api.model_info(model_repo).sha
+
+
+def test_create_commit_add_delete_copy(api, model_repo, tmp_path):
+    big = os.urandom(200_000)
+    api.create_commit(model_repo, commit_message="seed", operations=[
+        CommitOperationAdd("a.txt", b"alpha\n"),
+        CommitOperationAdd("dir/x.txt", b"x\n"),
+        CommitOperationAdd("dir/y.txt", b"y\n"),
+        CommitOperationAdd("w/big.bin", big),
+    ])
+    api.create_commit(model_repo, commit_message="edit", operations=[
+        CommitOperationCopy("a.txt", "copies/a.txt"),          # regular: re-sent inline
+        CommitOperationCopy("w/big.bin", "copies/big.bin"),    # LFS: lfsFile by oid
+        CommitOperationDelete("dir/"),                          # a folder
+        CommitOperationDelete("a.txt"),                         # a file
+        CommitOperationAdd("b.txt", b"beta\n"),
+    ])
+    files = _files(api, model_repo)
+    assert set(files) == {".gitattributes", "b.txt", "copies/a.txt", "copies/big.bin", "w/big.bin"}
+    assert files["copies/big.bin"].lfs.sha256 == hashlib.sha256(big).hexdigest()
+    assert files["copies/big.bin"].blob_id == files["w/big.bin"].blob_id
+    p = hf_hub_download(model_repo, "copies/a.txt", token=api.token, cache_dir=tmp_path / "c")
+    assert open(p, "rb").read() == b"alpha\n"
+    p = hf_hub_download(model_repo, "copies/big.bin", token=api.token, cache_dir=tmp_path / "c")
+    assert open(p, "rb").read() == big
+    # Deleting a path that is not there: the Hub's 404 EntryNotFound.
+    with pytest.raises(EntryNotFoundError):
+        api.create_commit(model_repo, commit_message="nope",
+                          operations=[CommitOperationDelete("missing.txt")])
+
+
+def test_stale_parent_commit_is_412(api, model_repo):
+    first = api.upload_file(path_or_fileobj=b"1", path_in_repo="f.txt", repo_id=model_repo)
+    api.upload_file(path_or_fileobj=b"2", path_in_repo="f.txt", repo_id=model_repo)
+    with pytest.raises(HfHubHTTPError) as e:
+        api.create_commit(model_repo, commit_message="stale", parent_commit=first.oid,
+                          operations=[CommitOperationAdd("g.txt", b"g")])
+    assert e.value.response.status_code == 412
+    # The current head as parent is accepted.
+    head = api.model_info(model_repo).sha
+    api.create_commit(model_repo, commit_message="fresh", parent_commit=head,
+                      operations=[CommitOperationAdd("g.txt", b"g")])
+    assert "g.txt" in _files(api, model_repo)
+
+
+def test_create_pr_and_later_commits_to_it(api, model_repo, counters, tmp_path):
+    api.upload_file(path_or_fileobj=b"main\n", path_in_repo="m.txt", repo_id=model_repo)
+    main_sha = api.model_info(model_repo).sha
+    pr = api.create_commit(model_repo, commit_message="proposal", create_pr=True,
+                           operations=[CommitOperationAdd("p.txt", b"pr\n")])
+    assert pr.pr_url and pr.pr_num is not None
+    assert pr.pr_revision == f"refs/pr/{pr.pr_num}"
+    # main did not move; the PR ref holds the new file.
+    assert api.model_info(model_repo).sha == main_sha
+    assert "p.txt" in _files(api, model_repo, revision=pr.pr_revision)
+    assert "p.txt" not in _files(api, model_repo)
+    # A later commit to refs/pr/N, with an hf_xet upload.
+    data = os.urandom(1 << 20)
+    before = counters.snapshot()
+    api.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=model_repo,
+                    revision=pr.pr_revision)
+    d = counters.diff(before)
+    _assert_xet_upload(counters, d)
+    files = _files(api, model_repo, revision=pr.pr_revision)
+    assert {"p.txt", "w.bin", "m.txt"} <= set(files)
+    assert "w.bin" not in _files(api, model_repo)
+    refs = api.list_repo_refs(model_repo, include_pull_requests=True)
+    assert [r.ref for r in refs.pull_requests] == [pr.pr_revision]
+    # upload_folder(create_pr=True) opens the PR first, then commits to it.
+    (tmp_path / "up").mkdir()
+    (tmp_path / "up" / "q.txt").write_bytes(b"q\n")
+    info = api.upload_folder(folder_path=str(tmp_path / "up"), repo_id=model_repo, create_pr=True)
+    assert info.pr_num is not None and info.pr_num != pr.pr_num
+    assert "q.txt" in _files(api, model_repo, revision=info.pr_revision)
