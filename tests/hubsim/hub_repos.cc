@@ -269,8 +269,23 @@ void HubApi::RepoInfo(Call& c, const RepoRef& r, const std::string& rev) {
 void HubApi::RepoSettings(Call& c, const RepoRef& r) {
   auto body = ParseJsonBody(c.req.body);
   if (!body || !body->is_object()) return SendError(c.res, 400, "", "JSON body expected");
-  if ((*body)["private"].is_boolean()) {
-    Status st = s_.repos->SetPrivate(r.key, (*body)["private"].get<bool>());
+  // Current clients send "visibility" (public, private, protected: Spaces
+  // only, whose files stay public); older ones the boolean "private".
+  std::optional<bool> make_private;
+  if ((*body)["private"].is_boolean()) make_private = (*body)["private"].get<bool>();
+  if (body->contains("visibility")) {
+    const json& v = (*body)["visibility"];
+    std::string vis = v.is_string() ? v.get<std::string>() : "";
+    if (vis == "private") {
+      make_private = true;
+    } else if (vis == "public" || (vis == "protected" && r.key.type == RepoType::kSpace)) {
+      make_private = false;
+    } else {
+      return SendError(c.res, 400, "", "Invalid visibility: " + v.dump());
+    }
+  }
+  if (make_private) {
+    Status st = s_.repos->SetPrivate(r.key, *make_private);
     if (!st.ok()) return SendStatus(c.res, st);
   }
   SendJson(c.res, 200, json::object());
