@@ -330,6 +330,7 @@ Result<RepoMeta> RepoStore::Create(const RepoKey& key, bool is_private, const st
   c.author = owner;
   c.tree = initial_files;
   for (auto& [p, e] : c.tree) e.last_commit.clear();
+  HUBFS_RETURN_IF_ERROR(GrantCommittedLocked(key, c.tree));
   HUBFS_ASSIGN_OR_RETURN(auto commit, WriteCommitLocked(*repo, std::move(c)));
   m.refs.branches["main"] = commit->id;
   HUBFS_RETURN_IF_ERROR(SaveMeta(*repo));
@@ -532,6 +533,10 @@ Result<CommitResult> RepoStore::ApplyCommit(const RepoKey& key, const CommitRequ
   }
   for (auto& [p, e] : c.tree)
     if (e.last_commit.empty()) e.last_seq = 0;
+  std::map<std::string, TreeEntry> added;
+  for (const FileChange& ch : req.changes)
+    if (ch.kind == FileChange::kPut && ch.entry.is_lfs()) added[ch.path] = ch.entry;
+  HUBFS_RETURN_IF_ERROR(GrantCommittedLocked(key, added));
   HUBFS_ASSIGN_OR_RETURN(auto commit, WriteCommitLocked(*repo, std::move(c)));
   m.next_seq++;
   m.last_modified = commit->date;
@@ -607,6 +612,40 @@ Result<uint64_t> RepoStore::OpenPullRequest(const RepoKey& key, const std::strin
   repo->meta.refs.prs[n] = it->second;
   HUBFS_RETURN_IF_ERROR(SaveMeta(*repo));
   return n;
+}
+
+std::filesystem::path RepoStore::LfsMarkerPath(const RepoKey& key,
+                                               const std::string& sha256) const {
+  return RepoDir(key) / "lfs" / sha256.substr(0, 2) / sha256;
+}
+
+Status RepoStore::GrantCommittedLocked(const RepoKey& key,
+                                       const std::map<std::string, TreeEntry>& tree) const {
+  for (const auto& [path, e] : tree) {
+    if (!e.is_lfs() || !IsLowerHex(e.sha256, 64)) continue;
+    std::error_code ec;
+    if (std::filesystem::exists(LfsMarkerPath(key, e.sha256), ec)) continue;
+    HUBFS_RETURN_IF_ERROR(WriteFileAtomic(LfsMarkerPath(key, e.sha256), ""));
+  }
+  return Status::Ok();
+}
+
+Status RepoStore::GrantLfsObjects(const RepoKey& key, const std::vector<std::string>& sha256s) {
+  HUBFS_ASSIGN_OR_RETURN(auto repo, Load(key));
+  std::lock_guard<std::mutex> l(repo->mu);
+  for (const std::string& sha : sha256s) {
+    if (!IsLowerHex(sha, 64)) continue;
+    std::error_code ec;
+    if (std::filesystem::exists(LfsMarkerPath(key, sha), ec)) continue;
+    HUBFS_RETURN_IF_ERROR(WriteFileAtomic(LfsMarkerPath(key, sha), ""));
+  }
+  return Status::Ok();
+}
+
+bool RepoStore::HasLfsObject(const RepoKey& key, const std::string& sha256) const {
+  if (!IsLowerHex(sha256, 64) || !Load(key).ok()) return false;
+  std::error_code ec;
+  return std::filesystem::exists(LfsMarkerPath(key, sha256), ec);
 }
 
 }  // namespace hubfs::hubsim

@@ -154,3 +154,20 @@ def test_create_pr_and_later_commits_to_it(api, model_repo, counters, tmp_path):
     info = api.upload_folder(folder_path=str(tmp_path / "up"), repo_id=model_repo, create_pr=True)
     assert info.pr_num is not None and info.pr_num != pr.pr_num
     assert "q.txt" in _files(api, model_repo, revision=info.pr_revision)
+
+
+def test_same_file_into_two_repos(api, repo_name, counters, tmp_path):
+    """LFS objects belong to repos: the second repo's upload still sends a shard
+    (so the file becomes that repo's), while the CAS dedups its chunks."""
+    a, b = repo_name + "-a", repo_name + "-b"
+    api.create_repo(a)
+    api.create_repo(b)
+    data = b"\0" + os.urandom(2 << 20)
+    api.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=a)
+    before = counters.snapshot()
+    api.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=b)
+    d = counters.diff(before)
+    assert counters.requests(d, "cas", "shard-upload") >= 1, d
+    assert counters.bytes_in(d, "cas", "xorb-upload") < (64 << 10), d
+    p = hf_hub_download(b, "w.bin", token=api.token, cache_dir=tmp_path / "c")
+    assert open(p, "rb").read() == data
