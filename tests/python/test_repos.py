@@ -107,7 +107,7 @@ def test_list_repo_commits(api, model_repo):
     assert [c.commit_id for c in older] == [shas[2], shas[1], shas[0], commits[-1].commit_id]
 
 
-def test_list_repo_tree_and_paths_info(api, model_repo):
+def test_list_repo_tree_and_paths_info(api, model_repo, counters):
     # 1 100 files in one folder: the listing needs several pages (1 000 per page).
     ops = [CommitOperationAdd(f"many/f{i:04d}.txt", f"{i}\n".encode()) for i in range(1100)]
     ops += [CommitOperationAdd("top.txt", b"top\n"),
@@ -117,8 +117,10 @@ def test_list_repo_tree_and_paths_info(api, model_repo):
     by_path = {e.path: e for e in top}
     assert set(by_path) == {".gitattributes", "top.txt", "many", "a"}
     assert isinstance(by_path["many"], RepoFolder) and isinstance(by_path["top.txt"], RepoFile)
+    before = counters.snapshot()
     many = list(api.list_repo_tree(model_repo, path_in_repo="many"))
     assert len(many) == 1100 and len({e.path for e in many}) == 1100
+    assert counters.requests(counters.diff(before), "hub", "tree") == 2  # 1000 + 100, by Link
     everything = list(api.list_repo_tree(model_repo, recursive=True))
     paths = {e.path for e in everything}
     assert len(everything) == len(paths) == 1100 + 2 + 1 + 4  # files + many/ a/ a/b a/b/c

@@ -80,6 +80,14 @@ def test_upload_folder_through_hf_xet(api, model_repo, counters, tmp_path):
             assert got[p].lfs.sha256 == hashlib.sha256(b).hexdigest()
     assert info.commit_url.startswith(api.endpoint)
     assert info.oid == api.model_info(model_repo).sha
+    # The same folder again: the client sees (from hubsim's oids) that nothing
+    # changed, sends no data and no commit; the head stays.
+    before = counters.snapshot()
+    again = api.upload_folder(folder_path=str(root), repo_id=model_repo)
+    d = counters.diff(before)
+    assert counters.requests(d, "hub", "commit") == 0, d
+    assert counters.requests(d, "cas", "xorb-upload") == 0, d
+    assert again.oid == info.oid == api.model_info(model_repo).sha
 
 
 def test_create_commit_add_delete_copy(api, model_repo, tmp_path):
