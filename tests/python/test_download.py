@@ -3,6 +3,8 @@ and the exception classes clients branch on."""
 import hashlib
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, HfFileSystem, hf_hub_download, snapshot_download
@@ -117,12 +119,19 @@ def test_snapshot_download_with_and_without_xet(api, filled_repo, hf_home, count
     assert os.listdir(os.path.join(only, "sub")) == ["readme.txt"]
 
 
-def test_hf_hub_download_plain_resolve(api, filled_repo, hf_home, counters, monkeypatch):
+def test_hf_hub_download_plain_resolve(api, filled_repo, hf_home, counters):
+    """HF_HUB_DISABLE_XET=1 as users set it: in the environment of a new process."""
     repo, sha = filled_repo
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    env = dict(os.environ, HF_HUB_DISABLE_XET="1", HF_HOME=str(hf_home / "env"))
+    code = ("import sys; from huggingface_hub import hf_hub_download, constants; "
+            "assert constants.HF_HUB_DISABLE_XET; "
+            "print(hf_hub_download(sys.argv[1], 'sub/deep/weights.bin', token=sys.argv[2]))")
     before = counters.snapshot()
-    got = hf_hub_download(repo, "sub/deep/weights.bin", token=ME_TOKEN)
+    out = subprocess.run([sys.executable, "-c", code, repo, ME_TOKEN], env=env, check=True,
+                         capture_output=True, text=True, timeout=120)
     d = counters.diff(before)
+    got = out.stdout.strip().splitlines()[-1]
+    assert got.startswith(str(hf_home / "env" / "hub"))
     assert open(got, "rb").read() == FILES["sub/deep/weights.bin"]
     assert "cas" not in d, d
     assert counters.requests(d, "data", "file-data") == 1, d
