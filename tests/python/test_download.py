@@ -230,3 +230,33 @@ def test_exception_classes(api, hub_url):
     with pytest.raises(EntryNotFoundError):
         hf_hub_download(private, "nope.txt", token=ME_TOKEN, cache_dir=os.environ["HF_HOME"] + "/exc")
     assert issubclass(RevisionNotFoundError, HfHubHTTPError)
+
+
+def test_metadata_helpers_and_fs_writes(api, model_repo, tmp_path):
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    data = b"\0" + os.urandom(100_000)
+    api.upload_file(path_or_fileobj=data, path_in_repo="d/w.bin", repo_id=model_repo)
+    api.upload_file(path_or_fileobj=b"text\n", path_in_repo="d/t.txt", repo_id=model_repo)
+    sha = api.model_info(model_repo).sha
+    assert api.file_exists(model_repo, "d/w.bin") and not api.file_exists(model_repo, "d/nope")
+    assert api.revision_exists(model_repo, sha) and not api.revision_exists(model_repo, "nope")
+    assert sorted(api.list_repo_files(model_repo)) == [".gitattributes", "d/t.txt", "d/w.bin"]
+    meta = get_hf_file_metadata(hf_hub_url(model_repo, "d/w.bin"), token=ME_TOKEN)
+    assert meta.commit_hash == sha and meta.size == len(data)
+    assert meta.etag == hashlib.sha256(data).hexdigest()
+    assert meta.xet_file_data is not None and len(meta.xet_file_data.file_hash) == 64
+    meta = get_hf_file_metadata(hf_hub_url(model_repo, "d/t.txt"), token=ME_TOKEN)
+    assert meta.etag == hashlib.sha1(b"blob 5\0text\n").hexdigest() and meta.xet_file_data is None
+    # HfFileSystem writes: one commit per file; cp of an LFS file by oid; rm; mv.
+    fs = HfFileSystem(endpoint=api.endpoint, token=ME_TOKEN, skip_instance_cache=True)
+    with fs.open(f"{model_repo}/new/written.txt", "wb") as f:
+        f.write(b"written through fsspec\n")
+    fs.cp_file(f"{model_repo}/d/w.bin", f"{model_repo}/new/w-copy.bin")
+    fs.mv(f"{model_repo}/d/t.txt", f"{model_repo}/new/t-moved.txt")
+    fs.rm(f"{model_repo}/d/w.bin")
+    assert sorted(api.list_repo_files(model_repo)) == [
+        ".gitattributes", "new/t-moved.txt", "new/w-copy.bin", "new/written.txt"]
+    p = hf_hub_download(model_repo, "new/w-copy.bin", token=ME_TOKEN, cache_dir=tmp_path / "c")
+    assert open(p, "rb").read() == data
+    api.delete_folder("new", repo_id=model_repo)
+    assert api.list_repo_files(model_repo) == [".gitattributes"]
