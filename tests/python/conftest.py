@@ -42,6 +42,12 @@ ME, ME_TOKEN = "me", "hf_test"
 EVE, EVE_TOKEN = "eve", "hf_eve"
 
 
+def randbytes(n, seed):
+    """n pseudo-random bytes from a fixed seed (each call site has its own)."""
+    import random
+    return random.Random(seed).randbytes(n)
+
+
 def _admin(method, route):
     req = urllib.request.Request(HUB + "/admin/" + route, method=method)
     with urllib.request.urlopen(req, timeout=30) as r:

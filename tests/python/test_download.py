@@ -12,12 +12,12 @@ from huggingface_hub import constants
 from huggingface_hub.errors import (EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError,
                                     RevisionNotFoundError)
 
-from conftest import EVE_TOKEN, ME_TOKEN
+from conftest import EVE_TOKEN, ME_TOKEN, randbytes
 
 FILES = {
     "config.json": b'{"a": 1}\n',
     "sub/readme.txt": b"hello, world\n" * 100,
-    "sub/deep/weights.bin": b"\0" + os.urandom(2 << 20),  # binary: LFS/Xet
+    "sub/deep/weights.bin": b"\0" + randbytes(2 << 20, 101),  # binary: LFS/Xet
     "tokenizer.model": bytes(range(256)) * 64,
 }
 
@@ -234,7 +234,7 @@ def test_exception_classes(api, hub_url):
 
 def test_metadata_helpers_and_fs_writes(api, model_repo, tmp_path):
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    data = b"\0" + os.urandom(100_000)
+    data = b"\0" + randbytes(100_000, 102)
     api.upload_file(path_or_fileobj=data, path_in_repo="d/w.bin", repo_id=model_repo)
     api.upload_file(path_or_fileobj=b"text\n", path_in_repo="d/t.txt", repo_id=model_repo)
     sha = api.model_info(model_repo).sha

@@ -1,12 +1,13 @@
 """Uploads and commits with the official client: hf_xet transfers (observed on
 hubsim's CAS counters), commit operations, stale parents, pull requests."""
 import hashlib
-import os
 
 import pytest
 from huggingface_hub import (CommitOperationAdd, CommitOperationCopy, CommitOperationDelete,
                              hf_hub_download)
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+from conftest import randbytes
 
 
 def _files(api, repo, revision=None):
@@ -26,7 +27,7 @@ def _assert_xet_upload(counters, d, min_xorbs=1):
 
 
 def test_upload_file_through_hf_xet(api, model_repo, counters, tmp_path):
-    data = os.urandom(3 << 20)
+    data = randbytes(3 << 20, 103)
     src = tmp_path / "weights.bin"
     src.write_bytes(data)
     before = counters.snapshot()
@@ -58,8 +59,8 @@ def test_upload_folder_through_hf_xet(api, model_repo, counters, tmp_path):
     files = {
         "README.md": b"# a model\n",
         "config.json": b'{"hidden": 64}\n',
-        "sub/a.bin": os.urandom(1 << 20),
-        "sub/deeper/b.bin": os.urandom(300_000),
+        "sub/a.bin": randbytes(1 << 20, 104),
+        "sub/deeper/b.bin": randbytes(300_000, 105),
         "sub/notes.txt": "ünïcödé text\n".encode() * 10,
         "empty.txt": b"",
     }
@@ -91,7 +92,7 @@ def test_upload_folder_through_hf_xet(api, model_repo, counters, tmp_path):
 
 
 def test_create_commit_add_delete_copy(api, model_repo, tmp_path):
-    big = os.urandom(200_000)
+    big = randbytes(200_000, 106)
     api.create_commit(model_repo, commit_message="seed", operations=[
         CommitOperationAdd("a.txt", b"alpha\n"),
         CommitOperationAdd("dir/x.txt", b"x\n"),
@@ -145,7 +146,7 @@ def test_create_pr_and_later_commits_to_it(api, model_repo, counters, tmp_path):
     assert "p.txt" in _files(api, model_repo, revision=pr.pr_revision)
     assert "p.txt" not in _files(api, model_repo)
     # A later commit to refs/pr/N, with an hf_xet upload.
-    data = os.urandom(1 << 20)
+    data = randbytes(1 << 20, 107)
     before = counters.snapshot()
     api.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=model_repo,
                     revision=pr.pr_revision)
@@ -170,7 +171,7 @@ def test_same_file_into_two_repos(api, repo_name, counters, tmp_path):
     a, b = repo_name + "-a", repo_name + "-b"
     api.create_repo(a)
     api.create_repo(b)
-    data = b"\0" + os.urandom(2 << 20)
+    data = b"\0" + randbytes(2 << 20, 108)
     api.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=a)
     before = counters.snapshot()
     api.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=b)
