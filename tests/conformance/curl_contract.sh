@@ -231,6 +231,26 @@ check "lfsFile by oid after uploading it for this repo: 200" $([[ $st == 200 ]];
 st=$(batch b5 me/py '["basic","xet"]')
 check "LFS batch after that: already stored" \
   $([[ $st == 200 && $(cat "$tmp/b5.b") != *actions* ]]; echo $?) "$st $(cat "$tmp/b5.b")"
+# lfs-files/duplicate (Python's cross-repo copy), on the source repo: only its
+# own objects, only into a repo the caller may write to.
+req d0 -XPOST "$H/api/repos/create" "${ME[@]}" -d '{"name":"dup","organization":"me"}' >/dev/null
+dup() {  # dup OUT AUTH-TOKEN SHA256
+  req "$1" -XPOST "$H/api/models/me/py/lfs-files/duplicate" -H "Authorization: Bearer $2" \
+    -H 'Content-Type: application/json' \
+    -d "{\"target\":{\"type\":\"model\",\"name\":\"me/dup\"},\"files\":[{\"sha256\":\"$3\",\"filename\":\"x.bin\"}]}"
+}
+st=$(dup d1 hf_eve "$sha")
+check "duplicate into a repo the caller cannot write: 403" $([[ $st == 403 ]]; echo $?) "$st"
+st=$(dup d2 hf_test "$(printf '%064d' 7)")
+check "duplicate of an object the source does not have: listed as failed" \
+  $([[ $st == 200 && $(cat "$tmp/d2.b") == *'"failed":[{'* ]]; echo $?) "$st $(cat "$tmp/d2.b")"
+st=$(commit s10 me/dup "$lfsline")
+check "lfsFile before the duplicate: refused" $([[ $st == 422 ]]; echo $?) "$st"
+st=$(dup d3 hf_test "$sha")
+check "duplicate of the source's object: no failures" \
+  $([[ $st == 200 && $(cat "$tmp/d3.b") == '{"failed":[]}' ]]; echo $?) "$st $(cat "$tmp/d3.b")"
+st=$(commit s11 me/dup "$lfsline")
+check "lfsFile after the duplicate: 200" $([[ $st == 200 ]]; echo $?) "$st $(cat "$tmp/s11.b")"
 
 # --- hostile bodies on every POST route: a 4xx each, never a crash or a 5xx
 bad_bodies=('' 'null' '[]' '{' '{"files":7}' '{"files":[{}]}' '{"files":[{"path":1,"size":"x"}]}'
@@ -240,7 +260,8 @@ bad_bodies=('' 'null' '[]' '{' '{"files":7}' '{"files":[{}]}' '{"files":[{"path"
 {"key":"deletedFolder","value":{"path":"../../etc"}}' "$(printf '[%.0s' $(seq 1 5000))")
 routes=("/api/models/me/py/preupload/main" "/me/py.git/info/lfs/objects/batch"
   "/api/models/me/py/paths-info/main" "/api/repos/create" "/api/models/me/py/commit/main"
-  "/api/models/me/py/branch/b1" "/api/models/me/py/tag/main" "/api/validate-yaml")
+  "/api/models/me/py/branch/b1" "/api/models/me/py/tag/main" "/api/validate-yaml"
+  "/api/models/me/py/lfs-files/duplicate")
 worst=0
 for route in "${routes[@]}"; do
   for body in "${bad_bodies[@]}"; do

@@ -143,6 +143,45 @@ void HubApi::LfsBatch(Call& c, const RepoRef& r) {
                     "application/vnd.git-lfs+json");
 }
 
+void HubApi::LfsDuplicate(Call& c, const RepoRef& src) {
+  // POST {source}/lfs-files/duplicate {"target":{"type","name"},"files":[{"xetHash","sha256",
+  // "filename"}]}: Python's cross-repo copy makes the source's LFS objects the
+  // target's before committing lfsFile lines there. Read access to the source
+  // (the route's own check), write access to the target.
+  auto body = ParseJsonBody(c.req.body);
+  if (!body || !body->is_object() || !(*body)["target"].is_object() ||
+      !(*body)["target"]["name"].is_string() || !(*body)["files"].is_array())
+    return SendError(c.res, 400, "", "\"target\" and \"files\" are required");
+  if ((*body)["files"].size() > kMaxBatchObjects) return SendError(c.res, 413, "", "too many files");
+  std::string type_name = (*body)["target"]["type"].is_string()
+                              ? (*body)["target"]["type"].get<std::string>()
+                              : std::string("model");
+  std::string name = (*body)["target"]["name"].get<std::string>();
+  auto type = ParseRepoType(type_name);
+  size_t slash = name.find('/');
+  if (!type || slash == std::string::npos)
+    return SendError(c.res, 400, "", "invalid target " + type_name + " " + name);
+  auto dst = OpenRepo(c, *type, name.substr(0, slash), name.substr(slash + 1), /*write=*/true);
+  if (!dst) return;
+  std::vector<std::string> granted;
+  json failed = json::array();
+  for (json f : (*body)["files"]) {
+    std::string sha = f["sha256"].is_string() ? f["sha256"].get<std::string>() : "";
+    std::string xet = f["xetHash"].is_string() ? f["xetHash"].get<std::string>() : "";
+    auto known = s_.cas->FindSha256(sha);
+    if (!known || !s_.repos->HasLfsObject(src.key, sha)) {
+      failed.push_back({{"sha256", sha}, {"error", "not an LFS object of " + src.key.id}});
+    } else if (!xet.empty() && xet != known->xet_hash) {
+      failed.push_back({{"sha256", sha}, {"error", "xetHash does not match"}});
+    } else {
+      granted.push_back(sha);
+    }
+  }
+  Status st = s_.repos->GrantLfsObjects(dst->key, granted);
+  if (!st.ok()) return SendStatus(c.res, st);
+  SendJson(c.res, 200, json{{"failed", failed}});
+}
+
 void HubApi::LfsPut(Call& c, const std::vector<std::string>& seg) {
   // seg: lfs-objects, type, ns, name, sha256
   auto type = ParseRepoType(seg[1]);

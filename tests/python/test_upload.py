@@ -180,3 +180,38 @@ def test_same_file_into_two_repos(api, repo_name, counters, tmp_path):
     assert counters.bytes_in(d, "cas", "xorb-upload") < (64 << 10), d
     p = hf_hub_download(b, "w.bin", token=api.token, cache_dir=tmp_path / "c")
     assert open(p, "rb").read() == data
+
+
+def test_cross_repo_copy(api, repo_name, hub_url, tmp_path):
+    """CommitOperationCopy from another repo: the client asks the source repo to
+    duplicate its LFS objects into the target (lfs-files/duplicate), then commits
+    them by oid; regular files are re-sent inline."""
+    from huggingface_hub import HfApi
+    from conftest import EVE_TOKEN
+    src, dst = repo_name + "-src", repo_name + "-dst"
+    api.create_repo(src)
+    api.create_repo(dst)
+    data = b"\0" + randbytes(500_000, 109)
+    api.create_commit(src, commit_message="src", operations=[
+        CommitOperationAdd("w.bin", data), CommitOperationAdd("r.txt", b"regular\n")])
+    api.create_commit(dst, commit_message="copy", operations=[
+        CommitOperationCopy("w.bin", "from-src/w.bin", src_repo_id=src, src_repo_type="model"),
+        CommitOperationCopy("r.txt", "from-src/r.txt", src_repo_id=src, src_repo_type="model"),
+    ])
+    files = _files(api, dst)
+    assert files["from-src/w.bin"].lfs.sha256 == hashlib.sha256(data).hexdigest()
+    for p, want in (("from-src/w.bin", data), ("from-src/r.txt", b"regular\n")):
+        got = hf_hub_download(dst, p, token=api.token, cache_dir=tmp_path / "c")
+        assert open(got, "rb").read() == want, p
+    # Another user may copy from the public source into a repo of her own, not
+    # into one she cannot write to.
+    eve = HfApi(endpoint=hub_url, token=EVE_TOKEN)
+    eve_repo = "eve/" + repo_name.split("/")[1] + "-eve"
+    eve.create_repo(eve_repo)
+    eve.create_commit(eve_repo, commit_message="mine", operations=[
+        CommitOperationCopy("w.bin", "w.bin", src_repo_id=src, src_repo_type="model")])
+    assert _files(eve, eve_repo)["w.bin"].lfs.sha256 == hashlib.sha256(data).hexdigest()
+    with pytest.raises(HfHubHTTPError) as e:
+        eve.create_commit(dst, commit_message="no", operations=[
+            CommitOperationCopy("w.bin", "x.bin", src_repo_id=src, src_repo_type="model")])
+    assert e.value.response.status_code == 403
