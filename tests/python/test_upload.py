@@ -137,13 +137,21 @@ def test_stale_parent_commit_is_412(api, model_repo):
 def test_create_pr_and_later_commits_to_it(api, model_repo, counters, tmp_path):
     api.upload_file(path_or_fileobj=b"main\n", path_in_repo="m.txt", repo_id=model_repo)
     main_sha = api.model_info(model_repo).sha
+    pr_data = b"\0" + randbytes(300_000, 110)
+    before = counters.snapshot()
     pr = api.create_commit(model_repo, commit_message="proposal", create_pr=True,
-                           operations=[CommitOperationAdd("p.txt", b"pr\n")])
+                           operations=[CommitOperationAdd("p.txt", b"pr\n"),
+                                       CommitOperationAdd("p.bin", pr_data)])
+    # The Xet upload for a PR that does not exist yet (a write token for "None").
+    _assert_xet_upload(counters, counters.diff(before))
     assert pr.pr_url and pr.pr_num is not None
     assert pr.pr_revision == f"refs/pr/{pr.pr_num}"
     # main did not move; the PR ref holds the new file.
     assert api.model_info(model_repo).sha == main_sha
-    assert "p.txt" in _files(api, model_repo, revision=pr.pr_revision)
+    assert {"p.txt", "p.bin"} <= set(_files(api, model_repo, revision=pr.pr_revision))
+    got = hf_hub_download(model_repo, "p.bin", revision=pr.pr_revision, token=api.token,
+                          cache_dir=tmp_path / "c")
+    assert open(got, "rb").read() == pr_data
     assert "p.txt" not in _files(api, model_repo)
     # A later commit to refs/pr/N, with an hf_xet upload.
     data = randbytes(1 << 20, 107)
@@ -153,7 +161,7 @@ def test_create_pr_and_later_commits_to_it(api, model_repo, counters, tmp_path):
     d = counters.diff(before)
     _assert_xet_upload(counters, d)
     files = _files(api, model_repo, revision=pr.pr_revision)
-    assert {"p.txt", "w.bin", "m.txt"} <= set(files)
+    assert {"p.txt", "p.bin", "w.bin", "m.txt"} <= set(files)
     assert "w.bin" not in _files(api, model_repo)
     refs = api.list_repo_refs(model_repo, include_pull_requests=True)
     assert [r.ref for r in refs.pull_requests] == [pr.pr_revision]
