@@ -428,6 +428,25 @@ void ChunkCache::PutListing(std::string_view commit, std::string_view dir,
                             std::vector<uint8_t> listing) {
   impl_->Put(fmt::ListingKey(commit, dir), CacheKind::kListing, listing, fmt::kCodecZstd);
 }
+Result<std::optional<ChunkPlace>> ChunkCache::GetChunkLocation(const Hash& chunk_hash) {
+  HUBFS_ASSIGN_OR_RETURN(auto bytes, impl_->Get(fmt::ChunkLocationKey(chunk_hash)));
+  if (!bytes || bytes->size() != 44) return std::optional<ChunkPlace>();
+  ChunkPlace place;
+  place.xorb = Hash::FromRaw(std::span<const uint8_t, 32>(bytes->data(), 32));
+  const uint8_t* p = bytes->data() + 32;
+  place.index = uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) |
+                (uint32_t{p[3]} << 24);
+  for (int i = 0; i < 8; ++i) place.scope |= uint64_t{p[4 + i]} << (8 * i);
+  return std::optional<ChunkPlace>(place);
+}
+
+void ChunkCache::PutChunkLocation(const Hash& chunk_hash, const ChunkPlace& place) {
+  std::vector<uint8_t> v(place.xorb.bytes.begin(), place.xorb.bytes.end());
+  for (int s = 0; s < 32; s += 8) v.push_back(static_cast<uint8_t>(place.index >> s));
+  for (int s = 0; s < 64; s += 8) v.push_back(static_cast<uint8_t>(place.scope >> s));
+  impl_->Put(fmt::ChunkLocationKey(chunk_hash), CacheKind::kChunkLocation, v, fmt::kCodecNone);
+}
+
 void ChunkCache::PutSmallFile(std::string_view git_oid, std::vector<uint8_t> bytes) {
   impl_->Put(fmt::SmallFileKey(git_oid), CacheKind::kSmallFile, bytes, fmt::kCodecZstd);
 }
@@ -465,7 +484,7 @@ Result<std::vector<CacheEntryInfo>> ChunkCache::List(std::optional<CacheKind> ki
 Result<std::vector<CacheKindUsage>> ChunkCache::Usage() {
   std::vector<CacheKindUsage> out;
   for (auto k : {CacheKind::kChunk, CacheKind::kXorbLayout, CacheKind::kTerms,
-                 CacheKind::kListing, CacheKind::kSmallFile}) {
+                 CacheKind::kListing, CacheKind::kSmallFile, CacheKind::kChunkLocation}) {
     out.push_back(CacheKindUsage{k, 0, 0});
   }
   std::string start;

@@ -16,6 +16,8 @@
 //   terms        file hash                -> reconstruction terms (caller's encoding)
 //   listing      (commit, dir)            -> a tree listing (zstd-compressed)
 //   small file   git oid                  -> file bytes (zstd-compressed)
+//   dedup        chunk hash               -> (xorb hash, chunk index) where the
+//                                            CAS holds it (learned from uploads)
 // Every value carries a format version and a checksum verified on every read;
 // a bad entry is never served: it is reported as a miss and deleted.
 //
@@ -54,8 +56,18 @@ enum class CacheKind : uint8_t {
   kTerms = 3,
   kListing = 4,
   kSmallFile = 5,
+  kChunkLocation = 6,
 };
-std::string_view CacheKindName(CacheKind kind);  // "chunk", "xorb", "terms", "listing", "file"
+std::string_view CacheKindName(CacheKind kind);  // "chunk", "xorb", "terms", "listing", "file", "dedup"
+
+// A chunk's place on the CAS: chunk `index` of xorb `xorb`.
+// `scope` names the CAS (the caller's choice, e.g. a hash of its URL), so
+// that a place learned from one CAS is never offered for another.
+struct ChunkPlace {
+  Hash xorb;
+  uint32_t index = 0;
+  uint64_t scope = 0;
+};
 
 struct CacheOptions {
   std::string dir;  // created if missing (one level)
@@ -166,6 +178,9 @@ class ChunkCache {
   Result<std::optional<std::vector<uint8_t>>> GetListing(std::string_view commit,
                                                           std::string_view dir);
   Result<std::optional<std::vector<uint8_t>>> GetSmallFile(std::string_view git_oid);
+  // Where the CAS stores a chunk, as an earlier upload from this machine
+  // learned it (the upload engine's local dedup index).
+  Result<std::optional<ChunkPlace>> GetChunkLocation(const Hash& chunk_hash);
 
   // Inserts (or replaces) an entry; takes ownership of the bytes. Returns
   // once queued; blocks while the writer queue is full. A value that cannot
@@ -178,6 +193,7 @@ class ChunkCache {
   void PutTerms(const Hash& file_hash, std::vector<uint8_t> terms);
   void PutListing(std::string_view commit, std::string_view dir, std::vector<uint8_t> listing);
   void PutSmallFile(std::string_view git_oid, std::vector<uint8_t> bytes);
+  void PutChunkLocation(const Hash& chunk_hash, const ChunkPlace& place);
 
   // Waits until everything queued before the call (and the recency of hits so
   // far) is committed. Returns the first write error since the previous

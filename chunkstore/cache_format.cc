@@ -23,6 +23,8 @@ std::string_view CacheKindName(CacheKind kind) {
       return "listing";
     case CacheKind::kSmallFile:
       return "file";
+    case CacheKind::kChunkLocation:
+      return "dedup";
   }
   return "unknown";
 }
@@ -137,6 +139,10 @@ std::string ListingKey(std::string_view commit, std::string_view dir) {
   return k;
 }
 
+std::string ChunkLocationKey(const Hash& chunk_hash) {
+  return KindPrefix(CacheKind::kChunkLocation) + HashBytes(chunk_hash);
+}
+
 std::string SmallFileKey(std::string_view git_oid) {
   std::string k = KindPrefix(CacheKind::kSmallFile);
   k.append(git_oid.substr(0, 128));
@@ -147,7 +153,7 @@ std::optional<CacheKind> KeyKind(std::string_view key) {
   if (key.empty()) return std::nullopt;
   const auto b = static_cast<uint8_t>(key[0]);
   if (b < static_cast<uint8_t>(CacheKind::kChunk) ||
-      b > static_cast<uint8_t>(CacheKind::kSmallFile)) {
+      b > static_cast<uint8_t>(CacheKind::kChunkLocation)) {
     return std::nullopt;
   }
   return static_cast<CacheKind>(b);
@@ -169,6 +175,7 @@ std::string DescribeKey(std::string_view key) {
       break;
     case CacheKind::kXorbLayout:
     case CacheKind::kTerms:
+    case CacheKind::kChunkLocation:
       if (rest.size() == 32) return out + " " + HashFromKey(rest).ToString();
       break;
     case CacheKind::kListing:

@@ -49,6 +49,7 @@ std::string TermsKey(const Hash& file_hash);
 // the BLAKE3 of dir in place of dir.
 std::string ListingKey(std::string_view commit, std::string_view dir);
 std::string SmallFileKey(std::string_view git_oid);
+std::string ChunkLocationKey(const Hash& chunk_hash);
 
 // The kind of an encoded key, or nullopt for an unknown first byte.
 std::optional<CacheKind> KeyKind(std::string_view key);

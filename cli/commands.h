@@ -30,6 +30,9 @@ int LsCommand(std::span<const std::string_view> args);
 // `hubfs cat [--range START-END] SOURCE/path`
 int CatCommand(std::span<const std::string_view> args);
 
+// `hubfs upload SOURCE LOCAL_PATH [PATH_IN_REPO] [options]`
+int UploadCommand(std::span<const std::string_view> args);
+
 // `hubfs cache {ls,prune,clear,verify}`
 int CacheCommand(std::span<const std::string_view> args);
 

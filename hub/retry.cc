@@ -103,15 +103,18 @@ std::chrono::milliseconds RetryingTransport::Backoff(int retry_index) {
 }
 
 Result<HttpResponse> RetryingTransport::Send(const HttpRequest& request) {
-  // Wraps the sink to learn whether bytes were delivered.
-  HttpRequest attempt_request = request;
+  // Wraps the sink to learn whether bytes were delivered. Only then is the
+  // request copied (a streamed GET has no body; an upload's may be 64 MiB).
+  std::optional<HttpRequest> wrapped;
   bool delivered = false;
   if (request.body_sink) {
-    attempt_request.body_sink = [&delivered, &request](std::string_view piece) {
+    wrapped = request;
+    wrapped->body_sink = [&delivered, &request](std::string_view piece) {
       delivered = true;
       return request.body_sink(piece);
     };
   }
+  const HttpRequest& attempt_request = wrapped ? *wrapped : request;
   const int attempts = std::max(1, policy_.max_attempts);
   for (int attempt = 1;; ++attempt) {
     Result<HttpResponse> result = inner_->Send(attempt_request);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -55,11 +56,36 @@ Status CasStore::WriteXorbIndex(const StoredXorb& x) const {
   return WriteFileAtomic(ShardedPath("xorbs", x.hash.ToString() + ".idx"), s);
 }
 
-Status CasStore::IndexDedup(const Hash& chunk, const Hash& xorb) const {
+// A dedup entry: the chunk's xorb, then the other xorbs of its shard, one
+// canonical hash per line, at most kMaxDedupXorbs.
+constexpr size_t kMaxDedupXorbs = 64;
+
+
+Status CasStore::IndexDedup(const Hash& chunk, const Hash& xorb,
+                            const std::vector<Hash>& companions) const {
   auto p = ShardedPath("dedup", chunk.ToString());
-  std::error_code ec;
-  if (std::filesystem::exists(p, ec)) return Status::Ok();
-  return WriteFileAtomic(p, xorb.ToString());
+  std::vector<std::string> lines;
+  if (auto text = ReadFile(p, 1 << 16); text.ok()) {
+    size_t start = 0;
+    while (start < text->size()) {
+      size_t end = text->find('\n', start);
+      if (end == std::string::npos) end = text->size();
+      if (end > start) lines.push_back(text->substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  const size_t before = lines.size();
+  auto add = [&](const Hash& h) {
+    std::string s = h.ToString();
+    if (lines.size() < kMaxDedupXorbs && std::find(lines.begin(), lines.end(), s) == lines.end())
+      lines.push_back(std::move(s));
+  };
+  add(xorb);
+  for (const Hash& h : companions) add(h);
+  if (lines.size() == before) return Status::Ok();
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return WriteFileAtomic(p, out);
 }
 
 Result<bool> CasStore::PutXorb(const Hash& hash, std::span<const uint8_t> body) {
@@ -255,11 +281,22 @@ Result<bool> CasStore::PutShard(std::span<const uint8_t> bytes, int64_t /*now*/,
       inserted = true;
     HUBFS_RETURN_IF_ERROR(WriteFileRecord(f));
   }
-  for (const auto& [chunk, xorb] : first_chunks) HUBFS_RETURN_IF_ERROR(IndexDedup(chunk, xorb));
+  // The xorbs this shard describes or uses, answered together for any of
+  // its indexed chunks.
+  std::vector<Hash> shard_xorbs;
+  auto note = [&](const Hash& h) {
+    if (std::find(shard_xorbs.begin(), shard_xorbs.end(), h) == shard_xorbs.end())
+      shard_xorbs.push_back(h);
+  };
+  for (const auto& sx : shard.xorbs) note(sx.xorb_hash);
+  for (const auto& sf : shard.files)
+    for (const auto& t : sf.terms) note(t.xorb_hash);
+  for (const auto& [chunk, xorb] : first_chunks)
+    HUBFS_RETURN_IF_ERROR(IndexDedup(chunk, xorb, shard_xorbs));
   for (const auto& sx : shard.xorbs)
     for (const auto& c : sx.chunks)
       if (c.flags & chunkstore::kChunkFlagGlobalDedupEligible)
-        HUBFS_RETURN_IF_ERROR(IndexDedup(c.hash, sx.xorb_hash));
+        HUBFS_RETURN_IF_ERROR(IndexDedup(c.hash, sx.xorb_hash, shard_xorbs));
   if (sha256s)
     for (const auto& f : files)
       if (!f.sha256.empty()) sha256s->push_back(f.sha256);
@@ -276,11 +313,28 @@ Status CasStore::RegisterFile(const StoredFile& file) {
 }
 
 Result<std::vector<uint8_t>> CasStore::DedupShard(const Hash& chunk_hash, int64_t now) const {
-  auto text = ReadFile(ShardedPath("dedup", chunk_hash.ToString()), 1024);
+  auto text = ReadFile(ShardedPath("dedup", chunk_hash.ToString()), 1 << 16);
   if (!text.ok()) return NotFoundError("no dedup entry");
-  auto xh = Hash::Parse(*text);
-  if (!xh.ok()) return CorruptError("dedup entry");
-  HUBFS_ASSIGN_OR_RETURN(auto x, GetXorb(*xh));
+  std::vector<chunkstore::ShardXorb> xs;
+  size_t start = 0;
+  while (start < text->size() && xs.size() < kMaxDedupXorbs) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    auto xh = Hash::Parse(line);
+    if (!xh.ok()) return CorruptError("dedup entry");
+    HUBFS_ASSIGN_OR_RETURN(auto x, GetXorb(*xh));
+    xs.push_back(DedupXorb(*x));
+  }
+  if (xs.empty()) return CorruptError("empty dedup entry");
+  return chunkstore::SerializeDedupShard(xs, dedup_key_, static_cast<uint64_t>(now),
+                                         static_cast<uint64_t>(now + 3600));
+}
+
+chunkstore::ShardXorb CasStore::DedupXorb(const StoredXorb& xorb) const {
+  const StoredXorb* x = &xorb;
   chunkstore::ShardXorb sx;
   sx.xorb_hash = x->hash;
   uint64_t offset = 0;
@@ -296,9 +350,7 @@ Result<std::vector<uint8_t>> CasStore::DedupShard(const Hash& chunk_hash, int64_
   }
   sx.num_bytes_in_xorb = static_cast<uint32_t>(offset);
   sx.num_bytes_on_disk = static_cast<uint32_t>(x->body_size());
-  std::vector<chunkstore::ShardXorb> xs{sx};
-  return chunkstore::SerializeDedupShard(xs, dedup_key_, static_cast<uint64_t>(now),
-                                         static_cast<uint64_t>(now + 3600));
+  return sx;
 }
 
 Status CasStore::ReadFileRange(const StoredFile& file, uint64_t begin, uint64_t end,

@@ -71,6 +71,8 @@ class CasStore {
 
   // The global-dedup answer for a chunk, or kNotFound.
   Result<std::vector<uint8_t>> DedupShard(const chunkstore::Hash& chunk_hash, int64_t now) const;
+  // The CAS block of a stored xorb as a dedup answer lists it.
+  chunkstore::ShardXorb DedupXorb(const StoredXorb& xorb) const;
 
   // Registers a file built locally (import): xorbs already stored.
   Status RegisterFile(const StoredFile& file);
@@ -83,7 +85,11 @@ class CasStore {
  private:
   std::filesystem::path ShardedPath(const char* kind, const std::string& name) const;
   Status WriteXorbIndex(const StoredXorb& x) const;
-  Status IndexDedup(const chunkstore::Hash& chunk, const chunkstore::Hash& xorb) const;
+  // Records that `chunk` is in `xorb`; `companions` are the other xorbs of
+  // the shard that registered it, returned with it (as the CAS returns the
+  // shard that holds a chunk). An existing entry gains missing companions.
+  Status IndexDedup(const chunkstore::Hash& chunk, const chunkstore::Hash& xorb,
+                    const std::vector<chunkstore::Hash>& companions = {}) const;
   Status WriteFileRecord(const StoredFile& f) const;
 
   std::filesystem::path root_;

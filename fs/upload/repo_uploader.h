@@ -1,0 +1,117 @@
+// RepoUploader: one commit of local files to a Hub repo (design §5, hub-api
+// §6, xet.md §6.4): preupload decides inline vs LFS; LFS files go through the
+// Xet upload engine (one pass: hashes, dedup, xorbs) and one shard; the LFS
+// batch confirms the transfer (and falls back to basic uploads); then the
+// NDJSON commit with `parentCommit`. Files unchanged on the Hub are left out;
+// a call with nothing left to change sends no commit.
+//
+// What it promises (docs/SEMANTICS.md, "Uploads"):
+// - the bytes committed are the bytes hashed: a file whose size, mtime or
+//   inode changed while it was read is refused (kFailedPrecondition), and an
+//   inline file is sent from the one buffer it was read into;
+// - never overwrites someone else's change: on 412 it rebases onto the new
+//   head only when none of the paths it touches changed upstream, else
+//   kFailedPrecondition naming the path;
+// - a commit whose answer was lost is not made twice: the branch head is
+//   checked before any retry;
+// - uploaded chunks go into the chunk cache (reading back is network-free, up
+//   to RepoUploaderOptions::cache_upload_bytes) and into the cache's local
+//   dedup index.
+#ifndef HUBFS_FS_UPLOAD_REPO_UPLOADER_H_
+#define HUBFS_FS_UPLOAD_REPO_UPLOADER_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chunkstore/cache.h"
+#include "chunkstore/upload.h"
+#include "common/status.h"
+#include "hub/cas_upload.h"
+#include "hub/commit_client.h"
+#include "hub/hub_client.h"
+
+namespace hubfs::fs {
+
+struct UploadFileSpec {
+  std::string path_in_repo;
+  std::string local_path;
+};
+
+struct UploadPlan {
+  hub::RepoId repo;
+  std::string revision = "main";  // a branch or refs/pr/N
+  bool create_pr = false;
+  std::vector<UploadFileSpec> files;
+  std::vector<std::string> deletes;  // repo paths of files to delete
+  std::string summary;               // empty: made from what changed
+  std::string description;
+};
+
+struct UploadProgress {
+  uint64_t total_bytes = 0;
+  uint64_t hashed_bytes = 0;
+  uint64_t uploaded_bytes = 0;  // xorb bodies sent
+  size_t files_done = 0;
+  size_t files_total = 0;
+};
+
+struct UploadReport {
+  bool committed = false;  // false: nothing changed, no commit sent
+  hub::CommitResult commit;
+  size_t inline_files = 0;
+  size_t lfs_files = 0;
+  size_t unchanged_files = 0;
+  size_t ignored_files = 0;
+  size_t deleted_files = 0;
+  uint64_t bytes = 0;
+  int rebases = 0;
+  std::string transfer;  // "xet" or "basic" (LFS files only)
+  chunkstore::UploadStats engine;
+  uint64_t shard_bytes = 0;
+};
+
+struct RepoUploaderOptions {
+  chunkstore::UploadOptions engine;
+  int max_rebases = 5;
+  // Chunk bytes of one upload that go into the chunk cache (so that reading
+  // them back needs no network); past it only the dedup index is kept, so a
+  // large upload neither evicts the cache nor waits on its writer.
+  uint64_t cache_upload_bytes = 2ull << 30;
+  // Largest file the LFS basic fallback holds in memory.
+  uint64_t max_basic_upload_bytes = 2ull << 30;
+};
+
+class RepoUploader {
+ public:
+  // Everything must outlive the uploader; `cache` may be null.
+  RepoUploader(hub::HubClient* hub, hub::CommitClient* commits, hub::CasWriter* cas,
+               chunkstore::ChunkCache* cache, RepoUploaderOptions options = {});
+
+  // Uploads plan.files and deletes plan.deletes in one commit. Errors:
+  // kInvalidArgument (empty plan, bad path, not a regular file), kNotFound
+  // (repo, revision, a local file), kFailedPrecondition (a local file changed
+  // while read; the branch moved and a touched path changed upstream),
+  // kUnauthenticated/kPermissionDenied (no write access), kIo, and the
+  // Hub's and CAS's errors. Nothing is committed on any error.
+  Result<UploadReport> Upload(const UploadPlan& plan,
+                              const std::function<void(const UploadProgress&)>& progress = {});
+
+ private:
+  hub::HubClient* const hub_;
+  hub::CommitClient* const commits_;
+  hub::CasWriter* const cas_;
+  chunkstore::ChunkCache* const cache_;
+  const RepoUploaderOptions options_;
+};
+
+// The default summary: "Upload a.bin with hubfs", "Upload 3 files and delete
+// 1 file with hubfs", ...
+std::string DefaultCommitSummary(const std::vector<std::string>& uploaded,
+                                 const std::vector<std::string>& deleted);
+
+}  // namespace hubfs::fs
+
+#endif  // HUBFS_FS_UPLOAD_REPO_UPLOADER_H_
