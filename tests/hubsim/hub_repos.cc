@@ -405,7 +405,8 @@ void HubApi::CreateDiscussion(Call& c, const RepoRef& r) {
 void HubApi::DiscussionDetails(Call& c, const RepoRef& r, const std::string& num) {
   // Only pull requests exist here, and hubsim keeps no titles, comments or
   // dates for them: the answer carries what clients parse (Python's
-  // create_pull_request reads it right after opening one).
+  // create_pull_request reads it right after opening one), with the repo's
+  // owner and creation date standing in for the PR's.
   uint64_t n = 0;
   if (num.empty() || num.size() > 9 || !std::all_of(num.begin(), num.end(), ::isdigit) ||
       (n = std::stoull(num)) == 0)

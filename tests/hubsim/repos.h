@@ -163,8 +163,8 @@ class RepoStore {
   Result<std::shared_ptr<const Commit>> ResolveLocked(Repo& repo, std::string_view rev) const;
   Result<std::shared_ptr<const Commit>> WriteCommitLocked(Repo& repo, Commit commit) const;
   std::filesystem::path LfsMarkerPath(const RepoKey& key, const std::string& sha256) const;
-  // Marks the LFS objects of `changes` as this repo's (a commit refers to them).
-  Status GrantCommittedLocked(const RepoKey& key, const std::map<std::string, TreeEntry>& tree) const;
+  // Marks these LFS objects as the repo's (invalid sha256s are skipped).
+  Status WriteLfsMarkersLocked(const RepoKey& key, const std::vector<std::string>& sha256s) const;
   void CacheCommitLocked(Repo& repo, std::shared_ptr<const Commit> c) const;
 
   std::filesystem::path root_;
