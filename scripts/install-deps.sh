@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that hubfs needs to build, test and benchmark
-# (fio: scripts/bench.sh).
+# (fio: scripts/bench.sh; python3-venv: scripts/setup-python.sh).
 # Idempotent: packages already present are not reinstalled, and apt is only
 # consulted when something is missing. Node.js 20 and npm come with the machine.
 set -euo pipefail
@@ -19,7 +19,7 @@ PACKAGES=(
   libbenchmark-dev
   librust-blake3-dev b3sum
   libcpp-httplib-dev
-  python3-numpy
+  python3-numpy python3-venv
   util-linux procps curl attr
   fio
 )

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 scripts/setup-conformance.sh "${BUILD_DIR:-build}/conformance"
+scripts/setup-python.sh "${BUILD_DIR:-build}/pyenv"
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"
 # Fuzz targets under clang + ASan/UBSan (build-fuzz/): build only them and

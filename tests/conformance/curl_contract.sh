@@ -2,8 +2,10 @@
 # curl contract tests against a running hubsim (HUBSIM_URL, HUBSIM_DATA,
 # HUBSIM_BIN from with_hubsim.sh): the request shapes the Python client sends
 # (HEAD metadata, form paths-info, the "None" write-token revision,
-# %2F-encoded revisions and paths), masking of private repos, ranges, and
-# hostile CAS uploads (400, nothing stored). Users: me:hf_test, eve:hf_eve.
+# %2F-encoded revisions and paths), masking of private repos, ranges,
+# hostile CAS uploads (400, nothing stored), and the Hub's commit refusals
+# (inline content that preupload would send to LFS, LFS objects of other
+# repos, empty commits). Users: me:hf_test, eve:hf_eve.
 set -uo pipefail
 H=$HUBSIM_URL
 ME=(-H 'Authorization: Bearer hf_test')
@@ -176,6 +178,80 @@ check "counters record injected faults" $([[ $cnt == *'"truncate":1'* && $cnt ==
 st=$(req k6 "$loc" -H 'Range: bytes=0-9')
 check "faults cleared: data URL works again" $([[ $st == 206 ]]; echo $?) "$st"
 
+# --- commits as strict as the Hub's: inline content obeys the preupload rule,
+# LFS objects belong to repos, no empty commits
+commit() {  # commit OUT REPO NDJSON-LINES...: POSTs a header line plus the lines
+  local out=$1 repo=$2
+  shift 2
+  { echo '{"key":"header","value":{"summary":"strict"}}'; printf '%s\n' "$@"; } >"$tmp/$out.nd"
+  req "$out" -XPOST "$H/api/models/$repo/commit/main" "${ME[@]}" \
+    -H 'Content-Type: application/x-ndjson' --data-binary @"$tmp/$out.nd"
+}
+b64() { base64 -w0; }
+st=$(commit s1 me/py)
+check "commit without operations: 400" $([[ $st == 400 ]]; echo $?) "$st"
+line=$(printf '{"key":"file","value":{"path":"big.txt","content":"%s","encoding":"base64"}}' \
+  "$(head -c $((10 << 20)) /dev/zero | tr '\0' 'a' | b64)")
+st=$(commit s2 me/py "$line")
+check "inline file of 10 MiB: 400" $([[ $st == 400 ]]; echo $?) "$st"
+line=$(printf '{"key":"file","value":{"path":"almost.txt","content":"%s","encoding":"base64"}}' \
+  "$(head -c $((10 << 20) - 1) /dev/zero | tr '\0' 'a' | b64)")
+st=$(commit s3 me/py "$line")
+check "inline text file of 10 MiB - 1: 200" $([[ $st == 200 ]]; echo $?) "$st"
+st=$(commit s4 me/py "$(printf '{"key":"file","value":{"path":"nul.txt","content":"%s"}}' "$(printf 'ab\0cd' | b64)")")
+check "inline file with a NUL in its first 512 bytes: 400" $([[ $st == 400 ]]; echo $?) "$st"
+st=$(commit s5 me/py "$(printf '{"key":"file","value":{"path":"w/x.bin","content":"%s"}}' "$(echo text | b64)")")
+check "inline file matching a .gitattributes LFS pattern: 400" $([[ $st == 400 ]]; echo $?) "$st"
+st=$(commit s6 me/py '{"key":"file","value":{"path":"w/empty.bin","content":""}}')
+check "inline empty file (always regular): 200" $([[ $st == 200 ]]; echo $?) "$st"
+# $sha (w/model.bin) was imported into me/lfs only.
+batch() {  # batch OUT REPO TRANSFERS-JSON
+  req "$1" -XPOST "$H/$2.git/info/lfs/objects/batch" "${ME[@]}" \
+    -H 'Content-Type: application/vnd.git-lfs+json' -H 'Accept: application/vnd.git-lfs+json' \
+    -d "{\"operation\":\"upload\",\"transfers\":$3,\"objects\":[{\"oid\":\"$sha\",\"size\":300000}],\"ref\":{\"name\":\"main\"}}"
+}
+st=$(batch b1 me/lfs '["basic","xet"]')
+check "LFS batch, object of this repo: already stored (no actions)" \
+  $([[ $st == 200 && $(cat "$tmp/b1.b") != *actions* ]]; echo $?) "$st $(cat "$tmp/b1.b")"
+st=$(batch b2 me/py '["basic","xet"]')
+check "LFS batch, object of another repo only: upload actions" \
+  $([[ $st == 200 && $(cat "$tmp/b2.b") == *'"upload"'* ]]; echo $?) "$st $(cat "$tmp/b2.b")"
+lfsline='{"key":"lfsFile","value":{"path":"borrowed.bin","algo":"sha256","oid":"'$sha'"}}'
+st=$(commit s7 me/py "$lfsline")
+check "lfsFile by oid of another repo's object: refused" $([[ $st == 422 ]]; echo $?) "$st $(cat "$tmp/s7.b")"
+st=$(commit s8 me/lfs "${lfsline/borrowed/copy}")
+check "lfsFile by oid of this repo's object (a copy): 200" $([[ $st == 200 ]]; echo $?) "$st $(cat "$tmp/s8.b")"
+# Uploading it for me/py (classic LFS PUT to the batch's href) makes it me/py's.
+st=$(batch b3 me/py '["basic"]')
+href=$(sed -n 's/.*"href" *: *"\([^"]*\)".*/\1/p' "$tmp/b3.b")
+st=$(req b4 -XPUT "$href" -H "Content-Type: application/octet-stream" --data-binary @"$tmp/big/w/model.bin")
+check "classic LFS PUT for me/py" $([[ $st == 200 ]]; echo $?) "$st $(cat "$tmp/b4.b")"
+st=$(commit s9 me/py "$lfsline")
+check "lfsFile by oid after uploading it for this repo: 200" $([[ $st == 200 ]]; echo $?) "$st $(cat "$tmp/s9.b")"
+st=$(batch b5 me/py '["basic","xet"]')
+check "LFS batch after that: already stored" \
+  $([[ $st == 200 && $(cat "$tmp/b5.b") != *actions* ]]; echo $?) "$st $(cat "$tmp/b5.b")"
+# lfs-files/duplicate (Python's cross-repo copy), on the source repo: only its
+# own objects, only into a repo the caller may write to.
+req d0 -XPOST "$H/api/repos/create" "${ME[@]}" -d '{"name":"dup","organization":"me"}' >/dev/null
+dup() {  # dup OUT AUTH-TOKEN SHA256
+  req "$1" -XPOST "$H/api/models/me/py/lfs-files/duplicate" -H "Authorization: Bearer $2" \
+    -H 'Content-Type: application/json' \
+    -d "{\"target\":{\"type\":\"model\",\"name\":\"me/dup\"},\"files\":[{\"sha256\":\"$3\",\"filename\":\"x.bin\"}]}"
+}
+st=$(dup d1 hf_eve "$sha")
+check "duplicate into a repo the caller cannot write: 403" $([[ $st == 403 ]]; echo $?) "$st"
+st=$(dup d2 hf_test "$(printf '%064d' 7)")
+check "duplicate of an object the source does not have: listed as failed" \
+  $([[ $st == 200 && $(cat "$tmp/d2.b") == *'"failed":[{'* ]]; echo $?) "$st $(cat "$tmp/d2.b")"
+st=$(commit s10 me/dup "$lfsline")
+check "lfsFile before the duplicate: refused" $([[ $st == 422 ]]; echo $?) "$st"
+st=$(dup d3 hf_test "$sha")
+check "duplicate of the source's object: no failures" \
+  $([[ $st == 200 && $(cat "$tmp/d3.b") == '{"failed":[]}' ]]; echo $?) "$st $(cat "$tmp/d3.b")"
+st=$(commit s11 me/dup "$lfsline")
+check "lfsFile after the duplicate: 200" $([[ $st == 200 ]]; echo $?) "$st $(cat "$tmp/s11.b")"
+
 # --- hostile bodies on every POST route: a 4xx each, never a crash or a 5xx
 bad_bodies=('' 'null' '[]' '{' '{"files":7}' '{"files":[{}]}' '{"files":[{"path":1,"size":"x"}]}'
   '{"objects":[{"oid":[],"size":-1}],"operation":"upload"}' '{"paths":[1,{}]}' '{"name":{}}'
@@ -184,7 +260,8 @@ bad_bodies=('' 'null' '[]' '{' '{"files":7}' '{"files":[{}]}' '{"files":[{"path"
 {"key":"deletedFolder","value":{"path":"../../etc"}}' "$(printf '[%.0s' $(seq 1 5000))")
 routes=("/api/models/me/py/preupload/main" "/me/py.git/info/lfs/objects/batch"
   "/api/models/me/py/paths-info/main" "/api/repos/create" "/api/models/me/py/commit/main"
-  "/api/models/me/py/branch/b1" "/api/models/me/py/tag/main" "/api/validate-yaml")
+  "/api/models/me/py/branch/b1" "/api/models/me/py/tag/main" "/api/validate-yaml"
+  "/api/models/me/py/lfs-files/duplicate")
 worst=0
 for route in "${routes[@]}"; do
   for body in "${bad_bodies[@]}"; do

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "chunkstore/reconstruction.h"
@@ -70,14 +71,25 @@ void ServePieces(httplib::Response& res, std::shared_ptr<OpenFile> file,
       });
 }
 
-Status CheckToken(Services& s, const httplib::Request& req, Scope need) {
+Status CheckToken(Services& s, const httplib::Request& req, Scope need,
+                  XetTokenClaims* out = nullptr) {
   std::string token = BearerToken(req);
   if (token.empty()) return Status(ErrorCode::kUnauthenticated, "missing Xet token").WithHttp(401);
   auto claims = s.signer->VerifyXetToken(token, s.now());
   if (!claims.ok()) return claims.status().WithHttp(401);
   if (need == Scope::kWrite && claims->scope != Scope::kWrite)
     return Status(ErrorCode::kPermissionDenied, "token lacks write scope").WithHttp(403);
+  if (out) *out = *claims;
   return Status::Ok();
+}
+
+// The repo a Xet token was issued for ("model/ns/name" in its claims).
+std::optional<RepoKey> TokenRepo(const XetTokenClaims& claims) {
+  size_t slash = claims.repo.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  auto type = ParseRepoType(std::string_view(claims.repo).substr(0, slash));
+  if (!type) return std::nullopt;
+  return RepoKey{*type, claims.repo.substr(slash + 1)};
 }
 
 }  // namespace
@@ -118,13 +130,21 @@ void CasApi::Handle(const httplib::Request& req, httplib::Response& res) {
   }
   if (seg.size() == 2 && seg[1] == "shards" && m == "POST") {
     if (seg[0] != "v1") return SendError(res, 404, "", "use /v1/shards");
-    Status st = CheckToken(s_, req, Scope::kWrite);
+    XetTokenClaims claims;
+    Status st = CheckToken(s_, req, Scope::kWrite, &claims);
     if (!st.ok()) return SendStatus(res, st);
+    std::vector<std::string> sha256s;
     auto inserted =
         s_.cas->PutShard(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(req.body.data()),
                                                   req.body.size()),
-                         s_.now());
+                         s_.now(), &sha256s);
     if (!inserted.ok()) return SendStatus(res, inserted.status());
+    // The files now belong to the repo the write token was issued for, so its
+    // commits may name them by sha256 (a deleted repo gets nothing).
+    if (auto key = TokenRepo(claims)) {
+      Status g = s_.repos->GrantLfsObjects(*key, sha256s);
+      if (!g.ok() && g.code() != ErrorCode::kNotFound) return SendStatus(res, g);
+    }
     return SendJson(res, 200, json{{"result", *inserted ? 1 : 0}});
   }
   if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "chunks" && m == "GET") {

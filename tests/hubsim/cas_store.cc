@@ -210,7 +210,8 @@ std::optional<Sha256Target> CasStore::FindSha256(const std::string& sha256_hex) 
   return t;
 }
 
-Result<bool> CasStore::PutShard(std::span<const uint8_t> bytes, int64_t /*now*/) {
+Result<bool> CasStore::PutShard(std::span<const uint8_t> bytes, int64_t /*now*/,
+                                std::vector<std::string>* sha256s) {
   if (bytes.size() > kMaxShardBytes) return Bad("shard larger than 64 MiB");
   auto parsed = chunkstore::ParseShard(bytes);
   if (!parsed.ok()) return Bad("invalid shard: " + parsed.status().message());
@@ -296,6 +297,9 @@ Result<bool> CasStore::PutShard(std::span<const uint8_t> bytes, int64_t /*now*/)
     for (const auto& c : sx.chunks)
       if (c.flags & chunkstore::kChunkFlagGlobalDedupEligible)
         HUBFS_RETURN_IF_ERROR(IndexDedup(c.hash, sx.xorb_hash, shard_xorbs));
+  if (sha256s)
+    for (const auto& f : files)
+      if (!f.sha256.empty()) sha256s->push_back(f.sha256);
   return inserted;
 }
 

@@ -59,8 +59,10 @@ class CasStore {
   Result<bool> PutXorb(const chunkstore::Hash& hash, std::span<const uint8_t> body);
   // Validates a shard against stored xorbs (CAS blocks, terms, verification
   // hashes, file hash) and registers its files. Returns whether anything was
-  // new. Errors: 400 statuses; nothing is registered on error.
-  Result<bool> PutShard(std::span<const uint8_t> bytes, int64_t now);
+  // new; `sha256s` (optional) receives the SHA-256 of every file the shard
+  // describes with one. Errors: 400 statuses; nothing is registered on error.
+  Result<bool> PutShard(std::span<const uint8_t> bytes, int64_t now,
+                        std::vector<std::string>* sha256s = nullptr);
 
   Result<std::shared_ptr<const StoredXorb>> GetXorb(const chunkstore::Hash& hash) const;
   Result<std::shared_ptr<const StoredFile>> GetFile(const chunkstore::Hash& hash) const;

@@ -204,6 +204,10 @@ void HubApi::DispatchRepoApi(Call& c, RepoType type, const std::vector<std::stri
     return RepoSettings(c, *r);
   } else if (verb == "discussions" && m == "POST" && seg.size() == 5) {
     return CreateDiscussion(c, *r);
+  } else if (verb == "lfs-files" && m == "POST" && seg.size() == 6 && seg[5] == "duplicate") {
+    return LfsDuplicate(c, *r);
+  } else if (verb == "discussions" && m == "GET" && seg.size() == 6) {
+    return DiscussionDetails(c, *r, seg[5]);
   }
   SendError(c.res, 404, "", "Not found");
 }

@@ -64,6 +64,8 @@ class HubApi {
   void Branch(Call& c, const RepoRef& r, const std::string& name);
   void Tag(Call& c, const RepoRef& r, const std::string& rev);
   void CreateDiscussion(Call& c, const RepoRef& r);
+  // GET …/discussions/{num}: the details of pull request num.
+  void DiscussionDetails(Call& c, const RepoRef& r, const std::string& num);
   void ValidateYaml(Call& c);
   void WhoAmI(Call& c);
 
@@ -78,6 +80,8 @@ class HubApi {
   void XetToken(Call& c, const RepoRef& r, const std::string& rev, bool write);
   void Preupload(Call& c, const RepoRef& r, const std::string& rev);
   void LfsBatch(Call& c, const RepoRef& r);
+  // POST …/lfs-files/duplicate: the source repo's LFS objects become the target's.
+  void LfsDuplicate(Call& c, const RepoRef& src);
   // PUT /lfs-objects/{type}/{ns}/{name}/{sha256}?size=&e=&s= (classic LFS upload).
   void LfsPut(Call& c, const std::vector<std::string>& seg);
   void CommitNdjson(Call& c, const RepoRef& r, const std::string& rev);

@@ -1,5 +1,6 @@
 // Write-side Hub routes: Xet tokens, preupload, LFS batch, NDJSON commits.
 #include <algorithm>
+#include <optional>
 
 #include "tests/hubsim/http_util.h"
 #include "tests/hubsim/hub_api.h"
@@ -109,8 +110,10 @@ void HubApi::LfsBatch(Call& c, const RepoRef& r) {
     json out = {{"oid", oid}, {"size", size}};
     if (!IsLowerHex(oid, 64)) {
       out["error"] = {{"code", 422}, {"message", "oid must be a sha256"}};
-    } else if (auto known = s_.cas->FindSha256(oid); known && known->size == size) {
-      // Already stored: no actions.
+    } else if (auto known = s_.cas->FindSha256(oid);
+               known && known->size == size && s_.repos->HasLfsObject(r.key, oid)) {
+      // Already stored for this repo: no actions. An object that only other
+      // repos have must be uploaded again (the upload then dedups on the CAS).
     } else if (!xet) {
       // Classic LFS: a self-authorising PUT URL (clients send no credentials).
       int64_t exp = s_.now() + s_.opts.url_ttl;
@@ -140,6 +143,45 @@ void HubApi::LfsBatch(Call& c, const RepoRef& r) {
                     "application/vnd.git-lfs+json");
 }
 
+void HubApi::LfsDuplicate(Call& c, const RepoRef& src) {
+  // POST {source}/lfs-files/duplicate {"target":{"type","name"},"files":[{"xetHash","sha256",
+  // "filename"}]}: Python's cross-repo copy makes the source's LFS objects the
+  // target's before committing lfsFile lines there. Read access to the source
+  // (the route's own check), write access to the target.
+  auto body = ParseJsonBody(c.req.body);
+  if (!body || !body->is_object() || !(*body)["target"].is_object() ||
+      !(*body)["target"]["name"].is_string() || !(*body)["files"].is_array())
+    return SendError(c.res, 400, "", "\"target\" and \"files\" are required");
+  if ((*body)["files"].size() > kMaxBatchObjects) return SendError(c.res, 413, "", "too many files");
+  std::string type_name = (*body)["target"]["type"].is_string()
+                              ? (*body)["target"]["type"].get<std::string>()
+                              : std::string("model");
+  std::string name = (*body)["target"]["name"].get<std::string>();
+  auto type = ParseRepoType(type_name);
+  size_t slash = name.find('/');
+  if (!type || slash == std::string::npos)
+    return SendError(c.res, 400, "", "invalid target " + type_name + " " + name);
+  auto dst = OpenRepo(c, *type, name.substr(0, slash), name.substr(slash + 1), /*write=*/true);
+  if (!dst) return;
+  std::vector<std::string> granted;
+  json failed = json::array();
+  for (json f : (*body)["files"]) {
+    std::string sha = f["sha256"].is_string() ? f["sha256"].get<std::string>() : "";
+    std::string xet = f["xetHash"].is_string() ? f["xetHash"].get<std::string>() : "";
+    auto known = s_.cas->FindSha256(sha);
+    if (!known || !s_.repos->HasLfsObject(src.key, sha)) {
+      failed.push_back({{"sha256", sha}, {"error", "not an LFS object of " + src.key.id}});
+    } else if (!xet.empty() && xet != known->xet_hash) {
+      failed.push_back({{"sha256", sha}, {"error", "xetHash does not match"}});
+    } else {
+      granted.push_back(sha);
+    }
+  }
+  Status st = s_.repos->GrantLfsObjects(dst->key, granted);
+  if (!st.ok()) return SendStatus(c.res, st);
+  SendJson(c.res, 200, json{{"failed", failed}});
+}
+
 void HubApi::LfsPut(Call& c, const std::vector<std::string>& seg) {
   // seg: lfs-objects, type, ns, name, sha256
   auto type = ParseRepoType(seg[1]);
@@ -162,6 +204,8 @@ void HubApi::LfsPut(Call& c, const std::vector<std::string>& seg) {
     return Status::Ok();
   });
   if (!entry.ok()) return SendStatus(c.res, entry.status());
+  Status granted = s_.repos->GrantLfsObjects(key, {oid});
+  if (!granted.ok()) return SendStatus(c.res, granted);
   SendJson(c.res, 200, json::object());
 }
 
@@ -172,6 +216,7 @@ void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
   creq.author = c.user ? c.user->name : "";
   bool have_header = false;
   size_t lines = 0;
+  std::optional<LfsRule> rule;  // of the target revision, built at the first inline file
   for (std::string_view line : Split(c.req.body, '\n')) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
@@ -220,6 +265,22 @@ void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
       } else {
         return SendError(c.res, 400, "", "unknown encoding " + enc);
       }
+      // Inline content obeys the preupload rule at the target revision: at
+      // least 10 MiB, a .gitattributes LFS pattern or a binary sample means
+      // the file had to go through LFS/Xet.
+      if (content.size() >= kLfsSizeThreshold)
+        return SendError(c.res, 400, "",
+                         "Your push was rejected: " + ch.path +
+                             " is 10 MiB or larger and must be uploaded with LFS/Xet");
+      if (!rule) {
+        auto base = s_.repos->Resolve(r.key, creq.target);
+        rule.emplace(base.ok() ? GitAttributesAt(s_, **base) : std::string());
+      }
+      if (rule->IsLfs(ch.path, content.size(), std::string_view(content).substr(0, 512)))
+        return SendError(c.res, 400, "",
+                         "Your push was rejected because it contains binary files or files "
+                         "tracked by LFS: " +
+                             ch.path + " must be uploaded with LFS/Xet (see preupload)");
       ch.entry.oid = GitBlobOid(content);
       ch.entry.size = content.size();
       Status st = WriteFileAtomic(s_.BlobPath(ch.entry.oid), content);
@@ -229,9 +290,10 @@ void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
       if (v["algo"].is_string() && v["algo"].get<std::string>() != "sha256")
         return SendError(c.res, 400, "", "only sha256 LFS objects are supported");
       auto known = s_.cas->FindSha256(oid);
-      if (!known)
+      if (!known || !s_.repos->HasLfsObject(r.key, oid))
         return SendError(c.res, 422, "",
-                         "LFS object " + oid + " for " + ch.path + " was never uploaded");
+                         "LFS object " + oid + " for " + ch.path +
+                             " was never uploaded to this repo");
       if (v.contains("size") &&
           (!v["size"].is_number_unsigned() || v["size"].get<uint64_t>() != known->size))
         return SendError(c.res, 422, "", "LFS object size mismatch for " + ch.path);
@@ -247,6 +309,7 @@ void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
     creq.changes.push_back(std::move(ch));
   }
   if (!have_header) return SendError(c.res, 400, "", "missing header line");
+  if (creq.changes.empty()) return SendError(c.res, 400, "", "No files to commit");
   if (creq.title.empty()) creq.title = "Upload files with hubsim";
   auto result = s_.repos->ApplyCommit(r.key, creq);
   if (!result.ok()) return SendStatus(c.res, result.status());

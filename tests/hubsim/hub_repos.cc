@@ -269,8 +269,23 @@ void HubApi::RepoInfo(Call& c, const RepoRef& r, const std::string& rev) {
 void HubApi::RepoSettings(Call& c, const RepoRef& r) {
   auto body = ParseJsonBody(c.req.body);
   if (!body || !body->is_object()) return SendError(c.res, 400, "", "JSON body expected");
-  if ((*body)["private"].is_boolean()) {
-    Status st = s_.repos->SetPrivate(r.key, (*body)["private"].get<bool>());
+  // Current clients send "visibility" (public, private, protected: Spaces
+  // only, whose files stay public); older ones the boolean "private".
+  std::optional<bool> make_private;
+  if ((*body)["private"].is_boolean()) make_private = (*body)["private"].get<bool>();
+  if (body->contains("visibility")) {
+    const json& v = (*body)["visibility"];
+    std::string vis = v.is_string() ? v.get<std::string>() : "";
+    if (vis == "private") {
+      make_private = true;
+    } else if (vis == "public" || (vis == "protected" && r.key.type == RepoType::kSpace)) {
+      make_private = false;
+    } else {
+      return SendError(c.res, 400, "", "Invalid visibility: " + v.dump());
+    }
+  }
+  if (make_private) {
+    Status st = s_.repos->SetPrivate(r.key, *make_private);
     if (!st.ok()) return SendStatus(c.res, st);
   }
   SendJson(c.res, 200, json::object());
@@ -385,6 +400,32 @@ void HubApi::CreateDiscussion(Call& c, const RepoRef& r) {
            json{{"num", *n},
                 {"url", RepoUrl(c, r.key) + "/discussions/" + std::to_string(*n)},
                 {"pullRequest", true}});
+}
+
+void HubApi::DiscussionDetails(Call& c, const RepoRef& r, const std::string& num) {
+  // Only pull requests exist here, and hubsim keeps no titles, comments or
+  // dates for them: the answer carries what clients parse (Python's
+  // create_pull_request reads it right after opening one), with the repo's
+  // owner and creation date standing in for the PR's.
+  uint64_t n = 0;
+  if (num.empty() || num.size() > 9 || !std::all_of(num.begin(), num.end(), ::isdigit) ||
+      (n = std::stoull(num)) == 0)
+    return SendError(c.res, 404, "", "Discussion not found");
+  auto refs = s_.repos->Get(r.key);
+  if (!refs.ok()) return SendStatus(c.res, refs.status());
+  if (!refs->refs.prs.count(n)) return SendError(c.res, 404, "", "Discussion not found");
+  SendJson(c.res, 200,
+           json{{"num", n},
+                {"title", "Pull request #" + num},
+                {"status", "open"},
+                {"isPullRequest", true},
+                {"createdAt", IsoTime(refs->created)},
+                {"author", {{"name", refs->owner}}},
+                {"repo", {{"name", r.key.id}, {"type", std::string(RepoTypeName(r.key.type))}}},
+                {"changes", {{"base", "refs/heads/main"}}},
+                {"filesWithConflicts", json::array()},
+                {"events", json::array()},
+                {"diff", ""}});
 }
 
 void HubApi::ValidateYaml(Call& c) {

@@ -329,7 +329,12 @@ Result<RepoMeta> RepoStore::Create(const RepoKey& key, bool is_private, const st
   c.date = m.created;
   c.author = owner;
   c.tree = initial_files;
-  for (auto& [p, e] : c.tree) e.last_commit.clear();
+  std::vector<std::string> lfs_objects;
+  for (auto& [p, e] : c.tree) {
+    e.last_commit.clear();
+    if (e.is_lfs()) lfs_objects.push_back(e.sha256);
+  }
+  HUBFS_RETURN_IF_ERROR(WriteLfsMarkersLocked(key, lfs_objects));
   HUBFS_ASSIGN_OR_RETURN(auto commit, WriteCommitLocked(*repo, std::move(c)));
   m.refs.branches["main"] = commit->id;
   HUBFS_RETURN_IF_ERROR(SaveMeta(*repo));
@@ -532,6 +537,10 @@ Result<CommitResult> RepoStore::ApplyCommit(const RepoKey& key, const CommitRequ
   }
   for (auto& [p, e] : c.tree)
     if (e.last_commit.empty()) e.last_seq = 0;
+  std::vector<std::string> lfs_objects;  // committed here: this repo's from now on
+  for (const FileChange& ch : req.changes)
+    if (ch.kind == FileChange::kPut && ch.entry.is_lfs()) lfs_objects.push_back(ch.entry.sha256);
+  HUBFS_RETURN_IF_ERROR(WriteLfsMarkersLocked(key, lfs_objects));
   HUBFS_ASSIGN_OR_RETURN(auto commit, WriteCommitLocked(*repo, std::move(c)));
   m.next_seq++;
   m.last_modified = commit->date;
@@ -607,6 +616,34 @@ Result<uint64_t> RepoStore::OpenPullRequest(const RepoKey& key, const std::strin
   repo->meta.refs.prs[n] = it->second;
   HUBFS_RETURN_IF_ERROR(SaveMeta(*repo));
   return n;
+}
+
+std::filesystem::path RepoStore::LfsMarkerPath(const RepoKey& key,
+                                               const std::string& sha256) const {
+  return RepoDir(key) / "lfs" / sha256.substr(0, 2) / sha256;
+}
+
+Status RepoStore::WriteLfsMarkersLocked(const RepoKey& key,
+                                        const std::vector<std::string>& sha256s) const {
+  for (const std::string& sha : sha256s) {
+    if (!IsLowerHex(sha, 64)) continue;
+    std::error_code ec;
+    if (std::filesystem::exists(LfsMarkerPath(key, sha), ec)) continue;
+    HUBFS_RETURN_IF_ERROR(WriteFileAtomic(LfsMarkerPath(key, sha), ""));
+  }
+  return Status::Ok();
+}
+
+Status RepoStore::GrantLfsObjects(const RepoKey& key, const std::vector<std::string>& sha256s) {
+  HUBFS_ASSIGN_OR_RETURN(auto repo, Load(key));
+  std::lock_guard<std::mutex> l(repo->mu);
+  return WriteLfsMarkersLocked(key, sha256s);
+}
+
+bool RepoStore::HasLfsObject(const RepoKey& key, const std::string& sha256) const {
+  if (!IsLowerHex(sha256, 64) || !Load(key).ok()) return false;
+  std::error_code ec;
+  return std::filesystem::exists(LfsMarkerPath(key, sha256), ec);
 }
 
 }  // namespace hubfs::hubsim

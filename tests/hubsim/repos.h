@@ -139,6 +139,15 @@ class RepoStore {
   // Opens an empty pull request: refs/pr/N at the head of `branch`. Returns N.
   Result<uint64_t> OpenPullRequest(const RepoKey& key, const std::string& branch);
 
+  // LFS objects belong to repos: one committed to a repo, or uploaded with its
+  // write token (Xet shard, classic LFS PUT), may be referenced by sha256 in
+  // its commits and counts as "already stored" in its LFS batches; an object
+  // known only from other repos does not. Stored as empty marker files
+  // lfs/<hh>/<sha256> under the repo's folder (gone with the repo).
+  // Errors: kNotFound (no such repo).
+  Status GrantLfsObjects(const RepoKey& key, const std::vector<std::string>& sha256s);
+  bool HasLfsObject(const RepoKey& key, const std::string& sha256) const;
+
  private:
   struct Repo {
     std::mutex mu;
@@ -153,6 +162,9 @@ class RepoStore {
   Result<std::shared_ptr<const Commit>> LoadCommitLocked(Repo& repo, std::string_view id) const;
   Result<std::shared_ptr<const Commit>> ResolveLocked(Repo& repo, std::string_view rev) const;
   Result<std::shared_ptr<const Commit>> WriteCommitLocked(Repo& repo, Commit commit) const;
+  std::filesystem::path LfsMarkerPath(const RepoKey& key, const std::string& sha256) const;
+  // Marks these LFS objects as the repo's (invalid sha256s are skipped).
+  Status WriteLfsMarkersLocked(const RepoKey& key, const std::vector<std::string>& sha256s) const;
   void CacheCommitLocked(Repo& repo, std::shared_ptr<const Commit> c) const;
 
   std::filesystem::path root_;

@@ -239,6 +239,47 @@ TEST(RepoStore, CommitsParentsConflictsAndRestart) {
   EXPECT_EQ(c.tree.at("a/b.txt").last_commit, second);
 }
 
+TEST(RepoStore, LfsObjectsBelongToRepos) {
+  TempDir dir;
+  int64_t now = 1'700'000'000;
+  RepoKey a{RepoType::kModel, "ns/a"}, b{RepoType::kModel, "ns/b"};
+  const std::string sha1(64, '1'), sha2(64, '2'), sha3(64, '3');
+  TreeEntry lfs;
+  lfs.sha256 = sha1;
+  lfs.size = 5;
+  lfs.oid = GitBlobOid(LfsPointer(sha1, 5));
+  {
+    RepoStore store(dir.path(), [&] { return now; });
+    // Committed at creation (import) → a's; b has nothing.
+    ASSERT_TRUE(store.Create(a, false, "ns", {{"w.bin", lfs}}).ok());
+    ASSERT_TRUE(store.Create(b, false, "ns", {}).ok());
+    EXPECT_TRUE(store.HasLfsObject(a, sha1));
+    EXPECT_FALSE(store.HasLfsObject(b, sha1));
+    // Committed later → b's too; granted by an upload → a's only.
+    CommitRequest req;
+    req.target = "main";
+    TreeEntry lfs2 = lfs;
+    lfs2.sha256 = sha2;
+    req.changes.push_back({FileChange::kPut, "x.bin", lfs2});
+    ASSERT_TRUE(store.ApplyCommit(b, req).ok());
+    EXPECT_TRUE(store.HasLfsObject(b, sha2));
+    EXPECT_FALSE(store.HasLfsObject(a, sha2));
+    ASSERT_TRUE(store.GrantLfsObjects(a, {sha3, "not-a-sha"}).ok());
+    EXPECT_TRUE(store.HasLfsObject(a, sha3));
+    EXPECT_FALSE(store.HasLfsObject(b, sha3));
+    EXPECT_FALSE(store.HasLfsObject(a, "not-a-sha"));
+    EXPECT_EQ(store.GrantLfsObjects(RepoKey{RepoType::kModel, "ns/none"}, {sha3}).code(),
+              ErrorCode::kNotFound);
+  }
+  // Persistent; gone with the repo.
+  RepoStore store(dir.path(), [&] { return now; });
+  EXPECT_TRUE(store.HasLfsObject(a, sha3));
+  ASSERT_TRUE(store.Delete(a).ok());
+  EXPECT_FALSE(store.HasLfsObject(a, sha1));
+  ASSERT_TRUE(store.Create(a, false, "ns", {}).ok());
+  EXPECT_FALSE(store.HasLfsObject(a, sha1));
+}
+
 TEST(RepoPaths, Validation) {
   for (const char* ok : {"a", "a/b.txt", "ü dir/x y#.txt", ".gitattributes"})
     EXPECT_TRUE(ValidRepoPath(ok)) << ok;
