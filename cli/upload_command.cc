@@ -304,13 +304,13 @@ int UploadCommand(std::span<const std::string_view> argv) {
   if (std::filesystem::is_directory(status)) {
     auto files = CollectFolder(local, args);
     if (!files.ok()) return Fail(kExitError, files.status().message());
-    for (auto& [rel, path] : *files) plan.files.push_back({JoinRepoPath(dest, rel), path});
+    for (auto& [rel, path] : *files) plan.files.push_back({JoinRepoPath(dest, rel), path, nullptr});
   } else if (std::filesystem::is_regular_file(status)) {
     if (dest.empty() || (args.positional.size() == 2 && !src->subdir.empty() &&
                          args.positional[1].back() == '/')) {
       dest = JoinRepoPath(dest, local.filename().string());
     }
-    plan.files.push_back({dest, local.string()});
+    plan.files.push_back({dest, local.string(), nullptr});
   } else {
     return Fail(kExitError, local.string() + " is neither a regular file nor a folder");
   }

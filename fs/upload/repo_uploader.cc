@@ -46,7 +46,7 @@ FileStamp StampOf(const struct stat& st) {
 }
 
 // An open local file; closed on destruction.
-class LocalFile {
+class LocalFile final : public UploadSource {
  public:
   static Result<std::unique_ptr<LocalFile>> Open(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -70,8 +70,11 @@ class LocalFile {
     return StampOf(st);
   }
 
+  const std::string& name() const override { return path_; }
+  uint64_t size() const override { return stamp_.size; }
+
   // Reads up to buf.size() bytes at the current position; 0 at the end.
-  Result<size_t> Read(std::span<uint8_t> buf) {
+  Result<size_t> Read(std::span<uint8_t> buf) override {
     for (;;) {
       ssize_t n = ::read(fd_, buf.data(), buf.size());
       if (n >= 0) return static_cast<size_t>(n);
@@ -80,34 +83,13 @@ class LocalFile {
     }
   }
 
-  Status Rewind() {
+  Status Rewind() override {
     if (::lseek(fd_, 0, SEEK_SET) != 0) return IoError("seek " + path_ + ": " + std::strerror(errno));
     return Status::Ok();
   }
 
-  // Reads the whole file (bounded by `max`).
-  Result<std::string> ReadAll(uint64_t max) {
-    HUBFS_RETURN_IF_ERROR(Rewind());
-    std::string out;
-    out.resize(std::min<uint64_t>(stamp_.size, max) + 1);
-    size_t used = 0;
-    for (;;) {
-      if (used == out.size()) {
-        if (out.size() > max) return ResourceExhaustedError(path_ + " is larger than expected");
-        out.resize(out.size() * 2);
-      }
-      HUBFS_ASSIGN_OR_RETURN(
-          size_t n, Read(std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()) + used,
-                                            out.size() - used)));
-      if (n == 0) break;
-      used += n;
-    }
-    out.resize(used);
-    return out;
-  }
-
   // Fails when the file is no longer what was stamped at open.
-  Status CheckUnchanged(uint64_t bytes_read) const {
+  Status CheckUnchanged(uint64_t bytes_read) const override {
     HUBFS_ASSIGN_OR_RETURN(FileStamp now, Stat());
     if (!(now == stamp_) || bytes_read != stamp_.size) {
       return Status(ErrorCode::kFailedPrecondition,
@@ -116,15 +98,33 @@ class LocalFile {
     return Status::Ok();
   }
 
-  const FileStamp& stamp() const { return stamp_; }
-  const std::string& path() const { return path_; }
-
  private:
   LocalFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   int fd_;
   std::string path_;
   FileStamp stamp_;
 };
+
+// Reads a whole source from its start (bounded by `max`).
+Result<std::string> ReadAll(UploadSource* src, uint64_t max) {
+  HUBFS_RETURN_IF_ERROR(src->Rewind());
+  std::string out;
+  out.resize(std::min<uint64_t>(src->size(), max) + 1);
+  size_t used = 0;
+  for (;;) {
+    if (used == out.size()) {
+      if (out.size() > max) return ResourceExhaustedError(src->name() + " is larger than expected");
+      out.resize(out.size() * 2);
+    }
+    HUBFS_ASSIGN_OR_RETURN(
+        size_t n, src->Read(std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()) + used,
+                                               out.size() - used)));
+    if (n == 0) break;
+    used += n;
+  }
+  out.resize(used);
+  return out;
+}
 
 // A stable tag for the CAS a local dedup entry came from.
 uint64_t CasScope(const std::string& cas_url) {
@@ -222,7 +222,7 @@ Status ValidateUploadPath(const std::string& path) {
 
 struct PreparedFile {
   UploadFileSpec spec;
-  std::unique_ptr<LocalFile> file;
+  std::shared_ptr<UploadSource> file;
   hub::PreuploadAnswer answer;
 };
 
@@ -241,6 +241,11 @@ bool EntryMatches(const hub::TreeEntry* e, const Expectation& want) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<UploadSource>> OpenLocalSource(const std::string& path) {
+  HUBFS_ASSIGN_OR_RETURN(std::unique_ptr<LocalFile> f, LocalFile::Open(path));
+  return std::unique_ptr<UploadSource>(std::move(f));
+}
 
 std::string DefaultCommitSummary(const std::vector<std::string>& uploaded,
                                  const std::vector<std::string>& deleted) {
@@ -262,7 +267,7 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
                                           const std::function<void(const UploadProgress&)>& progress) {
   const std::string target = plan.repo.ToString() + "@" + plan.revision;
   const std::string context = "upload to " + target;
-  if (plan.files.empty() && plan.deletes.empty()) {
+  if (plan.files.empty() && plan.deletes.empty() && plan.copies.empty()) {
     return InvalidArgumentError(context + ": nothing to upload or delete");
   }
   std::set<std::string> seen;
@@ -274,6 +279,12 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
   }
   for (const auto& d : plan.deletes) {
     HUBFS_RETURN_IF_ERROR(hub::ValidateRepoPath(d).WithContext(context));
+  }
+  for (const auto& c : plan.copies) {
+    HUBFS_RETURN_IF_ERROR(ValidateUploadPath(c.path_in_repo).WithContext(context));
+    if (!seen.insert(c.path_in_repo).second) {
+      return InvalidArgumentError(context + ": '" + c.path_in_repo + "' given twice");
+    }
   }
 
   // The commit our change is made against.
@@ -287,14 +298,18 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
   for (const auto& spec : plan.files) {
     PreparedFile pf;
     pf.spec = spec;
-    HUBFS_ASSIGN_OR_RETURN(pf.file, LocalFile::Open(spec.local_path));
+    if (spec.source) {
+      pf.file = spec.source;
+    } else {
+      HUBFS_ASSIGN_OR_RETURN(pf.file, LocalFile::Open(spec.local_path));
+    }
     std::string sample(512, '\0');
     HUBFS_ASSIGN_OR_RETURN(size_t n, pf.file->Read(std::span<uint8_t>(
                                          reinterpret_cast<uint8_t*>(sample.data()), sample.size())));
     sample.resize(n);
     HUBFS_RETURN_IF_ERROR(pf.file->Rewind());
-    pre.push_back({spec.path_in_repo, pf.file->stamp().size, std::move(sample)});
-    prog.total_bytes += pf.file->stamp().size;
+    pre.push_back({spec.path_in_repo, pf.file->size(), std::move(sample)});
+    prog.total_bytes += pf.file->size();
     files.push_back(std::move(pf));
   }
   if (!pre.empty()) {
@@ -314,7 +329,7 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
       continue;
     }
     if (pf.answer.lfs) continue;
-    HUBFS_ASSIGN_OR_RETURN(std::string content, pf.file->ReadAll(pf.file->stamp().size));
+    HUBFS_ASSIGN_OR_RETURN(std::string content, ReadAll(pf.file.get(), pf.file->size()));
     HUBFS_RETURN_IF_ERROR(pf.file->CheckUnchanged(content.size()));
     std::string oid = chunkstore::GitBlobId(
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(content.data()), content.size()));
@@ -348,7 +363,8 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
     const uint64_t base_hashed = prog.hashed_bytes;
     for (auto& pf : files) {
       if (pf.answer.should_ignore || !pf.answer.lfs) continue;
-      LocalFile* lf = pf.file.get();
+      UploadSource* lf = pf.file.get();
+      HUBFS_RETURN_IF_ERROR(lf->Rewind());
       const uint64_t before = session.stats().bytes_hashed;
       auto on_progress = [&](uint64_t) {
         chunkstore::UploadStats s = session.stats();
@@ -412,21 +428,29 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
       if (batch.transfer == "xet" || !obj.needs_upload) continue;
       auto it = lfs_by_oid.find(obj.oid);
       if (it == lfs_by_oid.end()) return CorruptError(context + ": LFS batch named an unknown object");
-      LocalFile* lf = it->second->file.get();
-      if (lf->stamp().size > options_.max_basic_upload_bytes) {
-        return ResourceExhaustedError(context + ": " + lf->path() +
+      UploadSource* lf = it->second->file.get();
+      if (lf->size() > options_.max_basic_upload_bytes) {
+        return ResourceExhaustedError(context + ": " + lf->name() +
                                       " is too large for the basic LFS transfer");
       }
-      HUBFS_ASSIGN_OR_RETURN(std::string bytes, lf->ReadAll(lf->stamp().size));
+      HUBFS_ASSIGN_OR_RETURN(std::string bytes, ReadAll(lf, lf->size()));
       HUBFS_RETURN_IF_ERROR(lf->CheckUnchanged(bytes.size()));
       auto sha = chunkstore::Sha256Digest(
           std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
       if (chunkstore::HexLower(sha) != obj.oid) {
         return Status(ErrorCode::kFailedPrecondition,
-                      lf->path() + " changed while it was being uploaded; nothing was committed");
+                      lf->name() + " changed while it was being uploaded; nothing was committed");
       }
       HUBFS_RETURN_IF_ERROR(commits_->LfsBasicUpload(obj, std::move(bytes)));
     }
+  }
+
+  for (const auto& c : plan.copies) {
+    if (!hub::IsHex64(c.sha256)) return InvalidArgumentError(context + ": bad sha256 to copy");
+    expect[c.path_in_repo] = {true, c.sha256, true};
+    uploaded_paths.push_back(c.path_in_repo);
+    ++report.copied_files;
+    ops.push_back(hub::CommitOperation::LfsFile(c.path_in_repo, c.sha256, std::nullopt));
   }
 
   std::vector<std::string> deleted;
@@ -506,6 +530,21 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
         }
       }
       HUBFS_ASSIGN_OR_RETURN(std::optional<std::string> changed, changed_between(parent, head));
+      if (changed && plan.conflict_to_pr && !req.create_pr) {
+        HUBFS_LOG(kWarning) << "upload: " << target << " moved to " << head.substr(0, 12)
+                            << " and '" << *changed
+                            << "' changed there; sending the change to a new pull request";
+        req.create_pr = true;
+        req.description += (req.description.empty() ? "" : "\n\n") +
+                           std::string("The branch moved and '") + *changed +
+                           "' changed there; opened as a pull request based on " +
+                           parent.substr(0, 12) + ".";
+        HUBFS_ASSIGN_OR_RETURN(hub::CommitResult pr, commits_->Commit(plan.repo, plan.revision, req));
+        report.committed = true;
+        report.conflict_pr = pr.pr_number;
+        report.commit = std::move(pr);
+        return report;
+      }
       if (changed) {
         return Status(ErrorCode::kFailedPrecondition,
                       context + ": the branch moved to " + head.substr(0, 12) + " and '" +

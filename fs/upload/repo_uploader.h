@@ -22,6 +22,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <span>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,9 +37,36 @@
 
 namespace hubfs::fs {
 
+// Where the bytes of one uploaded file come from. Read sequentially from the
+// start (Rewind starts over); CheckUnchanged fails (kFailedPrecondition,
+// "... changed while it was being read ...") when the content may differ
+// from what was read. Used by one thread at a time.
+class UploadSource {
+ public:
+  virtual ~UploadSource() = default;
+  virtual const std::string& name() const = 0;  // for messages
+  virtual uint64_t size() const = 0;            // as of opening
+  virtual Result<size_t> Read(std::span<uint8_t> buf) = 0;
+  virtual Status Rewind() = 0;
+  virtual Status CheckUnchanged(uint64_t bytes_read) const = 0;
+};
+
+// A local file as an UploadSource (size, mtime, ctime and inode must not
+// change while it is read). Errors: kNotFound, kInvalidArgument (not a
+// regular file), kIo.
+Result<std::unique_ptr<UploadSource>> OpenLocalSource(const std::string& path);
+
 struct UploadFileSpec {
   std::string path_in_repo;
-  std::string local_path;
+  std::string local_path;                // read when `source` is not given
+  std::shared_ptr<UploadSource> source;  // else opened from local_path
+};
+
+// An LFS/Xet file the repo already has, committed at another path by its
+// SHA-256 without uploading anything (a rename).
+struct CopySpec {
+  std::string path_in_repo;
+  std::string sha256;
 };
 
 struct UploadPlan {
@@ -45,9 +74,14 @@ struct UploadPlan {
   std::string revision = "main";  // a branch or refs/pr/N
   bool create_pr = false;
   std::vector<UploadFileSpec> files;
+  std::vector<CopySpec> copies;
   std::vector<std::string> deletes;  // repo paths of files to delete
   std::string summary;               // empty: made from what changed
   std::string description;
+  // The branch moved and a touched path changed there: open a pull request
+  // with the change, based on the commit it was made against, instead of
+  // failing.
+  bool conflict_to_pr = false;
 };
 
 struct UploadProgress {
@@ -68,6 +102,9 @@ struct UploadReport {
   size_t deleted_files = 0;
   uint64_t bytes = 0;
   int rebases = 0;
+  size_t copied_files = 0;
+  // Set when conflict_to_pr sent the change to a new pull request.
+  std::optional<uint64_t> conflict_pr;
   std::string transfer;  // "xet" or "basic" (LFS files only)
   chunkstore::UploadStats engine;
   uint64_t shard_bytes = 0;

@@ -82,6 +82,8 @@ class FakeHub {
   std::function<void()> on_preupload;
   std::map<std::string, std::string> remote_oid;  // preupload's "oid" per path
   int commit_posts = 0;
+  int pr_posts = 0;
+  std::string last_body;
   int xorb_posts = 0;
   std::vector<json> headers;
 
@@ -134,12 +136,22 @@ class FakeHub {
       }
       return Json(out);
     }
-    if (r.url == api + "/commit/main") {
+    if (r.url == api + "/commit/main" || r.url == api + "/commit/main?create_pr=1") {
+      if (r.url.find("create_pr=1") != std::string::npos) {
+        ++pr_posts;
+        json header = json::parse(r.body.substr(0, r.body.find('\n')))["value"];
+        headers.push_back(header);
+        return Json({{"success", true},
+                     {"commitOid", kH3},
+                     {"commitUrl", kEp + "/me/r/commit/" + kH3},
+                     {"pullRequestUrl", kEp + "/me/r/discussions/4"}});
+      }
       json header;
       size_t nl = r.body.find('\n');
       header = json::parse(r.body.substr(0, nl))["value"];
       headers.push_back(header);
       const int call = commit_posts++;
+      last_body = r.body;
       lock.unlock();
       return on_commit(call, header);
     }
@@ -179,7 +191,8 @@ class RepoUploaderTest : public ::testing::Test {
   UploadPlan Plan() {
     UploadPlan p;
     p.repo = hub::RepoId{hub::RepoType::kModel, "me", "r"};
-    p.files = {{"w.bin", (dir_ / "w.bin").string()}, {"a.txt", (dir_ / "a.txt").string()}};
+    p.files = {{"w.bin", (dir_ / "w.bin").string(), nullptr},
+               {"a.txt", (dir_ / "a.txt").string(), nullptr}};
     return p;
   }
 
@@ -242,6 +255,41 @@ TEST_F(RepoUploaderTest, RefusesWhenATouchedPathChangedUpstream) {
   EXPECT_EQ(r.status().code(), ErrorCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("'a.txt' changed"), std::string::npos) << r.status();
   EXPECT_EQ(hub.commit_posts, 1);
+}
+
+TEST_F(RepoUploaderTest, AConflictGoesToAPullRequestBasedOnTheOriginalParent) {
+  FakeHub hub;
+  hub.trees[kH1]["a.txt"] = RegularEntry("a.txt", std::string(40, 'f'), 3);
+  hub.trees[kH2]["a.txt"] = RegularEntry("a.txt", std::string(40, '9'), 4);  // their edit
+  hub.on_commit = [&](int, const json&) -> Result<HttpResponse> {
+    hub.head = kH2;
+    return Json({{"error", "The branch was updated"}}, 412);
+  };
+  UploadPlan p = Plan();
+  p.conflict_to_pr = true;
+  auto r = hub.Upload(p);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->conflict_pr, 4u);
+  EXPECT_EQ(hub.commit_posts, 1);
+  EXPECT_EQ(hub.pr_posts, 1);
+  ASSERT_EQ(hub.headers.size(), 2u);
+  EXPECT_EQ(hub.headers[1]["parentCommit"], kH1);  // the PR's base: what the change was made on
+}
+
+TEST_F(RepoUploaderTest, CopiesReReferenceByShaWithoutUploading) {
+  FakeHub hub;
+  hub.on_commit = [](int, const json&) -> Result<HttpResponse> { return Committed(kH2); };
+  UploadPlan p;
+  p.repo = hub::RepoId{hub::RepoType::kModel, "me", "r"};
+  p.copies.push_back({"new/w.bin", std::string(64, 'd')});
+  p.deletes.push_back("w.bin");
+  auto r = hub.Upload(p);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->copied_files, 1u);
+  EXPECT_EQ(hub.xorb_posts, 0);
+  EXPECT_NE(hub.last_body.find("\"lfsFile\""), std::string::npos);
+  EXPECT_EQ(hub.last_body.find("\"size\""), std::string::npos);  // by oid only
+  EXPECT_NE(hub.last_body.find("\"deletedFile\""), std::string::npos);
 }
 
 TEST_F(RepoUploaderTest, ALostAnswerWhoseCommitLandedIsNotSentAgain) {
