@@ -1,0 +1,322 @@
+#include "fs/write/committer.h"
+
+#include <algorithm>
+#include <charconv>
+#include <deque>
+
+#include "common/log.h"
+
+namespace hubfs::fs {
+
+// ---- CommitBudget ------------------------------------------------------
+
+CommitBudget::CommitBudget(FileEnv* env, std::string path, int per_hour)
+    : env_(env), path_(std::move(path)), per_hour_(per_hour) {}
+
+Result<std::chrono::seconds> CommitBudget::TryTake(int64_t now) {
+  HUBFS_ASSIGN_OR_RETURN(auto f, env_->Open(path_, OpenMode::kReadWrite));
+  HUBFS_RETURN_IF_ERROR(f->Lock());  // released when f closes
+  std::string text;
+  std::vector<uint8_t> buf(4096);
+  for (uint64_t off = 0;;) {
+    HUBFS_ASSIGN_OR_RETURN(size_t n, f->PRead(off, buf));
+    if (n == 0) break;
+    text.append(reinterpret_cast<const char*>(buf.data()), n);
+    off += n;
+    if (text.size() > (1u << 20)) break;  // a damaged file: start over below
+  }
+  std::deque<int64_t> times;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    int64_t t = 0;
+    auto [p, ec] = std::from_chars(text.data() + start, text.data() + end, t);
+    if (ec == std::errc() && p == text.data() + end && t > now - 3600 && t <= now + 60) {
+      times.push_back(t);
+    }
+    start = end + 1;
+  }
+  std::sort(times.begin(), times.end());
+  if (static_cast<int>(times.size()) >= per_hour_) {
+    const int64_t wait = times[times.size() - static_cast<size_t>(per_hour_)] + 3600 - now;
+    return std::chrono::seconds(std::max<int64_t>(1, wait));
+  }
+  times.push_back(now);
+  std::string out;
+  for (int64_t t : times) out += std::to_string(t) + "\n";
+  HUBFS_RETURN_IF_ERROR(f->Truncate(0));
+  HUBFS_RETURN_IF_ERROR(f->PWrite(0, std::span<const uint8_t>(
+                                         reinterpret_cast<const uint8_t*>(out.data()), out.size())));
+  return std::chrono::seconds(0);
+}
+
+// ---- WriteCommitter ----------------------------------------------------
+
+WriteCommitter::WriteCommitter(WriteJournal* journal, std::mutex* journal_mu,
+                               RepoUploader* uploader, CommitSources* sources,
+                               CommitBudget* budget, hub::RepoId repo, std::string branch,
+                               Clock* clock, CommitterOptions options)
+    : journal_(journal),
+      journal_mu_(journal_mu),
+      uploader_(uploader),
+      sources_(sources),
+      budget_(budget),
+      repo_(std::move(repo)),
+      branch_(std::move(branch)),
+      clock_(clock),
+      options_(options) {}
+
+WriteCommitter::~WriteCommitter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void WriteCommitter::Start() {
+  thread_ = std::thread([this] { Run(); });
+  Notify();  // changes left in the journal by an earlier run
+}
+
+void WriteCommitter::Notify() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!first_notify_) first_notify_ = clock_->Now();
+  }
+  cv_.notify_all();
+}
+
+std::string WriteCommitter::target() const {
+  std::lock_guard<std::mutex> lock(*journal_mu_);
+  if (options_.create_pr && journal_->pr_number()) {
+    return "refs/pr/" + std::to_string(*journal_->pr_number());
+  }
+  return branch_;
+}
+
+CommitterStats WriteCommitter::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+bool WriteCommitter::DoneLocked(const std::string& path, uint64_t seq) const {
+  std::lock_guard<std::mutex> jl(*journal_mu_);
+  if (!path.empty()) {
+    const PendingChange* c = journal_->table().Find(path);
+    return c == nullptr || c->seq > seq || c->kind == PendingChange::Kind::kNewDir;
+  }
+  for (const auto& [p, c] : journal_->table().entries()) {
+    if (c.kind != PendingChange::Kind::kNewDir && c.seq <= seq) return false;
+  }
+  return true;
+}
+
+Status WriteCommitter::WaitCommitted(const std::string& path, uint64_t seq,
+                                     std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock<std::mutex> lock(mu_);
+  urgent_ = true;
+  if (!first_notify_) first_notify_ = clock_->Now();
+  cv_.notify_all();
+  for (;;) {
+    if (!path.empty()) {
+      auto it = conflicted_.find(path);
+      if (it != conflicted_.end() && seq <= it->second.second) {
+        return Status(ErrorCode::kConflict,
+                      "'" + path + "' changed upstream; the change went to pull request #" +
+                          std::to_string(it->second.first));
+      }
+    }
+    if (DoneLocked(path, seq)) return Status::Ok();
+    if (stop_) return UnavailableError("the mount is stopping; the change stays journaled");
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && !DoneLocked(path, seq)) {
+      std::string why = stats_.last_error.empty() ? "" : " (last error: " + stats_.last_error + ")";
+      return Status(ErrorCode::kTimeout,
+                    "not committed within the time allowed; the change stays journaled" + why);
+    }
+  }
+}
+
+size_t WriteCommitter::Shutdown(std::chrono::milliseconds timeout) {
+  (void)WaitCommitted("", UINT64_MAX, timeout);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> jl(*journal_mu_);
+  size_t left = 0;
+  for (const auto& [p, c] : journal_->table().entries()) {
+    left += c.kind != PendingChange::Kind::kNewDir;
+  }
+  return left;
+}
+
+void WriteCommitter::Run() {
+  std::chrono::milliseconds backoff = options_.retry_initial;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    if (!first_notify_) {
+      cv_.wait(lock);
+      continue;
+    }
+    // Not a sliding window: the first change since the last commit sets
+    // the time; later ones do not push it back.
+    const auto due = *first_notify_ + options_.commit_delay;
+    if (!urgent_ && clock_->Now() < due) {
+      lock.unlock();
+      clock_->SleepFor(std::min<Clock::Duration>(due - clock_->Now(), std::chrono::milliseconds(200)));
+      lock.lock();
+      continue;
+    }
+    first_notify_.reset();
+    lock.unlock();
+    Status error;
+    const bool did = CommitOnce(&error);
+    lock.lock();
+    if (!error.ok()) {
+      ++stats_.failures;
+      stats_.last_error = error.ToString();
+      HUBFS_LOG(kWarning) << "commit to " << repo_.ToString() << "@" << branch_
+                          << " failed (retrying in " << backoff.count() << " ms): " << error;
+      if (!first_notify_) first_notify_ = clock_->Now();
+      lock.unlock();
+      // Interruptible by stop_ only through short sleeps.
+      auto waited = std::chrono::milliseconds(0);
+      while (waited < backoff) {
+        clock_->SleepFor(std::chrono::milliseconds(100));
+        waited += std::chrono::milliseconds(100);
+        std::lock_guard<std::mutex> l(mu_);
+        if (stop_) break;
+      }
+      lock.lock();
+      backoff = std::min(backoff * 2, options_.retry_max);
+      continue;
+    }
+    backoff = options_.retry_initial;
+    if (did) {
+      // More may have become committable while this batch went up.
+      bool more = false;
+      {
+        std::lock_guard<std::mutex> jl(*journal_mu_);
+        for (const auto& [p, c] : journal_->table().entries()) {
+          more |= c.kind != PendingChange::Kind::kNewDir;
+        }
+      }
+      if (more && !first_notify_) first_notify_ = clock_->Now();
+    } else {
+      urgent_ = false;  // nothing committable (e.g. all busy): wait for a Notify
+    }
+    cv_.notify_all();
+  }
+}
+
+bool WriteCommitter::CommitOnce(Status* error) {
+  std::vector<BatchItem> batch;
+  std::optional<uint64_t> pr;
+  {
+    std::set<std::string> busy = sources_->BusyPaths();
+    std::lock_guard<std::mutex> jl(*journal_mu_);
+    batch = journal_->table().TakeBatch(journal_->table().last_seq(), busy);
+    pr = journal_->pr_number();
+  }
+  if (batch.empty()) return false;
+
+  auto wait = budget_->TryTake(clock_->UnixSeconds());
+  if (!wait.ok()) {
+    *error = wait.status().WithContext("commit budget");
+    return true;
+  }
+  if (wait->count() > 0) {
+    *error = ResourceExhaustedError("commit budget of the repo used up; next commit in " +
+                                    std::to_string(wait->count()) + " s");
+    return true;
+  }
+
+  UploadPlan plan;
+  plan.repo = repo_;
+  plan.revision = branch_;
+  if (options_.create_pr) {
+    if (pr) {
+      plan.revision = "refs/pr/" + std::to_string(*pr);
+    } else {
+      plan.create_pr = true;
+    }
+  } else {
+    plan.conflict_to_pr = true;
+  }
+  for (const BatchItem& item : batch) {
+    switch (item.change.kind) {
+      case PendingChange::Kind::kStaged: {
+        auto src = sources_->OpenStaged(item.path, item.change);
+        if (!src.ok()) {
+          *error = src.status();
+          return true;
+        }
+        plan.files.push_back({item.path, "", *src});
+        break;
+      }
+      case PendingChange::Kind::kCopy:
+        if (item.change.base && item.change.base->sha256) {
+          plan.copies.push_back({item.path, *item.change.base->sha256});
+        } else if (item.change.base) {
+          auto src = sources_->OpenRemote(item.path, *item.change.base);
+          if (!src.ok()) {
+            *error = src.status();
+            return true;
+          }
+          plan.files.push_back({item.path, "", *src});
+        }
+        break;
+      case PendingChange::Kind::kDeleted:
+        plan.deletes.push_back(item.path);
+        break;
+      case PendingChange::Kind::kNewDir:
+        break;
+    }
+  }
+  Result<UploadReport> report = uploader_->Upload(plan);
+  if (!report.ok()) {
+    *error = report.status();
+    return true;
+  }
+  {
+    std::lock_guard<std::mutex> jl(*journal_mu_);
+    Status st = journal_->Append(journal_->table().Committed(batch));
+    if (st.ok() && report->committed && !report->conflict_pr && !plan.create_pr) {
+      st = journal_->SetBaseCommit(report->commit.commit_oid);
+    }
+    if (st.ok() && plan.create_pr && report->commit.pr_number) {
+      st = journal_->SetPrNumber(*report->commit.pr_number);
+    }
+    if (!st.ok()) {
+      // The commit landed but the journal could not say so: the next run
+      // sees the changes already on the Hub (preupload oids, landed checks).
+      *error = st.WithContext("recording a landed commit");
+    }
+  }
+  sources_->OnCommitted(report->commit.commit_oid, batch, report->conflict_pr);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (report->committed) {
+    ++stats_.commits;
+    stats_.last_commit = report->commit.commit_oid;
+  }
+  if (report->conflict_pr) {
+    ++stats_.conflict_prs;
+    stats_.last_conflict_pr = report->conflict_pr;
+    for (const BatchItem& item : batch) {
+      conflicted_[item.path] = {*report->conflict_pr, item.change.seq};
+    }
+    HUBFS_LOG(kWarning) << "the branch " << branch_ << " of " << repo_.ToString()
+                        << " changed upstream where this mount changed it; the change went to "
+                        << report->commit.pr_url.value_or("a pull request");
+  }
+  stats_.last_error.clear();
+  return true;
+}
+
+}  // namespace hubfs::fs
