@@ -28,7 +28,9 @@ PendingRecord PendingTable::Set(const std::string& path, std::optional<PendingCh
 
 std::vector<PendingRecord> PendingTable::Stage(const std::string& path, uint64_t staging_id,
                                                uint64_t size, std::optional<RemoteFile> base,
-                                               bool was_remote) {
+                                               bool was_remote,
+                                               std::vector<std::pair<uint64_t, uint64_t>> local,
+                                               uint64_t base_limit) {
   Begin();
   PendingChange c;
   c.kind = PendingChange::Kind::kStaged;
@@ -36,6 +38,10 @@ std::vector<PendingRecord> PendingTable::Stage(const std::string& path, uint64_t
   c.size = size;
   c.base = std::move(base);
   c.was_remote = was_remote;
+  if (c.base) {
+    c.local = std::move(local);
+    c.base_limit = std::min(base_limit, c.base->size);
+  }
   return {Set(path, c)};
 }
 
@@ -186,6 +192,10 @@ std::string EncodeRecord(const PendingRecord& record) {
       if (c.base->sha256) b["sha256"] = *c.base->sha256;
       if (c.base->xet_hash) b["xet_hash"] = *c.base->xet_hash;
       cj["base"] = b;
+      cj["base_limit"] = c.base_limit;
+      json local = json::array();
+      for (auto [x, y] : c.local) local.push_back(json::array({x, y}));
+      cj["local"] = local;
     }
     j["change"] = cj;
   }
@@ -233,6 +243,22 @@ Result<PendingRecord> DecodeRecord(std::string_view text) {
       f.xet_hash = b["xet_hash"].get<std::string>();
     }
     c.base = std::move(f);
+    if (cj.contains("base_limit") && !u64(cj, "base_limit", &c.base_limit)) return bad("base_limit");
+    if (c.base_limit > c.base->size) return bad("base_limit past the base");
+    if (cj.contains("local")) {
+      if (!cj["local"].is_array() || cj["local"].size() > 1'000'000) return bad("local ranges");
+      uint64_t prev_end = 0;
+      for (const json& range : cj["local"]) {
+        if (!range.is_array() || range.size() != 2 || !range[0].is_number_unsigned() ||
+            !range[1].is_number_unsigned()) {
+          return bad("local range");
+        }
+        const uint64_t x = range[0].get<uint64_t>(), y = range[1].get<uint64_t>();
+        if (x >= y || x < prev_end || y > c.size) return bad("local ranges out of order");
+        prev_end = y;
+        c.local.emplace_back(x, y);
+      }
+    }
   }
   if ((c.kind == PendingChange::Kind::kCopy) && !c.base) return bad("copy without base");
   c.seq = r.seq;

@@ -47,6 +47,10 @@ struct PendingChange {
   uint64_t staging_id = 0;
   uint64_t size = 0;
   std::optional<RemoteFile> base;
+  // kStaged with a base: the staging file's local byte ranges, and where
+  // base bytes end (StagedFile::base_limit); the rest comes from `base`.
+  std::vector<std::pair<uint64_t, uint64_t>> local;
+  uint64_t base_limit = 0;
   // Whether the path held a file at the commit the view is based on (a
   // kStaged or kCopy over it replaces it; deleting it must be committed).
   bool was_remote = false;
@@ -82,7 +86,9 @@ class PendingTable {
   // `path` now has the content of staging file `staging_id` (`base`: the
   // Hub's file it was opened on, for the bytes not yet local).
   std::vector<PendingRecord> Stage(const std::string& path, uint64_t staging_id, uint64_t size,
-                                   std::optional<RemoteFile> base, bool was_remote);
+                                   std::optional<RemoteFile> base, bool was_remote,
+                                   std::vector<std::pair<uint64_t, uint64_t>> local = {},
+                                   uint64_t base_limit = 0);
   // Size change of a staged path (write past the end, truncate).
   std::vector<PendingRecord> Resize(const std::string& path, uint64_t size);
   // Removes the file at `path`: a deletion to commit when the Hub has it,

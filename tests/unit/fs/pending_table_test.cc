@@ -153,6 +153,21 @@ TEST(PendingTableTest, PlanningAloneChangesNothing) {
   EXPECT_EQ(again[0].seq, 1u);
 }
 
+TEST(PendingTableTest, ALazyFilesLocalRangesRoundTrip) {
+  Recorder r;
+  r.Add(r.t.Stage("w.bin", 9, 1 << 20, Lfs(1 << 20), true, {{0, 10}, {4096, 8192}}, 1 << 20));
+  const PendingChange* c = r.t.Find("w.bin");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->local.size(), 2u);
+  EXPECT_EQ(c->base_limit, 1u << 20);
+  ExpectReplayEquals(r.t, r.log);
+  auto bad = DecodeRecord(
+      "{\"seq\":1,\"path\":\"a\",\"change\":{\"kind\":\"staged\",\"staging\":1,"
+      "\"size\":10,\"was_remote\":true,\"base\":{\"size\":10,\"git_oid\":\"x\"},"
+      "\"base_limit\":10,\"local\":[[5,20]]}}");
+  EXPECT_FALSE(bad.ok());  // a range past the size
+}
+
 TEST(PendingTableTest, HostileRecordsAreRefused) {
   for (const char* bad : {"", "[]", "{\"seq\":1}", "{\"seq\":-1,\"path\":\"a\",\"change\":null}",
                           "{\"seq\":1,\"path\":\"\",\"change\":null}",
