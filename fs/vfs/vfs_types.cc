@@ -1,0 +1,46 @@
+#include "fs/vfs/vfs_types.h"
+
+namespace hubfs::fs {
+
+const char* VfsErrcName(VfsErrc code) {
+  switch (code) {
+    case VfsErrc::kNoEntry: return "no_entry";
+    case VfsErrc::kNotDir: return "not_dir";
+    case VfsErrc::kIsDir: return "is_dir";
+    case VfsErrc::kReadOnly: return "read_only";
+    case VfsErrc::kNoAttr: return "no_attr";
+    case VfsErrc::kRange: return "range";
+    case VfsErrc::kBadHandle: return "bad_handle";
+    case VfsErrc::kWouldBlock: return "would_block";
+    case VfsErrc::kAccess: return "access";
+    case VfsErrc::kNoSpace: return "no_space";
+    case VfsErrc::kTimedOut: return "timed_out";
+    case VfsErrc::kIo: return "io";
+    case VfsErrc::kInvalid: return "invalid";
+  }
+  return "unknown";
+}
+
+VfsError VfsErrorFromStatus(const Status& status) {
+  // The Hub answers an anonymous request for a missing repo with 401 (it
+  // does not reveal whether a private one exists) but names the condition:
+  // RepoNotFound is "no such name" to a filesystem, whatever the status. A
+  // 401 without it (a bad token) or GatedRepo stays "access denied".
+  const std::string& hub_code = status.hub_error_code();
+  if (hub_code == "RepoNotFound" || hub_code == "RevisionNotFound" ||
+      hub_code == "EntryNotFound") {
+    return VfsError{VfsErrc::kNoEntry, status};
+  }
+  VfsErrc code = VfsErrc::kIo;
+  switch (status.code()) {
+    case ErrorCode::kNotFound: code = VfsErrc::kNoEntry; break;
+    case ErrorCode::kUnauthenticated:
+    case ErrorCode::kPermissionDenied: code = VfsErrc::kAccess; break;
+    case ErrorCode::kTimeout: code = VfsErrc::kTimedOut; break;
+    case ErrorCode::kInvalidArgument: code = VfsErrc::kInvalid; break;
+    default: code = VfsErrc::kIo; break;
+  }
+  return VfsError{code, status};
+}
+
+}  // namespace hubfs::fs
