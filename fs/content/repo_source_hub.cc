@@ -43,7 +43,7 @@ PerRepoXetCas::PerRepoXetCas(hub::HttpTransport* transport, TokenFor tokens, siz
 
 void PerRepoXetCas::NoteFile(const std::string& xet_hash, const hub::RepoId& repo,
                              const std::string& commit) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (auto* known = files_.Get(xet_hash); known != nullptr && known->repo == repo) return;
   files_.Put(xet_hash, Origin{repo, commit});
 }
@@ -52,7 +52,7 @@ Result<chunkstore::Reconstruction> PerRepoXetCas::GetReconstruction(
     const chunkstore::Hash& file_hash, std::optional<FileByteRange> range) {
   std::shared_ptr<HttpXetCas> cas;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto* origin = files_.Get(file_hash.ToString());
     if (origin == nullptr) {
       return NotFoundError("reconstruction of " + file_hash.ToString() + ": no repo known");

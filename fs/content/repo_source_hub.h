@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 
+#include "common/mutex.h"
 #include "chunkstore/cache.h"
 #include "fs/content/lru_map.h"
 #include "fs/content/regular_file.h"
@@ -56,9 +57,9 @@ class PerRepoXetCas final : public XetCas {
   hub::HttpTransport* const transport_;
   const TokenFor tokens_;
   HttpXetCas data_;  // data fetches only (no token)
-  std::mutex mu_;
-  LruMap<std::string, Origin> files_;                         // GUARDED_BY(mu_)
-  LruMap<std::string, std::shared_ptr<HttpXetCas>> repos_;    // GUARDED_BY(mu_)
+  Mutex mu_;
+  LruMap<std::string, Origin> files_ GUARDED_BY(mu_);
+  LruMap<std::string, std::shared_ptr<HttpXetCas>> repos_ GUARDED_BY(mu_);
 };
 
 inline constexpr uint64_t kSmallFileBytes = 4ull << 20;

@@ -5,14 +5,13 @@
 #ifndef HUBFS_FS_CONTENT_SINGLE_FLIGHT_H_
 #define HUBFS_FS_CONTENT_SINGLE_FLIGHT_H_
 
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <utility>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace hubfs::fs {
@@ -27,7 +26,7 @@ class SingleFlight {
     std::shared_ptr<Call> call;
     bool leader = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       auto it = calls_.find(key);
       if (it != calls_.end()) {
         call = it->second;
@@ -39,31 +38,31 @@ class SingleFlight {
     }
     if (shared != nullptr) *shared = !leader;
     if (!leader) {
-      std::unique_lock<std::mutex> lock(call->mu);
-      call->cv.wait(lock, [&] { return call->result.has_value(); });
+      MutexLock lock(&call->mu);
+      while (!call->result.has_value()) call->cv.Wait(&call->mu);
       return *call->result;
     }
     Result<V> result = work();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       calls_.erase(key);
     }
     {
-      std::lock_guard<std::mutex> lock(call->mu);
+      MutexLock lock(&call->mu);
       call->result.emplace(result);
     }
-    call->cv.notify_all();
+    call->cv.NotifyAll();
     return result;
   }
 
  private:
   struct Call {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<Result<V>> result;  // GUARDED_BY(mu)
+    Mutex mu;
+    CondVar cv;
+    std::optional<Result<V>> result GUARDED_BY(mu);
   };
-  std::mutex mu_;
-  std::map<K, std::shared_ptr<Call>> calls_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<K, std::shared_ptr<Call>> calls_ GUARDED_BY(mu_);
 };
 
 }  // namespace hubfs::fs

@@ -74,10 +74,10 @@ XetReader::XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOption
 
 XetReader::~XetReader() {
   {
-    std::lock_guard<std::mutex> lock(pf_mu_);
+    MutexLock lock(&pf_mu_);
     pf_stop_ = true;
   }
-  pf_cv_.notify_all();
+  pf_cv_.NotifyAll();
   for (std::thread& t : pf_threads_) t.join();
 }
 
@@ -97,7 +97,7 @@ XetReaderStats XetReader::Stats() const {
   s.readahead_failed = counters_.readahead_failed.load();
   s.readahead_skipped = counters_.readahead_skipped.load();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     s.fetches_in_flight = fetches_running_;
   }
   s.readahead_in_flight = budget_.in_use();
@@ -108,7 +108,7 @@ XetReaderStats XetReader::Stats() const {
 
 std::unique_ptr<chunkstore::ChunkDecoder> XetReader::AcquireDecoder() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!decoders_.empty()) {
       std::unique_ptr<chunkstore::ChunkDecoder> d = std::move(decoders_.back());
       decoders_.pop_back();
@@ -119,7 +119,7 @@ std::unique_ptr<chunkstore::ChunkDecoder> XetReader::AcquireDecoder() {
 }
 
 void XetReader::ReleaseDecoder(std::unique_ptr<chunkstore::ChunkDecoder> d) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (decoders_.size() < 64) decoders_.push_back(std::move(d));
 }
 
@@ -128,7 +128,7 @@ void XetReader::ReleaseDecoder(std::unique_ptr<chunkstore::ChunkDecoder> d) {
 
 Result<std::shared_ptr<XetReader::FileState>> XetReader::GetFile(const XetFileRef& file) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     std::shared_ptr<FileState>* hit = files_.Get(file.hash);
     if (hit != nullptr && (*hit)->ref.size == file.size) return *hit;
   }
@@ -138,7 +138,7 @@ Result<std::shared_ptr<XetReader::FileState>> XetReader::GetFile(const XetFileRe
   if ((*state)->ref.size != file.size) {
     return InvalidArgumentError("file " + file.hash.ToString() + " read with two sizes");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   files_.Put(file.hash, *state);
   return state;
 }
@@ -196,7 +196,7 @@ std::vector<uint32_t> XetReader::KnownLengths(const Hash& xorb, ChunkRange range
     return out;
   };
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (LearnedLayout* l = layouts_.Get(xorb)) return extract(*l);
   }
   if (cache_ == nullptr) return extract(LearnedLayout{});
@@ -204,7 +204,7 @@ std::vector<uint32_t> XetReader::KnownLengths(const Hash& xorb, ChunkRange range
   if (!cached.ok() || !cached->has_value()) return extract(LearnedLayout{});
   auto layout = DecodeLayout(**cached);
   if (!layout.ok()) return extract(LearnedLayout{});
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   LearnedLayout* l = layouts_.Get(xorb);
   if (l == nullptr) {
     l = layouts_.Put(xorb, std::move(*layout));
@@ -221,7 +221,7 @@ Status XetReader::Learn(const Hash& xorb, const LearnedLayout& learned) {
   (void)KnownLengths(xorb, ChunkRange{0, 0});
   bool changed = true;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     LearnedLayout* l = layouts_.Get(xorb);
     if (l == nullptr) {
       layouts_.Put(xorb, learned);
@@ -233,10 +233,10 @@ Status XetReader::Learn(const Hash& xorb, const LearnedLayout& learned) {
   if (!changed || cache_ == nullptr) return Status::Ok();
   // Encode the latest merged state under layout_put_mu_: concurrent learners
   // queue their puts in order, so the last one queued is the fullest.
-  std::lock_guard<std::mutex> put_lock(layout_put_mu_);
+  MutexLock put_lock(&layout_put_mu_);
   std::vector<uint8_t> encoded;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (LearnedLayout* l = layouts_.Get(xorb)) encoded = EncodeLayout(*l);
   }
   if (!encoded.empty()) cache_->PutXorbLayout(xorb, std::move(encoded));

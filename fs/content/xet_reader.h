@@ -31,7 +31,6 @@
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -43,6 +42,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/mutex.h"
 #include "chunkstore/cache.h"
 #include "chunkstore/hash.h"
 #include "chunkstore/reconstruction.h"
@@ -236,26 +236,26 @@ class XetReader {
   chunkstore::ChunkCache* const cache_;
   const XetReaderOptions options_;
 
-  mutable std::mutex mu_;
-  LruMap<chunkstore::Hash, std::shared_ptr<FileState>> files_;  // GUARDED_BY(mu_)
-  LruMap<chunkstore::Hash, LearnedLayout> layouts_;              // GUARDED_BY(mu_)
-  std::vector<std::unique_ptr<chunkstore::ChunkDecoder>> decoders_;  // GUARDED_BY(mu_)
-  size_t fetches_running_ = 0;                                   // GUARDED_BY(mu_)
-  size_t demand_waiting_ = 0;                                    // GUARDED_BY(mu_)
-  std::condition_variable fetch_slots_;
+  mutable Mutex mu_;
+  LruMap<chunkstore::Hash, std::shared_ptr<FileState>> files_ GUARDED_BY(mu_);
+  LruMap<chunkstore::Hash, LearnedLayout> layouts_ GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<chunkstore::ChunkDecoder>> decoders_ GUARDED_BY(mu_);
+  size_t fetches_running_ GUARDED_BY(mu_) = 0;
+  size_t demand_waiting_ GUARDED_BY(mu_) = 0;
+  CondVar fetch_slots_;
   // Held while encoding and queueing a layout, so the cache always receives
   // the latest merged layout last. Taken before mu_, never the other way.
-  std::mutex layout_put_mu_;
+  Mutex layout_put_mu_;
 
   // Background read-ahead: a few threads, a bounded queue. Lock order:
   // FileState::mu before pf_mu_; neither is held across I/O. A queued task
   // is listed in its FileState's `pending` from before it is queued until
   // EndPrefetch.
   MemoryBudget budget_;
-  std::mutex pf_mu_;
-  std::condition_variable pf_cv_;
-  std::deque<PrefetchTask> pf_queue_;  // GUARDED_BY(pf_mu_)
-  bool pf_stop_ = false;               // GUARDED_BY(pf_mu_)
+  Mutex pf_mu_;
+  CondVar pf_cv_;
+  std::deque<PrefetchTask> pf_queue_ GUARDED_BY(pf_mu_);
+  bool pf_stop_ GUARDED_BY(pf_mu_) = false;
   std::vector<std::thread> pf_threads_;
 
   // Helps one read fan out; see fs/content/fan_out_pool.h.

@@ -12,42 +12,42 @@ namespace hubfs::fs {
 
 void XetReader::AcquireFetchSlot(Priority priority) {
   const size_t max = std::max<size_t>(options_.max_parallel_fetches, 1);
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (priority == Priority::kDemand) {
     ++demand_waiting_;
-    fetch_slots_.wait(lock, [&] { return fetches_running_ < max; });
+    while (fetches_running_ >= max) fetch_slots_.Wait(&mu_);
     --demand_waiting_;
   } else {
     // Read-ahead leaves one slot free for demand reads and yields to any
     // that wait.
     const size_t limit = max > 1 ? max - 1 : 1;
-    fetch_slots_.wait(lock, [&] { return demand_waiting_ == 0 && fetches_running_ < limit; });
+    while (demand_waiting_ != 0 || fetches_running_ >= limit) fetch_slots_.Wait(&mu_);
   }
   ++fetches_running_;
 }
 
 void XetReader::ReleaseFetchSlot() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     --fetches_running_;
   }
   // Waiters have different conditions (demand, read-ahead): wake them all.
-  fetch_slots_.notify_all();
+  fetch_slots_.NotifyAll();
 }
 
 void XetReader::PrefetchLoop() {
   while (true) {
     PrefetchTask task;
     {
-      std::unique_lock<std::mutex> lock(pf_mu_);
-      pf_cv_.wait(lock, [&] { return pf_stop_ || !pf_queue_.empty(); });
+      MutexLock lock(&pf_mu_);
+      while (!pf_stop_ && pf_queue_.empty()) pf_cv_.Wait(&pf_mu_);
       if (pf_stop_) break;
       task = std::move(pf_queue_.front());
       pf_queue_.pop_front();
     }
     FileState& state = *task.state;
     {
-      std::lock_guard<std::mutex> lock(state.mu);
+      MutexLock lock(&state.mu);
       for (FileState::Pending& p : state.pending) {
         if (p.range.start == task.range.start && p.range.end == task.range.end) p.started = true;
       }
@@ -63,7 +63,7 @@ void XetReader::PrefetchLoop() {
   // Tasks that will not run: give back their budget and forget them.
   std::deque<PrefetchTask> left;
   {
-    std::lock_guard<std::mutex> lock(pf_mu_);
+    MutexLock lock(&pf_mu_);
     left.swap(pf_queue_);
   }
   for (PrefetchTask& t : left) EndPrefetch(t, false);
@@ -73,7 +73,7 @@ void XetReader::EndPrefetch(const PrefetchTask& task, bool ok) {
   budget_.Release(task.range.size());
   FileState& state = *task.state;
   {
-    std::lock_guard<std::mutex> lock(state.mu);
+    MutexLock lock(&state.mu);
     auto it =
         std::find_if(state.pending.begin(), state.pending.end(), [&](const FileState::Pending& p) {
           return p.range.start == task.range.start && p.range.end == task.range.end;
@@ -81,13 +81,13 @@ void XetReader::EndPrefetch(const PrefetchTask& task, bool ok) {
     if (it != state.pending.end()) state.pending.erase(it);
     state.streams.PrefetchEnded(task.range, ok);
   }
-  state.cv.notify_all();
+  state.cv.NotifyAll();
 }
 
 void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t offset,
                               uint64_t len) {
   if (pf_threads_.empty()) return;
-  std::lock_guard<std::mutex> lock(state->mu);
+  MutexLock lock(&state->mu);
   ReadaheadRange range = state->streams.OnRead(offset, len, state->ref.size, budget_.available());
   // Skip what another stream's read-ahead already covers.
   for (bool moved = true; moved && !range.empty();) {
@@ -108,7 +108,7 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
   const size_t tasks = static_cast<size_t>((range.size() + seg - 1) / seg);
   bool queued = taken == range.size();
   if (queued) {
-    std::lock_guard<std::mutex> pf_lock(pf_mu_);
+    MutexLock pf_lock(&pf_mu_);
     queued =
         !pf_stop_ && pf_queue_.size() + tasks <= std::max<size_t>(options_.readahead_queue, tasks);
     for (uint64_t s = range.start; queued && s < range.end; s += seg) {
@@ -126,14 +126,14 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
   counters_.readahead_windows.fetch_add(1, std::memory_order_relaxed);
   counters_.readahead_bytes.fetch_add(range.size(), std::memory_order_relaxed);
   if (tasks > 1) {
-    pf_cv_.notify_all();
+    pf_cv_.NotifyAll();
   } else {
-    pf_cv_.notify_one();
+    pf_cv_.NotifyOne();
   }
 }
 
 bool XetReader::WaitForPrefetch(FileState& state, uint64_t start, uint64_t end) {
-  std::unique_lock<std::mutex> lock(state.mu);
+  MutexLock lock(&state.mu);
   bool waited = false;
   for (;;) {
     bool overlap = false;
@@ -142,7 +142,7 @@ bool XetReader::WaitForPrefetch(FileState& state, uint64_t start, uint64_t end) 
       overlap = true;
       if (p.started) continue;
       // A demand read needs it: fetch it next.
-      std::lock_guard<std::mutex> pf_lock(pf_mu_);
+      MutexLock pf_lock(&pf_mu_);
       auto it = std::find_if(pf_queue_.begin(), pf_queue_.end(), [&](const PrefetchTask& t) {
         return t.state.get() == &state && t.range.start == p.range.start &&
                t.range.end == p.range.end;
@@ -154,7 +154,7 @@ bool XetReader::WaitForPrefetch(FileState& state, uint64_t start, uint64_t end) 
       }
     }
     if (!overlap) return waited;
-    state.cv.wait(lock);
+    state.cv.Wait(&state.mu);
     waited = true;
   }
 }

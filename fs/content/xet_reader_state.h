@@ -5,12 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "chunkstore/reconstruction.h"
 #include "fs/content/readahead.h"
 #include "fs/content/xet_reader.h"
@@ -25,15 +24,15 @@ struct XetReader::FileState {
   std::vector<uint64_t> starts;  // file offset of each term
 
   // Read-ahead state.
-  std::mutex mu;
-  std::condition_variable cv;
-  ReadaheadStreams streams;  // GUARDED_BY(mu)
-  // Read-aheads queued (started = false) or being fetched. GUARDED_BY(mu)
+  Mutex mu;
+  CondVar cv;
+  ReadaheadStreams streams GUARDED_BY(mu);
+  // Read-aheads queued (started = false) or being fetched.
   struct Pending {
     ReadaheadRange range;
     bool started = false;
   };
-  std::vector<Pending> pending;
+  std::vector<Pending> pending GUARDED_BY(mu);
 
   // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
   size_t TermAt(uint64_t offset) const {

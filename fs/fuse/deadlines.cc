@@ -13,34 +13,34 @@ void DeadlineWatcher::Watch(TimePoint deadline, std::weak_ptr<ReplyOnce> once,
                             std::function<void()> on_expire) {
   bool earliest = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return;
     auto it = items_.emplace(deadline, Item{std::move(once), std::move(on_expire)});
     earliest = it == items_.begin();
   }
-  if (earliest) cv_.notify_one();
+  if (earliest) cv_.NotifyOne();
 }
 
 void DeadlineWatcher::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     items_.clear();
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
 size_t DeadlineWatcher::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return items_.size();
 }
 
 void DeadlineWatcher::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (!stopping_) {
     if (items_.empty()) {
-      cv_.wait(lock);
+      cv_.Wait(&mu_);
       continue;
     }
     auto now = std::chrono::steady_clock::now();
@@ -48,7 +48,7 @@ void DeadlineWatcher::Loop() {
       // Wait on a copy: wait_until reads the time point again after waking,
       // when Stop() may already have freed the map node it lived in.
       const auto next = items_.begin()->first;
-      cv_.wait_until(lock, next);
+      cv_.WaitUntil(&mu_, next);
       continue;
     }
     std::vector<Item> due;
@@ -56,12 +56,12 @@ void DeadlineWatcher::Loop() {
       due.push_back(std::move(items_.begin()->second));
       items_.erase(items_.begin());
     }
-    lock.unlock();
+    lock.Unlock();
     for (auto& item : due) {
       auto once = item.once.lock();
       if (once && once->Claim()) item.on_expire();
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 

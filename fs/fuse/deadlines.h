@@ -11,12 +11,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
+
+#include "common/mutex.h"
 
 namespace hubfs::fs {
 
@@ -58,10 +59,10 @@ class DeadlineWatcher {
   };
   void Loop();
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::multimap<TimePoint, Item> items_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;                 // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::multimap<TimePoint, Item> items_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -12,13 +12,14 @@
 #ifndef HUBFS_FS_FUSE_IO_POOL_H_
 #define HUBFS_FS_FUSE_IO_POOL_H_
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace hubfs::fs {
 
@@ -45,13 +46,13 @@ class IoPool {
   void Worker();
 
   const size_t max_queued_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
-  size_t running_ = 0;                       // GUARDED_BY(mu_)
-  bool stopping_ = false;                    // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
+  size_t running_ GUARDED_BY(mu_) = 0;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
-  std::mutex join_mu_;  // serializes Shutdown's joins
+  Mutex join_mu_;  // serializes Shutdown's joins
 };
 
 }  // namespace hubfs::fs
