@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "hub/hub_error.h"
 #include "hub/url.h"
 
 namespace hubfs::fs {
@@ -189,7 +190,7 @@ Result<hub::TreeEntry> RepoView::Stat(const hub::RepoId& repo, std::string_view 
   Result<std::vector<hub::TreeEntry>> entries = List(repo, commit, parent, false);
   if (!entries.ok()) {
     if (entries.status().code() == ErrorCode::kNotFound &&
-        entries.status().hub_error_code() == "EntryNotFound") {
+        hub::HubErrorOf(entries.status()) == hub::HubError::kEntryNotFound) {
       return EntryNotFound("no such file or directory: " + std::string(path));
     }
     return entries.status();

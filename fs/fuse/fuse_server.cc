@@ -10,7 +10,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <memory>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "fs/fuse/fuse_server.h"
 #include "fs/fuse/deadlines.h"
 #include "fs/fuse/io_pool.h"
@@ -35,10 +35,12 @@ int ErrnoFor(VfsErrc code) {
     case VfsErrc::kBadHandle: return EBADF;
     case VfsErrc::kWouldBlock: return EAGAIN;
     case VfsErrc::kAccess: return EACCES;
-    case VfsErrc::kNoSpace: return ENOMEM;
+    case VfsErrc::kNoSpace: return ENOSPC;
     case VfsErrc::kTimedOut: return EIO;
     case VfsErrc::kIo: return EIO;
     case VfsErrc::kInvalid: return EINVAL;
+    // The file changed on the Hub since the change was based on it.
+    case VfsErrc::kConflict: return ESTALE;
   }
   return EIO;
 }
@@ -57,10 +59,10 @@ struct FuseServer::Impl {
   // request handler (an invalidation of a directory whose lookup is still
   // unanswered would wait for that answer).
   std::thread notifier;
-  std::mutex notify_mu;
-  std::condition_variable notify_cv;
-  bool notify_pending = false;  // GUARDED_BY(notify_mu)
-  bool notify_stop = false;     // GUARDED_BY(notify_mu)
+  Mutex notify_mu;
+  CondVar notify_cv;
+  bool notify_pending GUARDED_BY(notify_mu) = false;
+  bool notify_stop GUARDED_BY(notify_mu) = false;
 
   void StartNotifier();
   void StopNotifier();
@@ -70,13 +72,13 @@ struct FuseServer::Impl {
 void FuseServer::Impl::StartNotifier() {
   if (notifier.joinable()) return;
   {
-    std::lock_guard<std::mutex> lock(notify_mu);
+    MutexLock lock(&notify_mu);
     notify_stop = false;
   }
   core->SetInvalidationListener([this] {
-    std::lock_guard<std::mutex> lock(notify_mu);
+    MutexLock lock(&notify_mu);
     notify_pending = true;
-    notify_cv.notify_one();
+    notify_cv.NotifyOne();
   });
   notifier = std::thread([this] { NotifierLoop(); });
 }
@@ -85,9 +87,9 @@ void FuseServer::Impl::StopNotifier() {
   if (!notifier.joinable()) return;
   core->SetInvalidationListener(nullptr);
   {
-    std::lock_guard<std::mutex> lock(notify_mu);
+    MutexLock lock(&notify_mu);
     notify_stop = true;
-    notify_cv.notify_one();
+    notify_cv.NotifyOne();
   }
   notifier.join();
 }
@@ -95,8 +97,8 @@ void FuseServer::Impl::StopNotifier() {
 void FuseServer::Impl::NotifierLoop() {
   for (;;) {
     {
-      std::unique_lock<std::mutex> lock(notify_mu);
-      notify_cv.wait(lock, [this] { return notify_pending || notify_stop; });
+      MutexLock lock(&notify_mu);
+      while (!notify_pending && !notify_stop) notify_cv.Wait(&notify_mu);
       if (notify_stop) return;
       notify_pending = false;
     }

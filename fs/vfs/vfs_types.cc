@@ -1,5 +1,7 @@
 #include "fs/vfs/vfs_types.h"
 
+#include "hub/hub_error.h"
+
 namespace hubfs::fs {
 
 const char* VfsErrcName(VfsErrc code) {
@@ -17,6 +19,7 @@ const char* VfsErrcName(VfsErrc code) {
     case VfsErrc::kTimedOut: return "timed_out";
     case VfsErrc::kIo: return "io";
     case VfsErrc::kInvalid: return "invalid";
+    case VfsErrc::kConflict: return "conflict";
   }
   return "unknown";
 }
@@ -26,10 +29,13 @@ VfsError VfsErrorFromStatus(const Status& status) {
   // does not reveal whether a private one exists) but names the condition:
   // RepoNotFound is "no such name" to a filesystem, whatever the status. A
   // 401 without it (a bad token) or GatedRepo stays "access denied".
-  const std::string& hub_code = status.hub_error_code();
-  if (hub_code == "RepoNotFound" || hub_code == "RevisionNotFound" ||
-      hub_code == "EntryNotFound") {
-    return VfsError{VfsErrc::kNoEntry, status};
+  switch (hub::HubErrorOf(status)) {
+    case hub::HubError::kRepoNotFound:
+    case hub::HubError::kRevisionNotFound:
+    case hub::HubError::kEntryNotFound:
+      return VfsError{VfsErrc::kNoEntry, status};
+    default:
+      break;
   }
   VfsErrc code = VfsErrc::kIo;
   switch (status.code()) {
@@ -38,6 +44,16 @@ VfsError VfsErrorFromStatus(const Status& status) {
     case ErrorCode::kPermissionDenied: code = VfsErrc::kAccess; break;
     case ErrorCode::kTimeout: code = VfsErrc::kTimedOut; break;
     case ErrorCode::kInvalidArgument: code = VfsErrc::kInvalid; break;
+    // The Hub refused a change made against an older state (409, 412).
+    case ErrorCode::kConflict: code = VfsErrc::kConflict; break;
+    case ErrorCode::kFailedPrecondition:
+      code = status.http_status() == 412 ? VfsErrc::kConflict : VfsErrc::kIo;
+      break;
+    // A rate limit (429) was retried as long as the deadline allowed: a
+    // plain I/O error, never "try again". A local disk full is ENOSPC.
+    case ErrorCode::kResourceExhausted:
+      code = status.http_status() != 0 ? VfsErrc::kIo : VfsErrc::kNoSpace;
+      break;
     default: code = VfsErrc::kIo; break;
   }
   return VfsError{code, status};

@@ -35,10 +35,11 @@ enum class VfsErrc {
   kBadHandle,    // unknown file or directory handle
   kWouldBlock,   // the answer needs the network; retry with may_block
   kAccess,       // the Hub refused (401/403)
-  kNoSpace,      // a bound was hit (inode table, rate limit)
+  kNoSpace,      // a bound was hit (inode or handle table), a local disk is full
   kTimedOut,     // a network deadline passed
   kIo,           // the source failed (network down, corrupt data, bug)
   kInvalid,      // malformed argument
+  kConflict,     // the Hub refused a change made against an older state (409/412)
 };
 
 // Lowercase name for logs ("no_entry").

@@ -16,7 +16,8 @@ TEST(ErrnoForTest, EachConditionHasItsErrno) {
   EXPECT_EQ(ErrnoFor(VfsErrc::kRange), ERANGE);
   EXPECT_EQ(ErrnoFor(VfsErrc::kBadHandle), EBADF);
   EXPECT_EQ(ErrnoFor(VfsErrc::kAccess), EACCES);
-  EXPECT_EQ(ErrnoFor(VfsErrc::kNoSpace), ENOMEM);
+  EXPECT_EQ(ErrnoFor(VfsErrc::kNoSpace), ENOSPC);
+  EXPECT_EQ(ErrnoFor(VfsErrc::kConflict), ESTALE);
   EXPECT_EQ(ErrnoFor(VfsErrc::kInvalid), EINVAL);
   // A dead or slow server is an I/O error to the reader, never a hang.
   EXPECT_EQ(ErrnoFor(VfsErrc::kTimedOut), EIO);
@@ -32,6 +33,22 @@ TEST(VfsErrorFromStatusTest, SourceErrorsMapToFilesystemConditions) {
   EXPECT_EQ(VfsErrorFromStatus(UnavailableError("x")).code, VfsErrc::kIo);
   EXPECT_EQ(VfsErrorFromStatus(CorruptError("x")).code, VfsErrc::kIo);
   EXPECT_EQ(VfsErrorFromStatus(CorruptError("x")).cause.message(), "x");
+}
+
+TEST(VfsErrorFromStatusTest, RateLimitsConflictsAndFullDisks) {
+  // A 429 the transport gave up retrying is an I/O error, never EAGAIN.
+  const Status limited = Status(ErrorCode::kResourceExhausted, "x").WithHttp(429);
+  EXPECT_EQ(VfsErrorFromStatus(limited).code, VfsErrc::kIo);
+  EXPECT_EQ(ErrnoFor(VfsErrorFromStatus(limited).code), EIO);
+  // A local disk full (cache, staging) is ENOSPC.
+  EXPECT_EQ(ErrnoFor(VfsErrorFromStatus(Status(ErrorCode::kResourceExhausted, "x")).code),
+            ENOSPC);
+  // The Hub refused a change made against an older state.
+  EXPECT_EQ(VfsErrorFromStatus(Status(ErrorCode::kConflict, "x").WithHttp(409)).code,
+            VfsErrc::kConflict);
+  EXPECT_EQ(VfsErrorFromStatus(Status(ErrorCode::kFailedPrecondition, "x").WithHttp(412)).code,
+            VfsErrc::kConflict);
+  EXPECT_EQ(VfsErrorFromStatus(Status(ErrorCode::kFailedPrecondition, "x")).code, VfsErrc::kIo);
 }
 
 TEST(VfsErrorFromStatusTest, TheHubsErrorCodeDecidesOverTheHttpStatus) {
