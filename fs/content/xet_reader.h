@@ -221,6 +221,19 @@ class XetReader {
                                                       const chunkstore::FetchRange& range,
                                                       const chunkstore::Reconstruction& plan,
                                                       Priority priority);
+  // The range from the cache when every chunk's length is known and cached;
+  // nullptr otherwise.
+  std::shared_ptr<const Run> RunFromCache(const chunkstore::XorbFetch& xorb,
+                                          const chunkstore::FetchRange& range);
+  // Decodes run->body into exactly range.chunks.size() chunks, noting their
+  // lengths and where each record lies in the body. Errors: kCorrupt.
+  Status DecodeRun(const chunkstore::FetchRange& range, const std::string& what, Run* run,
+                   LearnedLayout* learned, std::vector<std::pair<size_t, size_t>>* records);
+  // Checks the chunks against the plan's terms; a run that is the whole
+  // xorb (its Merkle root) makes the chunk count known. Errors: kCorrupt.
+  Status CheckRun(const chunkstore::XorbFetch& xorb, const chunkstore::FetchRange& range,
+                  const chunkstore::Reconstruction& plan, const std::string& what,
+                  const Run& run, LearnedLayout* learned);
   // Decodes the cached record of a chunk straight into `out` (its exact
   // length). False on a miss or a bad record (counted, treated as a miss).
   bool CachedChunkInto(const chunkstore::Hash& xorb, uint32_t index, std::span<uint8_t> out);

@@ -1,7 +1,10 @@
 // XetReader::ReadAllVerified: a whole-file read that checks the Xet file
 // hash and the SHA-256 (docs/SEMANTICS.md).
 #include <algorithm>
+#include <functional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chunkstore/hash.h"
@@ -13,55 +16,85 @@ namespace hubfs::fs {
 using chunkstore::Hash;
 using chunkstore::ReconTerm;
 
+namespace {
+
+// The chunk hashes of a file's bytes, fed in order, chunk boundaries from
+// the lengths the reads learned (term by term).
+class ChunkHashes {
+ public:
+  using LengthsOf = std::function<std::vector<uint32_t>(const ReconTerm&)>;
+  ChunkHashes(std::string what, const std::vector<ReconTerm>& terms, LengthsOf lengths_of)
+      : what_(std::move(what)), terms_(terms), lengths_of_(std::move(lengths_of)) {}
+
+  Status Update(std::span<const uint8_t> data) {
+    while (!data.empty()) {
+      if (chunk_left_ == 0) HUBFS_RETURN_IF_ERROR(NextChunk());
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left_, data.size()));
+      hasher_.Update(data.first(take));
+      data = data.subspan(take);
+      chunk_left_ -= take;
+      if (chunk_left_ == 0) {
+        nodes_.push_back({hasher_.Finalize(), chunk_len_});
+        hasher_.Reset();
+      }
+    }
+    return Status::Ok();
+  }
+  // Errors: kCorrupt when the data ended inside a chunk or before the last.
+  Status Finish() const {
+    if (chunk_left_ != 0 || chunk_ != lengths_.size() || term_ != terms_.size()) {
+      return CorruptError(what_ + ": the data ended inside a chunk");
+    }
+    return Status::Ok();
+  }
+  const std::vector<chunkstore::MerkleNode>& nodes() const { return nodes_; }
+
+ private:
+  Status NextChunk() {
+    while (chunk_ >= lengths_.size()) {
+      if (term_ >= terms_.size()) return CorruptError(what_ + ": more bytes than chunks");
+      lengths_ = lengths_of_(terms_[term_]);
+      ++term_;
+      chunk_ = 0;
+    }
+    if (lengths_[chunk_] == 0) {  // learned by the read that returned these bytes
+      const ReconTerm& t = terms_[term_ - 1];
+      lengths_ = lengths_of_(t);
+      if (lengths_[chunk_] == 0) {
+        return InternalError(what_ + ": length of chunk " + std::to_string(t.range.start + chunk_) +
+                             " of xorb " + t.xorb.ToString() + " unknown after reading it");
+      }
+    }
+    chunk_len_ = chunk_left_ = lengths_[chunk_++];
+    return Status::Ok();
+  }
+
+  const std::string what_;
+  const std::vector<ReconTerm>& terms_;
+  const LengthsOf lengths_of_;
+  std::vector<chunkstore::MerkleNode> nodes_;
+  chunkstore::KeyedHasher hasher_{chunkstore::kDataKey};
+  size_t term_ = 0;
+  std::vector<uint32_t> lengths_;  // of the current term
+  size_t chunk_ = 0;               // index into lengths_
+  uint64_t chunk_left_ = 0;
+  uint64_t chunk_len_ = 0;
+};
+
+}  // namespace
+
 Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
                                   const std::function<Status(std::span<const uint8_t>)>& sink) {
   const std::string what = "verify " + file.hash.ToString();
   HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
   const size_t block = static_cast<size_t>(std::clamp<uint64_t>(block_bytes, 1, 256ull << 20));
   std::vector<uint8_t> bufs[2] = {std::vector<uint8_t>(block), std::vector<uint8_t>(block)};
-  std::vector<chunkstore::MerkleNode> nodes;
-  chunkstore::KeyedHasher hasher(chunkstore::kDataKey);
+  ChunkHashes hashes(what, state->terms,
+                     [this](const ReconTerm& t) { return KnownLengths(t.xorb, t.range); });
   chunkstore::Sha256 sha;
-  size_t term = 0;
-  std::vector<uint32_t> lengths;  // of the current term
-  size_t chunk = 0;               // index into lengths
-  uint64_t chunk_left = 0;
-  uint64_t chunk_len = 0;
-  // Chunk hashes of the next bytes of the file, in order.
-  auto hash_chunks = [&](std::span<const uint8_t> data) -> Status {
-    while (!data.empty()) {
-      if (chunk_left == 0) {
-        while (chunk >= lengths.size()) {
-          if (term >= state->terms.size()) return CorruptError(what + ": more bytes than chunks");
-          lengths = KnownLengths(state->terms[term].xorb, state->terms[term].range);
-          ++term;
-          chunk = 0;
-        }
-        if (lengths[chunk] == 0) {  // learned by the read that returned these bytes
-          const ReconTerm& t = state->terms[term - 1];
-          lengths = KnownLengths(t.xorb, t.range);
-          if (lengths[chunk] == 0) {
-            return InternalError(what + ": length of chunk " +
-                                 std::to_string(t.range.start + chunk) + " of xorb " +
-                                 t.xorb.ToString() + " unknown after reading it");
-          }
-        }
-        chunk_len = chunk_left = lengths[chunk++];
-      }
-      const size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left, data.size()));
-      hasher.Update(data.first(take));
-      data = data.subspan(take);
-      chunk_left -= take;
-      if (chunk_left == 0) {
-        nodes.push_back({hasher.Finalize(), chunk_len});
-        hasher.Reset();
-      }
-    }
-    return Status::Ok();
-  };
   // A three-way pipeline per block: the next block is read while this one
-  // goes to the sink and the chunk hasher, and through SHA-256 on a thread of
-  // its own. Reads stay in order (the reader sees a sequential stream).
+  // goes to the sink and the chunk hasher, and through SHA-256, on the
+  // fan-out pool. Reads stay in order (the reader sees a sequential stream).
   if (file.size > 0) {
     Result<size_t> pending = Read(file, 0, bufs[0]);
     int cur = 0;
@@ -78,7 +111,7 @@ Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
       fan_out_.ForEach(more ? 3 : 2, 3, [&](size_t stage) {
         if (stage == 0) {
           st = sink(data);
-          if (st.ok()) st = hash_chunks(data);
+          if (st.ok()) st = hashes.Update(data);
         } else if (stage == 1) {
           sha.Update(data);
         } else {
@@ -92,10 +125,8 @@ Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
       cur = 1 - cur;
     }
   }
-  if (chunk_left != 0 || chunk != lengths.size() || term != state->terms.size()) {
-    return CorruptError(what + ": the data ended inside a chunk");
-  }
-  const Hash computed = chunkstore::FileHash(nodes);
+  HUBFS_RETURN_IF_ERROR(hashes.Finish());
+  const Hash computed = chunkstore::FileHash(hashes.nodes());
   if (computed != file.hash) {
     return CorruptError(what + ": Xet file hash mismatch (computed " + computed.ToString() + ")");
   }
