@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,18 +16,18 @@
 #include "chunkstore/cache.h"
 #include "chunkstore/hash.h"
 #include "cli/commands.h"
+#include "cli/errors.h"
+#include "cli/services.h"
 #include "cli/size_arg.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "fs/repo_view.h"
-#include "fs/revision_store.h"
-#include "fs/xet_cas.h"
-#include "fs/xet_reader.h"
-#include "hub/curl_transport.h"
+#include "fs/content/repo_view.h"
+#include "fs/content/revision_store.h"
+#include "fs/content/xet_cas.h"
+#include "fs/content/xet_reader.h"
 #include "hub/hub_client.h"
 #include "hub/repo_id.h"
-#include "hub/retry.h"
 #include "hub/settings.h"
 
 namespace hubfs::cli {
@@ -48,7 +49,7 @@ int Fail(const std::string& msg) {
 
 int Usage(const char* usage) {
   std::fputs(usage, stderr);
-  return 2;
+  return kUsageExitStatus;
 }
 
 // Takes --cache-dir / --cache-size (either "--x v" or "--x=v") out of
@@ -104,12 +105,7 @@ bool ParseCommon(std::span<const std::string_view> args, CommonOptions* out,
 
 // Everything a command that talks to the Hub needs, owned in wiring order.
 struct Client {
-  hub::Settings settings;
-  std::unique_ptr<hub::CurlTransport> curl;
-  std::unique_ptr<hub::RetryingTransport> transport;
-  std::unique_ptr<hub::EnvOrFileTokenProvider> tokens;
-  std::unique_ptr<hub::HubClient> hub;
-  std::unique_ptr<chunkstore::ChunkCache> cache;
+  std::unique_ptr<Services> services;
   std::unique_ptr<fs::RevisionStore> revisions;
   std::unique_ptr<fs::RepoView> view;
 };
@@ -123,78 +119,27 @@ Result<std::string> CacheDir(const hub::Settings& settings, const CommonOptions&
   return dir;
 }
 
-Result<std::unique_ptr<chunkstore::ChunkCache>> OpenCache(const std::string& dir,
-                                                          uint64_t max_bytes) {
-  chunkstore::CacheOptions o;
-  o.dir = dir + "/chunks";
-  o.max_bytes = max_bytes;
-  o.durable = false;  // a cache: no fsync per commit; wiped if a crash lost writes
-  auto cache = chunkstore::ChunkCache::Open(o);
-  if (!cache.ok()) return cache.status().WithContext("open cache " + o.dir);
-  return cache;
-}
-
 Result<std::unique_ptr<Client>> OpenClient(const CommonOptions& opts, bool need_cache = true) {
   auto c = std::make_unique<Client>();
-  HUBFS_ASSIGN_OR_RETURN(c->settings, hub::LoadSettings(hub::ProcessEnvironment()));
-  hub::CurlTransportOptions topts;
-  topts.user_agent = c->settings.user_agent;
-  HUBFS_ASSIGN_OR_RETURN(c->curl, hub::CurlTransport::Create(topts));
-  hub::RetryPolicy retry;
-  retry.max_attempts = 3;
-  retry.initial_backoff = std::chrono::milliseconds(250);
-  retry.max_backoff = std::chrono::milliseconds(2000);
-  retry.max_server_wait = std::chrono::milliseconds(10'000);
-  c->transport =
-      std::make_unique<hub::RetryingTransport>(c->curl.get(), SystemClock::Default(), retry);
-  c->tokens = std::make_unique<hub::EnvOrFileTokenProvider>(c->settings);
-  hub::HubClientOptions hopts;
-  hopts.endpoint = c->settings.endpoint;
-  hopts.offline = c->settings.offline;
-  c->hub = std::make_unique<hub::HubClient>(c->transport.get(), SystemClock::Default(),
-                                            c->tokens.get(), hopts);
-  HUBFS_ASSIGN_OR_RETURN(std::string dir, CacheDir(c->settings, opts));
-  if (need_cache) {
-    HUBFS_ASSIGN_OR_RETURN(c->cache, OpenCache(dir, opts.cache_size));
-  }
-  c->revisions = std::make_unique<fs::RevisionStore>(dir + "/refs");
+  HUBFS_ASSIGN_OR_RETURN(hub::Settings settings, hub::LoadSettings(hub::ProcessEnvironment()));
+  ServicesOptions sopts;
+  HUBFS_ASSIGN_OR_RETURN(sopts.cache_dir, CacheDir(settings, opts));
+  sopts.open_cache = need_cache;
+  sopts.cache_max_bytes = opts.cache_size;
+  HUBFS_ASSIGN_OR_RETURN(c->services, Services::Create(settings, sopts));
+  Services& s = *c->services;
+  c->revisions = std::make_unique<fs::RevisionStore>(sopts.cache_dir + "/refs");
   fs::RepoViewOptions vopts;
-  vopts.offline = c->settings.offline;
-  c->view = std::make_unique<fs::RepoView>(c->hub.get(), c->transport.get(), c->tokens.get(),
-                                           c->cache.get(), c->revisions.get(), vopts);
+  vopts.offline = s.settings().offline;
+  c->view = std::make_unique<fs::RepoView>(&s.hub(), &s.transport(), &s.tokens(), s.cache(),
+                                           c->revisions.get(), vopts);
   return c;
 }
 
 // One line for the user, from an error anywhere below.
 std::string Explain(const Status& st, const hub::Source& src, const std::string& path) {
-  const std::string repo = src.repo.ToString();
-  const std::string rev = src.revision.value_or("main");
-  const std::string& code = st.hub_error_code();
-  switch (st.code()) {
-    case ErrorCode::kNotFound:
-      if (code == "RepoNotFound") return "repository " + repo + " not found";
-      if (code == "RevisionNotFound") return "revision '" + rev + "' not found in " + repo;
-      if (code == "EntryNotFound" || !path.empty()) {
-        return "no such file or directory: '" + path + "' in " + repo + "@" + rev;
-      }
-      return "not found: " + st.message();
-    case ErrorCode::kUnauthenticated:
-      return "repository " + repo +
-             " not found or private: authentication required (set HF_TOKEN or log in)" +
-             (code == "GatedRepo" ? " [gated]" : "");
-    case ErrorCode::kPermissionDenied:
-      return "access to " + repo + " denied" + (code == "GatedRepo" ? " (gated repo)" : "") +
-             ": " + st.message();
-    case ErrorCode::kUnavailable:
-    case ErrorCode::kTimeout:
-      return "cannot reach the Hub: " + st.message();
-    case ErrorCode::kCorrupt:
-      return "data failed verification: " + st.message();
-    case ErrorCode::kUnimplemented:
-      return st.message();
-    default:
-      return st.ToString();
-  }
+  return ExplainError(st, ErrorSubject{src.repo.ToString(), src.revision.value_or(""), path, ""})
+      .message;
 }
 
 void WarnIfStale(const fs::ResolvedRevision& r, const hub::Source& src) {
@@ -312,6 +257,50 @@ int LsCommand(std::span<const std::string_view> args) {
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
+// Copies [start, end) to stdout through `read`, one buffer at a time.
+Status CopyOut(uint64_t start, uint64_t end, std::vector<uint8_t>& buf,
+               const std::function<Result<size_t>(uint64_t, std::span<uint8_t>)>& read) {
+  for (uint64_t off = start; off < end;) {
+    std::span<uint8_t> out(buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off)));
+    Result<size_t> n = read(off, out);
+    if (!n.ok()) return n.status();
+    if (*n == 0) return InternalError("short read");
+    HUBFS_RETURN_IF_ERROR(WriteOut(out.first(*n)));
+    off += *n;
+  }
+  return Status::Ok();
+}
+
+// A Xet file to stdout: the whole file verified, or the range asked for.
+Status CatXet(Client& c, const fs::XetFileRef& ref, fs::CasTokenSource tokens,
+              const std::optional<std::pair<uint64_t, uint64_t>>& range, uint64_t start,
+              uint64_t end, std::vector<uint8_t>& buf) {
+  fs::HttpXetCas cas(&c.services->transport(), std::move(tokens));
+  fs::XetReaderOptions ropts;
+  ropts.readahead_bytes = 32ull << 20;
+  fs::XetReader reader(&cas, c.services->cache(), ropts);
+  Status st;
+  if (!range.has_value()) {
+    st = reader.ReadAllVerified(ref, kCatBlock, WriteOut);
+  } else {
+    st = CopyOut(start, end, buf, [&](uint64_t off, std::span<uint8_t> out) {
+      return reader.Read(ref, off, out);
+    });
+  }
+  if (std::getenv("HUBFS_READER_STATS") != nullptr) {
+    const fs::XetReaderStats s = reader.Stats();
+    std::fprintf(stderr,
+                 "hubfs: reads=%llu warm=%llu reconstructions=%llu data_fetches=%llu "
+                 "data_bytes=%llu shared=%llu expired_retries=%llu xorbs_verified=%llu\n",
+                 (unsigned long long)s.reads, (unsigned long long)s.warm_reads,
+                 (unsigned long long)s.reconstructions, (unsigned long long)s.data_fetches,
+                 (unsigned long long)s.data_bytes, (unsigned long long)s.shared_fetches,
+                 (unsigned long long)s.expired_url_retries,
+                 (unsigned long long)s.xorbs_verified);
+  }
+  return st;
+}
+
 int CatCommand(std::span<const std::string_view> args) {
   CommonOptions opts;
   std::optional<std::pair<uint64_t, uint64_t>> range;
@@ -367,66 +356,22 @@ int CatCommand(std::span<const std::string_view> args) {
     case fs::ContentKind::kLegacyLfs:
       return Fail(src->subdir + ": legacy LFS file without Xet storage: not supported yet");
     case fs::ContentKind::kRegular:
-      for (uint64_t off = start; off < end && st.ok();) {
-        std::span<uint8_t> out(buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off)));
-        Result<size_t> n = c.view->ReadRegular(src->repo, rev->commit, *e, off, out);
-        if (!n.ok()) {
-          st = n.status();
-          break;
-        }
-        if (*n == 0) {
-          st = InternalError("short read");
-          break;
-        }
-        st = WriteOut(out.first(*n));
-        off += *n;
-      }
+      st = CopyOut(start, end, buf, [&](uint64_t off, std::span<uint8_t> out) {
+        return c.view->ReadRegular(src->repo, rev->commit, *e, off, out);
+      });
       break;
     case fs::ContentKind::kXet: {
       Result<fs::XetFileRef> ref = XetRefOf(*e);
       if (!ref.ok()) return Fail("bad xet hash in listing: " + ref.status().message());
-      fs::HttpXetCas cas(c.transport.get(), c.view->CasTokens(src->repo, rev->commit));
-      fs::XetReaderOptions ropts;
-      ropts.readahead_bytes = 32ull << 20;
-      fs::XetReader reader(&cas, c.cache.get(), ropts);
-      if (!range.has_value()) {
-        st = reader.ReadAllVerified(*ref, kCatBlock, WriteOut);
-      } else {
-        for (uint64_t off = start; off < end && st.ok();) {
-          std::span<uint8_t> out(buf.data(),
-                                 static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off)));
-          Result<size_t> n = reader.Read(*ref, off, out);
-          if (!n.ok()) {
-            st = n.status();
-            break;
-          }
-          if (*n == 0) {
-            st = InternalError("short read");
-            break;
-          }
-          st = WriteOut(out.first(*n));
-          off += *n;
-        }
-      }
-      if (std::getenv("HUBFS_READER_STATS") != nullptr) {
-        const fs::XetReaderStats s = reader.Stats();
-        std::fprintf(stderr,
-                     "hubfs: reads=%llu warm=%llu reconstructions=%llu data_fetches=%llu "
-                     "data_bytes=%llu shared=%llu expired_retries=%llu xorbs_verified=%llu\n",
-                     (unsigned long long)s.reads, (unsigned long long)s.warm_reads,
-                     (unsigned long long)s.reconstructions, (unsigned long long)s.data_fetches,
-                     (unsigned long long)s.data_bytes, (unsigned long long)s.shared_fetches,
-                     (unsigned long long)s.expired_url_retries,
-                     (unsigned long long)s.xorbs_verified);
-      }
+      st = CatXet(c, *ref, c.view->CasTokens(src->repo, rev->commit), range, start, end, buf);
       break;
     }
   }
   const bool flushed = std::fflush(stdout) == 0;
   if (!st.ok()) return Fail(Explain(st, *src, src->subdir));
   if (!flushed) return Fail("write to stdout failed");
-  if (c.cache != nullptr) {
-    Status fl = c.cache->Flush();
+  if (c.services->cache() != nullptr) {
+    Status fl = c.services->cache()->Flush();
     if (!fl.ok()) std::fprintf(stderr, "hubfs: warning: cache write failed: %s\n", fl.ToString().c_str());
   }
   return 0;
@@ -464,7 +409,7 @@ int CacheCommand(std::span<const std::string_view> args) {
   if (!settings.ok()) return Fail(settings.status().ToString());
   Result<std::string> dir = CacheDir(*settings, opts);
   if (!dir.ok()) return Fail(dir.status().ToString());
-  Result<std::unique_ptr<chunkstore::ChunkCache>> cache = OpenCache(*dir, opts.cache_size);
+  Result<std::unique_ptr<chunkstore::ChunkCache>> cache = OpenChunkCache(*dir, opts.cache_size);
   if (!cache.ok()) return Fail(cache.status().ToString());
   chunkstore::ChunkCache& cc = **cache;
   if (sub == "ls") {

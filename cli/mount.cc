@@ -14,11 +14,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <ctime>
-#include <memory>
-#include <mutex>
-#include <thread>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -28,21 +23,11 @@
 #include <string>
 #include <vector>
 
-#include "chunkstore/cache.h"
 #include "cli/commands.h"
+#include "cli/mount_serve.h"
 #include "cli/mount_state.h"
-#include "common/clock.h"
 #include "common/log.h"
-#include "common/log_file.h"
-#include "fs/fuse_server.h"
-#include "fs/repo_source_hub.h"
-#include "fs/vfs_core.h"
-#include "fs/xet_cas.h"
-#include "fs/xet_reader.h"
-#include "hub/curl_transport.h"
-#include "hub/hub_client.h"
 #include "hub/repo_id.h"
-#include "hub/retry.h"
 #include "hub/settings.h"
 
 extern char** environ;
@@ -61,22 +46,6 @@ constexpr char kMountUsage[] =
     "datasets/, spaces/, then NS/NAME/REVISION/... looked up on demand.\n";
 
 constexpr char kUnmountUsage[] = "usage: hubfs unmount MOUNTPOINT\n";
-
-struct MountArgs {
-  std::string source;
-  std::string mountpoint;
-  bool foreground = false;
-  bool revisions = false;  // a repo's revisions as directories
-  bool hub = false;        // SOURCE "hub": the whole Hub
-  std::string cache_dir;
-  double metadata_ttl = 10;
-  double io_timeout = 30;
-  std::optional<uint32_t> uid;
-  std::optional<uint32_t> gid;
-  bool allow_other = false;
-  uint64_t memory_limit = fs::XetReaderOptions{}.memory_limit;
-  log::Level log_level = log::Level::kInfo;
-};
 
 bool ParseNumber(std::string_view s, double max, double* out) {
   std::string str(s);
@@ -154,329 +123,6 @@ std::string CheckMountpoint(const std::string& path) {
   return "";
 }
 
-// Sets the kernel readahead of the FUSE mount at `mountpoint` to `kb`
-// (field notes: the 128 KiB default halves sequential speed; about 1 MiB is
-// right, the daemon streams ahead itself). Needs root; best effort. Reads
-// /proc/self/mountinfo rather than stat(2)ing the mount, which would wait for
-// the session loop.
-void SetMountReadahead(const std::string& mountpoint, unsigned kb) {
-  std::string real = mountpoint;
-  if (char* r = realpath(mountpoint.c_str(), nullptr)) {
-    real = r;
-    free(r);
-  }
-  FILE* f = std::fopen("/proc/self/mountinfo", "r");
-  if (f == nullptr) return;
-  char line[4096];
-  std::string dev;
-  while (std::fgets(line, sizeof(line), f) != nullptr) {
-    // id parent major:minor root mountpoint ...
-    char majmin[64], root[1024], mp[2048];
-    if (std::sscanf(line, "%*s %*s %63s %1023s %2047s", majmin, root, mp) == 3 && real == mp) {
-      dev = majmin;  // the last match is the newest mount
-    }
-  }
-  std::fclose(f);
-  if (dev.empty()) return;
-  std::string path = "/sys/class/bdi/" + dev + "/read_ahead_kb";
-  if (FILE* ra = std::fopen(path.c_str(), "w")) {
-    std::fprintf(ra, "%u\n", kb);
-    std::fclose(ra);
-  }
-}
-
-// Where a forked daemon tells its parent how the mount went: one line,
-// "ok" or the error.
-class ReadyPipe {
- public:
-  explicit ReadyPipe(int fd) : fd_(fd) {}
-  void Report(const std::string& message) {
-    if (fd_ < 0) {
-      if (message != "ok") std::fprintf(stderr, "hubfs mount: %s\n", message.c_str());
-      return;
-    }
-    std::string line = message + "\n";
-    const char* p = line.data();
-    size_t left = line.size();
-    while (left > 0) {
-      ssize_t n = write(fd_, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
-    close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-std::string DescribeResolveError(const Status& st, const std::string& what) {
-  switch (st.code()) {
-    case ErrorCode::kNotFound:
-      return what + " not found (" + st.message() + ")";
-    case ErrorCode::kUnauthenticated:
-      return what + ": not found or private, and no valid token (set HF_TOKEN) (" +
-             st.message() + ")";
-    case ErrorCode::kPermissionDenied:
-      return what + ": access denied (" + st.message() + ")";
-    default:
-      return what + ": " + st.ToString();
-  }
-}
-
-// The name of the repo's default branch. The Hub maps the revision "HEAD" to
-// the default branch; its name is the branch whose head is that commit. When
-// several branches share the commit, "main" wins if it is one of them; when
-// none can be named (e.g. the branch moved in between), "HEAD" itself is the
-// revision, which still follows the default branch.
-Result<std::string> DefaultBranch(hub::HubClient* client, fs::HubRepoSource* resolver,
-                                  const hub::RepoId& repo) {
-  HUBFS_ASSIGN_OR_RETURN(fs::RevisionInfo head, resolver->ResolveRevision(repo, "HEAD"));
-  HUBFS_ASSIGN_OR_RETURN(hub::Refs refs, client->ListRefs(repo, /*include_prs=*/false));
-  std::vector<std::string> names;
-  for (const hub::GitRef& b : refs.branches) {
-    if (b.target_commit == head.commit) names.push_back(b.name);
-  }
-  if (names.size() == 1) return names[0];
-  if (std::find(names.begin(), names.end(), "main") != names.end()) return std::string("main");
-  HUBFS_LOG(kWarning) << repo.ToString() << ": cannot name the default branch ("
-                      << names.size() << " branches at " << head.commit
-                      << "); following HEAD";
-  return std::string("HEAD");
-}
-
-// Runs the mount in this process; reports readiness through `ready`.
-// Returns the exit status.
-int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
-          ReadyPipe* ready, bool daemon) {
-  // Stop signals stay blocked in every thread started from here; Run() unblocks them
-  // where libfuse handles them.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  std::string cache_dir = args.cache_dir.empty() ? settings.cache_dir : args.cache_dir;
-  std::error_code ec;
-  std::filesystem::create_directories(cache_dir, ec);
-  if (ec) {
-    ready->Report("cache dir " + cache_dir + ": " + ec.message());
-    return 1;
-  }
-  log::SetMinLevel(args.log_level);
-  if (daemon) {
-    // Bounded: the file rotates once to hubfs-mount.log.1 at 16 MiB.
-    auto log_file = log::RotatingLogFile::Open(cache_dir + "/hubfs-mount.log", 16ull << 20);
-    if (log_file.ok()) {
-      std::shared_ptr<log::RotatingLogFile> file = std::move(*log_file);
-      log::SetSink([file](log::Level, std::string_view line) { file->Write(line); });
-    }
-  }
-
-  // libcurl's global state was set up by main(); no transport exists yet.
-  // A request may be tried up to three times (below), so each attempt gets a
-  // third of the I/O timeout: a dead or stalled server gives EIO after about
-  // io_timeout plus the short backoffs, never a hang.
-  auto io_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.io_timeout * 1000));
-  auto attempt_timeout = std::max<std::chrono::milliseconds>(io_timeout / 3, std::chrono::seconds(1));
-  hub::CurlTransportOptions topts;
-  topts.connect_timeout = attempt_timeout;
-  topts.stall_timeout = attempt_timeout;
-  topts.user_agent = settings.user_agent;
-  auto curl_transport = hub::CurlTransport::Create(topts);
-  if (!curl_transport.ok()) {
-    ready->Report(curl_transport.status().ToString());
-    return 1;
-  }
-  SystemClock clock;
-  // Few, short retries: a dead server must give EIO well within io_timeout.
-  hub::RetryPolicy retry;
-  retry.max_attempts = 3;
-  retry.initial_backoff = std::chrono::milliseconds(200);
-  retry.max_backoff = std::chrono::milliseconds(1000);
-  retry.max_server_wait = std::min<std::chrono::milliseconds>(io_timeout, std::chrono::seconds(5));
-  hub::RetryingTransport transport(curl_transport->get(), &clock, retry);
-  hub::EnvOrFileTokenProvider tokens(settings);
-  hub::HubClientOptions copts;
-  copts.endpoint = settings.endpoint;
-  copts.offline = settings.offline;
-  hub::HubClient client(&transport, &clock, &tokens, copts);
-
-  // Resolve first: a missing repo or revision fails before anything else.
-  // Without @REV the view follows the repo's default branch, found by name.
-  // A mount of several revisions checks its repo with CheckRoot below.
-  const bool multi = args.revisions || args.hub;
-  fs::HubRepoSource resolver(&client, &transport, &tokens, nullptr, nullptr);
-  std::string revision;
-  fs::RevisionInfo resolved;
-  if (!multi) {
-    if (source.revision) {
-      revision = *source.revision;
-    } else {
-      auto branch = DefaultBranch(&client, &resolver, source.repo);
-      if (!branch.ok()) {
-        ready->Report(DescribeResolveError(branch.status(), source.repo.ToString()));
-        return 1;
-      }
-      revision = *branch;
-    }
-    auto r = resolver.ResolveRevision(source.repo, revision);
-    if (!r.ok()) {
-      ready->Report(DescribeResolveError(r.status(), source.repo.ToString() + "@" + revision));
-      return 1;
-    }
-    resolved = *r;
-  }
-
-  chunkstore::CacheOptions cache_opts;
-  cache_opts.dir = cache_dir + "/chunks";
-  cache_opts.durable = false;  // a cache: no fsync per commit; wiped if a crash lost writes
-  auto cache = chunkstore::ChunkCache::Open(cache_opts);
-  if (!cache.ok()) {
-    ready->Report("chunk cache " + cache_opts.dir + ": " + cache.status().ToString());
-    return 1;
-  }
-  const hub::RepoId repo = source.repo;
-  const std::string commit = resolved.commit;
-  // CAS tokens are per repo: one repo and commit for a single revision;
-  // several revisions and repos ask with the repo each file is read from.
-  std::unique_ptr<fs::XetCas> cas;
-  fs::PerRepoXetCas* routed = nullptr;
-  if (multi) {
-    auto per_repo = std::make_unique<fs::PerRepoXetCas>(
-        &transport, [&client](const hub::RepoId& r, const std::string& c, bool force) {
-          return client.XetReadToken(r, c, force);
-        });
-    routed = per_repo.get();
-    cas = std::move(per_repo);
-  } else {
-    cas = std::make_unique<fs::HttpXetCas>(&transport, [&client, repo, commit](bool force) {
-      return client.XetReadToken(repo, commit, force);
-    });
-  }
-  fs::XetReaderOptions reader_opts;
-  reader_opts.memory_limit = args.memory_limit;
-  fs::XetReader reader(cas.get(), cache->get(), reader_opts);
-  fs::HubRepoSource repo_source(&client, &transport, &tokens, &reader, cache->get());
-  if (routed != nullptr) repo_source.RouteXetTokens(routed);
-
-  fs::VfsOptions vopts;
-  vopts.uid = args.uid.value_or(getuid());
-  vopts.gid = args.gid.value_or(getgid());
-  vopts.metadata_ttl_seconds = args.metadata_ttl;
-  std::unique_ptr<fs::VfsCore> core_ptr;
-  std::string what;  // the mounted thing, for messages
-  if (multi) {
-    fs::VfsLayout layout;
-    layout.kind = args.hub ? fs::VfsLayout::Kind::kHub : fs::VfsLayout::Kind::kRevisions;
-    layout.repo = source.repo;
-    layout.subdir = source.subdir;
-    layout.mount_time = static_cast<int64_t>(std::time(nullptr));
-    core_ptr = std::make_unique<fs::VfsCore>(&repo_source, layout, vopts);
-    what = args.hub ? std::string("hub") : source.repo.ToString() + " (revisions)";
-  } else {
-    fs::ViewSpec view;
-    view.repo = source.repo;
-    view.revision = revision;
-    view.resolved = resolved;
-    view.subdir = source.subdir;
-    view.immutable = hub::IsCommitSha(revision);
-    core_ptr = std::make_unique<fs::VfsCore>(&repo_source, view, vopts);
-    what = source.repo.ToString() + "@" + revision +
-           (source.subdir.empty() ? "" : "/" + source.subdir);
-  }
-  fs::VfsCore& core = *core_ptr;
-  auto root = core.CheckRoot();
-  if (!root.ok()) {
-    if (multi) {
-      ready->Report(DescribeResolveError(root.error().cause, source.repo.ToString()));
-    } else {
-      ready->Report(root.error().code == fs::VfsErrc::kNoEntry
-                        ? what + ": folder not found"
-                        : what + ": cannot list: " + root.error().cause.ToString());
-    }
-    return 1;
-  }
-
-  fs::FuseServerOptions fopts;
-  fopts.mountpoint = args.mountpoint;
-  fopts.fs_name = "hubfs:" + (args.hub ? std::string("hub") : source.repo.ToString());
-  fopts.allow_other = args.allow_other;
-  fopts.request_timeout_seconds = args.io_timeout;
-  auto server = fs::FuseServer::Mount(&core, fopts);
-  if (!server.ok()) {
-    ready->Report(server.status().message());
-    return 1;
-  }
-  if (geteuid() == 0) SetMountReadahead(args.mountpoint, fopts.max_readahead / 1024);
-  HUBFS_LOG(kInfo) << "mounted " << what << (commit.empty() ? "" : " (" + commit + ")")
-                   << " at " << args.mountpoint;
-  // Record the mount for `hubfs status`, refreshed with the reader's counters.
-  MountState state;
-  state.pid = getpid();
-  state.source = args.source;
-  state.repo = args.hub ? std::string("hub") : source.repo.ToString();
-  state.revision = multi ? std::string() : revision;  // empty: every revision
-  state.commit = commit;
-  state.mountpoint = args.mountpoint;
-  if (char* r = realpath(args.mountpoint.c_str(), nullptr)) {
-    state.mountpoint = r;
-    free(r);
-  }
-  state.cache_dir = cache_dir;
-  if (char* r = realpath(cache_dir.c_str(), nullptr)) {
-    state.cache_dir = r;
-    free(r);
-  }
-  state.started = static_cast<int64_t>(std::time(nullptr));
-  auto refresh_state = [&state, &reader, &core, multi] {
-    FillReaderStats(reader.Stats(), &state);
-    if (!multi) state.commit = core.current().commit;  // a branch view follows its head
-    WriteMountState(state);
-  };
-  refresh_state();
-  ready->Report("ok");
-  std::mutex state_mu;
-  std::condition_variable state_cv;
-  bool state_stop = false;
-  std::thread state_thread([&] {
-    std::unique_lock lock(state_mu);
-    while (!state_cv.wait_for(lock, std::chrono::seconds(2), [&] { return state_stop; })) {
-      refresh_state();
-    }
-  });
-  if (daemon) {
-    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null_fd >= 0) {
-      dup2(null_fd, STDIN_FILENO);
-      dup2(null_fd, STDOUT_FILENO);
-      dup2(null_fd, STDERR_FILENO);
-      close(null_fd);
-    }
-  }
-  pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
-  Status st = (*server)->Run();
-  {
-    std::lock_guard lock(state_mu);
-    state_stop = true;
-  }
-  state_cv.notify_all();
-  state_thread.join();
-  RemoveMountState(state.cache_dir, state.pid);
-  HUBFS_LOG(kInfo) << "unmounted " << args.mountpoint;
-  if (!st.ok()) {
-    HUBFS_LOG(kError) << st;
-    return 1;
-  }
-  return 0;
-}
-
 // Runs a program quietly; true when it exited 0.
 bool RunQuiet(const std::vector<std::string>& argv) {
   std::vector<char*> cargv;
@@ -495,6 +141,48 @@ bool RunQuiet(const std::vector<std::string>& argv) {
     if (errno != EINTR) return false;
   }
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Forks the daemon, which serves the mount, and waits for its "ready" (or
+// the reason it failed). Returns the exit status of `hubfs mount`.
+int ServeInDaemon(const MountArgs& args, const hub::Source& source, const hub::Settings& settings) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "hubfs mount: pipe: %s\n", std::strerror(errno));
+    return 1;
+  }
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    std::fprintf(stderr, "hubfs mount: fork: %s\n", std::strerror(errno));
+    return 1;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    setsid();
+    if (chdir("/") != 0) {
+      // Not fatal: the daemon only uses absolute paths from here on.
+    }
+    ReadyPipe ready(fds[1]);
+    _exit(Serve(args, source, settings, &ready, /*daemon=*/true));
+  }
+  close(fds[1]);
+  std::string message;
+  char buf[512];
+  for (;;) {
+    ssize_t n = read(fds[0], buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    message.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  if (message == "ok") return 0;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (message.empty()) message = "the mount process exited before the mount was ready";
+  std::fprintf(stderr, "hubfs mount: %s\n", message.c_str());
+  return 1;
 }
 
 }  // namespace
@@ -549,43 +237,7 @@ int MountCommand(std::span<const std::string_view> argv) {
     ReadyPipe ready(-1);
     return Serve(args, *source, *settings, &ready, /*daemon=*/false);
   }
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    std::fprintf(stderr, "hubfs mount: pipe: %s\n", std::strerror(errno));
-    return 1;
-  }
-  std::fflush(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) {
-    std::fprintf(stderr, "hubfs mount: fork: %s\n", std::strerror(errno));
-    return 1;
-  }
-  if (pid == 0) {
-    close(fds[0]);
-    setsid();
-    if (chdir("/") != 0) {
-      // Not fatal: the daemon only uses absolute paths from here on.
-    }
-    ReadyPipe ready(fds[1]);
-    _exit(Serve(args, *source, *settings, &ready, /*daemon=*/true));
-  }
-  close(fds[1]);
-  std::string message;
-  char buf[512];
-  for (;;) {
-    ssize_t n = read(fds[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    message.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  while (!message.empty() && message.back() == '\n') message.pop_back();
-  if (message == "ok") return 0;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (message.empty()) message = "the mount process exited before the mount was ready";
-  std::fprintf(stderr, "hubfs mount: %s\n", message.c_str());
-  return 1;
+  return ServeInDaemon(args, *source, *settings);
 }
 
 int UnmountCommand(std::span<const std::string_view> argv) {

@@ -36,6 +36,42 @@ bool IsIgnored(const std::string& o) {
   return o.rfind("x-", 0) == 0 || o.rfind("comment=", 0) == 0;
 }
 
+// The `hubfs mount` flags for mount options `options`, appended to `flags`.
+// False (after a message) on an unknown option unless `sloppy`.
+bool AddMountFlags(const std::vector<std::string>& options, bool sloppy, bool verbose,
+                   std::vector<std::string>* flags) {
+  for (const std::string& o : options) {
+    size_t eq = o.find('=');
+    std::string key = o.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : o.substr(eq + 1);
+    bool has_value = eq != std::string::npos;
+    if (o == "ro" || IsIgnored(o)) continue;
+    if (o == "allow_other") {
+      flags->push_back("--allow-other");
+    } else if (o == "foreground") {
+      flags->push_back("-f");
+    } else if (o == "revisions") {
+      flags->push_back("--revisions");
+    } else if (has_value && (key == "uid" || key == "gid" || key == "cache_dir" ||
+                             key == "metadata_ttl" || key == "io_timeout" ||
+                             key == "memory_limit" || key == "log_level")) {
+      std::string flag = "--" + key;
+      for (char& c : flag) {
+        if (c == '_') c = '-';
+      }
+      flags->push_back(flag);
+      flags->push_back(value);
+    } else if (sloppy) {
+      if (verbose) std::fprintf(stderr, "mount.hubfs: ignoring option '%s'\n", o.c_str());
+    } else {
+      std::fprintf(stderr, "mount.hubfs: unknown mount option '%s'\n%s", o.c_str(),
+                   kHelperUsage);
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 int MountHelperCommand(std::span<const std::string_view> argv) {
@@ -96,35 +132,7 @@ int MountHelperCommand(std::span<const std::string_view> argv) {
   if (source.rfind("hubfs#", 0) == 0) source = source.substr(6);
 
   std::vector<std::string> flags = {source, positional[1]};
-  for (const std::string& o : options) {
-    size_t eq = o.find('=');
-    std::string key = o.substr(0, eq);
-    std::string value = eq == std::string::npos ? "" : o.substr(eq + 1);
-    bool has_value = eq != std::string::npos;
-    if (o == "ro" || IsIgnored(o)) continue;
-    if (o == "allow_other") {
-      flags.push_back("--allow-other");
-    } else if (o == "foreground") {
-      flags.push_back("-f");
-    } else if (o == "revisions") {
-      flags.push_back("--revisions");
-    } else if (has_value && (key == "uid" || key == "gid" || key == "cache_dir" ||
-                             key == "metadata_ttl" || key == "io_timeout" ||
-                             key == "memory_limit" || key == "log_level")) {
-      std::string flag = "--" + key;
-      for (char& c : flag) {
-        if (c == '_') c = '-';
-      }
-      flags.push_back(flag);
-      flags.push_back(value);
-    } else if (sloppy) {
-      if (verbose) std::fprintf(stderr, "mount.hubfs: ignoring option '%s'\n", o.c_str());
-    } else {
-      std::fprintf(stderr, "mount.hubfs: unknown mount option '%s'\n%s", o.c_str(),
-                   kHelperUsage);
-      return 2;
-    }
-  }
+  if (!AddMountFlags(options, sloppy, verbose, &flags)) return 2;
   if (verbose || fake) {
     std::fprintf(stderr, "mount.hubfs: hubfs mount");
     for (const auto& f : flags) std::fprintf(stderr, " %s", f.c_str());

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/xet_reader.h"
+#include "fs/content/xet_reader.h"
 
 namespace hubfs::cli {
 

@@ -1,7 +1,8 @@
 // `hubfs upload SOURCE LOCAL_PATH [PATH_IN_REPO] ...`: one commit of a file
-// or a folder, shaped like `hf upload`. The wiring: settings → CurlTransport →
-// RetryingTransport → HubClient + CommitClient + CasWriter, the chunk cache,
-// and fs::RepoUploader.
+// or a folder, shaped like `hf upload`: the Services of cli/services.h, a
+// CommitClient and CasWriter over its transport, and fs::RepoUploader. Its
+// exit statuses (usage text, man page) say more than the generic table of
+// cli/errors.h, because scripts branch on them.
 #include <fnmatch.h>
 #include <unistd.h>
 
@@ -22,10 +23,9 @@
 #include "fs/upload/repo_uploader.h"
 #include "hub/cas_upload.h"
 #include "hub/commit_client.h"
-#include "hub/curl_transport.h"
+#include "cli/services.h"
 #include "hub/hub_client.h"
 #include "hub/repo_id.h"
-#include "hub/retry.h"
 #include "hub/settings.h"
 
 namespace hubfs::cli {
@@ -315,45 +315,32 @@ int UploadCommand(std::span<const std::string_view> argv) {
     return Fail(kExitError, local.string() + " is neither a regular file nor a folder");
   }
 
-  // Wiring.
+  // Wiring: the one composition root (cli/services.h), plus the write-side
+  // clients. The cache is optional for an upload: without it nothing is
+  // deduplicated locally and nothing is kept for reading back.
   auto settings = hub::LoadSettings(hub::ProcessEnvironment());
   if (!settings.ok()) return Fail(kExitError, settings.status().ToString());
-  hub::CurlTransportOptions topts;
-  topts.user_agent = settings->user_agent;
-  auto curl = hub::CurlTransport::Create(topts);
-  if (!curl.ok()) return Fail(kExitError, curl.status().ToString());
-  hub::RetryPolicy retry;
-  retry.max_attempts = 4;
-  retry.initial_backoff = std::chrono::milliseconds(250);
-  retry.max_backoff = std::chrono::milliseconds(4000);
-  retry.max_server_wait = std::chrono::milliseconds(30'000);
-  hub::RetryingTransport transport(curl->get(), SystemClock::Default(), retry);
-  hub::EnvOrFileTokenProvider tokens(*settings);
-  hub::HubClientOptions hopts;
-  hopts.endpoint = settings->endpoint;
-  hopts.offline = settings->offline;
-  hub::HubClient hub_client(&transport, SystemClock::Default(), &tokens, hopts);
+  ServicesOptions sopts;
+  sopts.open_cache = false;
+  auto services = Services::Create(*settings, sopts);
+  if (!services.ok()) return Fail(kExitError, services.status().ToString());
+  hub::HubClient& hub_client = (*services)->hub();
   hub::CommitClientOptions copts;
   copts.endpoint = settings->endpoint;
   copts.offline = settings->offline;
-  hub::CommitClient commits(&transport, SystemClock::Default(), &tokens, copts);
-  hub::CasWriter cas(&transport);
-
-  std::unique_ptr<chunkstore::ChunkCache> cache;
-  std::string cache_dir = args.cache_dir.value_or(settings->cache_dir);
+  hub::CommitClient commits(&(*services)->transport(), SystemClock::Default(),
+                            &(*services)->tokens(), copts);
+  hub::CasWriter cas(&(*services)->transport());
+  const std::string cache_dir = args.cache_dir.value_or(settings->cache_dir);
   if (!cache_dir.empty()) {
     std::filesystem::create_directories(cache_dir, ec);
-    chunkstore::CacheOptions o;
-    o.dir = cache_dir + "/chunks";
-    o.durable = false;
-    auto c = chunkstore::ChunkCache::Open(o);
-    if (c.ok()) {
-      cache = std::move(c).value();
-    } else {
+    Status st = (*services)->OpenCache(cache_dir, std::nullopt);
+    if (!st.ok()) {
       std::fprintf(stderr, "hubfs: warning: chunk cache unavailable (%s); uploading without it\n",
-                   c.status().ToString().c_str());
+                   st.ToString().c_str());
     }
   }
+  chunkstore::ChunkCache* cache = (*services)->cache();
 
   // --delete patterns are relative to the folder uploaded into (for a file:
   // the folder that receives it).
@@ -381,7 +368,7 @@ int UploadCommand(std::span<const std::string_view> argv) {
     return Fail(kExitError, "nothing to upload: no files matched");
   }
 
-  fs::RepoUploader uploader(&hub_client, &commits, &cas, cache.get());
+  fs::RepoUploader uploader(&hub_client, &commits, &cas, cache);
   ProgressPrinter printer(args.quiet);
   auto report = uploader.Upload(plan, [&](const fs::UploadProgress& p) { printer.Update(p); });
   printer.Done();

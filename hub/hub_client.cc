@@ -315,7 +315,7 @@ Result<XetToken> HubClient::XetReadToken(const RepoId& repo, std::string_view re
   std::string key = repo.ToString() + "@" + std::string(revision);
   const int64_t margin = options_.token_refresh_margin.count();
   if (!force_refresh) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = xet_tokens_.find(key);
     if (it != xet_tokens_.end() && clock_->UnixSeconds() < it->second.exp - margin) {
       return it->second;
@@ -329,7 +329,7 @@ Result<XetToken> HubClient::XetReadToken(const RepoId& repo, std::string_view re
   Result<XetToken> token = ParseXetToken(resp.body);
   if (!token.ok()) return token.status().WithContext(context);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (xet_tokens_.size() >= options_.max_cached_tokens) {
       const int64_t now = clock_->UnixSeconds();
       std::erase_if(xet_tokens_, [&](const auto& kv) { return kv.second.exp - margin <= now; });

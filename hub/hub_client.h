@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "hub/http.h"
@@ -132,8 +133,8 @@ class HubClient {
   const HubClientOptions options_;
   const std::string origin_;
 
-  std::mutex mu_;
-  std::map<std::string, XetToken> xet_tokens_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, XetToken> xet_tokens_ GUARDED_BY(mu_);
 };
 
 }  // namespace hubfs::hub

@@ -1,6 +1,6 @@
-// HubServices: hub/ wired from Settings, for main() and integration tests:
-// CurlTransport -> RetryingTransport -> HubClient and CasClient, with the
-// huggingface_hub token discovery. REQUIRES: a CurlGlobal is alive for the
+// HubServices: hub/ wired from Settings, for the commands, the mount and
+// integration tests: CurlTransport -> RetryingTransport -> HubClient and
+// CasClient, with the huggingface_hub token discovery. REQUIRES: a CurlGlobal is alive for the
 // whole life of the object.
 #ifndef HUBFS_HUB_HUB_SERVICES_H_
 #define HUBFS_HUB_HUB_SERVICES_H_
@@ -34,6 +34,9 @@ class HubServices {
   CasClient& cas() { return *cas_; }
   // The retrying transport, for data fetches that do not fit the clients.
   HttpTransport& transport() { return *retrying_; }
+  // The token discovery (HF_TOKEN, the token file), for readers that sign
+  // their own requests.
+  TokenProvider& tokens() { return *tokens_; }
 
  private:
   HubServices() = default;

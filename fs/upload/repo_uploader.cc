@@ -16,7 +16,7 @@
 #include "chunkstore/reconstruction.h"
 #include "chunkstore/shard.h"
 #include "common/log.h"
-#include "fs/xet_cache_codec.h"
+#include "fs/content/xet_cache_codec.h"
 #include "hub/url.h"
 
 namespace hubfs::fs {

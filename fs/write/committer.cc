@@ -106,10 +106,10 @@ bool WriteCommitter::DoneLocked(const std::string& path, uint64_t seq) const {
   std::lock_guard<std::mutex> jl(*journal_mu_);
   if (!path.empty()) {
     const PendingChange* c = journal_->table().Find(path);
-    return c == nullptr || c->seq > seq || c->kind == PendingChange::Kind::kNewDir;
+    return c == nullptr || c->seq > seq || c->is_dir();
   }
   for (const auto& [p, c] : journal_->table().entries()) {
-    if (c.kind != PendingChange::Kind::kNewDir && c.seq <= seq) return false;
+    if (!c.is_dir() && c.seq <= seq) return false;
   }
   return true;
 }
@@ -151,7 +151,7 @@ size_t WriteCommitter::Shutdown(std::chrono::milliseconds timeout) {
   std::lock_guard<std::mutex> jl(*journal_mu_);
   size_t left = 0;
   for (const auto& [p, c] : journal_->table().entries()) {
-    left += c.kind != PendingChange::Kind::kNewDir;
+    left += !c.is_dir();
   }
   return left;
 }
@@ -204,7 +204,7 @@ void WriteCommitter::Run() {
       {
         std::lock_guard<std::mutex> jl(*journal_mu_);
         for (const auto& [p, c] : journal_->table().entries()) {
-          more |= c.kind != PendingChange::Kind::kNewDir;
+          more |= !c.is_dir();
         }
       }
       if (more && !first_notify_) first_notify_ = clock_->Now();
@@ -276,6 +276,7 @@ bool WriteCommitter::CommitOnce(Status* error) {
         plan.deletes.push_back(item.path);
         break;
       case PendingChange::Kind::kNewDir:
+      case PendingChange::Kind::kDeletedDir:
         break;
     }
   }
@@ -283,6 +284,9 @@ bool WriteCommitter::CommitOnce(Status* error) {
   if (!report.ok()) {
     *error = report.status();
     return true;
+  }
+  if (report->committed && !report->conflict_pr && !plan.create_pr && !options_.create_pr) {
+    sources_->Landed(report->commit.commit_oid);
   }
   {
     std::lock_guard<std::mutex> jl(*journal_mu_);

@@ -100,8 +100,14 @@ std::vector<PendingRecord> PendingTable::MakeDir(const std::string& path) {
   return {Set(path, c)};
 }
 
-std::vector<PendingRecord> PendingTable::RemoveDir(const std::string& path) {
+std::vector<PendingRecord> PendingTable::RemoveDir(const std::string& path, bool was_remote) {
   Begin();
+  if (was_remote) {
+    PendingChange c;
+    c.kind = PendingChange::Kind::kDeletedDir;
+    c.was_remote = true;
+    return {Set(path, c)};
+  }
   const PendingChange* cur = Find(path);
   if (cur == nullptr || cur->kind != PendingChange::Kind::kNewDir) return {};
   return {Set(path, std::nullopt)};
@@ -122,7 +128,7 @@ std::vector<BatchItem> PendingTable::TakeBatch(uint64_t upto_seq,
                                                const std::set<std::string>& busy) const {
   std::vector<BatchItem> attributes, additions, deletions;
   for (const auto& [path, change] : entries_) {
-    if (change.kind == PendingChange::Kind::kNewDir || change.seq > upto_seq) continue;
+    if (change.is_dir() || change.seq > upto_seq) continue;
     if (busy.count(path) != 0) continue;
     if (change.kind == PendingChange::Kind::kDeleted) {
       deletions.push_back({path, change});
@@ -144,12 +150,16 @@ std::vector<PendingRecord> PendingTable::Committed(const std::vector<BatchItem>&
     const PendingChange* cur = Find(item.path);
     if (cur != nullptr && cur->seq == item.change.seq) out.push_back(Set(item.path, std::nullopt));
   }
+  // A new directory now holding a committed file exists on the Hub; a
+  // removed one whose files' deletions were committed is gone from it.
   std::vector<std::string> dirs;
   for (const auto& [path, change] : entries_) {
-    if (change.kind != PendingChange::Kind::kNewDir) continue;
+    if (!change.is_dir()) continue;
     const std::string prefix = path + "/";
+    const bool want_deleted = change.kind == PendingChange::Kind::kDeletedDir;
     for (const BatchItem& item : batch) {
-      if (item.change.kind != PendingChange::Kind::kDeleted && item.path.rfind(prefix, 0) == 0) {
+      if ((item.change.kind == PendingChange::Kind::kDeleted) == want_deleted &&
+          item.path.rfind(prefix, 0) == 0) {
         dirs.push_back(path);
         break;
       }
@@ -171,6 +181,8 @@ const char* KindName(PendingChange::Kind k) {
       return "deleted";
     case PendingChange::Kind::kNewDir:
       return "dir";
+    case PendingChange::Kind::kDeletedDir:
+      return "deleted_dir";
   }
   return "?";
 }
@@ -188,7 +200,10 @@ std::string EncodeRecord(const PendingRecord& record) {
             {"size", c.size},
             {"was_remote", c.was_remote}};
     if (c.base) {
-      json b{{"size", c.base->size}, {"git_oid", c.base->git_oid}};
+      json b{{"size", c.base->size},
+             {"git_oid", c.base->git_oid},
+             {"path", c.base->path},
+             {"commit", c.base->commit}};
       if (c.base->sha256) b["sha256"] = *c.base->sha256;
       if (c.base->xet_hash) b["xet_hash"] = *c.base->xet_hash;
       cj["base"] = b;
@@ -222,6 +237,7 @@ Result<PendingRecord> DecodeRecord(std::string_view text) {
   else if (kind == "copy") c.kind = PendingChange::Kind::kCopy;
   else if (kind == "deleted") c.kind = PendingChange::Kind::kDeleted;
   else if (kind == "dir") c.kind = PendingChange::Kind::kNewDir;
+  else if (kind == "deleted_dir") c.kind = PendingChange::Kind::kDeletedDir;
   else return bad("unknown kind");
   auto u64 = [&](const json& o, const char* k, uint64_t* out) {
     if (!o.contains(k) || !o[k].is_number_unsigned()) return false;
@@ -238,6 +254,8 @@ Result<PendingRecord> DecodeRecord(std::string_view text) {
     if (!u64(b, "size", &f.size)) return bad("base without size");
     if (!b.contains("git_oid") || !b["git_oid"].is_string()) return bad("base without oid");
     f.git_oid = b["git_oid"].get<std::string>();
+    if (b.contains("path") && b["path"].is_string()) f.path = b["path"].get<std::string>();
+    if (b.contains("commit") && b["commit"].is_string()) f.commit = b["commit"].get<std::string>();
     if (b.contains("sha256") && b["sha256"].is_string()) f.sha256 = b["sha256"].get<std::string>();
     if (b.contains("xet_hash") && b["xet_hash"].is_string()) {
       f.xet_hash = b["xet_hash"].get<std::string>();

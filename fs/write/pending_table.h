@@ -32,6 +32,9 @@ struct RemoteFile {
   std::string git_oid;                // git blob id (of the pointer, for LFS files)
   std::optional<std::string> sha256;  // LFS/Xet files: the LFS oid
   std::optional<std::string> xet_hash;
+  // Where it was read from (a regular file is fetched by commit and path).
+  std::string path;
+  std::string commit;
 
   friend bool operator==(const RemoteFile&, const RemoteFile&) = default;
 };
@@ -42,7 +45,11 @@ struct PendingChange {
     kCopy,     // the Hub's file `base`, at a new path (a rename): re-referenced, not uploaded
     kDeleted,  // a file the Hub has, deleted
     kNewDir,   // a directory that exists only here until it holds a file
+    kDeletedDir,  // a directory the Hub has, removed here (empty by then): hidden;
+                  // nothing to commit (the Hub drops it with its last file)
   };
+  // Directory changes are never committed themselves.
+  bool is_dir() const { return kind == Kind::kNewDir || kind == Kind::kDeletedDir; }
   Kind kind = Kind::kStaged;
   uint64_t staging_id = 0;
   uint64_t size = 0;
@@ -101,7 +108,8 @@ class PendingTable {
                                         std::optional<RemoteFile> from_remote,
                                         bool from_was_remote, bool to_was_remote);
   std::vector<PendingRecord> MakeDir(const std::string& path);
-  std::vector<PendingRecord> RemoveDir(const std::string& path);
+  // Removes a directory: a new one is forgotten, one the Hub has is hidden.
+  std::vector<PendingRecord> RemoveDir(const std::string& path, bool was_remote = false);
 
   // Applies a record (journal replay). Records must come in sequence order.
   void Apply(const PendingRecord& record);

@@ -109,8 +109,7 @@ WritableView::~WritableView() { committer_.reset(); }
 
 void WritableView::Start() { committer_->Start(); }
 
-void WritableView::SetCommitListener(
-    std::function<void(const std::optional<std::string>&)> listener) {
+void WritableView::SetCommitListener(std::function<void(const std::string&)> listener) {
   std::lock_guard<std::mutex> lock(mu_);
   listener_ = std::move(listener);
 }
@@ -133,12 +132,14 @@ WritableView::Children WritableView::ChildrenOf(const std::string& dir) const {
     const std::string rest = p.substr(prefix.size());
     const size_t slash = rest.find('/');
     if (slash == std::string::npos) {
-      if (it->second.kind == PendingChange::Kind::kDeleted) {
+      if (it->second.kind == PendingChange::Kind::kDeleted ||
+          it->second.kind == PendingChange::Kind::kDeletedDir) {
         out.deleted.insert(rest);
       } else {
         out.added[rest] = it->second;
       }
-    } else if (it->second.kind != PendingChange::Kind::kDeleted) {
+    } else if (it->second.kind != PendingChange::Kind::kDeleted &&
+               it->second.kind != PendingChange::Kind::kDeletedDir) {
       // A change deeper down: its top directory exists here.
       const std::string top = rest.substr(0, slash);
       if (out.added.find(top) == out.added.end()) {
@@ -157,7 +158,10 @@ bool WritableView::HasChangesUnder(const std::string& dir) const {
   const auto& entries = journal_->table().entries();
   for (auto it = entries.lower_bound(prefix); it != entries.end(); ++it) {
     if (it->first.compare(0, prefix.size(), prefix) != 0) break;
-    if (it->second.kind != PendingChange::Kind::kDeleted) return true;
+    if (it->second.kind != PendingChange::Kind::kDeleted &&
+        it->second.kind != PendingChange::Kind::kDeletedDir) {
+      return true;
+    }
   }
   return false;
 }
@@ -166,8 +170,7 @@ std::optional<uint64_t> WritableView::LiveSize(const std::string& path) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = open_.find(path); it != open_.end()) return it->second.file->size();
   const PendingChange* c = journal_->table().Find(path);
-  if (c == nullptr || c->kind == PendingChange::Kind::kDeleted ||
-      c->kind == PendingChange::Kind::kNewDir) {
+  if (c == nullptr || c->kind == PendingChange::Kind::kDeleted || c->is_dir()) {
     return std::nullopt;
   }
   if (c->kind == PendingChange::Kind::kStaged) {
@@ -248,6 +251,8 @@ Result<std::shared_ptr<StagedFile>> WritableView::OpenForWrite(const std::string
     if (!create) return NotFoundError(path + " was deleted");
   } else if (cur && cur->kind == PendingChange::Kind::kNewDir) {
     return Status(ErrorCode::kFailedPrecondition, path + " is a directory");
+  } else if (cur && cur->kind == PendingChange::Kind::kDeletedDir) {
+    if (!create) return NotFoundError(path + " was deleted");
   } else if (remote) {
     base = remote;
   } else if (!create) {
@@ -469,9 +474,9 @@ Status WritableView::Mkdir(const std::string& path) {
   return AppendLocked(journal_->table().MakeDir(path));
 }
 
-Status WritableView::Rmdir(const std::string& path) {
+Status WritableView::Rmdir(const std::string& path, bool was_remote) {
   std::lock_guard<std::mutex> lock(mu_);
-  return AppendLocked(journal_->table().RemoveDir(path));
+  return AppendLocked(journal_->table().RemoveDir(path, was_remote));
 }
 
 Status WritableView::SyncAll(std::chrono::milliseconds timeout) {
@@ -533,17 +538,21 @@ std::set<std::string> WritableView::BusyPaths() {
   return out;
 }
 
-void WritableView::OnCommitted(const std::string& commit, const std::vector<BatchItem>& batch,
-                               std::optional<uint64_t> conflict_pr) {
-  std::function<void(const std::optional<std::string>&)> listener;
+void WritableView::Landed(const std::string& commit) {
+  std::function<void(const std::string&)> listener;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const BatchItem& item : batch) {
-      if (item.change.kind == PendingChange::Kind::kStaged) RemoveStagingLocked(item.change.staging_id);
-    }
     listener = listener_;
   }
-  if (listener) listener(conflict_pr ? std::nullopt : std::optional<std::string>(commit));
+  if (listener) listener(commit);
+}
+
+void WritableView::OnCommitted(const std::string&, const std::vector<BatchItem>& batch,
+                               std::optional<uint64_t>) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const BatchItem& item : batch) {
+    if (item.change.kind == PendingChange::Kind::kStaged) RemoveStagingLocked(item.change.staging_id);
+  }
 }
 
 }  // namespace hubfs::fs

@@ -111,7 +111,9 @@ class WritableView final : public CommitSources {
   Status Rename(const std::string& from, const std::string& to,
                 std::optional<RemoteFile> from_remote, bool from_was_remote, bool to_was_remote);
   Status Mkdir(const std::string& path);
-  Status Rmdir(const std::string& path);
+  // `was_remote`: the Hub has the directory (then it is hidden until its
+  // files' deletions are committed). REQUIRES: empty in the overlay.
+  Status Rmdir(const std::string& path, bool was_remote);
 
   // Waits until everything journaled so far is on the Hub (`hubfs sync`).
   Status SyncAll(std::chrono::milliseconds timeout);
@@ -124,9 +126,9 @@ class WritableView final : public CommitSources {
   // Every pending change (`hubfs pending`), in path order.
   std::map<std::string, PendingChange> Pending() const;
   std::string target() const;
-  // Called when a commit landed, with the commit the view should now show
-  // (nullopt: a conflict PR; the branch shows upstream's version again).
-  void SetCommitListener(std::function<void(const std::optional<std::string>&)> listener);
+  // Called when a commit landed on the branch, with that commit, before the
+  // overlay forgets the changes it holds: the view should show it now.
+  void SetCommitListener(std::function<void(const std::string&)> listener);
 
   // CommitSources.
   Result<std::shared_ptr<UploadSource>> OpenStaged(const std::string& path,
@@ -134,6 +136,7 @@ class WritableView final : public CommitSources {
   Result<std::shared_ptr<UploadSource>> OpenRemote(const std::string& path,
                                                    const RemoteFile& file) override;
   std::set<std::string> BusyPaths() override;
+  void Landed(const std::string& commit) override;
   void OnCommitted(const std::string& commit, const std::vector<BatchItem>& batch,
                    std::optional<uint64_t> conflict_pr) override;
 
@@ -171,7 +174,7 @@ class WritableView final : public CommitSources {
   // Paths an fsync waits for: committed although open (what was flushed;
   // a write during the upload makes it wait for the next commit).
   std::map<std::string, int> fsyncing_;  // GUARDED_BY(mu_)
-  std::function<void(const std::optional<std::string>&)> listener_;  // GUARDED_BY(mu_)
+  std::function<void(const std::string&)> listener_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace hubfs::fs

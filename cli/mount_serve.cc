@@ -1,0 +1,346 @@
+#include "cli/mount_serve.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/errors.h"
+#include "cli/mount_state.h"
+#include "cli/services.h"
+#include "common/log_file.h"
+#include "common/mutex.h"
+#include "fs/content/repo_source_hub.h"
+#include "fs/content/xet_cas.h"
+#include "fs/fuse/fuse_server.h"
+#include "fs/vfs/vfs_core.h"
+
+namespace hubfs::cli {
+namespace {
+
+// Sets the kernel readahead of the FUSE mount at `mountpoint` to `kb`
+// (field notes: the 128 KiB default halves sequential speed; about 1 MiB is
+// right, the daemon streams ahead itself). Needs root; best effort. Reads
+// /proc/self/mountinfo rather than stat(2)ing the mount, which would wait for
+// the session loop.
+void SetMountReadahead(const std::string& mountpoint, unsigned kb) {
+  std::string real = mountpoint;
+  if (char* r = realpath(mountpoint.c_str(), nullptr)) {
+    real = r;
+    free(r);
+  }
+  FILE* f = std::fopen("/proc/self/mountinfo", "r");
+  if (f == nullptr) return;
+  char line[4096];
+  std::string dev;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    // id parent major:minor root mountpoint ...
+    char majmin[64], root[1024], mp[2048];
+    if (std::sscanf(line, "%*s %*s %63s %1023s %2047s", majmin, root, mp) == 3 && real == mp) {
+      dev = majmin;  // the last match is the newest mount
+    }
+  }
+  std::fclose(f);
+  if (dev.empty()) return;
+  std::string path = "/sys/class/bdi/" + dev + "/read_ahead_kb";
+  if (FILE* ra = std::fopen(path.c_str(), "w")) {
+    std::fprintf(ra, "%u\n", kb);
+    std::fclose(ra);
+  }
+}
+
+// The name of the repo's default branch. The Hub maps the revision "HEAD" to
+// the default branch; its name is the branch whose head is that commit. When
+// several branches share the commit, "main" wins if it is one of them; when
+// none can be named (e.g. the branch moved in between), "HEAD" itself is the
+// revision, which still follows the default branch.
+Result<std::string> DefaultBranch(hub::HubClient* client, fs::HubRepoSource* resolver,
+                                  const hub::RepoId& repo) {
+  HUBFS_ASSIGN_OR_RETURN(fs::RevisionInfo head, resolver->ResolveRevision(repo, "HEAD"));
+  HUBFS_ASSIGN_OR_RETURN(hub::Refs refs, client->ListRefs(repo, /*include_prs=*/false));
+  std::vector<std::string> names;
+  for (const hub::GitRef& b : refs.branches) {
+    if (b.target_commit == head.commit) names.push_back(b.name);
+  }
+  if (names.size() == 1) return names[0];
+  if (std::find(names.begin(), names.end(), "main") != names.end()) return std::string("main");
+  HUBFS_LOG(kWarning) << repo.ToString() << ": cannot name the default branch ("
+                      << names.size() << " branches at " << head.commit
+                      << "); following HEAD";
+  return std::string("HEAD");
+}
+
+std::string Explain(const Status& st, const std::string& repo, const std::string& revision,
+                    const std::string& what) {
+  return ExplainError(st, ErrorSubject{repo, revision, "", what}).message;
+}
+
+// What the mount is, from the arguments.
+struct MountConfig {
+  std::string cache_dir;
+  bool multi = false;  // several revisions (--revisions) or the whole Hub
+  std::string fs_name;
+};
+
+// Everything a running mount owns, in build order (destroyed in reverse).
+struct MountStack {
+  std::unique_ptr<Services> services;
+  std::string revision;  // single revision: as resolved from the arguments
+  fs::RevisionInfo resolved;
+  std::unique_ptr<fs::XetCas> cas;
+  std::unique_ptr<fs::XetReader> reader;
+  std::unique_ptr<fs::HubRepoSource> source;
+  std::unique_ptr<fs::VfsCore> core;
+  std::unique_ptr<fs::FuseServer> server;
+  std::string what;  // the mounted thing, for messages
+  unsigned max_readahead = 0;
+};
+
+// The cache directory and the log. Returns an error message or "".
+std::string Configure(const MountArgs& args, const hub::Settings& settings, bool daemon,
+                      MountConfig* config) {
+  config->cache_dir = args.cache_dir.empty() ? settings.cache_dir : args.cache_dir;
+  config->multi = args.revisions || args.hub;
+  std::error_code ec;
+  std::filesystem::create_directories(config->cache_dir, ec);
+  if (ec) return "cache dir " + config->cache_dir + ": " + ec.message();
+  log::SetMinLevel(args.log_level);
+  if (daemon) {
+    // Bounded: the file rotates once to hubfs-mount.log.1 at 16 MiB.
+    auto log_file = log::RotatingLogFile::Open(config->cache_dir + "/hubfs-mount.log", 16ull << 20);
+    if (log_file.ok()) {
+      std::shared_ptr<log::RotatingLogFile> file = std::move(*log_file);
+      log::SetSink([file](log::Level, std::string_view line) { file->Write(line); });
+    }
+  }
+  return "";
+}
+
+// The revision a single-revision mount shows: @REV, or the default branch
+// by name. Returns an error message or "".
+std::string ResolveRevision(const hub::Source& source, MountStack* m) {
+  // Without @REV the view follows the repo's default branch, found by name.
+  hub::HubClient& client = m->services->hub();
+  fs::HubRepoSource resolver(&client, &m->services->transport(), &m->services->tokens(), nullptr,
+                             nullptr);
+  if (source.revision) {
+    m->revision = *source.revision;
+  } else {
+    auto branch = DefaultBranch(&client, &resolver, source.repo);
+    if (!branch.ok()) return Explain(branch.status(), source.repo.ToString(), "", "");
+    m->revision = *branch;
+  }
+  auto r = resolver.ResolveRevision(source.repo, m->revision);
+  if (!r.ok()) {
+    return Explain(r.status(), source.repo.ToString(), m->revision,
+                   source.repo.ToString() + "@" + m->revision);
+  }
+  m->resolved = *r;
+  return "";
+}
+
+// The reader and the source of file contents. CAS tokens are per repo: one
+// repo and commit for a single revision; several revisions and repos ask
+// with the repo each file is read from.
+void BuildContent(const MountArgs& args, const MountConfig& config, const hub::Source& source,
+                  MountStack* m) {
+  hub::HubClient& client = m->services->hub();
+  hub::HttpTransport* transport = &m->services->transport();
+  fs::PerRepoXetCas* routed = nullptr;
+  if (config.multi) {
+    auto per_repo = std::make_unique<fs::PerRepoXetCas>(
+        transport, [&client](const hub::RepoId& r, const std::string& c, bool force) {
+          return client.XetReadToken(r, c, force);
+        });
+    routed = per_repo.get();
+    m->cas = std::move(per_repo);
+  } else {
+    const hub::RepoId repo = source.repo;
+    const std::string commit = m->resolved.commit;
+    m->cas = std::make_unique<fs::HttpXetCas>(transport, [&client, repo, commit](bool force) {
+      return client.XetReadToken(repo, commit, force);
+    });
+  }
+  fs::XetReaderOptions reader_opts;
+  reader_opts.memory_limit = args.memory_limit;
+  m->reader = std::make_unique<fs::XetReader>(m->cas.get(), m->services->cache(), reader_opts);
+  m->source = std::make_unique<fs::HubRepoSource>(&client, transport, &m->services->tokens(),
+                                                  m->reader.get(), m->services->cache());
+  if (routed != nullptr) m->source->RouteXetTokens(routed);
+}
+
+// The core over the source, its root checked. Returns an error message or "".
+std::string BuildCore(const MountArgs& args, const MountConfig& config, const hub::Source& source,
+                      MountStack* m) {
+  fs::VfsOptions vopts;
+  vopts.uid = args.uid.value_or(getuid());
+  vopts.gid = args.gid.value_or(getgid());
+  vopts.metadata_ttl_seconds = args.metadata_ttl;
+  if (config.multi) {
+    fs::VfsLayout layout;
+    layout.kind = args.hub ? fs::VfsLayout::Kind::kHub : fs::VfsLayout::Kind::kRevisions;
+    layout.repo = source.repo;
+    layout.subdir = source.subdir;
+    layout.mount_time = static_cast<int64_t>(std::time(nullptr));
+    m->core = std::make_unique<fs::VfsCore>(m->source.get(), layout, vopts);
+    m->what = args.hub ? std::string("hub") : source.repo.ToString() + " (revisions)";
+  } else {
+    fs::ViewSpec view;
+    view.repo = source.repo;
+    view.revision = m->revision;
+    view.resolved = m->resolved;
+    view.subdir = source.subdir;
+    view.immutable = hub::IsCommitSha(m->revision);
+    m->core = std::make_unique<fs::VfsCore>(m->source.get(), view, vopts);
+    m->what = source.repo.ToString() + "@" + m->revision +
+              (source.subdir.empty() ? "" : "/" + source.subdir);
+  }
+  auto root = m->core->CheckRoot();
+  if (root.ok()) return "";
+  if (config.multi) return Explain(root.error().cause, source.repo.ToString(), "", "");
+  return root.error().code == fs::VfsErrc::kNoEntry
+             ? m->what + ": folder not found"
+             : m->what + ": cannot list: " + root.error().cause.ToString();
+}
+
+// Builds everything and mounts. Returns an error message or "".
+std::string Build(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
+                  const MountConfig& config, MountStack* m) {
+  // libcurl's global state was set up by main(); no transport exists yet.
+  ServicesOptions sopts;
+  sopts.io_timeout_seconds = args.io_timeout;
+  sopts.cache_dir = config.cache_dir;
+  sopts.open_cache = false;  // after the revision resolved
+  auto services = Services::Create(settings, sopts);
+  if (!services.ok()) return services.status().ToString();
+  m->services = std::move(*services);
+  // Resolve first: a missing repo or revision fails before anything else.
+  // A mount of several revisions checks its repo with CheckRoot.
+  if (!config.multi) {
+    if (std::string err = ResolveRevision(source, m); !err.empty()) return err;
+  }
+  if (Status st = m->services->OpenCache(config.cache_dir, std::nullopt); !st.ok()) {
+    return st.ToString();
+  }
+  BuildContent(args, config, source, m);
+  if (std::string err = BuildCore(args, config, source, m); !err.empty()) return err;
+  fs::FuseServerOptions fopts;
+  fopts.mountpoint = args.mountpoint;
+  fopts.fs_name = "hubfs:" + (args.hub ? std::string("hub") : source.repo.ToString());
+  fopts.allow_other = args.allow_other;
+  fopts.request_timeout_seconds = args.io_timeout;
+  auto server = fs::FuseServer::Mount(m->core.get(), fopts);
+  if (!server.ok()) return server.status().message();
+  m->server = std::move(*server);
+  m->max_readahead = fopts.max_readahead;
+  return "";
+}
+
+std::string RealPath(const std::string& path) {
+  std::string out = path;
+  if (char* r = realpath(path.c_str(), nullptr)) {
+    out = r;
+    free(r);
+  }
+  return out;
+}
+
+// Serves until unmounted; the status file is refreshed every 2 s.
+int Run(const MountArgs& args, const hub::Source& source, const MountConfig& config,
+        MountStack& m, ReadyPipe* ready, bool daemon, const sigset_t& stop) {
+  if (geteuid() == 0) SetMountReadahead(args.mountpoint, m.max_readahead / 1024);
+  const std::string& commit = m.resolved.commit;
+  HUBFS_LOG(kInfo) << "mounted " << m.what << (commit.empty() ? "" : " (" + commit + ")")
+                   << " at " << args.mountpoint;
+  // Record the mount for `hubfs status`, refreshed with the reader's counters.
+  MountState state;
+  state.pid = getpid();
+  state.source = args.source;
+  state.repo = args.hub ? std::string("hub") : source.repo.ToString();
+  state.revision = config.multi ? std::string() : m.revision;  // empty: every revision
+  state.commit = commit;
+  state.mountpoint = RealPath(args.mountpoint);
+  state.cache_dir = RealPath(config.cache_dir);
+  state.started = static_cast<int64_t>(std::time(nullptr));
+  auto refresh_state = [&state, &m, &config] {
+    FillReaderStats(m.reader->Stats(), &state);
+    if (!config.multi) state.commit = m.core->current().commit;  // a branch view follows its head
+    WriteMountState(state);
+  };
+  refresh_state();
+  ready->Report("ok");
+  Mutex state_mu;
+  CondVar state_cv;
+  bool state_stop = false;
+  std::thread state_thread([&] {
+    MutexLock lock(&state_mu);
+    while (!state_stop) {
+      if (!state_cv.WaitFor(&state_mu, std::chrono::seconds(2)) && !state_stop) refresh_state();
+    }
+  });
+  if (daemon) {
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd >= 0) {
+      dup2(null_fd, STDIN_FILENO);
+      dup2(null_fd, STDOUT_FILENO);
+      dup2(null_fd, STDERR_FILENO);
+      close(null_fd);
+    }
+  }
+  pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
+  Status st = m.server->Run();
+  {
+    MutexLock lock(&state_mu);
+    state_stop = true;
+  }
+  state_cv.NotifyAll();
+  state_thread.join();
+  RemoveMountState(state.cache_dir, state.pid);
+  HUBFS_LOG(kInfo) << "unmounted " << args.mountpoint;
+  if (!st.ok()) {
+    HUBFS_LOG(kError) << st;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
+          ReadyPipe* ready, bool daemon) {
+  // Stop signals stay blocked in every thread started from here; Run()
+  // unblocks them where libfuse handles them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  MountConfig config;
+  if (std::string err = Configure(args, settings, daemon, &config); !err.empty()) {
+    ready->Report(err);
+    return 1;
+  }
+  MountStack stack;
+  if (std::string err = Build(args, source, settings, config, &stack); !err.empty()) {
+    ready->Report(err);
+    return 1;
+  }
+  return Run(args, source, config, stack, ready, daemon, stop);
+}
+
+}  // namespace hubfs::cli

@@ -1,0 +1,70 @@
+// Services: the one place the commands and the mount build what talks to
+// the Hub and the disk - settings -> HubServices (curl, retries, tokens, Hub
+// client) with one network policy, and the chunk cache - so that every
+// entry point retries, times out and authenticates the same way.
+#ifndef HUBFS_CLI_SERVICES_H_
+#define HUBFS_CLI_SERVICES_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "chunkstore/cache.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "hub/hub_services.h"
+#include "hub/settings.h"
+
+namespace hubfs::cli {
+
+// The network policy of every entry point, from the deadline of one
+// operation (the mount's --io-timeout). A request may be tried three times,
+// so each attempt gets a third of the deadline (at least 1 s) to connect and
+// to make progress; backoffs are short and a server asking for a longer wait
+// than min(deadline, 5 s) is not waited for: a dead or stalled server gives
+// an error after about the deadline, never a hang.
+hub::HubServicesOptions NetworkPolicy(double io_timeout_seconds);
+
+// The deadline of one operation when none is given.
+inline constexpr double kDefaultIoTimeoutSeconds = 30;
+
+struct ServicesOptions {
+  double io_timeout_seconds = kDefaultIoTimeoutSeconds;
+  // The chunk cache under cache_dir + "/chunks"; not opened when !open_cache.
+  std::string cache_dir;
+  bool open_cache = true;
+  std::optional<uint64_t> cache_max_bytes;  // default: CacheOptions'
+};
+
+class Services {
+ public:
+  // REQUIRES: a CurlGlobal is alive (main) for the whole life of the object.
+  // Errors: the transport's, the cache's ("open cache DIR: ...").
+  static Result<std::unique_ptr<Services>> Create(const hub::Settings& settings,
+                                                  const ServicesOptions& options);
+
+  const hub::Settings& settings() const { return settings_; }
+  hub::HubClient& hub() { return hub_->hub(); }
+  hub::HttpTransport& transport() { return hub_->transport(); }
+  hub::TokenProvider& tokens() { return hub_->tokens(); }
+  // nullptr until the cache is opened.
+  chunkstore::ChunkCache* cache() { return cache_.get(); }
+  // Opens the chunk cache now (Create did not). Errors: the cache's.
+  Status OpenCache(const std::string& cache_dir, std::optional<uint64_t> max_bytes);
+
+ private:
+  Services() = default;
+  hub::Settings settings_;
+  std::unique_ptr<hub::HubServices> hub_;
+  std::unique_ptr<chunkstore::ChunkCache> cache_;
+};
+
+// Opens the chunk cache under `dir` + "/chunks" (not durable: a cache needs
+// no fsync per commit and is wiped if a crash lost writes).
+Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string& dir,
+                                                               std::optional<uint64_t> max_bytes);
+
+}  // namespace hubfs::cli
+
+#endif  // HUBFS_CLI_SERVICES_H_

@@ -1,0 +1,113 @@
+#include "fs/content/readahead.h"
+
+#include <algorithm>
+
+namespace hubfs::fs {
+
+ReadaheadStreams::ReadaheadStreams(ReadaheadOptions options) : options_(options) {
+  options_.max_streams = std::max<size_t>(options_.max_streams, 1);
+  options_.initial_window = std::max<uint64_t>(options_.initial_window, 1);
+  options_.max_window = std::max(options_.max_window, options_.initial_window);
+}
+
+ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t file_size,
+                                        uint64_t max_bytes) {
+  ++tick_;
+  const uint64_t end = std::min(offset + len, file_size);
+  // The stream this read continues: one whose end is within slack, or whose
+  // read-ahead holds the read (the kernel's pieces of a large read arrive out
+  // of order); the one whose end is nearest.
+  // Large reads get more slack: the kernel splits one into pieces that
+  // several threads answer in any order.
+  const uint64_t slack = std::max(options_.slack, 2 * (end - std::min(offset, end)));
+  Stream* s = nullptr;
+  uint64_t best = ~uint64_t{0};
+  for (Stream& st : streams_) {
+    if (offset + slack < st.next || offset > std::max(st.next, st.ahead_end) + slack) continue;
+    const uint64_t dist = offset > st.next ? offset - st.next : st.next - offset;
+    if (dist < best) {
+      best = dist;
+      s = &st;
+    }
+  }
+  if (s == nullptr) {
+    // A seek or a random read: a new stream, no read-ahead yet.
+    Stream fresh{offset, end, end, 0, tick_};
+    if (streams_.size() < options_.max_streams) {
+      streams_.push_back(fresh);
+    } else {
+      *std::min_element(streams_.begin(), streams_.end(), [](const Stream& a, const Stream& b) {
+        return a.last_use < b.last_use;
+      }) = fresh;
+    }
+    return {};
+  }
+  s->last_use = tick_;
+  s->next = std::max(s->next, end);
+  s->ahead_end = std::max(s->ahead_end, s->next);
+  if (s->ahead_end >= file_size) return {};
+  // Read ahead again once half of the last window is consumed, with a window
+  // twice as large.
+  const bool first = s->window == 0;
+  if (!first && s->ahead_end - s->next >= s->window / 2) return {};
+  // A first window is at least twice the read, so that large reads (8 MiB
+  // blocks of `hubfs cat`) are read ahead from their second one on.
+  const uint64_t window = std::min(
+      options_.max_window,
+      first ? std::max(options_.initial_window, 2 * (end - std::min(offset, end))) : s->window * 2);
+  uint64_t target_end = std::min(file_size, s->next + window);
+  // Stop where another stream started ahead of this one: its reader fetches
+  // that region itself.
+  for (const Stream& t : streams_) {
+    if (&t != s && t.start >= s->next) target_end = std::min(target_end, t.start);
+  }
+  if (target_end <= s->ahead_end) return {};
+  ReadaheadRange r{s->ahead_end, target_end};
+  if (r.size() > max_bytes) r.end = r.start + max_bytes;
+  if (r.size() < options_.min_prefetch && r.end < file_size) return {};
+  s->ahead_end = r.end;
+  if (first || r.end == target_end) s->window = window;
+  return r;
+}
+
+void ReadaheadStreams::PrefetchEnded(const ReadaheadRange& range, bool ok) {
+  if (ok || range.empty()) return;
+  for (Stream& s : streams_) {
+    if (range.start < s.ahead_end && range.end <= s.ahead_end) {
+      s.ahead_end = std::max(s.next, range.start);
+      s.window = std::max(options_.initial_window, s.window / 2);
+    }
+  }
+}
+
+uint64_t ReadaheadStreams::WindowAt(uint64_t end) const {
+  for (const Stream& s : streams_) {
+    if (s.next == end) return s.window;
+  }
+  return 0;
+}
+
+uint64_t MemoryBudget::TryAcquire(uint64_t want, uint64_t min) {
+  uint64_t used = used_.load(std::memory_order_relaxed);
+  for (;;) {
+    const uint64_t left = used >= limit_ ? 0 : limit_ - used;
+    const uint64_t take = std::min(want, left);
+    if (take == 0 || take < std::min(min, want)) return 0;
+    if (used_.compare_exchange_weak(used, used + take, std::memory_order_relaxed)) {
+      uint64_t peak = peak_.load(std::memory_order_relaxed);
+      while (used + take > peak &&
+             !peak_.compare_exchange_weak(peak, used + take, std::memory_order_relaxed)) {
+      }
+      return take;
+    }
+  }
+}
+
+void MemoryBudget::Release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+
+uint64_t MemoryBudget::available() const {
+  const uint64_t used = in_use();
+  return used >= limit_ ? 0 : limit_ - used;
+}
+
+}  // namespace hubfs::fs

@@ -1,0 +1,539 @@
+#include "fs/content/xet_reader.h"
+
+#include "fs/content/xet_reader_state.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "common/log.h"
+
+namespace hubfs::fs {
+
+using chunkstore::ChunkRange;
+using chunkstore::FetchEntry;
+using chunkstore::FetchRange;
+using chunkstore::Hash;
+using chunkstore::Reconstruction;
+using chunkstore::ReconTerm;
+using chunkstore::XorbFetch;
+
+
+namespace {
+
+// Decoded chunks available to one assembly: chunks fetched by this read (or
+// shared with another) and chunks read from the cache.
+class ChunkMap final : public chunkstore::ChunkSource {
+ public:
+  bool Has(const Hash& xorb, uint32_t index) const { return map_.count({xorb, index}) != 0; }
+  void AddOwned(const Hash& xorb, uint32_t index, std::vector<uint8_t> bytes) {
+    owned_.push_back(std::make_shared<std::vector<uint8_t>>(std::move(bytes)));
+    map_.emplace(std::make_pair(xorb, index), std::span<const uint8_t>(*owned_.back()));
+  }
+  // `chunks` point into `owner`, which is kept alive.
+  void AddRun(const Hash& xorb, uint32_t start, std::span<const std::span<const uint8_t>> chunks,
+              std::shared_ptr<const void> owner) {
+    for (size_t j = 0; j < chunks.size(); ++j) {
+      map_.emplace(std::make_pair(xorb, start + static_cast<uint32_t>(j)), chunks[j]);
+    }
+    runs_.push_back(std::move(owner));
+  }
+  std::optional<std::span<const uint8_t>> Chunk(const Hash& xorb, uint32_t index) const override {
+    auto it = map_.find({xorb, index});
+    if (it == map_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::map<std::pair<Hash, uint32_t>, std::span<const uint8_t>> map_;
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> owned_;
+  std::vector<std::shared_ptr<const void>> runs_;
+};
+
+}  // namespace
+
+
+XetReader::XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOptions options)
+    : cas_(cas),
+      cache_(cache),
+      options_(options),
+      files_(std::max<size_t>(options.max_files, 1)),
+      layouts_(std::max<size_t>(options.max_layouts, 1)),
+      budget_(options.memory_limit),
+      fan_out_(options.fan_out_threads != 0
+                   ? options.fan_out_threads
+                   : std::max<size_t>(options.max_parallel_fetches, 1) + options.warm_threads,
+               /*max_queued=*/1024) {
+  if (options_.async_readahead && options_.readahead_bytes > 0 && options_.memory_limit > 0) {
+    const size_t n = std::max<size_t>(options_.readahead_threads, 1);
+    for (size_t i = 0; i < n; ++i) pf_threads_.emplace_back([this] { PrefetchLoop(); });
+  }
+}
+
+XetReader::~XetReader() {
+  {
+    MutexLock lock(&pf_mu_);
+    pf_stop_ = true;
+  }
+  pf_cv_.NotifyAll();
+  for (std::thread& t : pf_threads_) t.join();
+}
+
+XetReaderStats XetReader::Stats() const {
+  XetReaderStats s;
+  s.reads = counters_.reads.load();
+  s.warm_reads = counters_.warm_reads.load();
+  s.reconstructions = counters_.reconstructions.load();
+  s.data_fetches = counters_.data_fetches.load();
+  s.data_bytes = counters_.data_bytes.load();
+  s.shared_fetches = counters_.shared_fetches.load();
+  s.expired_url_retries = counters_.expired_url_retries.load();
+  s.xorbs_verified = counters_.xorbs_verified.load();
+  s.corrupt_cache_chunks = counters_.corrupt_cache_chunks.load();
+  s.readahead_windows = counters_.readahead_windows.load();
+  s.readahead_bytes = counters_.readahead_bytes.load();
+  s.readahead_failed = counters_.readahead_failed.load();
+  s.readahead_skipped = counters_.readahead_skipped.load();
+  {
+    MutexLock lock(&mu_);
+    s.fetches_in_flight = fetches_running_;
+  }
+  s.readahead_in_flight = budget_.in_use();
+  s.memory_limit = budget_.limit();
+  s.readahead_peak = budget_.peak();
+  return s;
+}
+
+std::unique_ptr<chunkstore::ChunkDecoder> XetReader::AcquireDecoder() {
+  {
+    MutexLock lock(&mu_);
+    if (!decoders_.empty()) {
+      std::unique_ptr<chunkstore::ChunkDecoder> d = std::move(decoders_.back());
+      decoders_.pop_back();
+      return d;
+    }
+  }
+  return std::make_unique<chunkstore::ChunkDecoder>();
+}
+
+void XetReader::ReleaseDecoder(std::unique_ptr<chunkstore::ChunkDecoder> d) {
+  MutexLock lock(&mu_);
+  if (decoders_.size() < 64) decoders_.push_back(std::move(d));
+}
+
+// ---------------------------------------------------------------------------
+// Terms and layouts
+
+Result<std::shared_ptr<XetReader::FileState>> XetReader::GetFile(const XetFileRef& file) {
+  {
+    MutexLock lock(&mu_);
+    std::shared_ptr<FileState>* hit = files_.Get(file.hash);
+    if (hit != nullptr && (*hit)->ref.size == file.size) return *hit;
+  }
+  Result<std::shared_ptr<FileState>> state =
+      file_flights_.Do(file.hash, [&] { return LoadFile(file); }, nullptr);
+  if (!state.ok()) return state.status();
+  if ((*state)->ref.size != file.size) {
+    return InvalidArgumentError("file " + file.hash.ToString() + " read with two sizes");
+  }
+  MutexLock lock(&mu_);
+  files_.Put(file.hash, *state);
+  return state;
+}
+
+Result<std::shared_ptr<XetReader::FileState>> XetReader::LoadFile(const XetFileRef& file) {
+  const std::string what = "xet file " + file.hash.ToString();
+  ReadaheadOptions ra;
+  ra.initial_window = options_.readahead_initial_bytes;
+  ra.max_window = options_.readahead_bytes;
+  ra.max_streams = options_.readahead_streams;
+  auto state = std::make_shared<FileState>(ra);
+  state->ref = file;
+  if (file.size == 0) return state;
+  bool have_terms = false;
+  if (cache_ != nullptr) {
+    auto cached = cache_->GetTerms(file.hash);
+    if (cached.ok() && cached->has_value()) {
+      auto terms = DecodeTerms(**cached, file.size);
+      if (terms.ok()) {
+        state->terms = std::move(*terms);
+        have_terms = true;
+      } else {
+        HUBFS_LOG(kWarning) << what << ": ignoring cached terms: " << terms.status();
+      }
+    }
+  }
+  if (!have_terms) {
+    counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
+    Result<Reconstruction> recon = cas_->GetReconstruction(file.hash, std::nullopt);
+    if (!recon.ok()) return recon.status().WithContext(what);
+    uint64_t total = 0;
+    for (const ReconTerm& t : recon->terms) total += t.unpacked_length;
+    if (recon->offset_into_first_range != 0 || total != file.size) {
+      return CorruptError(what + ": reconstruction holds " + std::to_string(total) +
+                          " bytes, the file has " + std::to_string(file.size));
+    }
+    state->terms = std::move(recon->terms);
+    if (cache_ != nullptr) cache_->PutTerms(file.hash, EncodeTerms(state->terms, file.size));
+  }
+  state->starts.reserve(state->terms.size());
+  uint64_t pos = 0;
+  for (const ReconTerm& t : state->terms) {
+    state->starts.push_back(pos);
+    pos += t.unpacked_length;
+  }
+  return state;
+}
+
+std::vector<uint32_t> XetReader::KnownLengths(const Hash& xorb, ChunkRange range) {
+  auto extract = [&](const LearnedLayout& l) {
+    std::vector<uint32_t> out(range.end > range.start ? range.size() : 0, 0);
+    for (uint32_t k = range.start; k < range.end && k < l.lengths.size(); ++k) {
+      out[k - range.start] = l.lengths[k];
+    }
+    return out;
+  };
+  {
+    MutexLock lock(&mu_);
+    if (LearnedLayout* l = layouts_.Get(xorb)) return extract(*l);
+  }
+  if (cache_ == nullptr) return extract(LearnedLayout{});
+  auto cached = cache_->GetXorbLayout(xorb);
+  if (!cached.ok() || !cached->has_value()) return extract(LearnedLayout{});
+  auto layout = DecodeLayout(**cached);
+  if (!layout.ok()) return extract(LearnedLayout{});
+  MutexLock lock(&mu_);
+  LearnedLayout* l = layouts_.Get(xorb);
+  if (l == nullptr) {
+    l = layouts_.Put(xorb, std::move(*layout));
+  } else {
+    bool changed = false;
+    (void)l->Merge(*layout, &changed);
+  }
+  return extract(*l);
+}
+
+Status XetReader::Learn(const Hash& xorb, const LearnedLayout& learned) {
+  // Load what the cache knows first, so a partial layout never replaces a
+  // fuller one.
+  (void)KnownLengths(xorb, ChunkRange{0, 0});
+  bool changed = true;
+  {
+    MutexLock lock(&mu_);
+    LearnedLayout* l = layouts_.Get(xorb);
+    if (l == nullptr) {
+      layouts_.Put(xorb, learned);
+    } else if (!l->Merge(learned, &changed)) {
+      return CorruptError("xorb " + xorb.ToString() +
+                          ": fetched chunk lengths disagree with earlier ones");
+    }
+  }
+  if (!changed || cache_ == nullptr) return Status::Ok();
+  // Encode the latest merged state under layout_put_mu_: concurrent learners
+  // queue their puts in order, so the last one queued is the fullest.
+  MutexLock put_lock(&layout_put_mu_);
+  std::vector<uint8_t> encoded;
+  {
+    MutexLock lock(&mu_);
+    if (LearnedLayout* l = layouts_.Get(xorb)) encoded = EncodeLayout(*l);
+  }
+  if (!encoded.empty()) cache_->PutXorbLayout(xorb, std::move(encoded));
+  return Status::Ok();
+}
+
+bool XetReader::CachedChunkInto(const Hash& xorb, uint32_t index, std::span<uint8_t> out) {
+  std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
+  bool good = false;
+  Result<bool> hit = cache_->VisitChunk(xorb, index, [&](std::span<const uint8_t> record) {
+    size_t consumed = 0;
+    good = dec->DecodeRecordInto(record, &consumed, out).ok() && consumed == record.size();
+  });
+  ReleaseDecoder(std::move(dec));
+  if (!hit.ok() || !*hit) return false;
+  if (!good) {
+    counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
+    HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
+                        << " is bad; refetching";
+  }
+  return good;
+}
+
+std::optional<std::vector<uint8_t>> XetReader::CachedChunk(const Hash& xorb, uint32_t index,
+                                                           uint32_t expected_len) {
+  if (cache_ == nullptr) return std::nullopt;
+  auto record = cache_->GetChunk(xorb, index);
+  if (!record.ok() || !record->has_value()) return std::nullopt;
+  std::vector<uint8_t> out;
+  size_t consumed = 0;
+  std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
+  Status st = dec->DecodeRecord(**record, &consumed, &out);
+  ReleaseDecoder(std::move(dec));
+  if (!st.ok() || consumed != (*record)->size() || (expected_len != 0 && out.size() != expected_len)) {
+    counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
+    HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
+                        << " is bad; refetching";
+    return std::nullopt;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::span<uint8_t> out) {
+  counters_.reads.fetch_add(1, std::memory_order_relaxed);
+  if (offset >= file.size || out.empty()) return size_t{0};
+  const uint64_t n = std::min<uint64_t>(out.size(), file.size - offset);
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
+  // Read-ahead first, so that its background fetch overlaps this read.
+  MaybePrefetch(state, offset, n);
+  const uint64_t window = std::max<uint64_t>(options_.max_window_bytes, 1);
+  bool all_warm = true;
+  for (uint64_t pos = offset; pos < offset + n;) {
+    const uint64_t len = std::min(window, offset + n - pos);
+    std::span<uint8_t> sub = out.subspan(pos - offset, len);
+    if (!TryWarm(*state, pos, sub) &&
+        !(WaitForPrefetch(*state, pos, pos + len) && TryWarm(*state, pos, sub))) {
+      all_warm = false;
+      HUBFS_RETURN_IF_ERROR(ReadCold(file, pos, pos + len, sub, Priority::kDemand));
+    }
+    pos += len;
+  }
+  if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<size_t>(n);
+}
+
+bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out) {
+  if (cache_ == nullptr) return false;
+  // First map the bytes to chunks; every length must be known.
+  struct Piece {
+    const Hash* xorb;
+    uint32_t index;
+    uint32_t length;
+    uint64_t start;  // file offset of the chunk
+  };
+  std::vector<Piece> pieces;
+  const uint64_t end = offset + out.size();
+  for (size_t i = file.TermAt(offset); i < file.terms.size() && file.starts[i] < end; ++i) {
+    const ReconTerm& term = file.terms[i];
+    const std::vector<uint32_t> lengths = KnownLengths(term.xorb, term.range);
+    if (std::find(lengths.begin(), lengths.end(), 0u) == lengths.end()) {
+      uint64_t sum = 0;
+      for (uint32_t l : lengths) sum += l;
+      if (sum != term.unpacked_length) return false;  // a cold read re-checks against a plan
+    }
+    uint64_t chunk_start = file.starts[i];
+    for (size_t k = 0; k < lengths.size() && chunk_start < end; ++k) {
+      if (lengths[k] == 0) return false;
+      if (chunk_start + lengths[k] > offset) {
+        pieces.push_back({&term.xorb, term.range.start + static_cast<uint32_t>(k), lengths[k],
+                          chunk_start});
+      }
+      chunk_start += lengths[k];
+    }
+  }
+  auto load = [&](const Piece& p) {
+    const uint64_t from = std::max(p.start, offset);
+    const uint64_t to = std::min(p.start + p.length, end);
+    std::span<uint8_t> dest = out.subspan(from - offset, to - from);
+    if (from == p.start && to == p.start + p.length) {
+      return CachedChunkInto(*p.xorb, p.index, dest);  // whole chunk: no copy
+    }
+    std::optional<std::vector<uint8_t>> chunk = CachedChunk(*p.xorb, p.index, p.length);
+    if (!chunk.has_value()) return false;
+    std::copy(chunk->begin() + static_cast<ptrdiff_t>(from - p.start),
+              chunk->begin() + static_cast<ptrdiff_t>(to - p.start), dest.begin());
+    return true;
+  };
+  const size_t threads = std::min(std::max<size_t>(options_.warm_threads, 1), pieces.size() / 16);
+  if (threads <= 1) {
+    for (const Piece& p : pieces) {
+      if (!load(p)) return false;
+    }
+    return true;
+  }
+  std::atomic<bool> ok{true};
+  fan_out_.ForEach(pieces.size(), threads, [&](size_t i) {
+    if (ok.load() && !load(pieces[i])) ok = false;
+  });
+  return ok.load();
+}
+
+Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
+                           std::span<uint8_t> out, Priority priority) {
+  const uint64_t seg = std::max<uint64_t>(options_.segment_bytes, 1);
+  if (window_end - offset <= seg) {
+    return ReadSegment(file, offset, window_end, out, true, priority);
+  }
+  struct Segment {
+    uint64_t start, end;
+    std::span<uint8_t> out;
+  };
+  std::vector<Segment> segments;
+  const uint64_t out_end = offset + out.size();
+  for (uint64_t s = offset; s < window_end; s += seg) {
+    const uint64_t e = std::min(window_end, s + seg);
+    std::span<uint8_t> part;
+    if (s < out_end) part = out.subspan(s - offset, std::min(e, out_end) - s);
+    segments.push_back({s, e, part});
+  }
+  std::vector<Status> results(segments.size());
+  fan_out_.ForEach(segments.size(), std::max<size_t>(options_.max_parallel_fetches, 1),
+                   [&](size_t i) {
+                     results[i] = ReadSegment(file, segments[i].start, segments[i].end,
+                                              segments[i].out, false, priority);
+                   });
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (!results[i].ok() && (!segments[i].out.empty() || out.empty())) return results[i];
+  }
+  return Status::Ok();
+}
+
+Status XetReader::CheckPlacement(const FileState& file, const Reconstruction& plan,
+                                 uint64_t offset) {
+  if (plan.terms.empty()) return CorruptError("ranged plan without terms");
+  const size_t first = file.TermAt(offset);
+  for (size_t k = 0; k < plan.terms.size(); ++k) {
+    const ReconTerm& p = plan.terms[k];
+    if (first + k >= file.terms.size()) return CorruptError("plan runs past the file's terms");
+    const ReconTerm& f = file.terms[first + k];
+    const bool last = k + 1 == plan.terms.size();
+    const bool ok = p.xorb == f.xorb && f.range.Contains(p.range) &&
+                    (k == 0 || p.range.start == f.range.start) &&
+                    (last || p.range.end == f.range.end);
+    if (!ok) {
+      return CorruptError("plan term " + std::to_string(k) + " is not term " +
+                          std::to_string(first + k) + " of the file (was the Range ignored?)");
+    }
+  }
+  // Where the plan's first chunk starts in the file, when it can be known.
+  const ReconTerm& p = plan.terms[0];
+  const ReconTerm& f = file.terms[first];
+  std::optional<uint64_t> chunk_start;
+  if (p.range.start == f.range.start) {
+    chunk_start = file.starts[first];
+  } else if (p.range.end == f.range.end && plan.terms.size() > 1) {
+    if (p.unpacked_length > f.unpacked_length) return CorruptError("plan term longer than the file's");
+    chunk_start = file.starts[first] + (f.unpacked_length - p.unpacked_length);
+  } else {
+    const std::vector<uint32_t> lengths =
+        KnownLengths(f.xorb, ChunkRange{f.range.start, p.range.start});
+    if (std::find(lengths.begin(), lengths.end(), 0u) == lengths.end()) {
+      uint64_t sum = 0;
+      for (uint32_t l : lengths) sum += l;
+      chunk_start = file.starts[first] + sum;
+    }
+  }
+  if (chunk_start.has_value() && *chunk_start + plan.offset_into_first_range != offset) {
+    return CorruptError("plan starts at byte " +
+                        std::to_string(*chunk_start + plan.offset_into_first_range) +
+                        ", asked for " + std::to_string(offset));
+  }
+  return Status::Ok();
+}
+
+Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t segment_end,
+                              std::span<uint8_t> out, bool parallel_fetches,
+                              Priority priority) {
+  const std::string what = "read " + file.hash.ToString() + " at " + std::to_string(offset);
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
+  for (int attempt = 0;; ++attempt) {
+    counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
+    Result<Reconstruction> plan =
+        cas_->GetReconstruction(file.hash, FileByteRange{offset, segment_end});
+    if (!plan.ok()) return plan.status().WithContext(what);
+    Status valid = chunkstore::ValidateReconstruction(*plan, segment_end - offset);
+    if (valid.ok()) valid = CheckPlacement(*state, *plan, offset);
+    if (!valid.ok()) return valid.WithContext(what);
+    Status st = ReadColdOnce(*plan, segment_end - offset, out, parallel_fetches, priority);
+    if (st.ok()) return st;
+    if (attempt == 0 && st.http_status() == 403) {
+      counters_.expired_url_retries.fetch_add(1, std::memory_order_relaxed);
+      HUBFS_LOG(kInfo) << what << ": data URL refused (expired?); asking for a new plan";
+      continue;
+    }
+    return st.WithContext(what);
+  }
+}
+
+Status XetReader::ReadColdOnce(const Reconstruction& plan, uint64_t window_len,
+                               std::span<uint8_t> out, bool parallel_fetches,
+                               Priority priority) {
+  HUBFS_ASSIGN_OR_RETURN(std::vector<chunkstore::NeededFetch> needed,
+                         chunkstore::NeededFetchRanges(plan, window_len));
+  // The chunks the window needs: those of every term that starts inside it.
+  ChunkMap source;
+  std::map<Hash, std::vector<uint32_t>> missing;  // per xorb
+  std::map<Hash, LearnedLayout> relearn;          // lengths of cached chunks
+  {
+    uint64_t c = 0;
+    bool first = true;
+    for (const ReconTerm& term : plan.terms) {
+      const uint64_t skip = first ? plan.offset_into_first_range : 0;
+      first = false;
+      if (c >= window_len) break;
+      const std::vector<uint32_t> lengths = KnownLengths(term.xorb, term.range);
+      for (uint32_t idx = term.range.start; idx < term.range.end; ++idx) {
+        if (source.Has(term.xorb, idx)) continue;
+        const uint32_t expect = lengths[idx - term.range.start];
+        std::optional<std::vector<uint8_t>> chunk = CachedChunk(term.xorb, idx, expect);
+        if (chunk.has_value()) {
+          if (expect == 0) {  // the layout entry was lost (evicted): learn the length again
+            LearnedLayout& l = relearn[term.xorb];
+            if (l.lengths.size() < idx + 1) {
+              l.lengths.resize(idx + 1, 0);
+              l.record_starts.resize(idx + 1, kUnknownRecordStart);
+            }
+            l.lengths[idx] = static_cast<uint32_t>(chunk->size());
+          }
+          source.AddOwned(term.xorb, idx, std::move(*chunk));
+        } else {
+          missing[term.xorb].push_back(idx);
+        }
+      }
+      c += term.unpacked_length - skip;
+    }
+  }
+  // The listed fetch ranges holding a missing chunk.
+  std::vector<const chunkstore::NeededFetch*> to_fetch;
+  for (const chunkstore::NeededFetch& nf : needed) {
+    auto it = missing.find(nf.xorb->xorb);
+    if (it == missing.end()) continue;
+    const ChunkRange r = nf.range->chunks;
+    if (std::any_of(it->second.begin(), it->second.end(),
+                    [&](uint32_t idx) { return r.start <= idx && idx < r.end; })) {
+      to_fetch.push_back(&nf);
+    }
+  }
+  std::vector<Result<std::shared_ptr<const Run>>> results(
+      to_fetch.size(), Result<std::shared_ptr<const Run>>(InternalError("not fetched")));
+  auto fetch_one = [&](size_t i) {
+    const chunkstore::NeededFetch& nf = *to_fetch[i];
+    results[i] = FetchRun(*nf.xorb, *nf.entry, *nf.range, plan, priority);
+  };
+  const size_t workers =
+      parallel_fetches
+          ? std::min(to_fetch.size(), std::max<size_t>(options_.max_parallel_fetches, 1))
+          : 1;
+  fan_out_.ForEach(to_fetch.size(), workers, fetch_one);
+  Status first_error;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].ok()) {
+      // A 403 wins: it is the error the caller can recover from.
+      if (first_error.ok() || results[i].status().http_status() == 403) {
+        first_error = results[i].status();
+      }
+      continue;
+    }
+    const std::shared_ptr<const Run>& run = *results[i];
+    source.AddRun(to_fetch[i]->xorb->xorb, to_fetch[i]->range->chunks.start, run->chunks, run);
+  }
+  HUBFS_RETURN_IF_ERROR(first_error);
+  HUBFS_RETURN_IF_ERROR(chunkstore::AssembleInto(plan, source, out));
+  for (const auto& [xorb, l] : relearn) HUBFS_RETURN_IF_ERROR(Learn(xorb, l));
+  return Status::Ok();
+}
+
+}  // namespace hubfs::fs

@@ -1,0 +1,291 @@
+// XetReader: the content source for Xet-backed files (design §3): any byte
+// range of a file identified by its Xet hash and size, served from the chunk
+// cache when possible and otherwise from the CAS, fetching only the chunk
+// ranges a reconstruction lists for the bytes needed.
+//
+// Read path, per call:
+//   1. The file's terms (immutable per file hash) come from memory, the chunk
+//      cache, or one full reconstruction (whose terms are cached; URLs never).
+//   2. With the terms and the learned chunk lengths of their xorbs, the bytes
+//      map to (xorb, chunk) pairs; if every chunk is cached, the read is
+//      answered with no network request.
+//   3. Otherwise a reconstruction with Range (per segment of the request)
+//      names the fetch ranges; those holding a chunk not cached are fetched
+//      (in parallel, bounded, one fetch per range shared by concurrent
+//      readers, demand reads before read-ahead), every record is decoded and its
+//      length checked against the plan, records go to the cache as fetched,
+//      chunk lengths and record offsets are learned, and exactly the requested
+//      bytes are assembled. A 403 from a data URL (expired) gets a new
+//      reconstruction and one more try.
+// Before that, the read is recorded with the file's read-ahead streams
+// (fs/readahead.h), which may queue a background fetch of the bytes after
+// it, within the reader's memory budget; see docs/ARCHITECTURE.md ("The read
+// path"). docs/SEMANTICS.md says what is verified.
+//
+// Thread-safety: all methods are thread-safe; many threads may read one file.
+// No lock is held across a CAS call or a cache call that can block (Put*).
+// Lock order: layout_put_mu_ before mu_; FileState::mu before pf_mu_;
+// SingleFlight locks alone.
+#ifndef HUBFS_FS_CONTENT_XET_READER_H_
+#define HUBFS_FS_CONTENT_XET_READER_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "common/mutex.h"
+#include "chunkstore/cache.h"
+#include "chunkstore/hash.h"
+#include "chunkstore/reconstruction.h"
+#include "chunkstore/xorb.h"
+#include "common/status.h"
+#include "fs/content/fan_out_pool.h"
+#include "fs/content/lru_map.h"
+#include "fs/content/readahead.h"
+#include "fs/content/single_flight.h"
+#include "fs/content/xet_cache_codec.h"
+#include "fs/content/xet_cas.h"
+
+namespace hubfs::fs {
+
+// A Xet-backed file: its Xet hash and size (from a tree listing or resolve),
+// and its SHA-256 when known (LFS oid / X-Linked-Etag).
+struct XetFileRef {
+  chunkstore::Hash hash;
+  uint64_t size = 0;
+  std::optional<std::array<uint8_t, 32>> sha256;
+};
+
+struct XetReaderOptions {
+  // Data fetches running at once for this reader, over all reads. Read-ahead
+  // never takes the last free one while a demand read waits (demand first).
+  size_t max_parallel_fetches = 8;
+  // Read-ahead (fs/readahead.h): per file, up to readahead_streams
+  // independent sequential streams; a stream's window starts at
+  // readahead_initial_bytes (or twice the read, if larger) on its first
+  // sequential hit and doubles each time it reads ahead, up to
+  // readahead_bytes. Read-ahead is fetched in the background by
+  // readahead_threads threads, one task per segment_bytes of a window (a
+  // queue of at most readahead_queue tasks);
+  // reads that need bytes being fetched ahead wait for them instead of
+  // fetching them again. Random reads get no read-ahead. false: no
+  // read-ahead at all.
+  bool async_readahead = true;
+  uint64_t readahead_bytes = 32ull << 20;
+  uint64_t readahead_initial_bytes = 1ull << 20;
+  size_t readahead_streams = 16;
+  size_t readahead_threads = 4;
+  size_t readahead_queue = 64;
+  // Mount-wide bound on read-ahead bytes being fetched or held in memory
+  // (`hubfs mount --memory-limit`). Read-ahead is trimmed or skipped rather
+  // than exceeding it; demand reads are not counted (each is bounded by
+  // max_window_bytes).
+  uint64_t memory_limit = 128ull << 20;
+  // Bound on one read's window; longer requests are served window by window.
+  uint64_t max_window_bytes = 64ull << 20;
+  // A cold window longer than this is split into segments of this size, each
+  // with its own ranged reconstruction, processed in parallel (production
+  // URLs only accept the listed ranges, so parallelism within one xorb needs
+  // several plans). Neighbouring segments may fetch their boundary chunk twice.
+  uint64_t segment_bytes = 8ull << 20;
+  // Threads that load cached chunks of one large warm read in parallel (so
+  // that page faults into a cold page cache overlap). 1 = the caller only.
+  size_t warm_threads = 4;
+  // Threads of the reader's fan-out pool (segments, ranges, warm chunks,
+  // verification stages); 0 = max_parallel_fetches + warm_threads.
+  size_t fan_out_threads = 0;
+  // Files whose terms are kept in memory, xorbs whose layouts are.
+  size_t max_files = 1024;
+  size_t max_layouts = 16384;
+};
+
+struct XetReaderStats {
+  uint64_t reads = 0;
+  uint64_t warm_reads = 0;          // answered without any network request
+  uint64_t reconstructions = 0;     // CAS reconstruction requests (full + ranged)
+  uint64_t data_fetches = 0;        // data range GETs issued
+  uint64_t data_bytes = 0;          // bytes received from data URLs
+  uint64_t shared_fetches = 0;      // fetches joined instead of issued
+  uint64_t expired_url_retries = 0; // new plans after a 403
+  uint64_t xorbs_verified = 0;      // whole xorbs fetched and hash-checked
+  uint64_t corrupt_cache_chunks = 0;
+  // Read-ahead: windows started, their file bytes, segments that failed
+  // (the reads then fetch for themselves), windows dropped because the
+  // memory budget was taken meanwhile or the queue was full. (A window
+  // trimmed to what the budget has left counts as started.)
+  uint64_t readahead_windows = 0;
+  uint64_t readahead_bytes = 0;
+  uint64_t readahead_failed = 0;
+  uint64_t readahead_skipped = 0;
+  // Gauges (now, not cumulative): data fetches running, read-ahead bytes in
+  // flight or held against the budget, the budget, and the most ever held.
+  uint64_t fetches_in_flight = 0;
+  uint64_t readahead_in_flight = 0;
+  uint64_t memory_limit = 0;
+  uint64_t readahead_peak = 0;
+};
+
+class XetReader {
+ public:
+  // `cas` and `cache` must outlive the reader. `cache` may be nullptr (no
+  // persistence; every read goes to the CAS).
+  XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOptions options = {});
+  ~XetReader();
+  XetReader(const XetReader&) = delete;
+  XetReader& operator=(const XetReader&) = delete;
+
+  // Reads up to out.size() bytes at `offset`; returns the count (0 at or past
+  // the end; short only at the end of the file). On error nothing in `out`
+  // is meaningful. Errors: kCorrupt (data failed a check; never served),
+  // the CAS's errors (kNotFound, kUnavailable, ...), kInternal.
+  Result<size_t> Read(const XetFileRef& file, uint64_t offset, std::span<uint8_t> out);
+
+  // Streams the whole file to `sink` in order, in blocks of at most
+  // `block_bytes`, and verifies the Xet file hash (Merkle over the chunk
+  // hashes) and, when file.sha256 is set, the SHA-256. The data has already
+  // gone to the sink when a mismatch is found: the caller must report the
+  // kCorrupt loudly. A sink error stops the stream and is returned.
+  Status ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
+                         const std::function<Status(std::span<const uint8_t>)>& sink);
+
+  XetReaderStats Stats() const;
+
+ private:
+  struct FileState;
+  struct PrefetchTask;
+  // Who a fetch is for: a demand read goes before read-ahead.
+  enum class Priority { kDemand, kReadahead };
+  // Records a read of [offset, offset + len) with the file's streams and
+  // queues the read-ahead it calls for (within the memory budget).
+  void MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t offset, uint64_t len);
+  // Waits while a read-ahead of this file overlapping [start, end) is being
+  // fetched. Returns whether it waited.
+  bool WaitForPrefetch(FileState& state, uint64_t start, uint64_t end);
+  void PrefetchLoop();
+  // A read-ahead task ended (or will not run): budget back, stream told.
+  void EndPrefetch(const PrefetchTask& task, bool ok);
+  void AcquireFetchSlot(Priority priority);
+  void ReleaseFetchSlot();
+  struct Plan;
+  // The chunks of one fetch range. Stored (scheme 0) records are not copied:
+  // their chunks point into the body; compressed ones are decoded.
+  struct Run {
+    std::vector<uint8_t> body;
+    std::vector<std::vector<uint8_t>> decoded;
+    std::vector<std::span<const uint8_t>> chunks;  // into body or decoded
+  };
+  using FetchKey = std::tuple<chunkstore::Hash, uint32_t, uint32_t, uint64_t, uint64_t>;
+
+  Result<std::shared_ptr<FileState>> GetFile(const XetFileRef& file);
+  Result<std::shared_ptr<FileState>> LoadFile(const XetFileRef& file);
+  // Lengths of chunks [range.start, range.end) of `xorb`, 0 where unknown.
+  std::vector<uint32_t> KnownLengths(const chunkstore::Hash& xorb, chunkstore::ChunkRange range);
+  Status Learn(const chunkstore::Hash& xorb, const LearnedLayout& learned);
+
+  // Serves [offset, offset + out.size()) from the cache alone. False on any
+  // miss (out may be partly written).
+  bool TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out);
+  // Cold path for one window: [offset, offset + out.size()) plus read-ahead up
+  // to `window_end`, split into segments.
+  Status ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
+                  std::span<uint8_t> out, Priority priority);
+  // One segment [offset, segment_end): a ranged plan (renewed once after a
+  // 403), its fetches, and assembly of out.size() bytes (possibly none).
+  Status ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t segment_end,
+                     std::span<uint8_t> out, bool parallel_fetches, Priority priority);
+  // Checks that a ranged plan really starts at `offset` of the file: its
+  // terms must be the file's terms from the one holding `offset` on
+  // (trimmed at both ends), and where the dropped leading bytes can be
+  // computed, they must add up to `offset`. Errors: kCorrupt.
+  Status CheckPlacement(const FileState& file, const chunkstore::Reconstruction& plan,
+                        uint64_t offset);
+  Status ReadColdOnce(const chunkstore::Reconstruction& plan, uint64_t window_len,
+                      std::span<uint8_t> out, bool parallel_fetches, Priority priority);
+  // Fetches, decodes, checks, caches one range. Shared by concurrent readers.
+  Result<std::shared_ptr<const Run>> FetchRun(const chunkstore::XorbFetch& xorb,
+                                              const chunkstore::FetchEntry& entry,
+                                              const chunkstore::FetchRange& range,
+                                              const chunkstore::Reconstruction& plan,
+                                              Priority priority);
+  Result<std::shared_ptr<const Run>> FetchRunUncached(const chunkstore::XorbFetch& xorb,
+                                                      const chunkstore::FetchEntry& entry,
+                                                      const chunkstore::FetchRange& range,
+                                                      const chunkstore::Reconstruction& plan,
+                                                      Priority priority);
+  // The range from the cache when every chunk's length is known and cached;
+  // nullptr otherwise.
+  std::shared_ptr<const Run> RunFromCache(const chunkstore::XorbFetch& xorb,
+                                          const chunkstore::FetchRange& range);
+  // Decodes run->body into exactly range.chunks.size() chunks, noting their
+  // lengths and where each record lies in the body. Errors: kCorrupt.
+  Status DecodeRun(const chunkstore::FetchRange& range, const std::string& what, Run* run,
+                   LearnedLayout* learned, std::vector<std::pair<size_t, size_t>>* records);
+  // Checks the chunks against the plan's terms; a run that is the whole
+  // xorb (its Merkle root) makes the chunk count known. Errors: kCorrupt.
+  Status CheckRun(const chunkstore::XorbFetch& xorb, const chunkstore::FetchRange& range,
+                  const chunkstore::Reconstruction& plan, const std::string& what,
+                  const Run& run, LearnedLayout* learned);
+  // Decodes the cached record of a chunk straight into `out` (its exact
+  // length). False on a miss or a bad record (counted, treated as a miss).
+  bool CachedChunkInto(const chunkstore::Hash& xorb, uint32_t index, std::span<uint8_t> out);
+  // A decoded chunk from the cache, checked against `expected_len` when
+  // non-zero; nullopt on a miss or a bad record (dropped as a miss).
+  std::optional<std::vector<uint8_t>> CachedChunk(const chunkstore::Hash& xorb, uint32_t index,
+                                                  uint32_t expected_len);
+
+  std::unique_ptr<chunkstore::ChunkDecoder> AcquireDecoder();
+  void ReleaseDecoder(std::unique_ptr<chunkstore::ChunkDecoder> d);
+
+  XetCas* const cas_;
+  chunkstore::ChunkCache* const cache_;
+  const XetReaderOptions options_;
+
+  mutable Mutex mu_;
+  LruMap<chunkstore::Hash, std::shared_ptr<FileState>> files_ GUARDED_BY(mu_);
+  LruMap<chunkstore::Hash, LearnedLayout> layouts_ GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<chunkstore::ChunkDecoder>> decoders_ GUARDED_BY(mu_);
+  size_t fetches_running_ GUARDED_BY(mu_) = 0;
+  size_t demand_waiting_ GUARDED_BY(mu_) = 0;
+  CondVar fetch_slots_;
+  // Held while encoding and queueing a layout, so the cache always receives
+  // the latest merged layout last. Taken before mu_, never the other way.
+  Mutex layout_put_mu_;
+
+  // Background read-ahead: a few threads, a bounded queue. Lock order:
+  // FileState::mu before pf_mu_; neither is held across I/O. A queued task
+  // is listed in its FileState's `pending` from before it is queued until
+  // EndPrefetch.
+  MemoryBudget budget_;
+  Mutex pf_mu_;
+  CondVar pf_cv_;
+  std::deque<PrefetchTask> pf_queue_ GUARDED_BY(pf_mu_);
+  bool pf_stop_ GUARDED_BY(pf_mu_) = false;
+  std::vector<std::thread> pf_threads_;
+
+  // Helps one read fan out; see fs/content/fan_out_pool.h.
+  FanOutPool fan_out_;
+
+  SingleFlight<chunkstore::Hash, std::shared_ptr<FileState>> file_flights_;
+  SingleFlight<FetchKey, std::shared_ptr<const Run>> fetch_flights_;
+
+  struct Counters {
+    std::atomic<uint64_t> reads{0}, warm_reads{0}, reconstructions{0}, data_fetches{0},
+        data_bytes{0}, shared_fetches{0}, expired_url_retries{0}, xorbs_verified{0},
+        corrupt_cache_chunks{0}, readahead_windows{0}, readahead_bytes{0}, readahead_failed{0},
+        readahead_skipped{0};
+  };
+  mutable Counters counters_;
+};
+
+}  // namespace hubfs::fs
+
+#endif  // HUBFS_FS_CONTENT_XET_READER_H_

@@ -1,0 +1,51 @@
+// Private to the XetReader implementation (xet_reader*.cc): per-file state
+// and read-ahead tasks.
+#ifndef HUBFS_FS_CONTENT_XET_READER_STATE_H_
+#define HUBFS_FS_CONTENT_XET_READER_STATE_H_
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/mutex.h"
+#include "chunkstore/reconstruction.h"
+#include "fs/content/readahead.h"
+#include "fs/content/xet_reader.h"
+
+namespace hubfs::fs {
+
+struct XetReader::FileState {
+  explicit FileState(const ReadaheadOptions& ra) : streams(ra) {}
+
+  XetFileRef ref;
+  std::vector<chunkstore::ReconTerm> terms;
+  std::vector<uint64_t> starts;  // file offset of each term
+
+  // Read-ahead state.
+  Mutex mu;
+  CondVar cv;
+  ReadaheadStreams streams GUARDED_BY(mu);
+  // Read-aheads queued (started = false) or being fetched.
+  struct Pending {
+    ReadaheadRange range;
+    bool started = false;
+  };
+  std::vector<Pending> pending GUARDED_BY(mu);
+
+  // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
+  size_t TermAt(uint64_t offset) const {
+    auto it = std::upper_bound(starts.begin(), starts.end(), offset);
+    return static_cast<size_t>(it - starts.begin()) - 1;
+  }
+};
+
+struct XetReader::PrefetchTask {
+  std::shared_ptr<FileState> state;
+  ReadaheadRange range;  // its bytes are held against budget_ until it ends
+};
+
+}  // namespace hubfs::fs
+
+#endif  // HUBFS_FS_CONTENT_XET_READER_STATE_H_

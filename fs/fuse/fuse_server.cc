@@ -1,0 +1,598 @@
+// The libfuse low-level adapter. Model: libfuse's example/passthrough_hp.cc
+// at fuse-3.14.0 - compute the answer first, then send exactly one reply; an
+// inode lives as long as the kernel's lookup count (forget drops it).
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
+#include <fuse_lowlevel.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cerrno>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <memory>
+#include <cstring>
+#include <vector>
+
+#include "common/log.h"
+#include "common/mutex.h"
+#include "fs/fuse/fuse_server.h"
+#include "fs/fuse/deadlines.h"
+#include "fs/fuse/io_pool.h"
+
+namespace hubfs::fs {
+
+int ErrnoFor(VfsErrc code) {
+  switch (code) {
+    case VfsErrc::kNoEntry: return ENOENT;
+    case VfsErrc::kNotDir: return ENOTDIR;
+    case VfsErrc::kIsDir: return EISDIR;
+    case VfsErrc::kReadOnly: return EROFS;
+    case VfsErrc::kNoAttr: return ENODATA;
+    case VfsErrc::kRange: return ERANGE;
+    case VfsErrc::kBadHandle: return EBADF;
+    case VfsErrc::kWouldBlock: return EAGAIN;
+    case VfsErrc::kAccess: return EACCES;
+    case VfsErrc::kNoSpace: return ENOSPC;
+    case VfsErrc::kTimedOut: return EIO;
+    case VfsErrc::kIo: return EIO;
+    case VfsErrc::kInvalid: return EINVAL;
+    // The file changed on the Hub since the change was based on it.
+    case VfsErrc::kConflict: return ESTALE;
+    case VfsErrc::kNotEmpty: return ENOTEMPTY;
+    case VfsErrc::kExists: return EEXIST;
+  }
+  return EIO;
+}
+
+struct FuseServer::Impl {
+  VfsCore* core = nullptr;
+  FuseServerOptions options;
+  std::unique_ptr<IoPool> pool;
+  std::unique_ptr<DeadlineWatcher> deadlines;
+  fuse_session* session = nullptr;
+  bool mounted = false;
+  bool signals_set = false;
+
+  // Kernel invalidations after a branch view moved run on their own thread:
+  // it holds no lock while it calls into the kernel and is never inside a
+  // request handler (an invalidation of a directory whose lookup is still
+  // unanswered would wait for that answer).
+  std::thread notifier;
+  Mutex notify_mu;
+  CondVar notify_cv;
+  bool notify_pending GUARDED_BY(notify_mu) = false;
+  bool notify_stop GUARDED_BY(notify_mu) = false;
+
+  void StartNotifier();
+  void StopNotifier();
+  void NotifierLoop();
+};
+
+void FuseServer::Impl::StartNotifier() {
+  if (notifier.joinable()) return;
+  {
+    MutexLock lock(&notify_mu);
+    notify_stop = false;
+  }
+  core->SetInvalidationListener([this] {
+    MutexLock lock(&notify_mu);
+    notify_pending = true;
+    notify_cv.NotifyOne();
+  });
+  notifier = std::thread([this] { NotifierLoop(); });
+}
+
+void FuseServer::Impl::StopNotifier() {
+  if (!notifier.joinable()) return;
+  core->SetInvalidationListener(nullptr);
+  {
+    MutexLock lock(&notify_mu);
+    notify_stop = true;
+    notify_cv.NotifyOne();
+  }
+  notifier.join();
+}
+
+void FuseServer::Impl::NotifierLoop() {
+  for (;;) {
+    {
+      MutexLock lock(&notify_mu);
+      while (!notify_pending && !notify_stop) notify_cv.Wait(&notify_mu);
+      if (notify_stop) return;
+      notify_pending = false;
+    }
+    // No lock held from here on.
+    for (const auto& inv : core->TakeInvalidations()) {
+      int rc = 0;
+      if (!inv.name.empty()) {
+        rc = fuse_lowlevel_notify_inval_entry(session, inv.parent, inv.name.data(),
+                                              inv.name.size());
+      } else {
+        rc = fuse_lowlevel_notify_inval_inode(session, inv.ino, 0, 0);
+      }
+      // ENOENT: the kernel did not know it, nothing to drop.
+      if (rc != 0 && rc != -ENOENT) {
+        HUBFS_LOG(kDebug) << "invalidation failed: " << std::strerror(-rc);
+      }
+    }
+  }
+}
+
+namespace {
+
+using Impl = FuseServer::Impl;
+
+Impl& Self(fuse_req_t req) { return *static_cast<Impl*>(fuse_req_userdata(req)); }
+
+void ReplyError(fuse_req_t req, const VfsError& error, const char* op) {
+  if (error.code == VfsErrc::kIo || error.code == VfsErrc::kTimedOut ||
+      error.code == VfsErrc::kAccess) {
+    HUBFS_LOG(kWarning) << op << ": " << VfsErrcName(error.code) << ": " << error.cause;
+  }
+  fuse_reply_err(req, ErrnoFor(error.code));
+}
+
+struct stat ToStat(const VfsAttr& a) {
+  struct stat st;
+  std::memset(&st, 0, sizeof(st));
+  st.st_ino = a.ino;
+  st.st_mode = (a.is_dir ? S_IFDIR : S_IFREG) | a.mode;
+  st.st_nlink = a.nlink;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blocks = static_cast<blkcnt_t>(a.blocks);
+  st.st_blksize = 4096;
+  st.st_mtim.tv_sec = a.mtime;
+  st.st_atim.tv_sec = a.mtime;
+  st.st_ctim.tv_sec = a.mtime;
+  return st;
+}
+
+fuse_entry_param ToEntryParam(const VfsEntry& e) {
+  fuse_entry_param p;
+  std::memset(&p, 0, sizeof(p));
+  p.ino = e.attr.ino;
+  p.generation = 1;
+  p.attr = ToStat(e.attr);
+  p.attr_timeout = e.attr_timeout;
+  p.entry_timeout = e.entry_timeout;
+  return p;
+}
+
+// Runs work(once) on the I/O pool. The request is answered EIO when the
+// pool is full, or at the request deadline if `work` has not claimed `once`
+// by then; `work` replies only after once.Claim() succeeds, and must not
+// touch `req` before (the watcher's reply frees it).
+template <typename F>
+void Offload(fuse_req_t req, const char* op, F work) {
+  Impl& self = Self(req);
+  auto once = std::make_shared<ReplyOnce>();
+  if (self.options.request_timeout_seconds > 0) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(self.options.request_timeout_seconds));
+    self.deadlines->Watch(deadline, once, [req, op] {
+      HUBFS_LOG(kWarning) << op << ": no answer within the I/O timeout";
+      fuse_reply_err(req, ErrnoFor(VfsErrc::kTimedOut));
+    });
+  }
+  if (!self.pool->Submit([once, w = std::move(work)]() mutable { w(*once); })) {
+    if (once->Claim()) {
+      HUBFS_LOG(kWarning) << op << ": I/O queue full; request refused";
+      fuse_reply_err(req, ErrnoFor(VfsErrc::kIo));
+    }
+  }
+}
+
+// REQUIRES: the caller holds the right to reply (a claimed ReplyOnce or a
+// request never handed over).
+void ReplyLookup(fuse_req_t req, fuse_ino_t parent, const VfsResult<VfsEntry>& r) {
+  Impl& self = Self(req);
+  if (!r.ok()) {
+    if (r.error().code == VfsErrc::kNoEntry) {
+      // A negative entry the kernel caches for the view's TTL.
+      fuse_entry_param p;
+      std::memset(&p, 0, sizeof(p));
+      p.ino = 0;
+      p.entry_timeout = self.core->NegativeTimeout(parent);
+      fuse_reply_entry(req, &p);
+      return;
+    }
+    ReplyError(req, r.error(), "lookup");
+    return;
+  }
+  fuse_entry_param p = ToEntryParam(*r);
+  if (fuse_reply_entry(req, &p) != 0) self.core->Forget(p.ino, 1);  // interrupted
+}
+
+// --- operations -------------------------------------------------------------
+
+void OpInit(void* userdata, fuse_conn_info* conn) {
+  auto* self = static_cast<Impl*>(userdata);
+  auto want = [conn](unsigned cap) {
+    if (conn->capable & cap) conn->want |= cap;
+  };
+  want(FUSE_CAP_ASYNC_READ);
+  want(FUSE_CAP_PARALLEL_DIROPS);
+  want(FUSE_CAP_READDIRPLUS);
+  want(FUSE_CAP_AUTO_INVAL_DATA);
+  // The kernel then caches "no ACL" instead of asking every file (ls -l).
+  want(FUSE_CAP_POSIX_ACL);
+  // Every readdir is a readdirplus: attributes come with the listing.
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS_AUTO);
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
+  // The kernel uses min(this, the bdi's read_ahead_kb at this moment); the
+  // mount command raises read_ahead_kb before the loop answers INIT.
+  conn->max_readahead = self->options.max_readahead;
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
+}
+
+void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Impl& self = Self(req);
+  auto r = self.core->Lookup(parent, name, /*may_block=*/false);
+  if (!r.ok() && r.error().code == VfsErrc::kWouldBlock) {
+    Offload(req, "lookup", [req, core = self.core, parent, n = std::string(name)](ReplyOnce& once) {
+      auto late = core->Lookup(parent, n, /*may_block=*/true);
+      if (once.Claim()) return ReplyLookup(req, parent, late);
+      if (late.ok()) core->Forget(late->attr.ino, 1);  // the kernel got EIO instead
+    });
+    return;
+  }
+  ReplyLookup(req, parent, r);
+}
+
+void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  Self(req).core->Forget(ino, nlookup);
+  fuse_reply_none(req);
+}
+
+void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  Impl& self = Self(req);
+  for (size_t i = 0; i < count; ++i) self.core->Forget(forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+// A branch view whose TTL expired re-resolves on the I/O side; this request
+// is answered from what the view of `ino` shows now.
+void KickRefresh(Impl& self, fuse_ino_t ino) {
+  if (!self.core->RefreshDue(ino)) return;
+  if (!self.pool->Submit([core = self.core, ino] { core->RefreshIfDue(ino); })) {
+    HUBFS_LOG(kDebug) << "I/O queue full; revision check postponed";
+  }
+}
+
+void OpGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
+  Impl& self = Self(req);
+  KickRefresh(self, ino);
+  auto r = self.core->GetAttr(ino);
+  if (!r.ok()) return ReplyError(req, r.error(), "getattr");
+  struct stat st = ToStat(*r);
+  fuse_reply_attr(req, &st, self.core->AttrTimeout(ino));
+}
+
+void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Impl& self = Self(req);
+  bool write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND)) != 0;
+  KickRefresh(self, ino);
+  auto r = self.core->Open(ino, write);
+  if (!r.ok()) return ReplyError(req, r.error(), "open");
+  fi->fh = r->fh;
+  fi->keep_cache = r->keep_cache ? 1 : 0;
+  fi->noflush = 1;
+  if (fuse_reply_open(req, fi) != 0) self.core->Release(r->fh);
+}
+
+void OpRead(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
+  uint64_t fh = fi->fh;
+  if (off < 0) return ReplyError(req, VfsError{VfsErrc::kInvalid, Status()}, "read");
+  VfsCore* core = Self(req).core;
+  Offload(req, "read", [req, core, fh, size, off](ReplyOnce& once) {
+    std::vector<uint8_t> buf(size);
+    auto n = core->Read(fh, static_cast<uint64_t>(off), buf);
+    if (!once.Claim()) return;
+    if (!n.ok()) return ReplyError(req, n.error(), "read");
+    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), *n);
+  });
+}
+
+void OpRelease(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
+  Self(req).core->Release(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void ReplyOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
+                  const VfsResult<uint64_t>& r) {
+  Impl& self = Self(req);
+  if (!r.ok()) return ReplyError(req, r.error(), "opendir");
+  fi->fh = *r;
+  // Directories of a commit never change: let the kernel keep readdir pages.
+  bool immutable = self.core->DirImmutable(ino);
+  fi->cache_readdir = immutable ? 1 : 0;
+  fi->keep_cache = immutable ? 1 : 0;
+  if (fuse_reply_open(req, fi) != 0) self.core->ReleaseDir(*r);
+}
+
+void OpOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Impl& self = Self(req);
+  auto r = self.core->OpenDir(ino, /*may_block=*/false);
+  if (!r.ok() && r.error().code == VfsErrc::kWouldBlock) {
+    fuse_file_info copy = *fi;
+    Offload(req, "opendir", [req, core = self.core, ino, copy](ReplyOnce& once) mutable {
+      auto late = core->OpenDir(ino, /*may_block=*/true);
+      if (once.Claim()) return ReplyOpenDir(req, ino, &copy, late);
+      if (late.ok()) core->ReleaseDir(*late);
+    });
+    return;
+  }
+  ReplyOpenDir(req, ino, fi, r);
+}
+
+// Directory offsets: 1 after ".", 2 after "..", then 3 + i after listing
+// entry i. "." and ".." carry no inode (ino 0: the kernel takes no lookup
+// reference for them), as in passthrough_hp.
+void DoReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
+               bool plus) {
+  Impl& self = Self(req);
+  if (off < 0) return ReplyError(req, VfsError{VfsErrc::kInvalid, Status()}, "readdir");
+  constexpr size_t kDots = 2;
+  std::vector<char> buf(size);
+  size_t pos = 0;
+  std::vector<uint64_t> referenced;  // dropped again if the reply fails
+  for (auto cookie = static_cast<size_t>(off);; ++cookie) {
+    auto next = static_cast<off_t>(cookie + 1);
+    size_t need = 0;
+    if (cookie < kDots) {
+      const char* name = cookie == 0 ? "." : "..";
+      struct stat st;
+      std::memset(&st, 0, sizeof(st));
+      st.st_ino = cookie == 0 ? ino : 0xffffffffu;
+      st.st_mode = S_IFDIR;
+      if (plus) {
+        fuse_entry_param p;
+        std::memset(&p, 0, sizeof(p));
+        p.attr = st;
+        need = fuse_add_direntry_plus(req, buf.data() + pos, size - pos, name, &p, next);
+      } else {
+        need = fuse_add_direntry(req, buf.data() + pos, size - pos, name, &st, next);
+      }
+      if (need > size - pos) break;
+      pos += need;
+      continue;
+    }
+    size_t i = cookie - kDots;
+    auto e = self.core->DirEntryAt(fi->fh, i);
+    if (!e.ok()) return ReplyError(req, e.error(), "readdir");
+    if (!e->has_value()) break;
+    const VfsDirEntry& d = **e;
+    if (plus) {
+      auto entry = self.core->LookupDirEntryAt(fi->fh, i);
+      if (!entry.ok()) {
+        if (pos > 0) break;  // send what fits; the kernel asks again
+        return ReplyError(req, entry.error(), "readdirplus");
+      }
+      fuse_entry_param p = ToEntryParam(*entry);
+      need = fuse_add_direntry_plus(req, buf.data() + pos, size - pos, d.name.c_str(), &p, next);
+      if (need > size - pos) {
+        self.core->Forget(p.ino, 1);
+        break;
+      }
+      referenced.push_back(p.ino);
+    } else {
+      struct stat st;
+      std::memset(&st, 0, sizeof(st));
+      st.st_ino = 0xffffffffu;  // unknown until looked up
+      st.st_mode = d.is_dir ? S_IFDIR : S_IFREG;
+      need = fuse_add_direntry(req, buf.data() + pos, size - pos, d.name.c_str(), &st, next);
+      if (need > size - pos) break;
+    }
+    pos += need;
+  }
+  if (fuse_reply_buf(req, buf.data(), pos) != 0) {
+    for (uint64_t r : referenced) self.core->Forget(r, 1);
+  }
+}
+
+void OpReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  DoReadDir(req, ino, size, off, fi, /*plus=*/false);
+}
+
+void OpReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                   fuse_file_info* fi) {
+  DoReadDir(req, ino, size, off, fi, /*plus=*/true);
+}
+
+void OpReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Self(req).core->ReleaseDir(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void OpGetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  auto r = Self(req).core->GetXattr(ino, name);
+  if (!r.ok()) return ReplyError(req, r.error(), "getxattr");
+  if (size == 0) return (void)fuse_reply_xattr(req, r->size());
+  if (size < r->size()) return ReplyError(req, VfsError{VfsErrc::kRange, Status()}, "getxattr");
+  fuse_reply_buf(req, r->data(), r->size());
+}
+
+void OpListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  auto r = Self(req).core->ListXattr(ino);
+  if (!r.ok()) return ReplyError(req, r.error(), "listxattr");
+  std::string joined;
+  for (const auto& n : *r) {
+    joined += n;
+    joined.push_back('\0');
+  }
+  if (size == 0) return (void)fuse_reply_xattr(req, joined.size());
+  if (size < joined.size()) {
+    return ReplyError(req, VfsError{VfsErrc::kRange, Status()}, "listxattr");
+  }
+  fuse_reply_buf(req, joined.data(), joined.size());
+}
+
+void OpStatFs(fuse_req_t req, fuse_ino_t) {
+  VfsStatFs s = Self(req).core->StatFs();
+  struct statvfs st;
+  std::memset(&st, 0, sizeof(st));
+  st.f_bsize = s.block_size;
+  st.f_frsize = s.block_size;
+  st.f_blocks = s.blocks;
+  st.f_files = s.files;
+  st.f_namemax = s.name_max;
+  st.f_flag = ST_RDONLY;
+  fuse_reply_statfs(req, &st);
+}
+
+// Every change is refused: the views are read-only.
+void ReplyReadOnly(fuse_req_t req) {
+  fuse_reply_err(req, ErrnoFor(VfsErrc::kReadOnly));
+}
+void OpSetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) {
+  ReplyReadOnly(req);
+}
+void OpMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { ReplyReadOnly(req); }
+void OpMkdir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { ReplyReadOnly(req); }
+void OpUnlink(fuse_req_t req, fuse_ino_t, const char*) { ReplyReadOnly(req); }
+void OpSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) { ReplyReadOnly(req); }
+void OpRename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) {
+  ReplyReadOnly(req);
+}
+void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { ReplyReadOnly(req); }
+void OpWrite(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) {
+  ReplyReadOnly(req);
+}
+void OpCreate(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
+  ReplyReadOnly(req);
+}
+void OpSetXattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) {
+  ReplyReadOnly(req);
+}
+void OpRemoveXattr(fuse_req_t req, fuse_ino_t, const char*) { ReplyReadOnly(req); }
+void OpFallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) {
+  ReplyReadOnly(req);
+}
+
+fuse_lowlevel_ops MakeOps() {
+  fuse_lowlevel_ops ops;
+  std::memset(&ops, 0, sizeof(ops));
+  ops.init = OpInit;
+  ops.lookup = OpLookup;
+  ops.forget = OpForget;
+  ops.forget_multi = OpForgetMulti;
+  ops.getattr = OpGetAttr;
+  ops.open = OpOpen;
+  ops.read = OpRead;
+  ops.release = OpRelease;
+  ops.opendir = OpOpenDir;
+  ops.readdir = OpReadDir;
+  ops.readdirplus = OpReadDirPlus;
+  ops.releasedir = OpReleaseDir;
+  ops.getxattr = OpGetXattr;
+  ops.listxattr = OpListXattr;
+  ops.statfs = OpStatFs;
+  ops.setattr = OpSetAttr;
+  ops.mknod = OpMknod;
+  ops.mkdir = OpMkdir;
+  ops.unlink = OpUnlink;
+  ops.rmdir = OpUnlink;
+  ops.symlink = OpSymlink;
+  ops.rename = OpRename;
+  ops.link = OpLink;
+  ops.write = OpWrite;
+  ops.create = OpCreate;
+  ops.setxattr = OpSetXattr;
+  ops.removexattr = OpRemoveXattr;
+  ops.fallocate = OpFallocate;
+  return ops;
+}
+
+std::string MountOptionString(const FuseServerOptions& o) {
+  std::string fsname;
+  for (char c : o.fs_name) {
+    if (c == ',' || c == '\\') fsname.push_back('\\');
+    fsname.push_back(c);
+  }
+  std::string s = "ro,default_permissions,subtype=hubfs,fsname=" + fsname;
+  if (o.allow_other) s += ",allow_other";
+  return s;
+}
+
+}  // namespace
+
+FuseServer::FuseServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<FuseServer>> FuseServer::Mount(VfsCore* core, FuseServerOptions options) {
+  if (options.mountpoint.empty() || options.io_threads == 0 || options.io_queue == 0) {
+    return InvalidArgumentError("fuse: mountpoint and I/O pool sizes are required");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->core = core;
+  impl->options = std::move(options);
+  std::string opts = MountOptionString(impl->options);
+  std::vector<std::string> argv_s{"hubfs", "-o", opts};
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  fuse_lowlevel_ops ops = MakeOps();
+  impl->session = fuse_session_new(&args, &ops, sizeof(ops), impl.get());
+  if (impl->session == nullptr) return UnavailableError("fuse: cannot create a session");
+  if (fuse_session_mount(impl->session, impl->options.mountpoint.c_str()) != 0) {
+    fuse_session_destroy(impl->session);
+    impl->session = nullptr;
+    return UnavailableError("fuse: cannot mount at " + impl->options.mountpoint +
+                            " (is /dev/fuse available and the mountpoint an empty directory?)");
+  }
+  impl->mounted = true;
+  if (impl->options.handle_signals) {
+    if (fuse_set_signal_handlers(impl->session) != 0) {
+      HUBFS_LOG(kWarning) << "fuse: cannot install signal handlers";
+    } else {
+      impl->signals_set = true;
+    }
+  }
+  impl->pool = std::make_unique<IoPool>(impl->options.io_threads, impl->options.io_queue);
+  impl->deadlines = std::make_unique<DeadlineWatcher>();
+  return std::unique_ptr<FuseServer>(new FuseServer(std::move(impl)));
+}
+
+Status FuseServer::Run() {
+  fuse_loop_config* config = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(config, 1);
+  fuse_loop_cfg_set_max_threads(config, impl_->options.max_fuse_threads);
+  fuse_loop_cfg_set_idle_threads(config, 4);
+  impl_->StartNotifier();
+  int rc = fuse_session_loop_mt(impl_->session, config);
+  fuse_loop_cfg_destroy(config);
+  // Answer everything handed to the I/O side before the session goes away.
+  impl_->pool->Shutdown();
+  impl_->deadlines->Stop();
+  impl_->StopNotifier();
+  if (impl_->signals_set) {
+    fuse_remove_signal_handlers(impl_->session);
+    impl_->signals_set = false;
+  }
+  if (impl_->mounted) {
+    fuse_session_unmount(impl_->session);
+    impl_->mounted = false;
+  }
+  if (rc < 0) return IoError("fuse: session loop failed: " + std::string(std::strerror(-rc)));
+  return Status();
+}
+
+FuseServer::~FuseServer() {
+  if (!impl_) return;
+  if (impl_->pool) impl_->pool->Shutdown();
+  if (impl_->deadlines) impl_->deadlines->Stop();
+  impl_->StopNotifier();
+  if (impl_->session != nullptr) {
+    if (impl_->signals_set) fuse_remove_signal_handlers(impl_->session);
+    if (impl_->mounted) fuse_session_unmount(impl_->session);
+    fuse_session_destroy(impl_->session);
+  }
+}
+
+}  // namespace hubfs::fs

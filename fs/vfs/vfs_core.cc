@@ -1,0 +1,399 @@
+#include "fs/vfs/vfs_core.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/log.h"
+
+namespace hubfs::fs {
+namespace {
+
+constexpr char kXattrCommit[] = "user.hf.commit";
+constexpr char kXattrEtag[] = "user.hf.etag";
+constexpr char kXattrXetHash[] = "user.hf.xet_hash";
+constexpr char kXattrLfs[] = "user.hf.lfs";
+
+const Clock* DefaultClock() {
+  static SystemClock clock;
+  return &clock;
+}
+
+std::shared_ptr<const NodeMeta> RootMeta() {
+  auto root = std::make_shared<NodeMeta>();
+  root->is_dir = true;
+  return root;
+}
+
+}  // namespace
+
+VfsCore::VfsCore(RepoSource* source, ViewSpec view, VfsOptions options, const Clock* clock)
+    : source_(source),
+      options_(options),
+      clock_(clock != nullptr ? clock : DefaultClock()),
+      inodes_(options.max_inodes),
+      handles_(options.max_open_handles),
+      listings_(source, std::max<size_t>(1, options.max_cached_dirs)),
+      refs_(source, &inodes_, &invalidations_, nullptr, options_, clock_),
+      views_(source, &inodes_, &listings_, &refs_, &invalidations_, options_, clock_,
+             /*multi=*/false) {
+  const RevisionInfo resolved = view.resolved;
+  root_view_ = std::make_shared<View>(0, std::move(view), /*by_ref=*/false, "");
+  {
+    MutexLock lock(&root_view_->mu);
+    root_view_->current = resolved;
+    root_view_->next_check = clock_->Now() + SecondsToDuration(options_.metadata_ttl_seconds);
+  }
+  views_.AddRoot(root_view_);
+  uint64_t ino = inodes_.AddRoot(0, root_view_->spec.subdir, RootMeta());
+  (void)ino;  // kRootIno: the first inode the table hands out.
+}
+
+VfsCore::VfsCore(RepoSource* source, VfsLayout layout, VfsOptions options, const Clock* clock)
+    : source_(source),
+      layout_(std::move(layout)),
+      options_(options),
+      clock_(clock != nullptr ? clock : DefaultClock()),
+      inodes_(options.max_inodes),
+      handles_(options.max_open_handles),
+      listings_(source, std::max<size_t>(1, options.max_cached_dirs)),
+      refs_(source, &inodes_, &invalidations_, &*layout_, options_, clock_),
+      views_(source, &inodes_, &listings_, &refs_, &invalidations_, options_, clock_,
+             /*multi=*/true) {
+  ViewSpec spec;
+  spec.repo = layout_->repo;
+  spec.subdir = layout_->subdir;
+  root_view_ = std::make_shared<View>(kTreeView, std::move(spec), /*by_ref=*/false, "");
+  tree_ = std::make_unique<SyntheticTree>(*layout_, source_, &inodes_, &views_, &refs_, options_,
+                                          clock_);
+  uint64_t ino = inodes_.AddRoot(kTreeView, "", RootMeta());
+  (void)ino;  // kRootIno
+}
+
+VfsCore::~VfsCore() = default;
+
+std::shared_ptr<View> VfsCore::ViewOf(const InodeInfo& info) const {
+  return views_.Get(info.view);
+}
+
+double VfsCore::Ttl(const View& view) const {
+  return view.spec.immutable ? options_.immutable_ttl_seconds : options_.metadata_ttl_seconds;
+}
+
+double VfsCore::TtlOf(const InodeInfo& info) const {
+  if (IsSynthetic(info)) return options_.metadata_ttl_seconds;
+  auto view = ViewOf(info);
+  return view ? Ttl(*view) : options_.metadata_ttl_seconds;
+}
+
+size_t VfsCore::view_count() const { return views_.size(); }
+
+RevisionInfo VfsCore::current() const { return root_view_->Current(); }
+
+bool VfsCore::RefreshDue() const { return views_.RefreshDue(*root_view_); }
+bool VfsCore::RefreshPending() const { return views_.RefreshPending(*root_view_); }
+bool VfsCore::RefreshIfDue() { return views_.Refresh(*root_view_); }
+
+bool VfsCore::RefreshDue(uint64_t ino) const {
+  auto info = inodes_.Get(ino);
+  if (!info.ok() || IsSynthetic(*info)) return false;
+  auto view = ViewOf(*info);
+  return view && views_.RefreshDue(*view);
+}
+
+bool VfsCore::RefreshIfDue(uint64_t ino) {
+  auto info = inodes_.Get(ino);
+  if (!info.ok() || IsSynthetic(*info)) return false;
+  auto view = ViewOf(*info);
+  return view && views_.Refresh(*view);
+}
+
+void VfsCore::SetInvalidationListener(std::function<void()> listener) {
+  invalidations_.SetListener(std::move(listener));
+}
+
+std::vector<VfsInvalidation> VfsCore::TakeInvalidations() { return invalidations_.Take(); }
+
+VfsStatus VfsCore::CheckRoot() {
+  if (multi()) return tree_->CheckRoot();
+  auto listing = views_.GetListing(*root_view_, root_view_->spec.subdir, /*may_block=*/true);
+  if (!listing.ok()) return listing.error();
+  return VfsOk{};
+}
+
+VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
+  VfsAttr a;
+  a.ino = info.ino;
+  a.is_dir = info.meta->is_dir;
+  a.mode = a.is_dir ? 0555 : 0444;
+  if (Writable(info)) {
+    a.mode = a.is_dir ? 0755 : 0644;
+    if (!a.is_dir && info.meta->oid == "local") {
+      // A file changed here: its size is the staged file's, live.
+      a.size = writable_->LiveSize(info.path).value_or(0);
+      a.blocks = (a.size + 511) / 512;
+      a.uid = options_.uid;
+      a.gid = options_.gid;
+      a.nlink = 1;
+      a.mtime = clock_->UnixSeconds();
+      return a;
+    }
+  }
+  a.nlink = 1;  // directories too: tells find(1) not to count subdirectories
+  a.uid = options_.uid;
+  a.gid = options_.gid;
+  a.size = info.meta->size;
+  a.blocks = (a.size + 511) / 512;
+  if (IsSynthetic(info)) {
+    a.mtime = layout_->mount_time;
+    return a;
+  }
+  auto view = ViewOf(info);
+  a.mtime = view ? view->Current().commit_time : 0;
+  // A revision directory whose date is still being fetched.
+  if (a.mtime == 0 && multi()) a.mtime = layout_->mount_time;
+  return a;
+}
+
+VfsEntry VfsCore::EntryOf(const InodeInfo& info) const {
+  double ttl = TtlOf(info);
+  return VfsEntry{AttrOf(info), ttl, ttl};
+}
+
+VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool may_block) {
+  auto dir = inodes_.Get(parent);
+  if (!dir.ok()) return dir.error();
+  if (!dir->meta->is_dir) return VfsErrc::kNotDir;
+  if (!ValidFileName(name)) return VfsErrc::kNoEntry;
+  if (IsSynthetic(*dir)) {
+    auto info = tree_->Lookup(*dir, name, may_block);
+    if (!info.ok()) return info.error();
+    return EntryOf(*info);
+  }
+  auto view = ViewOf(*dir);
+  if (!view) return VfsErrc::kNoEntry;
+  if (auto st = views_.MaybeRefresh(*view, may_block, &dir->path); !st.ok()) return st.error();
+  auto listing = Writable(*dir) ? MergedListing(*view, dir->path, may_block)
+                                : views_.GetListing(*view, dir->path, may_block);
+  if (!listing.ok()) return listing.error();
+  const Child* child = (*listing)->Find(name);
+  if (child == nullptr) return VfsErrc::kNoEntry;
+  std::string path = ChildPath(dir->path, name);
+  auto ino = Writable(*dir) && (child->meta->oid == "local" || child->meta->oid == "local-dir")
+                 ? RefLocal(dir->view, path, child->meta->is_dir)
+                 : inodes_.Ref(dir->view, path, child->meta);
+  if (!ino.ok()) return ino.error();
+  return EntryOf(InodeInfo{*ino, dir->view, std::move(path), child->meta});
+}
+
+double VfsCore::NegativeTimeout(uint64_t parent) const {
+  auto info = inodes_.Get(parent);
+  if (!info.ok()) return options_.metadata_ttl_seconds;
+  return TtlOf(*info);
+}
+
+void VfsCore::Forget(uint64_t ino, uint64_t nlookup) {
+  auto removed = inodes_.Forget(ino, nlookup);
+  if (removed && multi() && *removed != kTreeView) views_.DropIfUnused(*removed);
+}
+
+VfsResult<VfsAttr> VfsCore::GetAttr(uint64_t ino) const {
+  auto info = inodes_.Get(ino);
+  if (!info.ok()) return info.error();
+  return AttrOf(*info);
+}
+
+double VfsCore::AttrTimeout(uint64_t ino) const {
+  auto info = inodes_.Get(ino);
+  if (!info.ok()) return options_.metadata_ttl_seconds;
+  return TtlOf(*info);
+}
+
+bool VfsCore::DirImmutable(uint64_t ino) const {
+  auto info = inodes_.Get(ino);
+  if (!info.ok() || IsSynthetic(*info)) return false;
+  auto view = ViewOf(*info);
+  return view && view->spec.immutable;
+}
+
+VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
+  auto info = inodes_.Get(ino);
+  if (!info.ok()) return info.error();
+  if (info->meta->is_dir) return VfsErrc::kIsDir;
+  if (write) return Writable(*info) ? OpenWrite(ino, false) : VfsErrc::kReadOnly;
+  auto view = ViewOf(*info);
+  if (!view) return VfsErrc::kNoEntry;
+  if (Writable(*info) && info->meta->oid == "local") {
+    // A file changed here: read from its staged copy.
+    auto staged = writable_->OpenStagedForRead(info->path);
+    if (!staged.ok()) return VfsErrorFromStatus(staged.status());
+    if (!views_.AddHandle(view->id)) return VfsErrc::kNoEntry;
+    FileHandle h;
+    h.view = view->id;
+    h.staged = *staged;
+    h.ino = ino;
+    auto fh = handles_.AddFile(std::move(h));
+    if (!fh.ok()) {
+      views_.ReleaseHandle(view->id);
+      return fh.error();
+    }
+    return VfsOpenFile{*fh, false};
+  }
+  // The version this inode stands for: the view may have moved on since.
+  const std::string commit =
+      info->meta->commit.empty() ? view->Current().commit : info->meta->commit;
+  const std::string& path = info->meta->source_path.empty() ? info->path : info->meta->source_path;
+  FileContent content{view->spec.repo,  commit,               path, info->meta->oid,
+                      info->meta->size, info->meta->xet_hash, info->meta->sha256};
+  // Counted first so that the view cannot go while the handle is made.
+  if (!views_.AddHandle(view->id)) return VfsErrc::kNoEntry;
+  FileHandle h;
+  h.view = view->id;
+  h.content = std::move(content);
+  h.ino = ino;
+  auto fh = handles_.AddFile(std::move(h));
+  if (!fh.ok()) {
+    views_.ReleaseHandle(view->id);
+    return fh.error();
+  }
+  // An inode's content never changes (changed content gets a new inode), so
+  // whatever the page cache holds for it is current - except in a writable
+  // view, where a local change keeps the inode's number.
+  return VfsOpenFile{*fh, !Writable(*info)};
+}
+
+VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t> out) {
+  auto handle = handles_.File(fh);
+  if (!handle.ok()) return handle.error();
+  if (handle->staged) {
+    auto n = handle->staged->Read(offset, out);
+    if (!n.ok()) return VfsErrorFromStatus(n.status());
+    return *n;
+  }
+  const FileContent& file = handle->content;
+  if (offset >= file.size) return size_t{0};
+  out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), file.size - offset)));
+  size_t done = 0;
+  while (done < out.size()) {
+    auto n = source_->Read(file, offset + done, out.subspan(done));
+    if (!n.ok()) return VfsErrorFromStatus(n.status());
+    if (*n == 0) break;
+    done += *n;
+  }
+  return done;
+}
+
+void VfsCore::Release(uint64_t fh) {
+  auto handle = handles_.File(fh);
+  if (handle.ok() && handle->writer && handle->staged && writable_ != nullptr) {
+    // Pages of a shared mapping may have been written since the last
+    // flush: record them; release cannot report an error, so log it.
+    auto info = inodes_.Get(handle->ino);
+    if (info.ok()) {
+      Status st = writable_->Flush(info->path, handle->staged);
+      if (!st.ok()) {
+        HUBFS_LOG(kError) << "release of " << info->path << ": " << st;
+      }
+      writable_->ReleaseWriter(info->path);
+    }
+  }
+  if (auto view = handles_.RemoveFile(fh)) views_.ReleaseHandle(*view);
+}
+
+VfsResult<uint64_t> VfsCore::OpenDir(uint64_t ino, bool may_block) {
+  auto info = inodes_.Get(ino);
+  if (!info.ok()) return info.error();
+  if (!info->meta->is_dir) return VfsErrc::kNotDir;
+  std::shared_ptr<const Listing> listing;
+  if (IsSynthetic(*info)) {
+    auto l = tree_->List(info->path, may_block);
+    if (!l.ok()) return l.error();
+    listing = *l;
+  } else {
+    auto view = ViewOf(*info);
+    if (!view) return VfsErrc::kNoEntry;
+    if (auto st = views_.MaybeRefresh(*view, may_block, &info->path); !st.ok()) return st.error();
+    auto l = Writable(*info) ? MergedListing(*view, info->path, may_block)
+                             : views_.GetListing(*view, info->path, may_block);
+    if (!l.ok()) return l.error();
+    listing = *l;
+  }
+  // Counted first so that the view cannot go while the handle is made; a
+  // synthetic directory has no view to count.
+  const bool counted = views_.AddHandle(info->view);
+  auto dh = handles_.AddDir(DirHandle{info->view, info->path, std::move(listing)});
+  if (!dh.ok() && counted) views_.ReleaseHandle(info->view);
+  return dh;
+}
+
+VfsResult<std::optional<VfsDirEntry>> VfsCore::DirEntryAt(uint64_t dh, size_t index) const {
+  auto handle = handles_.Dir(dh);
+  if (!handle.ok()) return handle.error();
+  const auto& children = handle->listing->children;
+  if (index >= children.size()) return std::optional<VfsDirEntry>();
+  return std::optional<VfsDirEntry>(
+      VfsDirEntry{children[index].name, children[index].meta->is_dir});
+}
+
+VfsResult<VfsEntry> VfsCore::LookupDirEntryAt(uint64_t dh, size_t index) {
+  auto handle = handles_.Dir(dh);
+  if (!handle.ok()) return handle.error();
+  const auto& children = handle->listing->children;
+  if (index >= children.size()) return VfsErrc::kInvalid;
+  const Child& child = children[index];
+  if (multi() && handle->view == kTreeView) {
+    // From the listing's snapshot, without the network.
+    auto info = tree_->LookupListed(handle->path, child);
+    if (!info.ok()) return info.error();
+    return EntryOf(*info);
+  }
+  std::string path = ChildPath(handle->path, child.name);
+  auto ino = writable_ != nullptr && handle->view == 0 &&
+                     (child.meta->oid == "local" || child.meta->oid == "local-dir")
+                 ? RefLocal(handle->view, path, child.meta->is_dir)
+                 : inodes_.Ref(handle->view, path, child.meta);
+  if (!ino.ok()) return ino.error();
+  return EntryOf(InodeInfo{*ino, handle->view, std::move(path), child.meta});
+}
+
+void VfsCore::ReleaseDir(uint64_t dh) {
+  if (auto view = handles_.RemoveDir(dh)) views_.ReleaseHandle(*view);
+}
+
+VfsResult<std::string> VfsCore::GetXattr(uint64_t ino, std::string_view name) const {
+  auto info = inodes_.Get(ino);
+  if (!info.ok()) return info.error();
+  if (IsSynthetic(*info)) return VfsErrc::kNoAttr;
+  const NodeMeta& m = *info->meta;
+  if (name == kXattrCommit) {
+    auto view = ViewOf(*info);
+    if (!view) return VfsErrc::kNoEntry;
+    return view->Current().commit;
+  }
+  if (m.is_dir) return VfsErrc::kNoAttr;
+  if (name == kXattrEtag) return m.sha256 ? *m.sha256 : m.oid;
+  if (name == kXattrXetHash && m.xet_hash) return *m.xet_hash;
+  if (name == kXattrLfs && m.sha256) return std::string("1");
+  return VfsErrc::kNoAttr;
+}
+
+VfsResult<std::vector<std::string>> VfsCore::ListXattr(uint64_t ino) const {
+  auto info = inodes_.Get(ino);
+  if (!info.ok()) return info.error();
+  if (IsSynthetic(*info)) return std::vector<std::string>{};
+  std::vector<std::string> names{kXattrCommit};
+  const NodeMeta& m = *info->meta;
+  if (!m.is_dir) {
+    names.emplace_back(kXattrEtag);
+    if (m.xet_hash) names.emplace_back(kXattrXetHash);
+    if (m.sha256) names.emplace_back(kXattrLfs);
+  }
+  return names;
+}
+
+VfsStatFs VfsCore::StatFs() const {
+  VfsStatFs s;
+  s.files = inodes_.size();
+  return s;
+}
+
+}  // namespace hubfs::fs

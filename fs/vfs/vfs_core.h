@@ -1,0 +1,229 @@
+// VfsCore: the kernel-free filesystem (design §1, §3, §6). It answers the
+// questions FUSE asks - lookup, getattr, open, read, readdir, xattrs,
+// statfs - in our own types, so unit tests call it directly and the FUSE
+// adapter only translates. Everything it shows is read-only.
+//
+// A view is one revision of one repo (commit sha + date, optional
+// subfolder). A single-revision mount has one view whose root is the mount
+// root. A --revisions mount (VfsLayout::kRevisions) and a hub mount
+// (VfsLayout::kHub) show synthetic directories - the hub's type and
+// namespace directories, a repo's revisions laid out by RefsTree - and one
+// view per revision directory looked up, created on lookup and dropped once
+// the kernel forgot all its inodes and no handle is open in it. Directory
+// listings come from the RepoSource, one per directory, cached per (repo,
+// commit, dir) and shared by all views; a name missing from a cached listing
+// is a cached negative entry. Refs lists and namespace listings are cached
+// for metadata_ttl; all these caches are bounded.
+//
+// Blocking: methods taking `may_block` never touch the network when it is
+// false - they answer kWouldBlock instead, and the caller (a FUSE worker)
+// retries with may_block = true on an I/O thread. Read() always may block.
+//
+// The core is a thin facade over its parts: the inode table (identity), the
+// handle table, the view set with its refresh, the listing and refs caches,
+// and the synthetic tree of a multi-revision mount. Each part has its own
+// lock; none is held across a RepoSource call.
+//
+// Thread-safety: all methods are thread-safe. Lock order: the view set's,
+// then a view's, then the inode table's; the others are leaves.
+#ifndef HUBFS_FS_VFS_VFS_CORE_H_
+#define HUBFS_FS_VFS_VFS_CORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "fs/content/repo_source.h"
+#include "fs/vfs/handle_table.h"
+#include "fs/vfs/inode_table.h"
+#include "fs/vfs/invalidation_queue.h"
+#include "fs/vfs/listing.h"
+#include "fs/vfs/refs_cache.h"
+#include "fs/vfs/synthetic_tree.h"
+#include "fs/vfs/view_set.h"
+#include "fs/vfs/vfs_types.h"
+#include "fs/write/writable_view.h"
+
+namespace hubfs::fs {
+
+class VfsCore {
+ public:
+  static constexpr uint64_t kRootIno = 1;
+
+  // `source` and `clock` must outlive the core (nullptr clock = the system
+  // clock). The view's root is kRootIno.
+  VfsCore(RepoSource* source, ViewSpec view, VfsOptions options, const Clock* clock = nullptr);
+  // A mount of synthetic directories; kRootIno is the layout's root.
+  VfsCore(RepoSource* source, VfsLayout layout, VfsOptions options, const Clock* clock = nullptr);
+  ~VfsCore();
+
+  // Branch and tag views follow their head: once metadata_ttl has passed
+  // since the last resolution, the next Lookup or OpenDir re-resolves the
+  // revision (with may_block = false they answer kWouldBlock so that the
+  // caller retries on an I/O thread). A failed resolution keeps the current
+  // commit and is retried after another TTL. Commit-sha views never
+  // re-resolve.
+  bool RefreshDue() const;
+  // Due, or a resolution under way on another thread.
+  bool RefreshPending() const;
+  // Re-resolves now if due (blocks on the network; no lock held across it).
+  // Returns true when the view moved to another commit; what the kernel
+  // should forget is then queued for TakeInvalidations().
+  bool RefreshIfDue();
+  // The same for the view that `ino` belongs to (false for synthetic
+  // directories: their listings refresh on Lookup and OpenDir).
+  bool RefreshDue(uint64_t ino) const;
+  bool RefreshIfDue(uint64_t ino);
+  // Called (with no core lock held) after invalidations were queued.
+  void SetInvalidationListener(std::function<void()> listener);
+  std::vector<VfsInvalidation> TakeInvalidations();
+  // The commit the view shows now (single-revision mounts).
+  RevisionInfo current() const;
+
+  // Lists the view's root with may_block, so that a missing subfolder or
+  // repo fails before anything is mounted (kRevisions: fetches the refs;
+  // kHub: nothing). Errors: as Lookup.
+  VfsStatus CheckRoot();
+
+  // The entry `name` in directory `parent`, with one more lookup reference.
+  // Errors: kNoEntry (also for a stale parent, a missing repo or revision),
+  // kNotDir, kWouldBlock, kNoSpace (inode table full), kAccess (a repo the
+  // Hub refuses), the source's errors.
+  VfsResult<VfsEntry> Lookup(uint64_t parent, std::string_view name, bool may_block);
+
+  // How long the kernel may cache the answer "no such name" under `parent`.
+  double NegativeTimeout(uint64_t parent) const;
+
+  // Drops lookup references (FUSE forget).
+  void Forget(uint64_t ino, uint64_t nlookup);
+
+  // Errors: kNoEntry.
+  VfsResult<VfsAttr> GetAttr(uint64_t ino) const;
+  double AttrTimeout(uint64_t ino) const;
+  // True when directory `ino` can never change (a commit-sha view): the
+  // kernel may keep its readdir pages.
+  bool DirImmutable(uint64_t ino) const;
+
+  // Opens a file for reading; the handle pins its content. `write` = any
+  // write access asked for. Errors: kNoEntry, kIsDir, kReadOnly, kNoSpace.
+  VfsResult<VfsOpenFile> Open(uint64_t ino, bool write);
+  // Reads through the source (may block). Short only at the end of file.
+  // Errors: kBadHandle, the source's errors.
+  VfsResult<size_t> Read(uint64_t fh, uint64_t offset, std::span<uint8_t> out);
+  void Release(uint64_t fh);
+
+  // Opens a directory: takes a snapshot of its listing. Errors: kNoEntry,
+  // kNotDir, kWouldBlock, kNoSpace, the source's errors.
+  VfsResult<uint64_t> OpenDir(uint64_t ino, bool may_block);
+  // Entry `index` of an open directory, or nullopt past the end.
+  // Errors: kBadHandle.
+  VfsResult<std::optional<VfsDirEntry>> DirEntryAt(uint64_t dh, size_t index) const;
+  // Lookup of entry `index` of an open directory (readdirplus): one more
+  // lookup reference on success. Errors: kBadHandle, kNoSpace.
+  VfsResult<VfsEntry> LookupDirEntryAt(uint64_t dh, size_t index);
+  void ReleaseDir(uint64_t dh);
+
+  // Extended attributes under user.hf.: the value, or kNoAttr / kNoEntry.
+  VfsResult<std::string> GetXattr(uint64_t ino, std::string_view name) const;
+  // Names present on `ino`. Errors: kNoEntry.
+  VfsResult<std::vector<std::string>> ListXattr(uint64_t ino) const;
+
+  VfsStatFs StatFs() const;
+
+  // --- writes (fs/vfs/vfs_write.cc) -------------------------------------
+  // Makes the single view writable through `writable` (must outlive the
+  // core). REQUIRES: a single-revision mount of a branch.
+  void EnableWrites(WritableView* writable);
+  bool writable() const { return writable_ != nullptr; }
+  // Reads the Hub's bytes of a file for the write path.
+  BaseReaderFactory BaseReaders();
+  // The view moved to `commit` (a commit of ours landed): show it now.
+  void ShowCommit(const std::string& commit);
+
+  // open(2) for writing: `truncate` = O_TRUNC. Errors: kReadOnly, kIsDir,
+  // kNoEntry, kNoSpace (disk full), kIo.
+  VfsResult<VfsOpenFile> OpenWrite(uint64_t ino, bool truncate);
+  // creat(2) / open(O_CREAT) of `name` in `parent`: an entry (one lookup
+  // reference) and an open handle. Errors: kReadOnly, kInvalid (a name the
+  // Hub refuses: a .git or .cache component), kNoEntry, kNotDir, kNoSpace.
+  VfsResult<std::pair<VfsEntry, VfsOpenFile>> Create(uint64_t parent, std::string_view name,
+                                                     bool truncate);
+  // Errors: kBadHandle, kReadOnly (a read-only handle), kNoSpace, kIo.
+  VfsResult<size_t> Write(uint64_t fh, uint64_t offset, std::span<const uint8_t> data);
+  // close(2) of one descriptor: the file's content is journaled before it
+  // returns. Errors: kNoSpace, kIo.
+  VfsStatus Flush(uint64_t fh);
+  // Waits until the change is on the Hub. Errors: kTimedOut (it stays
+  // journaled), kConflict (it went to a pull request), kIo.
+  VfsStatus Fsync(uint64_t fh);
+  // truncate(2) / ftruncate(2) (fh 0: no handle). Errors: as OpenWrite.
+  VfsResult<VfsAttr> SetSize(uint64_t ino, uint64_t fh, uint64_t size);
+  // Errors: kReadOnly, kNoEntry, kIsDir (unlink of a directory), kNotDir
+  // (rmdir of a file), kNotEmpty, kInvalid.
+  VfsStatus Unlink(uint64_t parent, std::string_view name);
+  VfsStatus Rmdir(uint64_t parent, std::string_view name);
+  VfsResult<VfsEntry> Mkdir(uint64_t parent, std::string_view name);
+  // rename(2); `no_replace` = RENAME_NOREPLACE. Directories move with every
+  // file under them (each re-referenced or moved, never uploaded again).
+  VfsStatus Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                   std::string_view new_name, bool no_replace);
+  // `hubfs sync`: everything journaled so far is on the Hub.
+  VfsStatus SyncAll(std::chrono::milliseconds timeout);
+
+  // The single view (for a multi-revision mount: only the repo is set).
+  const ViewSpec& view() const { return root_view_->spec; }
+  size_t inode_count() const { return inodes_.size(); }
+  // Live revision views (for tests and statistics).
+  size_t view_count() const;
+
+ private:
+  bool multi() const { return tree_ != nullptr; }
+  bool IsSynthetic(const InodeInfo& info) const { return multi() && info.view == kTreeView; }
+  // The view of a (non-synthetic) inode, or nullptr once dropped.
+  std::shared_ptr<View> ViewOf(const InodeInfo& info) const;
+  VfsAttr AttrOf(const InodeInfo& info) const;
+  VfsEntry EntryOf(const InodeInfo& info) const;
+  double TtlOf(const InodeInfo& info) const;
+  double Ttl(const View& view) const;
+
+  // Writable views: the overlay's answer for (view, path), or nullopt when
+  // the view is not writable or nothing is pending there.
+  bool Writable(const InodeInfo& info) const;
+  std::optional<PendingChange> Pending(const InodeInfo& dir, const std::string& path) const;
+  // An inode for a local file or directory (keeps the number of an inode
+  // already named `path`).
+  VfsResult<uint64_t> RefLocal(uint32_t view, const std::string& path, bool is_dir);
+  // The listing of `dir` with the pending changes applied.
+  VfsResult<std::shared_ptr<const Listing>> MergedListing(View& view, const std::string& dir,
+                                                          bool may_block);
+  // The Hub's file behind an inode (nullopt: a directory or a local file).
+  std::optional<RemoteFile> RemoteOf(const InodeInfo& info) const;
+  VfsStatus RenameOne(View& view, const std::string& from, const std::string& to,
+                      const std::shared_ptr<const NodeMeta>& meta);
+
+  RepoSource* const source_;
+  WritableView* writable_ = nullptr;
+  const std::optional<VfsLayout> layout_;
+  const VfsOptions options_;
+  const Clock* const clock_;
+
+  InodeTable inodes_;
+  HandleTable handles_;
+  InvalidationQueue invalidations_;
+  ListingCache listings_;
+  RefsCache refs_;
+  ViewSet views_;
+  // Single-revision mounts: the view; multi: a spec naming the repo only.
+  std::shared_ptr<View> root_view_;
+  std::unique_ptr<SyntheticTree> tree_;  // multi-revision mounts only
+};
+
+}  // namespace hubfs::fs
+
+#endif  // HUBFS_FS_VFS_VFS_CORE_H_

@@ -1,0 +1,306 @@
+// XetReader read-ahead over the in-memory CAS: several streams per file,
+// growing windows, seeks, random reads, the memory budget, failures.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chunkstore/cache.h"
+#include "fs/content/xet_cas.h"
+#include "fs/content/xet_reader.h"
+#include "tests/unit/chunkstore/cache_test_util.h"
+#include "tests/unit/fs/content/fake_cas.h"
+
+namespace hubfs::fs {
+namespace {
+
+using chunkstore::cache_testing::TempDir;
+using testing::FakeCas;
+using testing::FakeTokens;
+using testing::TestContent;
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * 1024;
+constexpr size_t kFileSize = 16 * kMiB + 4321;
+
+// Fails data fetches of chosen xorbs: with kUnavailable, or by cutting the
+// body short (which the reader detects as kCorrupt).
+class FailingCas final : public XetCas {
+ public:
+  explicit FailingCas(XetCas* inner) : inner_(inner) {}
+  Result<chunkstore::Reconstruction> GetReconstruction(
+      const chunkstore::Hash& file_hash, std::optional<FileByteRange> range) override {
+    return inner_->GetReconstruction(file_hash, range);
+  }
+  Result<std::vector<uint8_t>> FetchData(const std::string& url,
+                                         const chunkstore::ByteRangeInclusive& range) override {
+    bool bad = false;
+    bool reset = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const std::string& h : bad_) bad = bad || url.find(h) != std::string::npos;
+      if (bad) reset = (++failed_ % 2) == 0;
+    }
+    if (reset) return UnavailableError("injected: connection reset");
+    Result<std::vector<uint8_t>> body = inner_->FetchData(url, range);
+    if (bad && body.ok()) body->resize(body->size() / 2);
+    return body;
+  }
+  void Fail(std::set<std::string> xorbs) {
+    std::lock_guard<std::mutex> lock(mu_);
+    bad_ = std::move(xorbs);
+  }
+  int failed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_;
+  }
+
+ private:
+  XetCas* const inner_;
+  std::mutex mu_;
+  std::set<std::string> bad_;
+  int failed_ = 0;
+};
+
+class XetReaderReadaheadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = TestContent(7, kFileSize);
+    hash_ = fake_.AddFile(data_, 16);
+    file_ = XetFileRef{hash_, data_.size(), std::nullopt};
+    http_cas_ = std::make_unique<HttpXetCas>(&fake_, [this](bool f) { return tokens_(f); });
+    cas_ = std::make_unique<FailingCas>(http_cas_.get());
+    chunkstore::CacheOptions o;
+    o.dir = dir_.Sub("cache");
+    o.max_bytes = 256ull << 20;
+    o.durable = false;
+    auto c = chunkstore::ChunkCache::Open(o);
+    ASSERT_TRUE(c.ok()) << c.status();
+    cache_ = std::move(*c);
+  }
+
+  static XetReaderOptions Options() {
+    XetReaderOptions o;
+    o.readahead_initial_bytes = 256 * kKiB;
+    o.readahead_bytes = 1 * kMiB;
+    o.max_parallel_fetches = 4;
+    o.segment_bytes = 512 * kKiB;
+    o.readahead_queue = 64;
+    return o;
+  }
+
+  std::unique_ptr<XetReader> NewReader(XetReaderOptions o = Options()) {
+    return std::make_unique<XetReader>(cas_.get(), cache_.get(), o);
+  }
+
+  // Reads [off, off + len) and checks the bytes; returns whether the read
+  // needed no request of its own (stats of a reader used by one thread).
+  bool ReadChecked(XetReader& r, uint64_t off, size_t len) {
+    const uint64_t warm_before = r.Stats().warm_reads;
+    std::vector<uint8_t> out(len);
+    Result<size_t> got = r.Read(file_, off, out);
+    EXPECT_TRUE(got.ok()) << got.status() << " at " << off;
+    if (!got.ok()) return false;
+    const size_t want = std::min<size_t>(len, data_.size() - off);
+    EXPECT_EQ(*got, want);
+    EXPECT_TRUE(std::equal(out.begin(), out.begin() + static_cast<ptrdiff_t>(want),
+                           data_.begin() + static_cast<ptrdiff_t>(off)))
+        << "wrong bytes at " << off;
+    return r.Stats().warm_reads > warm_before;
+  }
+
+  // Waits until no read-ahead is queued or running.
+  static void WaitIdle(XetReader& r) {
+    for (int i = 0; i < 5000 && r.Stats().readahead_in_flight != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(r.Stats().readahead_in_flight, 0u);
+  }
+
+  // Bytes of the records of the chunks holding [off, off + len): what a read
+  // with chunk rounding and no read-ahead may fetch (a record is the chunk,
+  // at most, plus its 8-byte header).
+  uint64_t ChunkBytes(uint64_t off, uint64_t len) {
+    const testing::StoredFile& f = fake_.File(hash_);
+    uint64_t total = 0, start = 0;
+    for (uint64_t end : f.chunk_ends) {
+      if (end > off && start < off + len) total += end - start + 8;
+      start = end;
+    }
+    return total;
+  }
+
+  TempDir dir_;
+  FakeCas fake_;
+  FakeTokens tokens_;
+  std::vector<uint8_t> data_;
+  chunkstore::Hash hash_;
+  XetFileRef file_;
+  std::unique_ptr<HttpXetCas> http_cas_;
+  std::unique_ptr<FailingCas> cas_;
+  std::unique_ptr<chunkstore::ChunkCache> cache_;
+};
+
+TEST_F(XetReaderReadaheadTest, TwoInterleavedSequentialStreamsBothReadAhead) {
+  auto r = NewReader();
+  ReadChecked(*r, 0, 1);  // terms loaded
+  fake_.ResetCounters();
+  const uint64_t a0 = 64 * kKiB, b0 = 8 * kMiB;
+  const uint64_t step = 64 * kKiB, n = 96;  // 6 MiB per stream
+  int a_warm = 0, b_warm = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    a_warm += ReadChecked(*r, a0 + i * step, step);
+    b_warm += ReadChecked(*r, b0 + i * step, step);
+  }
+  const XetReaderStats s = r->Stats();
+  // Each stream's reads after its second find their bytes fetched ahead
+  // (one stream per file would restart at every switch and never read ahead).
+  EXPECT_GE(a_warm, static_cast<int>(n) - 4);
+  EXPECT_GE(b_warm, static_cast<int>(n) - 4);
+  EXPECT_GE(s.readahead_windows, 8u);
+  // Windows grew: far fewer windows than reads.
+  EXPECT_LE(s.readahead_windows, 2 * n / 3);
+  // Nothing fetched twice beyond boundary chunks, and little beyond what was
+  // read (each stream's last window).
+  EXPECT_LE(fake_.data_bytes(), 2 * (n * step + 1 * kMiB) * 11 / 10);
+}
+
+TEST_F(XetReaderReadaheadTest, SixteenThreadsEachReadingTheirOwnRegion) {
+  auto r = NewReader();
+  constexpr int kThreads = 16;
+  const uint64_t region = kFileSize / kThreads;
+  std::atomic<int> bad{0};
+  std::atomic<int> started{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<uint8_t> out(32 * kKiB);
+      ++started;  // all start together, each at the start of its region
+      while (started.load() < kThreads) std::this_thread::yield();
+      for (uint64_t off = t * region; off < (t + 1) * region; off += out.size()) {
+        Result<size_t> got = r->Read(file_, off, out);
+        if (!got.ok() || !std::equal(out.begin(), out.begin() + static_cast<ptrdiff_t>(*got),
+                                     data_.begin() + static_cast<ptrdiff_t>(off))) {
+          ++bad;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  const XetReaderStats s = r->Stats();
+  EXPECT_GE(s.readahead_windows, static_cast<uint64_t>(kThreads));
+  EXPECT_GT(s.warm_reads, s.reads / 2) << "streams must not thrash one another";
+  // No thrashing: about the file once (boundary chunks of windows and
+  // regions twice at most).
+  EXPECT_LE(fake_.data_bytes(), kFileSize * 3 / 2);
+}
+
+TEST_F(XetReaderReadaheadTest, ASeekStartsOverWithoutReadahead) {
+  auto r = NewReader();
+  for (uint64_t off = 0; off < 4 * kMiB; off += 64 * kKiB) ReadChecked(*r, off, 64 * kKiB);
+  const uint64_t windows = r->Stats().readahead_windows;
+  EXPECT_GE(windows, 3u);
+  // Let running read-ahead finish, then seek: that read fetches only its
+  // own chunks and starts no window.
+  WaitIdle(*r);
+  fake_.ResetCounters();
+  const uint64_t far = 12 * kMiB + 5000;
+  ReadChecked(*r, far, 4096);
+  EXPECT_EQ(r->Stats().readahead_windows, windows);
+  EXPECT_LE(fake_.data_bytes(), ChunkBytes(far, 4096));
+  // The next sequential read starts with the small window again.
+  fake_.ResetCounters();
+  ReadChecked(*r, far + 4096, 4096);
+  EXPECT_EQ(r->Stats().readahead_windows, windows + 1);
+  ReadChecked(*r, far + 8192, 4096);
+  EXPECT_LE(fake_.data_bytes(), ChunkBytes(far + 4096, 8192 + 256 * kKiB));
+}
+
+TEST_F(XetReaderReadaheadTest, RandomSmallReadsFetchOnlyTheirChunks) {
+  auto r = NewReader();
+  ReadChecked(*r, kFileSize - 1, 1);  // terms loaded
+  // Offsets more than the stream slack (512 KiB) apart, scattered.
+  for (uint64_t k : {9, 2, 13, 5, 0, 11, 7, 12, 3}) {
+    const uint64_t off = k * (kMiB + kMiB / 7) + 3 * kKiB;
+    fake_.ResetCounters();
+    ReadChecked(*r, off, 4096);
+    EXPECT_LE(fake_.data_bytes(), ChunkBytes(off, 4096)) << "read at " << off;
+  }
+  EXPECT_EQ(r->Stats().readahead_windows, 0u);
+}
+
+TEST_F(XetReaderReadaheadTest, MemoryBudgetIsNeverExceeded) {
+  XetReaderOptions o = Options();
+  o.memory_limit = 700 * kKiB;
+  auto r = NewReader(o);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> seen_max{0};
+  std::thread sampler([&] {
+    while (!stop) {
+      const XetReaderStats s = r->Stats();
+      uint64_t m = seen_max.load();
+      while (s.readahead_in_flight > m &&
+             !seen_max.compare_exchange_weak(m, s.readahead_in_flight)) {
+      }
+      std::this_thread::yield();
+    }
+  });
+  std::vector<std::thread> readers;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&, t] {
+      std::vector<uint8_t> out(64 * kKiB);
+      for (uint64_t off = t * 4 * kMiB; off < (t + 1) * 4 * kMiB; off += out.size()) {
+        Result<size_t> got = r->Read(file_, off, out);
+        if (!got.ok() ||
+            !std::equal(out.begin(), out.end(), data_.begin() + static_cast<ptrdiff_t>(off))) {
+          ++bad;
+        }
+      }
+    });
+  }
+  for (auto& t : readers) t.join();
+  stop = true;
+  sampler.join();
+  EXPECT_EQ(bad.load(), 0);
+  const XetReaderStats s = r->Stats();
+  EXPECT_EQ(s.memory_limit, 700 * kKiB);
+  EXPECT_GT(s.readahead_windows, 0u);
+  EXPECT_GT(s.readahead_peak, 0u);
+  EXPECT_LE(s.readahead_peak, 700 * kKiB);
+  EXPECT_LE(seen_max.load(), 700 * kKiB);
+}
+
+TEST_F(XetReaderReadaheadTest, ReadaheadErrorsNeverFailOrCorruptDemandReads) {
+  const testing::StoredFile& f = fake_.File(hash_);
+  ASSERT_GE(f.terms.size(), 6u);
+  // Every xorb after the third fails (half the fetches reset, half cut short).
+  std::set<std::string> bad;
+  for (size_t i = 3; i < f.terms.size(); ++i) bad.insert(f.terms[i].xorb.ToString());
+  cas_->Fail(bad);
+  const uint64_t good_end = f.xorb_ends[2];
+  auto r = NewReader();
+  // Sequential reads of the good part only; read-ahead runs into the bad xorbs.
+  for (uint64_t off = 0; off < good_end; off += 32 * kKiB) {
+    ReadChecked(*r, off, std::min<uint64_t>(32 * kKiB, good_end - off));
+  }
+  WaitIdle(*r);
+  EXPECT_GT(cas_->failed(), 0);
+  EXPECT_GT(r->Stats().readahead_failed, 0u);
+  // Healed: the rest reads right; nothing bad was kept.
+  cas_->Fail({});
+  for (uint64_t off = good_end; off < kFileSize; off += 256 * kKiB) {
+    ReadChecked(*r, off, 256 * kKiB);
+  }
+  auto fresh = NewReader();
+  ReadChecked(*fresh, 0, kFileSize);
+}
+
+}  // namespace
+}  // namespace hubfs::fs

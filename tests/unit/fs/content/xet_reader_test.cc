@@ -1,0 +1,468 @@
+#include "fs/content/xet_reader.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chunkstore/cache.h"
+#include "fs/content/xet_cas.h"
+#include "tests/unit/chunkstore/cache_test_util.h"
+#include "tests/unit/fs/content/fake_cas.h"
+
+namespace hubfs::fs {
+namespace {
+
+using chunkstore::cache_testing::TempDir;
+using testing::FakeCas;
+using testing::FakeTokens;
+using testing::TestContent;
+
+constexpr size_t kFileSize = 3 * 1024 * 1024 + 12345;
+
+class XetReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = TestContent(42, kFileSize);
+    hash_ = fake_.AddFile(data_, 7);
+    file_ = XetFileRef{hash_, data_.size(), chunkstore::Sha256Digest(data_)};
+    cas_ = std::make_unique<HttpXetCas>(&fake_, [this](bool f) { return tokens_(f); });
+    OpenCache();
+  }
+
+  void OpenCache() {
+    chunkstore::CacheOptions o;
+    o.dir = dir_.Sub("cache");
+    o.max_bytes = 256ull << 20;
+    o.durable = false;
+    auto c = chunkstore::ChunkCache::Open(o);
+    ASSERT_TRUE(c.ok()) << c.status();
+    cache_ = std::move(*c);
+  }
+
+  std::unique_ptr<XetReader> NewReader(XetReaderOptions o = SmallWindows()) {
+    return std::make_unique<XetReader>(cas_.get(), cache_.get(), o);
+  }
+
+  static XetReaderOptions SmallWindows() {
+    XetReaderOptions o;
+    o.max_window_bytes = 512 * 1024;
+    o.readahead_bytes = 256 * 1024;
+    o.max_parallel_fetches = 4;
+    o.segment_bytes = 200 * 1024;
+    return o;
+  }
+
+  // Reads [off, off + len) and expects exactly the source bytes.
+  void ExpectRange(XetReader& r, uint64_t off, size_t len) {
+    std::vector<uint8_t> out(len, 0xee);
+    Result<size_t> got = r.Read(file_, off, out);
+    ASSERT_TRUE(got.ok()) << got.status() << " at " << off << "+" << len;
+    const size_t want = off >= data_.size() ? 0 : std::min<size_t>(len, data_.size() - off);
+    ASSERT_EQ(*got, want) << "at " << off;
+    ASSERT_TRUE(std::equal(out.begin(), out.begin() + static_cast<ptrdiff_t>(want),
+                           data_.begin() + static_cast<ptrdiff_t>(off)))
+        << "wrong bytes at " << off << "+" << len;
+  }
+
+  // A read of [off, off + len) must fail as corrupt.
+  void ExpectCorrupt(XetReader& r, uint64_t off, size_t len) {
+    std::vector<uint8_t> out(len);
+    Result<size_t> got = r.Read(file_, off, out);
+    ASSERT_FALSE(got.ok()) << "at " << off << "+" << len;
+    EXPECT_EQ(got.status().code(), ErrorCode::kCorrupt) << got.status();
+  }
+
+  TempDir dir_;
+  FakeCas fake_;
+  FakeTokens tokens_;
+  std::vector<uint8_t> data_;
+  chunkstore::Hash hash_;
+  XetFileRef file_;
+  std::unique_ptr<HttpXetCas> cas_;
+  std::unique_ptr<chunkstore::ChunkCache> cache_;
+};
+
+TEST_F(XetReaderTest, FakeHasSeveralXorbsAndCompressedRecords) {
+  const testing::StoredFile& f = fake_.File(hash_);
+  EXPECT_GE(f.terms.size(), 4u);
+  EXPECT_GE(f.chunk_ends.size(), 30u);
+}
+
+TEST_F(XetReaderTest, ColdWholeFileThenWarmReadNeedsNoRequest) {
+  auto r = NewReader();
+  ExpectRange(*r, 0, data_.size());
+  EXPECT_GT(fake_.data_calls(), 0);
+  // Each chunk range is fetched once: bytes fetched are the xorb bodies.
+  const auto ranges = fake_.data_ranges();
+  EXPECT_EQ(std::set<std::string>(ranges.begin(), ranges.end()).size(), ranges.size());
+
+  fake_.ResetCounters();
+  ExpectRange(*r, 0, data_.size());
+  ExpectRange(*r, 1000, 70000);
+  EXPECT_EQ(fake_.recon_calls(), 0);
+  EXPECT_EQ(fake_.data_calls(), 0);
+
+  // A new reader over the same cache (terms and layouts from the cache).
+  auto r2 = NewReader();
+  ExpectRange(*r2, 123457, 300000);
+  ExpectRange(*r2, data_.size() - 1, 1);
+  EXPECT_EQ(fake_.recon_calls(), 0);
+  EXPECT_EQ(fake_.data_calls(), 0);
+  EXPECT_GT(r2->Stats().warm_reads, 0u);
+}
+
+TEST_F(XetReaderTest, WarmAfterReopeningTheCache) {
+  {
+    auto r = NewReader();
+    ExpectRange(*r, 0, data_.size());
+    ASSERT_TRUE(cache_->Flush().ok());
+  }
+  cache_.reset();
+  OpenCache();
+  fake_.ResetCounters();
+  fake_.Offline(true);
+  auto r = NewReader();
+  ExpectRange(*r, 77777, 1 << 20);
+  EXPECT_EQ(fake_.recon_calls(), 0);
+  EXPECT_EQ(fake_.data_calls(), 0);
+}
+
+TEST_F(XetReaderTest, RandomRangesAreByteExact) {
+  const testing::StoredFile& f = fake_.File(hash_);
+  std::vector<std::pair<uint64_t, size_t>> cases = {
+      {0, 1}, {data_.size() - 1, 1}, {0, data_.size()}, {data_.size() - 5000, 5000}};
+  for (uint64_t b : f.chunk_ends) {
+    if (b >= 2 && b + 2 < data_.size()) cases.push_back({b - 2, 4});
+  }
+  for (uint64_t b : f.xorb_ends) {
+    if (b >= 100 && b + 100 < data_.size()) cases.push_back({b - 100, 200});
+    if (b < data_.size()) cases.push_back({b, 1});
+  }
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 60; ++i) {
+    const uint64_t off = rng() % data_.size();
+    const size_t len = 1 + rng() % (rng() % 2 ? 4096 : 400000);
+    cases.push_back({off, len});
+  }
+  // Cold reader each time for a third, shared cache otherwise.
+  auto r = NewReader();
+  for (size_t i = 0; i < cases.size(); ++i) {
+    if (i % 3 == 0) {
+      r.reset();  // its read-ahead uses the cache
+      cache_.reset();
+      std::filesystem::remove_all(dir_.Sub("cache"));
+      OpenCache();
+      r = NewReader();
+    }
+    ExpectRange(*r, cases[i].first, cases[i].second);
+  }
+}
+
+TEST_F(XetReaderTest, SequentialReadsPrefetchInTheBackground) {
+  XetReaderOptions o = SmallWindows();
+  o.readahead_bytes = 600 * 1024;
+  auto r = NewReader(o);
+  for (uint64_t off = 0; off < data_.size(); off += 128 * 1024) ExpectRange(*r, off, 128 * 1024);
+  const XetReaderStats s = r->Stats();
+  EXPECT_GT(s.warm_reads, s.reads / 2) << "most sequential reads should find their bytes fetched";
+  // Prefetched and foreground windows may share a boundary chunk, no more.
+  EXPECT_LE(fake_.data_bytes(), data_.size() * 13 / 10);
+  // A new reader finds everything cached.
+  fake_.ResetCounters();
+  auto r2 = NewReader(o);
+  ExpectRange(*r2, 0, data_.size());
+  EXPECT_EQ(fake_.data_calls(), 0);
+}
+
+TEST_F(XetReaderTest, SmallRandomReadFetchesLittle) {
+  auto r = NewReader();
+  ExpectRange(*r, 1'500'000, 4096);
+  // Terms (one full reconstruction) + one ranged reconstruction.
+  EXPECT_EQ(fake_.recon_calls(), 2);
+  // A 4 KiB read fetches at most the chunks holding it (≤ 2 × 128 KiB records).
+  EXPECT_LE(fake_.data_bytes(), 2u * 131080);
+  EXPECT_GE(fake_.data_calls(), 1);
+}
+
+TEST_F(XetReaderTest, ReadsPastTheEnd) {
+  auto r = NewReader();
+  std::vector<uint8_t> out(100);
+  EXPECT_EQ(*r->Read(file_, data_.size(), out), 0u);
+  EXPECT_EQ(*r->Read(file_, data_.size() + 100, out), 0u);
+  ExpectRange(*r, data_.size() - 10, 100);  // short read of the last 10 bytes
+}
+
+TEST_F(XetReaderTest, EmptyFileNeedsNoRequest) {
+  auto r = NewReader();
+  XetFileRef empty{chunkstore::Hash{}, 0, std::nullopt};
+  std::vector<uint8_t> out(10);
+  EXPECT_EQ(*r->Read(empty, 0, out), 0u);
+  EXPECT_EQ(fake_.recon_calls(), 0);
+}
+
+TEST_F(XetReaderTest, WrongUncompressedLengthIsCorruptAndNotCached) {
+  // Make the first record of every answer claim one byte less.
+  fake_.set_corrupt([](std::vector<uint8_t>* b) {
+    if (b->size() >= 8) (*b)[5] = static_cast<uint8_t>((*b)[5] - 1);
+  });
+  auto r = NewReader();
+  ExpectCorrupt(*r, 0, 200000);
+  fake_.set_corrupt(nullptr);
+  ExpectRange(*r, 0, 200000);
+}
+
+TEST_F(XetReaderTest, BadLz4PayloadIsCorrupt) {
+  // Damage the payload of every LZ4 record in the answer.
+  fake_.set_corrupt([](std::vector<uint8_t>* b) {
+    size_t pos = 0;
+    while (pos + 8 <= b->size()) {
+      const uint32_t csize = (*b)[pos + 1] | ((*b)[pos + 2] << 8) | ((*b)[pos + 3] << 16);
+      if ((*b)[pos + 4] != 0 && csize > 20) {
+        for (size_t i = pos + 15; i < pos + 8 + csize && i < pos + 40; ++i) (*b)[i] ^= 0xff;
+      }
+      pos += 8 + csize;
+    }
+  });
+  // The compressible stretch starts at 50000.
+  auto r = NewReader();
+  ExpectCorrupt(*r, 50000, 100000);
+  fake_.set_corrupt(nullptr);
+  ExpectRange(*r, 50000, 100000);
+}
+
+TEST_F(XetReaderTest, TruncatedAnswerIsCorrupt) {
+  fake_.set_corrupt([](std::vector<uint8_t>* b) { b->resize(b->size() / 2); });
+  auto r = NewReader();
+  ExpectCorrupt(*r, 0, 4096);
+}
+
+TEST_F(XetReaderTest, ExpiredDataUrlGetsANewPlanOnce) {
+  auto r = NewReader();
+  ExpectRange(*r, 0, 10);  // terms loaded
+  fake_.ResetCounters();
+  // Expire every URL handed out so far plus the next one: the reader's
+  // first plan is stale by the time it fetches.
+  struct Expirer : hub::HttpTransport {
+    FakeCas* fake;
+    std::mutex mu;
+    int recon_seen = 0;  // GUARDED_BY(mu)
+    Result<hub::HttpResponse> Send(const hub::HttpRequest& req) override {
+      if (req.url.find("/reconstructions/") == std::string::npos) return fake->Send(req);
+      // Plans are issued one at a time here, so that only the first one is
+      // expired (segments ask for theirs in parallel).
+      std::lock_guard<std::mutex> lock(mu);
+      auto resp = fake->Send(req);
+      if (++recon_seen == 1) fake->ExpireUrls();
+      return resp;
+    }
+  } expirer;
+  expirer.fake = &fake_;
+  HttpXetCas cas(&expirer, [this](bool f) { return tokens_(f); });
+  XetReader r2(&cas, cache_.get(), SmallWindows());
+  std::vector<uint8_t> out(300000);
+  Result<size_t> got = r2.Read(file_, 1'000'000, out);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), data_.begin() + 1'000'000));
+  // Only the first plan went stale: one segment asked again.
+  EXPECT_EQ(r2.Stats().expired_url_retries, 1u);
+}
+
+TEST_F(XetReaderTest, DataUrlsThatStayExpiredFail) {
+  struct AlwaysExpired : hub::HttpTransport {
+    FakeCas* fake;
+    Result<hub::HttpResponse> Send(const hub::HttpRequest& req) override {
+      auto resp = fake->Send(req);
+      if (req.url.find("/reconstructions/") != std::string::npos) fake->ExpireUrls();
+      return resp;
+    }
+  } t;
+  t.fake = &fake_;
+  HttpXetCas cas(&t, [this](bool f) { return tokens_(f); });
+  XetReader r(&cas, cache_.get(), SmallWindows());
+  std::vector<uint8_t> out(1000);
+  Result<size_t> got = r.Read(file_, 0, out);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().http_status(), 403);
+}
+
+TEST_F(XetReaderTest, V1FallbackAndTokenRefresh) {
+  fake_.set_v2_enabled(false);
+  fake_.RejectTokens(1);
+  auto r = NewReader();
+  ExpectRange(*r, 400000, 500000);
+  EXPECT_EQ(tokens_.forced, 1);
+}
+
+TEST_F(XetReaderTest, ConcurrentReadersShareFetches) {
+  constexpr int kThreads = 8;
+  auto r = NewReader();
+  ExpectRange(*r, 0, 1);  // terms
+  fake_.ResetCounters();
+  fake_.HoldData(kThreads);  // the first data GET waits for every plan
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      std::vector<uint8_t> out(600000);
+      Result<size_t> got = r->Read(file_, 2'000'000, out);
+      if (!got.ok() || *got != out.size() ||
+          !std::equal(out.begin(), out.end(), data_.begin() + 2'000'000)) {
+        ++bad;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  const auto ranges = fake_.data_ranges();
+  EXPECT_EQ(std::set<std::string>(ranges.begin(), ranges.end()).size(), ranges.size())
+      << "a range was fetched twice";
+  EXPECT_GT(r->Stats().shared_fetches, 0u);
+}
+
+TEST_F(XetReaderTest, ManyThreadsRandomReadsOfOneFile) {
+  auto r = NewReader();
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(100 + t);
+      for (int i = 0; i < 25; ++i) {
+        const uint64_t off = rng() % data_.size();
+        std::vector<uint8_t> out(1 + rng() % 200000);
+        Result<size_t> got = r->Read(file_, off, out);
+        const size_t want = std::min<size_t>(out.size(), data_.size() - off);
+        if (!got.ok() || *got != want ||
+            !std::equal(out.begin(), out.begin() + static_cast<ptrdiff_t>(want),
+                        data_.begin() + static_cast<ptrdiff_t>(off))) {
+          ++bad;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST_F(XetReaderTest, BadCachedChunkIsRefetched) {
+  auto r = NewReader();
+  ExpectRange(*r, 0, 300000);
+  ASSERT_TRUE(cache_->Flush().ok());
+  // Replace chunk 1 of the first xorb with a record that decodes to other
+  // bytes of another length (its envelope checksum is valid).
+  const chunkstore::Hash xorb = fake_.File(hash_).terms[0].xorb;
+  std::vector<uint8_t> bogus;
+  std::vector<uint8_t> other(1000, 7);
+  chunkstore::AppendChunkRecord(other, chunkstore::CompressionPolicy::kNone, &bogus);
+  cache_->PutChunk(xorb, 1, bogus);
+  ASSERT_TRUE(cache_->Flush().ok());
+  fake_.ResetCounters();
+  auto r2 = NewReader();
+  ExpectRange(*r2, 0, 300000);
+  EXPECT_GT(fake_.data_calls(), 0);
+  EXPECT_GT(r2->Stats().corrupt_cache_chunks, 0u);
+  // And the refetched record replaced the bad one.
+  fake_.ResetCounters();
+  auto r3 = NewReader();
+  ExpectRange(*r3, 0, 300000);
+  EXPECT_EQ(fake_.data_calls(), 0);
+}
+
+TEST_F(XetReaderTest, ReadAllVerifiedChecksHashes) {
+  XetReaderOptions o = SmallWindows();
+  o.segment_bytes = 8 << 20;  // whole xorbs fit in one fetch: their hashes get checked
+  auto r = NewReader(o);
+  std::vector<uint8_t> sunk;
+  Status st = r->ReadAllVerified(file_, 1 << 20, [&](std::span<const uint8_t> d) {
+    sunk.insert(sunk.end(), d.begin(), d.end());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(sunk, data_);
+  EXPECT_GT(r->Stats().xorbs_verified, 0u);
+
+  // Warm, with a wrong sha256: the data streams, then the check fails.
+  XetFileRef wrong = file_;
+  (*wrong.sha256)[0] ^= 1;
+  st = r->ReadAllVerified(wrong, 1 << 20, [](std::span<const uint8_t>) { return Status::Ok(); });
+  EXPECT_EQ(st.code(), ErrorCode::kCorrupt) << st;
+}
+
+TEST_F(XetReaderTest, LostLayoutsAreRelearnedFromCachedChunks) {
+  {
+    auto r = NewReader();
+    ExpectRange(*r, 0, data_.size());
+  }
+  // Replace every xorb layout by one that knows nothing (as if evicted).
+  for (const chunkstore::FileTerm& t : fake_.File(hash_).terms) {
+    cache_->PutXorbLayout(t.xorb, EncodeLayout(LearnedLayout{}));
+  }
+  ASSERT_TRUE(cache_->Flush().ok());
+  fake_.ResetCounters();
+  auto r = NewReader();
+  std::vector<uint8_t> sunk;
+  Status st = r->ReadAllVerified(file_, 1 << 20, [&](std::span<const uint8_t> d) {
+    sunk.insert(sunk.end(), d.begin(), d.end());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(sunk, data_);
+  EXPECT_EQ(fake_.data_calls(), 0);
+  // Relearned: the next reader is warm without any request.
+  fake_.ResetCounters();
+  auto r2 = NewReader();
+  ExpectRange(*r2, 0, data_.size());
+  EXPECT_EQ(fake_.recon_calls(), 0);
+}
+
+TEST_F(XetReaderTest, UncachedDataFailsFastOffline) {
+  auto r = NewReader();
+  ExpectRange(*r, 0, 100000);
+  fake_.Offline(true);
+  ExpectRange(*r, 0, 100000);  // cached
+  std::vector<uint8_t> out(1000);
+  Result<size_t> got = r->Read(file_, 3'000'000, out);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), ErrorCode::kUnavailable) << got.status();
+}
+
+// A CAS that ignores the Range of a reconstruction request must not make the
+// reader return bytes from the wrong place.
+TEST_F(XetReaderTest, PlanForTheWrongRangeIsCorrupt) {
+  auto r = NewReader();
+  fake_.IgnoreRange(true);
+  for (uint64_t off : {uint64_t{100}, uint64_t{1'500'000}, uint64_t{kFileSize - 1}}) {
+    std::vector<uint8_t> out(1000);
+    Result<size_t> got = r->Read(file_, off, out);
+    ASSERT_FALSE(got.ok()) << "read at " << off << " succeeded";
+    EXPECT_EQ(got.status().code(), ErrorCode::kCorrupt) << got.status();
+  }
+}
+
+TEST_F(XetReaderTest, UnknownFileIsNotFound) {
+  auto r = NewReader();
+  XetFileRef missing{chunkstore::Hash{}, 10, std::nullopt};
+  missing.hash.bytes[0] = 1;
+  std::vector<uint8_t> out(10);
+  Result<size_t> got = r->Read(missing, 0, out);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), ErrorCode::kNotFound) << got.status();
+}
+
+TEST_F(XetReaderTest, SizeDisagreeingWithTermsIsCorrupt) {
+  auto r = NewReader();
+  XetFileRef lying = file_;
+  lying.size += 1;
+  std::vector<uint8_t> out(10);
+  Result<size_t> got = r->Read(lying, 0, out);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), ErrorCode::kCorrupt) << got.status();
+}
+
+}  // namespace
+}  // namespace hubfs::fs

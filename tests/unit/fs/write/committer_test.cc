@@ -1,0 +1,227 @@
+#include "fs/write/committer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/unit/fs/fake_hub.h"
+
+namespace hubfs::fs {
+namespace {
+
+using namespace ::hubfs::fs::testing;  // NOLINT: the fake Hub's helpers
+using namespace std::chrono_literals;
+
+// Staged changes read from plain files named by their staging id.
+class TestSources : public CommitSources {
+ public:
+  explicit TestSources(WriteJournal* j) : journal_(j) {}
+  Result<std::shared_ptr<UploadSource>> OpenStaged(const std::string&,
+                                                   const PendingChange& change) override {
+    HUBFS_ASSIGN_OR_RETURN(auto src, OpenLocalSource(journal_->StagingPath(change.staging_id)));
+    return std::shared_ptr<UploadSource>(std::move(src));
+  }
+  Result<std::shared_ptr<UploadSource>> OpenRemote(const std::string& path,
+                                                   const RemoteFile&) override {
+    return UnimplementedError("no remote files here: " + path);
+  }
+  void Landed(const std::string& commit) override {
+    std::lock_guard<std::mutex> l(mu);
+    landed.push_back(commit);
+  }
+  std::set<std::string> BusyPaths() override {
+    std::lock_guard<std::mutex> l(mu);
+    return busy;
+  }
+  void OnCommitted(const std::string& commit, const std::vector<BatchItem>& batch,
+                   std::optional<uint64_t> pr) override {
+    std::lock_guard<std::mutex> l(mu);
+    commits.push_back(commit);
+    batches.push_back(batch.size());
+    last_pr = pr;
+  }
+  std::mutex mu;
+  std::set<std::string> busy;
+  std::vector<std::string> commits;
+  std::vector<std::string> landed;
+  std::vector<size_t> batches;
+  std::optional<uint64_t> last_pr;
+
+ private:
+  WriteJournal* journal_;
+};
+
+class CommitterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hubfs-committer-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    journal_ = std::move(WriteJournal::Open(FileEnv::Default(), (dir_ / "j").string()).value());
+    sources_ = std::make_unique<TestSources>(journal_.get());
+    uploader_ = std::make_unique<RepoUploader>(hub_.hub_client(), hub_.commit_client(),
+                                               hub_.cas_writer(), nullptr);
+    hub_.on_commit = [this](int call, const json&) -> Result<HttpResponse> {
+      std::lock_guard<std::mutex> l(hub_.mu);
+      hub_.head = std::string(39, 'c') + static_cast<char>('0' + call % 10);
+      return Committed(hub_.head);
+    };
+  }
+  void TearDown() override {
+    committer_.reset();
+    journal_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartCommitter(int per_hour = 128, std::chrono::milliseconds delay = 100ms) {
+    budget_ = std::make_unique<CommitBudget>(FileEnv::Default(), (dir_ / "budget").string(),
+                                             per_hour);
+    CommitterOptions o;
+    o.commit_delay = delay;
+    o.retry_initial = 50ms;
+    o.retry_max = 200ms;
+    committer_ = std::make_unique<WriteCommitter>(
+        journal_.get(), &journal_mu_, uploader_.get(), sources_.get(), budget_.get(),
+        hub::RepoId{hub::RepoType::kModel, "me", "r"}, "main", SystemClock::Default(), o);
+    committer_->Start();
+  }
+
+  // Writes a staged file and journals it, as a close would. Returns its seq.
+  uint64_t Stage(const std::string& path, const std::string& content) {
+    std::lock_guard<std::mutex> l(journal_mu_);
+    const uint64_t id = journal_->NewStagingId();
+    std::ofstream(journal_->StagingPath(id), std::ios::binary) << content;
+    auto records = journal_->table().Stage(path, id, content.size(), std::nullopt, false);
+    EXPECT_TRUE(journal_->Append(records).ok());
+    return records.back().seq;
+  }
+
+  FakeHub hub_;
+  std::filesystem::path dir_;
+  std::mutex journal_mu_;
+  std::unique_ptr<WriteJournal> journal_;
+  std::unique_ptr<TestSources> sources_;
+  std::unique_ptr<RepoUploader> uploader_;
+  std::unique_ptr<CommitBudget> budget_;
+  std::unique_ptr<WriteCommitter> committer_;
+};
+
+TEST_F(CommitterTest, ChangesClosedTogetherShareOneCommit) {
+  StartCommitter();
+  Stage("a.txt", "a");
+  committer_->Notify();
+  Stage("b.txt", "b");
+  committer_->Notify();
+  const uint64_t last = Stage("big.bin", std::string(5000, 'x'));
+  committer_->Notify();
+  ASSERT_TRUE(committer_->WaitCommitted("", last, 10s).ok());
+  EXPECT_EQ(hub_.commit_posts, 1);
+  ASSERT_EQ(sources_->batches.size(), 1u);
+  EXPECT_EQ(sources_->batches[0], 3u);
+  std::lock_guard<std::mutex> l(journal_mu_);
+  EXPECT_TRUE(journal_->table().entries().empty());
+  EXPECT_EQ(*journal_->base_commit(), sources_->commits[0]);
+  EXPECT_EQ(sources_->landed, sources_->commits);
+  EXPECT_EQ(hub_.headers[0]["summary"], "Upload 3 files with hubfs");
+}
+
+TEST_F(CommitterTest, FilesOpenForWritingWaitForTheirClose) {
+  {
+    std::lock_guard<std::mutex> l(sources_->mu);
+    sources_->busy = {"b.txt"};
+  }
+  StartCommitter();
+  const uint64_t a = Stage("a.txt", "a");
+  const uint64_t b = Stage("b.txt", "b");
+  committer_->Notify();
+  ASSERT_TRUE(committer_->WaitCommitted("a.txt", a, 10s).ok());
+  EXPECT_FALSE(committer_->WaitCommitted("b.txt", b, 300ms).ok());
+  {
+    std::lock_guard<std::mutex> l(sources_->mu);
+    sources_->busy.clear();
+  }
+  committer_->Notify();
+  ASSERT_TRUE(committer_->WaitCommitted("b.txt", b, 10s).ok());
+  EXPECT_EQ(hub_.commit_posts, 2);
+}
+
+TEST_F(CommitterTest, AFailingHubKeepsTheChangeJournaledAndRetries) {
+  std::atomic<bool> down{true};
+  hub_.on_commit = [&](int call, const json&) -> Result<HttpResponse> {
+    if (down) return Json({{"error", "maintenance"}}, 503);
+    return Committed(std::string(39, 'd') + static_cast<char>('0' + call % 10));
+  };
+  StartCommitter();
+  const uint64_t s = Stage("a.txt", "a");
+  committer_->Notify();
+  Status st = committer_->WaitCommitted("a.txt", s, 500ms);
+  EXPECT_EQ(st.code(), ErrorCode::kTimeout);
+  EXPECT_NE(st.message().find("stays journaled"), std::string::npos);
+  EXPECT_GE(committer_->stats().failures, 1u);
+  {
+    std::lock_guard<std::mutex> l(journal_mu_);
+    EXPECT_NE(journal_->table().Find("a.txt"), nullptr);
+  }
+  down = false;
+  ASSERT_TRUE(committer_->WaitCommitted("a.txt", s, 10s).ok());
+  EXPECT_EQ(committer_->stats().commits, 1u);
+}
+
+TEST_F(CommitterTest, TheCommitBudgetIsRespected) {
+  StartCommitter(/*per_hour=*/1);
+  const uint64_t a = Stage("a.txt", "a");
+  committer_->Notify();
+  ASSERT_TRUE(committer_->WaitCommitted("a.txt", a, 10s).ok());
+  const uint64_t b = Stage("b.txt", "b");
+  committer_->Notify();
+  Status st = committer_->WaitCommitted("b.txt", b, 500ms);
+  EXPECT_EQ(st.code(), ErrorCode::kTimeout);
+  EXPECT_NE(committer_->stats().last_error.find("budget"), std::string::npos);
+  EXPECT_EQ(hub_.commit_posts, 1);
+  // A second process sharing the budget file is held too.
+  CommitBudget other(FileEnv::Default(), (dir_ / "budget").string(), 1);
+  auto wait = other.TryTake(SystemClock::Default()->UnixSeconds());
+  ASSERT_TRUE(wait.ok());
+  EXPECT_GT(wait->count(), 3000);
+}
+
+TEST_F(CommitterTest, AConflictGoesToAPullRequestAndFsyncSaysSo) {
+  std::lock_guard<std::mutex> hl(hub_.mu);
+  hub_.trees[kH1]["a.txt"] = RegularEntry("a.txt", std::string(40, 'f'), 3);
+  hub_.trees[kH2]["a.txt"] = RegularEntry("a.txt", std::string(40, '9'), 4);
+  hub_.on_commit = [this](int, const json&) -> Result<HttpResponse> {
+    hub_.head = kH2;
+    return Json({{"error", "The branch was updated"}}, 412);
+  };
+  hub_.mu.unlock();
+  StartCommitter();
+  const uint64_t s = Stage("a.txt", "mine");
+  committer_->Notify();
+  Status st = committer_->WaitCommitted("a.txt", s, 10s);
+  EXPECT_EQ(st.code(), ErrorCode::kConflict) << st;
+  EXPECT_NE(st.message().find("pull request #4"), std::string::npos);
+  EXPECT_EQ(committer_->stats().conflict_prs, 1u);
+  EXPECT_EQ(sources_->last_pr, 4u);
+  {
+    std::lock_guard<std::mutex> l(journal_mu_);
+    EXPECT_TRUE(journal_->table().entries().empty());
+    EXPECT_FALSE(journal_->base_commit().has_value());  // no commit landed on the branch
+  }
+  hub_.mu.lock();
+}
+
+TEST_F(CommitterTest, ChangesLeftByAnEarlierRunAreCommittedAtStart) {
+  Stage("left.txt", "from before a crash");
+  StartCommitter();
+  ASSERT_TRUE(committer_->WaitCommitted("", UINT64_MAX, 10s).ok());
+  EXPECT_EQ(hub_.commit_posts, 1);
+  EXPECT_EQ(committer_->Shutdown(1s), 0u);
+}
+
+}  // namespace
+}  // namespace hubfs::fs
