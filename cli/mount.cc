@@ -39,11 +39,14 @@ constexpr char kMountUsage[] =
     "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--revisions] [--cache-dir DIR]\n"
     "                   [--metadata-ttl S] [--io-timeout S] [--uid U] [--gid G]\n"
     "                   [--allow-other] [--memory-limit SIZE] [--log-level LEVEL]\n"
+    "                   [--rw [--create-pr] [--commit-delay S] [--sync-timeout S]]\n"
     "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
     "without @REV the repo's default branch is mounted. With --revisions the\n"
     "mount shows the repo's revisions as directories (no @REV; /SUBDIR applies\n"
     "within every revision). SOURCE `hub` mounts the whole Hub: models/,\n"
-    "datasets/, spaces/, then NS/NAME/REVISION/... looked up on demand.\n";
+    "datasets/, spaces/, then NS/NAME/REVISION/... looked up on demand.\n"
+    "--rw makes a branch (or refs/pr/N) writable: files closed are journaled at once\n"
+    "and committed within --commit-delay (2 s); fsync waits for the commit.\n";
 
 constexpr char kUnmountUsage[] = "usage: hubfs unmount MOUNTPOINT\n";
 
@@ -74,6 +77,18 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       out->allow_other = true;
     } else if (a == "--revisions") {
       out->revisions = true;
+    } else if (a == "--rw") {
+      out->rw = true;
+    } else if (a == "--create-pr") {
+      out->create_pr = true;
+    } else if (a == "--commit-delay") {
+      if (!(v = value()) || !ParseNumber(*v, 3600, &out->commit_delay)) {
+        return "--commit-delay needs a number of seconds";
+      }
+    } else if (a == "--sync-timeout") {
+      if (!(v = value()) || !ParseNumber(*v, 86400, &out->sync_timeout) || out->sync_timeout < 1) {
+        return "--sync-timeout needs a number of seconds (at least 1)";
+      }
     } else if (a == "--cache-dir") {
       if (!(v = value())) return "--cache-dir needs a directory";
       out->cache_dir = std::string(*v);
@@ -105,6 +120,7 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
     }
   }
   if (positional.size() != 2) return "expected SOURCE and MOUNTPOINT";
+  if (out->create_pr && !out->rw) return "--create-pr needs --rw";
   out->source = positional[0];
   out->mountpoint = positional[1];
   return "";

@@ -15,13 +15,15 @@ namespace {
 
 constexpr char kHelperUsage[] =
     "usage: mount.hubfs SOURCE MOUNTPOINT [-s] [-f] [-n] [-v] [-o OPTIONS]\n"
-    "OPTIONS (comma-separated): ro, allow_other, revisions, uid=N, gid=N,\n"
+    "OPTIONS (comma-separated): ro, writable (hubfs mount --rw), create_pr, allow_other,\n"
+    "  revisions, uid=N, gid=N,\n"
     "  cache_dir=DIR, metadata_ttl=S, io_timeout=S, memory_limit=SIZE,\n"
+    "  commit_delay=S, sync_timeout=S,\n"
     "  log_level=LEVEL, foreground;\n"
     "  ignored: rw, defaults, auto, noauto, user, users, nouser, _netdev, nofail,\n"
     "  exec, noexec, suid, nosuid, dev, nodev, atime, noatime, relatime, async,\n"
     "  sync, x-*, comment=*.\n"
-    "The mount is always read-only.\n";
+    "The mount is read-only unless the writable option is given.\n";
 
 // Options mount(8), systemd or fstab add that mean nothing to hubfs.
 bool IsIgnored(const std::string& o) {
@@ -52,9 +54,15 @@ bool AddMountFlags(const std::vector<std::string>& options, bool sloppy, bool ve
       flags->push_back("-f");
     } else if (o == "revisions") {
       flags->push_back("--revisions");
+    } else if (o == "writable") {
+      // Not "rw": mount(8) passes rw by default (it is ignored above).
+      flags->push_back("--rw");
+    } else if (o == "create_pr") {
+      flags->push_back("--create-pr");
     } else if (has_value && (key == "uid" || key == "gid" || key == "cache_dir" ||
                              key == "metadata_ttl" || key == "io_timeout" ||
-                             key == "memory_limit" || key == "log_level")) {
+                             key == "memory_limit" || key == "log_level" ||
+                             key == "commit_delay" || key == "sync_timeout")) {
       std::string flag = "--" + key;
       for (char& c : flag) {
         if (c == '_') c = '-';

@@ -1,5 +1,12 @@
 #include "cli/mount_serve.h"
 
+#include "chunkstore/hash.h"
+#include "common/file_env.h"
+#include "fs/upload/repo_uploader.h"
+#include "fs/write/writable_view.h"
+#include "hub/cas_upload.h"
+#include "hub/commit_client.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -103,6 +110,11 @@ struct MountStack {
   std::unique_ptr<fs::XetReader> reader;
   std::unique_ptr<fs::HubRepoSource> source;
   std::unique_ptr<fs::VfsCore> core;
+  // --rw: the write side, built after the core (it reads through it).
+  std::unique_ptr<hub::CommitClient> commits;
+  std::unique_ptr<hub::CasWriter> cas_writer;
+  std::unique_ptr<fs::RepoUploader> uploader;
+  std::unique_ptr<fs::WritableView> writable;
   std::unique_ptr<fs::FuseServer> server;
   std::string what;  // the mounted thing, for messages
   unsigned max_readahead = 0;
@@ -215,6 +227,84 @@ std::string BuildCore(const MountArgs& args, const MountConfig& config, const hu
              : m->what + ": cannot list: " + root.error().cause.ToString();
 }
 
+// Where a writable view keeps its journal and staging files, one directory
+// per (endpoint, repo, branch) under the cache dir, and the repo's commit
+// budget shared by every mount of it from this cache.
+std::string WriteKey(const hub::Settings& settings, const hub::RepoId& repo,
+                     const std::string& branch, bool with_branch) {
+  std::string id = settings.endpoint + "\n" + repo.ToString();
+  if (with_branch) id += "\n" + branch;
+  auto digest = chunkstore::Sha256Digest(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(id.data()), id.size()));
+  std::string name = repo.ToString();
+  for (char& c : name) {
+    if (c == '/') c = '-';
+  }
+  return name + "-" + chunkstore::HexLower(digest).substr(0, 16);
+}
+
+// --rw: checks that the revision is a branch (or refs/pr/N) and that the
+// token may write, then builds the write side. Returns an error message or "".
+std::string BuildWritable(const MountArgs& args, const MountConfig& config,
+                          const hub::Source& source, const hub::Settings& settings, MountStack* m) {
+  if (config.multi) {
+    return "--rw is for a single branch (not yet with --revisions or hub mounts)";
+  }
+  const std::string& rev = m->revision;
+  const bool pr = rev.rfind("refs/pr/", 0) == 0;
+  if (!pr) {
+    auto refs = m->services->hub().ListRefs(source.repo, false);
+    if (!refs.ok()) return Explain(refs.status(), source.repo.ToString(), rev, m->what);
+    bool branch = false;
+    for (const auto& b : refs->branches) branch |= b.name == rev || b.ref == rev;
+    if (!branch) {
+      return m->what + " is not a branch: tags and commits are read-only (mount a branch with --rw)";
+    }
+  }
+  if (args.create_pr && pr) return "--create-pr needs a branch, not a pull request";
+  hub::CommitClientOptions copts;
+  copts.endpoint = settings.endpoint;
+  copts.offline = settings.offline;
+  m->commits = std::make_unique<hub::CommitClient>(&m->services->transport(), SystemClock::Default(),
+                                                   &m->services->tokens(), copts);
+  // A write token proves write access before anything is mounted.
+  auto token = m->commits->XetWriteToken(source.repo, rev, args.create_pr);
+  if (!token.ok()) {
+    const ErrorCode c = token.status().code();
+    if (c == ErrorCode::kUnauthenticated || c == ErrorCode::kPermissionDenied) {
+      return m->what + ": no write access (" +
+             (m->services->tokens().HubToken() ? std::string("the token may not write here")
+                                               : std::string("no token: set HF_TOKEN")) +
+             ")";
+    }
+    return Explain(token.status(), source.repo.ToString(), rev, m->what);
+  }
+  m->cas_writer = std::make_unique<hub::CasWriter>(&m->services->transport());
+  m->uploader = std::make_unique<fs::RepoUploader>(&m->services->hub(), m->commits.get(),
+                                                   m->cas_writer.get(), m->services->cache());
+  std::error_code ec;
+  std::filesystem::create_directories(config.cache_dir + "/write", ec);
+  fs::WritableViewOptions wopts;
+  wopts.commit_delay = std::chrono::milliseconds(static_cast<int64_t>(args.commit_delay * 1000));
+  wopts.sync_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.sync_timeout * 1000));
+  wopts.create_pr = args.create_pr;
+  auto view = fs::WritableView::Open(
+      FileEnv::Default(),
+      config.cache_dir + "/write/" + WriteKey(settings, source.repo, rev, true),
+      config.cache_dir + "/write/budget-" + WriteKey(settings, source.repo, rev, false),
+      source.repo, rev, m->uploader.get(), m->core->BaseReaders(), SystemClock::Default(), wopts);
+  if (!view.ok()) {
+    return view.status().code() == ErrorCode::kFailedPrecondition
+               ? m->what + ": already mounted writable from this cache dir (" +
+                     view.status().message() + ")"
+               : view.status().ToString();
+  }
+  m->writable = std::move(*view);
+  m->core->EnableWrites(m->writable.get());
+  m->writable->Start();
+  return "";
+}
+
 // Builds everything and mounts. Returns an error message or "".
 std::string Build(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
                   const MountConfig& config, MountStack* m) {
@@ -236,7 +326,14 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
   }
   BuildContent(args, config, source, m);
   if (std::string err = BuildCore(args, config, source, m); !err.empty()) return err;
+  if (args.rw) {
+    if (std::string err = BuildWritable(args, config, source, settings, m); !err.empty()) {
+      return err;
+    }
+  }
   fs::FuseServerOptions fopts;
+  fopts.writable = args.rw;
+  fopts.sync_timeout_seconds = args.sync_timeout;
   fopts.mountpoint = args.mountpoint;
   fopts.fs_name = "hubfs:" + (args.hub ? std::string("hub") : source.repo.ToString());
   fopts.allow_other = args.allow_other;
@@ -307,6 +404,16 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   }
   state_cv.NotifyAll();
   state_thread.join();
+  if (m.writable) {
+    // Unmounted: what is pending gets a bounded time to reach the Hub; the
+    // rest stays journaled for the next mount.
+    const size_t left = m.writable->Shutdown(
+        std::chrono::milliseconds(static_cast<int64_t>(args.unmount_wait * 1000)));
+    if (left > 0) {
+      HUBFS_LOG(kWarning) << left << " change(s) not committed at unmount; they stay journaled "
+                          << "and the next --rw mount of " << m.what << " commits them";
+    }
+  }
   RemoveMountState(state.cache_dir, state.pid);
   HUBFS_LOG(kInfo) << "unmounted " << args.mountpoint;
   if (!st.ok()) {

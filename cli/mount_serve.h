@@ -31,6 +31,12 @@ struct MountArgs {
   bool allow_other = false;
   uint64_t memory_limit = fs::XetReaderOptions{}.memory_limit;
   log::Level log_level = log::Level::kInfo;
+  // --rw: the branch (or refs/pr/N) is writable; changes are committed.
+  bool rw = false;
+  bool create_pr = false;     // --create-pr: the commits go to one new pull request
+  double commit_delay = 2;    // --commit-delay S
+  double sync_timeout = 600;  // --sync-timeout S: fsync and `hubfs sync`
+  double unmount_wait = 60;   // at unmount: pending changes get this long to commit
 };
 
 // Where a forked daemon tells its parent how the mount went: one line,

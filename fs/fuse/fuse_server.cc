@@ -1,8 +1,7 @@
 // The libfuse low-level adapter. Model: libfuse's example/passthrough_hp.cc
 // at fuse-3.14.0 - compute the answer first, then send exactly one reply; an
 // inode lives as long as the kernel's lookup count (forget drops it).
-#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
-#include <fuse_lowlevel.h>
+#include "fs/fuse/fuse_internal.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -46,30 +45,6 @@ int ErrnoFor(VfsErrc code) {
   }
   return EIO;
 }
-
-struct FuseServer::Impl {
-  VfsCore* core = nullptr;
-  FuseServerOptions options;
-  std::unique_ptr<IoPool> pool;
-  std::unique_ptr<DeadlineWatcher> deadlines;
-  fuse_session* session = nullptr;
-  bool mounted = false;
-  bool signals_set = false;
-
-  // Kernel invalidations after a branch view moved run on their own thread:
-  // it holds no lock while it calls into the kernel and is never inside a
-  // request handler (an invalidation of a directory whose lookup is still
-  // unanswered would wait for that answer).
-  std::thread notifier;
-  Mutex notify_mu;
-  CondVar notify_cv;
-  bool notify_pending GUARDED_BY(notify_mu) = false;
-  bool notify_stop GUARDED_BY(notify_mu) = false;
-
-  void StartNotifier();
-  void StopNotifier();
-  void NotifierLoop();
-};
 
 void FuseServer::Impl::StartNotifier() {
   if (notifier.joinable()) return;
@@ -124,69 +99,7 @@ void FuseServer::Impl::NotifierLoop() {
 namespace {
 
 using Impl = FuseServer::Impl;
-
-Impl& Self(fuse_req_t req) { return *static_cast<Impl*>(fuse_req_userdata(req)); }
-
-void ReplyError(fuse_req_t req, const VfsError& error, const char* op) {
-  if (error.code == VfsErrc::kIo || error.code == VfsErrc::kTimedOut ||
-      error.code == VfsErrc::kAccess) {
-    HUBFS_LOG(kWarning) << op << ": " << VfsErrcName(error.code) << ": " << error.cause;
-  }
-  fuse_reply_err(req, ErrnoFor(error.code));
-}
-
-struct stat ToStat(const VfsAttr& a) {
-  struct stat st;
-  std::memset(&st, 0, sizeof(st));
-  st.st_ino = a.ino;
-  st.st_mode = (a.is_dir ? S_IFDIR : S_IFREG) | a.mode;
-  st.st_nlink = a.nlink;
-  st.st_uid = a.uid;
-  st.st_gid = a.gid;
-  st.st_size = static_cast<off_t>(a.size);
-  st.st_blocks = static_cast<blkcnt_t>(a.blocks);
-  st.st_blksize = 4096;
-  st.st_mtim.tv_sec = a.mtime;
-  st.st_atim.tv_sec = a.mtime;
-  st.st_ctim.tv_sec = a.mtime;
-  return st;
-}
-
-fuse_entry_param ToEntryParam(const VfsEntry& e) {
-  fuse_entry_param p;
-  std::memset(&p, 0, sizeof(p));
-  p.ino = e.attr.ino;
-  p.generation = 1;
-  p.attr = ToStat(e.attr);
-  p.attr_timeout = e.attr_timeout;
-  p.entry_timeout = e.entry_timeout;
-  return p;
-}
-
-// Runs work(once) on the I/O pool. The request is answered EIO when the
-// pool is full, or at the request deadline if `work` has not claimed `once`
-// by then; `work` replies only after once.Claim() succeeds, and must not
-// touch `req` before (the watcher's reply frees it).
-template <typename F>
-void Offload(fuse_req_t req, const char* op, F work) {
-  Impl& self = Self(req);
-  auto once = std::make_shared<ReplyOnce>();
-  if (self.options.request_timeout_seconds > 0) {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                        std::chrono::duration<double>(self.options.request_timeout_seconds));
-    self.deadlines->Watch(deadline, once, [req, op] {
-      HUBFS_LOG(kWarning) << op << ": no answer within the I/O timeout";
-      fuse_reply_err(req, ErrnoFor(VfsErrc::kTimedOut));
-    });
-  }
-  if (!self.pool->Submit([once, w = std::move(work)]() mutable { w(*once); })) {
-    if (once->Claim()) {
-      HUBFS_LOG(kWarning) << op << ": I/O queue full; request refused";
-      fuse_reply_err(req, ErrnoFor(VfsErrc::kIo));
-    }
-  }
-}
+using namespace fuse_internal;  // NOLINT: the adapter's shared helpers
 
 // REQUIRES: the caller holds the right to reply (a claimed ReplyOnce or a
 // request never handed over).
@@ -279,11 +192,29 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Impl& self = Self(req);
   bool write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND)) != 0;
   KickRefresh(self, ino);
+  if (write && self.options.writable) {
+    // Opening for writing may fetch nothing, but journals (O_TRUNC) and may
+    // list the parent: on the I/O side.
+    const bool truncate = (fi->flags & O_TRUNC) != 0;
+    fuse_file_info copy = *fi;
+    Offload(req, "open", [req, core = self.core, ino, truncate, copy](ReplyOnce& once) mutable {
+      auto r = core->OpenWrite(ino, truncate);
+      if (!once.Claim()) {
+        if (r.ok()) core->Release(r->fh);
+        return;
+      }
+      if (!r.ok()) return ReplyError(req, r.error(), "open");
+      copy.fh = r->fh;
+      copy.keep_cache = 0;
+      if (fuse_reply_open(req, &copy) != 0) core->Release(r->fh);
+    });
+    return;
+  }
   auto r = self.core->Open(ino, write);
   if (!r.ok()) return ReplyError(req, r.error(), "open");
   fi->fh = r->fh;
   fi->keep_cache = r->keep_cache ? 1 : 0;
-  fi->noflush = 1;
+  fi->noflush = self.options.writable ? 0 : 1;
   if (fuse_reply_open(req, fi) != 0) self.core->Release(r->fh);
 }
 
@@ -301,8 +232,17 @@ void OpRead(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fil
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-  Self(req).core->Release(fi->fh);
-  fuse_reply_err(req, 0);
+  Impl& self = Self(req);
+  if (!self.options.writable) {
+    self.core->Release(fi->fh);
+    fuse_reply_err(req, 0);
+    return;
+  }
+  // May journal pages written through a mapping since the last flush.
+  OffloadLong(req, "release", [req, core = self.core, fh = fi->fh](ReplyOnce& once) {
+    core->Release(fh);
+    if (once.Claim()) fuse_reply_err(req, 0);
+  });
 }
 
 void ReplyOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
@@ -443,37 +383,8 @@ void OpStatFs(fuse_req_t req, fuse_ino_t) {
   st.f_blocks = s.blocks;
   st.f_files = s.files;
   st.f_namemax = s.name_max;
-  st.f_flag = ST_RDONLY;
+  st.f_flag = Self(req).options.writable ? 0 : ST_RDONLY;
   fuse_reply_statfs(req, &st);
-}
-
-// Every change is refused: the views are read-only.
-void ReplyReadOnly(fuse_req_t req) {
-  fuse_reply_err(req, ErrnoFor(VfsErrc::kReadOnly));
-}
-void OpSetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) {
-  ReplyReadOnly(req);
-}
-void OpMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { ReplyReadOnly(req); }
-void OpMkdir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { ReplyReadOnly(req); }
-void OpUnlink(fuse_req_t req, fuse_ino_t, const char*) { ReplyReadOnly(req); }
-void OpSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) { ReplyReadOnly(req); }
-void OpRename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) {
-  ReplyReadOnly(req);
-}
-void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { ReplyReadOnly(req); }
-void OpWrite(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) {
-  ReplyReadOnly(req);
-}
-void OpCreate(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
-  ReplyReadOnly(req);
-}
-void OpSetXattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) {
-  ReplyReadOnly(req);
-}
-void OpRemoveXattr(fuse_req_t req, fuse_ino_t, const char*) { ReplyReadOnly(req); }
-void OpFallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) {
-  ReplyReadOnly(req);
 }
 
 fuse_lowlevel_ops MakeOps() {
@@ -494,19 +405,7 @@ fuse_lowlevel_ops MakeOps() {
   ops.getxattr = OpGetXattr;
   ops.listxattr = OpListXattr;
   ops.statfs = OpStatFs;
-  ops.setattr = OpSetAttr;
-  ops.mknod = OpMknod;
-  ops.mkdir = OpMkdir;
-  ops.unlink = OpUnlink;
-  ops.rmdir = OpUnlink;
-  ops.symlink = OpSymlink;
-  ops.rename = OpRename;
-  ops.link = OpLink;
-  ops.write = OpWrite;
-  ops.create = OpCreate;
-  ops.setxattr = OpSetXattr;
-  ops.removexattr = OpRemoveXattr;
-  ops.fallocate = OpFallocate;
+  AddWriteOps(&ops);
   return ops;
 }
 
@@ -516,7 +415,8 @@ std::string MountOptionString(const FuseServerOptions& o) {
     if (c == ',' || c == '\\') fsname.push_back('\\');
     fsname.push_back(c);
   }
-  std::string s = "ro,default_permissions,subtype=hubfs,fsname=" + fsname;
+  std::string s = std::string(o.writable ? "rw" : "ro") +
+                  ",default_permissions,subtype=hubfs,fsname=" + fsname;
   if (o.allow_other) s += ",allow_other";
   return s;
 }

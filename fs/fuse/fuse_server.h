@@ -33,6 +33,10 @@ struct FuseServerOptions {
   double request_timeout_seconds = 30;
   // Let fuse_set_signal_handlers end the session on SIGTERM/SIGINT/SIGHUP.
   bool handle_signals = true;
+  // Mounted rw: the core has a writable view (VfsCore::EnableWrites).
+  bool writable = false;
+  // How long an fsync of a directory (`hubfs sync`) waits for the commit.
+  double sync_timeout_seconds = 600;
 };
 
 // The errno a VfsErrc becomes (the only place errno values are chosen).

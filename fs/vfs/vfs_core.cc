@@ -127,7 +127,13 @@ VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
   a.mode = a.is_dir ? 0555 : 0444;
   if (Writable(info)) {
     a.mode = a.is_dir ? 0755 : 0644;
-    if (!a.is_dir && info.meta->oid == "local") {
+    if (!a.is_dir && info.meta->oid == "local" && !writable_->LiveSize(info.path)) {
+      // Committed since: what the Hub has now.
+      auto settled = SettledMeta(info, /*may_block=*/false);
+      a.size = settled->size;
+      a.blocks = (a.size + 511) / 512;
+    }
+    if (!a.is_dir && info.meta->oid == "local" && writable_->LiveSize(info.path)) {
       // A file changed here: its size is the staged file's, live.
       a.size = writable_->LiveSize(info.path).value_or(0);
       a.blocks = (a.size + 511) / 512;
@@ -222,6 +228,15 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   if (write) return Writable(*info) ? OpenWrite(ino, false) : VfsErrc::kReadOnly;
   auto view = ViewOf(*info);
   if (!view) return VfsErrc::kNoEntry;
+  if (Writable(*info) && info->meta->oid == "local" && !writable_->LiveSize(info->path)) {
+    // Committed since it was changed here: the inode now stands for the
+    // Hub's version (same number).
+    auto settled = SettledMeta(*info, /*may_block=*/true);
+    if (settled != info->meta) {
+      (void)inodes_.Update(ino, settled);
+      info->meta = settled;
+    }
+  }
   if (Writable(*info) && info->meta->oid == "local") {
     // A file changed here: read from its staged copy.
     auto staged = writable_->OpenStagedForRead(info->path);

@@ -202,6 +202,10 @@ class VfsCore {
   // The listing of `dir` with the pending changes applied.
   VfsResult<std::shared_ptr<const Listing>> MergedListing(View& view, const std::string& dir,
                                                           bool may_block);
+  // What a local inode stands for once its change was committed: the Hub's
+  // entry at the view's commit (from the listing cache, or fetched when
+  // `may_block`); its own meta while the change is pending or unknown.
+  std::shared_ptr<const NodeMeta> SettledMeta(const InodeInfo& info, bool may_block) const;
   // The Hub's file behind an inode (nullopt: a directory or a local file).
   std::optional<RemoteFile> RemoteOf(const InodeInfo& info) const;
   VfsStatus RenameOne(View& view, const std::string& from, const std::string& to,
@@ -216,7 +220,7 @@ class VfsCore {
   InodeTable inodes_;
   HandleTable handles_;
   InvalidationQueue invalidations_;
-  ListingCache listings_;
+  mutable ListingCache listings_;  // mutable: SettledMeta fills it from const paths
   RefsCache refs_;
   ViewSet views_;
   // Single-revision mounts: the view; multi: a spec naming the repo only.

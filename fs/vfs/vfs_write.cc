@@ -102,6 +102,24 @@ std::optional<PendingChange> VfsCore::Pending(const InodeInfo& dir, const std::s
   return writable_->Find(path);
 }
 
+std::shared_ptr<const NodeMeta> VfsCore::SettledMeta(const InodeInfo& info,
+                                                     bool may_block) const {
+  if (!Writable(info) || info.meta->is_dir || !IsLocal(*info.meta)) return info.meta;
+  if (writable_->LiveSize(info.path)) return info.meta;  // still pending or open
+  const std::string dir = ParentPath(info.path);
+  const std::string commit = root_view_->Current().commit;
+  std::shared_ptr<const Listing> listing =
+      listings_.Cached(root_view_->spec.repo, commit, dir);
+  if (!listing && may_block) {
+    auto fetched = listings_.Fetch(root_view_->spec.repo, commit, dir);
+    if (fetched.ok()) listing = *fetched;
+  }
+  if (!listing) return info.meta;
+  const Child* c = listing->Find(BaseName(info.path));
+  if (c == nullptr || c->meta->is_dir) return info.meta;
+  return c->meta;
+}
+
 std::optional<RemoteFile> VfsCore::RemoteOf(const InodeInfo& info) const {
   if (info.meta->is_dir || IsLocal(*info.meta)) return std::nullopt;
   RemoteFile f;

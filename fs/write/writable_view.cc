@@ -351,7 +351,10 @@ Status WritableView::Flush(const std::string& path, const std::shared_ptr<Staged
     const PendingChange* c = journal_->table().Find(path);
     const bool named = c != nullptr && c->kind == PendingChange::Kind::kStaged &&
                        c->staging_id == of.id;
-    if (named && flushed_generation_[of.id] == file->generation()) return Status::Ok();
+    if (flushed_generation_[of.id] == file->generation() && (named || c == nullptr)) {
+      // Nothing new since the last flush (which a commit may have taken).
+      return Status::Ok();
+    }
     std::optional<uint64_t> previous;
     if (c != nullptr && c->kind == PendingChange::Kind::kStaged && c->staging_id != of.id) {
       previous = c->staging_id;

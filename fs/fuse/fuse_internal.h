@@ -1,0 +1,135 @@
+// Internals of the FUSE adapter shared by its files (fuse_server.cc: the
+// session and the read side; fuse_write_ops.cc: the operations that change
+// a writable view). Not for use outside fs/fuse.
+#ifndef HUBFS_FS_FUSE_FUSE_INTERNAL_H_
+#define HUBFS_FS_FUSE_FUSE_INTERNAL_H_
+
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "common/log.h"
+#include "common/mutex.h"
+#include "fs/fuse/deadlines.h"
+#include "fs/fuse/fuse_server.h"
+#include "fs/fuse/io_pool.h"
+
+namespace hubfs::fs {
+
+struct FuseServer::Impl {
+  VfsCore* core = nullptr;
+  FuseServerOptions options;
+  std::unique_ptr<IoPool> pool;
+  std::unique_ptr<DeadlineWatcher> deadlines;
+  fuse_session* session = nullptr;
+  bool mounted = false;
+  bool signals_set = false;
+
+  // Kernel invalidations after a branch view moved run on their own thread:
+  // it holds no lock while it calls into the kernel and is never inside a
+  // request handler (an invalidation of a directory whose lookup is still
+  // unanswered would wait for that answer).
+  std::thread notifier;
+  Mutex notify_mu;
+  CondVar notify_cv;
+  bool notify_pending GUARDED_BY(notify_mu) = false;
+  bool notify_stop GUARDED_BY(notify_mu) = false;
+
+  void StartNotifier();
+  void StopNotifier();
+  void NotifierLoop();
+};
+
+namespace fuse_internal {
+
+
+inline FuseServer::Impl& Self(fuse_req_t req) { return *static_cast<FuseServer::Impl*>(fuse_req_userdata(req)); }
+
+inline void ReplyError(fuse_req_t req, const VfsError& error, const char* op) {
+  if (error.code == VfsErrc::kIo || error.code == VfsErrc::kTimedOut ||
+      error.code == VfsErrc::kAccess) {
+    HUBFS_LOG(kWarning) << op << ": " << VfsErrcName(error.code) << ": " << error.cause;
+  }
+  fuse_reply_err(req, ErrnoFor(error.code));
+}
+
+inline struct stat ToStat(const VfsAttr& a) {
+  struct stat st;
+  std::memset(&st, 0, sizeof(st));
+  st.st_ino = a.ino;
+  st.st_mode = (a.is_dir ? S_IFDIR : S_IFREG) | a.mode;
+  st.st_nlink = a.nlink;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blocks = static_cast<blkcnt_t>(a.blocks);
+  st.st_blksize = 4096;
+  st.st_mtim.tv_sec = a.mtime;
+  st.st_atim.tv_sec = a.mtime;
+  st.st_ctim.tv_sec = a.mtime;
+  return st;
+}
+
+inline fuse_entry_param ToEntryParam(const VfsEntry& e) {
+  fuse_entry_param p;
+  std::memset(&p, 0, sizeof(p));
+  p.ino = e.attr.ino;
+  p.generation = 1;
+  p.attr = ToStat(e.attr);
+  p.attr_timeout = e.attr_timeout;
+  p.entry_timeout = e.entry_timeout;
+  return p;
+}
+
+// Runs work(once) on the I/O pool. The request is answered EIO when the
+// pool is full, or at the request deadline if `work` has not claimed `once`
+// by then; `work` replies only after once.Claim() succeeds, and must not
+// touch `req` before (the watcher's reply frees it).
+template <typename F>
+void Offload(fuse_req_t req, const char* op, F work) {
+  FuseServer::Impl& self = Self(req);
+  auto once = std::make_shared<ReplyOnce>();
+  if (self.options.request_timeout_seconds > 0) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(self.options.request_timeout_seconds));
+    self.deadlines->Watch(deadline, once, [req, op] {
+      HUBFS_LOG(kWarning) << op << ": no answer within the I/O timeout";
+      fuse_reply_err(req, ErrnoFor(VfsErrc::kTimedOut));
+    });
+  }
+  if (!self.pool->Submit([once, w = std::move(work)]() mutable { w(*once); })) {
+    if (once->Claim()) {
+      HUBFS_LOG(kWarning) << op << ": I/O queue full; request refused";
+      fuse_reply_err(req, ErrnoFor(VfsErrc::kIo));
+    }
+  }
+}
+
+// Offload without a deadline: for fsync, which waits for a commit up to
+// the mount's --sync-timeout (the view enforces it), not --io-timeout.
+template <typename F>
+void OffloadLong(fuse_req_t req, const char* op, F work) {
+  FuseServer::Impl& self = Self(req);
+  auto once = std::make_shared<ReplyOnce>();
+  if (!self.pool->Submit([once, w = std::move(work)]() mutable { w(*once); })) {
+    if (once->Claim()) {
+      HUBFS_LOG(kWarning) << op << ": I/O queue full; request refused";
+      fuse_reply_err(req, ErrnoFor(VfsErrc::kIo));
+    }
+  }
+}
+
+// Fills the write operations of a writable mount into `ops` (they answer
+// EROFS for a read-only one).
+void AddWriteOps(fuse_lowlevel_ops* ops);
+
+}  // namespace fuse_internal
+}  // namespace hubfs::fs
+
+#endif  // HUBFS_FS_FUSE_FUSE_INTERNAL_H_
