@@ -300,6 +300,7 @@ std::string BuildWritable(const MountArgs& args, const MountConfig& config,
                : view.status().ToString();
   }
   m->writable = std::move(*view);
+  if (Status st = m->writable->SetBaseIfIdle(m->resolved.commit); !st.ok()) return st.ToString();
   m->core->EnableWrites(m->writable.get());
   m->writable->Start();
   return "";

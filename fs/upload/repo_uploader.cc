@@ -288,7 +288,15 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
   }
 
   // The commit our change is made against.
-  HUBFS_ASSIGN_OR_RETURN(std::string parent, hub_->ResolveRevision(plan.repo, plan.revision));
+  std::string parent;
+  if (plan.parent_commit) {
+    if (!hub::IsCommitSha(*plan.parent_commit)) {
+      return InvalidArgumentError(context + ": bad parent commit");
+    }
+    parent = *plan.parent_commit;
+  } else {
+    HUBFS_ASSIGN_OR_RETURN(parent, hub_->ResolveRevision(plan.repo, plan.revision));
+  }
 
   UploadReport report;
   UploadProgress prog;

@@ -78,6 +78,11 @@ struct UploadPlan {
   std::vector<std::string> deletes;  // repo paths of files to delete
   std::string summary;               // empty: made from what changed
   std::string description;
+  // The commit the change was made against (a writable mount's base); unset:
+  // the branch head when the call starts. A branch that moved past it meets
+  // the 412 rules below, so a change made against an older state never
+  // overwrites what others committed since.
+  std::optional<std::string> parent_commit;
   // The branch moved and a touched path changed there: open a pull request
   // with the change, based on the commit it was made against, instead of
   // failing.

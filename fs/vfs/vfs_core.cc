@@ -91,7 +91,14 @@ RevisionInfo VfsCore::current() const { return root_view_->Current(); }
 
 bool VfsCore::RefreshDue() const { return views_.RefreshDue(*root_view_); }
 bool VfsCore::RefreshPending() const { return views_.RefreshPending(*root_view_); }
-bool VfsCore::RefreshIfDue() { return views_.Refresh(*root_view_); }
+bool VfsCore::RefreshIfDue() {
+  const bool moved = views_.Refresh(*root_view_);
+  if (moved && writable_ != nullptr) {
+    // Nothing pending: what is changed from now on is based on this commit.
+    (void)writable_->SetBaseIfIdle(root_view_->Current().commit);
+  }
+  return moved;
+}
 
 bool VfsCore::RefreshDue(uint64_t ino) const {
   auto info = inodes_.Get(ino);
@@ -104,7 +111,9 @@ bool VfsCore::RefreshIfDue(uint64_t ino) {
   auto info = inodes_.Get(ino);
   if (!info.ok() || IsSynthetic(*info)) return false;
   auto view = ViewOf(*info);
-  return view && views_.Refresh(*view);
+  const bool moved = view && views_.Refresh(*view);
+  if (moved && Writable(*info)) (void)writable_->SetBaseIfIdle(view->Current().commit);
+  return moved;
 }
 
 void VfsCore::SetInvalidationListener(std::function<void()> listener) {

@@ -121,7 +121,14 @@ Status WriteCommitter::WaitCommitted(const std::string& path, uint64_t seq,
   urgent_ = true;
   if (!first_notify_) first_notify_ = clock_->Now();
   cv_.notify_all();
+  const uint64_t conflicts_before = stats_.conflict_prs;
   for (;;) {
+    if (path.empty() && stats_.conflict_prs > conflicts_before) {
+      return Status(ErrorCode::kConflict,
+                    "a change went to pull request #" +
+                        std::to_string(stats_.last_conflict_pr.value_or(0)) +
+                        ": its path changed upstream");
+    }
     if (!path.empty()) {
       auto it = conflicted_.find(path);
       if (it != conflicted_.end() && seq <= it->second.second) {
@@ -218,11 +225,13 @@ void WriteCommitter::Run() {
 bool WriteCommitter::CommitOnce(Status* error) {
   std::vector<BatchItem> batch;
   std::optional<uint64_t> pr;
+  std::optional<std::string> base;
   {
     std::set<std::string> busy = sources_->BusyPaths();
     std::lock_guard<std::mutex> jl(*journal_mu_);
     batch = journal_->table().TakeBatch(journal_->table().last_seq(), busy);
     pr = journal_->pr_number();
+    base = journal_->base_commit();
   }
   if (batch.empty()) return false;
 
@@ -248,6 +257,9 @@ bool WriteCommitter::CommitOnce(Status* error) {
     }
   } else {
     plan.conflict_to_pr = true;
+    // The changes were made against the view's base: never committed over
+    // what others changed since.
+    plan.parent_commit = base;
   }
   for (const BatchItem& item : batch) {
     switch (item.change.kind) {

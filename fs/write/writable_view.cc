@@ -109,6 +109,13 @@ WritableView::~WritableView() { committer_.reset(); }
 
 void WritableView::Start() { committer_->Start(); }
 
+Status WritableView::SetBaseIfIdle(const std::string& commit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!journal_->table().entries().empty() || !open_.empty()) return Status::Ok();
+  if (journal_->base_commit() == commit) return Status::Ok();
+  return journal_->SetBaseCommit(commit);
+}
+
 void WritableView::SetCommitListener(std::function<void(const std::string&)> listener) {
   std::lock_guard<std::mutex> lock(mu_);
   listener_ = std::move(listener);

@@ -68,6 +68,9 @@ class WritableView final : public CommitSources {
 
   // Starts committing (also what an earlier run left pending).
   void Start();
+  // The view shows `commit` and nothing is pending: changes from now on are
+  // made against it. (With pending changes the journal keeps their base.)
+  Status SetBaseIfIdle(const std::string& commit);
 
   // --- the overlay
   std::optional<PendingChange> Find(const std::string& path) const;
