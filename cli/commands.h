@@ -33,6 +33,9 @@ int CatCommand(std::span<const std::string_view> args);
 // `hubfs upload SOURCE LOCAL_PATH [PATH_IN_REPO] [options]`
 int UploadCommand(std::span<const std::string_view> args);
 
+// `hubfs sync MOUNTPOINT`: waits until a --rw mount's changes are on the Hub.
+int SyncCommand(std::span<const std::string_view> args);
+
 // `hubfs cache {ls,prune,clear,verify}`
 int CacheCommand(std::span<const std::string_view> args);
 

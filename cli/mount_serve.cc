@@ -374,6 +374,16 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   state.started = static_cast<int64_t>(std::time(nullptr));
   auto refresh_state = [&state, &m, &config] {
     FillReaderStats(m.reader->Stats(), &state);
+    if (m.writable) {
+      const fs::CommitterStats cs = m.writable->stats();
+      state.writable = true;
+      state.write_target = m.writable->target();
+      state.pending = 0;
+      for (const auto& [path, change] : m.writable->Pending()) state.pending += !change.is_dir();
+      state.commits = cs.commits;
+      state.conflict_prs = cs.conflict_prs;
+      state.last_commit_error = cs.last_error;
+    }
     if (!config.multi) state.commit = m.core->current().commit;  // a branch view follows its head
     WriteMountState(state);
   };

@@ -38,6 +38,9 @@ bool WriteMountState(const MountState& s) {
       {"data_bytes", s.data_bytes}, {"fetches_in_flight", s.fetches_in_flight},
       {"readahead_bytes", s.readahead_bytes}, {"memory_limit", s.memory_limit},
       {"readahead_peak", s.readahead_peak}, {"updated", s.updated},
+      {"writable", s.writable}, {"write_target", s.write_target}, {"pending", s.pending},
+      {"commits", s.commits}, {"conflict_prs", s.conflict_prs},
+      {"last_commit_error", s.last_commit_error},
   };
   std::string path = MountStatePath(s.cache_dir, s.pid);
   std::string tmp = path + ".tmp";
@@ -115,6 +118,12 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.memory_limit = num("memory_limit");
     s.readahead_peak = num("readahead_peak");
     s.updated = static_cast<int64_t>(num("updated"));
+    s.writable = j.contains("writable") && j["writable"].is_boolean() && j["writable"].get<bool>();
+    s.write_target = str("write_target");
+    s.pending = num("pending");
+    s.commits = num("commits");
+    s.conflict_prs = num("conflict_prs");
+    s.last_commit_error = str("last_commit_error");
     out.push_back(std::move(s));
   }
   return out;

@@ -39,6 +39,15 @@ struct MountState {
   uint64_t memory_limit = 0;
   uint64_t readahead_peak = 0;
   int64_t updated = 0;     // unix seconds of the last refresh
+  // --rw mounts: where commits go, changes journaled and not yet committed,
+  // commits made, changes sent to pull requests after a conflict, the last
+  // commit error ("" when the last attempt succeeded).
+  bool writable = false;
+  std::string write_target;
+  uint64_t pending = 0;
+  uint64_t commits = 0;
+  uint64_t conflict_prs = 0;
+  std::string last_commit_error;
 };
 
 // Copies the reader's counters and gauges into `state` and stamps `updated`.

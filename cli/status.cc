@@ -200,6 +200,15 @@ int StatusCommand(std::span<const std::string_view> args) {
                 static_cast<unsigned long long>(s.fetches_in_flight),
                 Human(s.readahead_bytes).c_str(), Human(s.memory_limit).c_str(),
                 Human(s.readahead_peak).c_str());
+    if (s.writable) {
+      std::printf("  writes:   to %s: %llu pending, %llu commits made, %llu sent to pull requests\n",
+                  s.write_target.c_str(), static_cast<unsigned long long>(s.pending),
+                  static_cast<unsigned long long>(s.commits),
+                  static_cast<unsigned long long>(s.conflict_prs));
+      if (!s.last_commit_error.empty()) {
+        std::printf("  last commit error: %s\n", s.last_commit_error.c_str());
+      }
+    }
   }
   return 0;
 }

@@ -3,10 +3,13 @@
 // CommitClient and CasWriter over its transport, and fs::RepoUploader. Its
 // exit statuses (usage text, man page) say more than the generic table of
 // cli/errors.h, because scripts branch on them.
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -396,6 +399,42 @@ int UploadCommand(std::span<const std::string_view> argv) {
   std::printf("%s\n%s\n", r.commit.commit_oid.c_str(), r.commit.commit_url.c_str());
   if (r.commit.pr_url) std::printf("%s\n", r.commit.pr_url->c_str());
   return 0;
+}
+
+}  // namespace hubfs::cli
+
+namespace hubfs::cli {
+
+// An fsync of the mount's root directory: the daemon answers it once every
+// change journaled so far is committed (fs/fuse's fsyncdir).
+int SyncCommand(std::span<const std::string_view> args) {
+  if (args.size() != 1 || args[0].empty() || args[0][0] == '-') {
+    std::fputs("usage: hubfs sync MOUNTPOINT\n", stderr);
+    return 2;
+  }
+  const std::string mnt(args[0]);
+  int fd = ::open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    std::fprintf(stderr, "hubfs: %s: %s\n", mnt.c_str(), std::strerror(errno));
+    return 1;
+  }
+  int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc == 0) return 0;
+  if (err == ESTALE) {
+    std::fprintf(stderr,
+                 "hubfs: %s: a change went to a pull request (its path changed upstream; see "
+                 "the mount's log)\n",
+                 mnt.c_str());
+  } else if (err == EIO) {
+    std::fprintf(stderr,
+                 "hubfs: %s: not committed yet (the changes stay journaled; see hubfs status)\n",
+                 mnt.c_str());
+  } else {
+    std::fprintf(stderr, "hubfs: %s: %s\n", mnt.c_str(), std::strerror(err));
+  }
+  return 1;
 }
 
 }  // namespace hubfs::cli
