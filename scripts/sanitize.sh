@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${SANITIZE_BUILD_DIR:-build-asan}
 CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DHUBFS_SANITIZE=ON \
   -DHUBFS_BENCH=OFF >/dev/null
-targets=(unit_common_tests unit_chunkstore_tests unit_hub_tests unit_fs_content_tests unit_fs_vfs_tests unit_fs_fuse_tests unit_cli_tests)
+targets=(unit_common_tests unit_chunkstore_tests unit_hub_tests unit_fs_content_tests unit_fs_upload_tests
+         unit_fs_write_tests unit_fs_vfs_tests unit_fs_fuse_tests unit_cli_tests)
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target "${targets[@]}"
 cd "$BUILD_DIR"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
