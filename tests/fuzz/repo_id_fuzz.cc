@@ -57,8 +57,10 @@ void CheckSource(std::string_view in) {
   FUZZ_CHECK(ValidateRepoPart(src->repo.name, true).ok());
   if (src->revision) FUZZ_CHECK(ValidateRevision(*src->revision).ok());
   if (!src->subdir.empty()) FUZZ_CHECK(ValidateRepoPath(src->subdir).ok());
-  // Written back with the revision percent-encoded: the same source.
-  std::string again = std::string(RepoTypeWebPrefix(src->repo.type)) + src->repo.Id();
+  // Written back with the type spelled out (a model repo may live in a
+  // namespace called "datasets") and the revision percent-encoded: the same
+  // source.
+  std::string again = std::string(RepoTypeApiSegment(src->repo.type)) + "/" + src->repo.Id();
   if (src->revision) again += "@" + PercentEncode(*src->revision);
   if (!src->subdir.empty()) again += "/" + src->subdir;
   Result<Source> back = ParseSource(again);
