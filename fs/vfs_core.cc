@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "common/log.h"
+
 namespace hubfs::fs {
 namespace {
 
@@ -405,11 +407,15 @@ VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListingAt(
   if (!entries.ok()) return VfsErrorFromStatus(entries.status());
   auto listing = std::make_shared<Listing>();
   const std::string prefix = path.empty() ? "" : path + "/";
+  size_t dropped = 0;
   for (auto& e : *entries) {
     // Entries are untrusted: keep only direct children with sane names.
-    if (e.path.size() <= prefix.size() || e.path.compare(0, prefix.size(), prefix) != 0) continue;
+    if (e.path.size() <= prefix.size() || e.path.compare(0, prefix.size(), prefix) != 0 ||
+        !ValidName(std::string_view(e.path).substr(prefix.size()))) {
+      ++dropped;
+      continue;
+    }
     std::string name = e.path.substr(prefix.size());
-    if (!ValidName(name)) continue;
     auto meta = std::make_shared<NodeMeta>();
     meta->is_dir = e.type == hub::TreeEntry::Type::kDirectory;
     meta->size = meta->is_dir ? 0 : e.size;
@@ -418,6 +424,11 @@ VfsResult<std::shared_ptr<const VfsCore::Listing>> VfsCore::GetListingAt(
     meta->xet_hash = e.xet_hash;
     if (e.lfs) meta->sha256 = e.lfs->sha256;
     listing->children.push_back(Child{std::move(name), std::move(meta), nullptr});
+  }
+  if (dropped > 0) {
+    HUBFS_LOG(kWarning) << "list " << view.spec.repo.ToString() << "@" << commit << "/" << path
+                        << ": ignored " << dropped
+                        << " entries that are not direct children with a usable name";
   }
   std::sort(listing->children.begin(), listing->children.end(),
             [](const Child& a, const Child& b) { return a.name < b.name; });

@@ -82,6 +82,7 @@ class FakeHub {
   std::function<void()> on_preupload;
   std::map<std::string, std::string> remote_oid;  // preupload's "oid" per path
   int commit_posts = 0;
+  bool answer_lies = false;
   int xorb_posts = 0;
   std::vector<json> headers;
 
@@ -141,7 +142,20 @@ class FakeHub {
       headers.push_back(header);
       const int call = commit_posts++;
       lock.unlock();
-      return on_commit(call, header);
+      Result<HttpResponse> answer = on_commit(call, header);
+      // A commit the Hub made moves the branch (unless the answer lies:
+      // `answer_lies` keeps the head where it was).
+      if (answer.ok() && answer->status == 200 && !answer_lies) {
+        lock.lock();
+        const json body = json::parse(answer->body);
+        if (body.contains("commitOid") && body["commitOid"].is_string()) {
+          head = body["commitOid"].get<std::string>();
+        }
+      }
+      return answer;
+    }
+    if (r.url.rfind(api + "/commits/main", 0) == 0) {
+      return Json(json::array({{{"id", head}, {"title", "head"}}}));
     }
     return Json({{"error", "unexpected " + r.method + " " + r.url}}, 500);
   }
@@ -190,6 +204,19 @@ class RepoUploaderTest : public ::testing::Test {
 
   std::filesystem::path dir_;
 };
+
+TEST_F(RepoUploaderTest, RefusesACommitAnswerThatIsNotOnTheBranch) {
+  // The Hub answers with a commit of another branch: neither the head nor in
+  // the branch's history. The upload fails instead of reporting it.
+  FakeHub hub;
+  hub.answer_lies = true;
+  hub.on_commit = [](int, const json&) -> Result<HttpResponse> { return Committed(kH3); };
+  auto r = hub.Upload(Plan());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(r.status().message().find("not on the branch"), std::string::npos) << r.status();
+  EXPECT_EQ(hub.commit_posts, 1);
+}
 
 TEST_F(RepoUploaderTest, CommitsAgainstTheHeadItStartedFrom) {
   FakeHub hub;
