@@ -409,6 +409,10 @@ int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings&
   fopts.fs_name = "hubfs:" + (args.hub ? std::string("hub") : source.repo.ToString());
   fopts.allow_other = args.allow_other;
   fopts.request_timeout_seconds = args.io_timeout;
+  // Unmounted: nothing more is fetched. Requests still in flight (a server
+  // trickling a body keeps one open for as long as it likes) fail at once,
+  // so that the I/O threads waiting on them join without waiting for it.
+  fopts.on_session_end = [transport = curl_transport->get()] { transport->Shutdown(); };
   auto server = fs::FuseServer::Mount(&core, fopts);
   if (!server.ok()) {
     ready->Report(server.status().message());

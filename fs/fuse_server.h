@@ -8,6 +8,7 @@
 #ifndef HUBFS_FS_FUSE_SERVER_H_
 #define HUBFS_FS_FUSE_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,10 @@ struct FuseServerOptions {
   double request_timeout_seconds = 30;
   // Let fuse_set_signal_handlers end the session on SIGTERM/SIGINT/SIGHUP.
   bool handle_signals = true;
+  // Called once the session ends (unmounted), before the I/O threads are
+  // joined: the place to cancel requests still in flight so that joining
+  // does not wait for a server that trickles its answers.
+  std::function<void()> on_session_end;
 };
 
 // The errno a VfsErrc becomes (the only place errno values are chosen).
