@@ -8,6 +8,18 @@
 #include "fs/write/pending_table.h"
 #include "tests/fuzz/fuzz_check.h"
 
+namespace {
+
+// "/" + path + "/", built by appending.
+std::string Slashed(std::string_view path) {
+  std::string out(1, '/');
+  out.append(path);
+  out.push_back('/');
+  return out;
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace hubfs;
   using namespace hubfs::fs;
@@ -20,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A relative path inside the repo: no NUL, no empty, "." or ".." component.
   FUZZ_CHECK(!r->path.empty() && r->path.size() <= 4096);
   FUZZ_CHECK(r->path.find('\0') == std::string::npos);
-  const std::string slashed = "/" + r->path + "/";
+  const std::string slashed = Slashed(r->path);
   FUZZ_CHECK(slashed.find("//") == std::string::npos);
   FUZZ_CHECK(slashed.find("/./") == std::string::npos && slashed.find("/../") == std::string::npos);
   if (r->change) {

@@ -17,7 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const LinkValue& l : links) {
     FUZZ_CHECK(!l.url.empty());
     FUZZ_CHECK(l.url.find('>') == std::string::npos);
-    FUZZ_CHECK(in.find("<" + l.url + ">") != std::string_view::npos);
+    std::string bracketed(1, '<');
+    bracketed.append(l.url);
+    bracketed.push_back('>');
+    FUZZ_CHECK(in.find(bracketed) != std::string_view::npos);
     FUZZ_CHECK(l.rel.size() <= in.size());
   }
   // Two header values: the input split at its first newline.

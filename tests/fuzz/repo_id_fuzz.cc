@@ -21,7 +21,9 @@ void CheckPath(std::string_view in) {
   FUZZ_CHECK(in.front() != '/' && in.back() != '/');
   FUZZ_CHECK(in.find('\0') == std::string_view::npos);
   FUZZ_CHECK(in.find("//") == std::string_view::npos);
-  const std::string slashed = "/" + std::string(in) + "/";
+  std::string slashed(1, '/');
+  slashed.append(in);
+  slashed.push_back('/');
   FUZZ_CHECK(slashed.find("/../") == std::string::npos);
   FUZZ_CHECK(slashed.find("/./") == std::string::npos);
 }
@@ -60,9 +62,17 @@ void CheckSource(std::string_view in) {
   // Written back with the type spelled out (a model repo may live in a
   // namespace called "datasets") and the revision percent-encoded: the same
   // source.
-  std::string again = std::string(RepoTypeApiSegment(src->repo.type)) + "/" + src->repo.Id();
-  if (src->revision) again += "@" + PercentEncode(*src->revision);
-  if (!src->subdir.empty()) again += "/" + src->subdir;
+  std::string again(RepoTypeApiSegment(src->repo.type));
+  again.push_back('/');
+  again.append(src->repo.Id());
+  if (src->revision) {
+    again.push_back('@');
+    again.append(PercentEncode(*src->revision));
+  }
+  if (!src->subdir.empty()) {
+    again.push_back('/');
+    again.append(src->subdir);
+  }
   Result<Source> back = ParseSource(again);
   if (!back.ok()) std::fprintf(stderr, "reparse of '%s': %s\n", again.c_str(),
                                back.status().ToString().c_str());
