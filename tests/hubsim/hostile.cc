@@ -22,7 +22,7 @@ using json = nlohmann::json;
 const std::set<std::string>& Kinds() {
   static const std::set<std::string> kinds = {
       "name-dotdot", "name-dot",      "name-slash", "name-nul",  "name-long",
-      "big-dir",     "size",          "range",      "xorb-missing", "xorb-mismatch",
+      "big-dir",     "big-dir-paged", "size",          "range",      "xorb-missing", "xorb-mismatch",
       "bomb",        "redirect",      "slow",       "other-branch"};
   return kinds;
 }
@@ -86,6 +86,36 @@ void ServeBigDir(httplib::Response& res, const std::string& dir) {
         if (next >= kBigDirEntries) out += ']';
         return sink.write(out.data(), out.size());
       });
+}
+
+// Page `cursor` (1000 entries) of a 10^6-entry listing of `dir`, with a
+// Link to the next page.
+void ServeBigDirPage(Services& s, const httplib::Request& req, httplib::Response& res,
+                     const std::string& dir) {
+  const size_t cursor =
+      req.has_param("cursor") ? std::strtoull(req.get_param_value("cursor").c_str(), nullptr, 10)
+                              : 0;
+  const size_t end = std::min(kBigDirEntries, cursor + 1000);
+  json page = json::array();
+  for (size_t i = cursor; i < end; ++i) {
+    page.push_back({{"type", "file"},
+                    {"oid", std::string(40, '1')},
+                    {"size", 1},
+                    {"path", dir + "/f" + std::to_string(i)}});
+  }
+  std::string out = page.dump();
+  res.status = 200;
+  res.headers.erase("Link");
+  if (end < kBigDirEntries) {
+    std::string link(1, '<');
+    link.append(OriginFor(req, s.hub_port, s.opts.host));
+    link.append(req.path);
+    link.append("?cursor=");
+    link.append(std::to_string(end));
+    link.append(">; rel=\"next\"");
+    res.set_header("Link", link);
+  }
+  SetBody(res, std::move(out));
 }
 
 // Replaces the body (or provider) by one byte a second, at most 120 bytes.
@@ -206,11 +236,12 @@ void ApplyHostile(Services& s, const std::string& origin, const std::string& rou
   if (has("slow") && ok && ((origin == "hub" && route == "tree") || xorb)) {
     return ServeSlowly(res);
   }
-  if (has("big-dir") && ok && origin == "hub" && route == "tree") {
+  if ((has("big-dir") || has("big-dir-paged")) && ok && origin == "hub" && route == "tree") {
     const std::string dir = ListedDir(req);
     const size_t slash = dir.rfind('/');
     if ((slash == std::string::npos ? dir : dir.substr(slash + 1)) == "big") {
-      return ServeBigDir(res, dir);
+      if (has("big-dir")) return ServeBigDir(res, dir);
+      return ServeBigDirPage(s, req, res, dir);
     }
   }
   if (listing && ok && !res.body.empty()) {

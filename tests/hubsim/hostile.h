@@ -7,6 +7,7 @@
 //                    the listing), "a\0b" or 300 × 'n'
 //   big-dir          a listing of a directory named "big" is one page of
 //                    10^6 entries (streamed, ~100 MB)
+//   big-dir-paged    the same 10^6 entries in pages of 1000 (with Link)
 //   size             file sizes in tree / paths-info answers are 1000 bytes
 //                    larger than the file
 //   range            206 answers of the data origin and of resolve carry a
