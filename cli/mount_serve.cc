@@ -335,6 +335,14 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
   fs::FuseServerOptions fopts;
   fopts.writable = args.rw;
   fopts.sync_timeout_seconds = args.sync_timeout;
+  // Unmounted: nothing more is fetched. Requests still in flight (a server
+  // trickling a body keeps one open for as long as it likes) fail at once,
+  // so that the I/O threads waiting on them join without waiting for it. A
+  // writable mount still commits after unmount (bounded), so it keeps its
+  // transport; its requests are bounded by their stall timeouts.
+  if (!args.rw) {
+    fopts.on_session_end = [services = m->services.get()] { services->ShutdownTransport(); };
+  }
   fopts.mountpoint = args.mountpoint;
   fopts.fs_name = "hubfs:" + (args.hub ? std::string("hub") : source.repo.ToString());
   fopts.allow_other = args.allow_other;

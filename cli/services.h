@@ -48,6 +48,8 @@ class Services {
   hub::HubClient& hub() { return hub_->hub(); }
   hub::HttpTransport& transport() { return hub_->transport(); }
   hub::TokenProvider& tokens() { return hub_->tokens(); }
+  // See hub::HubServices::ShutdownTransport.
+  void ShutdownTransport() { hub_->ShutdownTransport(); }
   // nullptr until the cache is opened.
   chunkstore::ChunkCache* cache() { return cache_.get(); }
   // Opens the chunk cache now (Create did not). Errors: the cache's.

@@ -61,6 +61,16 @@ Status CheckRanges(const std::vector<ByteRange>& ranges, size_t max_ranges, uint
   return Status::Ok();
 }
 
+// The error of a data URL's answer. A 404 there means the CAS lacks bytes
+// that a reconstruction named: the file exists (kNotFound would become
+// ENOENT for an open file), its data is broken.
+Status DataStatus(const HttpResponse& resp, const std::string& context) {
+  Status st = StatusFromResponse(resp, context);
+  if (st.code() != ErrorCode::kNotFound) return st;
+  return Status(ErrorCode::kCorrupt, st.message() + " (data named by the reconstruction is missing)")
+      .WithHttp(st.http_status(), st.hub_error_code());
+}
+
 std::string RangeText(ByteRange r) {
   return std::to_string(r.first) + "-" + std::to_string(r.last);
 }
@@ -182,7 +192,7 @@ Result<std::vector<std::string>> CasClient::FetchRanges(const std::string& url,
       ranges.size() == 1 ? total : total + kMultipartOverheadPerPart * (ranges.size() + 1);
   Result<HttpResponse> resp = transport_->Send(req);
   if (!resp.ok()) return resp.status().WithContext(context);
-  HUBFS_RETURN_IF_ERROR(StatusFromResponse(*resp, context));
+  HUBFS_RETURN_IF_ERROR(DataStatus(*resp, context));
   if (ranges.size() == 1) {
     if (resp->status == 206) {
       if (auto cr = resp->headers.Get("Content-Range")) {
@@ -227,7 +237,7 @@ Status CasClient::FetchRangeTo(const std::string& url, ByteRange range, const Bo
   req.body_sink = sink;
   Result<HttpResponse> resp = transport_->Send(req);
   if (!resp.ok()) return resp.status().WithContext(context);
-  HUBFS_RETURN_IF_ERROR(StatusFromResponse(*resp, context));
+  HUBFS_RETURN_IF_ERROR(DataStatus(*resp, context));
   if (resp->status == 206) {
     if (auto cr = resp->headers.Get("Content-Range")) {
       Result<ByteRange> got = ParseContentRange(*cr);

@@ -182,6 +182,7 @@ struct CurlTransport::Impl {
   CurlTransportOptions options;
   CURLM* multi = nullptr;
   std::thread worker;
+  std::mutex join_mu;  // one joiner of `worker`
 
   std::mutex mu;
   std::deque<Transfer*> pending;  // GUARDED_BY(mu)
@@ -395,13 +396,16 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOption
   return std::unique_ptr<CurlTransport>(new CurlTransport(std::move(impl)));
 }
 
-CurlTransport::~CurlTransport() {
+CurlTransport::~CurlTransport() { Shutdown(); }
+
+void CurlTransport::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->stopping = true;
   }
   curl_multi_wakeup(impl_->multi);
-  impl_->worker.join();
+  std::lock_guard<std::mutex> join_lock(impl_->join_mu);
+  if (impl_->worker.joinable()) impl_->worker.join();
 }
 
 Result<HttpResponse> CurlTransport::Send(const HttpRequest& request) {

@@ -57,6 +57,13 @@ class CurlTransport final : public HttpTransport {
   // joined before the memory of this object could be reused.
   ~CurlTransport() override;
 
+  // Fails the transfers queued or running with kCancelled, as the destructor
+  // does, and every later Send() at once; the object stays valid. For a
+  // daemon that is shutting down while a server trickles a body: the threads
+  // blocked in Send() are freed instead of waiting for the server.
+  // Thread-safe; idempotent.
+  void Shutdown();
+
   // Thread-safe. See HttpTransport::Send.
   Result<HttpResponse> Send(const HttpRequest& request) override;
 

@@ -32,6 +32,9 @@ class HubServices {
 
   HubClient& hub() { return *hub_; }
   CasClient& cas() { return *cas_; }
+  // Fails every transfer in flight and every later one at once (the mount
+  // ended: nothing more is wanted). Thread-safe.
+  void ShutdownTransport() { curl_->Shutdown(); }
   // The retrying transport, for data fetches that do not fit the clients.
   HttpTransport& transport() { return *retrying_; }
   // The token discovery (HF_TOKEN, the token file), for readers that sign

@@ -50,7 +50,7 @@ std::vector<uint8_t> EncodeTerms(std::span<const chunkstore::ReconTerm> terms,
 
 Result<std::vector<chunkstore::ReconTerm>> DecodeTerms(std::span<const uint8_t> p,
                                                       uint64_t file_size) {
-  if (p.size() < kTermsHeader || p[0] != kTermsVersion) {
+  if (p.size() < kTermsHeader || p[0] != kTermsVersion || p[1] != 0 || p[2] != 0 || p[3] != 0) {
     return CorruptError("cached terms: bad header");
   }
   const uint32_t count = GetU32(p.data() + 4);
@@ -129,7 +129,8 @@ std::vector<uint8_t> EncodeLayout(const LearnedLayout& layout) {
 }
 
 Result<LearnedLayout> DecodeLayout(std::span<const uint8_t> p) {
-  if (p.size() < kLayoutHeader || p[0] != kLayoutVersion || (p[1] & ~1u) != 0) {
+  if (p.size() < kLayoutHeader || p[0] != kLayoutVersion || (p[1] & ~1u) != 0 || p[2] != 0 ||
+      p[3] != 0) {
     return CorruptError("cached xorb layout: bad header");
   }
   const uint32_t count = GetU32(p.data() + 4);

@@ -467,6 +467,7 @@ Status FuseServer::Run() {
   impl_->StartNotifier();
   int rc = fuse_session_loop_mt(impl_->session, config);
   fuse_loop_cfg_destroy(config);
+  if (impl_->options.on_session_end) impl_->options.on_session_end();
   // Answer everything handed to the I/O side before the session goes away.
   impl_->pool->Shutdown();
   impl_->deadlines->Stop();

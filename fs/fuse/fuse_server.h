@@ -8,6 +8,7 @@
 #ifndef HUBFS_FS_FUSE_FUSE_SERVER_H_
 #define HUBFS_FS_FUSE_FUSE_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,10 @@ struct FuseServerOptions {
   bool writable = false;
   // How long an fsync of a directory (`hubfs sync`) waits for the commit.
   double sync_timeout_seconds = 600;
+  // Called once the session ends (unmounted), before the I/O threads are
+  // joined: the place to cancel requests still in flight so that joining
+  // does not wait for a server that trickles its answers.
+  std::function<void()> on_session_end;
 };
 
 // The errno a VfsErrc becomes (the only place errno values are chosen).

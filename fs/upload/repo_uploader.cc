@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -516,6 +517,23 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
     req.parent_commit = parent;
     Result<hub::CommitResult> r = commits_->Commit(plan.repo, plan.revision, req);
     if (r.ok()) {
+      if (!plan.create_pr) {
+        // The answer names the new commit; it must be on the branch (the
+        // head, or in its recent history if others committed since).
+        HUBFS_ASSIGN_OR_RETURN(std::string head, hub_->ResolveRevision(plan.repo, plan.revision));
+        if (head != r->commit_oid) {
+          HUBFS_ASSIGN_OR_RETURN(std::vector<hub::CommitSummary> recent,
+                                 commits_->ListCommits(plan.repo, plan.revision, 100));
+          if (std::none_of(recent.begin(), recent.end(),
+                           [&](const hub::CommitSummary& c) { return c.id == r->commit_oid; })) {
+            HUBFS_LOG(kError) << "upload: the Hub answered commit " << r->commit_oid
+                              << ", which is not on " << target;
+            return CorruptError(context + ": the Hub answered commit " + r->commit_oid +
+                                ", which is not on the branch (its head is " + head +
+                                "); whether the upload landed is unknown");
+          }
+        }
+      }
       report.committed = true;
       report.commit = std::move(r).value();
       return report;

@@ -1,5 +1,7 @@
 #include "fs/vfs/listing.h"
 
+#include "common/log.h"
+
 #include <algorithm>
 
 namespace hubfs::fs {
@@ -59,11 +61,15 @@ VfsResult<std::shared_ptr<const Listing>> ListingCache::Fetch(const hub::RepoId&
   if (!entries.ok()) return VfsErrorFromStatus(entries.status());
   auto listing = std::make_shared<Listing>();
   const std::string prefix = dir.empty() ? "" : dir + "/";
+  size_t dropped = 0;
   for (auto& e : *entries) {
     // Entries are untrusted: keep only direct children with sane names.
-    if (e.path.size() <= prefix.size() || e.path.compare(0, prefix.size(), prefix) != 0) continue;
+    if (e.path.size() <= prefix.size() || e.path.compare(0, prefix.size(), prefix) != 0 ||
+        !ValidFileName(std::string_view(e.path).substr(prefix.size()))) {
+      ++dropped;
+      continue;
+    }
     std::string name = e.path.substr(prefix.size());
-    if (!ValidFileName(name)) continue;
     auto meta = std::make_shared<NodeMeta>();
     meta->is_dir = e.type == hub::TreeEntry::Type::kDirectory;
     meta->size = meta->is_dir ? 0 : e.size;
@@ -72,6 +78,10 @@ VfsResult<std::shared_ptr<const Listing>> ListingCache::Fetch(const hub::RepoId&
     meta->xet_hash = e.xet_hash;
     if (e.lfs) meta->sha256 = e.lfs->sha256;
     listing->children.push_back(Child{std::move(name), std::move(meta), nullptr});
+  }
+  if (dropped > 0) {
+    HUBFS_LOG(kWarning) << "list " << repo.ToString() << "@" << commit << "/" << dir << ": ignored "
+                        << dropped << " entries that are not direct children with a usable name";
   }
   listing->SortAndDedup();
   std::shared_ptr<const Listing> result = std::move(listing);

@@ -1,5 +1,6 @@
 #include "fs/write/pending_table.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 namespace hubfs::fs {
@@ -217,6 +218,27 @@ std::string EncodeRecord(const PendingRecord& record) {
   return j.dump();
 }
 
+namespace {
+
+// A path the table could hold: relative, at most 4096 bytes, no NUL, no
+// empty, "." or ".." component (a damaged record must not name a file
+// outside the repo).
+bool PlausiblePath(std::string_view path) {
+  if (path.empty() || path.size() > 4096 || path.find('\0') != std::string_view::npos) {
+    return false;
+  }
+  size_t start = 0;
+  for (;;) {
+    const size_t slash = path.find('/', start);
+    const std::string_view seg = path.substr(start, slash == path.npos ? path.npos : slash - start);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    if (slash == path.npos) return true;
+    start = slash + 1;
+  }
+}
+
+}  // namespace
+
 Result<PendingRecord> DecodeRecord(std::string_view text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   auto bad = [](const char* what) { return CorruptError(std::string("journal record: ") + what); };
@@ -226,13 +248,14 @@ Result<PendingRecord> DecodeRecord(std::string_view text) {
   r.seq = j["seq"].get<uint64_t>();
   if (!j.contains("path") || !j["path"].is_string()) return bad("no path");
   r.path = j["path"].get<std::string>();
-  if (r.path.empty() || r.path.size() > 4096) return bad("bad path");
+  if (!PlausiblePath(r.path)) return bad("bad path");
   if (!j.contains("change")) return bad("no change");
   const json& cj = j["change"];
   if (cj.is_null()) return r;
   if (!cj.is_object()) return bad("change is not an object");
   PendingChange c;
-  const std::string kind = cj.value("kind", "");
+  if (!cj.contains("kind") || !cj["kind"].is_string()) return bad("no kind");
+  const std::string kind = cj["kind"].get<std::string>();
   if (kind == "staged") c.kind = PendingChange::Kind::kStaged;
   else if (kind == "copy") c.kind = PendingChange::Kind::kCopy;
   else if (kind == "deleted") c.kind = PendingChange::Kind::kDeleted;
@@ -245,6 +268,8 @@ Result<PendingRecord> DecodeRecord(std::string_view text) {
     return true;
   };
   if (!u64(cj, "staging", &c.staging_id) || !u64(cj, "size", &c.size)) return bad("no size");
+  // Ids are handed out counting up from 1; the largest would wrap the next one.
+  if (c.staging_id == UINT64_MAX) return bad("staging id out of range");
   if (!cj.contains("was_remote") || !cj["was_remote"].is_boolean()) return bad("no was_remote");
   c.was_remote = cj["was_remote"].get<bool>();
   if (cj.contains("base")) {

@@ -260,6 +260,22 @@ void HubApi::HandleAdmin(Call& c, const std::vector<std::string>& seg) {
       return SendJson(c.res, 200, json{{"faults", spec}});
     }
   }
+  if (seg.size() == 2 && seg[1] == "hostile") {
+    auto text = [](const std::set<std::string>& kinds) {
+      std::string out;
+      for (const auto& k : kinds) out += (out.empty() ? "" : ",") + k;
+      return out;
+    };
+    if (m == "GET") return SendJson(c.res, 200, json{{"hostile", text(s_.hostile.Get())}});
+    if (m == "POST" || m == "PUT") {
+      std::string spec = c.req.body;
+      while (!spec.empty() && (spec.back() == '\n' || spec.back() == ' ')) spec.pop_back();
+      auto parsed = ParseHostileSpec(spec);
+      if (!parsed.ok()) return SendError(c.res, 400, "", parsed.status().message());
+      s_.hostile.Set(std::move(*parsed));
+      return SendJson(c.res, 200, json{{"hostile", text(s_.hostile.Get())}});
+    }
+  }
   SendError(c.res, 404, "", "Not found");
 }
 

@@ -22,7 +22,7 @@ using hubfs::hubsim::ServerOptions;
 int Usage() {
   std::fprintf(stderr,
                "usage: hubsim serve --data DIR --listen HOST:PORT [--user NAME:TOKEN]... "
-               "[--faults SPEC]\n"
+               "[--faults SPEC] [--hostile KIND,...]\n"
                "                    [--cas-port P] [--data-port P] [--threads N] "
                "[--token-ttl S] [--url-ttl S]\n"
                "       hubsim import --data DIR [--user NAME] REPO[@BRANCH] LOCAL_DIR "
@@ -56,6 +56,8 @@ int Serve(const std::vector<std::string>& args) {
       opts.users.push_back(*v);
     else if (a == "--faults" && (v = next()))
       opts.faults = *v;
+    else if (a == "--hostile" && (v = next()))
+      opts.hostile = *v;
     else if (a == "--cas-port" && (v = next())) {
       if (!ParsePort(*v, &opts.cas_port)) return Usage();
     } else if (a == "--data-port" && (v = next())) {

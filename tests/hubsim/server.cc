@@ -122,7 +122,9 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  http.set_post_routing_handler([this, origin](const httplib::Request&, httplib::Response& res) {
+  http.set_post_routing_handler([this, origin](const httplib::Request& req,
+                                                httplib::Response& res) {
+    ApplyHostile(*services_, origin, RouteOf(origin, req), req, res);
     auto it = res.headers.find(kFaultHeader);
     if (it == res.headers.end()) return;
     bool reset = it->second == "reset";

@@ -31,6 +31,8 @@ Result<std::unique_ptr<Services>> OpenServices(const ServerOptions& opts) {
   s->blob_dir = std::filesystem::path(opts.data_dir) / "blobs";
   HUBFS_ASSIGN_OR_RETURN(FaultSpec spec, ParseFaultSpec(opts.faults));
   s->faults.Set(std::move(spec));
+  HUBFS_ASSIGN_OR_RETURN(std::set<std::string> hostile, ParseHostileSpec(opts.hostile));
+  s->hostile.Set(std::move(hostile));
   return s;
 }
 

@@ -14,6 +14,7 @@
 #include "tests/hubsim/cas_store.h"
 #include "tests/hubsim/counters.h"
 #include "tests/hubsim/faults.h"
+#include "tests/hubsim/hostile.h"
 #include "tests/hubsim/repos.h"
 
 namespace hubfs::hubsim {
@@ -29,6 +30,7 @@ struct ServerOptions {
   int64_t url_ttl = 3600;          // presigned data URL lifetime, seconds
   std::vector<std::string> users;  // NAME:TOKEN
   std::string faults;
+  std::string hostile;  // hostile.h
 };
 
 struct Services {
@@ -39,6 +41,7 @@ struct Services {
   std::unique_ptr<CasStore> cas;
   std::filesystem::path blob_dir;  // git blobs of regular files: blobs/<hh>/<oid>
   Faults faults;
+  Hostile hostile;
   Counters counters;
   std::function<int64_t()> now;
   int hub_port = 0, cas_port = 0, data_port = 0;

@@ -83,6 +83,7 @@ class FakeHub {
   std::function<void()> on_preupload;
   std::map<std::string, std::string> remote_oid;  // preupload's "oid" per path
   int commit_posts = 0;
+  bool answer_lies = false;  // a commit answer that does not move the branch
   int pr_posts = 0;
   std::string last_body;
   int xorb_posts = 0;
@@ -154,7 +155,19 @@ class FakeHub {
       const int call = commit_posts++;
       last_body = r.body;
       lock.unlock();
-      return on_commit(call, header);
+      Result<HttpResponse> answer = on_commit(call, header);
+      // A commit the Hub made moves the branch (unless the answer lies).
+      if (answer.ok() && answer->status == 200 && !answer_lies) {
+        lock.lock();
+        const json body = json::parse(answer->body);
+        if (body.contains("commitOid") && body["commitOid"].is_string()) {
+          head = body["commitOid"].get<std::string>();
+        }
+      }
+      return answer;
+    }
+    if (r.url.rfind(api + "/commits/main", 0) == 0) {
+      return Json(json::array({{{"id", head}, {"title", "head"}}}));
     }
     return Json({{"error", "unexpected " + r.method + " " + r.url}}, 500);
   }

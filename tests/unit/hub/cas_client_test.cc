@@ -216,14 +216,23 @@ TEST_F(CasClientTest, MultiRangeFetchChecksEveryPart) {
   }
 }
 
-TEST_F(CasClientTest, ExpiredUrlAndIgnoredRangeAreErrors) {
+TEST_F(CasClientTest, ExpiredUrlMissingDataAndIgnoredRangeAreErrors) {
   TestServer data([&](const TestRequest& r) {
     if (r.path == "/expired") return TestReply{.status = 403};
+    if (r.path == "/missing") return TestReply{.status = 404};
     return TestReply{.body = blob_};  // ignores Range
   });
   CasClient client(curl_.get());
   auto expired = client.FetchRanges(data.base_url() + "/expired", {{0, 9}});
   EXPECT_EQ(expired.status().code(), ErrorCode::kPermissionDenied);
+  // A data URL without data: the xorb is missing, not the file (never ENOENT).
+  auto missing = client.FetchRanges(data.base_url() + "/missing", {{0, 9}});
+  EXPECT_EQ(missing.status().code(), ErrorCode::kCorrupt);
+  EXPECT_EQ(missing.status().http_status(), 404);
+  EXPECT_EQ(client.FetchRangeTo(data.base_url() + "/missing", {0, 9}, [](std::string_view) {
+                    return Status::Ok();
+                  }).code(),
+            ErrorCode::kCorrupt);
   auto ignored = client.FetchRanges(data.base_url() + "/whole", {{0, 9}, {20, 29}});
   ASSERT_FALSE(ignored.ok());
   auto ignored_single = client.FetchRanges(data.base_url() + "/whole", {{10, 19}});

@@ -5,12 +5,15 @@
 
 #include <filesystem>
 #include <random>
+#include <set>
+#include <string>
 
 #include "chunkstore/file_hasher.h"
 #include "chunkstore/shard.h"
 #include "chunkstore/xorb.h"
 #include "tests/hubsim/cas_store.h"
 #include "tests/hubsim/faults.h"
+#include "tests/hubsim/hostile.h"
 #include "tests/hubsim/http_util.h"
 #include "tests/hubsim/hub_api.h"
 #include "tests/hubsim/lfs_rule.h"
@@ -129,6 +132,21 @@ TEST(Ranges, ParseByteRanges) {
                           "bytes=99999999999999999999-1"})
     EXPECT_FALSE(ParseByteRanges(bad, 10, &unsat)) << bad;
   EXPECT_FALSE(ParseByteRanges("bytes=0-0,0-0,0-0", 10, &unsat, 2));
+}
+
+TEST(Hostile, SpecNamesKnownKindsOnly) {
+  auto kinds = ParseHostileSpec("name-dotdot,slow,,other-branch");
+  ASSERT_TRUE(kinds.ok()) << kinds.status();
+  EXPECT_EQ(*kinds, (std::set<std::string>{"name-dotdot", "other-branch", "slow"}));
+  auto none = ParseHostileSpec("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_FALSE(ParseHostileSpec("slow,bogus").ok());
+  Hostile h;
+  EXPECT_FALSE(h.Any());
+  h.Set(*kinds);
+  EXPECT_TRUE(h.Has("slow"));
+  EXPECT_FALSE(h.Has("bomb"));
 }
 
 TEST(Faults, DeterministicPerAttemptAndSeed) {

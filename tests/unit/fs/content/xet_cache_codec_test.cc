@@ -31,6 +31,11 @@ TEST(XetCacheCodecTest, TermsRejectBadInput) {
   auto bad_version = enc;
   bad_version[0] = 9;
   EXPECT_FALSE(DecodeTerms(bad_version, 200000).ok());
+  for (size_t reserved : {1, 2, 3}) {  // must be 0: an entry has one encoding
+    auto bad_reserved = enc;
+    bad_reserved[reserved] = 1;
+    EXPECT_FALSE(DecodeTerms(bad_reserved, 200000).ok()) << reserved;
+  }
   auto empty_range = EncodeTerms(std::vector{Term(1, 3, 3, 10)}, 10);
   EXPECT_FALSE(DecodeTerms(empty_range, 10).ok());
   auto too_long = EncodeTerms(std::vector{Term(1, 0, 1, 200000)}, 200000);  // > 128 KiB/chunk
@@ -73,6 +78,10 @@ TEST(XetCacheCodecTest, LayoutRoundTripAndMerge) {
   EXPECT_FALSE(a.Merge(complete, &changed));  // a knows a 3rd chunk
 
   auto enc = EncodeLayout(a);
+  ASSERT_TRUE(DecodeLayout(enc).ok());
+  auto reserved = enc;
+  reserved[2] = 1;
+  EXPECT_FALSE(DecodeLayout(reserved).ok());
   enc.push_back(0);
   EXPECT_FALSE(DecodeLayout(enc).ok());
 }

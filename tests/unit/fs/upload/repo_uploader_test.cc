@@ -148,6 +148,19 @@ TEST_F(RepoUploaderTest, CopiesReReferenceByShaWithoutUploading) {
   EXPECT_NE(hub.last_body.find("\"deletedFile\""), std::string::npos);
 }
 
+TEST_F(RepoUploaderTest, RefusesACommitAnswerThatIsNotOnTheBranch) {
+  // The Hub answers with a commit of another branch: neither the head nor in
+  // the branch's history. The upload fails instead of reporting it.
+  FakeHub hub;
+  hub.answer_lies = true;
+  hub.on_commit = [](int, const json&) -> Result<HttpResponse> { return Committed(kH3); };
+  auto r = hub.Upload(Plan());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(r.status().message().find("not on the branch"), std::string::npos) << r.status();
+  EXPECT_EQ(hub.commit_posts, 1);
+}
+
 TEST_F(RepoUploaderTest, ALostAnswerWhoseCommitLandedIsNotSentAgain) {
   FakeHub hub;
   const std::string w = std::string(5000, 'w');
