@@ -52,7 +52,8 @@ inline FuseServer::Impl& Self(fuse_req_t req) { return *static_cast<FuseServer::
 
 inline void ReplyError(fuse_req_t req, const VfsError& error, const char* op) {
   if (error.code == VfsErrc::kIo || error.code == VfsErrc::kTimedOut ||
-      error.code == VfsErrc::kAccess) {
+      error.code == VfsErrc::kAccess || error.code == VfsErrc::kNoSpace ||
+      error.code == VfsErrc::kConflict) {
     HUBFS_LOG(kWarning) << op << ": " << VfsErrcName(error.code) << ": " << error.cause;
   }
   fuse_reply_err(req, ErrnoFor(error.code));

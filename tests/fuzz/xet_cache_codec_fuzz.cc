@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "fs/xet_cache_codec.h"
+#include "fs/content/xet_cache_codec.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
