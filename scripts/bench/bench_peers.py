@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""hubfs vs the official Python client (huggingface_hub with hf_xet), all in
+one run against one hubsim on loopback (run by scripts/bench-peers.sh; not a
+test). Root: it mounts and drops the page cache before every row.
+
+Inputs (random bytes, made here and imported into hubsim):
+  bench/big    big.bin, BENCH_PEERS_FILE_MB MiB
+  bench/model  BENCH_PEERS_SHARDS safetensors shards of ~BENCH_PEERS_SHARD_MB
+               MiB (float32 tensors of 16 MiB at most), their index, a config,
+               a tokenizer.json and a README
+Rows, each cold (fresh HF_HOME or hubfs cache dir, page caches dropped):
+  - the file: hf_hub_download (the baseline) vs `cp` from a fresh mount vs
+    `hubfs cat > file`, and HfFileSystem reading it sequentially (8 MiB reads)
+  - the folder: snapshot_download (the baseline) vs `cp -r` from a fresh mount
+    vs `hubfs cat` of each file
+  - load every tensor of every shard with safetensors (safe_open, numpy,
+    get_tensor): snapshot_download followed by the load (the baseline) vs the
+    load straight from a fresh mount
+Every copy is written to local disk and compared with the original outside the
+timed part. Per row: wall s, MB/s (file bytes / wall), the ratio of the
+baseline's wall time to the row's (> 1: faster than the baseline), and what
+hubsim served (MB out of the CAS and data origins, requests).
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.abspath(os.environ.get("BUILD_DIR", os.path.join(ROOT, "build")))
+HUBFS = os.path.join(BUILD, "bin/hubfs")
+HUBSIM = os.path.join(BUILD, "bin/hubsim")
+PYENV = os.environ.get("PYENV", os.path.join(BUILD, "pyenv/bin/python"))
+OUT = os.environ.get("BENCH_OUT", os.path.join(BUILD, "bench"))
+FILE_MB = int(os.environ.get("BENCH_PEERS_FILE_MB", "1024"))
+SHARDS = int(os.environ.get("BENCH_PEERS_SHARDS", "4"))
+SHARD_MB = int(os.environ.get("BENCH_PEERS_SHARD_MB", "256"))
+
+# Run by the venv's Python (huggingface_hub, hf_xet, safetensors, numpy).
+WRITE_MODEL = r'''
+import json, os, sys
+import numpy as np
+from safetensors.numpy import save_file
+root, shards, shard_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(7)
+os.makedirs(root, exist_ok=True)
+weight_map, total = {}, 0
+for s in range(shards):
+    name = "model-%05d-of-%05d.safetensors" % (s + 1, shards)
+    tensors, left, i = {}, shard_mb << 20, 0
+    while left > 0:
+        n = min(left, 16 << 20)
+        key = "layers.%d.w%d" % (s, i)
+        tensors[key] = rng.integers(0, 256, n, dtype=np.uint8).view(np.float32).reshape(-1, 1024) \
+            if n % 4096 == 0 else rng.standard_normal(n // 4, dtype=np.float32)
+        weight_map[key] = name
+        total += tensors[key].nbytes
+        left -= n
+        i += 1
+    save_file(tensors, os.path.join(root, name), metadata={"format": "np"})
+json.dump({"metadata": {"total_size": total}, "weight_map": weight_map},
+          open(os.path.join(root, "model.safetensors.index.json"), "w"), indent=1)
+json.dump({"model_type": "bench", "hidden_size": 1024, "num_hidden_layers": shards},
+          open(os.path.join(root, "config.json"), "w"), indent=1)
+vocab = {"tok%d" % i: i for i in range(5000)}
+json.dump({"version": "1.0", "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "tok0"}},
+          open(os.path.join(root, "tokenizer.json"), "w"))
+open(os.path.join(root, "README.md"), "w").write("# bench model\n\nRandom weights.\n")
+'''
+
+HF_DOWNLOAD = r'''
+import sys
+from huggingface_hub import hf_hub_download
+hf_hub_download(sys.argv[1], sys.argv[2])
+'''
+
+SNAPSHOT = r'''
+import sys
+from huggingface_hub import snapshot_download
+print(snapshot_download(sys.argv[1]))
+'''
+
+HFFS_READ = r'''
+import sys
+from huggingface_hub import HfFileSystem
+n = 0
+with HfFileSystem().open(sys.argv[1], "rb") as f:
+    while True:
+        b = f.read(8 << 20)
+        if not b:
+            break
+        n += len(b)
+if n != int(sys.argv[2]):
+    sys.exit("HfFileSystem read %d bytes, want %s" % (n, sys.argv[2]))
+'''
+
+# Loads every tensor of every shard in DIR (from the index), as frameworks do.
+LOAD = r'''
+import json, os, sys
+from safetensors import safe_open
+def load(d):
+    idx = json.load(open(os.path.join(d, "model.safetensors.index.json")))
+    n = 0
+    for shard in sorted(set(idx["weight_map"].values())):
+        with safe_open(os.path.join(d, shard), framework="numpy") as f:
+            for k in f.keys():
+                n += f.get_tensor(k).nbytes
+    if n != idx["metadata"]["total_size"]:
+        sys.exit("loaded %d bytes of tensors, want %d" % (n, idx["metadata"]["total_size"]))
+'''
+LOAD_MOUNT = LOAD + "load(sys.argv[1])\n"
+LOAD_AFTER_DOWNLOAD = LOAD + r'''
+from huggingface_hub import snapshot_download
+load(snapshot_download(sys.argv[1]))
+'''
+
+
+class Bench:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.mounts = []
+        self.sim = None
+        self.url = None
+        self.rows = []
+        self.n = 0
+
+    # --- hubsim
+    def start_hubsim(self, data):
+        self.simlog = open(os.path.join(self.tmp, "hubsim.log"), "w")
+        self.sim = subprocess.Popen([HUBSIM, "serve", "--data", data, "--listen", "127.0.0.1:0"],
+                                    stdout=subprocess.PIPE, stderr=self.simlog, text=True)
+        line = self.sim.stdout.readline()
+        if not line.startswith("hubsim listening on "):
+            sys.exit("hubsim did not start: " + line)
+        self.url = line.split()[3]
+
+    def admin(self, method, route):
+        req = urllib.request.Request(self.url + "/admin/" + route, method=method)
+        with urllib.request.urlopen(req) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def served(self):
+        c = self.admin("GET", "counters")
+        mb = sum(v.get("bytes", 0) for o in ("cas", "data") for v in c.get(o, {}).values()) / 1e6
+        req = sum(v.get("requests", 0) for o in ("hub", "cas", "data")
+                  for k, v in c.get(o, {}).items() if k != "admin")
+        return mb, req
+
+    # --- mounts
+    def mount(self, source, cache):
+        mnt = os.path.join(self.tmp, "mnt")
+        os.makedirs(mnt, exist_ok=True)
+        subprocess.run([HUBFS, "mount", source, mnt, "--cache-dir", cache, "--io-timeout", "30"],
+                       check=True, env=self.env(None))
+        self.mounts.append(mnt)
+        return mnt
+
+    def unmount(self, mnt):
+        subprocess.run([HUBFS, "unmount", mnt], check=True, stdout=subprocess.DEVNULL)
+        self.mounts.remove(mnt)
+
+    def teardown(self):
+        for mnt in list(self.mounts):
+            if subprocess.run([HUBFS, "unmount", mnt], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode != 0:
+                subprocess.run(["fusermount3", "-uz", mnt], stderr=subprocess.DEVNULL)
+                subprocess.run(["umount", "-l", mnt], stderr=subprocess.DEVNULL)
+        if self.sim:
+            self.sim.terminate()
+            self.sim.wait()
+
+    # --- rows
+    def fresh(self, name):
+        self.n += 1
+        d = os.path.join(self.tmp, "run%02d-%s" % (self.n, name))
+        os.makedirs(d)
+        return d
+
+    def env(self, hf_home):
+        e = dict(os.environ, HF_ENDPOINT=self.url or "", HF_HUB_DISABLE_TELEMETRY="1",
+                 HF_TOKEN_PATH=os.path.join(self.tmp, "no-token"))
+        for k in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HUBFS_CACHE_DIR",
+                  "HF_HUB_DISABLE_XET", "HF_XET_CACHE", "HF_HUB_CACHE"):
+            e.pop(k, None)
+        if hf_home:
+            e["HF_HOME"] = hf_home
+        return e
+
+    def row(self, group, name, size, fn, baseline=None):
+        """Drops the page cache, resets hubsim's counters, times fn()."""
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        self.admin("DELETE", "counters")
+        t0 = time.monotonic()
+        fn()
+        wall = time.monotonic() - t0
+        mb, req = self.served()
+        r = {"group": group, "row": name, "wall_s": round(wall, 3),
+             "mb_per_s": round(size / 1e6 / wall, 1) if size else None, "served_mb": round(mb, 1), "requests": req,
+             "baseline": baseline}
+        self.rows.append(r)
+        print("bench-peers: " + json.dumps(r), file=sys.stderr)
+        return r
+
+
+def run(cmd, env=None, stdout=subprocess.DEVNULL):
+    p = subprocess.run(cmd, env=env, stdout=stdout, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        sys.exit("%s failed (%d): %s" % (" ".join(cmd[:3]), p.returncode, p.stderr[-2000:].decode()))
+    return p.stdout
+
+
+def same_tree(a, b):
+    """cmp -r of two folders (symlinks followed: the Hub cache's snapshots); hubsim adds .gitattributes."""
+    r = subprocess.run(["diff", "-rq", "-x", ".gitattributes", a, b], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        sys.exit("copies differ: " + r.stdout.decode()[-2000:])
+
+
+def main():
+    for path, what in ((HUBFS, "scripts/build.sh"), (HUBSIM, "scripts/build.sh"),
+                       (PYENV, "scripts/setup-python.sh")):
+        if not os.path.exists(path):
+            sys.exit("bench-peers: %s is missing: run %s" % (path, what))
+    if os.getuid() != 0:
+        sys.exit("bench-peers: run as root: it mounts and drops the page cache")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench-peers: terminated"))
+    tmp = tempfile.mkdtemp(prefix="hubfs-bench-peers-", dir=os.environ.get("TMPDIR"))
+    b = Bench(tmp)
+    load_before = os.getloadavg()
+    try:
+        t0 = time.monotonic()
+        src_big, src_model, data = (os.path.join(tmp, n) for n in ("src-big", "src-model", "data"))
+        os.makedirs(src_big)
+        with open(os.path.join(src_big, "big.bin"), "wb") as f:
+            for _ in range(FILE_MB):
+                f.write(os.urandom(1 << 20))
+        run([PYENV, "-c", WRITE_MODEL, src_model, str(SHARDS), str(SHARD_MB)])
+        run([HUBSIM, "import", "--data", data, "bench/big", src_big])
+        run([HUBSIM, "import", "--data", data, "bench/model", src_model])
+        b.start_hubsim(data)
+        print("bench-peers: inputs in %.1f s; hubsim at %s" % (time.monotonic() - t0, b.url),
+              file=sys.stderr)
+        file_size = os.path.getsize(os.path.join(src_big, "big.bin"))
+        model_size = sum(os.path.getsize(os.path.join(src_model, f)) for f in os.listdir(src_model))
+        model_files = sorted(os.listdir(src_model))
+        label_file = "%d MiB file" % FILE_MB
+        label_model = "%d x %d MiB shards + %d small files" % (SHARDS, SHARD_MB, len(model_files) - SHARDS)
+
+        # The interpreter's start and the client's import, part of every
+        # Python row (hf download runs the same way).
+        b.row("reference", "Python start + import huggingface_hub, safetensors", 0,
+              lambda: run([PYENV, "-c", "import huggingface_hub, safetensors.numpy"], b.env(None)))
+
+        # --- the file
+        home = b.fresh("hf-file")
+        base = "hf_hub_download (hf_xet)"
+        b.row(label_file, base, file_size,
+              lambda: run([PYENV, "-c", HF_DOWNLOAD, "bench/big", "big.bin"], b.env(home)))
+        got = run([PYENV, "-c", "import sys; from huggingface_hub import hf_hub_download; "
+                   "print(hf_hub_download('bench/big', 'big.bin'))"], b.env(home), subprocess.PIPE)
+        run(["cmp", got.decode().strip(), os.path.join(src_big, "big.bin")])
+        shutil.rmtree(home)
+
+        d = b.fresh("cp-file")
+        mnt = b.mount("bench/big", os.path.join(d, "cache"))
+        b.row(label_file, "cp from a cold mount", file_size,
+              lambda: run(["cp", os.path.join(mnt, "big.bin"), os.path.join(d, "big.bin")]), base)
+        b.unmount(mnt)
+        run(["cmp", os.path.join(d, "big.bin"), os.path.join(src_big, "big.bin")])
+        shutil.rmtree(d)
+
+        d = b.fresh("cat-file")
+
+        def cat_file():
+            with open(os.path.join(d, "big.bin"), "wb") as out:
+                run([HUBFS, "cat", "--cache-dir", os.path.join(d, "cache"), "bench/big/big.bin"],
+                    b.env(None), out)
+        b.row(label_file, "hubfs cat > file, cold", file_size, cat_file, base)
+        run(["cmp", os.path.join(d, "big.bin"), os.path.join(src_big, "big.bin")])
+        shutil.rmtree(d)
+
+        home = b.fresh("hffs")
+        b.row(label_file, "HfFileSystem sequential read (8 MiB reads, no copy)", file_size,
+              lambda: run([PYENV, "-c", HFFS_READ, "bench/big/big.bin", str(file_size)], b.env(home)),
+              base)
+        shutil.rmtree(home)
+
+        # --- the folder
+        home = b.fresh("hf-model")
+        base = "snapshot_download (hf_xet)"
+        b.row(label_model, base, model_size,
+              lambda: run([PYENV, "-c", SNAPSHOT, "bench/model"], b.env(home)))
+        snap = run([PYENV, "-c", SNAPSHOT, "bench/model"], b.env(home), subprocess.PIPE)
+        same_tree(snap.decode().strip(), src_model)
+        shutil.rmtree(home)
+
+        d = b.fresh("cp-model")
+        mnt = b.mount("bench/model", os.path.join(d, "cache"))
+        b.row(label_model, "cp -r from a cold mount", model_size,
+              lambda: run(["cp", "-r", mnt + "/.", os.path.join(d, "copy")]), base)
+        b.unmount(mnt)
+        same_tree(os.path.join(d, "copy"), src_model)
+        shutil.rmtree(d)
+
+        d = b.fresh("cat-model")
+
+        def cat_model():
+            os.makedirs(os.path.join(d, "copy"))
+            for f in model_files:
+                with open(os.path.join(d, "copy", f), "wb") as out:
+                    run([HUBFS, "cat", "--cache-dir", os.path.join(d, "cache"), "bench/model/" + f],
+                        b.env(None), out)
+        b.row(label_model, "hubfs cat > file of each file, cold", model_size, cat_model, base)
+        same_tree(os.path.join(d, "copy"), src_model)
+        shutil.rmtree(d)
+
+        # --- load all tensors
+        label_load = "load all tensors (safetensors, numpy), " + label_model
+        home = b.fresh("load-hf")
+        base = "snapshot_download + load"
+        b.row(label_load, base, model_size,
+              lambda: run([PYENV, "-c", LOAD_AFTER_DOWNLOAD, "bench/model"], b.env(home)))
+        shutil.rmtree(home)
+
+        d = b.fresh("load-mount")
+        mnt = b.mount("bench/model", os.path.join(d, "cache"))
+        b.row(label_load, "load from a cold mount", model_size,
+              lambda: run([PYENV, "-c", LOAD_MOUNT, mnt], b.env(None)), base)
+        b.unmount(mnt)
+        shutil.rmtree(d)
+    finally:
+        b.teardown()
+        if b.mounts:
+            print("bench-peers: %s still mounted; leaving %s" % (b.mounts, tmp), file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    report(b.rows, load_before)
+
+
+def report(rows, load_before):
+    by = {(r["group"], r["row"]): r for r in rows}
+    for r in rows:
+        if r["baseline"]:
+            r["vs_baseline"] = round(by[(r["group"], r["baseline"])]["wall_s"] / r["wall_s"], 2)
+    load = os.getloadavg()
+    lines = ["| case | row | wall s | MB/s | vs baseline | served MB | requests |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append("| %s | %s | %.2f | %s | %s | %.0f | %d |" % (
+            r["group"], r["row"], r["wall_s"], "%.0f" % r["mb_per_s"] if r["mb_per_s"] else "",
+            ("%.2fx" % r["vs_baseline"]) if r["baseline"] else "" if r["group"] == "reference" else "baseline",
+            r["served_mb"], r["requests"]))
+    targets = []
+    for group_word, row_name, what in (
+            ("shards", "cp -r from a cold mount", "cp -r from a cold mount at least as fast as snapshot_download"),
+            ("file", "cp from a cold mount", "cp from a cold mount at least as fast as hf_hub_download"),
+            ("load all", "load from a cold mount", "load from a cold mount faster than snapshot_download + load")):
+        for r in rows:
+            if r["row"] == row_name and group_word in r["group"]:
+                ok = r["vs_baseline"] >= 1 if "least" in what else r["vs_baseline"] > 1
+                targets.append({"target": what, "measured": "%.2fx" % r["vs_baseline"], "pass": ok})
+    lines += ["", "| target (reported, not asserted) | measured | |", "| --- | --- | --- |"]
+    lines += ["| %s | %s | %s |" % (t["target"], t["measured"], "met" if t["pass"] else "MISSED")
+              for t in targets]
+    lines += ["", "load average (1, 5, 15 min) at the start: %.2f %.2f %.2f; at the end: %.2f %.2f %.2f; %d CPUs"
+              % (load_before + load + (os.cpu_count(),))]
+    text = "\n".join(lines) + "\n"
+    sys.stdout.write(text)
+    os.makedirs(OUT, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    with open(os.path.join(OUT, "peers-%s.json" % stamp), "w") as f:
+        json.dump({"file_mb": FILE_MB, "shards": SHARDS, "shard_mb": SHARD_MB, "loadavg_start": load_before, "loadavg_end": load,
+                   "cpus": os.cpu_count(), "rows": rows, "targets": targets}, f, indent=1)
+    with open(os.path.join(OUT, "peers-%s.md" % stamp), "w") as f:
+        f.write(text)
+    print("bench-peers: JSON: %s" % os.path.join(OUT, "peers-%s.json" % stamp), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
