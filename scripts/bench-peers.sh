@@ -8,6 +8,7 @@
 # cache. Markdown table on stdout, JSON and table in BENCH_OUT (build/bench).
 #   scripts/bench-peers.sh [BUILD_DIR]
 #   env: BENCH_PEERS_FILE_MB (1024), BENCH_PEERS_SHARDS (4), BENCH_PEERS_SHARD_MB (256),
+#        BENCH_PEERS_REPEAT (1: runs of each row, the median counts),
 #        BENCH_OUT, TMPDIR (work files: ~4 x the file + 4 x the folder of disk)
 #   quick run (< 2 min): BENCH_PEERS_FILE_MB=128 BENCH_PEERS_SHARDS=2 BENCH_PEERS_SHARD_MB=64 scripts/bench-peers.sh
 # Needs build/bin (scripts/build.sh) and build/pyenv (scripts/setup-python.sh).
