@@ -185,6 +185,8 @@ class Bench:
                               stderr=subprocess.DEVNULL).returncode != 0:
                 subprocess.run(["fusermount3", "-uz", mnt], stderr=subprocess.DEVNULL)
                 subprocess.run(["umount", "-l", mnt], stderr=subprocess.DEVNULL)
+            if not mounted(mnt):
+                self.mounts.remove(mnt)
         if self.sim:
             self.sim.terminate()
             self.sim.wait()
@@ -231,6 +233,11 @@ class Bench:
         self.rows.append(r)
         print("bench-peers: " + json.dumps(r), file=sys.stderr)
         return r
+
+
+def mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
 
 
 def run(cmd, env=None, stdout=subprocess.DEVNULL):
