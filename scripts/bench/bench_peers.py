@@ -6,8 +6,8 @@ test). Root: it mounts and drops the page cache before every row.
 Inputs (random bytes, made here and imported into hubsim):
   bench/big    big.bin, BENCH_PEERS_FILE_MB MiB
   bench/model  BENCH_PEERS_SHARDS safetensors shards of ~BENCH_PEERS_SHARD_MB
-               MiB (float32 tensors of 16 MiB at most), their index, a config,
-               a tokenizer.json and a README
+               MiB (float32 tensors of random bits, 16 MiB at most), their
+               index, a config, a tokenizer.json and a README
 Rows, each cold (fresh HF_HOME or hubfs cache dir, page caches dropped):
   - the file: hf_hub_download (the baseline) vs `cp` from a fresh mount vs
     `hubfs cat > file`, and HfFileSystem reading it sequentially (8 MiB reads)
@@ -59,8 +59,7 @@ for s in range(shards):
     while left > 0:
         n = min(left, 16 << 20)
         key = "layers.%d.w%d" % (s, i)
-        tensors[key] = rng.integers(0, 256, n, dtype=np.uint8).view(np.float32).reshape(-1, 1024) \
-            if n % 4096 == 0 else rng.standard_normal(n // 4, dtype=np.float32)
+        tensors[key] = rng.integers(0, 256, n, dtype=np.uint8).view(np.float32).reshape(-1, 1024)
         weight_map[key] = name
         total += tensors[key].nbytes
         left -= n
