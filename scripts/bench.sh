@@ -16,11 +16,14 @@
 #   - peak anonymous RSS (RssAnon) of the daemon while streaming a
 #     BENCH_STREAM_MB file through the mount
 #   - `hubfs xet hash` of the BENCH_SIZE_MB file on one core
+#   - then scripts/bench-peers.sh (unless BENCH_PEERS=0), its own table and
+#     JSON: the official Python client (hf_xet) vs the mount and `hubfs cat`
+#     on a BENCH_SIZE_MB file and a 4-shard model folder of the same total size
 # Every cold case drops the page cache first, so hubsim reads its store from
 # disk for all of them alike.
 # usage: scripts/bench.sh [BUILD_DIR]
 #   env: BENCH_SIZE_MB (1024), BENCH_STREAM_MB (4096), BENCH_FILES (10000),
-#        BENCH_FIO_SECS (15), BENCH_OUT (BUILD_DIR/bench), KIT (BUILD_DIR/conformance),
+#        BENCH_FIO_SECS (15), BENCH_PEERS (1), BENCH_OUT (BUILD_DIR/bench), KIT (BUILD_DIR/conformance),
 #        TMPDIR (work files: ~3 x BENCH_SIZE_MB + 3 x BENCH_STREAM_MB of disk)
 #   quick run: BENCH_SIZE_MB=256 BENCH_STREAM_MB=512 BENCH_FIO_SECS=5 scripts/bench.sh
 set -euo pipefail
@@ -321,3 +324,10 @@ json.dump({"file_size": size, "measurements": v, "targets": targets}, open(sys.a
 sys.stdout.write(text)
 PYEOF
 say "JSON: $OUT/bench-$stamp.json (table: $OUT/bench-$stamp.md)"
+
+# --- the official Python client as a peer (a second table)
+if [[ ${BENCH_PEERS:-1} != 0 ]]; then
+  echo
+  BENCH_OUT=$OUT BENCH_PEERS_FILE_MB=${BENCH_PEERS_FILE_MB:-$SIZE_MB} \
+    BENCH_PEERS_SHARD_MB=${BENCH_PEERS_SHARD_MB:-$((SIZE_MB / 4))} scripts/bench-peers.sh "$BUILD"
+fi
