@@ -237,15 +237,9 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   if (write) return Writable(*info) ? OpenWrite(ino, false) : VfsErrc::kReadOnly;
   auto view = ViewOf(*info);
   if (!view) return VfsErrc::kNoEntry;
-  if (Writable(*info) && info->meta->oid == "local" && !writable_->LiveSize(info->path)) {
-    // Committed since it was changed here: the inode now stands for the
-    // Hub's version (same number).
-    auto settled = SettledMeta(*info, /*may_block=*/true);
-    if (settled != info->meta) {
-      (void)inodes_.Update(ino, settled);
-      info->meta = settled;
-    }
-  }
+  // Committed since it was changed here: the inode now stands for the
+  // Hub's version (same number).
+  Settle(&*info);
   if (Writable(*info) && info->meta->oid == "local") {
     // A file changed here: read from its staged copy.
     auto staged = writable_->OpenStagedForRead(info->path);

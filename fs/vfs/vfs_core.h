@@ -206,6 +206,9 @@ class VfsCore {
   // entry at the view's commit (from the listing cache, or fetched when
   // `may_block`); its own meta while the change is pending or unknown.
   std::shared_ptr<const NodeMeta> SettledMeta(const InodeInfo& info, bool may_block) const;
+  // Makes a local inode whose change was committed stand for the Hub's
+  // version (same number); `info` follows.
+  void Settle(InodeInfo* info);
   // The Hub's file behind an inode (nullopt: a directory or a local file).
   std::optional<RemoteFile> RemoteOf(const InodeInfo& info) const;
   VfsStatus RenameOne(View& view, const std::string& from, const std::string& to,

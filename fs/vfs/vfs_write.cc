@@ -120,6 +120,15 @@ std::shared_ptr<const NodeMeta> VfsCore::SettledMeta(const InodeInfo& info,
   return c->meta;
 }
 
+void VfsCore::Settle(InodeInfo* info) {
+  if (!Writable(*info) || info->meta->is_dir || !IsLocal(*info->meta)) return;
+  auto settled = SettledMeta(*info, /*may_block=*/true);
+  if (settled != info->meta) {
+    (void)inodes_.Update(info->ino, settled);
+    info->meta = settled;
+  }
+}
+
 std::optional<RemoteFile> VfsCore::RemoteOf(const InodeInfo& info) const {
   if (info.meta->is_dir || IsLocal(*info.meta)) return std::nullopt;
   RemoteFile f;
@@ -196,6 +205,7 @@ VfsResult<VfsOpenFile> VfsCore::OpenWrite(uint64_t ino, bool truncate) {
   if (!info.ok()) return info.error();
   if (info->meta->is_dir) return VfsErrc::kIsDir;
   if (!Writable(*info)) return VfsErrc::kReadOnly;
+  Settle(&*info);
   auto staged = writable_->OpenForWrite(info->path, RemoteOf(*info), truncate, /*create=*/false);
   if (!staged.ok()) return VfsErrorFromStatus(staged.status());
   (void)inodes_.Update(ino, LocalMeta(false));
@@ -300,6 +310,7 @@ VfsResult<VfsAttr> VfsCore::SetSize(uint64_t ino, uint64_t fh, uint64_t size) {
   if (!info.ok()) return info.error();
   if (info->meta->is_dir) return VfsErrc::kIsDir;
   if (!Writable(*info)) return VfsErrc::kReadOnly;
+  Settle(&*info);
   Status st;
   auto handle = fh != 0 ? handles_.File(fh) : VfsResult<FileHandle>(VfsErrc::kBadHandle);
   if (handle.ok() && handle->writer && handle->staged) {

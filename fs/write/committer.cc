@@ -118,7 +118,11 @@ Status WriteCommitter::WaitCommitted(const std::string& path, uint64_t seq,
                                      std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock<std::mutex> lock(mu_);
-  urgent_ = true;
+  ++waiters_;
+  struct Done {
+    int* n;
+    ~Done() { --*n; }
+  } done{&waiters_};  // with mu_ held: every return below holds the lock
   if (!first_notify_) first_notify_ = clock_->Now();
   cv_.notify_all();
   const uint64_t conflicts_before = stats_.conflict_prs;
@@ -174,10 +178,9 @@ void WriteCommitter::Run() {
     // Not a sliding window: the first change since the last commit sets
     // the time; later ones do not push it back.
     const auto due = *first_notify_ + options_.commit_delay;
-    if (!urgent_ && clock_->Now() < due) {
-      lock.unlock();
-      clock_->SleepFor(std::min<Clock::Duration>(due - clock_->Now(), std::chrono::milliseconds(200)));
-      lock.lock();
+    if (const auto now = clock_->Now(); waiters_ == 0 && now < due) {
+      // Woken early by a waiter (fsync) or a stop.
+      cv_.wait_for(lock, std::min<Clock::Duration>(due - now, std::chrono::milliseconds(200)));
       continue;
     }
     first_notify_.reset();
@@ -215,8 +218,10 @@ void WriteCommitter::Run() {
         }
       }
       if (more && !first_notify_) first_notify_ = clock_->Now();
-    } else {
-      urgent_ = false;  // nothing committable (e.g. all busy): wait for a Notify
+    } else if (waiters_ > 0) {
+      // Nothing committable although someone waits (its files are busy):
+      // wait for a Notify rather than spin.
+      cv_.wait_for(lock, std::chrono::milliseconds(200));
     }
     cv_.notify_all();
   }

@@ -143,7 +143,7 @@ class WriteCommitter {
   std::condition_variable cv_;
   std::thread thread_;
   bool stop_ = false;                             // GUARDED_BY(mu_)
-  bool urgent_ = false;                           // GUARDED_BY(mu_): a waiter wants it now
+  int waiters_ = 0;                               // GUARDED_BY(mu_): fsync/sync waiting: commit now
   std::optional<Clock::TimePoint> first_notify_;  // GUARDED_BY(mu_)
   // path -> (PR, seq of the change that went there)
   std::map<std::string, std::pair<uint64_t, uint64_t>> conflicted_;  // GUARDED_BY(mu_)

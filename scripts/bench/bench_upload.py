@@ -69,6 +69,9 @@ class Hubsim:
     def commits(self):
         return len(json.loads(self.call("GET", "/api/models/me/bench/commits/main?limit=1000")))
 
+    def commits_all(self):
+        return json.loads(self.call("GET", "/api/models/me/bench/commits/main?limit=10000"))
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
