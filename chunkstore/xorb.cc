@@ -402,8 +402,8 @@ Result<XorbInfo> ParseXorb(std::span<const uint8_t> bytes) {
       return CorruptError("xorb: more than " + std::to_string(kMaxXorbChunksRead) + " chunks");
     }
     HUBFS_ASSIGN_OR_RETURN(ChunkRecordHeader header, ParseChunkRecordHeader(rest));
-    if (pos + header.record_size() > kMaxXorbBodySize) {
-      return CorruptError("xorb: body exceeds 64 MiB");
+    if (pos + header.record_size() > kMaxXorbBodySizeRead) {
+      return CorruptError("xorb: body exceeds 65 MiB");
     }
     chunk.resize(header.uncompressed_size);
     size_t consumed = 0;

@@ -27,8 +27,13 @@ inline constexpr size_t kChunkRecordHeaderSize = 8;
 // Reader bounds of §3.2.
 inline constexpr uint32_t kMaxChunkUncompressedSize = 131072;
 inline constexpr uint32_t kMaxChunkCompressedSize = 262144;
-// A serialized xorb body is at most 64 MiB (§3.1).
+// A serialized xorb body is at most 64 MiB (§3.1): what we write.
 inline constexpr uint64_t kMaxXorbBodySize = 64ull << 20;
+// What we accept (readers must not assume the writer limits): the reference
+// client caps the *uncompressed* data at 64 MiB, so its records, with their
+// 8-byte headers, pass 64 MiB slightly (random data: by up to 64 KiB). Found
+// by the official Python client's uploads of a 1 GiB random file.
+inline constexpr uint64_t kMaxXorbBodySizeRead = kMaxXorbBodySize + (1ull << 20);
 // Writer limits of the reference client (§3.1); readers must not assume them.
 inline constexpr size_t kMaxXorbChunks = 8192;
 // Reader bound (ours): 16 times the writer limit, so that 64 MiB of tiny
@@ -149,7 +154,7 @@ struct XorbInfo {
 // until the end or a `XETBLOB` footer, decodes and hashes every chunk, and
 // computes the xorb hash. The caller compares it with the hash it expected.
 // If a footer is present it must be well formed and agree with the body.
-// Errors (kCorrupt): body > 64 MiB, zero chunks, more than kMaxXorbChunksRead
+// Errors (kCorrupt): records past kMaxXorbBodySizeRead, zero chunks, more than kMaxXorbChunksRead
 // chunks, a truncated or undecodable record, an unknown scheme or version, a
 // footer that disagrees.
 Result<XorbInfo> ParseXorb(std::span<const uint8_t> bytes);

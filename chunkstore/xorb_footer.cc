@@ -119,7 +119,7 @@ Result<XorbInfo> ParseXorbFooter(std::span<const uint8_t> stored_bytes) {
   }
   XorbInfo info;
   info.body_size = stored_bytes.size() - 4 - info_length;
-  if (info.body_size > kMaxXorbBodySize) return FooterCorrupt("body exceeds 64 MiB");
+  if (info.body_size > kMaxXorbBodySizeRead) return FooterCorrupt("body exceeds 65 MiB");
   FooterReader r(stored_bytes.subspan(info.body_size, info_length));
   uint8_t version = 0;
   if (!r.Ident(kXorbFooterIdent) || !r.U8(&version)) return FooterCorrupt("bad ident");

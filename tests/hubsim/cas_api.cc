@@ -1,5 +1,7 @@
 #include "tests/hubsim/cas_api.h"
 
+#include <cstdio>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -125,7 +127,13 @@ void CasApi::Handle(const httplib::Request& req, httplib::Response& res) {
     auto inserted = s_.cas->PutXorb(
         *hash, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(req.body.data()),
                                         req.body.size()));
-    if (!inserted.ok()) return SendStatus(res, inserted.status());
+    if (!inserted.ok()) {
+      // A refused upload is worth a line on stderr: clients often show only
+      // the status.
+      std::fprintf(stderr, "hubsim: xorb %s refused: %s\n", seg[3].c_str(),
+                   inserted.status().message().c_str());
+      return SendStatus(res, inserted.status());
+    }
     return SendJson(res, 200, json{{"was_inserted", *inserted}});
   }
   if (seg.size() == 2 && seg[1] == "shards" && m == "POST") {
@@ -138,7 +146,10 @@ void CasApi::Handle(const httplib::Request& req, httplib::Response& res) {
         s_.cas->PutShard(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(req.body.data()),
                                                   req.body.size()),
                          s_.now(), &sha256s);
-    if (!inserted.ok()) return SendStatus(res, inserted.status());
+    if (!inserted.ok()) {
+      std::fprintf(stderr, "hubsim: shard refused: %s\n", inserted.status().message().c_str());
+      return SendStatus(res, inserted.status());
+    }
     // The files now belong to the repo the write token was issued for, so its
     // commits may name them by sha256 (a deleted repo gets nothing).
     if (auto key = TokenRepo(claims)) {

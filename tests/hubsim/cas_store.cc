@@ -89,7 +89,7 @@ Status CasStore::IndexDedup(const Hash& chunk, const Hash& xorb,
 }
 
 Result<bool> CasStore::PutXorb(const Hash& hash, std::span<const uint8_t> body) {
-  if (body.size() > chunkstore::kMaxXorbBodySize + (1 << 20)) return Bad("xorb larger than 64 MiB");
+  if (body.size() > chunkstore::kMaxXorbBodySizeRead + (1 << 20)) return Bad("xorb larger than 66 MiB");
   auto parsed = chunkstore::ParseXorb(body);
   if (!parsed.ok()) return Bad("invalid xorb: " + parsed.status().message());
   const chunkstore::XorbInfo& info = *parsed;

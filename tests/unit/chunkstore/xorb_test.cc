@@ -541,11 +541,27 @@ TEST(XorbTest, ParseRejectsHostileBodies) {
   bad = body;
   bad.insert(bad.end(), footer.begin(), footer.end());
   EXPECT_EQ(ParseXorb(bad).status().code(), ErrorCode::kCorrupt);
-  // Too large: 65 MiB of valid raw records.
+  // Too large: valid raw records past the read bound (65 MiB).
   std::vector<uint8_t> huge;
   std::vector<uint8_t> max = RandomBytes(kMaxChunkUncompressedSize, 3);
-  while (huge.size() <= kMaxXorbBodySize) AppendChunkRecord(max, CompressionPolicy::kNone, &huge);
+  while (huge.size() <= kMaxXorbBodySizeRead) {
+    AppendChunkRecord(max, CompressionPolicy::kNone, &huge);
+  }
   EXPECT_EQ(ParseXorb(huge).status().code(), ErrorCode::kCorrupt);
+}
+
+TEST(XorbTest, ParseAcceptsTheReferenceClientsFullXorbs) {
+  // xet-core caps the uncompressed data at 64 MiB: stored records of random
+  // chunks then pass 64 MiB by their headers (seen from hf_xet uploads).
+  std::vector<uint8_t> body;
+  std::vector<uint8_t> chunk = RandomBytes(kMaxChunkUncompressedSize, 4);
+  for (uint64_t data = 0; data + chunk.size() <= kMaxXorbUnpackedSize; data += chunk.size()) {
+    AppendChunkRecord(chunk, CompressionPolicy::kNone, &body);
+  }
+  ASSERT_GT(body.size(), kMaxXorbBodySize);
+  Result<XorbInfo> info = ParseXorb(body);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->unpacked_size, kMaxXorbUnpackedSize);
 }
 
 TEST(XorbTest, ParseBoundsTheChunkCount) {
