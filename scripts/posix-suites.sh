@@ -161,10 +161,10 @@ elif [[ -n "$FIO" && -x "$FIO" ]]; then
   mkdir -p "$MNT/fio"
   fio_job() {  # name, extra args...
     local name=$1; shift
-    "$FIO" --name=hubfs --directory="$MNT/fio" \
+    (cd "$LOGS" && "$FIO" --name=hubfs --directory="$MNT/fio" \
       --rw=write --bs=64k --size="$FIO_SIZE" --numjobs=2 --ioengine=psync \
       --verify=crc32c --verify_fatal=1 --verify_backlog=0 --group_reporting \
-      "$@" >"$LOGS/fio-$name.log" 2>&1
+      "$@" >"$LOGS/fio-$name.log" 2>&1)
   }
   if fio_job write --do_verify=1; then
     record fio "write+verify" 1 0 "2 jobs x $FIO_SIZE"

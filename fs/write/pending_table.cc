@@ -1,5 +1,7 @@
 #include "fs/write/pending_table.h"
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 namespace hubfs::fs {
@@ -147,8 +149,15 @@ std::vector<PendingRecord> PendingTable::Committed(const std::vector<BatchItem>&
                                                    bool on_target) {
   Begin();
   std::vector<PendingRecord> out;
+  // Files of the batch removed here while it went up: they do not keep
+  // their directory on the Hub.
+  std::set<std::string> gone;
   for (const BatchItem& item : batch) {
     const PendingChange* cur = Find(item.path);
+    if (item.change.kind != PendingChange::Kind::kDeleted &&
+        (cur == nullptr || cur->kind == PendingChange::Kind::kDeleted)) {
+      gone.insert(item.path);
+    }
     if (cur != nullptr && cur->seq == item.change.seq) {
       out.push_back(Set(item.path, std::nullopt));
       continue;
@@ -178,7 +187,7 @@ std::vector<PendingRecord> PendingTable::Committed(const std::vector<BatchItem>&
     const bool want_deleted = change.kind == PendingChange::Kind::kDeletedDir;
     for (const BatchItem& item : batch) {
       if ((item.change.kind == PendingChange::Kind::kDeleted) == want_deleted &&
-          item.path.rfind(prefix, 0) == 0) {
+          item.path.rfind(prefix, 0) == 0 && gone.count(item.path) == 0) {
         dirs.push_back(path);
         break;
       }

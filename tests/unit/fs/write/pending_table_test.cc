@@ -159,6 +159,21 @@ TEST(PendingTableTest, AFileRemovedWhileItsCommitWasUnderWayIsDeletedNext) {
   ExpectReplayEquals(q.t, q.log);
 }
 
+TEST(PendingTableTest, ANewDirWhoseOnlyFileWasRemovedDuringItsCommitStays) {
+  Recorder r;
+  r.Add(r.t.MakeDir("d"));
+  r.Add(r.t.Stage("d/f", 1, 0, std::nullopt, false));
+  auto batch = r.t.TakeBatch(r.t.last_seq(), {});
+  ASSERT_EQ(batch.size(), 1u);
+  r.Add(r.t.RemoveFile("d/f", false));  // unlinked while the commit went up
+  r.Add(r.t.Committed(batch));
+  ASSERT_NE(r.t.Find("d"), nullptr);
+  EXPECT_EQ(r.t.Find("d")->kind, Kind::kNewDir);  // still a directory here
+  ASSERT_NE(r.t.Find("d/f"), nullptr);
+  EXPECT_EQ(r.t.Find("d/f")->kind, Kind::kDeleted);
+  ExpectReplayEquals(r.t, r.log);
+}
+
 TEST(PendingTableTest, AnEmptyNewDirStaysLocalAndRmdirForgetsIt) {
   Recorder r;
   r.Add(r.t.MakeDir("d"));
