@@ -461,7 +461,10 @@ VfsStatus VfsCore::KeepDirectory(const std::string& dir) {
   auto own = writable_->Find(dir);
   if (own && own->kind == PendingChange::Kind::kNewDir) return VfsOk{};
   auto listing = MergedListing(*root_view_, dir, /*may_block=*/true);
-  if (!listing.ok() || !(*listing)->children.empty()) return VfsOk{};
+  // No entry: the directory stood only for the change just removed (a new
+  // directory under it, say), as the Hub has no such directory.
+  if (!listing.ok() && listing.error().code != VfsErrc::kNoEntry) return VfsOk{};
+  if (listing.ok() && !(*listing)->children.empty()) return VfsOk{};
   Status st = writable_->Mkdir(dir);
   if (!st.ok()) return VfsErrorFromStatus(st);
   return VfsOk{};

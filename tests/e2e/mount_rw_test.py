@@ -362,6 +362,15 @@ def run(e, args):
         fail("unlink of posix/only.txt not committed")
     if not os.path.isdir(d) or os.listdir(d):
         fail("a directory emptied by unlink vanished once the deletion was committed")
+    # A directory kept only by an emptied subdirectory stays when that goes.
+    os.mkdir(os.path.join(d, "sub"))
+    write(os.path.join(d, "sub", "f"), b"f\n")
+    e.sync()
+    os.unlink(os.path.join(d, "sub", "f"))
+    e.sync()
+    os.rmdir(os.path.join(d, "sub"))
+    if not os.path.isdir(d) or os.listdir(d):
+        fail("a directory emptied by rmdir vanished")
     write(os.path.join(d, "again.txt"), b"a\n")
     e.sync()
     if e.resolve("posix/again.txt") != b"a\n":
