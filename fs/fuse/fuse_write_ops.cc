@@ -4,7 +4,9 @@
 // on the I/O side; a write only goes to the local staging file, so it is
 // answered on the FUSE thread.
 #include <fcntl.h>
+#include <limits.h>
 
+#include <cstring>
 #include <string>
 
 #include "fs/fuse/fuse_internal.h"
@@ -16,6 +18,10 @@ bool Writable(fuse_req_t req) { return Self(req).options.writable; }
 
 void ReplyReadOnly(fuse_req_t req) { fuse_reply_err(req, ErrnoFor(VfsErrc::kReadOnly)); }
 
+// A name longer than a directory entry may be (the kernel leaves the check
+// to the filesystem).
+bool TooLong(const char* name) { return std::strlen(name) > NAME_MAX; }
+
 void ReplyStatus(fuse_req_t req, const VfsStatus& st, const char* op) {
   if (!st.ok()) return ReplyError(req, st.error(), op);
   fuse_reply_err(req, 0);
@@ -26,6 +32,10 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   if (!Writable(req)) return ReplyReadOnly(req);
   if (!S_ISREG(mode) && (mode & S_IFMT) != 0) {
     fuse_reply_err(req, EPERM);  // only regular files exist on the Hub
+    return;
+  }
+  if (TooLong(name)) {
+    fuse_reply_err(req, ENAMETOOLONG);
     return;
   }
   const bool truncate = (fi->flags & O_TRUNC) != 0;
@@ -117,6 +127,10 @@ void OpSetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
   if (!Writable(req)) return ReplyReadOnly(req);
+  if (TooLong(name)) {
+    fuse_reply_err(req, ENAMETOOLONG);
+    return;
+  }
   Offload(req, "mkdir",
           [req, core = Self(req).core, parent, n = std::string(name)](ReplyOnce& once) {
             auto r = core->Mkdir(parent, n);
@@ -153,6 +167,10 @@ void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
   if (!Writable(req)) return ReplyReadOnly(req);
   if ((flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) != 0) {
     fuse_reply_err(req, EINVAL);  // RENAME_EXCHANGE, RENAME_WHITEOUT
+    return;
+  }
+  if (TooLong(new_name)) {
+    fuse_reply_err(req, ENAMETOOLONG);
     return;
   }
   const bool no_replace = (flags & RENAME_NOREPLACE) != 0;

@@ -134,17 +134,21 @@ VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
   a.ino = info.ino;
   a.is_dir = info.meta->is_dir;
   a.mode = a.is_dir ? 0555 : 0444;
+  std::shared_ptr<const NodeMeta> meta = info.meta;
   if (Writable(info)) {
     a.mode = a.is_dir ? 0755 : 0644;
-    if (!a.is_dir && info.meta->oid == "local" && !writable_->LiveSize(info.path)) {
-      // Committed since: what the Hub has now.
-      auto settled = SettledMeta(info, /*may_block=*/false);
-      a.size = settled->size;
-      a.blocks = (a.size + 511) / 512;
+    // A file changed here (open for writing or pending): its size is the
+    // staged file's, live - also when this inode was looked up with the
+    // Hub's entry while a commit had just taken an earlier version.
+    std::optional<uint64_t> live;
+    if (!a.is_dir) {
+      auto pending = writable_->Find(info.path);
+      if (meta->oid == "local" || !pending || pending->kind == PendingChange::Kind::kStaged) {
+        live = writable_->LiveSize(info.path);
+      }
     }
-    if (!a.is_dir && info.meta->oid == "local" && writable_->LiveSize(info.path)) {
-      // A file changed here: its size is the staged file's, live.
-      a.size = writable_->LiveSize(info.path).value_or(0);
+    if (live) {
+      a.size = *live;
       a.blocks = (a.size + 511) / 512;
       a.uid = options_.uid;
       a.gid = options_.gid;
@@ -152,11 +156,13 @@ VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
       a.mtime = clock_->UnixSeconds();
       return a;
     }
+    // Committed since: what the Hub has now.
+    if (!a.is_dir && meta->oid == "local") meta = SettledMeta(info, /*may_block=*/false);
   }
   a.nlink = 1;  // directories too: tells find(1) not to count subdirectories
   a.uid = options_.uid;
   a.gid = options_.gid;
-  a.size = info.meta->size;
+  a.size = meta->size;
   a.blocks = (a.size + 511) / 512;
   if (IsSynthetic(info)) {
     a.mtime = layout_->mount_time;
@@ -193,9 +199,14 @@ VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool
   const Child* child = (*listing)->Find(name);
   if (child == nullptr) return VfsErrc::kNoEntry;
   std::string path = ChildPath(dir->path, name);
-  auto ino = Writable(*dir) && (child->meta->oid == "local" || child->meta->oid == "local-dir")
-                 ? RefLocal(dir->view, path, child->meta->is_dir)
-                 : inodes_.Ref(dir->view, path, child->meta);
+  // A file open for writing keeps its local inode although a commit took
+  // its last flushed version (the listing shows the Hub's entry then).
+  const bool local =
+      Writable(*dir) && (child->meta->oid == "local" || child->meta->oid == "local-dir" ||
+                         (!child->meta->is_dir && !writable_->Find(path) &&
+                          writable_->LiveSize(path)));
+  auto ino = local ? RefLocal(dir->view, path, child->meta->is_dir)
+                   : inodes_.Ref(dir->view, path, child->meta);
   if (!ino.ok()) return ino.error();
   return EntryOf(InodeInfo{*ino, dir->view, std::move(path), child->meta});
 }

@@ -213,6 +213,10 @@ class VfsCore {
   std::optional<RemoteFile> RemoteOf(const InodeInfo& info) const;
   VfsStatus RenameOne(View& view, const std::string& from, const std::string& to,
                       const std::shared_ptr<const NodeMeta>& meta);
+  // After a name left `dir` (unlink, rename away, rmdir): the Hub keeps no
+  // empty directory, so one emptied here stays as a new local directory
+  // (as after mkdir) rather than vanishing once the change is committed.
+  VfsStatus KeepDirectory(const std::string& dir);
 
   RepoSource* const source_;
   WritableView* writable_ = nullptr;

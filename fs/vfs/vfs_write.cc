@@ -91,8 +91,15 @@ BaseReaderFactory VfsCore::BaseReaders() {
 }
 
 void VfsCore::ShowCommit(const std::string& commit) {
-  views_.MarkDue(*root_view_);
-  views_.Refresh(*root_view_);
+  // The overlay forgets the committed changes once this returns, and a file
+  // reopened then is based on what the view shows: it must show this commit
+  // (or a newer one). A refresh under way on another thread may have read
+  // the branch before the commit landed: wait for it and resolve again.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    views_.MarkDue(*root_view_);
+    (void)views_.MaybeRefresh(*root_view_, /*may_block=*/true);
+    if (root_view_->Current().commit == commit) break;
+  }
   HUBFS_LOG(kInfo) << "committed " << commit << "; the view shows "
                    << root_view_->Current().commit;
 }
@@ -316,7 +323,9 @@ VfsResult<VfsAttr> VfsCore::SetSize(uint64_t ino, uint64_t fh, uint64_t size) {
   if (handle.ok() && handle->writer && handle->staged) {
     st = handle->staged->Truncate(size);
   } else {
-    st = writable_->Truncate(info->path, RemoteOf(*info), size);
+    InodeInfo settled = *info;
+    settled.meta = SettledMeta(*info, /*may_block=*/true);
+    st = writable_->Truncate(info->path, RemoteOf(settled), size);
     if (st.ok()) (void)inodes_.Update(ino, LocalMeta(false));
   }
   if (!st.ok()) return VfsErrorFromStatus(st);
@@ -338,7 +347,7 @@ VfsStatus VfsCore::Unlink(uint64_t parent, std::string_view name) {
   Status st = writable_->Unlink(path, was_remote);
   if (!st.ok()) return VfsErrorFromStatus(st);
   inodes_.Unname(0, path);
-  return VfsOk{};
+  return KeepDirectory(dir->path);
 }
 
 VfsStatus VfsCore::Rmdir(uint64_t parent, std::string_view name) {
@@ -358,7 +367,7 @@ VfsStatus VfsCore::Rmdir(uint64_t parent, std::string_view name) {
   Status st = writable_->Rmdir(path, was_remote);
   if (!st.ok()) return VfsErrorFromStatus(st);
   inodes_.Unname(0, path);
-  return VfsOk{};
+  return KeepDirectory(dir->path);
 }
 
 VfsResult<VfsEntry> VfsCore::Mkdir(uint64_t parent, std::string_view name) {
@@ -451,6 +460,21 @@ VfsStatus VfsCore::Rename(uint64_t parent, std::string_view name, uint64_t new_p
       (void)inodes_.Update(ino, LocalMeta(false));
     }
   }
+  if (dir->path != new_dir->path) return KeepDirectory(dir->path);
+  return VfsOk{};
+}
+
+VfsStatus VfsCore::KeepDirectory(const std::string& dir) {
+  if (dir.empty()) return VfsOk{};  // the root always exists
+  auto own = writable_->Find(dir);
+  if (own && own->kind == PendingChange::Kind::kNewDir) return VfsOk{};
+  auto listing = MergedListing(*root_view_, dir, /*may_block=*/true);
+  // No entry: the directory stood only for the change just removed (a new
+  // directory under it, say), as the Hub has no such directory.
+  if (!listing.ok() && listing.error().code != VfsErrc::kNoEntry) return VfsOk{};
+  if (listing.ok() && !(*listing)->children.empty()) return VfsOk{};
+  Status st = writable_->Mkdir(dir);
+  if (!st.ok()) return VfsErrorFromStatus(st);
   return VfsOk{};
 }
 

@@ -307,7 +307,8 @@ bool WriteCommitter::CommitOnce(Status* error) {
   }
   {
     std::lock_guard<std::mutex> jl(*journal_mu_);
-    Status st = journal_->Append(journal_->table().Committed(batch));
+    Status st = journal_->Append(journal_->table().Committed(
+        batch, report->committed && !report->conflict_pr));
     if (st.ok() && report->committed && !report->conflict_pr && !plan.create_pr) {
       st = journal_->SetBaseCommit(report->commit.commit_oid);
     }

@@ -1,6 +1,8 @@
 #include "fs/write/pending_table.h"
 
 #include <cstdint>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 namespace hubfs::fs {
@@ -144,12 +146,38 @@ std::vector<BatchItem> PendingTable::TakeBatch(uint64_t upto_seq,
   return attributes;
 }
 
-std::vector<PendingRecord> PendingTable::Committed(const std::vector<BatchItem>& batch) {
+std::vector<PendingRecord> PendingTable::Committed(const std::vector<BatchItem>& batch,
+                                                   bool on_target) {
   Begin();
   std::vector<PendingRecord> out;
+  // Files of the batch removed here while it went up: they do not keep
+  // their directory on the Hub.
+  std::set<std::string> gone;
   for (const BatchItem& item : batch) {
     const PendingChange* cur = Find(item.path);
-    if (cur != nullptr && cur->seq == item.change.seq) out.push_back(Set(item.path, std::nullopt));
+    if (item.change.kind != PendingChange::Kind::kDeleted &&
+        (cur == nullptr || cur->kind == PendingChange::Kind::kDeleted)) {
+      gone.insert(item.path);
+    }
+    if (cur != nullptr && cur->seq == item.change.seq) {
+      out.push_back(Set(item.path, std::nullopt));
+      continue;
+    }
+    if (!on_target || item.change.kind == PendingChange::Kind::kDeleted) continue;
+    // Changed again while the commit was under way: the Hub has the file
+    // now. Removed meanwhile (a temp file renamed or unlinked while it was
+    // being committed): its deletion must be committed too; changed again:
+    // a later removal must delete it on the Hub.
+    if (cur == nullptr) {
+      PendingChange c;
+      c.kind = PendingChange::Kind::kDeleted;
+      c.was_remote = true;
+      out.push_back(Set(item.path, c));
+    } else if (!cur->is_dir() && !cur->was_remote) {
+      PendingChange c = *cur;
+      c.was_remote = true;
+      out.push_back(Set(item.path, c));
+    }
   }
   // A new directory now holding a committed file exists on the Hub; a
   // removed one whose files' deletions were committed is gone from it.
@@ -160,7 +188,7 @@ std::vector<PendingRecord> PendingTable::Committed(const std::vector<BatchItem>&
     const bool want_deleted = change.kind == PendingChange::Kind::kDeletedDir;
     for (const BatchItem& item : batch) {
       if ((item.change.kind == PendingChange::Kind::kDeleted) == want_deleted &&
-          item.path.rfind(prefix, 0) == 0) {
+          item.path.rfind(prefix, 0) == 0 && gone.count(item.path) == 0) {
         dirs.push_back(path);
         break;
       }

@@ -122,8 +122,12 @@ class PendingTable {
   std::vector<BatchItem> TakeBatch(uint64_t upto_seq, const std::set<std::string>& busy) const;
   // After a commit landed: forgets the changes of `batch` that were not
   // changed again since, and the new directories that now hold a committed
-  // file. Returns the records to journal and apply.
-  std::vector<PendingRecord> Committed(const std::vector<BatchItem>& batch);
+  // file. `on_target`: the commit landed where the view's changes go (not
+  // in a pull request made for a conflict); then a file of the batch that
+  // was removed meanwhile gets a deletion, and one changed again counts as
+  // on the Hub. Returns the records to journal and apply.
+  std::vector<PendingRecord> Committed(const std::vector<BatchItem>& batch,
+                                       bool on_target = true);
 
  private:
   std::vector<PendingRecord> PlanRemove(const std::string& path, bool was_remote);

@@ -36,6 +36,11 @@ uint64_t StagedFile::size() const {
   return size_;
 }
 
+StagedFile::State StagedFile::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return State{generation_.load(), size_, present_, base_limit_};
+}
+
 RangeSet StagedFile::present() const {
   std::lock_guard<std::mutex> lock(mu_);
   return present_;

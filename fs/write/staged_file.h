@@ -61,6 +61,15 @@ class StagedFile {
 
   uint64_t size() const;
   uint64_t generation() const { return generation_.load(); }
+  // What a journal record needs, taken at one instant: a write on another
+  // thread lands wholly before or after it (and bumps the generation).
+  struct State {
+    uint64_t generation = 0;
+    uint64_t size = 0;
+    RangeSet present;
+    uint64_t base_limit = 0;
+  };
+  State state() const;
   // Local ranges, and where base bytes end (for the journal).
   RangeSet present() const;
   uint64_t base_limit() const;

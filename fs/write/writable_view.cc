@@ -368,10 +368,14 @@ Status WritableView::Flush(const std::string& path, const std::shared_ptr<Staged
     }
     // No entry: a commit took the last flushed version; the Hub has it now.
     const bool was_remote = c != nullptr ? c->was_remote : true;
+    // Writes are answered without this lock: one landing now must either be
+    // in the record or leave the generation recorded behind it, so that the
+    // next flush journals it (a record of an older size with a newer
+    // generation lost the write's extension at the next reopen).
+    const StagedFile::State now = file->state();
     HUBFS_RETURN_IF_ERROR(AppendLocked(journal_->table().Stage(
-        path, of.id, file->size(), of.base, was_remote, file->present().Ranges(),
-        file->base_limit())));
-    flushed_generation_[of.id] = file->generation();
+        path, of.id, now.size, of.base, was_remote, now.present.Ranges(), now.base_limit)));
+    flushed_generation_[of.id] = now.generation;
     if (previous) RemoveStagingLocked(*previous);
     return Status::Ok();
   }

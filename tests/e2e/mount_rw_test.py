@@ -13,6 +13,8 @@ Checks (each prints "ok: ..."):
   the final file; a directory rename re-references (no xorb upload);
   mkdir/rmdir of an empty directory commits nothing; unlink deletes;
 - numpy memmap r+ edits are committed; fsync returns once committed;
+- truncate(2) and an open for update of a file whose creation was
+  committed; a directory emptied by unlink stays; ENAMETOOLONG;
 - kill -9 of the daemon after close: the remount commits the change;
 - a racing commit on the same path: the change goes to a pull request and
   `hubfs sync` reports it, main keeps the other writer's version.
@@ -230,8 +232,9 @@ def run(e, args):
     copy_s = time.time() - t0
     e.sync()
     made = len(e.commits()) - before
-    if made < 1 or made > 5:
-        fail("cp -r of %d files made %d commits" % (len(files), made))
+    # One commit per --commit-delay (1 s) at most while cp runs, plus the sync's.
+    if made < 1 or made > 3 + int(copy_s):
+        fail("cp -r of %d files in %.1f s made %d commits" % (len(files), copy_s, made))
     tree = e.tree()
     for rel, data in files.items():
         if tree.get("copied/" + rel, {}).get("size") != len(data):
@@ -337,6 +340,54 @@ def run(e, args):
         fail("fsync returned before the commit")
     os.close(fd)
     ok("fsync returns once the change is committed")
+
+    # --- POSIX details (found by pjdfstest)
+    d = os.path.join(e.mnt, "posix")
+    os.mkdir(d)
+    only = os.path.join(d, "only.txt")
+    write(only, b"x\n")
+    e.sync()
+    # A file created here whose creation was committed: truncate(2) by path
+    # and an open for update reach the Hub's version.
+    os.truncate(only, 1)
+    with open(only, "r+b") as f:
+        f.seek(1)
+        f.write(b"yz")
+    e.sync()
+    if e.resolve("posix/only.txt") != b"xyz":
+        fail("truncate/update of a committed file: %r" % e.resolve("posix/only.txt"))
+    # Its directory's last file deleted: the directory stays (as after mkdir).
+    os.unlink(only)
+    e.sync()
+    if "posix/only.txt" in e.tree():
+        fail("unlink of posix/only.txt not committed")
+    if not os.path.isdir(d) or os.listdir(d):
+        fail("a directory emptied by unlink vanished once the deletion was committed")
+    # A directory kept only by an emptied subdirectory stays when that goes.
+    os.mkdir(os.path.join(d, "sub"))
+    write(os.path.join(d, "sub", "f"), b"f\n")
+    e.sync()
+    os.unlink(os.path.join(d, "sub", "f"))
+    e.sync()
+    os.rmdir(os.path.join(d, "sub"))
+    if not os.path.isdir(d) or os.listdir(d):
+        fail("a directory emptied by rmdir vanished")
+    write(os.path.join(d, "again.txt"), b"a\n")
+    e.sync()
+    if e.resolve("posix/again.txt") != b"a\n":
+        fail("a file in the emptied directory was not committed")
+    # Names longer than NAME_MAX: ENAMETOOLONG, not EINVAL.
+    long_name = os.path.join(e.mnt, "n" * 256)
+    for what, op in (("create", lambda p: open(p, "w")), ("mkdir", os.mkdir),
+                     ("rename", lambda p: os.rename(os.path.join(d, "again.txt"), p))):
+        try:
+            op(long_name)
+            fail("%s of a 256-byte name succeeded" % what)
+        except OSError as err:
+            if err.errno != errno.ENAMETOOLONG:
+                fail("%s of a 256-byte name: %s" % (what, err))
+    ok("truncate and update of a committed file, an emptied directory stays, "
+       "ENAMETOOLONG for long names")
     e.unmount()
 
     # --- kill -9 after close, then remount

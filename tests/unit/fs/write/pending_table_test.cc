@@ -123,6 +123,57 @@ TEST(PendingTableTest, CommittedForgetsOnlyWhatDidNotChangeSince) {
   ExpectReplayEquals(r.t, r.log);
 }
 
+TEST(PendingTableTest, AFileRemovedWhileItsCommitWasUnderWayIsDeletedNext) {
+  Recorder r;
+  // An editor's temp file is taken by a commit, then renamed over the real
+  // name (and another one unlinked) before the commit lands: the Hub has
+  // them then, so their deletions must follow.
+  r.Add(r.t.Stage("cfg.tmp", 1, 10, std::nullopt, false));
+  r.Add(r.t.Stage("scratch", 2, 5, std::nullopt, false));
+  auto batch = r.t.TakeBatch(r.t.last_seq(), {});
+  ASSERT_EQ(batch.size(), 2u);
+  r.Add(r.t.RenameFile("cfg.tmp", "cfg", std::nullopt, false, false));
+  r.Add(r.t.RemoveFile("scratch", false));
+  EXPECT_EQ(r.t.Find("scratch"), nullptr);
+  r.Add(r.t.Committed(batch));
+  ASSERT_NE(r.t.Find("cfg.tmp"), nullptr);
+  EXPECT_EQ(r.t.Find("cfg.tmp")->kind, Kind::kDeleted);
+  ASSERT_NE(r.t.Find("scratch"), nullptr);
+  EXPECT_EQ(r.t.Find("scratch")->kind, Kind::kDeleted);
+  ASSERT_NE(r.t.Find("cfg"), nullptr);
+  EXPECT_EQ(r.t.Find("cfg")->kind, Kind::kStaged);
+  auto next = r.t.TakeBatch(r.t.last_seq(), {});
+  ASSERT_EQ(next.size(), 3u);  // cfg, then the two deletions
+  EXPECT_EQ(next[0].path, "cfg");
+  // Written again while committing, then unlinked: deleted on the Hub.
+  Recorder q;
+  q.Add(q.t.Stage("b", 1, 1, std::nullopt, false));
+  auto b1 = q.t.TakeBatch(q.t.last_seq(), {});
+  q.Add(q.t.Stage("b", 2, 2, std::nullopt, false));
+  q.Add(q.t.Committed(b1));
+  ASSERT_NE(q.t.Find("b"), nullptr);
+  EXPECT_TRUE(q.t.Find("b")->was_remote);
+  q.Add(q.t.RemoveFile("b", q.t.Find("b")->was_remote));
+  EXPECT_EQ(q.t.Find("b")->kind, Kind::kDeleted);
+  ExpectReplayEquals(r.t, r.log);
+  ExpectReplayEquals(q.t, q.log);
+}
+
+TEST(PendingTableTest, ANewDirWhoseOnlyFileWasRemovedDuringItsCommitStays) {
+  Recorder r;
+  r.Add(r.t.MakeDir("d"));
+  r.Add(r.t.Stage("d/f", 1, 0, std::nullopt, false));
+  auto batch = r.t.TakeBatch(r.t.last_seq(), {});
+  ASSERT_EQ(batch.size(), 1u);
+  r.Add(r.t.RemoveFile("d/f", false));  // unlinked while the commit went up
+  r.Add(r.t.Committed(batch));
+  ASSERT_NE(r.t.Find("d"), nullptr);
+  EXPECT_EQ(r.t.Find("d")->kind, Kind::kNewDir);  // still a directory here
+  ASSERT_NE(r.t.Find("d/f"), nullptr);
+  EXPECT_EQ(r.t.Find("d/f")->kind, Kind::kDeleted);
+  ExpectReplayEquals(r.t, r.log);
+}
+
 TEST(PendingTableTest, AnEmptyNewDirStaysLocalAndRmdirForgetsIt) {
   Recorder r;
   r.Add(r.t.MakeDir("d"));

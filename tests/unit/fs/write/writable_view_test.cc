@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "chunkstore/hash.h"
 #include "tests/unit/fs/fake_hub.h"
@@ -114,6 +115,40 @@ TEST_F(WritableViewTest, ANewFileIsVisibleAtOnceAndCommittedAfterClose) {
   EXPECT_FALSE(view_->Find("dir/new.txt").has_value());
   EXPECT_EQ(CommittedOid("dir/new.txt"), "inline");
   EXPECT_EQ(view_->stats().commits, 1u);
+}
+
+// Two descriptors share a file: one extends it while the other's close
+// flushes (writes take no view lock). Whatever the interleaving, the last
+// flush must journal the final size: a record of an older size with the
+// newer generation made the next flush skip, and a reopen then cut the
+// file back (found by fsx with a close and reopen per operation).
+TEST_F(WritableViewTest, AFlushRacingAWriteNeverLosesTheWritesExtension) {
+  hub_down_ = true;  // nothing commits in this test
+  OpenView();
+  for (int round = 0; round < 5; ++round) {
+    const std::string path = "race" + std::to_string(round) + ".bin";
+    auto f = view_->OpenForWrite(path, std::nullopt, false, true);
+    ASSERT_TRUE(f.ok());
+    auto shared = view_->OpenForWrite(path, std::nullopt, false, false);
+    ASSERT_TRUE(shared.ok());
+    ASSERT_EQ(f->get(), shared->get());
+    std::atomic<bool> done{false};
+    std::thread flusher([&] {
+      while (!done.load()) ASSERT_TRUE(view_->Flush(path, *shared).ok());
+    });
+    const std::string chunk(100, 'x');
+    uint64_t end = 0;
+    for (int i = 0; i < 20000; ++i) {
+      ASSERT_TRUE((*f)->Write(end, Bytes(chunk)).ok());
+      end += chunk.size();
+    }
+    done = true;
+    flusher.join();
+    ASSERT_TRUE(view_->Flush(path, *f).ok());
+    view_->ReleaseWriter(path);
+    view_->ReleaseWriter(path);
+    EXPECT_EQ(view_->Pending()[path].size, end) << "round " << round;
+  }
 }
 
 TEST_F(WritableViewTest, AnInPlaceEditReadsTheHubFileOnlyAtCommit) {
