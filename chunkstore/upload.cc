@@ -352,7 +352,16 @@ void UploadSession::CutXorb() {
   job->info.unpacked_size = open->unpacked;
   job->data = std::move(open_data_);
   open_data_ = {};
-  open_data_.reserve(std::min<uint64_t>(options_.xorb_max_bytes, 1u << 20));
+  {
+    // A buffer a worker is done with: its pages are already mapped, so the
+    // next xorb does not fault in (and zero) 64 MiB again.
+    std::lock_guard<std::mutex> pool_lock(mu_);
+    if (!spare_.empty()) {
+      open_data_ = std::move(spare_.back());
+      spare_.pop_back();
+      open_data_.clear();
+    }
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (threads_.size() < std::max<size_t>(1, options_.workers)) {  // started on demand
     threads_.emplace_back([this] { WorkerLoop(); });
@@ -371,6 +380,10 @@ Status UploadSession::RunJob(Job* job) {
   body.reserve(job->data.size() + kChunkRecordHeaderSize * job->info.chunks.size());
   SerializeXorbRecords(job->data, job->info.chunks, options_.compression, &body);
   job->info.body_size = body.size();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spare_.size() < 2) spare_.push_back(std::move(job->data));
+  }
   job->data = {};
   const uint64_t body_size = body.size();
   HUBFS_RETURN_IF_ERROR(backend_->PutXorb(job->info, std::move(body)));

@@ -12,7 +12,8 @@
 // Memory is bounded whatever the file sizes: one open xorb (≤ 64 MiB of
 // chunk data), at most `max_queued_xorbs` waiting and `workers` being
 // compressed (chunk data + body, ≤ 128 MiB each) and uploaded (the body),
-// plus ~40 bytes per chunk of metadata (the shard).
+// two spare data buffers kept for reuse, plus ~40 bytes per chunk of
+// metadata (the shard).
 #ifndef HUBFS_CHUNKSTORE_UPLOAD_H_
 #define HUBFS_CHUNKSTORE_UPLOAD_H_
 
@@ -182,6 +183,7 @@ class UploadSession {
   size_t running_ = 0;                      // GUARDED_BY(mu_)
   bool stop_ = false;                       // GUARDED_BY(mu_)
   Status error_;                            // GUARDED_BY(mu_): first worker error
+  std::vector<std::vector<uint8_t>> spare_;  // GUARDED_BY(mu_): data buffers to reuse (≤ 2)
   std::vector<std::thread> threads_;
 
   struct AtomicStats;
