@@ -10,9 +10,12 @@ cd "$(dirname "$0")/.."
 root=$PWD
 demo=$root/build/demo
 mnt=$demo/mnt
+rw=$demo/rw
+token=hf_demo_token
 
 stop() {
   if mountpoint -q "$mnt" 2>/dev/null; then build/bin/hubfs unmount "$mnt" || true; fi
+  if mountpoint -q "$rw" 2>/dev/null; then build/bin/hubfs unmount "$rw" || true; fi
   if [[ -f $demo/hubsim.pid ]]; then kill "$(cat "$demo/hubsim.pid")" 2>/dev/null || true; rm -f "$demo/hubsim.pid"; fi
 }
 if [[ ${1:-} == stop ]]; then stop; echo "demo stopped"; exit 0; fi
@@ -21,7 +24,7 @@ scripts/install-deps.sh
 scripts/build.sh
 stop
 rm -rf "$demo/data" "$demo/src" "$demo/cache"
-mkdir -p "$demo/src" "$mnt"
+mkdir -p "$demo/src" "$mnt" "$rw"
 
 # A sample model: config, tokenizer, weights in safetensors format, README.
 /usr/bin/python3 - "$demo/src" <<'PY'
@@ -52,7 +55,8 @@ open(f"{out}/README.md", "w").write("---\nlicense: mit\n---\n# demo/model\nA gen
 PY
 
 build/bin/hubsim import --data "$demo/data" --user demo demo/model "$demo/src" --message "Add the demo model" >/dev/null
-build/bin/hubsim serve --data "$demo/data" --listen 127.0.0.1:0 > "$demo/hubsim.out" 2> "$demo/hubsim.log" &
+build/bin/hubsim serve --data "$demo/data" --listen 127.0.0.1:0 --user "demo:$token" \
+  > "$demo/hubsim.out" 2> "$demo/hubsim.log" &
 echo $! > "$demo/hubsim.pid"
 for _ in $(seq 50); do grep -q "listening on" "$demo/hubsim.out" 2>/dev/null && break; sleep 0.1; done
 endpoint=$(sed -n 's/^hubsim listening on //p' "$demo/hubsim.out" | head -1)
@@ -77,5 +81,9 @@ The repo is mounted read-only at $mnt. Try:
   getfattr -d $mnt/model.safetensors        # user.hf.* attributes
   build/bin/hubfs status                    # the mount, its daemon and cache
   HF_ENDPOINT=$endpoint HUBFS_CACHE_DIR=$demo/cache build/bin/hubfs cat demo/model/README.md
+Writable (the user demo's token; commits follow closes within 2 s):
+  export HF_ENDPOINT=$endpoint HF_TOKEN=$token
+  build/bin/hubfs mount demo/model $rw --rw --cache-dir $demo/cache
+  echo hello > $rw/hello.txt; build/bin/hubfs sync $rw; build/bin/hubfs ls demo/model
 Stop it with: scripts/demo.sh stop
 MSG
