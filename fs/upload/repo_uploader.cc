@@ -512,6 +512,15 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
     return std::optional<std::string>();
   };
 
+  // The report of a commit found on the branch although its answer was lost.
+  auto landed_report = [&](const std::string& head) {
+    report.committed = true;
+    report.commit.commit_oid = head;
+    report.commit.commit_url = commits_->endpoint() + "/" +
+                               std::string(hub::RepoTypeWebPrefix(plan.repo.type)) +
+                               plan.repo.Id() + "/commit/" + head;
+    return report;
+  };
   bool retried_lost = false;
   for (;;) {
     req.parent_commit = parent;
@@ -546,14 +555,7 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
       if (retried_lost) {
         // The commit whose answer was lost may have landed after all.
         HUBFS_ASSIGN_OR_RETURN(bool landed, landed_in(head));
-        if (landed) {
-          report.committed = true;
-          report.commit.commit_oid = head;
-          report.commit.commit_url = commits_->endpoint() + "/" +
-                                     std::string(hub::RepoTypeWebPrefix(plan.repo.type)) +
-                                     plan.repo.Id() + "/commit/" + head;
-          return report;
-        }
+        if (landed) return landed_report(head);
       }
       HUBFS_ASSIGN_OR_RETURN(std::optional<std::string> changed, changed_between(parent, head));
       if (changed && plan.conflict_to_pr && !req.create_pr) {
@@ -590,14 +592,7 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
       HUBFS_ASSIGN_OR_RETURN(std::string head, hub_->ResolveRevision(plan.repo, plan.revision));
       if (head != parent) {
         HUBFS_ASSIGN_OR_RETURN(bool landed, landed_in(head));
-        if (landed) {
-          report.committed = true;
-          report.commit.commit_oid = head;
-          report.commit.commit_url = commits_->endpoint() + "/" +
-                                     std::string(hub::RepoTypeWebPrefix(plan.repo.type)) +
-                                     plan.repo.Id() + "/commit/" + head;
-          return report;
-        }
+        if (landed) return landed_report(head);
         return st.WithContext("the commit's answer was lost and the branch moved");
       }
       if (!retried_lost) {
