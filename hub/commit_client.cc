@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base64.h"
+#include "hub/hub_client.h"
 #include "hub/hub_json.h"
 #include "hub/url.h"
 
@@ -87,24 +88,12 @@ CommitClient::CommitClient(HttpTransport* transport, Clock* clock, TokenProvider
       origin_(OriginOf(options_.endpoint)) {}
 
 HttpRequest CommitClient::NewRequest(std::string method, std::string url) const {
-  HttpRequest req;
-  req.method = std::move(method);
-  req.url = std::move(url);
-  req.max_body_bytes = options_.max_json_bytes;
-  if (std::optional<std::string> token = tokens_->HubToken()) {
-    req.auth = BearerAuth{origin_, std::move(*token)};
-  }
-  return req;
+  return NewHubApiRequest(std::move(method), std::move(url), origin_, tokens_,
+                          options_.max_json_bytes);
 }
 
 Result<HttpResponse> CommitClient::Call(HttpRequest request, const std::string& context) {
-  if (options_.offline) {
-    return UnavailableError(context + ": offline mode (HF_HUB_OFFLINE) sends no requests");
-  }
-  Result<HttpResponse> resp = transport_->Send(request);
-  if (!resp.ok()) return resp.status().WithContext(context);
-  HUBFS_RETURN_IF_ERROR(StatusFromResponse(*resp, context));
-  return resp;
+  return CallHubApi(transport_, options_.offline, request, context);
 }
 
 std::string CommitClient::ApiRepoUrl(const RepoId& repo) const {

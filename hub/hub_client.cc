@@ -87,25 +87,36 @@ std::string HubClient::ResolveUrl(const RepoId& repo, std::string_view revision,
          "/resolve/" + PercentEncode(revision) + "/" + EncodePath(path);
 }
 
-HttpRequest HubClient::NewRequest(std::string method, std::string url) const {
+HttpRequest NewHubApiRequest(std::string method, std::string url, const std::string& origin,
+                             TokenProvider* tokens, uint64_t max_body_bytes) {
   HttpRequest req;
   req.method = std::move(method);
   req.url = std::move(url);
-  req.max_body_bytes = options_.max_json_bytes;
-  if (std::optional<std::string> token = tokens_->HubToken()) {
-    req.auth = BearerAuth{origin_, std::move(*token)};
+  req.max_body_bytes = max_body_bytes;
+  if (std::optional<std::string> token = tokens->HubToken()) {
+    req.auth = BearerAuth{origin, std::move(*token)};
   }
   return req;
 }
 
-Result<HttpResponse> HubClient::Call(HttpRequest request, const std::string& context) {
-  if (options_.offline) {
+Result<HttpResponse> CallHubApi(HttpTransport* transport, bool offline, const HttpRequest& request,
+                                const std::string& context) {
+  if (offline) {
     return UnavailableError(context + ": offline mode (HF_HUB_OFFLINE) sends no requests");
   }
-  Result<HttpResponse> resp = transport_->Send(request);
+  Result<HttpResponse> resp = transport->Send(request);
   if (!resp.ok()) return resp.status().WithContext(context);
   HUBFS_RETURN_IF_ERROR(StatusFromResponse(*resp, context));
   return resp;
+}
+
+HttpRequest HubClient::NewRequest(std::string method, std::string url) const {
+  return NewHubApiRequest(std::move(method), std::move(url), origin_, tokens_,
+                          options_.max_json_bytes);
+}
+
+Result<HttpResponse> HubClient::Call(HttpRequest request, const std::string& context) {
+  return CallHubApi(transport_, options_.offline, request, context);
 }
 
 Status HubClient::Paginate(const std::string& first_url, const std::string& context,

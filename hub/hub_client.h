@@ -43,6 +43,16 @@ struct TreeOptions {
   bool expand = false;  // lastCommit and security status per entry
 };
 
+// A request to the Hub API: `max_body_bytes` bounds the answer, and the Hub
+// token (if any) goes to `origin` only. Shared by HubClient and the write
+// path's CommitClient.
+HttpRequest NewHubApiRequest(std::string method, std::string url, const std::string& origin,
+                             TokenProvider* tokens, uint64_t max_body_bytes);
+// Sends a Hub API request (nothing in offline mode) and maps a non-2xx
+// answer to an error with `context`.
+Result<HttpResponse> CallHubApi(HttpTransport* transport, bool offline, const HttpRequest& request,
+                                const std::string& context);
+
 class HubClient {
  public:
   // `transport`, `clock` and `tokens` must outlive the client. `transport`

@@ -45,6 +45,14 @@ struct NodeMeta {
   std::string source_path;
 };
 
+// What a writable view shows for a file or directory changed here, not on
+// the Hub (yet): its NodeMeta carries one of these oids.
+inline constexpr char kLocalFileOid[] = "local";
+inline constexpr char kLocalDirOid[] = "local-dir";
+inline bool IsLocalMeta(const NodeMeta& m) {
+  return m.oid == kLocalFileOid || m.oid == kLocalDirOid;
+}
+
 struct InodeInfo {
   uint64_t ino = 0;
   uint32_t view = 0;

@@ -143,7 +143,7 @@ VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
     std::optional<uint64_t> live;
     if (!a.is_dir) {
       auto pending = writable_->Find(info.path);
-      if (meta->oid == "local" || !pending || pending->kind == PendingChange::Kind::kStaged) {
+      if (meta->oid == kLocalFileOid || !pending || pending->kind == PendingChange::Kind::kStaged) {
         live = writable_->LiveSize(info.path);
       }
     }
@@ -157,7 +157,7 @@ VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
       return a;
     }
     // Committed since: what the Hub has now.
-    if (!a.is_dir && meta->oid == "local") meta = SettledMeta(info, /*may_block=*/false);
+    if (!a.is_dir && meta->oid == kLocalFileOid) meta = SettledMeta(info, /*may_block=*/false);
   }
   a.nlink = 1;  // directories too: tells find(1) not to count subdirectories
   a.uid = options_.uid;
@@ -202,7 +202,7 @@ VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool
   // A file open for writing keeps its local inode although a commit took
   // its last flushed version (the listing shows the Hub's entry then).
   const bool local =
-      Writable(*dir) && (child->meta->oid == "local" || child->meta->oid == "local-dir" ||
+      Writable(*dir) && (IsLocalMeta(*child->meta) ||
                          (!child->meta->is_dir && !writable_->Find(path) &&
                           writable_->LiveSize(path)));
   auto ino = local ? RefLocal(dir->view, path, child->meta->is_dir)
@@ -251,7 +251,7 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   // Committed since it was changed here: the inode now stands for the
   // Hub's version (same number).
   Settle(&*info);
-  if (Writable(*info) && info->meta->oid == "local") {
+  if (Writable(*info) && info->meta->oid == kLocalFileOid) {
     // A file changed here: read from its staged copy.
     auto staged = writable_->OpenStagedForRead(info->path);
     if (!staged.ok()) return VfsErrorFromStatus(staged.status());
@@ -377,7 +377,7 @@ VfsResult<VfsEntry> VfsCore::LookupDirEntryAt(uint64_t dh, size_t index) {
   }
   std::string path = ChildPath(handle->path, child.name);
   auto ino = writable_ != nullptr && handle->view == 0 &&
-                     (child.meta->oid == "local" || child.meta->oid == "local-dir")
+                     IsLocalMeta(*child.meta)
                  ? RefLocal(handle->view, path, child.meta->is_dir)
                  : inodes_.Ref(handle->view, path, child.meta);
   if (!ino.ok()) return ino.error();

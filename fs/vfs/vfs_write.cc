@@ -11,13 +11,11 @@ namespace {
 
 // Local nodes are told apart by their oid; one meta per kind, so that an
 // inode keeps its number while its file changes.
-constexpr char kLocalOid[] = "local";
-constexpr char kLocalDirOid[] = "local-dir";
 
 std::shared_ptr<const NodeMeta> LocalMeta(bool is_dir) {
   static const auto file = [] {
     auto m = std::make_shared<NodeMeta>();
-    m->oid = kLocalOid;
+    m->oid = kLocalFileOid;
     return m;
   }();
   static const auto dir = [] {
@@ -29,7 +27,7 @@ std::shared_ptr<const NodeMeta> LocalMeta(bool is_dir) {
   return is_dir ? dir : file;
 }
 
-bool IsLocal(const NodeMeta& m) { return m.oid == kLocalOid || m.oid == kLocalDirOid; }
+bool IsLocal(const NodeMeta& m) { return IsLocalMeta(m); }
 
 // What a renamed Hub file shows at its new name: the Hub's bytes, read where
 // they are.
@@ -323,9 +321,7 @@ VfsResult<VfsAttr> VfsCore::SetSize(uint64_t ino, uint64_t fh, uint64_t size) {
   if (handle.ok() && handle->writer && handle->staged) {
     st = handle->staged->Truncate(size);
   } else {
-    InodeInfo settled = *info;
-    settled.meta = SettledMeta(*info, /*may_block=*/true);
-    st = writable_->Truncate(info->path, RemoteOf(settled), size);
+    st = writable_->Truncate(info->path, RemoteOf(*info), size);
     if (st.ok()) (void)inodes_.Update(ino, LocalMeta(false));
   }
   if (!st.ok()) return VfsErrorFromStatus(st);
