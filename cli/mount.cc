@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,7 +47,9 @@ constexpr char kMountUsage[] =
     "within every revision). SOURCE `hub` mounts the whole Hub: models/,\n"
     "datasets/, spaces/, then NS/NAME/REVISION/... looked up on demand.\n"
     "--rw makes a branch (or refs/pr/N) writable: files closed are journaled at once\n"
-    "and committed within --commit-delay (2 s); fsync waits for the commit.\n";
+    "and committed within --commit-delay (2 s); fsync waits for the commit.\n"
+    "MOUNTPOINT /dev/fd/N serves a /dev/fuse descriptor N that the caller opened\n"
+    "and mounted (fd=N): the caller mounts and unmounts, hubfs needs no privilege.\n";
 
 constexpr char kUnmountUsage[] = "usage: hubfs unmount MOUNTPOINT\n";
 
@@ -126,8 +129,28 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
   return "";
 }
 
-// Checks the mountpoint: an existing directory that is not already a mount.
+// Checks a /dev/fd/N mountpoint: N must be an open descriptor of /dev/fuse
+// (the caller opened it and mounted it with fd=N; libfuse then serves it
+// without mounting).
+std::string CheckFuseFd(const std::string& path, int fd) {
+  const std::string how = " (open /dev/fuse, mount it with -o fd=" + std::to_string(fd) +
+                          ", then start hubfs with the descriptor inherited)";
+  struct stat st;
+  if (fcntl(fd, F_GETFD) == -1 || fstat(fd, &st) != 0) {
+    return "mountpoint " + path + ": descriptor " + std::to_string(fd) + " is not open" + how;
+  }
+  // /dev/fuse is the misc character device 10:229.
+  if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 || minor(st.st_rdev) != 229) {
+    return "mountpoint " + path + ": descriptor " + std::to_string(fd) +
+           " is not /dev/fuse" + how;
+  }
+  return "";
+}
+
+// Checks the mountpoint: an existing directory that is not already a mount,
+// or a /dev/fd/N descriptor of /dev/fuse.
 std::string CheckMountpoint(const std::string& path) {
+  if (std::optional<int> fd = FuseFdOf(path)) return CheckFuseFd(path, *fd);
   struct stat st, parent;
   if (stat(path.c_str(), &st) != 0) {
     return "mountpoint " + path + ": " + std::strerror(errno);
@@ -218,7 +241,7 @@ int MountCommand(std::span<const std::string_view> argv) {
   {
     std::error_code ec;
     auto mp = std::filesystem::absolute(args.mountpoint, ec);
-    if (!ec) args.mountpoint = mp.lexically_normal().string();
+    if (!ec && !FuseFdOf(args.mountpoint)) args.mountpoint = mp.lexically_normal().string();
     if (!args.cache_dir.empty()) {
       auto cd = std::filesystem::absolute(args.cache_dir, ec);
       if (!ec) args.cache_dir = cd.lexically_normal().string();

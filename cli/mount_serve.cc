@@ -366,7 +366,9 @@ std::string RealPath(const std::string& path) {
 // Serves until unmounted; the status file is refreshed every 2 s.
 int Run(const MountArgs& args, const hub::Source& source, const MountConfig& config,
         MountStack& m, ReadyPipe* ready, bool daemon, const sigset_t& stop) {
-  if (geteuid() == 0) SetMountReadahead(args.mountpoint, m.max_readahead / 1024);
+  // A descriptor mount has no path here: its caller tunes the bdi if it wants.
+  const bool fd_mount = FuseFdOf(args.mountpoint).has_value();
+  if (geteuid() == 0 && !fd_mount) SetMountReadahead(args.mountpoint, m.max_readahead / 1024);
   const std::string& commit = m.resolved.commit;
   HUBFS_LOG(kInfo) << "mounted " << m.what << (commit.empty() ? "" : " (" + commit + ")")
                    << " at " << args.mountpoint;
@@ -377,7 +379,8 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   state.repo = args.hub ? std::string("hub") : source.repo.ToString();
   state.revision = config.multi ? std::string() : m.revision;  // empty: every revision
   state.commit = commit;
-  state.mountpoint = RealPath(args.mountpoint);
+  // realpath would turn /dev/fd/N into /dev/fuse.
+  state.mountpoint = fd_mount ? args.mountpoint : RealPath(args.mountpoint);
   state.cache_dir = RealPath(config.cache_dir);
   state.started = static_cast<int64_t>(std::time(nullptr));
   auto refresh_state = [&state, &m, &config] {
@@ -443,6 +446,19 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
 }
 
 }  // namespace
+
+std::optional<int> FuseFdOf(std::string_view mountpoint) {
+  constexpr std::string_view kPrefix = "/dev/fd/";
+  if (mountpoint.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  std::string_view digits = mountpoint.substr(kPrefix.size());
+  if (digits.empty() || digits.size() > 9) return std::nullopt;
+  int fd = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    fd = fd * 10 + (c - '0');
+  }
+  return fd;
+}
 
 int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
           ReadyPipe* ready, bool daemon) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/log.h"
 #include "fs/content/xet_reader.h"
@@ -66,6 +67,10 @@ class ReadyPipe {
  private:
   int fd_;
 };
+
+// The descriptor N of a mountpoint "/dev/fd/N" (a /dev/fuse descriptor the
+// caller opened and mounted, as a CSI node plugin does), else nullopt.
+std::optional<int> FuseFdOf(std::string_view mountpoint);
 
 // Runs the mount in this process; reports readiness through `ready`.
 // Returns the exit status.

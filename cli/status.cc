@@ -2,6 +2,7 @@
 // /proc/self/mountinfo, filesystem type fuse.hubfs), each with the daemon's
 // pid, source and cache use from the state file the daemon keeps under
 // <cache>/mounts/ (see cli/mount_state.h).
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -168,7 +169,19 @@ int StatusCommand(std::span<const std::string_view> args) {
   }
 
   auto mounts = HubfsMounts();
-  if (mounts.empty()) {
+  // A daemon serving a /dev/fd/N descriptor its caller mounted does not know
+  // the mount's path: its record is shown by descriptor, while it runs.
+  std::vector<const MountState*> fd_mounts;
+  for (const auto& [mp, s] : by_mountpoint) {
+    if (mp.rfind("/dev/fd/", 0) == 0 && s.pid > 0 && kill(s.pid, 0) == 0) fd_mounts.push_back(&s);
+  }
+  for (const MountState* s : fd_mounts) {
+    std::printf("%s (a descriptor its caller mounted)\n", s->mountpoint.c_str());
+    std::printf("  source:   %s\n", s->source.c_str());
+    std::printf("  daemon:   pid %d\n", static_cast<int>(s->pid));
+    std::printf("  cache:    %s\n", s->cache_dir.c_str());
+  }
+  if (mounts.empty() && fd_mounts.empty()) {
     std::puts("no hubfs mounts");
     return 0;
   }
