@@ -39,7 +39,8 @@ namespace {
 constexpr char kMountUsage[] =
     "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--revisions] [--cache-dir DIR]\n"
     "                   [--metadata-ttl S] [--io-timeout S] [--uid U] [--gid G]\n"
-    "                   [--allow-other] [--memory-limit SIZE] [--log-level LEVEL]\n"
+    "                   [--allow-other | --allow-other-private] [--memory-limit SIZE]\n"
+    "                   [--log-level LEVEL]\n"
     "                   [--rw [--create-pr] [--commit-delay S] [--sync-timeout S]]\n"
     "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
     "without @REV the repo's default branch is mounted. With --revisions the\n"
@@ -78,6 +79,8 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       out->foreground = true;
     } else if (a == "--allow-other") {
       out->allow_other = true;
+    } else if (a == "--allow-other-private") {
+      out->allow_other = out->allow_other_private = true;
     } else if (a == "--revisions") {
       out->revisions = true;
     } else if (a == "--rw") {

@@ -306,6 +306,28 @@ std::string BuildWritable(const MountArgs& args, const MountConfig& config,
   return "";
 }
 
+// --allow-other lets every local user read what the mount shows, so a
+// private repo (or, for a hub mount, whatever private repo the token
+// reaches) is shared only when asked for by name. Without a token nothing
+// private can be read. A repo info answer without the flag counts as
+// private. Returns an error message or "".
+std::string CheckSharing(const MountArgs& args, const hub::Source& source, MountStack* m) {
+  if (!args.allow_other || args.allow_other_private || !m->services->tokens().HubToken()) {
+    return "";
+  }
+  const std::string how =
+      ": --allow-other would let every local user read it; use --allow-other-private to share "
+      "it anyway, or mount without a token";
+  if (args.hub) return "a hub mount with a token reaches private repos" + how;
+  Result<bool> is_private = m->services->hub().IsPrivate(source.repo);
+  if (!is_private.ok()) {
+    return "cannot tell whether " + source.repo.ToString() +
+           " is private (" + is_private.status().message() + ")" + how;
+  }
+  if (*is_private) return source.repo.ToString() + " is private" + how;
+  return "";
+}
+
 // Builds everything and mounts. Returns an error message or "".
 std::string Build(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
                   const MountConfig& config, MountStack* m) {
@@ -332,6 +354,7 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
       return err;
     }
   }
+  if (std::string err = CheckSharing(args, source, m); !err.empty()) return err;
   fs::FuseServerOptions fopts;
   fopts.writable = args.rw;
   fopts.sync_timeout_seconds = args.sync_timeout;

@@ -30,6 +30,7 @@ struct MountArgs {
   std::optional<uint32_t> uid;
   std::optional<uint32_t> gid;
   bool allow_other = false;
+  bool allow_other_private = false;  // --allow-other-private: also a private repo
   uint64_t memory_limit = fs::XetReaderOptions{}.memory_limit;
   log::Level log_level = log::Level::kInfo;
   // --rw: the branch (or refs/pr/N) is writable; changes are committed.

@@ -9,7 +9,8 @@ Checks (each prints "ok: ..."):
   files of a private repo read byte-identical, `hubfs status` shows it;
 - the token comes from HF_TOKEN_PATH and is read again when the file
   changes: a revoked token fails the next listing, the restored one works;
-- the caller's umount ends the daemon (hubfs does not unmount by itself).
+- the caller's umount ends the daemon (hubfs does not unmount by itself);
+- no file the mount left (cache, log, records) holds the token.
 
 usage: mount_fd_test.py --hubfs BIN --hubsim BIN
 """
@@ -220,6 +221,19 @@ def run(e):
     else:
         fail("the daemon still runs 10 s after its caller unmounted")
     ok("the caller's umount ended the daemon")
+
+    # Nothing the mount left behind (cache, mount log, records) holds the token.
+    leaks = []
+    for top in (e.cache, os.path.join(e.w, "hfhome")):
+        for root, _, names in os.walk(top):
+            for name in names:
+                path = os.path.join(root, name)
+                with open(path, "rb") as f:
+                    if TOKEN.encode() in f.read():
+                        leaks.append(os.path.relpath(path, e.w))
+    if leaks:
+        fail("the token is written in " + ", ".join(leaks))
+    ok("no file the mount left holds the token")
 
 
 def main():
