@@ -408,6 +408,7 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   state.started = static_cast<int64_t>(std::time(nullptr));
   auto refresh_state = [&state, &m, &config] {
     FillReaderStats(m.reader->Stats(), &state);
+    state.inodes = m.core->inode_count();
     if (m.writable) {
       const fs::CommitterStats cs = m.writable->stats();
       state.writable = true;

@@ -37,7 +37,7 @@ bool WriteMountState(const MountState& s) {
       {"warm_reads", s.warm_reads}, {"data_fetches", s.data_fetches},
       {"data_bytes", s.data_bytes}, {"fetches_in_flight", s.fetches_in_flight},
       {"readahead_bytes", s.readahead_bytes}, {"memory_limit", s.memory_limit},
-      {"readahead_peak", s.readahead_peak}, {"updated", s.updated},
+      {"readahead_peak", s.readahead_peak}, {"updated", s.updated}, {"inodes", s.inodes},
       {"writable", s.writable}, {"write_target", s.write_target}, {"pending", s.pending},
       {"commits", s.commits}, {"conflict_prs", s.conflict_prs},
       {"last_commit_error", s.last_commit_error},
@@ -118,6 +118,7 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.memory_limit = num("memory_limit");
     s.readahead_peak = num("readahead_peak");
     s.updated = static_cast<int64_t>(num("updated"));
+    s.inodes = num("inodes");
     s.writable = j.contains("writable") && j["writable"].is_boolean() && j["writable"].get<bool>();
     s.write_target = str("write_target");
     s.pending = num("pending");

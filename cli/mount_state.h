@@ -39,6 +39,7 @@ struct MountState {
   uint64_t memory_limit = 0;
   uint64_t readahead_peak = 0;
   int64_t updated = 0;     // unix seconds of the last refresh
+  uint64_t inodes = 0;     // inodes the mount holds (known to the kernel or open)
   // --rw mounts: where commits go, changes journaled and not yet committed,
   // commits made, changes sent to pull requests after a conflict, the last
   // commit error ("" when the last attempt succeeded).

@@ -213,6 +213,7 @@ int StatusCommand(std::span<const std::string_view> args) {
                 static_cast<unsigned long long>(s.fetches_in_flight),
                 Human(s.readahead_bytes).c_str(), Human(s.memory_limit).c_str(),
                 Human(s.readahead_peak).c_str());
+    std::printf("  inodes:   %llu held\n", static_cast<unsigned long long>(s.inodes));
     if (s.writable) {
       std::printf("  writes:   to %s: %llu pending, %llu commits made, %llu sent to pull requests\n",
                   s.write_target.c_str(), static_cast<unsigned long long>(s.pending),
