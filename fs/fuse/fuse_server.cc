@@ -439,6 +439,8 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(VfsCore* core, FuseServerO
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   fuse_lowlevel_ops ops = MakeOps();
   impl->session = fuse_session_new(&args, &ops, sizeof(ops), impl.get());
+  // Parsing may have copied the arguments; the session keeps its own.
+  fuse_opt_free_args(&args);
   if (impl->session == nullptr) return UnavailableError("fuse: cannot create a session");
   if (fuse_session_mount(impl->session, impl->options.mountpoint.c_str()) != 0) {
     fuse_session_destroy(impl->session);
