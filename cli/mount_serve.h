@@ -30,6 +30,8 @@ struct MountArgs {
   std::optional<uint32_t> gid;
   bool allow_other = false;
   uint64_t memory_limit = fs::XetReaderOptions{}.memory_limit;
+  // --cache-size: the chunk cache's bound (else HUBFS_CACHE_SIZE, else 10G).
+  std::optional<uint64_t> cache_size;
   log::Level log_level = log::Level::kInfo;
   // --rw: the branch (or refs/pr/N) is writable; changes are committed.
   bool rw = false;
