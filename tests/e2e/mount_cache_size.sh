@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The chunk cache's bound in a mount and its scan resistance:
 #   - HUBFS_CACHE_SIZE and --cache-size that are not sizes are refused
-#   - with --cache-size 48M, a 160 MiB file streams with exact bytes while
+#   - with HUBFS_CACHE_SIZE=48M, a 160 MiB file streams with exact bytes while
 #     the cache file stays within 2 x 48 MiB + 32 MiB (sampled) and the stored
 #     total within 48 MiB (`hubfs cache ls`)
 #   - an 8 MiB working set read twice, 11 s apart (promote_after is 10 s),
@@ -69,8 +69,10 @@ n=$(data_requests)
 unmount_it
 pass "working set read twice, the second time from the cache"
 
-# --- one scan of a file over three times the cache
-mount_it
+# --- one scan of a file over three times the cache (the bound from the
+# environment this time)
+HUBFS_CACHE_SIZE=${LIMIT_MIB}M bounded 30 "$HUBFS" mount "org/scan@$commit" "$MNT" \
+  --cache-dir "$W/cache" --memory-limit 16M || fail "mount with HUBFS_CACHE_SIZE"
 peak=0
 sha256sum <"$MNT/big.bin" >"$W/big.sha" &
 reader=$!
