@@ -27,6 +27,7 @@
 #include "cli/commands.h"
 #include "cli/mount_serve.h"
 #include "cli/mount_state.h"
+#include "cli/size_arg.h"
 #include "common/log.h"
 #include "hub/repo_id.h"
 #include "hub/settings.h"
@@ -40,6 +41,7 @@ constexpr char kMountUsage[] =
     "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--revisions] [--cache-dir DIR]\n"
     "                   [--metadata-ttl S] [--io-timeout S] [--uid U] [--gid G]\n"
     "                   [--allow-other | --allow-other-private] [--memory-limit SIZE]\n"
+    "                   [--cache-size SIZE]\n"
     "                   [--log-level LEVEL]\n"
     "                   [--rw [--create-pr] [--commit-delay S] [--sync-timeout S]]\n"
     "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
@@ -115,6 +117,10 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       std::optional<uint64_t> size = (v = value()) ? ParseMemoryLimit(*v) : std::nullopt;
       if (!size) return "--memory-limit needs a size of at least 4M (e.g. 512M)";
       out->memory_limit = *size;
+    } else if (a == "--cache-size") {
+      std::optional<uint64_t> size = (v = value()) ? ParseSize(*v) : std::nullopt;
+      if (!size || *size < (1u << 20)) return "--cache-size needs a size of at least 1M (e.g. 10G)";
+      out->cache_size = *size;
     } else if (a == "--log-level") {
       if (!(v = value()) || !log::ParseLevel(*v, &out->log_level)) {
         return "--log-level needs debug, info, warning, error or off";

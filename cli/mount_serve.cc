@@ -344,7 +344,7 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
   if (!config.multi) {
     if (std::string err = ResolveRevision(source, m); !err.empty()) return err;
   }
-  if (Status st = m->services->OpenCache(config.cache_dir, std::nullopt); !st.ok()) {
+  if (Status st = m->services->OpenCache(config.cache_dir, args.cache_size); !st.ok()) {
     return st.ToString();
   }
   BuildContent(args, config, source, m);

@@ -8,7 +8,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +73,11 @@ void RemoveMountState(const std::string& cache_dir, pid_t pid);
 // States under <cache_dir>/mounts whose pid is alive; files of dead pids are
 // removed (best effort).
 std::vector<MountState> ReadMountStates(const std::string& cache_dir);
+
+// The records of running mounts, by mountpoint, found in `dirs`, the default
+// cache dir and the cache dirs named on the command lines of running mount
+// daemons (`hubfs status`, `hubfs prefetch`).
+std::map<std::string, MountState> FindMountStates(std::set<std::string> dirs);
 
 }  // namespace hubfs::cli
 
