@@ -8,7 +8,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +50,11 @@ struct MountState {
   uint64_t commits = 0;
   uint64_t conflict_prs = 0;
   std::string last_commit_error;
+  // Commits paused for the repo's commit budget until this unix time (0:
+  // not paused) and the Hub's answer; the journal directory (`hubfs pending`).
+  int64_t commits_paused_until = 0;
+  std::string commit_pause_reason;
+  std::string journal_dir;
 };
 
 // Copies the reader's counters and gauges into `state` and stamps `updated`.
@@ -70,6 +77,11 @@ void RemoveMountState(const std::string& cache_dir, pid_t pid);
 // States under <cache_dir>/mounts whose pid is alive; files of dead pids are
 // removed (best effort).
 std::vector<MountState> ReadMountStates(const std::string& cache_dir);
+
+// The records of running mounts by mountpoint, from `dirs`, the default
+// cache dir and the cache dirs named by running mount daemons (the newest
+// record of a mountpoint wins: stacked mounts show the last).
+std::map<std::string, MountState> MountRecords(std::set<std::string> dirs);
 
 }  // namespace hubfs::cli
 

@@ -4,8 +4,10 @@
 // <cache>/mounts/ (see cli/mount_state.h).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -128,6 +130,30 @@ std::string Human(uint64_t bytes) {
 
 }  // namespace
 
+std::map<std::string, MountState> MountRecords(std::set<std::string> dirs) {
+  if (auto settings = hub::LoadSettings(hub::ProcessEnvironment()); settings.ok()) {
+    dirs.insert(settings->cache_dir);
+  }
+  for (const auto& d : CacheDirsOfDaemons()) dirs.insert(d);
+  // With several records for one mountpoint (stacked mounts) the newest
+  // wins, as it is the visible one.
+  std::map<std::string, MountState> by_mountpoint;
+  std::set<std::string> seen_dirs;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    auto canon = std::filesystem::weakly_canonical(d, ec);
+    std::string key = ec ? d : canon.string();
+    if (!seen_dirs.insert(key).second) continue;
+    for (auto& s : ReadMountStates(key)) {
+      auto it = by_mountpoint.find(s.mountpoint);
+      if (it == by_mountpoint.end() || it->second.started <= s.started) {
+        by_mountpoint[s.mountpoint] = std::move(s);
+      }
+    }
+  }
+  return by_mountpoint;
+}
+
 int StatusCommand(std::span<const std::string_view> args) {
   std::set<std::string> dirs;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -145,27 +171,7 @@ int StatusCommand(std::span<const std::string_view> args) {
       return 2;
     }
   }
-  if (auto settings = hub::LoadSettings(hub::ProcessEnvironment()); settings.ok()) {
-    dirs.insert(settings->cache_dir);
-  }
-  for (const auto& d : CacheDirsOfDaemons()) dirs.insert(d);
-
-  // Mount records by mountpoint; with several for one mountpoint (stacked
-  // mounts) the newest wins, as it is the visible one.
-  std::map<std::string, MountState> by_mountpoint;
-  std::set<std::string> seen_dirs;
-  for (const auto& d : dirs) {
-    std::error_code ec;
-    auto canon = std::filesystem::weakly_canonical(d, ec);
-    std::string key = ec ? d : canon.string();
-    if (!seen_dirs.insert(key).second) continue;
-    for (auto& s : ReadMountStates(key)) {
-      auto it = by_mountpoint.find(s.mountpoint);
-      if (it == by_mountpoint.end() || it->second.started <= s.started) {
-        by_mountpoint[s.mountpoint] = std::move(s);
-      }
-    }
-  }
+  std::map<std::string, MountState> by_mountpoint = MountRecords(dirs);
 
   auto mounts = HubfsMounts();
   if (mounts.empty()) {
@@ -205,6 +211,13 @@ int StatusCommand(std::span<const std::string_view> args) {
                   s.write_target.c_str(), static_cast<unsigned long long>(s.pending),
                   static_cast<unsigned long long>(s.commits),
                   static_cast<unsigned long long>(s.conflict_prs));
+      if (s.commits_paused_until > 0) {
+        const int64_t left = s.commits_paused_until - static_cast<int64_t>(std::time(nullptr));
+        std::printf("  commits:  paused for the repo's commit budget, %lld s left (%s); the "
+                    "changes stay journaled\n",
+                    static_cast<long long>(std::max<int64_t>(0, left)),
+                    s.commit_pause_reason.c_str());
+      }
       if (!s.last_commit_error.empty()) {
         std::printf("  last commit error: %s\n", s.last_commit_error.c_str());
       }

@@ -90,7 +90,7 @@ Result<std::unique_ptr<WritableView>> WritableView::Open(
                      << " unacknowledged staging files removed";
   }
   std::unique_ptr<WritableView> v(
-      new WritableView(env, std::move(journal), std::move(base_readers), options));
+      new WritableView(env, std::move(journal), std::move(base_readers), clock, options));
   v->budget_ = std::make_unique<CommitBudget>(env, budget_path, options.commits_per_hour);
   CommitterOptions co;
   co.commit_delay = options.commit_delay;
@@ -102,8 +102,12 @@ Result<std::unique_ptr<WritableView>> WritableView::Open(
 }
 
 WritableView::WritableView(FileEnv* env, std::unique_ptr<WriteJournal> journal,
-                           BaseReaderFactory readers, WritableViewOptions options)
-    : env_(env), base_readers_(std::move(readers)), options_(options), journal_(std::move(journal)) {}
+                           BaseReaderFactory readers, Clock* clock, WritableViewOptions options)
+    : env_(env),
+      base_readers_(std::move(readers)),
+      clock_(clock),
+      options_(options),
+      journal_(std::move(journal)) {}
 
 WritableView::~WritableView() { committer_.reset(); }
 
@@ -173,6 +177,21 @@ bool WritableView::HasChangesUnder(const std::string& dir) const {
   return false;
 }
 
+void WritableView::SetLocalMtime(const std::string& path, int64_t mtime) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const PendingChange* c = journal_->table().Find(path);
+  const bool live = open_.count(path) != 0 ||
+                    (c != nullptr && !c->is_dir() && c->kind != PendingChange::Kind::kDeleted);
+  if (live) local_mtime_[path] = mtime;
+}
+
+std::optional<int64_t> WritableView::LocalMtime(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = local_mtime_.find(path);
+  if (it == local_mtime_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<uint64_t> WritableView::LiveSize(const std::string& path) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = open_.find(path); it != open_.end()) return it->second.file->size();
@@ -210,7 +229,21 @@ Result<std::shared_ptr<StagedFile>> WritableView::StagedLocked(const std::string
 }
 
 Status WritableView::AppendLocked(const std::vector<PendingRecord>& records) {
-  return journal_->Append(records);
+  // Each change says since when its path has been pending: a path changed
+  // again keeps its first time (a rename carries the moved file's).
+  std::vector<PendingRecord> stamped = records;
+  const int64_t now = clock_->UnixSeconds();
+  for (PendingRecord& r : stamped) {
+    if (!r.change || r.change->since > 0) continue;
+    const PendingChange* before = journal_->table().Find(r.path);
+    r.change->since = before != nullptr && before->since > 0 ? before->since : now;
+  }
+  return journal_->Append(stamped);
+}
+
+std::string WritableView::journal_dir() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return journal_->dir();
 }
 
 void WritableView::RemoveStagingLocked(uint64_t id) {
@@ -428,6 +461,7 @@ Status WritableView::Unlink(const std::string& path, bool was_remote) {
     if (c != nullptr && c->kind == PendingChange::Kind::kStaged) staged = c->staging_id;
     if (c != nullptr) was_remote = c->was_remote;
     HUBFS_RETURN_IF_ERROR(AppendLocked(journal_->table().RemoveFile(path, was_remote)));
+    local_mtime_.erase(path);
     if (auto it = open_.find(path); it != open_.end()) {
       // Open descriptors keep writing to their file; nothing of it is
       // recorded any more. Its writers stay counted under no name.
@@ -476,6 +510,11 @@ Status WritableView::Rename(const std::string& from, const std::string& to,
       return st;
     }
     if (moving) open_[to] = *moving;
+    local_mtime_.erase(to);
+    if (auto m = local_mtime_.find(from); m != local_mtime_.end()) {
+      local_mtime_[to] = m->second;
+      local_mtime_.erase(m);
+    }
     if (overwritten) RemoveStagingLocked(overwritten->id);
     if (replaced) RemoveStagingLocked(*replaced);
   }
@@ -566,6 +605,10 @@ void WritableView::OnCommitted(const std::string&, const std::vector<BatchItem>&
   std::lock_guard<std::mutex> lock(mu_);
   for (const BatchItem& item : batch) {
     if (item.change.kind == PendingChange::Kind::kStaged) RemoveStagingLocked(item.change.staging_id);
+    // Committed and not changed again: the Hub's time shows from now on.
+    if (open_.count(item.path) == 0 && journal_->table().Find(item.path) == nullptr) {
+      local_mtime_.erase(item.path);
+    }
   }
 }
 
