@@ -9,6 +9,9 @@ namespace hubfs::fs {
 namespace {
 
 constexpr size_t kCopyPiece = 1u << 20;
+// Files at least this large (the Hub's LFS threshold: always uploaded
+// through Xet) are committed reading the Hub's bytes through.
+constexpr uint64_t kReadThroughMin = 10ull << 20;
 
 // A staged file read from its start, as the committer uploads it.
 class StagedSource final : public UploadSource {
@@ -20,7 +23,12 @@ class StagedSource final : public UploadSource {
   Result<size_t> Read(std::span<uint8_t> buf) override {
     if (pos_ >= size_) return size_t{0};
     const auto want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size_ - pos_));
-    HUBFS_ASSIGN_OR_RETURN(size_t n, file_->Read(pos_, buf.first(want)));
+    // A large file's Hub bytes are read through, not staged: it is read
+    // once (Xet chunking). A small one may be read twice (the preupload
+    // sample, an inline commit), from the staging file the second time.
+    HUBFS_ASSIGN_OR_RETURN(size_t n, size_ >= kReadThroughMin
+                                         ? file_->ReadThrough(pos_, buf.first(want))
+                                         : file_->Read(pos_, buf.first(want)));
     pos_ += n;
     return n;
   }

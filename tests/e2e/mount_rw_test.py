@@ -2,8 +2,8 @@
 """The writable mount, end to end: real FUSE mounts of hubsim branches.
 
 Checks (each prints "ok: ..."):
-- refusals at mount time: a tag, a token without write access; a read-only
-  mount answers EROFS;
+- refusals at mount time: a tag, --rw with --revisions or hub (not yet),
+  a token without write access; a read-only mount answers EROFS;
 - cp -r of 200 small files and a 3 MiB one makes a handful of commits, and
   every file reads back byte-identical through hubsim's resolve, the
   official JS client (--kit) and huggingface_hub (--pyenv);
@@ -223,6 +223,10 @@ def run(e, args):
     p = e.hubfs("mount", "me/m@v1", e.mnt, "--rw", check=False)
     if p.returncode == 0 or "not a branch" not in p.stderr:
         fail("--rw on a tag: rc %d %s" % (p.returncode, p.stderr))
+    for multi in (["me/m", "--revisions"], ["hub"]):
+        p = e.hubfs("mount", multi[0], e.mnt, "--rw", *multi[1:], check=False)
+        if p.returncode == 0 or "not yet with --revisions or hub mounts" not in p.stderr:
+            fail("--rw with %s: rc %d %s" % (" ".join(multi), p.returncode, p.stderr))
     p = e.mount(env=dict(e.env, HF_TOKEN=READER), check=False)
     if p.returncode == 0 or "no write access" not in p.stderr:
         fail("--rw without write access: rc %d %s" % (p.returncode, p.stderr))
@@ -234,7 +238,8 @@ def run(e, args):
         if err.errno != errno.EROFS:
             fail("read-only mount: %s" % err)
     e.unmount()
-    ok("a tag and a read-only token are refused at mount; a read-only mount gives EROFS")
+    ok("a tag, --revisions/hub with --rw and a read-only token are refused at mount; a "
+       "read-only mount gives EROFS")
 
     e.mount("--commit-delay", "1")
     # --- cp -r
