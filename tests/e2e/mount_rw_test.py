@@ -237,6 +237,9 @@ def run(e, args):
     except OSError as err:
         if err.errno != errno.EROFS:
             fail("read-only mount: %s" % err)
+    p = e.hubfs("pending", e.mnt, check=False)
+    if p.returncode != 1 or "not a writable" not in p.stderr:
+        fail("hubfs pending on a read-only mount: rc %d %s" % (p.returncode, p.stderr))
     e.unmount()
     ok("a tag, --revisions/hub with --rw and a read-only token are refused at mount; a "
        "read-only mount gives EROFS")
@@ -448,7 +451,8 @@ def run(e, args):
         fail("the change closed before kill -9 was lost")
     if int(os.stat(stamped).st_mtime) == want:
         fail("a committed file still shows the local mtime")
-    ok("kill -9 after close: the remount committed the journaled change")
+    ok("kill -9 after close: the remount committed the journaled change; touch -d kept "
+       "the pending file's mtime until then")
 
     # --- a racing commit on the same path (a long commit delay: the other
     # writer commits first; our sync then meets the conflict)
