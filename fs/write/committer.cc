@@ -10,6 +10,9 @@ namespace hubfs::fs {
 
 // ---- CommitBudget ------------------------------------------------------
 
+// The longest pause a budget answer can impose: the budget's window.
+constexpr std::chrono::seconds kMaxBudgetWait{3600};
+
 CommitBudget::CommitBudget(FileEnv* env, std::string path, int per_hour)
     : env_(env), path_(std::move(path)), per_hour_(per_hour) {}
 
@@ -253,7 +256,9 @@ void WriteCommitter::Run() {
         (error.http_status() == 429 || error.http_status() == 0)) {
       // The repo's commit budget: wait what the Hub (or the budget file)
       // says, not a backoff; the changes stay journaled meanwhile.
-      const auto wait = *error.retry_after() + std::chrono::seconds(1);
+      // At most the budget's window: a server asking for longer is wrong.
+      const auto wait = std::min<std::chrono::seconds>(*error.retry_after(), kMaxBudgetWait) +
+                        std::chrono::seconds(1);
       stats_.paused_until = clock_->UnixSeconds() + wait.count();
       stats_.pause_reason = error.ToString();
       HUBFS_LOG(kInfo) << "commits to " << repo_.ToString() << "@" << branch_ << " paused for "
@@ -386,7 +391,9 @@ bool WriteCommitter::CommitOnce(Status* error) {
     if (const auto hub_wait = error->retry_after(); hub_wait && error->http_status() == 429) {
       // Every mount of the repo from this cache holds off as long as this
       // one (Run: Retry-After + 1 s).
-      Status st = budget_->Block(clock_->UnixSeconds(), *hub_wait + std::chrono::seconds(1));
+      Status st = budget_->Block(clock_->UnixSeconds(),
+                                 std::min<std::chrono::seconds>(*hub_wait, kMaxBudgetWait) +
+                                     std::chrono::seconds(1));
       if (!st.ok()) {
         HUBFS_LOG(kWarning) << "commit budget file: " << st;
       }
