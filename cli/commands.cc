@@ -19,6 +19,7 @@ constexpr char kUsage[] =
     "  cache {ls,prune,clear,verify}  inspect or maintain the local chunk cache\n"
     "  upload SOURCE LOCAL_PATH [PATH_IN_REPO]  commit a file or folder (see hubfs upload --help)\n"
     "  sync MOUNTPOINT             wait until a --rw mount's changes are committed\n"
+    "  pending MOUNTPOINT [--json] list a --rw mount's changes not yet committed\n"
     "  xet hash [--json] FILE...   print the Xet file hash of local files\n"
     "  version                     print the version\n"
     "\n"
@@ -45,6 +46,7 @@ int Run(std::span<const std::string_view> args) {
   if (args[0] == "cache") return CacheCommand(args.subspan(1));
   if (args[0] == "upload") return UploadCommand(args.subspan(1));
   if (args[0] == "sync") return SyncCommand(args.subspan(1));
+  if (args[0] == "pending") return PendingCommand(args.subspan(1));
   if (args[0] == "xet" && args.size() >= 2 && args[1] == "hash") {
     return XetHashCommand(args.subspan(2));
   }

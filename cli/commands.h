@@ -39,6 +39,9 @@ int UploadCommand(std::span<const std::string_view> args);
 // `hubfs sync MOUNTPOINT`: waits until a --rw mount's changes are on the Hub.
 int SyncCommand(std::span<const std::string_view> args);
 
+// `hubfs pending MOUNTPOINT [--json]`: a --rw mount's uncommitted changes.
+int PendingCommand(std::span<const std::string_view> args);
+
 // `hubfs cache {ls,prune,clear,verify}`
 int CacheCommand(std::span<const std::string_view> args);
 

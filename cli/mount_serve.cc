@@ -418,6 +418,9 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
       state.commits = cs.commits;
       state.conflict_prs = cs.conflict_prs;
       state.last_commit_error = cs.last_error;
+      state.commits_paused_until = cs.paused_until;
+      state.commit_pause_reason = cs.pause_reason;
+      state.journal_dir = m.writable->journal_dir();
     }
     if (!config.multi) state.commit = m.core->current().commit;  // a branch view follows its head
     WriteMountState(state);

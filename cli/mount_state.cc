@@ -73,6 +73,8 @@ bool WriteMountState(const MountState& s) {
       {"writable", s.writable}, {"write_target", s.write_target}, {"pending", s.pending},
       {"commits", s.commits}, {"conflict_prs", s.conflict_prs},
       {"last_commit_error", s.last_commit_error},
+      {"commits_paused_until", s.commits_paused_until},
+      {"commit_pause_reason", s.commit_pause_reason}, {"journal_dir", s.journal_dir},
   };
   std::string path = MountStatePath(s.cache_dir, s.pid);
   std::string tmp = path + ".tmp";
@@ -157,6 +159,9 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.commits = num("commits");
     s.conflict_prs = num("conflict_prs");
     s.last_commit_error = str("last_commit_error");
+    s.commits_paused_until = static_cast<int64_t>(num("commits_paused_until"));
+    s.commit_pause_reason = str("commit_pause_reason");
+    s.journal_dir = str("journal_dir");
     out.push_back(std::move(s));
   }
   return out;

@@ -51,6 +51,11 @@ struct MountState {
   uint64_t commits = 0;
   uint64_t conflict_prs = 0;
   std::string last_commit_error;
+  // Commits paused for the repo's commit budget until this unix time (0:
+  // not paused) and the Hub's answer; the journal directory (`hubfs pending`).
+  int64_t commits_paused_until = 0;
+  std::string commit_pause_reason;
+  std::string journal_dir;
 };
 
 // Copies the reader's counters and gauges into `state` and stamps `updated`.

@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -179,6 +181,13 @@ int StatusCommand(std::span<const std::string_view> args) {
                   s.write_target.c_str(), static_cast<unsigned long long>(s.pending),
                   static_cast<unsigned long long>(s.commits),
                   static_cast<unsigned long long>(s.conflict_prs));
+      if (s.commits_paused_until > 0) {
+        const int64_t left = s.commits_paused_until - static_cast<int64_t>(std::time(nullptr));
+        std::printf("  commits:  paused for the repo's commit budget, %lld s left (%s); the "
+                    "changes stay journaled\n",
+                    static_cast<long long>(std::max<int64_t>(0, left)),
+                    s.commit_pause_reason.c_str());
+      }
       if (!s.last_commit_error.empty()) {
         std::printf("  last commit error: %s\n", s.last_commit_error.c_str());
       }

@@ -1,5 +1,7 @@
 #include "common/status.h"
 
+#include <algorithm>
+
 namespace hubfs {
 
 std::string_view ErrorCodeName(ErrorCode code) {
@@ -43,11 +45,25 @@ const std::string& Status::hub_error_code() const {
   return rep_ ? rep_->hub_error_code : EmptyString();
 }
 
+std::optional<std::chrono::seconds> Status::retry_after() const {
+  if (!rep_ || rep_->retry_after_s < 0) return std::nullopt;
+  return std::chrono::seconds(rep_->retry_after_s);
+}
+
 Status Status::WithHttp(int http_status, std::string hub_error_code) const {
   if (ok()) return *this;
   Status out;
-  out.rep_ = std::make_shared<const Rep>(
-      Rep{rep_->code, rep_->message, http_status, std::move(hub_error_code)});
+  out.rep_ = std::make_shared<const Rep>(Rep{rep_->code, rep_->message, http_status,
+                                             std::move(hub_error_code), rep_->retry_after_s});
+  return out;
+}
+
+Status Status::WithRetryAfter(std::chrono::seconds wait) const {
+  if (ok()) return *this;
+  Rep rep = *rep_;
+  rep.retry_after_s = std::max<int64_t>(0, wait.count());
+  Status out;
+  out.rep_ = std::make_shared<const Rep>(std::move(rep));
   return out;
 }
 
@@ -57,8 +73,8 @@ Status Status::WithContext(std::string_view context) const {
   std::string msg(context);
   msg += ": ";
   msg += rep_->message;
-  out.rep_ = std::make_shared<const Rep>(
-      Rep{rep_->code, std::move(msg), rep_->http_status, rep_->hub_error_code});
+  out.rep_ = std::make_shared<const Rep>(Rep{rep_->code, std::move(msg), rep_->http_status,
+                                             rep_->hub_error_code, rep_->retry_after_s});
   return out;
 }
 

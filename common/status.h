@@ -9,6 +9,8 @@
 #define HUBFS_COMMON_STATUS_H_
 
 #include <cassert>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -58,8 +60,14 @@ class [[nodiscard]] Status {
   // The Hub's X-Error-Code header value (e.g. "EntryNotFound"), or empty.
   const std::string& hub_error_code() const;
 
+  // How long the server asked to wait before trying again (Retry-After or
+  // RateLimit of a 429/503), or nullopt.
+  std::optional<std::chrono::seconds> retry_after() const;
+
   // Returns a copy with HTTP details attached.
   Status WithHttp(int http_status, std::string hub_error_code = {}) const;
+  // Returns a copy that carries the server's wait (retry_after()).
+  Status WithRetryAfter(std::chrono::seconds wait) const;
   // Returns a copy whose message is "<context>: <message>". OK stays OK.
   Status WithContext(std::string_view context) const;
 
@@ -76,6 +84,7 @@ class [[nodiscard]] Status {
     std::string message;
     int http_status = 0;
     std::string hub_error_code;
+    int64_t retry_after_s = -1;  // -1: none
   };
   std::shared_ptr<const Rep> rep_;
 };

@@ -1,7 +1,11 @@
 #include "hub/http.h"
 
+#include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <nlohmann/json.hpp>
+
+#include "hub/retry.h"
 
 namespace hubfs::hub {
 namespace {
@@ -150,7 +154,20 @@ Status StatusFromResponse(const HttpResponse& response, std::string_view context
   if (auto id = response.headers.Get("X-Request-Id"); id && !id->empty()) {
     msg += " (request id " + Sanitize(id->substr(0, 128)) + ")";
   }
-  return Status(code, std::move(msg)).WithHttp(response.status, std::move(hub_code));
+  Status st = Status(code, std::move(msg)).WithHttp(response.status, std::move(hub_code));
+  // The server's wait travels with the error: a caller that does not retry
+  // at once (a commit under the repo's budget) waits that long.
+  if (response.status == 429 || response.status == 503) {
+    std::optional<int64_t> wait;
+    if (auto rl = response.headers.Get("RateLimit")) wait = ParseRateLimitWait(*rl);
+    if (auto ra = response.headers.Get("Retry-After")) {
+      if (auto w = ParseRetryAfter(*ra, static_cast<int64_t>(std::time(nullptr)))) {
+        wait = std::max(wait.value_or(0), *w);
+      }
+    }
+    if (wait) st = st.WithRetryAfter(std::chrono::seconds(*wait));
+  }
+  return st;
 }
 
 Status ValidateRequest(const HttpRequest& request) {

@@ -4,6 +4,7 @@
 #include "fs/fuse/fuse_internal.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -151,6 +152,12 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  // No name longer than NAME_MAX exists here (as on a local file system):
+  // stat(2) of one says so rather than ENOENT.
+  if (std::strlen(name) > NAME_MAX) {
+    fuse_reply_err(req, ENAMETOOLONG);
+    return;
+  }
   Impl& self = Self(req);
   auto r = self.core->Lookup(parent, name, /*may_block=*/false);
   if (!r.ok() && r.error().code == VfsErrc::kWouldBlock) {

@@ -7,6 +7,8 @@
 #include <limits.h>
 
 #include <cstring>
+#include <ctime>
+#include <optional>
 #include <string>
 
 #include "fs/fuse/fuse_internal.h"
@@ -114,15 +116,24 @@ void OpSetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
   const uint64_t fh = fi != nullptr ? fi->fh : 0;
   const bool size = (to_set & FUSE_SET_ATTR_SIZE) != 0;
   const uint64_t new_size = size ? static_cast<uint64_t>(attr->st_size) : 0;
-  // Modes, owners and times are accepted and not kept (docs/SEMANTICS.md):
-  // the Hub stores none of them, and cp -p / rsync -a must not fail.
-  Offload(req, "setattr", [req, core = Self(req).core, ino, fh, size, new_size](ReplyOnce& once) {
-    VfsResult<VfsAttr> r = size ? core->SetSize(ino, fh, new_size) : core->GetAttr(ino);
-    if (!once.Claim()) return;
-    if (!r.ok()) return ReplyError(req, r.error(), "setattr");
-    struct stat st = ToStat(*r);
-    fuse_reply_attr(req, &st, core->AttrTimeout(ino));
-  });
+  // Modes, owners and atimes are accepted and not kept (docs/SEMANTICS.md):
+  // the Hub stores none of them, and cp -p / rsync -a must not fail. The
+  // mtime of a changed file is kept until its commit.
+  std::optional<int64_t> mtime;
+  if ((to_set & FUSE_SET_ATTR_MTIME_NOW) != 0) {
+    mtime = static_cast<int64_t>(std::time(nullptr));
+  } else if ((to_set & FUSE_SET_ATTR_MTIME) != 0) {
+    mtime = static_cast<int64_t>(attr->st_mtim.tv_sec);
+  }
+  Offload(req, "setattr",
+          [req, core = Self(req).core, ino, fh, size, new_size, mtime](ReplyOnce& once) {
+            VfsResult<VfsAttr> r = size ? core->SetSize(ino, fh, new_size) : core->GetAttr(ino);
+            if (r.ok() && mtime) r = core->SetMtime(ino, *mtime);
+            if (!once.Claim()) return;
+            if (!r.ok()) return ReplyError(req, r.error(), "setattr");
+            struct stat st = ToStat(*r);
+            fuse_reply_attr(req, &st, core->AttrTimeout(ino));
+          });
 }
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {

@@ -153,7 +153,7 @@ VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
       a.uid = options_.uid;
       a.gid = options_.gid;
       a.nlink = 1;
-      a.mtime = clock_->UnixSeconds();
+      a.mtime = writable_->LocalMtime(info.path).value_or(clock_->UnixSeconds());
       return a;
     }
     // Committed since: what the Hub has now.

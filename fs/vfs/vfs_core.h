@@ -164,6 +164,9 @@ class VfsCore {
   VfsStatus Fsync(uint64_t fh);
   // truncate(2) / ftruncate(2) (fh 0: no handle). Errors: as OpenWrite.
   VfsResult<VfsAttr> SetSize(uint64_t ino, uint64_t fh, uint64_t size);
+  // utimensat(2) of the mtime: kept for a file changed here until its
+  // commit (WritableView::SetLocalMtime), else accepted and not kept.
+  VfsResult<VfsAttr> SetMtime(uint64_t ino, int64_t mtime);
   // Errors: kReadOnly, kNoEntry, kIsDir (unlink of a directory), kNotDir
   // (rmdir of a file), kNotEmpty, kInvalid.
   VfsStatus Unlink(uint64_t parent, std::string_view name);

@@ -328,6 +328,14 @@ VfsResult<VfsAttr> VfsCore::SetSize(uint64_t ino, uint64_t fh, uint64_t size) {
   return GetAttr(ino);
 }
 
+VfsResult<VfsAttr> VfsCore::SetMtime(uint64_t ino, int64_t mtime) {
+  auto info = inodes_.Get(ino);
+  if (!info.ok()) return info.error();
+  if (!Writable(*info)) return VfsErrc::kReadOnly;
+  if (!info->meta->is_dir) writable_->SetLocalMtime(info->path, mtime);
+  return GetAttr(ino);
+}
+
 VfsStatus VfsCore::Unlink(uint64_t parent, std::string_view name) {
   auto dir = inodes_.Get(parent);
   if (!dir.ok()) return dir.error();

@@ -10,11 +10,59 @@ namespace hubfs::fs {
 
 // ---- CommitBudget ------------------------------------------------------
 
+// The longest pause a budget answer can impose: the budget's window.
+constexpr std::chrono::seconds kMaxBudgetWait{3600};
+
 CommitBudget::CommitBudget(FileEnv* env, std::string path, int per_hour)
     : env_(env), path_(std::move(path)), per_hour_(per_hour) {}
 
-Result<std::chrono::seconds> CommitBudget::TryTake(int64_t now) {
-  HUBFS_ASSIGN_OR_RETURN(auto f, env_->Open(path_, OpenMode::kReadWrite));
+namespace {
+
+// The budget file: one line per commit (its unix time), and "b<T>" while
+// the Hub refused commits until T (its 429 counts for every mount).
+struct BudgetFile {
+  std::deque<int64_t> times;
+  int64_t blocked_until = 0;
+};
+
+BudgetFile ParseBudget(const std::string& text, int64_t now) {
+  BudgetFile b;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const bool block = start < end && text[start] == 'b';
+    int64_t t = 0;
+    auto [p, ec] = std::from_chars(text.data() + start + block, text.data() + end, t);
+    if (ec == std::errc() && p == text.data() + end) {
+      if (block && t > now && t <= now + 86400) b.blocked_until = std::max(b.blocked_until, t);
+      if (!block && t > now - 3600 && t <= now + 60) b.times.push_back(t);
+    }
+    start = end + 1;
+  }
+  std::sort(b.times.begin(), b.times.end());
+  return b;
+}
+
+std::string FormatBudget(const BudgetFile& b) {
+  std::string out;
+  if (b.blocked_until > 0) {
+    out.push_back('b');
+    out.append(std::to_string(b.blocked_until));
+    out.push_back('\n');
+  }
+  for (int64_t t : b.times) {
+    out.append(std::to_string(t));
+    out.push_back('\n');
+  }
+  return out;
+}
+
+// Runs `update` on the budget file's content under its lock; writes the
+// result back when `update` returns true.
+template <typename Fn>
+Status UpdateBudgetFile(FileEnv* env, const std::string& path, int64_t now, Fn update) {
+  HUBFS_ASSIGN_OR_RETURN(auto f, env->Open(path, OpenMode::kReadWrite));
   HUBFS_RETURN_IF_ERROR(f->Lock());  // released when f closes
   std::string text;
   std::vector<uint8_t> buf(4096);
@@ -25,30 +73,41 @@ Result<std::chrono::seconds> CommitBudget::TryTake(int64_t now) {
     off += n;
     if (text.size() > (1u << 20)) break;  // a damaged file: start over below
   }
-  std::deque<int64_t> times;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    int64_t t = 0;
-    auto [p, ec] = std::from_chars(text.data() + start, text.data() + end, t);
-    if (ec == std::errc() && p == text.data() + end && t > now - 3600 && t <= now + 60) {
-      times.push_back(t);
-    }
-    start = end + 1;
-  }
-  std::sort(times.begin(), times.end());
-  if (static_cast<int>(times.size()) >= per_hour_) {
-    const int64_t wait = times[times.size() - static_cast<size_t>(per_hour_)] + 3600 - now;
-    return std::chrono::seconds(std::max<int64_t>(1, wait));
-  }
-  times.push_back(now);
-  std::string out;
-  for (int64_t t : times) out += std::to_string(t) + "\n";
+  BudgetFile b = ParseBudget(text, now);
+  if (!update(&b)) return Status::Ok();
+  const std::string out = FormatBudget(b);
   HUBFS_RETURN_IF_ERROR(f->Truncate(0));
-  HUBFS_RETURN_IF_ERROR(f->PWrite(0, std::span<const uint8_t>(
-                                         reinterpret_cast<const uint8_t*>(out.data()), out.size())));
-  return std::chrono::seconds(0);
+  return f->PWrite(0, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(out.data()),
+                                               out.size()));
+}
+
+}  // namespace
+
+Result<std::chrono::seconds> CommitBudget::TryTake(int64_t now) {
+  int64_t wait = 0;
+  HUBFS_RETURN_IF_ERROR(UpdateBudgetFile(env_, path_, now, [&](BudgetFile* b) {
+    if (b->blocked_until > now) {
+      wait = b->blocked_until - now;
+      return false;
+    }
+    if (static_cast<int>(b->times.size()) >= per_hour_) {
+      wait = std::max<int64_t>(
+          1, b->times[b->times.size() - static_cast<size_t>(per_hour_)] + 3600 - now);
+      return false;
+    }
+    b->times.push_back(now);
+    return true;
+  }));
+  return std::chrono::seconds(wait);
+}
+
+Status CommitBudget::Block(int64_t now, std::chrono::seconds wait) {
+  return UpdateBudgetFile(env_, path_, now, [&](BudgetFile* b) {
+    b->blocked_until = std::max(b->blocked_until, now + wait.count());
+    // The refused commit's budget entry was never used.
+    if (!b->times.empty()) b->times.pop_back();
+    return true;
+  });
 }
 
 // ---- WriteCommitter ----------------------------------------------------
@@ -145,6 +204,9 @@ Status WriteCommitter::WaitCommitted(const std::string& path, uint64_t seq,
     if (stop_) return UnavailableError("the mount is stopping; the change stays journaled");
     if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && !DoneLocked(path, seq)) {
       std::string why = stats_.last_error.empty() ? "" : " (last error: " + stats_.last_error + ")";
+      if (stats_.paused_until > 0) {
+        why += " (commits paused for the repo's commit budget: " + stats_.pause_reason + ")";
+      }
       return Status(ErrorCode::kTimeout,
                     "not committed within the time allowed; the change stays journaled" + why);
     }
@@ -188,6 +250,27 @@ void WriteCommitter::Run() {
     Status error;
     const bool did = CommitOnce(&error);
     lock.lock();
+    // Paced: the Hub's 429, or the budget file (no HTTP status). A 503's
+    // Retry-After is a failure like others, waited for at least as long.
+    if (!error.ok() && error.retry_after() &&
+        (error.http_status() == 429 || error.http_status() == 0)) {
+      // The repo's commit budget: wait what the Hub (or the budget file)
+      // says, not a backoff; the changes stay journaled meanwhile.
+      // At most the budget's window: a server asking for longer is wrong.
+      const auto wait = std::min<std::chrono::seconds>(*error.retry_after(), kMaxBudgetWait) +
+                        std::chrono::seconds(1);
+      stats_.paused_until = clock_->UnixSeconds() + wait.count();
+      stats_.pause_reason = error.ToString();
+      HUBFS_LOG(kInfo) << "commits to " << repo_.ToString() << "@" << branch_ << " paused for "
+                       << wait.count() << " s: " << error;
+      if (!first_notify_) first_notify_ = clock_->Now();
+      lock.unlock();
+      SleepUnlessStopped(wait);
+      lock.lock();
+      stats_.paused_until = 0;
+      stats_.pause_reason.clear();
+      continue;
+    }
     if (!error.ok()) {
       ++stats_.failures;
       stats_.last_error = error.ToString();
@@ -195,14 +278,8 @@ void WriteCommitter::Run() {
                           << " failed (retrying in " << backoff.count() << " ms): " << error;
       if (!first_notify_) first_notify_ = clock_->Now();
       lock.unlock();
-      // Interruptible by stop_ only through short sleeps.
-      auto waited = std::chrono::milliseconds(0);
-      while (waited < backoff) {
-        clock_->SleepFor(std::chrono::milliseconds(100));
-        waited += std::chrono::milliseconds(100);
-        std::lock_guard<std::mutex> l(mu_);
-        if (stop_) break;
-      }
+      SleepUnlessStopped(std::max<std::chrono::milliseconds>(
+          backoff, error.retry_after().value_or(std::chrono::seconds(0))));
       lock.lock();
       backoff = std::min(backoff * 2, options_.retry_max);
       continue;
@@ -227,6 +304,16 @@ void WriteCommitter::Run() {
   }
 }
 
+void WriteCommitter::SleepUnlessStopped(std::chrono::milliseconds wait) {
+  // Interruptible by stop_ only through short sleeps (the clock may be fake).
+  for (auto waited = std::chrono::milliseconds(0); waited < wait;
+       waited += std::chrono::milliseconds(100)) {
+    clock_->SleepFor(std::chrono::milliseconds(100));
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return;
+  }
+}
+
 bool WriteCommitter::CommitOnce(Status* error) {
   std::vector<BatchItem> batch;
   std::optional<uint64_t> pr;
@@ -247,7 +334,8 @@ bool WriteCommitter::CommitOnce(Status* error) {
   }
   if (wait->count() > 0) {
     *error = ResourceExhaustedError("commit budget of the repo used up; next commit in " +
-                                    std::to_string(wait->count()) + " s");
+                                    std::to_string(wait->count()) + " s")
+                 .WithRetryAfter(*wait);
     return true;
   }
 
@@ -300,6 +388,16 @@ bool WriteCommitter::CommitOnce(Status* error) {
   Result<UploadReport> report = uploader_->Upload(plan);
   if (!report.ok()) {
     *error = report.status();
+    if (const auto hub_wait = error->retry_after(); hub_wait && error->http_status() == 429) {
+      // Every mount of the repo from this cache holds off as long as this
+      // one (Run: Retry-After + 1 s).
+      Status st = budget_->Block(clock_->UnixSeconds(),
+                                 std::min<std::chrono::seconds>(*hub_wait, kMaxBudgetWait) +
+                                     std::chrono::seconds(1));
+      if (!st.ok()) {
+        HUBFS_LOG(kWarning) << "commit budget file: " << st;
+      }
+    }
     return true;
   }
   if (report->committed && !report->conflict_pr && !plan.create_pr && !options_.create_pr) {

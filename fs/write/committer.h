@@ -10,7 +10,10 @@
 // renamed Hub files are re-referenced by SHA-256, deletions are per file.
 // The branch moved and a touched path changed there: the change goes to a
 // new pull request (its number and URL are reported), never over someone
-// else's change. Failures are retried with backoff; nothing is dropped.
+// else's change. Failures are retried with backoff; nothing is dropped. A
+// commit refused for the repo's budget (the Hub's 429, or the local budget
+// file) waits what the Hub said (Retry-After + 1 s, as the Hub's own client
+// does) instead of backing off, and the changes stay journaled meanwhile.
 //
 // Thread-safety: all methods are thread-safe. The journal is shared with
 // the view: every access to it happens under `journal_mu`, never across a
@@ -48,6 +51,10 @@ class CommitBudget {
   // Records a commit now and returns 0, or returns how long to wait before
   // one is allowed (nothing recorded). Errors: FileEnv errors.
   Result<std::chrono::seconds> TryTake(int64_t now_unix);
+  // The Hub refused the commit just taken (429) for `wait`: its entry is
+  // given back, and no mount of the repo from this cache commits before
+  // now + wait. Errors: FileEnv errors.
+  Status Block(int64_t now_unix, std::chrono::seconds wait);
 
  private:
   FileEnv* const env_;
@@ -95,6 +102,10 @@ struct CommitterStats {
   std::string last_commit;
   std::string last_error;
   std::optional<uint64_t> last_conflict_pr;
+  // Commits paused for the repo's commit budget until this unix time (0:
+  // not paused), and why.
+  int64_t paused_until = 0;
+  std::string pause_reason;
 };
 
 class WriteCommitter {
@@ -128,6 +139,8 @@ class WriteCommitter {
   // was nothing to do.
   bool CommitOnce(Status* error);
   bool DoneLocked(const std::string& path, uint64_t seq) const;
+  // Waits `wait` (interrupted only by a stop) after a failed commit.
+  void SleepUnlessStopped(std::chrono::milliseconds wait);
 
   WriteJournal* const journal_;
   std::mutex* const journal_mu_;

@@ -68,8 +68,44 @@ Result<std::unique_ptr<WriteJournal>> WriteJournal::Open(FileEnv* env, const std
   return j;
 }
 
+Result<JournalSnapshot> WriteJournal::ReadSnapshot(FileEnv* env, const std::string& dir) {
+  JournalSnapshot snap;
+  JournalOpenInfo info;
+  HUBFS_RETURN_IF_ERROR(Replay(env, dir, /*create=*/false, &snap, &info));
+  return snap;
+}
+
 Status WriteJournal::Load(JournalOpenInfo* info) {
-  auto file = env_->Open(dir_ + "/journal", OpenMode::kReadWrite);
+  JournalSnapshot snap;
+  HUBFS_RETURN_IF_ERROR(Replay(env_, dir_, /*create=*/true, &snap, info));
+  table_ = std::move(snap.table);
+  base_ = std::move(snap.base);
+  pr_ = snap.pr;
+  if (info->torn_tail) {
+    HUBFS_LOG(kWarning) << "write journal " << dir_ << ": dropped a torn record at its end"
+                        << " (a write that was never acknowledged)";
+  }
+  // Staging files: drop those no change names; never reuse an id.
+  std::set<uint64_t> named;
+  for (const auto& [path, c] : table_.entries()) {
+    if (c.kind == PendingChange::Kind::kStaged) named.insert(c.staging_id);
+    next_staging_ = std::max(next_staging_, c.staging_id + 1);
+  }
+  HUBFS_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_ + "/staging"));
+  for (const auto& name : names) {
+    std::optional<uint64_t> id = ParseId(name);
+    if (id) next_staging_ = std::max(next_staging_, *id + 1);
+    if (id && named.count(*id) != 0) continue;
+    Status st = env_->Remove(dir_ + "/staging/" + name);
+    if (!st.ok() && st.code() != ErrorCode::kNotFound) return st;
+    ++info->stale_staging_files;
+  }
+  return Status::Ok();
+}
+
+Status WriteJournal::Replay(FileEnv* env, const std::string& dir, bool create,
+                            JournalSnapshot* out, JournalOpenInfo* info) {
+  auto file = env->Open(dir + "/journal", create ? OpenMode::kReadWrite : OpenMode::kRead);
   if (!file.ok()) return file.status();
   std::string data;
   std::vector<uint8_t> buf(1 << 20);
@@ -78,7 +114,7 @@ Status WriteJournal::Load(JournalOpenInfo* info) {
     if (n == 0) break;
     data.append(reinterpret_cast<const char*>(buf.data()), n);
     if (data.size() > kMaxJournalBytes) {
-      return CorruptError("write journal " + dir_ + " is larger than 1 GiB");
+      return CorruptError("write journal " + dir + " is larger than 1 GiB");
     }
   }
   size_t pos = 0;
@@ -98,7 +134,7 @@ Status WriteJournal::Load(JournalOpenInfo* info) {
     if (chunkstore::cache_format::Crc32c(0, Bytes(payload)) != crc) {
       if (pos + kFrameHeader + len < data.size()) {
         // Acknowledged records follow: this is damage, not a torn append.
-        return CorruptError("write journal " + dir_ + ": record at byte " + std::to_string(pos) +
+        return CorruptError("write journal " + dir + ": record at byte " + std::to_string(pos) +
                             " fails its checksum and more records follow; refusing to guess "
                             "(move the directory away to start over)");
       }
@@ -108,37 +144,18 @@ Status WriteJournal::Load(JournalOpenInfo* info) {
     pos += kFrameHeader + len;
     json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
     if (j.is_object() && j.contains("base") && j["base"].is_string()) {
-      base_ = j["base"].get<std::string>();
+      out->base = j["base"].get<std::string>();
     } else if (j.is_object() && j.contains("pr") && j["pr"].is_number_unsigned()) {
-      pr_ = j["pr"].get<uint64_t>();
+      out->pr = j["pr"].get<uint64_t>();
     } else if (j.is_object() && j.size() == 1 && j.contains("seq") &&
                j["seq"].is_number_unsigned()) {
-      table_.AdvanceSeq(j["seq"].get<uint64_t>());  // the floor a compaction wrote
+      out->table.AdvanceSeq(j["seq"].get<uint64_t>());  // the floor a compaction wrote
     } else {
       Result<PendingRecord> r = DecodeRecord(payload);
-      if (!r.ok()) return r.status().WithContext("write journal " + dir_);
-      table_.Apply(*r);
+      if (!r.ok()) return r.status().WithContext("write journal " + dir);
+      out->table.Apply(*r);
     }
     ++info->records_read;
-  }
-  if (info->torn_tail) {
-    HUBFS_LOG(kWarning) << "write journal " << dir_ << ": dropped a torn record at byte " << pos
-                        << " (a write that was never acknowledged)";
-  }
-  // Staging files: drop those no change names; never reuse an id.
-  std::set<uint64_t> named;
-  for (const auto& [path, c] : table_.entries()) {
-    if (c.kind == PendingChange::Kind::kStaged) named.insert(c.staging_id);
-    next_staging_ = std::max(next_staging_, c.staging_id + 1);
-  }
-  HUBFS_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_ + "/staging"));
-  for (const auto& name : names) {
-    std::optional<uint64_t> id = ParseId(name);
-    if (id) next_staging_ = std::max(next_staging_, *id + 1);
-    if (id && named.count(*id) != 0) continue;
-    Status st = env_->Remove(dir_ + "/staging/" + name);
-    if (!st.ok() && st.code() != ErrorCode::kNotFound) return st;
-    ++info->stale_staging_files;
   }
   return Status::Ok();
 }

@@ -39,8 +39,21 @@ struct JournalOpenInfo {
   uint64_t stale_staging_files = 0;  // removed: no change names them
 };
 
+// The journal's state as read from its file.
+struct JournalSnapshot {
+  PendingTable table;
+  std::optional<std::string> base;
+  std::optional<uint64_t> pr;
+};
+
 class WriteJournal {
  public:
+  // Reads the journal in `dir` without taking its lock, for a reader beside
+  // the owner (`hubfs pending`): a record being appended at this moment is
+  // left out, like a torn tail. Errors: kNotFound (no journal), kCorrupt,
+  // FileEnv errors.
+  static Result<JournalSnapshot> ReadSnapshot(FileEnv* env, const std::string& dir);
+
   // Opens `dir` (created 0700 if missing; its parent must exist), takes the
   // lock, replays and compacts. Errors: kFailedPrecondition (another
   // process holds the lock), kCorrupt (a record that frames correctly but
@@ -78,6 +91,9 @@ class WriteJournal {
  private:
   WriteJournal(FileEnv* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
   Status Load(JournalOpenInfo* info);
+  // `create`: the owner creates a missing journal file; a reader does not.
+  static Status Replay(FileEnv* env, const std::string& dir, bool create, JournalSnapshot* out,
+                       JournalOpenInfo* info);
   Status AppendPayloads(const std::vector<std::string>& payloads);
 
   FileEnv* const env_;

@@ -228,6 +228,7 @@ std::string EncodeRecord(const PendingRecord& record) {
             {"staging", c.staging_id},
             {"size", c.size},
             {"was_remote", c.was_remote}};
+    if (c.since > 0) cj["since"] = c.since;
     if (c.base) {
       json b{{"size", c.base->size},
              {"git_oid", c.base->git_oid},
@@ -300,6 +301,10 @@ Result<PendingRecord> DecodeRecord(std::string_view text) {
   if (c.staging_id == UINT64_MAX) return bad("staging id out of range");
   if (!cj.contains("was_remote") || !cj["was_remote"].is_boolean()) return bad("no was_remote");
   c.was_remote = cj["was_remote"].get<bool>();
+  if (cj.contains("since")) {
+    if (!cj["since"].is_number_integer()) return bad("since");
+    c.since = cj["since"].get<int64_t>();
+  }
   if (cj.contains("base")) {
     const json& b = cj["base"];
     if (!b.is_object()) return bad("base is not an object");

@@ -63,6 +63,9 @@ struct PendingChange {
   bool was_remote = false;
   // Journal sequence number of the record that set this state.
   uint64_t seq = 0;
+  // Unix time the path got a change not yet committed (`hubfs pending`); 0
+  // unknown. Set by the owner when it journals (the table keeps no clock).
+  int64_t since = 0;
 
   friend bool operator==(const PendingChange&, const PendingChange&) = default;
 };

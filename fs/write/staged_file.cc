@@ -101,6 +101,31 @@ Result<size_t> StagedFile::Read(uint64_t offset, std::span<uint8_t> out) {
   return want;
 }
 
+Result<size_t> StagedFile::ReadThrough(uint64_t offset, std::span<uint8_t> out) {
+  size_t want;
+  std::vector<std::pair<uint64_t, uint64_t>> from_base;
+  {
+    // The local bytes (and zeros past the base) now; the ranges still the
+    // base's are read below without the lock.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (offset >= size_) return size_t{0};
+    const uint64_t end = std::min<uint64_t>(size_, offset + out.size());
+    want = static_cast<size_t>(end - offset);
+    HUBFS_ASSIGN_OR_RETURN(size_t got, file_->PRead(offset, out.first(want)));
+    std::fill(out.begin() + static_cast<std::ptrdiff_t>(got), out.begin() + want, uint8_t{0});
+    from_base = present_.Missing(offset, std::min(end, base_limit_));
+  }
+  for (auto [a, b] : from_base) {
+    std::span<uint8_t> dst = out.subspan(static_cast<size_t>(a - offset), static_cast<size_t>(b - a));
+    HUBFS_ASSIGN_OR_RETURN(size_t got, base_(a, dst));
+    if (got != dst.size()) {
+      return CorruptError("staged file " + path_ + ": the Hub's version ended at " +
+                          std::to_string(a + got) + ", expected " + std::to_string(b));
+    }
+  }
+  return want;
+}
+
 Status StagedFile::Write(uint64_t offset, std::span<const uint8_t> data) {
   if (data.empty()) return Status::Ok();
   std::lock_guard<std::mutex> lock(mu_);

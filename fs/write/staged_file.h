@@ -50,6 +50,12 @@ class StagedFile {
   // Reads [offset, offset + out.size()) clamped to the size; fills what is
   // not local from the base first. Errors: the base's and FileEnv's.
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out);
+  // Like Read, but the bytes not local are read from the base straight into
+  // `out` and not kept: the committer reads an edited Hub file once, to
+  // hash and chunk it, and staging the Hub's bytes would write the whole
+  // file to disk for nothing. A write landing meanwhile bumps the
+  // generation (the reader's check). Errors: the base's and FileEnv's.
+  Result<size_t> ReadThrough(uint64_t offset, std::span<uint8_t> out);
   // Writes at `offset` (extending the file; a gap reads as zeros).
   Status Write(uint64_t offset, std::span<const uint8_t> data);
   Status Truncate(uint64_t size);

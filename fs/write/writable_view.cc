@@ -9,6 +9,9 @@ namespace hubfs::fs {
 namespace {
 
 constexpr size_t kCopyPiece = 1u << 20;
+// Files at least this large (the Hub's LFS threshold: always uploaded
+// through Xet) are committed reading the Hub's bytes through.
+constexpr uint64_t kReadThroughMin = 10ull << 20;
 
 // A staged file read from its start, as the committer uploads it.
 class StagedSource final : public UploadSource {
@@ -20,7 +23,12 @@ class StagedSource final : public UploadSource {
   Result<size_t> Read(std::span<uint8_t> buf) override {
     if (pos_ >= size_) return size_t{0};
     const auto want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size_ - pos_));
-    HUBFS_ASSIGN_OR_RETURN(size_t n, file_->Read(pos_, buf.first(want)));
+    // A large file's Hub bytes are read through, not staged: it is read
+    // once (Xet chunking). A small one may be read twice (the preupload
+    // sample, an inline commit), from the staging file the second time.
+    HUBFS_ASSIGN_OR_RETURN(size_t n, size_ >= kReadThroughMin
+                                         ? file_->ReadThrough(pos_, buf.first(want))
+                                         : file_->Read(pos_, buf.first(want)));
     pos_ += n;
     return n;
   }
@@ -90,7 +98,7 @@ Result<std::unique_ptr<WritableView>> WritableView::Open(
                      << " unacknowledged staging files removed";
   }
   std::unique_ptr<WritableView> v(
-      new WritableView(env, std::move(journal), std::move(base_readers), options));
+      new WritableView(env, std::move(journal), std::move(base_readers), clock, options));
   v->budget_ = std::make_unique<CommitBudget>(env, budget_path, options.commits_per_hour);
   CommitterOptions co;
   co.commit_delay = options.commit_delay;
@@ -102,8 +110,12 @@ Result<std::unique_ptr<WritableView>> WritableView::Open(
 }
 
 WritableView::WritableView(FileEnv* env, std::unique_ptr<WriteJournal> journal,
-                           BaseReaderFactory readers, WritableViewOptions options)
-    : env_(env), base_readers_(std::move(readers)), options_(options), journal_(std::move(journal)) {}
+                           BaseReaderFactory readers, Clock* clock, WritableViewOptions options)
+    : env_(env),
+      base_readers_(std::move(readers)),
+      clock_(clock),
+      options_(options),
+      journal_(std::move(journal)) {}
 
 WritableView::~WritableView() { committer_.reset(); }
 
@@ -173,6 +185,21 @@ bool WritableView::HasChangesUnder(const std::string& dir) const {
   return false;
 }
 
+void WritableView::SetLocalMtime(const std::string& path, int64_t mtime) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const PendingChange* c = journal_->table().Find(path);
+  const bool live = open_.count(path) != 0 ||
+                    (c != nullptr && !c->is_dir() && c->kind != PendingChange::Kind::kDeleted);
+  if (live) local_mtime_[path] = mtime;
+}
+
+std::optional<int64_t> WritableView::LocalMtime(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = local_mtime_.find(path);
+  if (it == local_mtime_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<uint64_t> WritableView::LiveSize(const std::string& path) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = open_.find(path); it != open_.end()) return it->second.file->size();
@@ -210,7 +237,21 @@ Result<std::shared_ptr<StagedFile>> WritableView::StagedLocked(const std::string
 }
 
 Status WritableView::AppendLocked(const std::vector<PendingRecord>& records) {
-  return journal_->Append(records);
+  // Each change says since when its path has been pending: a path changed
+  // again keeps its first time (a rename carries the moved file's).
+  std::vector<PendingRecord> stamped = records;
+  const int64_t now = clock_->UnixSeconds();
+  for (PendingRecord& r : stamped) {
+    if (!r.change || r.change->since > 0) continue;
+    const PendingChange* before = journal_->table().Find(r.path);
+    r.change->since = before != nullptr && before->since > 0 ? before->since : now;
+  }
+  return journal_->Append(stamped);
+}
+
+std::string WritableView::journal_dir() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return journal_->dir();
 }
 
 void WritableView::RemoveStagingLocked(uint64_t id) {
@@ -428,6 +469,7 @@ Status WritableView::Unlink(const std::string& path, bool was_remote) {
     if (c != nullptr && c->kind == PendingChange::Kind::kStaged) staged = c->staging_id;
     if (c != nullptr) was_remote = c->was_remote;
     HUBFS_RETURN_IF_ERROR(AppendLocked(journal_->table().RemoveFile(path, was_remote)));
+    local_mtime_.erase(path);
     if (auto it = open_.find(path); it != open_.end()) {
       // Open descriptors keep writing to their file; nothing of it is
       // recorded any more. Its writers stay counted under no name.
@@ -476,6 +518,11 @@ Status WritableView::Rename(const std::string& from, const std::string& to,
       return st;
     }
     if (moving) open_[to] = *moving;
+    local_mtime_.erase(to);
+    if (auto m = local_mtime_.find(from); m != local_mtime_.end()) {
+      local_mtime_[to] = m->second;
+      local_mtime_.erase(m);
+    }
     if (overwritten) RemoveStagingLocked(overwritten->id);
     if (replaced) RemoveStagingLocked(*replaced);
   }
@@ -566,6 +613,10 @@ void WritableView::OnCommitted(const std::string&, const std::vector<BatchItem>&
   std::lock_guard<std::mutex> lock(mu_);
   for (const BatchItem& item : batch) {
     if (item.change.kind == PendingChange::Kind::kStaged) RemoveStagingLocked(item.change.staging_id);
+    // Committed and not changed again: the Hub's time shows from now on.
+    if (open_.count(item.path) == 0 && journal_->table().Find(item.path) == nullptr) {
+      local_mtime_.erase(item.path);
+    }
   }
 }
 

@@ -128,6 +128,13 @@ class WritableView final : public CommitSources {
   std::optional<std::string> base_commit() const;
   // Every pending change (`hubfs pending`), in path order.
   std::map<std::string, PendingChange> Pending() const;
+  // utimensat of a file open for writing or pending: its mtime is kept here
+  // (in memory) until its change is committed; then the Hub's commit time
+  // shows. Ignored for other paths (the Hub stores no times).
+  void SetLocalMtime(const std::string& path, int64_t mtime);
+  std::optional<int64_t> LocalMtime(const std::string& path) const;
+  // Where the journal lives (`hubfs pending` reads it from there).
+  std::string journal_dir() const;
   std::string target() const;
   // Called when a commit landed on the branch, with that commit, before the
   // overlay forgets the changes it holds: the view should show it now.
@@ -145,7 +152,7 @@ class WritableView final : public CommitSources {
 
  private:
   WritableView(FileEnv* env, std::unique_ptr<WriteJournal> journal, BaseReaderFactory readers,
-               WritableViewOptions options);
+               Clock* clock, WritableViewOptions options);
   // The staged file of a pending kStaged change, opened if needed. REQUIRES mu_.
   Result<std::shared_ptr<StagedFile>> StagedLocked(const std::string& path,
                                                    const PendingChange& change);
@@ -154,6 +161,7 @@ class WritableView final : public CommitSources {
 
   FileEnv* const env_;
   const BaseReaderFactory base_readers_;
+  Clock* const clock_;
   const WritableViewOptions options_;
   std::unique_ptr<CommitBudget> budget_;
   std::unique_ptr<WriteCommitter> committer_;
@@ -177,6 +185,7 @@ class WritableView final : public CommitSources {
   // Paths an fsync waits for: committed although open (what was flushed;
   // a write during the upload makes it wait for the next commit).
   std::map<std::string, int> fsyncing_;  // GUARDED_BY(mu_)
+  std::map<std::string, int64_t> local_mtime_;  // GUARDED_BY(mu_): SetLocalMtime
   std::function<void(const std::string&)> listener_;  // GUARDED_BY(mu_)
 };
 

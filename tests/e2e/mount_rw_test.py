@@ -2,8 +2,8 @@
 """The writable mount, end to end: real FUSE mounts of hubsim branches.
 
 Checks (each prints "ok: ..."):
-- refusals at mount time: a tag, a token without write access; a read-only
-  mount answers EROFS;
+- refusals at mount time: a tag, --rw with --revisions or hub (not yet),
+  a token without write access; a read-only mount answers EROFS;
 - cp -r of 200 small files and a 3 MiB one makes a handful of commits, and
   every file reads back byte-identical through hubsim's resolve, the
   official JS client (--kit) and huggingface_hub (--pyenv);
@@ -15,9 +15,17 @@ Checks (each prints "ok: ..."):
 - numpy memmap r+ edits are committed; fsync returns once committed;
 - truncate(2) and an open for update of a file whose creation was
   committed; a directory emptied by unlink stays; ENAMETOOLONG;
-- kill -9 of the daemon after close: the remount commits the change;
+- kill -9 of the daemon after close: the remount commits the change; an
+  mtime set by touch -d on the pending file shows until the commit;
 - a racing commit on the same path: the change goes to a pull request and
-  `hubfs sync` reports it, main keeps the other writer's version.
+  `hubfs sync` reports it, main keeps the other writer's version;
+- a connection reset right after a commit landed: no second commit;
+- two processes writing different files, and one file: everything lands,
+  the one file is one writer's whole bytes on the Hub as in the mount;
+- the Hub's commit budget (hubsim --commit-budget): cp -r of 1 000 files
+  under 1 commit per 10 s makes a handful of commits, waits Retry-After,
+  `hubfs status` shows the pause, `hubfs pending` lists what waits, and
+  everything lands once.
 
 usage: mount_rw_test.py --hubfs BIN --hubsim BIN [--kit DIR] [--pyenv PYTHON]
 """
@@ -92,8 +100,16 @@ class Env:
         return self.call("GET", "/api/models/me/m/commits/main?limit=1000")
 
     def tree(self, rev="main"):
-        return {e["path"]: e for e in self.call(
-            "GET", "/api/models/me/m/tree/%s?recursive=true" % rev) if e["type"] == "file"}
+        # Pages of 1000 entries, the next one named by an absolute Link.
+        out, url = {}, self.url + "/api/models/me/m/tree/%s?recursive=true" % rev
+        while url:
+            req = urllib.request.Request(url)
+            req.add_header("Authorization", "Bearer " + TOKEN)
+            with urllib.request.urlopen(req, timeout=60) as r:
+                out.update({e["path"]: e for e in json.loads(r.read()) if e["type"] == "file"})
+                link = r.headers.get("Link") or ""
+            url = link.split(">")[0].lstrip("<") if 'rel="next"' in link else None
+        return out
 
     def counters(self):
         c = self.call("GET", "/admin/counters")
@@ -103,6 +119,11 @@ class Env:
 
     def reset(self):
         self.call("DELETE", "/admin/counters")
+
+    def admin(self, path, text):
+        req = urllib.request.Request(self.url + path, data=text.encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())
 
     # --- hubfs
     def hubfs(self, *argv, env=None, check=True):
@@ -202,6 +223,10 @@ def run(e, args):
     p = e.hubfs("mount", "me/m@v1", e.mnt, "--rw", check=False)
     if p.returncode == 0 or "not a branch" not in p.stderr:
         fail("--rw on a tag: rc %d %s" % (p.returncode, p.stderr))
+    for multi in (["me/m", "--revisions"], ["hub"]):
+        p = e.hubfs("mount", multi[0], e.mnt, "--rw", *multi[1:], check=False)
+        if p.returncode == 0 or "not yet with --revisions or hub mounts" not in p.stderr:
+            fail("--rw with %s: rc %d %s" % (" ".join(multi), p.returncode, p.stderr))
     p = e.mount(env=dict(e.env, HF_TOKEN=READER), check=False)
     if p.returncode == 0 or "no write access" not in p.stderr:
         fail("--rw without write access: rc %d %s" % (p.returncode, p.stderr))
@@ -212,8 +237,12 @@ def run(e, args):
     except OSError as err:
         if err.errno != errno.EROFS:
             fail("read-only mount: %s" % err)
+    p = e.hubfs("pending", e.mnt, check=False)
+    if p.returncode != 1 or "not a writable" not in p.stderr:
+        fail("hubfs pending on a read-only mount: rc %d %s" % (p.returncode, p.stderr))
     e.unmount()
-    ok("a tag and a read-only token are refused at mount; a read-only mount gives EROFS")
+    ok("a tag, --revisions/hub with --rw and a read-only token are refused at mount; a "
+       "read-only mount gives EROFS")
 
     e.mount("--commit-delay", "1")
     # --- cp -r
@@ -376,8 +405,15 @@ def run(e, args):
     e.sync()
     if e.resolve("posix/again.txt") != b"a\n":
         fail("a file in the emptied directory was not committed")
-    # Names longer than NAME_MAX: ENAMETOOLONG, not EINVAL.
+    # Names longer than NAME_MAX: ENAMETOOLONG, not EINVAL (lookups too).
     long_name = os.path.join(e.mnt, "n" * 256)
+    for what, op in (("stat", os.stat), ("open", lambda p: open(p, "rb"))):
+        try:
+            op(long_name)
+            fail("%s of a 256-byte name succeeded" % what)
+        except OSError as err:
+            if err.errno != errno.ENAMETOOLONG:
+                fail("%s of a 256-byte name: %s" % (what, err))
     for what, op in (("create", lambda p: open(p, "w")), ("mkdir", os.mkdir),
                      ("rename", lambda p: os.rename(os.path.join(d, "again.txt"), p))):
         try:
@@ -393,6 +429,17 @@ def run(e, args):
     # --- kill -9 after close, then remount
     e.mount("--commit-delay", "120")
     write(os.path.join(e.mnt, "after_kill.txt"), b"acknowledged by close\n")
+    # utimensat of a pending file: kept until its commit (touch -d, cp -p).
+    stamped = os.path.join(e.mnt, "after_kill.txt")
+    subprocess.run(["touch", "-d", "2020-01-02 03:04:05 UTC", stamped], check=True)
+    want = 1577934245
+    time.sleep(1.1)
+    if int(os.stat(stamped).st_mtime) != want:
+        fail("touch -d on a pending file: mtime %d, not %d" % (os.stat(stamped).st_mtime, want))
+    with open(stamped, "rb") as f:
+        f.read()
+    if int(os.stat(stamped).st_mtime) != want:
+        fail("the mtime set by touch -d did not survive a read")
     os.kill(e.daemon_pid(), signal.SIGKILL)
     time.sleep(0.3)
     subprocess.run(["fusermount3", "-uz", e.mnt], capture_output=True)
@@ -402,7 +449,10 @@ def run(e, args):
     e.sync()
     if e.resolve("after_kill.txt") != b"acknowledged by close\n":
         fail("the change closed before kill -9 was lost")
-    ok("kill -9 after close: the remount committed the journaled change")
+    if int(os.stat(stamped).st_mtime) == want:
+        fail("a committed file still shows the local mtime")
+    ok("kill -9 after close: the remount committed the journaled change; touch -d kept "
+       "the pending file's mtime until then")
 
     # --- a racing commit on the same path (a long commit delay: the other
     # writer commits first; our sync then meets the conflict)
@@ -427,6 +477,147 @@ def run(e, args):
     ok("a racing commit: main keeps the other version, ours went to %s, sync said ESTALE"
        % prs[-1])
     e.unmount()
+
+    e.mount("--commit-delay", "1")
+    check_reset_after_commit(e)
+    check_concurrent_writers(e)
+    check_commit_budget(e)
+    e.unmount()
+
+
+def reset_seed(path, p):
+    """A hubsim fault seed whose first commit POST to `path` is reset and
+    whose second is not (hubsim's faults.cc: a SHA-1 of seed, origin, route,
+    path, range and attempt)."""
+    def unit(seed, attempt):
+        key = "%d\nhub\ncommit\n%s\n\n%d" % (seed, path, attempt)
+        return int(hashlib.sha1(key.encode()).hexdigest()[:13], 16) / float(1 << 52)
+    for seed in range(1, 100000):
+        if unit(seed, 0) < p and unit(seed, 1) >= p:
+            return seed
+    fail("no fault seed found")
+
+
+def check_reset_after_commit(e):
+    # The connection of the commit POST closes after hubsim applied it: the
+    # mount must find it on the branch, not send it again. Other Hub routes
+    # see resets too (p = 0.2) and are retried.
+    e.sync()
+    before = len(e.commits())
+    seed = reset_seed("/api/models/me/m/commit/main", 0.2)
+    e.reset()
+    e.admin("/admin/faults", "reset=0.2,only=hub,seed=%d" % seed)
+    try:
+        write(os.path.join(e.mnt, "reset.txt"), b"landed once\n")
+        e.sync()
+    finally:
+        e.admin("/admin/faults", "")
+    faults = e.call("GET", "/admin/counters")["faults"].get("hub", {})
+    if faults.get("reset", 0) < 1:
+        fail("no reset was injected: %r" % faults)
+    made = len(e.commits()) - before
+    if made != 1 or e.resolve("reset.txt") != b"landed once\n":
+        fail("a commit whose answer was reset: %d commits made" % made)
+    ok("a connection reset after the commit landed: 1 commit, not sent twice (%d resets)"
+       % faults["reset"])
+
+
+WRITER = """
+import os, sys
+path, byte, rounds = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+for i in range(rounds):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    os.pwrite(fd, byte * 65536, 0)
+    os.close(fd)
+    with open(os.path.join(os.path.dirname(path), "own-%s-%d" % (sys.argv[2], i)), "wb") as f:
+        f.write(byte * (i + 1))
+"""
+
+
+def check_concurrent_writers(e):
+    # Two processes: each rewrites one shared file 20 times (one 64 KiB
+    # pwrite: one FUSE write, applied whole) and writes 20 files of its own.
+    d = os.path.join(e.mnt, "conc")
+    os.mkdir(d)
+    shared = os.path.join(d, "shared.bin")
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, shared, b, "20"])
+             for b in ("A", "B")]
+    if any(p.wait(timeout=120) != 0 for p in procs):
+        fail("a concurrent writer failed")
+    e.sync()
+    with open(shared, "rb") as f:
+        local = f.read()
+    hub = e.resolve("conc/shared.bin")
+    if hub != local or local not in (b"A" * 65536, b"B" * 65536):
+        fail("concurrent writers of one file: the Hub has %r..., the mount %r..."
+             % (hub[:8], local[:8]))
+    tree = e.tree()
+    for b in ("A", "B"):
+        for i in range(20):
+            if tree.get("conc/own-%s-%d" % (b, i), {}).get("size") != i + 1:
+                fail("conc/own-%s-%d missing on the Hub" % (b, i))
+    ok("two concurrent writers: 40 own files land; the shared file is writer %s's whole "
+       "bytes, on the Hub as in the mount" % chr(local[0]))
+
+
+def check_commit_budget(e):
+    e.sync()
+    src = os.path.join(e.w, "many")
+    for i in range(1000):
+        sub = os.path.join(src, "s%d" % (i % 10))
+        os.makedirs(sub, exist_ok=True)
+        write(os.path.join(sub, "f%04d.txt" % i), b"small file %d\n" % i)
+    # One commit per 10 s, and that one used up just before cp starts: the
+    # first commit of the copy meets a 429.
+    e.admin("/admin/commit-budget", "1/10")
+    try:
+        write(os.path.join(e.mnt, "budget.txt"), b"uses the budget\n")
+        e.sync()
+        before = len(e.commits())
+        e.reset()
+        t0 = time.time()
+        subprocess.run(["cp", "-r", src, os.path.join(e.mnt, "many")], check=True)
+        copy_s = time.time() - t0
+        # Paused by a 429: status shows the wait, pending lists what waits.
+        paused = pending = None
+        deadline = time.time() + 30
+        while time.time() < deadline and not (paused and pending):
+            st = e.hubfs("status").stdout
+            if "paused for the repo's commit budget" in st:
+                paused = [l.strip() for l in st.splitlines() if "paused" in l][0]
+                p = json.loads(e.hubfs("pending", e.mnt, "--json").stdout)
+                if p["changes"] and p["commits_paused_until"] > 0:
+                    pending = p["changes"]
+            time.sleep(0.3)
+        if not paused or not pending:
+            fail("no commit pause seen in hubfs status/pending within 30 s")
+        files = [c for c in pending if c["kind"] != "new-dir"]
+        if not files or not all(c["kind"] == "new" and c["since"] > 0 and c["size"] > 0 and
+                                c["path"].startswith("many/") for c in files):
+            fail("hubfs pending during the pause: %r" % pending[:3])
+        text = e.hubfs("pending", e.mnt).stdout
+        if "not yet committed" not in text or files[0]["path"] not in text:
+            fail("hubfs pending: %s" % text[:300])
+        e.sync()
+    finally:
+        e.admin("/admin/commit-budget", "")
+    made = len(e.commits()) - before
+    refused = e.call("GET", "/admin/counters")["hub"].get("commit", {}).get("errors", 0)
+    # Each 429 is waited out (Retry-After), not retried at once: no more
+    # refusals than commits; and grouped: at most one commit per window.
+    if refused < 1 or refused > made or made > 2 + int(copy_s / 10):
+        fail("cp -r of 1000 files (%.1f s) under the budget: %d commits, %d refused"
+             % (copy_s, made, refused))
+    tree = e.tree()
+    for i in range(1000):
+        if tree.get("many/s%d/f%04d.txt" % (i % 10, i), {}).get("size") != len(
+                b"small file %d\n" % i):
+            fail("many/s%d/f%04d.txt missing after the budget wait" % (i % 10, i))
+    if json.loads(e.hubfs("pending", e.mnt, "--json").stdout)["changes"]:
+        fail("hubfs pending lists changes after the sync")
+    ok("cp -r of 1000 files (%.1f s) under 1 commit/10 s: %d commits, %d refused with 429; "
+       "status showed '%s'; %d files pending listed; all landed" % (
+           copy_s, made, refused, paused[:60], len(files)))
 
 
 if __name__ == "__main__":

@@ -248,6 +248,16 @@ void HubApi::HandleAdmin(Call& c, const std::vector<std::string>& seg) {
     s_.counters.Reset();
     return SendJson(c.res, 200, json{{"reset", true}});
   }
+  if (seg.size() == 2 && seg[1] == "commit-budget") {
+    if (m == "GET") return SendJson(c.res, 200, json{{"commit_budget", s_.commit_budget.Get().text}});
+    if (m == "POST" || m == "PUT") {
+      auto parsed = ParseCommitBudget(c.req.body);
+      if (!parsed.ok()) return SendError(c.res, 400, "", parsed.status().message());
+      std::string text = parsed->text;
+      s_.commit_budget.Set(std::move(*parsed));
+      return SendJson(c.res, 200, json{{"commit_budget", text}});
+    }
+  }
   if (seg.size() == 2 && seg[1] == "faults") {
     if (m == "GET") return SendJson(c.res, 200, json{{"faults", s_.faults.Get().text}});
     if (m == "POST" || m == "PUT") {

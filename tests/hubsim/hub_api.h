@@ -85,6 +85,7 @@ class HubApi {
   // PUT /lfs-objects/{type}/{ns}/{name}/{sha256}?size=&e=&s= (classic LFS upload).
   void LfsPut(Call& c, const std::vector<std::string>& seg);
   void CommitNdjson(Call& c, const RepoRef& r, const std::string& rev);
+  void SendCommitBudgetExceeded(Call& c, int64_t wait);
   nlohmann::json IssueXetToken(const Call& c, const RepoRef& r, const std::string& rev, bool write);
 
   // Rendered tree pages. A page is a pure function of (origin, repo, commit,

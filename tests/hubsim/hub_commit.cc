@@ -209,6 +209,21 @@ void HubApi::LfsPut(Call& c, const std::vector<std::string>& seg) {
   SendJson(c.res, 200, json::object());
 }
 
+// As the Hub answers a commit past the repo's budget: 429, Retry-After and
+// the RateLimit headers (spec/hub-api.md §8), a JSON error body.
+void HubApi::SendCommitBudgetExceeded(Call& c, int64_t wait) {
+  const CommitBudgetSpec spec = s_.commit_budget.Get();
+  c.res.set_header("Retry-After", std::to_string(wait));
+  c.res.set_header("RateLimit", "\"commits\";r=0;t=" + std::to_string(wait));
+  c.res.set_header("RateLimit-Policy", "\"sliding window\";\"commits\";q=" +
+                                           std::to_string(spec.commits) +
+                                           ";w=" + std::to_string(spec.window));
+  SendError(c.res, 429, "",
+            "You have exceeded the rate limit for repository commits (" +
+                std::to_string(spec.commits) + " per " + std::to_string(spec.window) +
+                " s). Retry after " + std::to_string(wait) + " seconds.");
+}
+
 void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
   CommitRequest creq;
   creq.target = rev;
@@ -311,8 +326,12 @@ void HubApi::CommitNdjson(Call& c, const RepoRef& r, const std::string& rev) {
   if (!have_header) return SendError(c.res, 400, "", "missing header line");
   if (creq.changes.empty()) return SendError(c.res, 400, "", "No files to commit");
   if (creq.title.empty()) creq.title = "Upload files with hubsim";
+  if (auto wait = s_.commit_budget.Wait(r.key.Str(), s_.now())) {
+    return SendCommitBudgetExceeded(c, *wait);
+  }
   auto result = s_.repos->ApplyCommit(r.key, creq);
   if (!result.ok()) return SendStatus(c.res, result.status());
+  s_.commit_budget.Record(r.key.Str(), s_.now());
   json out = {{"success", true},
               {"commitOid", result->commit_id},
               {"commitUrl", RepoUrl(c, r.key) + "/commit/" + result->commit_id},

@@ -22,7 +22,7 @@ using hubfs::hubsim::ServerOptions;
 int Usage() {
   std::fprintf(stderr,
                "usage: hubsim serve --data DIR --listen HOST:PORT [--user NAME:TOKEN]... "
-               "[--faults SPEC] [--hostile KIND,...]\n"
+               "[--faults SPEC] [--hostile KIND,...] [--commit-budget N[/SECONDS]]\n"
                "                    [--cas-port P] [--data-port P] [--threads N] "
                "[--token-ttl S] [--url-ttl S]\n"
                "       hubsim import --data DIR [--user NAME] REPO[@BRANCH] LOCAL_DIR "
@@ -58,6 +58,8 @@ int Serve(const std::vector<std::string>& args) {
       opts.faults = *v;
     else if (a == "--hostile" && (v = next()))
       opts.hostile = *v;
+    else if (a == "--commit-budget" && (v = next()))
+      opts.commit_budget = *v;
     else if (a == "--cas-port" && (v = next())) {
       if (!ParsePort(*v, &opts.cas_port)) return Usage();
     } else if (a == "--data-port" && (v = next())) {

@@ -33,6 +33,8 @@ Result<std::unique_ptr<Services>> OpenServices(const ServerOptions& opts) {
   s->faults.Set(std::move(spec));
   HUBFS_ASSIGN_OR_RETURN(std::set<std::string> hostile, ParseHostileSpec(opts.hostile));
   s->hostile.Set(std::move(hostile));
+  HUBFS_ASSIGN_OR_RETURN(CommitBudgetSpec budget, ParseCommitBudget(opts.commit_budget));
+  s->commit_budget.Set(std::move(budget));
   return s;
 }
 

@@ -12,6 +12,7 @@
 
 #include "tests/hubsim/auth.h"
 #include "tests/hubsim/cas_store.h"
+#include "tests/hubsim/commit_budget.h"
 #include "tests/hubsim/counters.h"
 #include "tests/hubsim/faults.h"
 #include "tests/hubsim/hostile.h"
@@ -31,6 +32,7 @@ struct ServerOptions {
   std::vector<std::string> users;  // NAME:TOKEN
   std::string faults;
   std::string hostile;  // hostile.h
+  std::string commit_budget;  // commit_budget.h: "N[/SECONDS]", "" = no limit
 };
 
 struct Services {
@@ -42,6 +44,7 @@ struct Services {
   std::filesystem::path blob_dir;  // git blobs of regular files: blobs/<hh>/<oid>
   Faults faults;
   Hostile hostile;
+  CommitBudget commit_budget;
   Counters counters;
   std::function<int64_t()> now;
   int hub_port = 0, cas_port = 0, data_port = 0;

@@ -54,6 +54,32 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   EXPECT_EQ(got[0].readahead_peak, 40u << 20);
 }
 
+TEST(MountStateTest, TheWriteSideRoundTrips) {
+  TempDir dir;
+  MountState s;
+  s.pid = getpid();
+  s.cache_dir = dir.path();
+  s.mountpoint = "/mnt/w";
+  s.writable = true;
+  s.write_target = "main";
+  s.pending = 12;
+  s.commits_paused_until = 1796486113;
+  s.commit_pause_reason = "resource_exhausted: commit: HTTP 429";
+  s.journal_dir = dir.path() + "/write/me-m-0123";
+  ASSERT_TRUE(WriteMountState(s));
+  std::vector<MountState> got = ReadMountStates(dir.path());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].writable);
+  EXPECT_EQ(got[0].pending, 12u);
+  EXPECT_EQ(got[0].commits_paused_until, 1796486113);
+  EXPECT_EQ(got[0].commit_pause_reason, s.commit_pause_reason);
+  EXPECT_EQ(got[0].journal_dir, s.journal_dir);
+  // Found by mountpoint among the records of the dirs given.
+  auto by_mountpoint = FindMountStates({dir.path()});
+  ASSERT_EQ(by_mountpoint.count("/mnt/w"), 1u);
+  EXPECT_EQ(by_mountpoint["/mnt/w"].journal_dir, s.journal_dir);
+}
+
 TEST(MountStateTest, ReaderStatsOfAFreshReaderAreSane) {
   // The gauges a mount reports before any read: nothing in flight, the
   // default budget.

@@ -78,6 +78,26 @@ TEST(HttpStatusTest, Mapping) {
   EXPECT_FALSE(IsRetryableHttpStatus(404));
 }
 
+TEST(HttpStatusTest, A429CarriesTheServersWait) {
+  HttpResponse r;
+  r.status = 429;
+  r.body = R"({"error":"You have exceeded the rate limit for repository commits"})";
+  EXPECT_FALSE(StatusFromResponse(r, "ctx").retry_after().has_value());
+  r.headers.Add("Retry-After", "17");
+  Status st = StatusFromResponse(r, "commit");
+  EXPECT_EQ(st.code(), ErrorCode::kResourceExhausted);
+  ASSERT_TRUE(st.retry_after().has_value());
+  EXPECT_EQ(st.retry_after()->count(), 17);
+  // Context added on the way up keeps it; the larger of RateLimit's and
+  // Retry-After's waits wins.
+  EXPECT_EQ(st.WithContext("upload").retry_after()->count(), 17);
+  r.headers.Add("RateLimit", "\"commits\";r=0;t=30");
+  EXPECT_EQ(StatusFromResponse(r, "ctx").retry_after()->count(), 30);
+  // Not on other statuses.
+  r.status = 500;
+  EXPECT_FALSE(StatusFromResponse(r, "ctx").retry_after().has_value());
+}
+
 TEST(HttpStatusTest, ErrorMessageShapes) {
   HttpResponse r;
   r.status = 400;

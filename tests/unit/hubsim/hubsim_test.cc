@@ -12,6 +12,7 @@
 #include "chunkstore/shard.h"
 #include "chunkstore/xorb.h"
 #include "tests/hubsim/cas_store.h"
+#include "tests/hubsim/commit_budget.h"
 #include "tests/hubsim/faults.h"
 #include "tests/hubsim/hostile.h"
 #include "tests/hubsim/http_util.h"
@@ -41,6 +42,21 @@ class TempDir {
  private:
   fs::path path_;
 };
+
+TEST(CommitBudget, SlidingWindowPerRepo) {
+  EXPECT_FALSE(ParseCommitBudget("0").ok());
+  EXPECT_FALSE(ParseCommitBudget("3/x").ok());
+  EXPECT_EQ(ParseCommitBudget("").value().commits, 0);
+  CommitBudget b;
+  EXPECT_FALSE(b.Wait("r", 100).has_value());  // off by default
+  b.Set(ParseCommitBudget("2/10").value());
+  b.Record("r", 100);
+  EXPECT_FALSE(b.Wait("r", 101).has_value());
+  b.Record("r", 103);
+  EXPECT_EQ(b.Wait("r", 104), 6);              // the first leaves the window at 110
+  EXPECT_FALSE(b.Wait("other", 104).has_value());
+  EXPECT_FALSE(b.Wait("r", 110).has_value());
+}
 
 TEST(Util, GitBlobOidMatchesGit) {
   // `printf 'hello world\n' | git hash-object --stdin`

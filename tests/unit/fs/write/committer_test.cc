@@ -181,13 +181,57 @@ TEST_F(CommitterTest, TheCommitBudgetIsRespected) {
   committer_->Notify();
   Status st = committer_->WaitCommitted("b.txt", b, 500ms);
   EXPECT_EQ(st.code(), ErrorCode::kTimeout);
-  EXPECT_NE(committer_->stats().last_error.find("budget"), std::string::npos);
+  EXPECT_NE(st.message().find("commit budget"), std::string::npos) << st;
+  const CommitterStats stats = committer_->stats();
+  EXPECT_NE(stats.pause_reason.find("budget"), std::string::npos);
+  EXPECT_GT(stats.paused_until, SystemClock::Default()->UnixSeconds() + 3000);
+  EXPECT_EQ(stats.failures, 0u);  // pacing is no failure
   EXPECT_EQ(hub_.commit_posts, 1);
   // A second process sharing the budget file is held too.
   CommitBudget other(FileEnv::Default(), (dir_ / "budget").string(), 1);
   auto wait = other.TryTake(SystemClock::Default()->UnixSeconds());
   ASSERT_TRUE(wait.ok());
   EXPECT_GT(wait->count(), 3000);
+}
+
+TEST_F(CommitterTest, TheHubs429IsWaitedOutAsItsRetryAfterSays) {
+  std::atomic<int> refused{0};
+  std::vector<std::chrono::steady_clock::time_point> posts;
+  hub_.on_commit = [&](int call, const json&) -> Result<HttpResponse> {
+    posts.push_back(std::chrono::steady_clock::now());
+    if (refused < 1) {
+      ++refused;
+      HttpResponse r = Json({{"error", "You have exceeded the rate limit for commits"}}, 429);
+      r.headers.Add("Retry-After", "1");
+      return r;
+    }
+    return Committed(std::string(39, 'e') + static_cast<char>('0' + call % 10));
+  };
+  StartCommitter();
+  const uint64_t s = Stage("a.txt", "a");
+  committer_->Notify();
+  // Paused, and it says so; the change stays journaled.
+  ASSERT_EQ(committer_->WaitCommitted("a.txt", s, 700ms).code(), ErrorCode::kTimeout);
+  CommitterStats stats = committer_->stats();
+  EXPECT_GT(stats.paused_until, 0);
+  EXPECT_NE(stats.pause_reason.find("429"), std::string::npos) << stats.pause_reason;
+  {
+    std::lock_guard<std::mutex> l(journal_mu_);
+    EXPECT_NE(journal_->table().Find("a.txt"), nullptr);
+  }
+  // Another mount of the repo from this cache holds off as long.
+  CommitBudget other(FileEnv::Default(), (dir_ / "budget").string(), 128);
+  auto other_wait = other.TryTake(SystemClock::Default()->UnixSeconds());
+  ASSERT_TRUE(other_wait.ok());
+  EXPECT_GE(other_wait->count(), 1);
+  ASSERT_TRUE(committer_->WaitCommitted("a.txt", s, 10s).ok());
+  ASSERT_EQ(posts.size(), 2u);
+  // Retry-After 1 s (+1 s), not the 50 ms backoff of a failure.
+  EXPECT_GE(posts[1] - posts[0], 1900ms);
+  stats = committer_->stats();
+  EXPECT_EQ(stats.commits, 1u);
+  EXPECT_EQ(stats.failures, 0u);
+  EXPECT_EQ(stats.paused_until, 0);
 }
 
 TEST_F(CommitterTest, AConflictGoesToAPullRequestAndFsyncSaysSo) {

@@ -98,6 +98,31 @@ TEST_F(JournalTest, ATornTailIsDroppedAndEverythingBeforeItKept) {
   EXPECT_EQ(k->table().entries().size(), 5u);
 }
 
+TEST_F(JournalTest, AReaderBesideTheOwnerSeesWhatIsJournaled) {
+  EXPECT_EQ(WriteJournal::ReadSnapshot(FileEnv::Default(), dir_).status().code(),
+            ErrorCode::kNotFound);  // no journal: nothing created by a reader
+  EXPECT_FALSE(std::filesystem::exists(dir_));
+  auto j = OpenOk();
+  ASSERT_TRUE(j->SetBaseCommit(std::string(40, 'b')).ok());
+  const uint64_t id = j->NewStagingId();
+  auto records = j->table().Stage("a.txt", id, 4, std::nullopt, false);
+  records.back().change->since = 1700000000;
+  ASSERT_TRUE(j->Append(records).ok());
+  ASSERT_TRUE(j->Append(j->table().RemoveFile("old.bin", true)).ok());
+  // The owner holds the lock; the reader does not need it.
+  auto snap = WriteJournal::ReadSnapshot(FileEnv::Default(), dir_);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  EXPECT_EQ(snap->table.entries(), j->table().entries());
+  EXPECT_EQ(snap->table.Find("a.txt")->since, 1700000000);
+  EXPECT_EQ(*snap->base, std::string(40, 'b'));
+  // An append under way (half a frame) is left out, not an error.
+  std::ofstream(std::filesystem::path(dir_) / "journal", std::ios::app | std::ios::binary)
+      << std::string("\x40\x00\x00\x00\x01\x02", 6);
+  snap = WriteJournal::ReadSnapshot(FileEnv::Default(), dir_);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  EXPECT_EQ(snap->table.entries().size(), 2u);
+}
+
 TEST_F(JournalTest, AFlippedBitIsATornTailNotAWrongRecord) {
   {
     auto j = OpenOk();

@@ -52,6 +52,40 @@ class StagedFileTest : public ::testing::Test {
   std::atomic<uint64_t> base_reads_{0};
 };
 
+TEST_F(StagedFileTest, AReadThroughTakesHubBytesWithoutStagingThem) {
+  auto f = StagedFile::Open(FileEnv::Default(), (dir_ / "s1").string(), WithBase(base_.size()));
+  ASSERT_TRUE(f.ok()) << f.status();
+  std::vector<uint8_t> patch(1000, 0xab);
+  ASSERT_TRUE((*f)->Write(150'000, patch).ok());
+  const RangeSet local = (*f)->present();
+  const uint64_t gen = (*f)->generation();
+  auto want = base_;
+  std::copy(patch.begin(), patch.end(), want.begin() + 150'000);
+  // In pieces, as the committer reads: the Hub's bytes and the local ones.
+  std::vector<uint8_t> got;
+  std::vector<uint8_t> piece(64 * 1024);
+  for (uint64_t pos = 0;;) {
+    auto n = (*f)->ReadThrough(pos, piece);
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    got.insert(got.end(), piece.begin(), piece.begin() + static_cast<std::ptrdiff_t>(*n));
+    pos += *n;
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(base_reads_.load(), base_.size() - patch.size());
+  // Nothing staged: the file holds only what was written, unchanged.
+  EXPECT_EQ((*f)->present(), local);
+  EXPECT_EQ((*f)->generation(), gen);
+  EXPECT_LE(std::filesystem::file_size(dir_ / "s1"), base_.size());  // sparse, never filled
+  // A truncate below the Hub's size and an extension: zeros past it, never Hub bytes.
+  ASSERT_TRUE((*f)->Truncate(100).ok());
+  ASSERT_TRUE((*f)->Truncate(200).ok());
+  std::vector<uint8_t> tail(200);
+  ASSERT_EQ((*f)->ReadThrough(0, tail).value(), 200u);
+  EXPECT_TRUE(std::equal(tail.begin(), tail.begin() + 100, base_.begin()));
+  EXPECT_TRUE(std::all_of(tail.begin() + 100, tail.end(), [](uint8_t b) { return b == 0; }));
+}
+
 TEST_F(StagedFileTest, OpeningAHubFileReadsNothingUntilAsked) {
   auto f = StagedFile::Open(FileEnv::Default(), (dir_ / "s1").string(), WithBase(base_.size()));
   ASSERT_TRUE(f.ok()) << f.status();

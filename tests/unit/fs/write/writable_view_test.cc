@@ -122,6 +122,32 @@ TEST_F(WritableViewTest, ANewFileIsVisibleAtOnceAndCommittedAfterClose) {
 // flush must journal the final size: a record of an older size with the
 // newer generation made the next flush skip, and a reopen then cut the
 // file back (found by fsx with a close and reopen per operation).
+TEST_F(WritableViewTest, APendingFileKeepsItsSinceAndLocalMtimeUntilCommitted) {
+  hub_down_ = true;  // nothing commits until the end
+  OpenView();
+  const int64_t before = SystemClock::Default()->UnixSeconds();
+  auto f = view_->OpenForWrite("a.txt", std::nullopt, false, true);
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_TRUE((*f)->Write(0, Bytes("one")).ok());
+  ASSERT_TRUE(view_->Flush("a.txt", *f).ok());
+  const int64_t since = view_->Pending()["a.txt"].since;
+  EXPECT_GE(since, before);
+  view_->SetLocalMtime("a.txt", 1577934245);
+  view_->SetLocalMtime("not-pending.txt", 1);  // not kept: nothing changed there
+  EXPECT_FALSE(view_->LocalMtime("not-pending.txt").has_value());
+  // Written again: the first time stays; a rename carries both.
+  ASSERT_TRUE((*f)->Write(3, Bytes("two")).ok());
+  ASSERT_TRUE(view_->Flush("a.txt", *f).ok());
+  view_->ReleaseWriter("a.txt");
+  ASSERT_TRUE(view_->Rename("a.txt", "b.txt", std::nullopt, false, false).ok());
+  EXPECT_EQ(view_->Pending()["b.txt"].since, since);
+  EXPECT_EQ(view_->LocalMtime("b.txt"), 1577934245);
+  EXPECT_FALSE(view_->LocalMtime("a.txt").has_value());
+  hub_down_ = false;
+  ASSERT_TRUE(view_->SyncAll(10s).ok());
+  EXPECT_FALSE(view_->LocalMtime("b.txt").has_value());  // the commit's time from now on
+}
+
 TEST_F(WritableViewTest, AFlushRacingAWriteNeverLosesTheWritesExtension) {
   hub_down_ = true;  // nothing commits in this test
   OpenView();
