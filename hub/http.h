@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace hubfs::hub {
@@ -94,6 +95,10 @@ struct HttpRequest {
   std::optional<std::chrono::milliseconds> stall_timeout;
   // Upper bound on one attempt, end to end. Unset: none beyond the stall timeout.
   std::optional<std::chrono::milliseconds> total_timeout;
+  // When the whole operation must be done, retries included (a point of the
+  // retrying transport's clock). Unset: the calling thread's ScopedDeadline
+  // (common/deadline.h), else the retry policy's default bound.
+  std::optional<Clock::TimePoint> deadline;
 
   // When set, a 2xx body goes to the sink instead of HttpResponse::body.
   // Error bodies (non-2xx) are always buffered (up to 64 KiB) for messages.
