@@ -24,9 +24,9 @@ hub::HubServicesOptions NetworkPolicy(double io_timeout_seconds) {
   o.retry.max_backoff = milliseconds(2000);
   o.retry.max_server_wait = std::chrono::seconds(60);
   o.retry.attempt_timeout = attempt;
-  o.retry.circuit.failures_to_open = 5;
-  o.retry.circuit.quiet_window = std::chrono::seconds(5);
-  o.retry.circuit.cool_down = std::chrono::seconds(5);
+  o.retry.circuit.failures_to_open = 3;
+  o.retry.circuit.quiet_window = std::chrono::seconds(1);
+  o.retry.circuit.cool_down = std::chrono::seconds(2);
   return o;
 }
 

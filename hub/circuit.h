@@ -2,8 +2,9 @@
 // of each retrying until its deadline. Per origin ("scheme://host:port"):
 //
 //   closed     requests go ahead. An attempt that got no answer at all (no
-//              HTTP status: refused, reset, timed out) counts as a failure;
-//              any answer (whatever its status) resets the count. After
+//              status line: refused, reset or timed out before one)
+//              counts as a failure; any answer (whatever its status, also
+//              one whose body was then cut) resets the count. After
 //              `failures_to_open` failures in a row while the origin has not
 //              answered for `quiet_window`, the circuit opens.
 //   open       every request fails at once with kUnavailable, for `cool_down`.
@@ -11,8 +12,10 @@
 //              others still fail at once; an answer closes the circuit, a
 //              failure opens it for another cool-down.
 //
-// The quiet window is what keeps a flaky origin (a storm of resets among
-// answers) from tripping it: only an origin that stopped answering does.
+// Only an origin that stopped answering trips it: a storm of 5xx, resets
+// after the headers and cut bodies does not, and the quiet window keeps a
+// burst of failures right after an answer (a dropped connection pool) from
+// doing so.
 // Thread-safe.
 #ifndef HUBFS_HUB_CIRCUIT_H_
 #define HUBFS_HUB_CIRCUIT_H_
@@ -30,9 +33,9 @@ namespace hubfs::hub {
 
 struct CircuitOptions {
   // 0 disables the circuit.
-  int failures_to_open = 5;
-  std::chrono::milliseconds quiet_window{5'000};
-  std::chrono::milliseconds cool_down{5'000};
+  int failures_to_open = 3;
+  std::chrono::milliseconds quiet_window{1'000};
+  std::chrono::milliseconds cool_down{2'000};
 };
 
 class CircuitBreaker {

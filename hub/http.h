@@ -113,11 +113,26 @@ struct HttpResponse {
   std::string url;          // the URL that produced this response (last hop)
 };
 
+// What a transfer showed of the origin, beyond its result.
+struct TransferInfo {
+  // The origin sent a status line: it is alive, even if the transfer then
+  // failed (a reset or a body cut short). The retry layer's circuit
+  // (hub/circuit.h) counts only failures without any answer.
+  bool answered = false;
+};
+
 // Sends HTTP requests. Implementations are thread-safe: many threads may call
 // Send() at once, and the transport bounds how many transfers run together.
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
+  // As Send, also filling `info`. The default knows only what the result
+  // says (answered when it is a response).
+  virtual Result<HttpResponse> SendAndObserve(const HttpRequest& request, TransferInfo* info) {
+    Result<HttpResponse> result = Send(request);
+    info->answered = result.ok();
+    return result;
+  }
   // Performs `request` and returns the response for any HTTP status (3xx,
   // 4xx and 5xx included; use StatusFromResponse to turn them into errors).
   // Errors (no HTTP response): kInvalidArgument (bad URL or header),

@@ -110,8 +110,9 @@ std::chrono::milliseconds RetryingTransport::Backoff(int retry_index) {
 Result<HttpResponse> RetryingTransport::Attempt(const HttpRequest& request,
                                                 const CircuitBreaker::Ticket& ticket,
                                                 const bool& delivered) {
-  Result<HttpResponse> result = inner_->Send(request);
-  if (result.ok() || delivered) {
+  TransferInfo info;
+  Result<HttpResponse> result = inner_->SendAndObserve(request, &info);
+  if (result.ok() || delivered || info.answered) {
     circuit_.OnAnswer(ticket);
   } else if (IsRetryableError(result.status())) {
     circuit_.OnFailure(ticket, result.status());

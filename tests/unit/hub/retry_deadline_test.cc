@@ -237,6 +237,31 @@ TEST(RetryDeadlineTest, OtherOriginsAreNotAffected) {
   EXPECT_EQ(r->status, 200);
 }
 
+// A reset after the status line (or a body cut short) shows the origin is
+// alive: however many in a row, the circuit stays closed.
+class ResetAfterHeaders final : public HttpTransport {
+ public:
+  Result<HttpResponse> Send(const HttpRequest&) override {
+    ++calls;
+    return UnavailableError("Transferred a partial file");
+  }
+  Result<HttpResponse> SendAndObserve(const HttpRequest& request, TransferInfo* info) override {
+    info->answered = true;
+    return Send(request);
+  }
+  int calls = 0;
+};
+
+TEST(RetryDeadlineTest, FailuresAfterAnAnswerDoNotOpenTheCircuit) {
+  SteppingClock clock;
+  ResetAfterHeaders cut;
+  RetryingTransport t(&cut, &clock, Policy(true));
+  ScopedDeadline scope(clock.Now() + 20s);
+  EXPECT_FALSE(t.Send(Get()).ok());
+  EXPECT_GT(cut.calls, 5);  // retried to the deadline, not cut off by the circuit
+  EXPECT_FALSE(t.circuit().IsOpen(kOrigin));
+}
+
 TEST(CircuitTest, OneProbeAtATimeWhenHalfOpen) {
   SteppingClock clock;
   CircuitBreaker c(&clock, {.failures_to_open = 2, .quiet_window = 5s, .cool_down = 5s});

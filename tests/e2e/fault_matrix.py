@@ -1,0 +1,458 @@
+#!/usr/bin/env python3
+"""The fault matrix: hubfs mounts against hubsim under injected faults.
+
+Each case mounts a repo, drives reads (and, for the kill matrix, writes on a
+--rw mount) and counts: operations attempted, wrong bytes returned, read(2)
+calls that took longer than the bound (hangs), acknowledged writes lost,
+duplicate commits, mounts left behind, and the time the case took. A table
+goes to stdout; the exit status is 1 when any of the must-be-zero columns is
+not, or a case that must succeed did not.
+
+  fault_matrix.py --hubfs BIN --hubsim BIN [--quick] [--kill-points N] [--seed S]
+
+--quick (ctest) runs a subset in well under a minute; scripts/faults.sh runs
+everything. Needs root (tmpfs and read-only mounts for the cache) and /dev/fuse.
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+TOKEN = "hf_writer_token"
+IO_TIMEOUT = 5
+# A read(2) may wait for two FUSE requests (the kernel retries a failed
+# readahead once), each bounded by --io-timeout.
+HANG_BOUND = 2 * IO_TIMEOUT + 2
+
+
+class Sim:
+    """hubsim on free ports; restartable on the same ports."""
+
+    def __init__(self, args, w):
+        self.args, self.w = args, w
+        self.data = os.path.join(w, "data")
+        self.proc = None
+        self.ports = None
+
+    def start(self, *extra):
+        listen = "127.0.0.1:%d" % (self.ports[0] if self.ports else 0)
+        argv = [self.args.hubsim, "serve", "--data", self.data, "--listen", listen,
+                "--user", "me:" + TOKEN]
+        if self.ports:
+            argv += ["--cas-port", str(self.ports[1]), "--data-port", str(self.ports[2])]
+        log = open(os.path.join(self.w, "hubsim.log"), "a")
+        self.proc = subprocess.Popen(argv + list(extra), stdout=subprocess.PIPE, stderr=log,
+                                     text=True)
+        lines = [self.proc.stdout.readline() for _ in range(3)]
+        if not lines[0].startswith("hubsim listening on "):
+            raise RuntimeError("hubsim did not start: %r" % lines)
+        self.url = lines[0].split()[3]
+        self.ports = [int(l.split()[-1].rsplit(":", 1)[1]) for l in lines]
+
+    def stop(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def call(self, method, path, body=None, raw=False):
+        data = body.encode() if isinstance(body, str) else (
+            json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Authorization", "Bearer " + TOKEN)
+        with urllib.request.urlopen(req, timeout=60) as r:
+            out = r.read()
+        return out if raw else (json.loads(out) if out else None)
+
+    def faults(self, spec):
+        self.call("POST", "/admin/faults", spec or "")
+
+
+class Mount:
+    def __init__(self, args, sim, w, name):
+        self.args, self.sim = args, sim
+        self.mnt = os.path.join(w, "mnt-" + name)
+        self.cache = os.path.join(w, "cache-" + name)
+        os.makedirs(self.mnt, exist_ok=True)
+
+    def env(self):
+        return dict(os.environ, HF_ENDPOINT=self.sim.url, HF_TOKEN=TOKEN,
+                    HF_HOME=os.path.join(self.cache, "hfhome"))
+
+    def mount(self, *extra, check=True):
+        p = subprocess.run([self.args.hubfs, "mount", "me/m", self.mnt, "--cache-dir", self.cache,
+                            "--io-timeout", str(IO_TIMEOUT)] + list(extra),
+                           env=self.env(), capture_output=True, text=True, timeout=120)
+        if check and p.returncode != 0:
+            raise RuntimeError("mount: " + p.stderr.strip())
+        return p
+
+    def mounted(self):
+        with open("/proc/self/mountinfo") as f:
+            return any((" %s " % self.mnt) in line for line in f)
+
+    def daemon_pid(self):
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                try:
+                    with open("/proc/%s/cmdline" % p, "rb") as f:
+                        a = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if b"mount" in a and self.mnt.encode() in a:
+                    return int(p)
+        return None
+
+    def kill9(self):
+        pid = self.daemon_pid()
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        for _ in range(50):
+            if not self.daemon_pid():
+                break
+            time.sleep(0.02)
+        subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True)
+
+    def unmount(self):
+        if self.mounted():
+            subprocess.run([self.args.hubfs, "unmount", self.mnt], capture_output=True,
+                           timeout=90)
+        if self.mounted():
+            subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True)
+        pid = self.daemon_pid()
+        if pid:
+            time.sleep(0.5)
+            if self.daemon_pid():
+                os.kill(pid, signal.SIGKILL)
+
+
+def read_file(path, hard_bound):
+    """Reads `path` in a child, 1 MiB a call: (data or None, slowest call s, error)."""
+    code = ("import os,sys,time\nfd=os.open(sys.argv[1],os.O_RDONLY)\nslow=0.0\nout=[]\n"
+            "while True:\n t=time.time()\n"
+            " try:\n  b=os.read(fd,1<<20)\n"
+            " except OSError as e:\n  slow=max(slow,time.time()-t)\n"
+            "  sys.stderr.write(str(e)+'\\n'); sys.stdout.buffer.write(b''.join(out));"
+            " sys.stderr.write('SLOW %f\\n'%slow); sys.exit(3)\n"
+            " slow=max(slow,time.time()-t)\n if not b: break\n out.append(b)\n"
+            "sys.stdout.buffer.write(b''.join(out)); sys.stderr.write('SLOW %f\\n'%slow)\n")
+    try:
+        p = subprocess.run([sys.executable, "-c", code, path], capture_output=True,
+                           timeout=hard_bound)
+    except subprocess.TimeoutExpired:
+        return None, float(hard_bound), "timed out"
+    err = p.stderr.decode(errors="replace")
+    slow = max([float(l.split()[1]) for l in err.splitlines() if l.startswith("SLOW ")] or [0])
+    if p.returncode != 0:
+        return p.stdout, slow, err.splitlines()[0] if err else "rc %d" % p.returncode
+    return p.stdout, slow, None
+
+
+def wrong_bytes(got, want):
+    """Bytes that differ from the expected prefix (a short read is not wrong)."""
+    if got is None:
+        return 0
+    n = sum(1 for a, b in zip(got, want) if a != b) if got != want[:len(got)] else 0
+    return n + max(0, len(got) - len(want))
+
+
+class Row(dict):
+    def __init__(self, name):
+        super().__init__(case=name, ops=0, ok=0, wrong=0, hangs=0, lost=0, dups=0, left=0,
+                         secs=0.0, note="")
+
+
+class Matrix:
+    def __init__(self, args):
+        self.args = args
+        self.w = tempfile.mkdtemp(prefix="hubfs-faults-")
+        self.sim = Sim(args, self.w)
+        self.rows = []
+        self.mounts = []
+        rng = random.Random(args.seed)
+        self.files = {"big.bin": rng.randbytes(24 << 20), "sub/small.bin": rng.randbytes(300000),
+                      "README.md": b"fault matrix\n"}
+
+    def setup(self):
+        self.sim.start()
+        self.sim.call("POST", "/api/repos/create",
+                      {"name": "m", "organization": "me", "type": "model"})
+        src = os.path.join(self.w, "src")
+        for rel, data in self.files.items():
+            os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
+            with open(os.path.join(src, rel), "wb") as f:
+                f.write(data)
+        m = self.new_mount("upload")
+        p = subprocess.run([self.args.hubfs, "upload", "me/m", src, "--quiet"], env=m.env(),
+                           capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            raise RuntimeError("upload: " + p.stderr)
+
+    def new_mount(self, name):
+        m = Mount(self.args, self.sim, self.w, name)
+        self.mounts.append(m)
+        return m
+
+    def check_reads(self, row, m, names, expect_ok=True):
+        for rel in names:
+            row["ops"] += 1
+            got, slow, err = read_file(os.path.join(m.mnt, rel), 120)
+            row["wrong"] += wrong_bytes(got, self.files[rel])
+            if slow > HANG_BOUND:
+                row["hangs"] += 1
+            if err is None and got == self.files[rel]:
+                row["ok"] += 1
+            elif expect_ok:
+                row["note"] += "%s: %s; " % (rel, err or "short read")
+        row["ops"] += 1
+        try:
+            if sorted(os.listdir(os.path.join(m.mnt, "sub"))) == ["small.bin"]:
+                row["ok"] += 1
+            elif expect_ok:
+                row["note"] += "listing wrong; "
+        except OSError as e:
+            if expect_ok:
+                row["note"] += "ls: %s; " % e
+
+    def run_case(self, name, fn, must_succeed=True):
+        row = Row(name)
+        t0 = time.time()
+        try:
+            fn(row)
+        except Exception as e:  # a case that breaks is reported, not fatal to the others
+            row["note"] += "error: %s" % e
+        finally:
+            self.sim.faults("") if self.sim.proc else None
+        row["secs"] = time.time() - t0
+        for m in self.mounts:
+            m.unmount()
+            if m.mounted():
+                row["left"] += 1
+        row["must"] = must_succeed
+        self.rows.append(row)
+        print("  %-28s %s" % (name, "ok" if self.row_ok(row) else "FAILED " + row["note"]),
+              file=sys.stderr, flush=True)
+
+    @staticmethod
+    def row_ok(row):
+        bad = row["wrong"] or row["hangs"] or row["lost"] or row["dups"] or row["left"]
+        return not bad and (not row["must"] or row["ok"] == row["ops"])
+
+    # --- read cases
+    def faulty_read(self, name, spec):
+        def fn(row):
+            self.sim.faults(spec)
+            m = self.new_mount(name)
+            row["ops"] += 1
+            p = m.mount(check=False)
+            if p.returncode != 0:
+                row["note"] += "mount: " + p.stderr.strip()
+                return
+            row["ok"] += 1
+            self.check_reads(row, m, ["big.bin", "sub/small.bin", "README.md"])
+        self.run_case(name, fn)
+
+    def dead_server(self, row):
+        m = self.new_mount("dead")
+        m.mount()
+        self.check_reads(row, m, ["README.md"])  # listed and cached
+        self.sim.stop()
+        t0 = time.time()
+        self.check_reads(row, m, ["big.bin"], expect_ok=False)
+        row["note"] += "EIO after %.1f s; " % (time.time() - t0)
+        ok_before = row["ok"]
+        self.check_reads(row, m, ["README.md"], expect_ok=False)
+        row["note"] += "cached file %s; " % ("reads" if row["ok"] > ok_before else "fails")
+        self.sim.start()
+
+    def stalled_server(self, row):
+        m = self.new_mount("stalled")
+        m.mount()
+        self.sim.proc.send_signal(signal.SIGSTOP)
+        t0 = time.time()
+        try:
+            self.check_reads(row, m, ["big.bin"], expect_ok=False)
+        finally:
+            self.sim.proc.send_signal(signal.SIGCONT)
+        row["note"] += "EIO after %.1f s; " % (time.time() - t0)
+
+    def restart_mid_read(self, row):
+        self.sim.faults("latency=40ms")
+        m = self.new_mount("restart")
+        m.mount()
+        out = os.path.join(self.w, "restart.out")
+        code = "import shutil,sys; shutil.copyfileobj(open(sys.argv[1],'rb'),open(sys.argv[2],'wb'),1<<20)"
+        reader = subprocess.Popen([sys.executable, "-c", code, os.path.join(m.mnt, "big.bin"), out])
+        time.sleep(1.0)
+        self.sim.stop()
+        time.sleep(1.0)
+        self.sim.start()
+        self.sim.faults("")
+        row["ops"] += 1
+        try:
+            rc = reader.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            reader.kill()
+            row["hangs"] += 1
+            return
+        got = open(out, "rb").read()
+        row["wrong"] += wrong_bytes(got, self.files["big.bin"])
+        if rc == 0 and got == self.files["big.bin"]:
+            row["ok"] += 1
+        else:
+            row["note"] += "reader rc %d, %d bytes; " % (rc, len(got))
+
+    # --- local disk cases
+    def small_cache_disk(self, row):
+        m = self.new_mount("fullcache")
+        os.makedirs(m.cache, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", m.cache], check=True)
+        try:
+            row["ops"] += 1
+            p = m.mount(check=False)
+            if p.returncode != 0:
+                row["note"] += "mount: " + p.stderr.strip()
+                return
+            row["ok"] += 1
+            self.check_reads(row, m, ["big.bin", "sub/small.bin", "big.bin"])
+        finally:
+            m.unmount()
+            subprocess.run(["umount", "-l", m.cache], capture_output=True)
+
+    def read_only_cache(self, row):
+        m = self.new_mount("rocache")
+        os.makedirs(m.cache, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", m.cache], check=True)
+        try:
+            row["ops"] += 1
+            t0 = time.time()
+            p = m.mount(check=False)
+            if p.returncode != 0 and p.stderr.strip() and time.time() - t0 < HANG_BOUND:
+                row["ok"] += 1  # refused with a reason, promptly
+                row["note"] += "refused: " + p.stderr.strip().splitlines()[-1][:70]
+            elif p.returncode == 0:
+                row["ok"] += 1
+                self.check_reads(row, m, ["sub/small.bin"])
+        finally:
+            m.unmount()
+            subprocess.run(["umount", "-l", m.cache], capture_output=True)
+
+    # --- kill -9 of a --rw daemon while it writes, uploads and commits
+    def kill_matrix(self, row, points):
+        rng = random.Random(self.args.seed + 1)
+        m = self.new_mount("rw")
+        acked = {}
+        writer = ("import os,sys\nmnt=sys.argv[1]; base=int(sys.argv[2]); n=int(sys.argv[3])\n"
+                  "for i in range(n):\n p=os.path.join(mnt,'k','f%05d.bin'%(base+i))\n"
+                  " data=(b'%d:'%(base+i))*(2000*(1+(base+i)%7))\n"
+                  " try:\n  os.makedirs(os.path.dirname(p),exist_ok=True)\n"
+                  "  with open(p,'wb') as f: f.write(data)\n"
+                  " except OSError: sys.exit(0)\n"
+                  " print(base+i,flush=True)\n")
+        base = 0
+        for point in range(points):
+            m.mount("--rw", "--commit-delay", "0.2")
+            w = subprocess.Popen([sys.executable, "-c", writer, m.mnt, str(base), "40"],
+                                 stdout=subprocess.PIPE, text=True)
+            time.sleep(rng.uniform(0.0, 0.8))
+            m.kill9()
+            out, _ = w.communicate(timeout=60)
+            for line in out.split():
+                i = int(line)
+                acked[i] = (b"%d:" % i) * (2000 * (1 + i % 7))
+            base += 40
+            row["ops"] += 1
+            row["ok"] += 1
+        # The last remount commits what the kills left journaled.
+        m.mount("--rw", "--commit-delay", "0.2")
+        fd = os.open(m.mnt, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        m.unmount()
+        tree = {e["path"] for e in self.sim.call(
+            "GET", "/api/models/me/m/tree/main/k?recursive=true") if e["type"] == "file"}
+        for i, data in acked.items():
+            path = "k/f%05d.bin" % i
+            if path not in tree or self.sim.call("GET", "/me/m/resolve/main/" + path,
+                                                 raw=True) != data:
+                row["lost"] += 1
+        row["dups"] += self.no_op_commits()
+        row["note"] += "%d kill points, %d writes acknowledged; " % (points, len(acked))
+
+    def no_op_commits(self):
+        """Commits whose tree equals their parent's: a change committed twice."""
+        commits = self.sim.call("GET", "/api/models/me/m/commits/main?limit=100000")
+        digests = []
+        for c in commits:
+            listing = self.sim.call("GET", "/api/models/me/m/tree/%s?recursive=true" % c["id"])
+            digests.append(hashlib.sha256(json.dumps(
+                sorted((e["path"], e.get("oid", "")) for e in listing)).encode()).hexdigest())
+        return sum(1 for a, b in zip(digests, digests[1:]) if a == b)
+
+    def table(self):
+        cols = ["case", "ops", "ok", "wrong", "hangs", "lost", "dups", "left", "secs"]
+        print("| " + " | ".join(cols) + " | note |")
+        print("|" + "---|" * (len(cols) + 1))
+        for r in self.rows:
+            cells = [r["case"]] + [str(r[c]) for c in cols[1:-1]] + ["%.1f" % r["secs"]]
+            print("| " + " | ".join(cells) + " | " + r["note"].strip("; ") + " |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hubfs", required=True)
+    ap.add_argument("--hubsim", required=True)
+    ap.add_argument("--quick", action="store_true", help="the CI subset")
+    ap.add_argument("--kill-points", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    mx = Matrix(args)
+    try:
+        mx.setup()
+        quick = args.quick
+        storms = [("issue storm", "error=0.2,reset=0.1,truncate=0.1"),
+                  ("expired data URLs", "expire=0.3,only=data")]
+        if not quick:
+            storms += [("5xx/429 storm", "error=0.35"),
+                       ("resets and truncation", "reset=0.2,truncate=0.2"),
+                       ("tokens expire mid-read", "token_ttl=1,latency=30ms"),
+                       ("latency 300 ms", "latency=300ms")]
+        for name, spec in storms:
+            mx.faulty_read(name, spec + ",seed=%d" % args.seed)
+        mx.run_case("dead server", mx.dead_server, must_succeed=False)
+        if not quick:
+            mx.run_case("stalled server", mx.stalled_server, must_succeed=False)
+            mx.run_case("hubsim restarted mid-read", mx.restart_mid_read)
+            mx.run_case("8 MB cache disk", mx.small_cache_disk)
+            mx.run_case("read-only cache dir", mx.read_only_cache)
+        points = args.kill_points if args.kill_points is not None else (4 if quick else 100)
+        mx.run_case("kill -9 of a --rw daemon", lambda row: mx.kill_matrix(row, points))
+    finally:
+        for m in mx.mounts:
+            m.unmount()
+        mx.sim.stop()
+    mx.table()
+    bad = [r["case"] for r in mx.rows if not Matrix.row_ok(r)]
+    left = [m.mnt for m in mx.mounts if m.mounted()]
+    if not left:
+        shutil.rmtree(mx.w, ignore_errors=True)
+    if bad:
+        print("FAIL: " + ", ".join(bad), file=sys.stderr)
+        return 1
+    print("fault matrix: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
