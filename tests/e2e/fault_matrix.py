@@ -80,8 +80,9 @@ class Sim:
 class Mount:
     def __init__(self, args, sim, w, name):
         self.args, self.sim = args, sim
-        self.mnt = os.path.join(w, "mnt-" + name)
-        self.cache = os.path.join(w, "cache-" + name)
+        slug = "".join(c if c.isalnum() else "-" for c in name)
+        self.mnt = os.path.join(w, "mnt-" + slug)
+        self.cache = os.path.join(w, "cache-" + slug)
         os.makedirs(self.mnt, exist_ok=True)
 
     def env(self):
@@ -112,14 +113,18 @@ class Mount:
                     return int(p)
         return None
 
-    def kill9(self):
+    def kill9(self, before_unmount=None):
+        """kill -9 of the daemon; `before_unmount` runs once it is gone, while
+        the dead mount still covers the mountpoint."""
         pid = self.daemon_pid()
         if pid:
             os.kill(pid, signal.SIGKILL)
-        for _ in range(50):
+        for _ in range(250):
             if not self.daemon_pid():
                 break
             time.sleep(0.02)
+        if before_unmount:
+            before_unmount()
         subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True)
 
     def unmount(self):
@@ -351,25 +356,34 @@ class Matrix:
         rng = random.Random(self.args.seed + 1)
         m = self.new_mount("rw")
         acked = {}
+        # Writes through a directory fd on the mount: once the daemon is gone
+        # they fail (ENOTCONN), never land on the directory beneath it.
         writer = ("import os,sys\nmnt=sys.argv[1]; base=int(sys.argv[2]); n=int(sys.argv[3])\n"
-                  "for i in range(n):\n p=os.path.join(mnt,'k','f%05d.bin'%(base+i))\n"
-                  " data=(b'%d:'%(base+i))*(2000*(1+(base+i)%7))\n"
-                  " try:\n  os.makedirs(os.path.dirname(p),exist_ok=True)\n"
-                  "  with open(p,'wb') as f: f.write(data)\n"
+                  "try:\n os.makedirs(os.path.join(mnt,'k'),exist_ok=True)\n"
+                  " d=os.open(os.path.join(mnt,'k'),os.O_RDONLY|os.O_DIRECTORY)\n"
+                  "except OSError: sys.exit(0)\n"
+                  "for i in range(n):\n data=(b'%d:'%(base+i))*(2000*(1+(base+i)%7))\n"
+                  " try:\n  fd=os.open('f%05d.bin'%(base+i),os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o644,dir_fd=d)\n"
+                  "  os.write(fd,data)\n  os.close(fd)\n"
                   " except OSError: sys.exit(0)\n"
                   " print(base+i,flush=True)\n")
         base = 0
         for point in range(points):
             m.mount("--rw", "--commit-delay", "0.2")
-            w = subprocess.Popen([sys.executable, "-c", writer, m.mnt, str(base), "40"],
+            w = subprocess.Popen([sys.executable, "-c", writer, m.mnt, str(base), "60"],
                                  stdout=subprocess.PIPE, text=True)
-            time.sleep(rng.uniform(0.0, 0.8))
-            m.kill9()
-            out, _ = w.communicate(timeout=60)
-            for line in out.split():
-                i = int(line)
+            delay = rng.uniform(0.0, 1.2)
+            time.sleep(delay)
+            outs = []
+            m.kill9(lambda: outs.append(w.communicate(timeout=60)[0]))
+            out = outs[0]
+            got = [int(line) for line in out.split()]
+            for i in got:
                 acked[i] = (b"%d:" % i) * (2000 * (1 + i % 7))
-            base += 40
+            if self.args.verbose:
+                print("    point %d: killed after %.2f s, %d writes acknowledged" %
+                      (point, delay, len(got)), file=sys.stderr)
+            base += 60
             row["ops"] += 1
             row["ok"] += 1
         # The last remount commits what the kills left journaled.
@@ -387,6 +401,8 @@ class Matrix:
             if path not in tree or self.sim.call("GET", "/me/m/resolve/main/" + path,
                                                  raw=True) != data:
                 row["lost"] += 1
+                if self.args.verbose:
+                    print("    lost: " + path, file=sys.stderr)
         row["dups"] += self.no_op_commits()
         row["note"] += "%d kill points, %d writes acknowledged; " % (points, len(acked))
 
@@ -416,6 +432,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="the CI subset")
     ap.add_argument("--kill-points", type=int, default=None)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     mx = Matrix(args)
     try:
