@@ -24,13 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 TOKEN = "hf_writer_token"
+# Storms run with the default --io-timeout (what a user gets); the dead and
+# stalled servers with a short one, to time the EIO.
+STORM_IO_TIMEOUT = 30
 IO_TIMEOUT = 5
-# A read(2) may wait for two FUSE requests (the kernel retries a failed
-# readahead once), each bounded by --io-timeout.
-HANG_BOUND = 2 * IO_TIMEOUT + 2
 
 
 class Sim:
@@ -78,8 +79,12 @@ class Sim:
 
 
 class Mount:
-    def __init__(self, args, sim, w, name):
+    def __init__(self, args, sim, w, name, io_timeout=IO_TIMEOUT):
         self.args, self.sim = args, sim
+        self.io_timeout = io_timeout
+        # A read(2) may wait for two FUSE requests (the kernel retries a
+        # failed readahead once), each bounded by --io-timeout.
+        self.hang_bound = 2 * io_timeout + 2
         slug = "".join(c if c.isalnum() else "-" for c in name)
         self.mnt = os.path.join(w, "mnt-" + slug)
         self.cache = os.path.join(w, "cache-" + slug)
@@ -91,7 +96,7 @@ class Mount:
 
     def mount(self, *extra, check=True):
         p = subprocess.run([self.args.hubfs, "mount", "me/m", self.mnt, "--cache-dir", self.cache,
-                            "--io-timeout", str(IO_TIMEOUT)] + list(extra),
+                            "--io-timeout", str(self.io_timeout)] + list(extra),
                            env=self.env(), capture_output=True, text=True, timeout=120)
         if check and p.returncode != 0:
             raise RuntimeError("mount: " + p.stderr.strip())
@@ -176,7 +181,10 @@ def wait_exit(pid, secs):
 
 def read_file(path, hard_bound):
     """Reads `path` in a child, 1 MiB a call: (data or None, slowest call s, error)."""
-    code = ("import os,sys,time\nfd=os.open(sys.argv[1],os.O_RDONLY)\nslow=0.0\nout=[]\n"
+    code = ("import os,sys,time\nslow=0.0\nout=[]\nt=time.time()\n"
+            "try:\n fd=os.open(sys.argv[1],os.O_RDONLY)\n"
+            "except OSError as e:\n sys.stderr.write('open: %s\\nSLOW %f\\n'%(e,time.time()-t));"
+            " sys.exit(3)\n"
             "while True:\n t=time.time()\n"
             " try:\n  b=os.read(fd,1<<20)\n"
             " except OSError as e:\n  slow=max(slow,time.time()-t)\n"
@@ -236,8 +244,8 @@ class Matrix:
         if p.returncode != 0:
             raise RuntimeError("upload: " + p.stderr)
 
-    def new_mount(self, name):
-        m = Mount(self.args, self.sim, self.w, name)
+    def new_mount(self, name, io_timeout=IO_TIMEOUT):
+        m = Mount(self.args, self.sim, self.w, name, io_timeout)
         self.mounts.append(m)
         return m
 
@@ -246,7 +254,7 @@ class Matrix:
             row["ops"] += 1
             got, slow, err = read_file(os.path.join(m.mnt, rel), 120)
             row["wrong"] += wrong_bytes(got, self.files[rel])
-            if slow > HANG_BOUND:
+            if slow > m.hang_bound:
                 row["hangs"] += 1
             if err is None and got == self.files[rel]:
                 row["ok"] += 1
@@ -263,6 +271,8 @@ class Matrix:
                 row["note"] += "ls: %s; " % e
 
     def run_case(self, name, fn, must_succeed=True):
+        if self.args.only and name not in self.args.only.split(","):
+            return
         row = Row(name)
         t0 = time.time()
         try:
@@ -292,7 +302,7 @@ class Matrix:
     def faulty_read(self, name, spec):
         def fn(row):
             self.sim.faults(spec)
-            m = self.new_mount(name)
+            m = self.new_mount(name, STORM_IO_TIMEOUT)
             row["ops"] += 1
             p = m.mount(check=False)
             if p.returncode != 0:
@@ -328,7 +338,7 @@ class Matrix:
 
     def restart_mid_read(self, row):
         self.sim.faults("latency=40ms")
-        m = self.new_mount("restart")
+        m = self.new_mount("restart", STORM_IO_TIMEOUT)
         m.mount()
         out = os.path.join(self.w, "restart.out")
         code = "import shutil,sys; shutil.copyfileobj(open(sys.argv[1],'rb'),open(sys.argv[2],'wb'),1<<20)"
@@ -377,7 +387,7 @@ class Matrix:
             row["ops"] += 1
             t0 = time.time()
             p = m.mount(check=False)
-            if p.returncode != 0 and p.stderr.strip() and time.time() - t0 < HANG_BOUND:
+            if p.returncode != 0 and p.stderr.strip() and time.time() - t0 < m.hang_bound:
                 row["ok"] += 1  # refused with a reason, promptly
                 row["note"] += "refused: " + p.stderr.strip().splitlines()[-1][:70]
             elif p.returncode == 0:
@@ -388,43 +398,58 @@ class Matrix:
             subprocess.run(["umount", "-l", m.cache], capture_output=True)
 
     # --- kill -9 of a --rw daemon while it writes, uploads and commits
+    # Writes through a directory fd on the mount: once the daemon is gone they
+    # fail (ENOTCONN), never land on the directory beneath it. Prints each
+    # index once its file is closed (acknowledged).
+    WRITER = ("import os,sys\nmnt,sub=sys.argv[1],sys.argv[2]; base=int(sys.argv[3]);"
+              " n=int(sys.argv[4])\n"
+              "try:\n os.makedirs(os.path.join(mnt,sub),exist_ok=True)\n"
+              " d=os.open(os.path.join(mnt,sub),os.O_RDONLY|os.O_DIRECTORY)\n"
+              "except OSError: sys.exit(0)\n"
+              "for i in range(n):\n data=(b'%d:'%(base+i))*(2000*(1+(base+i)%7))\n"
+              " try:\n  fd=os.open('f%05d.bin'%(base+i),"
+              "os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o644,dir_fd=d)\n"
+              "  os.write(fd,data)\n  os.close(fd)\n"
+              " except OSError: sys.exit(0)\n"
+              " print(base+i,flush=True)\n")
+
     def kill_matrix(self, row, points, commit_delay):
+        """kill -9 at `points` seeded moments, in groups of 20 with a cache dir
+        (journal, commit budget of 128 an hour) and a folder of their own."""
         rng = random.Random(self.args.seed + 1)
-        m = self.new_mount("rw")
-        acked = {}
-        # Writes through a directory fd on the mount: once the daemon is gone
-        # they fail (ENOTCONN), never land on the directory beneath it.
-        writer = ("import os,sys\nmnt=sys.argv[1]; base=int(sys.argv[2]); n=int(sys.argv[3])\n"
-                  "try:\n os.makedirs(os.path.join(mnt,'k'),exist_ok=True)\n"
-                  " d=os.open(os.path.join(mnt,'k'),os.O_RDONLY|os.O_DIRECTORY)\n"
-                  "except OSError: sys.exit(0)\n"
-                  "for i in range(n):\n data=(b'%d:'%(base+i))*(2000*(1+(base+i)%7))\n"
-                  " try:\n  fd=os.open('f%05d.bin'%(base+i),os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o644,dir_fd=d)\n"
-                  "  os.write(fd,data)\n  os.close(fd)\n"
-                  " except OSError: sys.exit(0)\n"
-                  " print(base+i,flush=True)\n")
-        base = 0
-        for point in range(points):
-            m.mount("--rw", "--commit-delay", commit_delay)
-            w = subprocess.Popen([sys.executable, "-c", writer, m.mnt, str(base), "60"],
-                                 stdout=subprocess.PIPE, text=True)
-            delay = rng.uniform(0.0, 1.2)
-            time.sleep(delay)
-            outs = []
-            if m.kill9(lambda: outs.append(w.communicate(timeout=60)[0])):
-                row["hangs"] += 1
-                row["note"] += "point %d: the killed daemon stuck in the kernel; " % point
-            out = outs[0]
-            got = [int(line) for line in out.split()]
-            for i in got:
-                acked[i] = (b"%d:" % i) * (2000 * (1 + i % 7))
-            if self.args.verbose:
-                print("    point %d: killed after %.2f s, %d writes acknowledged" %
-                      (point, delay, len(got)), file=sys.stderr)
-            base += 60
-            row["ops"] += 1
-            row["ok"] += 1
-        # The last remount commits what the kills left journaled.
+        acked_total = 0
+        for group in range(0, points, 20):
+            sub = "k%03d" % group
+            m = self.new_mount("rw-%d" % group)
+            acked = {}
+            base = group * 60
+            for point in range(group, min(points, group + 20)):
+                m.mount("--rw", "--commit-delay", commit_delay)
+                w = subprocess.Popen([sys.executable, "-c", self.WRITER, m.mnt, sub, str(base),
+                                      "60"], stdout=subprocess.PIPE, text=True)
+                delay = rng.uniform(0.0, 1.2)
+                time.sleep(delay)
+                outs = []
+                if m.kill9(lambda: outs.append(w.communicate(timeout=60)[0])):
+                    row["hangs"] += 1
+                    row["note"] += "point %d: the killed daemon stuck in the kernel; " % point
+                got = [int(line) for line in outs[0].split()]
+                for i in got:
+                    acked[i] = (b"%d:" % i) * (2000 * (1 + i % 7))
+                if self.args.verbose:
+                    print("    point %d: killed after %.2f s, %d writes acknowledged" %
+                          (point, delay, len(got)), file=sys.stderr)
+                base += 60
+                row["ops"] += 1
+                row["ok"] += 1
+            self.verify_group(row, m, sub, acked)
+            acked_total += len(acked)
+        row["note"] += "%d kill points, %d writes acknowledged; " % (points, acked_total)
+
+    def verify_group(self, row, m, sub, acked):
+        """Remounts (which commits what the kills left journaled), syncs, and
+        checks every acknowledged write landed, exactly once."""
+        before = {c["id"] for c in self.sim.call("GET", "/api/models/me/m/commits/main")}
         m.mount("--rw", "--commit-delay", "0.2")
         fd = os.open(m.mnt, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -433,25 +458,31 @@ class Matrix:
             os.close(fd)
         m.unmount()
         tree = {e["path"] for e in self.sim.call(
-            "GET", "/api/models/me/m/tree/main/k?recursive=true") if e["type"] == "file"}
+            "GET", "/api/models/me/m/tree/main/%s?recursive=true" % sub) if e["type"] == "file"}
         for i, data in acked.items():
-            path = "k/f%05d.bin" % i
+            path = "%s/f%05d.bin" % (sub, i)
             if path not in tree or self.sim.call("GET", "/me/m/resolve/main/" + path,
                                                  raw=True) != data:
                 row["lost"] += 1
                 if self.args.verbose:
                     print("    lost: " + path, file=sys.stderr)
-        row["dups"] += self.no_op_commits()
-        row["note"] += "%d kill points, %d writes acknowledged; " % (points, len(acked))
+        row["dups"] += self.no_op_commits(sub, before)
 
-    def no_op_commits(self):
-        """Commits whose tree equals their parent's: a change committed twice."""
+    def no_op_commits(self, sub, before):
+        """New commits whose `sub` tree equals their parent's: a change
+        committed twice."""
         commits = self.sim.call("GET", "/api/models/me/m/commits/main?limit=100000")
         digests = []
         for c in commits:
-            listing = self.sim.call("GET", "/api/models/me/m/tree/%s?recursive=true" % c["id"])
+            try:
+                listing = self.sim.call("GET", "/api/models/me/m/tree/%s/%s?recursive=true" %
+                                        (c["id"], sub))
+            except urllib.error.HTTPError:
+                listing = []  # the folder does not exist yet
             digests.append(hashlib.sha256(json.dumps(
                 sorted((e["path"], e.get("oid", "")) for e in listing)).encode()).hexdigest())
+            if c["id"] in before:
+                break  # the parent of the group's first commit
         return sum(1 for a, b in zip(digests, digests[1:]) if a == b)
 
     def table(self):
@@ -471,6 +502,8 @@ def main():
     ap.add_argument("--kill-points", type=int, default=None)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated case names to run")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = ap.parse_args()
     mx = Matrix(args)
     try:
@@ -505,8 +538,10 @@ def main():
     mx.table()
     bad = [r["case"] for r in mx.rows if not Matrix.row_ok(r)]
     left = [m.mnt for m in mx.mounts if m.mounted()]
-    if not left:
+    if not left and not args.keep:
         shutil.rmtree(mx.w, ignore_errors=True)
+    elif args.keep:
+        print("work directory: " + mx.w, file=sys.stderr)
     if bad:
         print("FAIL: " + ", ".join(bad), file=sys.stderr)
         return 1
