@@ -25,7 +25,9 @@ hub::HubServicesOptions NetworkPolicy(double io_timeout_seconds) {
   o.retry.max_server_wait = std::chrono::seconds(60);
   o.retry.attempt_timeout = attempt;
   o.retry.circuit.failures_to_open = 3;
-  o.retry.circuit.quiet_window = std::chrono::seconds(1);
+  // A restart of a few seconds stays within the quiet window of the default
+  // --io-timeout; a short --io-timeout gives up on a dead server sooner.
+  o.retry.circuit.quiet_window = std::min<milliseconds>(attempt, std::chrono::seconds(5));
   o.retry.circuit.cool_down = std::chrono::seconds(2);
   return o;
 }

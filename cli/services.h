@@ -28,9 +28,9 @@ namespace hubfs::cli {
 // of --io-timeout (at least 1 s) to connect and to make progress, so a
 // stalled server costs a retry, not the deadline. A server asking for a
 // wait that ends past the deadline is not waited for. An origin that stops
-// answering (3 attempts in a row without a status line, none for 1 s)
-// opens its circuit: requests fail at once for 2 s, then one probe goes
-// ahead (hub/circuit.h).
+// answering (3 attempts in a row without a status line, none for a third
+// of --io-timeout, at most 5 s) opens its circuit: requests fail at once
+// for 2 s, then one probe goes ahead (hub/circuit.h).
 hub::HubServicesOptions NetworkPolicy(double io_timeout_seconds);
 
 // The bound of work that is not a FUSE operation: max(60 s, 2 x io-timeout).

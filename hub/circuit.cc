@@ -19,7 +19,11 @@ Result<CircuitBreaker::Ticket> CircuitBreaker::Admit(const std::string& origin) 
   if (options_.failures_to_open <= 0) return ticket;
   MutexLock lock(&mu_);
   auto it = origins_.find(origin);
-  if (it == origins_.end() || !it->second.open_until) return ticket;
+  if (it == origins_.end()) {
+    origins_[origin].last_answer = clock_->Now();
+    return ticket;
+  }
+  if (!it->second.open_until) return ticket;
   State& s = it->second;
   const Clock::TimePoint now = clock_->Now();
   if (now >= *s.open_until && !s.probe_in_flight) {
@@ -61,7 +65,7 @@ void CircuitBreaker::OnFailure(const Ticket& ticket, const Status& why) {
     return;
   }
   if (s.open_until || s.failures < options_.failures_to_open) return;
-  if (s.last_answer && now - *s.last_answer < options_.quiet_window) return;
+  if (now - s.last_answer < options_.quiet_window) return;
   s.open_until = now + options_.cool_down;
   HUBFS_LOG(kWarning) << ticket.origin << " is not answering (" << s.failures
                       << " attempts in a row failed; last: " << s.last_error

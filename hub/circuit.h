@@ -6,7 +6,8 @@
 //              counts as a failure; any answer (whatever its status, also
 //              one whose body was then cut) resets the count. After
 //              `failures_to_open` failures in a row while the origin has not
-//              answered for `quiet_window`, the circuit opens.
+//              answered for `quiet_window` (counted from the first attempt
+//              when it never answered), the circuit opens.
 //   open       every request fails at once with kUnavailable, for `cool_down`.
 //   half-open  after the cool-down one request (the probe) goes ahead, the
 //              others still fail at once; an answer closes the circuit, a
@@ -67,7 +68,9 @@ class CircuitBreaker {
  private:
   struct State {
     int failures = 0;
-    std::optional<Clock::TimePoint> last_answer;
+    // The last answer, or the first attempt when none came yet (an origin
+    // first contacted during an outage gets the same quiet window).
+    Clock::TimePoint last_answer;
     std::optional<Clock::TimePoint> open_until;
     bool probe_in_flight = false;
     std::string last_error;

@@ -337,13 +337,13 @@ class Matrix:
         row["note"] += "EIO after %.1f s; " % (time.time() - t0)
 
     def restart_mid_read(self, row):
-        self.sim.faults("latency=40ms")
+        self.sim.faults("latency=100ms")
         m = self.new_mount("restart", STORM_IO_TIMEOUT)
         m.mount()
         out = os.path.join(self.w, "restart.out")
         code = "import shutil,sys; shutil.copyfileobj(open(sys.argv[1],'rb'),open(sys.argv[2],'wb'),1<<20)"
         reader = subprocess.Popen([sys.executable, "-c", code, os.path.join(m.mnt, "big.bin"), out])
-        time.sleep(1.0)
+        time.sleep(0.4)
         self.sim.stop()
         time.sleep(1.0)
         self.sim.start()
@@ -361,6 +361,10 @@ class Matrix:
             row["ok"] += 1
         else:
             row["note"] += "reader rc %d, %d bytes; " % (rc, len(got))
+        # Whether the restart met fetches in flight: their retries are logged.
+        with open(os.path.join(m.cache, "hubfs-mount.log"), errors="replace") as f:
+            retries = sum(1 for line in f if "; retry " in line)
+        row["note"] += "%d retries logged; " % retries
 
     # --- local disk cases
     def small_cache_disk(self, row):

@@ -19,12 +19,14 @@ TEST(NetworkPolicyTest, RetriesUntilTheDeadlineWithAThirdPerAttempt) {
   EXPECT_EQ(o.retry.max_backoff, milliseconds(2000));
   EXPECT_EQ(o.retry.default_deadline, milliseconds(60'000));
   EXPECT_GT(o.retry.circuit.failures_to_open, 0);
+  EXPECT_EQ(o.retry.circuit.quiet_window, milliseconds(5000));  // a restart is no outage
 }
 
 TEST(NetworkPolicyTest, ShortDeadlinesKeepASecondPerAttempt) {
   const hub::HubServicesOptions o = NetworkPolicy(2);
   EXPECT_EQ(o.transport.connect_timeout, milliseconds(1000));
   EXPECT_EQ(o.retry.default_deadline, milliseconds(60'000));
+  EXPECT_EQ(o.retry.circuit.quiet_window, milliseconds(1000));
 }
 
 TEST(NetworkPolicyTest, LongWorkGetsTwiceALongIoTimeout) {

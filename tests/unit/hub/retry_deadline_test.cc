@@ -37,7 +37,7 @@ RetryPolicy Policy(bool circuit) {
   p.max_backoff = 2s;
   p.attempt_timeout = 3s;
   p.circuit.failures_to_open = circuit ? 3 : 0;
-  p.circuit.quiet_window = 5s;
+  p.circuit.quiet_window = 0s;  // CircuitTest covers the window
   p.circuit.cool_down = 5s;
   return p;
 }
@@ -264,7 +264,7 @@ TEST(RetryDeadlineTest, FailuresAfterAnAnswerDoNotOpenTheCircuit) {
 
 TEST(CircuitTest, OneProbeAtATimeWhenHalfOpen) {
   SteppingClock clock;
-  CircuitBreaker c(&clock, {.failures_to_open = 2, .quiet_window = 5s, .cool_down = 5s});
+  CircuitBreaker c(&clock, {.failures_to_open = 2, .quiet_window = 0s, .cool_down = 5s});
   for (int i = 0; i < 2; ++i) {
     auto t = c.Admit(kOrigin);
     ASSERT_TRUE(t.ok());
@@ -306,6 +306,25 @@ TEST(CircuitTest, AnOriginThatStillAnswersStaysClosed) {
   EXPECT_FALSE(c.IsOpen(kOrigin));
   // Once it has been quiet for the window, the failures open it.
   clock.Advance(5s);
+  auto t = c.Admit(kOrigin);
+  ASSERT_TRUE(t.ok());
+  c.OnFailure(*t, UnavailableError("refused"));
+  EXPECT_TRUE(c.IsOpen(kOrigin));
+}
+
+// An origin first contacted during an outage (or a restart) gets the quiet
+// window from its first attempt before the circuit opens.
+TEST(CircuitTest, ANewOriginGetsTheQuietWindowFromItsFirstAttempt) {
+  SteppingClock clock;
+  CircuitBreaker c(&clock, {.failures_to_open = 3, .quiet_window = 5s, .cool_down = 2s});
+  for (int i = 0; i < 8; ++i) {
+    auto t = c.Admit(kOrigin);
+    ASSERT_TRUE(t.ok()) << i;
+    c.OnFailure(*t, UnavailableError("refused"));
+    clock.Advance(500ms);
+  }
+  EXPECT_FALSE(c.IsOpen(kOrigin));  // 4 s since the first attempt
+  clock.Advance(1s);
   auto t = c.Admit(kOrigin);
   ASSERT_TRUE(t.ok());
   c.OnFailure(*t, UnavailableError("refused"));
