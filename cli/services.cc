@@ -9,6 +9,12 @@
 
 namespace hubfs::cli {
 
+std::chrono::milliseconds LongOperationTimeout(double io_timeout_seconds) {
+  using std::chrono::milliseconds;
+  const milliseconds twice(static_cast<int64_t>(io_timeout_seconds * 2000));
+  return std::max<milliseconds>(twice, std::chrono::seconds(60));
+}
+
 hub::HubServicesOptions NetworkPolicy(double io_timeout_seconds) {
   using std::chrono::milliseconds;
   const milliseconds deadline(static_cast<int64_t>(io_timeout_seconds * 1000));
@@ -16,10 +22,17 @@ hub::HubServicesOptions NetworkPolicy(double io_timeout_seconds) {
   hub::HubServicesOptions o;
   o.transport.connect_timeout = attempt;
   o.transport.stall_timeout = attempt;
-  o.retry.max_attempts = 3;
+  o.retry.default_deadline = LongOperationTimeout(io_timeout_seconds);
+  o.retry.max_attempts = 0;
   o.retry.initial_backoff = milliseconds(200);
-  o.retry.max_backoff = milliseconds(1000);
-  o.retry.max_server_wait = std::min<milliseconds>(deadline, std::chrono::seconds(5));
+  o.retry.max_backoff = milliseconds(2000);
+  o.retry.max_server_wait = std::chrono::seconds(60);
+  o.retry.attempt_timeout = attempt;
+  o.retry.circuit.failures_to_open = 3;
+  // A restart of a few seconds stays within the quiet window of the default
+  // --io-timeout; a short --io-timeout gives up on a dead server sooner.
+  o.retry.circuit.quiet_window = std::min<milliseconds>(attempt, std::chrono::seconds(5));
+  o.retry.circuit.cool_down = std::chrono::seconds(2);
   return o;
 }
 

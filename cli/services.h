@@ -5,6 +5,7 @@
 #ifndef HUBFS_CLI_SERVICES_H_
 #define HUBFS_CLI_SERVICES_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,13 +19,22 @@
 
 namespace hubfs::cli {
 
-// The network policy of every entry point, from the deadline of one
-// operation (the mount's --io-timeout). A request may be tried three times,
-// so each attempt gets a third of the deadline (at least 1 s) to connect and
-// to make progress; backoffs are short and a server asking for a longer wait
-// than min(deadline, 5 s) is not waited for: a dead or stalled server gives
-// an error after about the deadline, never a hang.
+// The network policy of every entry point, from the deadline of one FUSE
+// operation (the mount's --io-timeout). Idempotent requests are retried
+// with jittered exponential backoff (200 ms doubling, at most 2 s a wait)
+// until the operation's deadline: --io-timeout for a FUSE operation (set
+// by fs/fuse on its worker), LongOperationTimeout for everything else
+// (commands, mount set-up, read-ahead, uploads). An attempt gets a third
+// of --io-timeout (at least 1 s) to connect and to make progress, so a
+// stalled server costs a retry, not the deadline. A server asking for a
+// wait that ends past the deadline is not waited for. An origin that stops
+// answering (3 attempts in a row without a status line, none for a third
+// of --io-timeout, at most 5 s) opens its circuit: requests fail at once
+// for 2 s, then one probe goes ahead (hub/circuit.h).
 hub::HubServicesOptions NetworkPolicy(double io_timeout_seconds);
+
+// The bound of work that is not a FUSE operation: max(60 s, 2 x io-timeout).
+std::chrono::milliseconds LongOperationTimeout(double io_timeout_seconds);
 
 // The deadline of one operation when none is given.
 inline constexpr double kDefaultIoTimeoutSeconds = 30;

@@ -409,6 +409,13 @@ void CurlTransport::Shutdown() {
 }
 
 Result<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
+  TransferInfo info;
+  return SendAndObserve(request, &info);
+}
+
+Result<HttpResponse> CurlTransport::SendAndObserve(const HttpRequest& request,
+                                                   TransferInfo* info) {
+  info->answered = false;
   HUBFS_RETURN_IF_ERROR(ValidateRequest(request));
   std::string url = request.url;
   int hops = std::min(request.max_redirects, kMaxRedirectsHardCap);
@@ -432,6 +439,7 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
       std::unique_lock<std::mutex> lock(t.mu);
       t.cv.wait(lock, [&t] { return t.done; });
     }
+    if (t.response.status != 0) info->answered = true;
     if (!t.failure.ok()) return t.failure;
     if (hop < hops && may_follow && IsRedirectStatus(t.response.status)) {
       auto location = t.response.headers.Get("Location");

@@ -66,6 +66,9 @@ class CurlTransport final : public HttpTransport {
 
   // Thread-safe. See HttpTransport::Send.
   Result<HttpResponse> Send(const HttpRequest& request) override;
+  // Thread-safe. `info->answered` is true when a status line arrived, also
+  // for a transfer that then failed.
+  Result<HttpResponse> SendAndObserve(const HttpRequest& request, TransferInfo* info) override;
 
   struct Impl;
 

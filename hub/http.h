@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace hubfs::hub {
@@ -94,6 +95,10 @@ struct HttpRequest {
   std::optional<std::chrono::milliseconds> stall_timeout;
   // Upper bound on one attempt, end to end. Unset: none beyond the stall timeout.
   std::optional<std::chrono::milliseconds> total_timeout;
+  // When the whole operation must be done, retries included (a point of the
+  // retrying transport's clock). Unset: the calling thread's ScopedDeadline
+  // (common/deadline.h), else the retry policy's default bound.
+  std::optional<Clock::TimePoint> deadline;
 
   // When set, a 2xx body goes to the sink instead of HttpResponse::body.
   // Error bodies (non-2xx) are always buffered (up to 64 KiB) for messages.
@@ -108,11 +113,26 @@ struct HttpResponse {
   std::string url;          // the URL that produced this response (last hop)
 };
 
+// What a transfer showed of the origin, beyond its result.
+struct TransferInfo {
+  // The origin sent a status line: it is alive, even if the transfer then
+  // failed (a reset or a body cut short). The retry layer's circuit
+  // (hub/circuit.h) counts only failures without any answer.
+  bool answered = false;
+};
+
 // Sends HTTP requests. Implementations are thread-safe: many threads may call
 // Send() at once, and the transport bounds how many transfers run together.
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
+  // As Send, also filling `info`. The default knows only what the result
+  // says (answered when it is a response).
+  virtual Result<HttpResponse> SendAndObserve(const HttpRequest& request, TransferInfo* info) {
+    Result<HttpResponse> result = Send(request);
+    info->answered = result.ok();
+    return result;
+  }
   // Performs `request` and returns the response for any HTTP status (3xx,
   // 4xx and 5xx included; use StatusFromResponse to turn them into errors).
   // Errors (no HTTP response): kInvalidArgument (bad URL or header),

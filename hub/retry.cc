@@ -4,6 +4,7 @@
 #include <ctime>
 #include <string>
 
+#include "common/deadline.h"
 #include "common/log.h"
 #include "hub/url.h"
 
@@ -87,7 +88,11 @@ bool IsRetryableError(const Status& status) {
 }
 
 RetryingTransport::RetryingTransport(HttpTransport* inner, Clock* clock, RetryPolicy policy)
-    : inner_(inner), clock_(clock), policy_(policy), rng_(policy.seed) {}
+    : inner_(inner),
+      clock_(clock),
+      policy_(policy),
+      circuit_(clock, policy.circuit),
+      rng_(policy.seed) {}
 
 std::chrono::milliseconds RetryingTransport::Backoff(int retry_index) {
   int64_t base = policy_.initial_backoff.count();
@@ -95,59 +100,107 @@ std::chrono::milliseconds RetryingTransport::Backoff(int retry_index) {
   base = std::min<int64_t>(base, policy_.max_backoff.count());
   double factor;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     std::uniform_real_distribution<double> dist(1.0 - policy_.jitter, 1.0);
     factor = dist(rng_);
   }
   return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(base) * factor));
 }
 
+Result<HttpResponse> RetryingTransport::Attempt(const HttpRequest& request,
+                                                const CircuitBreaker::Ticket& ticket,
+                                                const bool& delivered) {
+  TransferInfo info;
+  Result<HttpResponse> result = inner_->SendAndObserve(request, &info);
+  if (result.ok() || delivered || info.answered) {
+    circuit_.OnAnswer(ticket);
+  } else if (IsRetryableError(result.status())) {
+    circuit_.OnFailure(ticket, result.status());
+  } else {
+    circuit_.OnOther(ticket);
+  }
+  return result;
+}
+
+namespace {
+
+// The server's requested wait of a retryable answer, in seconds.
+std::optional<int64_t> ServerWait(const HttpResponse& response, int64_t now_unix) {
+  std::optional<int64_t> wait;
+  if (auto rl = response.headers.Get("RateLimit")) {
+    if (auto w = ParseRateLimitWait(*rl)) wait = *w + 1;
+  }
+  if (auto ra = response.headers.Get("Retry-After")) {
+    if (auto w = ParseRetryAfter(*ra, now_unix)) wait = std::max(wait.value_or(0), *w);
+  }
+  return wait;
+}
+
+int64_t MillisUntil(Clock::TimePoint from, Clock::TimePoint to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+}
+
+}  // namespace
+
 Result<HttpResponse> RetryingTransport::Send(const HttpRequest& request) {
-  // Wraps the sink to learn whether bytes were delivered. Only then is the
-  // request copied (a streamed GET has no body; an upload's may be 64 MiB).
-  std::optional<HttpRequest> wrapped;
+  using std::chrono::milliseconds;
+  const Clock::TimePoint start = clock_->Now();
+  std::optional<Clock::TimePoint> bound = request.deadline;
+  if (auto scoped = ScopedDeadline::Current()) bound = std::min(bound.value_or(*scoped), *scoped);
+  const Clock::TimePoint deadline = bound.value_or(start + policy_.default_deadline);
+  const std::string what = request.method + " " + UrlForLog(request.url);
+  if (bound && start >= deadline) {
+    return Status(ErrorCode::kTimeout, what + ": the operation's deadline passed before it was sent");
+  }
+  // Wraps the sink to learn whether bytes were delivered. Only then, or to
+  // bound the last attempt, is the request copied (a streamed GET has no
+  // body; an upload's may be 64 MiB).
+  std::optional<HttpRequest> copy;
   bool delivered = false;
   if (request.body_sink) {
-    wrapped = request;
-    wrapped->body_sink = [&delivered, &request](std::string_view piece) {
+    copy = request;
+    copy->body_sink = [&delivered, &request](std::string_view piece) {
       delivered = true;
       return request.body_sink(piece);
     };
   }
-  const HttpRequest& attempt_request = wrapped ? *wrapped : request;
-  const int attempts = std::max(1, policy_.max_attempts);
+  const std::string origin = OriginOf(request.url);
   for (int attempt = 1;; ++attempt) {
-    Result<HttpResponse> result = inner_->Send(attempt_request);
+    Result<CircuitBreaker::Ticket> ticket = circuit_.Admit(origin);
+    if (!ticket.ok()) return ticket.status().WithContext(what);
+    const milliseconds left(MillisUntil(clock_->Now(), deadline));
+    if (bound && left < policy_.attempt_timeout &&
+        (!request.total_timeout || *request.total_timeout > left)) {
+      if (!copy) copy = request;
+      copy->total_timeout = std::max(left, milliseconds(1));
+    }
+    Result<HttpResponse> result = Attempt(copy ? *copy : request, *ticket, delivered);
     bool retryable;
-    std::chrono::milliseconds wait{0};
     std::optional<int64_t> server_wait_s;
     if (result.ok()) {
       retryable = IsRetryableHttpStatus(result->status);
-      if (retryable) {
-        if (auto rl = result->headers.Get("RateLimit")) {
-          if (auto w = ParseRateLimitWait(*rl)) server_wait_s = *w + 1;
-        }
-        if (auto ra = result->headers.Get("Retry-After")) {
-          if (auto w = ParseRetryAfter(*ra, clock_->UnixSeconds())) {
-            server_wait_s = std::max(server_wait_s.value_or(0), *w);
-          }
-        }
-      }
+      if (retryable) server_wait_s = ServerWait(*result, clock_->UnixSeconds());
     } else {
       retryable = IsRetryableError(result.status());
     }
-    if (!retryable || !request.idempotent || delivered || attempt >= attempts) return result;
-    wait = Backoff(attempt - 1);
+    if (!retryable || !request.idempotent || delivered) return result;
+    if (policy_.max_attempts > 0 && attempt >= policy_.max_attempts) return result;
+    milliseconds wait = Backoff(attempt - 1);
     if (server_wait_s) {
-      std::chrono::milliseconds server_wait = std::chrono::seconds(*server_wait_s);
+      const milliseconds server_wait = std::chrono::seconds(*server_wait_s);
       if (server_wait > policy_.max_server_wait) return result;
       wait = std::max(wait, server_wait);
     }
-    HUBFS_LOG(kInfo) << (result.ok() ? request.method + " " + UrlForLog(request.url) + ": HTTP " +
-                                           std::to_string(result->status)
-                                     : result.status().message())
-                     << "; retry " << attempt << "/" << (attempts - 1) << " in " << wait.count()
-                     << " ms";
+    const std::string outcome = result.ok() ? what + ": HTTP " + std::to_string(result->status)
+                                            : result.status().message();
+    const int64_t left_ms = MillisUntil(clock_->Now(), deadline);
+    if (wait.count() >= left_ms) {
+      HUBFS_LOG(kInfo) << outcome << "; no retry: a wait of " << wait.count()
+                       << " ms would pass the deadline (" << left_ms << " ms left)";
+      return result;
+    }
+    HUBFS_LOG(kInfo) << outcome << "; retry " << attempt << " in " << wait.count() << " ms ("
+                     << left_ms << " ms to the deadline)";
     clock_->SleepFor(wait);
   }
 }

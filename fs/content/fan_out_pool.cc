@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/deadline.h"
+
 namespace hubfs::fs {
 
 FanOutPool::FanOutPool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
@@ -30,7 +32,11 @@ void FanOutPool::Help(Batch& batch) {
     if (batch.closed) return;  // the caller finished without us
     ++batch.active;
   }
-  Work(batch);
+  {
+    // The helper works for the caller's operation, under its deadline.
+    ScopedDeadline scope(batch.deadline);
+    Work(batch);
+  }
   bool last = false;
   {
     MutexLock lock(&batch.mu);
@@ -64,6 +70,7 @@ void FanOutPool::ForEach(size_t n, size_t width, const std::function<void(size_t
   batch->next = 1;  // index 0 is the caller's
   batch->n = n;
   batch->fn = &fn;
+  batch->deadline = ScopedDeadline::Current();
   size_t queued = 0;
   {
     MutexLock lock(&mu_);

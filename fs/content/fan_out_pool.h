@@ -10,6 +10,8 @@
 // segment's ranges inside a window's segments) cannot deadlock however busy
 // the pool is: it only runs with less help.
 //
+// Helpers run under the caller's ScopedDeadline (common/deadline.h).
+//
 // Thread-safety: thread-safe. Bounded: `threads` threads, at most
 // `max_queued` helper requests waiting (beyond that a fan-out gets fewer).
 #ifndef HUBFS_FS_CONTENT_FAN_OUT_POOL_H_
@@ -20,9 +22,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/mutex.h"
 
 namespace hubfs::fs {
@@ -52,6 +56,8 @@ class FanOutPool {
     std::atomic<size_t> next{0};
     size_t n = 0;
     const std::function<void(size_t)>* fn = nullptr;
+    // The caller's ScopedDeadline (common/deadline.h), for the helpers.
+    std::optional<Clock::TimePoint> deadline;
   };
 
   static void Work(Batch& batch);

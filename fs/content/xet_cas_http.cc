@@ -1,10 +1,17 @@
 #include <string_view>
 #include <utility>
 
+#include "common/log.h"
 #include "fs/content/xet_cas.h"
 #include "hub/url.h"
 
 namespace hubfs::fs {
+namespace {
+
+// Fetches of one data range again after bodies cut short.
+constexpr int kMaxRefetches = 8;
+
+}  // namespace
 
 HttpXetCas::HttpXetCas(hub::HttpTransport* transport, CasTokenSource tokens,
                        HttpXetCasOptions options)
@@ -41,18 +48,29 @@ Result<std::vector<uint8_t>> HttpXetCas::FetchData(const std::string& url,
   if (want > options_.max_data_bytes) return ResourceExhaustedError(what + ": range too large");
   std::vector<uint8_t> out;
   out.reserve(want);
-  Status st = client_.FetchRangeTo(url, hub::ByteRange{range.start, range.end},
-                                   [&out, want](std::string_view piece) -> Status {
-                                     if (piece.size() > want - out.size()) {
-                                       return CorruptError("data answer longer than the range");
-                                     }
-                                     // As bytes: inserting chars into a byte vector
-                                     // converts them one at a time.
-                                     const auto* p = reinterpret_cast<const uint8_t*>(piece.data());
-                                     out.insert(out.end(), p, p + piece.size());
-                                     return Status::Ok();
-                                   });
-  if (!st.ok()) return st.WithContext(what);
+  auto sink = [&out, want](std::string_view piece) -> Status {
+    if (piece.size() > want - out.size()) {
+      return CorruptError("data answer longer than the range");
+    }
+    // As bytes: inserting chars into a byte vector converts them one at a time.
+    const auto* p = reinterpret_cast<const uint8_t*>(piece.data());
+    out.insert(out.end(), p, p + piece.size());
+    return Status::Ok();
+  };
+  // A body cut short after some bytes is not retried by the transport (its
+  // sink has them). The signed URL allows only the listed range, never the
+  // rest of it (spec/xet.md 5.3): fetch the whole range again, a bounded
+  // number of times; the operation's deadline bounds each fetch's retries.
+  for (int refetches = 0;; ++refetches) {
+    out.clear();
+    Status st = client_.FetchRangeTo(url, hub::ByteRange{range.start, range.end}, sink);
+    if (st.ok()) break;
+    const bool transient =
+        st.code() == ErrorCode::kUnavailable || st.code() == ErrorCode::kTimeout;
+    if (!transient || out.empty() || refetches >= kMaxRefetches) return st.WithContext(what);
+    HUBFS_LOG(kInfo) << what << ": " << st.message() << " after " << out.size()
+                     << " bytes; fetching the range again";
+  }
   if (out.size() != want) {
     return CorruptError(what + ": got " + std::to_string(out.size()) + " bytes, expected " +
                         std::to_string(want));

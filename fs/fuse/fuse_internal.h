@@ -11,8 +11,11 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 
+#include "common/clock.h"
+#include "common/deadline.h"
 #include "common/log.h"
 #include "common/mutex.h"
 #include "fs/fuse/deadlines.h"
@@ -95,16 +98,23 @@ template <typename F>
 void Offload(fuse_req_t req, const char* op, F work) {
   FuseServer::Impl& self = Self(req);
   auto once = std::make_shared<ReplyOnce>();
+  std::optional<Clock::TimePoint> deadline;
   if (self.options.request_timeout_seconds > 0) {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                        std::chrono::duration<double>(self.options.request_timeout_seconds));
-    self.deadlines->Watch(deadline, once, [req, op] {
+    deadline = std::chrono::time_point_cast<Clock::Duration>(
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(self.options.request_timeout_seconds)));
+    self.deadlines->Watch(*deadline, once, [req, op] {
       HUBFS_LOG(kWarning) << op << ": no answer within the I/O timeout";
       fuse_reply_err(req, ErrnoFor(VfsErrc::kTimedOut));
     });
   }
-  if (!self.pool->Submit([once, w = std::move(work)]() mutable { w(*once); })) {
+  // The worker runs under the same deadline, so that hub/'s retries stop
+  // when the answer could no longer reach the kernel.
+  if (!self.pool->Submit([once, deadline, w = std::move(work)]() mutable {
+        ScopedDeadline scope(deadline);
+        w(*once);
+      })) {
     if (once->Claim()) {
       HUBFS_LOG(kWarning) << op << ": I/O queue full; request refused";
       fuse_reply_err(req, ErrnoFor(VfsErrc::kIo));

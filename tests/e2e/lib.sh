@@ -50,7 +50,8 @@ e2e_teardown() {
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
   fi
   [[ -n $FG_PID ]] && { kill "$FG_PID" 2>/dev/null; wait "$FG_PID" 2>/dev/null; }
-  [[ -n $HUBSIM_PID ]] && { kill "$HUBSIM_PID" 2>/dev/null; wait "$HUBSIM_PID" 2>/dev/null; }
+  # A stopped hubsim (SIGSTOP) would not act on SIGTERM until continued.
+  [[ -n $HUBSIM_PID ]] && { kill -CONT "$HUBSIM_PID" 2>/dev/null; kill "$HUBSIM_PID" 2>/dev/null; wait "$HUBSIM_PID" 2>/dev/null; }
   if is_mounted; then
     echo "teardown: $MNT still mounted; leaving $W in place" >&2
   else

@@ -252,5 +252,27 @@ TEST(RetryTest, ConcurrentRequestsSurviveResets) {
   EXPECT_GT(clock.sleeps().size(), 0u);
 }
 
+// The real transport tells a dead origin (reset before any answer) from a
+// live one whose body was cut short, which is what the circuit counts.
+TEST(RetryTest, CurlTellsWhetherTheOriginAnswered) {
+  auto global = CurlGlobal::Init();
+  ASSERT_TRUE(global.ok());
+  testing::TestServer server([&](const testing::TestRequest& r) {
+    if (r.path == "/reset") return testing::TestReply{.reset = true};
+    return testing::TestReply{.body = "half", .content_length = 100};
+  });
+  auto curl = CurlTransport::Create(CurlTransportOptions{});
+  ASSERT_TRUE(curl.ok());
+  HttpRequest req;
+  req.url = server.base_url() + "/reset";
+  TransferInfo info;
+  EXPECT_FALSE((*curl)->SendAndObserve(req, &info).ok());
+  EXPECT_FALSE(info.answered);
+  req.url = server.base_url() + "/cut";
+  auto cut = (*curl)->SendAndObserve(req, &info);
+  EXPECT_FALSE(cut.ok());
+  EXPECT_TRUE(info.answered);
+}
+
 }  // namespace
 }  // namespace hubfs::hub

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/deadline.h"
+
 namespace hubfs::fs {
 namespace {
 
@@ -70,6 +72,25 @@ TEST(FanOutPoolTest, ZeroThreadsRunsEverythingOnTheCaller) {
   int sum = 0;
   pool.ForEach(5, 8, [&](size_t i) { sum += static_cast<int>(i); });
   EXPECT_EQ(sum, 10);
+}
+
+// Helpers work under the caller's deadline, so hub/'s retries stop with
+// the operation they serve.
+TEST(FanOutPoolTest, HelpersTakeTheCallersDeadline) {
+  FanOutPool pool(3, 16);
+  const Clock::TimePoint deadline(std::chrono::seconds(42));
+  ScopedDeadline scope(deadline);
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  std::atomic<int> wrong{0};
+  pool.ForEach(64, 4, [&](size_t) {
+    if (ScopedDeadline::Current() != deadline) ++wrong;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::lock_guard<std::mutex> lock(mu);
+    threads.insert(std::this_thread::get_id());
+  });
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(threads.size(), 1u);  // helpers did run
 }
 
 }  // namespace

@@ -291,6 +291,41 @@ TEST_F(XetReaderTest, DataUrlsThatStayExpiredFail) {
   EXPECT_EQ(got.status().http_status(), 403);
 }
 
+// Data bodies cut after half their bytes (a connection dropped mid-body):
+// the range is fetched again - whole, as its URL is signed for it - and the
+// read returns the exact bytes.
+TEST_F(XetReaderTest, BodiesCutShortAreFetchedAgain) {
+  struct Cutter : hub::HttpTransport {
+    FakeCas* fake;
+    std::atomic<int> cuts{0};
+    std::atomic<int> data_calls{0};
+    Result<hub::HttpResponse> Send(const hub::HttpRequest& req) override {
+      if (!req.body_sink || data_calls.fetch_add(1) % 2 == 1) return fake->Send(req);
+      hub::HttpRequest cut = req;
+      auto left = std::make_shared<size_t>(req.ranges.at(0).size() / 2);
+      cut.body_sink = [&req, left, this](std::string_view piece) -> Status {
+        if (piece.size() <= *left) {
+          *left -= piece.size();
+          return req.body_sink(piece);
+        }
+        HUBFS_RETURN_IF_ERROR(req.body_sink(piece.substr(0, *left)));
+        ++cuts;
+        return UnavailableError("Transferred a partial file");
+      };
+      return fake->Send(cut);
+    }
+  } t;
+  t.fake = &fake_;
+  HttpXetCas cas(&t, [this](bool f) { return tokens_(f); });
+  XetReader r(&cas, cache_.get(), SmallWindows());
+  std::vector<uint8_t> out(600000);
+  Result<size_t> got = r.Read(file_, 100'000, out);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(*got, out.size());
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), data_.begin() + 100'000));
+  EXPECT_GT(t.cuts.load(), 0);
+}
+
 TEST_F(XetReaderTest, V1FallbackAndTokenRefresh) {
   fake_.set_v2_enabled(false);
   fake_.RejectTokens(1);
