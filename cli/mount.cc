@@ -26,6 +26,7 @@
 #include "cli/commands.h"
 #include "cli/mount_serve.h"
 #include "cli/mount_state.h"
+#include "chunkstore/shared_tier.h"
 #include "common/log.h"
 #include "hub/repo_id.h"
 #include "hub/settings.h"
@@ -39,6 +40,7 @@ constexpr char kMountUsage[] =
     "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--revisions] [--cache-dir DIR]\n"
     "                   [--metadata-ttl S] [--io-timeout S] [--uid U] [--gid G]\n"
     "                   [--allow-other] [--memory-limit SIZE] [--log-level LEVEL]\n"
+    "                   [--shared-cache memcached://HOST:PORT[,HOST:PORT...]]\n"
     "                   [--rw [--create-pr] [--commit-delay S] [--sync-timeout S]]\n"
     "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
     "without @REV the repo's default branch is mounted. With --revisions the\n"
@@ -109,6 +111,11 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       std::optional<uint64_t> size = (v = value()) ? ParseMemoryLimit(*v) : std::nullopt;
       if (!size) return "--memory-limit needs a size of at least 4M (e.g. 512M)";
       out->memory_limit = *size;
+    } else if (a == "--shared-cache") {
+      if (!(v = value())) return "--shared-cache needs memcached://HOST:PORT[,HOST:PORT...]";
+      auto servers = chunkstore::ParseSharedCacheUrl(*v);
+      if (!servers.ok()) return servers.status().message();
+      out->shared_cache = std::string(*v);
     } else if (a == "--log-level") {
       if (!(v = value()) || !log::ParseLevel(*v, &out->log_level)) {
         return "--log-level needs debug, info, warning, error or off";

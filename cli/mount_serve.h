@@ -30,6 +30,8 @@ struct MountArgs {
   std::optional<uint32_t> gid;
   bool allow_other = false;
   uint64_t memory_limit = fs::XetReaderOptions{}.memory_limit;
+  // --shared-cache URL; nullopt: HUBFS_SHARED_CACHE.
+  std::optional<std::string> shared_cache;
   log::Level log_level = log::Level::kInfo;
   // --rw: the branch (or refs/pr/N) is writable; changes are committed.
   bool rw = false;

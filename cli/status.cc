@@ -200,6 +200,14 @@ int StatusCommand(std::span<const std::string_view> args) {
                 static_cast<unsigned long long>(s.fetches_in_flight),
                 Human(s.readahead_bytes).c_str(), Human(s.memory_limit).c_str(),
                 Human(s.readahead_peak).c_str());
+    if (!s.shared_cache.empty()) {
+      std::printf("  shared:   %s%s: %llu hits, %llu misses, %llu errors, %llu refused, %s served\n",
+                  s.shared_cache.c_str(), s.tier_down ? " (down, bypassed)" : "",
+                  static_cast<unsigned long long>(s.tier_hits),
+                  static_cast<unsigned long long>(s.tier_misses),
+                  static_cast<unsigned long long>(s.tier_errors),
+                  static_cast<unsigned long long>(s.tier_refused), Human(s.tier_bytes).c_str());
+    }
     if (s.writable) {
       std::printf("  writes:   to %s: %llu pending, %llu commits made, %llu sent to pull requests\n",
                   s.write_target.c_str(), static_cast<unsigned long long>(s.pending),
