@@ -60,12 +60,15 @@ std::string TierLeaseKey(const Hash& xorb, ChunkRange chunks) {
 // 16 u32 reserved (0) | 20 u32 checksum | 24 record
 std::vector<uint8_t> EncodeTierValue(const std::string& key, uint64_t record_offset,
                                      std::span<const uint8_t> record) {
-  std::vector<uint8_t> v(kTierHeaderSize + record.size(), 0);
-  v[0] = kTierFormatVersion;
-  PutU64(v.data() + 4, record_offset);
-  PutU32(v.data() + 12, static_cast<uint32_t>(record.size()));
+  std::vector<uint8_t> v;
+  v.resize(kTierHeaderSize + record.size());
   if (!record.empty()) std::memcpy(v.data() + kTierHeaderSize, record.data(), record.size());
-  PutU32(v.data() + 20, TierChecksum(key, v.data(), record));
+  uint8_t* h = v.data();
+  std::memset(h, 0, kTierHeaderSize);
+  h[0] = kTierFormatVersion;
+  PutU64(h + 4, record_offset);
+  PutU32(h + 12, static_cast<uint32_t>(record.size()));
+  PutU32(h + 20, TierChecksum(key, h, record));
   return v;
 }
 

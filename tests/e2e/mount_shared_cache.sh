@@ -73,6 +73,21 @@ grep -qE "shared: +memcached://127.0.0.1:$MEMCACHED_PORT: [1-9][0-9]* hits, [0-9
 unmount_node
 pass "node 2 read every byte from the tier, none from the origin; status shows the hits"
 
+# The CLI shares the tier too (here through HUBFS_SHARED_CACHE).
+curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
+[[ $(HUBFS_SHARED_CACHE=$TIER bounded 60 "$HUBFS" cat --cache-dir "$W/cache-cli" org/model/model.bin |
+     sha256sum | cut -d' ' -f1) == "$want" ]] || fail "hubfs cat: wrong bytes"
+[[ $(data_bytes) == 0 ]] || fail "hubfs cat fetched $(data_bytes) data bytes from the origin"
+pass "hubfs cat with HUBFS_SHARED_CACHE read every byte from the tier"
+
+# A malformed tier is a clear error before anything is mounted.
+if "$HUBFS" mount org/model "$MNT" --shared-cache http://127.0.0.1:1 >"$W/bad.txt" 2>&1; then
+  fail "mount with a bad --shared-cache succeeded"
+fi
+grep -q "memcached://HOST:PORT" "$W/bad.txt" || fail "bad --shared-cache: $(cat "$W/bad.txt")"
+is_mounted && fail "mounted despite a bad --shared-cache"
+pass "a malformed --shared-cache is refused with a clear message"
+
 # A damaged entry (one bit of a record) is refused; its run is refetched.
 key=$(memcached_keys "$MEMCACHED_PORT" | /usr/bin/python3 -c '
 import sys, urllib.parse
