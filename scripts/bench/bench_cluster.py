@@ -126,11 +126,12 @@ def run_case(work, hub, tier, servers, mode, n, model_bytes):
             for t in threads:
                 t.join()
         time.sleep(2.5)  # the mounts' status files are refreshed every 2 s
-        hits = misses = 0
+        hits = misses = errors = 0
         for _, cache in mounts:
             s = node_state(cache)
             hits += s.get("tier_hits", 0)
             misses += s.get("tier_misses", 0)
+            errors += s.get("tier_errors", 0)
         origin = origin_bytes(hub)
     finally:
         for mnt, _ in mounts:
@@ -142,6 +143,7 @@ def run_case(work, hub, tier, servers, mode, n, model_bytes):
         "node1_s": times[0], "later_median_s": statistics.median(later) if later else None,
         "speedup": (times[0] / statistics.median(later)) if later else None,
         "tier_hit_ratio": hits / (hits + misses) if hits + misses else 0.0,
+        "tier_errors": errors,
         "times_s": times,
     }
 
@@ -214,18 +216,20 @@ def main():
                     results.append(r)
                     print(f"{servers} srv {mode} N={n}: origin {r['origin_over_model']:.2f}x, "
                           f"times {[round(t, 2) for t in r['times_s']]}, "
-                          f"hit ratio {r['tier_hit_ratio']:.2f}", file=sys.stderr)
+                          f"hit ratio {r['tier_hit_ratio']:.2f}, tier errors {r['tier_errors']}",
+                          file=sys.stderr)
         model_mb = model_bytes >> 20
         print(f"\nModel: {SHARDS} x {SHARD_MB} MiB ({model_mb} MiB); origin latency "
               f"{LATENCY or 'none'}\n")
         print("| servers | mode | N | origin bytes / model | node 1 (s) | node k>1 median (s) "
-              "| node 1 / node k | tier hit ratio |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+              "| node 1 / node k | tier hit ratio | tier errors |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in results:
             later = f"{r['later_median_s']:.2f}" if r["later_median_s"] is not None else "-"
             speed = f"{r['speedup']:.1f}x" if r["speedup"] is not None else "-"
             print(f"| {r['servers']} | {r['mode']} | {r['nodes']} | {r['origin_over_model']:.2f} "
-                  f"| {r['node1_s']:.2f} | {later} | {speed} | {r['tier_hit_ratio']:.2f} |")
+                  f"| {r['node1_s']:.2f} | {later} | {speed} | {r['tier_hit_ratio']:.2f} "
+                  f"| {r['tier_errors']} |")
         json.dump({"model_bytes": model_bytes, "latency": LATENCY, "results": results},
                   open(f"{OUT}/cluster.json", "w"), indent=1)
         plot(results, OUT)
