@@ -8,6 +8,7 @@
 #   scripts/bench-cluster.sh [BUILD_DIR]
 #   env: BENCH_CLUSTER_SHARDS (4), BENCH_CLUSTER_SHARD_MB (32),
 #        BENCH_CLUSTER_NODES ("1 2 4 8"), BENCH_CLUSTER_SERVERS ("1 3"),
+#        BENCH_CLUSTER_MODES ("staggered simultaneous"),
 #        BENCH_CLUSTER_LATENCY (latency per origin data request, e.g. 20ms; none),
 #        BENCH_OUT, TMPDIR (work files)
 set -euo pipefail

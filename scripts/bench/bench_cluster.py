@@ -29,6 +29,7 @@ SHARDS = int(os.environ.get("BENCH_CLUSTER_SHARDS", "4"))
 SHARD_MB = int(os.environ.get("BENCH_CLUSTER_SHARD_MB", "32"))
 NODES = [int(n) for n in os.environ.get("BENCH_CLUSTER_NODES", "1 2 4 8").split()]
 SERVERS = [int(n) for n in os.environ.get("BENCH_CLUSTER_SERVERS", "1 3").split()]
+MODES = os.environ.get("BENCH_CLUSTER_MODES", "staggered simultaneous").split()
 LATENCY = os.environ.get("BENCH_CLUSTER_LATENCY", "")  # e.g. 20ms per origin data request
 
 
@@ -202,7 +203,7 @@ def main():
             os.environ.pop(k, None)
         results = []
         for servers in SERVERS:
-            for mode in ("staggered", "simultaneous"):
+            for mode in MODES:
                 for n in NODES:
                     # A fresh, empty tier per case.
                     mcs = [start_memcached(work, i) for i in range(servers)]
