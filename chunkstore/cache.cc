@@ -26,6 +26,7 @@ namespace hubfs::chunkstore {
 
 using cache_internal::ApplyResult;
 using cache_internal::CacheStore;
+using cache_internal::EvictPolicy;
 using cache_internal::WriteOp;
 namespace fmt = cache_format;
 
@@ -43,6 +44,39 @@ constexpr size_t kScanPage = 512;
 // and the buffered recency is flushed.
 using Control = std::function<void()>;
 
+// A read hit, with when it happened (Unix seconds): promotion out of
+// probation depends on the time since the chunk entered.
+struct Hit {
+  std::string key;
+  int64_t when = 0;
+};
+
+// The keys (hashes) of chunks evicted from probation lately, oldest first,
+// bounded in count. In memory only: after a restart a working set is
+// recognised by a second hit again.
+class GhostSet {
+ public:
+  explicit GhostSet(size_t capacity = 0) : capacity_(capacity) {}
+  void Remember(uint64_t h) {
+    if (capacity_ == 0) return;
+    if (set_.insert(h).second) order_.push_back(h);
+    while (order_.size() > capacity_) {
+      set_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+  // True (and forgotten) when the key is remembered.
+  bool Forget(std::string_view key) {
+    if (set_.empty()) return false;
+    return set_.erase(std::hash<std::string_view>{}(key)) > 0;  // order_ drops it lazily
+  }
+
+ private:
+  size_t capacity_;
+  std::deque<uint64_t> order_;
+  std::unordered_set<uint64_t> set_;
+};
+
 }  // namespace
 
 class ChunkCache::Impl {
@@ -53,6 +87,12 @@ class ChunkCache::Impl {
         store_(std::move(store)) {
     last_touch_flush_ = clock_->Now();
     last_write_ = last_touch_flush_;
+    // Counted in typical chunks (64 KiB), at least 4096 (small caches): a
+    // ghost costs ~40 bytes of memory.
+    if (options.ghost_percent > 0) {
+      ghosts_ = GhostSet(std::max<uint64_t>(
+          4096, options.max_bytes / 100 * options.ghost_percent / (64 << 10)));
+    }
     writer_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -113,7 +153,7 @@ class ChunkCache::Impl {
       return false;
     }
     hits_.fetch_add(1, std::memory_order_relaxed);
-    Touch(key);
+    Touch(key, clock_->UnixSeconds());
     return true;
   }
 
@@ -173,6 +213,7 @@ class ChunkCache::Impl {
     s.misses = misses_.load();
     s.puts = puts_.load();
     s.evictions = evictions_.load();
+    s.promotions = promotions_.load();
     s.corrupt_drops = corrupt_drops_.load();
     s.write_errors = write_errors_.load();
     s.map_full_retries = map_full_retries_.load();
@@ -185,9 +226,22 @@ class ChunkCache::Impl {
   uint64_t max_bytes() const { return options_.max_bytes; }
   void CountCorrupt(uint64_t n) { corrupt_drops_.fetch_add(n); }
 
+  // The eviction policy for a bound of max_bytes, as of now.
+  EvictPolicy Policy(uint64_t max_bytes) const {
+    EvictPolicy p;
+    p.max_bytes = max_bytes;
+    p.probation_bytes = max_bytes / 100 * options_.probation_percent;
+    p.promote_after_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(options_.promote_after).count();
+    p.now_seconds = clock_->UnixSeconds();
+    return p;
+  }
+
   // Writer only: records the effects of a committed batch.
   void Account(const ApplyResult& r) {
+    for (uint64_t h : r.evicted_probation) ghosts_.Remember(h);
     puts_.fetch_add(r.puts);
+    promotions_.fetch_add(r.promotions);
     evictions_.fetch_add(r.evictions);
     map_full_retries_.fetch_add(r.map_full_retries);
     commits_.fetch_add(1);
@@ -222,12 +276,12 @@ class ChunkCache::Impl {
     work_cv_.notify_one();
   }
 
-  void Touch(const std::string& key) {
+  void Touch(const std::string& key, int64_t when) {
     bool wake = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (touches_.size() >= options_.touch_batch * kTouchBufferFactor) return;
-      touches_.push_back(key);
+      touches_.push_back(Hit{key, when});
       wake = touches_.size() == options_.touch_batch;
     }
     if (wake) work_cv_.notify_one();
@@ -248,7 +302,7 @@ class ChunkCache::Impl {
     for (;;) {
       std::vector<WriteOp> ops;
       std::optional<Control> control;
-      std::vector<std::string> touches;
+      std::vector<Hit> touches;
       bool idle_sync = false;
       {
         std::unique_lock<std::mutex> lock(mu_);
@@ -294,23 +348,27 @@ class ChunkCache::Impl {
     }
   }
 
-  void Commit(std::vector<WriteOp> writes, const std::vector<std::string>& touches) {
+  void Commit(std::vector<WriteOp> writes, const std::vector<Hit>& touches) {
     // Recency first (those hits mostly happened before these puts, and a
     // new entry should count as the most recent), later touches of a key
     // winning; then the writes in queue order.
     std::unordered_set<std::string_view> seen;
-    std::vector<const std::string*> order;
+    std::vector<const Hit*> order;
     for (auto it = touches.rbegin(); it != touches.rend(); ++it) {
-      if (seen.insert(*it).second) order.push_back(&*it);
+      if (seen.insert(it->key).second) order.push_back(&*it);
     }
     std::vector<WriteOp> ops;
     ops.reserve(order.size() + writes.size());
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      ops.push_back(WriteOp{WriteOp::kTouch, **it, nullptr});
+      ops.push_back(WriteOp{WriteOp::kTouch, (*it)->key, nullptr, (*it)->when});
     }
     const size_t n_writes = writes.size();
-    for (auto& w : writes) ops.push_back(std::move(w));
-    auto res = store_->Apply(ops, options_.max_bytes);
+    for (auto& w : writes) {
+      // A chunk evicted from probation and fetched again: a working set.
+      if (w.type == WriteOp::kPut && ghosts_.Forget(w.key)) w.protect = true;
+      ops.push_back(std::move(w));
+    }
+    auto res = store_->Apply(ops, Policy(options_.max_bytes));
     if (res.ok()) {
       Account(*res);
     } else {
@@ -345,14 +403,15 @@ class ChunkCache::Impl {
   // Encoded values queued but not yet committed, so reads see them.
   std::unordered_map<std::string, std::shared_ptr<const std::vector<uint8_t>>>
       pending_;                            // GUARDED_BY(mu_)
-  std::vector<std::string> touches_;       // GUARDED_BY(mu_), read hits in order
+  std::vector<Hit> touches_;               // GUARDED_BY(mu_), read hits in order
   Clock::TimePoint last_touch_flush_;      // GUARDED_BY(mu_)
   Clock::TimePoint last_write_;            // GUARDED_BY(mu_), last commit or maintenance step
   Status first_error_;                     // GUARDED_BY(mu_)
   bool stop_ = false;                      // GUARDED_BY(mu_)
 
   std::atomic<uint64_t> hits_{0}, misses_{0}, puts_{0}, evictions_{0}, corrupt_drops_{0},
-      write_errors_{0}, map_full_retries_{0}, commits_{0};
+      write_errors_{0}, map_full_retries_{0}, commits_{0}, promotions_{0};
+  GhostSet ghosts_;  // writer thread only
 
   std::thread writer_;  // last: started after everything above exists
 };
@@ -361,6 +420,9 @@ class ChunkCache::Impl {
 
 Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const CacheOptions& options) {
   if (options.max_bytes == 0) return InvalidArgumentError("cache max_bytes is 0");
+  if (options.probation_percent > 100 || options.ghost_percent > 100) {
+    return InvalidArgumentError("cache probation_percent and ghost_percent are at most 100");
+  }
   if (options.queue_max_entries == 0 || options.max_batch_entries == 0 ||
       options.max_batch_bytes == 0 || options.touch_batch == 0) {
     return InvalidArgumentError("cache queue and batch bounds must be positive");
@@ -508,7 +570,7 @@ Result<std::vector<CacheKindUsage>> ChunkCache::Usage() {
 
 Result<uint64_t> ChunkCache::Prune(uint64_t target_bytes) {
   return impl_->RunOnWriter<Result<uint64_t>>([this, target_bytes]() -> Result<uint64_t> {
-    HUBFS_ASSIGN_OR_RETURN(ApplyResult r, impl_->store().Apply({}, target_bytes));
+    HUBFS_ASSIGN_OR_RETURN(ApplyResult r, impl_->store().Apply({}, impl_->Policy(target_bytes)));
     impl_->Account(r);
     return r.evictions;
   });

@@ -26,8 +26,9 @@
 // queue is full). Reads use short LMDB read transactions, never wait for the
 // writer, and also see entries still waiting in the queue. Read hits update
 // recency in memory; the writer records it in batches. When the stored total
-// passes max_bytes the writer evicts least-recently-used entries in the same
-// transaction, so the committed total never exceeds max_bytes.
+// passes max_bytes the writer evicts in the same transaction (probationary
+// chunks first, see CacheOptions::probation_percent), so the committed total
+// never exceeds max_bytes.
 //
 // Thread-safety: all methods are thread-safe. A ChunkCache must not be used
 // in a child after fork(); a child opens its own.
@@ -74,6 +75,20 @@ struct CacheOptions {
   std::string dir;  // created if missing (one level)
   // Bound on the stored bytes (keys + values with headers). 0 is invalid.
   uint64_t max_bytes = 10ull << 30;
+  // Scan resistance (docs/CACHE_FORMAT.md, "Writes, recency, eviction"): a
+  // new chunk enters a probationary FIFO and moves to the protected LRU only
+  // when hit again at least promote_after later (by `clock`'s Unix time), so
+  // one sequential pass over more than the cache evicts its own chunks
+  // first, not the working set. Probation keeps its oldest entries only
+  // while it holds more than this percentage of max_bytes (or nothing is
+  // protected).
+  uint32_t probation_percent = 25;
+  Clock::Duration promote_after = std::chrono::seconds(10);
+  // Keys evicted from probation that are remembered, so that a chunk fetched
+  // again soon after enters the protected LRU at once (a working set larger
+  // than probation, read twice). Counted in charged bytes of the evicted
+  // entries: this percentage of max_bytes. 0 = none.
+  uint32_t ghost_percent = 50;
   // LMDB map size bounds. 0 = derived from max_bytes (initial 2x + 64 MiB,
   // maximum 4x + 64 MiB). The map grows on MDB_MAP_FULL up to the maximum;
   // past it, the writer evicts more and retries.
@@ -121,6 +136,7 @@ struct CacheStats {
   uint64_t misses = 0;
   uint64_t puts = 0;           // entries committed
   uint64_t evictions = 0;      // entries evicted by this process's writer
+  uint64_t promotions = 0;     // chunks moved from probation to protected
   uint64_t corrupt_drops = 0;  // bad entries detected on read or verify
   uint64_t write_errors = 0;   // write transactions that failed (entries lost)
   uint64_t map_full_retries = 0;

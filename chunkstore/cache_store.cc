@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <shared_mutex>
@@ -30,6 +31,8 @@ constexpr char kMetaVersion[] = "version";
 constexpr char kMetaBytes[] = "bytes";
 constexpr char kMetaCount[] = "count";
 constexpr char kMetaTick[] = "tick";
+// Charged bytes of the probationary entries (a subset of kMetaBytes).
+constexpr char kMetaProbationBytes[] = "pbytes";
 
 constexpr int kMaxMapFullRetries = 8;
 
@@ -233,7 +236,9 @@ struct CacheStore::Impl {
   StoreOptions options;
   FileEnv* files = nullptr;  // options.env or the default; never null after Open
   MDB_env* env = nullptr;
-  MDB_dbi data = 0, lru = 0, atime = 0, meta = 0;
+  // lru: the protected segment; probation: the probationary FIFO (same key
+  // form, value = the Unix second the entry entered).
+  MDB_dbi data = 0, lru = 0, atime = 0, meta = 0, probation = 0;
   // Held shared by this process's transactions, exclusively while the map
   // is resized (LMDB requires no active transaction in the process then).
   std::shared_mutex resize_mu;
@@ -309,8 +314,10 @@ struct CacheStore::Impl {
     return mdb_put(txn, meta, &k, &v, 0);
   }
 
-  // Deletes an entry's three records. Returns an LMDB code.
-  int DeleteEntry(MDB_txn* txn, std::string_view key, const AccessRecord& rec) {
+  // Deletes an entry's records (data, atime, and its place in either
+  // segment); *was_probation tells which segment held it. Returns an LMDB code.
+  int DeleteEntry(MDB_txn* txn, std::string_view key, const AccessRecord& rec,
+                  bool* was_probation) {
     MDB_val k = Val(key);
     int rc = mdb_del(txn, data, &k, nullptr);
     if (rc != 0 && rc != MDB_NOTFOUND) return rc;
@@ -318,7 +325,47 @@ struct CacheStore::Impl {
     if (rc != 0 && rc != MDB_NOTFOUND) return rc;
     const std::string lk = LruKey(rec.tick, key);
     MDB_val l = Val(lk);
+    rc = mdb_del(txn, probation, &l, nullptr);
+    *was_probation = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    if (*was_probation) return 0;
     rc = mdb_del(txn, lru, &l, nullptr);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  }
+
+  // When the entry entered probation (Unix seconds), or nullopt when it is
+  // protected. *rc: an LMDB code.
+  std::optional<int64_t> ProbationSince(MDB_txn* txn, std::string_view key,
+                                        const AccessRecord& rec, int* rc) {
+    const std::string lk = LruKey(rec.tick, key);
+    MDB_val l = Val(lk), v;
+    *rc = mdb_get(txn, probation, &l, &v);
+    if (*rc == MDB_NOTFOUND) {
+      *rc = 0;
+      return std::nullopt;
+    }
+    if (*rc != 0) return std::nullopt;
+    return static_cast<int64_t>(ParseU64Le(View(v)));
+  }
+
+  // Puts a new entry at the tail of probation. Returns an LMDB code.
+  int EnterProbation(MDB_txn* txn, std::string_view key, uint64_t tick, uint64_t charged,
+                     int64_t now) {
+    const std::string lk = LruKey(tick, key);
+    const std::string since = U64Le(static_cast<uint64_t>(std::max<int64_t>(now, 0)));
+    MDB_val l = Val(lk), sv = Val(since);
+    int rc = mdb_put(txn, probation, &l, &sv, 0);
+    if (rc != 0) return rc;
+    const std::string rec = EncodeAccess({tick, charged});
+    MDB_val k = Val(key), v = Val(rec);
+    return mdb_put(txn, atime, &k, &v, 0);
+  }
+
+  // Removes a probationary entry's place (before it is stamped protected).
+  int LeaveProbation(MDB_txn* txn, std::string_view key, const AccessRecord& rec) {
+    const std::string lk = LruKey(rec.tick, key);
+    MDB_val l = Val(lk);
+    const int rc = mdb_del(txn, probation, &l, nullptr);
     return rc == MDB_NOTFOUND ? 0 : rc;
   }
 
@@ -352,18 +399,53 @@ struct CacheStore::Impl {
   }
 
   // One attempt at Apply. Returns an LMDB code (0 = committed).
-  int ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, ApplyResult* res);
+  int ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy& policy, ApplyResult* res);
+  // Evicts the first entry of `segment` (lru or probation). MDB_NOTFOUND
+  // when the segment is empty.
+  int EvictFirst(MDB_txn* txn, MDB_dbi segment, uint64_t* bytes, uint64_t* count,
+                 uint64_t* pbytes, ApplyResult* r);
 };
 
-int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, ApplyResult* res) {
+int CacheStore::Impl::EvictFirst(MDB_txn* t, MDB_dbi segment, uint64_t* bytes, uint64_t* count,
+                                 uint64_t* pbytes, ApplyResult* r) {
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(t, segment, &cur);
+  if (rc != 0) return rc;
+  MDB_val lk, lv;
+  rc = mdb_cursor_get(cur, &lk, &lv, MDB_FIRST);
+  if (rc == 0) {
+    const std::string key(View(lk).substr(8));
+    auto rec = GetAccess(t, key, &rc);
+    if (rc == 0) rc = mdb_cursor_del(cur, 0);
+    MDB_val k = Val(key);
+    if (rc == 0) rc = mdb_del(t, data, &k, nullptr);
+    if (rc == 0 || rc == MDB_NOTFOUND) rc = mdb_del(t, atime, &k, nullptr);
+    if (rc == MDB_NOTFOUND) rc = 0;
+    if (rc == 0) {
+      const uint64_t charged = rec ? rec->charged : 0;
+      *bytes -= std::min(*bytes, charged);
+      *count -= std::min<uint64_t>(*count, 1);
+      if (segment == probation) {
+        *pbytes -= std::min(*pbytes, charged);
+        r->evicted_probation.push_back(std::hash<std::string_view>{}(key));
+      }
+      ++r->evictions;
+    }
+  }
+  mdb_cursor_close(cur);
+  return rc;
+}
+
+int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy& policy,
+                                ApplyResult* res) {
   std::shared_lock lock(resize_mu);
   Txn txn;
   int rc = Begin(0, txn);
   if (rc != 0) return rc;
   MDB_txn* t = txn.get();
-  uint64_t counters[3];
-  const char* names[3] = {kMetaBytes, kMetaCount, kMetaTick};
-  for (int i = 0; i < 3; ++i) {
+  uint64_t counters[4];
+  const char* names[4] = {kMetaBytes, kMetaCount, kMetaTick, kMetaProbationBytes};
+  for (int i = 0; i < 4; ++i) {
     auto v = GetMeta(t, names[i]);
     if (!v.ok()) return EIO;
     counters[i] = *v;
@@ -371,7 +453,24 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, Ap
   uint64_t& bytes = counters[0];
   uint64_t& count = counters[1];
   uint64_t& tick = counters[2];
+  uint64_t& pbytes = counters[3];
   ApplyResult r;
+  // A hit (or an identical re-put) of an entry: a protected one becomes the
+  // most recent; a probationary one is promoted only when the hit comes
+  // promote_after_seconds after it entered (hits sooner are the same scan).
+  auto hit = [&](const std::string& key, const AccessRecord& old, int64_t when) -> int {
+    int src = 0;
+    const auto since = ProbationSince(t, key, old, &src);
+    if (src != 0) return src;
+    if (since) {
+      if (when - *since < policy.promote_after_seconds) return 0;
+      src = LeaveProbation(t, key, old);
+      if (src != 0) return src;
+      pbytes -= std::min(pbytes, old.charged);
+      ++r.promotions;
+    }
+    return Stamp(t, key, old, ++tick, old.charged);
+  };
   for (const WriteOp& op : ops) {
     auto old = GetAccess(t, op.key, &rc);
     if (rc != 0) return rc;
@@ -386,17 +485,28 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, Ap
           // Same header (hence same checksum, length and codec): same content.
           if (rc == 0 && cur.mv_size == value.size() &&
               std::memcmp(cur.mv_data, value.data(), cache_format::kHeaderSize) == 0) {
-            rc = Stamp(t, op.key, old, ++tick, old->charged);
+            rc = hit(op.key, *old, policy.now_seconds);
             if (rc != 0) return rc;
             break;
           }
+          bool was_probation = false;
+          rc = DeleteEntry(t, op.key, *old, &was_probation);
+          if (rc != 0) return rc;
+          if (was_probation) pbytes -= std::min(pbytes, old->charged);
           bytes -= std::min(bytes, old->charged);
           count -= std::min<uint64_t>(count, 1);
         }
         MDB_val v = Val(std::span<const uint8_t>(value));
         rc = mdb_put(t, data, &k, &v, 0);
         if (rc != 0) return rc;
-        rc = Stamp(t, op.key, old, ++tick, charged);
+        const bool chunk = !op.key.empty() &&
+                           static_cast<uint8_t>(op.key[0]) == static_cast<uint8_t>(CacheKind::kChunk);
+        if (chunk && !op.protect) {
+          rc = EnterProbation(t, op.key, ++tick, charged, policy.now_seconds);
+          pbytes += charged;
+        } else {
+          rc = Stamp(t, op.key, std::nullopt, ++tick, charged);
+        }
         if (rc != 0) return rc;
         bytes += charged;
         ++count;
@@ -405,7 +515,7 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, Ap
       }
       case WriteOp::kTouch:
         if (old) {
-          rc = Stamp(t, op.key, old, ++tick, old->charged);
+          rc = hit(op.key, *old, op.when != 0 ? op.when : policy.now_seconds);
           if (rc != 0) return rc;
         }
         break;
@@ -415,8 +525,10 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, Ap
         if (rc != 0) return rc;
         if (cache_format::VerifyValue(op.key, Bytes(cur)).ok()) break;  // replaced meanwhile
         const uint64_t charged = old ? old->charged : op.key.size() + cur.mv_size;
-        rc = DeleteEntry(t, op.key, old.value_or(AccessRecord{}));
+        bool was_probation = false;
+        rc = DeleteEntry(t, op.key, old.value_or(AccessRecord{}), &was_probation);
         if (rc != 0) return rc;
+        if (was_probation) pbytes -= std::min(pbytes, charged);
         bytes -= std::min(bytes, charged);
         count -= std::min<uint64_t>(count, 1);
         ++r.dropped;
@@ -425,37 +537,25 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, Ap
       }
     }
   }
-  // Evict oldest first until within the limit.
-  if (bytes > limit) {
-    MDB_cursor* cur = nullptr;
-    rc = mdb_cursor_open(t, lru, &cur);
-    if (rc != 0) return rc;
-    MDB_val lk, lv;
-    while (bytes > limit && (rc = mdb_cursor_get(cur, &lk, &lv, MDB_FIRST)) == 0) {
-      const std::string key(View(lk).substr(8));
-      auto rec = GetAccess(t, key, &rc);
-      if (rc != 0) break;
-      rc = mdb_cursor_del(cur, 0);
-      if (rc != 0) break;
-      MDB_val k = Val(key);
-      rc = mdb_del(t, data, &k, nullptr);
-      if (rc != 0 && rc != MDB_NOTFOUND) break;
-      rc = mdb_del(t, atime, &k, nullptr);
-      if (rc != 0 && rc != MDB_NOTFOUND) break;
-      rc = 0;
-      bytes -= std::min(bytes, rec ? rec->charged : 0);
-      count -= std::min<uint64_t>(count, 1);
-      ++r.evictions;
+  // Evict until within the limit: probation first while it holds more than
+  // its share, then the least recently used protected entries.
+  while (bytes > policy.max_bytes) {
+    const bool probation_first = pbytes > policy.probation_bytes;
+    rc = EvictFirst(t, probation_first ? probation : lru, &bytes, &count, &pbytes, &r);
+    if (rc == MDB_NOTFOUND) {
+      rc = EvictFirst(t, probation_first ? lru : probation, &bytes, &count, &pbytes, &r);
     }
-    mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND) {
       bytes = 0;  // nothing left to evict: the counters had drifted
       count = 0;
+      pbytes = 0;
       rc = 0;
+      break;
     }
     if (rc != 0) return rc;
   }
-  for (int i = 0; i < 3; ++i) {
+  pbytes = std::min(pbytes, bytes);
+  for (int i = 0; i < 4; ++i) {
     rc = PutMeta(t, names[i], counters[i]);
     if (rc != 0) return rc;
   }
@@ -465,6 +565,9 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, uint64_t limit, Ap
     res->evictions += r.evictions;
     res->dropped += r.dropped;
     res->dropped_bytes += r.dropped_bytes;
+    res->promotions += r.promotions;
+    res->evicted_probation.insert(res->evicted_probation.end(), r.evicted_probation.begin(),
+                                  r.evicted_probation.end());
   }
   return rc;
 }
@@ -573,7 +676,7 @@ Result<std::unique_ptr<CacheStore>> CacheStore::OpenStore(const StoreOptions& op
   impl->nosync = !options.durable && !impl->boot_id.empty();
   int rc = mdb_env_create(&impl->env);
   if (rc != 0) return LmdbError("env create", rc);
-  mdb_env_set_maxdbs(impl->env, 4);
+  mdb_env_set_maxdbs(impl->env, 5);
   mdb_env_set_maxreaders(impl->env, 1024);
   rc = mdb_env_set_mapsize(impl->env, options.initial_map_bytes);
   if (rc != 0) return LmdbError("set map size", rc);
@@ -614,7 +717,8 @@ Result<std::unique_ptr<CacheStore>> CacheStore::OpenStore(const StoreOptions& op
   impl->RefreshMapSize();
 
   const std::pair<const char*, MDB_dbi*> dbs[] = {
-      {"data", &impl->data}, {"lru", &impl->lru}, {"atime", &impl->atime}, {"meta", &impl->meta}};
+      {"data", &impl->data},   {"lru", &impl->lru},   {"atime", &impl->atime},
+      {"meta", &impl->meta},   {"probation", &impl->probation}};
   auto begin = [&](unsigned txn_flags, Txn& txn) {
     int brc = mdb_txn_begin(impl->env, nullptr, txn_flags, txn.out());
     if (brc == MDB_MAP_RESIZED) {
@@ -665,7 +769,7 @@ Result<std::unique_ptr<CacheStore>> CacheStore::OpenStore(const StoreOptions& op
       HUBFS_LOG(kWarning) << "cache: store version " << version << " in " << options.dir
                           << " is not " << kStoreVersion << "; clearing it";
     }
-    for (MDB_dbi dbi : {impl->data, impl->lru, impl->atime, impl->meta}) {
+    for (MDB_dbi dbi : {impl->data, impl->lru, impl->atime, impl->meta, impl->probation}) {
       rc = mdb_drop(txn.get(), dbi, 0);
       if (rc != 0) return LmdbError("drop", rc);
     }
@@ -762,7 +866,7 @@ Result<StoreTotals> CacheStore::ReadTotals() {
   }
 }
 
-Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max_bytes) {
+Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, const EvictPolicy& policy) {
   ApplyResult res;
   uint64_t batch_bytes = 0;
   for (const auto& op : ops) {
@@ -772,7 +876,10 @@ Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max
   // A few syscalls (one per other live reader process): cheap next to a commit.
   impl_->ClearStaleReaders();
   for (int attempt = 0;; ++attempt) {
-    const int rc = impl_->ApplyOnce(ops, std::min(max_bytes, impl_->limit_cap), &res);
+    EvictPolicy capped = policy;
+    capped.max_bytes = std::min(policy.max_bytes, impl_->limit_cap);
+    capped.probation_bytes = std::min(policy.probation_bytes, capped.max_bytes);
+    const int rc = impl_->ApplyOnce(ops, capped, &res);
     if (rc == 0) return res;
     if (rc == MDB_MAP_RESIZED && attempt == 0) {
       HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
@@ -805,7 +912,10 @@ Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, uint64_t max
     HUBFS_LOG(kWarning) << "cache: map full at " << map << " bytes; holding at most "
                         << impl_->limit_cap << " bytes";
     for (int i = 0; i < 2; ++i) {
-      const int erc = impl_->ApplyOnce({}, impl_->limit_cap, &res);
+      EvictPolicy evict = policy;
+      evict.max_bytes = impl_->limit_cap;
+      evict.probation_bytes = std::min(policy.probation_bytes, evict.max_bytes);
+      const int erc = impl_->ApplyOnce({}, evict, &res);
       if (erc != 0 && erc != MDB_MAP_FULL) return LmdbError("evict", erc);
     }
   }
@@ -817,12 +927,13 @@ Status CacheStore::Clear() {
   Txn txn;
   int rc = impl_->Begin(0, txn);
   if (rc != 0) return LmdbError("begin", rc);
-  for (MDB_dbi dbi : {impl_->data, impl_->lru, impl_->atime}) {
+  for (MDB_dbi dbi : {impl_->data, impl_->lru, impl_->atime, impl_->probation}) {
     rc = mdb_drop(txn.get(), dbi, 0);
     if (rc != 0) return LmdbError("clear", rc);
   }
   rc = impl_->PutMeta(txn.get(), kMetaBytes, 0);
   if (rc == 0) rc = impl_->PutMeta(txn.get(), kMetaCount, 0);
+  if (rc == 0) rc = impl_->PutMeta(txn.get(), kMetaProbationBytes, 0);
   if (rc != 0) return LmdbError("clear meta", rc);
   rc = txn.Commit();
   if (rc != 0) return LmdbError("commit clear", rc);

@@ -43,6 +43,27 @@ struct WriteOp {
   // kPut: the encoded value (header + payload). Shared with the reader-visible
   // pending map until committed.
   std::shared_ptr<const std::vector<uint8_t>> value;
+  // kTouch: when the hit happened (Unix seconds; 0 = when applied).
+  int64_t when = 0;
+  // kPut of a chunk: enter the protected segment at once (the key was evicted
+  // from probation recently and is asked for again: a working set, not a scan).
+  bool protect = false;
+};
+
+// How Apply keeps the store within its bound: segmented LRU with a
+// probationary FIFO (docs/CACHE_FORMAT.md, "Writes, recency, eviction").
+// A new chunk enters probation; a hit at least promote_after_seconds after it
+// entered moves it to the protected LRU (hits sooner, like the several reads
+// of one chunk by one sequential scan, do nothing). Other kinds, re-puts of
+// protected entries and WriteOp::protect puts go to the protected LRU. Above
+// max_bytes, the oldest probationary entries go first while probation holds
+// more than probation_bytes (or nothing is protected), else the least
+// recently used protected ones.
+struct EvictPolicy {
+  uint64_t max_bytes = 0;
+  uint64_t probation_bytes = 0;
+  int64_t promote_after_seconds = 0;
+  int64_t now_seconds = 0;  // stamps entries entering probation
 };
 
 struct ApplyResult {
@@ -51,6 +72,10 @@ struct ApplyResult {
   uint64_t dropped = 0;
   uint64_t dropped_bytes = 0;
   uint64_t map_full_retries = 0;
+  uint64_t promotions = 0;
+  // Hashes (std::hash of the key) of entries evicted from probation, oldest
+  // first: the writer remembers them (ghosts) to protect them when re-put.
+  std::vector<uint64_t> evicted_probation;
 };
 
 struct StoreTotals {
@@ -99,13 +124,13 @@ class CacheStore {
 
   Result<StoreTotals> ReadTotals();
 
-  // Writer only. Applies ops in one write transaction, then evicts
-  // least-recently-used entries until the total is <= max_bytes, and
-  // commits. On MDB_MAP_FULL: grows the map (up to max_map_bytes), else
-  // lowers its own limit below max_bytes, evicts, and retries.
-  // kResourceExhausted for a full disk or a map that cannot hold the batch;
-  // kIo otherwise. On error nothing of the batch is committed.
-  Result<ApplyResult> Apply(std::span<const WriteOp> ops, uint64_t max_bytes);
+  // Writer only. Applies ops in one write transaction, then evicts (see
+  // EvictPolicy) until the total is <= policy.max_bytes, and commits. On
+  // MDB_MAP_FULL: grows the map (up to max_map_bytes), else lowers its own
+  // limit below max_bytes, evicts, and retries. kResourceExhausted for a
+  // full disk or a map that cannot hold the batch; kIo otherwise. On error
+  // nothing of the batch is committed.
+  Result<ApplyResult> Apply(std::span<const WriteOp> ops, const EvictPolicy& policy);
 
   // Writer only. Deletes every entry.
   Status Clear();

@@ -13,6 +13,7 @@ constexpr char kUsage[] =
     "  mount SOURCE MOUNTPOINT     mount a repo revision (see hubfs mount --help)\n"
     "  unmount MOUNTPOINT          unmount, forcing a lazy detach if needed\n"
     "  status [--cache-dir DIR]    list hubfs mounts, their daemons and cache use\n"
+    "  prefetch [-j N] PATH...     warm a mount's cache for files and folders in it\n"
     "  ls [-l] [-R] SOURCE[/dir]   list a repo directory\n"
     "  cat [--range S-E] SOURCE/path  write a file (or bytes [S, E)) to stdout\n"
     "  cache {ls,prune,clear,verify}  inspect or maintain the local chunk cache\n"
@@ -38,6 +39,7 @@ int Run(std::span<const std::string_view> args) {
   if (args[0] == "mount") return MountCommand(args.subspan(1));
   if (args[0] == "unmount") return UnmountCommand(args.subspan(1));
   if (args[0] == "status") return StatusCommand(args.subspan(1));
+  if (args[0] == "prefetch") return PrefetchCommand(args.subspan(1));
   if (args[0] == "ls") return LsCommand(args.subspan(1));
   if (args[0] == "cat") return CatCommand(args.subspan(1));
   if (args[0] == "cache") return CacheCommand(args.subspan(1));

@@ -20,6 +20,9 @@ int UnmountCommand(std::span<const std::string_view> args);
 // `hubfs status [--cache-dir DIR]...`
 int StatusCommand(std::span<const std::string_view> args);
 
+// `hubfs prefetch [-j N] [--cache-dir DIR] PATH...`: warms a mount's cache.
+int PrefetchCommand(std::span<const std::string_view> args);
+
 // `mount.hubfs SOURCE MOUNTPOINT [-sfnv] [-o OPTIONS]`: the mount(8) helper,
 // turning -o options into `hubfs mount` flags.
 int MountHelperCommand(std::span<const std::string_view> args);

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "common/log.h"
+#include "common/process_guard.h"
 #include "hub/curl_transport.h"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,12 @@ int main(int argc, char** argv) {
   // measurable cost. MALLOC_ARENA_MAX in the environment still wins.
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
 #endif
+  // Every command may hold the Hub token: no core dumps, no ptrace by the
+  // user's other processes (see SEMANTICS.md, "who can read it").
+  {
+    const char* keep = std::getenv("HUBFS_ALLOW_CORE_DUMPS");
+    hubfs::GuardProcessMemory(keep != nullptr && std::string_view(keep) == "1");
+  }
   std::vector<std::string_view> args(argv + 1, argv + argc);
   // Quiet by default: commands print their own one-line errors.
   hubfs::log::Level level = hubfs::log::Level::kError;

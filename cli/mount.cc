@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "cli/mount_serve.h"
 #include "cli/mount_state.h"
 #include "chunkstore/shared_tier.h"
+#include "cli/size_arg.h"
 #include "common/log.h"
 #include "hub/repo_id.h"
 #include "hub/settings.h"
@@ -39,7 +41,9 @@ namespace {
 constexpr char kMountUsage[] =
     "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--revisions] [--cache-dir DIR]\n"
     "                   [--metadata-ttl S] [--io-timeout S] [--uid U] [--gid G]\n"
-    "                   [--allow-other] [--memory-limit SIZE] [--log-level LEVEL]\n"
+    "                   [--allow-other | --allow-other-private] [--memory-limit SIZE]\n"
+    "                   [--cache-size SIZE]\n"
+    "                   [--log-level LEVEL]\n"
     "                   [--shared-cache memcached://HOST:PORT[,HOST:PORT...]]\n"
     "                   [--rw [--create-pr] [--commit-delay S] [--sync-timeout S]]\n"
     "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
@@ -48,7 +52,9 @@ constexpr char kMountUsage[] =
     "within every revision). SOURCE `hub` mounts the whole Hub: models/,\n"
     "datasets/, spaces/, then NS/NAME/REVISION/... looked up on demand.\n"
     "--rw makes a branch (or refs/pr/N) writable: files closed are journaled at once\n"
-    "and committed within --commit-delay (2 s); fsync waits for the commit.\n";
+    "and committed within --commit-delay (2 s); fsync waits for the commit.\n"
+    "MOUNTPOINT /dev/fd/N serves a /dev/fuse descriptor N that the caller opened\n"
+    "and mounted (fd=N): the caller mounts and unmounts, hubfs needs no privilege.\n";
 
 constexpr char kUnmountUsage[] = "usage: hubfs unmount MOUNTPOINT\n";
 
@@ -77,6 +83,8 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       out->foreground = true;
     } else if (a == "--allow-other") {
       out->allow_other = true;
+    } else if (a == "--allow-other-private") {
+      out->allow_other = out->allow_other_private = true;
     } else if (a == "--revisions") {
       out->revisions = true;
     } else if (a == "--rw") {
@@ -116,6 +124,10 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       auto servers = chunkstore::ParseSharedCacheUrl(*v);
       if (!servers.ok()) return servers.status().message();
       out->shared_cache = std::string(*v);
+    } else if (a == "--cache-size") {
+      std::optional<uint64_t> size = (v = value()) ? ParseSize(*v) : std::nullopt;
+      if (!size || *size < (1u << 20)) return "--cache-size needs a size of at least 1M (e.g. 10G)";
+      out->cache_size = *size;
     } else if (a == "--log-level") {
       if (!(v = value()) || !log::ParseLevel(*v, &out->log_level)) {
         return "--log-level needs debug, info, warning, error or off";
@@ -133,8 +145,28 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
   return "";
 }
 
-// Checks the mountpoint: an existing directory that is not already a mount.
+// Checks a /dev/fd/N mountpoint: N must be an open descriptor of /dev/fuse
+// (the caller opened it and mounted it with fd=N; libfuse then serves it
+// without mounting).
+std::string CheckFuseFd(const std::string& path, int fd) {
+  const std::string how = " (open /dev/fuse, mount it with -o fd=" + std::to_string(fd) +
+                          ", then start hubfs with the descriptor inherited)";
+  struct stat st;
+  if (fcntl(fd, F_GETFD) == -1 || fstat(fd, &st) != 0) {
+    return "mountpoint " + path + ": descriptor " + std::to_string(fd) + " is not open" + how;
+  }
+  // /dev/fuse is the misc character device 10:229.
+  if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 || minor(st.st_rdev) != 229) {
+    return "mountpoint " + path + ": descriptor " + std::to_string(fd) +
+           " is not /dev/fuse" + how;
+  }
+  return "";
+}
+
+// Checks the mountpoint: an existing directory that is not already a mount,
+// or a /dev/fd/N descriptor of /dev/fuse.
 std::string CheckMountpoint(const std::string& path) {
+  if (std::optional<int> fd = FuseFdOf(path)) return CheckFuseFd(path, *fd);
   struct stat st, parent;
   if (stat(path.c_str(), &st) != 0) {
     return "mountpoint " + path + ": " + std::strerror(errno);
@@ -225,7 +257,7 @@ int MountCommand(std::span<const std::string_view> argv) {
   {
     std::error_code ec;
     auto mp = std::filesystem::absolute(args.mountpoint, ec);
-    if (!ec) args.mountpoint = mp.lexically_normal().string();
+    if (!ec && !FuseFdOf(args.mountpoint)) args.mountpoint = mp.lexically_normal().string();
     if (!args.cache_dir.empty()) {
       auto cd = std::filesystem::absolute(args.cache_dir, ec);
       if (!ec) args.cache_dir = cd.lexically_normal().string();

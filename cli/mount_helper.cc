@@ -16,8 +16,8 @@ namespace {
 constexpr char kHelperUsage[] =
     "usage: mount.hubfs SOURCE MOUNTPOINT [-s] [-f] [-n] [-v] [-o OPTIONS]\n"
     "OPTIONS (comma-separated): ro, writable (hubfs mount --rw), create_pr, allow_other,\n"
-    "  revisions, uid=N, gid=N,\n"
-    "  cache_dir=DIR, metadata_ttl=S, io_timeout=S, memory_limit=SIZE,\n"
+    "  allow_other_private, revisions, uid=N, gid=N,\n"
+    "  cache_dir=DIR, cache_size=SIZE, metadata_ttl=S, io_timeout=S, memory_limit=SIZE,\n"
     "  commit_delay=S, sync_timeout=S,\n"
     "  log_level=LEVEL, foreground;\n"
     "  ignored: rw, defaults, auto, noauto, user, users, nouser, _netdev, nofail,\n"
@@ -50,6 +50,8 @@ bool AddMountFlags(const std::vector<std::string>& options, bool sloppy, bool ve
     if (o == "ro" || IsIgnored(o)) continue;
     if (o == "allow_other") {
       flags->push_back("--allow-other");
+    } else if (o == "allow_other_private") {
+      flags->push_back("--allow-other-private");
     } else if (o == "foreground") {
       flags->push_back("-f");
     } else if (o == "revisions") {
@@ -61,7 +63,8 @@ bool AddMountFlags(const std::vector<std::string>& options, bool sloppy, bool ve
       flags->push_back("--create-pr");
     } else if (has_value && (key == "uid" || key == "gid" || key == "cache_dir" ||
                              key == "metadata_ttl" || key == "io_timeout" ||
-                             key == "memory_limit" || key == "log_level" ||
+                             key == "memory_limit" || key == "cache_size" ||
+                             key == "log_level" ||
                              key == "commit_delay" || key == "sync_timeout")) {
       std::string flag = "--" + key;
       for (char& c : flag) {

@@ -307,6 +307,28 @@ std::string BuildWritable(const MountArgs& args, const MountConfig& config,
   return "";
 }
 
+// --allow-other lets every local user read what the mount shows, so a
+// private repo (or, for a hub mount, whatever private repo the token
+// reaches) is shared only when asked for by name. Without a token nothing
+// private can be read. A repo info answer without the flag counts as
+// private. Returns an error message or "".
+std::string CheckSharing(const MountArgs& args, const hub::Source& source, MountStack* m) {
+  if (!args.allow_other || args.allow_other_private || !m->services->tokens().HubToken()) {
+    return "";
+  }
+  const std::string how =
+      ": --allow-other would let every local user read it; use --allow-other-private to share "
+      "it anyway, or mount without a token";
+  if (args.hub) return "a hub mount with a token reaches private repos" + how;
+  Result<bool> is_private = m->services->hub().IsPrivate(source.repo);
+  if (!is_private.ok()) {
+    return "cannot tell whether " + source.repo.ToString() +
+           " is private (" + is_private.status().message() + ")" + how;
+  }
+  if (*is_private) return source.repo.ToString() + " is private" + how;
+  return "";
+}
+
 // Builds everything and mounts. Returns an error message or "".
 std::string Build(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
                   const MountConfig& config, MountStack* m) {
@@ -324,7 +346,7 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
   if (!config.multi) {
     if (std::string err = ResolveRevision(source, m); !err.empty()) return err;
   }
-  if (Status st = m->services->OpenCache(config.cache_dir, std::nullopt); !st.ok()) {
+  if (Status st = m->services->OpenCache(config.cache_dir, args.cache_size); !st.ok()) {
     return st.ToString();
   }
   BuildContent(args, config, source, m);
@@ -334,6 +356,7 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
       return err;
     }
   }
+  if (std::string err = CheckSharing(args, source, m); !err.empty()) return err;
   fs::FuseServerOptions fopts;
   fopts.writable = args.rw;
   fopts.sync_timeout_seconds = args.sync_timeout;
@@ -368,7 +391,9 @@ std::string RealPath(const std::string& path) {
 // Serves until unmounted; the status file is refreshed every 2 s.
 int Run(const MountArgs& args, const hub::Source& source, const MountConfig& config,
         MountStack& m, ReadyPipe* ready, bool daemon, const sigset_t& stop) {
-  if (geteuid() == 0) SetMountReadahead(args.mountpoint, m.max_readahead / 1024);
+  // A descriptor mount has no path here: its caller tunes the bdi if it wants.
+  const bool fd_mount = FuseFdOf(args.mountpoint).has_value();
+  if (geteuid() == 0 && !fd_mount) SetMountReadahead(args.mountpoint, m.max_readahead / 1024);
   const std::string& commit = m.resolved.commit;
   HUBFS_LOG(kInfo) << "mounted " << m.what << (commit.empty() ? "" : " (" + commit + ")")
                    << " at " << args.mountpoint;
@@ -379,7 +404,8 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   state.repo = args.hub ? std::string("hub") : source.repo.ToString();
   state.revision = config.multi ? std::string() : m.revision;  // empty: every revision
   state.commit = commit;
-  state.mountpoint = RealPath(args.mountpoint);
+  // realpath would turn /dev/fd/N into /dev/fuse.
+  state.mountpoint = fd_mount ? args.mountpoint : RealPath(args.mountpoint);
   state.cache_dir = RealPath(config.cache_dir);
   state.started = static_cast<int64_t>(std::time(nullptr));
   if (m.services->shared_tier() != nullptr) {
@@ -387,6 +413,7 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   }
   auto refresh_state = [&state, &m, &config] {
     FillReaderStats(m.reader->Stats(), &state);
+    state.inodes = m.core->inode_count();
     if (m.writable) {
       const fs::CommitterStats cs = m.writable->stats();
       state.writable = true;
@@ -448,6 +475,19 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
 }
 
 }  // namespace
+
+std::optional<int> FuseFdOf(std::string_view mountpoint) {
+  constexpr std::string_view kPrefix = "/dev/fd/";
+  if (mountpoint.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  std::string_view digits = mountpoint.substr(kPrefix.size());
+  if (digits.empty() || digits.size() > 9) return std::nullopt;
+  int fd = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    fd = fd * 10 + (c - '0');
+  }
+  return fd;
+}
 
 int Serve(const MountArgs& args, const hub::Source& source, const hub::Settings& settings,
           ReadyPipe* ready, bool daemon) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/log.h"
 #include "fs/content/xet_reader.h"
@@ -29,9 +30,12 @@ struct MountArgs {
   std::optional<uint32_t> uid;
   std::optional<uint32_t> gid;
   bool allow_other = false;
+  bool allow_other_private = false;  // --allow-other-private: also a private repo
   uint64_t memory_limit = fs::XetReaderOptions{}.memory_limit;
   // --shared-cache URL; nullopt: HUBFS_SHARED_CACHE.
   std::optional<std::string> shared_cache;
+  // --cache-size: the chunk cache's bound (else HUBFS_CACHE_SIZE, else 10G).
+  std::optional<uint64_t> cache_size;
   log::Level log_level = log::Level::kInfo;
   // --rw: the branch (or refs/pr/N) is writable; changes are committed.
   bool rw = false;
@@ -68,6 +72,10 @@ class ReadyPipe {
  private:
   int fd_;
 };
+
+// The descriptor N of a mountpoint "/dev/fd/N" (a /dev/fuse descriptor the
+// caller opened and mounted, as a CSI node plugin does), else nullopt.
+std::optional<int> FuseFdOf(std::string_view mountpoint);
 
 // Runs the mount in this process; reports readiness through `ready`.
 // Returns the exit status.

@@ -9,16 +9,48 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "hub/settings.h"
+
 namespace hubfs::cli {
 namespace {
 
 bool PidAlive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
+// Cache dirs named on the command lines of running hubfs mount processes
+// ("--cache-dir DIR" or "-o ...,cache_dir=DIR").
+std::set<std::string> CacheDirsOfDaemons() {
+  std::set<std::string> dirs;
+  std::error_code ec;
+  for (const auto& p : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = p.path().filename().string();
+    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+    std::ifstream in(p.path() / "cmdline");
+    std::vector<std::string> argv;
+    std::string a;
+    while (std::getline(in, a, '\0')) argv.push_back(a);
+    if (argv.empty()) continue;
+    std::string prog = std::filesystem::path(argv[0]).filename().string();
+    if (prog != "hubfs" && prog != "mount.hubfs" && prog != "mount.fuse.hubfs") continue;
+    for (size_t i = 1; i < argv.size(); ++i) {
+      if (argv[i] == "--cache-dir" && i + 1 < argv.size()) dirs.insert(argv[i + 1]);
+      if (argv[i] == "-o" && i + 1 < argv.size()) {
+        std::stringstream opts(argv[i + 1]);
+        std::string o;
+        while (std::getline(opts, o, ',')) {
+          if (o.rfind("cache_dir=", 0) == 0) dirs.insert(o.substr(10));
+        }
+      }
+    }
+  }
+  return dirs;
+}
 
 }  // namespace
 
@@ -37,7 +69,7 @@ bool WriteMountState(const MountState& s) {
       {"warm_reads", s.warm_reads}, {"data_fetches", s.data_fetches},
       {"data_bytes", s.data_bytes}, {"fetches_in_flight", s.fetches_in_flight},
       {"readahead_bytes", s.readahead_bytes}, {"memory_limit", s.memory_limit},
-      {"readahead_peak", s.readahead_peak}, {"updated", s.updated},
+      {"readahead_peak", s.readahead_peak}, {"updated", s.updated}, {"inodes", s.inodes},
       {"writable", s.writable}, {"write_target", s.write_target}, {"pending", s.pending},
       {"commits", s.commits}, {"conflict_prs", s.conflict_prs},
       {"last_commit_error", s.last_commit_error},
@@ -136,6 +168,7 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.tier_bytes = num("tier_bytes");
     s.tier_down = j.contains("tier_down") && j["tier_down"].is_boolean() &&
                   j["tier_down"].get<bool>();
+    s.inodes = num("inodes");
     s.writable = j.contains("writable") && j["writable"].is_boolean() && j["writable"].get<bool>();
     s.write_target = str("write_target");
     s.pending = num("pending");
@@ -145,6 +178,30 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     out.push_back(std::move(s));
   }
   return out;
+}
+
+std::map<std::string, MountState> FindMountStates(std::set<std::string> dirs) {
+  if (auto settings = hub::LoadSettings(hub::ProcessEnvironment()); settings.ok()) {
+    dirs.insert(settings->cache_dir);
+  }
+  for (const auto& d : CacheDirsOfDaemons()) dirs.insert(d);
+  // With several records for one mountpoint (stacked mounts) the newest
+  // wins, as it is the visible one.
+  std::map<std::string, MountState> by_mountpoint;
+  std::set<std::string> seen_dirs;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    auto canon = std::filesystem::weakly_canonical(d, ec);
+    std::string key = ec ? d : canon.string();
+    if (!seen_dirs.insert(key).second) continue;
+    for (auto& s : ReadMountStates(key)) {
+      auto it = by_mountpoint.find(s.mountpoint);
+      if (it == by_mountpoint.end() || it->second.started <= s.started) {
+        by_mountpoint[s.mountpoint] = std::move(s);
+      }
+    }
+  }
+  return by_mountpoint;
 }
 
 }  // namespace hubfs::cli

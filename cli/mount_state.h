@@ -8,7 +8,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +51,7 @@ struct MountState {
   uint64_t tier_bytes = 0;
   bool tier_down = false;
   int64_t updated = 0;     // unix seconds of the last refresh
+  uint64_t inodes = 0;     // inodes the mount holds (known to the kernel or open)
   // --rw mounts: where commits go, changes journaled and not yet committed,
   // commits made, changes sent to pull requests after a conflict, the last
   // commit error ("" when the last attempt succeeded).
@@ -80,6 +83,11 @@ void RemoveMountState(const std::string& cache_dir, pid_t pid);
 // States under <cache_dir>/mounts whose pid is alive; files of dead pids are
 // removed (best effort).
 std::vector<MountState> ReadMountStates(const std::string& cache_dir);
+
+// The records of running mounts, by mountpoint, found in `dirs`, the default
+// cache dir and the cache dirs named on the command lines of running mount
+// daemons (`hubfs status`, `hubfs prefetch`).
+std::map<std::string, MountState> FindMountStates(std::set<std::string> dirs);
 
 }  // namespace hubfs::cli
 

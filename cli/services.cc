@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <string>
+
+#include "cli/size_arg.h"
 
 namespace hubfs::cli {
 
@@ -23,6 +27,15 @@ Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string
                                                                std::optional<uint64_t> max_bytes) {
   chunkstore::CacheOptions o;
   o.dir = dir + "/chunks";
+  if (!max_bytes) {
+    if (const char* env = std::getenv("HUBFS_CACHE_SIZE"); env != nullptr && *env != '\0') {
+      max_bytes = ParseSize(env);
+      if (!max_bytes || *max_bytes < (1u << 20)) {
+        return InvalidArgumentError(std::string("HUBFS_CACHE_SIZE is not a size of at least 1M: ") +
+                                    env);
+      }
+    }
+  }
   if (max_bytes) o.max_bytes = *max_bytes;
   o.durable = false;
   auto cache = chunkstore::ChunkCache::Open(o);

@@ -71,7 +71,9 @@ class Services {
 };
 
 // Opens the chunk cache under `dir` + "/chunks" (not durable: a cache needs
-// no fsync per commit and is wiped if a crash lost writes).
+// no fsync per commit and is wiped if a crash lost writes), bounded by
+// max_bytes, else $HUBFS_CACHE_SIZE (a bad value is kInvalidArgument), else
+// CacheOptions' default (10G).
 Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string& dir,
                                                                std::optional<uint64_t> max_bytes);
 

@@ -2,6 +2,7 @@
 // /proc/self/mountinfo, filesystem type fuse.hubfs), each with the daemon's
 // pid, source and cache use from the state file the daemon keeps under
 // <cache>/mounts/ (see cli/mount_state.h).
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -16,7 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/mount_state.h"
-#include "hub/settings.h"
+#include "cli/prefetch_state.h"
 
 namespace hubfs::cli {
 namespace {
@@ -27,7 +28,8 @@ constexpr char kStatusUsage[] =
     "daemon's fetch counters, fetches in flight and read-ahead memory held against\n"
     "its --memory-limit (refreshed every 2 s). Mount records are looked up in the\n"
     "default cache dir, in each --cache-dir given, and in the cache dirs named by\n"
-    "running mount daemons.\n";
+    "running mount daemons. Running `hubfs prefetch` processes are shown under the\n"
+    "mount they warm.\n";
 
 struct KernelMount {
   std::string mountpoint;
@@ -67,35 +69,6 @@ std::vector<KernelMount> HubfsMounts() {
     out.push_back({Unescape(fields[4]), Unescape(fields[dash + 2])});
   }
   return out;
-}
-
-// Cache dirs named on the command lines of running hubfs mount processes
-// ("--cache-dir DIR" or "-o ...,cache_dir=DIR").
-std::set<std::string> CacheDirsOfDaemons() {
-  std::set<std::string> dirs;
-  std::error_code ec;
-  for (const auto& p : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string pid = p.path().filename().string();
-    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
-    std::ifstream in(p.path() / "cmdline");
-    std::vector<std::string> argv;
-    std::string a;
-    while (std::getline(in, a, '\0')) argv.push_back(a);
-    if (argv.empty()) continue;
-    std::string prog = std::filesystem::path(argv[0]).filename().string();
-    if (prog != "hubfs" && prog != "mount.hubfs" && prog != "mount.fuse.hubfs") continue;
-    for (size_t i = 1; i < argv.size(); ++i) {
-      if (argv[i] == "--cache-dir" && i + 1 < argv.size()) dirs.insert(argv[i + 1]);
-      if (argv[i] == "-o" && i + 1 < argv.size()) {
-        std::stringstream opts(argv[i + 1]);
-        std::string o;
-        while (std::getline(opts, o, ',')) {
-          if (o.rfind("cache_dir=", 0) == 0) dirs.insert(o.substr(10));
-        }
-      }
-    }
-  }
-  return dirs;
 }
 
 // Bytes allocated on disk under `dir` (mount records excluded).
@@ -145,30 +118,22 @@ int StatusCommand(std::span<const std::string_view> args) {
       return 2;
     }
   }
-  if (auto settings = hub::LoadSettings(hub::ProcessEnvironment()); settings.ok()) {
-    dirs.insert(settings->cache_dir);
-  }
-  for (const auto& d : CacheDirsOfDaemons()) dirs.insert(d);
-
-  // Mount records by mountpoint; with several for one mountpoint (stacked
-  // mounts) the newest wins, as it is the visible one.
-  std::map<std::string, MountState> by_mountpoint;
-  std::set<std::string> seen_dirs;
-  for (const auto& d : dirs) {
-    std::error_code ec;
-    auto canon = std::filesystem::weakly_canonical(d, ec);
-    std::string key = ec ? d : canon.string();
-    if (!seen_dirs.insert(key).second) continue;
-    for (auto& s : ReadMountStates(key)) {
-      auto it = by_mountpoint.find(s.mountpoint);
-      if (it == by_mountpoint.end() || it->second.started <= s.started) {
-        by_mountpoint[s.mountpoint] = std::move(s);
-      }
-    }
-  }
+  const std::map<std::string, MountState> by_mountpoint = FindMountStates(dirs);
 
   auto mounts = HubfsMounts();
-  if (mounts.empty()) {
+  // A daemon serving a /dev/fd/N descriptor its caller mounted does not know
+  // the mount's path: its record is shown by descriptor, while it runs.
+  std::vector<const MountState*> fd_mounts;
+  for (const auto& [mp, s] : by_mountpoint) {
+    if (mp.rfind("/dev/fd/", 0) == 0 && s.pid > 0 && kill(s.pid, 0) == 0) fd_mounts.push_back(&s);
+  }
+  for (const MountState* s : fd_mounts) {
+    std::printf("%s (a descriptor its caller mounted)\n", s->mountpoint.c_str());
+    std::printf("  source:   %s\n", s->source.c_str());
+    std::printf("  daemon:   pid %d\n", static_cast<int>(s->pid));
+    std::printf("  cache:    %s\n", s->cache_dir.c_str());
+  }
+  if (mounts.empty() && fd_mounts.empty()) {
     std::puts("no hubfs mounts");
     return 0;
   }
@@ -182,6 +147,7 @@ int StatusCommand(std::span<const std::string_view> args) {
       continue;
     }
     const MountState& s = it->second;
+    const std::vector<PrefetchState> prefetches = ReadPrefetchStates(s.cache_dir);
     std::printf("  source:   %s\n", s.source.c_str());
     if (s.revision.empty()) {
       std::printf("  revision: every revision, as directories\n");
@@ -207,6 +173,14 @@ int StatusCommand(std::span<const std::string_view> args) {
                   static_cast<unsigned long long>(s.tier_misses),
                   static_cast<unsigned long long>(s.tier_errors),
                   static_cast<unsigned long long>(s.tier_refused), Human(s.tier_bytes).c_str());
+    }
+    std::printf("  inodes:   %llu held\n", static_cast<unsigned long long>(s.inodes));
+    for (const PrefetchState& p : prefetches) {
+      if (p.mountpoint != s.mountpoint) continue;
+      std::printf("  prefetch: pid %d, %s of %s, %llu of %llu files (%s)\n", static_cast<int>(p.pid),
+                  Human(p.bytes_done).c_str(), Human(p.bytes_total).c_str(),
+                  static_cast<unsigned long long>(p.files_done),
+                  static_cast<unsigned long long>(p.files_total), p.paths.c_str());
     }
     if (s.writable) {
       std::printf("  writes:   to %s: %llu pending, %llu commits made, %llu sent to pull requests\n",

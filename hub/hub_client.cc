@@ -159,6 +159,15 @@ Result<RevisionMeta> HubClient::ResolveRevisionMeta(const RepoId& repo,
   return meta;
 }
 
+Result<bool> HubClient::IsPrivate(const RepoId& repo) {
+  std::string context = "repo info of " + repo.ToString();
+  HUBFS_ASSIGN_OR_RETURN(HttpResponse resp,
+                         Call(NewRequest("GET", ApiRepoUrl(repo) + "?expand=private"), context));
+  Result<bool> is_private = ParseRepoPrivate(resp.body);
+  if (!is_private.ok()) return is_private.status().WithContext(context);
+  return is_private;
+}
+
 Result<Refs> HubClient::ListRefs(const RepoId& repo, bool include_prs) {
   std::string context = "list refs of " + repo.ToString();
   std::string url = ApiRepoUrl(repo) + "/refs";

@@ -72,6 +72,9 @@ class HubClient {
   // `expand` so that the answer never lists the revision's files.
   Result<RevisionMeta> ResolveRevisionMeta(const RepoId& repo, std::string_view revision);
 
+  // Whether the repo is private: GET /api/{T}s/{repo}?expand=private.
+  Result<bool> IsPrivate(const RepoId& repo);
+
   // GET /api/{T}s/{repo}/refs[?include_prs=1].
   Result<Refs> ListRefs(const RepoId& repo, bool include_prs);
 

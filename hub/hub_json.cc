@@ -171,6 +171,18 @@ Result<RevisionMeta> ParseRevision(std::string_view body) {
   });
 }
 
+Result<bool> ParseRepoPrivate(std::string_view body) {
+  return Guard([&]() -> Result<bool> {
+    HUBFS_ASSIGN_OR_RETURN(Json j, Parse(body, "repo info"));
+    if (!j.is_object()) return CorruptError("repo info: response is not a JSON object");
+    auto it = j.find("private");
+    if (it == j.end() || !it->is_boolean()) {
+      return CorruptError("repo info: no boolean 'private' flag");
+    }
+    return it->get<bool>();
+  });
+}
+
 Result<Refs> ParseRefs(std::string_view body) {
   return Guard([&]() -> Result<Refs> {
     HUBFS_ASSIGN_OR_RETURN(Json j, Parse(body, "refs"));

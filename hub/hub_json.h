@@ -19,6 +19,9 @@ Result<std::vector<TreeEntry>> ParseTreeEntries(std::string_view body, size_t ma
 
 // {"sha": "<40 hex>", ...} from /revision/{rev}. Errors: kCorrupt.
 Result<RevisionMeta> ParseRevision(std::string_view body);
+// The `private` flag of a repo info answer (asked with expand=private). An
+// answer without a boolean flag is kCorrupt: the caller cannot tell.
+Result<bool> ParseRepoPrivate(std::string_view body);
 
 // {"branches":[...],"tags":[...],"converts":[...],"pullRequests":[...]}.
 // Errors: kCorrupt.

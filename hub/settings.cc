@@ -1,6 +1,7 @@
 #include "hub/settings.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -114,10 +115,35 @@ Result<Settings> LoadSettings(const Environment& env) {
   return s;
 }
 
+bool EnvOrFileTokenProvider::SafeToUse(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  const bool foreign = st.st_uid != ::geteuid() && st.st_uid != 0;
+  if (foreign || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    if (!warned_unsafe_.exchange(true)) {
+      HUBFS_LOG(kError) << "token file " << token_path_ << " ignored: "
+                        << (foreign ? "it belongs to another user (uid " +
+                                          std::to_string(st.st_uid) + ")"
+                                    : std::string("other users may write it"))
+                        << "; make it yours and chmod 600 it";
+    }
+    return false;
+  }
+  if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0 && !warned_readable_.exchange(true)) {
+    HUBFS_LOG(kWarning) << "token file " << token_path_
+                        << " is readable by other users; chmod 600 it";
+  }
+  return true;
+}
+
 std::optional<std::string> EnvOrFileTokenProvider::HubToken() {
   if (env_token_) return env_token_;
   int fd = ::open(token_path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
+  if (!SafeToUse(fd)) {
+    ::close(fd);
+    return std::nullopt;
+  }
   std::string data;
   char buf[4096];
   bool too_big = false;

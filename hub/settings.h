@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <atomic>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,7 +75,10 @@ class StaticTokenProvider final : public TokenProvider {
 // the token file, read again on every call (it is a few bytes; a rotated or
 // newly written token takes effect at once). CR/LF are removed and
 // surrounding spaces trimmed; an empty, missing, unreadable or oversized
-// (> 64 KiB) file means no token.
+// (> 64 KiB) file means no token. So does a file that another user owns
+// (root excepted) or that group or others may write: someone else could
+// choose the identity we act as (an error is logged once). A file others
+// may read is used, with a warning once (the official clients write 0644).
 class EnvOrFileTokenProvider final : public TokenProvider {
  public:
   explicit EnvOrFileTokenProvider(const Settings& settings)
@@ -82,8 +86,13 @@ class EnvOrFileTokenProvider final : public TokenProvider {
   std::optional<std::string> HubToken() override;
 
  private:
+  // False (and logged once) when the open file's owner or mode is unsafe.
+  bool SafeToUse(int fd);
+
   const std::optional<std::string> env_token_;
   const std::string token_path_;
+  std::atomic<bool> warned_unsafe_{false};
+  std::atomic<bool> warned_readable_{false};
 };
 
 // Removes every CR/LF and trims spaces and tabs; nullopt when nothing is left.

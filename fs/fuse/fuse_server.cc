@@ -133,8 +133,13 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_PARALLEL_DIROPS);
   want(FUSE_CAP_READDIRPLUS);
   want(FUSE_CAP_AUTO_INVAL_DATA);
-  // The kernel then caches "no ACL" instead of asking every file (ls -l).
-  want(FUSE_CAP_POSIX_ACL);
+  // Not FUSE_CAP_POSIX_ACL: with it the kernel caches an inode's "no ACL", but
+  // forgets it whenever attributes arrive (every readdirplus entry, every
+  // attribute refresh), so each `ls -l` asked again for every file. Without
+  // it, OpGetXattr's ENOTSUP lets ls remember per filesystem that there are
+  // no ACLs. Permissions stay checked by the kernel: the mount passes
+  // default_permissions itself.
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_POSIX_ACL);
   // Every readdir is a readdirplus: attributes come with the listing.
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS_AUTO);
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
@@ -351,7 +356,13 @@ void OpReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   fuse_reply_err(req, 0);
 }
 
+// Only user.* names exist. Any other namespace (security.selinux and the
+// POSIX ACLs, which ls -l asks of every file) is ENOTSUP, not ENODATA: ls and
+// cp then remember per filesystem that it has none and stop asking, where
+// ENODATA cost one upcall per file and name. (ENOSYS would make the kernel
+// stop asking for every name, user.hf.* included.)
 void OpGetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  if (std::strncmp(name, "user.", 5) != 0) return (void)fuse_reply_err(req, ENOTSUP);
   auto r = Self(req).core->GetXattr(ino, name);
   if (!r.ok()) return ReplyError(req, r.error(), "getxattr");
   if (size == 0) return (void)fuse_reply_xattr(req, r->size());
@@ -439,6 +450,8 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(VfsCore* core, FuseServerO
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   fuse_lowlevel_ops ops = MakeOps();
   impl->session = fuse_session_new(&args, &ops, sizeof(ops), impl.get());
+  // Parsing may have copied the arguments; the session keeps its own.
+  fuse_opt_free_args(&args);
   if (impl->session == nullptr) return UnavailableError("fuse: cannot create a session");
   if (fuse_session_mount(impl->session, impl->options.mountpoint.c_str()) != 0) {
     fuse_session_destroy(impl->session);

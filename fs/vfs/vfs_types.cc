@@ -45,7 +45,11 @@ VfsError VfsErrorFromStatus(const Status& status) {
     case ErrorCode::kUnauthenticated:
     case ErrorCode::kPermissionDenied: code = VfsErrc::kAccess; break;
     case ErrorCode::kTimeout: code = VfsErrc::kTimedOut; break;
-    case ErrorCode::kInvalidArgument: code = VfsErrc::kInvalid; break;
+    // A server refusing our request (400) is an I/O error to the caller,
+    // whose own arguments were fine.
+    case ErrorCode::kInvalidArgument:
+      code = status.http_status() != 0 ? VfsErrc::kIo : VfsErrc::kInvalid;
+      break;
     // The Hub refused a change made against an older state (409, 412).
     case ErrorCode::kConflict: code = VfsErrc::kConflict; break;
     case ErrorCode::kFailedPrecondition:

@@ -87,6 +87,18 @@ def main():
     except OSError as e:
         if e.errno != 61:  # ENODATA
             fail(f"unknown xattr: errno {e.errno}")
+    # Other namespaces are not supported at all (ENOTSUP, so that ls -l stops
+    # asking every file), and answering so must not cost the user.hf.* names.
+    import errno
+    for n in ("security.selinux", "system.posix_acl_access", "trusted.x"):
+        try:
+            os.getxattr(b_path, n)
+            fail(f"{n} answered")
+        except OSError as e:
+            if e.errno != errno.ENOTSUP:
+                fail(f"{n}: errno {e.errno}, want ENOTSUP")
+    if os.getxattr(b_path, "user.hf.commit").decode() != commit:
+        fail("user.hf.commit lost after an unsupported name")
     print("ok: pread, mmap (8 threads), xattrs")
 
 

@@ -9,7 +9,7 @@ HUBSIM=$2
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 e2e_setup
-e2e_start_hubsim
+e2e_start_hubsim --user owner:hf_owner_token
 chmod 0755 "$W"  # another user must reach the mountpoint
 
 S=$W/src
@@ -49,3 +49,22 @@ pass "--allow-other --uid 4321 --gid 8765: owner shown, another user reads and l
 
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
 pass "unmounted"
+
+# 3. A private repo is shared with every local user only when asked for by name.
+"$HUBSIM" import --data "$W/data" --user owner --private owner/secret "$S" >/dev/null
+if HF_TOKEN=hf_owner_token bounded 30 "$HUBFS" mount owner/secret "$MNT" --cache-dir "$W/cache" \
+     --allow-other 2>"$W/err"; then
+  fail "--allow-other mounted a private repo"
+fi
+grep -q "owner/secret is private: --allow-other would let every local user read it" "$W/err" ||
+  fail "private refusal: $(cat "$W/err")"
+if HF_TOKEN=hf_owner_token bounded 30 "$HUBFS" mount hub "$MNT" --cache-dir "$W/cache" \
+     --allow-other 2>"$W/err"; then
+  fail "--allow-other mounted the whole Hub with a token"
+fi
+grep -q "a hub mount with a token reaches private repos" "$W/err" || fail "hub refusal: $(cat "$W/err")"
+HF_TOKEN=hf_owner_token bounded 30 "$HUBFS" mount owner/secret "$MNT" --cache-dir "$W/cache" \
+  --allow-other-private || fail "mount --allow-other-private"
+[[ $(as_nobody cat "$MNT/sub/a.txt") == "shared text" ]] || fail "other user cannot read the private repo"
+bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
+pass "private repo: --allow-other refused (also a hub mount with a token), --allow-other-private shares it"

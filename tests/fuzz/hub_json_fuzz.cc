@@ -43,6 +43,8 @@ void CheckTree(std::string_view body) {
 void CheckRevision(std::string_view body) {
   Result<RevisionMeta> meta = ParseRevision(body);
   if (meta.ok()) FUZZ_CHECK(IsCommitSha(meta->sha));
+  // A flag or an error, never a crash or an exception.
+  (void)ParseRepoPrivate(body).ok();
 }
 
 void CheckRefs(std::string_view body) {

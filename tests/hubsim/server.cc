@@ -105,6 +105,12 @@ void Server::Configure(httplib::Server& http, const std::string& origin) {
                                                     : 429;
         TakeRange(req);
         if (code != 500) res.set_header("Retry-After", "1");
+        // Answered before the request body was read: the client must not
+        // send its next request on this connection, or the server would
+        // read it after the unread body and answer it 400.
+        if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+          res.set_header("Connection", "close");
+        }
         sv.counters.RecordFault(origin, std::string(FaultKindName(d.kind)));
         SendError(res, code, "", "injected fault");
         return httplib::Server::HandlerResponse::Handled;

@@ -161,7 +161,11 @@ TEST(CacheTest, ReplacingAnEntryKeepsAccountingRight) {
 TEST(CacheTest, EvictsLeastRecentlyUsedFirst) {
   TempDir tmp;
   constexpr uint64_t kPayload = 4000;
-  auto c = MustOpen(SmallOptions(tmp.path(), 5 * ChunkCharge(kPayload) + 100));
+  // Every hit promotes at once: the protected segment is a plain LRU (the
+  // scan resistance is cache_policy_test.cc's).
+  CacheOptions o = SmallOptions(tmp.path(), 5 * ChunkCharge(kPayload) + 100);
+  o.promote_after = std::chrono::seconds(0);
+  auto c = MustOpen(o);
   for (uint32_t i = 0; i < 5; ++i) c->PutChunk(XorbFor(1), i, Bytes(i, kPayload));
   ASSERT_TRUE(c->Flush().ok());
   EXPECT_EQ(c->Stats().entries, 5u);

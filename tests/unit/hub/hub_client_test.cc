@@ -132,6 +132,26 @@ TEST_F(HubClientTest, PrivateRepoWithoutTokenIsUnauthenticated) {
   EXPECT_TRUE(authed->ResolveRevision(repo, "main").ok());
 }
 
+TEST_F(HubClientTest, IsPrivateAsksOnlyForTheFlagAndRefusesAnAnswerWithout) {
+  TestServer server([](const TestRequest& r) {
+    if (r.path == "/api/models/org/secret") return Json({{"id", "org/secret"}, {"private", true}});
+    if (r.path == "/api/datasets/org/open") return Json({{"id", "org/open"}, {"private", false}});
+    if (r.path == "/api/models/org/vague") return Json({{"id", "org/vague"}, {"private", "yes"}});
+    return HubError(404, "RepoNotFound", "no route " + r.path);
+  });
+  auto client = MakeClient(server, &token_);
+  EXPECT_EQ(client->IsPrivate(ParseRepoId(RepoType::kModel, "org/secret").value()).value_or(false),
+            true);
+  EXPECT_EQ(client->IsPrivate(ParseRepoId(RepoType::kDataset, "org/open").value()).value_or(true),
+            false);
+  auto vague = client->IsPrivate(ParseRepoId(RepoType::kModel, "org/vague").value());
+  ASSERT_FALSE(vague.ok());
+  EXPECT_EQ(vague.status().code(), ErrorCode::kCorrupt);
+  auto missing = client->IsPrivate(ParseRepoId(RepoType::kModel, "org/none").value());
+  EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
+  for (const auto& r : server.requests()) EXPECT_EQ(r.query, "expand=private");
+}
+
 TEST_F(HubClientTest, TreeListingFollowsThreePagesAcrossAbsoluteLinks) {
   std::string base;
   TestServer server([&](const TestRequest& r) {

@@ -66,6 +66,7 @@ TEST(ParsersRobustnessTest, MutatedInputsNeverCrash) {
     std::string in = iter < static_cast<int>(kSeeds.size()) ? seed : Mutate(seed, rng);
     accepted += ParseTreeEntries(in, 100).ok();
     accepted += ParseRevision(in).ok();
+    accepted += ParseRepoPrivate(in).ok();
     accepted += ParseRefs(in).ok();
     accepted += ParseXetToken(in).ok();
     accepted += ParseRepoList(in, 100).ok();

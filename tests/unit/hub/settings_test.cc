@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -108,6 +109,34 @@ TEST(SettingsTest, TokenFileIsReReadAndCleaned) {
   auto custom = LoadSettings({{"HF_HOME", dir.path()}, {"HF_TOKEN_PATH", dir.path() + "/t2"}});
   WriteFile(dir.path() + "/t2", "hf_custom\n");
   EXPECT_EQ(EnvOrFileTokenProvider(*custom).HubToken(), "hf_custom");
+}
+
+TEST(SettingsTest, TokenFileOthersMayWriteOrOwnIsIgnored) {
+  TempDir dir;
+  auto s = LoadSettings({{"HF_HOME", dir.path()}});
+  ASSERT_TRUE(s.ok());
+  EnvOrFileTokenProvider tokens(*s);
+  const std::string path = dir.path() + "/token";
+  WriteFile(path, "hf_mine\n");
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  EXPECT_EQ(tokens.HubToken(), "hf_mine");
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);  // as the official clients write it: used
+  EXPECT_EQ(tokens.HubToken(), "hf_mine");
+  ASSERT_EQ(::chmod(path.c_str(), 0620), 0);  // group may write
+  EXPECT_EQ(tokens.HubToken(), std::nullopt);
+  ASSERT_EQ(::chmod(path.c_str(), 0602), 0);  // others may write
+  EXPECT_EQ(tokens.HubToken(), std::nullopt);
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  EXPECT_EQ(tokens.HubToken(), "hf_mine");
+  if (::geteuid() == 0) {  // only root can give a file away
+    ASSERT_EQ(::chown(path.c_str(), 12345, 12345), 0);
+    EXPECT_EQ(tokens.HubToken(), std::nullopt);
+    ASSERT_EQ(::chown(path.c_str(), 0, 0), 0);  // root's own file is fine
+    EXPECT_EQ(tokens.HubToken(), "hf_mine");
+  }
+  std::filesystem::remove(path);
+  std::filesystem::create_directory(path);  // not a regular file
+  EXPECT_EQ(tokens.HubToken(), std::nullopt);
 }
 
 TEST(SettingsTest, CleanToken) {

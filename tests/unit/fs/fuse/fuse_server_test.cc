@@ -49,6 +49,10 @@ TEST(VfsErrorFromStatusTest, RateLimitsConflictsAndFullDisks) {
   EXPECT_EQ(VfsErrorFromStatus(Status(ErrorCode::kFailedPrecondition, "x").WithHttp(412)).code,
             VfsErrc::kConflict);
   EXPECT_EQ(VfsErrorFromStatus(Status(ErrorCode::kFailedPrecondition, "x")).code, VfsErrc::kIo);
+  // A server answering 400 is an I/O error; an argument we refuse ourselves
+  // stays EINVAL.
+  EXPECT_EQ(ErrnoFor(VfsErrorFromStatus(InvalidArgumentError("x").WithHttp(400)).code), EIO);
+  EXPECT_EQ(ErrnoFor(VfsErrorFromStatus(InvalidArgumentError("x")).code), EINVAL);
 }
 
 TEST(VfsErrorFromStatusTest, TheHubsErrorCodeDecidesOverTheHttpStatus) {

@@ -1,0 +1,36 @@
+#include "common/process_guard.h"
+
+#include <gtest/gtest.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace hubfs {
+namespace {
+
+// The dumpable flag belongs to the process: each case runs in a child so
+// that the test runner itself stays as it was. The child's exit code is the
+// flag it sees afterwards (0 or 1), 9 when the guard's answer was wrong.
+int DumpableAfter(bool keep_dumpable) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    bool guarded = GuardProcessMemory(keep_dumpable);
+    int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    _exit(guarded == (dumpable == 0) ? dumpable : 9);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(ProcessGuardTest, ProcessBecomesUndumpable) {
+  ASSERT_EQ(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1) << "the test runner starts dumpable";
+  EXPECT_EQ(DumpableAfter(/*keep_dumpable=*/false), 0);
+}
+
+TEST(ProcessGuardTest, DebuggingKeepsItDumpable) {
+  EXPECT_EQ(DumpableAfter(/*keep_dumpable=*/true), 1);
+}
+
+}  // namespace
+}  // namespace hubfs
