@@ -39,6 +39,7 @@ constexpr size_t kCatBlock = 8u << 20;
 struct CommonOptions {
   std::optional<std::string> cache_dir;
   uint64_t cache_size = kDefaultCacheSize;
+  std::optional<std::string> shared_cache;  // --shared-cache URL
   std::vector<std::string> positional;
 };
 
@@ -52,7 +53,7 @@ int Usage(const char* usage) {
   return kUsageExitStatus;
 }
 
-// Takes --cache-dir / --cache-size (either "--x v" or "--x=v") out of
+// Takes --cache-dir / --cache-size / --shared-cache (either "--x v" or "--x=v") out of
 // `args`; `flag` sees every other option and returns false on an unknown one.
 bool ParseCommon(std::span<const std::string_view> args, CommonOptions* out,
                  const std::function<bool(std::string_view opt, std::string_view* value,
@@ -86,6 +87,13 @@ bool ParseCommon(std::span<const std::string_view> args, CommonOptions* out,
         return false;
       }
       out->cache_size = *size;
+    } else if (name == "--shared-cache") {
+      auto v = value();
+      if (!v.has_value()) {
+        *error = "--shared-cache needs memcached://HOST:PORT[,HOST:PORT...]";
+        return false;
+      }
+      out->shared_cache = std::string(*v);
     } else if (a.size() > 1 && a[0] == '-') {
       std::string_view v;
       bool consumed = false;
@@ -126,6 +134,7 @@ Result<std::unique_ptr<Client>> OpenClient(const CommonOptions& opts, bool need_
   HUBFS_ASSIGN_OR_RETURN(sopts.cache_dir, CacheDir(settings, opts));
   sopts.open_cache = need_cache;
   sopts.cache_max_bytes = opts.cache_size;
+  sopts.shared_cache = opts.shared_cache;
   HUBFS_ASSIGN_OR_RETURN(c->services, Services::Create(settings, sopts));
   Services& s = *c->services;
   c->revisions = std::make_unique<fs::RevisionStore>(sopts.cache_dir + "/refs");
@@ -278,6 +287,7 @@ Status CatXet(Client& c, const fs::XetFileRef& ref, fs::CasTokenSource tokens,
   fs::HttpXetCas cas(&c.services->transport(), std::move(tokens));
   fs::XetReaderOptions ropts;
   ropts.readahead_bytes = 32ull << 20;
+  ropts.shared_tier = c.services->shared_tier();
   fs::XetReader reader(&cas, c.services->cache(), ropts);
   Status st;
   if (!range.has_value()) {

@@ -27,6 +27,7 @@
 #include "cli/commands.h"
 #include "cli/mount_serve.h"
 #include "cli/mount_state.h"
+#include "chunkstore/shared_tier.h"
 #include "cli/size_arg.h"
 #include "common/log.h"
 #include "hub/repo_id.h"
@@ -43,6 +44,7 @@ constexpr char kMountUsage[] =
     "                   [--allow-other | --allow-other-private] [--memory-limit SIZE]\n"
     "                   [--cache-size SIZE]\n"
     "                   [--log-level LEVEL]\n"
+    "                   [--shared-cache memcached://HOST:PORT[,HOST:PORT...]]\n"
     "                   [--rw [--create-pr] [--commit-delay S] [--sync-timeout S]]\n"
     "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
     "without @REV the repo's default branch is mounted. With --revisions the\n"
@@ -117,6 +119,11 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       std::optional<uint64_t> size = (v = value()) ? ParseMemoryLimit(*v) : std::nullopt;
       if (!size) return "--memory-limit needs a size of at least 4M (e.g. 512M)";
       out->memory_limit = *size;
+    } else if (a == "--shared-cache") {
+      if (!(v = value())) return "--shared-cache needs memcached://HOST:PORT[,HOST:PORT...]";
+      auto servers = chunkstore::ParseSharedCacheUrl(*v);
+      if (!servers.ok()) return servers.status().message();
+      out->shared_cache = std::string(*v);
     } else if (a == "--cache-size") {
       std::optional<uint64_t> size = (v = value()) ? ParseSize(*v) : std::nullopt;
       if (!size || *size < (1u << 20)) return "--cache-size needs a size of at least 1M (e.g. 10G)";

@@ -187,6 +187,7 @@ void BuildContent(const MountArgs& args, const MountConfig& config, const hub::S
   }
   fs::XetReaderOptions reader_opts;
   reader_opts.memory_limit = args.memory_limit;
+  reader_opts.shared_tier = m->services->shared_tier();
   m->reader = std::make_unique<fs::XetReader>(m->cas.get(), m->services->cache(), reader_opts);
   m->source = std::make_unique<fs::HubRepoSource>(&client, transport, &m->services->tokens(),
                                                   m->reader.get(), m->services->cache());
@@ -336,6 +337,7 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
   sopts.io_timeout_seconds = args.io_timeout;
   sopts.cache_dir = config.cache_dir;
   sopts.open_cache = false;  // after the revision resolved
+  sopts.shared_cache = args.shared_cache;
   auto services = Services::Create(settings, sopts);
   if (!services.ok()) return services.status().ToString();
   m->services = std::move(*services);
@@ -406,6 +408,9 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   state.mountpoint = fd_mount ? args.mountpoint : RealPath(args.mountpoint);
   state.cache_dir = RealPath(config.cache_dir);
   state.started = static_cast<int64_t>(std::time(nullptr));
+  if (m.services->shared_tier() != nullptr) {
+    state.shared_cache = args.shared_cache.value_or(m.services->settings().shared_cache);
+  }
   auto refresh_state = [&state, &m, &config] {
     FillReaderStats(m.reader->Stats(), &state);
     state.inodes = m.core->inode_count();

@@ -32,6 +32,8 @@ struct MountArgs {
   bool allow_other = false;
   bool allow_other_private = false;  // --allow-other-private: also a private repo
   uint64_t memory_limit = fs::XetReaderOptions{}.memory_limit;
+  // --shared-cache URL; nullopt: HUBFS_SHARED_CACHE.
+  std::optional<std::string> shared_cache;
   // --cache-size: the chunk cache's bound (else HUBFS_CACHE_SIZE, else 10G).
   std::optional<uint64_t> cache_size;
   log::Level log_level = log::Level::kInfo;

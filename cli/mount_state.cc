@@ -75,6 +75,10 @@ bool WriteMountState(const MountState& s) {
       {"last_commit_error", s.last_commit_error},
       {"commits_paused_until", s.commits_paused_until},
       {"commit_pause_reason", s.commit_pause_reason}, {"journal_dir", s.journal_dir},
+      {"shared_cache", s.shared_cache}, {"tier_hits", s.tier_hits},
+      {"tier_misses", s.tier_misses}, {"tier_errors", s.tier_errors},
+      {"tier_refused", s.tier_refused}, {"tier_bytes", s.tier_bytes},
+      {"tier_down", s.tier_down},
   };
   std::string path = MountStatePath(s.cache_dir, s.pid);
   std::string tmp = path + ".tmp";
@@ -96,6 +100,12 @@ void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
   s->readahead_bytes = st.readahead_in_flight;
   s->memory_limit = st.memory_limit;
   s->readahead_peak = st.readahead_peak;
+  s->tier_hits = st.tier.hits;
+  s->tier_misses = st.tier.misses;
+  s->tier_errors = st.tier.errors;
+  s->tier_refused = st.tier.corrupt;
+  s->tier_bytes = st.tier_bytes;
+  s->tier_down = st.tier.down;
   s->updated = static_cast<int64_t>(std::time(nullptr));
 }
 
@@ -152,6 +162,14 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.memory_limit = num("memory_limit");
     s.readahead_peak = num("readahead_peak");
     s.updated = static_cast<int64_t>(num("updated"));
+    s.shared_cache = str("shared_cache");
+    s.tier_hits = num("tier_hits");
+    s.tier_misses = num("tier_misses");
+    s.tier_errors = num("tier_errors");
+    s.tier_refused = num("tier_refused");
+    s.tier_bytes = num("tier_bytes");
+    s.tier_down = j.contains("tier_down") && j["tier_down"].is_boolean() &&
+                  j["tier_down"].get<bool>();
     s.inodes = num("inodes");
     s.writable = j.contains("writable") && j["writable"].is_boolean() && j["writable"].get<bool>();
     s.write_target = str("write_target");

@@ -63,6 +63,11 @@ Result<std::unique_ptr<Services>> Services::Create(const hub::Settings& settings
   HUBFS_ASSIGN_OR_RETURN(s->hub_,
                          hub::HubServices::Create(s->settings_, SystemClock::Default(),
                                                   NetworkPolicy(options.io_timeout_seconds)));
+  const std::string tier_url = options.shared_cache.value_or(settings.shared_cache);
+  if (!tier_url.empty()) {
+    // Connects lazily: a tier down now is bypassed, never fatal.
+    HUBFS_ASSIGN_OR_RETURN(s->shared_tier_, chunkstore::OpenSharedTier(tier_url));
+  }
   if (options.open_cache) {
     HUBFS_RETURN_IF_ERROR(s->OpenCache(options.cache_dir, options.cache_max_bytes));
   }

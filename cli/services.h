@@ -12,6 +12,7 @@
 #include <string>
 
 #include "chunkstore/cache.h"
+#include "chunkstore/shared_tier.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "hub/hub_services.h"
@@ -45,12 +46,16 @@ struct ServicesOptions {
   std::string cache_dir;
   bool open_cache = true;
   std::optional<uint64_t> cache_max_bytes;  // default: CacheOptions'
+  // The shared chunk tier (`--shared-cache`); nullopt: the settings'
+  // (HUBFS_SHARED_CACHE); "": none.
+  std::optional<std::string> shared_cache;
 };
 
 class Services {
  public:
   // REQUIRES: a CurlGlobal is alive (main) for the whole life of the object.
-  // Errors: the transport's, the cache's ("open cache DIR: ...").
+  // Errors: the transport's, the cache's ("open cache DIR: ..."), a
+  // malformed shared cache URL (kInvalidArgument).
   static Result<std::unique_ptr<Services>> Create(const hub::Settings& settings,
                                                   const ServicesOptions& options);
 
@@ -62,6 +67,8 @@ class Services {
   void ShutdownTransport() { hub_->ShutdownTransport(); }
   // nullptr until the cache is opened.
   chunkstore::ChunkCache* cache() { return cache_.get(); }
+  // The shared chunk tier; nullptr when none is configured.
+  chunkstore::SharedTier* shared_tier() { return shared_tier_.get(); }
   // Opens the chunk cache now (Create did not). Errors: the cache's.
   Status OpenCache(const std::string& cache_dir, std::optional<uint64_t> max_bytes);
 
@@ -70,6 +77,7 @@ class Services {
   hub::Settings settings_;
   std::unique_ptr<hub::HubServices> hub_;
   std::unique_ptr<chunkstore::ChunkCache> cache_;
+  std::unique_ptr<chunkstore::SharedTier> shared_tier_;
 };
 
 // Opens the chunk cache under `dir` + "/chunks" (not durable: a cache needs

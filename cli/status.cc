@@ -168,6 +168,14 @@ int StatusCommand(std::span<const std::string_view> args) {
                 static_cast<unsigned long long>(s.fetches_in_flight),
                 Human(s.readahead_bytes).c_str(), Human(s.memory_limit).c_str(),
                 Human(s.readahead_peak).c_str());
+    if (!s.shared_cache.empty()) {
+      std::printf("  shared:   %s%s: %llu hits, %llu misses, %llu errors, %llu refused, %s served\n",
+                  s.shared_cache.c_str(), s.tier_down ? " (down, bypassed)" : "",
+                  static_cast<unsigned long long>(s.tier_hits),
+                  static_cast<unsigned long long>(s.tier_misses),
+                  static_cast<unsigned long long>(s.tier_errors),
+                  static_cast<unsigned long long>(s.tier_refused), Human(s.tier_bytes).c_str());
+    }
     std::printf("  inodes:   %llu held\n", static_cast<unsigned long long>(s.inodes));
     for (const PrefetchState& p : prefetches) {
       if (p.mountpoint != s.mountpoint) continue;

@@ -93,6 +93,7 @@ Result<Settings> LoadSettings(const Environment& env) {
   } else {
     s.token_path = s.hf_home + "/token";
   }
+  if (auto sc = NonEmpty(env, "HUBFS_SHARED_CACHE")) s.shared_cache = std::string(*sc);
   if (auto cd = NonEmpty(env, "HUBFS_CACHE_DIR")) {
     HUBFS_ASSIGN_OR_RETURN(s.cache_dir, ExpandHome(env, *cd));
   } else {

@@ -42,6 +42,9 @@ struct Settings {
   bool offline = false;
   // HUBFS_CACHE_DIR, else $HF_HOME/hubfs.
   std::string cache_dir;
+  // HUBFS_SHARED_CACHE: the chunk tier shared by a cluster,
+  // memcached://HOST:PORT[,HOST:PORT...]; "" = none.
+  std::string shared_cache;
   std::string user_agent;
 };
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that hubfs needs to build, test and benchmark
-# (fio: scripts/bench.sh; python3-venv: scripts/setup-python.sh).
+# (fio: scripts/bench.sh; python3-venv: scripts/setup-python.sh; memcached: the
+# shared chunk tier's tests and scripts/bench-cluster.sh; gnuplot-nox: its plot).
 # Idempotent: packages already present are not reinstalled, and apt is only
 # consulted when something is missing. Node.js 20 and npm come with the machine.
 set -euo pipefail
@@ -15,6 +16,8 @@ PACKAGES=(
   libzstd-dev zstd
   liblz4-dev lz4
   libssl-dev
+  libmemcached-dev memcached
+  gnuplot-nox
   libgtest-dev libgmock-dev
   libbenchmark-dev
   librust-blake3-dev b3sum

@@ -96,6 +96,10 @@ XetReaderStats XetReader::Stats() const {
   s.readahead_bytes = counters_.readahead_bytes.load();
   s.readahead_failed = counters_.readahead_failed.load();
   s.readahead_skipped = counters_.readahead_skipped.load();
+  s.tier_runs = counters_.tier_runs.load();
+  s.tier_bytes = counters_.tier_bytes.load();
+  s.tier_refused = counters_.tier_refused.load();
+  if (options_.shared_tier != nullptr) s.tier = options_.shared_tier->Stats();
   {
     MutexLock lock(&mu_);
     s.fetches_in_flight = fetches_running_;

@@ -46,6 +46,7 @@
 #include "chunkstore/cache.h"
 #include "chunkstore/hash.h"
 #include "chunkstore/reconstruction.h"
+#include "chunkstore/shared_tier.h"
 #include "chunkstore/xorb.h"
 #include "common/status.h"
 #include "fs/content/fan_out_pool.h"
@@ -106,6 +107,10 @@ struct XetReaderOptions {
   // Files whose terms are kept in memory, xorbs whose layouts are.
   size_t max_files = 1024;
   size_t max_layouts = 16384;
+  // A cache shared by many machines (`--shared-cache`), asked after the
+  // local cache and before the origin; nullptr = none. Not owned: it must
+  // outlive the reader. Never fails a read (chunkstore/shared_tier.h).
+  chunkstore::SharedTier* shared_tier = nullptr;
 };
 
 struct XetReaderStats {
@@ -118,6 +123,13 @@ struct XetReaderStats {
   uint64_t expired_url_retries = 0; // new plans after a 403
   uint64_t xorbs_verified = 0;      // whole xorbs fetched and hash-checked
   uint64_t corrupt_cache_chunks = 0;
+  // Shared tier (zero without one): runs and their bytes served from it
+  // instead of the origin, runs it held whole but that failed the checks
+  // (refetched from the origin); and the tier's own counters.
+  uint64_t tier_runs = 0;
+  uint64_t tier_bytes = 0;
+  uint64_t tier_refused = 0;
+  chunkstore::SharedTierStats tier;
   // Read-ahead: windows started, their file bytes, segments that failed
   // (the reads then fetch for themselves), windows dropped because the
   // memory budget was taken meanwhile or the queue was full. (A window
@@ -225,6 +237,31 @@ class XetReader {
   // nullptr otherwise.
   std::shared_ptr<const Run> RunFromCache(const chunkstore::XorbFetch& xorb,
                                           const chunkstore::FetchRange& range);
+  // The range from the shared tier when it holds every chunk and their
+  // records tile the range's bytes exactly (then the body is what the origin
+  // would answer, and is checked as such); nullptr otherwise.
+  std::shared_ptr<const Run> RunFromTier(const chunkstore::XorbFetch& xorb,
+                                         const chunkstore::FetchRange& range,
+                                         const chunkstore::Reconstruction& plan,
+                                         const std::string& what);
+  // Polls the tier while another node fetches the range (it holds the
+  // lease), up to the tier's lease_wait.
+  std::shared_ptr<const Run> WaitForTier(const chunkstore::XorbFetch& xorb,
+                                         const chunkstore::FetchRange& range,
+                                         const chunkstore::Reconstruction& plan,
+                                         const std::string& what);
+  Result<std::shared_ptr<const Run>> FetchRunFromOrigin(const chunkstore::XorbFetch& xorb,
+                                                        const chunkstore::FetchEntry& entry,
+                                                        const chunkstore::FetchRange& range,
+                                                        const chunkstore::Reconstruction& plan,
+                                                        const std::string& what,
+                                                        Priority priority, bool leased);
+  // Decodes, checks and learns a body fetched for `range` (from the origin
+  // or the tier), then puts its records into the local cache; `records`
+  // gets each record's [offset, size) in the body.
+  Status AcceptRun(const chunkstore::XorbFetch& xorb, const chunkstore::FetchRange& range,
+                   const chunkstore::Reconstruction& plan, const std::string& what, Run* run,
+                   std::vector<std::pair<size_t, size_t>>* records);
   // Decodes run->body into exactly range.chunks.size() chunks, noting their
   // lengths and where each record lies in the body. Errors: kCorrupt.
   Status DecodeRun(const chunkstore::FetchRange& range, const std::string& what, Run* run,
@@ -281,7 +318,7 @@ class XetReader {
     std::atomic<uint64_t> reads{0}, warm_reads{0}, reconstructions{0}, data_fetches{0},
         data_bytes{0}, shared_fetches{0}, expired_url_retries{0}, xorbs_verified{0},
         corrupt_cache_chunks{0}, readahead_windows{0}, readahead_bytes{0}, readahead_failed{0},
-        readahead_skipped{0};
+        readahead_skipped{0}, tier_runs{0}, tier_bytes{0}, tier_refused{0};
   };
   mutable Counters counters_;
 };

@@ -2,9 +2,13 @@
 // ones used in place), checked against the plan and the xorb hash, learned
 // and cached. Concurrent readers of one range share one fetch.
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <string>
+#include <thread>
 #include <utility>
 
+#include "common/log.h"
 #include "fs/content/xet_reader.h"
 #include "fs/content/xet_reader_state.h"
 
@@ -147,6 +151,49 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
   // leader: it learned the lengths, then cached the records.
   if (std::shared_ptr<const Run> cached = RunFromCache(xorb, range)) return cached;
 
+  chunkstore::SharedTier* const tier = options_.shared_tier;
+  bool leased = false;
+  if (tier != nullptr) {
+    if (std::shared_ptr<const Run> run = RunFromTier(xorb, range, plan, what)) return run;
+    // Missing: one node fetches it from the origin, the others wait for it
+    // to appear in the tier (briefly: then they fetch too).
+    switch (tier->TryLease(xorb.xorb, range.chunks)) {
+      case chunkstore::SharedTier::Lease::kWon:
+        leased = true;
+        break;
+      case chunkstore::SharedTier::Lease::kLost:
+        if (std::shared_ptr<const Run> run = WaitForTier(xorb, range, plan, what)) return run;
+        break;
+      case chunkstore::SharedTier::Lease::kUnavailable:
+        break;
+    }
+  }
+  auto run = FetchRunFromOrigin(xorb, entry, range, plan, what, priority, leased);
+  if (!run.ok() && leased) tier->ReleaseLease(xorb.xorb, range.chunks);
+  return run;
+}
+
+Status XetReader::AcceptRun(const XorbFetch& xorb, const FetchRange& range,
+                            const Reconstruction& plan, const std::string& what, Run* run,
+                            std::vector<std::pair<size_t, size_t>>* records) {
+  // Decode every record; the body must hold exactly n records.
+  LearnedLayout learned;
+  HUBFS_RETURN_IF_ERROR(DecodeRun(range, what, run, &learned, records));
+  HUBFS_RETURN_IF_ERROR(CheckRun(xorb, range, plan, what, *run, &learned));
+  HUBFS_RETURN_IF_ERROR(Learn(xorb.xorb, learned).WithContext(what));
+  if (cache_ != nullptr) {
+    std::span<const uint8_t> data(run->body);
+    for (uint32_t j = 0; j < range.chunks.size(); ++j) {
+      const auto [off, size] = (*records)[j];
+      cache_->PutChunk(xorb.xorb, range.chunks.start + j, data.subspan(off, size));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunFromOrigin(
+    const XorbFetch& xorb, const FetchEntry& entry, const FetchRange& range,
+    const Reconstruction& plan, const std::string& what, Priority priority, bool leased) {
   AcquireFetchSlot(priority);
   counters_.data_fetches.fetch_add(1, std::memory_order_relaxed);
   Result<std::vector<uint8_t>> body = cas_->FetchData(entry.url, range.bytes);
@@ -154,22 +201,83 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
   if (!body.ok()) return body.status().WithContext(what);
   counters_.data_bytes.fetch_add(body->size(), std::memory_order_relaxed);
 
-  // Decode every record; the body must hold exactly n records.
   auto run = std::make_shared<Run>();
   run->body = std::move(body).value();
-  LearnedLayout learned;
   std::vector<std::pair<size_t, size_t>> records;  // [offset, size) in body
-  HUBFS_RETURN_IF_ERROR(DecodeRun(range, what, run.get(), &learned, &records));
-  HUBFS_RETURN_IF_ERROR(CheckRun(xorb, range, plan, what, *run, &learned));
-  HUBFS_RETURN_IF_ERROR(Learn(xorb.xorb, learned).WithContext(what));
-  if (cache_ != nullptr) {
-    std::span<const uint8_t> data(run->body);
-    for (uint32_t j = 0; j < range.chunks.size(); ++j) {
-      const auto [off, size] = records[j];
-      cache_->PutChunk(xorb.xorb, range.chunks.start + j, data.subspan(off, size));
+  HUBFS_RETURN_IF_ERROR(AcceptRun(xorb, range, plan, what, run.get(), &records));
+  if (chunkstore::SharedTier* tier = options_.shared_tier) {
+    // Write-back in the background (copies: the run's body is shared with
+    // readers); the tier drops it rather than wait.
+    std::vector<uint64_t> offsets;
+    std::vector<std::vector<uint8_t>> recs;
+    offsets.reserve(records.size());
+    recs.reserve(records.size());
+    for (const auto& [off, size] : records) {
+      offsets.push_back(range.bytes.start + off);
+      recs.emplace_back(run->body.begin() + static_cast<ptrdiff_t>(off),
+                        run->body.begin() + static_cast<ptrdiff_t>(off + size));
     }
+    tier->Put(xorb.xorb, range.chunks, std::move(offsets), std::move(recs), leased);
   }
   return std::shared_ptr<const Run>(std::move(run));
+}
+
+std::shared_ptr<const XetReader::Run> XetReader::RunFromTier(const XorbFetch& xorb,
+                                                            const FetchRange& range,
+                                                            const Reconstruction& plan,
+                                                            const std::string& what) {
+  chunkstore::SharedTier* const tier = options_.shared_tier;
+  std::map<uint32_t, chunkstore::TierRecord> got = tier->Get(xorb.xorb, range.chunks);
+  if (got.size() != range.chunks.size()) return nullptr;
+  // The records must tile the range: then their concatenation is exactly
+  // the origin's answer for it, and gets exactly its checks.
+  auto run = std::make_shared<Run>();
+  const uint64_t len = range.bytes.end - range.bytes.start + 1;
+  run->body.reserve(static_cast<size_t>(len));
+  uint64_t pos = range.bytes.start;
+  for (const auto& [index, rec] : got) {
+    if (rec.offset != pos || rec.record.size() > len - (pos - range.bytes.start)) {
+      HUBFS_LOG(kWarning) << "shared cache: " << what << ": chunk " << index
+                          << " is not where the range says; refused";
+      counters_.tier_refused.fetch_add(1, std::memory_order_relaxed);
+      tier->CountCorrupt(1);
+      return nullptr;
+    }
+    run->body.insert(run->body.end(), rec.record.begin(), rec.record.end());
+    pos += rec.record.size();
+  }
+  Status st;
+  if (pos != range.bytes.end + 1) {
+    st = CorruptError(what + ": records end at " + std::to_string(pos));
+  } else {
+    std::vector<std::pair<size_t, size_t>> records;
+    st = AcceptRun(xorb, range, plan, what, run.get(), &records);
+  }
+  if (!st.ok()) {
+    // Never trusted beyond what an origin answer would pass: refetch.
+    HUBFS_LOG(kWarning) << "shared cache: refused: " << st.ToString();
+    counters_.tier_refused.fetch_add(1, std::memory_order_relaxed);
+    tier->CountCorrupt(range.chunks.size());
+    return nullptr;
+  }
+  counters_.tier_runs.fetch_add(1, std::memory_order_relaxed);
+  counters_.tier_bytes.fetch_add(run->body.size(), std::memory_order_relaxed);
+  return run;
+}
+
+std::shared_ptr<const XetReader::Run> XetReader::WaitForTier(const XorbFetch& xorb,
+                                                            const FetchRange& range,
+                                                            const Reconstruction& plan,
+                                                            const std::string& what) {
+  chunkstore::SharedTier* const tier = options_.shared_tier;
+  tier->CountLeaseWait();
+  const auto deadline = std::chrono::steady_clock::now() + tier->options().lease_wait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(tier->options().lease_poll);
+    if (std::shared_ptr<const Run> run = RunFromTier(xorb, range, plan, what)) return run;
+    if (tier->Stats().down) break;
+  }
+  return nullptr;
 }
 
 }  // namespace hubfs::fs

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Mounts on two "nodes" (separate cache dirs) sharing one memcached tier: the
+# second reads a file with no origin data at all; a damaged tier entry is
+# refused and refetched; a stalled, then killed, memcached never changes or
+# fails a read.
+#   mount_shared_cache.sh HUBFS HUBSIM
+HUBFS=$1
+HUBSIM=$2
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/../lib/memcached.sh"
+command -v memcached >/dev/null || fail "memcached not installed (scripts/install-deps.sh)"
+e2e_setup
+MEMCACHED_PID=""
+shared_teardown() {
+  local rc=$?
+  [[ -n $MEMCACHED_PID ]] && { kill -CONT "$MEMCACHED_PID" 2>/dev/null; kill "$MEMCACHED_PID" 2>/dev/null; wait "$MEMCACHED_PID" 2>/dev/null; }
+  (exit "$rc")
+  e2e_teardown
+}
+trap shared_teardown EXIT
+e2e_start_hubsim
+memcached_start "$W/memcached.log" || fail "memcached did not start"
+TIER=memcached://127.0.0.1:$MEMCACHED_PORT
+
+S=$W/src
+/usr/bin/python3 - "$S" <<'PY'
+import random, sys
+open(sys.argv[1] + "/model.bin", "wb").write(random.Random(5).randbytes(24_000_000))
+open(sys.argv[1] + "/other.bin", "wb").write(random.Random(6).randbytes(12_000_000))
+PY
+e2e_import org/model "$S"
+
+data_bytes() {
+  curl -sf "$HUBSIM_URL/admin/counters" | /usr/bin/python3 -c '
+import json, sys
+print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))'
+}
+# mount_node NAME [extra args]: mounts at $MNT with its own cache dir.
+mount_node() {
+  local name=$1
+  shift
+  bounded 30 "$HUBFS" mount org/model "$MNT" --cache-dir "$W/cache-$name" --io-timeout 10 \
+    --shared-cache "$TIER" "$@" || fail "mount $name failed"
+}
+unmount_node() {
+  bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount failed"
+  for _ in $(seq 1 100); do [[ -z $(daemon_pid) ]] && return 0; sleep 0.1; done
+  fail "daemon did not exit"
+}
+want=$(sha256sum <"$S/model.bin" | cut -d' ' -f1)
+
+# Node 1: cold, from the origin; its chunks are written to the tier.
+mount_node n1
+[[ $(bounded 60 sha256sum "$MNT/model.bin" | cut -d' ' -f1) == "$want" ]] || fail "node 1: wrong bytes"
+n1_bytes=$(data_bytes)
+((n1_bytes >= 24000000)) || fail "node 1 fetched only $n1_bytes bytes"
+unmount_node  # a clean exit gives the write-back queue time to drain
+items=$(memcached_items "$MEMCACHED_PORT")
+((items > 100)) || fail "tier holds $items items after node 1"
+pass "node 1 read from the origin ($n1_bytes bytes); the tier holds $items items"
+
+# Node 2: another cache dir, same tier: not one data byte from the origin.
+curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
+mount_node n2
+[[ $(bounded 60 sha256sum "$MNT/model.bin" | cut -d' ' -f1) == "$want" ]] || fail "node 2: wrong bytes"
+n2_bytes=$(data_bytes)
+[[ $n2_bytes == 0 ]] || fail "node 2 fetched $n2_bytes data bytes from the origin"
+sleep 2.5  # the status file is refreshed every 2 s
+"$HUBFS" status >"$W/status.txt" 2>&1
+grep -qE "shared: +memcached://127.0.0.1:$MEMCACHED_PORT: [1-9][0-9]* hits, [0-9]+ misses, 0 errors" \
+  "$W/status.txt" || fail "status: $(cat "$W/status.txt")"
+unmount_node
+pass "node 2 read every byte from the tier, none from the origin; status shows the hits"
+
+# The CLI shares the tier too (here through HUBFS_SHARED_CACHE).
+curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
+[[ $(HUBFS_SHARED_CACHE=$TIER bounded 60 "$HUBFS" cat --cache-dir "$W/cache-cli" org/model/model.bin |
+     sha256sum | cut -d' ' -f1) == "$want" ]] || fail "hubfs cat: wrong bytes"
+[[ $(data_bytes) == 0 ]] || fail "hubfs cat fetched $(data_bytes) data bytes from the origin"
+pass "hubfs cat with HUBFS_SHARED_CACHE read every byte from the tier"
+
+# A malformed tier is a clear error before anything is mounted.
+if "$HUBFS" mount org/model "$MNT" --shared-cache http://127.0.0.1:1 >"$W/bad.txt" 2>&1; then
+  fail "mount with a bad --shared-cache succeeded"
+fi
+grep -q "memcached://HOST:PORT" "$W/bad.txt" || fail "bad --shared-cache: $(cat "$W/bad.txt")"
+is_mounted && fail "mounted despite a bad --shared-cache"
+pass "a malformed --shared-cache is refused with a clear message"
+
+# A damaged entry (one bit of a record) is refused; its run is refetched.
+key=$(memcached_keys "$MEMCACHED_PORT" | /usr/bin/python3 -c '
+import sys, urllib.parse
+keys = [urllib.parse.unquote(k.strip()) for k in sys.stdin if "lease" not in k]
+keys.sort()
+print(keys[len(keys) // 2])')
+/usr/bin/python3 - "$MEMCACHED_PORT" "$key" <<'PY' || fail "could not damage $key"
+import socket, sys
+port, key = int(sys.argv[1]), sys.argv[2].encode()
+s = socket.create_connection(("127.0.0.1", port), timeout=2)
+f = s.makefile("rb")
+s.sendall(b"get " + key + b"\r\n")
+head = f.readline().split()
+assert head[0] == b"VALUE", head
+n = int(head[3])
+value = bytearray(f.read(n + 2)[:n])
+assert f.readline() == b"END\r\n"
+value[-1] ^= 0x40
+s.sendall(b"set " + key + b" 0 0 %d\r\n" % n + bytes(value) + b"\r\n")
+assert f.readline() == b"STORED\r\n"
+PY
+curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
+mount_node n3
+[[ $(bounded 60 sha256sum "$MNT/model.bin" | cut -d' ' -f1) == "$want" ]] || fail "node 3: wrong bytes"
+n3_bytes=$(data_bytes)
+((n3_bytes > 0 && n3_bytes < 12000000)) || fail "node 3 fetched $n3_bytes bytes (want one run)"
+sleep 2.5
+"$HUBFS" status >"$W/status.txt" 2>&1
+grep -qE "shared: .* [1-9][0-9]* refused" "$W/status.txt" || fail "status: $(cat "$W/status.txt")"
+unmount_node
+pass "a damaged tier entry was refused and its run refetched ($n3_bytes bytes)"
+
+# Reads go on while memcached stalls (SIGSTOP), then dies (SIGKILL): every
+# byte exact, no read slower than a few seconds.
+mount_node n4
+/usr/bin/python3 - "$MNT" "$S" "$MEMCACHED_PID" <<'PY' || fail "reads while the tier failed"
+import os, random, signal, sys, time
+mnt, src, mc = sys.argv[1], sys.argv[2], int(sys.argv[3])
+files = ["model.bin", "other.bin"]
+want = {f: open(os.path.join(src, f), "rb").read() for f in files}
+fds = {f: os.open(os.path.join(mnt, f), os.O_RDONLY) for f in files}
+rng = random.Random(9)
+start = time.monotonic()
+stopped = killed = False
+n = worst = 0
+while time.monotonic() - start < 6:
+    t = time.monotonic() - start
+    if t > 1 and not stopped:
+        os.kill(mc, signal.SIGSTOP); stopped = True
+    if t > 3 and not killed:
+        os.kill(mc, signal.SIGKILL); killed = True
+    f = rng.choice(files)
+    off = rng.randrange(len(want[f]))
+    ln = rng.choice([4096, 65536, 1 << 20])
+    t0 = time.monotonic()
+    got = os.pread(fds[f], ln, off)
+    worst = max(worst, time.monotonic() - t0)
+    if got != want[f][off:off + ln]:
+        sys.exit(f"wrong bytes: {f} at {off}+{ln}")
+    n += 1
+if worst > 5:
+    sys.exit(f"a read took {worst:.1f} s")
+print(f"{n} reads exact, slowest {worst:.2f} s")
+PY
+wait "$MEMCACHED_PID" 2>/dev/null || true  # killed above
+MEMCACHED_PID=""
+[[ $(bounded 60 sha256sum "$MNT/other.bin" | cut -d' ' -f1) == $(sha256sum <"$S/other.bin" | cut -d' ' -f1) ]] ||
+  fail "node 4: other.bin wrong after the tier died"
+sleep 2.5
+"$HUBFS" status >"$W/status.txt" 2>&1
+grep -qE "shared: .* [1-9][0-9]* errors" "$W/status.txt" || fail "status: $(cat "$W/status.txt")"
+unmount_node
+pass "memcached stalled then killed mid-read: every read exact; status counts the errors"
