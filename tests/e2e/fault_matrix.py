@@ -77,6 +77,24 @@ class Sim:
     def faults(self, spec):
         self.call("POST", "/admin/faults", spec or "")
 
+    def tree_files(self, path, rev="main"):
+        """{path: oid} of every file under `path` at `rev`, following the
+        listing's pages (a page holds at most 1 000 entries)."""
+        url = self.url + "/api/models/me/m/tree/%s/%s?recursive=true" % (rev, path)
+        files = {}
+        while url:
+            req = urllib.request.Request(url)
+            req.add_header("Authorization", "Bearer " + TOKEN)
+            with urllib.request.urlopen(req, timeout=60) as r:
+                for e in json.loads(r.read()):
+                    if e["type"] == "file":
+                        files[e["path"]] = e.get("oid", "")
+                link = r.headers.get("Link") or ""
+            url = None
+            if 'rel="next"' in link:
+                url = link.split(">", 1)[0].lstrip("<")
+        return files
+
 
 class Mount:
     def __init__(self, args, sim, w, name, io_timeout=IO_TIMEOUT):
@@ -461,8 +479,7 @@ class Matrix:
         finally:
             os.close(fd)
         m.unmount()
-        tree = {e["path"] for e in self.sim.call(
-            "GET", "/api/models/me/m/tree/main/%s?recursive=true" % sub) if e["type"] == "file"}
+        tree = self.sim.tree_files(sub)
         for i, data in acked.items():
             path = "%s/f%05d.bin" % (sub, i)
             if path not in tree or self.sim.call("GET", "/me/m/resolve/main/" + path,
@@ -479,12 +496,10 @@ class Matrix:
         digests = []
         for c in commits:
             try:
-                listing = self.sim.call("GET", "/api/models/me/m/tree/%s/%s?recursive=true" %
-                                        (c["id"], sub))
+                listing = self.sim.tree_files(sub, c["id"])
             except urllib.error.HTTPError:
-                listing = []  # the folder does not exist yet
-            digests.append(hashlib.sha256(json.dumps(
-                sorted((e["path"], e.get("oid", "")) for e in listing)).encode()).hexdigest())
+                listing = {}  # the folder does not exist yet
+            digests.append(hashlib.sha256(json.dumps(sorted(listing.items())).encode()).hexdigest())
             if c["id"] in before:
                 break  # the parent of the group's first commit
         return sum(1 for a, b in zip(digests, digests[1:]) if a == b)
