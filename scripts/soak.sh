@@ -11,7 +11,8 @@
 # usage: scripts/soak.sh [BUILD_DIR]
 #   env: SOAK_SECONDS (1200), SOAK_READERS (4), SOAK_WRITERS (2), SOAK_EVERY (10),
 #        SOAK_FAULTS (error=0.03,reset=0.01,truncate=0.01,latency=1ms,seed=11),
-#        SOAK_VALGRIND (0), SOAK_OUT (BUILD_DIR/soak)
+#        SOAK_COMMIT_DELAY (10: the repo's budget of 128 commits an hour lasts
+#        about 20 minutes of steady writing), SOAK_VALGRIND (0), SOAK_OUT (BUILD_DIR/soak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -63,7 +64,7 @@ export HF_ENDPOINT=$URL HF_TOKEN=$TOKEN HF_HOME=$T/hfhome
 unset HF_HUB_OFFLINE
 
 # --- the mount (set-up requests face the faults too: a few attempts)
-mount_args=(mount me/soak "$MNT" --rw --cache-dir "$T/cache" --commit-delay 1)
+mount_args=(mount me/soak "$MNT" --rw --cache-dir "$T/cache" --commit-delay "${SOAK_COMMIT_DELAY:-10}")
 if [[ ${SOAK_VALGRIND:-0} == 1 ]]; then
   valgrind --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 \
     --log-file="$T/valgrind.log" "$HUBFS" "${mount_args[@]}" -f 2>"$T/daemon.err" &
