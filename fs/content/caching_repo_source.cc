@@ -1,6 +1,7 @@
 #include "fs/content/caching_repo_source.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -129,21 +130,26 @@ Result<size_t> CachingRepoSource::Read(const FileContent& file, uint64_t offset,
   if (cache_ == nullptr || !small) return inner_->Read(file, offset, out);
   if (offset >= file.size || out.empty()) return size_t{0};
   const size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), file.size - offset));
-  std::optional<std::vector<uint8_t>> whole;
+  Bytes whole;
   auto cached = cache_->GetSmallFile(file.oid);
   if (cached.ok() && cached->has_value() && (*cached)->size() == file.size) {
-    whole = std::move(**cached);
+    whole = std::make_shared<const std::vector<uint8_t>>(std::move(**cached));
   } else {
-    HUBFS_ASSIGN_OR_RETURN(whole, WholeFile(file));
-    cache_->PutSmallFile(file.oid, *whole);
+    // Keyed by the file, not the oid alone: a failure (a repo this token
+    // cannot read) is no answer for another file with the same content.
+    const std::string key =
+        file.repo.ToString() + "@" + file.commit + "/" + file.path + "#" + file.oid;
+    HUBFS_ASSIGN_OR_RETURN(whole,
+                           whole_reads_.Do(key, [&] { return WholeFile(file); }, nullptr));
   }
   std::copy_n(whole->data() + offset, n, out.data());
   return n;
 }
 
 // The inner source checks a whole small file against its git blob id (see
-// kSmallFileBytes), so what is cached here is what the tree names.
-Result<std::vector<uint8_t>> CachingRepoSource::WholeFile(const FileContent& file) {
+// kSmallFileBytes), so what is cached here is what the tree names. Cached
+// before the shared read ends, so a reader arriving after it finds it.
+Result<CachingRepoSource::Bytes> CachingRepoSource::WholeFile(const FileContent& file) {
   std::vector<uint8_t> whole(static_cast<size_t>(file.size));
   for (size_t done = 0; done < whole.size();) {
     HUBFS_ASSIGN_OR_RETURN(size_t n,
@@ -155,7 +161,8 @@ Result<std::vector<uint8_t>> CachingRepoSource::WholeFile(const FileContent& fil
     }
     done += n;
   }
-  return whole;
+  cache_->PutSmallFile(file.oid, whole);
+  return std::make_shared<const std::vector<uint8_t>>(std::move(whole));
 }
 
 Result<hub::Refs> CachingRepoSource::ListRefs(const hub::RepoId& repo) {

@@ -6,15 +6,19 @@
 //     sorted by path; only for commit shas, whose trees never change;
 //   - regular (non-Xet) files up to `max_small_file_bytes` per git oid: read
 //     whole from the inner source (which checks them against their git blob
-//     id) on the first read, every later read of any range is served here.
+//     id) on the first read, every later read of any range is served here;
+//     concurrent first reads of one file (the kernel's read-ahead) share one
+//     whole read.
 // Everything else (revisions, refs, repos, Xet files, larger regular files)
 // goes to the inner source: Xet content has its own chunk cache.
 //
-// Thread-safety: thread-safe when the inner source is; no lock of its own.
+// Thread-safety: thread-safe when the inner source is; no lock is held
+// across a call to it.
 #ifndef HUBFS_FS_CONTENT_CACHING_REPO_SOURCE_H_
 #define HUBFS_FS_CONTENT_CACHING_REPO_SOURCE_H_
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +26,7 @@
 
 #include "chunkstore/cache.h"
 #include "fs/content/repo_source.h"
+#include "fs/content/single_flight.h"
 
 namespace hubfs::fs {
 
@@ -51,11 +56,13 @@ class CachingRepoSource final : public RepoSource {
  private:
   Result<std::vector<hub::TreeEntry>> Cached(const hub::RepoId& repo, std::string_view commit,
                                              std::string_view dir, bool recursive);
-  Result<std::vector<uint8_t>> WholeFile(const FileContent& file);
+  using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
+  Result<Bytes> WholeFile(const FileContent& file);
 
   RepoSource* const inner_;
   chunkstore::ChunkCache* const cache_;
   const CachingOptions options_;
+  SingleFlight<std::string, Bytes> whole_reads_;  // by repo@commit/path#oid
 };
 
 // Listing cache payload: JSON array of entries (our own compact field names).

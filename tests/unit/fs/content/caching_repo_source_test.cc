@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "chunkstore/cache.h"
@@ -169,6 +173,50 @@ TEST_F(CachingRepoSourceTest, WithoutACacheEverythingPassesThrough) {
   EXPECT_EQ(counting_->lists, 2);
   EXPECT_EQ(counting_->reads, 2);
   EXPECT_EQ(counting_->resolves, 1);
+}
+
+// Holds every Read until released, counting them; thread-safe.
+class HeldSource final : public RepoSource {
+ public:
+  explicit HeldSource(RepoSource* inner) : inner_(inner) {}
+  Result<RevisionInfo> ResolveRevision(const hub::RepoId& repo, std::string_view rev) override {
+    return inner_->ResolveRevision(repo, rev);
+  }
+  Result<std::vector<hub::TreeEntry>> ListDir(const hub::RepoId& repo, std::string_view commit,
+                                              std::string_view dir) override {
+    return inner_->ListDir(repo, commit, dir);
+  }
+  Result<size_t> Read(const FileContent& file, uint64_t offset, std::span<uint8_t> out) override {
+    ++reads;
+    released_.wait();
+    return inner_->Read(file, offset, out);
+  }
+  void Release() { release_.set_value(); }
+  std::atomic<int> reads{0};
+
+ private:
+  RepoSource* const inner_;
+  std::promise<void> release_;
+  std::shared_future<void> released_{release_.get_future().share()};
+};
+
+TEST_F(CachingRepoSourceTest, ConcurrentFirstReadsOfAFileShareOneWholeRead) {
+  HeldSource held(fake_.get());
+  CachingRepoSource caching(&held, cache_.get());
+  const FileContent b = File("sub/deeper/b.txt");
+  std::vector<std::future<std::string>> readers;
+  for (uint64_t off = 0; off < 4; ++off) {
+    readers.push_back(std::async(std::launch::async, [&, off] { return ReadAll(caching, b, off, 2); }));
+  }
+  // Let all four arrive while the first whole read is held (a late one
+  // finds the file cached: one read either way).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  held.Release();
+  EXPECT_EQ(readers[0].get(), "br");
+  EXPECT_EQ(readers[1].get(), "ra");
+  EXPECT_EQ(readers[2].get(), "av");
+  EXPECT_EQ(readers[3].get(), "vo");
+  EXPECT_EQ(held.reads.load(), 1);
 }
 
 }  // namespace
