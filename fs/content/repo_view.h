@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "fs/content/caching_repo_source.h"
+#include "fs/content/caching_repo_source.h"  // also the listing codec (DecodeListing)
 #include "fs/content/offline_repo_source.h"
 #include "fs/content/repo_source.h"
 #include "fs/content/xet_cas.h"
