@@ -1,7 +1,8 @@
 // `hubfs ls`, `hubfs cat` and `hubfs cache ...`: the read path without FUSE.
-// The wiring lives here: settings → CurlTransport → RetryingTransport →
-// HubClient → RepoView (revisions, listings, regular files) and, per file,
-// HttpXetCas → XetReader over the shared ChunkCache.
+// The wiring: Services (settings → CurlTransport → RetryingTransport →
+// HubClient, the ChunkCache) → the RepoSource stack of a one-shot command
+// (RevisionStore, fail fast) → RepoView (revisions, listings, regular files)
+// and, per Xet file, HttpXetCas → XetReader over the shared ChunkCache.
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -115,6 +116,7 @@ bool ParseCommon(std::span<const std::string_view> args, CommonOptions* out,
 struct Client {
   std::unique_ptr<Services> services;
   std::unique_ptr<fs::RevisionStore> revisions;
+  std::unique_ptr<SourceStack> stack;
   std::unique_ptr<fs::RepoView> view;
 };
 
@@ -138,10 +140,11 @@ Result<std::unique_ptr<Client>> OpenClient(const CommonOptions& opts, bool need_
   HUBFS_ASSIGN_OR_RETURN(c->services, Services::Create(settings, sopts));
   Services& s = *c->services;
   c->revisions = std::make_unique<fs::RevisionStore>(sopts.cache_dir + "/refs");
-  fs::RepoViewOptions vopts;
-  vopts.offline = s.settings().offline;
-  c->view = std::make_unique<fs::RepoView>(&s.hub(), &s.transport(), &s.tokens(), s.cache(),
-                                           c->revisions.get(), vopts);
+  SourceStackOptions stack_opts;
+  stack_opts.fail_fast = true;
+  stack_opts.revisions = c->revisions.get();
+  c->stack = s.NewSourceStack(stack_opts);
+  c->view = std::make_unique<fs::RepoView>(&c->stack->top(), &c->stack->policy(), &s.hub());
   return c;
 }
 

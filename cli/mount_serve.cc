@@ -73,7 +73,7 @@ void SetMountReadahead(const std::string& mountpoint, unsigned kb) {
 // several branches share the commit, "main" wins if it is one of them; when
 // none can be named (e.g. the branch moved in between), "HEAD" itself is the
 // revision, which still follows the default branch.
-Result<std::string> DefaultBranch(hub::HubClient* client, fs::HubRepoSource* resolver,
+Result<std::string> DefaultBranch(hub::HubClient* client, fs::RepoSource* resolver,
                                   const hub::RepoId& repo) {
   HUBFS_ASSIGN_OR_RETURN(fs::RevisionInfo head, resolver->ResolveRevision(repo, "HEAD"));
   HUBFS_ASSIGN_OR_RETURN(hub::Refs refs, client->ListRefs(repo, /*include_prs=*/false));
@@ -108,7 +108,7 @@ struct MountStack {
   fs::RevisionInfo resolved;
   std::unique_ptr<fs::XetCas> cas;
   std::unique_ptr<fs::XetReader> reader;
-  std::unique_ptr<fs::HubRepoSource> source;
+  std::unique_ptr<SourceStack> source;  // a mount's: keeps trying, no RevisionStore
   std::unique_ptr<fs::VfsCore> core;
   // --rw: the write side, built after the core (it reads through it).
   std::unique_ptr<hub::CommitClient> commits;
@@ -145,8 +145,9 @@ std::string Configure(const MountArgs& args, const hub::Settings& settings, bool
 std::string ResolveRevision(const hub::Source& source, MountStack* m) {
   // Without @REV the view follows the repo's default branch, found by name.
   hub::HubClient& client = m->services->hub();
-  fs::HubRepoSource resolver(&client, &m->services->transport(), &m->services->tokens(), nullptr,
-                             nullptr);
+  // The mount's stack without a reader (the cache is not open yet).
+  std::unique_ptr<SourceStack> stack = m->services->NewSourceStack(SourceStackOptions{});
+  fs::RepoSource& resolver = stack->top();
   if (source.revision) {
     m->revision = *source.revision;
   } else {
@@ -189,9 +190,10 @@ void BuildContent(const MountArgs& args, const MountConfig& config, const hub::S
   reader_opts.memory_limit = args.memory_limit;
   reader_opts.shared_tier = m->services->shared_tier();
   m->reader = std::make_unique<fs::XetReader>(m->cas.get(), m->services->cache(), reader_opts);
-  m->source = std::make_unique<fs::HubRepoSource>(&client, transport, &m->services->tokens(),
-                                                  m->reader.get(), m->services->cache());
-  if (routed != nullptr) m->source->RouteXetTokens(routed);
+  SourceStackOptions stack_opts;
+  stack_opts.xet = m->reader.get();
+  m->source = m->services->NewSourceStack(stack_opts);
+  if (routed != nullptr) m->source->hub().RouteXetTokens(routed);
 }
 
 // The core over the source, its root checked. Returns an error message or "".
@@ -207,7 +209,7 @@ std::string BuildCore(const MountArgs& args, const MountConfig& config, const hu
     layout.repo = source.repo;
     layout.subdir = source.subdir;
     layout.mount_time = static_cast<int64_t>(std::time(nullptr));
-    m->core = std::make_unique<fs::VfsCore>(m->source.get(), layout, vopts);
+    m->core = std::make_unique<fs::VfsCore>(&m->source->top(), layout, vopts);
     m->what = args.hub ? std::string("hub") : source.repo.ToString() + " (revisions)";
   } else {
     fs::ViewSpec view;
@@ -216,7 +218,7 @@ std::string BuildCore(const MountArgs& args, const MountConfig& config, const hu
     view.resolved = m->resolved;
     view.subdir = source.subdir;
     view.immutable = hub::IsCommitSha(m->revision);
-    m->core = std::make_unique<fs::VfsCore>(m->source.get(), view, vopts);
+    m->core = std::make_unique<fs::VfsCore>(&m->source->top(), view, vopts);
     m->what = source.repo.ToString() + "@" + m->revision +
               (source.subdir.empty() ? "" : "/" + source.subdir);
   }

@@ -74,6 +74,19 @@ Result<std::unique_ptr<Services>> Services::Create(const hub::Settings& settings
   return s;
 }
 
+SourceStack::SourceStack(hub::HubClient* client, hub::HttpTransport* transport,
+                         hub::TokenProvider* tokens, chunkstore::ChunkCache* cache, bool offline,
+                         const SourceStackOptions& options)
+    : hub_(client, transport, tokens, options.xet),
+      offline_(&hub_, fs::OfflineOptions{offline, options.fail_fast, options.revisions,
+                                         client->endpoint()}),
+      caching_(&offline_, cache) {}
+
+std::unique_ptr<SourceStack> Services::NewSourceStack(const SourceStackOptions& options) {
+  return std::make_unique<SourceStack>(&hub(), &transport(), &tokens(), cache(),
+                                       settings_.offline, options);
+}
+
 Status Services::OpenCache(const std::string& cache_dir, std::optional<uint64_t> max_bytes) {
   HUBFS_ASSIGN_OR_RETURN(cache_, OpenChunkCache(cache_dir, max_bytes));
   return Status::Ok();

@@ -1,7 +1,8 @@
 // Services: the one place the commands and the mount build what talks to
 // the Hub and the disk - settings -> HubServices (curl, retries, tokens, Hub
-// client) with one network policy, and the chunk cache - so that every
-// entry point retries, times out and authenticates the same way.
+// client) with one network policy, the chunk cache, and the RepoSource
+// stack over them - so that every entry point retries, times out,
+// authenticates, caches and goes offline the same way.
 #ifndef HUBFS_CLI_SERVICES_H_
 #define HUBFS_CLI_SERVICES_H_
 
@@ -15,6 +16,11 @@
 #include "chunkstore/shared_tier.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "fs/content/caching_repo_source.h"
+#include "fs/content/offline_repo_source.h"
+#include "fs/content/repo_source_hub.h"
+#include "fs/content/revision_store.h"
+#include "fs/content/xet_reader.h"
 #include "hub/hub_services.h"
 #include "hub/settings.h"
 
@@ -51,6 +57,38 @@ struct ServicesOptions {
   std::optional<std::string> shared_cache;
 };
 
+// What differs between the stacks of a one-shot command and of a mount.
+struct SourceStackOptions {
+  fs::XetReader* xet = nullptr;  // reads Xet files; nullptr when none are read
+  // A command: once the endpoint is found unreachable, answer from the cache
+  // only. A mount keeps trying: it lives long and the server may come back.
+  bool fail_fast = false;
+  // Where revisions resolved are recorded and found offline (commands);
+  // nullptr: a mount, which asks the Hub at start and keeps its commit
+  // while the Hub cannot be reached.
+  const fs::RevisionStore* revisions = nullptr;
+};
+
+// The RepoSource stack: CachingRepoSource (the chunk cache of the Services
+// when open) over OfflineRepoSource (HF_HUB_OFFLINE from the settings) over
+// HubRepoSource. Not copyable: the layers point at each other.
+class SourceStack {
+ public:
+  SourceStack(hub::HubClient* client, hub::HttpTransport* transport, hub::TokenProvider* tokens,
+              chunkstore::ChunkCache* cache, bool offline, const SourceStackOptions& options);
+  SourceStack(const SourceStack&) = delete;
+  SourceStack& operator=(const SourceStack&) = delete;
+
+  fs::RepoSource& top() { return caching_; }
+  fs::OfflineRepoSource& policy() { return offline_; }
+  fs::HubRepoSource& hub() { return hub_; }
+
+ private:
+  fs::HubRepoSource hub_;
+  fs::OfflineRepoSource offline_;
+  fs::CachingRepoSource caching_;
+};
+
 class Services {
  public:
   // REQUIRES: a CurlGlobal is alive (main) for the whole life of the object.
@@ -71,6 +109,8 @@ class Services {
   chunkstore::SharedTier* shared_tier() { return shared_tier_.get(); }
   // Opens the chunk cache now (Create did not). Errors: the cache's.
   Status OpenCache(const std::string& cache_dir, std::optional<uint64_t> max_bytes);
+  // A RepoSource stack over these services (and the cache if open now).
+  std::unique_ptr<SourceStack> NewSourceStack(const SourceStackOptions& options);
 
  private:
   Services() = default;

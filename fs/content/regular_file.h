@@ -1,8 +1,9 @@
 // RegularFileReader: the content of files stored in git (and of legacy LFS
 // files without Xet), read through `resolve` with Range (design §3 step 5).
-// Shared by RepoView (the CLI) and HubRepoSource (mounts):
+// HubRepoSource reads with it (without a cache: CachingRepoSource above it
+// keeps small files, for the commands and the mounts alike):
 //   - files up to `max_small_bytes` are fetched whole, checked against their
-//     git blob id when stored in git, and cached by git oid;
+//     git blob id when stored in git, and cached by git oid when `cache`;
 //   - larger ones are read range by range and checked for length only.
 // Every answer must be exactly the requested bytes (206, or 200 for a range
 // that is the whole file).
@@ -38,9 +39,9 @@ struct RegularFile {
 
 struct RegularFileHooks {
   // Asked before any request with what is being read ("read org/m@sha/f");
-  // an error is returned instead of fetching (RepoView: offline mode).
+  // an error is returned instead of fetching (e.g. offline mode).
   std::function<Status(std::string_view what)> before_fetch;
-  // Told of every transport failure (RepoView: switch to offline).
+  // Told of every transport failure (e.g. to switch to offline).
   std::function<void(const Status&)> on_transport_error;
 };
 

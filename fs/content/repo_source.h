@@ -1,7 +1,14 @@
-// RepoSource: what the filesystem core needs from the Hub, as an interface so
-// that unit tests drive the core with a fake (no network) and the mount uses
-// HubRepoSource (hub::HubClient + XetReader). All listings and reads are
-// addressed by commit sha, so their answers are immutable.
+// RepoSource: what the filesystem core and the read commands need from the
+// Hub, as an interface so that unit tests drive them with a fake (no network).
+// The mount and the commands use one stack of RepoSources, built in the
+// composition root (cli/services.h), top to bottom:
+//   CachingRepoSource  listings per (commit, dir), small regular files per
+//                      git oid, in the chunk cache
+//   OfflineRepoSource  HF_HUB_OFFLINE, the unreachable endpoint, revisions
+//                      recorded in the RevisionStore
+//   HubRepoSource      the Hub API and the XetReader, no caching of its own
+// All listings and reads are addressed by commit sha, so their answers are
+// immutable.
 #ifndef HUBFS_FS_CONTENT_REPO_SOURCE_H_
 #define HUBFS_FS_CONTENT_REPO_SOURCE_H_
 
@@ -21,7 +28,17 @@ namespace hubfs::fs {
 struct RevisionInfo {
   std::string commit;       // 40 hex
   int64_t commit_time = 0;  // Unix seconds; 0 when unknown
+  // The commit last recorded for the revision, answered without asking the
+  // Hub (offline or unreachable): the revision may have moved since.
+  bool possibly_stale = false;
 };
+
+// Regular (non-Xet) files up to this size are fetched whole, checked against
+// their git blob id and cached by git oid; larger ones are read by Range and
+// checked for length only. Above every file the Hub keeps in git (its limit
+// for inline content is 10 MiB), so every git file is checked; small enough
+// that a mount's read buffers stay bounded.
+inline constexpr uint64_t kSmallFileBytes = 16ull << 20;
 
 // The content of one file at one commit, as pinned by an open handle.
 struct FileContent {
@@ -53,6 +70,13 @@ class RepoSource {
                                                       std::string_view commit,
                                                       std::string_view dir) = 0;
 
+  // Every descendant of `dir` at `commit` (`hubfs ls -R`), full paths, in no
+  // particular order. The default walks ListDir; the Hub answers it in one
+  // (paged) request.
+  virtual Result<std::vector<hub::TreeEntry>> ListRecursive(const hub::RepoId& repo,
+                                                            std::string_view commit,
+                                                            std::string_view dir);
+
   // Reads up to out.size() bytes at `offset`; returns the count (short only
   // at the end of the file, 0 at or past it).
   virtual Result<size_t> Read(const FileContent& file, uint64_t offset,
@@ -69,6 +93,23 @@ class RepoSource {
   virtual Result<std::vector<hub::RepoSummary>> ListRepos(hub::RepoType type,
                                                           std::string_view author);
 };
+
+inline Result<std::vector<hub::TreeEntry>> RepoSource::ListRecursive(const hub::RepoId& repo,
+                                                                     std::string_view commit,
+                                                                     std::string_view dir) {
+  std::vector<hub::TreeEntry> out;
+  std::vector<std::string> pending{std::string(dir)};
+  while (!pending.empty()) {
+    const std::string next = std::move(pending.back());
+    pending.pop_back();
+    HUBFS_ASSIGN_OR_RETURN(std::vector<hub::TreeEntry> children, ListDir(repo, commit, next));
+    for (hub::TreeEntry& e : children) {
+      if (e.type == hub::TreeEntry::Type::kDirectory) pending.push_back(e.path);
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
 
 inline Result<hub::Refs> RepoSource::ListRefs(const hub::RepoId& repo) {
   return UnimplementedError("list refs of " + repo.ToString() + ": not supported by this source");

@@ -4,8 +4,6 @@
 #include <cstdio>
 #include <ctime>
 
-
-#include "fs/content/repo_view.h"
 #include "hub/url.h"
 
 namespace hubfs::fs {
@@ -77,12 +75,10 @@ Result<std::vector<uint8_t>> PerRepoXetCas::FetchData(
 }
 
 HubRepoSource::HubRepoSource(hub::HubClient* client, hub::HttpTransport* transport,
-                             hub::TokenProvider* tokens, XetReader* xet,
-                             chunkstore::ChunkCache* cache)
+                             hub::TokenProvider* tokens, XetReader* xet)
     : client_(client),
       xet_(xet),
-      cache_(cache),
-      regular_(client, transport, tokens, cache, kSmallFileBytes) {}
+      regular_(client, transport, tokens, /*cache=*/nullptr, kSmallFileBytes) {}
 
 Result<RevisionInfo> HubRepoSource::ResolveRevision(const hub::RepoId& repo,
                                                     std::string_view revision) {
@@ -96,20 +92,15 @@ Result<RevisionInfo> HubRepoSource::ResolveRevision(const hub::RepoId& repo,
 Result<std::vector<hub::TreeEntry>> HubRepoSource::ListDir(const hub::RepoId& repo,
                                                            std::string_view commit,
                                                            std::string_view dir) {
-  if (cache_ != nullptr) {
-    auto cached = cache_->GetListing(commit, dir);
-    if (cached.ok() && cached->has_value()) {
-      auto entries = DecodeListing(**cached);
-      if (entries.ok()) return entries;
-    }
-  }
-  auto entries = client_->ListTree(repo, commit, dir, hub::TreeOptions{});
-  if (entries.ok() && cache_ != nullptr && hub::IsCommitSha(commit)) {
-    std::sort(entries->begin(), entries->end(),
-              [](const hub::TreeEntry& a, const hub::TreeEntry& b) { return a.path < b.path; });
-    cache_->PutListing(commit, dir, EncodeListing(*entries));
-  }
-  return entries;
+  return client_->ListTree(repo, commit, dir, hub::TreeOptions{});
+}
+
+Result<std::vector<hub::TreeEntry>> HubRepoSource::ListRecursive(const hub::RepoId& repo,
+                                                                 std::string_view commit,
+                                                                 std::string_view dir) {
+  hub::TreeOptions options;
+  options.recursive = true;
+  return client_->ListTree(repo, commit, dir, options);
 }
 
 Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
@@ -117,6 +108,7 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
   if (offset >= file.size || out.empty()) return size_t{0};
   size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), file.size - offset));
   if (file.xet_hash) {
+    if (xet_ == nullptr) return UnimplementedError("read " + file.path + ": no Xet reader");
     auto hash = chunkstore::Hash::Parse(*file.xet_hash);
     if (!hash.ok()) return hash.status();
     if (routing_ != nullptr) routing_->NoteFile(hash->ToString(), file.repo, file.commit);

@@ -1,10 +1,7 @@
-// HubRepoSource: the RepoSource of a mount, over the Hub API (listings,
-// revisions, regular files with Range) and the XetReader (Xet-backed files).
-// Listings (per commit and dir) and small regular files (per git oid) are
-// kept in the chunk cache, in the entries RepoView uses (EncodeListing), so
-// the CLI and mounts share them. Unlike RepoView, a failed request does not
-// switch the source to offline for good: a mount lives long and the server
-// may come back.
+// HubRepoSource: the bottom of the RepoSource stack (cli/services.h), over
+// the Hub API (listings, revisions, regular files with Range) and the
+// XetReader (Xet-backed files). It caches no metadata and has no offline
+// policy of its own: CachingRepoSource and OfflineRepoSource above it do.
 #ifndef HUBFS_FS_CONTENT_REPO_SOURCE_HUB_H_
 #define HUBFS_FS_CONTENT_REPO_SOURCE_HUB_H_
 
@@ -62,16 +59,14 @@ class PerRepoXetCas final : public XetCas {
   LruMap<std::string, std::shared_ptr<HttpXetCas>> repos_ GUARDED_BY(mu_);
 };
 
-inline constexpr uint64_t kSmallFileBytes = 4ull << 20;
-
 class HubRepoSource final : public RepoSource {
  public:
   // All pointers must outlive this object. `transport` carries the regular
   // file reads (and should already retry); `tokens` gives the Hub token for
-  // them. `xet` reads Xet-backed files. `cache` may be nullptr (no
-  // persistence); `xet` may be nullptr when only revisions are resolved.
+  // them. `xet` reads Xet-backed files; it may be nullptr when none is read
+  // (a Xet read then fails with kUnimplemented).
   HubRepoSource(hub::HubClient* client, hub::HttpTransport* transport,
-                hub::TokenProvider* tokens, XetReader* xet, chunkstore::ChunkCache* cache);
+                hub::TokenProvider* tokens, XetReader* xet);
 
   // GET /api/{T}s/{repo}/revision/{rev}: "sha" and "lastModified" (the date
   // of that commit).
@@ -79,9 +74,13 @@ class HubRepoSource final : public RepoSource {
                                        std::string_view revision) override;
   Result<std::vector<hub::TreeEntry>> ListDir(const hub::RepoId& repo, std::string_view commit,
                                               std::string_view dir) override;
+  // GET .../tree/{commit}/{dir}?recursive=true, every page.
+  Result<std::vector<hub::TreeEntry>> ListRecursive(const hub::RepoId& repo,
+                                                    std::string_view commit,
+                                                    std::string_view dir) override;
   // Xet files through the XetReader; others through a RegularFileReader
-  // (files up to kSmallFileBytes whole, checked against their git blob id
-  // and cached by git oid; larger ones by Range, lengths checked).
+  // (files up to kSmallFileBytes whole, checked against their git blob id;
+  // larger ones by Range, lengths checked), not cached.
   Result<size_t> Read(const FileContent& file, uint64_t offset, std::span<uint8_t> out) override;
   // Xet reads are first noted in `cas` (which must outlive this object), for
   // a mount of several repos.
@@ -95,7 +94,6 @@ class HubRepoSource final : public RepoSource {
  private:
   hub::HubClient* const client_;
   XetReader* const xet_;
-  chunkstore::ChunkCache* const cache_;
   RegularFileReader regular_;
   PerRepoXetCas* routing_ = nullptr;
 };

@@ -1,21 +1,20 @@
-// RepoView: the metadata side of reading a repo (revisions, listings, file
-// entries) and the content of regular (non-Xet) git files, with the offline
-// behaviour of design §3 / issue item 6:
-//   - a branch or tag resolves through the Hub and is recorded in the
-//     RevisionStore; when the Hub is unreachable (or HF_HUB_OFFLINE=1) it
-//     resolves to the last commit recorded, flagged possibly stale;
-//   - tree listings are cached per (commit, dir) in the chunk cache, so they
-//     are immutable and available offline;
-//   - regular files come from `resolve` (with Range) and are cached whole by
-//     git oid when small.
-// Once a request finds the endpoint unreachable, later calls go straight to
-// the cache (fail fast) for the life of the view.
+// RepoView: what the read commands (`hubfs ls`, `hubfs cat`) ask of a repo,
+// in their terms, over the RepoSource stack the mount uses too
+// (cli/services.h: CachingRepoSource over OfflineRepoSource over
+// HubRepoSource, with a RevisionStore and fail-fast for one-shot commands):
+//   - Resolve: revision (or the default "main") -> commit, a 40-hex revision
+//     as is without a request, possibly stale when the Hub was not asked;
+//   - List / Stat: sorted listings and single entries, from the cache when
+//     the stack has them;
+//   - ReadRegular: regular git files, through the stack (small ones cached);
+//   - CasTokens: the token source for reading Xet files with a XetReader,
+//     stopped by the stack's offline policy.
+// It keeps no state and no cache of its own.
 //
 // Thread-safety: all methods are thread-safe; no lock is held across I/O.
 #ifndef HUBFS_FS_CONTENT_REPO_VIEW_H_
 #define HUBFS_FS_CONTENT_REPO_VIEW_H_
 
-#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -23,17 +22,14 @@
 #include <string_view>
 #include <vector>
 
-#include "chunkstore/cache.h"
 #include "common/status.h"
-#include "fs/content/regular_file.h"
-#include "fs/content/revision_store.h"
+#include "fs/content/caching_repo_source.h"  // also the listing codec (DecodeListing)
+#include "fs/content/offline_repo_source.h"
+#include "fs/content/repo_source.h"
 #include "fs/content/xet_cas.h"
-#include "fs/content/xet_reader.h"
-#include "hub/http.h"
 #include "hub/hub_client.h"
 #include "hub/hub_types.h"
 #include "hub/repo_id.h"
-#include "hub/settings.h"
 
 namespace hubfs::fs {
 
@@ -43,24 +39,15 @@ struct ResolvedRevision {
   bool possibly_stale = false;  // from the RevisionStore, the Hub was not asked
 };
 
-struct RepoViewOptions {
-  // HF_HUB_OFFLINE: never send a request.
-  bool offline = false;
-  // Regular files up to this size are fetched whole and cached by git oid;
-  // larger ones are read with ranged GETs and not cached.
-  uint64_t max_small_file_bytes = 32ull << 20;
-};
-
 // How a file's content is stored.
 enum class ContentKind { kXet, kRegular, kLegacyLfs };
 ContentKind KindOf(const hub::TreeEntry& entry);
 
 class RepoView {
  public:
-  // Everything must outlive the view; `cache` may be nullptr.
-  RepoView(hub::HubClient* hub, hub::HttpTransport* transport, hub::TokenProvider* tokens,
-           chunkstore::ChunkCache* cache, const RevisionStore* revisions,
-           RepoViewOptions options);
+  // Everything must outlive the view. `source` is the top of the stack,
+  // `policy` the stack's offline layer; `hub` issues CAS tokens.
+  RepoView(RepoSource* source, OfflineRepoSource* policy, hub::HubClient* hub);
 
   // Revision (nullopt: the default branch, "main") → commit. A 40-hex sha is
   // returned as is, without a request. Errors: the Hub's (kNotFound with
@@ -81,36 +68,22 @@ class RepoView {
 
   // Reads a regular git file. Returns the byte count (short only at the
   // end). Errors: kUnavailable offline when not cached, kCorrupt on a size
-  // mismatch, the Hub's errors.
+  // or git blob id mismatch, the Hub's errors.
   Result<size_t> ReadRegular(const hub::RepoId& repo, std::string_view commit,
                              const hub::TreeEntry& entry, uint64_t offset, std::span<uint8_t> out);
 
   // A CAS token source for reading Xet files of `repo` at `commit`. It
-  // fails fast (kUnavailable) when the view is offline.
+  // fails fast (kUnavailable) when the stack is offline.
   CasTokenSource CasTokens(const hub::RepoId& repo, std::string commit);
 
   // True once offline mode is on or a request found the endpoint unreachable.
-  bool offline() const { return offline_.load(std::memory_order_relaxed); }
+  bool offline() const { return policy_->offline(); }
 
  private:
-  Status OfflineError(std::string_view what) const;
-  void NoteFailure(const Status& st);
-
+  RepoSource* const source_;
+  OfflineRepoSource* const policy_;
   hub::HubClient* const hub_;
-  hub::HttpTransport* const transport_;
-  hub::TokenProvider* const tokens_;
-  chunkstore::ChunkCache* const cache_;
-  const RevisionStore* const revisions_;
-  const RepoViewOptions options_;
-  std::atomic<bool> offline_;
-  std::atomic<bool> unreachable_{false};
-  RegularFileReader regular_;
 };
-
-// Listing cache payload: JSON array of entries (our own compact field names).
-std::vector<uint8_t> EncodeListing(const std::vector<hub::TreeEntry>& entries);
-// Errors: kCorrupt.
-Result<std::vector<hub::TreeEntry>> DecodeListing(std::span<const uint8_t> payload);
 
 }  // namespace hubfs::fs
 

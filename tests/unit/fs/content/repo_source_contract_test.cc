@@ -1,6 +1,8 @@
-// One contract for every RepoSource: the in-memory fake the core's tests use
-// and HubRepoSource (over a fake transport answering as the Hub does) give
-// the same answers for the same repo.
+// One contract for every RepoSource: the in-memory fake the core's tests use,
+// HubRepoSource (over a fake transport answering as the Hub does) and the
+// stack the mount and the commands use (CachingRepoSource over
+// OfflineRepoSource over HubRepoSource, with a real chunk cache) give the
+// same answers for the same repo.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -11,11 +13,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chunkstore/cache.h"
 #include "common/clock.h"
+#include "fs/content/caching_repo_source.h"
+#include "fs/content/offline_repo_source.h"
 #include "fs/content/repo_source_hub.h"
+#include "fs/content/revision_store.h"
 #include "hub/fake_transport.h"
 #include "hub/hub_client.h"
 #include "hub/settings.h"
+#include "tests/unit/chunkstore/cache_test_util.h"
 #include "tests/unit/fs/content/fake_repo_source.h"
 
 namespace hubfs::fs {
@@ -48,6 +55,7 @@ class HubResponder {
 
   Result<hub::HttpResponse> operator()(const hub::RecordedRequest& req) const {
     std::string url = req.url;
+    const bool recursive = url.find("?recursive=true") != std::string::npos;
     const std::string api = std::string(kEndpoint) + "/api/models/" + f_.repo.Id();
     const std::string resolve = std::string(kEndpoint) + "/" + f_.repo.Id() + "/resolve/";
     if (size_t q = url.find('?'); q != std::string::npos) url.resize(q);
@@ -64,19 +72,25 @@ class HubResponder {
                         {"converts", nlohmann::json::array()},
                         {"pullRequests", nlohmann::json::array()}});
     }
-    if (url.rfind(api + "/tree/", 0) == 0) return Tree(url.substr(api.size() + 6));
+    if (url.rfind(api + "/tree/", 0) == 0) return Tree(url.substr(api.size() + 6), recursive);
     if (url.rfind(resolve, 0) == 0) return File(url.substr(resolve.size()), req);
     return Json(404, {{"error", "unknown " + url}});
   }
 
  private:
-  Result<hub::HttpResponse> Tree(const std::string& rest) const {
+  Result<hub::HttpResponse> Tree(const std::string& rest, bool recursive) const {
     const size_t slash = rest.find('/');
     const std::string commit = rest.substr(0, slash);
     const std::string dir = slash == std::string::npos ? "" : rest.substr(slash + 1);
     if (commit != f_.commit) return Json(404, {{"error", "no"}}, "RevisionNotFound");
     auto children = f_.Children(dir);
     if (!children) return Json(404, {{"error", "no"}}, "EntryNotFound");
+    // Recursive: every level below, directories first, as one answer.
+    for (size_t i = 0; recursive && i < children->size(); ++i) {
+      if ((*children)[i].type != hub::TreeEntry::Type::kDirectory) continue;
+      auto below = f_.Children((*children)[i].path);
+      if (below) children->insert(children->end(), below->begin(), below->end());
+    }
     nlohmann::json out = nlohmann::json::array();
     for (const hub::TreeEntry& e : *children) {
       const bool is_dir = e.type == hub::TreeEntry::Type::kDirectory;
@@ -110,9 +124,13 @@ class HubResponder {
 
 // A source under test and what it needs to live.
 struct SourceUnderTest {
+  std::unique_ptr<chunkstore::cache_testing::TempDir> dir;
+  std::unique_ptr<chunkstore::ChunkCache> cache;
+  std::unique_ptr<RevisionStore> revisions;
   std::unique_ptr<hub::FakeHttpTransport> transport;
   std::unique_ptr<hub::StaticTokenProvider> tokens;
   std::unique_ptr<hub::HubClient> client;
+  std::vector<std::unique_ptr<RepoSource>> below;  // layers under `source`
   std::unique_ptr<RepoSource> source;
 };
 
@@ -133,7 +151,27 @@ SourceUnderTest MakeHub(const RepoFixture& f) {
   s.client = std::make_unique<hub::HubClient>(s.transport.get(), SystemClock::Default(),
                                               s.tokens.get(), o);
   s.source = std::make_unique<HubRepoSource>(s.client.get(), s.transport.get(), s.tokens.get(),
-                                             nullptr, nullptr);
+                                             nullptr);
+  return s;
+}
+
+// As cli/services.h stacks them for a command (fail fast, revisions
+// recorded), over a real chunk cache.
+SourceUnderTest MakeStack(const RepoFixture& f) {
+  SourceUnderTest s = MakeHub(f);
+  s.dir = std::make_unique<chunkstore::cache_testing::TempDir>();
+  chunkstore::CacheOptions o;
+  o.dir = s.dir->Sub("cache");
+  o.durable = false;
+  o.max_bytes = 64 << 20;
+  auto cache = chunkstore::ChunkCache::Open(o);
+  EXPECT_TRUE(cache.ok()) << cache.status();
+  if (cache.ok()) s.cache = std::move(*cache);
+  s.revisions = std::make_unique<RevisionStore>(s.dir->Sub("refs"));
+  s.below.push_back(std::move(s.source));
+  s.below.push_back(std::make_unique<OfflineRepoSource>(
+      s.below.back().get(), OfflineOptions{false, true, s.revisions.get(), kEndpoint}));
+  s.source = std::make_unique<CachingRepoSource>(s.below.back().get(), s.cache.get());
   return s;
 }
 
@@ -218,6 +256,34 @@ TEST_P(RepoSourceContractTest, ReadsAnyRangeShortOnlyAtTheEnd) {
   EXPECT_EQ(*n, 0u);
 }
 
+TEST_P(RepoSourceContractTest, AnswersFromTheHubAreNotStale) {
+  auto r = source().ResolveRevision(fixture_.repo, fixture_.branch);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->possibly_stale);
+}
+
+TEST_P(RepoSourceContractTest, ListsEveryDescendantRecursively) {
+  auto all = source().ListRecursive(fixture_.repo, fixture_.commit, "");
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::vector<std::string> paths;
+  for (const auto& e : *all) {
+    paths.push_back(e.path + (e.type == hub::TreeEntry::Type::kDirectory ? "/" : ""));
+  }
+  std::sort(paths.begin(), paths.end());
+  EXPECT_EQ(paths, (std::vector<std::string>{"README.md", "config.json", "sub/", "sub/a.txt",
+                                             "sub/deeper/", "sub/deeper/b.txt"}));
+  auto sub = source().ListRecursive(fixture_.repo, fixture_.commit, "sub");
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  EXPECT_EQ(sub->size(), 3u);
+  // Asked again (the stack answers from its cache): the same entries.
+  auto again = source().ListRecursive(fixture_.repo, fixture_.commit, "sub");
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(again->size(), 3u);
+  auto missing = source().ListRecursive(fixture_.repo, fixture_.commit, "nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
+}
+
 TEST_P(RepoSourceContractTest, ListsTheRepoRefs) {
   auto refs = source().ListRefs(fixture_.repo);
   ASSERT_TRUE(refs.ok()) << refs.status();
@@ -226,11 +292,15 @@ TEST_P(RepoSourceContractTest, ListsTheRepoRefs) {
   EXPECT_EQ(refs->branches[0].target_commit, fixture_.commit);
 }
 
+std::string SourceName(const ::testing::TestParamInfo<Factory>& param) {
+  static const char* const kNames[] = {"Fake", "Hub", "Stack"};
+  return kNames[param.index];
+}
+
 INSTANTIATE_TEST_SUITE_P(Sources, RepoSourceContractTest,
-                         ::testing::Values(Factory(MakeFake), Factory(MakeHub)),
-                         [](const ::testing::TestParamInfo<Factory>& param) {
-                           return param.index == 0 ? std::string("Fake") : std::string("Hub");
-                         });
+                         ::testing::Values(Factory(MakeFake), Factory(MakeHub),
+                                           Factory(MakeStack)),
+                         SourceName);
 
 }  // namespace
 }  // namespace hubfs::fs

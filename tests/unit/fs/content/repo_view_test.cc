@@ -8,6 +8,7 @@
 
 #include "chunkstore/cache.h"
 #include "common/clock.h"
+#include "fs/content/repo_source_hub.h"
 #include "hub/hub_client.h"
 #include "tests/unit/chunkstore/cache_test_util.h"
 
@@ -104,15 +105,22 @@ class RepoViewTest : public ::testing::Test {
     revisions_ = std::make_unique<RevisionStore>(dir_.Sub("refs"));
   }
 
+  // A command's stack (as cli/services.h builds it): cache over offline
+  // policy (fail fast, RevisionStore) over the Hub.
   std::unique_ptr<RepoView> NewView(bool offline = false) {
     hub::HubClientOptions ho;
     ho.endpoint = kEndpoint;
     ho.offline = offline;
     hubs_.push_back(std::make_unique<hub::HubClient>(&fake_, &clock_, &tokens_, ho));
-    RepoViewOptions vo;
-    vo.offline = offline;
-    return std::make_unique<RepoView>(hubs_.back().get(), &fake_, &tokens_, cache_.get(),
-                                      revisions_.get(), vo);
+    sources_.push_back(
+        std::make_unique<HubRepoSource>(hubs_.back().get(), &fake_, &tokens_, nullptr));
+    RepoSource* hub = sources_.back().get();
+    auto policy = std::make_unique<OfflineRepoSource>(
+        hub, OfflineOptions{offline, /*fail_fast=*/true, revisions_.get(), kEndpoint});
+    OfflineRepoSource* offline_layer = policy.get();
+    sources_.push_back(std::move(policy));
+    sources_.push_back(std::make_unique<CachingRepoSource>(offline_layer, cache_.get()));
+    return std::make_unique<RepoView>(sources_.back().get(), offline_layer, hubs_.back().get());
   }
 
   const hub::RepoId repo_{hub::RepoType::kModel, "org", "repo"};
@@ -121,6 +129,7 @@ class RepoViewTest : public ::testing::Test {
   FakeClock clock_;
   hub::StaticTokenProvider tokens_{std::string("hf_secret")};
   std::vector<std::unique_ptr<hub::HubClient>> hubs_;
+  std::vector<std::unique_ptr<RepoSource>> sources_;
   std::unique_ptr<chunkstore::ChunkCache> cache_;
   std::unique_ptr<RevisionStore> revisions_;
 };
