@@ -34,12 +34,12 @@
 namespace hubfs::cli {
 namespace {
 
-constexpr uint64_t kDefaultCacheSize = 10ull << 30;
 constexpr size_t kCatBlock = 8u << 20;
 
 struct CommonOptions {
   std::optional<std::string> cache_dir;
-  uint64_t cache_size = kDefaultCacheSize;
+  // --cache-size; unset: $HUBFS_CACHE_SIZE, else the cache's default (10G).
+  std::optional<uint64_t> cache_size;
   std::optional<std::string> shared_cache;  // --shared-cache URL
   std::vector<std::string> positional;
 };
