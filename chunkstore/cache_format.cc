@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "chunkstore/cache_checksum.h"
+#include "common/little_endian.h"
 
 namespace hubfs::chunkstore {
 
@@ -60,27 +61,19 @@ ZstdContexts& ThreadZstd() {
 // Listing keys replace the dir with this marker + BLAKE3(dir) when too long.
 constexpr char kHashedDirMarker = '\xff';
 
-void PutU32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint32_t GetU32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
 
 // Writes the checksum lanes of a value into header[12..24).
 void PutChecksum(std::string_view key, uint8_t* h, std::span<const uint8_t> payload) {
   const std::array<uint32_t, 3> lanes =
       EntryChecksum(key, std::span<const uint8_t, 12>(h, 12), payload);
-  for (int i = 0; i < 3; ++i) PutU32(h + 12 + 4 * i, lanes[i]);
+  for (int i = 0; i < 3; ++i) StoreLe32(h + 12 + 4 * i, lanes[i]);
 }
 
 bool ChecksumMatches(std::string_view key, const uint8_t* h, std::span<const uint8_t> payload) {
   const std::array<uint32_t, 3> lanes =
       EntryChecksum(key, std::span<const uint8_t, 12>(h, 12), payload);
   for (int i = 0; i < 3; ++i) {
-    if (GetU32(h + 12 + 4 * i) != lanes[i]) return false;
+    if (LoadLe32(h + 12 + 4 * i) != lanes[i]) return false;
   }
   return true;
 }
@@ -223,8 +216,8 @@ Result<std::vector<uint8_t>> EncodeValue(std::string_view key, CacheKind kind,
   h[1] = static_cast<uint8_t>(kind);
   h[2] = codec;
   h[3] = 0;
-  PutU32(h + 4, static_cast<uint32_t>(out.size() - kHeaderSize));
-  PutU32(h + 8, static_cast<uint32_t>(payload.size()));
+  StoreLe32(h + 4, static_cast<uint32_t>(out.size() - kHeaderSize));
+  StoreLe32(h + 8, static_cast<uint32_t>(payload.size()));
   PutChecksum(key, h, std::span<const uint8_t>(out).subspan(kHeaderSize));
   return out;
 }
@@ -238,8 +231,8 @@ Status VerifyValue(std::string_view key, std::span<const uint8_t> stored) {
   const auto kind = KeyKind(key);
   if (!kind || h[1] != static_cast<uint8_t>(*kind)) return CorruptError("cache entry kind mismatch");
   if (h[2] != kCodecNone && h[2] != kCodecZstd) return CorruptError("cache entry unknown codec");
-  const uint32_t payload_len = GetU32(h + 4);
-  const uint32_t decoded_len = GetU32(h + 8);
+  const uint32_t payload_len = LoadLe32(h + 4);
+  const uint32_t decoded_len = LoadLe32(h + 8);
   if (payload_len != stored.size() - kHeaderSize) {
     return CorruptError("cache entry length mismatch");
   }
@@ -261,7 +254,7 @@ Result<std::vector<uint8_t>> DecodeVerified(std::span<const uint8_t> stored) {
   if (stored.size() < kHeaderSize) return CorruptError("cache entry shorter than its header");
   const std::span<const uint8_t> payload = stored.subspan(kHeaderSize);
   if (stored[2] == kCodecNone) return std::vector<uint8_t>(payload.begin(), payload.end());
-  const uint32_t decoded_len = GetU32(stored.data() + 8);
+  const uint32_t decoded_len = LoadLe32(stored.data() + 8);
   if (decoded_len > kMaxDecodedSize) return CorruptError("cache entry bad decoded length");
   std::vector<uint8_t> out(decoded_len);
   ZSTD_DCtx* dctx = ThreadZstd().d;

@@ -1,4 +1,5 @@
 #include "chunkstore/shard.h"
+#include "common/little_endian.h"
 
 #include <algorithm>
 #include <cassert>
@@ -40,10 +41,6 @@ class Writer {
   std::vector<uint8_t>* out_;
 };
 
-uint32_t LoadU32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-uint64_t LoadU64(const uint8_t* p) { return uint64_t{LoadU32(p)} | uint64_t{LoadU32(p + 4)} << 32; }
 Hash LoadHash(const uint8_t* p) {
   Hash h;
   std::memcpy(h.bytes.data(), p, 32);
@@ -77,22 +74,22 @@ void WriteFooter(const ShardFooter& f, Writer* w) {
 
 ShardFooter ReadFooter(const uint8_t* p) {
   ShardFooter f;
-  f.version = LoadU64(p);
-  f.file_info_offset = LoadU64(p + 8);
-  f.cas_info_offset = LoadU64(p + 16);
-  f.file_lookup_offset = LoadU64(p + 24);
-  f.file_lookup_num_entry = LoadU64(p + 32);
-  f.xorb_lookup_offset = LoadU64(p + 40);
-  f.xorb_lookup_num_entry = LoadU64(p + 48);
-  f.chunk_lookup_offset = LoadU64(p + 56);
-  f.chunk_lookup_num_entry = LoadU64(p + 64);
+  f.version = LoadLe64(p);
+  f.file_info_offset = LoadLe64(p + 8);
+  f.cas_info_offset = LoadLe64(p + 16);
+  f.file_lookup_offset = LoadLe64(p + 24);
+  f.file_lookup_num_entry = LoadLe64(p + 32);
+  f.xorb_lookup_offset = LoadLe64(p + 40);
+  f.xorb_lookup_num_entry = LoadLe64(p + 48);
+  f.chunk_lookup_offset = LoadLe64(p + 56);
+  f.chunk_lookup_num_entry = LoadLe64(p + 64);
   std::memcpy(f.hmac_key.data(), p + 72, 32);
-  f.creation_timestamp = LoadU64(p + 104);
-  f.key_expiry = LoadU64(p + 112);
-  f.stored_bytes_on_disk = LoadU64(p + 168);
-  f.materialized_bytes = LoadU64(p + 176);
-  f.stored_bytes = LoadU64(p + 184);
-  f.footer_offset = LoadU64(p + 192);
+  f.creation_timestamp = LoadLe64(p + 104);
+  f.key_expiry = LoadLe64(p + 112);
+  f.stored_bytes_on_disk = LoadLe64(p + 168);
+  f.materialized_bytes = LoadLe64(p + 176);
+  f.stored_bytes = LoadLe64(p + 184);
+  f.footer_offset = LoadLe64(p + 192);
   return f;
 }
 
@@ -108,8 +105,8 @@ Status ParseFileSection(std::span<const uint8_t> bytes, size_t end, size_t* pos,
     if (IsBookendHash(rec)) return Status::Ok();
     ShardFile file;
     file.file_hash = LoadHash(rec);
-    const uint32_t flags = LoadU32(rec + 32);
-    const uint32_t n = LoadU32(rec + 36);
+    const uint32_t flags = LoadLe32(rec + 32);
+    const uint32_t n = LoadLe32(rec + 36);
     const std::string where = "file " + std::to_string(files->size()) + ": ";
     if ((flags & ~kKnownFileFlags) != 0) {
       return ShardCorrupt(where + "unknown flags " + std::to_string(flags));
@@ -132,9 +129,9 @@ Status ParseFileSection(std::span<const uint8_t> bytes, size_t end, size_t* pos,
       *pos += kShardRecordSize;
       ShardTerm t;
       t.xorb_hash = LoadHash(e);
-      t.unpacked_bytes = LoadU32(e + 36);
-      t.chunk_start = LoadU32(e + 40);
-      t.chunk_end = LoadU32(e + 44);
+      t.unpacked_bytes = LoadLe32(e + 36);
+      t.chunk_start = LoadLe32(e + 40);
+      t.chunk_end = LoadLe32(e + 44);
       if (t.chunk_start >= t.chunk_end) {
         return ShardCorrupt(where + "term " + std::to_string(i) + " has an empty chunk range");
       }
@@ -164,9 +161,9 @@ Status ParseCasSection(std::span<const uint8_t> bytes, size_t end, size_t* pos,
     if (IsBookendHash(rec)) return Status::Ok();
     ShardXorb x;
     x.xorb_hash = LoadHash(rec);
-    const uint32_t n = LoadU32(rec + 36);
-    x.num_bytes_in_xorb = LoadU32(rec + 40);
-    x.num_bytes_on_disk = LoadU32(rec + 44);
+    const uint32_t n = LoadLe32(rec + 36);
+    x.num_bytes_in_xorb = LoadLe32(rec + 40);
+    x.num_bytes_on_disk = LoadLe32(rec + 44);
     if ((uint64_t{n} + 1) * kShardRecordSize > end - *pos) {
       return ShardCorrupt("xorb " + std::to_string(xorbs->size()) + ": " + std::to_string(n) +
                           " chunks run past the end");
@@ -177,9 +174,9 @@ Status ParseCasSection(std::span<const uint8_t> bytes, size_t end, size_t* pos,
       *pos += kShardRecordSize;
       ShardXorbChunk c;
       c.hash = LoadHash(e);
-      c.byte_start = LoadU32(e + 32);
-      c.length = LoadU32(e + 36);
-      c.flags = LoadU32(e + 40);
+      c.byte_start = LoadLe32(e + 32);
+      c.length = LoadLe32(e + 36);
+      c.flags = LoadLe32(e + 40);
       x.chunks.push_back(c);
     }
     xorbs->push_back(std::move(x));
@@ -331,11 +328,11 @@ Result<Shard> ParseShard(std::span<const uint8_t> bytes) {
   if (std::memcmp(bytes.data(), kShardTag, sizeof(kShardTag)) != 0) {
     return ShardCorrupt("bad header tag");
   }
-  const uint64_t version = LoadU64(bytes.data() + 32);
+  const uint64_t version = LoadLe64(bytes.data() + 32);
   if (version != kShardVersion) {
     return ShardCorrupt("unsupported version " + std::to_string(version));
   }
-  const uint64_t footer_size = LoadU64(bytes.data() + 40);
+  const uint64_t footer_size = LoadLe64(bytes.data() + 40);
   if (footer_size != 0 && footer_size != kShardFooterSize) {
     return ShardCorrupt("bad footer size " + std::to_string(footer_size));
   }

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "chunkstore/cache_checksum.h"
+#include "common/little_endian.h"
 #include "common/log.h"
 
 namespace hubfs::chunkstore {
@@ -17,23 +18,6 @@ constexpr std::string_view kKeyPrefix = "hubfs1:";
 // A record is at most a 64 KiB chunk plus its header, compressed or not;
 // anything near a xorb's size is not a record.
 constexpr uint32_t kMaxTierRecord = 1u << 20;
-
-void PutU32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-void PutU64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint32_t GetU32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-uint64_t GetU64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
 
 // CRC-32C of key ‖ header[0, 20) ‖ record.
 uint32_t TierChecksum(const std::string& key, const uint8_t* header20,
@@ -66,28 +50,28 @@ std::vector<uint8_t> EncodeTierValue(const std::string& key, uint64_t record_off
   uint8_t* h = v.data();
   std::memset(h, 0, kTierHeaderSize);
   h[0] = kTierFormatVersion;
-  PutU64(h + 4, record_offset);
-  PutU32(h + 12, static_cast<uint32_t>(record.size()));
-  PutU32(h + 20, TierChecksum(key, h, record));
+  StoreLe64(h + 4, record_offset);
+  StoreLe32(h + 12, static_cast<uint32_t>(record.size()));
+  StoreLe32(h + 20, TierChecksum(key, h, record));
   return v;
 }
 
 Result<TierRecord> DecodeTierValue(const std::string& key, std::span<const uint8_t> value) {
   if (value.size() < kTierHeaderSize) return CorruptError("tier entry " + key + ": too short");
   const uint8_t* h = value.data();
-  if (h[0] != kTierFormatVersion || h[1] != 0 || h[2] != 0 || h[3] != 0 || GetU32(h + 16) != 0) {
+  if (h[0] != kTierFormatVersion || h[1] != 0 || h[2] != 0 || h[3] != 0 || LoadLe32(h + 16) != 0) {
     return CorruptError("tier entry " + key + ": unknown version");
   }
-  const uint32_t len = GetU32(h + 12);
+  const uint32_t len = LoadLe32(h + 12);
   if (len == 0 || len > kMaxTierRecord || len != value.size() - kTierHeaderSize) {
     return CorruptError("tier entry " + key + ": bad length");
   }
   std::span<const uint8_t> record = value.subspan(kTierHeaderSize);
-  if (GetU32(h + 20) != TierChecksum(key, h, record)) {
+  if (LoadLe32(h + 20) != TierChecksum(key, h, record)) {
     return CorruptError("tier entry " + key + ": checksum mismatch");
   }
   TierRecord out;
-  out.offset = GetU64(h + 4);
+  out.offset = LoadLe64(h + 4);
   out.record.assign(record.begin(), record.end());
   return out;
 }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "chunkstore/xorb.h"
+#include "common/little_endian.h"
 
 namespace hubfs::chunkstore {
 
@@ -11,12 +12,6 @@ namespace {
 constexpr uint8_t kHashSectionIdent[7] = {'X', 'B', 'L', 'B', 'H', 'S', 'H'};
 constexpr uint8_t kBoundarySectionIdent[7] = {'X', 'B', 'L', 'B', 'B', 'N', 'D'};
 
-uint32_t LoadU32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-void AppendU32(std::vector<uint8_t>* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
 void AppendBytes(std::vector<uint8_t>* out, const uint8_t* p, size_t n) {
   out->insert(out->end(), p, p + n);
 }
@@ -32,20 +27,20 @@ std::vector<uint8_t> SerializeXorbFooter(const XorbInfo& info, uint32_t nonce) {
   AppendBytes(&out, info.hash.bytes.data(), 32);
   AppendBytes(&out, kHashSectionIdent, sizeof(kHashSectionIdent));
   out.push_back(0);
-  AppendU32(&out, n);
+  AppendLe32(&out, n);
   for (const XorbChunkInfo& c : info.chunks) AppendBytes(&out, c.hash.bytes.data(), 32);
   AppendBytes(&out, kBoundarySectionIdent, sizeof(kBoundarySectionIdent));
   out.push_back(1);
-  AppendU32(&out, n);
-  for (const XorbChunkInfo& c : info.chunks) AppendU32(&out, c.record_end);
+  AppendLe32(&out, n);
+  for (const XorbChunkInfo& c : info.chunks) AppendLe32(&out, c.record_end);
   uint32_t unpacked = 0;
-  for (const XorbChunkInfo& c : info.chunks) AppendU32(&out, unpacked += c.length);
-  AppendU32(&out, n);
-  AppendU32(&out, 52 + 40 * n);
-  AppendU32(&out, 40 + 8 * n);
-  AppendU32(&out, nonce);
+  for (const XorbChunkInfo& c : info.chunks) AppendLe32(&out, unpacked += c.length);
+  AppendLe32(&out, n);
+  AppendLe32(&out, 52 + 40 * n);
+  AppendLe32(&out, 40 + 8 * n);
+  AppendLe32(&out, nonce);
   out.resize(out.size() + 12, 0);
-  AppendU32(&out, static_cast<uint32_t>(out.size()));
+  AppendLe32(&out, static_cast<uint32_t>(out.size()));
   return out;
 }
 
@@ -67,7 +62,7 @@ class FooterReader {
   }
   bool U32(uint32_t* v) {
     if (!Has(4)) return false;
-    *v = LoadU32(in_.data() + pos_);
+    *v = LoadLe32(in_.data() + pos_);
     pos_ += 4;
     return true;
   }
@@ -113,7 +108,7 @@ Status CheckBoundaries(const XorbInfo& info) {
 
 Result<XorbInfo> ParseXorbFooter(std::span<const uint8_t> stored_bytes) {
   if (stored_bytes.size() < 4) return FooterCorrupt("missing length");
-  const uint32_t info_length = LoadU32(stored_bytes.data() + stored_bytes.size() - 4);
+  const uint32_t info_length = LoadLe32(stored_bytes.data() + stored_bytes.size() - 4);
   if (info_length > stored_bytes.size() - 4) {
     return FooterCorrupt("length " + std::to_string(info_length) + " exceeds the object");
   }

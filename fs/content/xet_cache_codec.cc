@@ -3,6 +3,8 @@
 #include <cstring>
 #include <string>
 
+#include "common/little_endian.h"
+
 namespace hubfs::fs {
 namespace {
 
@@ -13,23 +15,6 @@ constexpr size_t kTermRecord = 48;
 constexpr size_t kLayoutHeader = 8;
 constexpr size_t kLayoutRecord = 8;
 
-void PutU32(std::vector<uint8_t>* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void PutU64(std::vector<uint8_t>* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-uint32_t GetU32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-uint64_t GetU64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
 }  // namespace
 
 std::vector<uint8_t> EncodeTerms(std::span<const chunkstore::ReconTerm> terms,
@@ -37,13 +22,13 @@ std::vector<uint8_t> EncodeTerms(std::span<const chunkstore::ReconTerm> terms,
   std::vector<uint8_t> out(4, 0);
   out.reserve(kTermsHeader + terms.size() * kTermRecord);
   out[0] = kTermsVersion;
-  PutU32(&out, static_cast<uint32_t>(terms.size()));
-  PutU64(&out, file_size);
+  AppendLe32(&out, static_cast<uint32_t>(terms.size()));
+  AppendLe64(&out, file_size);
   for (const chunkstore::ReconTerm& t : terms) {
     for (uint8_t b : t.xorb.bytes) out.push_back(b);
-    PutU32(&out, t.range.start);
-    PutU32(&out, t.range.end);
-    PutU64(&out, t.unpacked_length);
+    AppendLe32(&out, t.range.start);
+    AppendLe32(&out, t.range.end);
+    AppendLe64(&out, t.unpacked_length);
   }
   return out;
 }
@@ -53,8 +38,8 @@ Result<std::vector<chunkstore::ReconTerm>> DecodeTerms(std::span<const uint8_t> 
   if (p.size() < kTermsHeader || p[0] != kTermsVersion || p[1] != 0 || p[2] != 0 || p[3] != 0) {
     return CorruptError("cached terms: bad header");
   }
-  const uint32_t count = GetU32(p.data() + 4);
-  if (GetU64(p.data() + 8) != file_size) return CorruptError("cached terms: file size differs");
+  const uint32_t count = LoadLe32(p.data() + 4);
+  if (LoadLe64(p.data() + 8) != file_size) return CorruptError("cached terms: file size differs");
   if ((p.size() - kTermsHeader) / kTermRecord != count ||
       (p.size() - kTermsHeader) % kTermRecord != 0) {
     return CorruptError("cached terms: count does not match the length");
@@ -65,9 +50,9 @@ Result<std::vector<chunkstore::ReconTerm>> DecodeTerms(std::span<const uint8_t> 
     const uint8_t* r = p.data() + kTermsHeader + size_t{i} * kTermRecord;
     chunkstore::ReconTerm& t = terms[i];
     std::memcpy(t.xorb.bytes.data(), r, 32);
-    t.range.start = GetU32(r + 32);
-    t.range.end = GetU32(r + 36);
-    t.unpacked_length = GetU64(r + 40);
+    t.range.start = LoadLe32(r + 32);
+    t.range.end = LoadLe32(r + 36);
+    t.unpacked_length = LoadLe64(r + 40);
     if (t.range.start >= t.range.end || t.unpacked_length == 0 ||
         t.unpacked_length > uint64_t{t.range.size()} * 131072 ||
         t.unpacked_length > file_size - total) {
@@ -120,10 +105,10 @@ std::vector<uint8_t> EncodeLayout(const LearnedLayout& layout) {
   out.reserve(kLayoutHeader + layout.lengths.size() * kLayoutRecord);
   out[0] = kLayoutVersion;
   out[1] = layout.count_known ? 1 : 0;
-  PutU32(&out, static_cast<uint32_t>(layout.lengths.size()));
+  AppendLe32(&out, static_cast<uint32_t>(layout.lengths.size()));
   for (size_t k = 0; k < layout.lengths.size(); ++k) {
-    PutU32(&out, layout.lengths[k]);
-    PutU32(&out, layout.lengths[k] != 0 ? layout.record_starts[k] : 0);
+    AppendLe32(&out, layout.lengths[k]);
+    AppendLe32(&out, layout.lengths[k] != 0 ? layout.record_starts[k] : 0);
   }
   return out;
 }
@@ -133,7 +118,7 @@ Result<LearnedLayout> DecodeLayout(std::span<const uint8_t> p) {
       p[3] != 0) {
     return CorruptError("cached xorb layout: bad header");
   }
-  const uint32_t count = GetU32(p.data() + 4);
+  const uint32_t count = LoadLe32(p.data() + 4);
   if (count > kMaxLayoutChunks || (p.size() - kLayoutHeader) % kLayoutRecord != 0 ||
       (p.size() - kLayoutHeader) / kLayoutRecord != count) {
     return CorruptError("cached xorb layout: count does not match the length");
@@ -144,8 +129,8 @@ Result<LearnedLayout> DecodeLayout(std::span<const uint8_t> p) {
   layout.record_starts.resize(count);
   for (uint32_t k = 0; k < count; ++k) {
     const uint8_t* r = p.data() + kLayoutHeader + size_t{k} * kLayoutRecord;
-    layout.lengths[k] = GetU32(r);
-    layout.record_starts[k] = GetU32(r + 4);
+    layout.lengths[k] = LoadLe32(r);
+    layout.record_starts[k] = LoadLe32(r + 4);
     if (layout.lengths[k] > 131072) return CorruptError("cached xorb layout: chunk too long");
   }
   return layout;
