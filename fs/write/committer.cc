@@ -95,6 +95,19 @@ Result<std::chrono::seconds> CommitBudget::TryTake(int64_t now) {
           1, b->times[b->times.size() - static_cast<size_t>(per_hour_)] + 3600 - now);
       return false;
     }
+    // Half the budget goes at once; the rest is spread over the hour, so a
+    // steady writer (an app that fsyncs often) commits every few tens of
+    // seconds instead of using the budget up in minutes and then waiting
+    // for the better part of an hour.
+    const int burst = std::max(1, per_hour_ / 2);
+    if (static_cast<int>(b->times.size()) >= burst && per_hour_ > burst && !b->times.empty()) {
+      const int64_t spacing = (3600 + (per_hour_ - burst) - 1) / (per_hour_ - burst);
+      const int64_t next = b->times.back() + spacing;
+      if (next > now) {
+        wait = next - now;
+        return false;
+      }
+    }
     b->times.push_back(now);
     return true;
   }));
@@ -333,7 +346,7 @@ bool WriteCommitter::CommitOnce(Status* error) {
     return true;
   }
   if (wait->count() > 0) {
-    *error = ResourceExhaustedError("commit budget of the repo used up; next commit in " +
+    *error = ResourceExhaustedError("commit budget of the repo: next commit in " +
                                     std::to_string(wait->count()) + " s")
                  .WithRetryAfter(*wait);
     return true;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -192,6 +193,31 @@ TEST_F(CommitterTest, TheCommitBudgetIsRespected) {
   auto wait = other.TryTake(SystemClock::Default()->UnixSeconds());
   ASSERT_TRUE(wait.ok());
   EXPECT_GT(wait->count(), 3000);
+}
+
+TEST_F(CommitterTest, TheBudgetSpreadsItsSecondHalfOverTheHour) {
+  // 8 an hour: 4 at once, then one every 900 s, never over 8 in any hour.
+  CommitBudget budget(FileEnv::Default(), (dir_ / "paced").string(), 8);
+  const int64_t t0 = 1'000'000;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(budget.TryTake(t0).value().count(), 0) << i;
+  EXPECT_EQ(budget.TryTake(t0).value().count(), 900);
+  EXPECT_EQ(budget.TryTake(t0 + 899).value().count(), 1);
+  EXPECT_EQ(budget.TryTake(t0 + 900).value().count(), 0);
+  EXPECT_EQ(budget.TryTake(t0 + 1000).value().count(), 800);
+  // A steady writer asking every second gets one commit per 900 s, and the
+  // hour's count never passes the budget.
+  std::vector<int64_t> taken;
+  for (int64_t t = t0 + 1000; t < t0 + 4 * 3600; ++t) {
+    if (budget.TryTake(t).value().count() == 0) taken.push_back(t);
+  }
+  for (size_t i = 0; i < taken.size(); ++i) {
+    const auto in_hour = std::count_if(taken.begin(), taken.end(), [&](int64_t t) {
+      return t > taken[i] - 3600 && t <= taken[i];
+    });
+    EXPECT_LE(in_hour, 8);
+  }
+  for (size_t i = 1; i < taken.size(); ++i) EXPECT_GE(taken[i] - taken[i - 1], 900);
+  EXPECT_GE(taken.size(), 14u);  // ~4 an hour after the first hour's burst
 }
 
 TEST_F(CommitterTest, TheHubs429IsWaitedOutAsItsRetryAfterSays) {
