@@ -23,6 +23,58 @@ namespace {
 
 bool PidAlive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
+}  // namespace
+
+bool WriteProcessRecord(const std::string& dir, pid_t pid, const nlohmann::json& record) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return false;
+  const std::string path = dir + "/" + std::to_string(pid) + ".json";
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << record.dump() << "\n";
+    if (!out.good()) return false;
+  }
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+std::vector<nlohmann::json> ReadLiveProcessRecords(const std::string& dir) {
+  std::vector<nlohmann::json> out;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return out;
+  for (const auto& entry : it) {
+    const auto& p = entry.path();
+    if (p.extension() != ".json") continue;
+    std::ifstream in(p);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    auto j = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer()) continue;
+    if (!PidAlive(j["pid"].get<pid_t>())) {
+      std::error_code rm;
+      std::filesystem::remove(p, rm);
+      continue;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::string RecordString(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+uint64_t RecordNumber(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
+namespace {
+
 // Cache dirs named on the command lines of running hubfs mount processes
 // ("--cache-dir DIR" or "-o ...,cache_dir=DIR").
 std::set<std::string> CacheDirsOfDaemons() {
@@ -59,9 +111,6 @@ std::string MountStatePath(const std::string& cache_dir, pid_t pid) {
 }
 
 bool WriteMountState(const MountState& s) {
-  std::error_code ec;
-  std::filesystem::create_directories(s.cache_dir + "/mounts", ec);
-  if (ec) return false;
   nlohmann::json j = {
       {"pid", s.pid},           {"source", s.source},         {"repo", s.repo},
       {"revision", s.revision}, {"commit", s.commit},         {"mountpoint", s.mountpoint},
@@ -80,15 +129,7 @@ bool WriteMountState(const MountState& s) {
       {"tier_refused", s.tier_refused}, {"tier_bytes", s.tier_bytes},
       {"tier_down", s.tier_down},
   };
-  std::string path = MountStatePath(s.cache_dir, s.pid);
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump() << "\n";
-    if (!out.good()) return false;
-  }
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
+  return WriteProcessRecord(s.cache_dir + "/mounts", s.pid, j);
 }
 
 void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
@@ -122,30 +163,11 @@ void RemoveMountState(const std::string& cache_dir, pid_t pid) {
 
 std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
   std::vector<MountState> out;
-  std::error_code ec;
-  std::filesystem::directory_iterator it(cache_dir + "/mounts", ec);
-  if (ec) return out;
-  for (const auto& entry : it) {
-    const auto& p = entry.path();
-    if (p.extension() != ".json") continue;
-    std::ifstream in(p);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    auto j = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer()) continue;
+  for (const nlohmann::json& j : ReadLiveProcessRecords(cache_dir + "/mounts")) {
     MountState s;
     s.pid = j["pid"].get<pid_t>();
-    if (!PidAlive(s.pid)) {
-      std::error_code rm;
-      std::filesystem::remove(p, rm);
-      continue;
-    }
-    auto str = [&](const char* k) {
-      return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
-    };
-    auto num = [&](const char* k) -> uint64_t {
-      return j.contains(k) && j[k].is_number_unsigned() ? j[k].get<uint64_t>() : 0;
-    };
+    auto str = [&](const char* k) { return RecordString(j, k); };
+    auto num = [&](const char* k) { return RecordNumber(j, k); };
     s.source = str("source");
     s.repo = str("repo");
     s.revision = str("revision");

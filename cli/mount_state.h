@@ -15,9 +15,22 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "fs/content/xet_reader.h"
 
 namespace hubfs::cli {
+
+// The per-process records under <cache>/<kind>/ (mount daemons, prefetches):
+// <dir>/<pid>.json, replaced whole (written beside, then renamed) so that a
+// reader never sees half of one.
+bool WriteProcessRecord(const std::string& dir, pid_t pid, const nlohmann::json& record);
+// The records in `dir` whose process still runs; records of processes gone
+// are removed, unreadable ones (being written, damaged) skipped.
+std::vector<nlohmann::json> ReadLiveProcessRecords(const std::string& dir);
+// A record's field, or "" / 0 when missing or of another type.
+std::string RecordString(const nlohmann::json& record, const char* key);
+uint64_t RecordNumber(const nlohmann::json& record, const char* key);
 
 struct MountState {
   pid_t pid = 0;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -90,6 +91,27 @@ TEST(MountStateTest, ReaderStatsOfAFreshReaderAreSane) {
   EXPECT_EQ(s.fetches_in_flight, 0u);
   EXPECT_EQ(s.readahead_bytes, 0u);
   EXPECT_EQ(s.memory_limit, 128u << 20);
+}
+
+TEST(MountStateTest, ProcessRecordsOfGoneProcessesAreRemovedAndDamagedOnesSkipped) {
+  TempDir dir;
+  const std::string d = dir.path() + "/records";
+  ASSERT_TRUE(WriteProcessRecord(d, getpid(), {{"pid", getpid()}, {"n", 7}, {"s", "x"}}));
+  // A pid that cannot run (beyond pid_max): its record goes away when read.
+  const pid_t gone = 1 << 30;
+  ASSERT_TRUE(WriteProcessRecord(d, gone, {{"pid", gone}}));
+  std::ofstream(d + "/123.json") << "{\"pid\": 12";  // half written
+  std::ofstream(d + "/124.json") << "{\"pid\": \"x\"}";
+  auto records = ReadLiveProcessRecords(d);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(RecordNumber(records[0], "n"), 7u);
+  EXPECT_EQ(RecordString(records[0], "s"), "x");
+  EXPECT_EQ(RecordString(records[0], "n"), "");  // another type
+  EXPECT_EQ(RecordNumber(records[0], "missing"), 0u);
+  EXPECT_FALSE(std::filesystem::exists(d + "/" + std::to_string(gone) + ".json"));
+  EXPECT_TRUE(std::filesystem::exists(d + "/123.json"));  // skipped, not removed
+  EXPECT_FALSE(std::filesystem::exists(d + "/" + std::to_string(getpid()) + ".json.tmp"));
+  EXPECT_TRUE(ReadLiveProcessRecords(dir.path() + "/none").empty());
 }
 
 TEST(MountStateTest, ParseMemoryLimit) {
