@@ -3,7 +3,7 @@
 #include "chunkstore/hash.h"
 #include "common/file_env.h"
 #include "fs/upload/repo_uploader.h"
-#include "fs/write/writable_view.h"
+#include "fs/write/writer_set.h"
 #include "hub/cas_upload.h"
 #include "hub/commit_client.h"
 
@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -114,7 +115,9 @@ struct MountStack {
   std::unique_ptr<hub::CommitClient> commits;
   std::unique_ptr<hub::CasWriter> cas_writer;
   std::unique_ptr<fs::RepoUploader> uploader;
-  std::unique_ptr<fs::WritableView> writable;
+  std::unique_ptr<fs::WriterSet> writers;
+  // Called when a writable view opened (the mount record lists it at once).
+  std::function<void()> writers_changed;
   std::unique_ptr<fs::FuseServer> server;
   std::string what;  // the mounted thing, for messages
   unsigned max_readahead = 0;
@@ -233,9 +236,9 @@ std::string BuildCore(const MountArgs& args, const MountConfig& config, const hu
 // Where a writable view keeps its journal and staging files, one directory
 // per (endpoint, repo, branch) under the cache dir, and the repo's commit
 // budget shared by every mount of it from this cache.
-std::string WriteKey(const hub::Settings& settings, const hub::RepoId& repo,
+std::string WriteKey(const std::string& endpoint, const hub::RepoId& repo,
                      const std::string& branch, bool with_branch) {
-  std::string id = settings.endpoint + "\n" + repo.ToString();
+  std::string id = endpoint + "\n" + repo.ToString();
   if (with_branch) id += "\n" + branch;
   auto digest = chunkstore::Sha256Digest(
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(id.data()), id.size()));
@@ -246,13 +249,10 @@ std::string WriteKey(const hub::Settings& settings, const hub::RepoId& repo,
   return name + "-" + chunkstore::HexLower(digest).substr(0, 16);
 }
 
-// --rw: checks that the revision is a branch (or refs/pr/N) and that the
-// token may write, then builds the write side. Returns an error message or "".
-std::string BuildWritable(const MountArgs& args, const MountConfig& config,
-                          const hub::Source& source, const hub::Settings& settings, MountStack* m) {
-  if (config.multi) {
-    return "--rw is for a single branch (not yet with --revisions or hub mounts)";
-  }
+// A single-branch --rw mount: the revision must be a branch (or refs/pr/N)
+// the token may write. Returns an error message or "".
+std::string CheckWritableBranch(const MountArgs& args, const hub::Source& source,
+                                MountStack* m) {
   const std::string& rev = m->revision;
   const bool pr = rev.rfind("refs/pr/", 0) == 0;
   if (!pr) {
@@ -265,11 +265,6 @@ std::string BuildWritable(const MountArgs& args, const MountConfig& config,
     }
   }
   if (args.create_pr && pr) return "--create-pr needs a branch, not a pull request";
-  hub::CommitClientOptions copts;
-  copts.endpoint = settings.endpoint;
-  copts.offline = settings.offline;
-  m->commits = std::make_unique<hub::CommitClient>(&m->services->transport(), SystemClock::Default(),
-                                                   &m->services->tokens(), copts);
   // A write token proves write access before anything is mounted.
   auto token = m->commits->XetWriteToken(source.repo, rev, args.create_pr);
   if (!token.ok()) {
@@ -282,30 +277,78 @@ std::string BuildWritable(const MountArgs& args, const MountConfig& config,
     }
     return Explain(token.status(), source.repo.ToString(), rev, m->what);
   }
+  return "";
+}
+
+// --rw: builds the write side, one writable view per branch written. A
+// single-branch mount checks its branch and opens its view now; a
+// --revisions or hub mount opens a branch's view on its first change (write
+// access checked then, per repo) and now only those with journaled changes.
+// Returns an error message or "".
+std::string BuildWritable(const MountArgs& args, const MountConfig& config,
+                          const hub::Source& source, const hub::Settings& settings, MountStack* m) {
+  if (config.multi && args.create_pr) {
+    return "--create-pr is for a single branch: a --revisions or hub mount commits to each "
+           "branch directly (mount REPO@BRANCH --rw --create-pr instead)";
+  }
+  hub::CommitClientOptions copts;
+  copts.endpoint = settings.endpoint;
+  copts.offline = settings.offline;
+  m->commits = std::make_unique<hub::CommitClient>(&m->services->transport(), SystemClock::Default(),
+                                                   &m->services->tokens(), copts);
+  if (!config.multi) {
+    if (std::string err = CheckWritableBranch(args, source, m); !err.empty()) return err;
+  }
   m->cas_writer = std::make_unique<hub::CasWriter>(&m->services->transport());
   m->uploader = std::make_unique<fs::RepoUploader>(&m->services->hub(), m->commits.get(),
                                                    m->cas_writer.get(), m->services->cache());
+  const std::string root = config.cache_dir + "/write";
   std::error_code ec;
-  std::filesystem::create_directories(config.cache_dir + "/write", ec);
+  std::filesystem::create_directories(root, ec);
   fs::WritableViewOptions wopts;
   wopts.commit_delay = std::chrono::milliseconds(static_cast<int64_t>(args.commit_delay * 1000));
   wopts.sync_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.sync_timeout * 1000));
   wopts.create_pr = args.create_pr;
-  auto view = fs::WritableView::Open(
-      FileEnv::Default(),
-      config.cache_dir + "/write/" + WriteKey(settings, source.repo, rev, true),
-      config.cache_dir + "/write/budget-" + WriteKey(settings, source.repo, rev, false),
-      source.repo, rev, m->uploader.get(), m->core->BaseReaders(), SystemClock::Default(), wopts);
+  fs::WriterSetHooks hooks;
+  const std::string endpoint = settings.endpoint;
+  hooks.journal_dir = [root, endpoint](const hub::RepoId& repo, const std::string& branch) {
+    return root + "/" + WriteKey(endpoint, repo, branch, true);
+  };
+  hooks.budget_path = [root, endpoint](const hub::RepoId& repo) {
+    return root + "/budget-" + WriteKey(endpoint, repo, "", false);
+  };
+  hooks.check_access = [commits = m->commits.get()](const hub::RepoId& repo,
+                                                    const std::string& branch) {
+    return commits->XetWriteToken(repo, branch, /*create_pr=*/false).status();
+  };
+  hooks.base_readers = [core = m->core.get()](const hub::RepoId& repo, const std::string& branch) {
+    return core->BaseReaders(repo, branch);
+  };
+  hooks.on_opened = [m] {
+    if (m->writers_changed) m->writers_changed();
+  };
+  m->writers = std::make_unique<fs::WriterSet>(FileEnv::Default(), m->uploader.get(),
+                                               SystemClock::Default(), root, endpoint, wopts,
+                                               std::move(hooks));
+  m->core->EnableWrites(m->writers.get());
+  if (config.multi) {
+    const hub::RepoId repo = source.repo;
+    const bool hub = args.hub;
+    const size_t resumed =
+        m->writers->Resume([repo, hub](const hub::RepoId& r) { return hub || r == repo; });
+    if (resumed > 0) {
+      HUBFS_LOG(kInfo) << resumed << " branch view(s) with journaled changes resumed";
+    }
+    return "";
+  }
+  auto view = m->writers->Open(source.repo, m->revision, m->resolved.commit,
+                               /*check_access=*/false);
   if (!view.ok()) {
     return view.status().code() == ErrorCode::kFailedPrecondition
                ? m->what + ": already mounted writable from this cache dir (" +
                      view.status().message() + ")"
                : view.status().ToString();
   }
-  m->writable = std::move(*view);
-  if (Status st = m->writable->SetBaseIfIdle(m->resolved.commit); !st.ok()) return st.ToString();
-  m->core->EnableWrites(m->writable.get());
-  m->writable->Start();
   return "";
 }
 
@@ -390,6 +433,42 @@ std::string RealPath(const std::string& path) {
   return out;
 }
 
+// The write side's part of the mount record: every open view, and their
+// totals (the target and journal of the first, for older readers).
+void FillWriteStats(const std::vector<fs::WriterSet::Entry>& views, MountState* state) {
+  state->writable = true;
+  state->write_views.clear();
+  state->pending = state->commits = state->conflict_prs = 0;
+  state->last_commit_error.clear();
+  state->commits_paused_until = 0;
+  state->commit_pause_reason.clear();
+  for (const fs::WriterSet::Entry& e : views) {
+    const fs::CommitterStats cs = e.view->stats();
+    WriteViewState v;
+    v.repo = e.repo.ToString();
+    v.branch = e.branch;
+    v.target = e.view->target();
+    v.journal_dir = e.view->journal_dir();
+    for (const auto& [path, change] : e.view->Pending()) v.pending += !change.is_dir();
+    v.commits = cs.commits;
+    v.conflict_prs = cs.conflict_prs;
+    v.last_commit_error = cs.last_error;
+    v.commits_paused_until = cs.paused_until;
+    v.commit_pause_reason = cs.pause_reason;
+    state->pending += v.pending;
+    state->commits += v.commits;
+    state->conflict_prs += v.conflict_prs;
+    if (state->last_commit_error.empty()) state->last_commit_error = v.last_commit_error;
+    if (v.commits_paused_until > state->commits_paused_until) {
+      state->commits_paused_until = v.commits_paused_until;
+      state->commit_pause_reason = v.commit_pause_reason;
+    }
+    state->write_views.push_back(std::move(v));
+  }
+  state->write_target = state->write_views.empty() ? "" : state->write_views[0].target;
+  state->journal_dir = state->write_views.empty() ? "" : state->write_views[0].journal_dir;
+}
+
 // Serves until unmounted; the status file is refreshed every 2 s.
 int Run(const MountArgs& args, const hub::Source& source, const MountConfig& config,
         MountStack& m, ReadyPipe* ready, bool daemon, const sigset_t& stop) {
@@ -416,23 +495,19 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   auto refresh_state = [&state, &m, &config] {
     FillReaderStats(m.reader->Stats(), &state);
     state.inodes = m.core->inode_count();
-    if (m.writable) {
-      const fs::CommitterStats cs = m.writable->stats();
-      state.writable = true;
-      state.write_target = m.writable->target();
-      state.pending = 0;
-      for (const auto& [path, change] : m.writable->Pending()) state.pending += !change.is_dir();
-      state.commits = cs.commits;
-      state.conflict_prs = cs.conflict_prs;
-      state.last_commit_error = cs.last_error;
-      state.commits_paused_until = cs.paused_until;
-      state.commit_pause_reason = cs.pause_reason;
-      state.journal_dir = m.writable->journal_dir();
-    }
+    if (m.writers) FillWriteStats(m.writers->All(), &state);
     if (!config.multi) state.commit = m.core->current().commit;  // a branch view follows its head
     WriteMountState(state);
   };
   refresh_state();
+  Mutex record_mu;  // one writer of the record at a time
+  auto refresh_locked = [&] {
+    MutexLock lock(&record_mu);
+    refresh_state();
+  };
+  // A view opened by a write is in the record before that write's close
+  // returns (`hubfs pending` reads its journal from there).
+  m.writers_changed = refresh_locked;
   ready->Report("ok");
   Mutex state_mu;
   CondVar state_cv;
@@ -440,7 +515,7 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   std::thread state_thread([&] {
     MutexLock lock(&state_mu);
     while (!state_stop) {
-      if (!state_cv.WaitFor(&state_mu, std::chrono::seconds(2)) && !state_stop) refresh_state();
+      if (!state_cv.WaitFor(&state_mu, std::chrono::seconds(2)) && !state_stop) refresh_locked();
     }
   });
   if (daemon) {
@@ -460,15 +535,13 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   }
   state_cv.NotifyAll();
   state_thread.join();
-  if (m.writable) {
-    // Unmounted: what is pending gets a bounded time to reach the Hub; the
-    // rest stays journaled for the next mount.
-    const size_t left = m.writable->Shutdown(
+  if (m.writers) {
+    // Unmounted: what is pending in every view gets a bounded time to reach
+    // the Hub (all views at once); the rest stays journaled for the next
+    // mount (logged per view).
+    m.writers_changed = nullptr;
+    (void)m.writers->Shutdown(
         std::chrono::milliseconds(static_cast<int64_t>(args.unmount_wait * 1000)));
-    if (left > 0) {
-      HUBFS_LOG(kWarning) << left << " change(s) not committed at unmount; they stay journaled "
-                          << "and the next --rw mount of " << m.what << " commits them";
-    }
   }
   RemoveMountState(state.cache_dir, state.pid);
   HUBFS_LOG(kInfo) << "unmounted " << args.mountpoint;

@@ -129,6 +129,16 @@ bool WriteMountState(const MountState& s) {
       {"tier_refused", s.tier_refused}, {"tier_bytes", s.tier_bytes},
       {"tier_down", s.tier_down},
   };
+  nlohmann::json views = nlohmann::json::array();
+  for (const WriteViewState& v : s.write_views) {
+    views.push_back({{"repo", v.repo}, {"branch", v.branch}, {"target", v.target},
+                     {"journal_dir", v.journal_dir}, {"pending", v.pending},
+                     {"commits", v.commits}, {"conflict_prs", v.conflict_prs},
+                     {"last_commit_error", v.last_commit_error},
+                     {"commits_paused_until", v.commits_paused_until},
+                     {"commit_pause_reason", v.commit_pause_reason}});
+  }
+  j["write_views"] = std::move(views);
   return WriteProcessRecord(s.cache_dir + "/mounts", s.pid, j);
 }
 
@@ -202,6 +212,23 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.commits_paused_until = static_cast<int64_t>(num("commits_paused_until"));
     s.commit_pause_reason = str("commit_pause_reason");
     s.journal_dir = str("journal_dir");
+    if (auto views = j.find("write_views"); views != j.end() && views->is_array()) {
+      for (const nlohmann::json& v : *views) {
+        if (!v.is_object()) continue;
+        WriteViewState w;
+        w.repo = RecordString(v, "repo");
+        w.branch = RecordString(v, "branch");
+        w.target = RecordString(v, "target");
+        w.journal_dir = RecordString(v, "journal_dir");
+        w.pending = RecordNumber(v, "pending");
+        w.commits = RecordNumber(v, "commits");
+        w.conflict_prs = RecordNumber(v, "conflict_prs");
+        w.last_commit_error = RecordString(v, "last_commit_error");
+        w.commits_paused_until = static_cast<int64_t>(RecordNumber(v, "commits_paused_until"));
+        w.commit_pause_reason = RecordString(v, "commit_pause_reason");
+        s.write_views.push_back(std::move(w));
+      }
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -32,6 +32,21 @@ std::vector<nlohmann::json> ReadLiveProcessRecords(const std::string& dir);
 std::string RecordString(const nlohmann::json& record, const char* key);
 uint64_t RecordNumber(const nlohmann::json& record, const char* key);
 
+// One writable view of a --rw mount (one branch of one repo): where its
+// commits go, its journal, its counters (as MountState's totals below).
+struct WriteViewState {
+  std::string repo;    // e.g. "datasets/org/data"
+  std::string branch;  // "main", "feature/x", "refs/pr/3"
+  std::string target;  // the branch, or refs/pr/N after --create-pr
+  std::string journal_dir;
+  uint64_t pending = 0;
+  uint64_t commits = 0;
+  uint64_t conflict_prs = 0;
+  std::string last_commit_error;
+  int64_t commits_paused_until = 0;
+  std::string commit_pause_reason;
+};
+
 struct MountState {
   pid_t pid = 0;
   std::string source;      // as given to hubfs mount
@@ -79,6 +94,11 @@ struct MountState {
   int64_t commits_paused_until = 0;
   std::string commit_pause_reason;
   std::string journal_dir;
+  // Every writable view open in the mount (a single-branch mount: its one
+  // view; --revisions and hub mounts: the branches written so far or with
+  // journaled changes). The fields above are their totals, and the target
+  // and journal of the first.
+  std::vector<WriteViewState> write_views;
 };
 
 // Copies the reader's counters and gauges into `state` and stamps `updated`.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/mount_state.h"
@@ -22,7 +23,8 @@ constexpr char kPendingUsage[] =
     "usage: hubfs pending MOUNTPOINT [--json] [--cache-dir DIR]\n"
     "Lists the changes a --rw mount has journaled and not yet committed: kind\n"
     "(new, modified, renamed, deleted, new-dir, removed-dir), size, since when, path\n"
-    "in the repo. --json prints one JSON object instead.\n";
+    "in the repo; in a --revisions or hub mount also the repo and branch of each.\n"
+    "--json prints one JSON object instead.\n";
 
 const char* KindName(const fs::PendingChange& c) {
   switch (c.kind) {
@@ -50,14 +52,30 @@ std::string LocalTime(int64_t unix_s) {
   return buf;
 }
 
-int PrintPending(const MountState& s, const fs::JournalSnapshot& snap, bool as_json) {
+// One writable view's journal, read beside the daemon.
+struct ViewJournal {
+  std::string repo;    // "" in a single-branch mount
+  std::string branch;
+  std::string target;
+  fs::JournalSnapshot snap;
+};
+
+int PrintPending(const MountState& s, const std::vector<ViewJournal>& views, bool as_json) {
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const bool multi = views.size() != 1 || !views[0].repo.empty();
   nlohmann::json changes = nlohmann::json::array();
-  for (const auto& [path, c] : snap.table.entries()) {
-    nlohmann::json j{{"path", path}, {"kind", KindName(c)}, {"since", c.since}};
-    if (!c.is_dir() && c.kind != fs::PendingChange::Kind::kDeleted) j["size"] = c.size;
-    if (c.kind == fs::PendingChange::Kind::kCopy && c.base) j["from"] = c.base->path;
-    changes.push_back(std::move(j));
+  for (const ViewJournal& v : views) {
+    for (const auto& [path, c] : v.snap.table.entries()) {
+      nlohmann::json j{{"path", path}, {"kind", KindName(c)}, {"since", c.since}};
+      if (!c.is_dir() && c.kind != fs::PendingChange::Kind::kDeleted) j["size"] = c.size;
+      if (c.kind == fs::PendingChange::Kind::kCopy && c.base) j["from"] = c.base->path;
+      if (multi) {
+        j["repo"] = v.repo;
+        j["branch"] = v.branch;
+      }
+      j["target"] = v.target;
+      changes.push_back(std::move(j));
+    }
   }
   if (as_json) {
     nlohmann::json out{{"mountpoint", s.mountpoint},
@@ -67,20 +85,36 @@ int PrintPending(const MountState& s, const fs::JournalSnapshot& snap, bool as_j
     std::puts(out.dump(2).c_str());
     return 0;
   }
-  std::printf("%s: %zu change(s) journaled, not yet committed to %s\n", s.mountpoint.c_str(),
-              changes.size(), s.write_target.c_str());
+  if (multi) {
+    std::printf("%s: %zu change(s) journaled, not yet committed, in %zu branch view(s)\n",
+                s.mountpoint.c_str(), changes.size(), views.size());
+  } else {
+    std::printf("%s: %zu change(s) journaled, not yet committed to %s\n", s.mountpoint.c_str(),
+                changes.size(), s.write_target.c_str());
+  }
   if (s.commits_paused_until > now) {
     std::printf("commits paused for the repo's commit budget for %lld s more\n",
                 static_cast<long long>(s.commits_paused_until - now));
   }
   if (changes.empty()) return 0;
-  std::printf("%-11s %12s  %-19s  %s\n", "KIND", "SIZE", "SINCE", "PATH");
+  if (multi) {
+    std::printf("%-11s %12s  %-19s  %-28s %s\n", "KIND", "SIZE", "SINCE", "BRANCH", "PATH");
+  } else {
+    std::printf("%-11s %12s  %-19s  %s\n", "KIND", "SIZE", "SINCE", "PATH");
+  }
   for (const auto& j : changes) {
     std::string size = j.contains("size") ? std::to_string(j["size"].get<uint64_t>()) : "-";
     std::string path = j["path"].get<std::string>();
     if (j.contains("from")) path += " (from " + j["from"].get<std::string>() + ")";
-    std::printf("%-11s %12s  %-19s  %s\n", j["kind"].get<std::string>().c_str(), size.c_str(),
-                LocalTime(j["since"].get<int64_t>()).c_str(), path.c_str());
+    if (multi) {
+      const std::string branch = j["repo"].get<std::string>() + "@" + j["branch"].get<std::string>();
+      std::printf("%-11s %12s  %-19s  %-28s %s\n", j["kind"].get<std::string>().c_str(),
+                  size.c_str(), LocalTime(j["since"].get<int64_t>()).c_str(), branch.c_str(),
+                  path.c_str());
+    } else {
+      std::printf("%-11s %12s  %-19s  %s\n", j["kind"].get<std::string>().c_str(), size.c_str(),
+                  LocalTime(j["since"].get<int64_t>()).c_str(), path.c_str());
+    }
   }
   return 0;
 }
@@ -123,16 +157,30 @@ int PendingCommand(std::span<const std::string_view> args) {
                  "--cache-dir)\n", mnt.c_str());
     return 1;
   }
-  if (!it->second.writable || it->second.journal_dir.empty()) {
+  const MountState& state = it->second;
+  if (!state.writable) {
     std::fprintf(stderr, "hubfs pending: %s: not a writable (--rw) mount\n", mnt.c_str());
     return 1;
   }
-  auto snap = fs::WriteJournal::ReadSnapshot(FileEnv::Default(), it->second.journal_dir);
-  if (!snap.ok()) {
-    std::fprintf(stderr, "hubfs pending: %s: %s\n", mnt.c_str(), snap.status().ToString().c_str());
-    return 1;
+  const bool multi = state.repo == "hub" || state.revision.empty();
+  std::vector<ViewJournal> views;
+  std::vector<WriteViewState> listed = state.write_views;
+  if (listed.empty() && !state.journal_dir.empty()) {  // an older daemon's record
+    WriteViewState only;
+    only.target = state.write_target;
+    only.journal_dir = state.journal_dir;
+    listed.push_back(std::move(only));
   }
-  return PrintPending(it->second, *snap, as_json);
+  for (const WriteViewState& v : listed) {
+    auto snap = fs::WriteJournal::ReadSnapshot(FileEnv::Default(), v.journal_dir);
+    if (!snap.ok()) {
+      std::fprintf(stderr, "hubfs pending: %s: %s: %s\n", mnt.c_str(), v.target.c_str(),
+                   snap.status().ToString().c_str());
+      return 1;
+    }
+    views.push_back(ViewJournal{multi ? v.repo : "", v.branch, v.target, std::move(*snap)});
+  }
+  return PrintPending(state, views, as_json);
 }
 
 }  // namespace hubfs::cli

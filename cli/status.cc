@@ -101,6 +101,45 @@ std::string Human(uint64_t bytes) {
   return buf;
 }
 
+// One writable view's line: where its commits go and its counters.
+void PrintWriteView(const std::string& target, uint64_t pending, uint64_t commits,
+                    uint64_t conflict_prs, int64_t paused_until, const std::string& pause_reason,
+                    const std::string& last_error) {
+  std::printf("  writes:   to %s: %llu pending, %llu commits made, %llu sent to pull requests\n",
+              target.c_str(), static_cast<unsigned long long>(pending),
+              static_cast<unsigned long long>(commits),
+              static_cast<unsigned long long>(conflict_prs));
+  if (paused_until > 0) {
+    const int64_t left = paused_until - static_cast<int64_t>(std::time(nullptr));
+    std::printf("  commits:  paused for the repo's commit budget, %lld s left (%s); the "
+                "changes stay journaled\n",
+                static_cast<long long>(std::max<int64_t>(0, left)), pause_reason.c_str());
+  }
+  if (!last_error.empty()) std::printf("  last commit error: %s\n", last_error.c_str());
+}
+
+// A --rw mount's writable views: one block each (a --revisions or hub mount
+// names the repo and branch of each; the record of an older daemon has the
+// totals only).
+void PrintWrites(const MountState& s) {
+  if (s.write_views.empty() && (s.repo == "hub" || s.revision.empty())) {
+    std::printf("  writes:   branch views writable; none written yet\n");
+    return;
+  }
+  if (s.write_views.empty()) {
+    PrintWriteView(s.write_target, s.pending, s.commits, s.conflict_prs, s.commits_paused_until,
+                   s.commit_pause_reason, s.last_commit_error);
+    return;
+  }
+  const bool multi = s.repo == "hub" || s.revision.empty();
+  for (const WriteViewState& v : s.write_views) {
+    const std::string target =
+        multi ? v.repo + "@" + v.target : v.target;
+    PrintWriteView(target, v.pending, v.commits, v.conflict_prs, v.commits_paused_until,
+                   v.commit_pause_reason, v.last_commit_error);
+  }
+}
+
 }  // namespace
 
 int StatusCommand(std::span<const std::string_view> args) {
@@ -184,22 +223,7 @@ int StatusCommand(std::span<const std::string_view> args) {
                   static_cast<unsigned long long>(p.files_done),
                   static_cast<unsigned long long>(p.files_total), p.paths.c_str());
     }
-    if (s.writable) {
-      std::printf("  writes:   to %s: %llu pending, %llu commits made, %llu sent to pull requests\n",
-                  s.write_target.c_str(), static_cast<unsigned long long>(s.pending),
-                  static_cast<unsigned long long>(s.commits),
-                  static_cast<unsigned long long>(s.conflict_prs));
-      if (s.commits_paused_until > 0) {
-        const int64_t left = s.commits_paused_until - static_cast<int64_t>(std::time(nullptr));
-        std::printf("  commits:  paused for the repo's commit budget, %lld s left (%s); the "
-                    "changes stay journaled\n",
-                    static_cast<long long>(std::max<int64_t>(0, left)),
-                    s.commit_pause_reason.c_str());
-      }
-      if (!s.last_commit_error.empty()) {
-        std::printf("  last commit error: %s\n", s.last_commit_error.c_str());
-      }
-    }
+    if (s.writable) PrintWrites(s);
   }
   return 0;
 }

@@ -43,6 +43,7 @@ int ErrnoFor(VfsErrc code) {
     case VfsErrc::kConflict: return ESTALE;
     case VfsErrc::kNotEmpty: return ENOTEMPTY;
     case VfsErrc::kExists: return EEXIST;
+    case VfsErrc::kCrossDevice: return EXDEV;
   }
   return EIO;
 }

@@ -21,6 +21,8 @@
 
 namespace hubfs::fs {
 
+class WritableView;
+
 struct FileHandle {
   uint32_t view = 0;
   FileContent content;
@@ -28,6 +30,7 @@ struct FileHandle {
   // here instead of `content`.
   std::shared_ptr<StagedFile> staged;
   bool writer = false;  // opened for writing: flush and release record it
+  WritableView* writable = nullptr;  // with `staged`: the view's writer
   uint64_t ino = 0;     // its inode, whose name follows renames
 };
 

@@ -22,6 +22,11 @@ RefsCache::RefsCache(RepoSource* source, InodeTable* inodes, InvalidationQueue* 
       clock_(clock),
       repos_(layout != nullptr ? std::max<size_t>(1, options.max_cached_repos) : 1) {}
 
+void RefsCache::Expire(const hub::RepoId& repo) {
+  MutexLock lock(&mu_);
+  if (auto* hit = repos_.Get(repo.ToString())) (*hit)->next_check = clock_->Now();
+}
+
 VfsResult<std::shared_ptr<const RefsTree>> RefsCache::Get(const hub::RepoId& repo,
                                                           bool may_block) {
   const std::string key = repo.ToString();

@@ -43,6 +43,9 @@ class RefsCache {
   // kWouldBlock unless may_block). Errors: kNoEntry, kAccess, the source's.
   VfsResult<std::shared_ptr<const RefsTree>> Get(const hub::RepoId& repo, bool may_block)
       EXCLUDES(mu_);
+  // The next Get of `repo` fetches the list again (a commit of ours moved
+  // one of its branches).
+  void Expire(const hub::RepoId& repo) EXCLUDES(mu_);
 
  private:
   // One repo's list. Its fields are guarded by mu_ (the analysis cannot

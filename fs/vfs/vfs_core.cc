@@ -93,9 +93,9 @@ bool VfsCore::RefreshDue() const { return views_.RefreshDue(*root_view_); }
 bool VfsCore::RefreshPending() const { return views_.RefreshPending(*root_view_); }
 bool VfsCore::RefreshIfDue() {
   const bool moved = views_.Refresh(*root_view_);
-  if (moved && writable_ != nullptr) {
+  if (WritableView* w = moved ? WriterOf(*root_view_) : nullptr) {
     // Nothing pending: what is changed from now on is based on this commit.
-    (void)writable_->SetBaseIfIdle(root_view_->Current().commit);
+    (void)w->SetBaseIfIdle(root_view_->Current().commit);
   }
   return moved;
 }
@@ -112,7 +112,9 @@ bool VfsCore::RefreshIfDue(uint64_t ino) {
   if (!info.ok() || IsSynthetic(*info)) return false;
   auto view = ViewOf(*info);
   const bool moved = view && views_.Refresh(*view);
-  if (moved && Writable(*info)) (void)writable_->SetBaseIfIdle(view->Current().commit);
+  if (WritableView* w = moved ? WriterOf(*view) : nullptr) {
+    (void)w->SetBaseIfIdle(view->Current().commit);
+  }
   return moved;
 }
 
@@ -140,11 +142,13 @@ VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
     // A file changed here (open for writing or pending): its size is the
     // staged file's, live - also when this inode was looked up with the
     // Hub's entry while a commit had just taken an earlier version.
+    // Nothing is pending in a view whose writer is not open.
+    WritableView* w = WriterOf(info);
     std::optional<uint64_t> live;
-    if (!a.is_dir) {
-      auto pending = writable_->Find(info.path);
+    if (!a.is_dir && w != nullptr) {
+      auto pending = w->Find(info.path);
       if (meta->oid == kLocalFileOid || !pending || pending->kind == PendingChange::Kind::kStaged) {
-        live = writable_->LiveSize(info.path);
+        live = w->LiveSize(info.path);
       }
     }
     if (live) {
@@ -153,11 +157,13 @@ VfsAttr VfsCore::AttrOf(const InodeInfo& info) const {
       a.uid = options_.uid;
       a.gid = options_.gid;
       a.nlink = 1;
-      a.mtime = writable_->LocalMtime(info.path).value_or(clock_->UnixSeconds());
+      a.mtime = w->LocalMtime(info.path).value_or(clock_->UnixSeconds());
       return a;
     }
     // Committed since: what the Hub has now.
-    if (!a.is_dir && meta->oid == kLocalFileOid) meta = SettledMeta(info, /*may_block=*/false);
+    if (!a.is_dir && meta->oid == kLocalFileOid && w != nullptr) {
+      meta = SettledMeta(info, /*may_block=*/false);
+    }
   }
   a.nlink = 1;  // directories too: tells find(1) not to count subdirectories
   a.uid = options_.uid;
@@ -193,8 +199,8 @@ VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool
   auto view = ViewOf(*dir);
   if (!view) return VfsErrc::kNoEntry;
   if (auto st = views_.MaybeRefresh(*view, may_block, &dir->path); !st.ok()) return st.error();
-  auto listing = Writable(*dir) ? MergedListing(*view, dir->path, may_block)
-                                : views_.GetListing(*view, dir->path, may_block);
+  WritableView* w = WriterOf(*view);
+  auto listing = MergedListing(*view, w, dir->path, may_block);
   if (!listing.ok()) return listing.error();
   const Child* child = (*listing)->Find(name);
   if (child == nullptr) return VfsErrc::kNoEntry;
@@ -202,9 +208,8 @@ VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool
   // A file open for writing keeps its local inode although a commit took
   // its last flushed version (the listing shows the Hub's entry then).
   const bool local =
-      Writable(*dir) && (IsLocalMeta(*child->meta) ||
-                         (!child->meta->is_dir && !writable_->Find(path) &&
-                          writable_->LiveSize(path)));
+      w != nullptr && (IsLocalMeta(*child->meta) ||
+                       (!child->meta->is_dir && !w->Find(path) && w->LiveSize(path)));
   auto ino = local ? RefLocal(dir->view, path, child->meta->is_dir)
                    : inodes_.Ref(dir->view, path, child->meta);
   if (!ino.ok()) return ino.error();
@@ -251,14 +256,16 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   // Committed since it was changed here: the inode now stands for the
   // Hub's version (same number).
   Settle(&*info);
-  if (Writable(*info) && info->meta->oid == kLocalFileOid) {
+  WritableView* w = WriterOf(*view);
+  if (w != nullptr && info->meta->oid == kLocalFileOid) {
     // A file changed here: read from its staged copy.
-    auto staged = writable_->OpenStagedForRead(info->path);
+    auto staged = w->OpenStagedForRead(info->path);
     if (!staged.ok()) return VfsErrorFromStatus(staged.status());
     if (!views_.AddHandle(view->id)) return VfsErrc::kNoEntry;
     FileHandle h;
     h.view = view->id;
     h.staged = *staged;
+    h.writable = w;
     h.ino = ino;
     auto fh = handles_.AddFile(std::move(h));
     if (!fh.ok()) {
@@ -313,16 +320,16 @@ VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t>
 
 void VfsCore::Release(uint64_t fh) {
   auto handle = handles_.File(fh);
-  if (handle.ok() && handle->writer && handle->staged && writable_ != nullptr) {
+  if (handle.ok() && handle->writer && handle->staged && handle->writable != nullptr) {
     // Pages of a shared mapping may have been written since the last
     // flush: record them; release cannot report an error, so log it.
     auto info = inodes_.Get(handle->ino);
     if (info.ok()) {
-      Status st = writable_->Flush(info->path, handle->staged);
+      Status st = handle->writable->Flush(info->path, handle->staged);
       if (!st.ok()) {
         HUBFS_LOG(kError) << "release of " << info->path << ": " << st;
       }
-      writable_->ReleaseWriter(info->path);
+      handle->writable->ReleaseWriter(info->path);
     }
   }
   if (auto view = handles_.RemoveFile(fh)) views_.ReleaseHandle(*view);
@@ -341,8 +348,7 @@ VfsResult<uint64_t> VfsCore::OpenDir(uint64_t ino, bool may_block) {
     auto view = ViewOf(*info);
     if (!view) return VfsErrc::kNoEntry;
     if (auto st = views_.MaybeRefresh(*view, may_block, &info->path); !st.ok()) return st.error();
-    auto l = Writable(*info) ? MergedListing(*view, info->path, may_block)
-                             : views_.GetListing(*view, info->path, may_block);
+    auto l = MergedListing(*view, WriterOf(*view), info->path, may_block);
     if (!l.ok()) return l.error();
     listing = *l;
   }
@@ -376,8 +382,8 @@ VfsResult<VfsEntry> VfsCore::LookupDirEntryAt(uint64_t dh, size_t index) {
     return EntryOf(*info);
   }
   std::string path = ChildPath(handle->path, child.name);
-  auto ino = writable_ != nullptr && handle->view == 0 &&
-                     IsLocalMeta(*child.meta)
+  // Local metas come only from a writable view's overlay.
+  auto ino = writers_ != nullptr && IsLocalMeta(*child.meta)
                  ? RefLocal(handle->view, path, child.meta->is_dir)
                  : inodes_.Ref(handle->view, path, child.meta);
   if (!ino.ok()) return ino.error();

@@ -49,6 +49,7 @@
 #include "fs/vfs/view_set.h"
 #include "fs/vfs/vfs_types.h"
 #include "fs/write/writable_view.h"
+#include "fs/write/writer_set.h"
 
 namespace hubfs::fs {
 
@@ -137,15 +138,25 @@ class VfsCore {
   VfsStatFs StatFs() const;
 
   // --- writes (fs/vfs/vfs_write.cc) -------------------------------------
-  // Makes the single view writable through `writable` (must outlive the
-  // core). REQUIRES: a single-revision mount of a branch.
-  void EnableWrites(WritableView* writable);
-  bool writable() const { return writable_ != nullptr; }
-  // Reads the Hub's bytes of a file for the write path.
-  BaseReaderFactory BaseReaders();
-  // The view moved to `commit` (a commit of ours landed): show it now.
-  void ShowCommit(const std::string& commit);
+  // Makes the mount's branch views writable through `writers` (must outlive
+  // the core): a single-revision mount's view (its writer opened by the
+  // caller after this call), or in a multi-revision mount every branch and
+  // refs/pr/N view, whose writer opens on its first change (tags, commits
+  // and refs/convert/ stay read-only). Alias directories of one branch
+  // share its writer. Sets the writers' commit listener.
+  void EnableWrites(WriterSet* writers);
+  bool writable() const { return writers_ != nullptr; }
+  // Reads the Hub's bytes of a file of `repo` for the write path of
+  // `branch`'s view.
+  BaseReaderFactory BaseReaders(const hub::RepoId& repo, const std::string& branch);
+  // A commit of ours landed on `branch` of `repo`: its views show it now.
+  void ShowCommit(const hub::RepoId& repo, const std::string& branch, const std::string& commit);
+  // The branch a writer of `view` commits to, "" when the view is read-only
+  // (no --rw, a tag, a commit sha, refs/convert/).
+  std::string BranchOf(const View& view) const;
 
+  // Changes open the view's writer first: kAccess when the token may not
+  // write the repo, kReadOnly when another mount holds its journal.
   // open(2) for writing: `truncate` = O_TRUNC. Errors: kReadOnly, kIsDir,
   // kNoEntry, kNoSpace (disk full), kIo.
   VfsResult<VfsOpenFile> OpenWrite(uint64_t ino, bool truncate);
@@ -174,9 +185,12 @@ class VfsCore {
   VfsResult<VfsEntry> Mkdir(uint64_t parent, std::string_view name);
   // rename(2); `no_replace` = RENAME_NOREPLACE. Directories move with every
   // file under them (each re-referenced or moved, never uploaded again).
+  // Between two revision directories: kCrossDevice (kReadOnly if one of
+  // them is read-only).
   VfsStatus Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
                    std::string_view new_name, bool no_replace);
-  // `hubfs sync`: everything journaled so far is on the Hub.
+  // `hubfs sync`: everything journaled so far in every writable view is on
+  // the Hub.
   VfsStatus SyncAll(std::chrono::milliseconds timeout);
 
   // The single view (for a multi-revision mount: only the repo is set).
@@ -195,16 +209,35 @@ class VfsCore {
   double TtlOf(const InodeInfo& info) const;
   double Ttl(const View& view) const;
 
-  // Writable views: the overlay's answer for (view, path), or nullopt when
-  // the view is not writable or nothing is pending there.
+  // Writable views: whether the inode's view may be written (its writer may
+  // not be open yet); the writer of a view or inode, nullptr when none is
+  // open (nothing pending there: no overlay).
   bool Writable(const InodeInfo& info) const;
-  std::optional<PendingChange> Pending(const InodeInfo& dir, const std::string& path) const;
+  WritableView* WriterOf(const View& view) const;
+  WritableView* WriterOf(const InodeInfo& info) const;
+  // The view of an inode about to be changed and its writer, opened now if
+  // needed. Errors: kReadOnly, kNoEntry (the view is gone), kAccess, kIo.
+  struct WriteSide {
+    std::shared_ptr<View> view;
+    WritableView* writer = nullptr;
+  };
+  VfsResult<WriteSide> OpenSide(const InodeInfo& info);
+  // A handle on `staged` (open for writing at `path`), counted in its view;
+  // on failure the writer is released.
+  VfsResult<uint64_t> AddWriteHandle(const WriteSide& side, uint64_t ino, const std::string& path,
+                                     std::shared_ptr<StagedFile> staged);
+  // After `path` changed in `view`: the other live views of the same branch
+  // (alias directories) have the kernel forget what it holds of it.
+  void TouchAliases(const View& view, const std::string& path);
+  // The commit a branch's views show (for a base reader without one).
+  std::string HeadOf(const hub::RepoId& repo, const std::string& branch) const;
   // An inode for a local file or directory (keeps the number of an inode
   // already named `path`).
   VfsResult<uint64_t> RefLocal(uint32_t view, const std::string& path, bool is_dir);
   // The listing of `dir` with the pending changes applied.
-  VfsResult<std::shared_ptr<const Listing>> MergedListing(View& view, const std::string& dir,
-                                                          bool may_block);
+  // With no writer: the Hub's listing.
+  VfsResult<std::shared_ptr<const Listing>> MergedListing(View& view, WritableView* w,
+                                                          const std::string& dir, bool may_block);
   // What a local inode stands for once its change was committed: the Hub's
   // entry at the view's commit (from the listing cache, or fetched when
   // `may_block`); its own meta while the change is pending or unknown.
@@ -214,15 +247,15 @@ class VfsCore {
   void Settle(InodeInfo* info);
   // The Hub's file behind an inode (nullopt: a directory or a local file).
   std::optional<RemoteFile> RemoteOf(const InodeInfo& info) const;
-  VfsStatus RenameOne(View& view, const std::string& from, const std::string& to,
-                      const std::shared_ptr<const NodeMeta>& meta);
+  VfsStatus RenameOne(View& view, WritableView* w, const std::string& from,
+                      const std::string& to, const std::shared_ptr<const NodeMeta>& meta);
   // After a name left `dir` (unlink, rename away, rmdir): the Hub keeps no
   // empty directory, so one emptied here stays as a new local directory
   // (as after mkdir) rather than vanishing once the change is committed.
-  VfsStatus KeepDirectory(const std::string& dir);
+  VfsStatus KeepDirectory(View& view, WritableView* w, const std::string& dir);
 
   RepoSource* const source_;
-  WritableView* writable_ = nullptr;
+  WriterSet* writers_ = nullptr;
   const std::optional<VfsLayout> layout_;
   const VfsOptions options_;
   const Clock* const clock_;

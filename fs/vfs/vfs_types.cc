@@ -22,6 +22,7 @@ const char* VfsErrcName(VfsErrc code) {
     case VfsErrc::kConflict: return "conflict";
     case VfsErrc::kNotEmpty: return "not_empty";
     case VfsErrc::kExists: return "exists";
+    case VfsErrc::kCrossDevice: return "cross_device";
   }
   return "unknown";
 }

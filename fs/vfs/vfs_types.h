@@ -42,6 +42,7 @@ enum class VfsErrc {
   kConflict,     // the Hub refused a change made against an older state (409/412)
   kNotEmpty,     // rmdir of a directory that is not empty
   kExists,       // the name exists (RENAME_NOREPLACE)
+  kCrossDevice,  // a rename between two revision directories
 };
 
 // Lowercase name for logs ("no_entry").

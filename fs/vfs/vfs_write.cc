@@ -1,17 +1,18 @@
 // VfsCore's write side: the overlay of a writable branch view (pending
-// changes win over the Hub's tree) and the operations that change it. The
-// write path itself (staging, journal, commits) is fs/write's WritableView.
+// changes win over the Hub's tree), which views are writable and their
+// writers, and the operations on file data (vfs_write_names.cc has the
+// namespace). The write path itself (staging, journal, commits) is
+// fs/write's WritableView, one per branch in the mount's WriterSet.
 #include <algorithm>
 
 #include "common/log.h"
 #include "fs/vfs/vfs_core.h"
+#include "fs/vfs/vfs_write_helpers.h"
 
 namespace hubfs::fs {
-namespace {
+namespace write_detail {
 
-// Local nodes are told apart by their oid; one meta per kind, so that an
-// inode keeps its number while its file changes.
-
+// Local nodes are told apart by their oid.
 std::shared_ptr<const NodeMeta> LocalMeta(bool is_dir) {
   static const auto file = [] {
     auto m = std::make_shared<NodeMeta>();
@@ -29,8 +30,6 @@ std::shared_ptr<const NodeMeta> LocalMeta(bool is_dir) {
 
 bool IsLocal(const NodeMeta& m) { return IsLocalMeta(m); }
 
-// What a renamed Hub file shows at its new name: the Hub's bytes, read where
-// they are.
 std::shared_ptr<const NodeMeta> CopyMeta(const RemoteFile& f) {
   auto m = std::make_shared<NodeMeta>();
   m->size = f.size;
@@ -42,7 +41,6 @@ std::shared_ptr<const NodeMeta> CopyMeta(const RemoteFile& f) {
   return m;
 }
 
-// Names the Hub refuses in a path (hub-api.md §6.3), refused at creation.
 bool RefusedName(std::string_view name) { return name == ".git" || name == ".cache"; }
 
 std::string ParentPath(const std::string& path) {
@@ -55,21 +53,106 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-}  // namespace
+}  // namespace write_detail
 
-void VfsCore::EnableWrites(WritableView* writable) {
-  writable_ = writable;
-  writable_->SetCommitListener([this](const std::string& commit) { ShowCommit(commit); });
+using write_detail::BaseName;
+using write_detail::CopyMeta;
+using write_detail::IsLocal;
+using write_detail::LocalMeta;
+using write_detail::ParentPath;
+using write_detail::RefusedName;
+
+void VfsCore::EnableWrites(WriterSet* writers) {
+  writers_ = writers;
+  writers_->SetOnOpen([this](const hub::RepoId& repo, const std::string& branch, WritableView* w) {
+    w->SetCommitListener(
+        [this, repo, branch](const std::string& commit) { ShowCommit(repo, branch, commit); });
+  });
+}
+
+std::string VfsCore::BranchOf(const View& view) const {
+  if (writers_ == nullptr || view.spec.immutable) return "";
+  if (!multi()) return view.id == 0 ? view.spec.revision : "";
+  if (view.id == kTreeView) return "";
+  // Revision directories name full refs: branches and pull requests are
+  // written, tags and refs/convert/ are not.
+  constexpr std::string_view kHeads = "refs/heads/";
+  const std::string& ref = view.spec.revision;
+  if (ref.rfind(kHeads, 0) == 0) return ref.substr(kHeads.size());
+  if (ref.rfind("refs/pr/", 0) == 0) return ref;
+  return "";
 }
 
 bool VfsCore::Writable(const InodeInfo& info) const {
-  return writable_ != nullptr && !multi() && info.view == 0;
+  if (writers_ == nullptr || IsSynthetic(info)) return false;
+  if (!multi()) return info.view == 0;
+  auto view = ViewOf(info);
+  return view != nullptr && !BranchOf(*view).empty();
 }
 
-BaseReaderFactory VfsCore::BaseReaders() {
-  return [this](const std::string& path, const RemoteFile& f) -> Result<BaseReader> {
-    FileContent content{root_view_->spec.repo,
-                        f.commit.empty() ? root_view_->Current().commit : f.commit,
+WritableView* VfsCore::WriterOf(const View& view) const {
+  if (writers_ == nullptr) return nullptr;
+  const std::string branch = BranchOf(view);
+  return branch.empty() ? nullptr : writers_->Find(view.spec.repo, branch);
+}
+
+WritableView* VfsCore::WriterOf(const InodeInfo& info) const {
+  if (writers_ == nullptr || IsSynthetic(info)) return nullptr;
+  auto view = ViewOf(info);
+  return view ? WriterOf(*view) : nullptr;
+}
+
+VfsResult<VfsCore::WriteSide> VfsCore::OpenSide(const InodeInfo& info) {
+  if (writers_ == nullptr || IsSynthetic(info)) return VfsErrc::kReadOnly;
+  auto view = ViewOf(info);
+  if (!view) return VfsErrc::kNoEntry;
+  const std::string branch = BranchOf(*view);
+  if (branch.empty()) return VfsErrc::kReadOnly;
+  // A multi-revision mount checks write access per repo on first use; a
+  // single one did at mount.
+  auto w = writers_->Open(view->spec.repo, branch, view->Current().commit,
+                          /*check_access=*/multi());
+  if (!w.ok()) {
+    if (w.status().code() == ErrorCode::kFailedPrecondition) {
+      HUBFS_LOG(kWarning) << view->spec.repo.ToString() << "@" << branch
+                          << " is read-only in this mount: " << w.status();
+      return VfsErrc::kReadOnly;
+    }
+    return VfsErrorFromStatus(w.status());
+  }
+  return WriteSide{std::move(view), *w};
+}
+
+void VfsCore::TouchAliases(const View& view, const std::string& path) {
+  if (!multi()) return;
+  const std::string branch = BranchOf(view);
+  std::vector<VfsInvalidation> out;
+  for (const auto& v : views_.Live()) {
+    if (v->id == view.id || !(v->spec.repo == view.spec.repo) || BranchOf(*v) != branch) continue;
+    if (uint64_t dir = inodes_.Find(v->id, ParentPath(path)); dir != 0) {
+      out.push_back(VfsInvalidation{dir, BaseName(path), 0});
+    }
+    if (uint64_t ino = inodes_.Find(v->id, path); ino != 0) {
+      out.push_back(VfsInvalidation{0, "", ino});
+    }
+  }
+  if (!out.empty()) invalidations_.Queue(std::move(out));
+}
+
+std::string VfsCore::HeadOf(const hub::RepoId& repo, const std::string& branch) const {
+  if (!multi()) return root_view_->Current().commit;
+  for (const auto& v : views_.Live()) {
+    if (v->spec.repo == repo && BranchOf(*v) == branch) return v->Current().commit;
+  }
+  auto r = source_->ResolveRevision(repo, branch);
+  return r.ok() ? r->commit : std::string();
+}
+
+BaseReaderFactory VfsCore::BaseReaders(const hub::RepoId& repo, const std::string& branch) {
+  return [this, repo, branch](const std::string& path,
+                              const RemoteFile& f) -> Result<BaseReader> {
+    FileContent content{repo,
+                        f.commit.empty() ? HeadOf(repo, branch) : f.commit,
                         f.path.empty() ? path : f.path,
                         f.git_oid,
                         f.size,
@@ -88,35 +171,46 @@ BaseReaderFactory VfsCore::BaseReaders() {
   };
 }
 
-void VfsCore::ShowCommit(const std::string& commit) {
+void VfsCore::ShowCommit(const hub::RepoId& repo, const std::string& branch,
+                         const std::string& commit) {
   // The overlay forgets the committed changes once this returns, and a file
   // reopened then is based on what the view shows: it must show this commit
   // (or a newer one). A refresh under way on another thread may have read
   // the branch before the commit landed: wait for it and resolve again.
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    views_.MarkDue(*root_view_);
-    (void)views_.MaybeRefresh(*root_view_, /*may_block=*/true);
-    if (root_view_->Current().commit == commit) break;
+  // Revision directories resolve through the repo's refs list: fetched again.
+  std::vector<std::shared_ptr<View>> views;
+  if (!multi()) {
+    views.push_back(root_view_);
+  } else {
+    for (auto& v : views_.Live()) {
+      if (v->spec.repo == repo && BranchOf(*v) == branch) views.push_back(std::move(v));
+    }
   }
-  HUBFS_LOG(kInfo) << "committed " << commit << "; the view shows "
-                   << root_view_->Current().commit;
-}
-
-std::optional<PendingChange> VfsCore::Pending(const InodeInfo& dir, const std::string& path) const {
-  if (!Writable(dir)) return std::nullopt;
-  return writable_->Find(path);
+  for (const auto& view : views) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (multi()) refs_.Expire(repo);
+      views_.MarkDue(*view);
+      (void)views_.MaybeRefresh(*view, /*may_block=*/true);
+      if (view->Current().commit == commit) break;
+    }
+  }
+  HUBFS_LOG(kInfo) << "committed " << commit << " to " << repo.ToString() << "@" << branch
+                   << (views.empty() ? std::string()
+                                     : "; the view shows " + views.front()->Current().commit);
 }
 
 std::shared_ptr<const NodeMeta> VfsCore::SettledMeta(const InodeInfo& info,
                                                      bool may_block) const {
-  if (!Writable(info) || info.meta->is_dir || !IsLocal(*info.meta)) return info.meta;
-  if (writable_->LiveSize(info.path)) return info.meta;  // still pending or open
+  if (info.meta->is_dir || !IsLocal(*info.meta)) return info.meta;
+  auto view = ViewOf(info);
+  WritableView* w = view ? WriterOf(*view) : nullptr;
+  if (w == nullptr) return info.meta;
+  if (w->LiveSize(info.path)) return info.meta;  // still pending or open
   const std::string dir = ParentPath(info.path);
-  const std::string commit = root_view_->Current().commit;
-  std::shared_ptr<const Listing> listing =
-      listings_.Cached(root_view_->spec.repo, commit, dir);
+  const std::string commit = view->Current().commit;
+  std::shared_ptr<const Listing> listing = listings_.Cached(view->spec.repo, commit, dir);
   if (!listing && may_block) {
-    auto fetched = listings_.Fetch(root_view_->spec.repo, commit, dir);
+    auto fetched = listings_.Fetch(view->spec.repo, commit, dir);
     if (fetched.ok()) listing = *fetched;
   }
   if (!listing) return info.meta;
@@ -142,7 +236,11 @@ std::optional<RemoteFile> VfsCore::RemoteOf(const InodeInfo& info) const {
   f.sha256 = info.meta->sha256;
   f.xet_hash = info.meta->xet_hash;
   f.path = info.meta->source_path.empty() ? info.path : info.meta->source_path;
-  f.commit = info.meta->commit.empty() ? root_view_->Current().commit : info.meta->commit;
+  f.commit = info.meta->commit;
+  if (f.commit.empty()) {
+    auto view = ViewOf(info);
+    f.commit = view ? view->Current().commit : root_view_->Current().commit;
+  }
   return f;
 }
 
@@ -157,18 +255,20 @@ VfsResult<uint64_t> VfsCore::RefLocal(uint32_t view, const std::string& path, bo
   return inodes_.Ref(view, path, meta);
 }
 
-VfsResult<std::shared_ptr<const Listing>> VfsCore::MergedListing(View& view, const std::string& dir,
+VfsResult<std::shared_ptr<const Listing>> VfsCore::MergedListing(View& view, WritableView* w,
+                                                                 const std::string& dir,
                                                                  bool may_block) {
-  WritableView::Children ch = writable_->ChildrenOf(dir);
+  if (w == nullptr) return views_.GetListing(view, dir, may_block);
+  WritableView::Children ch = w->ChildrenOf(dir);
   auto remote = views_.GetListing(view, dir, may_block);
   std::shared_ptr<const Listing> base;
   if (remote.ok()) {
     base = *remote;
   } else if (remote.error().code == VfsErrc::kNoEntry) {
     // A directory that exists only here.
-    auto own = writable_->Find(dir);
+    auto own = w->Find(dir);
     if (!dir.empty() && !(own && own->kind == PendingChange::Kind::kNewDir) &&
-        !writable_->HasChangesUnder(dir)) {
+        !w->HasChangesUnder(dir)) {
       return remote.error();
     }
     base = std::make_shared<Listing>();
@@ -205,30 +305,41 @@ VfsResult<std::shared_ptr<const Listing>> VfsCore::MergedListing(View& view, con
   return std::shared_ptr<const Listing>(std::move(merged));
 }
 
+VfsResult<uint64_t> VfsCore::AddWriteHandle(const WriteSide& side, uint64_t ino,
+                                            const std::string& path,
+                                            std::shared_ptr<StagedFile> staged) {
+  if (!views_.AddHandle(side.view->id)) {
+    side.writer->ReleaseWriter(path);
+    return VfsErrc::kNoEntry;
+  }
+  FileHandle h;
+  h.view = side.view->id;
+  h.staged = std::move(staged);
+  h.writer = true;
+  h.writable = side.writer;
+  h.ino = ino;
+  auto fh = handles_.AddFile(std::move(h));
+  if (!fh.ok()) {
+    views_.ReleaseHandle(side.view->id);
+    side.writer->ReleaseWriter(path);
+  }
+  return fh;
+}
+
 VfsResult<VfsOpenFile> VfsCore::OpenWrite(uint64_t ino, bool truncate) {
   auto info = inodes_.Get(ino);
   if (!info.ok()) return info.error();
   if (info->meta->is_dir) return VfsErrc::kIsDir;
-  if (!Writable(*info)) return VfsErrc::kReadOnly;
+  auto side = OpenSide(*info);
+  if (!side.ok()) return side.error();
   Settle(&*info);
-  auto staged = writable_->OpenForWrite(info->path, RemoteOf(*info), truncate, /*create=*/false);
+  auto staged =
+      side->writer->OpenForWrite(info->path, RemoteOf(*info), truncate, /*create=*/false);
   if (!staged.ok()) return VfsErrorFromStatus(staged.status());
   (void)inodes_.Update(ino, LocalMeta(false));
-  if (!views_.AddHandle(0)) {
-    writable_->ReleaseWriter(info->path);
-    return VfsErrc::kNoEntry;
-  }
-  FileHandle h;
-  h.view = 0;
-  h.staged = *staged;
-  h.writer = true;
-  h.ino = ino;
-  auto fh = handles_.AddFile(std::move(h));
-  if (!fh.ok()) {
-    views_.ReleaseHandle(0);
-    writable_->ReleaseWriter(info->path);
-    return fh.error();
-  }
+  auto fh = AddWriteHandle(*side, ino, info->path, *staged);
+  if (!fh.ok()) return fh.error();
+  if (truncate) TouchAliases(*side->view, info->path);
   return VfsOpenFile{*fh, false};
 }
 
@@ -239,42 +350,39 @@ VfsResult<std::pair<VfsEntry, VfsOpenFile>> VfsCore::Create(uint64_t parent, std
   if (!dir->meta->is_dir) return VfsErrc::kNotDir;
   if (!Writable(*dir)) return VfsErrc::kReadOnly;
   if (!ValidFileName(name) || RefusedName(name)) return VfsErrc::kInvalid;
+  auto side = OpenSide(*dir);
+  if (!side.ok()) return side.error();
+  WritableView* w = side->writer;
   const std::string path = ChildPath(dir->path, name);
   // The Hub's file at this name, if any (O_CREAT on an existing file).
   std::optional<RemoteFile> remote;
-  auto listing = MergedListing(*root_view_, dir->path, /*may_block=*/true);
+  auto listing = MergedListing(*side->view, w, dir->path, /*may_block=*/true);
   if (!listing.ok()) return listing.error();
   if (const Child* c = (*listing)->Find(name)) {
     if (c->meta->is_dir) return VfsErrc::kIsDir;
     if (!IsLocal(*c->meta)) {
-      InodeInfo tmp{0, 0, path, c->meta};
+      InodeInfo tmp{0, dir->view, path, c->meta};
       remote = RemoteOf(tmp);
     }
   }
-  auto staged = writable_->OpenForWrite(path, remote, truncate, /*create=*/true);
+  auto staged = w->OpenForWrite(path, remote, truncate, /*create=*/true);
   if (!staged.ok()) return VfsErrorFromStatus(staged.status());
-  auto ino = RefLocal(0, path, false);
+  auto ino = RefLocal(side->view->id, path, false);
   if (!ino.ok()) {
-    writable_->ReleaseWriter(path);
+    w->ReleaseWriter(path);
     return ino.error();
   }
   auto info = inodes_.Get(*ino);
-  if (!info.ok() || !views_.AddHandle(0)) {
-    writable_->ReleaseWriter(path);
+  if (!info.ok()) {
+    w->ReleaseWriter(path);
     return VfsErrc::kNoEntry;
   }
-  FileHandle h;
-  h.view = 0;
-  h.staged = *staged;
-  h.writer = true;
-  h.ino = *ino;
-  auto fh = handles_.AddFile(std::move(h));
+  auto fh = AddWriteHandle(*side, *ino, path, *staged);
   if (!fh.ok()) {
-    views_.ReleaseHandle(0);
-    writable_->ReleaseWriter(path);
     inodes_.Forget(*ino, 1);
     return fh.error();
   }
+  TouchAliases(*side->view, path);
   return std::make_pair(EntryOf(*info), VfsOpenFile{*fh, false});
 }
 
@@ -290,22 +398,24 @@ VfsResult<size_t> VfsCore::Write(uint64_t fh, uint64_t offset, std::span<const u
 VfsStatus VfsCore::Flush(uint64_t fh) {
   auto handle = handles_.File(fh);
   if (!handle.ok()) return handle.error();
-  if (!handle->writer || !handle->staged) return VfsOk{};
+  if (!handle->writer || !handle->staged || handle->writable == nullptr) return VfsOk{};
   auto info = inodes_.Get(handle->ino);
   if (!info.ok()) return VfsOk{};
-  Status st = writable_->Flush(info->path, handle->staged);
+  Status st = handle->writable->Flush(info->path, handle->staged);
   if (!st.ok()) return VfsErrorFromStatus(st);
+  if (auto view = views_.Get(handle->view)) TouchAliases(*view, info->path);
   return VfsOk{};
 }
 
 VfsStatus VfsCore::Fsync(uint64_t fh) {
   auto handle = handles_.File(fh);
   if (!handle.ok()) return handle.error();
-  if (!handle->staged) return VfsOk{};  // nothing of ours to make durable
+  // Nothing of ours to make durable.
+  if (!handle->staged || handle->writable == nullptr) return VfsOk{};
   auto info = inodes_.Get(handle->ino);
   if (!info.ok()) return VfsOk{};
-  Status st = handle->writer ? writable_->Fsync(info->path, handle->staged)
-                             : writable_->SyncAll(std::chrono::minutes(10));
+  Status st = handle->writer ? handle->writable->Fsync(info->path, handle->staged)
+                             : handle->writable->SyncAll(std::chrono::minutes(10));
   if (!st.ok()) return VfsErrorFromStatus(st);
   return VfsOk{};
 }
@@ -314,17 +424,19 @@ VfsResult<VfsAttr> VfsCore::SetSize(uint64_t ino, uint64_t fh, uint64_t size) {
   auto info = inodes_.Get(ino);
   if (!info.ok()) return info.error();
   if (info->meta->is_dir) return VfsErrc::kIsDir;
-  if (!Writable(*info)) return VfsErrc::kReadOnly;
+  auto side = OpenSide(*info);
+  if (!side.ok()) return side.error();
   Settle(&*info);
   Status st;
   auto handle = fh != 0 ? handles_.File(fh) : VfsResult<FileHandle>(VfsErrc::kBadHandle);
   if (handle.ok() && handle->writer && handle->staged) {
     st = handle->staged->Truncate(size);
   } else {
-    st = writable_->Truncate(info->path, RemoteOf(*info), size);
+    st = side->writer->Truncate(info->path, RemoteOf(*info), size);
     if (st.ok()) (void)inodes_.Update(ino, LocalMeta(false));
   }
   if (!st.ok()) return VfsErrorFromStatus(st);
+  TouchAliases(*side->view, info->path);
   return GetAttr(ino);
 }
 
@@ -332,159 +444,16 @@ VfsResult<VfsAttr> VfsCore::SetMtime(uint64_t ino, int64_t mtime) {
   auto info = inodes_.Get(ino);
   if (!info.ok()) return info.error();
   if (!Writable(*info)) return VfsErrc::kReadOnly;
-  if (!info->meta->is_dir) writable_->SetLocalMtime(info->path, mtime);
+  // Only a pending or open file keeps it: then its writer is open.
+  if (WritableView* w = WriterOf(*info); w != nullptr && !info->meta->is_dir) {
+    w->SetLocalMtime(info->path, mtime);
+  }
   return GetAttr(ino);
 }
 
-VfsStatus VfsCore::Unlink(uint64_t parent, std::string_view name) {
-  auto dir = inodes_.Get(parent);
-  if (!dir.ok()) return dir.error();
-  if (!Writable(*dir)) return VfsErrc::kReadOnly;
-  auto listing = MergedListing(*root_view_, dir->path, /*may_block=*/true);
-  if (!listing.ok()) return listing.error();
-  const Child* c = (*listing)->Find(name);
-  if (c == nullptr) return VfsErrc::kNoEntry;
-  if (c->meta->is_dir) return VfsErrc::kIsDir;
-  const std::string path = ChildPath(dir->path, name);
-  auto remote = views_.GetListing(*root_view_, dir->path, true);
-  const bool was_remote = remote.ok() && (*remote)->Find(name) != nullptr;
-  Status st = writable_->Unlink(path, was_remote);
-  if (!st.ok()) return VfsErrorFromStatus(st);
-  inodes_.Unname(0, path);
-  return KeepDirectory(dir->path);
-}
-
-VfsStatus VfsCore::Rmdir(uint64_t parent, std::string_view name) {
-  auto dir = inodes_.Get(parent);
-  if (!dir.ok()) return dir.error();
-  if (!Writable(*dir)) return VfsErrc::kReadOnly;
-  auto listing = MergedListing(*root_view_, dir->path, /*may_block=*/true);
-  if (!listing.ok()) return listing.error();
-  const Child* c = (*listing)->Find(name);
-  if (c == nullptr) return VfsErrc::kNoEntry;
-  if (!c->meta->is_dir) return VfsErrc::kNotDir;
-  const std::string path = ChildPath(dir->path, name);
-  auto inner = MergedListing(*root_view_, path, true);
-  if (!inner.ok()) return inner.error();
-  if (!(*inner)->children.empty()) return VfsErrc::kNotEmpty;
-  const bool was_remote = !IsLocal(*c->meta);
-  Status st = writable_->Rmdir(path, was_remote);
-  if (!st.ok()) return VfsErrorFromStatus(st);
-  inodes_.Unname(0, path);
-  return KeepDirectory(dir->path);
-}
-
-VfsResult<VfsEntry> VfsCore::Mkdir(uint64_t parent, std::string_view name) {
-  auto dir = inodes_.Get(parent);
-  if (!dir.ok()) return dir.error();
-  if (!dir->meta->is_dir) return VfsErrc::kNotDir;
-  if (!Writable(*dir)) return VfsErrc::kReadOnly;
-  if (!ValidFileName(name) || RefusedName(name)) return VfsErrc::kInvalid;
-  auto listing = MergedListing(*root_view_, dir->path, /*may_block=*/true);
-  if (!listing.ok()) return listing.error();
-  if ((*listing)->Find(name) != nullptr) return VfsErrc::kExists;
-  const std::string path = ChildPath(dir->path, name);
-  Status st = writable_->Mkdir(path);
-  if (!st.ok()) return VfsErrorFromStatus(st);
-  auto ino = RefLocal(0, path, true);
-  if (!ino.ok()) return ino.error();
-  auto info = inodes_.Get(*ino);
-  if (!info.ok()) return info.error();
-  return EntryOf(*info);
-}
-
-VfsStatus VfsCore::RenameOne(View& view, const std::string& from, const std::string& to,
-                             const std::shared_ptr<const NodeMeta>& meta) {
-  auto to_remote = views_.GetListing(view, ParentPath(to), true);
-  const bool to_was_remote =
-      to_remote.ok() && (*to_remote)->Find(BaseName(to)) != nullptr &&
-      !(*to_remote)->Find(BaseName(to))->meta->is_dir;
-  if (!meta->is_dir) {
-    InodeInfo tmp{0, 0, from, meta};
-    auto from_remote_listing = views_.GetListing(view, ParentPath(from), true);
-    const bool from_was_remote = from_remote_listing.ok() &&
-                                 (*from_remote_listing)->Find(BaseName(from)) != nullptr;
-    Status st = writable_->Rename(from, to, RemoteOf(tmp), from_was_remote, to_was_remote);
-    if (!st.ok()) return VfsErrorFromStatus(st);
-    return VfsOk{};
-  }
-  // A directory: its files move one by one (re-referenced, never uploaded),
-  // the new directory first, the old one last.
-  Status st = writable_->Mkdir(to);
-  if (!st.ok()) return VfsErrorFromStatus(st);
-  auto listing = MergedListing(view, from, true);
-  if (!listing.ok()) return listing.error();
-  for (const Child& c : (*listing)->children) {
-    auto r = RenameOne(view, ChildPath(from, c.name), ChildPath(to, c.name), c.meta);
-    if (!r.ok()) return r;
-  }
-  st = writable_->Rmdir(from, !IsLocal(*meta));
-  if (!st.ok()) return VfsErrorFromStatus(st);
-  return VfsOk{};
-}
-
-VfsStatus VfsCore::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
-                          std::string_view new_name, bool no_replace) {
-  auto dir = inodes_.Get(parent);
-  auto new_dir = inodes_.Get(new_parent);
-  if (!dir.ok()) return dir.error();
-  if (!new_dir.ok()) return new_dir.error();
-  if (!Writable(*dir) || !Writable(*new_dir)) return VfsErrc::kReadOnly;
-  if (!new_dir->meta->is_dir) return VfsErrc::kNotDir;
-  if (!ValidFileName(new_name) || RefusedName(new_name)) return VfsErrc::kInvalid;
-  auto listing = MergedListing(*root_view_, dir->path, true);
-  if (!listing.ok()) return listing.error();
-  const Child* c = (*listing)->Find(name);
-  if (c == nullptr) return VfsErrc::kNoEntry;
-  const std::string from = ChildPath(dir->path, name);
-  const std::string to = ChildPath(new_dir->path, new_name);
-  if (from == to) return VfsOk{};
-  if (c->meta->is_dir && (to.rfind(from + "/", 0) == 0)) return VfsErrc::kInvalid;
-  auto target_listing = MergedListing(*root_view_, new_dir->path, true);
-  if (!target_listing.ok()) return target_listing.error();
-  if (const Child* t = (*target_listing)->Find(new_name)) {
-    if (no_replace) return VfsErrc::kExists;
-    if (t->meta->is_dir && !c->meta->is_dir) return VfsErrc::kIsDir;
-    if (!t->meta->is_dir && c->meta->is_dir) return VfsErrc::kNotDir;
-    if (t->meta->is_dir) {
-      auto inner = MergedListing(*root_view_, to, true);
-      if (!inner.ok()) return inner.error();
-      if (!(*inner)->children.empty()) return VfsErrc::kNotEmpty;
-    }
-  }
-  auto st = RenameOne(*root_view_, from, to, c->meta);
-  if (!st.ok()) return st;
-  (void)inodes_.Rename(0, from, to);
-  // What the moved inodes show now comes from the overlay.
-  if (uint64_t ino = inodes_.Find(0, to); ino != 0 && !c->meta->is_dir) {
-    auto moved = writable_->Find(to);
-    if (moved && moved->kind == PendingChange::Kind::kCopy && moved->base) {
-      (void)inodes_.Update(ino, CopyMeta(*moved->base));
-    } else if (moved && moved->kind == PendingChange::Kind::kStaged) {
-      (void)inodes_.Update(ino, LocalMeta(false));
-    }
-  }
-  if (dir->path != new_dir->path) return KeepDirectory(dir->path);
-  return VfsOk{};
-}
-
-VfsStatus VfsCore::KeepDirectory(const std::string& dir) {
-  if (dir.empty()) return VfsOk{};  // the root always exists
-  auto own = writable_->Find(dir);
-  if (own && own->kind == PendingChange::Kind::kNewDir) return VfsOk{};
-  auto listing = MergedListing(*root_view_, dir, /*may_block=*/true);
-  // No entry: the directory stood only for the change just removed (a new
-  // directory under it, say), as the Hub has no such directory.
-  if (!listing.ok() && listing.error().code != VfsErrc::kNoEntry) return VfsOk{};
-  if (listing.ok() && !(*listing)->children.empty()) return VfsOk{};
-  Status st = writable_->Mkdir(dir);
-  if (!st.ok()) return VfsErrorFromStatus(st);
-  return VfsOk{};
-}
-
 VfsStatus VfsCore::SyncAll(std::chrono::milliseconds timeout) {
-  if (writable_ == nullptr) return VfsOk{};
-  Status st = writable_->SyncAll(timeout);
+  if (writers_ == nullptr) return VfsOk{};
+  Status st = writers_->SyncAll(timeout);
   if (!st.ok()) return VfsErrorFromStatus(st);
   return VfsOk{};
 }

@@ -33,6 +33,14 @@ size_t ViewSet::size() const {
   return multi_ ? views_.size() : 1;
 }
 
+std::vector<std::shared_ptr<View>> ViewSet::Live() const {
+  MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<View>> out;
+  out.reserve(views_.size());
+  for (const auto& [id, view] : views_) out.push_back(view);
+  return out;
+}
+
 std::shared_ptr<View> ViewSet::Pin(const std::string& key, const std::string& commit,
                                    const std::function<std::shared_ptr<View>(uint32_t)>& make) {
   MutexLock lock(&mu_);

@@ -80,6 +80,8 @@ class ViewSet {
   std::shared_ptr<View> Get(uint32_t id) const EXCLUDES(mu_);
   // Live views (a single-revision mount: 1).
   size_t size() const EXCLUDES(mu_);
+  // Every live view (a multi-revision mount: not the synthetic tree's).
+  std::vector<std::shared_ptr<View>> Live() const EXCLUDES(mu_);
 
   // The view indexed as `key`, created by `make(id)` when missing, with one
   // more pin (Unpin when its root inode exists or the lookup failed). A
