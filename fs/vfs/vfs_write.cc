@@ -182,6 +182,8 @@ void VfsCore::ShowCommit(const hub::RepoId& repo, const std::string& branch,
   if (!multi()) {
     views.push_back(root_view_);
   } else {
+    // Also for views made later (none may be live: a resumed journal).
+    refs_.Expire(repo);
     for (auto& v : views_.Live()) {
       if (v->spec.repo == repo && BranchOf(*v) == branch) views.push_back(std::move(v));
     }

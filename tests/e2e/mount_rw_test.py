@@ -2,8 +2,9 @@
 """The writable mount, end to end: real FUSE mounts of hubsim branches.
 
 Checks (each prints "ok: ..."):
-- refusals at mount time: a tag, --rw with --revisions or hub (not yet),
-  a token without write access; a read-only mount answers EROFS;
+- refusals at mount time: a tag, --create-pr with --revisions or hub, a
+  token without write access; a read-only mount answers EROFS
+  (mount_rw_views_test.py has --rw with --revisions and hub);
 - cp -r of 200 small files and a 3 MiB one makes a handful of commits, and
   every file reads back byte-identical through hubsim's resolve, the
   official JS client (--kit) and huggingface_hub (--pyenv);
@@ -224,9 +225,9 @@ def run(e, args):
     if p.returncode == 0 or "not a branch" not in p.stderr:
         fail("--rw on a tag: rc %d %s" % (p.returncode, p.stderr))
     for multi in (["me/m", "--revisions"], ["hub"]):
-        p = e.hubfs("mount", multi[0], e.mnt, "--rw", *multi[1:], check=False)
-        if p.returncode == 0 or "not yet with --revisions or hub mounts" not in p.stderr:
-            fail("--rw with %s: rc %d %s" % (" ".join(multi), p.returncode, p.stderr))
+        p = e.hubfs("mount", multi[0], e.mnt, "--rw", "--create-pr", *multi[1:], check=False)
+        if p.returncode == 0 or "--create-pr is for a single branch" not in p.stderr:
+            fail("--rw --create-pr with %s: rc %d %s" % (" ".join(multi), p.returncode, p.stderr))
     p = e.mount(env=dict(e.env, HF_TOKEN=READER), check=False)
     if p.returncode == 0 or "no write access" not in p.stderr:
         fail("--rw without write access: rc %d %s" % (p.returncode, p.stderr))
@@ -241,8 +242,8 @@ def run(e, args):
     if p.returncode != 1 or "not a writable" not in p.stderr:
         fail("hubfs pending on a read-only mount: rc %d %s" % (p.returncode, p.stderr))
     e.unmount()
-    ok("a tag, --revisions/hub with --rw and a read-only token are refused at mount; a "
-       "read-only mount gives EROFS")
+    ok("a tag, --create-pr with --revisions/hub and a read-only token are refused at mount; "
+       "a read-only mount gives EROFS")
 
     e.mount("--commit-delay", "1")
     # --- cp -r

@@ -229,6 +229,17 @@ TEST_F(VfsRevisionsWriteTest, RenamesBetweenRevisionDirectoriesAreCrossDevice) {
   EXPECT_EQ(Read(Walk("main/sub/moved.txt")), "one");
 }
 
+TEST_F(VfsRevisionsWriteTest, ACommitLandedWithNoViewOfItsBranchShowsInViewsMadeLater) {
+  // A journal resumed at mount commits before anything looked at its
+  // branch, whose commit the refs list (cached for the TTL) still has.
+  Make(VfsLayout::Kind::kRevisions);
+  ASSERT_TRUE(core_->CheckRoot().ok());
+  fake_.SetRef("org/model", "branch", "feature/x", kC4);
+  core_->ShowCommit(layout_repo(), "feature/x", kC4);
+  EXPECT_EQ(Read(Walk("feature/x/a.txt")), "four");
+  EXPECT_EQ(Read(Walk("refs/heads/feature/x/a.txt")), "four");
+}
+
 TEST_F(VfsRevisionsWriteTest, AHubMountAnswersAccessForARepoItMayNotWrite) {
   Make(VfsLayout::Kind::kHub);
   const uint64_t other = Walk("models/org/other/main");
