@@ -289,6 +289,13 @@ void WriteCommitter::Run() {
       stats_.last_error = error.ToString();
       HUBFS_LOG(kWarning) << "commit to " << repo_.ToString() << "@" << branch_
                           << " failed (retrying in " << backoff.count() << " ms): " << error;
+      if (error.code() == ErrorCode::kNotFound && backoff == options_.retry_initial) {
+        // Deleted upstream, most likely: nothing is dropped; the commits
+        // go on once the branch exists again.
+        HUBFS_LOG(kWarning) << "the branch " << branch_ << " of " << repo_.ToString()
+                            << " is gone upstream; its changes stay journaled (hubfs pending) "
+                            << "and are committed if it comes back";
+      }
       if (!first_notify_) first_notify_ = clock_->Now();
       lock.unlock();
       SleepUnlessStopped(std::max<std::chrono::milliseconds>(

@@ -97,6 +97,7 @@ def run(e):
     c0 = e.head("main")
     e.call("POST", "/api/models/me/m/tag/main", {"tag": "v1"})
     e.call("POST", "/api/models/me/m/branch/feature", {"startingPoint": c0})
+    e.call("POST", "/api/models/me/m/branch/gone", {"startingPoint": c0})
 
     # --- two branch views of one --revisions mount
     mount_revisions(e, "--commit-delay", "60")
@@ -162,14 +163,28 @@ def run(e):
 
     # --- kill -9 with a change pending on the second branch; the remount resumes it
     write(os.path.join(m, "feature", "c.txt"), b"resumed\n")
+    write(os.path.join(m, "gone", "g.txt"), b"kept\n")
     pid = e.daemon_pid()
     os.kill(pid, 9)
     wait_for("the daemon to die", lambda: e.daemon_pid() is None)
     subprocess.run(["fusermount3", "-uz", m], capture_output=True)
     if resolves_to(e, "c.txt", "feature", b"resumed\n"):
         fail("c.txt was committed before the kill")
+    # A branch deleted upstream while it has a pending change.
+    e.call("DELETE", "/api/models/me/m/branch/gone")
     mount_revisions(e, "--commit-delay", "1")
     wait_for("c.txt to land on feature", lambda: resolves_to(e, "c.txt", "feature", b"resumed\n"))
+    log = os.path.join(e.cache, "hubfs-mount.log")
+    wait_for("a log line about the gone branch",
+             lambda: "the branch gone of me/m is gone upstream" in open(log).read())
+    changes = json.loads(e.hubfs("pending", m, "--json").stdout)["changes"]
+    if [(c["branch"], c["path"]) for c in changes] != [("gone", "g.txt")]:
+        fail("the gone branch's change is not journaled: %s" % changes)
+    e.call("POST", "/api/models/me/m/branch/gone", {"startingPoint": c0})
+    wait_for("g.txt to land once the branch is back",
+             lambda: resolves_to(e, "g.txt", "gone", b"kept\n"))
+    ok("a branch deleted upstream keeps its pending change journaled (logged, listed by "
+       "hubfs pending) and commits it when the branch is back")
     if read(os.path.join(m, "feature", "c.txt")) != b"resumed\n":
         fail("feature/c.txt after the remount")
     other = os.path.join(e.w, "mnt2")
