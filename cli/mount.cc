@@ -52,7 +52,9 @@ constexpr char kMountUsage[] =
     "within every revision). SOURCE `hub` mounts the whole Hub: models/,\n"
     "datasets/, spaces/, then NS/NAME/REVISION/... looked up on demand.\n"
     "--rw makes a branch (or refs/pr/N) writable: files closed are journaled at once\n"
-    "and committed within --commit-delay (2 s); fsync waits for the commit.\n"
+    "and committed within --commit-delay (2 s); fsync waits for the commit. With\n"
+    "--revisions or hub, every branch and refs/pr/N directory is writable (tags\n"
+    "and commit shas EROFS).\n"
     "MOUNTPOINT /dev/fd/N serves a /dev/fuse descriptor N that the caller opened\n"
     "and mounted (fd=N): the caller mounts and unmounts, hubfs needs no privilege.\n";
 
