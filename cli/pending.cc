@@ -107,7 +107,8 @@ int PrintPending(const MountState& s, const std::vector<ViewJournal>& views, boo
     std::string path = j["path"].get<std::string>();
     if (j.contains("from")) path += " (from " + j["from"].get<std::string>() + ")";
     if (multi) {
-      const std::string branch = j["repo"].get<std::string>() + "@" + j["branch"].get<std::string>();
+      const std::string branch =
+          j["repo"].get<std::string>() + "@" + j["branch"].get<std::string>();
       std::printf("%-11s %12s  %-19s  %-28s %s\n", j["kind"].get<std::string>().c_str(),
                   size.c_str(), LocalTime(j["since"].get<int64_t>()).c_str(), branch.c_str(),
                   path.c_str());

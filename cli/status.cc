@@ -133,8 +133,7 @@ void PrintWrites(const MountState& s) {
   }
   const bool multi = s.repo == "hub" || s.revision.empty();
   for (const WriteViewState& v : s.write_views) {
-    const std::string target =
-        multi ? v.repo + "@" + v.target : v.target;
+    const std::string target = multi ? v.repo + "@" + v.target : v.target;
     PrintWriteView(target, v.pending, v.commits, v.conflict_prs, v.commits_paused_until,
                    v.commit_pause_reason, v.last_commit_error);
   }

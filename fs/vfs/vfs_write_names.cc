@@ -170,7 +170,7 @@ VfsStatus VfsCore::Rename(uint64_t parent, std::string_view name, uint64_t new_p
 }
 
 VfsStatus VfsCore::KeepDirectory(View& view, WritableView* w, const std::string& dir) {
-  if (dir == view.spec.subdir || dir.empty()) return VfsOk{};  // the root always exists
+  if (dir.empty()) return VfsOk{};  // the root always exists
   auto own = w->Find(dir);
   if (own && own->kind == PendingChange::Kind::kNewDir) return VfsOk{};
   auto listing = MergedListing(view, w, dir, /*may_block=*/true);

@@ -162,7 +162,9 @@ size_t WriterSet::Resume(const std::function<bool(const hub::RepoId&)>& want) {
 std::vector<WriterSet::Entry> WriterSet::All() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Entry> out;
-  for (const auto& [key, view] : views_) out.push_back(Entry{repos_.at(key), key.second, view.get()});
+  for (const auto& [key, view] : views_) {
+    out.push_back(Entry{repos_.at(key), key.second, view.get()});
+  }
   return out;
 }
 

@@ -81,6 +81,51 @@ TEST(MountStateTest, TheWriteSideRoundTrips) {
   EXPECT_EQ(by_mountpoint["/mnt/w"].journal_dir, s.journal_dir);
 }
 
+TEST(MountStateTest, EveryWritableViewRoundTrips) {
+  TempDir dir;
+  MountState s;
+  s.pid = getpid();
+  s.cache_dir = dir.path();
+  s.mountpoint = "/mnt/revs";
+  s.writable = true;
+  WriteViewState main;
+  main.repo = "me/m";
+  main.branch = "main";
+  main.target = "main";
+  main.journal_dir = dir.path() + "/write/me-m-0123";
+  main.pending = 2;
+  WriteViewState pr;
+  pr.repo = "datasets/me/d";
+  pr.branch = "refs/pr/3";
+  pr.target = "refs/pr/3";
+  pr.journal_dir = dir.path() + "/write/datasets-me-d-4567";
+  pr.commits = 5;
+  pr.conflict_prs = 1;
+  pr.last_commit_error = "unavailable: HTTP 503";
+  pr.commits_paused_until = 1796486113;
+  pr.commit_pause_reason = "budget";
+  s.write_views = {main, pr};
+  ASSERT_TRUE(WriteMountState(s));
+  std::vector<MountState> got = ReadMountStates(dir.path());
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].write_views.size(), 2u);
+  const WriteViewState& a = got[0].write_views[0];
+  const WriteViewState& b = got[0].write_views[1];
+  EXPECT_EQ(a.repo, "me/m");
+  EXPECT_EQ(a.branch, "main");
+  EXPECT_EQ(a.journal_dir, main.journal_dir);
+  EXPECT_EQ(a.pending, 2u);
+  EXPECT_EQ(b.repo, "datasets/me/d");
+  EXPECT_EQ(b.branch, "refs/pr/3");
+  EXPECT_EQ(b.target, "refs/pr/3");
+  EXPECT_EQ(b.journal_dir, pr.journal_dir);
+  EXPECT_EQ(b.commits, 5u);
+  EXPECT_EQ(b.conflict_prs, 1u);
+  EXPECT_EQ(b.last_commit_error, pr.last_commit_error);
+  EXPECT_EQ(b.commits_paused_until, 1796486113);
+  EXPECT_EQ(b.commit_pause_reason, "budget");
+}
+
 TEST(MountStateTest, ReaderStatsOfAFreshReaderAreSane) {
   // The gauges a mount reports before any read: nothing in flight, the
   // default budget.
