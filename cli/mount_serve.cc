@@ -334,8 +334,18 @@ std::string BuildWritable(const MountArgs& args, const MountConfig& config,
   if (config.multi) {
     const hub::RepoId repo = source.repo;
     const bool hub = args.hub;
-    const size_t resumed =
+    size_t resumed =
         m->writers->Resume([repo, hub](const hub::RepoId& r) { return hub || r == repo; });
+    // A --revisions mount also looks for its branches' journals by name
+    // (a journal of an older single-branch mount has no target file).
+    if (!hub) {
+      if (auto refs = m->services->hub().ListRefs(repo, /*include_prs=*/true); refs.ok()) {
+        std::vector<std::string> branches;
+        for (const auto& b : refs->branches) branches.push_back(b.name);
+        for (const auto& p : refs->pull_requests) branches.push_back("refs/pr/" + p.name);
+        resumed += m->writers->ResumeBranches(repo, branches);
+      }
+    }
     if (resumed > 0) {
       HUBFS_LOG(kInfo) << resumed << " branch view(s) with journaled changes resumed";
     }
@@ -431,42 +441,6 @@ std::string RealPath(const std::string& path) {
     free(r);
   }
   return out;
-}
-
-// The write side's part of the mount record: every open view, and their
-// totals (the target and journal of the first, for older readers).
-void FillWriteStats(const std::vector<fs::WriterSet::Entry>& views, MountState* state) {
-  state->writable = true;
-  state->write_views.clear();
-  state->pending = state->commits = state->conflict_prs = 0;
-  state->last_commit_error.clear();
-  state->commits_paused_until = 0;
-  state->commit_pause_reason.clear();
-  for (const fs::WriterSet::Entry& e : views) {
-    const fs::CommitterStats cs = e.view->stats();
-    WriteViewState v;
-    v.repo = e.repo.ToString();
-    v.branch = e.branch;
-    v.target = e.view->target();
-    v.journal_dir = e.view->journal_dir();
-    for (const auto& [path, change] : e.view->Pending()) v.pending += !change.is_dir();
-    v.commits = cs.commits;
-    v.conflict_prs = cs.conflict_prs;
-    v.last_commit_error = cs.last_error;
-    v.commits_paused_until = cs.paused_until;
-    v.commit_pause_reason = cs.pause_reason;
-    state->pending += v.pending;
-    state->commits += v.commits;
-    state->conflict_prs += v.conflict_prs;
-    if (state->last_commit_error.empty()) state->last_commit_error = v.last_commit_error;
-    if (v.commits_paused_until > state->commits_paused_until) {
-      state->commits_paused_until = v.commits_paused_until;
-      state->commit_pause_reason = v.commit_pause_reason;
-    }
-    state->write_views.push_back(std::move(v));
-  }
-  state->write_target = state->write_views.empty() ? "" : state->write_views[0].target;
-  state->journal_dir = state->write_views.empty() ? "" : state->write_views[0].journal_dir;
 }
 
 // Serves until unmounted; the status file is refreshed every 2 s.

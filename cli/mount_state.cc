@@ -160,6 +160,40 @@ void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
   s->updated = static_cast<int64_t>(std::time(nullptr));
 }
 
+void FillWriteStats(const std::vector<fs::WriterSet::Entry>& views, MountState* state) {
+  state->writable = true;
+  state->write_views.clear();
+  state->pending = state->commits = state->conflict_prs = 0;
+  state->last_commit_error.clear();
+  state->commits_paused_until = 0;
+  state->commit_pause_reason.clear();
+  for (const fs::WriterSet::Entry& e : views) {
+    const fs::CommitterStats cs = e.view->stats();
+    WriteViewState v;
+    v.repo = e.repo.ToString();
+    v.branch = e.branch;
+    v.target = e.view->target();
+    v.journal_dir = e.view->journal_dir();
+    for (const auto& [path, change] : e.view->Pending()) v.pending += !change.is_dir();
+    v.commits = cs.commits;
+    v.conflict_prs = cs.conflict_prs;
+    v.last_commit_error = cs.last_error;
+    v.commits_paused_until = cs.paused_until;
+    v.commit_pause_reason = cs.pause_reason;
+    state->pending += v.pending;
+    state->commits += v.commits;
+    state->conflict_prs += v.conflict_prs;
+    if (state->last_commit_error.empty()) state->last_commit_error = v.last_commit_error;
+    if (v.commits_paused_until > state->commits_paused_until) {
+      state->commits_paused_until = v.commits_paused_until;
+      state->commit_pause_reason = v.commit_pause_reason;
+    }
+    state->write_views.push_back(std::move(v));
+  }
+  state->write_target = state->write_views.empty() ? "" : state->write_views[0].target;
+  state->journal_dir = state->write_views.empty() ? "" : state->write_views[0].journal_dir;
+}
+
 std::optional<uint64_t> ParseMemoryLimit(std::string_view s) {
   std::optional<uint64_t> v = ParseSize(s);
   if (!v || *v < kMinMemoryLimit) return std::nullopt;

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fs/content/xet_reader.h"
+#include "fs/write/writer_set.h"
 
 namespace hubfs::cli {
 
@@ -103,6 +104,9 @@ struct MountState {
 
 // Copies the reader's counters and gauges into `state` and stamps `updated`.
 void FillReaderStats(const fs::XetReaderStats& stats, MountState* state);
+// The write side's part: every open writable view (`write_views`), their
+// totals, and the target and journal of the first (for older readers).
+void FillWriteStats(const std::vector<fs::WriterSet::Entry>& views, MountState* state);
 
 // The value of `hubfs mount --memory-limit`: bytes, or with a K, M or G
 // suffix (binary units; integers only). nullopt when malformed or below

@@ -159,6 +159,24 @@ size_t WriterSet::Resume(const std::function<bool(const hub::RepoId&)>& want) {
   return opened;
 }
 
+size_t WriterSet::ResumeBranches(const hub::RepoId& repo,
+                                 const std::vector<std::string>& branches) {
+  size_t opened = 0;
+  for (const std::string& branch : branches) {
+    if (Find(repo, branch) != nullptr) continue;
+    auto snap = WriteJournal::ReadSnapshot(env_, hooks_.journal_dir(repo, branch));
+    if (!snap.ok() || snap->table.entries().empty()) continue;
+    auto view = Open(repo, branch, "", /*check_access=*/false);
+    if (view.ok()) {
+      ++opened;
+    } else {
+      HUBFS_LOG(kWarning) << repo.ToString() << "@" << branch
+                          << ": pending changes not resumed: " << view.status();
+    }
+  }
+  return opened;
+}
+
 std::vector<WriterSet::Entry> WriterSet::All() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Entry> out;

@@ -91,6 +91,9 @@ class WriterSet {
   // accepts and that has pending changes (no access check: the earlier
   // mount had it). Returns the number of views opened; failures are logged.
   size_t Resume(const std::function<bool(const hub::RepoId&)>& want);
+  // The same for the journals of `repo`'s `branches` at journal_dir (those
+  // of mounts older than the target file have none).
+  size_t ResumeBranches(const hub::RepoId& repo, const std::vector<std::string>& branches);
 
   struct Entry {
     hub::RepoId repo;

@@ -165,6 +165,23 @@ TEST_F(WriterSetTest, ResumeOpensTheJournalsWithPendingChangesOfThisEndpoint) {
   EXPECT_EQ(set->Shutdown(100ms), 0u);
 }
 
+TEST_F(WriterSetTest, JournalsWithoutATargetFileAreResumedByBranchName) {
+  std::string dir;
+  {
+    auto set = MakeSet();
+    auto feature = set->Open(kRepo, "feature/x", kH1, true);
+    ASSERT_TRUE(feature.ok());
+    ASSERT_TRUE((*feature)->Mkdir("d").ok());
+    dir = (*feature)->journal_dir();
+  }
+  std::filesystem::remove(dir + "/target");  // as an older mount left it
+  auto set = MakeSet();
+  EXPECT_EQ(set->Resume([](const hub::RepoId&) { return true; }), 0u);
+  EXPECT_EQ(set->ResumeBranches(kRepo, {"main", "feature/x", "refs/pr/1"}), 1u);
+  ASSERT_NE(set->Find(kRepo, "feature/x"), nullptr);
+  EXPECT_TRUE(WriterSet::ReadTarget(FileEnv::Default(), dir).ok());  // written now
+}
+
 TEST_F(WriterSetTest, ADamagedTargetFileIsSkipped) {
   const std::string dir = (dir_ / "write" / "junk").string();
   std::filesystem::create_directories(dir);
