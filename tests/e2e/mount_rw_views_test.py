@@ -102,8 +102,14 @@ def run(e):
     # --- two branch views of one --revisions mount
     mount_revisions(e, "--commit-delay", "60")
     m = e.mnt
+    # The kernel caches "no such name" in the alias for the metadata TTL
+    # (10 s): a change in main/ must make it forget.
+    if os.path.exists(os.path.join(m, "refs", "heads", "main", "a.txt")):
+        fail("refs/heads/main/a.txt exists before it was written")
     write(os.path.join(m, "main", "a.txt"), b"on main\n")
     write(os.path.join(m, "refs", "heads", "feature", "b.txt"), b"on feature\n")
+    if not os.path.exists(os.path.join(m, "refs", "heads", "main", "a.txt")):
+        fail("refs/heads/main/a.txt not found after main/a.txt was written")
     if "a.txt" not in os.listdir(os.path.join(m, "refs", "heads", "main")):
         fail("refs/heads/main/ does not list main's staged a.txt")
     if read(os.path.join(m, "refs", "heads", "main", "a.txt")) != b"on main\n":
