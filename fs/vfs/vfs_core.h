@@ -1,7 +1,8 @@
 // VfsCore: the kernel-free filesystem (design §1, §3, §6). It answers the
 // questions FUSE asks - lookup, getattr, open, read, readdir, xattrs,
 // statfs - in our own types, so unit tests call it directly and the FUSE
-// adapter only translates. Everything it shows is read-only.
+// adapter only translates. What it shows is read-only unless EnableWrites
+// made the mount's branch views writable (vfs_write.cc, vfs_write_names.cc).
 //
 // A view is one revision of one repo (commit sha + date, optional
 // subfolder). A single-revision mount has one view whose root is the mount
