@@ -15,7 +15,7 @@ Checks (each prints "ok: ..."):
   feature from the same cache dir is refused while the first mount holds it;
 - unmount commits what is pending in a view (bounded wait);
 - hub MNT --rw: a file written into models/me/m/main/ lands on main; a repo
-  the token may not write answers EACCES and stays readable.
+  the token may not write answers EACCES (logged) and stays readable.
 
 usage: mount_rw_views_test.py --hubfs BIN --hubsim BIN
 """
@@ -226,6 +226,8 @@ def run(e):
         fail("models/reader/theirs/main/ is not readable")
     expect_errno(errno.EACCES, "a create in a repo the token may not write",
                  lambda: write(os.path.join(theirs, "x.txt"), b"x"))
+    wait_for("the log line about reader/theirs", lambda: "reader/theirs@main: no write access"
+             in open(os.path.join(e.cache, "hubfs-mount.log")).read(), seconds=5)
     e.unmount()
     ok("hub --rw: models/me/m/main/h.txt landed on main; another user's repo answers EACCES")
 
