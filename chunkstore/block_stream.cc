@@ -14,10 +14,10 @@ BlockStream::BlockStream(const ReadFn& read, size_t block_size, size_t depth)
 
 BlockStream::~BlockStream() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (reader_.joinable()) reader_.join();
   if (hasher_.joinable()) hasher_.join();
 }
@@ -35,11 +35,14 @@ Status BlockStream::ReadInto(size_t slot) {
 }
 
 Result<std::span<const uint8_t>> BlockStream::Next() {
+  MutexLock lock(&mu_);
+  if (handed_out_) {
+    ++used_;
+    handed_out_ = false;
+    cv_.NotifyAll();
+  }
   if (!threaded_) {
-    if (handed_out_) {
-      ++used_;
-      handed_out_ = false;
-    }
+    // No other thread yet: the lock is only for the analysis.
     if (ended_) {
       if (!error_.ok()) return error_;
       return std::span<const uint8_t>();
@@ -69,14 +72,8 @@ Result<std::span<const uint8_t>> BlockStream::Next() {
     }
     return data;
   }
-  std::unique_lock<std::mutex> lock(mu_);
-  if (handed_out_) {
-    ++used_;
-    handed_out_ = false;
-    cv_.notify_all();
-  }
-  cv_.wait(lock, [this] { return used_ < filled_ || ended_; });
-  if (used_ == filled_) {
+  while (used_ >= filled_ && !ended_) cv_.Wait(&mu_);
+  if (used_ >= filled_) {
     if (!error_.ok()) return error_;
     return std::span<const uint8_t>();
   }
@@ -86,17 +83,15 @@ Result<std::span<const uint8_t>> BlockStream::Next() {
 }
 
 void BlockStream::ReaderLoop() {
+  MutexLock lock(&mu_);
   for (;;) {
-    size_t slot;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      // A slot is free once the block that held it was both hashed and used.
-      cv_.wait(lock, [this] { return stop_ || filled_ - std::min(hashed_, used_) < depth_; });
-      if (stop_) return;
-      slot = filled_ % depth_;
-    }
+    // A slot is free once the block that held it was both hashed and used.
+    while (!stop_ && filled_ - std::min(hashed_, used_) >= depth_) cv_.Wait(&mu_);
+    if (stop_) return;
+    const size_t slot = filled_ % depth_;
+    lock.Unlock();
     Status st = ReadInto(slot);
-    std::lock_guard<std::mutex> lock(mu_);
+    lock.Lock();
     if (!st.ok()) {
       error_ = st;
       ended_ = true;
@@ -105,32 +100,30 @@ void BlockStream::ReaderLoop() {
     } else {
       ++filled_;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
     if (ended_) return;
   }
 }
 
 void BlockStream::HasherLoop() {
+  MutexLock lock(&mu_);
   for (;;) {
-    size_t slot;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stop_ || hashed_ < filled_ || ended_; });
-      if (stop_ || hashed_ == filled_) return;  // stopped, or the end
-      slot = hashed_ % depth_;
-    }
+    while (!stop_ && hashed_ >= filled_ && !ended_) cv_.Wait(&mu_);
+    if (stop_ || hashed_ >= filled_) return;  // stopped, or the end
+    const size_t slot = hashed_ % depth_;
+    lock.Unlock();
     sha_.Update(std::span<const uint8_t>(blocks_[slot].data(), sizes_[slot]));
-    std::lock_guard<std::mutex> lock(mu_);
+    lock.Lock();
     ++hashed_;
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
 }
 
 std::array<uint8_t, 32> BlockStream::Sha256() {
   if (threaded_) {
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return ended_ && hashed_ == filled_; });
+      MutexLock lock(&mu_);
+      while (!(ended_ && hashed_ >= filled_)) cv_.Wait(&mu_);
     }
     hasher_.join();
   }

@@ -15,17 +15,17 @@
 #define HUBFS_CHUNKSTORE_BLOCK_STREAM_H_
 
 #include <array>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <span>
 #include <thread>
 #include <vector>
 
 #include "chunkstore/hash.h"
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 
 namespace hubfs::chunkstore {
 
@@ -62,14 +62,14 @@ class BlockStream {
   std::vector<std::vector<uint8_t>> blocks_;
   std::vector<size_t> sizes_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t filled_ = 0;  // GUARDED_BY(mu_): blocks read
-  uint64_t hashed_ = 0;  // GUARDED_BY(mu_): blocks fed to SHA-256
-  uint64_t used_ = 0;    // GUARDED_BY(mu_): blocks the caller is done with
-  bool ended_ = false;   // GUARDED_BY(mu_): the reader saw the end or an error
-  bool stop_ = false;    // GUARDED_BY(mu_)
-  Status error_;         // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  uint64_t filled_ GUARDED_BY(mu_) = 0;  // blocks read
+  uint64_t hashed_ GUARDED_BY(mu_) = 0;  // blocks fed to SHA-256
+  uint64_t used_ GUARDED_BY(mu_) = 0;    // blocks the caller is done with
+  bool ended_ GUARDED_BY(mu_) = false;   // the reader saw the end or an error
+  bool stop_ GUARDED_BY(mu_) = false;
+  Status error_ GUARDED_BY(mu_);
   bool threaded_ = false;  // the caller's thread only
   bool handed_out_ = false;  // the caller holds block used_ (the caller's thread only)
   std::thread reader_;
