@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "chunkstore/block_stream.h"
 #include "chunkstore/chunker.h"
 
 namespace hubfs::chunkstore {
@@ -80,7 +81,6 @@ struct PendingTerm {
 };
 
 struct UploadSession::FileState {
-  Sha256 sha;
   MerkleBuilder merkle;
   std::vector<PendingTerm> terms;
   std::vector<Hash> term_chunks;  // chunk hashes of the last (open) term
@@ -148,15 +148,15 @@ Result<UploadedFile> UploadSession::AddFile(const UploadReadFn& read,
   if (finished_) return Status(ErrorCode::kFailedPrecondition, "upload session already finished");
   FileState f;
   Chunker chunker;
-  std::vector<uint8_t> block(options_.read_block);
+  // The SHA-256 and the reads run ahead on their own threads (a large file).
+  BlockStream blocks(read, options_.read_block);
   std::vector<uint8_t> carry;  // bytes of a chunk that started in an earlier block
   carry.reserve(kMaxChunkSize);
   for (;;) {
-    HUBFS_ASSIGN_OR_RETURN(size_t n, read(block));
-    if (n == 0) break;
+    HUBFS_ASSIGN_OR_RETURN(std::span<const uint8_t> data, blocks.Next());
+    if (data.empty()) break;
     HUBFS_RETURN_IF_ERROR(FirstError());
-    std::span<const uint8_t> data(block.data(), n);
-    f.sha.Update(data);
+    const size_t n = data.size();
     while (!data.empty()) {
       const size_t cut = chunker.NextBoundary(data);
       if (cut == Chunker::kNoBoundary) {
@@ -178,7 +178,7 @@ Result<UploadedFile> UploadSession::AddFile(const UploadReadFn& read,
   }
   if (!carry.empty()) AddChunk(&f, carry, ChunkHash(carry));
   if (!f.terms.empty()) f.terms.back().verification = VerificationHash(f.term_chunks);
-  f.out.sha256 = f.sha.Finalize();
+  f.out.sha256 = blocks.Sha256();
   f.out.chunks = f.chunk_index;
   if (f.chunk_index > 0) {
     f.out.file_hash = KeyedBlake3(kZeroKey, f.merkle.Root().bytes);

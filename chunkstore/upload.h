@@ -12,8 +12,9 @@
 // Memory is bounded whatever the file sizes: one open xorb (≤ 64 MiB of
 // chunk data), at most `max_queued_xorbs` waiting and `workers` being
 // compressed (chunk data + body, ≤ 128 MiB each) and uploaded (the body),
-// two spare data buffers kept for reuse, plus ~40 bytes per chunk of
-// metadata (the shard).
+// two spare data buffers kept for reuse, three read blocks (a file is read
+// one block ahead and its SHA-256 runs on a thread of its own: BlockStream),
+// plus ~40 bytes per chunk of metadata (the shard).
 #ifndef HUBFS_CHUNKSTORE_UPLOAD_H_
 #define HUBFS_CHUNKSTORE_UPLOAD_H_
 

@@ -111,9 +111,32 @@ Result<size_t> StagedFile::ReadThrough(uint64_t offset, std::span<uint8_t> out) 
     if (offset >= size_) return size_t{0};
     const uint64_t end = std::min<uint64_t>(size_, offset + out.size());
     want = static_cast<size_t>(end - offset);
-    HUBFS_ASSIGN_OR_RETURN(size_t got, file_->PRead(offset, out.first(want)));
-    std::fill(out.begin() + static_cast<std::ptrdiff_t>(got), out.begin() + want, uint8_t{0});
-    from_base = present_.Missing(offset, std::min(end, base_limit_));
+    // Only the local ranges are read from the staging file: reading its
+    // holes (an edited Hub file is mostly holes) would make the kernel zero
+    // and cache a page for every byte the base provides anyway.
+    const std::vector<std::pair<uint64_t, uint64_t>> missing = present_.Missing(offset, end);
+    uint64_t pos = offset;
+    auto read_local = [&](uint64_t a, uint64_t b) -> Status {
+      if (a >= b) return Status::Ok();
+      std::span<uint8_t> dst =
+          out.subspan(static_cast<size_t>(a - offset), static_cast<size_t>(b - a));
+      HUBFS_ASSIGN_OR_RETURN(size_t got, file_->PRead(a, dst));
+      std::fill(dst.begin() + static_cast<std::ptrdiff_t>(got), dst.end(), uint8_t{0});
+      return Status::Ok();
+    };
+    for (auto [a, b] : missing) {
+      HUBFS_RETURN_IF_ERROR(read_local(pos, a));
+      // Missing bytes past the base's end are zeros (not expected: a
+      // truncate or extension marks them local), never stale base bytes.
+      if (b > base_limit_) {
+        const uint64_t z = std::max(a, base_limit_);
+        std::fill(out.begin() + static_cast<std::ptrdiff_t>(z - offset),
+                  out.begin() + static_cast<std::ptrdiff_t>(b - offset), uint8_t{0});
+      }
+      if (a < base_limit_) from_base.emplace_back(a, std::min(b, base_limit_));
+      pos = b;
+    }
+    HUBFS_RETURN_IF_ERROR(read_local(pos, end));
   }
   for (auto [a, b] : from_base) {
     std::span<uint8_t> dst = out.subspan(static_cast<size_t>(a - offset), static_cast<size_t>(b - a));
