@@ -4,6 +4,8 @@
 // namespace). The write path itself (staging, journal, commits) is
 // fs/write's WritableView, one per branch in the mount's WriterSet.
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "common/log.h"
 #include "fs/vfs/vfs_core.h"
@@ -171,6 +173,11 @@ BaseReaderFactory VfsCore::BaseReaders(const hub::RepoId& repo, const std::strin
   };
 }
 
+namespace {
+// How long a landed commit waits for its view to show it (see ShowCommit).
+constexpr auto kShowCommitPatience = std::chrono::seconds(20);
+}  // namespace
+
 void VfsCore::ShowCommit(const hub::RepoId& repo, const std::string& branch,
                          const std::string& commit) {
   // The overlay forgets the committed changes once this returns, and a file
@@ -188,12 +195,28 @@ void VfsCore::ShowCommit(const hub::RepoId& repo, const std::string& branch,
       if (v->spec.repo == repo && BranchOf(*v) == branch) views.push_back(std::move(v));
     }
   }
+  // A refresh that fails (a flaky Hub) is tried again with a growing pause
+  // for a while: the overlay must not go while the view still shows the
+  // commit before this one (files would seem to revert). A view that moved
+  // past it (another writer committed since) is fine too.
+  const auto deadline = std::chrono::steady_clock::now() + kShowCommitPatience;
   for (const auto& view : views) {
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string before = view->Current().commit;
+    auto pause = std::chrono::milliseconds(50);
+    for (;;) {
       if (multi()) refs_.Expire(repo);
       views_.MarkDue(*view);
       (void)views_.MaybeRefresh(*view, /*may_block=*/true);
-      if (view->Current().commit == commit) break;
+      const std::string now = view->Current().commit;
+      if (now == commit || now != before) break;
+      if (std::chrono::steady_clock::now() + pause > deadline) {
+        HUBFS_LOG(kWarning) << "committed " << commit << " to " << repo.ToString() << "@"
+                            << branch << " but the view still shows " << now
+                            << " (the Hub did not answer); it follows at its next refresh";
+        break;
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(2000));
     }
   }
   HUBFS_LOG(kInfo) << "committed " << commit << " to " << repo.ToString() << "@" << branch

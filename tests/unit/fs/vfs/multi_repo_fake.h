@@ -117,6 +117,10 @@ class HubFake final : public RepoSource {
   Result<hub::Refs> ListRefs(const hub::RepoId& repo) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++list_refs;
+    if (fail_list_refs > 0) {
+      --fail_list_refs;
+      return IoError("the Hub did not answer");
+    }
     auto it = repos_.find(repo.ToString());
     if (it == repos_.end()) return NotFoundError("Repository not found");
     if (it->second.is_private) return Status(ErrorCode::kUnauthenticated, "private");
@@ -145,6 +149,8 @@ class HubFake final : public RepoSource {
   std::atomic<int> list_refs{0};
   std::atomic<int> list_repos{0};
   std::atomic<int> list_dirs{0};
+  // The next this many ListRefs calls fail (a flaky Hub).
+  std::atomic<int> fail_list_refs{0};
 
  private:
   std::mutex mu_;

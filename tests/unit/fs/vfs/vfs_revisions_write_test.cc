@@ -240,6 +240,19 @@ TEST_F(VfsRevisionsWriteTest, ACommitLandedWithNoViewOfItsBranchShowsInViewsMade
   EXPECT_EQ(Read(Walk("refs/heads/feature/x/a.txt")), "four");
 }
 
+TEST_F(VfsRevisionsWriteTest, ACommitWaitsOutAFlakyHubBeforeItsViewMovesOn) {
+  // The overlay goes once ShowCommit returns: the view must show the commit
+  // by then, also when the first refreshes after it fail.
+  Make(VfsLayout::Kind::kRevisions);
+  ASSERT_TRUE(core_->CheckRoot().ok());
+  EXPECT_EQ(Read(Walk("feature/x/a.txt")), "two!");
+  fake_.SetRef("org/model", "branch", "feature/x", kC4);
+  fake_.fail_list_refs = 5;
+  core_->ShowCommit(layout_repo(), "feature/x", kC4);
+  EXPECT_EQ(fake_.fail_list_refs.load(), 0);
+  EXPECT_EQ(Read(Walk("feature/x/a.txt")), "four");
+}
+
 TEST_F(VfsRevisionsWriteTest, AHubMountAnswersAccessForARepoItMayNotWrite) {
   Make(VfsLayout::Kind::kHub);
   const uint64_t other = Walk("models/org/other/main");
