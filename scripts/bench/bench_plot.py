@@ -42,9 +42,9 @@ def median_run(samples, key, higher=False):
 
 
 def rates(trace_path):
-    """(end of interval in s, MB/s over it) from a read_trace.py trace."""
+    """(start s, end s, MB/s) of each interval of a read_trace.py trace."""
     points = [tuple(map(float, line.split())) for line in open(trace_path)]
-    return [(t1, (b1 - b0) / (t1 - t0) / 1e6)
+    return [(t0, t1, (b1 - b0) / (t1 - t0) / 1e6)
             for (t0, b0), (t1, b1) in zip(points, points[1:]) if t1 > t0]
 
 
@@ -58,7 +58,8 @@ def throughput_data(samples, runs_dir, dat):
             if run is None or not os.path.exists(path):
                 continue
             f.write(f"# {case}, run {run}\n")
-            f.writelines(f"{t:.3f} {r:.1f}\n" for t, r in rates(path))
+            # Both ends of each interval: drawn with lines, a step per interval.
+            f.writelines(f"{t0:.3f} {r:.1f}\n{t1:.3f} {r:.1f}\n" for t0, t1, r in rates(path))
             f.write("\n\n")
             titles.append(f"{title}, run {run}")
     return titles
@@ -81,7 +82,9 @@ def latency_data(samples, runs_dir, dat):
 
 
 def plot_lines(dat, titles, style, x):
-    return ", \\\n  ".join(f"'{dat}' index {i} using {x} with {style} lw 2 title '{t}'"
+    """One curve per data block, told apart by colour and by dash (solid,
+    dashed, dash-dot) for grey-scale prints."""
+    return ", \\\n  ".join(f"'{dat}' index {i} using {x} with {style} lw 2 dt {(1, 2, 4)[i % 3]} title '{t}'"
                            for i, t in enumerate(titles))
 
 
@@ -104,7 +107,7 @@ def main():
     if reads:
         draw(prefix + "-throughput.png",
              "set title 'Sequential reads: throughput over time (1 MiB reads, per 100 ms; median run)'\n"
-             "set xlabel 'time since open (s)'\nset ylabel 'MB/s'\nset yrange [0:*]\n"
+             "set xlabel 'time since open (s)'\nset ylabel 'MB/s'\nset xrange [0:*]\nset yrange [0:*]\n"
              "set grid\nset key outside bottom center horizontal",
              plot_lines(prefix + "-throughput.dat", reads, "lines", "1:2"))
     if lat:
