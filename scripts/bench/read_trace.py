@@ -6,7 +6,7 @@ read, so the mount and its baselines are read alike).
   read_trace.py FILE [TRACE]
 
 With TRACE, writes "<seconds since open> <bytes read so far>" lines to it, one
-at most every 100 ms plus the last, for the throughput-over-time plot. The
+about every 100 ms and the last, for the throughput-over-time plot. The
 trace is written after the read, from memory, so it costs no I/O on the way.
 Prints nothing; exits non-zero on a read error.
 """
@@ -34,7 +34,12 @@ def read(path, trace):
             if now - last >= INTERVAL_S:
                 trace.append((now - t0, total))
                 last = now
-    trace.append((time.monotonic() - t0, total))
+    # A tail much shorter than the interval gives a rate of a few blocks over
+    # a millisecond or so, noise on the plot: it joins the interval before.
+    end = time.monotonic() - t0
+    if len(trace) > 1 and end - trace[-1][0] < INTERVAL_S / 2:
+        trace.pop()
+    trace.append((end, total))
 
 
 def main():
