@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
 # The design §8 benchmark, all in one run against hubsim on loopback (root:
-# it mounts and drops the page cache). Prints a markdown table on stdout and
-# writes it, with a JSON of every number, to BENCH_OUT (paths on stderr):
+# it mounts and drops the page cache). Every timed case runs BENCH_REPEAT
+# times, the runs interleaved, each cold one from an empty chunk cache and a
+# dropped page cache. Prints a markdown table on stdout (per row: the median
+# and the best run, and a ratio of medians against its baseline measured in
+# the same run) and writes it to BENCH_OUT with a JSON of every sample, the
+# medians and minima, and two PNGs (gnuplot; skipped with a message without
+# it); their paths go to stderr:
 #   - sequential read of a BENCH_SIZE_MB Xet file, cold (empty chunk cache) and
 #     warm (chunk cache full, page caches dropped on both sides), through the
 #     mount vs `hubfs cat` vs the official JS client's downloadFile vs curl
-#     fetching the plan's data ranges 8 at a time vs a local copy
+#     fetching the plan's data ranges 8 at a time vs a local copy; every
+#     sequential read is 1 MiB reads by scripts/bench/read_trace.py
 #   - re-open with the page cache warm: the daemon's reader calls (every FUSE
-#     read of a Xet file makes at least one; from <cache>/mounts/<pid>.json)
-#   - fio 4 KiB random reads of the cold file: p50, p99, IOPS, HTTP requests
-#     per read (hubsim counters)
+#     read of a Xet file makes at least one; from <cache>/mounts/<pid>.json),
+#     vs the local copy with its page cache warm
+#   - fio 4 KiB random reads of the file, cold, warm (chunk cache full, page
+#     cache dropped) and of the local copy: p50, p99, IOPS, HTTP requests per
+#     cold read (hubsim counters)
 #   - selective reads: a safetensors header + 2 small tensors of a
-#     BENCH_SIZE_MB file, bytes fetched vs needed
-#   - find, du, ls -lR of a BENCH_FILES-file repo, cold and warm, with requests
+#     BENCH_SIZE_MB file, bytes fetched vs needed (once: bytes, not time)
+#   - find, du, ls -lR of a BENCH_FILES-file repo, cold and warm, with
+#     requests, vs the same on the local tree
 #   - peak anonymous RSS (RssAnon) of the daemon while streaming a
-#     BENCH_STREAM_MB file through the mount
-#   - `hubfs xet hash` of the BENCH_SIZE_MB file on one core
+#     BENCH_STREAM_MB file through the mount, and its rate vs curl
+#   - `hubfs xet hash` of the BENCH_SIZE_MB file on one core vs single-threaded
+#     b3sum (when installed)
+#   - bench-<time>-throughput.png: MB/s over time (per 100 ms) of the cold,
+#     warm and streaming reads through the mount (the median run of each);
+#     bench-<time>-latency.png: the fio latency percentiles, cold vs warm vs
+#     local (median runs); the plotted data beside them (.dat)
 #   - then scripts/bench-peers.sh (unless BENCH_PEERS=0), its own table and
 #     JSON: the official Python client (hf_xet) vs the mount and `hubfs cat`
 #     on a BENCH_SIZE_MB file and a 4-shard model folder of the same total size
@@ -23,9 +37,10 @@
 # disk for all of them alike.
 # usage: scripts/bench.sh [BUILD_DIR]
 #   env: BENCH_SIZE_MB (1024), BENCH_STREAM_MB (4096), BENCH_FILES (10000),
-#        BENCH_FIO_SECS (15), BENCH_PEERS (1), BENCH_OUT (BUILD_DIR/bench), KIT (BUILD_DIR/conformance),
+#        BENCH_FIO_SECS (15), BENCH_REPEAT (3), BENCH_PEERS (1), BENCH_OUT (BUILD_DIR/bench),
+#        KIT (BUILD_DIR/conformance),
 #        TMPDIR (work files: ~3 x BENCH_SIZE_MB + 3 x BENCH_STREAM_MB of disk)
-#   quick run: BENCH_SIZE_MB=256 BENCH_STREAM_MB=512 BENCH_FIO_SECS=5 scripts/bench.sh
+#   quick run: BENCH_SIZE_MB=256 BENCH_STREAM_MB=512 BENCH_FIO_SECS=5 BENCH_REPEAT=2 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -35,6 +50,7 @@ SIZE_MB=${BENCH_SIZE_MB:-1024}
 STREAM_MB=${BENCH_STREAM_MB:-4096}
 NFILES=${BENCH_FILES:-10000}
 FIO_SECS=${BENCH_FIO_SECS:-15}
+REPEAT=${BENCH_REPEAT:-3}
 OUT=${BENCH_OUT:-$BUILD/bench}
 KIT=${KIT:-$BUILD/conformance}
 PY=/usr/bin/python3
@@ -71,8 +87,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-R=$T/results.txt  # "key value" lines, turned into the table and JSON at the end
+R=$T/results.txt  # "key value" lines, a key once per run, turned into the table and JSON at the end
+RUNS=$T/runs     # read traces and fio JSONs per run, for the plots
 : >"$R"
+mkdir -p "$RUNS"
 put() { echo "$1 $2" >>"$R"; }
 
 # --- inputs
@@ -109,221 +127,187 @@ unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_OFFLINE HUBFS_CACHE_DIR || true
 say "hubsim at $BENCH_HUB; file $size bytes"
 
 MPID=
-mount_fresh() {  # SOURCE CACHE_NAME: mounts with a cache dir of that name
-  "$HUBFS" mount "$1" "$MNT" --cache-dir "$T/cache-$2" --io-timeout 30 || die "mount $1"
-  MPID=$(basename "$(ls "$T/cache-$2"/mounts/*.json | head -1)" .json)
-  [[ -n $MPID ]] || die "no mount state in $T/cache-$2/mounts"
+MCACHE=
+mount_fresh() {  # SOURCE CACHE_NAME: mounts with a fresh cache dir of that name
+  MCACHE=$T/cache-$2
+  "$HUBFS" mount "$1" "$MNT" --cache-dir "$MCACHE" --io-timeout 30 || die "mount $1"
+  MPID=$(basename "$(ls "$MCACHE"/mounts/*.json | head -1)" .json)
+  [[ -n $MPID ]] || die "no mount state in $MCACHE/mounts"
 }
-unmount() { "$HUBFS" unmount "$MNT" >/dev/null || die "unmount"; }
+unmount() {  # and drops the cache dir: every run starts from an empty one
+  "$HUBFS" unmount "$MNT" >/dev/null || die "unmount"
+  rm -rf "$MCACHE"
+}
 timed_ms() {  # CMD...: runs it, prints its wall time in ms
   local t0
   t0=$(bench_now)
   "$@" >/dev/null
   bench_ms "$t0" "$(bench_now)"
 }
-ddnull() { dd if="$1" of=/dev/null bs=1M status=none; }
+seqread() { "$PY" scripts/bench/read_trace.py "$@"; }  # FILE [TRACE]: dd bs=1M, traced
 state() {  # KEY from the daemon's state file, after its next refresh (every 2 s)
-  local f=$T/cache-$1/mounts/$MPID.json before
+  local f=$MCACHE/mounts/$MPID.json before
   before=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["updated"])' "$f")
   for _ in $(seq 1 60); do
     sleep 0.1
     "$PY" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["updated"] <= int(sys.argv[2]))' \
       "$f" "$before" 2>/dev/null && break
   done
-  "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$f" "$2"
+  "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$f" "$1"
 }
+put curl_bytes "$(bench_xet_ranges bench/model main big.bin "$T/ranges")"
+put curl_ranges "$(wc -l <"$T/ranges")"
 
-# --- sequential reads
-mount_fresh bench/model seq
-bench_drop_caches
-put mount_cold_ms "$(timed_ms ddnull "$MNT/big.bin")"
-bench_drop_caches
-put mount_warm_ms "$(timed_ms ddnull "$MNT/big.bin")"
-[[ $(sha256sum <"$MNT/big.bin") == $(sha256sum <"$T/src/big/big.bin") ]] || die "mounted big.bin differs"
 # Re-open with the page cache warm. Pages can leave the page cache between the
 # read that filled it and the re-open (a drop_caches or reclaim elsewhere on
 # the machine): the residency just before is reported, and a re-open that
 # did not start from a fully resident file is tried again (3 times at most).
 resident() { fincore -b -n -o RES,SIZE "$MNT/big.bin" | awk '{printf "%.3f %s", 100 * $1 / $2, $1 == $2}'; }
-for attempt in 1 2 3; do
-  cat "$MNT/big.bin" >/dev/null
-  r0=$(state seq reads)
-  read -r res full <<<"$(resident)"
-  ms=$(timed_ms ddnull "$MNT/big.bin")
-  r1=$(state seq reads)
-  ((full)) && break
-  say "re-open: $res% resident before (attempt $attempt), $((r1 - r0)) reader calls"
+reopen() {
+  local attempt res full ms r0 r1
+  for attempt in 1 2 3; do
+    cat "$MNT/big.bin" >/dev/null
+    r0=$(state reads)
+    read -r res full <<<"$(resident)"
+    ms=$(timed_ms seqread "$MNT/big.bin")
+    r1=$(state reads)
+    ((full)) && break
+    say "re-open: $res% resident before (attempt $attempt), $((r1 - r0)) reader calls"
+  done
+  put reopen_resident_pct "$res"
+  put reopen_ms "$ms"
+  put reopen_reader_calls $((r1 - r0))
+}
+
+sequential() {  # RUN
+  mount_fresh bench/model "seq-$1"
+  bench_drop_caches
+  put mount_cold_ms "$(timed_ms seqread "$MNT/big.bin" "$RUNS/trace-mount_cold-$1")"
+  bench_drop_caches
+  put mount_warm_ms "$(timed_ms seqread "$MNT/big.bin" "$RUNS/trace-mount_warm-$1")"
+  if (($1 == 1)); then
+    [[ $(sha256sum <"$MNT/big.bin") == $(sha256sum <"$T/src/big/big.bin") ]] || die "mounted big.bin differs"
+  fi
+  reopen
+  unmount
+  bench_drop_caches
+  put cat_cold_ms "$(timed_ms "$HUBFS" cat --cache-dir "$T/cache-cat" bench/model/big.bin)"
+  bench_drop_caches
+  put cat_warm_ms "$(timed_ms "$HUBFS" cat --cache-dir "$T/cache-cat" bench/model/big.bin)"
+  rm -rf "$T/cache-cat"
+  bench_drop_caches
+  put curl_ms "$(timed_ms bench_curl_ranges "$T/ranges")"
+  bench_drop_caches
+  put js_ms "$(timed_ms bench_js_download "$KIT" bench/model big.bin "$size")"
+  bench_drop_caches
+  put local_ms "$(timed_ms seqread "$T/src/big/big.bin")"
+  put local_hot_ms "$(timed_ms seqread "$T/src/big/big.bin")"
+}
+
+fio_rand() {  # FILE CASE RUN: 4 KiB random reads; JSON kept for the latency plot
+  local json=$RUNS/fio-$2-$3.json
+  fio --name=rand4k --filename="$1" --readonly --rw=randread --bs=4k --size="$size" \
+    --ioengine=psync --numjobs=1 --runtime="$FIO_SECS" --time_based --fadvise_hint=1 \
+    --randrepeat=0 --output-format=json >"$json" 2>"$T/fio.err" || die "fio: $(cat "$T/fio.err")"
+  "$PY" scripts/bench/bench_report.py fio "$json" "fio_$2" >>"$R"
+}
+random_reads() {  # RUN: cold mount, then warm (chunk cache full), then the local file
+  mount_fresh bench/model "fio-$1"
+  bench_drop_caches
+  bench_counters_reset
+  fio_rand "$MNT/big.bin" cold "$1"
+  put fio_cold_requests "$(bench_requests cas data)"
+  seqread "$MNT/big.bin"
+  bench_drop_caches
+  fio_rand "$MNT/big.bin" warm "$1"
+  unmount
+  bench_drop_caches
+  fio_rand "$T/src/big/big.bin" local "$1"
+}
+
+selective() {
+  mount_fresh bench/st st
+  bench_drop_caches
+  bench_counters_reset
+  put st_needed "$(BIG_MB=$SIZE_MB "$PY" tests/e2e/safetensors_check.py selective "$MNT")"
+  put st_fetched "$(curl -fsS "$BENCH_HUB/admin/counters" |
+    "$PY" -c 'import json,sys; print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))')"
+  put st_size "$(stat -c %s "$MNT/big.safetensors")"
+  unmount
+}
+
+list_cmd() {  # OP DIR
+  case $1 in
+    find) find "$2" ;;
+    du) du -s "$2" ;;
+    ls) ls -lR "$2" ;;
+  esac
+}
+listing() {  # RUN: each op on a fresh mount, cold then warm, and on the local tree alike
+  local op temp
+  for op in find du ls; do
+    mount_fresh datasets/bench/many "many-$op-$1"
+    bench_drop_caches
+    for temp in cold warm; do
+      bench_counters_reset
+      put "${op}_${temp}_ms" "$(timed_ms list_cmd "$op" "$MNT")"
+      put "${op}_${temp}_tree" "$(curl -fsS "$BENCH_HUB/admin/counters" |
+        "$PY" -c 'import json,sys; print(json.load(sys.stdin)["hub"].get("tree", {}).get("requests", 0))')"
+      put "${op}_${temp}_requests" "$(bench_requests hub cas data)"
+    done
+    unmount
+    bench_drop_caches
+    put "local_${op}_cold_ms" "$(timed_ms list_cmd "$op" "$T/src/many")"
+    put "local_${op}_warm_ms" "$(timed_ms list_cmd "$op" "$T/src/many")"
+  done
+}
+
+streaming() {  # RUN: peak anonymous RSS of the daemon while streaming
+  local t0 pid peak=0 a
+  mount_fresh bench/huge "huge-$1"
+  bench_drop_caches
+  t0=$(bench_now)
+  seqread "$MNT/huge.bin" "$RUNS/trace-stream-$1" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    a=$(awk '/^RssAnon:/ {print $2}' "/proc/$MPID/status" 2>/dev/null || echo 0)
+    ((a > peak)) && peak=$a
+    sleep 0.05
+  done
+  wait "$pid" || die "streaming huge.bin failed"
+  put stream_ms "$(bench_ms "$t0" "$(bench_now)")"
+  put stream_rss_anon_mib $((peak / 1024))
+  put stream_size $((STREAM_MB << 20))
+  unmount
+}
+
+hashing() {  # on one core, the file in the page cache; single-threaded b3sum alike
+  cat "$T/src/big/big.bin" >/dev/null
+  put xet_hash_ms "$(timed_ms taskset -c 0 "$HUBFS" xet hash "$T/src/big/big.bin")"
+  if command -v b3sum >/dev/null; then
+    put b3sum_ms "$(timed_ms taskset -c 0 b3sum --num-threads 1 "$T/src/big/big.bin")"
+  fi
+}
+
+# Runs interleave the cases, so a disturbance elsewhere on the machine spreads
+# over them rather than landing on one.
+for run in $(seq 1 "$REPEAT"); do
+  sequential "$run"
+  random_reads "$run"
+  listing "$run"
+  streaming "$run"
+  hashing
+  say "run $run of $REPEAT done"
 done
-put reopen_resident_pct "$res"
-put reopen_ms "$ms"
-put reopen_reader_calls $((r1 - r0))
-unmount
-say "mount: sequential done"
-
-bench_drop_caches
-put cat_cold_ms "$(timed_ms "$HUBFS" cat --cache-dir "$T/cache-cat" bench/model/big.bin)"
-bench_drop_caches
-put cat_warm_ms "$(timed_ms "$HUBFS" cat --cache-dir "$T/cache-cat" bench/model/big.bin)"
-put curl_bytes "$(bench_xet_ranges bench/model main big.bin "$T/ranges")"
-put curl_ranges "$(wc -l <"$T/ranges")"
-bench_drop_caches
-put curl_ms "$(timed_ms bench_curl_ranges "$T/ranges")"
-bench_drop_caches
-put js_ms "$(timed_ms bench_js_download "$KIT" bench/model big.bin "$size")"
-bench_drop_caches
-put local_ms "$(timed_ms ddnull "$T/src/big/big.bin")"
-say "baselines done"
-
-# --- random 4 KiB reads on a cold file
-mount_fresh bench/model fio
-bench_drop_caches
-bench_counters_reset
-fio --name=rand4k --filename="$MNT/big.bin" --readonly --rw=randread --bs=4k --size="$size" \
-  --ioengine=psync --numjobs=1 --runtime="$FIO_SECS" --time_based --fadvise_hint=1 \
-  --randrepeat=0 --output-format=json >"$T/fio.json" 2>"$T/fio.err" || die "fio: $(cat "$T/fio.err")"
-put fio_requests "$(bench_requests cas data)"
-"$PY" - "$T/fio.json" >>"$R" <<'PYEOF'
-import json, sys
-r = json.load(open(sys.argv[1]))["jobs"][0]["read"]
-p = r["clat_ns"]["percentile"]
-print("fio_iops", round(r["iops"], 1))
-print("fio_p50_us", round(p["50.000000"] / 1000, 1))
-print("fio_p99_us", round(p["99.000000"] / 1000, 1))
-print("fio_reads", r["total_ios"])
-PYEOF
-unmount
-say "fio done"
-
-# --- selective reads
-mount_fresh bench/st st
-bench_drop_caches
-bench_counters_reset
-put st_needed "$(BIG_MB=$SIZE_MB "$PY" tests/e2e/safetensors_check.py selective "$MNT")"
-put st_fetched "$(curl -fsS "$BENCH_HUB/admin/counters" |
-  "$PY" -c 'import json,sys; print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))')"
-put st_size "$(stat -c %s "$MNT/big.safetensors")"
-unmount
-
-# --- listing a NFILES-file repo
+selective  # bytes, not time: once
 put many_files "$NFILES"
 put many_dirs "$ndirs"
-for op in find du ls; do
-  case $op in
-    find) cmd=(find "$MNT") ;;
-    du) cmd=(du -s "$MNT") ;;
-    ls) cmd=(ls -lR "$MNT") ;;
-  esac
-  mount_fresh datasets/bench/many "many-$op"
-  bench_drop_caches
-  for temp in cold warm; do
-    bench_counters_reset
-    put "${op}_${temp}_ms" "$(timed_ms "${cmd[@]}")"
-    put "${op}_${temp}_tree" "$(curl -fsS "$BENCH_HUB/admin/counters" |
-      "$PY" -c 'import json,sys; print(json.load(sys.stdin)["hub"].get("tree", {}).get("requests", 0))')"
-    put "${op}_${temp}_requests" "$(bench_requests hub cas data)"
-  done
-  unmount
-done
-say "listing done"
 
-# --- anonymous RSS while streaming
-mount_fresh bench/huge huge
-bench_drop_caches
-t0=$(bench_now)
-ddnull "$MNT/huge.bin" &
-dd_pid=$!
-peak=0
-while kill -0 "$dd_pid" 2>/dev/null; do
-  a=$(awk '/^RssAnon:/ {print $2}' "/proc/$MPID/status" 2>/dev/null || echo 0)
-  ((a > peak)) && peak=$a
-  sleep 0.05
-done
-wait "$dd_pid" || die "streaming huge.bin failed"
-put stream_ms "$(bench_ms "$t0" "$(bench_now)")"
-put stream_rss_anon_mib $((peak / 1024))
-put stream_size $((STREAM_MB << 20))
-unmount
-say "streaming done"
-
-# --- Xet hashing on one core (the file in the page cache)
-cat "$T/src/big/big.bin" >/dev/null
-put xet_hash_ms "$(timed_ms taskset -c 0 "$HUBFS" xet hash "$T/src/big/big.bin")"
-
-# --- table and JSON
+# --- table, JSON and plots
 stamp=$(date -u +%Y%m%d-%H%M%S)
-"$PY" - "$R" "$size" "$OUT/bench-$stamp.json" "$OUT/bench-$stamp.md" <<'PYEOF'
-import json, sys
-v = {}
-for line in open(sys.argv[1]):
-    k, x = line.split()
-    v[k] = float(x)
-size = int(sys.argv[2])
-mbs = lambda ms: size / (ms / 1000) / 1e6
-rows, targets = [], []
-def row(name, value, detail=""):
-    rows.append((name, value, detail))
-def target(what, ok, measured):
-    targets.append({"target": what, "measured": measured, "pass": bool(ok)})
-
-mib = size >> 20
-for key, name in [("mount_cold", "mount, cold"), ("mount_warm", "mount, warm (page caches dropped)"),
-                  ("cat_cold", "hubfs cat, cold"), ("cat_warm", "hubfs cat, warm (page caches dropped)"),
-                  ("js", "JS downloadFile"), ("local", "local file (page cache dropped)")]:
-    row(f"{name}: {mib} MiB", f"{mbs(v[key + '_ms']):.0f} MB/s", f"{v[key + '_ms'] / 1000:.2f} s")
-curl_mbs = v["curl_bytes"] / (v["curl_ms"] / 1000) / 1e6
-row(f"curl, plan's {int(v['curl_ranges'])} ranges x8", f"{curl_mbs:.0f} MB/s",
-    f"{v['curl_bytes'] / 1e6:.0f} MB in {v['curl_ms'] / 1000:.2f} s")
-row("re-open, page cache warm", f"{int(v['reopen_reader_calls'])} reader calls",
-    f"{mbs(v['reopen_ms']):.0f} MB/s; {v['reopen_resident_pct']:.3f}% resident before")
-row("fio 4 KiB random reads, cold", f"{v['fio_iops']:.0f} IOPS",
-    f"p50 {v['fio_p50_us']:.0f} us, p99 {v['fio_p99_us']:.0f} us; "
-    f"{v['fio_requests'] / max(1, v['fio_reads']):.2f} HTTP requests per read ({int(v['fio_reads'])} reads)")
-st_bound = 1.1 * v["st_needed"] + 4 * (1 << 20)
-row(f"safetensors header + 2 tensors of {v['st_size'] / 2**20:.0f} MiB", f"{v['st_fetched'] / 1e6:.2f} MB fetched",
-    f"needed {v['st_needed']:.0f} B; bound {st_bound / 1e6:.2f} MB")
-for op, name in [("find", "find"), ("du", "du -s"), ("ls", "ls -lR")]:
-    for temp in ("cold", "warm"):
-        row(f"{name} of {int(v['many_files'])} files ({int(v['many_dirs'])} folders), {temp}",
-            f"{v[f'{op}_{temp}_ms']:.0f} ms",
-            f"{int(v[f'{op}_{temp}_requests'])} requests ({int(v[f'{op}_{temp}_tree'])} tree listings)")
-row(f"stream {v['stream_size'] / 2**30:.1f} GiB through the mount",
-    f"peak RssAnon {v['stream_rss_anon_mib']:.0f} MiB",
-    f"{v['stream_size'] / (v['stream_ms'] / 1000) / 1e6:.0f} MB/s")
-row(f"hubfs xet hash, {mib} MiB, one core", f"{mbs(v['xet_hash_ms']) / 1000:.2f} GB/s")
-
-cold, warm = mbs(v["mount_cold_ms"]), mbs(v["mount_warm_ms"])
-r = cold / mbs(v["cat_cold_ms"]); target("cold mount >= 0.70 x hubfs cat (no FUSE)", r >= 0.7, f"{r:.2f}x")
-r = cold / curl_mbs; target("cold mount >= 0.50 x curl ranges x8", r >= 0.5, f"{r:.2f}x")
-r = cold / mbs(v["js_ms"]); target("cold mount faster than JS downloadFile", r > 1, f"{r:.2f}x")
-r = warm / mbs(v["local_ms"]); target("warm mount >= 0.80 x local file", r >= 0.8, f"{r:.2f}x")
-target("re-open with warm page cache: 0 read upcalls", v["reopen_reader_calls"] == 0,
-       f"{int(v['reopen_reader_calls'])} reader calls")
-r = v["fio_requests"] / max(1, v["fio_reads"])
-target("random 4 KiB read <= 2 HTTP round trips", r <= 2, f"{r:.2f} requests per read")
-target("selective read <= 1.1 x needed + 1 MiB per tensor edge", v["st_fetched"] <= st_bound,
-       f"{v['st_fetched'] / v['st_needed']:.0f}x needed, {v['st_fetched'] / st_bound:.2f} of the bound")
-for op, name, temp, limit in [("find", "find", "warm", 50), ("du", "du", "warm", 50),
-                              ("ls", "ls -lR", "cold", 1000), ("ls", "ls -lR", "warm", 200)]:
-    ms = v[f"{op}_{temp}_ms"]
-    target(f"{name} {temp} <= {limit} ms", ms <= limit, f"{ms:.0f} ms")
-per_file = max(v[f"{op}_{t}_requests"] - v[f"{op}_{t}_tree"] for op in ("find", "du", "ls") for t in ("cold", "warm"))
-tree = max(v[f"{op}_cold_tree"] for op in ("find", "du", "ls"))
-target("listing: zero per-file requests", per_file == 0 and tree <= v["many_dirs"],
-       f"{int(per_file)} non-listing requests; at most {int(tree)} listings for {int(v['many_dirs'])} folders")
-target("RssAnon while streaming <= 256 MiB", v["stream_rss_anon_mib"] <= 256, f"{v['stream_rss_anon_mib']:.0f} MiB")
-g = mbs(v["xet_hash_ms"]) / 1000
-target("xet hash >= 1 GB/s per core", g >= 1, f"{g:.2f} GB/s")
-
-md = ["| measurement | result | detail |", "| --- | --- | --- |"]
-md += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-md += ["", "| §8 target | measured | |", "| --- | --- | --- |"]
-md += [f"| {t['target']} | {t['measured']} | {'pass' if t['pass'] else 'MISS'} |" for t in targets]
-text = "\n".join(md) + "\n"
-open(sys.argv[4], "w").write(text)
-json.dump({"file_size": size, "measurements": v, "targets": targets}, open(sys.argv[3], "w"), indent=1)
-sys.stdout.write(text)
-PYEOF
+"$PY" scripts/bench/bench_report.py table "$R" "$size" "$OUT/bench-$stamp.json" "$OUT/bench-$stamp.md"
 say "JSON: $OUT/bench-$stamp.json (table: $OUT/bench-$stamp.md)"
+"$PY" scripts/bench/bench_plot.py "$R" "$RUNS" "$OUT/bench-$stamp" | sed 's/^/bench: plot: /' >&2
 
 # --- the official Python client as a peer (a second table)
 if [[ ${BENCH_PEERS:-1} != 0 ]]; then
