@@ -13,11 +13,12 @@
 #     the same load (when the venv exists)
 # Every row starts with the page cache dropped; a download row's load uses
 # whatever page cache the download left, as it would in practice.
-# BENCH_MODEL_OTHER=/path/to/another/hubfs adds the two mount rows for that
-# binary (e.g. a build of an earlier commit), on the same hubsim and model.
+# BENCH_MODEL_OTHER="/path/to/hubfs ..." adds the two mount rows for each of
+# those binaries (e.g. builds of earlier commits: other1-full, other1-slice,
+# other2-...), on the same hubsim and model.
 #   scripts/bench-model.sh [BUILD_DIR]
 #   env: BENCH_MODEL_LAYERS (40), BENCH_MODEL_HIDDEN (1024), BENCH_MODEL_SEED (1),
-#        BENCH_MODEL_OTHER, KIT (BUILD_DIR/conformance), PYENV (BUILD_DIR/pyenv/bin/python),
+#        BENCH_MODEL_OTHER, BENCH_MODEL_PEERS (1; 0 skips the download rows), KIT (BUILD_DIR/conformance), PYENV (BUILD_DIR/pyenv/bin/python),
 #        TMPDIR (work files: ~4 x the model of disk)
 #   quick run: BENCH_MODEL_LAYERS=8 scripts/bench-model.sh
 set -euo pipefail
@@ -93,6 +94,7 @@ mount_row() {
   t0=$(bench_now)
   out=$("$PY" "$LOADER" load "$MNT/model.safetensors" --seed "$SEED" "$@") || die "load ($name)"
   ms=$(bench_ms "$t0" "$(bench_now)")
+  tensors=$("$PY" -c 'import json, sys; print(json.loads(sys.argv[1])["tensors"])' "$out")
   echo "$name $ms $(needed_of "$out") $(fetched)" >>"$R"
   "$bin" unmount "$MNT" >/dev/null || die "unmount ($name)"
   rm -rf "$T/cache-$n"
@@ -109,7 +111,7 @@ download_row() {
   t0=$(bench_now)
   path=$("$@") || die "download ($name)"
   path=$(echo "$path" | tail -1)
-  [[ $(stat -c %s "$path") == "$size" ]] || die "download ($name): wrong size"
+  [[ $(stat -L -c %s "$path") == "$size" ]] || die "download ($name): wrong size"
   out=$("$PY" "$LOADER" load "$path" --seed "$SEED") || die "load ($name)"
   ms=$(bench_ms "$t0" "$(bench_now)")
   echo "$name $ms $(needed_of "$out") $(fetched)" >>"$R"
@@ -139,20 +141,24 @@ print(hf_hub_download("bench/model", "model.safetensors"))'
 
 mount_row "mount-full" "$HUBFS"
 mount_row "mount-slice" "$HUBFS" --slice 1/4
-if [[ -n ${BENCH_MODEL_OTHER:-} ]]; then
-  mount_row "other-full" "$BENCH_MODEL_OTHER"
-  mount_row "other-slice" "$BENCH_MODEL_OTHER" --slice 1/4
-fi
-download_row "js+load" js_download
+i=0
+for other in ${BENCH_MODEL_OTHER:-}; do
+  i=$((i + 1))
+  mount_row "other$i-full" "$other"
+  mount_row "other$i-slice" "$other" --slice 1/4
+done
+[[ ${BENCH_MODEL_PEERS:-1} == 0 ]] || download_row "js+load" js_download
 rm -rf "$T/js"
-if [[ -x $PYENV ]] && "$PYENV" -c 'import hf_xet, huggingface_hub' 2>/dev/null; then
+if [[ ${BENCH_MODEL_PEERS:-1} == 0 ]]; then
+  :
+elif [[ -x $PYENV ]] && "$PYENV" -c 'import hf_xet, huggingface_hub' 2>/dev/null; then
   download_row "hf_xet+load" hf_download
   rm -rf "$T/hf-home"
 else
   say "no venv with huggingface_hub and hf_xet at $PYENV: hf_xet row skipped (scripts/setup-python.sh)"
 fi
 
-"$PY" - "$R" "$size" "${BENCH_MODEL_OTHER:-}" <<'PYEOF'
+"$PY" - "$R" "$size" "${BENCH_MODEL_OTHER:-}" "$tensors" <<'PYEOF'
 import sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -167,10 +173,18 @@ for name, (ms, needed, fetched) in rows.items():
           f"{fetched / 2**20:.1f} | {fetched / max(needed, 1):.2f} |")
 print()
 full = rows["mount-full"][0]
-for base in ("js+load", "hf_xet+load", "other-full"):
+if "js+load" not in rows:
+    print("(no download rows)")
+for base in ["js+load", "hf_xet+load"] + [r for r in rows if r.startswith("other") and r.endswith("-full")]:
     if base in rows:
         print(f"mount-full vs {base}: {rows[base][0] / max(full, 1):.2f}x as fast")
-if "other-slice" in rows:
-    print(f"mount-slice vs other-slice: {rows['other-slice'][0] / max(rows['mount-slice'][0], 1):.2f}x "
-          f"as fast, origin bytes {rows['mount-slice'][2] / max(rows['other-slice'][2], 1):.2f}x")
+for base in [r for r in rows if r.startswith("other") and r.endswith("-slice")]:
+    print(f"mount-slice vs {base}: {rows[base][0] / max(rows['mount-slice'][0], 1):.2f}x "
+          f"as fast, origin bytes {rows['mount-slice'][2] / max(rows[base][2], 1):.2f}x")
+# Design §8's selective-read bound, for the slice load: 1.1 x the bytes
+# needed + about one kernel readahead window (1 MiB) per slice edge.
+needed, tensors = rows["mount-slice"][1], int(sys.argv[4])
+bound = 1.1 * needed + 2 * tensors * 2**20
+print(f"slice bound (1.1 x needed + 1 MiB per slice edge): {bound / 2**20:.0f} MiB; "
+      f"mount-slice fetched {rows['mount-slice'][2] / bound:.2f} of it")
 PYEOF
