@@ -5,6 +5,8 @@
 # numpy over mmap (tests/e2e/tensor_load.py) in a shuffled parameter order:
 #   - mount, full: every tensor from a cold mount (fresh cache, page cache
 #     dropped), each byte copied out
+#   - mount, full x8: the same with 8 loader threads taking the tensors in
+#     that order (parallel loaders; numpy copies without the GIL)
 #   - mount, slice: a tensor-parallel rank (1 of 4) copies a quarter of the
 #     rows of each tensor; origin bytes fetched vs bytes needed
 #   - js + load: the official JS client's downloadFile to local disk, then
@@ -140,11 +142,13 @@ print(hf_hub_download("bench/model", "model.safetensors"))'
 }
 
 mount_row "mount-full" "$HUBFS"
+mount_row "mount-full8" "$HUBFS" --threads 8
 mount_row "mount-slice" "$HUBFS" --slice 1/4
 i=0
 for other in ${BENCH_MODEL_OTHER:-}; do
   i=$((i + 1))
   mount_row "other$i-full" "$other"
+  mount_row "other$i-full8" "$other" --threads 8
   mount_row "other$i-slice" "$other" --slice 1/4
 done
 [[ ${BENCH_MODEL_PEERS:-1} == 0 ]] || download_row "js+load" js_download
@@ -178,6 +182,8 @@ if "js+load" not in rows:
 for base in ["js+load", "hf_xet+load"] + [r for r in rows if r.startswith("other") and r.endswith("-full")]:
     if base in rows:
         print(f"mount-full vs {base}: {rows[base][0] / max(full, 1):.2f}x as fast")
+for base in [r for r in rows if r.startswith("other") and r.endswith("-full8")]:
+    print(f"mount-full8 vs {base}: {rows[base][0] / max(rows['mount-full8'][0], 1):.2f}x as fast")
 for base in [r for r in rows if r.startswith("other") and r.endswith("-slice")]:
     print(f"mount-slice vs {base}: {rows[base][0] / max(rows['mount-slice'][0], 1):.2f}x "
           f"as fast, origin bytes {rows['mount-slice'][2] / max(rows[base][2], 1):.2f}x")
