@@ -20,7 +20,9 @@
 // Before that, the read is recorded with the file's read-ahead streams
 // (fs/readahead.h), which may queue a background fetch of the bytes after
 // it, within the reader's memory budget; see docs/ARCHITECTURE.md ("The read
-// path"). docs/SEMANTICS.md says what is verified.
+// path"). For a file named as a tensor file (XetFileRef::tensor_name), the
+// first read also reads and parses its header (fs/content/tensor_layout.h) so
+// that the streams follow the tensors. docs/SEMANTICS.md says what is verified.
 //
 // Thread-safety: all methods are thread-safe; many threads may read one file.
 // No lock is held across a CAS call or a cache call that can block (Put*).
