@@ -1,6 +1,7 @@
 #include "fs/content/readahead.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace hubfs::fs {
 
@@ -24,6 +25,9 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
   uint64_t best = ~uint64_t{0};
   for (Stream& st : streams_) {
     if (offset + slack < st.next || offset > std::max(st.next, st.ahead_end) + slack) continue;
+    // A read past a stream's end that reaches a tensor the stream has not
+    // reached is another reader starting that tensor.
+    if (tensor_file() && offset > st.next && SegmentStartIn(st.next, end)) continue;
     const uint64_t dist = offset > st.next ? offset - st.next : st.next - offset;
     if (dist < best) {
       best = dist;
@@ -32,8 +36,10 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
   }
   if (s == nullptr) {
     // A seek or a random read: a new stream, no read-ahead yet.
-    Stream fresh{offset, end, end, 0, tick_};
-    if (streams_.size() < options_.max_streams) {
+    Stream fresh{offset, end, end, 0, tick_, 0};
+    const size_t limit = tensor_file() ? std::max(options_.max_streams, options_.tensor_streams)
+                                       : options_.max_streams;
+    if (streams_.size() < limit) {
       streams_.push_back(fresh);
     } else {
       *std::min_element(streams_.begin(), streams_.end(), [](const Stream& a, const Stream& b) {
@@ -43,9 +49,11 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
     return {};
   }
   s->last_use = tick_;
+  if (tensor_file() && SegmentStartIn(s->next, end) && s->crossings < 2) ++s->crossings;
   s->next = std::max(s->next, end);
   s->ahead_end = std::max(s->ahead_end, s->next);
   if (s->ahead_end >= file_size) return {};
+  if (tensor_file() && s->crossings < 2) return TensorReadahead(s, file_size, max_bytes);
   // Read ahead again once half of the last window is consumed, with a window
   // twice as large.
   const bool first = s->window == 0;
@@ -55,19 +63,57 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
   const uint64_t window = std::min(
       options_.max_window,
       first ? std::max(options_.initial_window, 2 * (end - std::min(offset, end))) : s->window * 2);
-  uint64_t target_end = std::min(file_size, s->next + window);
-  // Stop where another stream started ahead of this one: its reader fetches
-  // that region itself.
-  for (const Stream& t : streams_) {
-    if (&t != s && t.start >= s->next) target_end = std::min(target_end, t.start);
-  }
-  if (target_end <= s->ahead_end) return {};
-  ReadaheadRange r{s->ahead_end, target_end};
-  if (r.size() > max_bytes) r.end = r.start + max_bytes;
-  if (r.size() < options_.min_prefetch && r.end < file_size) return {};
+  const uint64_t target_end = std::min(file_size, s->next + window);
+  ReadaheadRange r = Clip(*s, target_end, file_size, max_bytes);
+  if (r.empty()) return {};
   s->ahead_end = r.end;
   if (first || r.end == target_end) s->window = window;
   return r;
+}
+
+ReadaheadRange ReadaheadStreams::TensorReadahead(Stream* s, uint64_t file_size,
+                                                 uint64_t max_bytes) {
+  // The tensor holding the stream's last byte; a stream that ended exactly
+  // at a tensor's end reads nothing ahead until it reads on.
+  const uint64_t seg_end = SegmentEnd(s->next - 1, file_size);
+  const uint64_t divisor = std::max<uint64_t>(options_.tensor_ahead_divisor, 1);
+  const uint64_t window = std::clamp((s->next - s->start) / divisor, options_.initial_window,
+                                     options_.max_window);
+  if (s->window != 0 && s->ahead_end - s->next >= window / 2) return {};
+  const uint64_t target_end = std::min(seg_end, s->next + window);
+  ReadaheadRange r = Clip(*s, target_end, seg_end, max_bytes);
+  if (r.empty()) return {};
+  s->ahead_end = r.end;
+  s->window = window;
+  return r;
+}
+
+ReadaheadRange ReadaheadStreams::Clip(const Stream& s, uint64_t target_end, uint64_t end,
+                                      uint64_t max_bytes) const {
+  // Stop where another stream started ahead of this one: its reader fetches
+  // that region itself.
+  for (const Stream& t : streams_) {
+    if (&t != &s && t.start >= s.next) target_end = std::min(target_end, t.start);
+  }
+  if (target_end <= s.ahead_end) return {};
+  ReadaheadRange r{s.ahead_end, target_end};
+  if (r.size() > max_bytes) r.end = r.start + max_bytes;
+  if (r.size() < options_.min_prefetch && r.end < end) return {};
+  return r;
+}
+
+void ReadaheadStreams::SetSegments(std::vector<uint64_t> starts) {
+  segments_ = std::move(starts);
+}
+
+uint64_t ReadaheadStreams::SegmentEnd(uint64_t pos, uint64_t file_size) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), pos);
+  return it == segments_.end() ? file_size : std::min(*it, file_size);
+}
+
+bool ReadaheadStreams::SegmentStartIn(uint64_t lo, uint64_t hi) const {
+  auto it = std::lower_bound(segments_.begin(), segments_.end(), lo);
+  return it != segments_.end() && *it < hi;
 }
 
 void ReadaheadStreams::PrefetchEnded(const ReadaheadRange& range, bool ok) {

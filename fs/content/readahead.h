@@ -13,6 +13,8 @@
 //     over from a new stream. A stream never reads ahead into the region
 //     where another stream started further on (threads reading neighbouring
 //     regions would otherwise each fetch the next one's bytes as well).
+//     In a tensor file (SetSegments: safetensors, GGUF) the streams follow
+//     the tensors: see "Tensor files" below.
 //   - MemoryBudget: the mount-wide bound on read-ahead bytes in flight or held
 //     in memory; read-ahead is trimmed or skipped rather than exceeding it.
 //
@@ -38,6 +40,12 @@ struct ReadaheadOptions {
   // Read-ahead shorter than this (after trimming to the budget) is not worth
   // a request: skipped, and the window does not grow.
   uint64_t min_prefetch = 256ull << 10;
+  // Tensor files: streams allowed (loaders read many tensors at once), and
+  // how far ahead of its position a stream inside a tensor reads, as a
+  // fraction of what it has read so far (1/tensor_ahead_divisor; at least
+  // initial_window, at most max_window).
+  size_t tensor_streams = 64;
+  uint64_t tensor_ahead_divisor = 8;
 };
 
 // File bytes [start, end) to fetch ahead; empty (start == end) for none.
@@ -62,6 +70,27 @@ class ReadaheadStreams {
   // the stream that asked for it forgets it, so a later read asks again.
   void PrefetchEnded(const ReadaheadRange& range, bool ok);
 
+  // Makes this a tensor file whose segments (a header, each tensor) start at
+  // `starts` (sorted, distinct, the first 0; fs/content/tensor_layout.h).
+  // Tensor files:
+  //   - a stream reads ahead only to the end of the tensor it is in: loaders
+  //     that take tensors out of file order would not use what lies beyond,
+  //     and a tensor-parallel loader reads a part of each tensor;
+  //   - inside a tensor, a stream reads ahead at most 1/tensor_ahead_divisor
+  //     of what it has read so far (at least initial_window), so a loader
+  //     that reads a slice of a tensor fetches little more than the slice,
+  //     and the window reaches max_window after max_window * divisor bytes;
+  //   - a read that reaches a tensor's start from outside a stream's end
+  //     (another thread taking the next tensor) starts a new stream instead
+  //     of carrying on the neighbour's, and up to tensor_streams streams are
+  //     kept;
+  //   - a stream that has read on across two tensor boundaries reads the
+  //     file in order (a copy, a file-order loader): from then on it reads
+  //     ahead as in any other file, across tensors.
+  // An empty `starts` makes it an ordinary file again.
+  void SetSegments(std::vector<uint64_t> starts);
+  bool tensor_file() const { return !segments_.empty(); }
+
   size_t streams() const { return streams_.size(); }
   // Window of the stream whose reads ended at `end`, 0 if none (tests).
   uint64_t WindowAt(uint64_t end) const;
@@ -73,8 +102,20 @@ class ReadaheadStreams {
     uint64_t ahead_end = 0;  // end of what was fetched (or is being) ahead
     uint64_t window = 0;     // 0 until the first sequential hit
     uint64_t last_use = 0;
+    uint32_t crossings = 0;  // continuing reads that entered a later segment
   };
+  // End of the segment holding byte `pos` (the file's size for the last).
+  uint64_t SegmentEnd(uint64_t pos, uint64_t file_size) const;
+  // Whether some segment starts in [lo, hi).
+  bool SegmentStartIn(uint64_t lo, uint64_t hi) const;
+  // What a stream in tensor mode reads ahead after a read (OnRead's tail).
+  ReadaheadRange TensorReadahead(Stream* s, uint64_t file_size, uint64_t max_bytes);
+  // Clips [s->ahead_end, target_end) where another stream started ahead
+  // and to `max_bytes`; empty when under min_prefetch and short of `end`.
+  ReadaheadRange Clip(const Stream& s, uint64_t target_end, uint64_t end,
+                      uint64_t max_bytes) const;
   ReadaheadOptions options_;
+  std::vector<uint64_t> segments_;
   std::vector<Stream> streams_;
   uint64_t tick_ = 0;
 };

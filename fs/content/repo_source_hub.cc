@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "fs/content/tensor_layout.h"
 #include "hub/url.h"
 
 namespace hubfs::fs {
@@ -112,7 +113,7 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
     auto hash = chunkstore::Hash::Parse(*file.xet_hash);
     if (!hash.ok()) return hash.status();
     if (routing_ != nullptr) routing_->NoteFile(hash->ToString(), file.repo, file.commit);
-    XetFileRef ref{*hash, file.size, std::nullopt};
+    XetFileRef ref{*hash, file.size, std::nullopt, IsTensorFileName(file.path)};
     return xet_->Read(ref, offset, out.first(want));
   }
   return regular_.Read(

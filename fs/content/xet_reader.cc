@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "fs/content/tensor_layout.h"
 
 namespace hubfs::fs {
 
@@ -96,6 +97,7 @@ XetReaderStats XetReader::Stats() const {
   s.readahead_bytes = counters_.readahead_bytes.load();
   s.readahead_failed = counters_.readahead_failed.load();
   s.readahead_skipped = counters_.readahead_skipped.load();
+  s.tensor_layouts = counters_.tensor_layouts.load();
   s.tier_runs = counters_.tier_runs.load();
   s.tier_bytes = counters_.tier_bytes.load();
   s.tier_refused = counters_.tier_refused.load();
@@ -291,22 +293,65 @@ Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::spa
   if (offset >= file.size || out.empty()) return size_t{0};
   const uint64_t n = std::min<uint64_t>(out.size(), file.size - offset);
   HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
+  if (file.tensor_name) LoadTensorLayout(*state);
   // Read-ahead first, so that its background fetch overlaps this read.
   MaybePrefetch(state, offset, n);
-  const uint64_t window = std::max<uint64_t>(options_.max_window_bytes, 1);
   bool all_warm = true;
-  for (uint64_t pos = offset; pos < offset + n;) {
-    const uint64_t len = std::min(window, offset + n - pos);
+  HUBFS_RETURN_IF_ERROR(ReadRange(*state, offset, out.first(n), &all_warm));
+  if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<size_t>(n);
+}
+
+Status XetReader::ReadRange(FileState& state, uint64_t offset, std::span<uint8_t> out,
+                            bool* all_warm) {
+  const uint64_t window = std::max<uint64_t>(options_.max_window_bytes, 1);
+  const uint64_t end = offset + out.size();
+  for (uint64_t pos = offset; pos < end;) {
+    const uint64_t len = std::min(window, end - pos);
     std::span<uint8_t> sub = out.subspan(pos - offset, len);
-    if (!TryWarm(*state, pos, sub) &&
-        !(WaitForPrefetch(*state, pos, pos + len) && TryWarm(*state, pos, sub))) {
-      all_warm = false;
-      HUBFS_RETURN_IF_ERROR(ReadCold(file, pos, pos + len, sub, Priority::kDemand));
+    if (!TryWarm(state, pos, sub) &&
+        !(WaitForPrefetch(state, pos, pos + len) && TryWarm(state, pos, sub))) {
+      *all_warm = false;
+      HUBFS_RETURN_IF_ERROR(ReadCold(state.ref, pos, pos + len, sub, Priority::kDemand));
     }
     pos += len;
   }
-  if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
-  return static_cast<size_t>(n);
+  return Status::Ok();
+}
+
+void XetReader::LoadTensorLayout(FileState& state) {
+  {
+    MutexLock lock(&state.mu);
+    if (state.layout_tried) return;
+    state.layout_tried = true;
+  }
+  const std::string what = "tensor layout of xet file " + state.ref.hash.ToString();
+  std::vector<uint8_t> prefix;
+  uint64_t need = std::min(kTensorHeaderFirstRead, state.ref.size);
+  // Each round at least quadruples the prefix (or jumps to the header's
+  // stated length), so a few rounds reach kMaxTensorHeaderBytes.
+  for (int round = 0; round < 16 && need > prefix.size(); ++round) {
+    const size_t have = prefix.size();
+    prefix.resize(static_cast<size_t>(need));
+    bool warm = true;
+    Status st = ReadRange(state, have, std::span<uint8_t>(prefix).subspan(have), &warm);
+    if (!st.ok()) {
+      HUBFS_LOG(kDebug) << what << ": " << st;
+      return;
+    }
+    Result<TensorLayoutParse> parsed = ParseTensorLayout(prefix, state.ref.size);
+    if (!parsed.ok()) {
+      HUBFS_LOG(kDebug) << what << ": " << parsed.status();
+      return;
+    }
+    if (parsed->done) {
+      counters_.tensor_layouts.fetch_add(1, std::memory_order_relaxed);
+      MutexLock lock(&state.mu);
+      state.streams.SetSegments(std::move(parsed->layout.segment_starts));
+      return;
+    }
+    need = parsed->need;
+  }
 }
 
 bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out) {

@@ -20,7 +20,9 @@
 // Before that, the read is recorded with the file's read-ahead streams
 // (fs/readahead.h), which may queue a background fetch of the bytes after
 // it, within the reader's memory budget; see docs/ARCHITECTURE.md ("The read
-// path"). docs/SEMANTICS.md says what is verified.
+// path"). For a file named as a tensor file (XetFileRef::tensor_name), the
+// first read also reads and parses its header (fs/content/tensor_layout.h) so
+// that the streams follow the tensors. docs/SEMANTICS.md says what is verified.
 //
 // Thread-safety: all methods are thread-safe; many threads may read one file.
 // No lock is held across a CAS call or a cache call that can block (Put*).
@@ -64,6 +66,9 @@ struct XetFileRef {
   chunkstore::Hash hash;
   uint64_t size = 0;
   std::optional<std::array<uint8_t, 32>> sha256;
+  // The file's name says it holds tensors (fs/content/tensor_layout.h): its
+  // first read parses the header so that read-ahead follows the tensors.
+  bool tensor_name = false;
 };
 
 struct XetReaderOptions {
@@ -138,6 +143,8 @@ struct XetReaderStats {
   uint64_t readahead_bytes = 0;
   uint64_t readahead_failed = 0;
   uint64_t readahead_skipped = 0;
+  // Files whose tensor layout was parsed (their read-ahead follows tensors).
+  uint64_t tensor_layouts = 0;
   // Gauges (now, not cumulative): data fetches running, read-ahead bytes in
   // flight or held against the budget, the budget, and the most ever held.
   uint64_t fetches_in_flight = 0;
@@ -179,6 +186,13 @@ class XetReader {
   // Records a read of [offset, offset + len) with the file's streams and
   // queues the read-ahead it calls for (within the memory budget).
   void MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t offset, uint64_t len);
+  // Once per file: reads and parses its tensor header and gives the layout
+  // to its read-ahead streams. A file that does not parse keeps the
+  // ordinary read-ahead; errors are only logged.
+  void LoadTensorLayout(FileState& state);
+  // Reads [offset, offset + out.size()) (within the file) from the cache,
+  // a read-ahead or the CAS, without touching the read-ahead streams.
+  Status ReadRange(FileState& state, uint64_t offset, std::span<uint8_t> out, bool* all_warm);
   // Waits while a read-ahead of this file overlapping [start, end) is being
   // fetched. Returns whether it waited.
   bool WaitForPrefetch(FileState& state, uint64_t start, uint64_t end);
@@ -318,7 +332,7 @@ class XetReader {
     std::atomic<uint64_t> reads{0}, warm_reads{0}, reconstructions{0}, data_fetches{0},
         data_bytes{0}, shared_fetches{0}, expired_url_retries{0}, xorbs_verified{0},
         corrupt_cache_chunks{0}, readahead_windows{0}, readahead_bytes{0}, readahead_failed{0},
-        readahead_skipped{0}, tier_runs{0}, tier_bytes{0}, tier_refused{0};
+        readahead_skipped{0}, tensor_layouts{0}, tier_runs{0}, tier_bytes{0}, tier_refused{0};
   };
   mutable Counters counters_;
 };

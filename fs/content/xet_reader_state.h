@@ -33,6 +33,8 @@ struct XetReader::FileState {
     bool started = false;
   };
   std::vector<Pending> pending GUARDED_BY(mu);
+  // A thread took on parsing the tensor layout (XetFileRef::tensor_name).
+  bool layout_tried GUARDED_BY(mu) = false;
 
   // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
   size_t TermAt(uint64_t offset) const {
