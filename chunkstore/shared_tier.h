@@ -10,12 +10,14 @@
 // "Shared tier"), so damage is refused before that.
 //
 // The tier never fails a read and never blocks one for long:
-//   - every error or timeout (small: 50 ms by default) opens a circuit: the
-//     tier is bypassed for a back-off period, then one caller probes it;
+//   - every error or timeout (small: 50 ms by default) opens the circuit of
+//     the server that gave it: that server's keys are bypassed (misses,
+//     write-backs dropped) for a back-off period, then one caller probes it;
+//     the other servers go on serving theirs;
 //   - write-back runs on one background thread from a bounded queue; a full
 //     queue drops entries (counted), a put never waits;
 //   - a lease (memcached `add` of a short-lived key) lets one node fetch a
-//     missing run from the origin while others wait briefly for it.
+//     missing run from the origin while others wait (bounded) for it.
 //
 // TierBackend is the engine seam: MemcachedBackend (libmemcached, ketama
 // consistent hashing over the servers) in production, a fake in unit tests.
@@ -56,6 +58,10 @@ class TierBackend {
   virtual Result<bool> Add(const std::string& key, std::span<const uint8_t> value,
                            uint32_t ttl_seconds) = 0;
   virtual Status Delete(const std::string& key) = 0;
+  // How many servers the keys are spread over (at least 1), and which one
+  // holds `key` (0 .. servers() - 1): the tier keeps a circuit per server.
+  virtual size_t servers() const { return 1; }
+  virtual size_t ServerFor(const std::string& /*key*/) const { return 0; }
 };
 
 // Key and value format (docs/CACHE_FORMAT.md, "Shared tier").
@@ -99,13 +105,15 @@ struct SharedTierOptions {
 struct SharedTierStats {
   uint64_t hits = 0;       // chunks served from the tier
   uint64_t misses = 0;     // chunks asked for and absent
-  uint64_t errors = 0;     // engine errors and timeouts (each opens the circuit)
+  uint64_t errors = 0;     // engine errors and timeouts (each opens a server's circuit)
   uint64_t corrupt = 0;    // entries refused (checksum, format, or the run failed its checks)
-  uint64_t bypassed = 0;   // operations skipped while the circuit was open
+  uint64_t bypassed = 0;   // operations skipped while their server's circuit was open
   uint64_t puts = 0;       // entries written back
   uint64_t dropped = 0;    // entries not written back (queue full, tier down)
   uint64_t lease_waits = 0;  // runs another node was fetching, waited for
-  bool down = false;       // circuit open now
+  size_t servers = 0;
+  size_t servers_down = 0;  // servers whose circuit is open now
+  bool down = false;        // servers_down != 0
 };
 
 class SharedTier {
@@ -119,10 +127,12 @@ class SharedTier {
   SharedTier(const SharedTier&) = delete;
   SharedTier& operator=(const SharedTier&) = delete;
 
-  // One multi-get for chunks `chunks` of `xorb`: index -> record for those
-  // present and intact. Never fails: errors count, open the circuit and
-  // return what was found (nothing).
-  std::map<uint32_t, TierRecord> Get(const Hash& xorb, ChunkRange chunks);
+  // Chunks `chunks` of `xorb` (one multi-get per server holding some):
+  // index -> record for those present and intact. Never fails: a server's
+  // error counts, opens its circuit, and its chunks are missing. `recheck`
+  // (a look again while another node fetches them) counts no misses and no
+  // hits unless every chunk is there.
+  std::map<uint32_t, TierRecord> Get(const Hash& xorb, ChunkRange chunks, bool recheck = false);
 
   // Queues records for write-back; never blocks. `records[j]` is chunk
   // chunks.start + j, starting at `offsets[j]` in the xorb. With
@@ -150,21 +160,25 @@ class SharedTier {
     std::string release_lease;  // "" = none
     uint64_t bytes = 0;
   };
-  // Whether a call may go to the engine now (circuit closed, or this caller
-  // is the one probe after the back-off).
-  bool Admit();
-  void Succeeded();
-  void Failed(const Status& st, const char* what);
+  // One server's circuit.
+  struct Circuit {
+    bool down = false;
+    bool probing = false;
+    std::chrono::steady_clock::time_point retry_at;
+    std::chrono::milliseconds backoff{0};
+  };
+  // Whether a call may go to `server` now (its circuit closed, or this
+  // caller is the one probe after the back-off).
+  bool Admit(size_t server);
+  void Succeeded(size_t server);
+  void Failed(size_t server, const Status& st, const char* what);
   void WriterLoop();
 
   const std::unique_ptr<TierBackend> backend_;
   const SharedTierOptions options_;
 
   mutable Mutex circuit_mu_;
-  bool down_ GUARDED_BY(circuit_mu_) = false;
-  bool probing_ GUARDED_BY(circuit_mu_) = false;
-  std::chrono::steady_clock::time_point retry_at_ GUARDED_BY(circuit_mu_);
-  std::chrono::milliseconds backoff_ GUARDED_BY(circuit_mu_);
+  std::vector<Circuit> circuits_ GUARDED_BY(circuit_mu_);  // one per server
 
   Mutex queue_mu_;
   CondVar queue_cv_;

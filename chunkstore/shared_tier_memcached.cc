@@ -95,6 +95,13 @@ class MemcachedBackend final : public TierBackend {
     return McError(h.m, rc, "delete");
   }
 
+  size_t servers() const override { return memcached_server_count(template_); }
+  // The same ketama continuum the handles use (they are clones of the
+  // template, which is never changed after setup).
+  size_t ServerFor(const std::string& key) const override {
+    return memcached_generate_hash(template_, key.data(), key.size());
+  }
+
  private:
   // A pooled handle for one call; a handle that failed is freed, not reused.
   struct Handle {

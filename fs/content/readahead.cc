@@ -55,18 +55,37 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
   const uint64_t window = std::min(
       options_.max_window,
       first ? std::max(options_.initial_window, 2 * (end - std::min(offset, end))) : s->window * 2);
-  uint64_t target_end = std::min(file_size, s->next + window);
   // Stop where another stream started ahead of this one: its reader fetches
   // that region itself.
+  uint64_t limit = file_size;
   for (const Stream& t : streams_) {
-    if (&t != s && t.start >= s->next) target_end = std::min(target_end, t.start);
+    if (&t != s && t.start >= s->next) limit = std::min(limit, t.start);
   }
+  const uint64_t target_end = std::min(limit, s->next + window);
   if (target_end <= s->ahead_end) return {};
   ReadaheadRange r{s->ahead_end, target_end};
   if (r.size() > max_bytes) r.end = r.start + max_bytes;
+  const bool whole = r.end == target_end;
+  if (options_.align != 0 && r.end < file_size) {
+    const uint64_t down = r.end / options_.align * options_.align;
+    const uint64_t up = std::min(limit, down + options_.align);
+    if (down > r.start) {
+      r.end = down;
+    } else if (up > r.end && up - r.start <= max_bytes) {
+      r.end = up;
+    }
+  }
+  if (options_.align != 0) {
+    // The start too, if the budget allows: a stream's first window starts
+    // where its first reads ended, which differs between machines. At most
+    // one alignment of bytes already read is fetched again (or found in the
+    // tier).
+    const uint64_t down = r.start / options_.align * options_.align;
+    if (r.end - down <= max_bytes) r.start = down;
+  }
   if (r.size() < options_.min_prefetch && r.end < file_size) return {};
   s->ahead_end = r.end;
-  if (first || r.end == target_end) s->window = window;
+  if (first || whole) s->window = window;
   return r;
 }
 

@@ -38,6 +38,13 @@ struct ReadaheadOptions {
   // Read-ahead shorter than this (after trimming to the budget) is not worth
   // a request: skipped, and the window does not grow.
   uint64_t min_prefetch = 256ull << 10;
+  // 0: none. Otherwise a read-ahead ends on a multiple of `align` (short of
+  // the file's end), rounding down, or up when down would leave nothing and
+  // the budget allows, and starts on one (rounding down, into bytes already
+  // read, when the budget allows): machines sharing a chunk tier then cut a
+  // file into the same segments (the same fetch ranges, so their leases
+  // meet).
+  uint64_t align = 0;
 };
 
 // File bytes [start, end) to fetch ahead; empty (start == end) for none.

@@ -1,10 +1,13 @@
 // An in-memory TierBackend for unit tests: a map, with switches to fail
-// every call (a dead engine), to hold writes (a slow one) and to damage a
-// stored value.
+// every call (a dead engine) or the calls of one server (keys spread over
+// `servers` by a hash), to hold writes (a slow one) and to damage a stored
+// value.
 #ifndef HUBFS_TESTS_UNIT_CHUNKSTORE_FAKE_TIER_BACKEND_H_
 #define HUBFS_TESTS_UNIT_CHUNKSTORE_FAKE_TIER_BACKEND_H_
 
 #include <condition_variable>
+#include <functional>
+#include <set>
 #include <map>
 #include <mutex>
 #include <string>
@@ -22,6 +25,8 @@ class FakeTierBackend final : public TierBackend {
     std::condition_variable cv;
     std::map<std::string, std::vector<uint8_t>> data;
     bool fail = false;
+    size_t servers = 1;
+    std::set<size_t> failing;  // servers that fail every call
     bool hold_sets = false;
     int calls = 0;  // every call that reached the engine
     int sets = 0;
@@ -29,11 +34,19 @@ class FakeTierBackend final : public TierBackend {
   };
   explicit FakeTierBackend(State* s) : s_(s) {}
 
+  size_t servers() const override { return s_->servers; }
+  size_t ServerFor(const std::string& key) const override {
+    return std::hash<std::string>{}(key) % s_->servers;
+  }
+
   Result<std::map<std::string, std::vector<uint8_t>>> MultiGet(
       std::span<const std::string> keys) override {
     std::lock_guard<std::mutex> l(s_->mu);
     ++s_->calls;
     if (s_->fail) return UnavailableError("fake tier down");
+    for (const std::string& k : keys) {
+      if (Fails(k)) return UnavailableError("fake tier server down");
+    }
     std::map<std::string, std::vector<uint8_t>> out;
     for (const std::string& k : keys) {
       auto it = s_->data.find(k);
@@ -45,7 +58,7 @@ class FakeTierBackend final : public TierBackend {
     std::unique_lock<std::mutex> l(s_->mu);
     s_->cv.wait(l, [&] { return !s_->hold_sets; });
     ++s_->calls;
-    if (s_->fail) return UnavailableError("fake tier down");
+    if (s_->fail || Fails(key)) return UnavailableError("fake tier down");
     ++s_->sets;
     s_->data[key].assign(value.begin(), value.end());
     return Status::Ok();
@@ -53,7 +66,7 @@ class FakeTierBackend final : public TierBackend {
   Result<bool> Add(const std::string& key, std::span<const uint8_t> value, uint32_t) override {
     std::lock_guard<std::mutex> l(s_->mu);
     ++s_->calls;
-    if (s_->fail) return UnavailableError("fake tier down");
+    if (s_->fail || Fails(key)) return UnavailableError("fake tier down");
     const bool stored =
         s_->data.emplace(key, std::vector<uint8_t>(value.begin(), value.end())).second;
     if (stored) s_->added.push_back(key);
@@ -62,12 +75,13 @@ class FakeTierBackend final : public TierBackend {
   Status Delete(const std::string& key) override {
     std::lock_guard<std::mutex> l(s_->mu);
     ++s_->calls;
-    if (s_->fail) return UnavailableError("fake tier down");
+    if (s_->fail || Fails(key)) return UnavailableError("fake tier down");
     s_->data.erase(key);
     return Status::Ok();
   }
 
  private:
+  bool Fails(const std::string& key) const { return s_->failing.count(ServerFor(key)) != 0; }
   State* const s_;
 };
 

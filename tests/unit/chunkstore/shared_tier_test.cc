@@ -193,5 +193,76 @@ TEST_F(SharedTierTest, LeaseIsExclusiveUntilTheRunIsWritten) {
   EXPECT_EQ(a->TryLease(XorbOf(9), {0, 4}), SharedTier::Lease::kWon);
 }
 
+TEST_F(SharedTierTest, OneDeadServerBypassesOnlyItsKeys) {
+  state_.servers = 3;
+  SharedTierOptions o;
+  o.initial_backoff = milliseconds(60000);  // no probe during the test
+  auto t = NewTier(o);
+  FakeTierBackend probe(&state_);
+  const ChunkRange run{0, 60};
+  PutRun(*t, XorbOf(3), run);
+  ASSERT_TRUE(t->Drain(milliseconds(2000)));
+  ASSERT_EQ(t->Get(XorbOf(3), run).size(), 60u);
+  // Server 1 dies: its chunks are missing, the others' still served.
+  size_t on_dead = 0;
+  for (uint32_t i = run.start; i < run.end; ++i) {
+    on_dead += probe.ServerFor(TierChunkKey(XorbOf(3), i)) == 1 ? 1 : 0;
+  }
+  ASSERT_GT(on_dead, 0u);
+  ASSERT_LT(on_dead, 60u);
+  {
+    std::lock_guard<std::mutex> l(state_.mu);
+    state_.failing.insert(1);
+  }
+  auto got = t->Get(XorbOf(3), run);
+  EXPECT_EQ(got.size(), 60u - on_dead);
+  for (const auto& [index, rec] : got) {
+    EXPECT_NE(probe.ServerFor(TierChunkKey(XorbOf(3), index)), 1u);
+    EXPECT_EQ(rec.record, Bytes(100, static_cast<uint8_t>(index)));
+  }
+  SharedTierStats s = t->Stats();
+  EXPECT_EQ(s.errors, 1u);
+  EXPECT_EQ(s.servers, 3u);
+  EXPECT_EQ(s.servers_down, 1u);
+  // Its circuit is open: the next look does not ask it, the others serve.
+  const int calls = state_.calls;
+  EXPECT_EQ(t->Get(XorbOf(3), run).size(), 60u - on_dead);
+  EXPECT_EQ(state_.calls, calls + 2);
+  EXPECT_EQ(t->Stats().errors, 1u);
+  // Write-backs to the live servers go on; the dead one's are dropped.
+  const uint64_t puts = t->Stats().puts;
+  PutRun(*t, XorbOf(4), run);
+  ASSERT_TRUE(t->Drain(milliseconds(2000)));
+  EXPECT_EQ(t->Stats().puts - puts, 60u - [&] {
+    size_t n = 0;
+    for (uint32_t i = run.start; i < run.end; ++i) {
+      n += probe.ServerFor(TierChunkKey(XorbOf(4), i)) == 1 ? 1 : 0;
+    }
+    return n;
+  }());
+  // A lease whose key lives on the dead server is unavailable (the caller
+  // fetches); one on a live server works.
+  bool saw_dead = false, saw_live = false;
+  for (uint32_t i = 0; i < 64 && !(saw_dead && saw_live); ++i) {
+    const ChunkRange r{i, i + 1};
+    const bool dead = probe.ServerFor(TierLeaseKey(XorbOf(5), r)) == 1;
+    const SharedTier::Lease l = t->TryLease(XorbOf(5), r);
+    EXPECT_EQ(l, dead ? SharedTier::Lease::kUnavailable : SharedTier::Lease::kWon) << i;
+    (dead ? saw_dead : saw_live) = true;
+  }
+  EXPECT_TRUE(saw_dead && saw_live);
+}
+
+TEST_F(SharedTierTest, RecheckCountsNoMisses) {
+  auto t = NewTier();
+  PutRun(*t, XorbOf(6), {0, 2});
+  ASSERT_TRUE(t->Drain(milliseconds(2000)));
+  EXPECT_EQ(t->Get(XorbOf(6), {0, 4}, /*recheck=*/true).size(), 2u);
+  EXPECT_EQ(t->Stats().misses, 0u);
+  EXPECT_EQ(t->Stats().hits, 0u) << "not whole: not served";
+  EXPECT_EQ(t->Get(XorbOf(6), {0, 2}, /*recheck=*/true).size(), 2u);
+  EXPECT_EQ(t->Stats().hits, 2u);
+}
+
 }  // namespace
 }  // namespace hubfs::chunkstore
