@@ -31,6 +31,8 @@ uint32_t TierChecksum(const std::string& key, const uint8_t* header20,
 
 }  // namespace
 
+std::string TierGroup(const Hash& xorb) { return std::string(kKeyPrefix) + xorb.ToString(); }
+
 std::string TierChunkKey(const Hash& xorb, uint32_t index) {
   return std::string(kKeyPrefix) + xorb.ToString() + ":" + std::to_string(index);
 }
@@ -149,25 +151,20 @@ std::map<uint32_t, TierRecord> SharedTier::Get(const Hash& xorb, ChunkRange chun
                                                bool recheck) {
   std::map<uint32_t, TierRecord> out;
   if (chunks.size() == 0) return out;
-  // One multi-get per server, so that a failing one is told apart from the
-  // others (which keep serving).
+  const std::string group = TierGroup(xorb);
+  const size_t server = backend_->ServerFor(group);
   std::vector<std::string> keys;
   keys.reserve(chunks.size());
-  std::map<size_t, std::vector<std::string>> by_server;
-  for (uint32_t i = chunks.start; i < chunks.end; ++i) {
-    keys.push_back(TierChunkKey(xorb, i));
-    by_server[backend_->ServerFor(keys.back())].push_back(keys.back());
-  }
+  for (uint32_t i = chunks.start; i < chunks.end; ++i) keys.push_back(TierChunkKey(xorb, i));
   std::map<std::string, std::vector<uint8_t>> values;
-  for (const auto& [server, server_keys] : by_server) {
-    if (!Admit(server)) continue;
-    auto got = backend_->MultiGet(server_keys);
-    if (!got.ok()) {
+  if (Admit(server)) {
+    auto got = backend_->MultiGet(group, keys);
+    if (got.ok()) {
+      Succeeded(server);
+      values = std::move(got).value();
+    } else {
       Failed(server, got.status(), "get");
-      continue;
     }
-    Succeeded(server);
-    values.merge(*got);
   }
   uint64_t absent = 0;
   for (uint32_t i = chunks.start; i < chunks.end; ++i) {
@@ -198,6 +195,7 @@ std::map<uint32_t, TierRecord> SharedTier::Get(const Hash& xorb, ChunkRange chun
 void SharedTier::Put(const Hash& xorb, ChunkRange chunks, std::vector<uint64_t> offsets,
                      std::vector<std::vector<uint8_t>> records, bool release_lease) {
   Job job;
+  job.group = TierGroup(xorb);
   if (release_lease) job.release_lease = TierLeaseKey(xorb, chunks);
   job.sets.reserve(records.size());
   for (size_t j = 0; j < records.size() && j < offsets.size(); ++j) {
@@ -235,13 +233,13 @@ void SharedTier::WriterLoop() {
       writing_ = true;
     }
     size_t done = 0;
+    const size_t server = backend_->ServerFor(job.group);
     for (const auto& [key, value] : job.sets) {
-      const size_t server = backend_->ServerFor(key);
-      if (!Admit(server)) continue;
-      Status st = backend_->Set(key, value, options_.entry_ttl_seconds);
+      if (!Admit(server)) break;
+      Status st = backend_->Set(job.group, key, value, options_.entry_ttl_seconds);
       if (!st.ok()) {
         Failed(server, st, "set");
-        continue;
+        break;
       }
       Succeeded(server);
       ++done;
@@ -250,9 +248,8 @@ void SharedTier::WriterLoop() {
     dropped_.fetch_add(job.sets.size() - done, std::memory_order_relaxed);
     // The run is in the tier (or will not be): waiting nodes may stop waiting.
     if (!job.release_lease.empty()) {
-      const size_t server = backend_->ServerFor(job.release_lease);
       if (Admit(server)) {
-        Status st = backend_->Delete(job.release_lease);
+        Status st = backend_->Delete(job.group, job.release_lease);
         if (st.ok()) {
           Succeeded(server);
         } else {
@@ -264,11 +261,12 @@ void SharedTier::WriterLoop() {
 }
 
 SharedTier::Lease SharedTier::TryLease(const Hash& xorb, ChunkRange chunks) {
-  const std::string key = TierLeaseKey(xorb, chunks);
-  const size_t server = backend_->ServerFor(key);
+  const std::string group = TierGroup(xorb);
+  const size_t server = backend_->ServerFor(group);
   if (!Admit(server)) return Lease::kUnavailable;
   static constexpr uint8_t kMark[1] = {1};
-  Result<bool> added = backend_->Add(key, kMark, options_.lease_ttl_seconds);
+  Result<bool> added =
+      backend_->Add(group, TierLeaseKey(xorb, chunks), kMark, options_.lease_ttl_seconds);
   if (!added.ok()) {
     Failed(server, added.status(), "lease");
     return Lease::kUnavailable;
@@ -279,6 +277,7 @@ SharedTier::Lease SharedTier::TryLease(const Hash& xorb, ChunkRange chunks) {
 
 void SharedTier::ReleaseLease(const Hash& xorb, ChunkRange chunks) {
   Job job;
+  job.group = TierGroup(xorb);
   job.release_lease = TierLeaseKey(xorb, chunks);
   MutexLock l(&queue_mu_);
   if (queue_.size() >= options_.queue_max_entries) return;  // it expires on its own
@@ -313,7 +312,8 @@ Result<std::vector<std::string>> ParseSharedCacheUrl(std::string_view url) {
   std::vector<std::string> servers;
   std::string_view rest = url.substr(kScheme.size());
   while (true) {
-    const size_t comma = rest.find(',');
+    // ',' or '+' between servers ('+' survives mount -o lists).
+    const size_t comma = rest.find_first_of(",+");
     std::string_view s = rest.substr(0, comma);
     const size_t colon = s.rfind(':');
     uint32_t port = 0;

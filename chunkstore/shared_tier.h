@@ -44,29 +44,34 @@
 namespace hubfs::chunkstore {
 
 // What the tier needs from a key-value engine. Implementations are
-// thread-safe. Errors (any non-OK) mean the engine did not answer properly:
-// kUnavailable or kTimeout.
+// thread-safe. Every key belongs to a `group` (its xorb): the keys of one
+// group live on one server, chosen by the group, so that a run's chunks come
+// in one round trip and losing a server costs exactly its groups. Errors
+// (any non-OK) mean the server did not answer properly: kUnavailable or
+// kTimeout.
 class TierBackend {
  public:
   virtual ~TierBackend() = default;
-  // The values of those `keys` that exist.
+  // The values of those `keys` (all of `group`) that exist.
   virtual Result<std::map<std::string, std::vector<uint8_t>>> MultiGet(
-      std::span<const std::string> keys) = 0;
-  virtual Status Set(const std::string& key, std::span<const uint8_t> value,
-                     uint32_t ttl_seconds) = 0;
+      const std::string& group, std::span<const std::string> keys) = 0;
+  virtual Status Set(const std::string& group, const std::string& key,
+                     std::span<const uint8_t> value, uint32_t ttl_seconds) = 0;
   // Stores only if absent: true when stored, false when the key existed.
-  virtual Result<bool> Add(const std::string& key, std::span<const uint8_t> value,
-                           uint32_t ttl_seconds) = 0;
-  virtual Status Delete(const std::string& key) = 0;
-  // How many servers the keys are spread over (at least 1), and which one
-  // holds `key` (0 .. servers() - 1): the tier keeps a circuit per server.
+  virtual Result<bool> Add(const std::string& group, const std::string& key,
+                           std::span<const uint8_t> value, uint32_t ttl_seconds) = 0;
+  virtual Status Delete(const std::string& group, const std::string& key) = 0;
+  // How many servers the groups are spread over (at least 1), and which one
+  // holds `group` (0 .. servers() - 1): the tier keeps a circuit per server.
   virtual size_t servers() const { return 1; }
-  virtual size_t ServerFor(const std::string& /*key*/) const { return 0; }
+  virtual size_t ServerFor(const std::string& /*group*/) const { return 0; }
 };
 
 // Key and value format (docs/CACHE_FORMAT.md, "Shared tier").
 inline constexpr uint8_t kTierFormatVersion = 1;
 inline constexpr size_t kTierHeaderSize = 24;
+// The group of every key of `xorb`: "hubfs1:<xorb hash>".
+std::string TierGroup(const Hash& xorb);
 // "hubfs1:<xorb hash>:<chunk index>"
 std::string TierChunkKey(const Hash& xorb, uint32_t index);
 // "hubfs1:lease:<xorb hash>:<first chunk>-<end chunk>"
@@ -127,9 +132,9 @@ class SharedTier {
   SharedTier(const SharedTier&) = delete;
   SharedTier& operator=(const SharedTier&) = delete;
 
-  // Chunks `chunks` of `xorb` (one multi-get per server holding some):
-  // index -> record for those present and intact. Never fails: a server's
-  // error counts, opens its circuit, and its chunks are missing. `recheck`
+  // Chunks `chunks` of `xorb` (one multi-get to the xorb's server): index
+  // -> record for those present and intact. Never fails: the server's error
+  // counts and opens its circuit (then nothing is found). `recheck`
   // (a look again while another node fetches them) counts no misses and no
   // hits unless every chunk is there.
   std::map<uint32_t, TierRecord> Get(const Hash& xorb, ChunkRange chunks, bool recheck = false);
@@ -156,6 +161,7 @@ class SharedTier {
 
  private:
   struct Job {
+    std::string group;
     std::vector<std::pair<std::string, std::vector<uint8_t>>> sets;
     std::string release_lease;  // "" = none
     uint64_t bytes = 0;
@@ -193,7 +199,8 @@ class SharedTier {
       dropped_{0}, lease_waits_{0};
 };
 
-// "memcached://HOST:PORT[,HOST:PORT...]" -> ["HOST:PORT", ...].
+// "memcached://HOST:PORT[,HOST:PORT...]" -> ["HOST:PORT", ...]; '+' may
+// stand for ',' (fstab and mount -o split options at commas).
 // Errors: kInvalidArgument (scheme, empty list, a server without a valid
 // port).
 Result<std::vector<std::string>> ParseSharedCacheUrl(std::string_view url);

@@ -31,6 +31,7 @@ NODES = [int(n) for n in os.environ.get("BENCH_CLUSTER_NODES", "1 2 4 8").split(
 SERVERS = [int(n) for n in os.environ.get("BENCH_CLUSTER_SERVERS", "1 3").split()]
 MODES = os.environ.get("BENCH_CLUSTER_MODES", "staggered simultaneous").split()
 LATENCY = os.environ.get("BENCH_CLUSTER_LATENCY", "")  # e.g. 20ms per origin data request
+RATE = os.environ.get("BENCH_CLUSTER_RATE", "")  # e.g. 50M bytes/s per origin data answer
 
 
 def free_port():
@@ -62,8 +63,10 @@ def start_memcached(work, i):
 def start_hubsim(work):
     log = f"{work}/hubsim.log"
     args = [HUBSIM, "serve", "--data", f"{work}/data", "--listen", "127.0.0.1:0"]
-    if LATENCY:
-        args += ["--faults", f"latency={LATENCY},only=data"]
+    faults = [f"latency={LATENCY}"] if LATENCY else []
+    faults += [f"rate={RATE}"] if RATE else []
+    if faults:
+        args += ["--faults", ",".join(faults + ["only=data"])]
     p = subprocess.Popen(args, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     for _ in range(200):
         text = open(log).read()
@@ -145,7 +148,7 @@ def run_case(work, hub, tier, servers, mode, n, model_bytes):
         "speedup": (times[0] / statistics.median(later)) if later else None,
         "tier_hit_ratio": hits / (hits + misses) if hits + misses else 0.0,
         "tier_errors": errors,
-        "times_s": times,
+        "times_s": times, "loadavg": os.getloadavg()[0],
     }
 
 
@@ -217,11 +220,13 @@ def main():
                     results.append(r)
                     print(f"{servers} srv {mode} N={n}: origin {r['origin_over_model']:.2f}x, "
                           f"times {[round(t, 2) for t in r['times_s']]}, "
-                          f"hit ratio {r['tier_hit_ratio']:.2f}, tier errors {r['tier_errors']}",
+                          f"hit ratio {r['tier_hit_ratio']:.2f}, tier errors {r['tier_errors']}, "
+                          f"load {r['loadavg']:.1f}",
                           file=sys.stderr)
         model_mb = model_bytes >> 20
-        print(f"\nModel: {SHARDS} x {SHARD_MB} MiB ({model_mb} MiB); origin latency "
-              f"{LATENCY or 'none'}\n")
+        print(f"\nModel: {SHARDS} x {SHARD_MB} MiB ({model_mb} MiB); origin: latency "
+              f"{LATENCY or 'none'} per data request, {RATE + 'B/s' if RATE else 'unbounded'} "
+              f"per data answer; load average {os.getloadavg()[0]:.1f} at the end\n")
         print("| servers | mode | N | origin bytes / model | node 1 (s) | node k>1 median (s) "
               "| node 1 / node k | tier hit ratio | tier errors |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -231,7 +236,8 @@ def main():
             print(f"| {r['servers']} | {r['mode']} | {r['nodes']} | {r['origin_over_model']:.2f} "
                   f"| {r['node1_s']:.2f} | {later} | {speed} | {r['tier_hit_ratio']:.2f} "
                   f"| {r['tier_errors']} |")
-        json.dump({"model_bytes": model_bytes, "latency": LATENCY, "results": results},
+        json.dump({"model_bytes": model_bytes, "latency": LATENCY, "rate": RATE,
+                   "loadavg": os.getloadavg(), "results": results},
                   open(f"{OUT}/cluster.json", "w"), indent=1)
         plot(results, OUT)
     finally:
