@@ -88,9 +88,11 @@ struct TierRecord {
 Result<TierRecord> DecodeTierValue(const std::string& key, std::span<const uint8_t> value);
 
 struct SharedTierOptions {
-  // After an error: bypass for `initial_backoff`, doubling per failed probe
-  // up to `max_backoff`.
-  std::chrono::milliseconds initial_backoff{1000};
+  // After an error: bypass the server for `initial_backoff`, doubling per
+  // failed probe up to `max_backoff`. Short at first: a stall of a fraction
+  // of a second (a loaded machine, a retransmit) should not send seconds of
+  // reads to the origin; a dead server costs one probe per doubling.
+  std::chrono::milliseconds initial_backoff{250};
   std::chrono::milliseconds max_backoff{30000};
   // Write-back queue bounds; beyond them entries are dropped.
   size_t queue_max_entries = 4096;

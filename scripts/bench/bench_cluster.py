@@ -175,10 +175,13 @@ set logscale x 2
 set key top left
 set title 'origin bytes / model size'
 plot for [m in "staggered simultaneous"] for [s in "{' '.join(map(str, SERVERS))}"] \\
-  '{dat}' using ($1==s+0 && strcol(2) eq m ? $3 : 1/0):4 with linespoints title m.' '.s.' srv'
+  '{dat}' using ($1==s+0 && strcol(2) eq m ? $3 : 1/0):4 with linespoints title m.' '.s.' srv', \\
+  1.2 with lines dt 2 lc 'gray' title 'target staggered', \\
+  2 with lines dt 3 lc 'black' title 'target simultaneous'
 set title 'node 1 time / node k median time'
 plot for [m in "staggered simultaneous"] for [s in "{' '.join(map(str, SERVERS))}"] \\
-  '{dat}' using ($1==s+0 && strcol(2) eq m && $3>1 ? $3 : 1/0):5 with linespoints title m.' '.s.' srv'
+  '{dat}' using ($1==s+0 && strcol(2) eq m && $3>1 ? $3 : 1/0):5 with linespoints title m.' '.s.' srv', \\
+  2 with lines dt 2 lc 'gray' title 'target (staggered)'
 set title 'tier share of bytes fetched'
 set yrange [0:1]
 plot for [m in "staggered simultaneous"] for [s in "{' '.join(map(str, SERVERS))}"] \\
