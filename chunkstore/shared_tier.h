@@ -20,7 +20,8 @@
 //     missing run from the origin while others wait (bounded) for it.
 //
 // TierBackend is the engine seam: MemcachedBackend (libmemcached, ketama
-// consistent hashing over the servers) in production, a fake in unit tests.
+// consistent hashing of each xorb's group key over the servers) in
+// production, a fake in unit tests.
 #ifndef HUBFS_CHUNKSTORE_SHARED_TIER_H_
 #define HUBFS_CHUNKSTORE_SHARED_TIER_H_
 
@@ -211,8 +212,8 @@ struct MemcachedOptions {
   std::chrono::milliseconds timeout{50};  // connect, send, receive and poll
 };
 
-// libmemcached, ketama consistent hashing over `servers` ("HOST:PORT"),
-// binary protocol, one pooled handle per concurrent caller.
+// libmemcached, ketama consistent hashing of groups over `servers`
+// ("HOST:PORT"), text protocol, one pooled handle per concurrent caller.
 // Errors: kInvalidArgument (a server libmemcached refuses).
 Result<std::unique_ptr<TierBackend>> NewMemcachedBackend(const std::vector<std::string>& servers,
                                                          MemcachedOptions options = {});
