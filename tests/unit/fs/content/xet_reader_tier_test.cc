@@ -190,12 +190,17 @@ TEST_F(XetReaderTierTest, LeaseLoserWaitsForTheHolder) {
     saved.swap(engine_.data);
     for (const std::string& lease : engine_.added) engine_.data[lease] = {1};
   }
+  Node b = NewNode("b");
+  // The holder delivers once b waits for it (a fixed delay could pass
+  // before b even looks, on a loaded machine).
   std::thread holder([&] {
-    std::this_thread::sleep_for(milliseconds(60));
+    const auto give_up = std::chrono::steady_clock::now() + milliseconds(5000);
+    while (b.tier->Stats().lease_waits == 0 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
     std::lock_guard<std::mutex> l(engine_.mu);
     for (auto& [k, v] : saved) engine_.data[k] = v;
   });
-  Node b = NewNode("b");
   ExpectWholeFile(*b.reader);
   holder.join();
   EXPECT_EQ(fake_.data_calls(), 0);
