@@ -31,6 +31,8 @@ uint32_t TierChecksum(const std::string& key, const uint8_t* header20,
 
 }  // namespace
 
+std::string TierGroup(const Hash& xorb) { return std::string(kKeyPrefix) + xorb.ToString(); }
+
 std::string TierChunkKey(const Hash& xorb, uint32_t index) {
   return std::string(kKeyPrefix) + xorb.ToString() + ":" + std::to_string(index);
 }
@@ -80,7 +82,8 @@ SharedTier::SharedTier(std::unique_ptr<TierBackend> backend, SharedTierOptions o
     : backend_(std::move(backend)), options_(options) {
   {
     MutexLock l(&circuit_mu_);
-    backoff_ = options_.initial_backoff;
+    circuits_.resize(std::max<size_t>(backend_->servers(), 1));
+    for (Circuit& c : circuits_) c.backoff = options_.initial_backoff;
   }
   writer_ = std::thread([this] { WriterLoop(); });
 }
@@ -104,58 +107,71 @@ bool SharedTier::Drain(std::chrono::milliseconds timeout) {
   return true;
 }
 
-bool SharedTier::Admit() {
+bool SharedTier::Admit(size_t server) {
   MutexLock l(&circuit_mu_);
-  if (!down_) return true;
-  if (probing_ || std::chrono::steady_clock::now() < retry_at_) {
+  Circuit& c = circuits_[server % circuits_.size()];
+  if (!c.down) return true;
+  if (c.probing || std::chrono::steady_clock::now() < c.retry_at) {
     bypassed_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  probing_ = true;  // this caller probes; the others keep bypassing
+  c.probing = true;  // this caller probes; the others keep bypassing
   return true;
 }
 
-void SharedTier::Succeeded() {
+void SharedTier::Succeeded(size_t server) {
   MutexLock l(&circuit_mu_);
-  if (down_) {
-    HUBFS_LOG(kInfo) << "shared cache: answering again";
+  Circuit& c = circuits_[server % circuits_.size()];
+  if (c.down) {
+    HUBFS_LOG(kInfo) << "shared cache: server " << server + 1 << " of " << circuits_.size()
+                     << " answering again";
   }
-  down_ = false;
-  probing_ = false;
-  backoff_ = options_.initial_backoff;
+  c.down = false;
+  c.probing = false;
+  c.backoff = options_.initial_backoff;
 }
 
-void SharedTier::Failed(const Status& st, const char* what) {
+void SharedTier::Failed(size_t server, const Status& st, const char* what) {
   errors_.fetch_add(1, std::memory_order_relaxed);
   MutexLock l(&circuit_mu_);
-  if (!down_) {
-    HUBFS_LOG(kWarning) << "shared cache: " << what << ": " << st.ToString() << "; bypassed for "
-                        << backoff_.count() << " ms";
+  Circuit& c = circuits_[server % circuits_.size()];
+  if (!c.down) {
+    HUBFS_LOG(kWarning) << "shared cache: server " << server + 1 << " of " << circuits_.size()
+                        << ": " << what << ": " << st.ToString() << "; its keys bypassed for "
+                        << c.backoff.count() << " ms";
   } else {
-    backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+    c.backoff = std::min(c.backoff * 2, options_.max_backoff);
   }
-  down_ = true;
-  probing_ = false;
-  retry_at_ = std::chrono::steady_clock::now() + backoff_;
+  c.down = true;
+  c.probing = false;
+  c.retry_at = std::chrono::steady_clock::now() + c.backoff;
 }
 
-std::map<uint32_t, TierRecord> SharedTier::Get(const Hash& xorb, ChunkRange chunks) {
+std::map<uint32_t, TierRecord> SharedTier::Get(const Hash& xorb, ChunkRange chunks,
+                                               bool recheck) {
   std::map<uint32_t, TierRecord> out;
-  if (chunks.size() == 0 || !Admit()) return out;
+  if (chunks.size() == 0) return out;
+  const std::string group = TierGroup(xorb);
+  const size_t server = backend_->ServerFor(group);
   std::vector<std::string> keys;
   keys.reserve(chunks.size());
   for (uint32_t i = chunks.start; i < chunks.end; ++i) keys.push_back(TierChunkKey(xorb, i));
-  auto got = backend_->MultiGet(keys);
-  if (!got.ok()) {
-    Failed(got.status(), "get");
-    return out;
+  std::map<std::string, std::vector<uint8_t>> values;
+  if (Admit(server)) {
+    auto got = backend_->MultiGet(group, keys);
+    if (got.ok()) {
+      Succeeded(server);
+      values = std::move(got).value();
+    } else {
+      Failed(server, got.status(), "get");
+    }
   }
-  Succeeded();
+  uint64_t absent = 0;
   for (uint32_t i = chunks.start; i < chunks.end; ++i) {
     const std::string& key = keys[i - chunks.start];
-    auto it = got->find(key);
-    if (it == got->end()) {
-      misses_.fetch_add(1, std::memory_order_relaxed);
+    auto it = values.find(key);
+    if (it == values.end()) {
+      ++absent;
       continue;
     }
     Result<TierRecord> rec = DecodeTierValue(key, it->second);
@@ -167,13 +183,19 @@ std::map<uint32_t, TierRecord> SharedTier::Get(const Hash& xorb, ChunkRange chun
     }
     out.emplace(i, std::move(rec).value());
   }
-  hits_.fetch_add(out.size(), std::memory_order_relaxed);
+  if (!recheck) {
+    misses_.fetch_add(absent, std::memory_order_relaxed);
+    hits_.fetch_add(out.size(), std::memory_order_relaxed);
+  } else if (out.size() == chunks.size()) {
+    hits_.fetch_add(out.size(), std::memory_order_relaxed);
+  }
   return out;
 }
 
 void SharedTier::Put(const Hash& xorb, ChunkRange chunks, std::vector<uint64_t> offsets,
                      std::vector<std::vector<uint8_t>> records, bool release_lease) {
   Job job;
+  job.group = TierGroup(xorb);
   if (release_lease) job.release_lease = TierLeaseKey(xorb, chunks);
   job.sets.reserve(records.size());
   for (size_t j = 0; j < records.size() && j < offsets.size(); ++j) {
@@ -211,42 +233,51 @@ void SharedTier::WriterLoop() {
       writing_ = true;
     }
     size_t done = 0;
+    const size_t server = backend_->ServerFor(job.group);
     for (const auto& [key, value] : job.sets) {
-      if (!Admit()) break;
-      Status st = backend_->Set(key, value, options_.entry_ttl_seconds);
+      if (!Admit(server)) break;
+      Status st = backend_->Set(job.group, key, value, options_.entry_ttl_seconds);
       if (!st.ok()) {
-        Failed(st, "set");
+        Failed(server, st, "set");
         break;
       }
-      Succeeded();
+      Succeeded(server);
       ++done;
     }
     puts_.fetch_add(done, std::memory_order_relaxed);
     dropped_.fetch_add(job.sets.size() - done, std::memory_order_relaxed);
     // The run is in the tier (or will not be): waiting nodes may stop waiting.
-    if (!job.release_lease.empty() && Admit()) {
-      Status st = backend_->Delete(job.release_lease);
-      if (st.ok()) Succeeded();
-      else Failed(st, "release lease");
+    if (!job.release_lease.empty()) {
+      if (Admit(server)) {
+        Status st = backend_->Delete(job.group, job.release_lease);
+        if (st.ok()) {
+          Succeeded(server);
+        } else {
+          Failed(server, st, "release lease");
+        }
+      }
     }
   }
 }
 
 SharedTier::Lease SharedTier::TryLease(const Hash& xorb, ChunkRange chunks) {
-  if (!Admit()) return Lease::kUnavailable;
+  const std::string group = TierGroup(xorb);
+  const size_t server = backend_->ServerFor(group);
+  if (!Admit(server)) return Lease::kUnavailable;
   static constexpr uint8_t kMark[1] = {1};
-  Result<bool> added = backend_->Add(TierLeaseKey(xorb, chunks), kMark,
-                                     options_.lease_ttl_seconds);
+  Result<bool> added =
+      backend_->Add(group, TierLeaseKey(xorb, chunks), kMark, options_.lease_ttl_seconds);
   if (!added.ok()) {
-    Failed(added.status(), "lease");
+    Failed(server, added.status(), "lease");
     return Lease::kUnavailable;
   }
-  Succeeded();
+  Succeeded(server);
   return *added ? Lease::kWon : Lease::kLost;
 }
 
 void SharedTier::ReleaseLease(const Hash& xorb, ChunkRange chunks) {
   Job job;
+  job.group = TierGroup(xorb);
   job.release_lease = TierLeaseKey(xorb, chunks);
   MutexLock l(&queue_mu_);
   if (queue_.size() >= options_.queue_max_entries) return;  // it expires on its own
@@ -266,7 +297,9 @@ SharedTierStats SharedTier::Stats() const {
   s.dropped = dropped_.load(std::memory_order_relaxed);
   s.lease_waits = lease_waits_.load(std::memory_order_relaxed);
   MutexLock l(&circuit_mu_);
-  s.down = down_;
+  s.servers = circuits_.size();
+  for (const Circuit& c : circuits_) s.servers_down += c.down ? 1 : 0;
+  s.down = s.servers_down != 0;
   return s;
 }
 
@@ -279,7 +312,8 @@ Result<std::vector<std::string>> ParseSharedCacheUrl(std::string_view url) {
   std::vector<std::string> servers;
   std::string_view rest = url.substr(kScheme.size());
   while (true) {
-    const size_t comma = rest.find(',');
+    // ',' or '+' between servers ('+' survives mount -o lists).
+    const size_t comma = rest.find_first_of(",+");
     std::string_view s = rest.substr(0, comma);
     const size_t colon = s.rfind(':');
     uint32_t port = 0;

@@ -1,6 +1,8 @@
 // The shared tier's engine: memcached through libmemcached. A memcached_st
 // is not thread-safe, so each concurrent caller takes a handle (cloned from
-// one configured template) from a small pool and gives it back.
+// one configured template) from a small pool and gives it back. Keys go to
+// the server of their group (libmemcached's *_by_key calls: ketama over the
+// group, not the key).
 #include <libmemcached/memcached.h>
 
 #include <memory>
@@ -31,7 +33,7 @@ class MemcachedBackend final : public TierBackend {
   }
 
   Result<std::map<std::string, std::vector<uint8_t>>> MultiGet(
-      std::span<const std::string> keys) override {
+      const std::string& group, std::span<const std::string> keys) override {
     Handle h(this);
     if (h.m == nullptr) return UnavailableError("memcached: cannot create a handle");
     std::vector<const char*> ptrs;
@@ -40,7 +42,8 @@ class MemcachedBackend final : public TierBackend {
       ptrs.push_back(k.data());
       lens.push_back(k.size());
     }
-    memcached_return_t rc = memcached_mget(h.m, ptrs.data(), lens.data(), keys.size());
+    memcached_return_t rc = memcached_mget_by_key(h.m, group.data(), group.size(), ptrs.data(),
+                                                  lens.data(), keys.size());
     if (rc != MEMCACHED_SUCCESS) return McError(h.m, rc, "mget");
     std::map<std::string, std::vector<uint8_t>> out;
     for (;;) {
@@ -59,13 +62,14 @@ class MemcachedBackend final : public TierBackend {
     return out;
   }
 
-  Status Set(const std::string& key, std::span<const uint8_t> value,
+  Status Set(const std::string& group, const std::string& key, std::span<const uint8_t> value,
              uint32_t ttl_seconds) override {
     Handle h(this);
     if (h.m == nullptr) return UnavailableError("memcached: cannot create a handle");
-    memcached_return_t rc =
-        memcached_set(h.m, key.data(), key.size(), reinterpret_cast<const char*>(value.data()),
-                      value.size(), static_cast<time_t>(ttl_seconds), 0);
+    memcached_return_t rc = memcached_set_by_key(
+        h.m, group.data(), group.size(), key.data(), key.size(),
+        reinterpret_cast<const char*>(value.data()), value.size(),
+        static_cast<time_t>(ttl_seconds), 0);
     if (rc == MEMCACHED_SUCCESS) return Status::Ok();
     // Too large for the server's item size: not an outage.
     if (rc == MEMCACHED_E2BIG) return Status::Ok();
@@ -73,26 +77,35 @@ class MemcachedBackend final : public TierBackend {
     return McError(h.m, rc, "set");
   }
 
-  Result<bool> Add(const std::string& key, std::span<const uint8_t> value,
-                   uint32_t ttl_seconds) override {
+  Result<bool> Add(const std::string& group, const std::string& key,
+                   std::span<const uint8_t> value, uint32_t ttl_seconds) override {
     Handle h(this);
     if (h.m == nullptr) return UnavailableError("memcached: cannot create a handle");
-    memcached_return_t rc =
-        memcached_add(h.m, key.data(), key.size(), reinterpret_cast<const char*>(value.data()),
-                      value.size(), static_cast<time_t>(ttl_seconds), 0);
+    memcached_return_t rc = memcached_add_by_key(
+        h.m, group.data(), group.size(), key.data(), key.size(),
+        reinterpret_cast<const char*>(value.data()), value.size(),
+        static_cast<time_t>(ttl_seconds), 0);
     if (rc == MEMCACHED_SUCCESS) return true;
     if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS) return false;
     h.broken = true;
     return McError(h.m, rc, "add");
   }
 
-  Status Delete(const std::string& key) override {
+  Status Delete(const std::string& group, const std::string& key) override {
     Handle h(this);
     if (h.m == nullptr) return UnavailableError("memcached: cannot create a handle");
-    memcached_return_t rc = memcached_delete(h.m, key.data(), key.size(), 0);
+    memcached_return_t rc =
+        memcached_delete_by_key(h.m, group.data(), group.size(), key.data(), key.size(), 0);
     if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) return Status::Ok();
     h.broken = true;
     return McError(h.m, rc, "delete");
+  }
+
+  size_t servers() const override { return memcached_server_count(template_); }
+  // The same ketama continuum the handles use (they are clones of the
+  // template, which is never changed after setup).
+  size_t ServerFor(const std::string& group) const override {
+    return memcached_generate_hash(template_, group.data(), group.size());
   }
 
  private:

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
@@ -19,6 +20,7 @@ constexpr char kHelperUsage[] =
     "  allow_other_private, revisions, uid=N, gid=N,\n"
     "  cache_dir=DIR, cache_size=SIZE, metadata_ttl=S, io_timeout=S, memory_limit=SIZE,\n"
     "  commit_delay=S, sync_timeout=S,\n"
+    "  shared_cache=memcached://HOST:PORT[+HOST:PORT...] (repeatable: the servers add up),\n"
     "  log_level=LEVEL, foreground;\n"
     "  ignored: rw, defaults, auto, noauto, user, users, nouser, _netdev, nofail,\n"
     "  exec, noexec, suid, nosuid, dev, nodev, atime, noatime, relatime, async,\n"
@@ -42,6 +44,9 @@ bool IsIgnored(const std::string& o) {
 // False (after a message) on an unknown option unless `sloppy`.
 bool AddMountFlags(const std::vector<std::string>& options, bool sloppy, bool verbose,
                    std::vector<std::string>* flags) {
+  // shared_cache: -o splits at commas, so servers are joined by '+' (which
+  // the tier's parser takes for ','), and repeated options add servers.
+  std::string shared_cache;
   for (const std::string& o : options) {
     size_t eq = o.find('=');
     std::string key = o.substr(0, eq);
@@ -61,6 +66,17 @@ bool AddMountFlags(const std::vector<std::string>& options, bool sloppy, bool ve
       flags->push_back("--rw");
     } else if (o == "create_pr") {
       flags->push_back("--create-pr");
+    } else if (key == "shared_cache" && has_value) {
+      constexpr std::string_view kScheme = "memcached://";
+      if (shared_cache.empty()) {
+        shared_cache = value;
+      } else {
+        // A later one's servers join the first's (without the scheme; any
+        // other text is refused with the tier's message).
+        const size_t from = value.rfind(kScheme, 0) == 0 ? kScheme.size() : 0;
+        shared_cache.push_back('+');
+        shared_cache.append(value, from, std::string::npos);
+      }
     } else if (has_value && (key == "uid" || key == "gid" || key == "cache_dir" ||
                              key == "metadata_ttl" || key == "io_timeout" ||
                              key == "memory_limit" || key == "cache_size" ||
@@ -79,6 +95,10 @@ bool AddMountFlags(const std::vector<std::string>& options, bool sloppy, bool ve
                    kHelperUsage);
       return false;
     }
+  }
+  if (!shared_cache.empty()) {
+    flags->push_back("--shared-cache");
+    flags->push_back(shared_cache);
   }
   return true;
 }

@@ -127,7 +127,8 @@ bool WriteMountState(const MountState& s) {
       {"shared_cache", s.shared_cache}, {"tier_hits", s.tier_hits},
       {"tier_misses", s.tier_misses}, {"tier_errors", s.tier_errors},
       {"tier_refused", s.tier_refused}, {"tier_bytes", s.tier_bytes},
-      {"tier_down", s.tier_down},
+      {"tier_down", s.tier_down}, {"tier_servers", s.tier_servers},
+      {"tier_servers_down", s.tier_servers_down},
   };
   nlohmann::json views = nlohmann::json::array();
   for (const WriteViewState& v : s.write_views) {
@@ -157,6 +158,8 @@ void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
   s->tier_refused = st.tier.corrupt;
   s->tier_bytes = st.tier_bytes;
   s->tier_down = st.tier.down;
+  s->tier_servers = st.tier.servers;
+  s->tier_servers_down = st.tier.servers_down;
   s->updated = static_cast<int64_t>(std::time(nullptr));
 }
 
@@ -236,6 +239,8 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.tier_bytes = num("tier_bytes");
     s.tier_down = j.contains("tier_down") && j["tier_down"].is_boolean() &&
                   j["tier_down"].get<bool>();
+    s.tier_servers = num("tier_servers");
+    s.tier_servers_down = num("tier_servers_down");
     s.inodes = num("inodes");
     s.writable = j.contains("writable") && j["writable"].is_boolean() && j["writable"].get<bool>();
     s.write_target = str("write_target");

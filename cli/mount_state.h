@@ -71,14 +71,16 @@ struct MountState {
   uint64_t readahead_peak = 0;
   // The shared chunk tier ("" = none) and its counters: chunks served from
   // it, absent from it, engine errors, entries refused, bytes served; whether
-  // it is bypassed now (down).
+  // servers are down now (their keys bypassed), of how many.
   std::string shared_cache;
   uint64_t tier_hits = 0;
   uint64_t tier_misses = 0;
   uint64_t tier_errors = 0;
   uint64_t tier_refused = 0;
   uint64_t tier_bytes = 0;
-  bool tier_down = false;
+  bool tier_down = false;  // tier_servers_down != 0
+  uint64_t tier_servers = 0;
+  uint64_t tier_servers_down = 0;
   int64_t updated = 0;     // unix seconds of the last refresh
   uint64_t inodes = 0;     // inodes the mount holds (known to the kernel or open)
   // --rw mounts: where commits go, changes journaled and not yet committed,

@@ -207,8 +207,13 @@ int StatusCommand(std::span<const std::string_view> args) {
                 Human(s.readahead_bytes).c_str(), Human(s.memory_limit).c_str(),
                 Human(s.readahead_peak).c_str());
     if (!s.shared_cache.empty()) {
+      std::string down;
+      if (s.tier_down) {
+        down = " (" + std::to_string(s.tier_servers_down) + " of " +
+               std::to_string(s.tier_servers) + " servers down, their keys bypassed)";
+      }
       std::printf("  shared:   %s%s: %llu hits, %llu misses, %llu errors, %llu refused, %s served\n",
-                  s.shared_cache.c_str(), s.tier_down ? " (down, bypassed)" : "",
+                  s.shared_cache.c_str(), down.c_str(),
                   static_cast<unsigned long long>(s.tier_hits),
                   static_cast<unsigned long long>(s.tier_misses),
                   static_cast<unsigned long long>(s.tier_errors),

@@ -10,6 +10,7 @@
 #        BENCH_CLUSTER_NODES ("1 2 4 8"), BENCH_CLUSTER_SERVERS ("1 3"),
 #        BENCH_CLUSTER_MODES ("staggered simultaneous"),
 #        BENCH_CLUSTER_LATENCY (latency per origin data request, e.g. 20ms; none),
+#        BENCH_CLUSTER_RATE (bytes/s of each origin data answer, e.g. 50M; unbounded),
 #        BENCH_OUT, TMPDIR (work files)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -64,10 +64,11 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
       options_.max_window,
       first ? std::max(options_.initial_window, 2 * (end - std::min(offset, end))) : s->window * 2);
   const uint64_t target_end = std::min(file_size, s->next + window);
-  ReadaheadRange r = Clip(*s, target_end, file_size, max_bytes);
+  bool whole = false;
+  ReadaheadRange r = Clip(*s, target_end, file_size, max_bytes, &whole);
   if (r.empty()) return {};
   s->ahead_end = r.end;
-  if (first || r.end == target_end) s->window = window;
+  if (first || whole) s->window = window;
   return r;
 }
 
@@ -81,7 +82,7 @@ ReadaheadRange ReadaheadStreams::TensorReadahead(Stream* s, uint64_t file_size,
                                      options_.max_window);
   if (s->window != 0 && s->ahead_end - s->next >= window / 2) return {};
   const uint64_t target_end = std::min(seg_end, s->next + window);
-  ReadaheadRange r = Clip(*s, target_end, seg_end, max_bytes);
+  ReadaheadRange r = Clip(*s, target_end, seg_end, max_bytes, nullptr);
   if (r.empty()) return {};
   s->ahead_end = r.end;
   s->window = window;
@@ -89,15 +90,38 @@ ReadaheadRange ReadaheadStreams::TensorReadahead(Stream* s, uint64_t file_size,
 }
 
 ReadaheadRange ReadaheadStreams::Clip(const Stream& s, uint64_t target_end, uint64_t end,
-                                      uint64_t max_bytes) const {
+                                      uint64_t max_bytes, bool* whole) const {
   // Stop where another stream started ahead of this one: its reader fetches
   // that region itself.
+  uint64_t limit = end;
   for (const Stream& t : streams_) {
-    if (&t != &s && t.start >= s.next) target_end = std::min(target_end, t.start);
+    if (&t != &s && t.start >= s.next) limit = std::min(limit, t.start);
   }
+  target_end = std::min(target_end, limit);
   if (target_end <= s.ahead_end) return {};
   ReadaheadRange r{s.ahead_end, target_end};
   if (r.size() > max_bytes) r.end = r.start + max_bytes;
+  if (whole != nullptr) *whole = r.end == target_end;
+  if (options_.align != 0 && r.end < end) {
+    // Machines sharing a chunk tier cut a file into the same segments: the
+    // end on a multiple of `align` (down, or up when down would leave
+    // nothing and the budget allows; never past `end` or another stream).
+    const uint64_t down = r.end / options_.align * options_.align;
+    const uint64_t up = std::min(limit, down + options_.align);
+    if (down > r.start) {
+      r.end = down;
+    } else if (up > r.end && up - r.start <= max_bytes) {
+      r.end = up;
+    }
+  }
+  if (options_.align != 0) {
+    // The start too, if the budget allows: a stream's first window starts
+    // where its first reads ended, which differs between machines. At most
+    // one alignment of bytes already read is fetched again (or found in the
+    // tier).
+    const uint64_t down = r.start / options_.align * options_.align;
+    if (r.end - down <= max_bytes) r.start = down;
+  }
   if (r.size() < options_.min_prefetch && r.end < end) return {};
   return r;
 }

@@ -46,6 +46,13 @@ struct ReadaheadOptions {
   // initial_window, at most max_window).
   size_t tensor_streams = 64;
   uint64_t tensor_ahead_divisor = 8;
+  // 0: none. Otherwise a read-ahead ends on a multiple of `align` (short of
+  // the file's end), rounding down, or up when down would leave nothing and
+  // the budget allows, and starts on one (rounding down, into bytes already
+  // read, when the budget allows): machines sharing a chunk tier then cut a
+  // file into the same segments (the same fetch ranges, so their leases
+  // meet).
+  uint64_t align = 0;
 };
 
 // File bytes [start, end) to fetch ahead; empty (start == end) for none.
@@ -111,9 +118,11 @@ class ReadaheadStreams {
   // What a stream in tensor mode reads ahead after a read (OnRead's tail).
   ReadaheadRange TensorReadahead(Stream* s, uint64_t file_size, uint64_t max_bytes);
   // Clips [s->ahead_end, target_end) where another stream started ahead
-  // and to `max_bytes`; empty when under min_prefetch and short of `end`.
-  ReadaheadRange Clip(const Stream& s, uint64_t target_end, uint64_t end,
-                      uint64_t max_bytes) const;
+  // and to `max_bytes`, then aligns it (options_.align); empty when under
+  // min_prefetch and short of `end`. `whole` (optional): nothing was cut
+  // but for the other streams (the window may grow).
+  ReadaheadRange Clip(const Stream& s, uint64_t target_end, uint64_t end, uint64_t max_bytes,
+                      bool* whole) const;
   ReadaheadOptions options_;
   std::vector<uint64_t> segments_;
   std::vector<Stream> streams_;

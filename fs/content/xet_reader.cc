@@ -155,6 +155,7 @@ Result<std::shared_ptr<XetReader::FileState>> XetReader::LoadFile(const XetFileR
   ra.initial_window = options_.readahead_initial_bytes;
   ra.max_window = options_.readahead_bytes;
   ra.max_streams = options_.readahead_streams;
+  if (options_.shared_tier != nullptr) ra.align = options_.segment_bytes;
   auto state = std::make_shared<FileState>(ra);
   state->ref = file;
   if (file.size == 0) return state;
@@ -410,10 +411,18 @@ bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_
   return ok.load();
 }
 
+uint64_t XetReader::SegmentEnd(uint64_t start) const {
+  const uint64_t seg = std::max<uint64_t>(options_.segment_bytes, 1);
+  // With a shared tier, segments are cut at multiples of `seg` in the file
+  // (and read-ahead starts and ends on them): every machine then asks the
+  // same ranged plans and fetches the same ranges, so their leases meet.
+  if (options_.shared_tier != nullptr) return (start / seg + 1) * seg;
+  return start + seg;
+}
+
 Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
                            std::span<uint8_t> out, Priority priority) {
-  const uint64_t seg = std::max<uint64_t>(options_.segment_bytes, 1);
-  if (window_end - offset <= seg) {
+  if (SegmentEnd(offset) >= window_end) {
     return ReadSegment(file, offset, window_end, out, true, priority);
   }
   struct Segment {
@@ -422,8 +431,8 @@ Status XetReader::ReadCold(const XetFileRef& file, uint64_t offset, uint64_t win
   };
   std::vector<Segment> segments;
   const uint64_t out_end = offset + out.size();
-  for (uint64_t s = offset; s < window_end; s += seg) {
-    const uint64_t e = std::min(window_end, s + seg);
+  for (uint64_t s = offset, e = 0; s < window_end; s = e) {
+    e = std::min(window_end, SegmentEnd(s));
     std::span<uint8_t> part;
     if (s < out_end) part = out.subspan(s - offset, std::min(e, out_end) - s);
     segments.push_back({s, e, part});

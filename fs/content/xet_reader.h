@@ -102,6 +102,9 @@ struct XetReaderOptions {
   // with its own ranged reconstruction, processed in parallel (production
   // URLs only accept the listed ranges, so parallelism within one xorb needs
   // several plans). Neighbouring segments may fetch their boundary chunk twice.
+  // With a shared tier, segments are cut at multiples of segment_bytes in the
+  // file and read-ahead windows end on them, so that machines reading one
+  // file fetch the same ranges (docs/CACHE_FORMAT.md, "Shared tier").
   uint64_t segment_bytes = 8ull << 20;
   // Threads that load cached chunks of one large warm read in parallel (so
   // that page faults into a cold page cache overlap). 1 = the caller only.
@@ -220,6 +223,9 @@ class XetReader {
   // Serves [offset, offset + out.size()) from the cache alone. False on any
   // miss (out may be partly written).
   bool TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out);
+  // Where the segment starting at `start` ends (before the window's end):
+  // segment_bytes on, or with a shared tier the next multiple of it.
+  uint64_t SegmentEnd(uint64_t start) const;
   // Cold path for one window: [offset, offset + out.size()) plus read-ahead up
   // to `window_end`, split into segments.
   Status ReadCold(const XetFileRef& file, uint64_t offset, uint64_t window_end,
@@ -253,17 +259,19 @@ class XetReader {
                                           const chunkstore::FetchRange& range);
   // The range from the shared tier when it holds every chunk and their
   // records tile the range's bytes exactly (then the body is what the origin
-  // would answer, and is checked as such); nullptr otherwise.
+  // would answer, and is checked as such); nullptr otherwise. `recheck`: a
+  // look again while another node fetches it (misses are not counted).
   std::shared_ptr<const Run> RunFromTier(const chunkstore::XorbFetch& xorb,
                                          const chunkstore::FetchRange& range,
                                          const chunkstore::Reconstruction& plan,
-                                         const std::string& what);
-  // Polls the tier while another node fetches the range (it holds the
-  // lease), up to the tier's lease_wait.
-  std::shared_ptr<const Run> WaitForTier(const chunkstore::XorbFetch& xorb,
-                                         const chunkstore::FetchRange& range,
-                                         const chunkstore::Reconstruction& plan,
-                                         const std::string& what);
+                                         const std::string& what, bool recheck);
+  // The range from the shared tier, waiting (polling, up to the tier's
+  // lease_wait) while another node holds its lease; nullptr when this node
+  // is to fetch it from the origin, with *leased when it holds the lease.
+  std::shared_ptr<const Run> RunFromTierOrLease(const chunkstore::XorbFetch& xorb,
+                                                const chunkstore::FetchRange& range,
+                                                const chunkstore::Reconstruction& plan,
+                                                const std::string& what, bool* leased);
   Result<std::shared_ptr<const Run>> FetchRunFromOrigin(const chunkstore::XorbFetch& xorb,
                                                         const chunkstore::FetchEntry& entry,
                                                         const chunkstore::FetchRange& range,

@@ -154,18 +154,8 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunUncached(
   chunkstore::SharedTier* const tier = options_.shared_tier;
   bool leased = false;
   if (tier != nullptr) {
-    if (std::shared_ptr<const Run> run = RunFromTier(xorb, range, plan, what)) return run;
-    // Missing: one node fetches it from the origin, the others wait for it
-    // to appear in the tier (briefly: then they fetch too).
-    switch (tier->TryLease(xorb.xorb, range.chunks)) {
-      case chunkstore::SharedTier::Lease::kWon:
-        leased = true;
-        break;
-      case chunkstore::SharedTier::Lease::kLost:
-        if (std::shared_ptr<const Run> run = WaitForTier(xorb, range, plan, what)) return run;
-        break;
-      case chunkstore::SharedTier::Lease::kUnavailable:
-        break;
+    if (std::shared_ptr<const Run> run = RunFromTierOrLease(xorb, range, plan, what, &leased)) {
+      return run;
     }
   }
   auto run = FetchRunFromOrigin(xorb, entry, range, plan, what, priority, leased);
@@ -225,9 +215,10 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunFromOrigin(
 std::shared_ptr<const XetReader::Run> XetReader::RunFromTier(const XorbFetch& xorb,
                                                             const FetchRange& range,
                                                             const Reconstruction& plan,
-                                                            const std::string& what) {
+                                                            const std::string& what,
+                                                            bool recheck) {
   chunkstore::SharedTier* const tier = options_.shared_tier;
-  std::map<uint32_t, chunkstore::TierRecord> got = tier->Get(xorb.xorb, range.chunks);
+  std::map<uint32_t, chunkstore::TierRecord> got = tier->Get(xorb.xorb, range.chunks, recheck);
   if (got.size() != range.chunks.size()) return nullptr;
   // The records must tile the range: then their concatenation is exactly
   // the origin's answer for it, and gets exactly its checks.
@@ -265,19 +256,41 @@ std::shared_ptr<const XetReader::Run> XetReader::RunFromTier(const XorbFetch& xo
   return run;
 }
 
-std::shared_ptr<const XetReader::Run> XetReader::WaitForTier(const XorbFetch& xorb,
-                                                            const FetchRange& range,
-                                                            const Reconstruction& plan,
-                                                            const std::string& what) {
+std::shared_ptr<const XetReader::Run> XetReader::RunFromTierOrLease(
+    const XorbFetch& xorb, const FetchRange& range, const Reconstruction& plan,
+    const std::string& what, bool* leased) {
+  using Lease = chunkstore::SharedTier::Lease;
   chunkstore::SharedTier* const tier = options_.shared_tier;
-  tier->CountLeaseWait();
+  if (std::shared_ptr<const Run> run = RunFromTier(xorb, range, plan, what, false)) return run;
+  // Missing: one node fetches it from the origin (the lease's holder), the
+  // others wait for its records. When the holder lets go (written, failed,
+  // or its lease expired) and the range is still not whole, the next taker
+  // fetches it. Bounded: after lease_wait this node fetches regardless.
   const auto deadline = std::chrono::steady_clock::now() + tier->options().lease_wait;
-  while (std::chrono::steady_clock::now() < deadline) {
+  bool waited = false;
+  for (;;) {
+    switch (tier->TryLease(xorb.xorb, range.chunks)) {
+      case Lease::kWon:
+        if (waited) {
+          // The holder may have written it and let go since the last look.
+          if (std::shared_ptr<const Run> run = RunFromTier(xorb, range, plan, what, true)) {
+            tier->ReleaseLease(xorb.xorb, range.chunks);
+            return run;
+          }
+        }
+        *leased = true;
+        return nullptr;
+      case Lease::kUnavailable:
+        return nullptr;
+      case Lease::kLost:
+        break;
+    }
+    if (!waited) tier->CountLeaseWait();
+    waited = true;
+    if (std::chrono::steady_clock::now() + tier->options().lease_poll >= deadline) return nullptr;
     std::this_thread::sleep_for(tier->options().lease_poll);
-    if (std::shared_ptr<const Run> run = RunFromTier(xorb, range, plan, what)) return run;
-    if (tier->Stats().down) break;
+    if (std::shared_ptr<const Run> run = RunFromTier(xorb, range, plan, what, true)) return run;
   }
-  return nullptr;
 }
 
 }  // namespace hubfs::fs

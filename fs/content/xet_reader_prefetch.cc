@@ -104,15 +104,15 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
   const uint64_t taken = budget_.TryAcquire(range.size(), range.size());
   // One task per segment: the threads fetch a window's segments in parallel,
   // and a read waits only for the segment it needs.
-  const uint64_t seg = std::max<uint64_t>(options_.segment_bytes, 1);
-  const size_t tasks = static_cast<size_t>((range.size() + seg - 1) / seg);
+  size_t tasks = 0;
+  for (uint64_t s = range.start; s < range.end; s = SegmentEnd(s)) ++tasks;
   bool queued = taken == range.size();
   if (queued) {
     MutexLock pf_lock(&pf_mu_);
     queued =
         !pf_stop_ && pf_queue_.size() + tasks <= std::max<size_t>(options_.readahead_queue, tasks);
-    for (uint64_t s = range.start; queued && s < range.end; s += seg) {
-      const ReadaheadRange part{s, std::min(range.end, s + seg)};
+    for (uint64_t s = range.start; queued && s < range.end; s = SegmentEnd(s)) {
+      const ReadaheadRange part{s, std::min(range.end, SegmentEnd(s))};
       pf_queue_.push_back(PrefetchTask{state, part});
       state->pending.push_back({part, false});
     }

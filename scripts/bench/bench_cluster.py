@@ -5,7 +5,8 @@ same model folder through one shared memcached tier (one or three servers),
 one after another (staggered) and all at once (simultaneous). hubsim counts
 the bytes the origin served. Per (servers, mode, N): origin bytes over the
 model size, the load time of node 1 and of the later nodes, and the tier's
-hit ratio (chunks served by the tier over chunks asked of it). Markdown on
+hit ratio (chunks found over chunks asked at first look) and share of the bytes
+fetched (tier over tier + origin). Markdown on
 stdout; JSON, a gnuplot data file and a PNG (when gnuplot is installed) in
 BENCH_OUT.
 """
@@ -31,6 +32,7 @@ NODES = [int(n) for n in os.environ.get("BENCH_CLUSTER_NODES", "1 2 4 8").split(
 SERVERS = [int(n) for n in os.environ.get("BENCH_CLUSTER_SERVERS", "1 3").split()]
 MODES = os.environ.get("BENCH_CLUSTER_MODES", "staggered simultaneous").split()
 LATENCY = os.environ.get("BENCH_CLUSTER_LATENCY", "")  # e.g. 20ms per origin data request
+RATE = os.environ.get("BENCH_CLUSTER_RATE", "")  # e.g. 50M bytes/s per origin data answer
 
 
 def free_port():
@@ -62,8 +64,10 @@ def start_memcached(work, i):
 def start_hubsim(work):
     log = f"{work}/hubsim.log"
     args = [HUBSIM, "serve", "--data", f"{work}/data", "--listen", "127.0.0.1:0"]
-    if LATENCY:
-        args += ["--faults", f"latency={LATENCY},only=data"]
+    faults = [f"latency={LATENCY}"] if LATENCY else []
+    faults += [f"rate={RATE}"] if RATE else []
+    if faults:
+        args += ["--faults", ",".join(faults + ["only=data"])]
     p = subprocess.Popen(args, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     for _ in range(200):
         text = open(log).read()
@@ -127,12 +131,13 @@ def run_case(work, hub, tier, servers, mode, n, model_bytes):
             for t in threads:
                 t.join()
         time.sleep(2.5)  # the mounts' status files are refreshed every 2 s
-        hits = misses = errors = 0
+        hits = misses = errors = tier_bytes = 0
         for _, cache in mounts:
             s = node_state(cache)
             hits += s.get("tier_hits", 0)
             misses += s.get("tier_misses", 0)
             errors += s.get("tier_errors", 0)
+            tier_bytes += s.get("tier_bytes", 0)
         origin = origin_bytes(hub)
     finally:
         for mnt, _ in mounts:
@@ -144,8 +149,9 @@ def run_case(work, hub, tier, servers, mode, n, model_bytes):
         "node1_s": times[0], "later_median_s": statistics.median(later) if later else None,
         "speedup": (times[0] / statistics.median(later)) if later else None,
         "tier_hit_ratio": hits / (hits + misses) if hits + misses else 0.0,
+        "tier_share": tier_bytes / (tier_bytes + origin) if tier_bytes + origin else 0.0,
         "tier_errors": errors,
-        "times_s": times,
+        "times_s": times, "loadavg": os.getloadavg()[0],
     }
 
 
@@ -154,7 +160,7 @@ def plot(results, out):
     with open(dat, "w") as f:
         for r in results:
             f.write(f'{r["servers"]} {r["mode"]} {r["nodes"]} {r["origin_over_model"]:.3f} '
-                    f'{r["speedup"] or 0:.2f} {r["tier_hit_ratio"]:.3f}\n')
+                    f'{r["speedup"] or 0:.2f} {r["tier_hit_ratio"]:.3f} {r["tier_share"]:.3f}\n')
     if not shutil.which("gnuplot"):
         print("(no gnuplot: scripts/install-deps.sh installs gnuplot-nox; data in "
               f"{dat})", file=sys.stderr)
@@ -169,14 +175,17 @@ set logscale x 2
 set key top left
 set title 'origin bytes / model size'
 plot for [m in "staggered simultaneous"] for [s in "{' '.join(map(str, SERVERS))}"] \\
-  '{dat}' using ($1==s+0 && strcol(2) eq m ? $3 : 1/0):4 with linespoints title m.' '.s.' srv'
+  '{dat}' using ($1==s+0 && strcol(2) eq m ? $3 : 1/0):4 with linespoints title m.' '.s.' srv', \\
+  1.2 with lines dt 2 lc 'gray' title 'target staggered', \\
+  2 with lines dt 3 lc 'black' title 'target simultaneous'
 set title 'node 1 time / node k median time'
 plot for [m in "staggered simultaneous"] for [s in "{' '.join(map(str, SERVERS))}"] \\
-  '{dat}' using ($1==s+0 && strcol(2) eq m && $3>1 ? $3 : 1/0):5 with linespoints title m.' '.s.' srv'
-set title 'tier hit ratio'
+  '{dat}' using ($1==s+0 && strcol(2) eq m && $3>1 ? $3 : 1/0):5 with linespoints title m.' '.s.' srv', \\
+  2 with lines dt 2 lc 'gray' title 'target (staggered)'
+set title 'tier share of bytes fetched'
 set yrange [0:1]
 plot for [m in "staggered simultaneous"] for [s in "{' '.join(map(str, SERVERS))}"] \\
-  '{dat}' using ($1==s+0 && strcol(2) eq m ? $3 : 1/0):6 with linespoints title m.' '.s.' srv'
+  '{dat}' using ($1==s+0 && strcol(2) eq m ? $3 : 1/0):7 with linespoints title m.' '.s.' srv'
 unset multiplot
 """
     subprocess.run(["gnuplot"], input=script.encode(), check=True)
@@ -217,21 +226,28 @@ def main():
                     results.append(r)
                     print(f"{servers} srv {mode} N={n}: origin {r['origin_over_model']:.2f}x, "
                           f"times {[round(t, 2) for t in r['times_s']]}, "
-                          f"hit ratio {r['tier_hit_ratio']:.2f}, tier errors {r['tier_errors']}",
+                          f"hit ratio {r['tier_hit_ratio']:.2f}, tier share {r['tier_share']:.2f}, "
+                          f"tier errors {r['tier_errors']}, "
+                          f"load {r['loadavg']:.1f}",
                           file=sys.stderr)
         model_mb = model_bytes >> 20
-        print(f"\nModel: {SHARDS} x {SHARD_MB} MiB ({model_mb} MiB); origin latency "
-              f"{LATENCY or 'none'}\n")
+        print(f"\nModel: {SHARDS} x {SHARD_MB} MiB ({model_mb} MiB); origin: latency "
+              f"{LATENCY or 'none'} per data request, {RATE + 'B/s' if RATE else 'unbounded'} "
+              f"per data answer; load average {os.getloadavg()[0]:.1f} at the end\n")
+        print("Tier hit ratio: chunks found over chunks asked at a run's first look (a node "
+              "that then waits for a lease holder counts misses); tier share: bytes served by "
+              "the tier over all bytes fetched (tier + origin).\n")
         print("| servers | mode | N | origin bytes / model | node 1 (s) | node k>1 median (s) "
-              "| node 1 / node k | tier hit ratio | tier errors |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+              "| node 1 / node k | tier hit ratio | tier share | tier errors | load |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in results:
             later = f"{r['later_median_s']:.2f}" if r["later_median_s"] is not None else "-"
             speed = f"{r['speedup']:.1f}x" if r["speedup"] is not None else "-"
             print(f"| {r['servers']} | {r['mode']} | {r['nodes']} | {r['origin_over_model']:.2f} "
                   f"| {r['node1_s']:.2f} | {later} | {speed} | {r['tier_hit_ratio']:.2f} "
-                  f"| {r['tier_errors']} |")
-        json.dump({"model_bytes": model_bytes, "latency": LATENCY, "results": results},
+                  f"| {r['tier_share']:.2f} | {r['tier_errors']} | {r['loadavg']:.1f} |")
+        json.dump({"model_bytes": model_bytes, "latency": LATENCY, "rate": RATE,
+                   "loadavg": os.getloadavg(), "results": results},
                   open(f"{OUT}/cluster.json", "w"), indent=1)
         plot(results, OUT)
     finally:

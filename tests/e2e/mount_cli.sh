@@ -102,3 +102,30 @@ bounded 30 "$MOUNT_HUBFS" datasets/org/data "$MNT" -o "ro,revisions,cache_dir=$W
   fail "mount.hubfs -o revisions: $(ls "$MNT")"
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount (mount.hubfs -o revisions)"
 pass "mount.hubfs -o revisions shows revision directories"
+
+# shared_cache=: servers joined by '+' (-o splits at commas) or the option
+# repeated. Nothing listens on those ports: the mount works all the same (the
+# tier is bypassed), and status names the servers.
+read -r p1 p2 p3 < <(/usr/bin/python3 -c '
+import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
+tier_opt="shared_cache=memcached://127.0.0.1:$p1+127.0.0.1:$p2,shared_cache=memcached://127.0.0.1:$p3"
+"$MOUNT_HUBFS" datasets/org/data "$MNT" -f -o "ro,$tier_opt" 2>"$W/fake" ||
+  fail "mount.hubfs -f -o shared_cache: $(cat "$W/fake")"
+grep -qF -- "--shared-cache memcached://127.0.0.1:$p1+127.0.0.1:$p2+127.0.0.1:$p3" "$W/fake" ||
+  fail "shared_cache not translated: $(cat "$W/fake")"
+bounded 30 "$MOUNT_HUBFS" datasets/org/data "$MNT" -o "ro,cache_dir=$W/cache3,$tier_opt" ||
+  fail "mount.hubfs -o shared_cache"
+[[ $(cat "$MNT/a.txt") == one ]] || fail "mount.hubfs -o shared_cache: content"
+"$HUBFS" status >"$W/status" 2>&1 || fail "hubfs status (shared_cache)"
+grep -qF "shared:   memcached://127.0.0.1:$p1+127.0.0.1:$p2+127.0.0.1:$p3" "$W/status" ||
+  fail "status misses the shared cache: $(cat "$W/status")"
+bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount (mount.hubfs -o shared_cache)"
+if "$MOUNT_HUBFS" datasets/org/data "$MNT" -o "ro,shared_cache=memcached://127.0.0.1" 2>"$W/err"; then
+  fail "mount.hubfs accepted a shared_cache without a port"
+fi
+grep -q "expected HOST:PORT" "$W/err" || fail "bad shared_cache: $(cat "$W/err")"
+is_mounted && fail "mounted despite a bad shared_cache"
+pass "mount.hubfs -o shared_cache=...+... (and repeated) mounts with the tier; a bad one is refused"

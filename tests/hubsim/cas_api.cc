@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "chunkstore/reconstruction.h"
@@ -287,6 +288,12 @@ void DataApi::ServeXorb(const httplib::Request& req, httplib::Response& res,
   if (unsat) {
     res.set_header("Content-Range", "bytes */" + std::to_string(size));
     return SendError(res, 416, "", "Requested range not satisfiable");
+  }
+  if (req.method != "HEAD") {
+    // A WAN's pace, when the fault spec sets one (`rate`).
+    uint64_t bytes = 0;
+    for (const auto& a : *asked) bytes += a.last - a.first + 1;
+    std::this_thread::sleep_for(s_.faults.DataTime(bytes));
   }
   auto file = std::make_shared<OpenFile>();
   file->fd = ::open(s_.cas->XorbPath(*hash).c_str(), O_RDONLY | O_CLOEXEC);

@@ -1,10 +1,13 @@
 // An in-memory TierBackend for unit tests: a map, with switches to fail
-// every call (a dead engine), to hold writes (a slow one) and to damage a
-// stored value.
+// every call (a dead engine) or the calls of one server (groups spread over
+// `servers` by a hash), to hold writes (a slow one) and to damage a stored
+// value.
 #ifndef HUBFS_TESTS_UNIT_CHUNKSTORE_FAKE_TIER_BACKEND_H_
 #define HUBFS_TESTS_UNIT_CHUNKSTORE_FAKE_TIER_BACKEND_H_
 
 #include <condition_variable>
+#include <functional>
+#include <set>
 #include <map>
 #include <mutex>
 #include <string>
@@ -22,6 +25,8 @@ class FakeTierBackend final : public TierBackend {
     std::condition_variable cv;
     std::map<std::string, std::vector<uint8_t>> data;
     bool fail = false;
+    size_t servers = 1;
+    std::set<size_t> failing;  // servers that fail every call
     bool hold_sets = false;
     int calls = 0;  // every call that reached the engine
     int sets = 0;
@@ -29,11 +34,16 @@ class FakeTierBackend final : public TierBackend {
   };
   explicit FakeTierBackend(State* s) : s_(s) {}
 
+  size_t servers() const override { return s_->servers; }
+  size_t ServerFor(const std::string& group) const override {
+    return std::hash<std::string>{}(group) % s_->servers;
+  }
+
   Result<std::map<std::string, std::vector<uint8_t>>> MultiGet(
-      std::span<const std::string> keys) override {
+      const std::string& group, std::span<const std::string> keys) override {
     std::lock_guard<std::mutex> l(s_->mu);
     ++s_->calls;
-    if (s_->fail) return UnavailableError("fake tier down");
+    if (s_->fail || Fails(group)) return UnavailableError("fake tier down");
     std::map<std::string, std::vector<uint8_t>> out;
     for (const std::string& k : keys) {
       auto it = s_->data.find(k);
@@ -41,33 +51,38 @@ class FakeTierBackend final : public TierBackend {
     }
     return out;
   }
-  Status Set(const std::string& key, std::span<const uint8_t> value, uint32_t) override {
+  Status Set(const std::string& group, const std::string& key, std::span<const uint8_t> value,
+             uint32_t) override {
     std::unique_lock<std::mutex> l(s_->mu);
     s_->cv.wait(l, [&] { return !s_->hold_sets; });
     ++s_->calls;
-    if (s_->fail) return UnavailableError("fake tier down");
+    if (s_->fail || Fails(group)) return UnavailableError("fake tier down");
     ++s_->sets;
     s_->data[key].assign(value.begin(), value.end());
     return Status::Ok();
   }
-  Result<bool> Add(const std::string& key, std::span<const uint8_t> value, uint32_t) override {
+  Result<bool> Add(const std::string& group, const std::string& key,
+                   std::span<const uint8_t> value, uint32_t) override {
     std::lock_guard<std::mutex> l(s_->mu);
     ++s_->calls;
-    if (s_->fail) return UnavailableError("fake tier down");
+    if (s_->fail || Fails(group)) return UnavailableError("fake tier down");
     const bool stored =
         s_->data.emplace(key, std::vector<uint8_t>(value.begin(), value.end())).second;
     if (stored) s_->added.push_back(key);
     return stored;
   }
-  Status Delete(const std::string& key) override {
+  Status Delete(const std::string& group, const std::string& key) override {
     std::lock_guard<std::mutex> l(s_->mu);
     ++s_->calls;
-    if (s_->fail) return UnavailableError("fake tier down");
+    if (s_->fail || Fails(group)) return UnavailableError("fake tier down");
     s_->data.erase(key);
     return Status::Ok();
   }
 
  private:
+  bool Fails(const std::string& group) const {
+    return s_->failing.count(ServerFor(group)) != 0;
+  }
   State* const s_;
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -61,9 +62,13 @@ TEST(SharedTierFormat, ParsesServerLists) {
   auto three = ParseSharedCacheUrl("memcached://a:1,b.example:2,10.0.0.3:65535");
   ASSERT_TRUE(three.ok()) << three.status();
   EXPECT_EQ(three->size(), 3u);
+  auto plus = ParseSharedCacheUrl("memcached://a:1+b.example:2,10.0.0.3:65535");
+  ASSERT_TRUE(plus.ok()) << plus.status();
+  EXPECT_EQ(*plus, *three);
   for (const char* bad : {"", "memcached://", "http://a:1", "memcached://a", "memcached://a:",
                           "memcached://:1", "memcached://a:0", "memcached://a:70000",
-                          "memcached://a:1,", "memcached://a:1x", "memcached://a:1/x"}) {
+                          "memcached://a:1,", "memcached://a:1+", "memcached://a:1x",
+                          "memcached://a:1/x"}) {
     auto r = ParseSharedCacheUrl(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -191,6 +196,72 @@ TEST_F(SharedTierTest, LeaseIsExclusiveUntilTheRunIsWritten) {
   b->ReleaseLease(XorbOf(9), {0, 4});
   ASSERT_TRUE(b->Drain(milliseconds(2000)));
   EXPECT_EQ(a->TryLease(XorbOf(9), {0, 4}), SharedTier::Lease::kWon);
+}
+
+TEST_F(SharedTierTest, OneDeadServerBypassesOnlyItsXorbs) {
+  state_.servers = 3;
+  SharedTierOptions o;
+  o.initial_backoff = milliseconds(60000);  // no probe during the test
+  auto t = NewTier(o);
+  FakeTierBackend probe(&state_);
+  const ChunkRange run{0, 20};
+  // Xorbs on every server; a run's chunks all live on its xorb's server.
+  std::map<size_t, std::vector<uint8_t>> xorbs_on;  // server -> xorb seeds
+  for (uint8_t x = 10; x < 40; ++x) {
+    xorbs_on[probe.ServerFor(TierGroup(XorbOf(x)))].push_back(x);
+    PutRun(*t, XorbOf(x), run);
+  }
+  ASSERT_EQ(xorbs_on.size(), 3u);
+  ASSERT_TRUE(t->Drain(milliseconds(2000)));
+  // Server 1 dies.
+  {
+    std::lock_guard<std::mutex> l(state_.mu);
+    state_.failing.insert(1);
+  }
+  const uint8_t dead = xorbs_on[1][0];
+  EXPECT_TRUE(t->Get(XorbOf(dead), run).empty());
+  SharedTierStats s = t->Stats();
+  EXPECT_EQ(s.errors, 1u);
+  EXPECT_EQ(s.servers, 3u);
+  EXPECT_EQ(s.servers_down, 1u);
+  // The live servers serve every run of theirs, exactly; the dead one's
+  // xorbs are bypassed without asking it (its circuit is open).
+  const int calls = state_.calls;
+  for (size_t server : {size_t{0}, size_t{2}}) {
+    for (uint8_t x : xorbs_on[server]) {
+      auto got = t->Get(XorbOf(x), run);
+      ASSERT_EQ(got.size(), run.size()) << "xorb " << int(x) << " on server " << server;
+      for (const auto& [index, rec] : got) {
+        EXPECT_EQ(rec.record, Bytes(100, static_cast<uint8_t>(index)));
+      }
+    }
+  }
+  EXPECT_EQ(state_.calls, calls + static_cast<int>(xorbs_on[0].size() + xorbs_on[2].size()));
+  for (uint8_t x : xorbs_on[1]) EXPECT_TRUE(t->Get(XorbOf(x), run).empty());
+  EXPECT_EQ(state_.calls, calls + static_cast<int>(xorbs_on[0].size() + xorbs_on[2].size()));
+  EXPECT_EQ(t->Stats().errors, 1u);
+  EXPECT_GE(t->Stats().bypassed, xorbs_on[1].size());
+  // Leases: unavailable on the dead server (the caller fetches), working on
+  // the others. Write-backs to the dead one are dropped, the others' land.
+  EXPECT_EQ(t->TryLease(XorbOf(dead), {0, 4}), SharedTier::Lease::kUnavailable);
+  EXPECT_EQ(t->TryLease(XorbOf(xorbs_on[0][0]), {0, 4}), SharedTier::Lease::kWon);
+  const SharedTierStats before = t->Stats();
+  PutRun(*t, XorbOf(dead), {20, 30});
+  PutRun(*t, XorbOf(xorbs_on[2][0]), {20, 30});
+  ASSERT_TRUE(t->Drain(milliseconds(2000)));
+  EXPECT_EQ(t->Stats().puts - before.puts, 10u);
+  EXPECT_EQ(t->Stats().dropped - before.dropped, 10u);
+}
+
+TEST_F(SharedTierTest, RecheckCountsNoMisses) {
+  auto t = NewTier();
+  PutRun(*t, XorbOf(6), {0, 2});
+  ASSERT_TRUE(t->Drain(milliseconds(2000)));
+  EXPECT_EQ(t->Get(XorbOf(6), {0, 4}, /*recheck=*/true).size(), 2u);
+  EXPECT_EQ(t->Stats().misses, 0u);
+  EXPECT_EQ(t->Stats().hits, 0u) << "not whole: not served";
+  EXPECT_EQ(t->Get(XorbOf(6), {0, 2}, /*recheck=*/true).size(), 2u);
+  EXPECT_EQ(t->Stats().hits, 2u);
 }
 
 }  // namespace

@@ -200,6 +200,16 @@ TEST(Faults, DeterministicPerAttemptAndSeed) {
   ASSERT_TRUE(lat.ok());
   EXPECT_EQ(lat->latency_us, 2000);
   EXPECT_EQ(lat->token_ttl, 5);
+  auto rate = ParseFaultSpec("rate=50M,only=data");
+  ASSERT_TRUE(rate.ok());
+  EXPECT_EQ(rate->rate, 50'000'000u);
+  a.Set(*rate);
+  EXPECT_EQ(a.DataTime(25'000'000).count(), 500'000);
+  EXPECT_EQ(ParseFaultSpec("rate=2k")->rate, 2000u);
+  EXPECT_FALSE(ParseFaultSpec("rate=0").ok());
+  EXPECT_FALSE(ParseFaultSpec("rate=fast").ok());
+  a.Set(*ParseFaultSpec("rate=50M,only=cas"));
+  EXPECT_EQ(a.DataTime(25'000'000).count(), 0) << "data is not among the origins";
 }
 
 TreeEntry Regular(const std::string& content) {

@@ -7,6 +7,7 @@
 #define HUBFS_TESTS_UNIT_FS_CONTENT_FAKE_CAS_H_
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -135,6 +137,8 @@ class FakeCas final : public hub::HttpTransport {
   // reconstructions have been seen, whichever first).
   void HoldData(int recon_count) { Locked([&] { hold_until_recons_ = recon_count; }); }
   void Offline(bool on) { Locked([&] { offline_ = on; }); }
+  // Every data answer takes this long (a distant origin).
+  void set_data_delay(std::chrono::milliseconds d) { Locked([&] { data_delay_ = d; }); }
   // Reconstructions answer for the whole file whatever the Range says.
   void IgnoreRange(bool on) { Locked([&] { ignore_range_ = on; }); }
 
@@ -256,7 +260,9 @@ class FakeCas final : public hub::HttpTransport {
                                           std::to_string(req.ranges[0].last) + "/" +
                                           std::to_string(body.size()));
     std::string_view piece(reinterpret_cast<const char*>(slice.data()), slice.size());
+    const std::chrono::milliseconds delay = data_delay_;
     lock.unlock();
+    std::this_thread::sleep_for(delay);
     if (req.body_sink) {
       Status st = req.body_sink(piece);
       if (!st.ok()) return st;
@@ -278,6 +284,7 @@ class FakeCas final : public hub::HttpTransport {
   uint64_t min_gen_ = 0;
   int reject_tokens_ = 0;
   int hold_until_recons_ = 0;
+  std::chrono::milliseconds data_delay_{0};
   std::function<void(std::vector<uint8_t>*)> corrupt_;
   int recon_calls_ = 0;
   int data_calls_ = 0;

@@ -81,6 +81,53 @@ TEST(ReadaheadStreamsTest, WindowsStartSmallAndDoubleUpToTheMax) {
   EXPECT_GT(fetched_to, 64 * kMiB);
 }
 
+TEST(ReadaheadStreamsTest, AlignedWindowsEndOnMultiplesWhateverTheReadSize) {
+  // Two readers of one file with different read sizes (two machines): after
+  // the first window, both fetch the same aligned pieces.
+  for (const uint64_t read : {128 * kKiB, 300 * kKiB}) {
+    ReadaheadOptions o = Opts();
+    o.align = 4 * kMiB;
+    ReadaheadStreams s(o);
+    const uint64_t size = 61 * kMiB + 5;  // the last piece ends at the file's end
+    uint64_t fetched_to = 0;
+    std::vector<ReadaheadRange> got;
+    for (uint64_t off = 0; off < size; off += read) {
+      ReadaheadRange r = s.OnRead(off, read, size, kNoLimit);
+      if (r.empty()) continue;
+      if (fetched_to != 0) {
+        EXPECT_EQ(r.start, fetched_to) << "read " << read;
+      }
+      fetched_to = r.end;
+      got.push_back(r);
+      s.PrefetchEnded(r, true);
+    }
+    ASSERT_GE(got.size(), 3u) << "read " << read;
+    // The first window is rounded to the first multiples (its start down,
+    // into what was read: fetched again or found in the tier).
+    EXPECT_EQ(got[0].start, 0u) << "read " << read;
+    EXPECT_EQ(got[0].end, 4 * kMiB) << "read " << read;
+    for (const ReadaheadRange& r : got) {
+      EXPECT_TRUE(r.end % (4 * kMiB) == 0 || r.end == size) << r.start << "-" << r.end;
+      EXPECT_LE(r.size(), 8 * kMiB + 4 * kMiB);
+    }
+    EXPECT_EQ(fetched_to, size);
+    // The windows still grow: the last full ones are at least the max less
+    // one alignment.
+    EXPECT_GE(got[got.size() - 2].size(), 4 * kMiB) << "read " << read;
+  }
+}
+
+TEST(ReadaheadStreamsTest, AlignedWindowKeepsToTheBudget) {
+  ReadaheadOptions o = Opts();
+  o.align = 4 * kMiB;
+  ReadaheadStreams s(o);
+  s.OnRead(0, 128 * kKiB, kBig, kNoLimit);
+  // Rounding up to 4 MiB would take more than the 1 MiB left: not rounded.
+  ReadaheadRange r = s.OnRead(128 * kKiB, 128 * kKiB, kBig, 1 * kMiB);
+  EXPECT_EQ(r.start, 256 * kKiB);
+  EXPECT_EQ(r.end, 256 * kKiB + 1 * kMiB);
+}
+
 TEST(ReadaheadStreamsTest, LargeReadsStartWithAWindowOfTwiceTheRead) {
   ReadaheadStreams s(Opts());
   EXPECT_TRUE(s.OnRead(0, 2 * kMiB, kBig, kNoLimit).empty());
