@@ -125,9 +125,7 @@ std::string Configure(const MountArgs& args, const hub::Settings& settings, bool
                       MountConfig* config) {
   config->cache_dir = args.cache_dir.empty() ? settings.cache_dir : args.cache_dir;
   config->multi = args.revisions || args.hub;
-  std::error_code ec;
-  std::filesystem::create_directories(config->cache_dir, ec);
-  if (ec) return "cache dir " + config->cache_dir + ": " + ec.message();
+  if (Status s = PrepareCacheDir(config->cache_dir); !s.ok()) return s.message();
   log::SetMinLevel(args.log_level);
   if (daemon) {
     // Bounded: the file rotates once to hubfs-mount.log.1 at 16 MiB.
