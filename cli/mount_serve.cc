@@ -29,6 +29,7 @@
 #include "cli/services.h"
 #include "common/log_file.h"
 #include "common/mutex.h"
+#include "common/process_guard.h"
 #include "fs/content/repo_source_hub.h"
 #include "fs/content/xet_cas.h"
 #include "fs/fuse/fuse_server.h"
@@ -435,10 +436,15 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   Mutex state_mu;
   CondVar state_cv;
   bool state_stop = false;
+  // The same thread gives freed heap memory back every 30 s, so the RSS
+  // follows what is in use instead of keeping its high-water mark (5 min
+  // into a soak, 50 of 138 MiB of anonymous memory was free heap).
   std::thread state_thread([&] {
     MutexLock lock(&state_mu);
-    while (!state_stop) {
-      if (!state_cv.WaitFor(&state_mu, std::chrono::seconds(2)) && !state_stop) refresh_state();
+    for (int tick = 1; !state_stop; ++tick) {
+      if (state_cv.WaitFor(&state_mu, std::chrono::seconds(2)) || state_stop) continue;
+      refresh_state();
+      if (tick % 15 == 0) ReleaseFreedMemory();
     }
   });
   if (daemon) {
