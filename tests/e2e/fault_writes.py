@@ -214,8 +214,9 @@ class WriteCases:
             row["dups"] += self.no_op_commits("full", before)
         finally:
             m.unmount()
-            shutil.copy(os.path.join(m.cache, "hubfs-mount.log"),
-                        os.path.join(self.w, "fullstaging-mount.log"))
+            log = os.path.join(m.cache, "hubfs-mount.log")
+            if os.path.exists(log):  # the tmpfs takes it away
+                shutil.copy(log, os.path.join(self.w, "fullstaging-mount.log"))
             subprocess.run(["umount", "-l", m.cache], capture_output=True)
 
     def fill_disk(self, row, d, name):
