@@ -14,7 +14,9 @@
 #   env: SOAK_SECONDS (1200), SOAK_READERS (4), SOAK_WRITERS (2), SOAK_EVERY (10),
 #        SOAK_FAULTS (error=0.03,reset=0.01,truncate=0.01,latency=1ms,seed=11),
 #        SOAK_COMMIT_DELAY (10: the repo's budget of 128 commits an hour lasts
-#        about 20 minutes of steady writing), SOAK_VALGRIND (0), SOAK_HEAPTRACK (0),
+#        about 20 minutes of steady writing), SOAK_CACHE_SIZE (256M: the workload
+#        outgrows it in a few minutes, so the cache's bound shows), SOAK_VALGRIND (0),
+#        SOAK_HEAPTRACK (0),
 #        SOAK_OUT (BUILD_DIR/soak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,7 +72,8 @@ export HF_ENDPOINT=$URL HF_TOKEN=$TOKEN HF_HOME=$T/hfhome
 unset HF_HUB_OFFLINE
 
 # --- the mount (set-up requests face the faults too: a few attempts)
-mount_args=(mount me/soak "$MNT" --rw --cache-dir "$T/cache" --commit-delay "${SOAK_COMMIT_DELAY:-10}")
+mount_args=(mount me/soak "$MNT" --rw --cache-dir "$T/cache" --commit-delay "${SOAK_COMMIT_DELAY:-10}"
+            --cache-size "${SOAK_CACHE_SIZE:-256M}")
 if [[ ${SOAK_VALGRIND:-0} == 1 || ${SOAK_HEAPTRACK:-0} == 1 ]]; then
   if [[ ${SOAK_VALGRIND:-0} == 1 ]]; then
     valgrind --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 \
