@@ -87,6 +87,7 @@ class Mount:
         self.hang_bound = 2 * io_timeout + 2
         slug = "".join(c if c.isalnum() else "-" for c in name)
         self.mnt = os.path.join(w, "mnt-" + slug)
+        self.stuck_in = []  # kernel_waits() of each killed daemon that did not exit
         self.cache = os.path.join(w, "cache-" + slug)
         os.makedirs(self.mnt, exist_ok=True)
 
@@ -127,6 +128,7 @@ class Mount:
             os.kill(pid, signal.SIGKILL)
             stuck = not wait_exit(pid, 5)
             if stuck:
+                self.stuck_in.append(kernel_waits(pid))
                 # A thread of the killed daemon is blocked in the kernel (seen:
                 # an entry invalidation waiting for the lock of a directory
                 # whose lookup waits for the dead daemon), so its /dev/fuse is
@@ -161,6 +163,28 @@ class Mount:
             time.sleep(0.5)
             if self.daemon_pid():
                 os.kill(pid, signal.SIGKILL)
+
+
+def kernel_waits(pid):
+    """Where the threads of `pid` still wait in the kernel: the distinct
+    innermost functions of their kernel stacks (wchan when no stack)."""
+    waits = set()
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return ""
+    for t in tasks:
+        for name in ("stack", "wchan"):
+            try:
+                with open("/proc/%d/task/%s/%s" % (pid, t, name)) as f:
+                    text = f.read().split()
+            except OSError:
+                continue
+            frames = [w.split("+")[0] for w in text if "+0x" in w] if name == "stack" else text
+            if frames and frames[0] != "0":
+                waits.add(frames[0] if name == "wchan" else "<".join(frames[:3]))
+                break
+    return ",".join(sorted(waits))
 
 
 def wait_exit(pid, secs):

@@ -71,7 +71,8 @@ class WriteCases:
                 outs = []
                 if m.kill9(lambda: outs.append(w.communicate(timeout=60)[0])):
                     row["hangs"] += 1
-                    row["note"] += "point %d: the killed daemon stuck in the kernel; " % point
+                    row["note"] += "point %d: the killed daemon stuck in the kernel (%s); " % (
+                        point, m.stuck_in[-1] or "?")
                 got = [int(line) for line in outs[0].split()]
                 for i in got:
                     acked["%s/f%05d.bin" % (sub, i)] = (b"%d:" % i) * (2000 * (1 + i % 7))
