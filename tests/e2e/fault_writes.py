@@ -10,6 +10,7 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 
@@ -286,6 +287,49 @@ class WriteCases:
         row["note"] += "%d data URLs answered expired, %d Xet tokens issued; " % (
             counters["faults"].get("data", {}).get("expire", 0),
             counters["hub"].get("xet-token", {}).get("requests", 0))
+
+    # --- renames of files just closed, while commits land, under a storm
+    def rename_after_close(self, row):
+        """Two writers, each creating a new folder, a file in it, closing
+        it, and renaming it a moment later, 25 times, with commits every
+        0.3 s and the storm of the soak (3 % errors, 1 % resets and cuts).
+        Every rename of a file whose close returned must succeed."""
+        m = self.new_mount("rename-after-close", STORM_IO_TIMEOUT)
+        m.mount("--rw", "--commit-delay", "0.3")
+        self.sim.faults("error=0.03,reset=0.01,truncate=0.01,latency=1ms,seed=%d" %
+                        (self.args.seed + 10))
+        before = self.commit_ids()
+        acked, lock = {}, threading.Lock()
+
+        def writer(i):
+            rng = random.Random(self.args.seed * 100 + i)
+            for k in range(25):
+                d = os.path.join(m.mnt, "ra", str(k), str(i))
+                os.makedirs(d, exist_ok=True)
+                data = rng.randbytes(rng.choice([1024, 50000, 700000]))
+                write_file(os.path.join(d, "f.bin"), data)
+                time.sleep(rng.random() * 0.6)
+                rel = "ra/%d/%d/f" % (k, i)
+                with lock:
+                    row["ops"] += 1
+                try:
+                    os.rename(os.path.join(d, "f.bin"), os.path.join(d, "fr.bin"))
+                    with lock:
+                        row["ok"] += 1
+                        acked[rel + "r.bin"] = data
+                except OSError as e:
+                    with lock:
+                        acked[rel + ".bin"] = data
+                        row["note"] += "rename %s.bin: %s; " % (rel, e.strerror)
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.sync_and_unmount(row, m)
+        row["lost"] += self.lost_on_hub(acked)
+        row["dups"] += self.no_op_commits("ra", before)
 
     # --- helpers
     def sync(self, row, m, what):
