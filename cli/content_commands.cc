@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -123,9 +122,7 @@ struct Client {
 Result<std::string> CacheDir(const hub::Settings& settings, const CommonOptions& opts) {
   std::string dir = opts.cache_dir.value_or(settings.cache_dir);
   if (dir.empty()) return InvalidArgumentError("no cache directory (set --cache-dir)");
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return IoError("cannot create cache directory " + dir + ": " + ec.message());
+  HUBFS_RETURN_IF_ERROR(PrepareCacheDir(dir));
   return dir;
 }
 

@@ -30,6 +30,7 @@
 #include "cli/services.h"
 #include "common/log_file.h"
 #include "common/mutex.h"
+#include "common/process_guard.h"
 #include "fs/content/repo_source_hub.h"
 #include "fs/content/xet_cas.h"
 #include "fs/fuse/fuse_server.h"
@@ -128,9 +129,7 @@ std::string Configure(const MountArgs& args, const hub::Settings& settings, bool
                       MountConfig* config) {
   config->cache_dir = args.cache_dir.empty() ? settings.cache_dir : args.cache_dir;
   config->multi = args.revisions || args.hub;
-  std::error_code ec;
-  std::filesystem::create_directories(config->cache_dir, ec);
-  if (ec) return "cache dir " + config->cache_dir + ": " + ec.message();
+  if (Status s = PrepareCacheDir(config->cache_dir); !s.ok()) return s.message();
   log::SetMinLevel(args.log_level);
   if (daemon) {
     // Bounded: the file rotates once to hubfs-mount.log.1 at 16 MiB.
@@ -486,10 +485,15 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   Mutex state_mu;
   CondVar state_cv;
   bool state_stop = false;
+  // The same thread gives freed heap memory back every 30 s, so the RSS
+  // follows what is in use instead of keeping its high-water mark (5 min
+  // into a soak, 50 of 138 MiB of anonymous memory was free heap).
   std::thread state_thread([&] {
     MutexLock lock(&state_mu);
-    while (!state_stop) {
-      if (!state_cv.WaitFor(&state_mu, std::chrono::seconds(2)) && !state_stop) refresh_locked();
+    for (int tick = 1; !state_stop; ++tick) {
+      if (state_cv.WaitFor(&state_mu, std::chrono::seconds(2)) || state_stop) continue;
+      refresh_locked();
+      if (tick % 15 == 0) ReleaseFreedMemory();
     }
   });
   if (daemon) {

@@ -2,8 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "cli/size_arg.h"
 
@@ -54,6 +60,23 @@ Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string
   auto cache = chunkstore::ChunkCache::Open(o);
   if (!cache.ok()) return cache.status().WithContext("open cache " + o.dir);
   return cache;
+}
+
+Status PrepareCacheDir(const std::string& dir) {
+  const auto refuse = [&dir](const std::string& why) {
+    return IoError("cache dir " + dir + " is not writable (" + why +
+                   "): the chunk cache, the write journal, the log and the mount records are kept "
+                   "there; give --cache-dir (or HUBFS_CACHE_DIR) a writable directory");
+  };
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return refuse(ec.message());
+  std::string probe = dir + "/.hubfs-probe-XXXXXX";
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) return refuse(std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<Services>> Services::Create(const hub::Settings& settings,

@@ -127,6 +127,12 @@ class Services {
 Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string& dir,
                                                                std::optional<uint64_t> max_bytes);
 
+// Creates the cache directory `dir` if needed and checks that a file can be
+// created in it (a probe file, removed at once), so a read-only or foreign
+// directory is refused before anything else is done, with the reason.
+// Errors: kIoError "cache dir DIR is not writable (REASON): ...".
+Status PrepareCacheDir(const std::string& dir);
+
 }  // namespace hubfs::cli
 
 #endif  // HUBFS_CLI_SERVICES_H_

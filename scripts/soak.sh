@@ -7,12 +7,17 @@
 # and unmount - the acknowledged writes missing on the Hub (must be 0).
 # With SOAK_VALGRIND=1 the daemon runs under valgrind's memcheck (use a
 # short SOAK_SECONDS) and its summary is printed: errors and definitely
-# lost bytes must be 0.
+# lost bytes must be 0. With SOAK_HEAPTRACK=1 it runs under heaptrack
+# instead, and heaptrack_print's summary (peak heap, peak RSS, leaked) and
+# its largest peak contributors are printed.
 # usage: scripts/soak.sh [BUILD_DIR]
 #   env: SOAK_SECONDS (1200), SOAK_READERS (4), SOAK_WRITERS (2), SOAK_EVERY (10),
 #        SOAK_FAULTS (error=0.03,reset=0.01,truncate=0.01,latency=1ms,seed=11),
 #        SOAK_COMMIT_DELAY (10: the repo's budget of 128 commits an hour lasts
-#        about 20 minutes of steady writing), SOAK_VALGRIND (0), SOAK_OUT (BUILD_DIR/soak)
+#        about 20 minutes of steady writing), SOAK_CACHE_SIZE (256M: the workload
+#        outgrows it in a few minutes, so the cache's bound shows), SOAK_VALGRIND (0),
+#        SOAK_HEAPTRACK (0),
+#        SOAK_OUT (BUILD_DIR/soak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -30,11 +35,14 @@ die() { echo "soak: $*" >&2; exit 1; }
 if [[ ${SOAK_VALGRIND:-0} == 1 ]]; then
   command -v valgrind >/dev/null || die "valgrind is not installed (apt-get install valgrind)"
 fi
+if [[ ${SOAK_HEAPTRACK:-0} == 1 ]]; then
+  command -v heaptrack >/dev/null || die "heaptrack is not installed (apt-get install heaptrack)"
+fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-soak.XXXXXX")
 MNT=$T/mnt
 mkdir -p "$MNT" "$OUT" "$T/src/models" "$T/src/small"
-SIM_PID= DAEMON_PID=
+SIM_PID= DAEMON_PID= SAMPLE_PID=
 cleanup() {
   local rc=$?
   set +e
@@ -64,13 +72,21 @@ export HF_ENDPOINT=$URL HF_TOKEN=$TOKEN HF_HOME=$T/hfhome
 unset HF_HUB_OFFLINE
 
 # --- the mount (set-up requests face the faults too: a few attempts)
-mount_args=(mount me/soak "$MNT" --rw --cache-dir "$T/cache" --commit-delay "${SOAK_COMMIT_DELAY:-10}")
-if [[ ${SOAK_VALGRIND:-0} == 1 ]]; then
-  valgrind --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 \
-    --log-file="$T/valgrind.log" "$HUBFS" "${mount_args[@]}" -f 2>"$T/daemon.err" &
+mount_args=(mount me/soak "$MNT" --rw --cache-dir "$T/cache" --commit-delay "${SOAK_COMMIT_DELAY:-10}"
+            --cache-size "${SOAK_CACHE_SIZE:-256M}")
+if [[ ${SOAK_VALGRIND:-0} == 1 || ${SOAK_HEAPTRACK:-0} == 1 ]]; then
+  if [[ ${SOAK_VALGRIND:-0} == 1 ]]; then
+    valgrind --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 \
+      --log-file="$T/valgrind.log" "$HUBFS" "${mount_args[@]}" -f 2>"$T/daemon.err" &
+  else
+    heaptrack -o "$T/heaptrack" "$HUBFS" "${mount_args[@]}" -f >"$T/heaptrack.out" 2>&1 &
+  fi
   DAEMON_PID=$!
   for _ in $(seq 1200); do grep -qF " $MNT " /proc/self/mountinfo && break; sleep 0.1; done
-  grep -qF " $MNT " /proc/self/mountinfo || die "the mount under valgrind did not come up"
+  grep -qF " $MNT " /proc/self/mountinfo || die "the mount under the profiler did not come up"
+  # heaptrack runs hubfs as its child: sample the process the mount records.
+  for _ in $(seq 100); do ls "$T"/cache/mounts/*.json >/dev/null 2>&1 && break; sleep 0.1; done
+  SAMPLE_PID=$(basename "$(ls "$T"/cache/mounts/*.json | head -1)" .json)
 else
   for attempt in 1 2 3 4 5; do
     "$HUBFS" "${mount_args[@]}" 2>"$T/mount.err" && break
@@ -78,12 +94,13 @@ else
     [[ $attempt == 5 ]] && die "could not mount"
   done
   DAEMON_PID=$(basename "$(ls "$T"/cache/mounts/*.json | head -1)" .json)
+  SAMPLE_PID=$DAEMON_PID
 fi
-say "mounted at $MNT (daemon $DAEMON_PID), faults $FAULTS, ${SECONDS_TOTAL}s"
+say "mounted at $MNT (daemon $SAMPLE_PID), faults $FAULTS, ${SECONDS_TOTAL}s"
 
 # --- the workload
 "$PY" scripts/soak_workload.py --mnt "$MNT" --src "$T/src" --cache "$T/cache" \
-  --pid "$DAEMON_PID" --seconds "$SECONDS_TOTAL" --readers "${SOAK_READERS:-4}" \
+  --pid "$SAMPLE_PID" --seconds "$SECONDS_TOTAL" --readers "${SOAK_READERS:-4}" \
   --writers "${SOAK_WRITERS:-2}" --every "${SOAK_EVERY:-10}" \
   --expect "$T/expect.json" --samples "$OUT/soak-samples.csv" >"$T/counts.json"
 
@@ -153,6 +170,17 @@ if [[ -f $T/valgrind.log ]]; then
   grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost" "$T/valgrind.log" || true
   cp "$T/valgrind.log" "$OUT/soak-valgrind.log"
   say "valgrind log: $OUT/soak-valgrind.log"
+fi
+HT=$(ls "$T"/heaptrack*.zst "$T"/heaptrack*.gz 2>/dev/null | head -1 || true)
+if [[ -n $HT ]]; then
+  cp "$HT" "$OUT/"
+  echo
+  echo "heaptrack summary:"
+  # The totals, then the largest contributors to the peak: size, calls, function.
+  heaptrack_print -f "$HT" -p 1 -a 0 -T 0 -l 0 -n 8 -s 0 2>/dev/null | awk '
+    /^(total runtime|calls to allocation|temporary memory|peak heap|peak RSS|total memory leaked)/ { print; next }
+    /peak memory consumed over/ { size = $1; calls = $6; getline; printf "  peak %s over %s calls: %s\n", size, calls, substr($0, 1, 110) }' || true
+  say "heaptrack data: $OUT/$(basename "$HT") (heaptrack_print -f FILE)"
 fi
 say "samples: $OUT/soak-samples.csv; logs: $OUT/soak-mount.log, $OUT/soak-hubsim.log"
 exit $rc

@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <compare>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -41,9 +43,23 @@ class DeadlineWatcher {
   DeadlineWatcher(const DeadlineWatcher&) = delete;
   DeadlineWatcher& operator=(const DeadlineWatcher&) = delete;
 
+  // Names one watch, for Cancel.
+  struct Key {
+    TimePoint deadline;
+    uint64_t id = 0;
+    auto operator<=>(const Key&) const = default;
+  };
+
   // At `deadline`, if `once` is still alive and unclaimed, claims it and runs
   // `on_expire`. Holds `once` weakly.
-  void Watch(TimePoint deadline, std::weak_ptr<ReplyOnce> once, std::function<void()> on_expire);
+  Key Watch(TimePoint deadline, std::weak_ptr<ReplyOnce> once, std::function<void()> on_expire);
+
+  // Drops a watch whose request is done (answered, or its `once` gone), so
+  // that finished requests do not pile up until their deadline: at
+  // thousands of requests a second, a 30 s deadline otherwise holds
+  // hundreds of thousands of them. A no-op when the watch already ran,
+  // was cancelled, or the watcher stopped.
+  void Cancel(const Key& key);
 
   // Joins the thread; watches not yet due are dropped without running.
   // Idempotent.
@@ -61,7 +77,8 @@ class DeadlineWatcher {
 
   mutable Mutex mu_;
   CondVar cv_;
-  std::multimap<TimePoint, Item> items_ GUARDED_BY(mu_);
+  std::map<Key, Item> items_ GUARDED_BY(mu_);
+  uint64_t next_id_ GUARDED_BY(mu_) = 0;
   bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -99,22 +99,30 @@ void Offload(fuse_req_t req, const char* op, F work) {
   FuseServer::Impl& self = Self(req);
   auto once = std::make_shared<ReplyOnce>();
   std::optional<Clock::TimePoint> deadline;
+  std::optional<DeadlineWatcher::Key> watch;
+  DeadlineWatcher* const watcher = self.deadlines.get();
   if (self.options.request_timeout_seconds > 0) {
     deadline = std::chrono::time_point_cast<Clock::Duration>(
         std::chrono::steady_clock::now() +
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
             std::chrono::duration<double>(self.options.request_timeout_seconds)));
-    self.deadlines->Watch(*deadline, once, [req, op] {
+    watch = watcher->Watch(*deadline, once, [req, op] {
       HUBFS_LOG(kWarning) << op << ": no answer within the I/O timeout";
       fuse_reply_err(req, ErrnoFor(VfsErrc::kTimedOut));
     });
   }
   // The worker runs under the same deadline, so that hub/'s retries stop
-  // when the answer could no longer reach the kernel.
-  if (!self.pool->Submit([once, deadline, w = std::move(work)]() mutable {
-        ScopedDeadline scope(deadline);
-        w(*once);
+  // when the answer could no longer reach the kernel. Once `work` returns
+  // the request is over (answered, or its `once` dies with this closure):
+  // its watch goes too.
+  if (!self.pool->Submit([once, deadline, watch, watcher, w = std::move(work)]() mutable {
+        {
+          ScopedDeadline scope(deadline);
+          w(*once);
+        }
+        if (watch) watcher->Cancel(*watch);
       })) {
+    if (watch) watcher->Cancel(*watch);
     if (once->Claim()) {
       HUBFS_LOG(kWarning) << op << ": I/O queue full; request refused";
       fuse_reply_err(req, ErrnoFor(VfsErrc::kIo));

@@ -552,11 +552,12 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
         !plan.create_pr) {
       if (report.rebases >= options_.max_rebases) return st;
       HUBFS_ASSIGN_OR_RETURN(std::string head, hub_->ResolveRevision(plan.repo, plan.revision));
-      if (retried_lost) {
-        // The commit whose answer was lost may have landed after all.
-        HUBFS_ASSIGN_OR_RETURN(bool landed, landed_in(head));
-        if (landed) return landed_report(head);
-      }
+      // The branch may hold this very change already: a commit whose answer
+      // was lost, or one that landed but whose record a full disk or a kill
+      // kept out of the caller's journal. Sending it again would make an
+      // empty commit, or a pull request of our own change.
+      HUBFS_ASSIGN_OR_RETURN(bool landed, landed_in(head));
+      if (landed) return landed_report(head);
       HUBFS_ASSIGN_OR_RETURN(std::optional<std::string> changed, changed_between(parent, head));
       if (changed && plan.conflict_to_pr && !req.create_pr) {
         HUBFS_LOG(kWarning) << "upload: " << target << " moved to " << head.substr(0, 12)

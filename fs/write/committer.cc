@@ -75,10 +75,13 @@ Status UpdateBudgetFile(FileEnv* env, const std::string& path, int64_t now, Fn u
   }
   BudgetFile b = ParseBudget(text, now);
   if (!update(&b)) return Status::Ok();
+  // Written over the old content, then cut to length: the file (a few KiB
+  // at most) keeps the blocks it has, so a full disk cannot fail the write
+  // half-way and leave the budget empty, which truncating first could.
   const std::string out = FormatBudget(b);
-  HUBFS_RETURN_IF_ERROR(f->Truncate(0));
-  return f->PWrite(0, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(out.data()),
-                                               out.size()));
+  HUBFS_RETURN_IF_ERROR(f->PWrite(
+      0, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(out.data()), out.size())));
+  return f->Truncate(out.size());
 }
 
 }  // namespace
@@ -349,10 +352,12 @@ bool WriteCommitter::CommitOnce(Status* error) {
 
   auto wait = budget_->TryTake(clock_->UnixSeconds());
   if (!wait.ok()) {
-    *error = wait.status().WithContext("commit budget");
-    return true;
-  }
-  if (wait->count() > 0) {
+    // The budget file is the mounts' own bookkeeping. When it cannot be
+    // written (a full or failing disk) the commit goes ahead unpaced - the
+    // Hub's 429 still paces it - rather than hold acknowledged changes
+    // back, and with them the staging space their commit frees.
+    HUBFS_LOG(kWarning) << "commit budget file: " << wait.status() << "; committing without it";
+  } else if (wait->count() > 0) {
     *error = ResourceExhaustedError("commit budget of the repo: next commit in " +
                                     std::to_string(wait->count()) + " s")
                  .WithRetryAfter(*wait);

@@ -49,7 +49,9 @@ class CommitBudget {
   // any 3600 s.
   CommitBudget(FileEnv* env, std::string path, int per_hour);
   // Records a commit now and returns 0, or returns how long to wait before
-  // one is allowed (nothing recorded). Errors: FileEnv errors.
+  // one is allowed (nothing recorded). Errors: FileEnv errors; the file's
+  // earlier entries survive a failed write (it is rewritten in place). The
+  // committer commits anyway when the file cannot be used.
   Result<std::chrono::seconds> TryTake(int64_t now_unix);
   // The Hub refused the commit just taken (429) for `wait`: its entry is
   // given back, and no mount of the repo from this cache commits before

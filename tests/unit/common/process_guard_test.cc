@@ -5,6 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <memory>
+#include <vector>
+
 namespace hubfs {
 namespace {
 
@@ -31,6 +34,20 @@ TEST(ProcessGuardTest, ProcessBecomesUndumpable) {
 TEST(ProcessGuardTest, DebuggingKeepsItDumpable) {
   EXPECT_EQ(DumpableAfter(/*keep_dumpable=*/true), 1);
 }
+
+#if defined(__GLIBC__)
+TEST(ProcessGuardTest, FreedHeapMemoryIsGivenBack) {
+  // Every other 64 KiB block freed: the holes sit between live blocks, so
+  // free() cannot shrink the heap from its top; only a trim gives them back.
+  std::vector<std::unique_ptr<char[]>> blocks;
+  for (int i = 0; i < 512; ++i) {
+    blocks.push_back(std::make_unique<char[]>(64 << 10));
+    blocks.back()[0] = static_cast<char>(i);
+  }
+  for (size_t i = 0; i < blocks.size(); i += 2) blocks[i].reset();
+  EXPECT_TRUE(ReleaseFreedMemory());
+}
+#endif
 
 }  // namespace
 }  // namespace hubfs

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
+#include <vector>
 
 namespace hubfs::fs {
 namespace {
@@ -47,6 +49,29 @@ TEST(DeadlineWatcherTest, ClaimedOrDroppedRequestsDoNotFire) {
   w.Watch(steady_clock::now() + milliseconds(10), marker, [&] { fired += 100; });
   WaitFor(fired, 100);
   EXPECT_EQ(fired, 100);
+}
+
+TEST(DeadlineWatcherTest, CancelledWatchesAreDroppedAtOnce) {
+  // Finished requests must not be held until their deadline: a busy mount
+  // would keep every request of the last --io-timeout.
+  DeadlineWatcher w;
+  std::atomic<int> fired{0};
+  std::vector<std::shared_ptr<ReplyOnce>> onces;
+  std::vector<DeadlineWatcher::Key> keys;
+  const auto deadline = steady_clock::now() + milliseconds(50);
+  for (int i = 0; i < 1000; ++i) {
+    onces.push_back(std::make_shared<ReplyOnce>());
+    keys.push_back(w.Watch(deadline, onces.back(), [&] { ++fired; }));  // one deadline for all
+  }
+  EXPECT_EQ(w.size(), 1000u);
+  for (size_t i = 0; i + 1 < keys.size(); ++i) w.Cancel(keys[i]);
+  EXPECT_EQ(w.size(), 1u);
+  WaitFor(fired, 1);
+  EXPECT_EQ(fired, 1);  // only the watch left in place fired
+  EXPECT_EQ(w.size(), 0u);
+  w.Cancel(keys.back());  // already ran: a no-op
+  w.Stop();
+  w.Cancel(keys.front());  // stopped: a no-op
 }
 
 TEST(DeadlineWatcherTest, EarlierDeadlineWakesTheWatcher) {

@@ -212,6 +212,33 @@ TEST_F(RepoUploaderTest, AResentCommitSeeingTheFirstLandLateReportsIt) {
   EXPECT_EQ(hub.commit_posts, 2);
 }
 
+TEST_F(RepoUploaderTest, AChangeTheBranchAlreadyHoldsIsNotCommittedAgain) {
+  // Our commit landed earlier, but the journal never recorded it (a full
+  // disk, a kill): the retry is made against the old parent. The head holds
+  // exactly this change: no second commit, and no pull request of it.
+  FakeHub hub;
+  const std::string w = std::string(5000, 'w');
+  hub.on_commit = [&](int, const json&) -> Result<HttpResponse> {
+    std::lock_guard<std::mutex> lock(hub.mu);
+    hub.head = kH3;
+    hub.trees[kH3]["w.bin"] = LfsEntry("w.bin", Sha256Of(w), w.size());
+    hub.trees[kH3]["a.txt"] = RegularEntry(
+        "a.txt", chunkstore::GitBlobId(std::span<const uint8_t>(
+                     reinterpret_cast<const uint8_t*>("hello\n"), 6)),
+        6);
+    return Json({{"error", "The branch was updated"}}, 412);
+  };
+  UploadPlan p = Plan();
+  p.conflict_to_pr = true;
+  auto r = hub.Upload(p);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->committed);
+  EXPECT_EQ(r->commit.commit_oid, kH3);
+  EXPECT_FALSE(r->conflict_pr.has_value());
+  EXPECT_EQ(hub.commit_posts, 1);
+  EXPECT_EQ(hub.pr_posts, 0);
+}
+
 TEST_F(RepoUploaderTest, ALostAnswerWhileSomeoneElseCommittedIsAnError) {
   FakeHub hub;
   hub.on_commit = [&](int, const json&) -> Result<HttpResponse> {

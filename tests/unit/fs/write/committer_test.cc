@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/fault_file_env.h"
 #include "tests/unit/fs/fake_hub.h"
 
 namespace hubfs::fs {
@@ -79,9 +80,9 @@ class CommitterTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void StartCommitter(int per_hour = 128, std::chrono::milliseconds delay = 100ms) {
-    budget_ = std::make_unique<CommitBudget>(FileEnv::Default(), (dir_ / "budget").string(),
-                                             per_hour);
+  void StartCommitter(int per_hour = 128, std::chrono::milliseconds delay = 100ms,
+                      FileEnv* budget_env = FileEnv::Default()) {
+    budget_ = std::make_unique<CommitBudget>(budget_env, (dir_ / "budget").string(), per_hour);
     CommitterOptions o;
     o.commit_delay = delay;
     o.retry_initial = 50ms;
@@ -193,6 +194,43 @@ TEST_F(CommitterTest, TheCommitBudgetIsRespected) {
   auto wait = other.TryTake(SystemClock::Default()->UnixSeconds());
   ASSERT_TRUE(wait.ok());
   EXPECT_GT(wait->count(), 3000);
+}
+
+TEST_F(CommitterTest, ABudgetFileThatCannotBeWrittenDoesNotHoldCommitsBack) {
+  // A full disk: the commit is what frees its staging space.
+  FaultFileEnv env(FileEnv::Default());
+  FaultRule full;
+  full.op = FileOp::kWrite;
+  full.path_contains = "/budget";
+  full.error = ENOSPC;
+  env.AddRule(full);
+  StartCommitter(128, 100ms, &env);
+  const uint64_t s = Stage("a.txt", "a");
+  committer_->Notify();
+  ASSERT_TRUE(committer_->WaitCommitted("a.txt", s, 10s).ok());
+  EXPECT_EQ(hub_.commit_posts, 1);
+  EXPECT_EQ(committer_->stats().failures, 0u);
+  EXPECT_GE(env.injected(), 1u);
+}
+
+TEST_F(CommitterTest, AFailedBudgetWriteKeepsTheCommitsRecordedBefore) {
+  FaultFileEnv env(FileEnv::Default());
+  CommitBudget budget(&env, (dir_ / "kept").string(), 8);
+  const int64_t t0 = 1'000'000;
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(budget.TryTake(t0).value().count(), 0);
+  // The disk fills during the next update: its second write call fails
+  // (truncating first and then writing would leave the file empty).
+  FaultRule full;
+  full.op = FileOp::kWrite;
+  full.path_contains = "/kept";
+  full.error = ENOSPC;
+  full.skip = 1;
+  full.count = 1;
+  env.AddRule(full);
+  EXPECT_FALSE(budget.TryTake(t0).ok());
+  // The commits taken before are still on record: the burst (4 of 8) is
+  // used up, so the next one waits. An emptied file would allow it at once.
+  EXPECT_GT(budget.TryTake(t0).value().count(), 0);
 }
 
 TEST_F(CommitterTest, TheBudgetSpreadsItsSecondHalfOverTheHour) {
