@@ -284,18 +284,23 @@ VfsResult<std::shared_ptr<const Listing>> VfsCore::MergedListing(View& view, Wri
                                                                  const std::string& dir,
                                                                  bool may_block) {
   if (w == nullptr) return views_.GetListing(view, dir, may_block);
+  // The overlay is read before the Hub's listing, all of it: a commit that
+  // lands while the listing is fetched (a slow or retried fetch) moves the
+  // view first and clears the overlay after, so the pair never misses a
+  // change; read after the fetch, the overlay could be cleared already
+  // while the listing is the older commit's (a file just committed: ENOENT).
   WritableView::Children ch = w->ChildrenOf(dir);
+  const auto own = w->Find(dir);
+  const bool only_here = dir.empty() ||
+                         (own && own->kind == PendingChange::Kind::kNewDir) ||
+                         w->HasChangesUnder(dir);
   auto remote = views_.GetListing(view, dir, may_block);
   std::shared_ptr<const Listing> base;
   if (remote.ok()) {
     base = *remote;
   } else if (remote.error().code == VfsErrc::kNoEntry) {
     // A directory that exists only here.
-    auto own = w->Find(dir);
-    if (!dir.empty() && !(own && own->kind == PendingChange::Kind::kNewDir) &&
-        !w->HasChangesUnder(dir)) {
-      return remote.error();
-    }
+    if (!only_here) return remote.error();
     base = std::make_shared<Listing>();
   } else {
     return remote.error();

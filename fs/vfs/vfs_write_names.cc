@@ -131,31 +131,44 @@ VfsStatus VfsCore::Rename(uint64_t parent, std::string_view name, uint64_t new_p
   if (!side.ok()) return side.error();
   View& view = *side->view;
   WritableView* w = side->writer;
-  auto listing = MergedListing(view, w, dir->path, true);
-  if (!listing.ok()) return listing.error();
-  const Child* c = (*listing)->Find(name);
-  if (c == nullptr) return VfsErrc::kNoEntry;
   const std::string from = ChildPath(dir->path, name);
   const std::string to = ChildPath(new_dir->path, new_name);
-  if (from == to) return VfsOk{};
-  if (c->meta->is_dir && (to.rfind(from + "/", 0) == 0)) return VfsErrc::kInvalid;
-  auto target_listing = MergedListing(view, w, new_dir->path, true);
-  if (!target_listing.ok()) return target_listing.error();
-  if (const Child* t = (*target_listing)->Find(new_name)) {
-    if (no_replace) return VfsErrc::kExists;
-    if (t->meta->is_dir && !c->meta->is_dir) return VfsErrc::kIsDir;
-    if (!t->meta->is_dir && c->meta->is_dir) return VfsErrc::kNotDir;
-    if (t->meta->is_dir) {
-      auto inner = MergedListing(view, w, to, true);
-      if (!inner.ok()) return inner.error();
-      if (!(*inner)->children.empty()) return VfsErrc::kNotEmpty;
+  std::shared_ptr<const NodeMeta> meta;
+  for (int attempt = 0;; ++attempt) {
+    auto listing = MergedListing(view, w, dir->path, true);
+    if (!listing.ok()) return listing.error();
+    const Child* c = (*listing)->Find(name);
+    if (c == nullptr) return VfsErrc::kNoEntry;
+    meta = c->meta;
+    if (from == to) return VfsOk{};
+    if (meta->is_dir && (to.rfind(from + "/", 0) == 0)) return VfsErrc::kInvalid;
+    auto target_listing = MergedListing(view, w, new_dir->path, true);
+    if (!target_listing.ok()) return target_listing.error();
+    if (const Child* t = (*target_listing)->Find(new_name)) {
+      if (no_replace) return VfsErrc::kExists;
+      if (t->meta->is_dir && !meta->is_dir) return VfsErrc::kIsDir;
+      if (!t->meta->is_dir && meta->is_dir) return VfsErrc::kNotDir;
+      if (t->meta->is_dir) {
+        auto inner = MergedListing(view, w, to, true);
+        if (!inner.ok()) return inner.error();
+        if (!(*inner)->children.empty()) return VfsErrc::kNotEmpty;
+      }
+    }
+    auto st = RenameOne(view, w, from, to, meta);
+    if (st.ok()) break;
+    // A file pending here when looked at may have been committed by the
+    // time the writer renames it (the listings above can wait on a retried
+    // fetch): the writer has no pending change to move then, and the Hub's
+    // file is what moves. The view shows that commit before the writer
+    // forgets the change, so a second look finds the Hub's entry.
+    if (st.error().code != VfsErrc::kNoEntry || meta->is_dir || !IsLocal(*meta) ||
+        w->Find(from).has_value() || attempt >= 3) {
+      return st;
     }
   }
-  auto st = RenameOne(view, w, from, to, c->meta);
-  if (!st.ok()) return st;
   (void)inodes_.Rename(view.id, from, to);
   // What the moved inodes show now comes from the overlay.
-  if (uint64_t ino = inodes_.Find(view.id, to); ino != 0 && !c->meta->is_dir) {
+  if (uint64_t ino = inodes_.Find(view.id, to); ino != 0 && !meta->is_dir) {
     auto moved = w->Find(to);
     if (moved && moved->kind == PendingChange::Kind::kCopy && moved->base) {
       (void)inodes_.Update(ino, CopyMeta(*moved->base));

@@ -258,7 +258,7 @@ def main():
             mx.run_case("8 MB cache disk", mx.small_cache_disk)
             mx.run_case("hubsim restarted mid-commit", mx.restart_mid_commit)
             mx.run_case("URLs and tokens expire mid-upload", mx.upload_under_expiry)
-            mx.run_case("rename after close (storm)", mx.rename_after_close)
+        mx.run_case("rename after close (storm)", mx.rename_after_close)
         mx.run_case("read-only cache dir", mx.read_only_cache)
         mx.run_case("full staging disk", mx.full_staging_disk)
         points = args.kill_points if args.kill_points is not None else (4 if quick else 100)
