@@ -1,6 +1,11 @@
 # shellcheck shell=bash
 # Shared pieces of the benchmark scripts (sourced, not run). Callers set
 # HUBSIM (the hubsim binary) and PY (/usr/bin/python3) first.
+#   bench_workdir PREFIX              a work dir T (under TMPDIR) with a mount point
+#                                     MNT in it, and an EXIT trap that unmounts MNT,
+#                                     stops hubsim (BENCH_HUBSIM_PID) and removes T
+#                                     (kept when MNT could not be unmounted); needs
+#                                     HUBFS and a `say` function
 #   bench_now                         monotonic-enough wall clock in ns
 #   bench_ms START_NS END_NS          milliseconds between two bench_now values
 #   bench_drop_caches                 sync + drop page, dentry and inode caches (root)
@@ -22,6 +27,27 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/hubsim.sh"
 
+bench_workdir() {
+  T=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  MNT=$T/mnt
+  mkdir -p "$MNT"
+  BENCH_HUBSIM_PID=
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  local rc=$?
+  set +e
+  if grep -qF " $MNT " /proc/self/mountinfo; then
+    "$HUBFS" unmount "$MNT" >/dev/null 2>&1 || fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
+  fi
+  [[ -n $BENCH_HUBSIM_PID ]] && { kill "$BENCH_HUBSIM_PID" 2>/dev/null; wait "$BENCH_HUBSIM_PID" 2>/dev/null; }
+  if grep -qF " $MNT " /proc/self/mountinfo; then
+    say "$MNT still mounted; leaving $T"
+  else
+    rm -rf "$T"
+  fi
+  exit $rc
+}
 bench_now() { date +%s%N; }
 bench_ms() { echo $((($2 - $1) / 1000000)); }
 

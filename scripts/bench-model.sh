@@ -46,25 +46,8 @@ die() { echo "bench-model: $*" >&2; exit 1; }
   die "the JS client kit is missing in $KIT: run scripts/setup-conformance.sh"
 "$PY" -c 'import numpy' 2>/dev/null || die "$PY has no numpy: apt-get install python3-numpy"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-bench-model.XXXXXX")
-MNT=$T/mnt
-mkdir -p "$MNT" "$T/src"
-BENCH_HUBSIM_PID=
-cleanup() {
-  local rc=$?
-  set +e
-  if grep -qF " $MNT " /proc/self/mountinfo; then
-    "$HUBFS" unmount "$MNT" >/dev/null 2>&1 || fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
-  fi
-  [[ -n $BENCH_HUBSIM_PID ]] && { kill "$BENCH_HUBSIM_PID" 2>/dev/null; wait "$BENCH_HUBSIM_PID" 2>/dev/null; }
-  if grep -qF " $MNT " /proc/self/mountinfo; then
-    say "$MNT still mounted; leaving $T"
-  else
-    rm -rf "$T"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
+bench_workdir hubfs-bench-model
+mkdir -p "$T/src"
 
 R=$T/results.txt  # "row ms needed fetched" lines
 : >"$R"

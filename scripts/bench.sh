@@ -67,25 +67,8 @@ command -v fio >/dev/null ||
   die "the JS client kit is missing in $KIT: run scripts/setup-conformance.sh"
 "$PY" -c 'import numpy' 2>/dev/null || die "$PY has no numpy: apt-get install python3-numpy"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-bench.XXXXXX")
-MNT=$T/mnt
-mkdir -p "$MNT" "$OUT"
-BENCH_HUBSIM_PID=
-cleanup() {
-  local rc=$?
-  set +e
-  if grep -qF " $MNT " /proc/self/mountinfo; then
-    "$HUBFS" unmount "$MNT" >/dev/null 2>&1 || fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
-  fi
-  [[ -n $BENCH_HUBSIM_PID ]] && { kill "$BENCH_HUBSIM_PID" 2>/dev/null; wait "$BENCH_HUBSIM_PID" 2>/dev/null; }
-  if grep -qF " $MNT " /proc/self/mountinfo; then
-    say "$MNT still mounted; leaving $T"
-  else
-    rm -rf "$T"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
+bench_workdir hubfs-bench
+mkdir -p "$OUT"
 
 R=$T/results.txt  # "key value" lines, a key once per run, turned into the table and JSON at the end
 RUNS=$T/runs     # read traces and fio JSONs per run, for the plots

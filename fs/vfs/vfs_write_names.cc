@@ -20,16 +20,21 @@ VfsStatus VfsCore::Unlink(uint64_t parent, std::string_view name) {
   if (!side.ok()) return side.error();
   View& view = *side->view;
   WritableView* w = side->writer;
-  auto listing = MergedListing(view, w, dir->path, /*may_block=*/true);
-  if (!listing.ok()) return listing.error();
-  const Child* c = (*listing)->Find(name);
-  if (c == nullptr) return VfsErrc::kNoEntry;
-  if (c->meta->is_dir) return VfsErrc::kIsDir;
   const std::string path = ChildPath(dir->path, name);
-  auto remote = views_.GetListing(view, dir->path, true);
-  const bool was_remote = remote.ok() && (*remote)->Find(name) != nullptr;
-  Status st = w->Unlink(path, was_remote);
-  if (!st.ok()) return VfsErrorFromStatus(st);
+  for (int attempt = 0;; ++attempt) {
+    auto listing = MergedListing(view, w, dir->path, /*may_block=*/true);
+    if (!listing.ok()) return listing.error();
+    const Child* c = (*listing)->Find(name);
+    if (c == nullptr) return VfsErrc::kNoEntry;
+    if (c->meta->is_dir) return VfsErrc::kIsDir;
+    auto remote = views_.GetListing(view, dir->path, true);
+    const bool was_remote = remote.ok() && (*remote)->Find(name) != nullptr;
+    Status st = w->Unlink(path, was_remote);
+    if (st.ok()) break;
+    // The pending file seen above was committed before the writer got to
+    // it (as in Rename): look again, the view shows the Hub's file now.
+    if (st.code() != ErrorCode::kNotFound || attempt >= 3) return VfsErrorFromStatus(st);
+  }
   inodes_.Unname(view.id, path);
   TouchAliases(view, path);
   return KeepDirectory(view, w, dir->path);

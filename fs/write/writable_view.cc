@@ -468,6 +468,10 @@ Status WritableView::Unlink(const std::string& path, bool was_remote) {
     std::optional<uint64_t> staged;
     if (c != nullptr && c->kind == PendingChange::Kind::kStaged) staged = c->staging_id;
     if (c != nullptr) was_remote = c->was_remote;
+    // Neither pending nor the Hub's, as far as the caller knew: the change
+    // it saw was committed meanwhile (the caller looks again, at the Hub's
+    // file now), or another unlink took it first.
+    if (c == nullptr && !was_remote) return NotFoundError(path + ": no pending change to remove");
     HUBFS_RETURN_IF_ERROR(AppendLocked(journal_->table().RemoveFile(path, was_remote)));
     local_mtime_.erase(path);
     if (auto it = open_.find(path); it != open_.end()) {

@@ -238,6 +238,17 @@ TEST_F(WritableViewTest, WriteTempThenRenameOverCommitsOnlyTheFinalPath) {
   EXPECT_EQ(CommittedOid(".a.txt.tmp"), "");
 }
 
+TEST_F(WritableViewTest, AnUnlinkOfNothingPendingNorRemoteIsNotFound) {
+  // The caller saw a pending file that a commit took meanwhile: it must
+  // hear so (and look again at the Hub's file), not get a silent no-op
+  // that leaves the file on the Hub.
+  OpenView(200ms);
+  EXPECT_EQ(view_->Unlink("gone.txt", false).code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(view_->Pending().empty());
+  ASSERT_TRUE(view_->Unlink("gone.txt", true).ok());  // the Hub's: a delete
+  EXPECT_EQ(view_->Pending().size(), 1u);
+}
+
 TEST_F(WritableViewTest, AnUnlinkedOpenFileCommitsNothingAndKeepsWorking) {
   OpenView(200ms);
   auto f = view_->OpenForWrite("scratch", std::nullopt, false, true);
