@@ -490,10 +490,11 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   // into a soak, 50 of 138 MiB of anonymous memory was free heap).
   std::thread state_thread([&] {
     MutexLock lock(&state_mu);
-    for (int tick = 1; !state_stop; ++tick) {
+    int tick = 0;
+    while (!state_stop) {
       if (state_cv.WaitFor(&state_mu, std::chrono::seconds(2)) || state_stop) continue;
       refresh_locked();
-      if (tick % 15 == 0) ReleaseFreedMemory();
+      if (++tick % 15 == 0) ReleaseFreedMemory();
     }
   });
   if (daemon) {
