@@ -291,9 +291,11 @@ VfsResult<std::shared_ptr<const Listing>> VfsCore::MergedListing(View& view, Wri
   // while the listing is the older commit's (a file just committed: ENOENT).
   WritableView::Children ch = w->ChildrenOf(dir);
   const auto own = w->Find(dir);
+  // Anything kept under the directory shows among its children (a deeper
+  // change as its top directory), deletions aside.
   const bool only_here = dir.empty() ||
                          (own && own->kind == PendingChange::Kind::kNewDir) ||
-                         w->HasChangesUnder(dir);
+                         !ch.added.empty();
   auto remote = views_.GetListing(view, dir, may_block);
   std::shared_ptr<const Listing> base;
   if (remote.ok()) {

@@ -171,20 +171,6 @@ WritableView::Children WritableView::ChildrenOf(const std::string& dir) const {
   return out;
 }
 
-bool WritableView::HasChangesUnder(const std::string& dir) const {
-  const std::string prefix = dir + "/";
-  std::lock_guard<std::mutex> lock(mu_);
-  const auto& entries = journal_->table().entries();
-  for (auto it = entries.lower_bound(prefix); it != entries.end(); ++it) {
-    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
-    if (it->second.kind != PendingChange::Kind::kDeleted &&
-        it->second.kind != PendingChange::Kind::kDeletedDir) {
-      return true;
-    }
-  }
-  return false;
-}
-
 void WritableView::SetLocalMtime(const std::string& path, int64_t mtime) {
   std::lock_guard<std::mutex> lock(mu_);
   const PendingChange* c = journal_->table().Find(path);

@@ -81,8 +81,6 @@ class WritableView final : public CommitSources {
     std::set<std::string> deleted;
   };
   Children ChildrenOf(const std::string& dir) const;
-  // Whether a pending change lives under `dir` (a directory that must stay).
-  bool HasChangesUnder(const std::string& dir) const;
   // Size of a file with a pending change, live (unflushed writes included).
   std::optional<uint64_t> LiveSize(const std::string& path) const;
 
