@@ -117,6 +117,9 @@ struct MountStack {
   std::unique_ptr<hub::CasWriter> cas_writer;
   std::unique_ptr<fs::RepoUploader> uploader;
   std::unique_ptr<fs::WriterSet> writers;
+  // --revisions/hub --rw: held for the mount's life, one such mount per repo
+  // (hub: per endpoint) and cache dir.
+  std::unique_ptr<File> multi_write_lock;
   // Called when a writable view opened (the mount record lists it at once).
   std::function<void()> writers_changed;
   std::unique_ptr<fs::FuseServer> server;
@@ -279,6 +282,50 @@ std::string CheckWritableBranch(const MountArgs& args, const hub::Source& source
   return "";
 }
 
+// A --revisions or hub --rw mount takes a lock for its whole source, so a
+// second one of the same repo (any branch of a hub mount) from the same
+// cache dir is refused at mount instead of answering EROFS at its writes.
+// A --revisions mount also proves write access to the repo now, with the
+// write token of its main branch (else its first branch); a hub mount
+// cannot know its repos before they are written. Returns an error message
+// or "".
+std::string CheckWritableSource(const MountArgs& args, const hub::Source& source,
+                                const std::string& root, const std::string& endpoint,
+                                MountStack* m) {
+  const std::string key =
+      args.hub ? "hub-" + WriteKey(endpoint, hub::RepoId{}, "", false)
+               : WriteKey(endpoint, source.repo, "", false);
+  auto lock = FileEnv::Default()->Open(root + "/mount-" + key + ".lock", OpenMode::kReadWrite);
+  if (!lock.ok()) return m->what + ": " + lock.status().ToString();
+  auto locked = (*lock)->TryLock();
+  if (!locked.ok()) return m->what + ": " + locked.status().ToString();
+  if (!*locked) {
+    return m->what + ": already mounted writable from this cache dir by another hubfs process "
+                     "(unmount it, or give this mount another --cache-dir)";
+  }
+  m->multi_write_lock = std::move(*lock);
+  if (args.hub) return "";
+  auto refs = m->services->hub().ListRefs(source.repo, false);
+  if (!refs.ok()) return Explain(refs.status(), source.repo.ToString(), "", m->what);
+  if (refs->branches.empty()) return "";
+  std::string branch = refs->branches.front().name;
+  for (const auto& b : refs->branches) {
+    if (b.name == "main") branch = b.name;
+  }
+  auto token = m->commits->XetWriteToken(source.repo, branch, /*create_pr=*/false);
+  if (!token.ok()) {
+    const ErrorCode c = token.status().code();
+    if (c == ErrorCode::kUnauthenticated || c == ErrorCode::kPermissionDenied) {
+      return m->what + ": no write access (" +
+             (m->services->tokens().HubToken() ? std::string("the token may not write here")
+                                               : std::string("no token: set HF_TOKEN")) +
+             "; mount without --rw to read)";
+    }
+    return Explain(token.status(), source.repo.ToString(), branch, m->what);
+  }
+  return "";
+}
+
 // --rw: builds the write side, one writable view per branch written. A
 // single-branch mount checks its branch and opens its view now; a
 // --revisions or hub mount opens a branch's view on its first change (write
@@ -295,15 +342,18 @@ std::string BuildWritable(const MountArgs& args, const MountConfig& config,
   copts.offline = settings.offline;
   m->commits = std::make_unique<hub::CommitClient>(&m->services->transport(), SystemClock::Default(),
                                                    &m->services->tokens(), copts);
+  const std::string root = config.cache_dir + "/write";
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
   if (!config.multi) {
     if (std::string err = CheckWritableBranch(args, source, m); !err.empty()) return err;
+  } else if (std::string err = CheckWritableSource(args, source, root, settings.endpoint, m);
+             !err.empty()) {
+    return err;
   }
   m->cas_writer = std::make_unique<hub::CasWriter>(&m->services->transport());
   m->uploader = std::make_unique<fs::RepoUploader>(&m->services->hub(), m->commits.get(),
                                                    m->cas_writer.get(), m->services->cache());
-  const std::string root = config.cache_dir + "/write";
-  std::error_code ec;
-  std::filesystem::create_directories(root, ec);
   fs::WritableViewOptions wopts;
   wopts.commit_delay = std::chrono::milliseconds(static_cast<int64_t>(args.commit_delay * 1000));
   wopts.sync_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.sync_timeout * 1000));

@@ -12,7 +12,9 @@ Checks (each prints "ok: ..."):
   each on top of the branch's head;
 - kill -9 of the daemon with a change pending on feature: the remount resumes
   that branch's journal and commits it; a single-branch --rw mount of
-  feature from the same cache dir is refused while the first mount holds it;
+  feature from the same cache dir is refused while the first mount holds it,
+  and so is a second --revisions --rw mount of the repo; a token that may not
+  write the repo is refused at mount;
 - unmount commits what is pending in a view (bounded wait);
 - hub MNT --rw: a file written into models/me/m/main/ lands on main; a repo
   the token may not write answers EACCES (logged) and stays readable.
@@ -201,11 +203,27 @@ def run(e):
         fail("a second --rw mount of feature from the same cache dir was accepted")
     if "already mounted writable" not in p.stderr:
         fail("second --rw mount of feature: %s" % p.stderr)
+    p = e.hubfs("mount", "me/m", other, "--revisions", "--rw", check=False)
+    if p.returncode == 0:
+        e.hubfs("unmount", other, check=False)
+        fail("a second --revisions --rw mount of me/m from the same cache dir was accepted")
+    if "already mounted writable from this cache dir" not in p.stderr:
+        fail("second --revisions --rw mount: %s" % p.stderr)
     ok("kill -9 with feature/c.txt pending: the remount resumed feature's journal and "
-       "committed it; a second --rw mount of feature is refused")
+       "committed it; a second --rw mount of feature, and a second --revisions --rw mount, "
+       "are refused at mount")
 
     # --- unmount commits what is pending
     e.unmount()
+    # Write access is checked at mount: a token that may only read me/m.
+    p = e.hubfs("mount", "me/m", e.mnt, "--revisions", "--rw", check=False,
+                env=dict(e.env, HF_TOKEN=READER))
+    if p.returncode == 0:
+        e.unmount()
+        fail("--revisions --rw with a token that may not write was accepted")
+    if "no write access" not in p.stderr:
+        fail("--revisions --rw without write access: %s" % p.stderr)
+    ok("--revisions --rw with a read-only token is refused at mount: " + p.stderr.strip())
     mount_revisions(e, "--commit-delay", "60")
     write(os.path.join(m, "main", "d.txt"), b"at unmount\n")
     e.unmount()
