@@ -385,11 +385,43 @@ class ChunkCache::Impl {
         if (!op.value) continue;
         queue_bytes_ -= std::min<uint64_t>(queue_bytes_, op.value->size());
         auto it = pending_.find(op.key);
-        if (it != pending_.end() && it->second == op.value) pending_.erase(it);
+        if (it == pending_.end() || it->second != op.value) continue;
+        const bool chunk = !op.key.empty() && static_cast<uint8_t>(op.key[0]) ==
+                                                  static_cast<uint8_t>(CacheKind::kChunk);
+        if (res.ok() && chunk && op.value->size() <= options_.recent_max_bytes) {
+          // Kept for reads right after the put (RetireRecent drops the oldest).
+          recent_.emplace_back(op.key, op.value);
+          recent_bytes_ += op.value->size();
+        } else {
+          pending_.erase(it);
+        }
       }
+      RetireRecent(options_.recent_max_bytes);
     }
     space_cv_.notify_all();
   }
+
+  // Drops the oldest recently written values from memory until they hold at
+  // most `keep` bytes. REQUIRES: mu_.
+  void RetireRecent(uint64_t keep) {
+    while (recent_bytes_ > keep && !recent_.empty()) {
+      auto& [key, value] = recent_.front();
+      auto it = pending_.find(key);
+      // Unless queued again meanwhile (then the newer value stays).
+      if (it != pending_.end() && it->second == value) pending_.erase(it);
+      recent_bytes_ -= std::min<uint64_t>(recent_bytes_, value->size());
+      recent_.pop_front();
+    }
+  }
+
+ public:
+  // Forgets the recently written values (the store was cleared).
+  void ForgetRecent() {
+    std::lock_guard<std::mutex> lock(mu_);
+    RetireRecent(0);
+  }
+
+ private:
 
   const CacheOptions options_;
   Clock* const clock_;
@@ -403,6 +435,11 @@ class ChunkCache::Impl {
   // Encoded values queued but not yet committed, so reads see them.
   std::unordered_map<std::string, std::shared_ptr<const std::vector<uint8_t>>>
       pending_;                            // GUARDED_BY(mu_)
+  // Committed chunk values kept in pending_ for reads right after their
+  // put, oldest first (CacheOptions::recent_max_bytes).
+  std::deque<std::pair<std::string, std::shared_ptr<const std::vector<uint8_t>>>>
+      recent_;                             // GUARDED_BY(mu_)
+  uint64_t recent_bytes_ = 0;              // GUARDED_BY(mu_)
   std::vector<Hit> touches_;               // GUARDED_BY(mu_), read hits in order
   Clock::TimePoint last_touch_flush_;      // GUARDED_BY(mu_)
   Clock::TimePoint last_write_;            // GUARDED_BY(mu_), last commit or maintenance step
@@ -577,6 +614,7 @@ Result<uint64_t> ChunkCache::Prune(uint64_t target_bytes) {
 }
 
 Status ChunkCache::Clear() {
+  impl_->ForgetRecent();
   return impl_->RunOnWriter<Status>([this] { return impl_->store().Clear(); });
 }
 

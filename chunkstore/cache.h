@@ -97,6 +97,11 @@ struct CacheOptions {
   // Writer queue bounds; Put* blocks while either is reached.
   size_t queue_max_entries = 256;
   uint64_t queue_max_bytes = 64ull << 20;
+  // Chunk values written lately stay in memory after their commit, up to
+  // this many bytes (oldest dropped first), so that reads right after a
+  // put (a demand read of what read-ahead just fetched) do not read the
+  // store back. 0 = none (a value leaves memory at its commit).
+  uint64_t recent_max_bytes = 0;
   // Recency of read hits is recorded at least this often (by `clock`), or
   // when touch_batch hits have accumulated, or on Flush().
   Clock::Duration touch_flush_interval = std::chrono::seconds(5);

@@ -11,12 +11,15 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <shared_mutex>
 #include <utility>
 
 #include "chunkstore/cache_format.h"
+#include "chunkstore/cache_packs.h"
 #include "common/file_env.h"
+#include "common/little_endian.h"
 #include "common/log.h"
 
 namespace hubfs::chunkstore::cache_internal {
@@ -25,7 +28,9 @@ namespace {
 // Version of the database layout (the set of sub-databases and their
 // encodings). A store with another version is wiped at open.
 // 2: entry values of format 2 (CRC-32C lanes; see cache_format.h).
-constexpr uint32_t kStoreVersion = 2;
+// 3: values of kPackMinValue bytes or more live in pack files; `data` holds
+//    a pointer to them, `packs` the live bytes of each pack.
+constexpr uint32_t kStoreVersion = 3;
 
 constexpr char kMetaVersion[] = "version";
 constexpr char kMetaBytes[] = "bytes";
@@ -52,6 +57,46 @@ constexpr const char* kStoreFiles[] = {"/data.mdb", "/lock.mdb"};
 
 // An open file whose destruction closes it and so drops its flock.
 using FilePtr = std::unique_ptr<File>;
+
+// A `data` value that points into a pack file (docs/CACHE_FORMAT.md):
+//   0 u8 0xFF (never a format version) | 1 u8 1 | 2 u16 0 | 4 u32 length
+//   8 u64 pack id | 16 u64 offset | 24 the value's 24-byte header
+// all little-endian. The header copy lets an identical re-put be recognised
+// without reading the pack.
+constexpr uint8_t kPointerTag = 0xFF;
+constexpr size_t kPointerSize = 24 + cache_format::kHeaderSize;
+
+std::vector<uint8_t> EncodePointer(const PackLocation& loc, std::span<const uint8_t> value) {
+  std::vector<uint8_t> p(kPointerSize, 0);
+  p[0] = kPointerTag;
+  p[1] = 1;
+  StoreLe32(p.data() + 4, loc.length);
+  StoreLe64(p.data() + 8, loc.pack);
+  StoreLe64(p.data() + 16, loc.offset);
+  std::memcpy(p.data() + 24, value.data(), cache_format::kHeaderSize);
+  return p;
+}
+
+std::optional<PackLocation> DecodePointer(std::span<const uint8_t> v) {
+  if (v.size() != kPointerSize || v[0] != kPointerTag || v[1] != 1) return std::nullopt;
+  PackLocation loc;
+  loc.length = LoadLe32(v.data() + 4);
+  loc.pack = LoadLe64(v.data() + 8);
+  loc.offset = LoadLe64(v.data() + 16);
+  return loc;
+}
+
+// The stored value's header: the value's first bytes, or a pointer's copy.
+std::span<const uint8_t> StoredHeader(std::span<const uint8_t> v) {
+  if (DecodePointer(v)) return v.subspan(24, cache_format::kHeaderSize);
+  return v.subspan(0, std::min(v.size(), cache_format::kHeaderSize));
+}
+
+std::string PackKey(uint64_t id) {
+  std::string k(8, '\0');
+  for (int i = 0; i < 8; ++i) k[i] = static_cast<char>(id >> (56 - 8 * i));
+  return k;
+}
 
 // This boot's id, or "" when it cannot be read (then the store keeps
 // MDB_NOMETASYNC and uses no markers).
@@ -154,6 +199,7 @@ void MakePrivate(FileEnv* env, const std::string& dir) {
   restrict(dir + kMarkerDir, kPrivateDirMode);
   restrict(dir + kDirLock, kPrivateFileMode);
   for (const char* name : kStoreFiles) restrict(dir + name, kPrivateFileMode);
+  restrict(dir + "/packs", kPrivateDirMode);
 }
 
 Status LmdbError(std::string_view what, int rc) {
@@ -239,6 +285,10 @@ struct CacheStore::Impl {
   // lru: the protected segment; probation: the probationary FIFO (same key
   // form, value = the Unix second the entry entered).
   MDB_dbi data = 0, lru = 0, atime = 0, meta = 0, probation = 0;
+  // packs: u64 BE pack id -> u64 LE bytes of it that entries use (spans).
+  MDB_dbi packs_db = 0;
+  // Large values' files (cache_packs.h). Set by Open.
+  std::unique_ptr<PackFiles> packs;
   // Held shared by this process's transactions, exclusively while the map
   // is resized (LMDB requires no active transaction in the process then).
   std::shared_mutex resize_mu;
@@ -314,12 +364,74 @@ struct CacheStore::Impl {
     return mdb_put(txn, meta, &k, &v, 0);
   }
 
+  // Pack bookkeeping of one write transaction.
+  struct PackWork {
+    std::vector<PackLocation> punch;  // deleted values' ranges, punched after the commit
+    bool emptied = false;             // some pack's live bytes reached 0
+  };
+
+  // Adds delta to a pack's live bytes; its record goes at 0. An LMDB code.
+  int AddLive(MDB_txn* txn, uint64_t id, int64_t delta, PackWork* w) {
+    const std::string pk = PackKey(id);
+    MDB_val k = Val(pk), v;
+    int rc = mdb_get(txn, packs_db, &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    const uint64_t live = rc == 0 ? ParseU64Le(View(v)) : 0;
+    const uint64_t next = delta >= 0 ? live + static_cast<uint64_t>(delta)
+                                     : live - std::min(live, static_cast<uint64_t>(-delta));
+    if (next == 0) {
+      w->emptied = true;
+      rc = mdb_del(txn, packs_db, &k, nullptr);
+      return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    const std::string nv = U64Le(next);
+    MDB_val n = Val(nv);
+    return mdb_put(txn, packs_db, &k, &n, 0);
+  }
+
+  // Before an entry's data record goes: a value in a pack is uncharged from
+  // it and its range punched after the commit. An LMDB code.
+  int ReleaseValue(MDB_txn* txn, std::string_view key, PackWork* w) {
+    MDB_val k = Val(key), v;
+    int rc = mdb_get(txn, data, &k, &v);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc != 0) return rc;
+    const auto loc = DecodePointer(Bytes(v));
+    if (!loc) return 0;
+    w->punch.push_back(*loc);
+    return AddLive(txn, loc->pack, -static_cast<int64_t>(PackSpan(loc->length)), w);
+  }
+
+  // After a commit: holes for the deleted values, and packs no entry uses
+  // any more deleted (when no process holds them).
+  void FinishPacks(const PackWork& w) {
+    for (const auto& loc : w.punch) packs->Punch(loc);
+    if (w.emptied) SweepPacks();
+  }
+
+  // Deletes the pack files no entry uses and no process holds.
+  void SweepPacks() {
+    std::shared_lock lock(resize_mu);
+    Txn txn;
+    if (Begin(MDB_RDONLY, txn) != 0) return;
+    const size_t n = packs->Sweep([&](uint64_t id) {
+      const std::string pk = PackKey(id);
+      MDB_val k = Val(pk), v;
+      return mdb_get(txn.get(), packs_db, &k, &v) != MDB_NOTFOUND;
+    });
+    if (n > 0) {
+      HUBFS_LOG(kDebug) << "cache: deleted " << n << " unused pack file(s)";
+    }
+  }
+
   // Deletes an entry's records (data, atime, and its place in either
   // segment); *was_probation tells which segment held it. Returns an LMDB code.
   int DeleteEntry(MDB_txn* txn, std::string_view key, const AccessRecord& rec,
-                  bool* was_probation) {
+                  bool* was_probation, PackWork* w) {
     MDB_val k = Val(key);
-    int rc = mdb_del(txn, data, &k, nullptr);
+    int rc = ReleaseValue(txn, key, w);
+    if (rc != 0) return rc;
+    rc = mdb_del(txn, data, &k, nullptr);
     if (rc != 0 && rc != MDB_NOTFOUND) return rc;
     rc = mdb_del(txn, atime, &k, nullptr);
     if (rc != 0 && rc != MDB_NOTFOUND) return rc;
@@ -403,11 +515,28 @@ struct CacheStore::Impl {
   // Evicts the first entry of `segment` (lru or probation). MDB_NOTFOUND
   // when the segment is empty.
   int EvictFirst(MDB_txn* txn, MDB_dbi segment, uint64_t* bytes, uint64_t* count,
-                 uint64_t* pbytes, ApplyResult* r);
+                 uint64_t* pbytes, ApplyResult* r, PackWork* w);
+  // Reads the value a `data` record stands for: itself, or the pack range
+  // it points at (into *buf). nullopt when the pack range is unreadable or
+  // gone (a miss). *err: an I/O failure worth reporting.
+  std::optional<std::span<const uint8_t>> Resolve(std::span<const uint8_t> stored,
+                                                  std::vector<uint8_t>* buf, Status* err);
 };
 
+std::optional<std::span<const uint8_t>> CacheStore::Impl::Resolve(
+    std::span<const uint8_t> stored, std::vector<uint8_t>* buf, Status* err) {
+  const auto loc = DecodePointer(stored);
+  if (!loc) return stored;
+  const Status st = packs->Read(*loc, buf);
+  if (!st.ok()) {
+    if (st.code() != ErrorCode::kNotFound) *err = st;
+    return std::nullopt;
+  }
+  return std::span<const uint8_t>(*buf);
+}
+
 int CacheStore::Impl::EvictFirst(MDB_txn* t, MDB_dbi segment, uint64_t* bytes, uint64_t* count,
-                                 uint64_t* pbytes, ApplyResult* r) {
+                                 uint64_t* pbytes, ApplyResult* r, PackWork* w) {
   MDB_cursor* cur = nullptr;
   int rc = mdb_cursor_open(t, segment, &cur);
   if (rc != 0) return rc;
@@ -417,6 +546,7 @@ int CacheStore::Impl::EvictFirst(MDB_txn* t, MDB_dbi segment, uint64_t* bytes, u
     const std::string key(View(lk).substr(8));
     auto rec = GetAccess(t, key, &rc);
     if (rc == 0) rc = mdb_cursor_del(cur, 0);
+    if (rc == 0) rc = ReleaseValue(t, key, w);
     MDB_val k = Val(key);
     if (rc == 0) rc = mdb_del(t, data, &k, nullptr);
     if (rc == 0 || rc == MDB_NOTFOUND) rc = mdb_del(t, atime, &k, nullptr);
@@ -455,6 +585,44 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
   uint64_t& tick = counters[2];
   uint64_t& pbytes = counters[3];
   ApplyResult r;
+  PackWork work;
+  // Same header (hence same checksum, length and codec): same content.
+  auto same_content = [&](const WriteOp& op, MDB_val* cur) -> int {
+    MDB_val k = Val(op.key);
+    const int grc = mdb_get(t, data, &k, cur);
+    if (grc != 0) return grc;
+    const auto header = StoredHeader(Bytes(*cur));
+    const auto& value = *op.value;
+    const bool same = header.size() == cache_format::kHeaderSize &&
+                      value.size() >= cache_format::kHeaderSize &&
+                      std::memcmp(header.data(), value.data(), cache_format::kHeaderSize) == 0;
+    return same ? 0 : MDB_NOTFOUND;
+  };
+  // Large new values go to this process's pack first, in one write, while
+  // this transaction holds LMDB's write lock; their pointers commit below.
+  std::vector<size_t> packed_ops;
+  std::vector<std::span<const uint8_t>> packed_values;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const WriteOp& op = ops[i];
+    if (op.type != WriteOp::kPut || op.value->size() < kPackMinValue) continue;
+    MDB_val cur;
+    rc = same_content(op, &cur);
+    if (rc == 0) continue;
+    if (rc != MDB_NOTFOUND) return rc;
+    packed_ops.push_back(i);
+    packed_values.emplace_back(*op.value);
+  }
+  std::vector<PackLocation> locations;
+  if (!packed_values.empty()) {
+    auto appended = packs->Append(packed_values);
+    if (!appended.ok()) {
+      HUBFS_LOG(kDebug) << "cache: " << appended.status();
+      return appended.status().code() == ErrorCode::kResourceExhausted ? ENOSPC : EIO;
+    }
+    locations = std::move(*appended);
+    if (!nosync && options.durable && !packs->Sync().ok()) return EIO;
+  }
+  size_t next_packed = 0;
   // A hit (or an identical re-put) of an entry: a protected one becomes the
   // most recent; a probationary one is promoted only when the hit comes
   // promote_after_seconds after it entered (hits sooner are the same scan).
@@ -471,7 +639,8 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
     }
     return Stamp(t, key, old, ++tick, old.charged);
   };
-  for (const WriteOp& op : ops) {
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const WriteOp& op = ops[i];
     auto old = GetAccess(t, op.key, &rc);
     if (rc != 0) return rc;
     MDB_val k = Val(op.key), cur;
@@ -479,24 +648,35 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
       case WriteOp::kPut: {
         const auto& value = *op.value;
         const uint64_t charged = op.key.size() + value.size();
+        const bool packed = next_packed < packed_ops.size() && packed_ops[next_packed] == i;
         if (old) {
-          rc = mdb_get(t, data, &k, &cur);
+          rc = same_content(op, &cur);
           if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-          // Same header (hence same checksum, length and codec): same content.
-          if (rc == 0 && cur.mv_size == value.size() &&
-              std::memcmp(cur.mv_data, value.data(), cache_format::kHeaderSize) == 0) {
+          if (rc == 0 && !packed) {
             rc = hit(op.key, *old, policy.now_seconds);
             if (rc != 0) return rc;
             break;
           }
           bool was_probation = false;
-          rc = DeleteEntry(t, op.key, *old, &was_probation);
+          rc = DeleteEntry(t, op.key, *old, &was_probation, &work);
           if (rc != 0) return rc;
           if (was_probation) pbytes -= std::min(pbytes, old->charged);
           bytes -= std::min(bytes, old->charged);
           count -= std::min<uint64_t>(count, 1);
+        } else if (!packed) {
+          // A record without an access record (never left by Apply): replace it.
+          rc = ReleaseValue(t, op.key, &work);
+          if (rc != 0) return rc;
         }
+        std::vector<uint8_t> pointer;
         MDB_val v = Val(std::span<const uint8_t>(value));
+        if (packed) {
+          const PackLocation& loc = locations[next_packed++];
+          pointer = EncodePointer(loc, value);
+          v = Val(std::span<const uint8_t>(pointer));
+          rc = AddLive(t, loc.pack, static_cast<int64_t>(PackSpan(loc.length)), &work);
+          if (rc != 0) return rc;
+        }
         rc = mdb_put(t, data, &k, &v, 0);
         if (rc != 0) return rc;
         const bool chunk = !op.key.empty() &&
@@ -523,10 +703,14 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
         rc = mdb_get(t, data, &k, &cur);
         if (rc == MDB_NOTFOUND) break;
         if (rc != 0) return rc;
-        if (cache_format::VerifyValue(op.key, Bytes(cur)).ok()) break;  // replaced meanwhile
+        std::vector<uint8_t> buf;
+        Status err;
+        const auto value = Resolve(Bytes(cur), &buf, &err);
+        if (!err.ok()) return EIO;  // cannot tell: keep it
+        if (value && cache_format::VerifyValue(op.key, *value).ok()) break;  // replaced meanwhile
         const uint64_t charged = old ? old->charged : op.key.size() + cur.mv_size;
         bool was_probation = false;
-        rc = DeleteEntry(t, op.key, old.value_or(AccessRecord{}), &was_probation);
+        rc = DeleteEntry(t, op.key, old.value_or(AccessRecord{}), &was_probation, &work);
         if (rc != 0) return rc;
         if (was_probation) pbytes -= std::min(pbytes, charged);
         bytes -= std::min(bytes, charged);
@@ -541,9 +725,9 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
   // its share, then the least recently used protected entries.
   while (bytes > policy.max_bytes) {
     const bool probation_first = pbytes > policy.probation_bytes;
-    rc = EvictFirst(t, probation_first ? probation : lru, &bytes, &count, &pbytes, &r);
+    rc = EvictFirst(t, probation_first ? probation : lru, &bytes, &count, &pbytes, &r, &work);
     if (rc == MDB_NOTFOUND) {
-      rc = EvictFirst(t, probation_first ? lru : probation, &bytes, &count, &pbytes, &r);
+      rc = EvictFirst(t, probation_first ? lru : probation, &bytes, &count, &pbytes, &r, &work);
     }
     if (rc == MDB_NOTFOUND) {
       bytes = 0;  // nothing left to evict: the counters had drifted
@@ -561,6 +745,9 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
   }
   rc = txn.Commit();
   if (rc == 0) {
+    packs->Commit();
+    lock.unlock();
+    FinishPacks(work);
     res->puts += r.puts;
     res->evictions += r.evictions;
     res->dropped += r.dropped;
@@ -627,7 +814,10 @@ Status CacheStore::Impl::SyncAndRemoveMarkers() {
       if (locked.ok() && *locked) dead.emplace_back(path, std::move(*file));
     }
   }
-  // The whole file: this process's pages and every other process's.
+  // The packs this process wrote (their data is on the device already when
+  // written with O_DIRECT; this makes their extents durable), then the
+  // whole store file: this process's pages and every other process's.
+  HUBFS_RETURN_IF_ERROR(packs->Sync());
   const int rc = mdb_env_sync(env, 1);
   if (rc != 0) return LmdbError("sync", rc);
   HUBFS_ASSIGN_OR_RETURN(FilePtr lock, LockDir(files, options.dir));
@@ -676,7 +866,14 @@ Result<std::unique_ptr<CacheStore>> CacheStore::OpenStore(const StoreOptions& op
   impl->nosync = !options.durable && !impl->boot_id.empty();
   int rc = mdb_env_create(&impl->env);
   if (rc != 0) return LmdbError("env create", rc);
-  mdb_env_set_maxdbs(impl->env, 5);
+  mdb_env_set_maxdbs(impl->env, 6);
+  {
+    const std::string dir = options.dir;
+    impl->packs = std::make_unique<PackFiles>(dir, [files, dir]() -> Result<std::shared_ptr<void>> {
+      HUBFS_ASSIGN_OR_RETURN(FilePtr lock, LockDir(files, dir));
+      return std::shared_ptr<void>(std::move(lock));
+    });
+  }
   mdb_env_set_maxreaders(impl->env, 1024);
   rc = mdb_env_set_mapsize(impl->env, options.initial_map_bytes);
   if (rc != 0) return LmdbError("set map size", rc);
@@ -718,7 +915,7 @@ Result<std::unique_ptr<CacheStore>> CacheStore::OpenStore(const StoreOptions& op
 
   const std::pair<const char*, MDB_dbi*> dbs[] = {
       {"data", &impl->data},   {"lru", &impl->lru},   {"atime", &impl->atime},
-      {"meta", &impl->meta},   {"probation", &impl->probation}};
+      {"meta", &impl->meta},   {"probation", &impl->probation}, {"packs", &impl->packs_db}};
   auto begin = [&](unsigned txn_flags, Txn& txn) {
     int brc = mdb_txn_begin(impl->env, nullptr, txn_flags, txn.out());
     if (brc == MDB_MAP_RESIZED) {
@@ -751,6 +948,8 @@ Result<std::unique_ptr<CacheStore>> CacheStore::OpenStore(const StoreOptions& op
     if (ready) {
       rc = txn.Commit();
       if (rc != 0) return LmdbError("commit read", rc);
+      // Packs left by crashed processes or an older store, used by no entry.
+      impl->SweepPacks();
       return std::unique_ptr<CacheStore>(new CacheStore(std::move(impl)));
     }
   }
@@ -769,7 +968,8 @@ Result<std::unique_ptr<CacheStore>> CacheStore::OpenStore(const StoreOptions& op
       HUBFS_LOG(kWarning) << "cache: store version " << version << " in " << options.dir
                           << " is not " << kStoreVersion << "; clearing it";
     }
-    for (MDB_dbi dbi : {impl->data, impl->lru, impl->atime, impl->meta, impl->probation}) {
+    for (MDB_dbi dbi :
+         {impl->data, impl->lru, impl->atime, impl->meta, impl->probation, impl->packs_db}) {
       rc = mdb_drop(txn.get(), dbi, 0);
       if (rc != 0) return LmdbError("drop", rc);
     }
@@ -778,6 +978,7 @@ Result<std::unique_ptr<CacheStore>> CacheStore::OpenStore(const StoreOptions& op
   }
   rc = txn.Commit();
   if (rc != 0) return LmdbError("commit", rc);
+  impl->SweepPacks();
   return std::unique_ptr<CacheStore>(new CacheStore(std::move(impl)));
 }
 
@@ -787,7 +988,7 @@ Status CacheStore::Remove(const std::string& dir, FileEnv* env) {
     const Status st = env->Remove(dir + name);
     if (!st.ok() && st.code() != ErrorCode::kNotFound) return AsCacheError(st);
   }
-  return Status::Ok();
+  return AsCacheError(PackFiles::RemoveAll(dir));
 }
 
 Result<bool> CacheStore::Read(std::string_view key,
@@ -806,7 +1007,37 @@ Result<bool> CacheStore::Read(std::string_view key,
     rc = mdb_get(txn.get(), impl_->data, &k, &v);
     if (rc == MDB_NOTFOUND) return false;
     if (rc != 0) return LmdbError("get", rc);
-    fn(Bytes(v));
+    const auto loc = DecodePointer(Bytes(v));
+    if (!loc) {
+      fn(Bytes(v));
+      return true;
+    }
+    // In a pack: read it outside the transaction, then check that the entry
+    // still points there. The writer punches a range only after the commit
+    // that deleted its entry, so a range read while (or after) it was
+    // punched is caught by the second look and reported as a miss.
+    const std::vector<uint8_t> pointer(Bytes(v).begin(), Bytes(v).end());
+    txn.Abort();
+    lock.unlock();
+    thread_local std::vector<uint8_t> buf;
+    const Status st = impl_->packs->Read(*loc, &buf);
+    if (!st.ok()) {
+      if (st.code() == ErrorCode::kNotFound) return false;
+      return AsCacheError(st);
+    }
+    std::shared_lock again(impl_->resize_mu);
+    Txn check;
+    rc = impl_->Begin(MDB_RDONLY, check);
+    if (rc != 0) return LmdbError("begin read", rc);
+    rc = mdb_get(check.get(), impl_->data, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return LmdbError("get", rc);
+    if (v.mv_size != pointer.size() || std::memcmp(v.mv_data, pointer.data(), pointer.size()) != 0) {
+      return false;
+    }
+    check.Abort();
+    again.unlock();
+    fn(buf);
     return true;
   }
 }
@@ -838,7 +1069,13 @@ Result<std::optional<std::string>> CacheStore::ScanPage(std::string_view start, 
       }
       int arc = 0;
       const auto rec = impl_->GetAccess(txn.get(), View(k), &arc);
-      visit(View(k), Bytes(v), rec ? rec->tick : 0, rec ? rec->charged : k.mv_size + v.mv_size);
+      Status err;
+      std::vector<uint8_t> buf;
+      // A value whose pack range cannot be read is shown empty (it fails
+      // verification, as a damaged value does).
+      const auto value = impl_->Resolve(Bytes(v), &buf, &err);
+      visit(View(k), value.value_or(std::span<const uint8_t>()), rec ? rec->tick : 0,
+            rec ? rec->charged : k.mv_size + v.mv_size);
       ++n;
       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
@@ -927,7 +1164,7 @@ Status CacheStore::Clear() {
   Txn txn;
   int rc = impl_->Begin(0, txn);
   if (rc != 0) return LmdbError("begin", rc);
-  for (MDB_dbi dbi : {impl_->data, impl_->lru, impl_->atime, impl_->probation}) {
+  for (MDB_dbi dbi : {impl_->data, impl_->lru, impl_->atime, impl_->probation, impl_->packs_db}) {
     rc = mdb_drop(txn.get(), dbi, 0);
     if (rc != 0) return LmdbError("clear", rc);
   }
@@ -937,6 +1174,11 @@ Status CacheStore::Clear() {
   if (rc != 0) return LmdbError("clear meta", rc);
   rc = txn.Commit();
   if (rc != 0) return LmdbError("commit clear", rc);
+  lock.unlock();
+  // Every pack is unused now: this process's own too (the next put starts a
+  // new one); packs other processes still append to stay until they let go.
+  impl_->packs->Release();
+  impl_->SweepPacks();
   return Status::Ok();
 }
 

@@ -57,6 +57,9 @@ Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string
   }
   if (max_bytes) o.max_bytes = *max_bytes;
   o.durable = false;
+  // Read-ahead puts chunks moments before the demand reads want them: kept
+  // in memory for those, the store is not read back (docs/CACHE_FORMAT.md).
+  o.recent_max_bytes = std::min<uint64_t>(32ull << 20, o.max_bytes / 8);
   auto cache = chunkstore::ChunkCache::Open(o);
   if (!cache.ok()) return cache.status().WithContext("open cache " + o.dir);
   return cache;

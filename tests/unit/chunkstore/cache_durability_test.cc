@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -140,7 +142,10 @@ TEST(CacheDurabilityTest, MarkerOfAnotherBootWipesTheStoreAtOpen) {
     auto c = ChunkCache::Open(Options(tmp.path()));
     ASSERT_TRUE(c.ok()) << c.status();
     PutAndFlush(**c, 1, 10);
+    (*c)->PutChunk(XorbFor(1), 10, Bytes(1010, 65536));  // a pack file's value
+    ASSERT_TRUE((*c)->Flush().ok());
   }
+  ASSERT_FALSE(std::filesystem::is_empty(tmp.Sub("packs")));
   WriteFile(tmp.Sub("unsynced/") + kForeignMarker, "");
   std::mutex mu;
   std::vector<std::string> warnings;
@@ -154,6 +159,8 @@ TEST(CacheDurabilityTest, MarkerOfAnotherBootWipesTheStoreAtOpen) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ((*c)->Stats().entries, 0u);
   EXPECT_FALSE((*c)->GetChunk(XorbFor(1), 0)->has_value());
+  EXPECT_FALSE((*c)->GetChunk(XorbFor(1), 10)->has_value());
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.Sub("packs")));
   EXPECT_TRUE(Markers(tmp.path()).empty());
   bool warned = false;
   for (const auto& w : warnings) warned |= w.find("system restart") != std::string::npos;
@@ -284,7 +291,10 @@ TEST(CacheDurabilityTest, FirstOpenersAfterARestartWipeOnce) {
     auto c = ChunkCache::Open(Options(tmp.path()));
     ASSERT_TRUE(c.ok()) << c.status();
     PutAndFlush(**c, 1, 10);
+    (*c)->PutChunk(XorbFor(1), 10, Bytes(1010, 65536));  // a pack file's value
+    ASSERT_TRUE((*c)->Flush().ok());
   }
+  ASSERT_FALSE(std::filesystem::is_empty(tmp.Sub("packs")));
   WriteFile(tmp.Sub("unsynced/") + kForeignMarker, "");
   int start[2];
   ASSERT_EQ(::pipe(start), 0);

@@ -241,7 +241,8 @@ TEST(CacheProcessTest, MapGrownByAnotherProcessIsAdopted) {
     if (::read(go[0], &b, 1) != 1) ::_exit(2);
     auto c = ChunkCache::Open(small_map());
     if (!c.ok()) ::_exit(3);
-    for (uint32_t i = 0; i < 160; ++i) (*c)->PutChunk(XorbFor(300), i, Payload(300, i, 65536, 1));
+    // Small values: larger ones go to pack files, outside the map.
+    for (uint32_t i = 0; i < 1400; ++i) (*c)->PutChunk(XorbFor(300), i, Payload(300, i, 8000, 1));
     if (!(*c)->Flush().ok()) ::_exit(4);
     if ((*c)->Stats().map_bytes <= (1u << 20)) ::_exit(5);
     c->reset();
@@ -256,16 +257,16 @@ TEST(CacheProcessTest, MapGrownByAnotherProcessIsAdopted) {
   ASSERT_EQ(::write(go[1], "g", 1), 1);
   ::close(go[1]);
   ASSERT_EQ(ExitCode(pid), 0);
-  for (uint32_t i = 0; i < 160; ++i) {
+  for (uint32_t i = 0; i < 1400; ++i) {
     auto got = (*c)->GetChunk(XorbFor(300), i);
     ASSERT_TRUE(got.ok()) << got.status();
     ASSERT_TRUE(got->has_value()) << i;
-    ASSERT_EQ(**got, Payload(300, i, 65536, 1));
+    ASSERT_EQ(**got, Payload(300, i, 8000, 1));
   }
   EXPECT_GT((*c)->Stats().map_bytes, map_before);
   (*c)->PutChunk(XorbFor(301), 1, Payload(301, 1, 65536, 1));
   ASSERT_TRUE((*c)->Flush().ok());
-  EXPECT_EQ((*c)->Stats().entries, 162u);
+  EXPECT_EQ((*c)->Stats().entries, 1402u);
 }
 
 // Raw LMDB access for the stale-reader test, only ever in a child process
@@ -329,9 +330,10 @@ TEST(CacheProcessTest, StaleReaderSlotOfAKilledProcessIsCleared) {
   ASSERT_EQ(ExitCode(probe), 1) << "the killed reader's slot should be left behind";
 
   // Churn 6x the limit: only bounded if the pinned snapshot was released.
-  for (uint32_t i = 0; i < 6 * 128; ++i) {
-    (*c)->PutChunk(XorbFor(2), i, Payload(2, i, 65536, 1));
-    if (i % 32 == 31) {
+  // Values below the pack threshold, so that they churn the LMDB file.
+  for (uint32_t i = 0; i < 6 * 128 * 8; ++i) {
+    (*c)->PutChunk(XorbFor(2), i, Payload(2, i, 8000, 1));
+    if (i % 256 == 255) {
       ASSERT_TRUE((*c)->Flush().ok());
     }
   }

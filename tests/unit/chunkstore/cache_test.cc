@@ -12,7 +12,7 @@ namespace {
 
 using cache_testing::Bytes;
 using cache_testing::FileSize;
-using cache_testing::FlipInFile;
+using cache_testing::FlipInStore;
 using cache_testing::TempDir;
 using cache_testing::XorbFor;
 
@@ -254,7 +254,7 @@ TEST(CacheTest, CorruptEntryIsDroppedReportedAsMissAndRefetchable) {
     c->PutChunk(XorbFor(11), 1, Bytes(12, 65536));
   }
   // Flip one byte inside the stored chunk, as a bad disk would.
-  ASSERT_EQ(FlipInFile(tmp.Sub("data.mdb"), std::vector<uint8_t>(chunk.begin(), chunk.begin() + 64),
+  ASSERT_EQ(FlipInStore(tmp.path(), std::vector<uint8_t>(chunk.begin(), chunk.begin() + 64),
                        40000),
             1);
   auto c = MustOpen(SmallOptions(tmp.path()));
@@ -279,7 +279,7 @@ TEST(CacheTest, CorruptHeaderIsDetected) {
   }
   // The header sits just before the payload: flip its length field.
   std::vector<uint8_t> head(chunk.begin(), chunk.begin() + 64);
-  ASSERT_EQ(FlipInFile(tmp.Sub("data.mdb"), head, static_cast<size_t>(-20)), 1);
+  ASSERT_EQ(FlipInStore(tmp.path(), head, static_cast<size_t>(-20)), 1);
   auto c = MustOpen(SmallOptions(tmp.path()));
   EXPECT_FALSE(MustGetChunk(*c, XorbFor(21), 0).has_value());
   EXPECT_EQ(c->Stats().corrupt_drops, 1u);
@@ -297,7 +297,7 @@ TEST(CacheTest, VerifyDropsBadEntriesAndCountsThem) {
     c->PutListing("c", "d", std::vector<uint8_t>(1000, 'z'));
   }
   for (uint32_t i : {2u, 7u}) {
-    ASSERT_EQ(FlipInFile(tmp.Sub("data.mdb"),
+    ASSERT_EQ(FlipInStore(tmp.path(),
                          std::vector<uint8_t>(chunks[i].begin(), chunks[i].begin() + 64), 500),
               1);
   }
@@ -363,7 +363,8 @@ TEST(CacheTest, MapFullEvictsAndRetries) {
   o.max_map_bytes = 3 << 20;
   o.max_batch_bytes = 256 << 10;
   auto c = MustOpen(o);
-  for (uint32_t i = 0; i < 150; ++i) c->PutChunk(XorbFor(9), i, Bytes(i, 65536));
+  // Values below the pack threshold: larger ones live outside the map.
+  for (uint32_t i = 0; i < 1200; ++i) c->PutChunk(XorbFor(9), i, Bytes(i, 8000));
   EXPECT_TRUE(c->Flush().ok());
   const auto s = c->Stats();
   EXPECT_GT(s.map_full_retries, 0u);
@@ -371,8 +372,8 @@ TEST(CacheTest, MapFullEvictsAndRetries) {
   EXPECT_EQ(s.map_bytes, 3u << 20);  // grown to the bound first
   EXPECT_GT(s.evictions, 0u);
   EXPECT_LT(s.bytes, 3u << 20);
-  EXPECT_EQ(s.puts, 150u);
-  EXPECT_EQ(MustGetChunk(*c, XorbFor(9), 149), Bytes(149, 65536));
+  EXPECT_EQ(s.puts, 1200u);
+  EXPECT_EQ(MustGetChunk(*c, XorbFor(9), 1199), Bytes(1199, 8000));
   EXPECT_LE(FileSize(tmp.Sub("data.mdb")), 3u << 20);
 }
 

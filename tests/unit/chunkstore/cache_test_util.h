@@ -82,6 +82,29 @@ inline int FlipInFile(const std::string& path, const std::vector<uint8_t>& needl
   return changed;
 }
 
+// FlipInFile over the store's files: data.mdb, then its pack files (where
+// values of 16 KiB and more live). Returns the occurrences changed (0 or 1).
+inline int FlipInStore(const std::string& dir, const std::vector<uint8_t>& needle, size_t at) {
+  if (FlipInFile(dir + "/data.mdb", needle, at) == 1) return 1;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/packs", ec)) {
+    if (FlipInFile(e.path().string(), needle, at) == 1) return 1;
+  }
+  return 0;
+}
+
+// Disk space the store takes: data.mdb's length plus the blocks its pack
+// files hold (holes of evicted values do not count).
+inline uint64_t StoreDiskBytes(const std::string& dir) {
+  uint64_t total = FileSize(dir + "/data.mdb");
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/packs", ec)) {
+    struct stat st;
+    if (::stat(e.path().c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
 }  // namespace hubfs::chunkstore::cache_testing
 
 #endif  // HUBFS_TESTS_UNIT_CHUNKSTORE_CACHE_TEST_UTIL_H_

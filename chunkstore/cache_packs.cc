@@ -1,0 +1,349 @@
+#include "chunkstore/cache_packs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <utility>
+
+#include "common/log.h"
+
+namespace hubfs::chunkstore::cache_internal {
+namespace {
+
+constexpr char kPackDir[] = "/packs";
+constexpr char kPackSuffix[] = ".pack";
+// Read descriptors kept open at most (packs are up to 1 GiB each, so a
+// 10 GiB cache has about a dozen).
+constexpr size_t kMaxReaders = 64;
+
+std::string PackName(uint64_t id) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%016llx%s", static_cast<unsigned long long>(id), kPackSuffix);
+  return name;
+}
+
+// The id of a pack file's name, or 0 when it is not one.
+uint64_t ParsePackName(const char* name) {
+  const size_t n = std::strlen(name);
+  if (n != 16 + sizeof(kPackSuffix) - 1 || std::strcmp(name + 16, kPackSuffix) != 0) return 0;
+  uint64_t id = 0;
+  for (int i = 0; i < 16; ++i) {
+    const char c = name[i];
+    int d = 0;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else {
+      return 0;
+    }
+    id = id << 4 | static_cast<uint64_t>(d);
+  }
+  return id;
+}
+
+Status ErrnoError(const std::string& what, int err) {
+  const std::string msg = what + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return ResourceExhaustedError(msg);
+  return IoError(msg);
+}
+
+// pwrite of all of data at offset, retrying short writes and EINTR.
+int PWriteAll(int fd, const uint8_t* data, size_t len, uint64_t offset) {
+  while (len > 0) {
+    const ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    data += n;
+    len -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return 0;
+}
+
+}  // namespace
+
+struct PackFiles::Open {
+  int fd = -1;
+  bool direct = false;  // opened O_DIRECT (reads must be aligned)
+  ~Open() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+PackFiles::PackFiles(std::string dir, DirLock lock_dir)
+    : dir_(std::move(dir)), lock_dir_(std::move(lock_dir)) {}
+
+PackFiles::~PackFiles() {
+  Release();
+  std::free(buf_);
+}
+
+uint64_t PackFiles::current() const { return cur_id_; }
+
+uint64_t PackFiles::Release() {
+  const uint64_t id = cur_id_;
+  if (cur_fd_ >= 0) ::close(cur_fd_);  // drops the flock
+  cur_fd_ = -1;
+  cur_id_ = 0;
+  cur_end_ = pending_end_ = 0;
+  return id;
+}
+
+Status PackFiles::StartPack() {
+  const std::string pdir = dir_ + kPackDir;
+  if (::mkdir(pdir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoError("create " + pdir, errno);
+  }
+  // Under the dir lock: a sweep (which takes it too) never sees the new
+  // file before its flock is held.
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<void> guard, lock_dir_());
+  std::random_device rd;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const uint64_t id = (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;  // never 0
+    const std::string path = pdir + "/" + PackName(id);
+    bool direct = true;
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0600);
+    if (fd < 0 && errno == EINVAL) {
+      // The file system does not do O_DIRECT (tmpfs): buffered writes.
+      direct = false;
+      fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      return ErrnoError("create " + path, errno);
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      return ErrnoError("lock " + path, err);
+    }
+    cur_fd_ = fd;
+    cur_direct_ = direct;
+    cur_id_ = id;
+    cur_end_ = pending_end_ = 0;
+    return Status::Ok();
+  }
+  return IoError("create a pack file in " + pdir + ": names taken");
+}
+
+Result<std::vector<PackLocation>> PackFiles::Append(
+    std::span<const std::span<const uint8_t>> values) {
+  std::vector<PackLocation> out;
+  if (values.empty()) return out;
+  pending_end_ = cur_end_;
+  if (cur_fd_ < 0 || cur_end_ >= kPackMaxBytes) {
+    Release();
+    HUBFS_RETURN_IF_ERROR(StartPack());
+  }
+  uint64_t total = 0;
+  for (const auto& v : values) total += PackSpan(v.size());
+  if (total > buf_cap_) {
+    std::free(buf_);
+    buf_ = nullptr;
+    buf_cap_ = 0;
+    void* p = nullptr;
+    if (posix_memalign(&p, kPackAlign, total) != 0) {
+      return ResourceExhaustedError("pack write buffer of " + std::to_string(total) + " bytes");
+    }
+    buf_ = static_cast<uint8_t*>(p);
+    buf_cap_ = total;
+  }
+  uint64_t at = 0;
+  out.reserve(values.size());
+  for (const auto& v : values) {
+    std::memcpy(buf_ + at, v.data(), v.size());
+    const uint64_t span = PackSpan(v.size());
+    // The padding is zeros (deterministic files; nothing reads it).
+    std::memset(buf_ + at + v.size(), 0, span - v.size());
+    out.push_back(PackLocation{cur_id_, cur_end_ + at, static_cast<uint32_t>(v.size())});
+    at += span;
+  }
+  const int err = PWriteAll(cur_fd_, buf_, total, cur_end_);
+  if (err != 0) {
+    return ErrnoError("write pack " + PackName(cur_id_), err);
+  }
+  unsynced_.insert(cur_id_);
+  pending_end_ = cur_end_ + total;
+  return out;
+}
+
+void PackFiles::Commit() { cur_end_ = pending_end_; }
+
+Result<std::shared_ptr<PackFiles::Open>> PackFiles::OpenForRead(uint64_t id) {
+  {
+    MutexLock lock(&read_mu_);
+    auto it = readers_.find(id);
+    if (it != readers_.end()) return it->second;
+  }
+  const std::string path = dir_ + kPackDir + "/" + PackName(id);
+  bool direct = true;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+  if (fd < 0 && errno == EINVAL) {
+    direct = false;  // tmpfs and the like
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) {
+    if (errno == ENOENT) return NotFoundError("pack " + PackName(id) + " is gone");
+    return ErrnoError("open " + path, errno);
+  }
+  auto open = std::make_shared<Open>();
+  open->fd = fd;
+  open->direct = direct;
+  MutexLock lock(&read_mu_);
+  if (readers_.size() >= kMaxReaders) readers_.erase(readers_.begin());
+  auto [it, inserted] = readers_.emplace(id, open);
+  return it->second;
+}
+
+Status PackFiles::Read(const PackLocation& loc, std::vector<uint8_t>* out) {
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<Open> open, OpenForRead(loc.pack));
+  // O_DIRECT: the caller's copy is what is used, and the mount's page cache
+  // keeps the file's bytes, so pack pages in the page cache would only hold
+  // them a second time. Values start on kPackAlign boundaries and their
+  // spans are whole blocks, so the read is aligned as O_DIRECT needs.
+  const uint64_t span = PackSpan(loc.length);
+  uint8_t* dst = nullptr;
+  struct Aligned {
+    uint8_t* p = nullptr;
+    size_t cap = 0;
+    ~Aligned() { std::free(p); }
+  };
+  thread_local Aligned aligned;
+  if (open->direct) {
+    if (aligned.cap < span) {
+      std::free(aligned.p);
+      aligned.p = nullptr;
+      aligned.cap = 0;
+      void* p = nullptr;
+      if (posix_memalign(&p, kPackAlign, span) != 0) {
+        return ResourceExhaustedError("pack read buffer of " + std::to_string(span) + " bytes");
+      }
+      aligned.p = static_cast<uint8_t*>(p);
+      aligned.cap = span;
+    }
+    dst = aligned.p;
+  } else {
+    out->resize(loc.length);
+    dst = out->data();
+  }
+  const size_t want = open->direct ? span : loc.length;
+  size_t got = 0;
+  while (got < want) {
+    const ssize_t n =
+        ::pread(open->fd, dst + got, want - got, static_cast<off_t>(loc.offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("read pack " + PackName(loc.pack), errno);
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  // A pack cut short (its file truncated): what is there, which then fails
+  // verification (a miss).
+  const size_t have = std::min<size_t>(got, loc.length);
+  if (open->direct) {
+    out->assign(dst, dst + have);
+  } else {
+    out->resize(have);
+  }
+  return Status::Ok();
+}
+
+void PackFiles::Punch(const PackLocation& loc) {
+  if (loc.pack == cur_id_ && cur_fd_ >= 0) {
+    (void)::fallocate(cur_fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      static_cast<off_t>(loc.offset), static_cast<off_t>(PackSpan(loc.length)));
+    return;
+  }
+  const std::string path = dir_ + kPackDir + "/" + PackName(loc.pack);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;  // gone already
+  (void)::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                    static_cast<off_t>(loc.offset), static_cast<off_t>(PackSpan(loc.length)));
+  ::close(fd);
+}
+
+Status PackFiles::Sync() {
+  Status result;
+  for (uint64_t id : unsynced_) {
+    int fd = -1;
+    bool own = false;
+    if (id == cur_id_ && cur_fd_ >= 0) {
+      fd = cur_fd_;
+    } else {
+      const std::string path = dir_ + kPackDir + "/" + PackName(id);
+      fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      own = true;
+      if (fd < 0) continue;  // deleted: nothing of it is used
+    }
+    if (::fdatasync(fd) != 0 && result.ok()) {
+      result = ErrnoError("sync pack " + PackName(id), errno);
+    }
+    if (own) ::close(fd);
+  }
+  if (result.ok()) unsynced_.clear();
+  return result;
+}
+
+size_t PackFiles::Sweep(const std::function<bool(uint64_t)>& live) {
+  const std::string pdir = dir_ + kPackDir;
+  auto guard = lock_dir_();
+  if (!guard.ok()) return 0;
+  DIR* d = ::opendir(pdir.c_str());
+  if (d == nullptr) return 0;
+  std::vector<uint64_t> ids;
+  while (struct dirent* e = ::readdir(d)) {
+    const uint64_t id = ParsePackName(e->d_name);
+    if (id != 0 && id != cur_id_) ids.push_back(id);
+  }
+  ::closedir(d);
+  size_t removed = 0;
+  for (uint64_t id : ids) {
+    if (live(id)) continue;
+    const std::string path = pdir + "/" + PackName(id);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    // Held: another process still appends to it.
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::unlink(path.c_str()) == 0) ++removed;
+    ::close(fd);
+    unsynced_.erase(id);
+    MutexLock lock(&read_mu_);
+    readers_.erase(id);
+  }
+  return removed;
+}
+
+Status PackFiles::RemoveAll(const std::string& dir) {
+  const std::string pdir = dir + kPackDir;
+  DIR* d = ::opendir(pdir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return Status::Ok();
+    return ErrnoError("list " + pdir, errno);
+  }
+  Status result;
+  while (struct dirent* e = ::readdir(d)) {
+    if (ParsePackName(e->d_name) == 0) continue;
+    const std::string path = pdir + "/" + e->d_name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT && result.ok()) {
+      result = ErrnoError("remove " + path, errno);
+    }
+  }
+  ::closedir(d);
+  return result;
+}
+
+}  // namespace hubfs::chunkstore::cache_internal

@@ -1,0 +1,123 @@
+// PackFiles: where the cache store keeps large values (chunks) out of the
+// LMDB map (internal to chunkstore; docs/CACHE_FORMAT.md, "Pack files").
+//
+// Writing chunk data through LMDB copied every byte into the page cache a
+// second time (the mount's pages hold the same bytes) and cost a third of a
+// cold read's CPU in the kernel's copy. Pack files are append-only files
+// `<dir>/packs/<16 hex>.pack` written with O_DIRECT from one aligned buffer
+// per batch (no page-cache copy; plain buffered writes where the file system
+// refuses O_DIRECT, e.g. tmpfs); LMDB keeps a small pointer per value. Each
+// value starts on a 4 KiB boundary, so an evicted value's whole range can be
+// given back with a punched hole.
+//
+// Each process appends only to its own current pack, which it holds with an
+// exclusive flock (created under the dir lock, so a sweep never takes a pack
+// between its creation and its lock). A pack no process holds and no entry
+// uses is deleted (Sweep).
+//
+// Thread-safety: Read may be called from any thread; Append, Punch, Sync,
+// Rotate and Sweep are the store's writer's (one thread at a time).
+#ifndef HUBFS_CHUNKSTORE_CACHE_PACKS_H_
+#define HUBFS_CHUNKSTORE_CACHE_PACKS_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/mutex.h"
+#include "common/status.h"
+#include "common/thread_annotations.h"
+
+namespace hubfs::chunkstore::cache_internal {
+
+// Values at least this long go to a pack; smaller ones stay in LMDB.
+inline constexpr size_t kPackMinValue = 16 * 1024;
+// Values start on multiples of this (O_DIRECT alignment, hole granularity).
+inline constexpr uint64_t kPackAlign = 4096;
+// A process starts a new pack once its current one passes this size.
+inline constexpr uint64_t kPackMaxBytes = 1ull << 30;
+
+inline uint64_t PackSpan(uint64_t len) { return (len + kPackAlign - 1) / kPackAlign * kPackAlign; }
+
+struct PackLocation {
+  uint64_t pack = 0;
+  uint64_t offset = 0;
+  uint32_t length = 0;
+};
+
+class PackFiles {
+ public:
+  // `dir`: the cache directory (packs live in dir/packs, created 0700).
+  // `lock_dir`: takes the cache dir's lock (open.lock) for as long as the
+  // returned guard lives; pack creation and the sweep run under it.
+  using DirLock = std::function<Result<std::shared_ptr<void>>()>;
+  PackFiles(std::string dir, DirLock lock_dir);
+  ~PackFiles();
+  PackFiles(const PackFiles&) = delete;
+  PackFiles& operator=(const PackFiles&) = delete;
+
+  // Writer only. Writes `values` one after another (each on a kPackAlign
+  // boundary) at the end of this process's current pack, starting a new one
+  // when there is none or it is full, and returns where each went. The data
+  // is on the file (O_DIRECT: on the device) when it returns; nothing points
+  // at it until the caller commits its pointers. A failed call leaves the
+  // pack's end where it was, so a retry overwrites the same range.
+  // kResourceExhausted for a full disk, kIo otherwise.
+  Result<std::vector<PackLocation>> Append(std::span<const std::span<const uint8_t>> values);
+  // Writer only. Marks the last Append's bytes as kept (its pointers were
+  // committed): the next Append goes after them.
+  void Commit();
+
+  // Reads `loc` into out (resized). kNotFound when the pack is gone; kIo.
+  Status Read(const PackLocation& loc, std::vector<uint8_t>* out);
+
+  // Writer only. Gives a deleted value's range back to the file system
+  // (a hole; ignored where holes are not supported).
+  void Punch(const PackLocation& loc);
+
+  // Writer only. fdatasync of every pack written since the last Sync.
+  Status Sync();
+
+  // Writer only. Deletes the packs in dir/packs that no process holds and
+  // for which `live(id)` is false (no entry uses them). Returns how many.
+  size_t Sweep(const std::function<bool(uint64_t)>& live);
+
+  // Writer only. Drops this process's hold on its current pack (the next
+  // Append starts a new one); its id, or 0 when there was none.
+  uint64_t Release();
+
+  // The pack this process appends to (0: none yet).
+  uint64_t current() const;
+
+  // Deletes every pack file under dir (Remove of a store no one has open).
+  static Status RemoveAll(const std::string& dir);
+
+ private:
+  struct Open;
+  Result<std::shared_ptr<Open>> OpenForRead(uint64_t id);
+  Status StartPack();
+
+  const std::string dir_;
+  const DirLock lock_dir_;
+  // The current pack (writer only).
+  int cur_fd_ = -1;
+  bool cur_direct_ = false;
+  uint64_t cur_id_ = 0;
+  uint64_t cur_end_ = 0;      // committed end
+  uint64_t pending_end_ = 0;  // end after the last Append, before Commit
+  std::set<uint64_t> unsynced_;  // packs written since the last Sync (writer only)
+  uint8_t* buf_ = nullptr;       // aligned write buffer
+  size_t buf_cap_ = 0;
+  // Descriptors for reading, by pack id (bounded).
+  Mutex read_mu_;
+  std::map<uint64_t, std::shared_ptr<Open>> readers_ GUARDED_BY(read_mu_);
+};
+
+}  // namespace hubfs::chunkstore::cache_internal
+
+#endif  // HUBFS_CHUNKSTORE_CACHE_PACKS_H_

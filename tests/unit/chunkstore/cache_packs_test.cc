@@ -1,0 +1,240 @@
+// Large values in pack files (docs/CACHE_FORMAT.md, "Pack files"): they
+// stay out of the LMDB file, evicted ones give their space back, unused
+// packs are deleted, and a value whose range was punched reads as a miss.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "chunkstore/cache.h"
+#include "tests/unit/chunkstore/cache_test_util.h"
+
+namespace hubfs::chunkstore {
+namespace {
+
+using cache_testing::Bytes;
+using cache_testing::FileSize;
+using cache_testing::FlipInStore;
+using cache_testing::StoreDiskBytes;
+using cache_testing::TempDir;
+using cache_testing::XorbFor;
+
+CacheOptions Options(const std::string& dir, uint64_t max_bytes) {
+  CacheOptions o;
+  o.dir = dir;
+  o.max_bytes = max_bytes;
+  o.durable = false;
+  return o;
+}
+
+std::vector<std::string> Packs(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/packs", ec)) {
+    out.push_back(e.path().string());
+  }
+  return out;
+}
+
+TEST(CachePacksTest, LargeValuesLiveInPacksSmallOnesInLmdb) {
+  TempDir tmp;
+  auto c = ChunkCache::Open(Options(tmp.path(), 256 << 20));
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (uint32_t i = 0; i < 64; ++i) (*c)->PutChunk(XorbFor(1), i, Bytes(i, 65536));
+  (*c)->PutChunk(XorbFor(2), 0, Bytes(99, 1000));
+  ASSERT_TRUE((*c)->Flush().ok());
+  // 4 MiB of chunks: in one pack, not in the map's file.
+  ASSERT_EQ(Packs(tmp.path()).size(), 1u);
+  EXPECT_GE(FileSize(Packs(tmp.path())[0]), 64u * 65536);
+  EXPECT_LT(FileSize(tmp.Sub("data.mdb")), 2u << 20);
+  for (uint32_t i = 0; i < 64; ++i) {
+    auto got = (*c)->GetChunk(XorbFor(1), i);
+    ASSERT_TRUE(got.ok() && got->has_value()) << i;
+    EXPECT_EQ(**got, Bytes(i, 65536));
+  }
+  auto small = (*c)->GetChunk(XorbFor(2), 0);
+  ASSERT_TRUE(small.ok() && small->has_value());
+  EXPECT_EQ(**small, Bytes(99, 1000));
+  // A reopened store reads them back; an identical re-put writes nothing new.
+  c->reset();
+  c = ChunkCache::Open(Options(tmp.path(), 256 << 20));
+  ASSERT_TRUE(c.ok());
+  const auto packs = Packs(tmp.path());
+  const uint64_t pack_bytes = FileSize(packs[0]);
+  for (uint32_t i = 0; i < 64; ++i) (*c)->PutChunk(XorbFor(1), i, Bytes(i, 65536));
+  ASSERT_TRUE((*c)->Flush().ok());
+  EXPECT_EQ(Packs(tmp.path()), packs);
+  EXPECT_EQ(FileSize(packs[0]), pack_bytes);
+  auto got = (*c)->GetChunk(XorbFor(1), 63);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, Bytes(63, 65536));
+}
+
+TEST(CachePacksTest, EvictedValuesGiveTheirSpaceBack) {
+  TempDir tmp;
+  constexpr uint64_t kLimit = 8 << 20;
+  auto c = ChunkCache::Open(Options(tmp.path(), kLimit));
+  ASSERT_TRUE(c.ok());
+  // 64 MiB through an 8 MiB cache.
+  for (uint32_t i = 0; i < 1024; ++i) {
+    (*c)->PutChunk(XorbFor(3), i, Bytes(i, 65536));
+    if (i % 64 == 63) {
+      ASSERT_TRUE((*c)->Flush().ok());
+    }
+  }
+  ASSERT_TRUE((*c)->Flush().ok());
+  EXPECT_LE((*c)->Stats().bytes, kLimit);
+  EXPECT_GT((*c)->Stats().evictions, 800u);
+  // Holes where the evicted values were: the pack holds about the limit.
+  EXPECT_LE(StoreDiskBytes(tmp.path()), kLimit + (4u << 20));
+  auto last = (*c)->GetChunk(XorbFor(3), 1023);
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ(**last, Bytes(1023, 65536));
+  auto first = (*c)->GetChunk(XorbFor(3), 0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->has_value());
+}
+
+TEST(CachePacksTest, ClearDeletesPacksAndWritesGoOn) {
+  TempDir tmp;
+  auto c = ChunkCache::Open(Options(tmp.path(), 64 << 20));
+  ASSERT_TRUE(c.ok());
+  for (uint32_t i = 0; i < 16; ++i) (*c)->PutChunk(XorbFor(4), i, Bytes(i, 65536));
+  ASSERT_TRUE((*c)->Flush().ok());
+  ASSERT_EQ(Packs(tmp.path()).size(), 1u);
+  ASSERT_TRUE((*c)->Clear().ok());
+  EXPECT_TRUE(Packs(tmp.path()).empty());
+  auto gone = (*c)->GetChunk(XorbFor(4), 3);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+  (*c)->PutChunk(XorbFor(4), 3, Bytes(3, 65536));
+  ASSERT_TRUE((*c)->Flush().ok());
+  auto back = (*c)->GetChunk(XorbFor(4), 3);
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_EQ(**back, Bytes(3, 65536));
+}
+
+// A process killed after writing its pack but before its pointers were
+// committed leaves a pack no entry uses: the next opener deletes it. Packs
+// whose entries are alive stay.
+TEST(CachePacksTest, UnusedPacksOfDeadProcessesAreDeletedAtOpen) {
+  TempDir tmp;
+  {
+    auto c = ChunkCache::Open(Options(tmp.path(), 64 << 20));
+    ASSERT_TRUE(c.ok());
+    (*c)->PutChunk(XorbFor(5), 0, Bytes(5, 65536));
+    ASSERT_TRUE((*c)->Flush().ok());
+  }
+  ASSERT_EQ(Packs(tmp.path()).size(), 1u);
+  const std::string orphan = tmp.Sub("packs/00000000000000ab.pack");
+  {
+    FILE* f = std::fopen(orphan.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const auto junk = Bytes(6, 8192);
+    ASSERT_EQ(std::fwrite(junk.data(), 1, junk.size(), f), junk.size());
+    std::fclose(f);
+  }
+  auto c = ChunkCache::Open(Options(tmp.path(), 64 << 20));
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(std::filesystem::exists(orphan));
+  ASSERT_EQ(Packs(tmp.path()).size(), 1u);
+  auto got = (*c)->GetChunk(XorbFor(5), 0);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, Bytes(5, 65536));
+}
+
+// Another process's current pack is held (flock) while it appends: an
+// opener's sweep leaves it although none of its entries is committed yet.
+TEST(CachePacksTest, AHeldPackIsNotDeleted) {
+  TempDir tmp;
+  auto a = ChunkCache::Open(Options(tmp.path(), 64 << 20));
+  ASSERT_TRUE(a.ok());
+  (*a)->PutChunk(XorbFor(7), 0, Bytes(7, 65536));
+  ASSERT_TRUE((*a)->Flush().ok());
+  ASSERT_TRUE((*a)->Clear().ok());  // no entry uses any pack now
+  (*a)->PutChunk(XorbFor(7), 1, Bytes(8, 65536));
+  ASSERT_TRUE((*a)->Flush().ok());
+  const auto held = Packs(tmp.path());
+  ASSERT_EQ(held.size(), 1u);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Another process opens the store (and sweeps) and clears it: every
+    // entry goes, but the pack the first process appends to stays.
+    auto b = ChunkCache::Open(Options(tmp.path(), 64 << 20));
+    if (!b.ok()) ::_exit(2);
+    if (!(*b)->Clear().ok()) ::_exit(3);
+    b->reset();
+    ::_exit(std::filesystem::exists(held[0]) ? 0 : 4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  // The first process goes on appending to its pack.
+  (*a)->PutChunk(XorbFor(7), 2, Bytes(9, 65536));
+  ASSERT_TRUE((*a)->Flush().ok());
+  auto got = (*a)->GetChunk(XorbFor(7), 2);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, Bytes(9, 65536));
+}
+
+// Bytes of a pack that no longer hold the value (a punched range, a file
+// cut short) are a miss with a corrupt drop, never wrong bytes.
+TEST(CachePacksTest, ATruncatedPackIsAMiss) {
+  TempDir tmp;
+  {
+    auto c = ChunkCache::Open(Options(tmp.path(), 64 << 20));
+    ASSERT_TRUE(c.ok());
+    for (uint32_t i = 0; i < 4; ++i) (*c)->PutChunk(XorbFor(8), i, Bytes(i, 65536));
+    ASSERT_TRUE((*c)->Flush().ok());
+  }
+  const auto packs = Packs(tmp.path());
+  ASSERT_EQ(packs.size(), 1u);
+  ASSERT_EQ(::truncate(packs[0].c_str(), 65536 * 2), 0);
+  auto c = ChunkCache::Open(Options(tmp.path(), 64 << 20));
+  ASSERT_TRUE(c.ok());
+  auto first = (*c)->GetChunk(XorbFor(8), 0);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ(**first, Bytes(0, 65536));
+  auto cut = (*c)->GetChunk(XorbFor(8), 3);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  EXPECT_FALSE(cut->has_value());
+  EXPECT_EQ((*c)->Stats().corrupt_drops, 1u);
+}
+
+// CacheOptions::recent_max_bytes: a chunk just written is read from memory,
+// not from the store, until newer ones push it out. Shown with a store
+// whose copy was damaged after the commit: memory serves the right bytes;
+// once the value left memory, the damaged copy is a detected miss.
+TEST(CachePacksTest, RecentlyWrittenChunksAreReadFromMemory) {
+  TempDir tmp;
+  CacheOptions o = Options(tmp.path(), 64 << 20);
+  o.recent_max_bytes = 1 << 20;
+  auto c = ChunkCache::Open(o);
+  ASSERT_TRUE(c.ok());
+  const auto first = Bytes(40, 65536);
+  (*c)->PutChunk(XorbFor(9), 0, first);
+  ASSERT_TRUE((*c)->Flush().ok());
+  ASSERT_EQ(FlipInStore(tmp.path(), std::vector<uint8_t>(first.begin(), first.begin() + 64), 900),
+            1);
+  auto got = (*c)->GetChunk(XorbFor(9), 0);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, first);
+  EXPECT_EQ((*c)->Stats().corrupt_drops, 0u);
+  // 2 MiB more: the first value leaves memory and is read from the store.
+  for (uint32_t i = 1; i <= 32; ++i) (*c)->PutChunk(XorbFor(9), i, Bytes(40 + i, 65536));
+  ASSERT_TRUE((*c)->Flush().ok());
+  got = (*c)->GetChunk(XorbFor(9), 0);
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
+  EXPECT_EQ((*c)->Stats().corrupt_drops, 1u);
+  auto last = (*c)->GetChunk(XorbFor(9), 32);
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ(**last, Bytes(72, 65536));
+}
+
+}  // namespace
+}  // namespace hubfs::chunkstore
