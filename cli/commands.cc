@@ -14,6 +14,7 @@ constexpr char kUsage[] =
     "  unmount MOUNTPOINT          unmount, forcing a lazy detach if needed\n"
     "  status [--cache-dir DIR]    list hubfs mounts, their daemons and cache use\n"
     "  prefetch [-j N] PATH...     warm a mount's cache for files and folders in it\n"
+    "  prefetch [-j N] SOURCE      warm the cache for a repo's files, without a mount\n"
     "  ls [-l] [-R] SOURCE[/dir]   list a repo directory\n"
     "  cat [--range S-E] SOURCE/path  write a file (or bytes [S, E)) to stdout\n"
     "  cache {ls,prune,clear,verify}  inspect or maintain the local chunk cache\n"

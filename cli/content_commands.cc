@@ -16,6 +16,7 @@
 #include "chunkstore/cache.h"
 #include "chunkstore/hash.h"
 #include "cli/commands.h"
+#include "cli/source_prefetch.h"
 #include "cli/errors.h"
 #include "cli/services.h"
 #include "cli/size_arg.h"
@@ -385,6 +386,102 @@ int CatCommand(std::span<const std::string_view> args) {
     if (!fl.ok()) std::fprintf(stderr, "hubfs: warning: cache write failed: %s\n", fl.ToString().c_str());
   }
   return 0;
+}
+
+Result<SourcePrefetch> OpenSourcePrefetch(const std::string& source,
+                                          const std::optional<std::string>& cache_dir) {
+  Result<hub::Source> src = hub::ParseSource(source);
+  if (!src.ok()) {
+    return InvalidArgumentError("invalid source '" + source + "': " + src.status().message());
+  }
+  CommonOptions opts;
+  opts.cache_dir = cache_dir;
+  HUBFS_ASSIGN_OR_RETURN(hub::Settings settings, hub::LoadSettings(hub::ProcessEnvironment()));
+  HUBFS_ASSIGN_OR_RETURN(opts.cache_dir, CacheDir(settings, opts));
+  HUBFS_ASSIGN_OR_RETURN(std::unique_ptr<Client> client, OpenClient(opts));
+  std::shared_ptr<Client> c(std::move(client));
+  Result<fs::ResolvedRevision> rev = c->view->Resolve(src->repo, src->revision);
+  if (!rev.ok()) return Status(rev.status().code(), Explain(rev.status(), *src, ""));
+  WarnIfStale(*rev, *src);
+  std::vector<hub::TreeEntry> entries;
+  Result<hub::TreeEntry> top = src->subdir.empty()
+                                   ? Result<hub::TreeEntry>(NotFoundError(""))
+                                   : c->view->Stat(src->repo, rev->commit, src->subdir);
+  if (!src->subdir.empty() && !top.ok()) {
+    return Status(top.status().code(), Explain(top.status(), *src, src->subdir));
+  }
+  if (top.ok() && top->type == hub::TreeEntry::Type::kFile) {
+    entries.push_back(*top);
+  } else {
+    Result<std::vector<hub::TreeEntry>> listed =
+        c->view->List(src->repo, rev->commit, src->subdir, /*recursive=*/true);
+    if (!listed.ok()) return Status(listed.status().code(), Explain(listed.status(), *src, src->subdir));
+    for (auto& e : *listed) {
+      if (e.type == hub::TreeEntry::Type::kFile) entries.push_back(std::move(e));
+    }
+  }
+  SourcePrefetch out;
+  out.cache_dir = *opts.cache_dir;
+  const std::string base = source.substr(0, source.size() - src->subdir.size());
+  for (const auto& e : entries) {
+    const std::string shown =
+        src->subdir.empty() ? (base.empty() || base.back() == '/' ? base : base + "/") + e.path
+                            : base + e.path;
+    out.files.push_back({shown, e.size});
+  }
+  auto shared = std::make_shared<std::pair<hub::Source, std::vector<hub::TreeEntry>>>(
+      *src, std::move(entries));
+  const std::string commit = rev->commit;
+  out.read = [c, shared, commit](size_t i, std::atomic<uint64_t>* done,
+                                 const std::atomic<bool>* stop) -> std::string {
+    const hub::Source& s = shared->first;
+    const hub::TreeEntry& e = shared->second[i];
+    Status st;
+    switch (fs::KindOf(e)) {
+      case fs::ContentKind::kLegacyLfs:
+        return "legacy LFS file without Xet storage: not supported yet";
+      case fs::ContentKind::kRegular: {
+        // Small git files: cached whole by the first read.
+        std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(e.size, kCatBlock)));
+        for (uint64_t off = 0; off < e.size && st.ok() && !stop->load();) {
+          Result<size_t> n = c->view->ReadRegular(s.repo, commit, e, off, buf);
+          if (!n.ok()) {
+            st = n.status();
+          } else if (*n == 0) {
+            st = InternalError("short read");
+          } else {
+            off += *n;
+            done->fetch_add(*n);
+          }
+        }
+        break;
+      }
+      case fs::ContentKind::kXet: {
+        Result<fs::XetFileRef> ref = XetRefOf(e);
+        if (!ref.ok()) return "bad xet hash in listing: " + ref.status().message();
+        fs::HttpXetCas cas(&c->services->transport(), c->view->CasTokens(s.repo, commit));
+        fs::XetReaderOptions ropts;
+        ropts.readahead_bytes = 32ull << 20;
+        ropts.shared_tier = c->services->shared_tier();
+        fs::XetReader reader(&cas, c->services->cache(), ropts);
+        st = reader.ReadAllVerified(*ref, kCatBlock, [&](std::span<const uint8_t> data) {
+          if (stop->load()) return Status(ErrorCode::kCancelled, "interrupted");
+          done->fetch_add(data.size());
+          return Status::Ok();
+        });
+        break;
+      }
+    }
+    if (!st.ok() && !stop->load()) return Explain(st, s, e.path);
+    return "";
+  };
+  out.finish = [c]() -> std::string {
+    if (c->services->cache() == nullptr) return "";
+    const Status st = c->services->cache()->Flush();
+    return st.ok() ? "" : "cache write failed: " + st.ToString();
+  };
+  out.keep = c;
+  return out;
 }
 
 int CacheCommand(std::span<const std::string_view> args) {

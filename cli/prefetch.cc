@@ -1,5 +1,7 @@
 // `hubfs prefetch [-j N] [--cache-dir DIR] PATH...`: warms the chunk cache of
-// a mount for files and folders inside it before a job needs them.
+// a mount for files and folders inside it before a job needs them; or, for
+// SOURCEs (no mount), a cache dir's chunk cache for the files of a repo
+// (cli/source_prefetch.h).
 //
 // It reads the files through the mount, several at once, each sequentially:
 // the daemon's own read path (its read-ahead, memory budget and cache
@@ -21,6 +23,8 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +32,8 @@
 #include "cli/commands.h"
 #include "cli/mount_state.h"
 #include "cli/prefetch_state.h"
+#include "cli/source_prefetch.h"
+#include "hub/repo_id.h"
 #include "common/mutex.h"
 
 namespace hubfs::cli {
@@ -35,11 +41,16 @@ namespace {
 
 constexpr char kPrefetchUsage[] =
     "usage: hubfs prefetch [-j N] [--cache-dir DIR] PATH...\n"
+    "       hubfs prefetch [-j N] [--cache-dir DIR] SOURCE...\n"
     "Reads the files and folders PATH... of a hubfs mount through it, N files at a\n"
     "time (default 4), so that their chunks are in the mount's cache before a job\n"
     "reads them. A progress bar on a terminal, plain lines otherwise; `hubfs status`\n"
     "shows prefetches in flight. --cache-dir: where to look for the mount's record\n"
-    "when the mount uses a cache dir that `hubfs status` would not find.\n";
+    "when the mount uses a cache dir that `hubfs status` would not find.\n"
+    "With SOURCEs ([hf://][datasets/|spaces/]NS/NAME[@REV][/PATH], not a local path)\n"
+    "no mount is needed: the files are read from the Hub, verified, into the cache\n"
+    "dir (--cache-dir, else HUBFS_CACHE_DIR or the default) that a later mount of\n"
+    "the same revision uses.\n";
 
 constexpr size_t kBlock = 1 << 20;
 constexpr int kMaxJobs = 64;
@@ -51,6 +62,11 @@ struct File {
   std::string path;
   uint64_t size = 0;
 };
+
+// Reads file i of the list whole, adding bytes to *done as they are read and
+// stopping early once *stop is set. "" or the error.
+using ReadFn =
+    std::function<std::string(size_t i, std::atomic<uint64_t>* done, const std::atomic<bool>* stop)>;
 
 std::string Human(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -103,10 +119,40 @@ std::string Collect(const std::string& path, std::vector<File>* files) {
   return "";
 }
 
+// Reads a file through the mount, dropping its pages as it goes; "" or the
+// error.
+std::string ReadThroughMount(const std::string& path, std::atomic<uint64_t>* done,
+                             const std::atomic<bool>* stop) {
+  std::vector<char> buf(kBlock);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::strerror(errno);
+  std::string err;
+  off_t off = 0;
+  while (!stop->load()) {
+    const ssize_t n = pread(fd, buf.data(), buf.size(), off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = std::strerror(errno);
+      break;
+    }
+    if (n == 0) break;
+    // The chunks are cached now; the pages need not stay in memory.
+    posix_fadvise(fd, off, n, POSIX_FADV_DONTNEED);
+    off += n;
+    done->fetch_add(static_cast<uint64_t>(n));
+  }
+  close(fd);
+  return err;
+}
+
 class Prefetcher {
  public:
-  Prefetcher(std::vector<File> files, PrefetchState record, int jobs)
-      : files_(std::move(files)), record_(std::move(record)), jobs_(jobs), tty_(isatty(2) == 1) {
+  Prefetcher(std::vector<File> files, ReadFn read, PrefetchState record, int jobs)
+      : files_(std::move(files)),
+        read_(std::move(read)),
+        record_(std::move(record)),
+        jobs_(jobs),
+        tty_(isatty(2) == 1) {
     for (const File& f : files_) total_ += f.size;
   }
 
@@ -133,10 +179,9 @@ class Prefetcher {
 
  private:
   void Work() {
-    std::vector<char> buf(kBlock);
     for (size_t i; !g_stop.load() && (i = next_.fetch_add(1)) < files_.size();) {
       const File& f = files_[i];
-      const std::string err = ReadOne(f, &buf);
+      const std::string err = read_(i, &done_bytes_, &g_stop);
       files_done_.fetch_add(1);
       if (!err.empty()) failed_.fetch_add(1);
       if (!err.empty() || !tty_) {
@@ -149,29 +194,6 @@ class Prefetcher {
         }
       }
     }
-  }
-
-  // Reads the file through the mount; "" or the error.
-  std::string ReadOne(const File& f, std::vector<char>* buf) {
-    const int fd = open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::strerror(errno);
-    std::string err;
-    off_t off = 0;
-    while (!g_stop.load()) {
-      const ssize_t n = pread(fd, buf->data(), buf->size(), off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        err = std::strerror(errno);
-        break;
-      }
-      if (n == 0) break;
-      // The chunks are cached now; the pages need not stay in memory.
-      posix_fadvise(fd, off, n, POSIX_FADV_DONTNEED);
-      off += n;
-      done_bytes_.fetch_add(static_cast<uint64_t>(n));
-    }
-    close(fd);
-    return err;
   }
 
   void Report() {
@@ -237,6 +259,7 @@ class Prefetcher {
   }
 
   const std::vector<File> files_;
+  const ReadFn read_;
   PrefetchState record_;  // the reporter thread's
   const int jobs_;
   const bool tty_;
@@ -249,6 +272,29 @@ class Prefetcher {
   Mutex out_mu_;
   bool bar_shown_ GUARDED_BY(out_mu_) = false;
 };
+
+// Runs the prefetch, then `finish` (a source's cache flush), and prints the
+// summary. Returns the exit status.
+int Finish(Prefetcher& pf, const std::function<std::string()>& finish) {
+  const int failed = pf.Run();
+  if (finish) {
+    if (const std::string err = finish(); !err.empty()) {
+      std::fprintf(stderr, "hubfs prefetch: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  const double secs = std::max(pf.seconds(), 1e-3);
+  std::printf("prefetched %s of %s in %.1f s (%s/s)%s\n", Human(static_cast<double>(pf.done())).c_str(),
+              Human(static_cast<double>(pf.total())).c_str(), secs,
+              Human(static_cast<double>(pf.done()) / secs).c_str(),
+              g_stop.load() ? ", interrupted" : "");
+  if (g_stop.load()) return 130;
+  if (failed > 0) {
+    std::fprintf(stderr, "hubfs prefetch: %d file(s) failed\n", failed);
+    return 1;
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -285,6 +331,35 @@ int PrefetchCommand(std::span<const std::string_view> args) {
     std::fputs(kPrefetchUsage, stderr);
     return 2;
   }
+  struct sigaction sa{};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  // A path that does not exist here but reads as a SOURCE: no mount.
+  std::error_code exists_ec;
+  if (!std::filesystem::exists(paths[0], exists_ec) && hub::ParseSource(paths[0]).ok()) {
+    if (paths.size() > 1 || dirs.size() > 1) {
+      std::fprintf(stderr, "hubfs prefetch: one SOURCE at a time (and at most one --cache-dir)\n");
+      return 2;
+    }
+    std::optional<std::string> dir;
+    if (!dirs.empty()) dir = *dirs.begin();
+    auto source = OpenSourcePrefetch(paths[0], dir);
+    if (!source.ok()) {
+      std::fprintf(stderr, "hubfs prefetch: %s\n", source.status().message().c_str());
+      return 1;
+    }
+    std::vector<File> files;
+    for (const auto& f : source->files) files.push_back({f.path, f.size});
+    PrefetchState record;
+    record.pid = getpid();
+    record.cache_dir = source->cache_dir;
+    record.paths = paths[0];
+    record.started = std::time(nullptr);
+    Prefetcher pf(std::move(files), source->read, record, jobs);
+    return Finish(pf, source->finish);
+  }
   const auto mounts = FindMountStates(dirs);
   const MountState* mount = nullptr;
   std::vector<File> files;
@@ -319,25 +394,14 @@ int PrefetchCommand(std::span<const std::string_view> args) {
   record.cache_dir = mount->cache_dir;
   record.paths = shown;
   record.started = std::time(nullptr);
-
-  struct sigaction sa{};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  Prefetcher pf(std::move(files), record, jobs);
-  const int failed = pf.Run();
-  const double secs = std::max(pf.seconds(), 1e-3);
-  std::printf("prefetched %s of %s in %.1f s (%s/s)%s\n", Human(static_cast<double>(pf.done())).c_str(),
-              Human(static_cast<double>(pf.total())).c_str(), secs,
-              Human(static_cast<double>(pf.done()) / secs).c_str(),
-              g_stop.load() ? ", interrupted" : "");
-  if (g_stop.load()) return 130;
-  if (failed > 0) {
-    std::fprintf(stderr, "hubfs prefetch: %d file(s) failed\n", failed);
-    return 1;
-  }
-  return 0;
+  std::vector<std::string> local;
+  for (const File& f : files) local.push_back(f.path);
+  ReadFn read = [local = std::move(local)](size_t i, std::atomic<uint64_t>* done,
+                                           const std::atomic<bool>* stop) {
+    return ReadThroughMount(local[i], done, stop);
+  };
+  Prefetcher pf(std::move(files), std::move(read), record, jobs);
+  return Finish(pf, nullptr);
 }
 
 }  // namespace hubfs::cli

@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/mount_state.h"
 #include "cli/prefetch_state.h"
+#include "hub/settings.h"
 
 namespace hubfs::cli {
 namespace {
@@ -173,8 +174,27 @@ int StatusCommand(std::span<const std::string_view> args) {
     std::printf("  daemon:   pid %d\n", static_cast<int>(s->pid));
     std::printf("  cache:    %s\n", s->cache_dir.c_str());
   }
+  // `hubfs prefetch SOURCE` runs without a mount: its record is in the
+  // cache dir it fills (the default one, a --cache-dir, or a mount's).
+  std::set<std::string> cache_dirs = dirs;
+  if (auto settings = hub::LoadSettings(hub::ProcessEnvironment()); settings.ok()) {
+    cache_dirs.insert(settings->cache_dir);
+  }
+  for (const auto& [mp, s] : by_mountpoint) cache_dirs.insert(s.cache_dir);
+  bool unmounted_prefetch = false;
+  for (const std::string& dir : cache_dirs) {
+    for (const PrefetchState& p : ReadPrefetchStates(dir)) {
+      if (!p.mountpoint.empty()) continue;
+      std::printf("prefetch of %s into %s (no mount): pid %d, %s of %s, %llu of %llu files\n",
+                  p.paths.c_str(), dir.c_str(), static_cast<int>(p.pid),
+                  Human(p.bytes_done).c_str(), Human(p.bytes_total).c_str(),
+                  static_cast<unsigned long long>(p.files_done),
+                  static_cast<unsigned long long>(p.files_total));
+      unmounted_prefetch = true;
+    }
+  }
   if (mounts.empty() && fd_mounts.empty()) {
-    std::puts("no hubfs mounts");
+    if (!unmounted_prefetch) std::puts("no hubfs mounts");
     return 0;
   }
   std::map<std::string, uint64_t> usage;

@@ -3,7 +3,8 @@
 # of a mount prefetched while hubsim's data answers are slowed shows up in
 # `hubfs status`, prints plain lines without a terminal and a progress bar
 # with one (script(1)); afterwards, on a fresh mount, its files read with
-# exact bytes and no data request, while a file not prefetched needs some.
+# exact bytes and no data request, while a file not prefetched needs some;
+# a SOURCE prefetched without a mount (into another cache dir) the same.
 #   mount_prefetch.sh HUBFS HUBSIM
 HUBFS=$1
 HUBSIM=$2
@@ -89,3 +90,36 @@ grep -q $'\r\033\\[K\\[########################\\] 8.0 MiB of 8.0 MiB (100%)' "$
   fail "no progress bar: $(od -c "$W/tty.out" | head)"
 unmount_it
 pass "progress bar on a terminal"
+
+# --- a SOURCE without a mount: into a fresh cache dir, seen by hubfs status
+# while it runs, then a mount from that cache dir reads it with no data request
+faults "latency=150ms,only=data"
+"$HUBFS" prefetch -j 2 --cache-dir "$W/cache2" "org/pf@$commit/models" >"$W/spf.out" 2>"$W/spf.err" &
+pf=$!
+seen=""
+for _ in $(seq 1 300); do
+  st=$("$HUBFS" status --cache-dir "$W/cache2")
+  if grep -q "prefetch of org/pf@$commit/models into $W/cache2 (no mount): pid $pf" <<<"$st"; then
+    seen=$st
+    break
+  fi
+  kill -0 "$pf" 2>/dev/null || break
+  sleep 0.05
+done
+wait "$pf" || fail "source prefetch failed: $(cat "$W/spf.err")"
+faults ""
+[[ -n $seen ]] || fail "hubfs status never showed the source prefetch: $st"
+grep -q "^prefetched 32.0 MiB of 32.0 MiB" "$W/spf.out" || fail "summary: $(cat "$W/spf.out")"
+grep -qF "prefetch: org/pf@$commit/models/sub/b.bin (8.0 MiB)" "$W/spf.err" ||
+  fail "lines: $(cat "$W/spf.err")"
+rc=0; out=$("$HUBFS" prefetch --cache-dir "$W/cache2" "org/pf@$commit/nope" 2>&1) || rc=$?
+[[ $rc -eq 1 && $out == *"nope"* ]] || fail "missing path in a source: rc $rc: $out"
+bounded 30 "$HUBFS" mount "org/pf@$commit" "$MNT" --cache-dir "$W/cache2" || fail "mount cache2"
+curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
+for f in models/a.bin models/sub/b.bin models/config.json; do
+  cmp "$MNT/$f" "$S/$f" || fail "$f differs"
+done
+n=$(data_requests)
+[[ $n -eq 0 ]] || fail "files prefetched from the source made $n data requests"
+unmount_it
+pass "hubfs prefetch SOURCE without a mount: shown by status, then read with no data request"
