@@ -251,6 +251,22 @@ std::string WriteKey(const std::string& endpoint, const hub::RepoId& repo,
   return name + "-" + chunkstore::HexLower(digest).substr(0, 16);
 }
 
+// A write token of `branch` proves write access before anything is
+// mounted. Returns an error message (with `hint` after the reason) or "".
+std::string CheckWriteToken(const hub::RepoId& repo, const std::string& branch, bool create_pr,
+                            const std::string& hint, MountStack* m) {
+  auto token = m->commits->XetWriteToken(repo, branch, create_pr);
+  if (token.ok()) return "";
+  const ErrorCode c = token.status().code();
+  if (c == ErrorCode::kUnauthenticated || c == ErrorCode::kPermissionDenied) {
+    return m->what + ": no write access (" +
+           (m->services->tokens().HubToken() ? std::string("the token may not write here")
+                                             : std::string("no token: set HF_TOKEN")) +
+           hint + ")";
+  }
+  return Explain(token.status(), repo.ToString(), branch, m->what);
+}
+
 // A single-branch --rw mount: the revision must be a branch (or refs/pr/N)
 // the token may write. Returns an error message or "".
 std::string CheckWritableBranch(const MountArgs& args, const hub::Source& source,
@@ -267,19 +283,7 @@ std::string CheckWritableBranch(const MountArgs& args, const hub::Source& source
     }
   }
   if (args.create_pr && pr) return "--create-pr needs a branch, not a pull request";
-  // A write token proves write access before anything is mounted.
-  auto token = m->commits->XetWriteToken(source.repo, rev, args.create_pr);
-  if (!token.ok()) {
-    const ErrorCode c = token.status().code();
-    if (c == ErrorCode::kUnauthenticated || c == ErrorCode::kPermissionDenied) {
-      return m->what + ": no write access (" +
-             (m->services->tokens().HubToken() ? std::string("the token may not write here")
-                                               : std::string("no token: set HF_TOKEN")) +
-             ")";
-    }
-    return Explain(token.status(), source.repo.ToString(), rev, m->what);
-  }
-  return "";
+  return CheckWriteToken(source.repo, rev, args.create_pr, "", m);
 }
 
 // A --revisions or hub --rw mount takes a lock for its whole source, so a
@@ -312,18 +316,8 @@ std::string CheckWritableSource(const MountArgs& args, const hub::Source& source
   for (const auto& b : refs->branches) {
     if (b.name == "main") branch = b.name;
   }
-  auto token = m->commits->XetWriteToken(source.repo, branch, /*create_pr=*/false);
-  if (!token.ok()) {
-    const ErrorCode c = token.status().code();
-    if (c == ErrorCode::kUnauthenticated || c == ErrorCode::kPermissionDenied) {
-      return m->what + ": no write access (" +
-             (m->services->tokens().HubToken() ? std::string("the token may not write here")
-                                               : std::string("no token: set HF_TOKEN")) +
-             "; mount without --rw to read)";
-    }
-    return Explain(token.status(), source.repo.ToString(), branch, m->what);
-  }
-  return "";
+  return CheckWriteToken(source.repo, branch, /*create_pr=*/false, "; mount without --rw to read",
+                         m);
 }
 
 // --rw: builds the write side, one writable view per branch written. A
