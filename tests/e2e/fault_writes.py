@@ -58,6 +58,7 @@ class WriteCases:
         (journal, commit budget of 128 an hour) and a folder of their own."""
         rng = random.Random(self.args.seed + 1)
         acked_total = 0
+        freed = 0
         for group in range(0, points, 20):
             sub = "k%03d" % group
             m = self.new_mount("rw-%d" % group)
@@ -72,7 +73,7 @@ class WriteCases:
                 outs = []
                 if m.kill9(lambda: outs.append(w.communicate(timeout=60)[0])):
                     row["hangs"] += 1
-                    row["note"] += "point %d: the killed daemon stuck in the kernel (%s); " % (
+                    row["note"] += "point %d: the killed daemon stayed stuck (%s); " % (
                         point, m.stuck_in[-1] or "?")
                 got = [int(line) for line in outs[0].split()]
                 for i in got:
@@ -85,7 +86,12 @@ class WriteCases:
                 row["ok"] += 1
             self.verify_group(row, m, sub, acked)
             acked_total += len(acked)
-        row["note"] += "%d kill points, %d writes acknowledged; " % (points, acked_total)
+            freed += len(m.freed)
+            if self.args.verbose:
+                for f in m.freed:
+                    print("    freed by hubfs unmount: " + f, file=sys.stderr)
+        row["note"] += "%d kill points, %d writes acknowledged, %d killed daemons stuck in " \
+            "the kernel freed by hubfs unmount; " % (points, acked_total, freed)
 
     def verify_group(self, row, m, sub, acked):
         """Remounts (which commits what the kills left journaled), syncs, and
