@@ -10,6 +10,14 @@
 // last thread exits: the connection stays up with nobody serving it. Aborting
 // the connection fails the lookup, which frees the lock, which lets the last
 // thread exit.
+//
+// The daemon does not heal itself: a watchdog would have to learn that the
+// daemon died (PR_SET_PDEATHSIG fires when the thread that forked it ends,
+// not the process; a pipe's other end never closes while the stuck thread
+// holds the descriptor table; polling /proc costs a process per mount) and
+// then tell a stuck daemon from one merely exiting slowly. The next command
+// on the mountpoint (hubfs unmount, hubfs mount) sees the same /proc facts
+// without a process left running, so recovery lives there.
 #ifndef HUBFS_CLI_DEAD_MOUNT_H_
 #define HUBFS_CLI_DEAD_MOUNT_H_
 
