@@ -247,7 +247,8 @@ TEST_F(JournalTest, AnRmOnAFullDiskSpendsTheReserveAndItComesBackWithSpace) {
   // so does the first attempt to write the reserve again.
   env.AddRule(FullDisk("/journal"));
   env.AddRule(FullDisk("/reserve"));
-  ASSERT_TRUE(j->Append(j->table().RemoveFile("a", false)).ok());
+  Status rm = j->Append(j->table().RemoveFile("a", false));
+  ASSERT_TRUE(rm.ok()) << rm;
   EXPECT_EQ(env.injected(), 2u);
   EXPECT_EQ(j->table().Find("a"), nullptr);
   EXPECT_FALSE(j->has_reserve());
