@@ -4,7 +4,8 @@
 # stuck, and so does its mount; `hubfs unmount` and the next `hubfs mount`
 # onto the same mountpoint find it dead, abort its FUSE connection and free
 # the mountpoint within a bound. A live daemon's mount (the same lookup
-# unanswered, but the daemon running) is never aborted.
+# unanswered, but the daemon running) is never aborted. A mount whose daemon
+# is gone altogether (ENOTCONN) is replaced by the next `hubfs mount`.
 #
 # Deterministic: the daemon runs with the test hook HUBFS_TEST_STALL_LOOKUP,
 # which leaves a lookup of that name unanswered and has the notifier thread
@@ -120,4 +121,20 @@ grep -q "aborted its FUSE connection and unmounted it" "$W/remount.err" \
 check_freed
 [[ $(timeout 20 cat "$MNT/d/file.txt") == hello ]] || fail "the new mount does not read"
 pass "hubfs mount freed the stuck mount and mounted in ${ms} ms: $(cat "$W/remount.err")"
+timeout 30 "$HUBFS" unmount "$MNT" || fail "unmount"
+
+# 4. A daemon killed outright (no thread stuck): its mount answers ENOTCONN;
+#    the next hubfs mount unmounts it and mounts.
+"$HUBFS" mount org/model "$MNT" --cache-dir "$W/cache" || fail "mount"
+DAEMON=$(daemon_pid)
+kill -9 "$DAEMON"
+for _ in $(seq 1 50); do [[ -d /proc/$DAEMON ]] || break; sleep 0.1; done
+[[ -d /proc/$DAEMON ]] && fail "the killed daemon did not end"
+stat "$MNT" >/dev/null 2>&1 && fail "a dead mount answered stat"
+timeout 60 "$HUBFS" mount org/model "$MNT" --cache-dir "$W/cache" 2>"$W/gone.err" \
+  || fail "mount over a dead mount: $(cat "$W/gone.err")"
+grep -q "whose daemon is gone; unmounted it" "$W/gone.err" || fail "no line: $(cat "$W/gone.err")"
+[[ $(timeout 20 cat "$MNT/top.txt") == top ]] || fail "the new mount does not read"
+(($(grep -cF " $MNT " /proc/self/mountinfo) == 1)) || fail "the dead mount is still stacked"
+pass "hubfs mount replaced a dead mount: $(cat "$W/gone.err")"
 timeout 30 "$HUBFS" unmount "$MNT" || fail "final unmount"
