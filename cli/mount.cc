@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -21,10 +20,12 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/dead_mount.h"
 #include "cli/mount_serve.h"
 #include "cli/mount_state.h"
 #include "chunkstore/shared_tier.h"
@@ -32,8 +33,6 @@
 #include "common/log.h"
 #include "hub/repo_id.h"
 #include "hub/settings.h"
-
-extern char** environ;
 
 namespace hubfs::cli {
 namespace {
@@ -171,6 +170,14 @@ std::string CheckMountpoint(const std::string& path) {
   if (std::optional<int> fd = FuseFdOf(path)) return CheckFuseFd(path, *fd);
   struct stat st, parent;
   if (stat(path.c_str(), &st) != 0) {
+    // A FUSE mount whose daemon is gone (its connection ended): in the way,
+    // serving nothing. Detached, then the mountpoint is checked again.
+    if (errno == ENOTCONN && FindMount(MountpointKey(path)) &&
+        (RunQuiet({"fusermount3", "-u", path}) || RunQuiet({"umount", "-l", path}))) {
+      std::fprintf(stderr, "hubfs mount: %s held a mount whose daemon is gone; unmounted it\n",
+                   path.c_str());
+      return CheckMountpoint(path);
+    }
     return "mountpoint " + path + ": " + std::strerror(errno);
   }
   if (!S_ISDIR(st.st_mode)) return "mountpoint " + path + " is not a directory";
@@ -178,26 +185,6 @@ std::string CheckMountpoint(const std::string& path) {
     return "mountpoint " + path + " is busy (something is already mounted there)";
   }
   return "";
-}
-
-// Runs a program quietly; true when it exited 0.
-bool RunQuiet(const std::vector<std::string>& argv) {
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return false;
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return false;
-  }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 // Forks the daemon, which serves the mount, and waits for its "ready" (or
@@ -285,6 +272,17 @@ int MountCommand(std::span<const std::string_view> argv) {
     std::fprintf(stderr, "hubfs mount: %s\n", settings.status().message().c_str());
     return 2;
   }
+  // A mount left hung at the mountpoint by a killed daemon: stat(2) of it
+  // would block, so it is found (and freed) before the mountpoint is checked.
+  if (!FuseFdOf(args.mountpoint)) {
+    std::set<std::string> dirs;
+    if (!args.cache_dir.empty()) dirs.insert(args.cache_dir);
+    DeadMountOutcome dead = RecoverDeadMount(args.mountpoint, dirs);
+    if (dead.kind != DeadMountOutcome::kNothing) {
+      std::fprintf(stderr, "hubfs mount: %s\n", dead.message.c_str());
+    }
+    if (dead.kind == DeadMountOutcome::kFailed) return 1;
+  }
   err = CheckMountpoint(args.mountpoint);
   if (!err.empty()) {
     std::fprintf(stderr, "hubfs mount: %s\n", err.c_str());
@@ -303,6 +301,14 @@ int UnmountCommand(std::span<const std::string_view> argv) {
     return argv.size() == 1 && (argv[0] == "-h" || argv[0] == "--help") ? 0 : 2;
   }
   std::string mp(argv[0]);
+  // A mount whose daemon was killed and left it hung: the steps below would
+  // block on it (umount stats the mountpoint), so its connection is aborted
+  // first. A mount with a running daemon is never aborted, however slow.
+  DeadMountOutcome dead = RecoverDeadMount(mp, {});
+  if (dead.kind != DeadMountOutcome::kNothing) {
+    std::fprintf(stderr, "hubfs unmount: %s\n", dead.message.c_str());
+    return dead.kind == DeadMountOutcome::kRecovered ? 0 : 1;
+  }
   // Graceful first; then a lazy detach, which needs neither a live server
   // nor fusectl (the daemon sees the connection end when the last user goes).
   if (RunQuiet({"fusermount3", "-u", mp}) || RunQuiet({"umount", mp})) return 0;

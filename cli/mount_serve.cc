@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cli/errors.h"
+#include "cli/dead_mount.h"
 #include "cli/mount_state.h"
 #include "cli/services.h"
 #include "common/log_file.h"
@@ -470,6 +471,8 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
   fopts.fs_name = "hubfs:" + (args.hub ? std::string("hub") : source.repo.ToString());
   fopts.allow_other = args.allow_other;
   fopts.request_timeout_seconds = args.io_timeout;
+  // Tests only: reproduces the hang a kill -9 can leave (see the option).
+  if (const char* stall = std::getenv("HUBFS_TEST_STALL_LOOKUP")) fopts.test_stall_lookup = stall;
   auto server = fs::FuseServer::Mount(m->core.get(), fopts);
   if (!server.ok()) return server.status().message();
   m->server = std::move(*server);
@@ -505,6 +508,11 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   // realpath would turn /dev/fd/N into /dev/fuse.
   state.mountpoint = fd_mount ? args.mountpoint : RealPath(args.mountpoint);
   state.cache_dir = RealPath(config.cache_dir);
+  // The device tells this mount from an older one at the same place (which
+  // `hubfs unmount` may find hung by a killed daemon).
+  if (!fd_mount) {
+    if (std::optional<MountInfo> mi = FindMount(state.mountpoint)) state.dev = DevString(*mi);
+  }
   state.started = static_cast<int64_t>(std::time(nullptr));
   if (m.services->shared_tier() != nullptr) {
     state.shared_cache = args.shared_cache.value_or(m.services->settings().shared_cache);

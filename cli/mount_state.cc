@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -75,6 +76,28 @@ uint64_t RecordNumber(const nlohmann::json& j, const char* key) {
 
 namespace {
 
+std::vector<std::string> ReadCmdline(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> argv;
+  std::string a;
+  while (std::getline(in, a, '\0')) argv.push_back(a);
+  return argv;
+}
+
+// A process's command line. When its main thread has exited (a daemon
+// killed while another thread is stuck in the kernel) /proc/PID/cmdline is
+// empty, but a remaining thread's still shows it.
+std::vector<std::string> CmdlineOf(const std::filesystem::path& proc_pid) {
+  std::vector<std::string> argv = ReadCmdline(proc_pid / "cmdline");
+  if (!argv.empty()) return argv;
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator(proc_pid / "task", ec)) {
+    argv = ReadCmdline(t.path() / "cmdline");
+    if (!argv.empty()) return argv;
+  }
+  return argv;
+}
+
 // Cache dirs named on the command lines of running hubfs mount processes
 // ("--cache-dir DIR" or "-o ...,cache_dir=DIR").
 std::set<std::string> CacheDirsOfDaemons() {
@@ -83,10 +106,7 @@ std::set<std::string> CacheDirsOfDaemons() {
   for (const auto& p : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string pid = p.path().filename().string();
     if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
-    std::ifstream in(p.path() / "cmdline");
-    std::vector<std::string> argv;
-    std::string a;
-    while (std::getline(in, a, '\0')) argv.push_back(a);
+    std::vector<std::string> argv = CmdlineOf(p.path());
     if (argv.empty()) continue;
     std::string prog = std::filesystem::path(argv[0]).filename().string();
     if (prog != "hubfs" && prog != "mount.hubfs" && prog != "mount.fuse.hubfs") continue;
@@ -114,7 +134,7 @@ bool WriteMountState(const MountState& s) {
   nlohmann::json j = {
       {"pid", s.pid},           {"source", s.source},         {"repo", s.repo},
       {"revision", s.revision}, {"commit", s.commit},         {"mountpoint", s.mountpoint},
-      {"cache_dir", s.cache_dir}, {"started", s.started},     {"reads", s.reads},
+      {"cache_dir", s.cache_dir}, {"dev", s.dev}, {"started", s.started},     {"reads", s.reads},
       {"warm_reads", s.warm_reads}, {"data_fetches", s.data_fetches},
       {"data_bytes", s.data_bytes}, {"fetches_in_flight", s.fetches_in_flight},
       {"readahead_bytes", s.readahead_bytes}, {"memory_limit", s.memory_limit},
@@ -221,6 +241,7 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.commit = str("commit");
     s.mountpoint = str("mountpoint");
     s.cache_dir = str("cache_dir");
+    s.dev = str("dev");
     s.started = static_cast<int64_t>(num("started"));
     s.reads = num("reads");
     s.warm_reads = num("warm_reads");
@@ -273,28 +294,52 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
   return out;
 }
 
-std::map<std::string, MountState> FindMountStates(std::set<std::string> dirs) {
+namespace {
+
+// The records in `dirs`, the default cache dir and the cache dirs of running
+// mount daemons, each dir read once.
+std::vector<MountState> SearchMountStates(std::set<std::string> dirs) {
   if (auto settings = hub::LoadSettings(hub::ProcessEnvironment()); settings.ok()) {
     dirs.insert(settings->cache_dir);
   }
   for (const auto& d : CacheDirsOfDaemons()) dirs.insert(d);
-  // With several records for one mountpoint (stacked mounts) the newest
-  // wins, as it is the visible one.
-  std::map<std::string, MountState> by_mountpoint;
+  std::vector<MountState> out;
   std::set<std::string> seen_dirs;
   for (const auto& d : dirs) {
     std::error_code ec;
     auto canon = std::filesystem::weakly_canonical(d, ec);
     std::string key = ec ? d : canon.string();
     if (!seen_dirs.insert(key).second) continue;
-    for (auto& s : ReadMountStates(key)) {
-      auto it = by_mountpoint.find(s.mountpoint);
-      if (it == by_mountpoint.end() || it->second.started <= s.started) {
-        by_mountpoint[s.mountpoint] = std::move(s);
-      }
+    for (auto& s : ReadMountStates(key)) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, MountState> FindMountStates(std::set<std::string> dirs) {
+  // With several records for one mountpoint (stacked mounts) the newest
+  // wins, as it is the visible one.
+  std::map<std::string, MountState> by_mountpoint;
+  for (auto& s : SearchMountStates(std::move(dirs))) {
+    auto it = by_mountpoint.find(s.mountpoint);
+    if (it == by_mountpoint.end() || it->second.started <= s.started) {
+      by_mountpoint[s.mountpoint] = std::move(s);
     }
   }
   return by_mountpoint;
+}
+
+std::vector<MountState> FindMountStatesAt(const std::string& mountpoint,
+                                          std::set<std::string> dirs) {
+  std::vector<MountState> out;
+  for (auto& s : SearchMountStates(std::move(dirs))) {
+    if (s.mountpoint == mountpoint) out.push_back(std::move(s));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const MountState& a, const MountState& b) {
+    return a.started < b.started;
+  });
+  return out;
 }
 
 }  // namespace hubfs::cli

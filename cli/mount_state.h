@@ -56,6 +56,9 @@ struct MountState {
   std::string commit;      // the commit the view shows (refreshed with the counters)
   std::string mountpoint;  // absolute
   std::string cache_dir;
+  // The mount's device as /proc/self/mountinfo shows it ("0:52"): what tells
+  // this mount from an older one at the same mountpoint ("" when unknown).
+  std::string dev;
   int64_t started = 0;     // unix seconds
   // Cumulative counters of the Xet reader, refreshed every few seconds.
   uint64_t reads = 0;
@@ -132,6 +135,10 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir);
 // cache dir and the cache dirs named on the command lines of running mount
 // daemons (`hubfs status`, `hubfs prefetch`).
 std::map<std::string, MountState> FindMountStates(std::set<std::string> dirs);
+// Every record of a process not yet gone (running or dying) whose mountpoint
+// is `mountpoint`, from the same dirs; oldest first.
+std::vector<MountState> FindMountStatesAt(const std::string& mountpoint,
+                                          std::set<std::string> dirs);
 
 }  // namespace hubfs::cli
 

@@ -42,6 +42,9 @@ struct FuseServer::Impl {
   CondVar notify_cv;
   bool notify_pending GUARDED_BY(notify_mu) = false;
   bool notify_stop GUARDED_BY(notify_mu) = false;
+  // Tests only (options.test_stall_lookup): entries whose lookup is left
+  // unanswered, to invalidate from the notifier while it waits.
+  std::vector<std::pair<uint64_t, std::string>> stalled_entries GUARDED_BY(notify_mu);
 
   void StartNotifier();
   void StopNotifier();

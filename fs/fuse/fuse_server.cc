@@ -81,7 +81,15 @@ void FuseServer::Impl::NotifierLoop() {
       if (notify_stop) return;
       notify_pending = false;
     }
+    std::vector<std::pair<uint64_t, std::string>> stalled;
+    {
+      MutexLock lock(&notify_mu);
+      stalled.swap(stalled_entries);
+    }
     // No lock held from here on.
+    for (const auto& [parent, name] : stalled) {
+      fuse_lowlevel_notify_inval_entry(session, parent, name.data(), name.size());
+    }
     for (const auto& inv : core->TakeInvalidations()) {
       int rc = 0;
       if (!inv.name.empty()) {
@@ -160,6 +168,14 @@ void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     return;
   }
   Impl& self = Self(req);
+  if (!self.options.test_stall_lookup.empty() && self.options.test_stall_lookup == name) {
+    HUBFS_LOG(kWarning) << "test hook: lookup of " << name << " left unanswered";
+    MutexLock lock(&self.notify_mu);
+    self.stalled_entries.emplace_back(parent, name);
+    self.notify_pending = true;
+    self.notify_cv.NotifyOne();
+    return;  // never answered
+  }
   auto r = self.core->Lookup(parent, name, /*may_block=*/false);
   if (!r.ok() && r.error().code == VfsErrc::kWouldBlock) {
     Offload(req, "lookup", [req, core = self.core, parent, n = std::string(name)](ReplyOnce& once) {

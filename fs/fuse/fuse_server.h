@@ -42,6 +42,11 @@ struct FuseServerOptions {
   // joined: the place to cancel requests still in flight so that joining
   // does not wait for a server that trickles its answers.
   std::function<void()> on_session_end;
+  // Tests only: a lookup of this name (in any directory) is never answered,
+  // and the notifier invalidates that entry while the lookup waits: the
+  // notifier then waits in the kernel for the directory's lock, the state a
+  // `kill -9` can leave stuck (tests/e2e/mount_killed_stuck.sh). "" = off.
+  std::string test_stall_lookup;
 };
 
 // The errno a VfsErrc becomes (the only place errno values are chosen).

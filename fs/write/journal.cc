@@ -64,7 +64,11 @@ Result<std::unique_ptr<WriteJournal>> WriteJournal::Open(FileEnv* env, const std
                   "the write journal " + dir + " is in use by another hubfs process");
   }
   HUBFS_RETURN_IF_ERROR(j->Load(info));
+  // A reserve left by an earlier run is space to spend if compacting
+  // finds the disk full; it is written again (whole) right after.
+  j->reserve_held_ = env->Open(j->ReservePath(), OpenMode::kRead).ok();
   HUBFS_RETURN_IF_ERROR(j->Compact());
+  j->MakeReserve();
   return j;
 }
 
@@ -161,6 +165,16 @@ Status WriteJournal::Replay(FileEnv* env, const std::string& dir, bool create,
 }
 
 Status WriteJournal::Compact() {
+  Status st = CompactOnce();
+  if (st.code() == ErrorCode::kResourceExhausted && SpendReserve()) {
+    HUBFS_LOG(kWarning) << "write journal " << dir_
+                        << ": disk full; spent the space reserve to compact";
+    st = CompactOnce();
+  }
+  return st;
+}
+
+Status WriteJournal::CompactOnce() {
   std::string out;
   if (base_) AppendFrame(&out, json{{"base", *base_}}.dump());
   if (pr_) AppendFrame(&out, json{{"pr", *pr_}}.dump());
@@ -185,20 +199,91 @@ Status WriteJournal::Compact() {
   return Status::Ok();
 }
 
-Status WriteJournal::AppendPayloads(const std::vector<std::string>& payloads) {
+Status WriteJournal::AppendPayloads(const std::vector<std::string>& payloads,
+                                    bool may_spend_reserve) {
   if (broken_ || journal_ == nullptr) {
     HUBFS_RETURN_IF_ERROR(Compact().WithContext("write journal " + dir_ + ": after a failed append"));
   }
   std::string out;
   for (const auto& p : payloads) AppendFrame(&out, p);
-  Status st = journal_->PWrite(bytes_, Bytes(out));
-  if (st.ok()) st = journal_->DataSync();
+  auto write = [&] {
+    Status st = journal_->PWrite(bytes_, Bytes(out));
+    if (st.ok()) st = journal_->DataSync();
+    return st;
+  };
+  Status st = write();
+  if (st.code() == ErrorCode::kResourceExhausted && may_spend_reserve && SpendReserve()) {
+    // The same offset: whatever prefix the failed write left is overwritten.
+    HUBFS_LOG(kWarning) << "write journal " << dir_
+                        << ": disk full; spent the space reserve on a record that frees space";
+    st = write();
+  }
   if (!st.ok()) {
     broken_ = true;
     return st.WithContext("write journal " + dir_);
   }
   bytes_ += out.size();
+  if (!reserve_held_) MakeReserve();
   return Status::Ok();
+}
+
+bool WriteJournal::SpendReserve() {
+  if (!reserve_held_) return false;
+  Status st = env_->Remove(ReservePath());
+  reserve_held_ = false;
+  return st.ok();
+}
+
+void WriteJournal::MakeReserve() {
+  // Room for the reserve twice over: never take the last of the space.
+  Result<DiskSpace> space = env_->StatFs(dir_);
+  if (!space.ok() || space->free_bytes < 2 * kJournalReserveBytes) return;
+  const std::string path = ReservePath();
+  auto write = [&]() -> Status {
+    HUBFS_ASSIGN_OR_RETURN(auto f, env_->Open(path, OpenMode::kReadWrite));
+    // Zeros written, not a sparse file: the blocks are really taken.
+    const std::vector<uint8_t> zeros(64u << 10);
+    for (uint64_t off = 0; off < kJournalReserveBytes; off += zeros.size()) {
+      HUBFS_RETURN_IF_ERROR(f->PWrite(off, zeros));
+    }
+    return f->DataSync();
+  };
+  Status st = write();
+  if (!st.ok()) {
+    (void)env_->Remove(path);  // a part of a reserve would only take space
+    HUBFS_LOG(kDebug) << "write journal " << dir_ << ": no space reserve: " << st.ToString();
+    return;
+  }
+  reserve_held_ = true;
+}
+
+bool WriteJournal::FreesSpace(const std::vector<PendingRecord>& records) const {
+  for (const PendingRecord& r : records) {
+    if (!r.change) continue;  // the path's change dropped
+    switch (r.change->kind) {
+      case PendingChange::Kind::kDeleted:
+      case PendingChange::Kind::kDeletedDir:
+      case PendingChange::Kind::kCopy:
+        continue;
+      case PendingChange::Kind::kNewDir:
+        return false;
+      case PendingChange::Kind::kStaged: {
+        // A staging file already journaled, at most as large as it was (a
+        // rename moves it, a truncate shrinks it): no new content.
+        bool known = false;
+        for (const auto& [path, c] : table_.entries()) {
+          if (c.kind == PendingChange::Kind::kStaged && c.staging_id == r.change->staging_id &&
+              r.change->size <= c.size) {
+            known = true;
+            break;
+          }
+        }
+        if (!known) return false;
+        continue;
+      }
+    }
+  }
+  return true;
 }
 
 Status WriteJournal::Append(const std::vector<PendingRecord>& records) {
@@ -206,19 +291,22 @@ Status WriteJournal::Append(const std::vector<PendingRecord>& records) {
   std::vector<std::string> payloads;
   payloads.reserve(records.size());
   for (const auto& r : records) payloads.push_back(EncodeRecord(r));
-  HUBFS_RETURN_IF_ERROR(AppendPayloads(payloads));
+  HUBFS_RETURN_IF_ERROR(AppendPayloads(payloads, FreesSpace(records)));
   for (const auto& r : records) table_.Apply(r);
   return Status::Ok();
 }
 
 Status WriteJournal::SetBaseCommit(const std::string& commit) {
-  HUBFS_RETURN_IF_ERROR(AppendPayloads({json{{"base", commit}}.dump()}));
+  // After a commit: what it took can then be dropped.
+  HUBFS_RETURN_IF_ERROR(
+      AppendPayloads({json{{"base", commit}}.dump()}, /*may_spend_reserve=*/true));
   base_ = commit;
   return Status::Ok();
 }
 
 Status WriteJournal::SetPrNumber(uint64_t number) {
-  HUBFS_RETURN_IF_ERROR(AppendPayloads({json{{"pr", number}}.dump()}));
+  HUBFS_RETURN_IF_ERROR(
+      AppendPayloads({json{{"pr", number}}.dump()}, /*may_spend_reserve=*/true));
   pr_ = number;
   return Status::Ok();
 }

@@ -87,7 +87,8 @@ class Mount:
         self.hang_bound = 2 * io_timeout + 2
         slug = "".join(c if c.isalnum() else "-" for c in name)
         self.mnt = os.path.join(w, "mnt-" + slug)
-        self.stuck_in = []  # kernel_waits() of each killed daemon that did not exit
+        self.stuck_in = []  # kernel_waits() of each killed daemon left stuck
+        self.freed = []  # the same for those `hubfs unmount` freed
         self.cache = os.path.join(w, "cache-" + slug)
         os.makedirs(self.mnt, exist_ok=True)
 
@@ -120,24 +121,46 @@ class Mount:
         return None
 
     def kill9(self, before_unmount=None):
-        """kill -9 of the daemon; `before_unmount` runs once it is gone, while
-        the dead mount still covers the mountpoint."""
+        """kill -9 of the daemon, torn down as a user would: `hubfs unmount`.
+        A killed daemon can stay stuck in the kernel (a thread of it waits
+        to invalidate an entry of a directory whose lookup waits for the dead
+        daemon, and its /dev/fuse stays open); `hubfs unmount` must then
+        abort its connection and free the mount. True when the mount or the
+        daemon is still stuck after that (a hang). `before_unmount` runs once
+        the daemon is gone, while the dead mount still covers the mountpoint
+        (or is detached, but still what an open directory fd reaches)."""
         pid = self.daemon_pid()
         stuck = False
         if pid:
             os.kill(pid, signal.SIGKILL)
-            stuck = not wait_exit(pid, 5)
-            if stuck:
-                self.stuck_in.append(kernel_waits(pid))
-                # A thread of the killed daemon is blocked in the kernel (seen:
-                # an entry invalidation waiting for the lock of a directory
-                # whose lookup waits for the dead daemon), so its /dev/fuse is
-                # never closed; only aborting the connection frees the mount.
-                self.abort_connection()
+            if not wait_exit(pid, 5):
+                waits = kernel_waits(pid)
+                err = self.hubfs_unmount()
+                if wait_exit(pid, 10) and not self.mounted():
+                    self.freed.append("%s; %s" % (waits or "?", err.strip()))
+                else:
+                    stuck = True
+                    self.stuck_in.append("%s; hubfs unmount: %s" % (waits or "?", err.strip()))
+                    self.abort_connection()  # so that the rest of the matrix can run
         if before_unmount:
             before_unmount()
-        subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True)
+        if self.mounted():
+            self.hubfs_unmount()
+        if self.mounted():
+            stuck = True
+            self.stuck_in.append("still mounted after hubfs unmount")
+            self.abort_connection()
+            subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True)
         return stuck
+
+    def hubfs_unmount(self):
+        """`hubfs unmount`, bounded; its stderr."""
+        try:
+            p = subprocess.run([self.args.hubfs, "unmount", self.mnt], capture_output=True,
+                               text=True, timeout=60)
+            return p.stderr
+        except subprocess.TimeoutExpired:
+            return "timed out"
 
     def abort_connection(self):
         dev = None

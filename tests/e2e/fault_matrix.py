@@ -262,9 +262,10 @@ def main():
         mx.run_case("read-only cache dir", mx.read_only_cache)
         mx.run_case("full staging disk", mx.full_staging_disk)
         points = args.kill_points if args.kill_points is not None else (4 if quick else 100)
-        # The CI subset kills during writes only: with commits racing the
-        # kills, a killed daemon sometimes stays stuck in the kernel (the
-        # full run counts that as a hang).
+        # The CI subset kills during writes only; the full run also while
+        # commits race the kills (a killed daemon then sometimes stays stuck
+        # in the kernel, which `hubfs unmount` must free: one left stuck
+        # after it is a hang).
         delay = "30" if quick else "0.2"
         mx.run_case("kill -9 of a --rw daemon",
                     lambda row: mx.kill_matrix(row, points, delay))
