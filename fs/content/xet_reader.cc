@@ -527,14 +527,15 @@ Status XetReader::LearnAnchors(FileState& file, const Reconstruction& plan, uint
 Status XetReader::ReadColdDemand(FileState& state, uint64_t offset, std::span<uint8_t> out) {
   const uint64_t end = offset + out.size();
   const uint64_t w = options_.plan_window_bytes;
-  if (cache_ == nullptr || w == 0 || out.size() >= w) {
-    return ReadCold(state.ref, offset, end, out, Priority::kDemand);
-  }
   // To the next multiple of w, within the read's tensor, before a queued
-  // read-ahead of this file (which fetches those bytes itself).
-  uint64_t window_end = std::min(state.ref.size, (end + w - 1) / w * w);
-  {
+  // read-ahead of this file (which fetches those bytes itself). Tensor files
+  // only: their loaders read whole tensors or slices of them, while a small
+  // read of another file may well be a random one.
+  uint64_t window_end = end;
+  if (cache_ != nullptr && w != 0 && out.size() < w) {
+    window_end = std::min(state.ref.size, (end + w - 1) / w * w);
     MutexLock lock(&state.mu);
+    if (state.tensor_starts.empty()) window_end = end;
     auto it = std::upper_bound(state.tensor_starts.begin(), state.tensor_starts.end(), offset);
     if (it != state.tensor_starts.end()) window_end = std::min(window_end, *it);
     for (const FileState::Pending& p : state.pending) {

@@ -12,8 +12,8 @@
 //      chunk) pairs; if every chunk is cached, the read is answered with no
 //      network request.
 //   3. Otherwise a reconstruction with Range (per segment of the request; a
-//      small demand read asks for a plan window from it to the next
-//      multiple of plan_window_bytes, within its tensor, shared by
+//      small demand read in a tensor file asks for a plan window from it to
+//      the next multiple of plan_window_bytes, within its tensor, shared by
 //      concurrent readers of that window) names the fetch ranges; those holding a chunk not cached are fetched
 //      (in parallel, bounded, one fetch per range shared by concurrent
 //      readers, demand reads before read-ahead), every record is decoded and its
@@ -110,13 +110,14 @@ struct XetReaderOptions {
   // file and read-ahead windows end on them, so that machines reading one
   // file fetch the same ranges (docs/CACHE_FORMAT.md, "Shared tier").
   uint64_t segment_bytes = 8ull << 20;
-  // A demand read shorter than this that needs the CAS asks for (and
-  // fetches) the bytes from its offset up to the next multiple of
-  // plan_window_bytes in the file, cut at the end of its tensor (tensor
-  // files) and at the start of a read-ahead queued for the same file; the
-  // neighbouring reads after it then find their chunks cached, placed by
-  // the plan's anchor, with no request. Concurrent readers of one window
-  // share one plan. 0 = plans for the read's bytes only.
+  // In a tensor file (its layout parsed), a demand read shorter than this
+  // that needs the CAS asks for (and fetches) the bytes from its offset up
+  // to the next multiple of plan_window_bytes in the file, cut at the end of
+  // its tensor and at the start of a read-ahead queued for the same file;
+  // the reads after it then find their chunks cached, placed by the plan's
+  // anchor, with no request. Concurrent readers of one window share one
+  // plan. Other files' small reads (maybe random ones) fetch only their own
+  // chunks. 0 = plans for the read's bytes only.
   uint64_t plan_window_bytes = 1ull << 20;
   // Threads that load cached chunks of one large warm read in parallel (so
   // that page faults into a cold page cache overlap). 1 = the caller only.

@@ -181,32 +181,13 @@ TEST_F(XetReaderTest, SequentialReadsPrefetchInTheBackground) {
 }
 
 TEST_F(XetReaderTest, SmallRandomReadFetchesLittle) {
-  XetReaderOptions o = SmallWindows();
-  o.plan_window_bytes = 0;
-  auto r = NewReader(o);
+  auto r = NewReader();
   ExpectRange(*r, 1'500'000, 4096);
   // Terms (one full reconstruction) + one ranged reconstruction.
   EXPECT_EQ(fake_.recon_calls(), 2);
   // A 4 KiB read fetches at most the chunks holding it (≤ 2 × 128 KiB records).
   EXPECT_LE(fake_.data_bytes(), 2u * 131080);
   EXPECT_GE(fake_.data_calls(), 1);
-}
-
-TEST_F(XetReaderTest, SmallRandomReadFetchesItsPlanWindow) {
-  XetReaderOptions o = SmallWindows();
-  o.plan_window_bytes = 256 * 1024;
-  auto r = NewReader(o);
-  ExpectRange(*r, 1'500'000, 4096);
-  EXPECT_EQ(fake_.recon_calls(), 2);
-  // From the read to the next multiple of the window (1'572'864), plus the
-  // chunks holding its ends (≤ 2 × 128 KiB records, a little more compressed
-  // stretches aside).
-  EXPECT_LE(fake_.data_bytes(), (1'572'864u - 1'500'000u) + 2u * 131080);
-  // The pages after it in the window need nothing more.
-  fake_.ResetCounters();
-  for (uint64_t off = 1'504'096; off + 4096 <= 1'572'864; off += 4096) ExpectRange(*r, off, 4096);
-  EXPECT_EQ(fake_.recon_calls(), 0);
-  EXPECT_EQ(fake_.data_calls(), 0);
 }
 
 TEST_F(XetReaderTest, ReadsPastTheEnd) {
@@ -355,10 +336,7 @@ TEST_F(XetReaderTest, V1FallbackAndTokenRefresh) {
 
 TEST_F(XetReaderTest, ConcurrentReadersShareFetches) {
   constexpr int kThreads = 8;
-  // Each reader asks its own plan (no plan window) and they meet on fetches.
-  XetReaderOptions o = SmallWindows();
-  o.plan_window_bytes = 0;
-  auto r = NewReader(o);
+  auto r = NewReader();
   ExpectRange(*r, 0, 1);  // terms
   fake_.ResetCounters();
   fake_.HoldData(kThreads);  // the first data GET waits for every plan
