@@ -361,17 +361,8 @@ void XetReader::LoadTensorLayout(FileState& state) {
   }
 }
 
-bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out) {
-  if (cache_ == nullptr) return false;
-  // First map the bytes to chunks; every length must be known.
-  struct Piece {
-    const Hash* xorb;
-    uint32_t index;
-    uint32_t length;
-    uint64_t start;  // file offset of the chunk
-  };
-  std::vector<Piece> pieces;
-  const uint64_t end = offset + out.size();
+bool XetReader::MapPieces(const FileState& file, uint64_t offset, uint64_t end,
+                          std::vector<Piece>* pieces) {
   std::vector<uint32_t> lengths;
   std::vector<uint64_t> at;
   for (size_t i = file.TermAt(offset); i < file.terms.size() && file.starts[i] < end; ++i) {
@@ -383,14 +374,36 @@ bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_
     for (size_t k = 0; k < lengths.size() && covered < need_end; ++k) {
       if (at[k] == kUnplaced || at[k + 1] == kUnplaced || at[k + 1] <= covered) continue;
       if (at[k] > covered) return false;  // the chunk holding `covered` is not placed
+      // A length implied by two anchors is not learned: the cold path
+      // learns it (whole-file verification needs every length).
+      if (lengths[k] == 0) return false;
       const uint64_t len = at[k + 1] - at[k];
-      if (len == 0 || len > chunkstore::kMaxChunkUncompressedSize) return false;
-      pieces.push_back({&term.xorb, term.range.start + static_cast<uint32_t>(k),
-                        static_cast<uint32_t>(len), at[k]});
+      pieces->push_back({&term.xorb, term.range.start + static_cast<uint32_t>(k),
+                         static_cast<uint32_t>(len), at[k]});
       covered = at[k + 1];
     }
     if (covered < need_end) return false;
   }
+  return true;
+}
+
+bool XetReader::CachedAndPlaced(const FileState& file, uint64_t offset, uint64_t end) {
+  if (cache_ == nullptr) return false;
+  std::vector<Piece> pieces;
+  if (!MapPieces(file, offset, end, &pieces)) return false;
+  for (const Piece& p : pieces) {
+    Result<bool> hit = cache_->VisitChunk(*p.xorb, p.index, [](std::span<const uint8_t>) {});
+    if (!hit.ok() || !*hit) return false;
+  }
+  return true;
+}
+
+bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out) {
+  if (cache_ == nullptr) return false;
+  // First map the bytes to chunks: each must be placed.
+  std::vector<Piece> pieces;
+  const uint64_t end = offset + out.size();
+  if (!MapPieces(file, offset, end, &pieces)) return false;
   auto load = [&](const Piece& p) {
     const uint64_t from = std::max(p.start, offset);
     const uint64_t to = std::min(p.start + p.length, end);

@@ -118,7 +118,7 @@ struct XetReaderOptions {
   // anchor, with no request. Concurrent readers of one window share one
   // plan. Other files' small reads (maybe random ones) fetch only their own
   // chunks. 0 = plans for the read's bytes only.
-  uint64_t plan_window_bytes = 1ull << 20;
+  uint64_t plan_window_bytes = 256ull << 10;
   // Threads that load cached chunks of one large warm read in parallel (so
   // that page faults into a cold page cache overlap). 1 = the caller only.
   size_t warm_threads = 4;
@@ -234,6 +234,19 @@ class XetReader {
   std::vector<uint32_t> KnownLengths(const chunkstore::Hash& xorb, chunkstore::ChunkRange range);
   Status Learn(const chunkstore::Hash& xorb, const LearnedLayout& learned);
 
+  // A chunk of the file placed by MapPieces.
+  struct Piece {
+    const chunkstore::Hash* xorb;  // into the file's terms
+    uint32_t index;
+    uint32_t length;
+    uint64_t start;  // file offset of the chunk
+  };
+  // The chunks holding [offset, end), placed by PlaceTerm; false when one
+  // cannot be placed.
+  bool MapPieces(const FileState& file, uint64_t offset, uint64_t end, std::vector<Piece>* pieces);
+  // Whether every chunk of [offset, end) is placed and cached (a read-ahead
+  // of it would have nothing to do).
+  bool CachedAndPlaced(const FileState& file, uint64_t offset, uint64_t end);
   // Serves [offset, offset + out.size()) from the cache alone, placing the
   // chunks by PlaceTerm. False on any miss or a chunk it cannot place (out
   // may be partly written).

@@ -197,6 +197,27 @@ TEST_F(XetReaderPlacementTest, PagePlansAlsoLeaveEveryChunkPlaced) {
   EXPECT_EQ(fake_.data_calls(), 0);
 }
 
+// Read-ahead over bytes already cached and placed asks no plan either: a
+// sequential reader (read-ahead on) of a file read before in random order.
+TEST_F(XetReaderPlacementTest, ReadaheadOfCachedBytesAsksNothing) {
+  {
+    auto r = NewReader(NoReadahead(256 * 1024));
+    ReadPages(*r, ShuffledPages(3));
+    ASSERT_FALSE(HasFatalFailure());
+  }
+  XetReaderOptions o = NoReadahead(256 * 1024);
+  o.async_readahead = true;
+  o.readahead_initial_bytes = 256 * 1024;
+  o.readahead_bytes = 1024 * 1024;
+  o.segment_bytes = 256 * 1024;
+  fake_.ResetCounters();
+  auto r = NewReader(o);
+  for (uint64_t off = 0; off < data_.size(); off += 32 * 1024) ExpectRange(*r, off, 32 * 1024);
+  r.reset();  // waits for the read-ahead threads
+  EXPECT_EQ(fake_.recon_calls(), 0);
+  EXPECT_EQ(fake_.data_calls(), 0);
+}
+
 // A small cold read fetches from it to the end of its window; the pages
 // after it in the window need nothing more; a non-tensor file's does not.
 TEST_F(XetReaderPlacementTest, SmallColdReadFetchesItsPlanWindow) {
