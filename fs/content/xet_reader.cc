@@ -441,8 +441,8 @@ bool XetReader::PlaceTerm(const FileState& file, size_t i, std::vector<uint32_t>
   {
     const uint32_t ti = static_cast<uint32_t>(i);
     MutexLock lock(&file.anchors_mu);
-    for (auto it = file.anchors.lower_bound({ti, 0}); it != file.anchors.end() && it->first.first == ti;
-         ++it) {
+    for (auto it = file.anchors.lower_bound({ti, 0});
+         it != file.anchors.end() && it->first.first == ti; ++it) {
       anchors.push_back({it->first.second - term.range.start, it->second});
     }
   }

@@ -14,16 +14,18 @@
 //   3. Otherwise a reconstruction with Range (per segment of the request; a
 //      small demand read in a tensor file asks for a plan window from it to
 //      the next multiple of plan_window_bytes, within its tensor, shared by
-//      concurrent readers of that window) names the fetch ranges; those holding a chunk not cached are fetched
-//      (in parallel, bounded, one fetch per range shared by concurrent
-//      readers, demand reads before read-ahead), every record is decoded and its
-//      length checked against the plan, records go to the cache as fetched,
+//      concurrent readers of that window) names the fetch ranges; those
+//      holding a chunk not cached are fetched (in parallel, bounded, one
+//      fetch per range shared by concurrent readers, demand reads before
+//      read-ahead), every record is decoded and its length checked against
+//      the plan, its anchors are learned, records go to the cache as fetched,
 //      chunk lengths and record offsets are learned, and exactly the requested
 //      bytes are assembled. A 403 from a data URL (expired) gets a new
 //      reconstruction and one more try.
 // Before that, the read is recorded with the file's read-ahead streams
 // (fs/readahead.h), which may queue a background fetch of the bytes after
-// it, within the reader's memory budget; see docs/ARCHITECTURE.md ("The read
+// it, within the reader's memory budget (a segment whose chunks are all
+// cached and placed asks nothing); see docs/ARCHITECTURE.md ("The read
 // path"). For a file named as a tensor file (XetFileRef::tensor_name), the
 // first read also reads and parses its header (fs/content/tensor_layout.h) so
 // that the streams follow the tensors. docs/SEMANTICS.md says what is verified.

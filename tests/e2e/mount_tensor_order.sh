@@ -56,7 +56,8 @@ PY
 pass "a tensor-parallel slice load fetches within the selective-read bound"
 # Plans: a few per tensor (its first cold read, read-ahead segments, plan
 # windows of 256 KiB), never one per 4 KiB page (~6800 pages here).
-/usr/bin/python3 - "$W/counters.json" "$out" <<'PY' || fail "the slice load asked too many plans: $(cat "$W/counters.json")"
+too_many="the slice load asked too many plans"
+/usr/bin/python3 - "$W/counters.json" "$out" <<'PY' || fail "$too_many: $(cat "$W/counters.json")"
 import json, sys
 c = json.load(open(sys.argv[1]))
 r = json.loads(sys.argv[2])
@@ -78,7 +79,8 @@ curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters res
 out=$(bounded 60 /usr/bin/python3 "$here/tensor_load.py" load "$MNT/model.safetensors" --seed 7 \
         --slice 1/4 --random 1 --against "$S/model.safetensors") || fail "warm slice load"
 curl -sf "$HUBSIM_URL/admin/counters" >"$W/counters2.json" || fail "counters"
-/usr/bin/python3 - "$W/counters2.json" <<'PY' || fail "the warm slice load asked the Hub: $(cat "$W/counters2.json")"
+asked="the warm slice load asked the Hub"
+/usr/bin/python3 - "$W/counters2.json" <<'PY' || fail "$asked: $(cat "$W/counters2.json")"
 import json, sys
 c = json.load(open(sys.argv[1]))
 plans = c.get("cas", {}).get("reconstruction", {}).get("requests", 0)
