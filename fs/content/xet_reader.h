@@ -33,6 +33,7 @@
 // Thread-safety: all methods are thread-safe; many threads may read one file.
 // No lock is held across a CAS call or a cache call that can block (Put*).
 // Lock order: layout_put_mu_ before mu_; FileState::mu before pf_mu_;
+// FileState::anchors_put_mu before FileState::anchors_mu, which is a leaf;
 // SingleFlight locks alone.
 #ifndef HUBFS_FS_CONTENT_XET_READER_H_
 #define HUBFS_FS_CONTENT_XET_READER_H_
