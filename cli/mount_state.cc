@@ -135,7 +135,7 @@ bool WriteMountState(const MountState& s) {
       {"pid", s.pid},           {"source", s.source},         {"repo", s.repo},
       {"revision", s.revision}, {"commit", s.commit},         {"mountpoint", s.mountpoint},
       {"cache_dir", s.cache_dir}, {"dev", s.dev}, {"started", s.started},     {"reads", s.reads},
-      {"warm_reads", s.warm_reads}, {"data_fetches", s.data_fetches},
+      {"warm_reads", s.warm_reads}, {"plans", s.plans}, {"data_fetches", s.data_fetches},
       {"data_bytes", s.data_bytes}, {"fetches_in_flight", s.fetches_in_flight},
       {"readahead_bytes", s.readahead_bytes}, {"memory_limit", s.memory_limit},
       {"readahead_peak", s.readahead_peak}, {"updated", s.updated}, {"inodes", s.inodes},
@@ -166,6 +166,7 @@ bool WriteMountState(const MountState& s) {
 void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
   s->reads = st.reads;
   s->warm_reads = st.warm_reads;
+  s->plans = st.reconstructions;
   s->data_fetches = st.data_fetches;
   s->data_bytes = st.data_bytes;
   s->fetches_in_flight = st.fetches_in_flight;
@@ -245,6 +246,7 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.started = static_cast<int64_t>(num("started"));
     s.reads = num("reads");
     s.warm_reads = num("warm_reads");
+    s.plans = num("plans");
     s.data_fetches = num("data_fetches");
     s.data_bytes = num("data_bytes");
     s.fetches_in_flight = num("fetches_in_flight");

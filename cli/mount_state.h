@@ -63,6 +63,7 @@ struct MountState {
   // Cumulative counters of the Xet reader, refreshed every few seconds.
   uint64_t reads = 0;
   uint64_t warm_reads = 0;
+  uint64_t plans = 0;  // reconstruction requests (full and ranged)
   uint64_t data_fetches = 0;
   uint64_t data_bytes = 0;
   // Gauges at the last refresh: data fetches running, read-ahead bytes in

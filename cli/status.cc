@@ -218,9 +218,10 @@ int StatusCommand(std::span<const std::string_view> args) {
     if (!usage.count(s.cache_dir)) usage[s.cache_dir] = DiskUsage(s.cache_dir);
     std::printf("  cache:    %s (%s on disk)\n", s.cache_dir.c_str(),
                 Human(usage[s.cache_dir]).c_str());
-    std::printf("  reads:    %llu (%llu from cache), %llu data fetches, %s fetched\n",
+    std::printf("  reads:    %llu (%llu from cache), %llu plans, %llu data fetches, %s fetched\n",
                 static_cast<unsigned long long>(s.reads),
                 static_cast<unsigned long long>(s.warm_reads),
+                static_cast<unsigned long long>(s.plans),
                 static_cast<unsigned long long>(s.data_fetches), Human(s.data_bytes).c_str());
     std::printf("  fetching: %llu in flight, read-ahead %s held of %s (peak %s)\n",
                 static_cast<unsigned long long>(s.fetches_in_flight),

@@ -9,6 +9,9 @@
 #     that order (parallel loaders; numpy copies without the GIL)
 #   - mount, slice: a tensor-parallel rank (1 of 4) copies a quarter of the
 #     rows of each tensor; origin bytes fetched vs bytes needed
+#   - mount, slice random: the same mapped with MADV_RANDOM (no kernel
+#     read-around: the filesystem sees 4 KiB page reads)
+# Each row also counts the reconstruction plans asked of the Hub.
 #   - js + load: the official JS client's downloadFile to local disk, then
 #     the same load
 #   - hf_xet + load: huggingface_hub's hf_hub_download (with hf_xet), then
@@ -16,7 +19,7 @@
 # hubsim's store is read once first (untimed), so every row finds it in
 # memory. Every row starts with the page cache dropped; a download row's load uses
 # whatever page cache the download left, as it would in practice.
-# BENCH_MODEL_OTHER="/path/to/hubfs ..." adds the two mount rows for each of
+# BENCH_MODEL_OTHER="/path/to/hubfs ..." adds the four mount rows for each of
 # those binaries (e.g. builds of earlier commits: other1-full, other1-slice,
 # other2-...), on the same hubsim and model.
 #   scripts/bench-model.sh [BUILD_DIR]
@@ -49,7 +52,7 @@ die() { echo "bench-model: $*" >&2; exit 1; }
 bench_workdir hubfs-bench-model
 mkdir -p "$T/src"
 
-R=$T/results.txt  # "row ms needed fetched" lines
+R=$T/results.txt  # "row ms needed fetched plans" lines
 : >"$R"
 
 t=$(bench_now)
@@ -67,9 +70,13 @@ unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_OFFLINE HUBFS_CACHE_DIR HF_HOME HF_
   die "warm-up read"
 rm -rf "$T/cache-warmup"
 
+# "BYTES PLANS": origin data bytes and reconstruction requests since the reset.
 fetched() {
-  curl -fsS "$BENCH_HUB/admin/counters" |
-    "$PY" -c 'import json, sys; print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))'
+  curl -fsS "$BENCH_HUB/admin/counters" | "$PY" -c '
+import json, sys
+c = json.load(sys.stdin)
+print(sum(v["bytes"] for v in c.get("data", {}).values()),
+      c.get("cas", {}).get("reconstruction", {}).get("requests", 0))'
 }
 needed_of() { "$PY" -c 'import json, sys; print(json.loads(sys.argv[1])["bytes_needed"])' "$1"; }
 
@@ -134,12 +141,14 @@ print(hf_hub_download("bench/model", "model.safetensors"))'
 mount_row "mount-full" "$HUBFS"
 mount_row "mount-full8" "$HUBFS" --threads 8
 mount_row "mount-slice" "$HUBFS" --slice 1/4
+mount_row "mount-slice-random" "$HUBFS" --slice 1/4 --random 1
 i=0
 for other in ${BENCH_MODEL_OTHER:-}; do
   i=$((i + 1))
   mount_row "other$i-full" "$other"
   mount_row "other$i-full8" "$other" --threads 8
   mount_row "other$i-slice" "$other" --slice 1/4
+  mount_row "other$i-slice-random" "$other" --slice 1/4 --random 1
 done
 [[ ${BENCH_MODEL_PEERS:-1} == 0 ]] || download_row "js+load" js_download
 rm -rf "$T/js"
@@ -156,15 +165,16 @@ fi
 import sys
 rows = {}
 for line in open(sys.argv[1]):
-    name, ms, needed, fetched = line.split()
-    rows[name] = (int(ms), int(needed), int(fetched))
+    name, ms, needed, fetched, plans = line.split()
+    rows[name] = (int(ms), int(needed), int(fetched), int(plans))
 size = int(sys.argv[2])
 print(f"model: {size / 2**20:.0f} MiB; other hubfs: {sys.argv[3] or '-'}")
-print("| row | wall ms | MB/s of the bytes needed | needed MiB | origin MiB | origin / needed |")
-print("| --- | --- | --- | --- | --- | --- |")
-for name, (ms, needed, fetched) in rows.items():
+print("| row | wall ms | MB/s of the bytes needed | needed MiB | origin MiB | origin / needed "
+      "| plans |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for name, (ms, needed, fetched, plans) in rows.items():
     print(f"| {name} | {ms} | {needed / 1e6 / max(ms, 1) * 1000:.0f} | {needed / 2**20:.1f} | "
-          f"{fetched / 2**20:.1f} | {fetched / max(needed, 1):.2f} |")
+          f"{fetched / 2**20:.1f} | {fetched / max(needed, 1):.2f} | {plans} |")
 print()
 full = rows["mount-full"][0]
 if "js+load" not in rows:
@@ -174,9 +184,11 @@ for base in ["js+load", "hf_xet+load"] + [r for r in rows if r.startswith("other
         print(f"mount-full vs {base}: {rows[base][0] / max(full, 1):.2f}x as fast")
 for base in [r for r in rows if r.startswith("other") and r.endswith("-full8")]:
     print(f"mount-full8 vs {base}: {rows[base][0] / max(rows['mount-full8'][0], 1):.2f}x as fast")
-for base in [r for r in rows if r.startswith("other") and r.endswith("-slice")]:
-    print(f"mount-slice vs {base}: {rows[base][0] / max(rows['mount-slice'][0], 1):.2f}x "
-          f"as fast, origin bytes {rows['mount-slice'][2] / max(rows[base][2], 1):.2f}x")
+for kind in ["-slice", "-slice-random"]:
+    for base in [r for r in rows if r.startswith("other") and r.endswith(kind)]:
+        mine = rows["mount" + kind]
+        print(f"mount{kind} vs {base}: {rows[base][0] / max(mine[0], 1):.2f}x as fast, "
+              f"origin bytes {mine[2] / max(rows[base][2], 1):.2f}x, plans {mine[3]} vs {rows[base][3]}")
 # Design §8's selective-read bound, for the slice load: 1.1 x the bytes
 # needed + about one kernel readahead window (1 MiB) per slice edge.
 needed, tensors = rows["mount-slice"][1], int(sys.argv[4])

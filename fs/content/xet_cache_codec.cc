@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "common/little_endian.h"
 
@@ -9,6 +10,9 @@ namespace hubfs::fs {
 namespace {
 
 constexpr uint8_t kTermsVersion = 1;
+constexpr uint8_t kTermsAnchorsVersion = 2;
+constexpr size_t kAnchorsHeader = 8;
+constexpr size_t kAnchorRecord = 16;
 constexpr uint8_t kLayoutVersion = 1;
 constexpr size_t kTermsHeader = 16;
 constexpr size_t kTermRecord = 48;
@@ -18,10 +22,12 @@ constexpr size_t kLayoutRecord = 8;
 }  // namespace
 
 std::vector<uint8_t> EncodeTerms(std::span<const chunkstore::ReconTerm> terms,
-                                 uint64_t file_size) {
+                                 uint64_t file_size, std::span<const TermAnchor> anchors) {
+  if (anchors.size() > kMaxTermAnchors) anchors = anchors.first(kMaxTermAnchors);
   std::vector<uint8_t> out(4, 0);
-  out.reserve(kTermsHeader + terms.size() * kTermRecord);
-  out[0] = kTermsVersion;
+  out.reserve(kTermsHeader + terms.size() * kTermRecord +
+              (anchors.empty() ? 0 : kAnchorsHeader + anchors.size() * kAnchorRecord));
+  out[0] = anchors.empty() ? kTermsVersion : kTermsAnchorsVersion;
   AppendLe32(&out, static_cast<uint32_t>(terms.size()));
   AppendLe64(&out, file_size);
   for (const chunkstore::ReconTerm& t : terms) {
@@ -30,19 +36,42 @@ std::vector<uint8_t> EncodeTerms(std::span<const chunkstore::ReconTerm> terms,
     AppendLe32(&out, t.range.end);
     AppendLe64(&out, t.unpacked_length);
   }
+  if (!anchors.empty()) {
+    AppendLe32(&out, static_cast<uint32_t>(anchors.size()));
+    AppendLe32(&out, 0);
+    for (const TermAnchor& a : anchors) {
+      AppendLe32(&out, a.term);
+      AppendLe32(&out, a.chunk);
+      AppendLe64(&out, a.offset);
+    }
+  }
   return out;
 }
 
 Result<std::vector<chunkstore::ReconTerm>> DecodeTerms(std::span<const uint8_t> p,
-                                                      uint64_t file_size) {
-  if (p.size() < kTermsHeader || p[0] != kTermsVersion || p[1] != 0 || p[2] != 0 || p[3] != 0) {
+                                                      uint64_t file_size,
+                                                      std::vector<TermAnchor>* anchors_out) {
+  if (p.size() < kTermsHeader || (p[0] != kTermsVersion && p[0] != kTermsAnchorsVersion) ||
+      p[1] != 0 || p[2] != 0 || p[3] != 0) {
     return CorruptError("cached terms: bad header");
   }
+  const bool with_anchors = p[0] == kTermsAnchorsVersion;
   const uint32_t count = LoadLe32(p.data() + 4);
   if (LoadLe64(p.data() + 8) != file_size) return CorruptError("cached terms: file size differs");
-  if ((p.size() - kTermsHeader) / kTermRecord != count ||
-      (p.size() - kTermsHeader) % kTermRecord != 0) {
+  const size_t terms_end = kTermsHeader + size_t{count} * kTermRecord;
+  if ((p.size() - kTermsHeader) / kTermRecord < count ||
+      (!with_anchors && p.size() != terms_end)) {
     return CorruptError("cached terms: count does not match the length");
+  }
+  uint32_t anchor_count = 0;
+  if (with_anchors) {
+    if (p.size() < terms_end + kAnchorsHeader) return CorruptError("cached terms: no anchor count");
+    anchor_count = LoadLe32(p.data() + terms_end);
+    if (anchor_count == 0 || anchor_count > kMaxTermAnchors ||
+        LoadLe32(p.data() + terms_end + 4) != 0 ||
+        p.size() != terms_end + kAnchorsHeader + size_t{anchor_count} * kAnchorRecord) {
+      return CorruptError("cached terms: anchor count does not match the length");
+    }
   }
   std::vector<chunkstore::ReconTerm> terms(count);
   uint64_t total = 0;
@@ -61,6 +90,31 @@ Result<std::vector<chunkstore::ReconTerm>> DecodeTerms(std::span<const uint8_t> 
     total += t.unpacked_length;
   }
   if (total != file_size) return CorruptError("cached terms: lengths do not sum to the size");
+  if (anchor_count == 0) {
+    if (anchors_out != nullptr) anchors_out->clear();
+    return terms;
+  }
+  std::vector<uint64_t> starts(count);
+  uint64_t pos = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    starts[i] = pos;
+    pos += terms[i].unpacked_length;
+  }
+  std::vector<TermAnchor> anchors(anchor_count);
+  for (uint32_t i = 0; i < anchor_count; ++i) {
+    const uint8_t* r = p.data() + terms_end + kAnchorsHeader + size_t{i} * kAnchorRecord;
+    TermAnchor& a = anchors[i];
+    a.term = LoadLe32(r);
+    a.chunk = LoadLe32(r + 4);
+    a.offset = LoadLe64(r + 8);
+    if (a.term >= count) return CorruptError("cached terms: anchor of no term");
+    const chunkstore::ReconTerm& t = terms[a.term];
+    if (a.chunk <= t.range.start || a.chunk >= t.range.end || a.offset <= starts[a.term] ||
+        a.offset >= starts[a.term] + t.unpacked_length) {
+      return CorruptError("cached terms: anchor " + std::to_string(i) + " outside its term");
+    }
+  }
+  if (anchors_out != nullptr) *anchors_out = std::move(anchors);
   return terms;
 }
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "fs/content/chunk_placement.h"
 #include "fs/content/tensor_layout.h"
 
 namespace hubfs::fs {
@@ -87,6 +88,7 @@ XetReaderStats XetReader::Stats() const {
   s.reads = counters_.reads.load();
   s.warm_reads = counters_.warm_reads.load();
   s.reconstructions = counters_.reconstructions.load();
+  s.shared_plans = counters_.shared_plans.load();
   s.data_fetches = counters_.data_fetches.load();
   s.data_bytes = counters_.data_bytes.load();
   s.shared_fetches = counters_.shared_fetches.load();
@@ -163,10 +165,13 @@ Result<std::shared_ptr<XetReader::FileState>> XetReader::LoadFile(const XetFileR
   if (cache_ != nullptr) {
     auto cached = cache_->GetTerms(file.hash);
     if (cached.ok() && cached->has_value()) {
-      auto terms = DecodeTerms(**cached, file.size);
+      std::vector<TermAnchor> anchors;
+      auto terms = DecodeTerms(**cached, file.size, &anchors);
       if (terms.ok()) {
         state->terms = std::move(*terms);
         have_terms = true;
+        MutexLock lock(&state->anchors_mu);
+        for (const TermAnchor& a : anchors) state->anchors[{a.term, a.chunk}] = a.offset;
       } else {
         HUBFS_LOG(kWarning) << what << ": ignoring cached terms: " << terms.status();
       }
@@ -313,7 +318,7 @@ Status XetReader::ReadRange(FileState& state, uint64_t offset, std::span<uint8_t
     if (!TryWarm(state, pos, sub) &&
         !(WaitForPrefetch(state, pos, pos + len) && TryWarm(state, pos, sub))) {
       *all_warm = false;
-      HUBFS_RETURN_IF_ERROR(ReadCold(state.ref, pos, pos + len, sub, Priority::kDemand));
+      HUBFS_RETURN_IF_ERROR(ReadColdDemand(state, pos, sub));
     }
     pos += len;
   }
@@ -348,6 +353,7 @@ void XetReader::LoadTensorLayout(FileState& state) {
     if (parsed->done) {
       counters_.tensor_layouts.fetch_add(1, std::memory_order_relaxed);
       MutexLock lock(&state.mu);
+      state.tensor_starts = parsed->layout.segment_starts;
       state.streams.SetSegments(std::move(parsed->layout.segment_starts));
       return;
     }
@@ -355,35 +361,49 @@ void XetReader::LoadTensorLayout(FileState& state) {
   }
 }
 
-bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out) {
-  if (cache_ == nullptr) return false;
-  // First map the bytes to chunks; every length must be known.
-  struct Piece {
-    const Hash* xorb;
-    uint32_t index;
-    uint32_t length;
-    uint64_t start;  // file offset of the chunk
-  };
-  std::vector<Piece> pieces;
-  const uint64_t end = offset + out.size();
+bool XetReader::MapPieces(const FileState& file, uint64_t offset, uint64_t end,
+                          std::vector<Piece>* pieces) {
+  std::vector<uint32_t> lengths;
+  std::vector<uint64_t> at;
   for (size_t i = file.TermAt(offset); i < file.terms.size() && file.starts[i] < end; ++i) {
     const ReconTerm& term = file.terms[i];
-    const std::vector<uint32_t> lengths = KnownLengths(term.xorb, term.range);
-    if (std::find(lengths.begin(), lengths.end(), 0u) == lengths.end()) {
-      uint64_t sum = 0;
-      for (uint32_t l : lengths) sum += l;
-      if (sum != term.unpacked_length) return false;  // a cold read re-checks against a plan
-    }
-    uint64_t chunk_start = file.starts[i];
-    for (size_t k = 0; k < lengths.size() && chunk_start < end; ++k) {
+    // Disagreeing lengths or anchors: a cold read re-checks against a plan.
+    if (!PlaceTerm(file, i, &lengths, &at)) return false;
+    uint64_t covered = std::max(offset, file.starts[i]);
+    const uint64_t need_end = std::min(end, file.starts[i] + term.unpacked_length);
+    for (size_t k = 0; k < lengths.size() && covered < need_end; ++k) {
+      if (at[k] == kUnplaced || at[k + 1] == kUnplaced || at[k + 1] <= covered) continue;
+      if (at[k] > covered) return false;  // the chunk holding `covered` is not placed
+      // A length implied by two anchors is not learned: the cold path
+      // learns it (whole-file verification needs every length).
       if (lengths[k] == 0) return false;
-      if (chunk_start + lengths[k] > offset) {
-        pieces.push_back({&term.xorb, term.range.start + static_cast<uint32_t>(k), lengths[k],
-                          chunk_start});
-      }
-      chunk_start += lengths[k];
+      const uint64_t len = at[k + 1] - at[k];
+      pieces->push_back({&term.xorb, term.range.start + static_cast<uint32_t>(k),
+                         static_cast<uint32_t>(len), at[k]});
+      covered = at[k + 1];
     }
+    if (covered < need_end) return false;
   }
+  return true;
+}
+
+bool XetReader::CachedAndPlaced(const FileState& file, uint64_t offset, uint64_t end) {
+  if (cache_ == nullptr) return false;
+  std::vector<Piece> pieces;
+  if (!MapPieces(file, offset, end, &pieces)) return false;
+  for (const Piece& p : pieces) {
+    Result<bool> hit = cache_->VisitChunk(*p.xorb, p.index, [](std::span<const uint8_t>) {});
+    if (!hit.ok() || !*hit) return false;
+  }
+  return true;
+}
+
+bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out) {
+  if (cache_ == nullptr) return false;
+  // First map the bytes to chunks: each must be placed.
+  std::vector<Piece> pieces;
+  const uint64_t end = offset + out.size();
+  if (!MapPieces(file, offset, end, &pieces)) return false;
   auto load = [&](const Piece& p) {
     const uint64_t from = std::max(p.start, offset);
     const uint64_t to = std::min(p.start + p.length, end);
@@ -409,6 +429,148 @@ bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_
     if (ok.load() && !load(pieces[i])) ok = false;
   });
   return ok.load();
+}
+
+bool XetReader::PlaceTerm(const FileState& file, size_t i, std::vector<uint32_t>* lengths,
+                          std::vector<uint64_t>* at) {
+  const ReconTerm& term = file.terms[i];
+  *lengths = KnownLengths(term.xorb, term.range);
+  std::vector<ChunkAnchor> anchors;
+  anchors.push_back({0, file.starts[i]});
+  anchors.push_back({term.range.size(), file.starts[i] + term.unpacked_length});
+  {
+    const uint32_t ti = static_cast<uint32_t>(i);
+    MutexLock lock(&file.anchors_mu);
+    for (auto it = file.anchors.lower_bound({ti, 0});
+         it != file.anchors.end() && it->first.first == ti; ++it) {
+      anchors.push_back({it->first.second - term.range.start, it->second});
+    }
+  }
+  std::optional<std::vector<uint64_t>> placed = PlaceChunks(*lengths, anchors);
+  if (!placed.has_value()) return false;
+  *at = std::move(*placed);
+  return true;
+}
+
+Status XetReader::LearnAnchors(FileState& file, const Reconstruction& plan, uint64_t offset) {
+  // CheckPlacement passed: the plan's terms are the file's from `first` on.
+  const size_t first = file.TermAt(offset);
+  const size_t last = first + plan.terms.size() - 1;
+  if (plan.offset_into_first_range > offset) return CorruptError("plan starts before the file");
+  const uint64_t chunk_start = offset - plan.offset_into_first_range;
+  std::vector<TermAnchor> found;
+  if (plan.terms.front().range.start != file.terms[first].range.start) {
+    found.push_back({static_cast<uint32_t>(first), plan.terms.front().range.start, chunk_start});
+  }
+  const ReconTerm& tail = plan.terms.back();
+  if (tail.range.end != file.terms[last].range.end) {
+    const uint64_t from = plan.terms.size() == 1 ? chunk_start : file.starts[last];
+    found.push_back({static_cast<uint32_t>(last), tail.range.end, from + tail.unpacked_length});
+  }
+  auto drop_term = [&](uint32_t ti) {
+    MutexLock lock(&file.anchors_mu);
+    for (auto it = file.anchors.lower_bound({ti, 0});
+         it != file.anchors.end() && it->first.first == ti;) {
+      it = file.anchors.erase(it);
+    }
+  };
+  std::vector<TermAnchor> fresh;
+  bool dropped = false;
+  for (const TermAnchor& a : found) {
+    const ReconTerm& t = file.terms[a.term];
+    if (a.offset <= file.starts[a.term] || a.offset >= file.starts[a.term] + t.unpacked_length) {
+      return CorruptError("plan places chunk " + std::to_string(a.chunk) + " at byte " +
+                          std::to_string(a.offset) + ", outside term " + std::to_string(a.term));
+    }
+    std::vector<uint32_t> lengths;
+    std::vector<uint64_t> at;
+    if (!PlaceTerm(file, a.term, &lengths, &at)) {
+      // The anchors known disagree with the lengths (a bad entry): dropped;
+      // this plan (checked against the lengths by CheckPlacement) decides.
+      HUBFS_LOG(kWarning) << "xet file " << file.ref.hash.ToString() << ": anchors of term "
+                          << a.term << " disagree with its chunk lengths; dropped";
+      drop_term(a.term);
+      dropped = true;
+      if (!PlaceTerm(file, a.term, &lengths, &at)) {
+        return CorruptError("chunk lengths of term " + std::to_string(a.term) +
+                            " disagree with its length");
+      }
+    }
+    const uint64_t known = at[a.chunk - t.range.start];
+    if (known == a.offset) continue;  // nothing new
+    bool agrees = known == kUnplaced;
+    if (agrees) {
+      // With it, the term must still place consistently.
+      std::vector<ChunkAnchor> anchors = {{a.chunk - t.range.start, a.offset}};
+      for (size_t k = 0; k <= lengths.size(); ++k) {
+        if (at[k] != kUnplaced) anchors.push_back({static_cast<uint32_t>(k), at[k]});
+      }
+      agrees = PlaceChunks(lengths, anchors).has_value();
+    }
+    if (!agrees) {
+      // Drop what this term learned from plans: the next plan starts afresh.
+      drop_term(a.term);
+      return CorruptError("plan places chunk " + std::to_string(a.chunk) + " of term " +
+                          std::to_string(a.term) + " at byte " + std::to_string(a.offset) +
+                          ", which disagrees with the chunk lengths and anchors known");
+    }
+    fresh.push_back(a);
+  }
+  if (fresh.empty() && !dropped) return Status::Ok();
+  {
+    MutexLock lock(&file.anchors_mu);
+    for (const TermAnchor& a : fresh) {
+      if (file.anchors.size() >= kMaxTermAnchors) break;
+      file.anchors[{a.term, a.chunk}] = a.offset;
+    }
+  }
+  if (cache_ == nullptr) return Status::Ok();
+  // Encode the latest set under anchors_put_mu: the last put is the fullest.
+  MutexLock put_lock(&file.anchors_put_mu);
+  std::vector<TermAnchor> all;
+  {
+    MutexLock lock(&file.anchors_mu);
+    all.reserve(file.anchors.size());
+    for (const auto& [key, at] : file.anchors) all.push_back({key.first, key.second, at});
+  }
+  cache_->PutTerms(file.ref.hash, EncodeTerms(file.terms, file.ref.size, all));
+  return Status::Ok();
+}
+
+Status XetReader::ReadColdDemand(FileState& state, uint64_t offset, std::span<uint8_t> out) {
+  const uint64_t end = offset + out.size();
+  const uint64_t w = options_.plan_window_bytes;
+  // To the next multiple of w, within the read's tensor, before a queued
+  // read-ahead of this file (which fetches those bytes itself). Tensor files
+  // only: their loaders read whole tensors or slices of them, while a small
+  // read of another file may well be a random one.
+  uint64_t window_end = end;
+  if (cache_ != nullptr && w != 0 && out.size() < w) {
+    window_end = std::min(state.ref.size, (end + w - 1) / w * w);
+    MutexLock lock(&state.mu);
+    if (state.tensor_starts.empty()) window_end = end;
+    auto it = std::upper_bound(state.tensor_starts.begin(), state.tensor_starts.end(), offset);
+    if (it != state.tensor_starts.end()) window_end = std::min(window_end, *it);
+    for (const FileState::Pending& p : state.pending) {
+      if (p.range.start >= end) window_end = std::min(window_end, p.range.start);
+    }
+  }
+  if (window_end <= end) return ReadCold(state.ref, offset, end, out, Priority::kDemand);
+  bool shared = false;
+  Result<bool> led = window_flights_.Do(
+      {state.ref.hash, offset / w},
+      [&]() -> Result<bool> {
+        HUBFS_RETURN_IF_ERROR(ReadCold(state.ref, offset, window_end, out, Priority::kDemand));
+        return true;
+      },
+      &shared);
+  if (!shared) return led.status();
+  // Another reader's window: its chunks are cached (or in the cache's write
+  // queue) and placed by its plan, unless it began after this read's offset
+  // or failed.
+  counters_.shared_plans.fetch_add(1, std::memory_order_relaxed);
+  if (TryWarm(state, offset, out)) return Status::Ok();
+  return ReadCold(state.ref, offset, end, out, Priority::kDemand);
 }
 
 uint64_t XetReader::SegmentEnd(uint64_t start) const {
@@ -504,6 +666,7 @@ Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t 
     if (!plan.ok()) return plan.status().WithContext(what);
     Status valid = chunkstore::ValidateReconstruction(*plan, segment_end - offset);
     if (valid.ok()) valid = CheckPlacement(*state, *plan, offset);
+    if (valid.ok()) valid = LearnAnchors(*state, *plan, offset);
     if (!valid.ok()) return valid.WithContext(what);
     Status st = ReadColdOnce(*plan, segment_end - offset, out, parallel_fetches, priority);
     if (st.ok()) return st;

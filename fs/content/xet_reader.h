@@ -6,20 +6,26 @@
 // Read path, per call:
 //   1. The file's terms (immutable per file hash) come from memory, the chunk
 //      cache, or one full reconstruction (whose terms are cached; URLs never).
-//   2. With the terms and the learned chunk lengths of their xorbs, the bytes
-//      map to (xorb, chunk) pairs; if every chunk is cached, the read is
-//      answered with no network request.
-//   3. Otherwise a reconstruction with Range (per segment of the request)
-//      names the fetch ranges; those holding a chunk not cached are fetched
-//      (in parallel, bounded, one fetch per range shared by concurrent
-//      readers, demand reads before read-ahead), every record is decoded and its
-//      length checked against the plan, records go to the cache as fetched,
+//   2. With the terms, the learned chunk lengths of their xorbs and the
+//      file's anchors (where chunks inside a term start, learned from earlier
+//      ranged plans; fs/content/chunk_placement.h), the bytes map to (xorb,
+//      chunk) pairs; if every chunk is cached, the read is answered with no
+//      network request.
+//   3. Otherwise a reconstruction with Range (per segment of the request; a
+//      small demand read in a tensor file asks for a plan window from it to
+//      the next multiple of plan_window_bytes, within its tensor, shared by
+//      concurrent readers of that window) names the fetch ranges; those
+//      holding a chunk not cached are fetched (in parallel, bounded, one
+//      fetch per range shared by concurrent readers, demand reads before
+//      read-ahead), every record is decoded and its length checked against
+//      the plan, its anchors are learned, records go to the cache as fetched,
 //      chunk lengths and record offsets are learned, and exactly the requested
 //      bytes are assembled. A 403 from a data URL (expired) gets a new
 //      reconstruction and one more try.
 // Before that, the read is recorded with the file's read-ahead streams
 // (fs/readahead.h), which may queue a background fetch of the bytes after
-// it, within the reader's memory budget; see docs/ARCHITECTURE.md ("The read
+// it, within the reader's memory budget (a segment whose chunks are all
+// cached and placed asks nothing); see docs/ARCHITECTURE.md ("The read
 // path"). For a file named as a tensor file (XetFileRef::tensor_name), the
 // first read also reads and parses its header (fs/content/tensor_layout.h) so
 // that the streams follow the tensors. docs/SEMANTICS.md says what is verified.
@@ -27,6 +33,7 @@
 // Thread-safety: all methods are thread-safe; many threads may read one file.
 // No lock is held across a CAS call or a cache call that can block (Put*).
 // Lock order: layout_put_mu_ before mu_; FileState::mu before pf_mu_;
+// FileState::anchors_put_mu before FileState::anchors_mu, which is a leaf;
 // SingleFlight locks alone.
 #ifndef HUBFS_FS_CONTENT_XET_READER_H_
 #define HUBFS_FS_CONTENT_XET_READER_H_
@@ -106,6 +113,15 @@ struct XetReaderOptions {
   // file and read-ahead windows end on them, so that machines reading one
   // file fetch the same ranges (docs/CACHE_FORMAT.md, "Shared tier").
   uint64_t segment_bytes = 8ull << 20;
+  // In a tensor file (its layout parsed), a demand read shorter than this
+  // that needs the CAS asks for (and fetches) the bytes from its offset up
+  // to the next multiple of plan_window_bytes in the file, cut at the end of
+  // its tensor and at the start of a read-ahead queued for the same file;
+  // the reads after it then find their chunks cached, placed by the plan's
+  // anchor, with no request. Concurrent readers of one window share one
+  // plan. Other files' small reads (maybe random ones) fetch only their own
+  // chunks. 0 = plans for the read's bytes only.
+  uint64_t plan_window_bytes = 256ull << 10;
   // Threads that load cached chunks of one large warm read in parallel (so
   // that page faults into a cold page cache overlap). 1 = the caller only.
   size_t warm_threads = 4;
@@ -125,6 +141,7 @@ struct XetReaderStats {
   uint64_t reads = 0;
   uint64_t warm_reads = 0;          // answered without any network request
   uint64_t reconstructions = 0;     // CAS reconstruction requests (full + ranged)
+  uint64_t shared_plans = 0;        // cold reads that waited for another's plan window
   uint64_t data_fetches = 0;        // data range GETs issued
   uint64_t data_bytes = 0;          // bytes received from data URLs
   uint64_t shared_fetches = 0;      // fetches joined instead of issued
@@ -220,9 +237,37 @@ class XetReader {
   std::vector<uint32_t> KnownLengths(const chunkstore::Hash& xorb, chunkstore::ChunkRange range);
   Status Learn(const chunkstore::Hash& xorb, const LearnedLayout& learned);
 
-  // Serves [offset, offset + out.size()) from the cache alone. False on any
-  // miss (out may be partly written).
+  // A chunk of the file placed by MapPieces.
+  struct Piece {
+    const chunkstore::Hash* xorb;  // into the file's terms
+    uint32_t index;
+    uint32_t length;
+    uint64_t start;  // file offset of the chunk
+  };
+  // The chunks holding [offset, end), placed by PlaceTerm; false when one
+  // cannot be placed.
+  bool MapPieces(const FileState& file, uint64_t offset, uint64_t end, std::vector<Piece>* pieces);
+  // Whether every chunk of [offset, end) is placed and cached (a read-ahead
+  // of it would have nothing to do).
+  bool CachedAndPlaced(const FileState& file, uint64_t offset, uint64_t end);
+  // Serves [offset, offset + out.size()) from the cache alone, placing the
+  // chunks by PlaceTerm. False on any miss or a chunk it cannot place (out
+  // may be partly written).
   bool TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out);
+  // The file offsets of the chunk boundaries of term `i` (see
+  // fs/content/chunk_placement.h) and the lengths known for its chunks;
+  // false when anchors and lengths disagree.
+  bool PlaceTerm(const FileState& file, size_t i, std::vector<uint32_t>* lengths,
+                 std::vector<uint64_t>* at);
+  // Records the anchors a checked ranged plan for [offset, ...) gives (where
+  // its first chunk starts, where its last term ends inside a term) and
+  // puts the file's terms entry with them when any is new. Errors:
+  // kCorrupt when they disagree with what is known (the term's learned
+  // anchors are then dropped, so that the next plan starts afresh).
+  Status LearnAnchors(FileState& file, const chunkstore::Reconstruction& plan, uint64_t offset);
+  // A demand read that missed: widened to its plan window (see
+  // plan_window_bytes), shared with concurrent readers of that window.
+  Status ReadColdDemand(FileState& state, uint64_t offset, std::span<uint8_t> out);
   // Where the segment starting at `start` ends (before the window's end):
   // segment_bytes on, or with a shared tier the next multiple of it.
   uint64_t SegmentEnd(uint64_t start) const;
@@ -335,9 +380,12 @@ class XetReader {
 
   SingleFlight<chunkstore::Hash, std::shared_ptr<FileState>> file_flights_;
   SingleFlight<FetchKey, std::shared_ptr<const Run>> fetch_flights_;
+  // Plan windows of demand reads: (file, window number).
+  SingleFlight<std::pair<chunkstore::Hash, uint64_t>, bool> window_flights_;
 
   struct Counters {
-    std::atomic<uint64_t> reads{0}, warm_reads{0}, reconstructions{0}, data_fetches{0},
+    std::atomic<uint64_t> reads{0}, warm_reads{0}, reconstructions{0}, shared_plans{0},
+        data_fetches{0},
         data_bytes{0}, shared_fetches{0}, expired_url_retries{0}, xorbs_verified{0},
         corrupt_cache_chunks{0}, readahead_windows{0}, readahead_bytes{0}, readahead_failed{0},
         readahead_skipped{0}, tensor_layouts{0}, tier_runs{0}, tier_bytes{0}, tier_refused{0};

@@ -52,8 +52,12 @@ void XetReader::PrefetchLoop() {
         if (p.range.start == task.range.start && p.range.end == task.range.end) p.started = true;
       }
     }
-    // Nothing is assembled: every segment only fetches and caches.
-    Status st = ReadCold(state.ref, task.range.start, task.range.end, {}, Priority::kReadahead);
+    // Nothing is assembled: every segment only fetches and caches. Bytes
+    // already cached and placed need no plan at all.
+    Status st;
+    if (!CachedAndPlaced(state, task.range.start, task.range.end)) {
+      st = ReadCold(state.ref, task.range.start, task.range.end, {}, Priority::kReadahead);
+    }
     if (!st.ok()) {
       counters_.readahead_failed.fetch_add(1, std::memory_order_relaxed);
       HUBFS_LOG(kDebug) << "read-ahead failed: " << st;

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "common/mutex.h"
@@ -23,6 +25,15 @@ struct XetReader::FileState {
   std::vector<chunkstore::ReconTerm> terms;
   std::vector<uint64_t> starts;  // file offset of each term
 
+  // Anchors (fs/content/chunk_placement.h): (term index, chunk index in its
+  // xorb) → the chunk's file offset, for chunks strictly inside a term;
+  // learned from ranged plans and kept in the cached terms. A leaf lock.
+  mutable Mutex anchors_mu;
+  std::map<std::pair<uint32_t, uint32_t>, uint64_t> anchors GUARDED_BY(anchors_mu);
+  // Held while encoding and putting the terms entry with its anchors, so
+  // that the fullest set is queued last. Taken before anchors_mu.
+  Mutex anchors_put_mu;
+
   // Read-ahead state.
   Mutex mu;
   CondVar cv;
@@ -35,6 +46,8 @@ struct XetReader::FileState {
   std::vector<Pending> pending GUARDED_BY(mu);
   // A thread took on parsing the tensor layout (XetFileRef::tensor_name).
   bool layout_tried GUARDED_BY(mu) = false;
+  // Where its segments (header, tensors) start, once parsed; empty otherwise.
+  std::vector<uint64_t> tensor_starts GUARDED_BY(mu);
 
   // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
   size_t TermAt(uint64_t offset) const {

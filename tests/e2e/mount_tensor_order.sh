@@ -8,7 +8,13 @@
 #     tensor) on a fresh cold mount, mapped with MADV_RANDOM so that the
 #     kernel adds no read-around of its own, fetches at most 1.1 x the bytes
 #     it needs + 1.25 MiB per tensor (read-ahead past a slice's end, chunk
-#     rounding) from the origin (hubsim's data-byte counters)
+#     rounding) from the origin (hubsim's data-byte counters), and asks a
+#     bounded number of reconstruction plans per tensor, not one per page
+#     (reads inside chunks already fetched are placed locally; a cold read
+#     fetches a window)
+#   - the same slice load on a new mount over that cache asks the Hub for
+#     nothing: no plan, no data (the anchors of the plans are cached with
+#     the file's terms)
 #   mount_tensor_order.sh HUBFS HUBSIM
 HUBFS=$1
 HUBSIM=$2
@@ -48,5 +54,40 @@ print(f"slice load: needed {needed} B of {tensors} tensors, fetched {fetched} B 
 sys.exit(0 if needed <= fetched <= bound else 1)
 PY
 pass "a tensor-parallel slice load fetches within the selective-read bound"
+# Plans: a few per tensor (its first cold read, read-ahead segments, plan
+# windows of 256 KiB), never one per 4 KiB page (~6800 pages here).
+too_many="the slice load asked too many plans"
+/usr/bin/python3 - "$W/counters.json" "$out" <<'PY' || fail "$too_many: $(cat "$W/counters.json")"
+import json, sys
+c = json.load(open(sys.argv[1]))
+r = json.loads(sys.argv[2])
+needed, tensors = r["bytes_needed"], r["tensors"]
+plans = c.get("cas", {}).get("reconstruction", {}).get("requests", 0)
+pages = needed // 4096
+bound = 1 + 8 * tensors + needed // (256 << 10)
+print(f"slice load: {plans} plans for {tensors} tensors, {pages} pages (bound {bound})")
+sys.exit(0 if 0 < plans <= bound else 1)
+PY
+pass "a tensor-parallel slice load asks a bounded number of plans per tensor"
+bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
+
+# The same load again on a new mount over that cache: everything it reads
+# is cached and placed; the Hub is asked for nothing.
+bounded 30 "$HUBFS" mount org/model "$MNT" --cache-dir "$W/cache2" --io-timeout 10 ||
+  fail "third mount failed"
+curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
+out=$(bounded 60 /usr/bin/python3 "$here/tensor_load.py" load "$MNT/model.safetensors" --seed 7 \
+        --slice 1/4 --random 1 --against "$S/model.safetensors") || fail "warm slice load"
+curl -sf "$HUBSIM_URL/admin/counters" >"$W/counters2.json" || fail "counters"
+asked="the warm slice load asked the Hub"
+/usr/bin/python3 - "$W/counters2.json" <<'PY' || fail "$asked: $(cat "$W/counters2.json")"
+import json, sys
+c = json.load(open(sys.argv[1]))
+plans = c.get("cas", {}).get("reconstruction", {}).get("requests", 0)
+data = sum(v["requests"] for v in c.get("data", {}).values())
+print(f"warm slice load: {plans} plans, {data} data requests")
+sys.exit(0 if plans == 0 and data == 0 else 1)
+PY
+pass "the same slice load over the cache asks the Hub for no plan and no data"
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
 pass "done in $((SECONDS - t0)) s"

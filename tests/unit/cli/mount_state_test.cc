@@ -20,6 +20,7 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   fs::XetReaderStats st;
   st.reads = 10;
   st.warm_reads = 4;
+  st.reconstructions = 6;
   st.data_fetches = 7;
   st.data_bytes = 123456;
   st.fetches_in_flight = 3;
@@ -40,6 +41,7 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   buf << in.rdbuf();
   auto j = nlohmann::json::parse(buf.str());
   EXPECT_EQ(j["fetches_in_flight"].get<uint64_t>(), 3u);
+  EXPECT_EQ(j["plans"].get<uint64_t>(), 6u);
   EXPECT_EQ(j["readahead_bytes"].get<uint64_t>(), 5u << 20);
   EXPECT_EQ(j["memory_limit"].get<uint64_t>(), 128u << 20);
   EXPECT_EQ(j["readahead_peak"].get<uint64_t>(), 40u << 20);
@@ -48,6 +50,7 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].mountpoint, "/mnt/x");
   EXPECT_EQ(got[0].reads, 10u);
+  EXPECT_EQ(got[0].plans, 6u);
   EXPECT_EQ(got[0].data_bytes, 123456u);
   EXPECT_EQ(got[0].fetches_in_flight, 3u);
   EXPECT_EQ(got[0].readahead_bytes, 5u << 20);

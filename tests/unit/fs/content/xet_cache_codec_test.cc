@@ -45,6 +45,52 @@ TEST(XetCacheCodecTest, TermsRejectBadInput) {
   EXPECT_FALSE(DecodeTerms(huge_count, 200000).ok());
 }
 
+TEST(XetCacheCodecTest, TermsWithAnchorsRoundTrip) {
+  std::vector<chunkstore::ReconTerm> terms = {Term(1, 0, 3, 200000), Term(2, 5, 9, 300)};
+  const std::vector<TermAnchor> anchors = {{0, 1, 70000}, {1, 7, 200100}};
+  auto enc = EncodeTerms(terms, 200300, anchors);
+  EXPECT_EQ(enc[0], 2);
+  std::vector<TermAnchor> got = {{9, 9, 9}};
+  auto dec = DecodeTerms(enc, 200300, &got);
+  ASSERT_TRUE(dec.ok()) << dec.status();
+  EXPECT_EQ(*dec, terms);
+  EXPECT_EQ(got, anchors);
+  // Without anchors: version 1, as before, and no anchors decoded.
+  auto plain = EncodeTerms(terms, 200300);
+  EXPECT_EQ(plain[0], 1);
+  ASSERT_TRUE(DecodeTerms(plain, 200300, &got).ok());
+  EXPECT_TRUE(got.empty());
+}
+
+TEST(XetCacheCodecTest, AnchorsOutsideTheirTermAreCorrupt) {
+  std::vector<chunkstore::ReconTerm> terms = {Term(1, 0, 3, 200000), Term(2, 5, 9, 300)};
+  const std::vector<std::vector<TermAnchor>> bad = {
+      {{2, 6, 200100}},       // no such term
+      {{0, 0, 0}},            // the term's first chunk: not inside it
+      {{0, 3, 150000}},       // the term's end chunk
+      {{1, 4, 200100}},       // a chunk before the term's range
+      {{0, 1, 200000}},       // at the term's end offset
+      {{1, 7, 200000}},       // at the term's start offset
+      {{1, 7, 5}},            // before the term
+  };
+  for (const auto& a : bad) {
+    auto enc = EncodeTerms(terms, 200300, a);
+    EXPECT_EQ(DecodeTerms(enc, 200300).status().code(), ErrorCode::kCorrupt)
+        << a[0].term << "/" << a[0].chunk << "@" << a[0].offset;
+  }
+  auto enc = EncodeTerms(terms, 200300, std::vector<TermAnchor>{{0, 1, 70000}});
+  auto cut = enc;
+  cut.pop_back();
+  EXPECT_FALSE(DecodeTerms(cut, 200300).ok());
+  auto zero_count = enc;
+  zero_count.resize(enc.size() - 16);
+  zero_count[zero_count.size() - 8] = 0;
+  EXPECT_FALSE(DecodeTerms(zero_count, 200300).ok());
+  auto v1_with_tail = enc;
+  v1_with_tail[0] = 1;  // version 1 holds no anchors
+  EXPECT_FALSE(DecodeTerms(v1_with_tail, 200300).ok());
+}
+
 TEST(XetCacheCodecTest, LayoutRoundTripAndMerge) {
   LearnedLayout a;
   a.lengths = {100, 0, 300};
