@@ -32,6 +32,7 @@ VfsCore::VfsCore(RepoSource* source, ViewSpec view, VfsOptions options, const Cl
       clock_(clock != nullptr ? clock : DefaultClock()),
       inodes_(options.max_inodes),
       handles_(options.max_open_handles),
+      folder_(options.folder_readahead),
       listings_(source, std::max<size_t>(1, options.max_cached_dirs)),
       refs_(source, &inodes_, &invalidations_, nullptr, options_, clock_),
       views_(source, &inodes_, &listings_, &refs_, &invalidations_, options_, clock_,
@@ -55,6 +56,7 @@ VfsCore::VfsCore(RepoSource* source, VfsLayout layout, VfsOptions options, const
       clock_(clock != nullptr ? clock : DefaultClock()),
       inodes_(options.max_inodes),
       handles_(options.max_open_handles),
+      folder_(options.folder_readahead),
       listings_(source, std::max<size_t>(1, options.max_cached_dirs)),
       refs_(source, &inodes_, &invalidations_, &*layout_, options_, clock_),
       views_(source, &inodes_, &listings_, &refs_, &invalidations_, options_, clock_,
@@ -315,6 +317,17 @@ VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t>
     if (*n == 0) break;
     done += *n;
   }
+  if (folder_.OnRead(fh, offset, done, file.size)) {
+    // A copier: read the next files of its directory ahead, when the
+    // listing is at hand (never a request here).
+    const size_t slash = file.path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "" : file.path.substr(0, slash);
+    if (auto listing = listings_.Cached(file.repo, file.commit, dir)) {
+      for (const auto& [next, bytes] : folder_.NextFiles(*listing, file)) {
+        if (bytes != 0) source_->Speculate(next, bytes, fh);
+      }
+    }
+  }
   return done;
 }
 
@@ -332,6 +345,7 @@ void VfsCore::Release(uint64_t fh) {
       handle->writable->ReleaseWriter(info->path);
     }
   }
+  if (folder_.OnRelease(fh)) source_->CancelSpeculation(fh);
   if (auto view = handles_.RemoveFile(fh)) views_.ReleaseHandle(*view);
 }
 
