@@ -140,7 +140,8 @@ void XetReader::StartSpeculation(const SpecRequest& request) {
     return;
   }
   const std::shared_ptr<FileState>& state = *file;
-  const uint64_t limit = budget_.limit() / 100 * std::min<uint32_t>(options_.speculative_percent, 100);
+  const uint64_t limit =
+      budget_.limit() * std::min<uint32_t>(options_.speculative_percent, 100) / 100;
   MutexLock lock(&state->mu);
   // A reader is there already, or read-ahead: it reads for itself.
   if (state->streams.streams() != 0 || !state->pending.empty()) return;
