@@ -20,7 +20,9 @@
 #   scripts/bench-folder.sh [BUILD_DIR]
 #   env: BENCH_FOLDER_SHARDS (4), BENCH_FOLDER_SHARD_MB (256), BENCH_REPEAT (3),
 #        BENCH_FOLDER_ROWS ("cp-r cp-r-off hf_xet js"), KIT (BUILD_DIR/conformance),
-#        PYENV (BUILD_DIR/pyenv/bin/python), TMPDIR (work files: ~4 x the folder)
+#        PYENV (BUILD_DIR/pyenv/bin/python), TMPDIR (work files: ~4 x the folder),
+#        BENCH_FOLDER_FAULTS (hubsim faults for the timed rows, e.g.
+#        "latency=20ms" for a round trip on every request, as to a remote Hub)
 #   quick run: BENCH_FOLDER_SHARD_MB=64 BENCH_REPEAT=2 scripts/bench-folder.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,6 +135,10 @@ for f in "$T"/src/*; do
     die "warm-up read of $f"
 done
 rm -rf "$T/cache-warmup"
+if [[ -n ${BENCH_FOLDER_FAULTS:-} ]]; then
+  curl -fsS -X POST --data "$BENCH_FOLDER_FAULTS" "$BENCH_HUB/admin/faults" >/dev/null ||
+    die "hubsim refused faults '$BENCH_FOLDER_FAULTS'"
+fi
 
 served() {
   curl -fsS "$BENCH_HUB/admin/counters" | "$PY" -c '
@@ -194,7 +200,8 @@ for round in $(seq 1 "$REPEAT"); do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-"$PY" - "$R" "$size" "$files" "$SHARDS" "$SHARD_MB" "$load_before" "$load_after" <<'PYEOF'
+"$PY" - "$R" "$size" "$files" "$SHARDS" "$SHARD_MB" "$load_before" "$load_after" \
+  "${BENCH_FOLDER_FAULTS:-}" <<'PYEOF'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
@@ -202,7 +209,8 @@ for line in open(sys.argv[1]):
     runs.setdefault(row, []).append((int(ms), int(served)))
 size, files = int(sys.argv[2]), int(sys.argv[3])
 print(f"folder: {files} files, {size / 2**20:.0f} MiB ({sys.argv[4]} shards of {sys.argv[5]} MiB); "
-      f"rounds: {len(next(iter(runs.values())))}; load average before {sys.argv[6]}, after {sys.argv[7]}")
+      f"hubsim faults: {sys.argv[8] or '-'}; rounds: {len(next(iter(runs.values())))}; "
+      f"load average before {sys.argv[6]}, after {sys.argv[7]}")
 med = {r: statistics.median_low([ms for ms, _ in v]) for r, v in runs.items()}
 bases = [b for b in ("hf_xet", "js") if b in runs]
 head = "| row | median ms | best ms | all ms | MB/s (median) | origin MiB | origin / folder |"
