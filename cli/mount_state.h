@@ -70,7 +70,8 @@ struct MountState {
   uint64_t memory_limit = 0;
   uint64_t readahead_peak = 0;
   // Folder read-ahead (cumulative): files and bytes read ahead for a
-  // copier before it came, segments dropped because it stopped early.
+  // copier before it came, requests and segments dropped because it
+  // stopped early.
   uint64_t folder_files = 0;
   uint64_t folder_bytes = 0;
   uint64_t folder_cancelled = 0;

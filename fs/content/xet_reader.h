@@ -155,8 +155,8 @@ struct XetReaderStats {
   // Files whose tensor layout was parsed (their read-ahead follows tensors).
   uint64_t tensor_layouts = 0;
   // Speculative read-ahead (Speculate): files started, their bytes queued,
-  // segments cancelled before they ran, and segments a reader came for
-  // while still queued (moved ahead as read-ahead of that reader).
+  // requests and segments cancelled before they ran, and segments a reader
+  // came for while still queued (moved ahead as read-ahead of that reader).
   uint64_t speculative_files = 0;
   uint64_t speculative_bytes = 0;
   uint64_t speculative_cancelled = 0;
@@ -370,11 +370,15 @@ class XetReader {
   Mutex pf_mu_;
   CondVar pf_cv_;
   std::deque<PrefetchTask> pf_queue_ GUARDED_BY(pf_mu_);
-  // Speculative work: requests whose file is not loaded yet, then their
-  // segments; taken only when pf_queue_ is empty.
+  // Speculative work: requests whose file is not loaded yet (at most
+  // readahead_queue), then their segments; taken only when pf_queue_ is
+  // empty.
   std::deque<SpecRequest> spec_requests_ GUARDED_BY(pf_mu_);
   std::deque<PrefetchTask> spec_queue_ GUARDED_BY(pf_mu_);
   size_t spec_threads_busy_ GUARDED_BY(pf_mu_) = 0;
+  // The groups cancelled last (a request taken by a thread before its group
+  // was cancelled must not queue work after it).
+  std::deque<uint64_t> spec_cancelled_ GUARDED_BY(pf_mu_);
   // Bytes of speculative tasks queued or running (also held in budget_).
   std::atomic<uint64_t> spec_held_{0};
   // Files holding read-ahead bytes (not speculative): the fair share.

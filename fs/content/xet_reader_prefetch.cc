@@ -3,6 +3,7 @@
 // they share with demand reads.
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include "common/log.h"
@@ -127,6 +128,11 @@ void XetReader::Speculate(const XetFileRef& file, uint64_t bytes, uint64_t group
   {
     MutexLock lock(&pf_mu_);
     if (pf_stop_) return;
+    // Bounded like the read-ahead queue: beyond it, the hint is dropped.
+    if (spec_requests_.size() >= std::max<size_t>(options_.readahead_queue, 1)) {
+      counters_.readahead_skipped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     spec_requests_.push_back(SpecRequest{file, std::min(bytes, file.size), group});
   }
   pf_cv_.NotifyOne();
@@ -149,7 +155,9 @@ void XetReader::StartSpeculation(const SpecRequest& request) {
   const uint64_t room = std::min(budget_.available(), limit > held ? limit - held : 0);
   ReadaheadRange range{0, std::min(request.bytes, room)};
   // Whole segments only (a trimmed tail is left to the reader's read-ahead).
-  if (range.end < request.bytes) range.end = range.end / options_.segment_bytes * options_.segment_bytes;
+  if (range.end < request.bytes) {
+    range.end = range.end / options_.segment_bytes * options_.segment_bytes;
+  }
   if (range.empty()) {
     counters_.readahead_skipped.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -158,10 +166,16 @@ void XetReader::StartSpeculation(const SpecRequest& request) {
     counters_.readahead_skipped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  spec_held_.fetch_add(range.size(), std::memory_order_relaxed);
-  state->streams.Seed(range.end, range.size());
   {
     MutexLock pf_lock(&pf_mu_);
+    // Cancelled while this thread loaded the file: nothing is queued.
+    if (std::find(spec_cancelled_.begin(), spec_cancelled_.end(), request.group) !=
+        spec_cancelled_.end()) {
+      budget_.Release(range.size());
+      return;
+    }
+    spec_held_.fetch_add(range.size(), std::memory_order_relaxed);
+    state->streams.Seed(range.end, range.size());
     for (uint64_t s = range.start; s < range.end; s = SegmentEnd(s)) {
       PrefetchTask task{state, ReadaheadRange{s, std::min(range.end, SegmentEnd(s))}, true,
                         request.group};
@@ -176,9 +190,13 @@ void XetReader::StartSpeculation(const SpecRequest& request) {
 
 void XetReader::CancelSpeculation(uint64_t group) {
   std::deque<PrefetchTask> dropped;
+  size_t requests = 0;
   {
     MutexLock lock(&pf_mu_);
-    std::erase_if(spec_requests_, [&](const SpecRequest& r) { return r.group == group; });
+    requests = std::erase_if(spec_requests_, [&](const SpecRequest& r) { return r.group == group; });
+    // A request being started now checks this list before it queues work.
+    spec_cancelled_.push_back(group);
+    if (spec_cancelled_.size() > 64) spec_cancelled_.pop_front();
     for (auto it = spec_queue_.begin(); it != spec_queue_.end();) {
       if (it->group == group) {
         dropped.push_back(std::move(*it));
@@ -188,7 +206,7 @@ void XetReader::CancelSpeculation(uint64_t group) {
       }
     }
   }
-  counters_.speculative_cancelled.fetch_add(dropped.size(), std::memory_order_relaxed);
+  counters_.speculative_cancelled.fetch_add(requests + dropped.size(), std::memory_order_relaxed);
   for (PrefetchTask& t : dropped) EndPrefetch(t, false);
 }
 

@@ -310,14 +310,9 @@ VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t>
   const FileContent& file = handle->content;
   if (offset >= file.size) return size_t{0};
   out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), file.size - offset)));
-  size_t done = 0;
-  while (done < out.size()) {
-    auto n = source_->Read(file, offset + done, out.subspan(done));
-    if (!n.ok()) return VfsErrorFromStatus(n.status());
-    if (*n == 0) break;
-    done += *n;
-  }
-  if (folder_.OnRead(fh, offset, done, file.size)) {
+  // Told before the read (in the order the kernel asks, not the order the
+  // answers complete), so that the next files' fetches overlap this one.
+  if (folder_.OnRead(fh, offset, out.size(), file.size)) {
     // A copier: read the next files of its directory ahead, when the
     // listing is at hand (never a request here).
     const size_t slash = file.path.rfind('/');
@@ -327,6 +322,13 @@ VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t>
         if (bytes != 0) source_->Speculate(next, bytes, fh);
       }
     }
+  }
+  size_t done = 0;
+  while (done < out.size()) {
+    auto n = source_->Read(file, offset + done, out.subspan(done));
+    if (!n.ok()) return VfsErrorFromStatus(n.status());
+    if (*n == 0) break;
+    done += *n;
   }
   return done;
 }

@@ -205,7 +205,7 @@ TEST_F(XetReaderSpeculateTest, CancelledWorkIsNeverFetched) {
   WaitIdle(*r);
   const XetReaderStats s = r->Stats();
   EXPECT_EQ(s.speculative_files, 1u);  // b's request was dropped before it started
-  EXPECT_GT(s.speculative_cancelled, 0u);  // a's queued segments
+  EXPECT_GE(s.speculative_cancelled, 2u);  // b's request and a's queued segments
   // At most the segment that was running when it was cancelled (and its
   // edge chunks): not a's 6 MiB, nothing of b.
   EXPECT_LT(cas_->bytes(), 1 * kMiB + 512 * kKiB);
