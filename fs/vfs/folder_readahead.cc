@@ -6,7 +6,8 @@ namespace hubfs::fs {
 
 FolderReadahead::FolderReadahead(FolderReadaheadOptions options) : options_(options) {}
 
-bool FolderReadahead::OnRead(uint64_t fh, uint64_t offset, uint64_t len, uint64_t size) {
+bool FolderReadahead::OnRead(uint64_t fh, const std::string& dir, const std::string& name,
+                             uint64_t offset, uint64_t len, uint64_t size) {
   if (!options_.enabled || size == 0) return false;
   MutexLock lock(&mu_);
   auto it = readers_.find(fh);
@@ -27,8 +28,20 @@ bool FolderReadahead::OnRead(uint64_t fh, uint64_t offset, uint64_t len, uint64_
     return false;
   }
   // A copier's furthest byte tells its release whether it read to the end.
+  const bool was_whole = r.furthest >= size;
   r.furthest = std::max(r.furthest, std::min(offset + len, size));
   if (r.copier || r.furthest < std::min(size, options_.trigger_bytes)) return false;
+  // A file before this one in the directory was read whole: a copy of the
+  // folder in listing order.
+  auto before = read_whole_.find(dir);
+  const bool follows = before != read_whole_.end() && before->second < name;
+  if (r.furthest >= size && !was_whole) {
+    if (read_whole_.size() >= std::max<size_t>(options_.max_handles, 1) && before == read_whole_.end()) {
+      read_whole_.erase(read_whole_.begin());
+    }
+    read_whole_[dir] = name;
+  }
+  if (!follows) return false;
   r.copier = true;
   return true;
 }

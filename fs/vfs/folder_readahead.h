@@ -7,8 +7,12 @@
 //   - a handle becomes a copier once it has read its file from offset 0 on,
 //     in order, up to min(file size, trigger_bytes) (the kernel's pieces of
 //     one read arrive slightly out of order: a read counts when it starts
-//     within `slack` of the furthest byte read). A reader that seeks, or
-//     stops before trigger_bytes (`head -c`, `file`), never triggers;
+//     within `slack` of the furthest byte read), and another file before it
+//     in the same directory (by name: listing order) was read whole, in
+//     order, before: a copy goes through the folder in listing order, while
+//     a loader that reads a config and then picks tensors out of a shard
+//     does not. A reader that seeks, or stops before trigger_bytes (`head
+//     -c`, `file`), never triggers;
 //   - once, when it becomes a copier, the next max_files regular files of
 //     its directory's listing (in listing order, which is the order `ls` and
 //     `cp` see) are read ahead from their start, lead_bytes in all, split
@@ -25,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -39,10 +44,12 @@ class FolderReadahead {
  public:
   explicit FolderReadahead(FolderReadaheadOptions options);
 
-  // Records a read of [offset, offset + len) through handle `fh` of a file of
-  // `size` bytes. True exactly once per handle: when it becomes a copier
+  // Records a read of [offset, offset + len) through handle `fh` of the file
+  // `name` of `size` bytes in directory `dir` (any key naming the directory
+  // at its commit). True exactly once per handle: when it becomes a copier
   // (the caller then reads the next files ahead, group `fh`).
-  bool OnRead(uint64_t fh, uint64_t offset, uint64_t len, uint64_t size) EXCLUDES(mu_);
+  bool OnRead(uint64_t fh, const std::string& dir, const std::string& name, uint64_t offset,
+              uint64_t len, uint64_t size) EXCLUDES(mu_);
 
   // The handle was released. True when it was a copier that stopped before
   // its file's end: the caller cancels group `fh`.
@@ -75,6 +82,9 @@ class FolderReadahead {
   const FolderReadaheadOptions options_;
   mutable Mutex mu_;
   std::unordered_map<uint64_t, Reader> readers_ GUARDED_BY(mu_);
+  // Per directory, the last file read whole in order (at most max_handles
+  // directories are remembered).
+  std::unordered_map<std::string, std::string> read_whole_ GUARDED_BY(mu_);
   uint64_t tick_ GUARDED_BY(mu_) = 0;
 };
 

@@ -312,11 +312,14 @@ VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t>
   out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), file.size - offset)));
   // Told before the read (in the order the kernel asks, not the order the
   // answers complete), so that the next files' fetches overlap this one.
-  if (folder_.OnRead(fh, offset, out.size(), file.size)) {
+  const size_t slash = file.path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "" : file.path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? file.path : file.path.substr(slash + 1);
+  if (options_.folder_readahead.enabled &&
+      folder_.OnRead(fh, file.repo.ToString() + "@" + file.commit + "/" + dir, name, offset,
+                     out.size(), file.size)) {
     // A copier: read the next files of its directory ahead, when the
     // listing is at hand (never a request here).
-    const size_t slash = file.path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "" : file.path.substr(0, slash);
     if (auto listing = listings_.Cached(file.repo, file.commit, dir)) {
       for (const auto& [next, bytes] : folder_.NextFiles(*listing, file)) {
         if (bytes != 0) source_->Speculate(next, bytes, fh);

@@ -4,9 +4,10 @@
 # shards ahead (hubfs status) and fetches at most the folder's bytes times a
 # small factor from hubsim; a reader that stops early (`head -c`) before
 # becoming a copier starts no read-ahead of the next files; one that stops
-# as it becomes one (with the data origin slowed, so that the next files' segments are
-# still queued) has them cancelled, and the next files are not fetched;
-# --folder-readahead off reads nothing ahead.
+# as it becomes one (a file before it read whole, then 4 MiB of it in order;
+# the data origin slowed so that the next files' segments are still queued)
+# has them cancelled, and they are not fetched; --folder-readahead off reads
+# nothing ahead.
 #   mount_folder.sh HUBFS HUBSIM
 HUBFS=$1
 HUBSIM=$2
@@ -104,7 +105,9 @@ mount_it
 ls "$MNT" >/dev/null
 reset_counters
 faults "latency=300ms,only=data"
-# It stops right where it becomes a copier (4 MiB read in order).
+# A file before it read whole first (a copy in listing order), then shard-1
+# read up to where it becomes a copier (4 MiB in order), and no further.
+cat "$MNT/config.json" >/dev/null
 head -c $((4 * MIB)) "$MNT/shard-1.bin" | cmp -s - <(head -c $((4 * MIB)) "$S/shard-1.bin") ||
   fail "head -c 4M bytes"
 got=$(quiet_bytes)

@@ -27,50 +27,81 @@ FolderReadaheadOptions Opts() {
   return o;
 }
 
+// A read of file "m" in directory "d", after "a" of the same directory was
+// read whole (a copy in listing order).
+bool Read(FolderReadahead& f, uint64_t fh, uint64_t offset, uint64_t len, uint64_t size) {
+  return f.OnRead(fh, "d", "m", offset, len, size);
+}
+FolderReadahead& AfterAWholeFile(FolderReadahead& f) {
+  f.OnRead(1000, "d", "a", 0, 10, 10);
+  f.OnRelease(1000);
+  return f;
+}
+
 TEST(FolderReadaheadTest, AnInOrderReaderBecomesACopierOnceAtTheTrigger) {
   FolderReadahead f(Opts());
+  AfterAWholeFile(f);
   const uint64_t size = 100 * kMiB;
   for (uint64_t off = 0; off + 128 * 1024 < 4 * kMiB; off += 128 * 1024) {
-    EXPECT_FALSE(f.OnRead(1, off, 128 * 1024, size)) << off;
+    EXPECT_FALSE(Read(f, 1, off, 128 * 1024, size)) << off;
   }
-  EXPECT_TRUE(f.OnRead(1, 4 * kMiB - 128 * 1024, 128 * 1024, size));
-  EXPECT_FALSE(f.OnRead(1, 4 * kMiB, 128 * 1024, size));  // once only
+  EXPECT_TRUE(Read(f, 1, 4 * kMiB - 128 * 1024, 128 * 1024, size));
+  EXPECT_FALSE(Read(f, 1, 4 * kMiB, 128 * 1024, size));  // once only
 }
 
 TEST(FolderReadaheadTest, ASmallFileReadWholeMakesACopier) {
   FolderReadahead f(Opts());
-  EXPECT_TRUE(f.OnRead(1, 0, 700, 700));
+  AfterAWholeFile(f);
+  EXPECT_TRUE(Read(f, 1, 0, 700, 700));
+}
+
+TEST(FolderReadaheadTest, OnlyAReaderThatFollowsAWholeFileOfItsDirectoryIsACopier) {
+  FolderReadahead f(Opts());
+  // The first file read whole: no copy of the folder seen yet.
+  EXPECT_FALSE(f.OnRead(1, "d", "b", 0, 700, 700));
+  // One before it by name: not listing order.
+  EXPECT_FALSE(f.OnRead(2, "d", "a", 0, 700, 700));
+  // Another directory: nothing read whole there yet.
+  EXPECT_FALSE(f.OnRead(3, "e", "c", 0, 700, 700));
+  // After "a" (the last read whole in "d"): a copier.
+  EXPECT_TRUE(f.OnRead(4, "d", "c", 0, 700, 700));
+  // A file read only in part does not count as read whole.
+  EXPECT_FALSE(f.OnRead(5, "x", "a", 0, 4 * kMiB, 100 * kMiB));
+  EXPECT_FALSE(f.OnRead(6, "x", "b", 0, 700, 700));
 }
 
 TEST(FolderReadaheadTest, PiecesSlightlyOutOfOrderStillCount) {
   FolderReadahead f(Opts());
+  AfterAWholeFile(f);
   const uint64_t size = 100 * kMiB;
-  EXPECT_FALSE(f.OnRead(1, 512 * 1024, 512 * 1024, size));  // the kernel's second piece first
-  EXPECT_FALSE(f.OnRead(1, 0, 512 * 1024, size));
-  EXPECT_FALSE(f.OnRead(1, 1 * kMiB, 2 * kMiB, size));
-  EXPECT_TRUE(f.OnRead(1, 3 * kMiB, 1 * kMiB, size));
+  EXPECT_FALSE(Read(f, 1, 512 * 1024, 512 * 1024, size));  // the kernel's second piece first
+  EXPECT_FALSE(Read(f, 1, 0, 512 * 1024, size));
+  EXPECT_FALSE(Read(f, 1, 1 * kMiB, 2 * kMiB, size));
+  EXPECT_TRUE(Read(f, 1, 3 * kMiB, 1 * kMiB, size));
 }
 
 TEST(FolderReadaheadTest, ASeekOrAReadFarFromTheStartNeverTriggers) {
   FolderReadahead f(Opts());
+  AfterAWholeFile(f);
   const uint64_t size = 100 * kMiB;
-  EXPECT_FALSE(f.OnRead(1, 50 * kMiB, 8 * kMiB, size));  // starts in the middle
-  EXPECT_FALSE(f.OnRead(1, 0, 8 * kMiB, size));          // too late: not a copy
-  EXPECT_FALSE(f.OnRead(2, 0, 1 * kMiB, size));
-  EXPECT_FALSE(f.OnRead(2, 30 * kMiB, 8 * kMiB, size));  // a seek forward
-  EXPECT_FALSE(f.OnRead(2, 1 * kMiB, 8 * kMiB, size));
+  EXPECT_FALSE(Read(f, 1, 50 * kMiB, 8 * kMiB, size));  // starts in the middle
+  EXPECT_FALSE(Read(f, 1, 0, 8 * kMiB, size));          // too late: not a copy
+  EXPECT_FALSE(Read(f, 2, 0, 1 * kMiB, size));
+  EXPECT_FALSE(Read(f, 2, 30 * kMiB, 8 * kMiB, size));  // a seek forward
+  EXPECT_FALSE(Read(f, 2, 1 * kMiB, 8 * kMiB, size));
 }
 
 TEST(FolderReadaheadTest, ReleaseBeforeTheEndOfACopierIsAnEarlyStop) {
   FolderReadahead f(Opts());
+  AfterAWholeFile(f);
   const uint64_t size = 10 * kMiB;
-  ASSERT_TRUE(f.OnRead(1, 0, 5 * kMiB, size));
+  ASSERT_TRUE(Read(f, 1, 0, 5 * kMiB, size));
   EXPECT_TRUE(f.OnRelease(1));   // a copier that stopped at 5 of 10 MiB
   EXPECT_FALSE(f.OnRelease(1));  // forgotten
-  ASSERT_TRUE(f.OnRead(2, 0, 5 * kMiB, size));
-  EXPECT_FALSE(f.OnRead(2, 5 * kMiB, 5 * kMiB, size));
+  ASSERT_TRUE(Read(f, 2, 0, 5 * kMiB, size));
+  EXPECT_FALSE(Read(f, 2, 5 * kMiB, 5 * kMiB, size));
   EXPECT_FALSE(f.OnRelease(2));  // read to the end
-  EXPECT_FALSE(f.OnRead(3, 0, 1 * kMiB, size));
+  EXPECT_FALSE(Read(f, 3, 0, 1 * kMiB, size));
   EXPECT_FALSE(f.OnRelease(3));  // never a copier: nothing was asked for
   EXPECT_EQ(f.handles(), 0u);
 }
@@ -79,7 +110,8 @@ TEST(FolderReadaheadTest, DisabledNeverTriggers) {
   FolderReadaheadOptions o = Opts();
   o.enabled = false;
   FolderReadahead f(o);
-  EXPECT_FALSE(f.OnRead(1, 0, 700, 700));
+  AfterAWholeFile(f);
+  EXPECT_FALSE(Read(f, 1, 0, 700, 700));
   EXPECT_FALSE(f.OnRelease(1));
 }
 
@@ -87,7 +119,7 @@ TEST(FolderReadaheadTest, HandlesFollowedAreBounded) {
   FolderReadaheadOptions o = Opts();
   o.max_handles = 3;
   FolderReadahead f(o);
-  for (uint64_t fh = 1; fh <= 10; ++fh) f.OnRead(fh, 0, 1, 100 * kMiB);
+  for (uint64_t fh = 1; fh <= 10; ++fh) Read(f, fh, 0, 1, 100 * kMiB);
   EXPECT_EQ(f.handles(), 3u);
 }
 
@@ -221,11 +253,16 @@ class VfsFolderReadaheadTest : public ::testing::Test {
 
 TEST_F(VfsFolderReadaheadTest, ACopierAsksForTheNextXetFiles) {
   auto core = MakeCore(true);
-  const uint64_t fh = OpenAndRead(*core, "config.json", 300);
+  // The first file read whole: not yet a copy of the folder.
+  core->Release(OpenAndRead(*core, "config.json", 300));
+  EXPECT_TRUE(source_.speculated.empty());
+  // The next one read in order: the two Xet files after it are asked for.
+  const uint64_t fh = OpenAndRead(*core, "model-1.bin", 20 * kMiB);
   ASSERT_EQ(source_.speculated.size(), 2u);
-  EXPECT_EQ(source_.speculated[0].path, "model-1.bin");
-  EXPECT_EQ(source_.speculated[1].path, "model-2.bin");
+  EXPECT_EQ(source_.speculated[0].path, "model-2.bin");
+  EXPECT_EQ(source_.speculated[1].path, "model-3.bin");
   EXPECT_EQ(source_.speculated[0].bytes, 20 * kMiB);  // smaller than half the lead
+  EXPECT_EQ(source_.speculated[1].bytes, 20 * kMiB);
   EXPECT_EQ(source_.speculated[0].group, fh);
   core->Release(fh);
   EXPECT_TRUE(source_.cancelled.empty());  // read to its end
@@ -235,6 +272,14 @@ TEST_F(VfsFolderReadaheadTest, ACopierAsksForTheNextXetFiles) {
   EXPECT_EQ(source_.speculated[2].path, "model-3.bin");
   core->Release(fh2);
   EXPECT_EQ(source_.cancelled, std::vector<uint64_t>{fh2});  // stopped at 5 of 20 MiB
+}
+
+TEST_F(VfsFolderReadaheadTest, ALoaderThatPicksFilesOutOfOrderAsksForNothing) {
+  auto core = MakeCore(true);
+  core->Release(OpenAndRead(*core, "model-3.bin", 20 * kMiB));
+  core->Release(OpenAndRead(*core, "config.json", 300));  // before it by name
+  core->Release(OpenAndRead(*core, "model-1.bin", 1 * kMiB));  // a header, then it stops
+  EXPECT_TRUE(source_.speculated.empty());
 }
 
 TEST_F(VfsFolderReadaheadTest, AReaderThatStopsBeforeTheTriggerAsksForNothing) {
