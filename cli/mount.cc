@@ -122,7 +122,9 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       if (!size) return "--memory-limit needs a size of at least 4M (e.g. 512M)";
       out->memory_limit = *size;
     } else if (a == "--folder-readahead") {
-      if (!(v = value()) || (*v != "on" && *v != "off")) return "--folder-readahead needs on or off";
+      if (!(v = value()) || (*v != "on" && *v != "off")) {
+        return "--folder-readahead needs on or off";
+      }
       out->folder_readahead = *v == "on";
     } else if (a == "--shared-cache") {
       if (!(v = value())) return "--shared-cache needs memcached://HOST:PORT[,HOST:PORT...]";

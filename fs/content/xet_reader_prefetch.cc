@@ -193,7 +193,8 @@ void XetReader::CancelSpeculation(uint64_t group) {
   size_t requests = 0;
   {
     MutexLock lock(&pf_mu_);
-    requests = std::erase_if(spec_requests_, [&](const SpecRequest& r) { return r.group == group; });
+    requests =
+        std::erase_if(spec_requests_, [&](const SpecRequest& r) { return r.group == group; });
     // A request being started now checks this list before it queues work.
     spec_cancelled_.push_back(group);
     if (spec_cancelled_.size() > 64) spec_cancelled_.pop_front();

@@ -13,9 +13,9 @@ bool FolderReadahead::OnRead(uint64_t fh, const std::string& dir, const std::str
   auto it = readers_.find(fh);
   if (it == readers_.end()) {
     if (readers_.size() >= std::max<size_t>(options_.max_handles, 1)) {
-      auto oldest = std::min_element(readers_.begin(), readers_.end(), [](const auto& a, const auto& b) {
-        return a.second.last_use < b.second.last_use;
-      });
+      auto oldest = std::min_element(
+          readers_.begin(), readers_.end(),
+          [](const auto& a, const auto& b) { return a.second.last_use < b.second.last_use; });
       readers_.erase(oldest);
     }
     it = readers_.emplace(fh, Reader{0, size, true, false, 0}).first;
@@ -36,7 +36,8 @@ bool FolderReadahead::OnRead(uint64_t fh, const std::string& dir, const std::str
   auto before = read_whole_.find(dir);
   const bool follows = before != read_whole_.end() && before->second < name;
   if (r.furthest >= size && !was_whole) {
-    if (read_whole_.size() >= std::max<size_t>(options_.max_handles, 1) && before == read_whole_.end()) {
+    if (before == read_whole_.end() &&
+        read_whole_.size() >= std::max<size_t>(options_.max_handles, 1)) {
       read_whole_.erase(read_whole_.begin());
     }
     read_whole_[dir] = name;

@@ -151,9 +151,12 @@ std::shared_ptr<const NodeMeta> Meta(uint64_t size, bool xet, bool dir = false) 
 
 TEST(FolderReadaheadTest, NextFilesAreTheXetFilesAfterItInListingOrder) {
   Listing l;
-  l.children = {{"a.bin", Meta(50 * kMiB, true), nullptr},    {"b.json", Meta(100, false), nullptr},
-                {"c", Meta(0, false, true), nullptr},          {"d.bin", Meta(0, true), nullptr},
-                {"e.bin", Meta(100 * kMiB, true), nullptr},    {"f.bin", Meta(100 * kMiB, true), nullptr},
+  l.children = {{"a.bin", Meta(50 * kMiB, true), nullptr},
+                {"b.json", Meta(100, false), nullptr},
+                {"c", Meta(0, false, true), nullptr},
+                {"d.bin", Meta(0, true), nullptr},
+                {"e.bin", Meta(100 * kMiB, true), nullptr},
+                {"f.bin", Meta(100 * kMiB, true), nullptr},
                 {"g.bin", Meta(100 * kMiB, true), nullptr}};
   FolderReadahead f(Opts());
   FileContent file;
