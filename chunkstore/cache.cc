@@ -81,6 +81,10 @@ class GhostSet {
 
 class ChunkCache::Impl {
  public:
+  uint64_t ProbationBytes() const {
+    return options_.max_bytes / 100 * std::min<uint32_t>(options_.probation_percent, 100);
+  }
+
   Impl(const CacheOptions& options, std::unique_ptr<CacheStore> store)
       : options_(options),
         clock_(options.clock != nullptr ? options.clock : SystemClock::Default()),
@@ -554,6 +558,8 @@ void ChunkCache::PutSmallFile(std::string_view git_oid, std::vector<uint8_t> byt
 Status ChunkCache::Flush() { return impl_->Flush(); }
 
 CacheStats ChunkCache::Stats() { return impl_->Stats(); }
+
+uint64_t ChunkCache::ProbationBytes() const { return impl_->ProbationBytes(); }
 
 Result<std::vector<CacheEntryInfo>> ChunkCache::List(std::optional<CacheKind> kind,
                                                       size_t limit) {

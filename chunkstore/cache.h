@@ -232,6 +232,10 @@ class ChunkCache {
 
   CacheStats Stats();
 
+  // The probationary share of max_bytes (CacheOptions::probation_percent):
+  // what one pass of new chunks may fill before it evicts its own oldest.
+  uint64_t ProbationBytes() const;
+
   // Maintenance (`hubfs cache ...`). Each runs its writes on the writer
   // thread and returns when they are committed.
   // Up to `limit` entries of one kind (or of all kinds), in key order (a

@@ -41,7 +41,7 @@ constexpr char kMountUsage[] =
     "usage: hubfs mount SOURCE MOUNTPOINT [-f] [--revisions] [--cache-dir DIR]\n"
     "                   [--metadata-ttl S] [--io-timeout S] [--uid U] [--gid G]\n"
     "                   [--allow-other | --allow-other-private] [--memory-limit SIZE]\n"
-    "                   [--cache-size SIZE]\n"
+    "                   [--cache-size SIZE] [--folder-readahead on|off]\n"
     "                   [--log-level LEVEL]\n"
     "                   [--shared-cache memcached://HOST:PORT[,HOST:PORT...]]\n"
     "                   [--rw [--create-pr] [--commit-delay S] [--sync-timeout S]]\n"
@@ -120,6 +120,11 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       std::optional<uint64_t> size = (v = value()) ? ParseMemoryLimit(*v) : std::nullopt;
       if (!size) return "--memory-limit needs a size of at least 4M (e.g. 512M)";
       out->memory_limit = *size;
+    } else if (a == "--folder-readahead") {
+      if (!(v = value()) || (*v != "on" && *v != "off")) {
+        return "--folder-readahead needs on or off";
+      }
+      out->folder_readahead = *v == "on";
     } else if (a == "--shared-cache") {
       if (!(v = value())) return "--shared-cache needs memcached://HOST:PORT[,HOST:PORT...]";
       auto servers = chunkstore::ParseSharedCacheUrl(*v);

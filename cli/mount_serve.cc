@@ -209,6 +209,16 @@ std::string BuildCore(const MountArgs& args, const MountConfig& config, const hu
   vopts.uid = args.uid.value_or(getuid());
   vopts.gid = args.gid.value_or(getgid());
   vopts.metadata_ttl_seconds = args.metadata_ttl;
+  vopts.folder_readahead.enabled = args.folder_readahead;
+  // What is read ahead of a copier and not yet read sits in the cache's
+  // probation with the copier's own chunks: at most a quarter of it, and at
+  // most half of the read-ahead memory budget in flight.
+  if (chunkstore::ChunkCache* cache = m->services->cache()) {
+    vopts.folder_readahead.lead_bytes =
+        std::min(vopts.folder_readahead.lead_bytes, cache->ProbationBytes() / 4);
+  }
+  vopts.folder_readahead.lead_bytes =
+      std::min(vopts.folder_readahead.lead_bytes, args.memory_limit / 2);
   if (config.multi) {
     fs::VfsLayout layout;
     layout.kind = args.hub ? fs::VfsLayout::Kind::kHub : fs::VfsLayout::Kind::kRevisions;

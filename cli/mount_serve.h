@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "fs/content/xet_reader.h"
+#include "fs/vfs/vfs_types.h"
 #include "hub/repo_id.h"
 #include "hub/settings.h"
 
@@ -32,6 +33,8 @@ struct MountArgs {
   bool allow_other = false;
   bool allow_other_private = false;  // --allow-other-private: also a private repo
   uint64_t memory_limit = fs::XetReaderOptions{}.memory_limit;
+  // --folder-readahead on|off (fs/vfs/folder_readahead.h).
+  bool folder_readahead = fs::FolderReadaheadOptions{}.enabled;
   // --shared-cache URL; nullopt: HUBFS_SHARED_CACHE.
   std::optional<std::string> shared_cache;
   // --cache-size: the chunk cache's bound (else HUBFS_CACHE_SIZE, else 10G).

@@ -138,7 +138,9 @@ bool WriteMountState(const MountState& s) {
       {"warm_reads", s.warm_reads}, {"plans", s.plans}, {"data_fetches", s.data_fetches},
       {"data_bytes", s.data_bytes}, {"fetches_in_flight", s.fetches_in_flight},
       {"readahead_bytes", s.readahead_bytes}, {"memory_limit", s.memory_limit},
-      {"readahead_peak", s.readahead_peak}, {"updated", s.updated}, {"inodes", s.inodes},
+      {"readahead_peak", s.readahead_peak}, {"folder_files", s.folder_files},
+      {"folder_bytes", s.folder_bytes}, {"folder_cancelled", s.folder_cancelled},
+      {"updated", s.updated}, {"inodes", s.inodes},
       {"writable", s.writable}, {"write_target", s.write_target}, {"pending", s.pending},
       {"commits", s.commits}, {"conflict_prs", s.conflict_prs},
       {"last_commit_error", s.last_commit_error},
@@ -173,6 +175,9 @@ void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
   s->readahead_bytes = st.readahead_in_flight;
   s->memory_limit = st.memory_limit;
   s->readahead_peak = st.readahead_peak;
+  s->folder_files = st.speculative_files;
+  s->folder_bytes = st.speculative_bytes;
+  s->folder_cancelled = st.speculative_cancelled;
   s->tier_hits = st.tier.hits;
   s->tier_misses = st.tier.misses;
   s->tier_errors = st.tier.errors;
@@ -253,6 +258,9 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.readahead_bytes = num("readahead_bytes");
     s.memory_limit = num("memory_limit");
     s.readahead_peak = num("readahead_peak");
+    s.folder_files = num("folder_files");
+    s.folder_bytes = num("folder_bytes");
+    s.folder_cancelled = num("folder_cancelled");
     s.updated = static_cast<int64_t>(num("updated"));
     s.shared_cache = str("shared_cache");
     s.tier_hits = num("tier_hits");

@@ -73,6 +73,12 @@ struct MountState {
   uint64_t readahead_bytes = 0;
   uint64_t memory_limit = 0;
   uint64_t readahead_peak = 0;
+  // Folder read-ahead (cumulative): files and bytes read ahead for a
+  // copier before it came, requests and segments dropped because it
+  // stopped early.
+  uint64_t folder_files = 0;
+  uint64_t folder_bytes = 0;
+  uint64_t folder_cancelled = 0;
   // The shared chunk tier ("" = none) and its counters: chunks served from
   // it, absent from it, engine errors, entries refused, bytes served; whether
   // servers are down now (their keys bypassed), of how many.

@@ -227,6 +227,9 @@ int StatusCommand(std::span<const std::string_view> args) {
                 static_cast<unsigned long long>(s.fetches_in_flight),
                 Human(s.readahead_bytes).c_str(), Human(s.memory_limit).c_str(),
                 Human(s.readahead_peak).c_str());
+    std::printf("  folder:   %llu files read ahead of a copier (%s), %llu cancelled\n",
+                static_cast<unsigned long long>(s.folder_files), Human(s.folder_bytes).c_str(),
+                static_cast<unsigned long long>(s.folder_cancelled));
     if (!s.shared_cache.empty()) {
       std::string down;
       if (s.tier_down) {

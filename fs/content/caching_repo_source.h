@@ -49,6 +49,10 @@ class CachingRepoSource final : public RepoSource {
                                                     std::string_view commit,
                                                     std::string_view dir) override;
   Result<size_t> Read(const FileContent& file, uint64_t offset, std::span<uint8_t> out) override;
+  void Speculate(const FileContent& file, uint64_t bytes, uint64_t group) override {
+    inner_->Speculate(file, bytes, group);
+  }
+  void CancelSpeculation(uint64_t group) override { inner_->CancelSpeculation(group); }
   Result<hub::Refs> ListRefs(const hub::RepoId& repo) override;
   Result<std::vector<hub::RepoSummary>> ListRepos(hub::RepoType type,
                                                   std::string_view author) override;

@@ -130,6 +130,16 @@ void ReadaheadStreams::SetSegments(std::vector<uint64_t> starts) {
   segments_ = std::move(starts);
 }
 
+bool ReadaheadStreams::Seed(uint64_t ahead_end, uint64_t window) {
+  if (!streams_.empty()) return false;
+  ++tick_;
+  // Two crossings: a file-order reader, read ahead across tensors.
+  streams_.push_back(Stream{0, 0, ahead_end,
+                            std::clamp(window, options_.initial_window, options_.max_window), tick_,
+                            2});
+  return true;
+}
+
 uint64_t ReadaheadStreams::SegmentEnd(uint64_t pos, uint64_t file_size) const {
   auto it = std::upper_bound(segments_.begin(), segments_.end(), pos);
   return it == segments_.end() ? file_size : std::min(*it, file_size);
@@ -155,6 +165,11 @@ uint64_t ReadaheadStreams::WindowAt(uint64_t end) const {
     if (s.next == end) return s.window;
   }
   return 0;
+}
+
+uint64_t FairShare(uint64_t limit, uint64_t available, uint64_t held, size_t others) {
+  const uint64_t share = limit / (static_cast<uint64_t>(others) + 1);
+  return std::min(available, share > held ? share - held : 0);
 }
 
 uint64_t MemoryBudget::TryAcquire(uint64_t want, uint64_t min) {

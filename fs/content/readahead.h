@@ -98,6 +98,14 @@ class ReadaheadStreams {
   void SetSegments(std::vector<uint64_t> starts);
   bool tensor_file() const { return !segments_.empty(); }
 
+  // A reader is expected to read the file in order from its start (folder
+  // read-ahead: it copies the folder), and [0, ahead_end) is being fetched
+  // for it: a stream at offset 0 that has read ahead to ahead_end with a
+  // window of `window`, reading the file in order (across tensors). Its first
+  // read continues this stream, so the stream reads on from ahead_end.
+  // False (nothing recorded) when the file already has a stream.
+  bool Seed(uint64_t ahead_end, uint64_t window);
+
   size_t streams() const { return streams_.size(); }
   // Window of the stream whose reads ended at `end`, 0 if none (tests).
   uint64_t WindowAt(uint64_t end) const;
@@ -128,6 +136,13 @@ class ReadaheadStreams {
   std::vector<Stream> streams_;
   uint64_t tick_ = 0;
 };
+
+// The most read-ahead one file may still take now: an equal share of the
+// mount-wide `limit` among the files holding read-ahead (this one and
+// `others`), less what this file already holds (`held`), and never more than
+// what the budget has left (`available`). One file read with large windows
+// then cannot hold the whole budget while another waits for its first one.
+uint64_t FairShare(uint64_t limit, uint64_t available, uint64_t held, size_t others);
 
 class MemoryBudget {
  public:

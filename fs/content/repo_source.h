@@ -82,6 +82,15 @@ class RepoSource {
   virtual Result<size_t> Read(const FileContent& file, uint64_t offset,
                               std::span<uint8_t> out) = 0;
 
+  // Folder read-ahead (fs/vfs/folder_readahead.h): a reader is expected to
+  // read `file` from its start; [0, bytes) may be fetched in the background,
+  // below every read asked for, as part of `group`. A hint: the default
+  // ignores it; it never blocks on the network and reports nothing.
+  virtual void Speculate(const FileContent& /*file*/, uint64_t /*bytes*/, uint64_t /*group*/) {}
+  // The reader of `group` stopped: what it asked for and has not started
+  // is dropped.
+  virtual void CancelSpeculation(uint64_t /*group*/) {}
+
   // Used only by mounts that show several revisions or repos (the defaults
   // answer kUnimplemented, which such a mount shows as EIO).
 

@@ -121,6 +121,19 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
       offset, out.first(want));
 }
 
+void HubRepoSource::Speculate(const FileContent& file, uint64_t bytes, uint64_t group) {
+  if (xet_ == nullptr || !file.xet_hash) return;
+  auto hash = chunkstore::Hash::Parse(*file.xet_hash);
+  if (!hash.ok()) return;
+  if (routing_ != nullptr) routing_->NoteFile(hash->ToString(), file.repo, file.commit);
+  xet_->Speculate(XetFileRef{*hash, file.size, std::nullopt, IsTensorFileName(file.path)}, bytes,
+                  group);
+}
+
+void HubRepoSource::CancelSpeculation(uint64_t group) {
+  if (xet_ != nullptr) xet_->CancelSpeculation(group);
+}
+
 Result<hub::Refs> HubRepoSource::ListRefs(const hub::RepoId& repo) {
   return client_->ListRefs(repo, /*include_prs=*/true);
 }

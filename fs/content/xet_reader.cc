@@ -100,6 +100,10 @@ XetReaderStats XetReader::Stats() const {
   s.readahead_failed = counters_.readahead_failed.load();
   s.readahead_skipped = counters_.readahead_skipped.load();
   s.tensor_layouts = counters_.tensor_layouts.load();
+  s.speculative_files = counters_.speculative_files.load();
+  s.speculative_bytes = counters_.speculative_bytes.load();
+  s.speculative_cancelled = counters_.speculative_cancelled.load();
+  s.speculative_claimed = counters_.speculative_claimed.load();
   s.tier_runs = counters_.tier_runs.load();
   s.tier_bytes = counters_.tier_bytes.load();
   s.tier_refused = counters_.tier_refused.load();

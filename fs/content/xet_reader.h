@@ -103,6 +103,12 @@ struct XetReaderOptions {
   // than exceeding it; demand reads are not counted (each is bounded by
   // max_window_bytes).
   uint64_t memory_limit = 128ull << 20;
+  // Speculative read-ahead (Speculate: the next files of a folder being
+  // copied): at most this share of memory_limit (percent) in flight, and at
+  // most speculative_threads of the read-ahead threads fetching for it at
+  // once, so that reads asked for and their read-ahead always find room.
+  uint32_t speculative_percent = 50;
+  size_t speculative_threads = 2;
   // Bound on one read's window; longer requests are served window by window.
   uint64_t max_window_bytes = 64ull << 20;
   // A cold window longer than this is split into segments of this size, each
@@ -165,6 +171,13 @@ struct XetReaderStats {
   uint64_t readahead_skipped = 0;
   // Files whose tensor layout was parsed (their read-ahead follows tensors).
   uint64_t tensor_layouts = 0;
+  // Speculative read-ahead (Speculate): files started, their bytes queued,
+  // requests and segments cancelled before they ran, and segments a reader
+  // came for while still queued (moved ahead as read-ahead of that reader).
+  uint64_t speculative_files = 0;
+  uint64_t speculative_bytes = 0;
+  uint64_t speculative_cancelled = 0;
+  uint64_t speculative_claimed = 0;
   // Gauges (now, not cumulative): data fetches running, read-ahead bytes in
   // flight or held against the budget, the budget, and the most ever held.
   uint64_t fetches_in_flight = 0;
@@ -196,13 +209,41 @@ class XetReader {
   Status ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
                          const std::function<Status(std::span<const uint8_t>)>& sink);
 
+  // Speculative read-ahead: reads [0, bytes) of `file` into the cache in
+  // the background because a reader is expected to read it from its start
+  // (fs/vfs/folder_readahead.h), as part of `group`. Never blocks: the file's
+  // terms are loaded by a read-ahead thread. Below every demand read and
+  // read-ahead: a read-ahead thread takes a speculative task only when no
+  // other task waits, at most speculative_threads at once; its fetches wait
+  // while any demand read or read-ahead waits for a slot and use at most
+  // half of the slots; its bytes are held against the memory budget, at
+  // most speculative_percent of it (trimmed to what is left, or skipped).
+  // Nothing is done for a file that already has a reader (a stream) or
+  // read-ahead. A reader that comes for a queued speculative segment moves
+  // it ahead as its own read-ahead.
+  void Speculate(const XetFileRef& file, uint64_t bytes, uint64_t group);
+  // Drops what `group` asked for and has not started (the reader stopped).
+  void CancelSpeculation(uint64_t group);
+
   XetReaderStats Stats() const;
 
  private:
   struct FileState;
   struct PrefetchTask;
-  // Who a fetch is for: a demand read goes before read-ahead.
-  enum class Priority { kDemand, kReadahead };
+  // Who a fetch is for: a demand read goes before read-ahead, read-ahead
+  // before speculative read-ahead.
+  enum class Priority { kDemand, kReadahead, kSpeculative };
+  struct SpecRequest {
+    XetFileRef ref;
+    uint64_t bytes = 0;
+    uint64_t group = 0;
+  };
+  // A read-ahead thread's turn at a speculative request: loads the file and
+  // queues its segments.
+  void StartSpeculation(const SpecRequest& request);
+  // Queues `task` (its bytes already taken from budget_) with its file's
+  // pending read-ahead. REQUIRES: task.state->mu held.
+  void AddPending(const PrefetchTask& task);
   // Records a read of [offset, offset + len) with the file's streams and
   // queues the read-ahead it calls for (within the memory budget).
   void MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t offset, uint64_t len);
@@ -220,7 +261,7 @@ class XetReader {
   // A read-ahead task ended (or will not run): budget back, stream told.
   void EndPrefetch(const PrefetchTask& task, bool ok);
   void AcquireFetchSlot(Priority priority);
-  void ReleaseFetchSlot();
+  void ReleaseFetchSlot(Priority priority);
   struct Plan;
   // The chunks of one fetch range. Stored (scheme 0) records are not copied:
   // their chunks point into the body; compressed ones are decoded.
@@ -359,6 +400,8 @@ class XetReader {
   std::vector<std::unique_ptr<chunkstore::ChunkDecoder>> decoders_ GUARDED_BY(mu_);
   size_t fetches_running_ GUARDED_BY(mu_) = 0;
   size_t demand_waiting_ GUARDED_BY(mu_) = 0;
+  size_t readahead_waiting_ GUARDED_BY(mu_) = 0;
+  size_t speculative_running_ GUARDED_BY(mu_) = 0;
   CondVar fetch_slots_;
   // Held while encoding and queueing a layout, so the cache always receives
   // the latest merged layout last. Taken before mu_, never the other way.
@@ -372,6 +415,19 @@ class XetReader {
   Mutex pf_mu_;
   CondVar pf_cv_;
   std::deque<PrefetchTask> pf_queue_ GUARDED_BY(pf_mu_);
+  // Speculative work: requests whose file is not loaded yet (at most
+  // readahead_queue), then their segments; taken only when pf_queue_ is
+  // empty.
+  std::deque<SpecRequest> spec_requests_ GUARDED_BY(pf_mu_);
+  std::deque<PrefetchTask> spec_queue_ GUARDED_BY(pf_mu_);
+  size_t spec_threads_busy_ GUARDED_BY(pf_mu_) = 0;
+  // The groups cancelled last (a request taken by a thread before its group
+  // was cancelled must not queue work after it).
+  std::deque<uint64_t> spec_cancelled_ GUARDED_BY(pf_mu_);
+  // Bytes of speculative tasks queued or running (also held in budget_).
+  std::atomic<uint64_t> spec_held_{0};
+  // Files holding read-ahead bytes (not speculative): the fair share.
+  std::atomic<size_t> files_holding_{0};
   bool pf_stop_ GUARDED_BY(pf_mu_) = false;
   std::vector<std::thread> pf_threads_;
 
@@ -388,7 +444,9 @@ class XetReader {
         data_fetches{0},
         data_bytes{0}, shared_fetches{0}, expired_url_retries{0}, xorbs_verified{0},
         corrupt_cache_chunks{0}, readahead_windows{0}, readahead_bytes{0}, readahead_failed{0},
-        readahead_skipped{0}, tensor_layouts{0}, tier_runs{0}, tier_bytes{0}, tier_refused{0};
+        readahead_skipped{0}, tensor_layouts{0}, tier_runs{0}, tier_bytes{0}, tier_refused{0},
+        speculative_files{0}, speculative_bytes{0}, speculative_cancelled{0},
+        speculative_claimed{0};
   };
   mutable Counters counters_;
 };

@@ -187,7 +187,7 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunFromOrigin(
   AcquireFetchSlot(priority);
   counters_.data_fetches.fetch_add(1, std::memory_order_relaxed);
   Result<std::vector<uint8_t>> body = cas_->FetchData(entry.url, range.bytes);
-  ReleaseFetchSlot();
+  ReleaseFetchSlot(priority);
   if (!body.ok()) return body.status().WithContext(what);
   counters_.data_bytes.fetch_add(body->size(), std::memory_order_relaxed);
 

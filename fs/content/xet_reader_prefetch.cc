@@ -1,7 +1,9 @@
 // XetReader's background read-ahead (see XetReaderOptions and
-// fs/readahead.h) and the fetch slots it shares with demand reads.
+// fs/readahead.h), its speculative read-ahead (Speculate) and the fetch slots
+// they share with demand reads.
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include "common/log.h"
@@ -17,33 +19,73 @@ void XetReader::AcquireFetchSlot(Priority priority) {
     ++demand_waiting_;
     while (fetches_running_ >= max) fetch_slots_.Wait(&mu_);
     --demand_waiting_;
-  } else {
+  } else if (priority == Priority::kReadahead) {
     // Read-ahead leaves one slot free for demand reads and yields to any
     // that wait.
     const size_t limit = max > 1 ? max - 1 : 1;
+    ++readahead_waiting_;
     while (demand_waiting_ != 0 || fetches_running_ >= limit) fetch_slots_.Wait(&mu_);
+    --readahead_waiting_;
+  } else {
+    // Speculative read-ahead yields to every other fetch that waits and
+    // uses at most half of the slots.
+    const size_t limit = max > 1 ? max - 1 : 1;
+    const size_t own = std::max<size_t>(max / 2, 1);
+    while (demand_waiting_ != 0 || readahead_waiting_ != 0 || fetches_running_ >= limit ||
+           speculative_running_ >= own) {
+      fetch_slots_.Wait(&mu_);
+    }
+    ++speculative_running_;
   }
   ++fetches_running_;
 }
 
-void XetReader::ReleaseFetchSlot() {
+void XetReader::ReleaseFetchSlot(Priority priority) {
   {
     MutexLock lock(&mu_);
     --fetches_running_;
+    if (priority == Priority::kSpeculative) --speculative_running_;
   }
   // Waiters have different conditions (demand, read-ahead): wake them all.
   fetch_slots_.NotifyAll();
 }
 
 void XetReader::PrefetchLoop() {
+  const size_t spec_threads = std::max<size_t>(options_.speculative_threads, 1);
   while (true) {
     PrefetchTask task;
+    std::optional<SpecRequest> request;
     {
       MutexLock lock(&pf_mu_);
-      while (!pf_stop_ && pf_queue_.empty()) pf_cv_.Wait(&pf_mu_);
+      // Read-ahead first; speculative work only when none waits, on at
+      // most spec_threads threads.
+      auto spec_ready = [&]() REQUIRES(pf_mu_) {
+        return spec_threads_busy_ < spec_threads &&
+               (!spec_queue_.empty() || !spec_requests_.empty());
+      };
+      while (!pf_stop_ && pf_queue_.empty() && !spec_ready()) pf_cv_.Wait(&pf_mu_);
       if (pf_stop_) break;
-      task = std::move(pf_queue_.front());
-      pf_queue_.pop_front();
+      if (!pf_queue_.empty()) {
+        task = std::move(pf_queue_.front());
+        pf_queue_.pop_front();
+      } else if (!spec_queue_.empty()) {
+        task = std::move(spec_queue_.front());
+        spec_queue_.pop_front();
+        ++spec_threads_busy_;
+      } else {
+        request = std::move(spec_requests_.front());
+        spec_requests_.pop_front();
+        ++spec_threads_busy_;
+      }
+    }
+    if (request) {
+      StartSpeculation(*request);
+      {
+        MutexLock lock(&pf_mu_);
+        --spec_threads_busy_;
+      }
+      pf_cv_.NotifyAll();
+      continue;
     }
     FileState& state = *task.state;
     {
@@ -56,28 +98,133 @@ void XetReader::PrefetchLoop() {
     // already cached and placed need no plan at all.
     Status st;
     if (!CachedAndPlaced(state, task.range.start, task.range.end)) {
-      st = ReadCold(state.ref, task.range.start, task.range.end, {}, Priority::kReadahead);
+      st = ReadCold(state.ref, task.range.start, task.range.end, {},
+                    task.speculative ? Priority::kSpeculative : Priority::kReadahead);
     }
     if (!st.ok()) {
       counters_.readahead_failed.fetch_add(1, std::memory_order_relaxed);
       HUBFS_LOG(kDebug) << "read-ahead failed: " << st;
     }
+    const bool was_speculative = task.speculative;
     EndPrefetch(task, st.ok());
+    if (was_speculative) {
+      {
+        MutexLock lock(&pf_mu_);
+        --spec_threads_busy_;
+      }
+      pf_cv_.NotifyAll();
+    }
   }
   // Tasks that will not run: give back their budget and forget them.
   std::deque<PrefetchTask> left;
   {
     MutexLock lock(&pf_mu_);
     left.swap(pf_queue_);
+    for (PrefetchTask& t : spec_queue_) left.push_back(std::move(t));
+    spec_queue_.clear();
+    spec_requests_.clear();
   }
   for (PrefetchTask& t : left) EndPrefetch(t, false);
+}
+
+void XetReader::Speculate(const XetFileRef& file, uint64_t bytes, uint64_t group) {
+  if (pf_threads_.empty() || bytes == 0 || file.size == 0) return;
+  {
+    MutexLock lock(&pf_mu_);
+    if (pf_stop_) return;
+    // Bounded like the read-ahead queue: beyond it, the hint is dropped.
+    if (spec_requests_.size() >= std::max<size_t>(options_.readahead_queue, 1)) {
+      counters_.readahead_skipped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    spec_requests_.push_back(SpecRequest{file, std::min(bytes, file.size), group});
+  }
+  pf_cv_.NotifyOne();
+}
+
+void XetReader::StartSpeculation(const SpecRequest& request) {
+  Result<std::shared_ptr<FileState>> file = GetFile(request.ref);
+  if (!file.ok()) {
+    HUBFS_LOG(kDebug) << "speculative read-ahead of xet file " << request.ref.hash.ToString()
+                      << ": " << file.status();
+    return;
+  }
+  const std::shared_ptr<FileState>& state = *file;
+  const uint64_t limit =
+      budget_.limit() * std::min<uint32_t>(options_.speculative_percent, 100) / 100;
+  MutexLock lock(&state->mu);
+  // A reader is there already, or read-ahead: it reads for itself.
+  if (state->streams.streams() != 0 || !state->pending.empty()) return;
+  const uint64_t held = spec_held_.load(std::memory_order_relaxed);
+  const uint64_t room = std::min(budget_.available(), limit > held ? limit - held : 0);
+  ReadaheadRange range{0, std::min(request.bytes, room)};
+  // Whole segments only (a trimmed tail is left to the reader's read-ahead).
+  if (range.end < request.bytes) {
+    range.end = range.end / options_.segment_bytes * options_.segment_bytes;
+  }
+  if (range.empty()) {
+    counters_.readahead_skipped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (budget_.TryAcquire(range.size(), range.size()) != range.size()) {
+    counters_.readahead_skipped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  {
+    MutexLock pf_lock(&pf_mu_);
+    // Cancelled while this thread loaded the file: nothing is queued.
+    if (std::find(spec_cancelled_.begin(), spec_cancelled_.end(), request.group) !=
+        spec_cancelled_.end()) {
+      budget_.Release(range.size());
+      return;
+    }
+    spec_held_.fetch_add(range.size(), std::memory_order_relaxed);
+    state->streams.Seed(range.end, range.size());
+    for (uint64_t s = range.start; s < range.end; s = SegmentEnd(s)) {
+      PrefetchTask task{state, ReadaheadRange{s, std::min(range.end, SegmentEnd(s))}, true,
+                        request.group};
+      state->pending.push_back({task.range, false});
+      spec_queue_.push_back(std::move(task));
+    }
+  }
+  counters_.speculative_files.fetch_add(1, std::memory_order_relaxed);
+  counters_.speculative_bytes.fetch_add(range.size(), std::memory_order_relaxed);
+  pf_cv_.NotifyAll();
+}
+
+void XetReader::CancelSpeculation(uint64_t group) {
+  std::deque<PrefetchTask> dropped;
+  size_t requests = 0;
+  {
+    MutexLock lock(&pf_mu_);
+    requests =
+        std::erase_if(spec_requests_, [&](const SpecRequest& r) { return r.group == group; });
+    // A request being started now checks this list before it queues work.
+    spec_cancelled_.push_back(group);
+    if (spec_cancelled_.size() > 64) spec_cancelled_.pop_front();
+    for (auto it = spec_queue_.begin(); it != spec_queue_.end();) {
+      if (it->group == group) {
+        dropped.push_back(std::move(*it));
+        it = spec_queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  counters_.speculative_cancelled.fetch_add(requests + dropped.size(), std::memory_order_relaxed);
+  for (PrefetchTask& t : dropped) EndPrefetch(t, false);
 }
 
 void XetReader::EndPrefetch(const PrefetchTask& task, bool ok) {
   budget_.Release(task.range.size());
   FileState& state = *task.state;
+  if (task.speculative) spec_held_.fetch_sub(task.range.size(), std::memory_order_relaxed);
   {
     MutexLock lock(&state.mu);
+    if (!task.speculative && state.held != 0) {
+      state.held -= std::min(state.held, task.range.size());
+      if (state.held == 0) files_holding_.fetch_sub(1, std::memory_order_relaxed);
+    }
     auto it =
         std::find_if(state.pending.begin(), state.pending.end(), [&](const FileState::Pending& p) {
           return p.range.start == task.range.start && p.range.end == task.range.end;
@@ -92,7 +239,11 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
                               uint64_t len) {
   if (pf_threads_.empty()) return;
   MutexLock lock(&state->mu);
-  ReadaheadRange range = state->streams.OnRead(offset, len, state->ref.size, budget_.available());
+  // This file's fair share of the budget among the files holding some.
+  const size_t others = files_holding_.load(std::memory_order_relaxed) - (state->held != 0 ? 1 : 0);
+  ReadaheadRange range = state->streams.OnRead(
+      offset, len, state->ref.size,
+      FairShare(budget_.limit(), budget_.available(), state->held, others));
   // Skip what another stream's read-ahead already covers.
   for (bool moved = true; moved && !range.empty();) {
     moved = false;
@@ -121,6 +272,10 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
       state->pending.push_back({part, false});
     }
   }
+  if (queued) {
+    if (state->held == 0) files_holding_.fetch_add(1, std::memory_order_relaxed);
+    state->held += range.size();
+  }
   if (!queued) {
     budget_.Release(taken);
     counters_.readahead_skipped.fetch_add(1, std::memory_order_relaxed);
@@ -147,14 +302,28 @@ bool XetReader::WaitForPrefetch(FileState& state, uint64_t start, uint64_t end) 
       if (p.started) continue;
       // A demand read needs it: fetch it next.
       MutexLock pf_lock(&pf_mu_);
-      auto it = std::find_if(pf_queue_.begin(), pf_queue_.end(), [&](const PrefetchTask& t) {
+      auto same = [&](const PrefetchTask& t) {
         return t.state.get() == &state && t.range.start == p.range.start &&
                t.range.end == p.range.end;
-      });
+      };
+      auto it = std::find_if(pf_queue_.begin(), pf_queue_.end(), same);
       if (it != pf_queue_.end() && it != pf_queue_.begin()) {
         PrefetchTask t = std::move(*it);
         pf_queue_.erase(it);
         pf_queue_.push_front(std::move(t));
+      }
+      // A speculative segment the reader came for: its read-ahead now.
+      auto spec = std::find_if(spec_queue_.begin(), spec_queue_.end(), same);
+      if (spec != spec_queue_.end()) {
+        PrefetchTask t = std::move(*spec);
+        spec_queue_.erase(spec);
+        t.speculative = false;
+        spec_held_.fetch_sub(t.range.size(), std::memory_order_relaxed);
+        if (state.held == 0) files_holding_.fetch_add(1, std::memory_order_relaxed);
+        state.held += t.range.size();
+        counters_.speculative_claimed.fetch_add(1, std::memory_order_relaxed);
+        pf_queue_.push_front(std::move(t));
+        pf_cv_.NotifyOne();
       }
     }
     if (!overlap) return waited;

@@ -44,6 +44,8 @@ struct XetReader::FileState {
     bool started = false;
   };
   std::vector<Pending> pending GUARDED_BY(mu);
+  // Bytes of this file's read-ahead (not speculative) queued or running.
+  uint64_t held GUARDED_BY(mu) = 0;
   // A thread took on parsing the tensor layout (XetFileRef::tensor_name).
   bool layout_tried GUARDED_BY(mu) = false;
   // Where its segments (header, tensors) start, once parsed; empty otherwise.
@@ -59,6 +61,9 @@ struct XetReader::FileState {
 struct XetReader::PrefetchTask {
   std::shared_ptr<FileState> state;
   ReadaheadRange range;  // its bytes are held against budget_ until it ends
+  // Speculative (XetReader::Speculate) until a reader claims it.
+  bool speculative = false;
+  uint64_t group = 0;
 };
 
 }  // namespace hubfs::fs

@@ -32,6 +32,7 @@ VfsCore::VfsCore(RepoSource* source, ViewSpec view, VfsOptions options, const Cl
       clock_(clock != nullptr ? clock : DefaultClock()),
       inodes_(options.max_inodes),
       handles_(options.max_open_handles),
+      folder_(options.folder_readahead),
       listings_(source, std::max<size_t>(1, options.max_cached_dirs)),
       refs_(source, &inodes_, &invalidations_, nullptr, options_, clock_),
       views_(source, &inodes_, &listings_, &refs_, &invalidations_, options_, clock_,
@@ -55,6 +56,7 @@ VfsCore::VfsCore(RepoSource* source, VfsLayout layout, VfsOptions options, const
       clock_(clock != nullptr ? clock : DefaultClock()),
       inodes_(options.max_inodes),
       handles_(options.max_open_handles),
+      folder_(options.folder_readahead),
       listings_(source, std::max<size_t>(1, options.max_cached_dirs)),
       refs_(source, &inodes_, &invalidations_, &*layout_, options_, clock_),
       views_(source, &inodes_, &listings_, &refs_, &invalidations_, options_, clock_,
@@ -308,6 +310,22 @@ VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t>
   const FileContent& file = handle->content;
   if (offset >= file.size) return size_t{0};
   out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), file.size - offset)));
+  // Told before the read (in the order the kernel asks, not the order the
+  // answers complete), so that the next files' fetches overlap this one.
+  const size_t slash = file.path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "" : file.path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? file.path : file.path.substr(slash + 1);
+  if (options_.folder_readahead.enabled &&
+      folder_.OnRead(fh, file.repo.ToString() + "@" + file.commit + "/" + dir, name, offset,
+                     out.size(), file.size)) {
+    // A copier: read the next files of its directory ahead, when the
+    // listing is at hand (never a request here).
+    if (auto listing = listings_.Cached(file.repo, file.commit, dir)) {
+      for (const auto& [next, bytes] : folder_.NextFiles(*listing, file)) {
+        if (bytes != 0) source_->Speculate(next, bytes, fh);
+      }
+    }
+  }
   size_t done = 0;
   while (done < out.size()) {
     auto n = source_->Read(file, offset + done, out.subspan(done));
@@ -332,6 +350,7 @@ void VfsCore::Release(uint64_t fh) {
       handle->writable->ReleaseWriter(info->path);
     }
   }
+  if (folder_.OnRelease(fh)) source_->CancelSpeculation(fh);
   if (auto view = handles_.RemoveFile(fh)) views_.ReleaseHandle(*view);
 }
 

@@ -41,6 +41,7 @@
 
 #include "common/clock.h"
 #include "fs/content/repo_source.h"
+#include "fs/vfs/folder_readahead.h"
 #include "fs/vfs/handle_table.h"
 #include "fs/vfs/inode_table.h"
 #include "fs/vfs/invalidation_queue.h"
@@ -263,6 +264,7 @@ class VfsCore {
 
   InodeTable inodes_;
   HandleTable handles_;
+  FolderReadahead folder_;
   InvalidationQueue invalidations_;
   mutable ListingCache listings_;  // mutable: SettledMeta fills it from const paths
   RefsCache refs_;

@@ -104,6 +104,26 @@ struct VfsEntry {
   double attr_timeout = 0;
 };
 
+// Folder read-ahead (fs/vfs/folder_readahead.h).
+struct FolderReadaheadOptions {
+  // false: no folder read-ahead (`hubfs mount --folder-readahead off`).
+  bool enabled = true;
+  // Files read ahead of a copier, and their bytes in all (each file from
+  // its start). The caller keeps lead_bytes within the cache's probationary
+  // share (bytes read ahead and not yet read must not evict each other).
+  size_t max_files = 2;
+  uint64_t lead_bytes = 64ull << 20;
+  // How much of a file a handle reads in order from its start before it is
+  // taken for a copier (the whole file when smaller).
+  uint64_t trigger_bytes = 4ull << 20;
+  // A read continues the handle's order when it starts at most this far
+  // from the furthest byte read (the kernel's pieces of one read and its
+  // own read-ahead arrive out of order).
+  uint64_t slack = 2ull << 20;
+  // Handles followed at most (the oldest is forgotten beyond).
+  size_t max_handles = 1024;
+};
+
 struct VfsOptions {
   uint32_t uid = 0;
   uint32_t gid = 0;
@@ -119,6 +139,7 @@ struct VfsOptions {
   size_t max_cached_repos = 1024;
   size_t max_cached_namespaces = 1024;
   size_t max_remembered_names = 4096;
+  FolderReadaheadOptions folder_readahead;
 };
 
 // The shape of a mount with synthetic directories.

@@ -27,6 +27,9 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   st.readahead_in_flight = 5u << 20;
   st.memory_limit = 128u << 20;
   st.readahead_peak = 40u << 20;
+  st.speculative_files = 6;
+  st.speculative_bytes = 96u << 20;
+  st.speculative_cancelled = 2;
   MountState s;
   s.pid = getpid();  // alive: the record is kept
   s.cache_dir = dir.path();
@@ -45,6 +48,9 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   EXPECT_EQ(j["readahead_bytes"].get<uint64_t>(), 5u << 20);
   EXPECT_EQ(j["memory_limit"].get<uint64_t>(), 128u << 20);
   EXPECT_EQ(j["readahead_peak"].get<uint64_t>(), 40u << 20);
+  EXPECT_EQ(j["folder_files"].get<uint64_t>(), 6u);
+  EXPECT_EQ(j["folder_bytes"].get<uint64_t>(), 96u << 20);
+  EXPECT_EQ(j["folder_cancelled"].get<uint64_t>(), 2u);
 
   std::vector<MountState> got = ReadMountStates(dir.path());
   ASSERT_EQ(got.size(), 1u);
@@ -56,6 +62,9 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   EXPECT_EQ(got[0].readahead_bytes, 5u << 20);
   EXPECT_EQ(got[0].memory_limit, 128u << 20);
   EXPECT_EQ(got[0].readahead_peak, 40u << 20);
+  EXPECT_EQ(got[0].folder_files, 6u);
+  EXPECT_EQ(got[0].folder_bytes, 96u << 20);
+  EXPECT_EQ(got[0].folder_cancelled, 2u);
 }
 
 TEST(MountStateTest, TheWriteSideRoundTrips) {

@@ -274,5 +274,48 @@ TEST(MemoryBudgetTest, NeverExceededUnderContention) {
   EXPECT_EQ(b.in_use(), 0u);
 }
 
+TEST(ReadaheadStreamsTest, ASeededStreamIsContinuedByAReaderFromTheStart) {
+  ReadaheadStreams s(Opts());
+  ASSERT_TRUE(s.Seed(4 * kMiB, 4 * kMiB));
+  EXPECT_FALSE(s.Seed(8 * kMiB, 4 * kMiB));  // once, on a file without streams
+  // The reader comes: no new stream, nothing to fetch while it is far from
+  // the seeded read-ahead's end...
+  EXPECT_TRUE(s.OnRead(0, 128 * kKiB, kBig, kNoLimit).empty());
+  EXPECT_EQ(s.streams(), 1u);
+  // ...then it reads on from where the seed ended, with a doubled window.
+  ReadaheadRange r;
+  uint64_t at = 0;
+  for (uint64_t off = 128 * kKiB; off < 4 * kMiB && r.empty(); off += 128 * kKiB) {
+    r = s.OnRead(off, 128 * kKiB, kBig, kNoLimit);
+    at = off + 128 * kKiB;
+  }
+  ASSERT_FALSE(r.empty());
+  EXPECT_GT(at, 2 * kMiB);  // once half of the seeded window was read
+  EXPECT_EQ(r.start, 4 * kMiB);
+  EXPECT_EQ(r.end, at + 8 * kMiB);
+}
+
+TEST(ReadaheadStreamsTest, AFailedSeedIsForgotten) {
+  ReadaheadStreams s(Opts());
+  ASSERT_TRUE(s.Seed(4 * kMiB, 4 * kMiB));
+  s.PrefetchEnded({0, 4 * kMiB}, false);  // cancelled
+  // The reader comes: the stream reads ahead again from the reader's
+  // position, not from where the seed would have ended.
+  ReadaheadRange r = s.OnRead(0, 128 * kKiB, kBig, kNoLimit);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r.start, 128 * kKiB);
+  EXPECT_EQ(s.streams(), 1u);
+}
+
+TEST(FairShareTest, EqualSharesOfTheLimitWithinWhatIsLeft) {
+  const uint64_t limit = 128 * kMiB;
+  EXPECT_EQ(FairShare(limit, limit, 0, 0), limit);                 // alone
+  EXPECT_EQ(FairShare(limit, 100 * kMiB, 0, 0), 100 * kMiB);       // what is left
+  EXPECT_EQ(FairShare(limit, 100 * kMiB, 0, 1), 64 * kMiB);        // one other file
+  EXPECT_EQ(FairShare(limit, 100 * kMiB, 60 * kMiB, 1), 4 * kMiB);  // holds most of its share
+  EXPECT_EQ(FairShare(limit, 100 * kMiB, 70 * kMiB, 1), 0u);       // holds more than it
+  EXPECT_EQ(FairShare(limit, 10 * kMiB, 0, 3), 10 * kMiB);         // share 32, 10 left
+}
+
 }  // namespace
 }  // namespace hubfs::fs
