@@ -150,7 +150,7 @@ Result<UploadedFile> UploadSession::AddFile(const UploadReadFn& read,
   FileState f;
   Chunker chunker;
   // The SHA-256 and the reads run ahead on their own threads (a large file).
-  BlockStream blocks(read, options_.read_block, 3, nullptr, kDigestMidstateInterval);
+  BlockStream blocks(read, options_.read_block, 3, nullptr, options_.midstate_interval);
   std::vector<uint8_t> carry;  // bytes of a chunk that started in an earlier block
   carry.reserve(kMaxChunkSize);
   for (;;) {
@@ -248,7 +248,7 @@ Result<UploadedFile> UploadSession::AddEditedFile(const FileEdit& edit, const Up
     pos += n;
     return n;
   };
-  BlockStream blocks(sequential, options_.read_block, 3, resume, kDigestMidstateInterval);
+  BlockStream blocks(sequential, options_.read_block, 3, resume, options_.midstate_interval);
 
   // Past the changed bytes, a cut that lands on a base boundary puts the
   // chunker where it was on the base: from there on, the chunks are the

@@ -86,6 +86,9 @@ struct UploadOptions {
   size_t chunks_between_queries = 256;
   // Bounds on what the session keeps of dedup answers.
   size_t max_dedup_answers = 256;
+  // SHA-256 midstates are kept every this many bytes of a file (a multiple
+  // of 64) in its digest (UploadedFile::digest); smaller values only in tests.
+  uint64_t midstate_interval = kDigestMidstateInterval;
   // Xorb limits (§3.1); smaller values only in tests.
   size_t xorb_max_chunks = kMaxXorbChunks;
   uint64_t xorb_max_bytes = kMaxXorbBodySize;

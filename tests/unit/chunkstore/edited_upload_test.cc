@@ -77,8 +77,19 @@ class MemoryCas : public UploadBackend {
   bool local_index = true;
 };
 
+constexpr uint64_t kMiB = 1 << 20;
+// Midstates every 256 KiB (16 MiB in use) keep the files small.
+constexpr uint64_t kInterval = 256 << 10;
+
+UploadOptions Options() {
+  UploadOptions o;
+  o.midstate_interval = kInterval;
+  o.read_block = 64 << 10;
+  return o;
+}
+
 UploadedFile Upload(MemoryCas* cas, const std::vector<uint8_t>& data) {
-  UploadSession s(cas, {});
+  UploadSession s(cas, Options());
   size_t pos = 0;
   auto r = s.AddFile([&](std::span<uint8_t> buf) -> Result<size_t> {
     const size_t n = std::min(buf.size(), data.size() - pos);
@@ -100,7 +111,7 @@ struct Edited {
 
 Result<Edited> UploadEdit(MemoryCas* cas, const FileDigest& base, const std::vector<uint8_t>& data,
                           uint64_t changed_begin, uint64_t changed_end) {
-  UploadSession s(cas, {});
+  UploadSession s(cas, Options());
   Edited e;
   FileEdit edit{&base, data.size(), changed_begin, changed_end};
   HUBFS_ASSIGN_OR_RETURN(
@@ -145,17 +156,16 @@ void ExpectLikeFromScratch(const Edited& e, const std::vector<uint8_t>& data,
   EXPECT_EQ(*e.up.digest, *scratch.digest);
 }
 
-constexpr uint64_t kMiB = 1 << 20;
 
 class EditedUploadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ = RandomBytes(11, 40 * kMiB + 12345);
+    base_ = RandomBytes(11, 3 * kMiB + 12345);
     UploadedFile up = Upload(&cas_, base_);
     ASSERT_TRUE(up.digest != nullptr);
     digest_ = *up.digest;
     ASSERT_TRUE(CheckFileDigest(digest_, up.file_hash, base_.size()).ok());
-    ASSERT_EQ(digest_.midstates.size(), 2u);  // at 16 and 32 MiB
+    ASSERT_EQ(digest_.midstates.size(), 12u);  // every 256 KiB
   }
   // Overwrites [offset, offset + n) with fresh bytes.
   std::vector<uint8_t> Overwrite(uint64_t offset, size_t n, uint64_t seed) {
@@ -180,7 +190,7 @@ class EditedUploadTest : public ::testing::Test {
 
 TEST_F(EditedUploadTest, OverwritesAnywhereHashLikeTheWholeFile) {
   const uint64_t size = base_.size();
-  const uint64_t boundary = BaseBoundaryNear(size / 2 + 3 * kMiB);
+  const uint64_t boundary = BaseBoundaryNear(size / 2 + kMiB);
   struct Case {
     const char* what;
     uint64_t offset;
@@ -188,14 +198,14 @@ TEST_F(EditedUploadTest, OverwritesAnywhereHashLikeTheWholeFile) {
   };
   const Case cases[] = {
       {"start", 0, 1000},
-      {"middle, 1 MiB", size / 2, kMiB},
+      {"middle, 256 KiB", size / 2, kInterval},
       {"end", size - 500, 500},
       {"last byte", size - 1, 1},
       {"across a chunk boundary", boundary - 10, 20},
       {"one byte before a chunk boundary", boundary - 1, 1},
       {"one byte at a chunk boundary", boundary, 1},
-      {"at a midstate", 16 * kMiB, 100},
-      {"just before a midstate", 16 * kMiB - 1, 2},
+      {"at a midstate", 4 * kInterval, 100},
+      {"just before a midstate", 4 * kInterval - 1, 2},
       {"inside the first chunk", 100, 10},
   };
   uint64_t seed = 100;
@@ -207,7 +217,7 @@ TEST_F(EditedUploadTest, OverwritesAnywhereHashLikeTheWholeFile) {
     // Nothing is read before the last midstate before the chunk the
     // change falls in.
     const uint64_t chunk_start_bound = c.offset > kMaxChunkSize ? c.offset - kMaxChunkSize : 0;
-    EXPECT_GE(e->first_read, chunk_start_bound / (16 * kMiB) * (16 * kMiB)) << c.what;
+    EXPECT_GE(e->first_read, chunk_start_bound / kInterval * kInterval) << c.what;
     EXPECT_LE(e->bytes_read, size - e->first_read) << c.what;
     // Only chunks near the change are new.
     EXPECT_LT(e->up.new_bytes, c.n + 4 * kMaxChunkSize) << c.what;
@@ -215,20 +225,26 @@ TEST_F(EditedUploadTest, OverwritesAnywhereHashLikeTheWholeFile) {
 }
 
 TEST_F(EditedUploadTest, AMiddleEditReadsOnlyFromItsMidstateOn) {
-  const uint64_t offset = 20 * kMiB;
-  std::vector<uint8_t> edited = Overwrite(offset, kMiB, 7);
-  auto e = UploadEdit(&cas_, digest_, edited, offset, offset + kMiB);
+  const uint64_t offset = 6 * kInterval + kInterval / 2;
+  std::vector<uint8_t> edited = Overwrite(offset, 1000, 7);
+  auto e = UploadEdit(&cas_, digest_, edited, offset, offset + 1000);
   ASSERT_TRUE(e.ok()) << e.status();
-  ExpectLikeFromScratch(*e, edited, "20 MiB");
-  EXPECT_EQ(e->first_read, 16 * kMiB);
-  EXPECT_EQ(e->bytes_read, edited.size() - 16 * kMiB);
+  ExpectLikeFromScratch(*e, edited, "middle");
+  // From the last midstate before the chunk the edit falls in.
+  uint64_t chunk_start = 0;
+  for (const DigestChunk& c : digest_.chunks) {
+    if (chunk_start + c.length > offset) break;
+    chunk_start += c.length;
+  }
+  EXPECT_EQ(e->first_read, chunk_start / kInterval * kInterval);
+  EXPECT_EQ(e->bytes_read, edited.size() - e->first_read);
 }
 
 TEST_F(EditedUploadTest, GrowingAndShrinkingHashLikeTheWholeFile) {
   const uint64_t size = base_.size();
   {
     std::vector<uint8_t> grown = base_;
-    auto tail = RandomBytes(21, 300'000);
+    auto tail = RandomBytes(21, 300'000);  // past the last midstate
     grown.insert(grown.end(), tail.begin(), tail.end());
     auto e = UploadEdit(&cas_, digest_, grown, size, grown.size());
     ASSERT_TRUE(e.ok()) << e.status();
@@ -238,12 +254,12 @@ TEST_F(EditedUploadTest, GrowingAndShrinkingHashLikeTheWholeFile) {
     // An insertion moves the tail: everything from it on is changed.
     std::vector<uint8_t> inserted = base_;
     auto middle = RandomBytes(22, 5000);
-    inserted.insert(inserted.begin() + 17 * kMiB, middle.begin(), middle.end());
-    auto e = UploadEdit(&cas_, digest_, inserted, 17 * kMiB, inserted.size());
+    inserted.insert(inserted.begin() + 5 * kInterval + 7, middle.begin(), middle.end());
+    auto e = UploadEdit(&cas_, digest_, inserted, 5 * kInterval + 7, inserted.size());
     ASSERT_TRUE(e.ok()) << e.status();
     ExpectLikeFromScratch(*e, inserted, "inserted");
   }
-  for (uint64_t new_size : {size - 1, size - 100'000, uint64_t{16 * kMiB}, uint64_t{5000}}) {
+  for (uint64_t new_size : {size - 1, size - 100'000, 4 * kInterval, uint64_t{5000}}) {
     std::vector<uint8_t> shrunk(base_.begin(), base_.begin() + new_size);
     auto e = UploadEdit(&cas_, digest_, shrunk, new_size, new_size);
     ASSERT_TRUE(e.ok()) << e.status();
@@ -262,7 +278,7 @@ TEST_F(EditedUploadTest, GrowingAndShrinkingHashLikeTheWholeFile) {
 TEST_F(EditedUploadTest, AnEditThatChangesNothingGivesTheBase) {
   // Nothing changed, or a range rewritten with the same bytes.
   for (auto [b, e] : {std::pair<uint64_t, uint64_t>{base_.size(), base_.size()},
-                      std::pair<uint64_t, uint64_t>{10 * kMiB, 11 * kMiB}}) {
+                      std::pair<uint64_t, uint64_t>{kMiB, 2 * kMiB}}) {
     auto up = UploadEdit(&cas_, digest_, base_, b, e);
     ASSERT_TRUE(up.ok()) << up.status();
     ExpectLikeFromScratch(*up, base_, "unchanged from " + std::to_string(b));
@@ -281,7 +297,7 @@ TEST_F(EditedUploadTest, ChunksTheCasIsNotKnownToHoldAreReadAndHashed) {
 
 TEST_F(EditedUploadTest, AFileShorterThanItsSizeIsRefused) {
   std::vector<uint8_t> edited = Overwrite(kMiB, 10, 41);
-  UploadSession s(&cas_, {});
+  UploadSession s(&cas_, Options());
   FileEdit edit{&digest_, edited.size(), kMiB, kMiB + 10};
   auto r = s.AddEditedFile(edit, [&](uint64_t offset, std::span<uint8_t> buf) -> Result<size_t> {
     const uint64_t end = edited.size() - 1000;  // ends early
@@ -296,12 +312,12 @@ TEST_F(EditedUploadTest, AFileShorterThanItsSizeIsRefused) {
 
 TEST(FileDigestTest, EncodesAndChecksAgainstTheFileHash) {
   MemoryCas cas;
-  auto data = RandomBytes(3, 17 * kMiB + 5);
+  auto data = RandomBytes(3, kMiB + 5);
   UploadedFile up = Upload(&cas, data);
   ASSERT_TRUE(up.digest != nullptr);
   const FileDigest& d = *up.digest;
-  ASSERT_EQ(d.midstates.size(), 1u);
-  EXPECT_EQ(d.midstates[0].offset, 16 * kMiB);
+  ASSERT_EQ(d.midstates.size(), 4u);
+  EXPECT_EQ(d.midstates[0].offset, kInterval);
   auto decoded = DecodeFileDigest(EncodeFileDigest(d));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(*decoded, d);
