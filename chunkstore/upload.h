@@ -14,7 +14,8 @@
 // compressed (chunk data + body, ≤ 128 MiB each) and uploaded (the body),
 // two spare data buffers kept for reuse, three read blocks (a file is read
 // one block ahead and its SHA-256 runs on a thread of its own: BlockStream),
-// plus ~40 bytes per chunk of metadata (the shard).
+// plus ~40 bytes per chunk of metadata (the shard) and 36 per chunk of the
+// file being hashed (its chunk list, UploadedFile::digest).
 #ifndef HUBFS_CHUNKSTORE_UPLOAD_H_
 #define HUBFS_CHUNKSTORE_UPLOAD_H_
 
