@@ -5,12 +5,16 @@
 
 namespace hubfs::chunkstore {
 
-BlockStream::BlockStream(const ReadFn& read, size_t block_size, size_t depth)
+BlockStream::BlockStream(const ReadFn& read, size_t block_size, size_t depth,
+                         const Sha256Midstate* resume, uint64_t midstate_interval)
     : read_(read),
       block_size_(std::max<size_t>(block_size, 1)),
       depth_(std::max<size_t>(depth, 2)),
       blocks_(depth_),
-      sizes_(depth_, 0) {}
+      sizes_(depth_, 0) {
+  if (resume != nullptr) sha_.Resume(*resume);
+  sha_.RecordEvery(midstate_interval);
+}
 
 BlockStream::~BlockStream() {
   {

@@ -7,6 +7,10 @@
 // i + 1 and the SHA-256 of block i. A file that fits in one block (most
 // files of a commit) is read and hashed on the caller's thread: no threads.
 //
+// The SHA-256 may start from a saved midstate (the bytes read then continue
+// the file from that offset) and records midstates every
+// `midstate_interval` bytes (sha256_state.h).
+//
 // Memory: `depth` blocks of `block_size` bytes (allocated as needed).
 //
 // Thread-safety: one caller thread. `read` is called by one thread at a
@@ -23,6 +27,7 @@
 #include <vector>
 
 #include "chunkstore/hash.h"
+#include "chunkstore/sha256_state.h"
 #include "common/mutex.h"
 #include "common/status.h"
 #include "common/thread_annotations.h"
@@ -34,8 +39,11 @@ class BlockStream {
   // Reads the next bytes of the file into `buf`; returns how many (0 = end).
   using ReadFn = std::function<Result<size_t>(std::span<uint8_t> buf)>;
 
-  // `read` must outlive the stream. depth >= 2.
-  BlockStream(const ReadFn& read, size_t block_size, size_t depth = 3);
+  // `read` must outlive the stream. depth >= 2. `resume`: the SHA-256
+  // continues from this midstate (the first byte read is byte
+  // resume->offset of the file); `midstate_interval`: 0 records none.
+  BlockStream(const ReadFn& read, size_t block_size, size_t depth = 3,
+              const Sha256Midstate* resume = nullptr, uint64_t midstate_interval = 0);
   // Stops the threads (waiting for a read under way to return).
   ~BlockStream();
   BlockStream(const BlockStream&) = delete;
@@ -47,6 +55,8 @@ class BlockStream {
 
   // After Next returned the end: the SHA-256 of every byte it returned.
   std::array<uint8_t, 32> Sha256();
+  // After Sha256(): the midstates recorded (offsets from the file's start).
+  const std::vector<Sha256Midstate>& midstates() const { return sha_.midstates(); }
 
  private:
   void ReaderLoop();
@@ -56,7 +66,7 @@ class BlockStream {
   const ReadFn& read_;
   const size_t block_size_;
   const size_t depth_;
-  chunkstore::Sha256 sha_;  // the caller's thread until threads start, then the hasher's
+  ResumableSha256 sha_;  // the caller's thread until threads start, then the hasher's
 
   // Block k of the file lives in blocks_[k % depth_].
   std::vector<std::vector<uint8_t>> blocks_;

@@ -551,6 +551,15 @@ void ChunkCache::PutChunkLocation(const Hash& chunk_hash, const ChunkPlace& plac
   impl_->Put(fmt::ChunkLocationKey(chunk_hash), CacheKind::kChunkLocation, v, fmt::kCodecNone);
 }
 
+Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetChunkList(const Hash& file_hash) {
+  return impl_->Get(fmt::ChunkListKey(file_hash));
+}
+
+void ChunkCache::PutChunkList(const Hash& file_hash, std::vector<uint8_t> chunk_list) {
+  // Chunk hashes do not compress.
+  impl_->Put(fmt::ChunkListKey(file_hash), CacheKind::kChunkList, chunk_list, fmt::kCodecNone);
+}
+
 void ChunkCache::PutSmallFile(std::string_view git_oid, std::vector<uint8_t> bytes) {
   impl_->Put(fmt::SmallFileKey(git_oid), CacheKind::kSmallFile, bytes, fmt::kCodecZstd);
 }
@@ -590,7 +599,8 @@ Result<std::vector<CacheEntryInfo>> ChunkCache::List(std::optional<CacheKind> ki
 Result<std::vector<CacheKindUsage>> ChunkCache::Usage() {
   std::vector<CacheKindUsage> out;
   for (auto k : {CacheKind::kChunk, CacheKind::kXorbLayout, CacheKind::kTerms,
-                 CacheKind::kListing, CacheKind::kSmallFile, CacheKind::kChunkLocation}) {
+                 CacheKind::kListing, CacheKind::kSmallFile, CacheKind::kChunkLocation,
+                 CacheKind::kChunkList}) {
     out.push_back(CacheKindUsage{k, 0, 0});
   }
   std::string start;

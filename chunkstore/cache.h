@@ -59,8 +59,10 @@ enum class CacheKind : uint8_t {
   kListing = 4,
   kSmallFile = 5,
   kChunkLocation = 6,
+  kChunkList = 7,
 };
-std::string_view CacheKindName(CacheKind kind);  // "chunk", "xorb", "terms", "listing", "file", "dedup"
+// "chunk", "xorb", "terms", "listing", "file", "dedup", "chunklist"
+std::string_view CacheKindName(CacheKind kind);
 
 // A chunk's place on the CAS: chunk `index` of xorb `xorb`.
 // `scope` names the CAS (the caller's choice, e.g. a hash of its URL), so
@@ -211,6 +213,9 @@ class ChunkCache {
   // Where the CAS stores a chunk, as an earlier upload from this machine
   // learned it (the upload engine's local dedup index).
   Result<std::optional<ChunkPlace>> GetChunkLocation(const Hash& chunk_hash);
+  // A file's chunk list (chunkstore/file_digest.h, encoded), as this machine
+  // computed it when it hashed the file.
+  Result<std::optional<std::vector<uint8_t>>> GetChunkList(const Hash& file_hash);
 
   // Inserts (or replaces) an entry; takes ownership of the bytes. Returns
   // once queued; blocks while the writer queue is full. A value that cannot
@@ -224,6 +229,7 @@ class ChunkCache {
   void PutListing(std::string_view commit, std::string_view dir, std::vector<uint8_t> listing);
   void PutSmallFile(std::string_view git_oid, std::vector<uint8_t> bytes);
   void PutChunkLocation(const Hash& chunk_hash, const ChunkPlace& place);
+  void PutChunkList(const Hash& file_hash, std::vector<uint8_t> chunk_list);
 
   // Waits until everything queued before the call (and the recency of hits so
   // far) is committed. Returns the first write error since the previous

@@ -26,6 +26,8 @@ std::string_view CacheKindName(CacheKind kind) {
       return "file";
     case CacheKind::kChunkLocation:
       return "dedup";
+    case CacheKind::kChunkList:
+      return "chunklist";
   }
   return "unknown";
 }
@@ -142,11 +144,15 @@ std::string SmallFileKey(std::string_view git_oid) {
   return k;
 }
 
+std::string ChunkListKey(const Hash& file_hash) {
+  return KindPrefix(CacheKind::kChunkList) + HashBytes(file_hash);
+}
+
 std::optional<CacheKind> KeyKind(std::string_view key) {
   if (key.empty()) return std::nullopt;
   const auto b = static_cast<uint8_t>(key[0]);
   if (b < static_cast<uint8_t>(CacheKind::kChunk) ||
-      b > static_cast<uint8_t>(CacheKind::kChunkLocation)) {
+      b > static_cast<uint8_t>(CacheKind::kChunkList)) {
     return std::nullopt;
   }
   return static_cast<CacheKind>(b);
@@ -169,6 +175,7 @@ std::string DescribeKey(std::string_view key) {
     case CacheKind::kXorbLayout:
     case CacheKind::kTerms:
     case CacheKind::kChunkLocation:
+    case CacheKind::kChunkList:
       if (rest.size() == 32) return out + " " + HashFromKey(rest).ToString();
       break;
     case CacheKind::kListing:

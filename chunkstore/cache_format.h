@@ -50,6 +50,7 @@ std::string TermsKey(const Hash& file_hash);
 std::string ListingKey(std::string_view commit, std::string_view dir);
 std::string SmallFileKey(std::string_view git_oid);
 std::string ChunkLocationKey(const Hash& chunk_hash);
+std::string ChunkListKey(const Hash& file_hash);
 
 // The kind of an encoded key, or nullopt for an unknown first byte.
 std::optional<CacheKind> KeyKind(std::string_view key);

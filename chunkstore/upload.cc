@@ -84,6 +84,7 @@ struct UploadSession::FileState {
   MerkleBuilder merkle;
   std::vector<PendingTerm> terms;
   std::vector<Hash> term_chunks;  // chunk hashes of the last (open) term
+  std::vector<DigestChunk> chunks;  // every chunk of the file so far
   UploadedFile out;
   uint64_t chunk_index = 0;
   uint64_t last_query_chunk = 0;
@@ -149,7 +150,7 @@ Result<UploadedFile> UploadSession::AddFile(const UploadReadFn& read,
   FileState f;
   Chunker chunker;
   // The SHA-256 and the reads run ahead on their own threads (a large file).
-  BlockStream blocks(read, options_.read_block);
+  BlockStream blocks(read, options_.read_block, 3, nullptr, options_.midstate_interval);
   std::vector<uint8_t> carry;  // bytes of a chunk that started in an earlier block
   carry.reserve(kMaxChunkSize);
   for (;;) {
@@ -177,17 +178,164 @@ Result<UploadedFile> UploadSession::AddFile(const UploadReadFn& read,
     if (progress) progress(f.out.size);
   }
   if (!carry.empty()) AddChunk(&f, carry, ChunkHash(carry));
-  if (!f.terms.empty()) f.terms.back().verification = VerificationHash(f.term_chunks);
-  f.out.sha256 = blocks.Sha256();
-  f.out.chunks = f.chunk_index;
-  if (f.chunk_index > 0) {
-    f.out.file_hash = KeyedBlake3(kZeroKey, f.merkle.Root().bytes);
-    if (file_index_.find(f.out.file_hash) == file_index_.end()) {
-      file_index_[f.out.file_hash] = pending_files_.size();
-      pending_files_.push_back(
-          std::make_unique<PendingFile>(PendingFile{f.out.file_hash, std::move(f.terms), f.out.sha256}));
-    }
+  const std::array<uint8_t, 32> sha = blocks.Sha256();
+  EndFile(&f, sha, blocks.midstates());
+  return f.out;
+}
+
+void UploadSession::EndFile(FileState* f, const std::array<uint8_t, 32>& sha256,
+                            std::vector<Sha256Midstate> midstates) {
+  if (!f->terms.empty()) f->terms.back().verification = VerificationHash(f->term_chunks);
+  f->out.sha256 = sha256;
+  f->out.chunks = f->chunk_index;
+  if (f->chunk_index == 0) return;
+  f->out.file_hash = KeyedBlake3(kZeroKey, f->merkle.Root().bytes);
+  auto digest = std::make_shared<FileDigest>();
+  digest->size = f->out.size;
+  digest->chunks = std::move(f->chunks);
+  // A state at the very end helps no edit (an edit starts before it).
+  while (!midstates.empty() && midstates.back().offset >= f->out.size) midstates.pop_back();
+  digest->midstates = std::move(midstates);
+  digest->sha256 = sha256;
+  f->out.digest = std::move(digest);
+  if (file_index_.find(f->out.file_hash) == file_index_.end()) {
+    file_index_[f->out.file_hash] = pending_files_.size();
+    pending_files_.push_back(std::make_unique<PendingFile>(
+        PendingFile{f->out.file_hash, std::move(f->terms), f->out.sha256}));
   }
+}
+
+Result<UploadedFile> UploadSession::AddEditedFile(const FileEdit& edit, const UploadReadAtFn& read,
+                                                  const std::function<void(uint64_t)>& progress) {
+  if (finished_) return Status(ErrorCode::kFailedPrecondition, "upload session already finished");
+  if (edit.base == nullptr) return InvalidArgumentError("an edited file needs its base's digest");
+  const FileDigest& base = *edit.base;
+  const std::vector<DigestChunk>& bc = base.chunks;
+  FileState f;
+  f.out.size = edit.size;
+  const uint64_t first = std::min(edit.changed_begin, edit.size);
+
+  // The base's chunks that end before the first changed byte are the new
+  // file's too (a chunk's end depends only on its own bytes). The base's
+  // last chunk ends where the base ended, which is no chunker boundary
+  // unless the new file ends there too.
+  uint64_t from = 0;  // where chunking starts
+  size_t next_base = 0;
+  for (; next_base < bc.size(); ++next_base) {
+    const uint64_t end = from + bc[next_base].length;
+    if (end > first || (end == base.size && edit.size != base.size)) break;
+    if (!AddKnownChunk(&f, bc[next_base].hash, bc[next_base].length)) break;
+    from = end;
+  }
+
+  // The SHA-256 resumes at the last midstate at or before `from`: the bytes
+  // before it are the base's.
+  const Sha256Midstate* resume = nullptr;
+  std::vector<Sha256Midstate> midstates;
+  for (const Sha256Midstate& m : base.midstates) {
+    if (m.offset > from || m.offset > edit.size) break;
+    resume = &m;
+    midstates.push_back(m);
+  }
+  uint64_t pos = resume != nullptr ? resume->offset : 0;  // next byte to read
+  UploadReadFn sequential = [&](std::span<uint8_t> buf) -> Result<size_t> {
+    if (pos >= edit.size) return size_t{0};
+    const auto want = static_cast<size_t>(std::min<uint64_t>(buf.size(), edit.size - pos));
+    HUBFS_ASSIGN_OR_RETURN(size_t n, read(pos, buf.first(want)));
+    if (n == 0) {
+      return Status(ErrorCode::kFailedPrecondition, "the edited file ended before its size");
+    }
+    pos += n;
+    return n;
+  };
+  BlockStream blocks(sequential, options_.read_block, 3, resume, options_.midstate_interval);
+
+  // Past the changed bytes, a cut that lands on a base boundary puts the
+  // chunker where it was on the base: from there on, the chunks are the
+  // base's (same bytes, same state). Only a file of the base's size keeps
+  // the base's tail.
+  const bool tail_kept = edit.size == base.size && edit.changed_end < edit.size;
+  size_t walk = next_base;    // base chunks [0, walk) end at or before walk_end
+  uint64_t walk_end = from;
+  bool synced = false;        // the chunks from here on are the base's
+  Chunker chunker;
+  std::vector<uint8_t> carry;
+  carry.reserve(kMaxChunkSize);
+  uint64_t at = resume != nullptr ? resume->offset : 0;  // offset of the next byte seen
+  for (;;) {
+    HUBFS_ASSIGN_OR_RETURN(std::span<const uint8_t> data, blocks.Next());
+    if (data.empty()) break;
+    HUBFS_RETURN_IF_ERROR(FirstError());
+    const size_t n = data.size();
+    if (at < from) {  // read for the SHA-256 only
+      const auto skip = static_cast<size_t>(std::min<uint64_t>(data.size(), from - at));
+      data = data.subspan(skip);
+      at += skip;
+    }
+    while (!data.empty()) {
+      if (synced) {
+        if (walk >= bc.size()) {
+          return Status(ErrorCode::kFailedPrecondition, "the edited file is longer than its size");
+        }
+        const DigestChunk& c = bc[walk];
+        const size_t need = c.length - carry.size();
+        if (data.size() < need) {
+          carry.insert(carry.end(), data.begin(), data.end());
+          at += data.size();
+          break;
+        }
+        std::span<const uint8_t> chunk = data.first(need);
+        if (!carry.empty()) {
+          carry.insert(carry.end(), chunk.begin(), chunk.end());
+          chunk = carry;
+        }
+        AddChunk(&f, chunk, c.hash);
+        carry.clear();
+        ++walk;
+        data = data.subspan(need);
+        at += need;
+        continue;
+      }
+      const size_t cut = chunker.NextBoundary(data);
+      if (cut == Chunker::kNoBoundary) {
+        carry.insert(carry.end(), data.begin(), data.end());
+        at += data.size();
+        break;
+      }
+      std::span<const uint8_t> chunk = data.first(cut);
+      if (!carry.empty()) {
+        carry.insert(carry.end(), chunk.begin(), chunk.end());
+        chunk = carry;
+      }
+      AddChunk(&f, chunk, ChunkHash(chunk));
+      carry.clear();
+      data = data.subspan(cut);
+      at += cut;
+      if (tail_kept && at >= edit.changed_end) {
+        while (walk < bc.size() && walk_end < at) walk_end += bc[walk++].length;
+        synced = walk_end == at && walk < bc.size();
+      }
+    }
+    stats_->bytes_hashed += n;
+    if (progress) progress(at);
+  }
+  if (at != edit.size) {
+    return Status(ErrorCode::kFailedPrecondition, "the edited file ended before its size");
+  }
+  if (!carry.empty()) {
+    if (synced) {
+      return Status(ErrorCode::kFailedPrecondition, "the edited file ended inside a base chunk");
+    }
+    AddChunk(&f, carry, ChunkHash(carry));
+  }
+  if (synced && walk != bc.size()) {
+    return Status(ErrorCode::kFailedPrecondition, "the edited file ended before its base's chunks");
+  }
+  const std::array<uint8_t, 32> sha = blocks.Sha256();
+  for (const Sha256Midstate& m : blocks.midstates()) {
+    if (midstates.empty() || m.offset > midstates.back().offset) midstates.push_back(m);
+  }
+  EndFile(&f, sha, std::move(midstates));
   return f.out;
 }
 
@@ -294,9 +442,22 @@ void UploadSession::Place(FileState* f, const Placement& p, uint32_t length, con
   f->term_chunks.push_back(hash);
 }
 
+bool UploadSession::AddKnownChunk(FileState* f, const Hash& hash, uint32_t length) {
+  std::optional<Placement> existing = FindExisting(f, hash);
+  if (!existing) return false;
+  f->merkle.Add({hash, length});
+  f->chunks.push_back({hash, length});
+  ++f->out.dedup_chunks;
+  stats_->dedup_bytes += length;
+  Place(f, *existing, length, hash);
+  ++f->chunk_index;
+  return true;
+}
+
 void UploadSession::AddChunk(FileState* f, std::span<const uint8_t> data, const Hash& hash) {
   const auto length = static_cast<uint32_t>(data.size());
   f->merkle.Add({hash, length});
+  f->chunks.push_back({hash, length});
   std::optional<Placement> existing = FindExisting(f, hash);
   if (existing) {
     ++f->out.dedup_chunks;

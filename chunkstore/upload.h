@@ -14,7 +14,8 @@
 // compressed (chunk data + body, ≤ 128 MiB each) and uploaded (the body),
 // two spare data buffers kept for reuse, three read blocks (a file is read
 // one block ahead and its SHA-256 runs on a thread of its own: BlockStream),
-// plus ~40 bytes per chunk of metadata (the shard).
+// plus ~40 bytes per chunk of metadata (the shard) and 36 per chunk of the
+// file being hashed (its chunk list, UploadedFile::digest).
 #ifndef HUBFS_CHUNKSTORE_UPLOAD_H_
 #define HUBFS_CHUNKSTORE_UPLOAD_H_
 
@@ -33,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chunkstore/file_digest.h"
 #include "chunkstore/hash.h"
 #include "chunkstore/shard.h"
 #include "chunkstore/xorb.h"
@@ -85,6 +87,9 @@ struct UploadOptions {
   size_t chunks_between_queries = 256;
   // Bounds on what the session keeps of dedup answers.
   size_t max_dedup_answers = 256;
+  // SHA-256 midstates are kept every this many bytes of a file (a multiple
+  // of 64) in its digest (UploadedFile::digest); smaller values only in tests.
+  uint64_t midstate_interval = kDigestMidstateInterval;
   // Xorb limits (§3.1); smaller values only in tests.
   size_t xorb_max_chunks = kMaxXorbChunks;
   uint64_t xorb_max_bytes = kMaxXorbBodySize;
@@ -99,6 +104,21 @@ struct UploadedFile {
   uint64_t new_chunks = 0;    // packed into xorbs of this session
   uint64_t new_bytes = 0;     // their uncompressed bytes
   uint64_t dedup_chunks = 0;  // found on the CAS, this session or locally
+  // What hashing it computed (its chunks, SHA-256 midstates every
+  // kDigestMidstateInterval bytes, the SHA-256): kept so that an edit of
+  // this file later hashes only what changed. Null for an empty file.
+  std::shared_ptr<const FileDigest> digest;
+};
+
+// A file that differs from an earlier one (the base, whose FileDigest is
+// known) only in [changed_begin, changed_end): bytes outside it are the
+// base's bytes at the same offsets. A file whose size differs from the
+// base's has changed_end == size (the tail is not the base's).
+struct FileEdit {
+  const FileDigest* base = nullptr;  // checked by the caller (CheckFileDigest)
+  uint64_t size = 0;                 // the new file's size
+  uint64_t changed_begin = 0;
+  uint64_t changed_end = 0;
 };
 
 struct UploadStats {
@@ -116,6 +136,8 @@ struct UploadStats {
 
 // Reads the next bytes of a file into `buf`; returns how many (0 = end).
 using UploadReadFn = std::function<Result<size_t>(std::span<uint8_t> buf)>;
+// Reads bytes of a file from `offset` into `buf`; returns how many (0 = end).
+using UploadReadAtFn = std::function<Result<size_t>(uint64_t offset, std::span<uint8_t> buf)>;
 
 class UploadSession {
  public:
@@ -132,6 +154,20 @@ class UploadSession {
   // after Finish.
   Result<UploadedFile> AddFile(const UploadReadFn& read,
                                const std::function<void(uint64_t)>& progress = {});
+
+  // Streams an edited file through the engine, hashing only what the edit
+  // changed: the base's chunks before the first changed byte and after the
+  // chunker meets a base boundary again past the last one (content-defined
+  // chunking resynchronises there) are taken from edit.base, the chunks in
+  // between are cut and hashed; the SHA-256 starts at the base's last
+  // midstate before the first changed chunk and reads from there to the
+  // end. The result (file hash, chunks, SHA-256, shard terms) is exactly
+  // AddFile's for the same bytes. A base chunk the CAS is not known to hold
+  // (no local or session entry, no dedup answer) is read and hashed like
+  // any other. Errors: the reader's, kFailedPrecondition when the file
+  // ended before edit.size or past it, and AddFile's.
+  Result<UploadedFile> AddEditedFile(const FileEdit& edit, const UploadReadAtFn& read,
+                                     const std::function<void(uint64_t)>& progress = {});
 
   // Ends the session: packs the open xorb, waits for every upload, and
   // returns the shard to POST (one file block per distinct non-empty file,
@@ -157,6 +193,12 @@ class UploadSession {
   };
 
   void AddChunk(FileState* f, std::span<const uint8_t> data, const Hash& hash);
+  // Adds a chunk known only by hash when the CAS is known to hold it;
+  // false (nothing added) otherwise.
+  bool AddKnownChunk(FileState* f, const Hash& hash, uint32_t length);
+  // Closes the file: its hash, its shard entry, its digest.
+  void EndFile(FileState* f, const std::array<uint8_t, 32>& sha256,
+               std::vector<Sha256Midstate> midstates);
   std::optional<Placement> FindExisting(FileState* f, const Hash& hash);
   std::optional<Placement> FindInAnswers(const Hash& hash, const Placement* prefer_next);
   void Place(FileState* f, const Placement& p, uint32_t length, const Hash& hash);

@@ -101,6 +101,9 @@ struct MountState {
   uint64_t pending = 0;
   uint64_t commits = 0;
   uint64_t conflict_prs = 0;
+  // Files committed as edits of a Hub file whose chunk list was cached: only
+  // their changed bytes were chunked and hashed.
+  uint64_t edits_hashed = 0;
   std::string last_commit_error;
   // Commits paused for the repo's commit budget until this unix time (0:
   // not paused) and the Hub's answer; the journal directory (`hubfs pending`).

@@ -201,6 +201,27 @@ class XetBackend final : public chunkstore::UploadBackend {
   std::atomic<int64_t> cache_budget_;  // chunk bytes the cache may still take
 };
 
+// The base's chunk list from the cache, when it is there and describes the
+// base (its chunks give the base's Xet hash; its SHA-256 is the base's oid).
+std::optional<chunkstore::FileDigest> LoadBaseDigest(chunkstore::ChunkCache* cache,
+                                                     const EditedFrom& base) {
+  if (cache == nullptr) return std::nullopt;
+  Result<Hash> hash = Hash::Parse(base.xet_hash);
+  if (!hash.ok()) return std::nullopt;
+  auto bytes = cache->GetChunkList(*hash);
+  if (!bytes.ok() || !bytes->has_value()) return std::nullopt;
+  Result<chunkstore::FileDigest> d = chunkstore::DecodeFileDigest(**bytes);
+  Status st = d.ok() ? chunkstore::CheckFileDigest(*d, *hash, base.size) : d.status();
+  if (st.ok() && base.sha256 && chunkstore::HexLower(d->sha256) != *base.sha256) {
+    st = CorruptError("chunk list: SHA-256 differs from the base's oid");
+  }
+  if (!st.ok()) {
+    HUBFS_LOG(kWarning) << "ignoring the cached chunk list of " << base.xet_hash << ": " << st;
+    return std::nullopt;
+  }
+  return std::move(*d);
+}
+
 std::string Plural(size_t n, const char* what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
@@ -381,10 +402,27 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
         prog.uploaded_bytes = s.xorb_bytes_uploaded;
         if (progress) progress(prog);
       };
-      HUBFS_ASSIGN_OR_RETURN(
-          chunkstore::UploadedFile up,
-          session.AddFile([lf](std::span<uint8_t> buf) { return lf->Read(buf); }, on_progress));
-      HUBFS_RETURN_IF_ERROR(lf->CheckUnchanged(session.stats().bytes_hashed - before));
+      std::optional<EditedFrom> edited = lf->edited_from();
+      std::optional<chunkstore::FileDigest> base_digest;
+      if (edited) base_digest = LoadBaseDigest(cache_, *edited);
+      Result<chunkstore::UploadedFile> hashed =
+          base_digest
+              ? session.AddEditedFile(
+                    {&*base_digest, lf->size(), edited->changed_begin, edited->changed_end},
+                    [lf](uint64_t offset, std::span<uint8_t> buf) { return lf->ReadAt(offset, buf); },
+                    on_progress)
+              : session.AddFile([lf](std::span<uint8_t> buf) { return lf->Read(buf); },
+                                on_progress);
+      HUBFS_RETURN_IF_ERROR(hashed.status());
+      chunkstore::UploadedFile up = std::move(*hashed);
+      // An edit is read only from its first changed chunk on; AddEditedFile
+      // checked that it ended at its size.
+      HUBFS_RETURN_IF_ERROR(
+          lf->CheckUnchanged(base_digest ? up.size : session.stats().bytes_hashed - before));
+      if (base_digest) ++report.edited_files;
+      if (cache_ != nullptr && up.digest && up.size >= options_.min_chunk_list_bytes) {
+        cache_->PutChunkList(up.file_hash, chunkstore::EncodeFileDigest(*up.digest));
+      }
       ++prog.files_done;
       std::string oid = chunkstore::HexLower(up.sha256);
       if (pf.answer.oid && *pf.answer.oid == oid) {

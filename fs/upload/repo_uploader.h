@@ -37,6 +37,17 @@
 
 namespace hubfs::fs {
 
+// A file that is an edited copy of a Xet file of the Hub (the base): bytes
+// outside [changed_begin, changed_end) are the base's, at the same offsets
+// (changed_end is the file's size when its size is not the base's).
+struct EditedFrom {
+  std::string xet_hash;               // the base's Xet file hash
+  std::optional<std::string> sha256;  // the base's LFS oid, when known
+  uint64_t size = 0;                  // the base's size
+  uint64_t changed_begin = 0;
+  uint64_t changed_end = 0;
+};
+
 // Where the bytes of one uploaded file come from. Read sequentially from the
 // start (Rewind starts over); CheckUnchanged fails (kFailedPrecondition,
 // "... changed while it was being read ...") when the content may differ
@@ -49,6 +60,17 @@ class UploadSource {
   virtual Result<size_t> Read(std::span<uint8_t> buf) = 0;
   virtual Status Rewind() = 0;
   virtual Status CheckUnchanged(uint64_t bytes_read) const = 0;
+  // Set for an edited copy of a Hub file: given the base's chunk list (the
+  // cache's, when this machine hashed the base), only the changed bytes are
+  // chunked and hashed, and the SHA-256 reads from the last saved state
+  // before them; the file is then read with ReadAt.
+  virtual std::optional<EditedFrom> edited_from() const { return std::nullopt; }
+  // Reads from `offset` (0 at the end); only for a source with edited_from().
+  virtual Result<size_t> ReadAt(uint64_t offset, std::span<uint8_t> buf) {
+    (void)offset;
+    (void)buf;
+    return UnimplementedError("positional read of " + name());
+  }
 };
 
 // A local file as an UploadSource (size, mtime, ctime and inode must not
@@ -108,6 +130,8 @@ struct UploadReport {
   uint64_t bytes = 0;
   int rebases = 0;
   size_t copied_files = 0;
+  // LFS files hashed as edits of their base (only the changed bytes chunked).
+  size_t edited_files = 0;
   // Set when conflict_to_pr sent the change to a new pull request.
   std::optional<uint64_t> conflict_pr;
   std::string transfer;  // "xet" or "basic" (LFS files only)
@@ -122,6 +146,9 @@ struct RepoUploaderOptions {
   // them back needs no network); past it only the dedup index is kept, so a
   // large upload neither evicts the cache nor waits on its writer.
   uint64_t cache_upload_bytes = 2ull << 30;
+  // Files at least this large leave their chunk list in the cache (kind
+  // "chunklist"), so that an edit of them later hashes only what changed.
+  uint64_t min_chunk_list_bytes = 8u << 20;
   // Largest file the LFS basic fallback holds in memory.
   uint64_t max_basic_upload_bytes = 2ull << 30;
 };

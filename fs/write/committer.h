@@ -101,6 +101,9 @@ struct CommitterStats {
   uint64_t commits = 0;
   uint64_t failures = 0;
   uint64_t conflict_prs = 0;
+  // Files committed as edits of their Hub version with only the changed
+  // bytes hashed (RepoUploader: the base's chunk list was cached).
+  uint64_t edits_hashed = 0;
   std::string last_commit;
   std::string last_error;
   std::optional<uint64_t> last_conflict_pr;

@@ -16,8 +16,35 @@ constexpr uint64_t kReadThroughMin = 10ull << 20;
 // A staged file read from its start, as the committer uploads it.
 class StagedSource final : public UploadSource {
  public:
-  StagedSource(std::string name, std::shared_ptr<StagedFile> file, uint64_t size)
-      : name_(std::move(name)), file_(std::move(file)), size_(size), generation_(file_->generation()) {}
+  StagedSource(std::string name, std::shared_ptr<StagedFile> file, uint64_t size,
+               const std::optional<RemoteFile>& base)
+      : name_(std::move(name)), file_(std::move(file)), size_(size) {
+    // The local ranges and the generation at one instant: a write after it
+    // bumps the generation, and CheckUnchanged refuses what was read.
+    const StagedFile::State st = file_->state();
+    generation_ = st.generation;
+    if (base && base->xet_hash && base->size > 0 && st.base_limit > 0) {
+      EditedFrom e;
+      e.xet_hash = *base->xet_hash;
+      e.sha256 = base->sha256;
+      e.size = base->size;
+      // Bytes at or past base_limit are not the base's (zeros or written);
+      // local ranges may differ from it (a range filled from the base and
+      // not written counts too: that only costs hashing it).
+      e.changed_begin = std::min(st.base_limit, size_);
+      e.changed_end = 0;
+      for (const auto& [b, en] : st.present.Ranges()) {
+        if (b >= std::min(st.base_limit, size_)) break;
+        e.changed_begin = std::min(e.changed_begin, b);
+        e.changed_end = std::max(e.changed_end, en);
+      }
+      if (st.base_limit < std::max(size_, base->size) || size_ != base->size) {
+        e.changed_end = size_;
+      }
+      e.changed_end = std::min(std::max(e.changed_end, e.changed_begin), size_);
+      edited_ = e;
+    }
+  }
   const std::string& name() const override { return name_; }
   uint64_t size() const override { return size_; }
   Result<size_t> Read(std::span<uint8_t> buf) override {
@@ -36,6 +63,13 @@ class StagedSource final : public UploadSource {
     pos_ = 0;
     return Status::Ok();
   }
+  std::optional<EditedFrom> edited_from() const override { return edited_; }
+  Result<size_t> ReadAt(uint64_t offset, std::span<uint8_t> buf) override {
+    if (offset >= size_) return size_t{0};
+    const auto want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size_ - offset));
+    return size_ >= kReadThroughMin ? file_->ReadThrough(offset, buf.first(want))
+                                    : file_->Read(offset, buf.first(want));
+  }
   Status CheckUnchanged(uint64_t bytes_read) const override {
     if (file_->generation() != generation_ || file_->size() != size_ || bytes_read != size_) {
       return Status(ErrorCode::kFailedPrecondition,
@@ -48,7 +82,8 @@ class StagedSource final : public UploadSource {
   const std::string name_;
   const std::shared_ptr<StagedFile> file_;
   const uint64_t size_;
-  const uint64_t generation_;
+  uint64_t generation_ = 0;
+  std::optional<EditedFrom> edited_;
   uint64_t pos_ = 0;
 };
 
@@ -564,7 +599,7 @@ Result<std::shared_ptr<UploadSource>> WritableView::OpenStaged(const std::string
     std::lock_guard<std::mutex> lock(mu_);
     HUBFS_ASSIGN_OR_RETURN(f, StagedLocked(path, change));
   }
-  return std::shared_ptr<UploadSource>(std::make_shared<StagedSource>(path, f, change.size));
+  return std::shared_ptr<UploadSource>(std::make_shared<StagedSource>(path, f, change.size, change.base));
 }
 
 Result<std::shared_ptr<UploadSource>> WritableView::OpenRemote(const std::string& path,

@@ -316,6 +316,7 @@ def run(e, args):
             fail("weights.bin through the mount differs after the commit")
     ok("1 MiB edit of an 8 MiB file: nothing downloaded at open or write; %d B of xorbs "
        "uploaded, %d B read at commit, %.2f s to committed" % (xorb, fetched, edit_s))
+    check_edits_hash_what_changed(e, args, rng)
 
     # --- editor patterns, directories
     cfg = os.path.join(e.mnt, "config.json")
@@ -484,6 +485,98 @@ def run(e, args):
     check_concurrent_writers(e)
     check_commit_budget(e)
     e.unmount()
+
+
+def edits_hashed(e):
+    """The mount's count of files committed as edits hashed from their base's
+    chunk list (its state record, refreshed every 2 s)."""
+    pid = e.daemon_pid()
+    try:
+        with open(os.path.join(e.cache, "mounts", "%d.json" % pid)) as f:
+            return json.load(f).get("edits_hashed", 0)
+    except (OSError, ValueError, TypeError):
+        return -1
+
+
+def check_edits_hash_what_changed(e, args, rng):
+    """Edits of a file the mount committed are hashed from its chunk list (only
+    the changed bytes chunked): each commit must still be exactly the new
+    bytes, for the Hub, the JS client and huggingface_hub."""
+    path = os.path.join(e.mnt, "edited.bin")
+    model = bytearray(rng.randbytes((40 << 20) + 777))
+    write(path, model)
+    e.sync()
+    mib = 1 << 20
+
+    def overwrite(at, n):
+        data = rng.randbytes(n)
+        with open(path, "r+b") as f:
+            f.seek(at)
+            f.write(data)
+        model[at:at + n] = data
+
+    def append(n):
+        data = rng.randbytes(n)
+        with open(path, "ab") as f:
+            f.write(data)
+        model.extend(data)
+
+    def rewrite_same(at, n):
+        with open(path, "r+b") as f:
+            f.seek(at)
+            f.write(bytes(model[at:at + n]))
+
+    def truncate(n):
+        os.truncate(path, n)
+        del model[n:]
+
+    steps = [("1 MiB in the middle", lambda: overwrite(20 * mib, mib)),
+             ("100 B across the 16 MiB midstate", lambda: overwrite(16 * mib - 50, 100)),
+             ("4 KiB at the start", lambda: overwrite(0, 4096)),
+             ("the last byte", lambda: overwrite(len(model) - 1, 1)),
+             ("the same bytes again", lambda: rewrite_same(30 * mib, 5000)),
+             ("200 KB appended", lambda: append(200000)),
+             ("truncated to 25 MiB + 3", lambda: truncate(25 * mib + 3))]
+    time.sleep(2.5)  # the state record is refreshed every 2 s
+    count = edits_hashed(e)
+    if count < 0:
+        fail("no mount state record with edits_hashed")
+    for what, step in steps:
+        step()
+        e.sync()
+        want = hashlib.sha256(model).hexdigest()
+        entry = e.tree().get("edited.bin", {})
+        if entry.get("lfs", {}).get("oid") != want or entry.get("size") != len(model):
+            fail("edited.bin after '%s': the Hub has %s, want %s" % (what, entry, want))
+        if hashlib.sha256(e.resolve("edited.bin")).hexdigest() != want:
+            fail("edited.bin after '%s': resolve differs" % what)
+        deadline = time.time() + 5
+        while edits_hashed(e) < count + 1 and time.time() < deadline:
+            time.sleep(0.2)
+        if edits_hashed(e) != count + 1:
+            fail("'%s' was not hashed as an edit (edits_hashed %d, was %d)"
+                 % (what, edits_hashed(e), count))
+        count += 1
+    if args.kit:
+        out = os.path.join(e.w, "js.edited")
+        subprocess.run(["node", os.path.join(args.kit, "hub_client.mjs"), "download",
+                        "edited.bin", out], env=dict(e.env, HF_REPO="me/m"), check=True,
+                       capture_output=True)
+        with open(out, "rb") as f:
+            if f.read() != model:
+                fail("JS client download of edited.bin differs")
+        os.unlink(out)
+    if args.pyenv:
+        code = ("import sys; from huggingface_hub import hf_hub_download; "
+                "print(hf_hub_download('me/m', sys.argv[1]))")
+        p = subprocess.run([args.pyenv, "-c", code, "edited.bin"], env=e.env,
+                           capture_output=True, text=True, check=True)
+        with open(p.stdout.strip(), "rb") as f:
+            if f.read() != model:
+                fail("hf_hub_download of edited.bin differs")
+    ok("%d edits of a 40 MiB file (middle, across a midstate, start, last byte, unchanged, "
+       "append, truncate) hashed from its chunk list; Hub%s%s bytes identical"
+       % (len(steps), ", JS" if args.kit else "", ", Python" if args.pyenv else ""))
 
 
 def reset_seed(path, p):

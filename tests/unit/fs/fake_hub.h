@@ -72,6 +72,11 @@ class FakeHub {
     RepoUploader up(&hub_, &commits_, &cas_, nullptr);
     return up.Upload(plan);
   }
+  Result<UploadReport> Upload(const UploadPlan& plan, chunkstore::ChunkCache* cache,
+                              RepoUploaderOptions options) {
+    RepoUploader up(&hub_, &commits_, &cas_, cache, options);
+    return up.Upload(plan);
+  }
   hub::HubClient* hub_client() { return &hub_; }
   hub::CommitClient* commit_client() { return &commits_; }
   hub::CasWriter* cas_writer() { return &cas_; }

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,6 +15,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "chunkstore/cache.h"
+#include "chunkstore/file_digest.h"
+#include "chunkstore/file_hasher.h"
 #include "chunkstore/hash.h"
 #include "common/clock.h"
 #include "hub/fake_transport.h"
@@ -260,6 +264,106 @@ TEST_F(RepoUploaderTest, AFileChangedWhileReadIsNotCommitted) {
   EXPECT_EQ(r.status().code(), ErrorCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("changed while"), std::string::npos) << r.status();
   EXPECT_EQ(hub.commit_posts, 0);
+}
+
+// An in-memory file presented as an edit of `base` (a Hub file).
+class EditedSource final : public UploadSource {
+ public:
+  EditedSource(std::string content, EditedFrom from)
+      : name_("edited.bin"), content_(std::move(content)), from_(std::move(from)) {}
+  const std::string& name() const override { return name_; }
+  uint64_t size() const override { return content_.size(); }
+  Result<size_t> Read(std::span<uint8_t> buf) override {
+    const size_t n = Copy(pos_, buf);
+    pos_ += n;
+    return n;
+  }
+  Result<size_t> ReadAt(uint64_t offset, std::span<uint8_t> buf) override {
+    lowest_read = std::min<uint64_t>(lowest_read, offset);
+    return Copy(offset, buf);
+  }
+  Status Rewind() override {
+    pos_ = 0;
+    return Status::Ok();
+  }
+  Status CheckUnchanged(uint64_t bytes_read) const override {
+    if (bytes_read != content_.size()) return Status(ErrorCode::kFailedPrecondition, "changed while read");
+    return Status::Ok();
+  }
+  std::optional<EditedFrom> edited_from() const override { return from_; }
+
+  uint64_t lowest_read = UINT64_MAX;  // of the positional reads
+
+ private:
+  size_t Copy(uint64_t offset, std::span<uint8_t> buf) const {
+    if (offset >= content_.size()) return 0;
+    const size_t n = std::min<uint64_t>(buf.size(), content_.size() - offset);
+    std::memcpy(buf.data(), content_.data() + offset, n);
+    return n;
+  }
+
+  const std::string name_;
+  const std::string content_;
+  const EditedFrom from_;
+  uint64_t pos_ = 0;
+};
+
+TEST_F(RepoUploaderTest, AnEditOfAFileItUploadedHashesFromItsChunkListAndABadListIsIgnored) {
+  auto cache = chunkstore::ChunkCache::Open({.dir = (dir_ / "cache").string()});
+  ASSERT_TRUE(cache.ok()) << cache.status();
+  RepoUploaderOptions options;
+  options.min_chunk_list_bytes = 0;
+  options.engine.midstate_interval = 64 << 10;
+  FakeHub hub;
+  hub.on_commit = [](int, const json&) -> Result<HttpResponse> { return Committed(kH2); };
+  std::string base(3 << 20, '\0');
+  for (size_t i = 0; i < base.size(); ++i) base[i] = static_cast<char>((i * 2654435761u) >> 13);
+  Write("base.bin", base);
+  UploadPlan plan;
+  plan.repo = hub::RepoId{hub::RepoType::kModel, "me", "r"};
+  plan.files = {{"edited.bin", (dir_ / "base.bin").string(), nullptr}};
+  auto first = hub.Upload(plan, cache->get(), options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->edited_files, 0u);
+  // The base's Xet hash, as the Hub would list it.
+  chunkstore::FileHasher hasher(true);
+  hasher.Update(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(base.data()), base.size()));
+  hasher.Finish();
+  ASSERT_TRUE((*cache)->Flush().ok());
+  auto stored = (*cache)->GetChunkList(hasher.file_hash());
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+
+  std::string edited = base;
+  edited.replace(2 << 20, 3, "new");
+  EditedFrom from{hasher.file_hash().ToString(), Sha256Of(base), base.size(), 2 << 20, (2 << 20) + 3};
+  auto src = std::make_shared<EditedSource>(edited, from);
+  plan.files = {{"edited.bin", "", src}};
+  auto r = hub.Upload(plan, cache->get(), options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->edited_files, 1u);
+  EXPECT_NE(hub.last_body.find(Sha256Of(edited)), std::string::npos) << hub.last_body;
+  EXPECT_GE(src->lowest_read, (2u << 20) - chunkstore::kMaxChunkSize - (64u << 10));
+
+  // A list that does not give the base's hash (or is not a list) is not
+  // used: the file is hashed whole, with the same result.
+  for (const std::vector<uint8_t>& bad :
+       {std::vector<uint8_t>{1, 2, 3}, [&] {
+          auto d = chunkstore::DecodeFileDigest(**stored);
+          EXPECT_TRUE(d.ok());
+          std::swap(d->chunks[0], d->chunks[1]);
+          return chunkstore::EncodeFileDigest(*d);
+        }()}) {
+    (*cache)->PutChunkList(hasher.file_hash(), bad);
+    ASSERT_TRUE((*cache)->Flush().ok());
+    src = std::make_shared<EditedSource>(edited, from);
+    plan.files = {{"edited.bin", "", src}};
+    hub.last_body.clear();
+    r = hub.Upload(plan, cache->get(), options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->edited_files, 0u);
+    EXPECT_EQ(src->lowest_read, UINT64_MAX);  // read whole from the start, not by offset
+    EXPECT_NE(hub.last_body.find(Sha256Of(edited)), std::string::npos);
+  }
 }
 
 TEST_F(RepoUploaderTest, FilesAlreadyOnTheHubMakeNoCommit) {
