@@ -15,8 +15,8 @@
 // between its creation and its lock). A pack no process holds and no entry
 // uses is deleted (Sweep).
 //
-// Thread-safety: Read may be called from any thread; Append, Punch, Sync,
-// Rotate and Sweep are the store's writer's (one thread at a time).
+// Thread-safety: Read may be called from any thread; Append, Commit, Punch,
+// Sync, Release and Sweep are the store's writer's (one thread at a time).
 #ifndef HUBFS_CHUNKSTORE_CACHE_PACKS_H_
 #define HUBFS_CHUNKSTORE_CACHE_PACKS_H_
 
@@ -73,7 +73,8 @@ class PackFiles {
   // committed): the next Append goes after them.
   void Commit();
 
-  // Reads `loc` into out (resized). kNotFound when the pack is gone; kIo.
+  // Reads `loc` into out (resized; shorter when the pack was cut short).
+  // kNotFound when the pack is gone; kIo.
   Status Read(const PackLocation& loc, std::vector<uint8_t>* out);
 
   // Writer only. Gives a deleted value's range back to the file system

@@ -75,7 +75,10 @@ inline struct stat ToStat(const VfsAttr& a) {
   st.st_gid = a.gid;
   st.st_size = static_cast<off_t>(a.size);
   st.st_blocks = static_cast<blkcnt_t>(a.blocks);
-  st.st_blksize = 4096;
+  // The I/O size tools pick from it (cp, dd without bs, stdio buffers):
+  // 1 MiB, the largest FUSE read or write, so a copy into a --rw mount makes
+  // 1 MiB writes, not 128 KiB ones (each a request to the daemon).
+  st.st_blksize = 1 << 20;
   st.st_mtim.tv_sec = a.mtime;
   st.st_atim.tv_sec = a.mtime;
   st.st_ctim.tv_sec = a.mtime;
