@@ -77,9 +77,10 @@ class PackFiles {
   // kNotFound when the pack is gone; kIo.
   Status Read(const PackLocation& loc, std::vector<uint8_t>* out);
 
-  // Writer only. Gives a deleted value's range back to the file system
-  // (a hole; ignored where holes are not supported).
-  void Punch(const PackLocation& loc);
+  // Writer only. Gives deleted values' ranges back to the file system
+  // (holes, neighbouring ranges merged; ignored where holes are not
+  // supported).
+  void Punch(std::vector<PackLocation> locs);
 
   // Writer only. fdatasync of every pack written since the last Sync.
   Status Sync();

@@ -405,7 +405,7 @@ struct CacheStore::Impl {
   // After a commit: holes for the deleted values, and packs no entry uses
   // any more deleted (when no process holds them).
   void FinishPacks(const PackWork& w) {
-    for (const auto& loc : w.punch) packs->Punch(loc);
+    if (!w.punch.empty()) packs->Punch(w.punch);
     if (w.emptied) SweepPacks();
   }
 
