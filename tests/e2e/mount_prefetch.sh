@@ -36,6 +36,17 @@ mount_it() {
   bounded 30 "$HUBFS" mount "org/pf@$commit" "$MNT" --cache-dir "$W/cache" || fail "mount"
 }
 unmount_it() { bounded 30 "$HUBFS" unmount "$MNT" >/dev/null || fail "unmount"; }
+# The line of `hubfs status --cache-dir DIR` holding TEXT, looked for while
+# process PID runs (empty when it never showed).
+status_line_while() {
+  local pid=$1 dir=$2 text=$3 st
+  for _ in $(seq 1 300); do
+    st=$("$HUBFS" status --cache-dir "$dir")
+    if grep -qF "$text" <<<"$st"; then grep -F "$text" <<<"$st"; return; fi
+    kill -0 "$pid" 2>/dev/null || return
+    sleep 0.05
+  done
+}
 
 # --- refusals
 rc=0; out=$("$HUBFS" prefetch "$W/nothing-here" 2>&1) || rc=$?
@@ -51,16 +62,10 @@ mount_it
 faults "latency=150ms,only=data"
 "$HUBFS" prefetch -j 2 --cache-dir "$W/cache" "$MNT/models" >"$W/pf.out" 2>"$W/pf.err" &
 pf=$!
-seen=""
-for _ in $(seq 1 300); do
-  st=$("$HUBFS" status --cache-dir "$W/cache")
-  if grep -q "prefetch: pid $pf, " <<<"$st"; then seen=$(grep "prefetch:" <<<"$st"); break; fi
-  kill -0 "$pf" 2>/dev/null || break
-  sleep 0.05
-done
+seen=$(status_line_while "$pf" "$W/cache" "prefetch: pid $pf, ")
 wait "$pf" || fail "prefetch failed: $(cat "$W/pf.err")"
 faults ""
-[[ -n $seen ]] || fail "hubfs status never showed the prefetch: $st"
+[[ -n $seen ]] || fail "hubfs status never showed the prefetch"
 [[ $seen == *"of 32.0 MiB"*"of 3 files"*"$MNT/models"* ]] || fail "status line: $seen"
 grep -q "^prefetched 32.0 MiB of 32.0 MiB" "$W/pf.out" || fail "summary: $(cat "$W/pf.out")"
 grep -qF "prefetch: $MNT/models/a.bin (24.0 MiB)" "$W/pf.err" || fail "lines: $(cat "$W/pf.err")"
@@ -96,19 +101,11 @@ pass "progress bar on a terminal"
 faults "latency=150ms,only=data"
 "$HUBFS" prefetch -j 2 --cache-dir "$W/cache2" "org/pf@$commit/models" >"$W/spf.out" 2>"$W/spf.err" &
 pf=$!
-seen=""
-for _ in $(seq 1 300); do
-  st=$("$HUBFS" status --cache-dir "$W/cache2")
-  if grep -q "prefetch of org/pf@$commit/models into $W/cache2 (no mount): pid $pf" <<<"$st"; then
-    seen=$st
-    break
-  fi
-  kill -0 "$pf" 2>/dev/null || break
-  sleep 0.05
-done
+seen=$(status_line_while "$pf" "$W/cache2" \
+  "prefetch of org/pf@$commit/models into $W/cache2 (no mount): pid $pf")
 wait "$pf" || fail "source prefetch failed: $(cat "$W/spf.err")"
 faults ""
-[[ -n $seen ]] || fail "hubfs status never showed the source prefetch: $st"
+[[ -n $seen ]] || fail "hubfs status never showed the source prefetch"
 grep -q "^prefetched 32.0 MiB of 32.0 MiB" "$W/spf.out" || fail "summary: $(cat "$W/spf.out")"
 grep -qF "prefetch: org/pf@$commit/models/sub/b.bin (8.0 MiB)" "$W/spf.err" ||
   fail "lines: $(cat "$W/spf.err")"
