@@ -113,11 +113,9 @@ Status PackFiles::StartPack() {
   for (int attempt = 0; attempt < 8; ++attempt) {
     const uint64_t id = (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;  // never 0
     const std::string path = pdir + "/" + PackName(id);
-    bool direct = true;
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0600);
     if (fd < 0 && errno == EINVAL) {
       // The file system does not do O_DIRECT (tmpfs): buffered writes.
-      direct = false;
       fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     }
     if (fd < 0) {
@@ -131,7 +129,6 @@ Status PackFiles::StartPack() {
       return ErrnoError("lock " + path, err);
     }
     cur_fd_ = fd;
-    cur_direct_ = direct;
     cur_id_ = id;
     cur_end_ = pending_end_ = 0;
     return Status::Ok();

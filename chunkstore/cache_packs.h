@@ -108,7 +108,6 @@ class PackFiles {
   const DirLock lock_dir_;
   // The current pack (writer only).
   int cur_fd_ = -1;
-  bool cur_direct_ = false;
   uint64_t cur_id_ = 0;
   uint64_t cur_end_ = 0;      // committed end
   uint64_t pending_end_ = 0;  // end after the last Append, before Commit
