@@ -143,7 +143,8 @@ bool WriteMountState(const MountState& s) {
       {"updated", s.updated}, {"inodes", s.inodes},
       {"writable", s.writable}, {"write_target", s.write_target}, {"pending", s.pending},
       {"commits", s.commits}, {"conflict_prs", s.conflict_prs},
-      {"edits_hashed", s.edits_hashed}, {"last_commit_error", s.last_commit_error},
+      {"edits_hashed", s.edits_hashed}, {"uploaded_while_written", s.uploaded_while_written},
+      {"last_commit_error", s.last_commit_error},
       {"commits_paused_until", s.commits_paused_until},
       {"commit_pause_reason", s.commit_pause_reason}, {"journal_dir", s.journal_dir},
       {"shared_cache", s.shared_cache}, {"tier_hits", s.tier_hits},
@@ -193,6 +194,7 @@ void FillWriteStats(const std::vector<fs::WriterSet::Entry>& views, MountState* 
   state->writable = true;
   state->write_views.clear();
   state->pending = state->commits = state->conflict_prs = state->edits_hashed = 0;
+  state->uploaded_while_written = 0;
   state->last_commit_error.clear();
   state->commits_paused_until = 0;
   state->commit_pause_reason.clear();
@@ -213,6 +215,7 @@ void FillWriteStats(const std::vector<fs::WriterSet::Entry>& views, MountState* 
     state->commits += v.commits;
     state->conflict_prs += v.conflict_prs;
     state->edits_hashed += cs.edits_hashed;
+    state->uploaded_while_written += cs.uploaded_while_written;
     if (state->last_commit_error.empty()) state->last_commit_error = v.last_commit_error;
     if (v.commits_paused_until > state->commits_paused_until) {
       state->commits_paused_until = v.commits_paused_until;
@@ -280,6 +283,7 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.commits = num("commits");
     s.conflict_prs = num("conflict_prs");
     s.edits_hashed = num("edits_hashed");
+    s.uploaded_while_written = num("uploaded_while_written");
     s.last_commit_error = str("last_commit_error");
     s.commits_paused_until = static_cast<int64_t>(num("commits_paused_until"));
     s.commit_pause_reason = str("commit_pause_reason");

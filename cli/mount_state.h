@@ -104,6 +104,9 @@ struct MountState {
   // Files committed as edits of a Hub file whose chunk list was cached: only
   // their changed bytes were chunked and hashed.
   uint64_t edits_hashed = 0;
+  // Files committed from an upload made while they were written (nothing
+  // left to hash at their commit).
+  uint64_t uploaded_while_written = 0;
   std::string last_commit_error;
   // Commits paused for the repo's commit budget until this unix time (0:
   // not paused) and the Hub's answer; the journal directory (`hubfs pending`).

@@ -246,6 +246,7 @@ struct PreparedFile {
   UploadFileSpec spec;
   std::shared_ptr<UploadSource> file;
   hub::PreuploadAnswer answer;
+  bool ahead = false;  // uploaded before the commit (UploadSource::uploaded_ahead)
 };
 
 // What a committed operation left at a path, to compare with the Hub's tree.
@@ -284,6 +285,61 @@ std::string DefaultCommitSummary(const std::vector<std::string>& uploaded,
 RepoUploader::RepoUploader(hub::HubClient* hub, hub::CommitClient* commits, hub::CasWriter* cas,
                            chunkstore::ChunkCache* cache, RepoUploaderOptions options)
     : hub_(hub), commits_(commits), cas_(cas), cache_(cache), options_(std::move(options)) {}
+
+void RepoUploader::RememberDigest(const chunkstore::UploadedFile& up) {
+  if (cache_ != nullptr && up.digest && up.size >= options_.min_chunk_list_bytes) {
+    cache_->PutChunkList(up.file_hash, chunkstore::EncodeFileDigest(*up.digest));
+  }
+}
+
+Result<uint64_t> RepoUploader::SendShard(const hub::XetTokenSupplier& tokens,
+                                         const chunkstore::Shard& shard) {
+  if (shard.files.empty()) return uint64_t{0};
+  std::vector<uint8_t> bytes = chunkstore::SerializeShard(shard);
+  HUBFS_ASSIGN_OR_RETURN(bool registered,
+                         cas_->UploadShard(tokens, std::string(bytes.begin(), bytes.end())));
+  (void)registered;
+  if (cache_ != nullptr) {
+    for (const auto& f : shard.files) {
+      std::vector<chunkstore::ReconTerm> terms;
+      uint64_t size = 0;
+      for (const auto& t : f.terms) {
+        terms.push_back({t.xorb_hash, {t.chunk_start, t.chunk_end}, t.unpacked_bytes});
+        size += t.unpacked_bytes;
+      }
+      cache_->PutTerms(f.file_hash, EncodeTerms(terms, size));
+    }
+  }
+  return static_cast<uint64_t>(bytes.size());
+}
+
+bool RepoUploader::TryReserveAhead() {
+  int n = ahead_running_.load();
+  while (n < options_.max_uploads_ahead) {
+    if (ahead_running_.compare_exchange_weak(n, n + 1)) return true;
+  }
+  return false;
+}
+
+void RepoUploader::ReleaseAhead() { ahead_running_.fetch_sub(1); }
+
+Result<UploadedAhead> RepoUploader::UploadAhead(const hub::RepoId& repo,
+                                                const std::string& revision, bool create_pr,
+                                                const chunkstore::UploadReadFn& read) {
+  hub::XetTokenSupplier tokens = [this, repo, revision, create_pr](bool force) {
+    return commits_->XetWriteToken(repo, revision, create_pr, force);
+  };
+  HUBFS_ASSIGN_OR_RETURN(hub::XetToken first, tokens(false));
+  XetBackend backend(cas_, tokens, cache_, CasScope(first.cas_url), options_.cache_upload_bytes);
+  chunkstore::UploadSession session(&backend, options_.engine);
+  UploadedAhead out;
+  HUBFS_ASSIGN_OR_RETURN(out.file, session.AddFile(read));
+  HUBFS_ASSIGN_OR_RETURN(chunkstore::Shard shard, session.Finish());
+  out.engine = session.stats();
+  HUBFS_ASSIGN_OR_RETURN(out.shard_bytes, SendShard(tokens, shard));
+  RememberDigest(out.file);
+  return out;
+}
 
 Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
                                           const std::function<void(const UploadProgress&)>& progress) {
@@ -377,11 +433,39 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
     ops.push_back(hub::CommitOperation::File(pf.spec.path_in_repo, std::move(content)));
   }
 
-  // LFS files: one pass each through the Xet engine.
+  // LFS files: one pass each through the Xet engine, unless uploaded ahead.
   std::vector<hub::LfsObject> lfs_objects;
   std::map<std::string, PreparedFile*> lfs_by_oid;
+  // A file hashed: its commit operation (and the LFS batch's object).
+  auto add_lfs = [&](PreparedFile& pf, const chunkstore::UploadedFile& up) {
+    ++prog.files_done;
+    std::string oid = chunkstore::HexLower(up.sha256);
+    if (pf.answer.oid && *pf.answer.oid == oid) {
+      ++report.unchanged_files;
+      return;
+    }
+    expect[pf.spec.path_in_repo] = {true, oid, true};
+    uploaded_paths.push_back(pf.spec.path_in_repo);
+    report.bytes += up.size;
+    ++report.lfs_files;
+    ops.push_back(hub::CommitOperation::LfsFile(pf.spec.path_in_repo, oid, up.size));
+    if (lfs_by_oid.emplace(oid, &pf).second) lfs_objects.push_back({oid, up.size});
+  };
   bool any_lfs = false;
-  for (const auto& pf : files) any_lfs |= !pf.answer.should_ignore && pf.answer.lfs;
+  for (auto& pf : files) {
+    if (pf.answer.should_ignore || !pf.answer.lfs) continue;
+    std::optional<UploadedAhead> ahead = pf.file->uploaded_ahead();
+    if (!ahead) {
+      any_lfs = true;
+      continue;
+    }
+    HUBFS_RETURN_IF_ERROR(pf.file->CheckUnchanged(ahead->file.size));
+    ++report.ahead_files;
+    prog.hashed_bytes += ahead->file.size;
+    report.shard_bytes += ahead->shard_bytes;
+    pf.ahead = true;
+    add_lfs(pf, ahead->file);
+  }
   if (any_lfs) {
     hub::XetTokenSupplier tokens = [this, &plan](bool force) {
       return commits_->XetWriteToken(plan.repo, plan.revision, plan.create_pr, force);
@@ -392,7 +476,7 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
     chunkstore::UploadSession session(&backend, options_.engine);
     const uint64_t base_hashed = prog.hashed_bytes;
     for (auto& pf : files) {
-      if (pf.answer.should_ignore || !pf.answer.lfs) continue;
+      if (pf.answer.should_ignore || !pf.answer.lfs || pf.ahead) continue;
       UploadSource* lf = pf.file.get();
       HUBFS_RETURN_IF_ERROR(lf->Rewind());
       const uint64_t before = session.stats().bytes_hashed;
@@ -420,44 +504,15 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
       HUBFS_RETURN_IF_ERROR(
           lf->CheckUnchanged(base_digest ? up.size : session.stats().bytes_hashed - before));
       if (base_digest) ++report.edited_files;
-      if (cache_ != nullptr && up.digest && up.size >= options_.min_chunk_list_bytes) {
-        cache_->PutChunkList(up.file_hash, chunkstore::EncodeFileDigest(*up.digest));
-      }
-      ++prog.files_done;
-      std::string oid = chunkstore::HexLower(up.sha256);
-      if (pf.answer.oid && *pf.answer.oid == oid) {
-        ++report.unchanged_files;
-        continue;
-      }
-      expect[pf.spec.path_in_repo] = {true, oid, true};
-      uploaded_paths.push_back(pf.spec.path_in_repo);
-      report.bytes += up.size;
-      ++report.lfs_files;
-      ops.push_back(hub::CommitOperation::LfsFile(pf.spec.path_in_repo, oid, up.size));
-      if (lfs_by_oid.emplace(oid, &pf).second) lfs_objects.push_back({oid, up.size});
+      RememberDigest(up);
+      add_lfs(pf, up);
     }
     HUBFS_ASSIGN_OR_RETURN(chunkstore::Shard shard, session.Finish());
     report.engine = session.stats();
     prog.uploaded_bytes = report.engine.xorb_bytes_uploaded;
     if (progress) progress(prog);
-    if (!shard.files.empty()) {
-      std::vector<uint8_t> bytes = chunkstore::SerializeShard(shard);
-      report.shard_bytes = bytes.size();
-      HUBFS_ASSIGN_OR_RETURN(bool registered,
-                             cas_->UploadShard(tokens, std::string(bytes.begin(), bytes.end())));
-      (void)registered;
-      if (cache_ != nullptr) {
-        for (const auto& f : shard.files) {
-          std::vector<chunkstore::ReconTerm> terms;
-          uint64_t size = 0;
-          for (const auto& t : f.terms) {
-            terms.push_back({t.xorb_hash, {t.chunk_start, t.chunk_end}, t.unpacked_bytes});
-            size += t.unpacked_bytes;
-          }
-          cache_->PutTerms(f.file_hash, EncodeTerms(terms, size));
-        }
-      }
-    }
+    HUBFS_ASSIGN_OR_RETURN(uint64_t shard_bytes, SendShard(tokens, shard));
+    report.shard_bytes += shard_bytes;
   }
 
   // The LFS batch: confirms the transfer, and is the basic fallback.

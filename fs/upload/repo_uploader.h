@@ -20,6 +20,7 @@
 #ifndef HUBFS_FS_UPLOAD_REPO_UPLOADER_H_
 #define HUBFS_FS_UPLOAD_REPO_UPLOADER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,6 +49,14 @@ struct EditedFrom {
   uint64_t changed_end = 0;
 };
 
+// A file hashed and uploaded before its commit (RepoUploader::UploadAhead):
+// its chunks and its shard are on the CAS, so a commit only names it.
+struct UploadedAhead {
+  chunkstore::UploadedFile file;
+  chunkstore::UploadStats engine;
+  uint64_t shard_bytes = 0;
+};
+
 // Where the bytes of one uploaded file come from. Read sequentially from the
 // start (Rewind starts over); CheckUnchanged fails (kFailedPrecondition,
 // "... changed while it was being read ...") when the content may differ
@@ -71,6 +80,12 @@ class UploadSource {
     (void)buf;
     return UnimplementedError("positional read of " + name());
   }
+  // A source whose bytes were uploaded ahead of the commit (a file hashed
+  // while it was written): that upload's result when it describes exactly
+  // this source's content as of opening (the uploader then checks
+  // CheckUnchanged(size) as for any file); nullopt: read and upload it.
+  // May wait for that upload to end.
+  virtual std::optional<UploadedAhead> uploaded_ahead() { return std::nullopt; }
 };
 
 // A local file as an UploadSource (size, mtime, ctime and inode must not
@@ -132,6 +147,8 @@ struct UploadReport {
   size_t copied_files = 0;
   // LFS files hashed as edits of their base (only the changed bytes chunked).
   size_t edited_files = 0;
+  // LFS files uploaded ahead of the commit (UploadSource::uploaded_ahead).
+  size_t ahead_files = 0;
   // Set when conflict_to_pr sent the change to a new pull request.
   std::optional<uint64_t> conflict_pr;
   std::string transfer;  // "xet" or "basic" (LFS files only)
@@ -151,6 +168,8 @@ struct RepoUploaderOptions {
   uint64_t min_chunk_list_bytes = 8u << 20;
   // Largest file the LFS basic fallback holds in memory.
   uint64_t max_basic_upload_bytes = 2ull << 30;
+  // UploadAhead calls that may run at once (TryReserveAhead).
+  int max_uploads_ahead = 2;
 };
 
 class RepoUploader {
@@ -168,12 +187,32 @@ class RepoUploader {
   Result<UploadReport> Upload(const UploadPlan& plan,
                               const std::function<void(const UploadProgress&)>& progress = {});
 
+  // Hashes one file and uploads its xorbs and its shard to the CAS of
+  // `repo` (with a Xet write token for `revision`, or for a new pull
+  // request), without committing: a later Upload whose source answers
+  // uploaded_ahead() with the result commits it by its SHA-256. `read` as
+  // UploadSession::AddFile's; its error ends the upload. Errors: the
+  // reader's, the CAS's, the Hub's.
+  Result<UploadedAhead> UploadAhead(const hub::RepoId& repo, const std::string& revision,
+                                    bool create_pr, const chunkstore::UploadReadFn& read);
+  // One of the options.max_uploads_ahead slots, or false when all are
+  // taken; ReleaseAhead gives it back.
+  bool TryReserveAhead();
+  void ReleaseAhead();
+
  private:
+  // The chunk list of a file just hashed, for later edits of it.
+  void RememberDigest(const chunkstore::UploadedFile& up);
+  // POSTs a session's shard and keeps its files' terms in the cache.
+  // Returns the shard's size (0: nothing to send).
+  Result<uint64_t> SendShard(const hub::XetTokenSupplier& tokens, const chunkstore::Shard& shard);
+
   hub::HubClient* const hub_;
   hub::CommitClient* const commits_;
   hub::CasWriter* const cas_;
   chunkstore::ChunkCache* const cache_;
   const RepoUploaderOptions options_;
+  std::atomic<int> ahead_running_{0};
 };
 
 // The default summary: "Upload a.bin with hubfs", "Upload 3 files and delete

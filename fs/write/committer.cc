@@ -447,6 +447,7 @@ bool WriteCommitter::CommitOnce(Status* error) {
   sources_->OnCommitted(report->commit.commit_oid, batch, report->conflict_pr);
   std::lock_guard<std::mutex> lock(mu_);
   stats_.edits_hashed += report->edited_files;
+  stats_.uploaded_while_written += report->ahead_files;
   if (report->committed) {
     ++stats_.commits;
     stats_.last_commit = report->commit.commit_oid;

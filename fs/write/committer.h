@@ -104,6 +104,9 @@ struct CommitterStats {
   // Files committed as edits of their Hub version with only the changed
   // bytes hashed (RepoUploader: the base's chunk list was cached).
   uint64_t edits_hashed = 0;
+  // Files committed from an upload made while they were written
+  // (WriteStream): nothing left to hash at their commit.
+  uint64_t uploaded_while_written = 0;
   std::string last_commit;
   std::string last_error;
   std::optional<uint64_t> last_conflict_pr;

@@ -26,7 +26,10 @@ StagedFile::StagedFile(std::unique_ptr<File> file, std::string path, StagedFileO
       file_(std::move(file)),
       size_(options.size),
       base_limit_(std::min(options.base_size, options.size)),
-      present_(std::move(options.present)) {
+      present_(std::move(options.present)),
+      writing_(options.writing),
+      append_hook_(std::move(options.append_hook)),
+      append_hook_at_(options.append_hook_at) {
   // Bytes past the base are zeros: local from the start.
   present_.Add(base_limit_, size_);
 }
@@ -38,7 +41,7 @@ uint64_t StagedFile::size() const {
 
 StagedFile::State StagedFile::state() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return State{generation_.load(), size_, present_, base_limit_};
+  return State{generation_.load(), rewrites_.load(), size_, present_, base_limit_};
 }
 
 RangeSet StagedFile::present() const {
@@ -151,23 +154,72 @@ Result<size_t> StagedFile::ReadThrough(uint64_t offset, std::span<uint8_t> out) 
 
 Status StagedFile::Write(uint64_t offset, std::span<const uint8_t> data) {
   if (data.empty()) return Status::Ok();
-  std::lock_guard<std::mutex> lock(mu_);
-  HUBFS_RETURN_IF_ERROR(file_->PWrite(offset, data));
-  const uint64_t end = offset + data.size();
-  if (offset > size_) present_.Add(size_, offset);  // the gap reads as zeros
-  if (end > size_) {
-    // Bytes past the old end are never the base's again.
-    base_limit_ = std::min(base_limit_, size_);
-    size_ = end;
+  std::function<bool()> hook;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    HUBFS_RETURN_IF_ERROR(file_->PWrite(offset, data));
+    const uint64_t end = offset + data.size();
+    if (offset < size_) ++rewrites_;
+    if (offset > size_) present_.Add(size_, offset);  // the gap reads as zeros
+    if (end > size_) {
+      // Bytes past the old end are never the base's again.
+      base_limit_ = std::min(base_limit_, size_);
+      size_ = end;
+    }
+    present_.Add(offset, end);
+    ++generation_;
+    tail_cv_.notify_all();
+    if (append_hook_ && end >= append_hook_at_ && rewrites_.load() == 0) hook = append_hook_;
   }
-  present_.Add(offset, end);
-  ++generation_;
+  if (hook && hook()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    append_hook_ = nullptr;
+  }
   return Status::Ok();
+}
+
+void StagedFile::SetWriting(bool writing) {
+  std::lock_guard<std::mutex> lock(mu_);
+  writing_ = writing;
+  tail_cv_.notify_all();
+}
+
+bool StagedFile::writing() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writing_;
+}
+
+void StagedFile::CancelTailReads() {
+  std::lock_guard<std::mutex> lock(mu_);
+  tail_cv_.notify_all();
+}
+
+Result<size_t> StagedFile::ReadTail(uint64_t offset, std::span<uint8_t> out, uint64_t rewrites,
+                                    const std::atomic<bool>* cancel) {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (cancel->load() || rewrites_.load() != rewrites) {
+      return Status(ErrorCode::kCancelled,
+                    "staged file " + path_ + " changed below its end, or the read was cancelled");
+    }
+    if (base_limit_ > 0) return InvalidArgumentError("tail read of an edited file " + path_);
+    // A whole buffer when the writer has written it; what there is once
+    // nobody writes any more.
+    if (size_ >= offset + out.size() || (!writing_ && size_ >= offset)) break;
+    tail_cv_.wait(lock);
+  }
+  const auto want = static_cast<size_t>(std::min<uint64_t>(size_ - offset, out.size()));
+  if (want == 0) return size_t{0};
+  HUBFS_ASSIGN_OR_RETURN(size_t got, file_->PRead(offset, out.first(want)));
+  if (got != want) return CorruptError("staged file " + path_ + " is shorter than its size");
+  return want;
 }
 
 Status StagedFile::Truncate(uint64_t size) {
   std::lock_guard<std::mutex> lock(mu_);
   HUBFS_RETURN_IF_ERROR(file_->Truncate(size));
+  if (size < size_) ++rewrites_;
+  tail_cv_.notify_all();
   if (size < size_) {
     present_.TruncateAt(size);
     base_limit_ = std::min(base_limit_, size);

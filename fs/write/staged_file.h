@@ -7,7 +7,10 @@
 // below the Hub's size, or an extension) are zeros, never Hub bytes.
 //
 // `generation` grows with every change, so a reader (the committer hashing
-// the file) can tell that the file changed under it.
+// the file) can tell that the file changed under it. `rewrites` grows only
+// with the changes that are not appends (a write below the end, a truncate
+// below it): bytes read while it stays the same are still the file's, so a
+// file written from its start can be hashed while it is written (ReadTail).
 //
 // Thread-safety: all methods are thread-safe. No lock is held while the
 // base is read (the network).
@@ -15,6 +18,7 @@
 #define HUBFS_FS_WRITE_STAGED_FILE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -37,6 +41,12 @@ struct StagedFileOptions {
   uint64_t base_size = 0;   // bytes the base may provide (0: no base)
   RangeSet present;         // bytes already local (a staging file reopened)
   BaseReader base;          // required when base_size > 0
+  bool writing = false;     // open for writing (SetWriting)
+  // Called after a write that ends at or past `append_hook_at` while the
+  // file has only been appended to (rewrites() == 0), until it returns
+  // true; without StagedFile's lock. Unset: never.
+  std::function<bool()> append_hook;
+  uint64_t append_hook_at = 0;
 };
 
 class StagedFile {
@@ -67,10 +77,28 @@ class StagedFile {
 
   uint64_t size() const;
   uint64_t generation() const { return generation_.load(); }
+  uint64_t rewrites() const { return rewrites_.load(); }
+
+  // --- Reading a file while it is written (WriteStream).
+  // Whether a descriptor has the file open for writing: while it does,
+  // ReadTail waits at the end for more bytes instead of returning 0.
+  void SetWriting(bool writing);
+  bool writing() const;
+  // Reads up to out.size() bytes at `offset` once they exist (all of them,
+  // or fewer at the end of a file no longer being written; 0 there).
+  // Errors: kCancelled when rewrites() is no longer `rewrites` (bytes before
+  // `offset` may have changed) or `*cancel` is set (CancelTailReads), and
+  // FileEnv's. Only for a file without a base.
+  Result<size_t> ReadTail(uint64_t offset, std::span<uint8_t> out, uint64_t rewrites,
+                          const std::atomic<bool>* cancel);
+  // Wakes every ReadTail so that it looks at its `cancel` flag.
+  void CancelTailReads();
+
   // What a journal record needs, taken at one instant: a write on another
   // thread lands wholly before or after it (and bumps the generation).
   struct State {
     uint64_t generation = 0;
+    uint64_t rewrites = 0;
     uint64_t size = 0;
     RangeSet present;
     uint64_t base_limit = 0;
@@ -94,6 +122,11 @@ class StagedFile {
   uint64_t base_limit_;         // GUARDED_BY(mu_): base bytes exist below it
   RangeSet present_;            // GUARDED_BY(mu_)
   std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> rewrites_{0};
+  std::condition_variable tail_cv_;  // with mu_: the file grew, stopped being written, or changed
+  bool writing_;                     // GUARDED_BY(mu_)
+  std::function<bool()> append_hook_;  // GUARDED_BY(mu_): cleared once it returned true
+  const uint64_t append_hook_at_;
 };
 
 }  // namespace hubfs::fs

@@ -17,12 +17,13 @@ constexpr uint64_t kReadThroughMin = 10ull << 20;
 class StagedSource final : public UploadSource {
  public:
   StagedSource(std::string name, std::shared_ptr<StagedFile> file, uint64_t size,
-               const std::optional<RemoteFile>& base)
-      : name_(std::move(name)), file_(std::move(file)), size_(size) {
+               const std::optional<RemoteFile>& base, std::shared_ptr<WriteStream> stream)
+      : name_(std::move(name)), file_(std::move(file)), size_(size), stream_(std::move(stream)) {
     // The local ranges and the generation at one instant: a write after it
     // bumps the generation, and CheckUnchanged refuses what was read.
     const StagedFile::State st = file_->state();
     generation_ = st.generation;
+    rewrites_ = st.rewrites;
     if (base && base->xet_hash && base->size > 0 && st.base_limit > 0) {
       EditedFrom e;
       e.xet_hash = *base->xet_hash;
@@ -64,6 +65,10 @@ class StagedSource final : public UploadSource {
     return Status::Ok();
   }
   std::optional<EditedFrom> edited_from() const override { return edited_; }
+  std::optional<UploadedAhead> uploaded_ahead() override {
+    if (!stream_) return std::nullopt;
+    return stream_->Wait(rewrites_, size_);
+  }
   Result<size_t> ReadAt(uint64_t offset, std::span<uint8_t> buf) override {
     if (offset >= size_) return size_t{0};
     const auto want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size_ - offset));
@@ -82,7 +87,9 @@ class StagedSource final : public UploadSource {
   const std::string name_;
   const std::shared_ptr<StagedFile> file_;
   const uint64_t size_;
+  const std::shared_ptr<WriteStream> stream_;  // null: not uploaded while written
   uint64_t generation_ = 0;
+  uint64_t rewrites_ = 0;
   std::optional<EditedFrom> edited_;
   uint64_t pos_ = 0;
 };
@@ -132,8 +139,9 @@ Result<std::unique_ptr<WritableView>> WritableView::Open(
                      << " records, " << info.stale_staging_files
                      << " unacknowledged staging files removed";
   }
-  std::unique_ptr<WritableView> v(
-      new WritableView(env, std::move(journal), std::move(base_readers), clock, options));
+  std::unique_ptr<WritableView> v(new WritableView(env, std::move(journal),
+                                                   std::move(base_readers), clock, options,
+                                                   uploader, repo, branch));
   v->budget_ = std::make_unique<CommitBudget>(env, budget_path, options.commits_per_hour);
   CommitterOptions co;
   co.commit_delay = options.commit_delay;
@@ -145,14 +153,66 @@ Result<std::unique_ptr<WritableView>> WritableView::Open(
 }
 
 WritableView::WritableView(FileEnv* env, std::unique_ptr<WriteJournal> journal,
-                           BaseReaderFactory readers, Clock* clock, WritableViewOptions options)
+                           BaseReaderFactory readers, Clock* clock, WritableViewOptions options,
+                           RepoUploader* uploader, hub::RepoId repo, std::string branch)
     : env_(env),
+      uploader_(uploader),
+      repo_(std::move(repo)),
+      branch_(std::move(branch)),
       base_readers_(std::move(readers)),
       clock_(clock),
       options_(options),
       journal_(std::move(journal)) {}
 
-WritableView::~WritableView() { committer_.reset(); }
+WritableView::~WritableView() {
+  committer_.reset();
+  std::map<uint64_t, std::shared_ptr<WriteStream>> streams;
+  std::vector<std::shared_ptr<WriteStream>> retired;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    streams.swap(streams_);
+    retired.swap(retired_);
+  }
+  for (auto& [id, s] : streams) s->Cancel();
+  // Destroyed here: each joins its thread.
+}
+
+bool WritableView::StartStream(uint64_t id) {
+  // The commit's target (taking the view's lock, so asked first).
+  const std::string target = committer_->target();
+  std::vector<std::shared_ptr<WriteStream>> done;
+  bool started = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done = TakeDoneStreamsLocked();
+    std::shared_ptr<StagedFile> file;
+    for (const auto& [p, o] : open_) {
+      if (o.id == id) file = o.file;
+    }
+    if (file && streams_.count(id) == 0) {
+      if (uploader_->TryReserveAhead()) {
+        streams_[id] = std::make_shared<WriteStream>(
+            uploader_, repo_, target, options_.create_pr && target == branch_, file);
+      } else {
+        started = false;  // every slot busy: asked again at a later write
+      }
+    }
+  }
+  return started;  // `done` streams are joined here, without the lock
+}
+
+std::vector<std::shared_ptr<WriteStream>> WritableView::TakeDoneStreamsLocked() {
+  std::vector<std::shared_ptr<WriteStream>> done;
+  for (auto it = retired_.begin(); it != retired_.end();) {
+    if ((*it)->done()) {
+      done.push_back(std::move(*it));
+      it = retired_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return done;
+}
 
 void WritableView::Start() { committer_->Start(); }
 
@@ -284,6 +344,11 @@ void WritableView::RemoveStagingLocked(uint64_t id) {
   }
   staged_.erase(id);
   flushed_generation_.erase(id);
+  if (auto it = streams_.find(id); it != streams_.end()) {
+    it->second->Cancel();
+    retired_.push_back(std::move(it->second));
+    streams_.erase(it);
+  }
   Status st = env_->Remove(journal_->StagingPath(id));
   if (!st.ok() && st.code() != ErrorCode::kNotFound) {
     HUBFS_LOG(kWarning) << "removing a staging file: " << st;
@@ -331,6 +396,13 @@ Result<std::shared_ptr<StagedFile>> WritableView::OpenForWrite(const std::string
 
   const uint64_t id = journal_->NewStagingId();
   StagedFileOptions o;
+  o.writing = true;
+  if (!existing && !base && options_.upload_while_writing_at > 0 && uploader_ != nullptr) {
+    // A new (or truncated) file: uploaded while written once it is large
+    // enough to be an LFS file, as long as it is only appended to.
+    o.append_hook = [this, id] { return StartStream(id); };
+    o.append_hook_at = options_.upload_while_writing_at;
+  }
   if (existing) {
     o.size = existing->size();
     if (base) {
@@ -449,6 +521,7 @@ void WritableView::ReleaseWriter(const std::string& path) {
     auto it = open_.find(path);
     if (it != open_.end() && --it->second.writers <= 0) {
       const uint64_t id = it->second.id;
+      it->second.file->SetWriting(false);  // its stream, if any, sees the end
       open_.erase(it);
       RemoveStagingLocked(id);  // only if nothing names it (never flushed, or committed)
     }
@@ -595,11 +668,14 @@ std::string WritableView::target() const { return committer_->target(); }
 Result<std::shared_ptr<UploadSource>> WritableView::OpenStaged(const std::string& path,
                                                                const PendingChange& change) {
   std::shared_ptr<StagedFile> f;
+  std::shared_ptr<WriteStream> stream;
   {
     std::lock_guard<std::mutex> lock(mu_);
     HUBFS_ASSIGN_OR_RETURN(f, StagedLocked(path, change));
+    if (auto it = streams_.find(change.staging_id); it != streams_.end()) stream = it->second;
   }
-  return std::shared_ptr<UploadSource>(std::make_shared<StagedSource>(path, f, change.size, change.base));
+  return std::shared_ptr<UploadSource>(
+      std::make_shared<StagedSource>(path, f, change.size, change.base, std::move(stream)));
 }
 
 Result<std::shared_ptr<UploadSource>> WritableView::OpenRemote(const std::string& path,
@@ -635,6 +711,7 @@ void WritableView::Landed(const std::string& commit) {
 
 void WritableView::OnCommitted(const std::string&, const std::vector<BatchItem>& batch,
                                std::optional<uint64_t>) {
+  std::vector<std::shared_ptr<WriteStream>> done;  // joined after the lock is dropped
   std::lock_guard<std::mutex> lock(mu_);
   for (const BatchItem& item : batch) {
     if (item.change.kind == PendingChange::Kind::kStaged) RemoveStagingLocked(item.change.staging_id);
@@ -643,6 +720,7 @@ void WritableView::OnCommitted(const std::string&, const std::vector<BatchItem>&
       local_mtime_.erase(item.path);
     }
   }
+  done = TakeDoneStreamsLocked();
 }
 
 }  // namespace hubfs::fs

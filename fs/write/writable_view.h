@@ -14,6 +14,9 @@
 //   is never touched by writes that were not acknowledged, so a crash never
 //   commits bytes whose close had not returned.
 // - Fsync waits until the file's change is on the Hub (up to sync_timeout).
+// - A new file written from its start is uploaded while it is written once
+//   it reaches the Hub's LFS size (WriteStream), so that its commit after
+//   close needs little more than the commit call.
 //
 // Thread-safety: all methods are thread-safe; no lock is held across a
 // network call. Lock order: the committer's, then this view's.
@@ -37,6 +40,7 @@
 #include "fs/write/committer.h"
 #include "fs/write/journal.h"
 #include "fs/write/staged_file.h"
+#include "fs/write/write_stream.h"
 
 namespace hubfs::fs {
 
@@ -45,6 +49,9 @@ struct WritableViewOptions {
   std::chrono::milliseconds sync_timeout{600'000};
   int commits_per_hour = 128;
   bool create_pr = false;
+  // New files reaching this size while written from their start are
+  // uploaded as they are written (WriteStream); 0: never.
+  uint64_t upload_while_writing_at = 10ull << 20;
 };
 
 // Makes a reader of the Hub's bytes of `file` (at `path` in the view's base
@@ -150,7 +157,13 @@ class WritableView final : public CommitSources {
 
  private:
   WritableView(FileEnv* env, std::unique_ptr<WriteJournal> journal, BaseReaderFactory readers,
-               Clock* clock, WritableViewOptions options);
+               Clock* clock, WritableViewOptions options, RepoUploader* uploader,
+               hub::RepoId repo, std::string branch);
+  // The append hook of a new file (staging id `id`): starts its WriteStream.
+  // Returns false to be asked again (no upload slot free now).
+  bool StartStream(uint64_t id);
+  // Streams whose thread has ended, taken out of retired_. REQUIRES mu_.
+  std::vector<std::shared_ptr<WriteStream>> TakeDoneStreamsLocked();
   // The staged file of a pending kStaged change, opened if needed. REQUIRES mu_.
   Result<std::shared_ptr<StagedFile>> StagedLocked(const std::string& path,
                                                    const PendingChange& change);
@@ -158,6 +171,9 @@ class WritableView final : public CommitSources {
   void RemoveStagingLocked(uint64_t id);
 
   FileEnv* const env_;
+  RepoUploader* const uploader_;
+  const hub::RepoId repo_;
+  const std::string branch_;
   const BaseReaderFactory base_readers_;
   Clock* const clock_;
   const WritableViewOptions options_;
@@ -184,6 +200,10 @@ class WritableView final : public CommitSources {
   // a write during the upload makes it wait for the next commit).
   std::map<std::string, int> fsyncing_;  // GUARDED_BY(mu_)
   std::map<std::string, int64_t> local_mtime_;  // GUARDED_BY(mu_): SetLocalMtime
+  // Files being uploaded while written, by staging id; cancelled ones wait
+  // in retired_ until their thread ended (never joined under mu_).
+  std::map<uint64_t, std::shared_ptr<WriteStream>> streams_;  // GUARDED_BY(mu_)
+  std::vector<std::shared_ptr<WriteStream>> retired_;         // GUARDED_BY(mu_)
   std::function<void(const std::string&)> listener_;  // GUARDED_BY(mu_)
 };
 

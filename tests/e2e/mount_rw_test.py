@@ -317,6 +317,7 @@ def run(e, args):
     ok("1 MiB edit of an 8 MiB file: nothing downloaded at open or write; %d B of xorbs "
        "uploaded, %d B read at commit, %.2f s to committed" % (xorb, fetched, edit_s))
     check_edits_hash_what_changed(e, args, rng)
+    check_upload_while_written(e, args, rng)
 
     # --- editor patterns, directories
     cfg = os.path.join(e.mnt, "config.json")
@@ -487,15 +488,109 @@ def run(e, args):
     e.unmount()
 
 
-def edits_hashed(e):
-    """The mount's count of files committed as edits hashed from their base's
-    chunk list (its state record, refreshed every 2 s)."""
+def state_count(e, key):
+    """A counter of the mount's state record (refreshed every 2 s); -1 when
+    there is no record."""
     pid = e.daemon_pid()
     try:
         with open(os.path.join(e.cache, "mounts", "%d.json" % pid)) as f:
-            return json.load(f).get("edits_hashed", 0)
+            return json.load(f).get(key, 0)
     except (OSError, ValueError, TypeError):
         return -1
+
+
+def edits_hashed(e):
+    """The mount's count of files committed as edits hashed from their base's
+    chunk list."""
+    return state_count(e, "edits_hashed")
+
+
+def wait_count(e, key, want, seconds=5):
+    deadline = time.time() + seconds
+    while state_count(e, key) < want and time.time() < deadline:
+        time.sleep(0.2)
+    return state_count(e, key)
+
+
+def check_upload_while_written(e, args, rng):
+    """New files written from their start are uploaded while they are
+    written; anything but appends falls back to hashing at commit, and the
+    Hub always gets the bytes of the closed file."""
+    mib = 1 << 20
+    key = "uploaded_while_written"
+    time.sleep(2.5)  # a fresh state record
+    count = state_count(e, key)
+    if count < 0:
+        fail("no mount state record with " + key)
+
+    def check(name, data, streamed, what):
+        nonlocal count
+        e.sync()
+        want = hashlib.sha256(data).hexdigest()
+        entry = e.tree().get(name, {})
+        if entry.get("lfs", {}).get("oid") != want or entry.get("size") != len(data):
+            fail("%s (%s): the Hub has %s, want %s" % (name, what, entry, want))
+        got = wait_count(e, key, count + streamed)
+        if got != count + streamed:
+            fail("%s (%s): %s went from %d to %d, want +%d" % (name, what, key, count, got,
+                                                             streamed))
+        count = got
+
+    # In order, 1 MiB writes: uploaded once, while written.
+    data = rng.randbytes(40 * mib)
+    e.reset()
+    with open(os.path.join(e.mnt, "streamed.bin"), "wb") as f:
+        for at in range(0, len(data), mib):
+            f.write(data[at:at + mib])
+    check("streamed.bin", data, 1, "written in order")
+    xorb, _ = e.counters()
+    if xorb > len(data) + 2 * mib:
+        fail("streamed.bin: %d B of xorbs uploaded for %d B" % (xorb, len(data)))
+    if args.kit:
+        out = os.path.join(e.w, "js.streamed")
+        subprocess.run(["node", os.path.join(args.kit, "hub_client.mjs"), "download",
+                        "streamed.bin", out], env=dict(e.env, HF_REPO="me/m"), check=True,
+                       capture_output=True)
+        with open(out, "rb") as f:
+            if f.read() != data:
+                fail("JS client download of streamed.bin differs")
+        os.unlink(out)
+
+    # A write below the end (a header patched last, as some writers do).
+    data = bytearray(rng.randbytes(30 * mib))
+    with open(os.path.join(e.mnt, "patched.bin"), "wb") as f:
+        f.write(data)
+        f.seek(mib + 5)
+        f.write(b"patched header")
+    data[mib + 5:mib + 5 + 14] = b"patched header"
+    check("patched.bin", bytes(data), 0, "a write below the end")
+
+    # Truncated while written, then written on.
+    data = bytearray(rng.randbytes(30 * mib))
+    with open(os.path.join(e.mnt, "cut.bin"), "wb") as f:
+        f.write(data)
+        f.truncate(20 * mib)
+        f.seek(20 * mib)
+        tail = rng.randbytes(5 * mib)
+        f.write(tail)
+    data = data[:20 * mib] + tail
+    check("cut.bin", bytes(data), 0, "truncated while written")
+
+    # fsync while open commits without waiting for the stream; the version
+    # closed later is committed from it.
+    data = rng.randbytes(24 * mib)
+    with open(os.path.join(e.mnt, "synced.bin"), "wb") as f:
+        f.write(data[:16 * mib])
+        f.flush()
+        os.fsync(f.fileno())
+        entry = e.tree().get("synced.bin", {})
+        if entry.get("size") != 16 * mib:
+            fail("synced.bin after fsync: the Hub has %s" % entry)
+        f.write(data[16 * mib:])
+    check("synced.bin", data, 1, "fsync'ed while written, then closed")
+    ok("files written in order are uploaded while written (40 MiB: %d B of xorbs); a write "
+       "below the end or a truncate falls back to hashing at commit; fsync while writing "
+       "does not wait for it; the Hub has every closed version" % xorb)
 
 
 def check_edits_hash_what_changed(e, args, rng):

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "common/fault_file_env.h"
@@ -201,6 +202,111 @@ TEST_F(StagedFileTest, ABaseThatEndsEarlyIsAnError) {
   auto n = (*f)->Read(base_.size() - 100, out);
   ASSERT_FALSE(n.ok());
   EXPECT_EQ(n.status().code(), ErrorCode::kCorrupt);
+}
+
+
+// A tail reader follows its writer: it waits for bytes that are not there
+// yet, gets what is left once nobody writes, and stops at any change that is
+// not an append.
+TEST_F(StagedFileTest, ATailReadWaitsForTheWriterAndSeesTheEnd) {
+  StagedFileOptions o;
+  o.writing = true;
+  auto f = StagedFile::Open(FileEnv::Default(), (dir_ / "tail").string(), std::move(o));
+  ASSERT_TRUE(f.ok()) << f.status();
+  StagedFile* file = f->get();
+  const std::atomic<bool> cancel{false};
+  std::vector<uint8_t> got;
+  Status reader_status;
+  std::atomic<bool> finished{false};
+  std::thread reader([&] {
+    std::vector<uint8_t> buf(1000);
+    for (;;) {
+      auto n = file->ReadTail(got.size(), buf, 0, &cancel);
+      if (!n.ok() || *n == 0) {
+        if (!n.ok()) reader_status = n.status();
+        finished = true;
+        return;
+      }
+      got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+    }
+  });
+  std::vector<uint8_t> want;
+  for (int i = 0; i < 50; ++i) {
+    std::vector<uint8_t> piece(333, static_cast<uint8_t>(i));
+    ASSERT_TRUE(file->Write(want.size(), piece).ok());
+    want.insert(want.end(), piece.begin(), piece.end());
+    if (i % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Still being written: the reader waits at the end (or for a whole buffer).
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(finished.load());
+  file->SetWriting(false);
+  reader.join();
+  EXPECT_TRUE(reader_status.ok()) << reader_status;
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(file->rewrites(), 0u);
+}
+
+TEST_F(StagedFileTest, ATailReadStopsAtARewriteATruncateOrACancel) {
+  const std::atomic<bool> no{false};
+  std::vector<uint8_t> buf(100);
+  std::vector<uint8_t> data(1000, 7);
+  // Appends, a gap past the end and a growing truncate are not rewrites.
+  StagedFileOptions o;
+  o.writing = true;
+  auto f = StagedFile::Open(FileEnv::Default(), (dir_ / "t1").string(), std::move(o));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE((*f)->Write(0, data).ok());
+  ASSERT_TRUE((*f)->Write(2000, data).ok());
+  ASSERT_TRUE((*f)->Truncate(4000).ok());
+  EXPECT_EQ((*f)->rewrites(), 0u);
+  auto n = (*f)->ReadTail(1000, buf, 0, &no);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(buf, std::vector<uint8_t>(100, 0));  // the gap reads as zeros
+  // A write below the end.
+  ASSERT_TRUE((*f)->Write(10, std::span<const uint8_t>(data.data(), 5)).ok());
+  EXPECT_EQ((*f)->rewrites(), 1u);
+  EXPECT_EQ((*f)->ReadTail(100, buf, 0, &no).status().code(), ErrorCode::kCancelled);
+  // A shrinking truncate.
+  ASSERT_TRUE((*f)->Truncate(500).ok());
+  EXPECT_EQ((*f)->rewrites(), 2u);
+  EXPECT_EQ((*f)->ReadTail(100, buf, 1, &no).status().code(), ErrorCode::kCancelled);
+  // A reader waiting at the end wakes up for its cancel flag.
+  std::atomic<bool> cancel{false};
+  Status waited;
+  std::thread reader([&] { waited = (*f)->ReadTail(500, buf, 2, &cancel).status(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  cancel = true;
+  (*f)->CancelTailReads();
+  reader.join();
+  EXPECT_EQ(waited.code(), ErrorCode::kCancelled);
+}
+
+// The append hook runs once the file reaches its size, while it has only
+// been appended to, until it says it is done.
+TEST_F(StagedFileTest, TheAppendHookRunsPastItsSizeUntilItIsDone) {
+  int calls = 0;
+  StagedFileOptions o;
+  o.writing = true;
+  o.append_hook_at = 1000;
+  o.append_hook = [&calls] { return ++calls >= 2; };
+  auto f = StagedFile::Open(FileEnv::Default(), (dir_ / "hook").string(), std::move(o));
+  ASSERT_TRUE(f.ok());
+  std::vector<uint8_t> piece(400, 1);
+  for (uint64_t at = 0; at < 4000; at += piece.size()) ASSERT_TRUE((*f)->Write(at, piece).ok());
+  EXPECT_EQ(calls, 2);  // at 1200 (false: asked again), at 1600 (true: done)
+
+  int rewritten_calls = 0;
+  StagedFileOptions o2;
+  o2.writing = true;
+  o2.append_hook_at = 1000;
+  o2.append_hook = [&rewritten_calls] { return ++rewritten_calls > 0; };
+  auto g = StagedFile::Open(FileEnv::Default(), (dir_ / "hook2").string(), std::move(o2));
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE((*g)->Write(0, piece).ok());
+  ASSERT_TRUE((*g)->Write(0, piece).ok());  // a rewrite: never streamed
+  for (uint64_t at = 400; at < 4000; at += piece.size()) ASSERT_TRUE((*g)->Write(at, piece).ok());
+  EXPECT_EQ(rewritten_calls, 0);
 }
 
 }  // namespace

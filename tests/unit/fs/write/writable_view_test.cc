@@ -54,10 +54,11 @@ class WritableViewTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void OpenView(std::chrono::milliseconds delay = 50ms) {
+  void OpenView(std::chrono::milliseconds delay = 50ms, uint64_t stream_at = 10ull << 20) {
     WritableViewOptions o;
     o.commit_delay = delay;
     o.sync_timeout = 10s;
+    o.upload_while_writing_at = stream_at;
     auto v = WritableView::Open(
         FileEnv::Default(), (dir_ / "journal").string(), (dir_ / "budget").string(),
         hub::RepoId{hub::RepoType::kModel, "me", "r"}, "main", uploader_.get(),
@@ -325,6 +326,91 @@ TEST_F(WritableViewTest, ASecondViewOfTheSameJournalIsRefused) {
       SystemClock::Default(), {});
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), ErrorCode::kFailedPrecondition);
+}
+
+
+// --- uploads while written (WriteStream)
+
+std::vector<uint8_t> RandomBytes(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> out(n);
+  for (auto& b : out) b = static_cast<uint8_t>(rng());
+  return out;
+}
+
+// Writes `data` in order, 10 000 bytes at a time, from `from`.
+void WriteInOrder(StagedFile* f, const std::vector<uint8_t>& data, size_t from = 0) {
+  for (size_t at = from; at < data.size(); at += 10'000) {
+    const size_t n = std::min<size_t>(10'000, data.size() - at);
+    ASSERT_TRUE(f->Write(at, std::span<const uint8_t>(data.data() + at, n)).ok());
+  }
+}
+
+TEST_F(WritableViewTest, ANewFileWrittenInOrderIsUploadedWhileWritten) {
+  OpenView(50ms, 64 * 1024);
+  const auto data = RandomBytes(300'000, 1);
+  auto f = view_->OpenForWrite("big.bin", std::nullopt, false, true);
+  ASSERT_TRUE(f.ok());
+  WriteInOrder(f->get(), data);
+  ASSERT_TRUE(view_->Flush("big.bin", *f).ok());
+  view_->ReleaseWriter("big.bin");
+  ASSERT_TRUE(view_->SyncAll(10s).ok());
+  EXPECT_EQ(CommittedOid("big.bin"), Sha256Hex(data));
+  EXPECT_EQ(view_->stats().uploaded_while_written, 1u);
+  EXPECT_EQ(hub_.xorb_posts, 1);  // its one xorb, by the stream only
+}
+
+TEST_F(WritableViewTest, AWriteBelowTheEndIsHashedAtCommit) {
+  OpenView(50ms, 64 * 1024);
+  auto data = RandomBytes(300'000, 2);
+  auto f = view_->OpenForWrite("big.bin", std::nullopt, false, true);
+  ASSERT_TRUE(f.ok());
+  WriteInOrder(f->get(), data);
+  ASSERT_TRUE((*f)->Write(100'000, Bytes("patched")).ok());
+  std::copy_n("patched", 7, data.begin() + 100'000);
+  ASSERT_TRUE(view_->Flush("big.bin", *f).ok());
+  view_->ReleaseWriter("big.bin");
+  ASSERT_TRUE(view_->SyncAll(10s).ok());
+  EXPECT_EQ(CommittedOid("big.bin"), Sha256Hex(data));
+  EXPECT_EQ(view_->stats().uploaded_while_written, 0u);
+}
+
+// An fsync of an open file commits it without waiting for its stream (which
+// waits for the writer); the version closed later comes from the stream.
+TEST_F(WritableViewTest, AnFsyncWhileStreamingDoesNotWaitForTheStream) {
+  OpenView(5s, 64 * 1024);
+  const auto data = RandomBytes(300'000, 3);
+  const std::vector<uint8_t> first(data.begin(), data.begin() + 200'000);
+  auto f = view_->OpenForWrite("log.bin", std::nullopt, false, true);
+  ASSERT_TRUE(f.ok());
+  WriteInOrder(f->get(), first);
+  ASSERT_TRUE(view_->Fsync("log.bin", *f).ok());
+  EXPECT_EQ(CommittedOid("log.bin"), Sha256Hex(first));
+  EXPECT_EQ(view_->stats().uploaded_while_written, 0u);
+  WriteInOrder(f->get(), data, 200'000);
+  ASSERT_TRUE(view_->Flush("log.bin", *f).ok());
+  view_->ReleaseWriter("log.bin");
+  ASSERT_TRUE(view_->SyncAll(10s).ok());
+  EXPECT_EQ(CommittedOid("log.bin"), Sha256Hex(data));
+  EXPECT_EQ(view_->stats().uploaded_while_written, 1u);
+}
+
+// An unlinked file's stream is cancelled, and the view closes with a stream
+// still waiting for its writer.
+TEST_F(WritableViewTest, StreamsOfUnlinkedOrOpenFilesEndWithTheView) {
+  OpenView(50ms, 64 * 1024);
+  const auto data = RandomBytes(200'000, 4);
+  auto gone = view_->OpenForWrite("gone.bin", std::nullopt, false, true);
+  auto open = view_->OpenForWrite("open.bin", std::nullopt, false, true);
+  ASSERT_TRUE(gone.ok() && open.ok());
+  WriteInOrder(gone->get(), data);
+  WriteInOrder(open->get(), data);
+  ASSERT_TRUE(view_->Unlink("gone.bin", false).ok());
+  view_->ReleaseWriter("gone.bin");
+  const auto t0 = std::chrono::steady_clock::now();
+  view_.reset();  // open.bin's writer never closed: its stream waits, and is cancelled
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(hub_.commit_posts, 0);
 }
 
 }  // namespace
