@@ -59,6 +59,12 @@ class Hubsim:
     def reset(self):
         self.call("DELETE", "/admin/counters")
 
+    def faults(self, spec):
+        """Sets hubsim's fault spec (tests/hubsim/README.md), e.g. "uprate=100M"."""
+        req = urllib.request.Request(self.url + "/admin/faults", data=spec.encode(), method="POST")
+        with urllib.request.urlopen(req) as r:
+            r.read()
+
     def sent(self):
         c = json.loads(self.call("GET", "/admin/counters"))
         total = sum(v.get("bytes_in", 0) for o in ("hub", "cas", "data")

@@ -9,7 +9,11 @@ One run, each row against a fresh hubsim on loopback and a fresh cache:
   commits made;
 - an in-place 1 MiB edit in the middle of the file: wall time to committed
   and bytes uploaded, vs re-uploading the whole file (the first cp);
-- close-to-commit latency of a small file (fsync right after the write).
+- close-to-commit latency of a small file (fsync right after the write);
+- `hubfs upload` and `cp` into the mount again with hubsim's xorb uploads
+  paced at BENCH_UPLINK bytes per second per request (default 100M; "" to
+  skip): on a real uplink the upload, not the CPU, is the bound, and a file
+  uploaded while it is written is committed soon after its close.
 """
 import json
 import os
@@ -25,6 +29,7 @@ from bench_upload import Hubsim, run, write_random, HUBFS, KIT, ROOT, BUILD, TOK
 
 SIZE_MB = int(os.environ.get("BENCH_WRITE_MB", "1024"))
 FILES = int(os.environ.get("BENCH_WRITE_FILES", "1000"))
+UPLINK = os.environ.get("BENCH_UPLINK", "100M")
 
 
 def main():
@@ -44,6 +49,16 @@ def main():
         fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
         os.fsync(fd)
         os.close(fd)
+
+    def state_count(cache, key):
+        # The mount's state record (refreshed every 2 s): one per daemon.
+        time.sleep(2.5)
+        total = 0
+        for name in os.listdir(os.path.join(cache, "mounts")):
+            if name.endswith(".json"):
+                with open(os.path.join(cache, "mounts", name)) as f:
+                    total += json.load(f).get(key, 0)
+        return total
 
     def unmount(env):
         subprocess.run([HUBFS, "unmount", mnt], env=env, capture_output=True)
@@ -79,19 +94,24 @@ def main():
         sims.remove(sim)
 
         # the mount
+        def cp_into_mount(sim, cache, label):
+            env = env_for(sim, cache)
+            subprocess.run([HUBFS, "mount", "me/bench", mnt, "--rw", "--commit-delay", "1"],
+                           env=env, check=True)
+            t0 = time.monotonic()
+            subprocess.run(["cp", big, os.path.join(mnt, "big.bin")], check=True)
+            t_close = time.monotonic() - t0
+            sync()
+            wall = time.monotonic() - t0
+            rows.append({"row": "cp %d MiB into the mount, close -> committed%s" % (SIZE_MB, label),
+                         "wall_s": round(wall, 2), "mb_per_s": round(mb / wall, 1),
+                         "close_s": round(t_close, 2),
+                         "uploaded_while_written": state_count(cache, "uploaded_while_written")})
+            return env, wall
+
         sim = Hubsim(tmp, "mount")
         sims.append(sim)
-        env = env_for(sim, os.path.join(tmp, "c-mount"))
-        subprocess.run([HUBFS, "mount", "me/bench", mnt, "--rw", "--commit-delay", "1"],
-                       env=env, check=True)
-        t0 = time.monotonic()
-        subprocess.run(["cp", big, os.path.join(mnt, "big.bin")], check=True)
-        t_close = time.monotonic() - t0
-        sync()
-        cp_wall = time.monotonic() - t0
-        rows.append({"row": "cp %d MiB into the mount, close -> committed" % SIZE_MB,
-                     "wall_s": round(cp_wall, 2), "mb_per_s": round(mb / cp_wall, 1),
-                     "close_s": round(t_close, 2)})
+        env, cp_wall = cp_into_mount(sim, os.path.join(tmp, "c-mount"), "")
 
         before = len(sim.commits_all())
         t0 = time.monotonic()
@@ -125,6 +145,26 @@ def main():
         rows.append({"row": "small file write + fsync (committed), median of 5",
                      "wall_s": round(lat[2], 3)})
         unmount(env)
+        sim.stop()
+        sims.remove(sim)
+
+        if UPLINK:
+            label = ", uplink %sB/s per request" % UPLINK
+            sim = Hubsim(tmp, "up-wan")
+            sims.append(sim)
+            sim.faults("uprate=" + UPLINK + ",only=cas")
+            wall, cpu, rss = run([HUBFS, "upload", "me/bench", big, "--quiet"],
+                                 env_for(sim, os.path.join(tmp, "c-up-wan")))
+            rows.append({"row": "hubfs upload, %d MiB%s" % (SIZE_MB, label),
+                         "wall_s": round(wall, 2), "mb_per_s": round(mb / wall, 1),
+                         "cpu_s": round(cpu, 2)})
+            sim.stop()
+            sims.remove(sim)
+            sim = Hubsim(tmp, "mount-wan")
+            sims.append(sim)
+            sim.faults("uprate=" + UPLINK + ",only=cas")
+            env, _ = cp_into_mount(sim, os.path.join(tmp, "c-mount-wan"), label)
+            unmount(env)
     finally:
         subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
         for s in sims:
@@ -142,6 +182,9 @@ def main():
     print()
     print("cp into the mount vs hubfs upload: %.2fx (target >= 0.8)" % (up / cp))
     print("in-place edit vs the whole file: %.1fx faster (target >= 10)" % rows[4]["vs_cp"])
+    if UPLINK:
+        print("with a %sB/s uplink per request: cp into the mount vs hubfs upload: %.2fx"
+              % (UPLINK, rows[6]["wall_s"] / rows[7]["wall_s"]))
     os.makedirs(os.path.join(BUILD, "bench"), exist_ok=True)
     with open(os.path.join(BUILD, "bench", "write.json"), "w") as f:
         json.dump(rows, f, indent=1)

@@ -125,6 +125,8 @@ void CasApi::Handle(const httplib::Request& req, httplib::Response& res) {
       res.status = s_.cas->GetXorb(*hash).ok() ? 200 : 404;
       return;
     }
+    // A WAN uplink's pace, when the fault spec sets one (`uprate`).
+    std::this_thread::sleep_for(s_.faults.UploadTime(req.body.size()));
     auto inserted = s_.cas->PutXorb(
         *hash, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(req.body.data()),
                                         req.body.size()));

@@ -67,7 +67,7 @@ Result<FaultSpec> ParseFaultSpec(std::string_view spec) {
         num.remove_suffix(1), mult = 1000000;
       ok = ParseInt(num, &n) && n <= 60'000'000 / mult;
       f.latency_us = n * mult;
-    } else if (k == "rate") {
+    } else if (k == "rate" || k == "uprate") {
       // N, NK or NM bytes per second (K = 1000).
       std::string_view num = v;
       int64_t mult = 1;
@@ -76,7 +76,7 @@ Result<FaultSpec> ParseFaultSpec(std::string_view spec) {
         num.remove_suffix(1), mult = 1000000;
       int64_t n = 0;
       ok = ParseInt(num, &n) && n > 0 && n <= int64_t{1} << 40;
-      f.rate = static_cast<uint64_t>(n * mult);
+      (k == "rate" ? f.rate : f.uprate) = static_cast<uint64_t>(n * mult);
     } else if (k == "only") {
       for (std::string_view o : Split(v, '+')) {
         if (o != "hub" && o != "cas" && o != "data") ok = false;
@@ -105,6 +105,15 @@ std::chrono::microseconds Faults::DataTime(uint64_t bytes) const {
   }
   return std::chrono::microseconds(
       static_cast<int64_t>(static_cast<double>(bytes) * 1e6 / static_cast<double>(spec_.rate)));
+}
+
+std::chrono::microseconds Faults::UploadTime(uint64_t bytes) const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (spec_.uprate == 0 || (!spec_.only.empty() && !spec_.only.count("cas"))) {
+    return std::chrono::microseconds(0);
+  }
+  return std::chrono::microseconds(
+      static_cast<int64_t>(static_cast<double>(bytes) * 1e6 / static_cast<double>(spec_.uprate)));
 }
 
 FaultSpec Faults::Get() const {

@@ -210,6 +210,16 @@ TEST(Faults, DeterministicPerAttemptAndSeed) {
   EXPECT_FALSE(ParseFaultSpec("rate=fast").ok());
   a.Set(*ParseFaultSpec("rate=50M,only=cas"));
   EXPECT_EQ(a.DataTime(25'000'000).count(), 0) << "data is not among the origins";
+  auto up = ParseFaultSpec("uprate=100M");
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ(up->uprate, 100'000'000u);
+  EXPECT_EQ(up->rate, 0u);
+  a.Set(*up);
+  EXPECT_EQ(a.UploadTime(50'000'000).count(), 500'000);
+  EXPECT_EQ(a.DataTime(50'000'000).count(), 0);
+  a.Set(*ParseFaultSpec("uprate=100M,only=data"));
+  EXPECT_EQ(a.UploadTime(50'000'000).count(), 0) << "cas is not among the origins";
+  EXPECT_FALSE(ParseFaultSpec("uprate=0").ok());
 }
 
 TreeEntry Regular(const std::string& content) {
