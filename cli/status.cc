@@ -123,6 +123,13 @@ void PrintWriteView(const std::string& target, uint64_t pending, uint64_t commit
 // names the repo and branch of each; the record of an older daemon has the
 // totals only).
 void PrintWrites(const MountState& s) {
+  if (s.edits_hashed > 0 || s.uploaded_while_written > 0) {
+    // What the commits did not have to hash again (mount-wide totals).
+    std::printf("  hashing:  %llu files committed as edits (changed bytes only), %llu uploaded "
+                "while written\n",
+                static_cast<unsigned long long>(s.edits_hashed),
+                static_cast<unsigned long long>(s.uploaded_while_written));
+  }
   if (s.write_views.empty() && (s.repo == "hub" || s.revision.empty())) {
     std::printf("  writes:   branch views writable; none written yet\n");
     return;

@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -588,6 +589,10 @@ def check_upload_while_written(e, args, rng):
             fail("synced.bin after fsync: the Hub has %s" % entry)
         f.write(data[16 * mib:])
     check("synced.bin", data, 1, "fsync'ed while written, then closed")
+    st = e.hubfs("status").stdout
+    m = re.search(r"(\d+) uploaded while written", st)
+    if not m or int(m.group(1)) != count:
+        fail("hubfs status does not count %d files uploaded while written:\n%s" % (count, st))
     ok("files written in order are uploaded while written (40 MiB: %d B of xorbs); a write "
        "below the end or a truncate falls back to hashing at commit; fsync while writing "
        "does not wait for it; the Hub has every closed version" % xorb)
