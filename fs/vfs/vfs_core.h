@@ -151,8 +151,11 @@ class VfsCore {
   // Reads the Hub's bytes of a file of `repo` for the write path of
   // `branch`'s view.
   BaseReaderFactory BaseReaders(const hub::RepoId& repo, const std::string& branch);
-  // A commit of ours landed on `branch` of `repo`: its views show it now.
-  void ShowCommit(const hub::RepoId& repo, const std::string& branch, const std::string& commit);
+  // A commit of ours landed on `target` (`branch`, or the pull request a
+  // --create-pr mount commits to) of `repo`: its views show it now. A
+  // single-branch view follows `target` from then on.
+  void ShowCommit(const hub::RepoId& repo, const std::string& branch, const std::string& commit,
+                  const std::string& target);
   // The branch a writer of `view` commits to, "" when the view is read-only
   // (no --rw, a tag, a commit sha, refs/convert/).
   std::string BranchOf(const View& view) const;

@@ -67,8 +67,21 @@ using write_detail::RefusedName;
 void VfsCore::EnableWrites(WriterSet* writers) {
   writers_ = writers;
   writers_->SetOnOpen([this](const hub::RepoId& repo, const std::string& branch, WritableView* w) {
-    w->SetCommitListener(
-        [this, repo, branch](const std::string& commit) { ShowCommit(repo, branch, commit); });
+    w->SetCommitListener([this, repo, branch](const std::string& commit, const std::string& target) {
+      ShowCommit(repo, branch, commit, target);
+    });
+    // A --create-pr mount whose journal names its pull request (a remount)
+    // shows that pull request at once.
+    if (const std::string target = w->target(); !multi() && target != branch) {
+      {
+        MutexLock lock(&root_view_->mu);
+        root_view_->follow = target;
+      }
+      views_.MarkDue(*root_view_);
+      (void)views_.MaybeRefresh(*root_view_, /*may_block=*/true);
+      HUBFS_LOG(kInfo) << "showing " << target << " (the pull request this mount commits to): "
+                       << root_view_->Current().commit;
+    }
   });
 }
 
@@ -179,7 +192,7 @@ constexpr auto kShowCommitPatience = std::chrono::seconds(20);
 }  // namespace
 
 void VfsCore::ShowCommit(const hub::RepoId& repo, const std::string& branch,
-                         const std::string& commit) {
+                         const std::string& commit, const std::string& target) {
   // The overlay forgets the committed changes once this returns, and a file
   // reopened then is based on what the view shows: it must show this commit
   // (or a newer one). A refresh under way on another thread may have read
@@ -187,6 +200,11 @@ void VfsCore::ShowCommit(const hub::RepoId& repo, const std::string& branch,
   // Revision directories resolve through the repo's refs list: fetched again.
   std::vector<std::shared_ptr<View>> views;
   if (!multi()) {
+    if (target != branch) {
+      // --create-pr: from its first commit on the mount shows the pull request.
+      MutexLock lock(&root_view_->mu);
+      root_view_->follow = target;
+    }
     views.push_back(root_view_);
   } else {
     // Also for views made later (none may be live: a resumed journal).
@@ -219,7 +237,7 @@ void VfsCore::ShowCommit(const hub::RepoId& repo, const std::string& branch,
       pause = std::min(pause * 2, std::chrono::milliseconds(2000));
     }
   }
-  HUBFS_LOG(kInfo) << "committed " << commit << " to " << repo.ToString() << "@" << branch
+  HUBFS_LOG(kInfo) << "committed " << commit << " to " << repo.ToString() << "@" << target
                    << (views.empty() ? std::string()
                                      : "; the view shows " + views.front()->Current().commit);
 }

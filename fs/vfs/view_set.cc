@@ -176,7 +176,14 @@ VfsStatus ViewSet::MaybeRefresh(View& view, bool may_block, const std::string* n
 
 Result<RevisionInfo> ViewSet::Resolve(const View& view, const RevisionInfo& old,
                                       bool date_known) {
-  if (!view.by_ref) return source_->ResolveRevision(view.spec.repo, view.spec.revision);
+  if (!view.by_ref) {
+    std::string revision;
+    {
+      MutexLock lock(&view.mu);
+      revision = view.follow.empty() ? view.spec.revision : view.follow;
+    }
+    return source_->ResolveRevision(view.spec.repo, revision);
+  }
   // Through the repo's refs list (fetched at most once per TTL for all its
   // views); the commit's date from the Hub only when it is new.
   auto refs = refs_->Get(view.spec.repo, /*may_block=*/true);

@@ -62,6 +62,9 @@ struct View {
   bool refreshing GUARDED_BY(mu) = false;
   // Directories listed at `current` (the kernel may know their entries).
   std::set<std::string> listed_dirs GUARDED_BY(mu);
+  // The revision followed instead of spec.revision ("" = spec.revision):
+  // the pull request a --create-pr mount commits to.
+  std::string follow GUARDED_BY(mu);
   size_t handles GUARDED_BY(mu) = 0;  // open file and directory handles
   size_t pins GUARDED_BY(mu) = 0;     // lookups under way that may create its root inode
 };

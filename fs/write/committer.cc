@@ -425,8 +425,15 @@ bool WriteCommitter::CommitOnce(Status* error) {
     }
     return true;
   }
-  if (report->committed && !report->conflict_pr && !plan.create_pr && !options_.create_pr) {
-    sources_->Landed(report->commit.commit_oid);
+  if (report->committed && !report->conflict_pr) {
+    // --create-pr: the mount shows the pull request from its first commit on.
+    std::string target = plan.revision;
+    if (plan.create_pr && report->commit.pr_number) {
+      target = "refs/pr/" + std::to_string(*report->commit.pr_number);
+    }
+    if (!plan.create_pr || report->commit.pr_number) {
+      sources_->Landed(report->commit.commit_oid, target);
+    }
   }
   {
     std::lock_guard<std::mutex> jl(*journal_mu_);

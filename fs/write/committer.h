@@ -77,10 +77,12 @@ class CommitSources {
                                                            const RemoteFile& file) = 0;
   // Paths open for writing right now.
   virtual std::set<std::string> BusyPaths() = 0;
-  // A commit landed (`commit` on the branch), before the journal forgets
-  // its changes: the view should show that commit from now on (else a name
-  // would vanish between the two). Not called for a pull request.
-  virtual void Landed(const std::string& commit) = 0;
+  // A commit landed (`commit` on `target`: the branch, or the pull request
+  // of --create-pr, "refs/pr/N"), before the journal forgets its changes:
+  // the view should show that commit from now on (else a name would vanish
+  // between the two). Not called for a change sent to a pull request after
+  // a conflict (the branch keeps upstream's version).
+  virtual void Landed(const std::string& commit, const std::string& target) = 0;
   // A commit landed (`commit` on the branch or PR), or the change went to
   // pull request `conflict_pr`. Called without `journal_mu` held, after the
   // journal recorded it.

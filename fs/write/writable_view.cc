@@ -223,7 +223,8 @@ Status WritableView::SetBaseIfIdle(const std::string& commit) {
   return journal_->SetBaseCommit(commit);
 }
 
-void WritableView::SetCommitListener(std::function<void(const std::string&)> listener) {
+void WritableView::SetCommitListener(
+    std::function<void(const std::string& commit, const std::string& target)> listener) {
   std::lock_guard<std::mutex> lock(mu_);
   listener_ = std::move(listener);
 }
@@ -700,13 +701,13 @@ std::set<std::string> WritableView::BusyPaths() {
   return out;
 }
 
-void WritableView::Landed(const std::string& commit) {
-  std::function<void(const std::string&)> listener;
+void WritableView::Landed(const std::string& commit, const std::string& target) {
+  std::function<void(const std::string&, const std::string&)> listener;
   {
     std::lock_guard<std::mutex> lock(mu_);
     listener = listener_;
   }
-  if (listener) listener(commit);
+  if (listener) listener(commit, target);
 }
 
 void WritableView::OnCommitted(const std::string&, const std::vector<BatchItem>& batch,

@@ -141,9 +141,11 @@ class WritableView final : public CommitSources {
   // Where the journal lives (`hubfs pending` reads it from there).
   std::string journal_dir() const;
   std::string target() const;
-  // Called when a commit landed on the branch, with that commit, before the
-  // overlay forgets the changes it holds: the view should show it now.
-  void SetCommitListener(std::function<void(const std::string&)> listener);
+  // Called when a commit landed, with that commit and where (the branch, or
+  // the pull request of --create-pr), before the overlay forgets the changes
+  // it holds: the view should show it now.
+  void SetCommitListener(
+      std::function<void(const std::string& commit, const std::string& target)> listener);
 
   // CommitSources.
   Result<std::shared_ptr<UploadSource>> OpenStaged(const std::string& path,
@@ -151,7 +153,7 @@ class WritableView final : public CommitSources {
   Result<std::shared_ptr<UploadSource>> OpenRemote(const std::string& path,
                                                    const RemoteFile& file) override;
   std::set<std::string> BusyPaths() override;
-  void Landed(const std::string& commit) override;
+  void Landed(const std::string& commit, const std::string& target) override;
   void OnCommitted(const std::string& commit, const std::vector<BatchItem>& batch,
                    std::optional<uint64_t> conflict_pr) override;
 
@@ -204,7 +206,7 @@ class WritableView final : public CommitSources {
   // in retired_ until their thread ended (never joined under mu_).
   std::map<uint64_t, std::shared_ptr<WriteStream>> streams_;  // GUARDED_BY(mu_)
   std::vector<std::shared_ptr<WriteStream>> retired_;         // GUARDED_BY(mu_)
-  std::function<void(const std::string&)> listener_;  // GUARDED_BY(mu_)
+  std::function<void(const std::string&, const std::string&)> listener_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace hubfs::fs

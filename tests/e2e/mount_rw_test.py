@@ -487,6 +487,45 @@ def run(e, args):
     check_concurrent_writers(e)
     check_commit_budget(e)
     e.unmount()
+    check_create_pr(e)
+
+
+def check_create_pr(e):
+    """--create-pr: the first commit opens a pull request, the next ones go to
+    it, the mount shows its files all along, and a remount continues it."""
+    env = dict(e.env, HUBFS_CACHE_DIR=os.path.join(e.w, "cache-pr"))
+    main_before = e.head()
+    e.mount("--commit-delay", "1", "--create-pr", env=env)
+    write(os.path.join(e.mnt, "pr-one.txt"), b"one\n")
+    e.sync()
+    prs = e.call("GET", "/api/models/me/m/refs?include_prs=1").get("pullRequests", [])
+    if not prs:
+        fail("--create-pr: no pull request after the first commit")
+    pr = prs[-1]["ref"]
+    if e.resolve("pr-one.txt", pr) != b"one\n":
+        fail("--create-pr: %s does not have pr-one.txt" % pr)
+    if e.head() != main_before:
+        fail("--create-pr: main moved")
+    with open(os.path.join(e.mnt, "pr-one.txt"), "rb") as f:
+        if f.read() != b"one\n":
+            fail("--create-pr: the mount lost pr-one.txt after its commit")
+    write(os.path.join(e.mnt, "pr-two.txt"), b"two\n")
+    e.sync()
+    if e.resolve("pr-two.txt", pr) != b"two\n" or \
+            len(e.call("GET", "/api/models/me/m/refs?include_prs=1")["pullRequests"]) != len(prs):
+        fail("--create-pr: the second commit did not go to %s" % pr)
+    e.unmount()
+    e.mount("--commit-delay", "1", "--create-pr", env=env)
+    names = set(os.listdir(e.mnt))
+    if not {"pr-one.txt", "pr-two.txt"} <= names:
+        fail("--create-pr remount does not show %s's files: %s" % (pr, sorted(names)))
+    write(os.path.join(e.mnt, "pr-three.txt"), b"three\n")
+    e.sync()
+    if e.resolve("pr-three.txt", pr) != b"three\n":
+        fail("--create-pr remount: pr-three.txt did not go to %s" % pr)
+    e.unmount()
+    ok("--create-pr: commits went to %s (main unchanged), the mount showed its files after "
+       "each commit and at a remount, which continued it" % pr)
 
 
 def state_count(e, key):

@@ -101,7 +101,7 @@ class FakeHub {
     if (r.url.rfind(api + "/revision/main", 0) == 0) {
       return Json({{"sha", head}, {"lastModified", "2026-12-05T00:00:00.000Z"}});
     }
-    if (r.url == api + "/preupload/main") {
+    if (r.url == api + "/preupload/main" || r.url == api + "/preupload/main?create_pr=1") {
       if (on_preupload) {
         lock.unlock();
         on_preupload();

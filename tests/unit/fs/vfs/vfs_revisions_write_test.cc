@@ -235,7 +235,7 @@ TEST_F(VfsRevisionsWriteTest, ACommitLandedWithNoViewOfItsBranchShowsInViewsMade
   Make(VfsLayout::Kind::kRevisions);
   ASSERT_TRUE(core_->CheckRoot().ok());
   fake_.SetRef("org/model", "branch", "feature/x", kC4);
-  core_->ShowCommit(layout_repo(), "feature/x", kC4);
+  core_->ShowCommit(layout_repo(), "feature/x", kC4, "feature/x");
   EXPECT_EQ(Read(Walk("feature/x/a.txt")), "four");
   EXPECT_EQ(Read(Walk("refs/heads/feature/x/a.txt")), "four");
 }
@@ -248,7 +248,7 @@ TEST_F(VfsRevisionsWriteTest, ACommitWaitsOutAFlakyHubBeforeItsViewMovesOn) {
   EXPECT_EQ(Read(Walk("feature/x/a.txt")), "two!");
   fake_.SetRef("org/model", "branch", "feature/x", kC4);
   fake_.fail_list_refs = 5;
-  core_->ShowCommit(layout_repo(), "feature/x", kC4);
+  core_->ShowCommit(layout_repo(), "feature/x", kC4, "feature/x");
   EXPECT_EQ(fake_.fail_list_refs.load(), 0);
   EXPECT_EQ(Read(Walk("feature/x/a.txt")), "four");
 }

@@ -30,9 +30,10 @@ class TestSources : public CommitSources {
                                                    const RemoteFile&) override {
     return UnimplementedError("no remote files here: " + path);
   }
-  void Landed(const std::string& commit) override {
+  void Landed(const std::string& commit, const std::string& target) override {
     std::lock_guard<std::mutex> l(mu);
     landed.push_back(commit);
+    landed_targets.push_back(target);
   }
   std::set<std::string> BusyPaths() override {
     std::lock_guard<std::mutex> l(mu);
@@ -49,6 +50,7 @@ class TestSources : public CommitSources {
   std::set<std::string> busy;
   std::vector<std::string> commits;
   std::vector<std::string> landed;
+  std::vector<std::string> landed_targets;
   std::vector<size_t> batches;
   std::optional<uint64_t> last_pr;
 
@@ -81,9 +83,10 @@ class CommitterTest : public ::testing::Test {
   }
 
   void StartCommitter(int per_hour = 128, std::chrono::milliseconds delay = 100ms,
-                      FileEnv* budget_env = FileEnv::Default()) {
+                      FileEnv* budget_env = FileEnv::Default(), bool create_pr = false) {
     budget_ = std::make_unique<CommitBudget>(budget_env, (dir_ / "budget").string(), per_hour);
     CommitterOptions o;
+    o.create_pr = create_pr;
     o.commit_delay = delay;
     o.retry_initial = 50ms;
     o.retry_max = 200ms;
@@ -129,6 +132,7 @@ TEST_F(CommitterTest, ChangesClosedTogetherShareOneCommit) {
   EXPECT_TRUE(journal_->table().entries().empty());
   EXPECT_EQ(*journal_->base_commit(), sources_->commits[0]);
   EXPECT_EQ(sources_->landed, sources_->commits);
+  EXPECT_EQ(sources_->landed_targets, std::vector<std::string>{"main"});
   EXPECT_EQ(hub_.headers[0]["summary"], "Upload 3 files with hubfs");
 }
 
@@ -321,6 +325,22 @@ TEST_F(CommitterTest, AConflictGoesToAPullRequestAndFsyncSaysSo) {
     EXPECT_FALSE(journal_->base_commit().has_value());  // no commit landed on the branch
   }
   hub_.mu.lock();
+}
+
+// --create-pr: the first commit opens the pull request, whose number the
+// journal keeps, and the view is told to show it (not the branch).
+TEST_F(CommitterTest, CreatePrLandsOnThePullRequestAndTheViewFollowsIt) {
+  StartCommitter(128, 100ms, FileEnv::Default(), /*create_pr=*/true);
+  const uint64_t s = Stage("a.txt", "for review");
+  committer_->Notify();
+  ASSERT_TRUE(committer_->WaitCommitted("a.txt", s, 10s).ok());
+  EXPECT_EQ(hub_.pr_posts, 1);
+  EXPECT_EQ(hub_.commit_posts, 0);
+  EXPECT_EQ(sources_->landed_targets, std::vector<std::string>{"refs/pr/4"});
+  EXPECT_EQ(committer_->target(), "refs/pr/4");
+  std::lock_guard<std::mutex> l(journal_mu_);
+  EXPECT_EQ(journal_->pr_number(), std::optional<uint64_t>(4));
+  EXPECT_FALSE(journal_->base_commit().has_value());  // the branch did not move
 }
 
 TEST_F(CommitterTest, ChangesLeftByAnEarlierRunAreCommittedAtStart) {
