@@ -44,7 +44,8 @@ constexpr char kMountUsage[] =
     "                   [--cache-size SIZE] [--folder-readahead on|off]\n"
     "                   [--log-level LEVEL]\n"
     "                   [--shared-cache memcached://HOST:PORT[,HOST:PORT...]]\n"
-    "                   [--rw [--create-pr] [--commit-delay S] [--sync-timeout S]]\n"
+    "                   [--rw [--create-pr] [--commit-delay S] [--sync-timeout S]\n"
+    "                         [--upload-while-writing on|off]]\n"
     "SOURCE is [hf://][datasets/|spaces/|models/]NS/NAME[@REV][/SUBDIR];\n"
     "without @REV the repo's default branch is mounted. With --revisions the\n"
     "mount shows the repo's revisions as directories (no @REV; /SUBDIR applies\n"
@@ -120,6 +121,11 @@ std::string ParseMountArgs(std::span<const std::string_view> args, MountArgs* ou
       std::optional<uint64_t> size = (v = value()) ? ParseMemoryLimit(*v) : std::nullopt;
       if (!size) return "--memory-limit needs a size of at least 4M (e.g. 512M)";
       out->memory_limit = *size;
+    } else if (a == "--upload-while-writing") {
+      if (!(v = value()) || (*v != "on" && *v != "off")) {
+        return "--upload-while-writing needs on or off";
+      }
+      out->upload_while_writing = *v == "on";
     } else if (a == "--folder-readahead") {
       if (!(v = value()) || (*v != "on" && *v != "off")) {
         return "--folder-readahead needs on or off";

@@ -19,7 +19,7 @@ constexpr char kHelperUsage[] =
     "OPTIONS (comma-separated): ro, writable (hubfs mount --rw), create_pr, allow_other,\n"
     "  allow_other_private, revisions, uid=N, gid=N,\n"
     "  cache_dir=DIR, cache_size=SIZE, metadata_ttl=S, io_timeout=S, memory_limit=SIZE,\n"
-    "  commit_delay=S, sync_timeout=S, folder_readahead=on|off,\n"
+    "  commit_delay=S, sync_timeout=S, upload_while_writing=on|off, folder_readahead=on|off,\n"
     "  shared_cache=memcached://HOST:PORT[+HOST:PORT...] (repeatable: the servers add up),\n"
     "  log_level=LEVEL, foreground;\n"
     "  ignored: rw, defaults, auto, noauto, user, users, nouser, _netdev, nofail,\n"
@@ -81,7 +81,8 @@ bool AddMountFlags(const std::vector<std::string>& options, bool sloppy, bool ve
                              key == "metadata_ttl" || key == "io_timeout" ||
                              key == "memory_limit" || key == "cache_size" ||
                              key == "log_level" || key == "folder_readahead" ||
-                             key == "commit_delay" || key == "sync_timeout")) {
+                             key == "commit_delay" || key == "sync_timeout" ||
+                             key == "upload_while_writing")) {
       std::string flag = "--" + key;
       for (char& c : flag) {
         if (c == '_') c = '-';

@@ -363,6 +363,7 @@ std::string BuildWritable(const MountArgs& args, const MountConfig& config,
   wopts.commit_delay = std::chrono::milliseconds(static_cast<int64_t>(args.commit_delay * 1000));
   wopts.sync_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.sync_timeout * 1000));
   wopts.create_pr = args.create_pr;
+  if (!args.upload_while_writing) wopts.upload_while_writing_at = 0;
   fs::WriterSetHooks hooks;
   const std::string endpoint = settings.endpoint;
   hooks.journal_dir = [root, endpoint](const hub::RepoId& repo, const std::string& branch) {

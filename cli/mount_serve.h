@@ -45,6 +45,9 @@ struct MountArgs {
   bool create_pr = false;     // --create-pr: the commits go to one new pull request
   double commit_delay = 2;    // --commit-delay S
   double sync_timeout = 600;  // --sync-timeout S: fsync and `hubfs sync`
+  // --upload-while-writing on|off: new files written in order are uploaded
+  // as they are written (fs/write/write_stream.h).
+  bool upload_while_writing = true;
   double unmount_wait = 60;   // at unmount: pending changes get this long to commit
 };
 
