@@ -488,6 +488,24 @@ def run(e, args):
     check_commit_budget(e)
     e.unmount()
     check_create_pr(e)
+    check_upload_while_writing_off(e)
+
+
+def check_upload_while_writing_off(e):
+    e.mount("--commit-delay", "1", "--upload-while-writing", "off")
+    data = random.Random(5).randbytes(12 << 20)
+    with open(os.path.join(e.mnt, "not-streamed.bin"), "wb") as f:
+        for at in range(0, len(data), 1 << 20):
+            f.write(data[at:at + (1 << 20)])
+    e.sync()
+    entry = e.tree().get("not-streamed.bin", {})
+    if entry.get("lfs", {}).get("oid") != hashlib.sha256(data).hexdigest():
+        fail("--upload-while-writing off: the Hub has %s" % entry)
+    time.sleep(2.5)  # the state record
+    if state_count(e, "uploaded_while_written") != 0:
+        fail("--upload-while-writing off: a file was uploaded while written")
+    e.unmount()
+    ok("--upload-while-writing off: the file is uploaded at its commit only")
 
 
 def check_create_pr(e):
