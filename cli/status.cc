@@ -219,7 +219,10 @@ int StatusCommand(std::span<const std::string_view> args) {
     if (s.revision.empty()) {
       std::printf("  revision: every revision, as directories\n");
     } else {
-      std::printf("  revision: %s (commit %s)\n", s.revision.c_str(), s.commit.c_str());
+      // A --create-pr mount shows its pull request once it exists.
+      const bool pr = s.writable && !s.write_target.empty() && s.write_target != s.revision;
+      std::printf("  revision: %s%s%s (commit %s)\n", s.revision.c_str(),
+                  pr ? ", showing " : "", pr ? s.write_target.c_str() : "", s.commit.c_str());
     }
     std::printf("  daemon:   pid %d\n", static_cast<int>(s.pid));
     if (!usage.count(s.cache_dir)) usage[s.cache_dir] = DiskUsage(s.cache_dir);

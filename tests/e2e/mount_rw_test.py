@@ -541,6 +541,10 @@ def check_create_pr(e):
     e.sync()
     if e.resolve("pr-three.txt", pr) != b"three\n":
         fail("--create-pr remount: pr-three.txt did not go to %s" % pr)
+    time.sleep(2.5)  # the state record
+    st = e.hubfs("status", env=env).stdout
+    if ("showing " + pr) not in st or ("writes:   to " + pr) not in st:
+        fail("--create-pr: hubfs status does not say it shows and writes %s:\n%s" % (pr, st))
     e.unmount()
     ok("--create-pr: commits went to %s (main unchanged), the mount showed its files after "
        "each commit and at a remount, which continued it" % pr)
