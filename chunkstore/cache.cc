@@ -84,6 +84,7 @@ class ChunkCache::Impl {
   uint64_t ProbationBytes() const {
     return options_.max_bytes / 100 * std::min<uint32_t>(options_.probation_percent, 100);
   }
+  const std::string& dir() const { return options_.dir; }
 
   Impl(const CacheOptions& options, std::unique_ptr<CacheStore> store)
       : options_(options),
@@ -569,6 +570,8 @@ Status ChunkCache::Flush() { return impl_->Flush(); }
 CacheStats ChunkCache::Stats() { return impl_->Stats(); }
 
 uint64_t ChunkCache::ProbationBytes() const { return impl_->ProbationBytes(); }
+
+const std::string& ChunkCache::dir() const { return impl_->dir(); }
 
 Result<std::vector<CacheEntryInfo>> ChunkCache::List(std::optional<CacheKind> kind,
                                                       size_t limit) {

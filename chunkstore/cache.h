@@ -241,6 +241,8 @@ class ChunkCache {
   // The probationary share of max_bytes (CacheOptions::probation_percent):
   // what one pass of new chunks may fill before it evicts its own oldest.
   uint64_t ProbationBytes() const;
+  // The cache's directory (CacheOptions::dir).
+  const std::string& dir() const;
 
   // Maintenance (`hubfs cache ...`). Each runs its writes on the writer
   // thread and returns when they are committed.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -139,11 +140,12 @@ uint64_t CasScope(const std::string& cas_url) {
 class XetBackend final : public chunkstore::UploadBackend {
  public:
   XetBackend(hub::CasWriter* cas, hub::XetTokenSupplier tokens, chunkstore::ChunkCache* cache,
-             uint64_t scope, uint64_t cache_budget)
+             uint64_t scope, uint64_t cache_budget, uint64_t free_reserve)
       : cas_(cas),
         tokens_(std::move(tokens)),
         cache_(cache),
         scope_(scope),
+        free_reserve_(free_reserve),
         cache_budget_(static_cast<int64_t>(cache_budget)) {}
 
   Status PutXorb(const chunkstore::XorbInfo& info, std::string body) override {
@@ -151,8 +153,9 @@ class XetBackend final : public chunkstore::UploadBackend {
     // body then moves into the request.
     const auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()),
                                                 body.size());
-    if (cache_ != nullptr && cache_budget_.fetch_sub(static_cast<int64_t>(info.unpacked_size)) >
-                                 static_cast<int64_t>(info.unpacked_size)) {
+    if (cache_ != nullptr && RoomInCache(info.unpacked_size) &&
+        cache_budget_.fetch_sub(static_cast<int64_t>(info.unpacked_size)) >
+            static_cast<int64_t>(info.unpacked_size)) {
       LearnedLayout layout;
       layout.count_known = true;
       for (size_t i = 0; i < info.chunks.size(); ++i) {
@@ -194,10 +197,19 @@ class XetBackend final : public chunkstore::UploadBackend {
   }
 
  private:
+  // Whether `bytes` more in the cache leave free_reserve_ free on its disk.
+  bool RoomInCache(uint64_t bytes) const {
+    struct statvfs fs;
+    if (::statvfs(cache_->dir().c_str(), &fs) != 0) return false;
+    const uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    return free > bytes && free - bytes >= free_reserve_;
+  }
+
   hub::CasWriter* const cas_;
   const hub::XetTokenSupplier tokens_;
   chunkstore::ChunkCache* const cache_;
   const uint64_t scope_;
+  const uint64_t free_reserve_;
   std::atomic<int64_t> cache_budget_;  // chunk bytes the cache may still take
 };
 
@@ -330,7 +342,8 @@ Result<UploadedAhead> RepoUploader::UploadAhead(const hub::RepoId& repo,
     return commits_->XetWriteToken(repo, revision, create_pr, force);
   };
   HUBFS_ASSIGN_OR_RETURN(hub::XetToken first, tokens(false));
-  XetBackend backend(cas_, tokens, cache_, CasScope(first.cas_url), options_.cache_upload_bytes);
+  XetBackend backend(cas_, tokens, cache_, CasScope(first.cas_url), options_.cache_upload_bytes,
+                     options_.cache_upload_free_reserve);
   chunkstore::UploadSession session(&backend, options_.engine);
   UploadedAhead out;
   HUBFS_ASSIGN_OR_RETURN(out.file, session.AddFile(read));
@@ -472,7 +485,7 @@ Result<UploadReport> RepoUploader::Upload(const UploadPlan& plan,
     };
     HUBFS_ASSIGN_OR_RETURN(hub::XetToken first, tokens(false));
     XetBackend backend(cas_, tokens, cache_, CasScope(first.cas_url),
-                       options_.cache_upload_bytes);
+                       options_.cache_upload_bytes, options_.cache_upload_free_reserve);
     chunkstore::UploadSession session(&backend, options_.engine);
     const uint64_t base_hashed = prog.hashed_bytes;
     for (auto& pf : files) {

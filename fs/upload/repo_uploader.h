@@ -15,7 +15,8 @@
 // - a commit whose answer was lost is not made twice: the branch head is
 //   checked before any retry;
 // - uploaded chunks go into the chunk cache (reading back is network-free, up
-//   to RepoUploaderOptions::cache_upload_bytes) and into the cache's local
+//   to RepoUploaderOptions::cache_upload_bytes, while the disk keeps
+//   cache_upload_free_reserve free) and into the cache's local
 //   dedup index.
 #ifndef HUBFS_FS_UPLOAD_REPO_UPLOADER_H_
 #define HUBFS_FS_UPLOAD_REPO_UPLOADER_H_
@@ -163,6 +164,11 @@ struct RepoUploaderOptions {
   // them back needs no network); past it only the dedup index is kept, so a
   // large upload neither evicts the cache nor waits on its writer.
   uint64_t cache_upload_bytes = 2ull << 30;
+  // ... and only while the cache dir's filesystem keeps this much free
+  // beyond them: a writable mount's staging files share that disk, and a
+  // file uploaded while it is written must not fill it under its writer
+  // (its chunks would hold the space after the file is deleted).
+  uint64_t cache_upload_free_reserve = 1ull << 30;
   // Files at least this large leave their chunk list in the cache (kind
   // "chunklist"), so that an edit of them later hashes only what changed.
   uint64_t min_chunk_list_bytes = 8u << 20;

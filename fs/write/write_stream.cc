@@ -10,9 +10,9 @@ WriteStream::WriteStream(RepoUploader* uploader, hub::RepoId repo, std::string r
       repo_(std::move(repo)),
       revision_(std::move(revision)),
       create_pr_(create_pr),
-      file_(std::move(file)),
-      rewrites_(file_->rewrites()) {
-  thread_ = std::thread([this] { Run(); });
+      rewrites_(file->rewrites()),
+      file_(std::move(file)) {
+  thread_ = std::thread([this, file = file_] { Run(file); });
 }
 
 WriteStream::~WriteStream() {
@@ -22,7 +22,12 @@ WriteStream::~WriteStream() {
 
 void WriteStream::Cancel() {
   cancel_ = true;
-  file_->CancelTailReads();
+  std::shared_ptr<StagedFile> file;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    file = file_;
+  }
+  if (file) file->CancelTailReads();
 }
 
 bool WriteStream::done() const {
@@ -30,17 +35,17 @@ bool WriteStream::done() const {
   return done_;
 }
 
-void WriteStream::Run() {
+void WriteStream::Run(std::shared_ptr<StagedFile> file) {
   uint64_t pos = 0;
-  auto read = [this, &pos](std::span<uint8_t> buf) -> Result<size_t> {
-    HUBFS_ASSIGN_OR_RETURN(size_t n, file_->ReadTail(pos, buf, rewrites_, &cancel_));
+  auto read = [this, &file, &pos](std::span<uint8_t> buf) -> Result<size_t> {
+    HUBFS_ASSIGN_OR_RETURN(size_t n, file->ReadTail(pos, buf, rewrites_, &cancel_));
     pos += n;
     return n;
   };
   Result<UploadedAhead> up = uploader_->UploadAhead(repo_, revision_, create_pr_, read);
   if (!up.ok() && up.status().code() != ErrorCode::kCancelled) {
     // Not an error of the mount: the commit hashes the file itself.
-    HUBFS_LOG(kInfo) << "upload of " << file_->path() << " while it was written: " << up.status()
+    HUBFS_LOG(kInfo) << "upload of " << file->path() << " while it was written: " << up.status()
                      << " (it is uploaded at its commit instead)";
   }
   uploader_->ReleaseAhead();
@@ -48,12 +53,20 @@ void WriteStream::Run() {
     std::lock_guard<std::mutex> lock(mu_);
     if (up.ok()) result_ = std::move(*up);
     done_ = true;
+    file_.reset();
   }
+  file.reset();  // the staging file closes here unless a descriptor or commit still uses it
   cv_.notify_all();
 }
 
 std::optional<UploadedAhead> WriteStream::Wait(uint64_t rewrites, uint64_t size) {
-  if (rewrites != rewrites_ || file_->writing()) return std::nullopt;
+  if (rewrites != rewrites_) return std::nullopt;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Still being written: the stream has not seen its end (an fsync of an
+    // open file must not wait for the writer's close).
+    if (!done_ && file_ && file_->writing()) return std::nullopt;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return done_; });
   if (!result_ || result_->file.size != size) return std::nullopt;

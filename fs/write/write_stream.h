@@ -56,13 +56,12 @@ class WriteStream {
   std::optional<UploadedAhead> Wait(uint64_t rewrites, uint64_t size);
 
  private:
-  void Run();
+  void Run(std::shared_ptr<StagedFile> file);
 
   RepoUploader* const uploader_;
   const hub::RepoId repo_;
   const std::string revision_;
   const bool create_pr_;
-  const std::shared_ptr<StagedFile> file_;
   // The file's rewrites at the start: the bytes read stay the file's while
   // it has not changed.
   const uint64_t rewrites_;
@@ -70,6 +69,10 @@ class WriteStream {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  // Dropped when the thread ends: a stream kept after its end (until the
+  // view reaps it) must not hold the staging file open, whose space an
+  // unlink is meant to free.
+  std::shared_ptr<StagedFile> file_;    // GUARDED_BY(mu_)
   bool done_ = false;                   // GUARDED_BY(mu_)
   std::optional<UploadedAhead> result_;  // GUARDED_BY(mu_): set when the upload succeeded
   std::thread thread_;

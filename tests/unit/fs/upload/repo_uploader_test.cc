@@ -366,6 +366,35 @@ TEST_F(RepoUploaderTest, AnEditOfAFileItUploadedHashesFromItsChunkListAndABadLis
   }
 }
 
+// Uploaded chunks go into the chunk cache only while its disk keeps the
+// free reserve; their places (the dedup index) always do.
+TEST_F(RepoUploaderTest, UploadedChunksAreCachedOnlyWhileTheDiskKeepsItsReserve) {
+  std::string content(300'000, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>((i * 2654435761u) >> 11);
+  Write("f.bin", content);
+  for (const bool room : {true, false}) {
+    const std::string cache_dir = (dir_ / (room ? "cache-room" : "cache-full")).string();
+    auto cache = chunkstore::ChunkCache::Open({.dir = cache_dir});
+    ASSERT_TRUE(cache.ok()) << cache.status();
+    RepoUploaderOptions options;
+    // No disk has that much free: as if the disk were nearly full.
+    options.cache_upload_free_reserve = room ? 0 : (1ull << 62);
+    FakeHub hub;
+    hub.on_commit = [](int, const json&) -> Result<HttpResponse> { return Committed(kH2); };
+    UploadPlan plan;
+    plan.repo = hub::RepoId{hub::RepoType::kModel, "me", "r"};
+    plan.files = {{"f.bin", (dir_ / "f.bin").string(), nullptr}};
+    auto r = hub.Upload(plan, cache->get(), options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE((*cache)->Flush().ok());
+    auto chunks = (*cache)->List(chunkstore::CacheKind::kChunk, 1000);
+    auto places = (*cache)->List(chunkstore::CacheKind::kChunkLocation, 1000);
+    ASSERT_TRUE(chunks.ok() && places.ok());
+    EXPECT_EQ(chunks->empty(), !room) << "room " << room;
+    EXPECT_FALSE(places->empty()) << "room " << room;
+  }
+}
+
 TEST_F(RepoUploaderTest, FilesAlreadyOnTheHubMakeNoCommit) {
   FakeHub hub;
   hub.remote_oid["w.bin"] = Sha256Of(std::string(5000, 'w'));
