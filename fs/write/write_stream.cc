@@ -11,8 +11,9 @@ WriteStream::WriteStream(RepoUploader* uploader, hub::RepoId repo, std::string r
       revision_(std::move(revision)),
       create_pr_(create_pr),
       rewrites_(file->rewrites()),
+      path_(file->path()),
       file_(std::move(file)) {
-  thread_ = std::thread([this, file = file_] { Run(file); });
+  thread_ = std::thread([this] { Run(); });
 }
 
 WriteStream::~WriteStream() {
@@ -24,8 +25,10 @@ void WriteStream::Cancel() {
   cancel_ = true;
   std::shared_ptr<StagedFile> file;
   {
+    // Released now, not when an upload under way ends: an unlinked file's
+    // space comes back at once.
     std::lock_guard<std::mutex> lock(mu_);
-    file = file_;
+    file = std::move(file_);
   }
   if (file) file->CancelTailReads();
 }
@@ -35,9 +38,15 @@ bool WriteStream::done() const {
   return done_;
 }
 
-void WriteStream::Run(std::shared_ptr<StagedFile> file) {
+void WriteStream::Run() {
   uint64_t pos = 0;
-  auto read = [this, &file, &pos](std::span<uint8_t> buf) -> Result<size_t> {
+  auto read = [this, &pos](std::span<uint8_t> buf) -> Result<size_t> {
+    std::shared_ptr<StagedFile> file;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      file = file_;
+    }
+    if (!file) return Status(ErrorCode::kCancelled, "upload of " + path_ + " cancelled");
     HUBFS_ASSIGN_OR_RETURN(size_t n, file->ReadTail(pos, buf, rewrites_, &cancel_));
     pos += n;
     return n;
@@ -45,7 +54,7 @@ void WriteStream::Run(std::shared_ptr<StagedFile> file) {
   Result<UploadedAhead> up = uploader_->UploadAhead(repo_, revision_, create_pr_, read);
   if (!up.ok() && up.status().code() != ErrorCode::kCancelled) {
     // Not an error of the mount: the commit hashes the file itself.
-    HUBFS_LOG(kInfo) << "upload of " << file->path() << " while it was written: " << up.status()
+    HUBFS_LOG(kInfo) << "upload of " << path_ << " while it was written: " << up.status()
                      << " (it is uploaded at its commit instead)";
   }
   uploader_->ReleaseAhead();
@@ -53,9 +62,8 @@ void WriteStream::Run(std::shared_ptr<StagedFile> file) {
     std::lock_guard<std::mutex> lock(mu_);
     if (up.ok()) result_ = std::move(*up);
     done_ = true;
-    file_.reset();
+    file_.reset();  // the staging file closes unless a descriptor or a commit still uses it
   }
-  file.reset();  // the staging file closes here unless a descriptor or commit still uses it
   cv_.notify_all();
 }
 

@@ -56,7 +56,7 @@ class WriteStream {
   std::optional<UploadedAhead> Wait(uint64_t rewrites, uint64_t size);
 
  private:
-  void Run(std::shared_ptr<StagedFile> file);
+  void Run();
 
   RepoUploader* const uploader_;
   const hub::RepoId repo_;
@@ -65,13 +65,14 @@ class WriteStream {
   // The file's rewrites at the start: the bytes read stay the file's while
   // it has not changed.
   const uint64_t rewrites_;
+  const std::string path_;  // the staging file's, for messages
   std::atomic<bool> cancel_{false};
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  // Dropped when the thread ends: a stream kept after its end (until the
-  // view reaps it) must not hold the staging file open, whose space an
-  // unlink is meant to free.
+  // Dropped when the thread ends or the stream is cancelled: a stream kept
+  // after its end (until the view reaps it), or still finishing an upload,
+  // must not hold the staging file open, whose space an unlink frees.
   std::shared_ptr<StagedFile> file_;    // GUARDED_BY(mu_)
   bool done_ = false;                   // GUARDED_BY(mu_)
   std::optional<UploadedAhead> result_;  // GUARDED_BY(mu_): set when the upload succeeded
