@@ -190,6 +190,16 @@ Status WriteOut(std::span<const uint8_t> data) {
   return Status::Ok();
 }
 
+// The Xet reader of `hubfs cat` and `hubfs prefetch`: whole files are read
+// 32 MiB ahead (ReadAllVerified), and fetched bodies land in reused buffers.
+fs::XetReaderOptions CommandReaderOptions(Services& services) {
+  fs::XetReaderOptions o;
+  o.readahead_bytes = 32ull << 20;
+  o.reuse_body_bytes = 64ull << 20;
+  o.shared_tier = services.shared_tier();
+  return o;
+}
+
 Result<fs::XetFileRef> XetRefOf(const hub::TreeEntry& e) {
   fs::XetFileRef ref;
   HUBFS_ASSIGN_OR_RETURN(ref.hash, chunkstore::Hash::Parse(*e.xet_hash));
@@ -286,10 +296,7 @@ Status CatXet(Client& c, const fs::XetFileRef& ref, fs::CasTokenSource tokens,
               const std::optional<std::pair<uint64_t, uint64_t>>& range, uint64_t start,
               uint64_t end, std::vector<uint8_t>& buf) {
   fs::HttpXetCas cas(&c.services->transport(), std::move(tokens));
-  fs::XetReaderOptions ropts;
-  ropts.readahead_bytes = 32ull << 20;
-  ropts.shared_tier = c.services->shared_tier();
-  fs::XetReader reader(&cas, c.services->cache(), ropts);
+  fs::XetReader reader(&cas, c.services->cache(), CommandReaderOptions(*c.services));
   Status st;
   if (!range.has_value()) {
     st = reader.ReadAllVerified(ref, kCatBlock, WriteOut);
@@ -460,10 +467,7 @@ Result<SourcePrefetch> OpenSourcePrefetch(const std::string& source,
         Result<fs::XetFileRef> ref = XetRefOf(e);
         if (!ref.ok()) return "bad xet hash in listing: " + ref.status().message();
         fs::HttpXetCas cas(&c->services->transport(), c->view->CasTokens(s.repo, commit));
-        fs::XetReaderOptions ropts;
-        ropts.readahead_bytes = 32ull << 20;
-        ropts.shared_tier = c->services->shared_tier();
-        fs::XetReader reader(&cas, c->services->cache(), ropts);
+        fs::XetReader reader(&cas, c->services->cache(), CommandReaderOptions(*c->services));
         st = reader.ReadAllVerified(*ref, kCatBlock, [&](std::span<const uint8_t> data) {
           if (stop->load()) return Status(ErrorCode::kCancelled, "interrupted");
           done->fetch_add(data.size());
