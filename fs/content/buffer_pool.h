@@ -20,8 +20,10 @@ class BufferPool {
   BufferPool(uint64_t max_bytes, uint64_t max_buffer_bytes)
       : max_bytes_(max_bytes), max_buffer_bytes_(max_buffer_bytes) {}
 
-  // An empty buffer: a kept one (its capacity reused) or a new one.
-  std::vector<uint8_t> Take() EXCLUDES(mu_);
+  // An empty buffer with room for at least `bytes`: the smallest kept one
+  // that has it, else one grown to `bytes` rounded up to a MiB (so that
+  // bodies of about the same size fit it later).
+  std::vector<uint8_t> Take(uint64_t bytes) EXCLUDES(mu_);
   // Keeps `buf` (cleared) for a later Take when there is room for it.
   void Give(std::vector<uint8_t> buf) EXCLUDES(mu_);
   // Capacity kept now.

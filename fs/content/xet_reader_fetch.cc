@@ -191,7 +191,7 @@ Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunFromOrigin(
   // The body goes into a kept buffer when there is one (back to the pool
   // when the run is dropped, or now on failure).
   auto run = std::make_shared<Run>(bodies_.get());
-  if (bodies_ != nullptr) run->body = bodies_->Take();
+  if (bodies_ != nullptr) run->body = bodies_->Take(range.bytes.end - range.bytes.start + 1);
   AcquireFetchSlot(priority);
   counters_.data_fetches.fetch_add(1, std::memory_order_relaxed);
   Status fetched = cas_->FetchDataInto(entry.url, range.bytes, &run->body);
