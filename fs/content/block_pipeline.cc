@@ -38,7 +38,7 @@ class Pipeline {
     for (uint64_t b = 0; b < blocks_; ++b) {
       while (holds_[b % slots_] != b) {
         if (!error_.ok()) return error_;
-        if (!TryRead(lock) && !TryFollow(lock)) cv_.Wait(&mu_);
+        if (!TryRead() && !TryFollow()) cv_.Wait(&mu_);
       }
       if (!error_.ok()) return error_;
       lock.Unlock();
@@ -52,7 +52,7 @@ class Pipeline {
       cv_.NotifyAll();
     }
     while (followed_ < blocks_ && error_.ok()) {
-      if (!TryFollow(lock)) cv_.Wait(&mu_);
+      if (!TryFollow()) cv_.Wait(&mu_);
     }
     return error_;
   }
@@ -61,7 +61,7 @@ class Pipeline {
   void RunHelper() EXCLUDES(mu_) {
     MutexLock lock(&mu_);
     while (error_.ok() && (next_read_ < blocks_ || followed_ < blocks_)) {
-      if (!TryFollow(lock) && !TryRead(lock)) cv_.Wait(&mu_);
+      if (!TryFollow() && !TryRead()) cv_.Wait(&mu_);
     }
   }
 
@@ -79,14 +79,14 @@ class Pipeline {
 
   // Reads the next block if its buffer is free (both stages are past the
   // block it held). Returns whether it did anything. Unlocks meanwhile.
-  bool TryRead(MutexLock& lock) REQUIRES(mu_) {
+  bool TryRead() REQUIRES(mu_) {
     const uint64_t b = next_read_;
     if (b >= blocks_ || !error_.ok() || b >= std::min(consumed_, followed_) + slots_) return false;
     ++next_read_;
     holds_[b % slots_] = kNoBlock;
-    lock.Unlock();
+    mu_.Unlock();
     Status st = read_(b * block_, std::span<uint8_t>(bufs_[b % slots_].get(), Length(b)));
-    lock.Lock();
+    mu_.Lock();
     if (!st.ok()) {
       Fail(st);
     } else {
@@ -98,13 +98,13 @@ class Pipeline {
 
   // Runs `follow` over the next block if it has been read and nobody is
   // following. Returns whether it did anything. Unlocks meanwhile.
-  bool TryFollow(MutexLock& lock) REQUIRES(mu_) {
+  bool TryFollow() REQUIRES(mu_) {
     const uint64_t b = followed_;
     if (following_ || b >= blocks_ || !error_.ok() || holds_[b % slots_] != b) return false;
     following_ = true;
-    lock.Unlock();
+    mu_.Unlock();
     follow_(Data(b));
-    lock.Lock();
+    mu_.Lock();
     following_ = false;
     ++followed_;
     cv_.NotifyAll();
