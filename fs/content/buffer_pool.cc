@@ -48,6 +48,13 @@ void BufferPool::Give(std::vector<uint8_t> buf) {
   free_.push_back(std::move(buf));
 }
 
+void BufferPool::Clear() {
+  std::vector<std::vector<uint8_t>> dropped;  // freed after the lock
+  MutexLock lock(&mu_);
+  dropped.swap(free_);
+  kept_ = 0;
+}
+
 uint64_t BufferPool::kept_bytes() const {
   MutexLock lock(&mu_);
   return kept_;

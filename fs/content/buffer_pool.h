@@ -26,6 +26,8 @@ class BufferPool {
   std::vector<uint8_t> Take(uint64_t bytes) EXCLUDES(mu_);
   // Keeps `buf` (cleared) for a later Take when there is room for it.
   void Give(std::vector<uint8_t> buf) EXCLUDES(mu_);
+  // Frees every kept buffer (an idle process gives its memory back).
+  void Clear() EXCLUDES(mu_);
   // Capacity kept now.
   uint64_t kept_bytes() const EXCLUDES(mu_);
 

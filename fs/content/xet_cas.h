@@ -57,7 +57,11 @@ class XetCas {
                                std::vector<uint8_t>* out) {
     Result<std::vector<uint8_t>> body = FetchData(url, range);
     if (!body.ok()) return body.status();
-    *out = std::move(body).value();
+    if (out->capacity() >= body->size()) {
+      out->assign(body->begin(), body->end());  // keeps the caller's buffer
+    } else {
+      *out = std::move(body).value();
+    }
     return Status::Ok();
   }
 };

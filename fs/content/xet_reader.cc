@@ -122,6 +122,10 @@ XetReaderStats XetReader::Stats() const {
   return s;
 }
 
+void XetReader::ReleaseIdleBuffers() {
+  if (bodies_ != nullptr) bodies_->Clear();
+}
+
 std::unique_ptr<chunkstore::ChunkDecoder> XetReader::AcquireDecoder() {
   {
     MutexLock lock(&mu_);

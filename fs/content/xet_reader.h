@@ -137,8 +137,8 @@ struct XetReaderOptions {
   size_t fan_out_threads = 0;
   // Capacity of fetched bodies kept for the next fetches (0 = none; a
   // buffer over max_window_bytes is never kept): bodies then land in pages
-  // touched before. For the commands, which read a lot at once and exit; a
-  // mount keeps no idle buffers.
+  // touched before. A long-lived reader gives them back when idle
+  // (ReleaseIdleBuffers).
   uint64_t reuse_body_bytes = 0;
   // Files whose terms are kept in memory, xorbs whose layouts are.
   size_t max_files = 1024;
@@ -232,6 +232,10 @@ class XetReader {
   void CancelSpeculation(uint64_t group);
 
   XetReaderStats Stats() const;
+
+  // Frees the fetched bodies kept for reuse (XetReaderOptions::
+  // reuse_body_bytes); the next fetches allocate again.
+  void ReleaseIdleBuffers();
 
  private:
   struct FileState;

@@ -54,5 +54,17 @@ TEST(BufferPoolTest, KeepsWithinItsBounds) {
   EXPECT_EQ(pool.kept_bytes(), uint64_t{3} << 20);
 }
 
+TEST(BufferPoolTest, ClearFreesWhatIsKept) {
+  BufferPool pool(100 << 20, 10 << 20);
+  std::vector<uint8_t> a = pool.Take(1 << 20);
+  std::vector<uint8_t> b = pool.Take(2 << 20);
+  pool.Give(std::move(a));
+  pool.Give(std::move(b));
+  EXPECT_EQ(pool.kept_bytes(), uint64_t{3} << 20);
+  pool.Clear();
+  EXPECT_EQ(pool.kept_bytes(), 0u);
+  EXPECT_GE(pool.Take(1 << 20).capacity(), size_t{1} << 20);  // a new one
+}
+
 }  // namespace
 }  // namespace hubfs::fs
