@@ -368,20 +368,29 @@ int CatCommand(std::span<const std::string_view> args) {
     start = std::min(range->first, e->size);
     end = std::min(range->second, e->size);
   }
-  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kCatBlock, std::max<uint64_t>(end - start, 1))));
+  // A block buffer for ranges and regular files (a whole Xet file streams
+  // through the reader's own buffers): allocated only for those.
+  std::vector<uint8_t> buf;
+  auto block = [&]() -> std::vector<uint8_t>& {
+    if (buf.empty()) {
+      buf.resize(static_cast<size_t>(std::min<uint64_t>(kCatBlock, std::max<uint64_t>(end - start, 1))));
+    }
+    return buf;
+  };
   Status st;
   switch (fs::KindOf(*e)) {
     case fs::ContentKind::kLegacyLfs:
       return Fail(src->subdir + ": legacy LFS file without Xet storage: not supported yet");
     case fs::ContentKind::kRegular:
-      st = CopyOut(start, end, buf, [&](uint64_t off, std::span<uint8_t> out) {
+      st = CopyOut(start, end, block(), [&](uint64_t off, std::span<uint8_t> out) {
         return c.view->ReadRegular(src->repo, rev->commit, *e, off, out);
       });
       break;
     case fs::ContentKind::kXet: {
       Result<fs::XetFileRef> ref = XetRefOf(*e);
       if (!ref.ok()) return Fail("bad xet hash in listing: " + ref.status().message());
-      st = CatXet(c, *ref, c.view->CasTokens(src->repo, rev->commit), range, start, end, buf);
+      st = CatXet(c, *ref, c.view->CasTokens(src->repo, rev->commit), range, start, end,
+                  range.has_value() ? block() : buf);
       break;
     }
   }
