@@ -191,11 +191,12 @@ Status WriteOut(std::span<const uint8_t> data) {
 }
 
 // The Xet reader of `hubfs cat` and `hubfs prefetch`: whole files are read
-// 32 MiB ahead (ReadAllVerified), and fetched bodies land in reused buffers.
-fs::XetReaderOptions CommandReaderOptions(Services& services) {
+// 32 MiB ahead (ReadAllVerified), and fetched bodies land in reused buffers,
+// up to `reuse_bytes` of them kept.
+fs::XetReaderOptions CommandReaderOptions(Services& services, uint64_t reuse_bytes) {
   fs::XetReaderOptions o;
   o.readahead_bytes = 32ull << 20;
-  o.reuse_body_bytes = 64ull << 20;
+  o.reuse_body_bytes = reuse_bytes;
   o.shared_tier = services.shared_tier();
   return o;
 }
@@ -296,7 +297,7 @@ Status CatXet(Client& c, const fs::XetFileRef& ref, fs::CasTokenSource tokens,
               const std::optional<std::pair<uint64_t, uint64_t>>& range, uint64_t start,
               uint64_t end, std::vector<uint8_t>& buf) {
   fs::HttpXetCas cas(&c.services->transport(), std::move(tokens));
-  fs::XetReader reader(&cas, c.services->cache(), CommandReaderOptions(*c.services));
+  fs::XetReader reader(&cas, c.services->cache(), CommandReaderOptions(*c.services, 64ull << 20));
   Status st;
   if (!range.has_value()) {
     st = reader.ReadAllVerified(ref, kCatBlock, WriteOut);
@@ -476,7 +477,10 @@ Result<SourcePrefetch> OpenSourcePrefetch(const std::string& source,
         Result<fs::XetFileRef> ref = XetRefOf(e);
         if (!ref.ok()) return "bad xet hash in listing: " + ref.status().message();
         fs::HttpXetCas cas(&c->services->transport(), c->view->CasTokens(s.repo, commit));
-        fs::XetReader reader(&cas, c->services->cache(), CommandReaderOptions(*c->services));
+        // One reader per file, several files at once (--jobs): a smaller
+        // share of kept bodies each.
+        fs::XetReader reader(&cas, c->services->cache(),
+                             CommandReaderOptions(*c->services, 16ull << 20));
         st = reader.ReadAllVerified(*ref, kCatBlock, [&](std::span<const uint8_t> data) {
           if (stop->load()) return Status(ErrorCode::kCancelled, "interrupted");
           done->fetch_add(data.size());
