@@ -209,7 +209,9 @@ class XetReader {
 
   // Streams the whole file to `sink` in order, in blocks of at most
   // `block_bytes`, and verifies the Xet file hash (Merkle over the chunk
-  // hashes) and, when file.sha256 is set, the SHA-256. The data has already
+  // hashes) and, when file.sha256 is set, the SHA-256. Blocks are read on
+  // several threads at once, up to readahead_bytes ahead of the sink, as
+  // demand reads (no read-ahead streams; fs/content/block_pipeline.h). The data has already
   // gone to the sink when a mismatch is found: the caller must report the
   // kCorrupt loudly. A sink error stops the stream and is returned.
   Status ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
