@@ -215,8 +215,12 @@ Result<std::vector<uint8_t>> EncodeValue(std::string_view key, CacheKind kind,
     }
   }
   if (codec == kCodecNone) {
-    out.resize(kHeaderSize + payload.size());
-    if (!payload.empty()) std::memcpy(out.data() + kHeaderSize, payload.data(), payload.size());
+    // Header then payload, each byte written once (resize would zero the
+    // payload's bytes first: a second pass over a fresh buffer).
+    out.clear();
+    out.reserve(kHeaderSize + payload.size());
+    out.resize(kHeaderSize);
+    out.insert(out.end(), payload.begin(), payload.end());
   }
   uint8_t* h = out.data();
   h[0] = kEntryFormatVersion;

@@ -24,6 +24,8 @@ constexpr char kPackSuffix[] = ".pack";
 // Read descriptors kept open at most (packs are up to 1 GiB each, so a
 // 10 GiB cache has about a dozen).
 constexpr size_t kMaxReaders = 64;
+// The write buffer grows in steps of this much (see Append).
+constexpr uint64_t kBufGrowBytes = 4ull << 20;
 
 std::string PackName(uint64_t id) {
   char name[32];
@@ -151,12 +153,16 @@ Result<std::vector<PackLocation>> PackFiles::Append(
     std::free(buf_);
     buf_ = nullptr;
     buf_cap_ = 0;
+    // Grown in steps of kBufGrowBytes, not to each batch's exact size: batches
+    // differ by a few KiB, and every new buffer is fresh memory (page faults
+    // and zeroed pages on first touch, once per growth).
+    const uint64_t cap = (total + kBufGrowBytes - 1) / kBufGrowBytes * kBufGrowBytes;
     void* p = nullptr;
-    if (posix_memalign(&p, kPackAlign, total) != 0) {
-      return ResourceExhaustedError("pack write buffer of " + std::to_string(total) + " bytes");
+    if (posix_memalign(&p, kPackAlign, cap) != 0) {
+      return ResourceExhaustedError("pack write buffer of " + std::to_string(cap) + " bytes");
     }
     buf_ = static_cast<uint8_t*>(p);
-    buf_cap_ = total;
+    buf_cap_ = cap;
   }
   uint64_t at = 0;
   out.reserve(values.size());

@@ -190,6 +190,17 @@ Status WriteOut(std::span<const uint8_t> data) {
   return Status::Ok();
 }
 
+// The Xet reader of `hubfs cat` and `hubfs prefetch`: whole files are read
+// 32 MiB ahead (ReadAllVerified), and fetched bodies land in reused buffers,
+// up to `reuse_bytes` of them kept.
+fs::XetReaderOptions CommandReaderOptions(Services& services, uint64_t reuse_bytes) {
+  fs::XetReaderOptions o;
+  o.readahead_bytes = 32ull << 20;
+  o.reuse_body_bytes = reuse_bytes;
+  o.shared_tier = services.shared_tier();
+  return o;
+}
+
 Result<fs::XetFileRef> XetRefOf(const hub::TreeEntry& e) {
   fs::XetFileRef ref;
   HUBFS_ASSIGN_OR_RETURN(ref.hash, chunkstore::Hash::Parse(*e.xet_hash));
@@ -286,10 +297,7 @@ Status CatXet(Client& c, const fs::XetFileRef& ref, fs::CasTokenSource tokens,
               const std::optional<std::pair<uint64_t, uint64_t>>& range, uint64_t start,
               uint64_t end, std::vector<uint8_t>& buf) {
   fs::HttpXetCas cas(&c.services->transport(), std::move(tokens));
-  fs::XetReaderOptions ropts;
-  ropts.readahead_bytes = 32ull << 20;
-  ropts.shared_tier = c.services->shared_tier();
-  fs::XetReader reader(&cas, c.services->cache(), ropts);
+  fs::XetReader reader(&cas, c.services->cache(), CommandReaderOptions(*c.services, 64ull << 20));
   Status st;
   if (!range.has_value()) {
     st = reader.ReadAllVerified(ref, kCatBlock, WriteOut);
@@ -361,20 +369,29 @@ int CatCommand(std::span<const std::string_view> args) {
     start = std::min(range->first, e->size);
     end = std::min(range->second, e->size);
   }
-  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kCatBlock, std::max<uint64_t>(end - start, 1))));
+  // A block buffer for ranges and regular files (a whole Xet file streams
+  // through the reader's own buffers): allocated only for those.
+  std::vector<uint8_t> buf;
+  auto block = [&]() -> std::vector<uint8_t>& {
+    if (buf.empty()) {
+      buf.resize(static_cast<size_t>(std::min<uint64_t>(kCatBlock, std::max<uint64_t>(end - start, 1))));
+    }
+    return buf;
+  };
   Status st;
   switch (fs::KindOf(*e)) {
     case fs::ContentKind::kLegacyLfs:
       return Fail(src->subdir + ": legacy LFS file without Xet storage: not supported yet");
     case fs::ContentKind::kRegular:
-      st = CopyOut(start, end, buf, [&](uint64_t off, std::span<uint8_t> out) {
+      st = CopyOut(start, end, block(), [&](uint64_t off, std::span<uint8_t> out) {
         return c.view->ReadRegular(src->repo, rev->commit, *e, off, out);
       });
       break;
     case fs::ContentKind::kXet: {
       Result<fs::XetFileRef> ref = XetRefOf(*e);
       if (!ref.ok()) return Fail("bad xet hash in listing: " + ref.status().message());
-      st = CatXet(c, *ref, c.view->CasTokens(src->repo, rev->commit), range, start, end, buf);
+      st = CatXet(c, *ref, c.view->CasTokens(src->repo, rev->commit), range, start, end,
+                  range.has_value() ? block() : buf);
       break;
     }
   }
@@ -460,10 +477,10 @@ Result<SourcePrefetch> OpenSourcePrefetch(const std::string& source,
         Result<fs::XetFileRef> ref = XetRefOf(e);
         if (!ref.ok()) return "bad xet hash in listing: " + ref.status().message();
         fs::HttpXetCas cas(&c->services->transport(), c->view->CasTokens(s.repo, commit));
-        fs::XetReaderOptions ropts;
-        ropts.readahead_bytes = 32ull << 20;
-        ropts.shared_tier = c->services->shared_tier();
-        fs::XetReader reader(&cas, c->services->cache(), ropts);
+        // One reader per file, several files at once (--jobs): a smaller
+        // share of kept bodies each.
+        fs::XetReader reader(&cas, c->services->cache(),
+                             CommandReaderOptions(*c->services, 16ull << 20));
         st = reader.ReadAllVerified(*ref, kCatBlock, [&](std::span<const uint8_t> data) {
           if (stop->load()) return Status(ErrorCode::kCancelled, "interrupted");
           done->fetch_add(data.size());

@@ -194,6 +194,8 @@ void BuildContent(const MountArgs& args, const MountConfig& config, const hub::S
   }
   fs::XetReaderOptions reader_opts;
   reader_opts.memory_limit = args.memory_limit;
+  // Fetched bodies land in reused buffers (given back every 30 s, below).
+  reader_opts.reuse_body_bytes = std::min<uint64_t>(64ull << 20, args.memory_limit / 2);
   reader_opts.shared_tier = m->services->shared_tier();
   m->reader = std::make_unique<fs::XetReader>(m->cas.get(), m->services->cache(), reader_opts);
   SourceStackOptions stack_opts;
@@ -557,7 +559,10 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
     while (!state_stop) {
       if (state_cv.WaitFor(&state_mu, std::chrono::seconds(2)) || state_stop) continue;
       refresh_locked();
-      if (++tick % 15 == 0) ReleaseFreedMemory();
+      if (++tick % 15 == 0) {
+        m.reader->ReleaseIdleBuffers();
+        ReleaseFreedMemory();
+      }
     }
   });
   if (daemon) {

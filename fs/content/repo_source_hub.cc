@@ -75,6 +75,12 @@ Result<std::vector<uint8_t>> PerRepoXetCas::FetchData(
   return data_.FetchData(url, range);
 }
 
+Status PerRepoXetCas::FetchDataInto(const std::string& url,
+                                    const chunkstore::ByteRangeInclusive& range,
+                                    std::vector<uint8_t>* out) {
+  return data_.FetchDataInto(url, range, out);
+}
+
 HubRepoSource::HubRepoSource(hub::HubClient* client, hub::HttpTransport* transport,
                              hub::TokenProvider* tokens, XetReader* xet)
     : client_(client),

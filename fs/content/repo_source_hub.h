@@ -45,6 +45,8 @@ class PerRepoXetCas final : public XetCas {
                                                        std::optional<FileByteRange> range) override;
   Result<std::vector<uint8_t>> FetchData(const std::string& url,
                                          const chunkstore::ByteRangeInclusive& range) override;
+  Status FetchDataInto(const std::string& url, const chunkstore::ByteRangeInclusive& range,
+                       std::vector<uint8_t>* out) override;
 
  private:
   struct Origin {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chunkstore/hash.h"
@@ -48,6 +49,21 @@ class XetCas {
   // reconstruction), kCorrupt (wrong length or Content-Range), network errors.
   virtual Result<std::vector<uint8_t>> FetchData(const std::string& url,
                                                  const chunkstore::ByteRangeInclusive& range) = 0;
+
+  // FetchData into `out` (replacing what it held), reusing its capacity: a
+  // caller that keeps buffers (fs/content/buffer_pool.h) writes the body
+  // into memory touched before. On error `out` holds nothing meaningful.
+  virtual Status FetchDataInto(const std::string& url, const chunkstore::ByteRangeInclusive& range,
+                               std::vector<uint8_t>* out) {
+    Result<std::vector<uint8_t>> body = FetchData(url, range);
+    if (!body.ok()) return body.status();
+    if (out->capacity() >= body->size()) {
+      out->assign(body->begin(), body->end());  // keeps the caller's buffer
+    } else {
+      *out = std::move(body).value();
+    }
+    return Status::Ok();
+  }
 };
 
 // Supplies a CAS token; `force_refresh` after the CAS answered 401.
@@ -73,6 +89,8 @@ class HttpXetCas final : public XetCas {
                                                        std::optional<FileByteRange> range) override;
   Result<std::vector<uint8_t>> FetchData(const std::string& url,
                                          const chunkstore::ByteRangeInclusive& range) override;
+  Status FetchDataInto(const std::string& url, const chunkstore::ByteRangeInclusive& range,
+                       std::vector<uint8_t>* out) override;
 
  private:
   const CasTokenSource tokens_;

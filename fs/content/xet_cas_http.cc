@@ -41,12 +41,21 @@ Result<chunkstore::Reconstruction> HttpXetCas::GetReconstruction(
 
 Result<std::vector<uint8_t>> HttpXetCas::FetchData(const std::string& url,
                                                    const chunkstore::ByteRangeInclusive& range) {
+  std::vector<uint8_t> out;
+  HUBFS_RETURN_IF_ERROR(FetchDataInto(url, range, &out));
+  return out;
+}
+
+Status HttpXetCas::FetchDataInto(const std::string& url,
+                                 const chunkstore::ByteRangeInclusive& range,
+                                 std::vector<uint8_t>* body) {
   const std::string what = "fetch " + hub::UrlForLog(url) + " bytes " +
                            std::to_string(range.start) + "-" + std::to_string(range.end);
   if (range.end < range.start) return InvalidArgumentError(what + ": bad range");
   const uint64_t want = range.end - range.start + 1;
   if (want > options_.max_data_bytes) return ResourceExhaustedError(what + ": range too large");
-  std::vector<uint8_t> out;
+  std::vector<uint8_t>& out = *body;
+  out.clear();
   out.reserve(want);
   auto sink = [&out, want](std::string_view piece) -> Status {
     if (piece.size() > want - out.size()) {
@@ -75,7 +84,7 @@ Result<std::vector<uint8_t>> HttpXetCas::FetchData(const std::string& url,
     return CorruptError(what + ": got " + std::to_string(out.size()) + " bytes, expected " +
                         std::to_string(want));
   }
-  return out;
+  return Status::Ok();
 }
 
 }  // namespace hubfs::fs

@@ -64,6 +64,10 @@ XetReader::XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOption
       files_(std::max<size_t>(options.max_files, 1)),
       layouts_(std::max<size_t>(options.max_layouts, 1)),
       budget_(options.memory_limit),
+      bodies_(options.reuse_body_bytes == 0
+                  ? nullptr
+                  : std::make_unique<BufferPool>(options.reuse_body_bytes,
+                                                 options.max_window_bytes + (1u << 20))),
       fan_out_(options.fan_out_threads != 0
                    ? options.fan_out_threads
                    : std::max<size_t>(options.max_parallel_fetches, 1) + options.warm_threads,
@@ -116,6 +120,10 @@ XetReaderStats XetReader::Stats() const {
   s.memory_limit = budget_.limit();
   s.readahead_peak = budget_.peak();
   return s;
+}
+
+void XetReader::ReleaseIdleBuffers() {
+  if (bodies_ != nullptr) bodies_->Clear();
 }
 
 std::unique_ptr<chunkstore::ChunkDecoder> XetReader::AcquireDecoder() {

@@ -58,6 +58,7 @@
 #include "chunkstore/shared_tier.h"
 #include "chunkstore/xorb.h"
 #include "common/status.h"
+#include "fs/content/buffer_pool.h"
 #include "fs/content/fan_out_pool.h"
 #include "fs/content/lru_map.h"
 #include "fs/content/readahead.h"
@@ -134,6 +135,11 @@ struct XetReaderOptions {
   // Threads of the reader's fan-out pool (segments, ranges, warm chunks,
   // verification stages); 0 = max_parallel_fetches + warm_threads.
   size_t fan_out_threads = 0;
+  // Capacity of fetched bodies kept for the next fetches (0 = none; a
+  // buffer over max_window_bytes is never kept): bodies then land in pages
+  // touched before. A long-lived reader gives them back when idle
+  // (ReleaseIdleBuffers).
+  uint64_t reuse_body_bytes = 0;
   // Files whose terms are kept in memory, xorbs whose layouts are.
   size_t max_files = 1024;
   size_t max_layouts = 16384;
@@ -203,7 +209,9 @@ class XetReader {
 
   // Streams the whole file to `sink` in order, in blocks of at most
   // `block_bytes`, and verifies the Xet file hash (Merkle over the chunk
-  // hashes) and, when file.sha256 is set, the SHA-256. The data has already
+  // hashes) and, when file.sha256 is set, the SHA-256. Blocks are read on
+  // several threads at once, up to readahead_bytes ahead of the sink, as
+  // demand reads (no read-ahead streams; fs/content/block_pipeline.h). The data has already
   // gone to the sink when a mismatch is found: the caller must report the
   // kCorrupt loudly. A sink error stops the stream and is returned.
   Status ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
@@ -226,6 +234,10 @@ class XetReader {
   void CancelSpeculation(uint64_t group);
 
   XetReaderStats Stats() const;
+
+  // Frees the fetched bodies kept for reuse (XetReaderOptions::
+  // reuse_body_bytes); the next fetches allocate again.
+  void ReleaseIdleBuffers();
 
  private:
   struct FileState;
@@ -266,6 +278,12 @@ class XetReader {
   // The chunks of one fetch range. Stored (scheme 0) records are not copied:
   // their chunks point into the body; compressed ones are decoded.
   struct Run {
+    Run() = default;
+    explicit Run(BufferPool* p) : pool(p) {}
+    ~Run();  // its body goes back to `pool`, when set
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
+    BufferPool* const pool = nullptr;
     std::vector<uint8_t> body;
     std::vector<std::vector<uint8_t>> decoded;
     std::vector<std::span<const uint8_t>> chunks;  // into body or decoded
@@ -430,6 +448,10 @@ class XetReader {
   std::atomic<size_t> files_holding_{0};
   bool pf_stop_ GUARDED_BY(pf_mu_) = false;
   std::vector<std::thread> pf_threads_;
+
+  // Fetched bodies kept for reuse (XetReaderOptions::reuse_body_bytes);
+  // nullptr when none are. Declared before everything that holds Runs.
+  const std::unique_ptr<BufferPool> bodies_;
 
   // Helps one read fan out; see fs/content/fan_out_pool.h.
   FanOutPool fan_out_;

@@ -30,6 +30,10 @@ std::string RangeName(const XorbFetch& xorb, const FetchRange& range) {
 
 }  // namespace
 
+XetReader::Run::~Run() {
+  if (pool != nullptr) pool->Give(std::move(body));
+}
+
 Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRun(const XorbFetch& xorb,
                                                                   const FetchEntry& entry,
                                                                   const FetchRange& range,
@@ -184,15 +188,17 @@ Status XetReader::AcceptRun(const XorbFetch& xorb, const FetchRange& range,
 Result<std::shared_ptr<const XetReader::Run>> XetReader::FetchRunFromOrigin(
     const XorbFetch& xorb, const FetchEntry& entry, const FetchRange& range,
     const Reconstruction& plan, const std::string& what, Priority priority, bool leased) {
+  // The body goes into a kept buffer when there is one (back to the pool
+  // when the run is dropped, or now on failure).
+  auto run = std::make_shared<Run>(bodies_.get());
+  if (bodies_ != nullptr) run->body = bodies_->Take(range.bytes.end - range.bytes.start + 1);
   AcquireFetchSlot(priority);
   counters_.data_fetches.fetch_add(1, std::memory_order_relaxed);
-  Result<std::vector<uint8_t>> body = cas_->FetchData(entry.url, range.bytes);
+  Status fetched = cas_->FetchDataInto(entry.url, range.bytes, &run->body);
   ReleaseFetchSlot(priority);
-  if (!body.ok()) return body.status().WithContext(what);
-  counters_.data_bytes.fetch_add(body->size(), std::memory_order_relaxed);
+  if (!fetched.ok()) return fetched.WithContext(what);
+  counters_.data_bytes.fetch_add(run->body.size(), std::memory_order_relaxed);
 
-  auto run = std::make_shared<Run>();
-  run->body = std::move(body).value();
   std::vector<std::pair<size_t, size_t>> records;  // [offset, size) in body
   HUBFS_RETURN_IF_ERROR(AcceptRun(xorb, range, plan, what, run.get(), &records));
   if (chunkstore::SharedTier* tier = options_.shared_tier) {

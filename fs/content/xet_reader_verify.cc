@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "chunkstore/hash.h"
+#include "fs/content/block_pipeline.h"
 #include "fs/content/xet_reader.h"
 #include "fs/content/xet_reader_state.h"
 
@@ -17,6 +18,10 @@ using chunkstore::Hash;
 using chunkstore::ReconTerm;
 
 namespace {
+
+// Blocks of a verified read in flight at most (buffers), whatever the
+// read-ahead setting.
+constexpr uint64_t kMaxVerifyBlocksAhead = 16;
 
 // The chunk hashes of a file's bytes, fed in order, chunk boundaries from
 // the lengths the reads learned (term by term).
@@ -88,43 +93,34 @@ Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
   const std::string what = "verify " + file.hash.ToString();
   HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
   const size_t block = static_cast<size_t>(std::clamp<uint64_t>(block_bytes, 1, 256ull << 20));
-  std::vector<uint8_t> bufs[2] = {std::vector<uint8_t>(block), std::vector<uint8_t>(block)};
   ChunkHashes hashes(what, state->terms,
                      [this](const ReconTerm& t) { return KnownLengths(t.xorb, t.range); });
   chunkstore::Sha256 sha;
-  // A three-way pipeline per block: the next block is read while this one
-  // goes to the sink and the chunk hasher, and through SHA-256, on the
-  // fan-out pool. Reads stay in order (the reader sees a sequential stream).
-  if (file.size > 0) {
-    Result<size_t> pending = Read(file, 0, bufs[0]);
-    int cur = 0;
-    for (uint64_t off = 0;;) {
-      if (!pending.ok()) return pending.status();
-      if (*pending == 0) return InternalError(what + ": short read at " + std::to_string(off));
-      std::span<const uint8_t> data(bufs[cur].data(), *pending);
-      const uint64_t next_off = off + *pending;
-      Result<size_t> next = size_t{0};
-      Status st;
-      // The sink and the chunk hasher on the calling thread (fn(0)), SHA-256
-      // and the next read on the pool's threads when they are free.
-      const bool more = next_off < file.size;
-      fan_out_.ForEach(more ? 3 : 2, 3, [&](size_t stage) {
-        if (stage == 0) {
-          st = sink(data);
-          if (st.ok()) st = hashes.Update(data);
-        } else if (stage == 1) {
-          sha.Update(data);
-        } else {
-          next = Read(file, next_off, bufs[1 - cur]);
-        }
-      });
-      HUBFS_RETURN_IF_ERROR(st);
-      off = next_off;
-      if (off >= file.size) break;
-      pending = std::move(next);
-      cur = 1 - cur;
-    }
-  }
+  // Blocks are read by several threads at once (each a demand read that
+  // assembles its bytes straight from the fetched ranges: no read-ahead, so
+  // nothing is read back out of the cache), as far as readahead_bytes ahead;
+  // in order, the sink and the chunk hasher run on the calling thread and
+  // SHA-256 beside them (fs/content/block_pipeline.h).
+  BlockPipelineOptions pipe;
+  pipe.block_bytes = block;
+  pipe.slots = static_cast<size_t>(
+      std::clamp<uint64_t>(options_.readahead_bytes / block + 1, 2, kMaxVerifyBlocksAhead));
+  pipe.readers = pipe.slots - 1;
+  Status piped = RunBlockPipeline(
+      fan_out_, file.size, pipe,
+      [&](uint64_t offset, std::span<uint8_t> out) -> Status {
+        counters_.reads.fetch_add(1, std::memory_order_relaxed);
+        bool all_warm = true;
+        HUBFS_RETURN_IF_ERROR(ReadRange(*state, offset, out, &all_warm));
+        if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
+        return Status::Ok();
+      },
+      [&](std::span<const uint8_t> data) -> Status {
+        HUBFS_RETURN_IF_ERROR(sink(data));
+        return hashes.Update(data);
+      },
+      [&](std::span<const uint8_t> data) { sha.Update(data); });
+  HUBFS_RETURN_IF_ERROR(piped);
   HUBFS_RETURN_IF_ERROR(hashes.Finish());
   const Hash computed = chunkstore::FileHash(hashes.nodes());
   if (computed != file.hash) {
