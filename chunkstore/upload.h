@@ -77,7 +77,9 @@ enum class UploadCompression {
 };
 
 struct UploadOptions {
-  size_t workers = 2;           // xorbs compressed and uploaded at once
+  // Xorbs compressed and uploaded at once: an uplink is rarely filled by
+  // one request (xet-core sends 8); each holds a body of up to 64 MiB.
+  size_t workers = 4;
   size_t max_queued_xorbs = 0;  // finished xorbs waiting for a free worker
   size_t read_block = 4u << 20;
   UploadCompression compression = UploadCompression::kAdaptive;
