@@ -344,11 +344,7 @@ Result<UploadedAhead> RepoUploader::UploadAhead(const hub::RepoId& repo,
   HUBFS_ASSIGN_OR_RETURN(hub::XetToken first, tokens(false));
   XetBackend backend(cas_, tokens, cache_, CasScope(first.cas_url), options_.cache_upload_bytes,
                      options_.cache_upload_free_reserve);
-  // Two uploads at once per file written: several may run beside a commit,
-  // and each competes with its writer for the CPU.
-  chunkstore::UploadOptions engine = options_.engine;
-  engine.workers = std::min<size_t>(engine.workers, 2);
-  chunkstore::UploadSession session(&backend, engine);
+  chunkstore::UploadSession session(&backend, options_.engine);
   UploadedAhead out;
   HUBFS_ASSIGN_OR_RETURN(out.file, session.AddFile(read));
   HUBFS_ASSIGN_OR_RETURN(chunkstore::Shard shard, session.Finish());
