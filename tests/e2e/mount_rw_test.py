@@ -567,6 +567,17 @@ def edits_hashed(e):
     return state_count(e, "edits_hashed")
 
 
+def js_download(e, args, name):
+    """The official JS client's download of `name` from main, as bytes."""
+    out = os.path.join(e.w, "js.download")
+    subprocess.run(["node", os.path.join(args.kit, "hub_client.mjs"), "download", name, out],
+                   env=dict(e.env, HF_REPO="me/m"), check=True, capture_output=True)
+    with open(out, "rb") as f:
+        data = f.read()
+    os.unlink(out)
+    return data
+
+
 def wait_count(e, key, want, seconds=5):
     deadline = time.time() + seconds
     while state_count(e, key) < want and time.time() < deadline:
@@ -608,15 +619,8 @@ def check_upload_while_written(e, args, rng):
     xorb, _ = e.counters()
     if xorb > len(data) + 2 * mib:
         fail("streamed.bin: %d B of xorbs uploaded for %d B" % (xorb, len(data)))
-    if args.kit:
-        out = os.path.join(e.w, "js.streamed")
-        subprocess.run(["node", os.path.join(args.kit, "hub_client.mjs"), "download",
-                        "streamed.bin", out], env=dict(e.env, HF_REPO="me/m"), check=True,
-                       capture_output=True)
-        with open(out, "rb") as f:
-            if f.read() != data:
-                fail("JS client download of streamed.bin differs")
-        os.unlink(out)
+    if args.kit and js_download(e, args, "streamed.bin") != data:
+        fail("JS client download of streamed.bin differs")
 
     # A write below the end (a header patched last, as some writers do).
     data = bytearray(rng.randbytes(30 * mib))
@@ -711,22 +715,12 @@ def check_edits_hash_what_changed(e, args, rng):
             fail("edited.bin after '%s': the Hub has %s, want %s" % (what, entry, want))
         if hashlib.sha256(e.resolve("edited.bin")).hexdigest() != want:
             fail("edited.bin after '%s': resolve differs" % what)
-        deadline = time.time() + 5
-        while edits_hashed(e) < count + 1 and time.time() < deadline:
-            time.sleep(0.2)
-        if edits_hashed(e) != count + 1:
-            fail("'%s' was not hashed as an edit (edits_hashed %d, was %d)"
-                 % (what, edits_hashed(e), count))
+        got = wait_count(e, "edits_hashed", count + 1)
+        if got != count + 1:
+            fail("'%s' was not hashed as an edit (edits_hashed %d, was %d)" % (what, got, count))
         count += 1
-    if args.kit:
-        out = os.path.join(e.w, "js.edited")
-        subprocess.run(["node", os.path.join(args.kit, "hub_client.mjs"), "download",
-                        "edited.bin", out], env=dict(e.env, HF_REPO="me/m"), check=True,
-                       capture_output=True)
-        with open(out, "rb") as f:
-            if f.read() != model:
-                fail("JS client download of edited.bin differs")
-        os.unlink(out)
+    if args.kit and js_download(e, args, "edited.bin") != model:
+        fail("JS client download of edited.bin differs")
     if args.pyenv:
         code = ("import sys; from huggingface_hub import hf_hub_download; "
                 "print(hf_hub_download('me/m', sys.argv[1]))")

@@ -98,22 +98,27 @@ void Faults::Set(FaultSpec spec) {
   attempts_.clear();
 }
 
-std::chrono::microseconds Faults::DataTime(uint64_t bytes) const {
-  std::lock_guard<std::mutex> l(mu_);
-  if (spec_.rate == 0 || (!spec_.only.empty() && !spec_.only.count("data"))) {
+namespace {
+// `bytes` at `rate` bytes per second (0: unbounded) when `origin` is among
+// the spec's origins.
+std::chrono::microseconds PacedTime(const FaultSpec& spec, uint64_t rate, const char* origin,
+                                    uint64_t bytes) {
+  if (rate == 0 || (!spec.only.empty() && !spec.only.count(origin))) {
     return std::chrono::microseconds(0);
   }
   return std::chrono::microseconds(
-      static_cast<int64_t>(static_cast<double>(bytes) * 1e6 / static_cast<double>(spec_.rate)));
+      static_cast<int64_t>(static_cast<double>(bytes) * 1e6 / static_cast<double>(rate)));
+}
+}  // namespace
+
+std::chrono::microseconds Faults::DataTime(uint64_t bytes) const {
+  std::lock_guard<std::mutex> l(mu_);
+  return PacedTime(spec_, spec_.rate, "data", bytes);
 }
 
 std::chrono::microseconds Faults::UploadTime(uint64_t bytes) const {
   std::lock_guard<std::mutex> l(mu_);
-  if (spec_.uprate == 0 || (!spec_.only.empty() && !spec_.only.count("cas"))) {
-    return std::chrono::microseconds(0);
-  }
-  return std::chrono::microseconds(
-      static_cast<int64_t>(static_cast<double>(bytes) * 1e6 / static_cast<double>(spec_.uprate)));
+  return PacedTime(spec_, spec_.uprate, "cas", bytes);
 }
 
 FaultSpec Faults::Get() const {

@@ -92,6 +92,7 @@ class FakeHub {
   int pr_posts = 0;
   std::string last_body;
   int xorb_posts = 0;
+  int fail_xorb_posts = 0;  // the next this many xorb uploads are refused (400, not retried)
   std::vector<json> headers;
 
  private:
@@ -122,6 +123,10 @@ class FakeHub {
       return Json({{"accessToken", "xet_w"}, {"exp", clock_.UnixSeconds() + 3600}, {"casUrl", kCas}});
     }
     if (r.url.rfind(kCas + "/v1/xorbs/default/", 0) == 0) {
+      if (fail_xorb_posts > 0) {
+        --fail_xorb_posts;
+        return Json({{"error", "refused"}}, 400);
+      }
       ++xorb_posts;
       return Json({{"was_inserted", true}});
     }

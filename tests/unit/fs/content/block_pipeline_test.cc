@@ -88,6 +88,13 @@ TEST(BlockPipelineTest, FinishesWithoutHelpers) {
   EXPECT_EQ(got.followed, Expected(1234));
 }
 
+// Raises `most` to `v` if it is below.
+template <typename T>
+void RaiseTo(std::atomic<T>& most, T v) {
+  for (T m = most.load(); v > m && !most.compare_exchange_weak(m, v);) {
+  }
+}
+
 TEST(BlockPipelineTest, ReadsInParallelButNoFurtherThanItsSlots) {
   FanOutPool pool(6, 64);
   BlockPipelineOptions o;
@@ -100,13 +107,9 @@ TEST(BlockPipelineTest, ReadsInParallelButNoFurtherThanItsSlots) {
   Status st = RunBlockPipeline(
       pool, 400, o,
       [&](uint64_t off, std::span<uint8_t> out) {
-        const int now = ++running;
-        for (int m = most_running.load(); now > m && !most_running.compare_exchange_weak(m, now);) {
-        }
+        RaiseTo(most_running, ++running);
         // Blocks started beyond the consumer's position: bounded by the slots.
-        const uint64_t ahead = off / 10 + 1 - consumed.load();
-        for (uint64_t m = most_ahead.load(); ahead > m && !most_ahead.compare_exchange_weak(m, ahead);) {
-        }
+        RaiseTo(most_ahead, off / 10 + 1 - consumed.load());
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
         --running;
         return FillSlowly(off, out, 10);

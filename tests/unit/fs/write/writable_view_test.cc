@@ -92,6 +92,13 @@ class WritableViewTest : public ::testing::Test {
     return "";
   }
 
+  // The last close of `path`: flushed, released, committed.
+  void CloseAndCommit(const std::string& path, const std::shared_ptr<StagedFile>& f) {
+    ASSERT_TRUE(view_->Flush(path, f).ok());
+    view_->ReleaseWriter(path);
+    ASSERT_TRUE(view_->SyncAll(10s).ok());
+  }
+
   FakeHub hub_;
   std::atomic<bool> hub_down_{false};
   std::filesystem::path dir_;
@@ -352,9 +359,7 @@ TEST_F(WritableViewTest, ANewFileWrittenInOrderIsUploadedWhileWritten) {
   auto f = view_->OpenForWrite("big.bin", std::nullopt, false, true);
   ASSERT_TRUE(f.ok());
   WriteInOrder(f->get(), data);
-  ASSERT_TRUE(view_->Flush("big.bin", *f).ok());
-  view_->ReleaseWriter("big.bin");
-  ASSERT_TRUE(view_->SyncAll(10s).ok());
+  CloseAndCommit("big.bin", *f);
   EXPECT_EQ(CommittedOid("big.bin"), Sha256Hex(data));
   EXPECT_EQ(view_->stats().uploaded_while_written, 1u);
   EXPECT_EQ(hub_.xorb_posts, 1);  // its one xorb, by the stream only
@@ -368,11 +373,29 @@ TEST_F(WritableViewTest, AWriteBelowTheEndIsHashedAtCommit) {
   WriteInOrder(f->get(), data);
   ASSERT_TRUE((*f)->Write(100'000, Bytes("patched")).ok());
   std::copy_n("patched", 7, data.begin() + 100'000);
-  ASSERT_TRUE(view_->Flush("big.bin", *f).ok());
-  view_->ReleaseWriter("big.bin");
-  ASSERT_TRUE(view_->SyncAll(10s).ok());
+  CloseAndCommit("big.bin", *f);
   EXPECT_EQ(CommittedOid("big.bin"), Sha256Hex(data));
   EXPECT_EQ(view_->stats().uploaded_while_written, 0u);
+}
+
+// A stream whose upload fails leaves nothing behind: the commit hashes and
+// uploads the file itself.
+TEST_F(WritableViewTest, AFailedUploadWhileWrittenIsDoneAgainAtCommit) {
+  OpenView(50ms, 64 * 1024);
+  {
+    std::lock_guard<std::mutex> l(hub_.mu);
+    hub_.fail_xorb_posts = 1;  // the stream's only xorb
+  }
+  const auto data = RandomBytes(300'000, 5);
+  auto f = view_->OpenForWrite("big.bin", std::nullopt, false, true);
+  ASSERT_TRUE(f.ok());
+  WriteInOrder(f->get(), data);
+  CloseAndCommit("big.bin", *f);
+  EXPECT_EQ(CommittedOid("big.bin"), Sha256Hex(data));
+  EXPECT_EQ(view_->stats().uploaded_while_written, 0u);
+  std::lock_guard<std::mutex> l(hub_.mu);
+  EXPECT_EQ(hub_.fail_xorb_posts, 0);  // the stream did try
+  EXPECT_EQ(hub_.xorb_posts, 1);       // the commit's
 }
 
 // An fsync of an open file commits it without waiting for its stream (which
@@ -388,9 +411,7 @@ TEST_F(WritableViewTest, AnFsyncWhileStreamingDoesNotWaitForTheStream) {
   EXPECT_EQ(CommittedOid("log.bin"), Sha256Hex(first));
   EXPECT_EQ(view_->stats().uploaded_while_written, 0u);
   WriteInOrder(f->get(), data, 200'000);
-  ASSERT_TRUE(view_->Flush("log.bin", *f).ok());
-  view_->ReleaseWriter("log.bin");
-  ASSERT_TRUE(view_->SyncAll(10s).ok());
+  CloseAndCommit("log.bin", *f);
   EXPECT_EQ(CommittedOid("log.bin"), Sha256Hex(data));
   EXPECT_EQ(view_->stats().uploaded_while_written, 1u);
 }
