@@ -1,5 +1,7 @@
 #include "fs/write/writable_view.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 
 #include "common/log.h"
@@ -180,6 +182,13 @@ WritableView::~WritableView() {
 bool WritableView::StartStream(uint64_t id) {
   // The commit's target (taking the view's lock, so asked first).
   const std::string target = committer_->target();
+  {
+    struct statvfs fs;
+    if (::statvfs(journal_dir().c_str(), &fs) != 0 ||
+        static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < options_.upload_while_writing_min_free) {
+      return true;  // hashed at its commit
+    }
+  }
   std::vector<std::shared_ptr<WriteStream>> done;
   bool started = true;
   {

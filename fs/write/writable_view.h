@@ -52,6 +52,9 @@ struct WritableViewOptions {
   // New files reaching this size while written from their start are
   // uploaded as they are written (WriteStream); 0: never.
   uint64_t upload_while_writing_at = 10ull << 20;
+  // ... and only while the journal's disk has this much free: on a nearly
+  // full staging disk a stream's head start is not worth what it holds.
+  uint64_t upload_while_writing_min_free = 1ull << 30;
 };
 
 // Makes a reader of the Hub's bytes of `file` (at `path` in the view's base

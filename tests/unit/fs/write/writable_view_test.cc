@@ -54,11 +54,13 @@ class WritableViewTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void OpenView(std::chrono::milliseconds delay = 50ms, uint64_t stream_at = 10ull << 20) {
+  void OpenView(std::chrono::milliseconds delay = 50ms, uint64_t stream_at = 10ull << 20,
+                uint64_t stream_min_free = 0) {
     WritableViewOptions o;
     o.commit_delay = delay;
     o.sync_timeout = 10s;
     o.upload_while_writing_at = stream_at;
+    o.upload_while_writing_min_free = stream_min_free;
     auto v = WritableView::Open(
         FileEnv::Default(), (dir_ / "journal").string(), (dir_ / "budget").string(),
         hub::RepoId{hub::RepoType::kModel, "me", "r"}, "main", uploader_.get(),
@@ -363,6 +365,17 @@ TEST_F(WritableViewTest, ANewFileWrittenInOrderIsUploadedWhileWritten) {
   EXPECT_EQ(CommittedOid("big.bin"), Sha256Hex(data));
   EXPECT_EQ(view_->stats().uploaded_while_written, 1u);
   EXPECT_EQ(hub_.xorb_posts, 1);  // its one xorb, by the stream only
+}
+
+TEST_F(WritableViewTest, ANearlyFullStagingDiskUploadsAtCommitOnly) {
+  OpenView(50ms, 64 * 1024, /*stream_min_free=*/1ull << 62);  // more than any disk has
+  const auto data = RandomBytes(300'000, 6);
+  auto f = view_->OpenForWrite("big.bin", std::nullopt, false, true);
+  ASSERT_TRUE(f.ok());
+  WriteInOrder(f->get(), data);
+  CloseAndCommit("big.bin", *f);
+  EXPECT_EQ(CommittedOid("big.bin"), Sha256Hex(data));
+  EXPECT_EQ(view_->stats().uploaded_while_written, 0u);
 }
 
 TEST_F(WritableViewTest, AWriteBelowTheEndIsHashedAtCommit) {
