@@ -162,14 +162,6 @@ class ChunkCache::Impl {
     return true;
   }
 
-  Result<bool> Contains(const std::string& key) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (pending_.count(key) != 0) return true;
-    }
-    return store_->Contains(key, /*will_need=*/true);
-  }
-
   Result<std::optional<std::vector<uint8_t>>> Get(const std::string& key) {
     std::optional<std::vector<uint8_t>> out;
     HUBFS_ASSIGN_OR_RETURN(const bool hit, Lookup(key, [&](std::span<const uint8_t> p) {
@@ -511,9 +503,6 @@ Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetChunk(const Hash& xor
 Result<bool> ChunkCache::VisitChunk(const Hash& xorb, uint32_t index,
                                     const std::function<void(std::span<const uint8_t>)>& fn) {
   return impl_->Lookup(fmt::ChunkKey(xorb, index), fn);
-}
-Result<bool> ChunkCache::HasChunk(const Hash& xorb, uint32_t index) {
-  return impl_->Contains(fmt::ChunkKey(xorb, index));
 }
 Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetXorbLayout(const Hash& xorb) {
   return impl_->Get(fmt::XorbLayoutKey(xorb));

@@ -205,11 +205,6 @@ class ChunkCache {
   // Returns true on a hit, false on a miss (a corrupt entry is a miss).
   Result<bool> VisitChunk(const Hash& xorb, uint32_t index,
                           const std::function<void(std::span<const uint8_t>)>& fn);
-  // Whether the chunk is cached (queued for the store or stored), without
-  // reading or verifying it; a stored one is read into the page cache in the
-  // background, for the GetChunk or VisitChunk expected soon. A hit here may
-  // still be a miss there (evicted meanwhile, or failing its checksum).
-  Result<bool> HasChunk(const Hash& xorb, uint32_t index);
   Result<std::optional<std::vector<uint8_t>>> GetXorbLayout(const Hash& xorb);
   Result<std::optional<std::vector<uint8_t>>> GetTerms(const Hash& file_hash);
   Result<std::optional<std::vector<uint8_t>>> GetListing(std::string_view commit,

@@ -119,11 +119,6 @@ class CacheStore {
 
   // Visits up to `page` entries with key >= start, in key order, in one read
   // transaction. Returns the key to continue from, or nullopt at the end.
-  // Whether `key` is stored, without reading its value; a value kept in a
-  // pack is then read into the page cache in the background (will_need), for
-  // a Read that is expected soon. kIo on LMDB failure.
-  Result<bool> Contains(std::string_view key, bool will_need);
-
   Result<std::optional<std::string>> ScanPage(std::string_view start, size_t page,
                                               const EntryVisitor& visit);
 

@@ -404,8 +404,7 @@ bool XetReader::CachedAndPlaced(const FileState& file, uint64_t offset, uint64_t
   std::vector<Piece> pieces;
   if (!MapPieces(file, offset, end, &pieces)) return false;
   for (const Piece& p : pieces) {
-    // Asked, not read: the read that follows reads each chunk (and checks it).
-    Result<bool> hit = cache_->HasChunk(*p.xorb, p.index);
+    Result<bool> hit = cache_->VisitChunk(*p.xorb, p.index, [](std::span<const uint8_t>) {});
     if (!hit.ok() || !*hit) return false;
   }
   return true;

@@ -236,44 +236,5 @@ TEST(CachePacksTest, RecentlyWrittenChunksAreReadFromMemory) {
   EXPECT_EQ(**last, Bytes(72, 65536));
 }
 
-// HasChunk answers from the index alone: stored chunks (in packs and in
-// LMDB) are there, absent and evicted ones are not, and nothing is read or
-// checked (a damaged value is "there" until a read finds it bad).
-TEST(CachePacksTest, HasChunkAsksTheIndexOnly) {
-  TempDir tmp;
-  CacheOptions o = Options(tmp.path(), 4 << 20);
-  o.recent_max_bytes = 0;
-  auto c = ChunkCache::Open(o);
-  ASSERT_TRUE(c.ok());
-  const auto big = Bytes(5, 65536);
-  (*c)->PutChunk(XorbFor(11), 0, big);
-  (*c)->PutChunk(XorbFor(11), 1, Bytes(6, 100));
-  ASSERT_TRUE((*c)->Flush().ok());
-  auto has = [&](uint32_t xorb, uint32_t index) {
-    Result<bool> r = (*c)->HasChunk(XorbFor(xorb), index);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() && *r;
-  };
-  EXPECT_TRUE(has(11, 0));
-  EXPECT_TRUE(has(11, 1));
-  EXPECT_FALSE(has(11, 2));
-  EXPECT_FALSE(has(12, 0));
-  EXPECT_EQ((*c)->Stats().hits, 0u);
-  EXPECT_EQ((*c)->Stats().misses, 0u);
-  ASSERT_EQ(FlipInStore(tmp.path(), std::vector<uint8_t>(big.begin(), big.begin() + 64), 900), 1);
-  EXPECT_TRUE(has(11, 0));
-  auto got = (*c)->GetChunk(XorbFor(11), 0);
-  ASSERT_TRUE(got.ok());
-  EXPECT_FALSE(got->has_value());
-  EXPECT_EQ((*c)->Stats().corrupt_drops, 1u);
-  ASSERT_TRUE((*c)->Flush().ok());
-  EXPECT_FALSE(has(11, 0));  // the damaged value was dropped
-  // 8 MiB more through the 4 MiB cache: the small one is evicted too.
-  for (uint32_t i = 0; i < 128; ++i) (*c)->PutChunk(XorbFor(13), i, Bytes(i, 65536));
-  ASSERT_TRUE((*c)->Flush().ok());
-  EXPECT_FALSE(has(11, 1));
-  EXPECT_TRUE(has(13, 127));
-}
-
 }  // namespace
 }  // namespace hubfs::chunkstore
