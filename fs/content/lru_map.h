@@ -51,6 +51,12 @@ class LruMap {
 
   size_t size() const { return order_.size(); }
 
+  // Calls fn(key, value) for every entry, most recent first.
+  template <typename F>
+  void ForEach(F fn) const {
+    for (const Entry& e : order_) fn(e.first, e.second);
+  }
+
  private:
   using Entry = std::pair<K, V>;
   size_t capacity_;

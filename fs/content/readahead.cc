@@ -81,7 +81,10 @@ ReadaheadRange ReadaheadStreams::TensorReadahead(Stream* s, uint64_t file_size,
   const uint64_t window = std::clamp((s->next - s->start) / divisor, options_.initial_window,
                                      options_.max_window);
   if (s->window != 0 && s->ahead_end - s->next >= window / 2) return {};
-  const uint64_t target_end = std::min(seg_end, s->next + window);
+  uint64_t target_end = std::min(seg_end, s->next + window);
+  // The tensor's last bytes, when fewer than min_prefetch would be left:
+  // alone, they would cost a plan and a fetch of their own.
+  if (seg_end - target_end < options_.min_prefetch) target_end = seg_end;
   ReadaheadRange r = Clip(*s, target_end, seg_end, max_bytes, nullptr);
   if (r.empty()) return {};
   s->ahead_end = r.end;

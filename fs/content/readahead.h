@@ -82,7 +82,8 @@ class ReadaheadStreams {
   // Tensor files:
   //   - a stream reads ahead only to the end of the tensor it is in: loaders
   //     that take tensors out of file order would not use what lies beyond,
-  //     and a tensor-parallel loader reads a part of each tensor;
+  //     and a tensor-parallel loader reads a part of each tensor; a tail
+  //     shorter than min_prefetch is taken with the window before it;
   //   - inside a tensor, a stream reads ahead at most 1/tensor_ahead_divisor
   //     of what it has read so far (at least initial_window), so a loader
   //     that reads a slice of a tensor fetches little more than the slice,

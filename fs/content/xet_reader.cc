@@ -25,6 +25,10 @@ using chunkstore::XorbFetch;
 
 namespace {
 
+// A file's anchors are put again once this many (or a quarter of those put
+// before) are new; see XetReader::SaveAnchors.
+constexpr size_t kAnchorsPerSave = 64;
+
 // Decoded chunks available to one assembly: chunks fetched by this read (or
 // shared with another) and chunks read from the cache.
 class ChunkMap final : public chunkstore::ChunkSource {
@@ -85,6 +89,14 @@ XetReader::~XetReader() {
   }
   pf_cv_.NotifyAll();
   for (std::thread& t : pf_threads_) t.join();
+  // What the files learned since their last puts (SaveAnchors). A file
+  // forgotten earlier (max_files) keeps what it last put.
+  std::vector<std::shared_ptr<FileState>> files;
+  {
+    MutexLock lock(&mu_);
+    files_.ForEach([&](const Hash&, const std::shared_ptr<FileState>& f) { files.push_back(f); });
+  }
+  for (const std::shared_ptr<FileState>& f : files) SaveAnchors(*f, /*always=*/true);
 }
 
 XetReaderStats XetReader::Stats() const {
@@ -182,8 +194,10 @@ Result<std::shared_ptr<XetReader::FileState>> XetReader::LoadFile(const XetFileR
       if (terms.ok()) {
         state->terms = std::move(*terms);
         have_terms = true;
+        MutexLock put_lock(&state->anchors_put_mu);
         MutexLock lock(&state->anchors_mu);
         for (const TermAnchor& a : anchors) state->anchors[{a.term, a.chunk}] = a.offset;
+        state->anchors_saved = state->anchors.size();
       } else {
         HUBFS_LOG(kWarning) << what << ": ignoring cached terms: " << terms.status();
       }
@@ -410,6 +424,40 @@ bool XetReader::CachedAndPlaced(const FileState& file, uint64_t offset, uint64_t
   return true;
 }
 
+void XetReader::TrimCached(const FileState& file, uint64_t* start, uint64_t* end) {
+  if (cache_ == nullptr || *start >= *end) return;
+  std::vector<uint32_t> lengths;
+  std::vector<uint64_t> at;
+  // The chunk holding byte `pos`, when it is placed, its length known and
+  // cached: its [start, end) in the file.
+  auto cached_chunk = [&](uint64_t pos) -> std::optional<std::pair<uint64_t, uint64_t>> {
+    const size_t i = file.TermAt(pos);
+    if (!PlaceTerm(file, i, &lengths, &at)) return std::nullopt;
+    for (size_t k = 0; k < lengths.size(); ++k) {
+      if (at[k] == kUnplaced || at[k + 1] == kUnplaced || at[k] > pos || at[k + 1] <= pos) {
+        continue;
+      }
+      if (lengths[k] == 0) return std::nullopt;
+      const uint32_t index = file.terms[i].range.start + static_cast<uint32_t>(k);
+      Result<bool> hit =
+          cache_->VisitChunk(file.terms[i].xorb, index, [](std::span<const uint8_t>) {});
+      if (!hit.ok() || !*hit) return std::nullopt;
+      return std::make_pair(at[k], at[k + 1]);
+    }
+    return std::nullopt;
+  };
+  while (*start < *end) {
+    auto chunk = cached_chunk(*start);
+    if (!chunk) break;
+    *start = std::min(chunk->second, *end);
+  }
+  while (*start < *end) {
+    auto chunk = cached_chunk(*end - 1);
+    if (!chunk || chunk->first < *start) break;
+    *end = chunk->first;
+  }
+}
+
 bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_t> out) {
   if (cache_ == nullptr) return false;
   // First map the bytes to chunks: each must be placed.
@@ -530,23 +578,36 @@ Status XetReader::LearnAnchors(FileState& file, const Reconstruction& plan, uint
   }
   if (fresh.empty() && !dropped) return Status::Ok();
   {
+    MutexLock put_lock(&file.anchors_put_mu);
     MutexLock lock(&file.anchors_mu);
     for (const TermAnchor& a : fresh) {
       if (file.anchors.size() >= kMaxTermAnchors) break;
       file.anchors[{a.term, a.chunk}] = a.offset;
     }
+    file.anchors_unsaved = true;
   }
-  if (cache_ == nullptr) return Status::Ok();
+  // Dropped anchors must leave the cached entry at once.
+  SaveAnchors(file, dropped);
+  return Status::Ok();
+}
+
+void XetReader::SaveAnchors(FileState& file, bool always) {
+  if (cache_ == nullptr) return;
   // Encode the latest set under anchors_put_mu: the last put is the fullest.
   MutexLock put_lock(&file.anchors_put_mu);
+  if (!file.anchors_unsaved) return;
   std::vector<TermAnchor> all;
   {
     MutexLock lock(&file.anchors_mu);
-    all.reserve(file.anchors.size());
+    const size_t n = file.anchors.size();
+    const size_t step = std::max(kAnchorsPerSave, file.anchors_saved / 4);
+    if (!always && n < file.anchors_saved + step) return;
+    all.reserve(n);
     for (const auto& [key, at] : file.anchors) all.push_back({key.first, key.second, at});
   }
   cache_->PutTerms(file.ref.hash, EncodeTerms(file.terms, file.ref.size, all));
-  return Status::Ok();
+  file.anchors_saved = all.size();
+  file.anchors_unsaved = false;
 }
 
 Status XetReader::ReadColdDemand(FileState& state, uint64_t offset, std::span<uint8_t> out) {
@@ -671,16 +732,39 @@ Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t 
                               Priority priority) {
   const std::string what = "read " + file.hash.ToString() + " at " + std::to_string(offset);
   HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
+  // The chunks at either end that the windows next to this one fetched are
+  // served from the cache; the plan asks for the rest only.
+  uint64_t from = offset, to = segment_end;
+  TrimCached(*state, &from, &to);
+  if (from != offset || to != segment_end) {
+    const uint64_t out_end = offset + out.size();
+    bool warm = true;
+    if (from > offset && !out.empty()) {
+      warm = TryWarm(*state, offset, out.first(std::min(from, out_end) - offset));
+    }
+    if (warm && to < out_end) {
+      const uint64_t tail = std::max(to, offset);
+      warm = TryWarm(*state, tail, out.subspan(tail - offset));
+    }
+    if (!warm) {  // evicted meanwhile: the whole segment from the CAS
+      from = offset;
+      to = segment_end;
+    } else if (from >= to) {
+      return Status::Ok();
+    } else {
+      out = from < out_end ? out.subspan(from - offset, std::min(to, out_end) - from)
+                           : std::span<uint8_t>();
+    }
+  }
   for (int attempt = 0;; ++attempt) {
     counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
-    Result<Reconstruction> plan =
-        cas_->GetReconstruction(file.hash, FileByteRange{offset, segment_end});
+    Result<Reconstruction> plan = cas_->GetReconstruction(file.hash, FileByteRange{from, to});
     if (!plan.ok()) return plan.status().WithContext(what);
-    Status valid = chunkstore::ValidateReconstruction(*plan, segment_end - offset);
-    if (valid.ok()) valid = CheckPlacement(*state, *plan, offset);
-    if (valid.ok()) valid = LearnAnchors(*state, *plan, offset);
+    Status valid = chunkstore::ValidateReconstruction(*plan, to - from);
+    if (valid.ok()) valid = CheckPlacement(*state, *plan, from);
+    if (valid.ok()) valid = LearnAnchors(*state, *plan, from);
     if (!valid.ok()) return valid.WithContext(what);
-    Status st = ReadColdOnce(*plan, segment_end - offset, out, parallel_fetches, priority);
+    Status st = ReadColdOnce(*plan, to - from, out, parallel_fetches, priority);
     if (st.ok()) return st;
     if (attempt == 0 && st.http_status() == 403) {
       counters_.expired_url_retries.fetch_add(1, std::memory_order_relaxed);

@@ -11,10 +11,11 @@
 //      ranged plans; fs/content/chunk_placement.h), the bytes map to (xorb,
 //      chunk) pairs; if every chunk is cached, the read is answered with no
 //      network request.
-//   3. Otherwise a reconstruction with Range (per segment of the request; a
-//      small demand read in a tensor file asks for a plan window from it to
-//      the next multiple of plan_window_bytes, within its tensor, shared by
-//      concurrent readers of that window) names the fetch ranges; those
+//   3. Otherwise a reconstruction with Range (per segment of the request,
+//      less the chunks cached and placed at its ends; a small demand read in
+//      a tensor file asks for a plan window from it to the next multiple of
+//      plan_window_bytes, within its tensor, shared by concurrent readers of
+//      that window) names the fetch ranges; those
 //      holding a chunk not cached are fetched (in parallel, bounded, one
 //      fetch per range shared by concurrent readers, demand reads before
 //      read-ahead), every record is decoded and its length checked against
@@ -309,6 +310,11 @@ class XetReader {
   // Whether every chunk of [offset, end) is placed and cached (a read-ahead
   // of it would have nothing to do).
   bool CachedAndPlaced(const FileState& file, uint64_t offset, uint64_t end);
+  // Narrows [*start, *end) by the chunks at either end that are cached and
+  // placed (fetched by the windows next to it), moving each bound to a chunk
+  // boundary; *start == *end when every chunk is. A plan for the range would
+  // list them, and their fetch ranges would be fetched whole.
+  void TrimCached(const FileState& file, uint64_t* start, uint64_t* end);
   // Serves [offset, offset + out.size()) from the cache alone, placing the
   // chunks by PlaceTerm. False on any miss or a chunk it cannot place (out
   // may be partly written).
@@ -320,10 +326,15 @@ class XetReader {
                  std::vector<uint64_t>* at);
   // Records the anchors a checked ranged plan for [offset, ...) gives (where
   // its first chunk starts, where its last term ends inside a term) and
-  // puts the file's terms entry with them when any is new. Errors:
-  // kCorrupt when they disagree with what is known (the term's learned
-  // anchors are then dropped, so that the next plan starts afresh).
+  // puts the file's terms entry with them once a quarter of the set is new
+  // (SaveAnchors; the rest when the reader ends). Errors: kCorrupt when they
+  // disagree with what is known (the term's learned anchors are then
+  // dropped, and the entry put at once, so that the next plan starts afresh).
   Status LearnAnchors(FileState& file, const chunkstore::Reconstruction& plan, uint64_t offset);
+  // Puts the file's terms entry with every anchor known, when the set
+  // changed since the last put: with `always`, or once it has grown by a
+  // quarter of what was put (at least kAnchorsPerSave anchors).
+  void SaveAnchors(FileState& file, bool always);
   // A demand read that missed: widened to its plan window (see
   // plan_window_bytes), shared with concurrent readers of that window.
   Status ReadColdDemand(FileState& state, uint64_t offset, std::span<uint8_t> out);

@@ -33,6 +33,12 @@ struct XetReader::FileState {
   // Held while encoding and putting the terms entry with its anchors, so
   // that the fullest set is queued last. Taken before anchors_mu.
   Mutex anchors_put_mu;
+  // Anchors the cached terms entry holds (as last put) and whether the set
+  // changed since. A file's set is put again only once it has grown by a
+  // quarter (XetReader::SaveAnchors): re-encoding the whole set for each new
+  // plan made that cost grow with the square of the plans of a file.
+  size_t anchors_saved GUARDED_BY(anchors_put_mu) = 0;
+  bool anchors_unsaved GUARDED_BY(anchors_put_mu) = false;
 
   // Read-ahead state.
   Mutex mu;

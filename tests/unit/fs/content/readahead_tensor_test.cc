@@ -197,6 +197,31 @@ TEST(ReadaheadTensorTest, AReadAtTheNextTensorsStartIsANewStream) {
   EXPECT_LE(r.end, t2 - 512 * kKiB);
 }
 
+// The tensor's tail comes with the window before it when less than
+// min_prefetch would be left: alone it would cost a plan and a fetch.
+TEST(ReadaheadTensorTest, TheTensorsTailComesWithTheWindowBeforeIt) {
+  const uint64_t size = 2020 * kKiB;
+  const uint64_t file = 1 * kMiB + 3 * size;
+  const uint64_t t1 = 1 * kMiB + size, t2 = t1 + size;
+  ReadaheadStreams s(Opts());
+  s.SetSegments(Tensors(3, size));
+  std::vector<ReadaheadRange> got;
+  for (uint64_t off = t1; off < t2; off += 128 * kKiB) {
+    ReadaheadRange r = s.OnRead(off, std::min(128 * kKiB, t2 - off), file, kNoLimit);
+    if (r.empty()) continue;
+    got.push_back(r);
+    s.PrefetchEnded(r, true);
+  }
+  // The first window at the second read, [256 KiB, 1280 KiB); the second
+  // once half of it is read (at 896 KiB) to 1920 KiB, which would leave
+  // 100 KiB: to the end.
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].start, t1 + 256 * kKiB);
+  EXPECT_EQ(got[0].end, t1 + 1280 * kKiB);
+  EXPECT_EQ(got[1].start, got[0].end);
+  EXPECT_EQ(got[1].end, t2);
+}
+
 TEST(ReadaheadTensorTest, AFileOrderReaderReadsAheadAcrossTensors) {
   const uint64_t size = 4 * kMiB;
   const int n = 32;

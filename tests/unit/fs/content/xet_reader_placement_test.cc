@@ -145,6 +145,73 @@ TEST_F(XetReaderPlacementTest, MidTermChunkFetchedOnceIsPlacedWithoutAPlan) {
   EXPECT_EQ(fake_.data_calls(), 0);
 }
 
+// A cold read next to chunks fetched before asks its plan for the chunks
+// still missing only: the cached ones at either end of it are served from the
+// cache, not listed and fetched again with their neighbours.
+TEST_F(XetReaderPlacementTest, ColdReadFetchesOnlyTheChunksNotCachedAtItsEnds) {
+  const testing::StoredFile& f = fake_.File(hash_);
+  // Chunks 10 to 13 of the file lie in its second xorb, chunk 13 last.
+  ASSERT_EQ(f.xorb_ends[1], f.chunk_ends[13]);
+  const std::vector<uint64_t>& at = f.chunk_ends;
+  auto r = NewReader(NoReadahead(0));
+  ExpectRange(*r, 0, 1);  // terms, the tensor header
+  ExpectRange(*r, at[9] + 10, 10);   // chunk 10
+  ExpectRange(*r, at[12] + 10, 10);  // chunk 13
+  fake_.ResetCounters();
+  // From inside chunk 10 to inside chunk 13: only chunks 11 and 12 are
+  // fetched (a record is at most its chunk and a header).
+  ExpectRange(*r, at[9] + 20, static_cast<size_t>(at[12] + 20 - (at[9] + 20)));
+  EXPECT_EQ(fake_.recon_calls(), 1);
+  EXPECT_EQ(fake_.data_calls(), 1);
+  EXPECT_LE(fake_.data_bytes(), at[12] - at[10] + 2 * chunkstore::kChunkRecordHeaderSize);
+  // Chunks 10 to 13 are all placed and cached now.
+  fake_.ResetCounters();
+  ExpectRange(*r, at[9], static_cast<size_t>(at[13] - at[9]));
+  EXPECT_EQ(fake_.recon_calls(), 0);
+  EXPECT_EQ(fake_.data_calls(), 0);
+}
+
+// A reader keeps the anchors its plans give in memory and puts them with the
+// file's terms in batches (once the set grew by a quarter, at least
+// 64 anchors): a put per plan re-encoded the whole set each time. What is
+// left is put when the reader ends, so a reader after it over the same cache
+// places every chunk the first one fetched without a plan.
+TEST_F(XetReaderPlacementTest, AnchorsArePutInBatchesAndWhenTheReaderEnds) {
+  const testing::StoredFile& f = fake_.File(hash_);
+  auto cached_anchors = [&] {
+    std::vector<TermAnchor> anchors;
+    auto entry = cache_->GetTerms(hash_);
+    if (!entry.ok() || !entry->has_value()) return size_t{0};
+    if (!DecodeTerms(**entry, data_.size(), &anchors).ok()) return size_t{0};
+    return anchors.size();
+  };
+  // A read inside each of 20 chunks that are neither the first nor the last
+  // of their xorb: each plan starts and ends inside its term (two anchors),
+  // and without the anchors no run of learned lengths reaches a term's end.
+  auto edge = [&](uint64_t at) {
+    return at == 0 || std::find(f.xorb_ends.begin(), f.xorb_ends.end(), at) != f.xorb_ends.end();
+  };
+  std::vector<uint64_t> pages;
+  for (size_t i = 1; i < f.chunk_ends.size() && pages.size() < 20; ++i) {
+    if (!edge(f.chunk_ends[i - 1]) && !edge(f.chunk_ends[i])) {
+      pages.push_back(f.chunk_ends[i - 1] + 100);
+    }
+  }
+  ASSERT_EQ(pages.size(), 20u);
+  auto r = NewReader(NoReadahead(0));
+  for (uint64_t p : pages) ExpectRange(*r, p, 100);
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_GE(fake_.recon_calls(), static_cast<int>(pages.size()));
+  EXPECT_EQ(cached_anchors(), 0u);  // at most 40, fewer than 64: none put yet
+  r.reset();
+  EXPECT_GE(cached_anchors(), pages.size());
+  fake_.ResetCounters();
+  auto r2 = NewReader(NoReadahead(0));
+  for (uint64_t p : pages) ExpectRange(*r2, p, 100);
+  EXPECT_EQ(fake_.recon_calls(), 0);
+  EXPECT_EQ(fake_.data_calls(), 0);
+}
+
 // A random-order load of a cold file asks a bounded number of plans (per
 // window, not per page); a second pass asks nothing, nor does a new reader
 // over the same cache, nor one over the cache reopened, offline.
