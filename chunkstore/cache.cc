@@ -126,8 +126,10 @@ class ChunkCache::Impl {
       if (it != pending_.end()) pending = it->second;
     }
     Status bad;
+    // A queued value was encoded by this process and has not left its
+    // memory: its checksum (a pass over every byte) guards the disk, not it.
     auto deliver = [&](std::span<const uint8_t> v) {
-      bad = fmt::VerifyValue(key, v);
+      if (!pending) bad = fmt::VerifyValue(key, v);
       if (!bad.ok()) return;
       if (v[2] == fmt::kCodecNone) {
         fn(v.subspan(fmt::kHeaderSize));  // zero-copy: straight from the map
@@ -160,6 +162,15 @@ class ChunkCache::Impl {
     hits_.fetch_add(1, std::memory_order_relaxed);
     Touch(key, clock_->UnixSeconds());
     return true;
+  }
+
+  // Whether key is queued or stored; nothing is read, checked or touched.
+  Result<bool> Contains(const std::string& key) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pending_.count(key) != 0) return true;
+    }
+    return store_->Contains(key);
   }
 
   Result<std::optional<std::vector<uint8_t>>> Get(const std::string& key) {
@@ -516,6 +527,10 @@ Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetListing(std::string_v
 }
 Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetSmallFile(std::string_view git_oid) {
   return impl_->Get(fmt::SmallFileKey(git_oid));
+}
+
+Result<bool> ChunkCache::HasChunk(const Hash& xorb, uint32_t index) {
+  return impl_->Contains(fmt::ChunkKey(xorb, index));
 }
 
 // Chunks stay as fetched (already LZ4 or incompressible); layouts and terms

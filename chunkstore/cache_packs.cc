@@ -229,6 +229,13 @@ Status PackFiles::Read(const PackLocation& loc, std::vector<uint8_t>* out) {
   return Status::Ok();
 }
 
+void PackFiles::WillNeed(const PackLocation& loc) {
+  Result<std::shared_ptr<Open>> open = OpenForRead(loc.pack);
+  if (!open.ok()) return;
+  (void)::posix_fadvise((*open)->fd, static_cast<off_t>(loc.offset),
+                        static_cast<off_t>(loc.length), POSIX_FADV_WILLNEED);
+}
+
 void PackFiles::Punch(std::vector<PackLocation> locs) {
   // Evictions come oldest first, and a pack's values were appended in that
   // order: sorted, neighbouring spans merge into a few large holes (one

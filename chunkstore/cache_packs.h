@@ -76,6 +76,10 @@ class PackFiles {
   // Reads `loc` into out (resized; shorter when the pack was cut short).
   // kNotFound when the pack is gone; kIo.
   Status Read(const PackLocation& loc, std::vector<uint8_t>* out);
+  // Asks the kernel to read `loc` into the page cache in the background
+  // (POSIX_FADV_WILLNEED), so that a Read soon after finds it there. Best
+  // effort: a pack that cannot be opened is ignored.
+  void WillNeed(const PackLocation& loc);
 
   // Writer only. Gives deleted values' ranges back to the file system
   // (holes, neighbouring ranges merged; ignored where holes are not

@@ -1042,6 +1042,29 @@ Result<bool> CacheStore::Read(std::string_view key,
   }
 }
 
+Result<bool> CacheStore::Contains(std::string_view key) {
+  for (int attempt = 0;; ++attempt) {
+    std::shared_lock lock(impl_->resize_mu);
+    Txn txn;
+    int rc = impl_->Begin(MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED && attempt == 0) {
+      lock.unlock();
+      HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
+      continue;
+    }
+    if (rc != 0) return LmdbError("begin read", rc);
+    MDB_val k = Val(key), v;
+    rc = mdb_get(txn.get(), impl_->data, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return LmdbError("get", rc);
+    const auto loc = DecodePointer(Bytes(v));
+    txn.Abort();
+    lock.unlock();
+    if (loc) impl_->packs->WillNeed(*loc);
+    return true;
+  }
+}
+
 Result<std::optional<std::string>> CacheStore::ScanPage(std::string_view start, size_t page,
                                                         const EntryVisitor& visit) {
   for (int attempt = 0;; ++attempt) {

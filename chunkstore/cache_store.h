@@ -116,6 +116,10 @@ class CacheStore {
   // LMDB failure.
   Result<bool> Read(std::string_view key,
                     const std::function<void(std::span<const uint8_t>)>& fn);
+  // Whether `key` is present, without reading or checking its value. A value
+  // in a pack is asked into the page cache in the background (a Read of it
+  // is expected soon). kIo on LMDB failure.
+  Result<bool> Contains(std::string_view key);
 
   // Visits up to `page` entries with key >= start, in key order, in one read
   // transaction. Returns the key to continue from, or nullopt at the end.
