@@ -119,7 +119,7 @@ class ChunkCache::Impl {
   // Returns whether it was a hit; a bad entry is a miss and gets dropped.
   Result<bool> Lookup(const std::string& key,
                       const std::function<void(std::span<const uint8_t>)>& fn) {
-    std::shared_ptr<const std::vector<uint8_t>> pending;
+    std::shared_ptr<const cache_internal::ValueBuffer> pending;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = pending_.find(key);
@@ -144,7 +144,7 @@ class ChunkCache::Impl {
     };
     bool found = true;
     if (pending) {
-      deliver(*pending);
+      deliver(pending->bytes());
     } else {
       HUBFS_ASSIGN_OR_RETURN(found, store_->Read(key, deliver));
     }
@@ -183,15 +183,35 @@ class ChunkCache::Impl {
   }
 
   void Put(std::string key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec) {
-    auto encoded = fmt::EncodeValue(key, kind, payload, codec);
-    if (!encoded.ok()) {
+    auto value = Encode(key, kind, payload, codec);
+    if (!value.ok()) {
       HUBFS_LOG(kWarning) << "cache: not storing " << fmt::DescribeKey(key) << ": "
-                          << encoded.status();
+                          << value.status();
       return;
     }
-    if (key.size() + encoded->size() > options_.max_bytes) return;  // could never fit
-    auto value = std::make_shared<const std::vector<uint8_t>>(std::move(encoded).value());
-    Enqueue(WriteOp{WriteOp::kPut, std::move(key), std::move(value)}, /*wait_for_space=*/true);
+    if (key.size() + (*value)->size() > options_.max_bytes) return;  // could never fit
+    Enqueue(WriteOp{WriteOp::kPut, std::move(key), std::move(*value)}, /*wait_for_space=*/true);
+  }
+
+  // The encoded value in memory that a pack write takes as it is
+  // (ValueBuffer). An uncompressed one (every chunk) is encoded straight into
+  // it: its payload is copied once, here, and not again for the pack.
+  static Result<std::shared_ptr<const cache_internal::ValueBuffer>> Encode(
+      std::string_view key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec) {
+    if (codec == fmt::kCodecNone) {
+      if (payload.size() > fmt::kMaxDecodedSize) {
+        return InvalidArgumentError("cache value of " + std::to_string(payload.size()) +
+                                    " bytes is over the format bound");
+      }
+      auto value = std::make_shared<cache_internal::ValueBuffer>(fmt::kHeaderSize + payload.size());
+      HUBFS_RETURN_IF_ERROR(fmt::EncodeStoredInto(key, kind, payload, value->bytes()));
+      return std::shared_ptr<const cache_internal::ValueBuffer>(std::move(value));
+    }
+    HUBFS_ASSIGN_OR_RETURN(std::vector<uint8_t> encoded,
+                           fmt::EncodeValue(key, kind, payload, codec));
+    auto value = std::make_shared<cache_internal::ValueBuffer>(encoded.size());
+    std::copy(encoded.begin(), encoded.end(), value->data());
+    return std::shared_ptr<const cache_internal::ValueBuffer>(std::move(value));
   }
 
   Status Flush() {
@@ -449,11 +469,11 @@ class ChunkCache::Impl {
   std::deque<Task> queue_;            // GUARDED_BY(mu_)
   uint64_t queue_bytes_ = 0;          // GUARDED_BY(mu_)
   // Encoded values queued but not yet committed, so reads see them.
-  std::unordered_map<std::string, std::shared_ptr<const std::vector<uint8_t>>>
+  std::unordered_map<std::string, std::shared_ptr<const cache_internal::ValueBuffer>>
       pending_;                            // GUARDED_BY(mu_)
   // Committed chunk values kept in pending_ for reads right after their
   // put, oldest first (CacheOptions::recent_max_bytes).
-  std::deque<std::pair<std::string, std::shared_ptr<const std::vector<uint8_t>>>>
+  std::deque<std::pair<std::string, std::shared_ptr<const cache_internal::ValueBuffer>>>
       recent_;                             // GUARDED_BY(mu_)
   uint64_t recent_bytes_ = 0;              // GUARDED_BY(mu_)
   std::vector<Hit> touches_;               // GUARDED_BY(mu_), read hits in order
