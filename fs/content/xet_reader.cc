@@ -284,6 +284,43 @@ bool XetReader::CachedChunkInto(const Hash& xorb, uint32_t index, std::span<uint
   return good;
 }
 
+bool XetReader::CachedChunkPartInto(const Hash& xorb, uint32_t index, uint32_t length,
+                                    uint64_t skip, std::span<uint8_t> out) {
+  if (skip > length || out.size() > length - skip) return false;
+  bool good = false;
+  Result<bool> hit = cache_->VisitChunk(xorb, index, [&](std::span<const uint8_t> record) {
+    Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(record);
+    if (!header.ok() || header->record_size() != record.size() ||
+        header->uncompressed_size != length) {
+      return;
+    }
+    if (header->scheme == chunkstore::CompressionScheme::kNone) {
+      // Stored as is: only the bytes asked for are copied (the chunk's
+      // first and last of a read are mostly cut by it).
+      const auto part = record.subspan(chunkstore::kChunkRecordHeaderSize + skip, out.size());
+      std::copy(part.begin(), part.end(), out.begin());
+      good = true;
+      return;
+    }
+    std::vector<uint8_t> whole(length);
+    std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
+    size_t consumed = 0;
+    good = dec->DecodeRecordInto(record, &consumed, whole).ok() && consumed == record.size();
+    ReleaseDecoder(std::move(dec));
+    if (good) {
+      std::copy(whole.begin() + static_cast<ptrdiff_t>(skip),
+                whole.begin() + static_cast<ptrdiff_t>(skip + out.size()), out.begin());
+    }
+  });
+  if (!hit.ok() || !*hit) return false;
+  if (!good) {
+    counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
+    HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
+                        << " is bad; refetching";
+  }
+  return good;
+}
+
 std::optional<std::vector<uint8_t>> XetReader::CachedChunk(const Hash& xorb, uint32_t index,
                                                            uint32_t expected_len) {
   if (cache_ == nullptr) return std::nullopt;
@@ -425,11 +462,7 @@ bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_
     if (from == p.start && to == p.start + p.length) {
       return CachedChunkInto(*p.xorb, p.index, dest);  // whole chunk: no copy
     }
-    std::optional<std::vector<uint8_t>> chunk = CachedChunk(*p.xorb, p.index, p.length);
-    if (!chunk.has_value()) return false;
-    std::copy(chunk->begin() + static_cast<ptrdiff_t>(from - p.start),
-              chunk->begin() + static_cast<ptrdiff_t>(to - p.start), dest.begin());
-    return true;
+    return CachedChunkPartInto(*p.xorb, p.index, p.length, from - p.start, dest);
   };
   const size_t threads = std::min(std::max<size_t>(options_.warm_threads, 1), pieces.size() / 16);
   if (threads <= 1) {

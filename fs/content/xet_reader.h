@@ -400,6 +400,11 @@ class XetReader {
   // Decodes the cached record of a chunk straight into `out` (its exact
   // length). False on a miss or a bad record (counted, treated as a miss).
   bool CachedChunkInto(const chunkstore::Hash& xorb, uint32_t index, std::span<uint8_t> out);
+  // Bytes [skip, skip + out.size()) of the cached chunk (of `length` bytes)
+  // into `out`, without a copy of the whole chunk when it is stored as is.
+  // False as CachedChunkInto.
+  bool CachedChunkPartInto(const chunkstore::Hash& xorb, uint32_t index, uint32_t length,
+                           uint64_t skip, std::span<uint8_t> out);
   // A decoded chunk from the cache, checked against `expected_len` when
   // non-zero; nullopt on a miss or a bad record (dropped as a miss).
   std::optional<std::vector<uint8_t>> CachedChunk(const chunkstore::Hash& xorb, uint32_t index,

@@ -408,6 +408,29 @@ TEST_F(XetReaderTest, BadCachedChunkIsRefetched) {
   EXPECT_EQ(fake_.data_calls(), 0);
 }
 
+TEST_F(XetReaderTest, BadCachedChunkIsRefetchedWhenAReadTakesPartOfIt) {
+  auto r = NewReader();
+  ExpectRange(*r, 0, 300000);
+  ASSERT_TRUE(cache_->Flush().ok());
+  const chunkstore::FileTerm& term = fake_.File(hash_).terms[0];
+  ASSERT_GE(term.range.size(), 2u);
+  auto first = cache_->GetChunk(term.xorb, term.range.start);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  auto header = chunkstore::ParseChunkRecordHeader(**first);
+  ASSERT_TRUE(header.ok());
+  // The term's second chunk, cached as a record of another length.
+  std::vector<uint8_t> bogus;
+  chunkstore::AppendChunkRecord(std::vector<uint8_t>(1000, 7),
+                                chunkstore::CompressionPolicy::kNone, &bogus);
+  cache_->PutChunk(term.xorb, term.range.start + 1, bogus);
+  ASSERT_TRUE(cache_->Flush().ok());
+  fake_.ResetCounters();
+  auto r2 = NewReader();
+  ExpectRange(*r2, header->uncompressed_size + 10, 100);  // inside that chunk
+  EXPECT_GT(fake_.data_calls(), 0);
+  EXPECT_GT(r2->Stats().corrupt_cache_chunks, 0u);
+}
+
 TEST_F(XetReaderTest, ReadAllVerifiedChecksHashes) {
   XetReaderOptions o = SmallWindows();
   o.segment_bytes = 8 << 20;  // whole xorbs fit in one fetch: their hashes get checked
