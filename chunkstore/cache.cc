@@ -164,6 +164,20 @@ class ChunkCache::Impl {
     return true;
   }
 
+  // The value of key while it is in memory, as a hit; nullptr otherwise.
+  std::shared_ptr<const cache_internal::ValueBuffer> Held(const std::string& key) {
+    std::shared_ptr<const cache_internal::ValueBuffer> value;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = pending_.find(key);
+      if (it == pending_.end()) return nullptr;
+      value = it->second;
+    }
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    Touch(key, clock_->UnixSeconds());
+    return value;
+  }
+
   // Whether key is queued or stored; nothing is read, checked or touched.
   Result<bool> Contains(const std::string& key) {
     {
@@ -547,6 +561,18 @@ Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetListing(std::string_v
 }
 Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetSmallFile(std::string_view git_oid) {
   return impl_->Get(fmt::SmallFileKey(git_oid));
+}
+
+std::optional<ChunkCache::HeldRecord> ChunkCache::HoldChunk(const Hash& xorb, uint32_t index) {
+  std::shared_ptr<const cache_internal::ValueBuffer> value =
+      impl_->Held(fmt::ChunkKey(xorb, index));
+  // Chunks are put uncompressed (PutChunk): the record follows the header.
+  if (value == nullptr || value->size() < fmt::kHeaderSize ||
+      value->data()[2] != fmt::kCodecNone) {
+    return std::nullopt;
+  }
+  const std::span<const uint8_t> record = value->bytes().subspan(fmt::kHeaderSize);
+  return HeldRecord{std::move(value), record};
 }
 
 Result<bool> ChunkCache::HasChunk(const Hash& xorb, uint32_t index) {

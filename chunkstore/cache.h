@@ -206,6 +206,16 @@ class ChunkCache {
   // Returns true on a hit, false on a miss (a corrupt entry is a miss).
   Result<bool> VisitChunk(const Hash& xorb, uint32_t index,
                           const std::function<void(std::span<const uint8_t>)>& fn);
+  // A chunk's record while it is in this process's memory (in the write
+  // queue, or kept after its write: CacheOptions::recent_max_bytes), held by
+  // `owner` for as long as the caller keeps it: a read can be answered from
+  // it without a copy. A hit, as VisitChunk's. nullopt when not in memory
+  // (VisitChunk then reads it from the store).
+  struct HeldRecord {
+    std::shared_ptr<const void> owner;
+    std::span<const uint8_t> record;
+  };
+  std::optional<HeldRecord> HoldChunk(const Hash& xorb, uint32_t index);
   // Whether the chunk is cached, without reading or checking it (a later
   // VisitChunk may still find it bad: a miss then); a chunk in a pack file
   // is asked into the page cache in the background for that read. Not a

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "fs/content/chunk_placement.h"
+#include "fs/content/repo_source.h"
 #include "fs/content/tensor_layout.h"
 
 namespace hubfs::fs {
@@ -343,18 +344,70 @@ std::optional<std::vector<uint8_t>> XetReader::CachedChunk(const Hash& xorb, uin
 // ---------------------------------------------------------------------------
 // Reads
 
+Result<std::shared_ptr<XetReader::FileState>> XetReader::StartRead(const XetFileRef& file,
+                                                                   uint64_t offset,
+                                                                   uint64_t len) {
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
+  if (file.tensor_name) LoadTensorLayout(*state);
+  // Read-ahead first, so that its background fetch overlaps this read.
+  MaybePrefetch(state, offset, len);
+  return state;
+}
+
 Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::span<uint8_t> out) {
   counters_.reads.fetch_add(1, std::memory_order_relaxed);
   if (offset >= file.size || out.empty()) return size_t{0};
   const uint64_t n = std::min<uint64_t>(out.size(), file.size - offset);
-  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
-  if (file.tensor_name) LoadTensorLayout(*state);
-  // Read-ahead first, so that its background fetch overlaps this read.
-  MaybePrefetch(state, offset, n);
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, StartRead(file, offset, n));
   bool all_warm = true;
   HUBFS_RETURN_IF_ERROR(ReadRange(*state, offset, out.first(n), &all_warm));
   if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
   return static_cast<size_t>(n);
+}
+
+Result<size_t> XetReader::ReadHeld(const XetFileRef& file, uint64_t offset, size_t len,
+                                   HeldBytes* out) {
+  counters_.reads.fetch_add(1, std::memory_order_relaxed);
+  if (offset >= file.size || len == 0) {
+    out->Own(0);
+    return size_t{0};
+  }
+  const uint64_t n = std::min<uint64_t>(len, file.size - offset);
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, StartRead(file, offset, n));
+  if (TryHeld(*state, offset, offset + n, out) ||
+      (WaitForPrefetch(*state, offset, offset + n) && TryHeld(*state, offset, offset + n, out))) {
+    counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
+    return static_cast<size_t>(n);
+  }
+  bool all_warm = true;
+  HUBFS_RETURN_IF_ERROR(ReadRange(*state, offset, out->Own(static_cast<size_t>(n)), &all_warm));
+  if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<size_t>(n);
+}
+
+bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, HeldBytes* out) {
+  if (cache_ == nullptr) return false;
+  std::vector<Piece> pieces;
+  if (!MapPieces(file, offset, end, &pieces)) return false;
+  HeldBytes held;
+  for (const Piece& p : pieces) {
+    std::optional<chunkstore::ChunkCache::HeldRecord> rec = cache_->HoldChunk(*p.xorb, p.index);
+    if (!rec.has_value()) return false;
+    // Stored as is and of the placed length; anything else (a compressed
+    // record, a bad one) is left to the copying path, which decodes and
+    // checks it.
+    Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(rec->record);
+    if (!header.ok() || header->scheme != chunkstore::CompressionScheme::kNone ||
+        header->record_size() != rec->record.size() || header->uncompressed_size != p.length) {
+      return false;
+    }
+    const uint64_t from = std::max(p.start, offset);
+    const uint64_t to = std::min(p.start + p.length, end);
+    held.Add(rec->record.subspan(chunkstore::kChunkRecordHeaderSize + (from - p.start), to - from),
+             std::move(rec->owner));
+  }
+  *out = std::move(held);
+  return true;
 }
 
 Status XetReader::ReadRange(FileState& state, uint64_t offset, std::span<uint8_t> out,
