@@ -119,15 +119,17 @@ class ChunkCache::Impl {
   // Returns whether it was a hit; a bad entry is a miss and gets dropped.
   Result<bool> Lookup(const std::string& key,
                       const std::function<void(std::span<const uint8_t>)>& fn) {
-    std::shared_ptr<const std::vector<uint8_t>> pending;
+    std::shared_ptr<const cache_internal::ValueBuffer> pending;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = pending_.find(key);
       if (it != pending_.end()) pending = it->second;
     }
     Status bad;
+    // A queued value was encoded by this process and has not left its
+    // memory: its checksum (a pass over every byte) guards the disk, not it.
     auto deliver = [&](std::span<const uint8_t> v) {
-      bad = fmt::VerifyValue(key, v);
+      if (!pending) bad = fmt::VerifyValue(key, v);
       if (!bad.ok()) return;
       if (v[2] == fmt::kCodecNone) {
         fn(v.subspan(fmt::kHeaderSize));  // zero-copy: straight from the map
@@ -142,7 +144,7 @@ class ChunkCache::Impl {
     };
     bool found = true;
     if (pending) {
-      deliver(*pending);
+      deliver(pending->bytes());
     } else {
       HUBFS_ASSIGN_OR_RETURN(found, store_->Read(key, deliver));
     }
@@ -162,6 +164,29 @@ class ChunkCache::Impl {
     return true;
   }
 
+  // The value of key while it is in memory, as a hit; nullptr otherwise.
+  std::shared_ptr<const cache_internal::ValueBuffer> Held(const std::string& key) {
+    std::shared_ptr<const cache_internal::ValueBuffer> value;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = pending_.find(key);
+      if (it == pending_.end()) return nullptr;
+      value = it->second;
+    }
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    Touch(key, clock_->UnixSeconds());
+    return value;
+  }
+
+  // Whether key is queued or stored; nothing is read, checked or touched.
+  Result<bool> Contains(const std::string& key) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pending_.count(key) != 0) return true;
+    }
+    return store_->Contains(key);
+  }
+
   Result<std::optional<std::vector<uint8_t>>> Get(const std::string& key) {
     std::optional<std::vector<uint8_t>> out;
     HUBFS_ASSIGN_OR_RETURN(const bool hit, Lookup(key, [&](std::span<const uint8_t> p) {
@@ -172,15 +197,35 @@ class ChunkCache::Impl {
   }
 
   void Put(std::string key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec) {
-    auto encoded = fmt::EncodeValue(key, kind, payload, codec);
-    if (!encoded.ok()) {
+    auto value = Encode(key, kind, payload, codec);
+    if (!value.ok()) {
       HUBFS_LOG(kWarning) << "cache: not storing " << fmt::DescribeKey(key) << ": "
-                          << encoded.status();
+                          << value.status();
       return;
     }
-    if (key.size() + encoded->size() > options_.max_bytes) return;  // could never fit
-    auto value = std::make_shared<const std::vector<uint8_t>>(std::move(encoded).value());
-    Enqueue(WriteOp{WriteOp::kPut, std::move(key), std::move(value)}, /*wait_for_space=*/true);
+    if (key.size() + (*value)->size() > options_.max_bytes) return;  // could never fit
+    Enqueue(WriteOp{WriteOp::kPut, std::move(key), std::move(*value)}, /*wait_for_space=*/true);
+  }
+
+  // The encoded value in memory that a pack write takes as it is
+  // (ValueBuffer). An uncompressed one (every chunk) is encoded straight into
+  // it: its payload is copied once, here, and not again for the pack.
+  static Result<std::shared_ptr<const cache_internal::ValueBuffer>> Encode(
+      std::string_view key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec) {
+    if (codec == fmt::kCodecNone) {
+      if (payload.size() > fmt::kMaxDecodedSize) {
+        return InvalidArgumentError("cache value of " + std::to_string(payload.size()) +
+                                    " bytes is over the format bound");
+      }
+      auto value = std::make_shared<cache_internal::ValueBuffer>(fmt::kHeaderSize + payload.size());
+      HUBFS_RETURN_IF_ERROR(fmt::EncodeStoredInto(key, kind, payload, value->bytes()));
+      return std::shared_ptr<const cache_internal::ValueBuffer>(std::move(value));
+    }
+    HUBFS_ASSIGN_OR_RETURN(std::vector<uint8_t> encoded,
+                           fmt::EncodeValue(key, kind, payload, codec));
+    auto value = std::make_shared<cache_internal::ValueBuffer>(encoded.size());
+    std::copy(encoded.begin(), encoded.end(), value->data());
+    return std::shared_ptr<const cache_internal::ValueBuffer>(std::move(value));
   }
 
   Status Flush() {
@@ -438,11 +483,11 @@ class ChunkCache::Impl {
   std::deque<Task> queue_;            // GUARDED_BY(mu_)
   uint64_t queue_bytes_ = 0;          // GUARDED_BY(mu_)
   // Encoded values queued but not yet committed, so reads see them.
-  std::unordered_map<std::string, std::shared_ptr<const std::vector<uint8_t>>>
+  std::unordered_map<std::string, std::shared_ptr<const cache_internal::ValueBuffer>>
       pending_;                            // GUARDED_BY(mu_)
   // Committed chunk values kept in pending_ for reads right after their
   // put, oldest first (CacheOptions::recent_max_bytes).
-  std::deque<std::pair<std::string, std::shared_ptr<const std::vector<uint8_t>>>>
+  std::deque<std::pair<std::string, std::shared_ptr<const cache_internal::ValueBuffer>>>
       recent_;                             // GUARDED_BY(mu_)
   uint64_t recent_bytes_ = 0;              // GUARDED_BY(mu_)
   std::vector<Hit> touches_;               // GUARDED_BY(mu_), read hits in order
@@ -516,6 +561,22 @@ Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetListing(std::string_v
 }
 Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetSmallFile(std::string_view git_oid) {
   return impl_->Get(fmt::SmallFileKey(git_oid));
+}
+
+std::optional<ChunkCache::HeldRecord> ChunkCache::HoldChunk(const Hash& xorb, uint32_t index) {
+  std::shared_ptr<const cache_internal::ValueBuffer> value =
+      impl_->Held(fmt::ChunkKey(xorb, index));
+  // Chunks are put uncompressed (PutChunk): the record follows the header.
+  if (value == nullptr || value->size() < fmt::kHeaderSize ||
+      value->data()[2] != fmt::kCodecNone) {
+    return std::nullopt;
+  }
+  const std::span<const uint8_t> record = value->bytes().subspan(fmt::kHeaderSize);
+  return HeldRecord{std::move(value), record};
+}
+
+Result<bool> ChunkCache::HasChunk(const Hash& xorb, uint32_t index) {
+  return impl_->Contains(fmt::ChunkKey(xorb, index));
 }
 
 // Chunks stay as fetched (already LZ4 or incompressible); layouts and terms

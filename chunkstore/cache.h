@@ -199,12 +199,28 @@ class ChunkCache {
   // Never waits for the writer (only, rarely, for this process's map resize).
   Result<std::optional<std::vector<uint8_t>>> GetChunk(const Hash& xorb, uint32_t index);
   // Zero-copy form of GetChunk: on a hit calls fn once with the verified
-  // record, which may point into the memory map and is valid only during the
-  // call (decode it straight into the caller's buffer). fn runs inside a
+  // record (one still in the write queue is this process's own encoding and
+  // is not checked again), which may point into the memory map and is valid
+  // only during the call (decode it straight into the caller's buffer). fn runs inside a
   // read transaction: keep it short and do not call back into the cache.
   // Returns true on a hit, false on a miss (a corrupt entry is a miss).
   Result<bool> VisitChunk(const Hash& xorb, uint32_t index,
                           const std::function<void(std::span<const uint8_t>)>& fn);
+  // A chunk's record while it is in this process's memory (in the write
+  // queue, or kept after its write: CacheOptions::recent_max_bytes), held by
+  // `owner` for as long as the caller keeps it: a read can be answered from
+  // it without a copy. A hit, as VisitChunk's. nullopt when not in memory
+  // (VisitChunk then reads it from the store).
+  struct HeldRecord {
+    std::shared_ptr<const void> owner;
+    std::span<const uint8_t> record;
+  };
+  std::optional<HeldRecord> HoldChunk(const Hash& xorb, uint32_t index);
+  // Whether the chunk is cached, without reading or checking it (a later
+  // VisitChunk may still find it bad: a miss then); a chunk in a pack file
+  // is asked into the page cache in the background for that read. Not a
+  // hit for the eviction policy.
+  Result<bool> HasChunk(const Hash& xorb, uint32_t index);
   Result<std::optional<std::vector<uint8_t>>> GetXorbLayout(const Hash& xorb);
   Result<std::optional<std::vector<uint8_t>>> GetTerms(const Hash& file_hash);
   Result<std::optional<std::vector<uint8_t>>> GetListing(std::string_view commit,

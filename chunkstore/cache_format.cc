@@ -193,6 +193,24 @@ std::string DescribeKey(std::string_view key) {
   return out + " <malformed key>";
 }
 
+namespace {
+
+// Fills the header of `value` (header || payload as encoded with `codec`, of
+// `decoded_len` bytes decoded), its checksum last.
+void FinishHeader(std::string_view key, CacheKind kind, Codec codec, size_t decoded_len,
+                  std::span<uint8_t> value) {
+  uint8_t* h = value.data();
+  h[0] = kEntryFormatVersion;
+  h[1] = static_cast<uint8_t>(kind);
+  h[2] = codec;
+  h[3] = 0;
+  StoreLe32(h + 4, static_cast<uint32_t>(value.size() - kHeaderSize));
+  StoreLe32(h + 8, static_cast<uint32_t>(decoded_len));
+  PutChecksum(key, h, std::span<const uint8_t>(value).subspan(kHeaderSize));
+}
+
+}  // namespace
+
 Result<std::vector<uint8_t>> EncodeValue(std::string_view key, CacheKind kind,
                                          std::span<const uint8_t> payload, Codec codec) {
   if (payload.size() > kMaxDecodedSize) {
@@ -222,15 +240,22 @@ Result<std::vector<uint8_t>> EncodeValue(std::string_view key, CacheKind kind,
     out.resize(kHeaderSize);
     out.insert(out.end(), payload.begin(), payload.end());
   }
-  uint8_t* h = out.data();
-  h[0] = kEntryFormatVersion;
-  h[1] = static_cast<uint8_t>(kind);
-  h[2] = codec;
-  h[3] = 0;
-  StoreLe32(h + 4, static_cast<uint32_t>(out.size() - kHeaderSize));
-  StoreLe32(h + 8, static_cast<uint32_t>(payload.size()));
-  PutChecksum(key, h, std::span<const uint8_t>(out).subspan(kHeaderSize));
+  FinishHeader(key, kind, codec, payload.size(), out);
   return out;
+}
+
+Status EncodeStoredInto(std::string_view key, CacheKind kind, std::span<const uint8_t> payload,
+                        std::span<uint8_t> out) {
+  if (payload.size() > kMaxDecodedSize) {
+    return InvalidArgumentError("cache value of " + std::to_string(payload.size()) +
+                                " bytes is over the format bound");
+  }
+  if (out.size() != kHeaderSize + payload.size()) {
+    return InvalidArgumentError("cache value buffer of the wrong size");
+  }
+  if (!payload.empty()) std::memcpy(out.data() + kHeaderSize, payload.data(), payload.size());
+  FinishHeader(key, kind, kCodecNone, payload.size(), out);
+  return Status::Ok();
 }
 
 Status VerifyValue(std::string_view key, std::span<const uint8_t> stored) {

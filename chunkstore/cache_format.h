@@ -63,6 +63,12 @@ std::string DescribeKey(std::string_view key);
 Result<std::vector<uint8_t>> EncodeValue(std::string_view key, CacheKind kind,
                                          std::span<const uint8_t> payload, Codec codec);
 
+// EncodeValue with kCodecNone into `out`, which must be exactly kHeaderSize +
+// payload.size() bytes (memory the caller chose: the cache's pack writes take
+// it without a copy). Fails as EncodeValue does.
+Status EncodeStoredInto(std::string_view key, CacheKind kind, std::span<const uint8_t> payload,
+                        std::span<uint8_t> out);
+
 // Checks header fields and the checksum of a stored value under `key`.
 // kCorrupt with a reason on any mismatch.
 Status VerifyValue(std::string_view key, std::span<const uint8_t> stored);

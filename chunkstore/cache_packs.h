@@ -4,9 +4,10 @@
 // Writing chunk data through LMDB copied every byte into the page cache a
 // second time (the mount's pages hold the same bytes) and cost a third of a
 // cold read's CPU in the kernel's copy. Pack files are append-only files
-// `<dir>/packs/<16 hex>.pack` written with O_DIRECT from one aligned buffer
-// per batch (no page-cache copy; plain buffered writes where the file system
-// refuses O_DIRECT, e.g. tmpfs); LMDB keeps a small pointer per value. Each
+// `<dir>/packs/<16 hex>.pack` written with O_DIRECT straight from the
+// values' own aligned memory (ValueBuffer: no page-cache copy and no copy
+// into a write buffer; plain buffered writes where the file system refuses
+// O_DIRECT, e.g. tmpfs); LMDB keeps a small pointer per value. Each
 // value starts on a 4 KiB boundary, so an evicted value's whole range can be
 // given back with a punched hole.
 //
@@ -44,6 +45,34 @@ inline constexpr uint64_t kPackMaxBytes = 1ull << 30;
 
 inline uint64_t PackSpan(uint64_t len) { return (len + kPackAlign - 1) / kPackAlign * kPackAlign; }
 
+// An encoded value (docs/CACHE_FORMAT.md: header || payload) in memory. One
+// of at least kPackMinValue bytes starts on a kPackAlign boundary and is
+// followed by zeros up to PackSpan(size()): a pack write (O_DIRECT: whole
+// aligned blocks from aligned memory) takes it as it is, without a copy.
+class ValueBuffer {
+ public:
+  // `size` bytes, not initialised (the padding is zeroed). Throws
+  // std::bad_alloc as a vector would.
+  explicit ValueBuffer(size_t size);
+  ~ValueBuffer();
+  ValueBuffer(const ValueBuffer&) = delete;
+  ValueBuffer& operator=(const ValueBuffer&) = delete;
+
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const uint8_t* begin() const { return data_; }
+  const uint8_t* end() const { return data_ + size_; }
+  std::span<uint8_t> bytes() { return {data_, size_}; }
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+  // REQUIRES: size() >= kPackMinValue. The bytes and their zero padding.
+  std::span<const uint8_t> padded() const { return {data_, PackSpan(size_)}; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 struct PackLocation {
   uint64_t pack = 0;
   uint64_t offset = 0;
@@ -61,14 +90,15 @@ class PackFiles {
   PackFiles(const PackFiles&) = delete;
   PackFiles& operator=(const PackFiles&) = delete;
 
-  // Writer only. Writes `values` one after another (each on a kPackAlign
-  // boundary) at the end of this process's current pack, starting a new one
+  // Writer only. Writes `values` (each at least kPackMinValue bytes) one
+  // after another, each with its padding (so each starts on a kPackAlign
+  // boundary), at the end of this process's current pack, starting a new one
   // when there is none or it is full, and returns where each went. The data
   // is on the file (O_DIRECT: on the device) when it returns; nothing points
   // at it until the caller commits its pointers. A failed call leaves the
   // pack's end where it was, so a retry overwrites the same range.
   // kResourceExhausted for a full disk, kIo otherwise.
-  Result<std::vector<PackLocation>> Append(std::span<const std::span<const uint8_t>> values);
+  Result<std::vector<PackLocation>> Append(std::span<const ValueBuffer* const> values);
   // Writer only. Marks the last Append's bytes as kept (its pointers were
   // committed): the next Append goes after them.
   void Commit();
@@ -76,6 +106,10 @@ class PackFiles {
   // Reads `loc` into out (resized; shorter when the pack was cut short).
   // kNotFound when the pack is gone; kIo.
   Status Read(const PackLocation& loc, std::vector<uint8_t>* out);
+  // Asks the kernel to read `loc` into the page cache in the background
+  // (POSIX_FADV_WILLNEED), so that a Read soon after finds it there. Best
+  // effort: a pack that cannot be opened is ignored.
+  void WillNeed(const PackLocation& loc);
 
   // Writer only. Gives deleted values' ranges back to the file system
   // (holes, neighbouring ranges merged; ignored where holes are not
@@ -112,8 +146,6 @@ class PackFiles {
   uint64_t cur_end_ = 0;      // committed end
   uint64_t pending_end_ = 0;  // end after the last Append, before Commit
   std::set<uint64_t> unsynced_;  // packs written since the last Sync (writer only)
-  uint8_t* buf_ = nullptr;       // aligned write buffer
-  size_t buf_cap_ = 0;
   // Descriptors for reading, by pack id (bounded).
   Mutex read_mu_;
   std::map<uint64_t, std::shared_ptr<Open>> readers_ GUARDED_BY(read_mu_);

@@ -601,7 +601,7 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
   // Large new values go to this process's pack first, in one write, while
   // this transaction holds LMDB's write lock; their pointers commit below.
   std::vector<size_t> packed_ops;
-  std::vector<std::span<const uint8_t>> packed_values;
+  std::vector<const ValueBuffer*> packed_values;
   for (size_t i = 0; i < ops.size(); ++i) {
     const WriteOp& op = ops[i];
     if (op.type != WriteOp::kPut || op.value->size() < kPackMinValue) continue;
@@ -610,7 +610,7 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
     if (rc == 0) continue;
     if (rc != MDB_NOTFOUND) return rc;
     packed_ops.push_back(i);
-    packed_values.emplace_back(*op.value);
+    packed_values.push_back(op.value.get());
   }
   std::vector<PackLocation> locations;
   if (!packed_values.empty()) {
@@ -669,10 +669,10 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
           if (rc != 0) return rc;
         }
         std::vector<uint8_t> pointer;
-        MDB_val v = Val(std::span<const uint8_t>(value));
+        MDB_val v = Val(value.bytes());
         if (packed) {
           const PackLocation& loc = locations[next_packed++];
-          pointer = EncodePointer(loc, value);
+          pointer = EncodePointer(loc, value.bytes());
           v = Val(std::span<const uint8_t>(pointer));
           rc = AddLive(t, loc.pack, static_cast<int64_t>(PackSpan(loc.length)), &work);
           if (rc != 0) return rc;
@@ -1038,6 +1038,29 @@ Result<bool> CacheStore::Read(std::string_view key,
     check.Abort();
     again.unlock();
     fn(buf);
+    return true;
+  }
+}
+
+Result<bool> CacheStore::Contains(std::string_view key) {
+  for (int attempt = 0;; ++attempt) {
+    std::shared_lock lock(impl_->resize_mu);
+    Txn txn;
+    int rc = impl_->Begin(MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED && attempt == 0) {
+      lock.unlock();
+      HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
+      continue;
+    }
+    if (rc != 0) return LmdbError("begin read", rc);
+    MDB_val k = Val(key), v;
+    rc = mdb_get(txn.get(), impl_->data, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return LmdbError("get", rc);
+    const auto loc = DecodePointer(Bytes(v));
+    txn.Abort();
+    lock.unlock();
+    if (loc) impl_->packs->WillNeed(*loc);
     return true;
   }
 }

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chunkstore/cache_packs.h"
 #include "common/file_env.h"
 #include "common/status.h"
 
@@ -42,7 +43,7 @@ struct WriteOp {
   std::string key;
   // kPut: the encoded value (header + payload). Shared with the reader-visible
   // pending map until committed.
-  std::shared_ptr<const std::vector<uint8_t>> value;
+  std::shared_ptr<const ValueBuffer> value;
   // kTouch: when the hit happened (Unix seconds; 0 = when applied).
   int64_t when = 0;
   // kPut of a chunk: enter the protected segment at once (the key was evicted
@@ -116,6 +117,10 @@ class CacheStore {
   // LMDB failure.
   Result<bool> Read(std::string_view key,
                     const std::function<void(std::span<const uint8_t>)>& fn);
+  // Whether `key` is present, without reading or checking its value. A value
+  // in a pack is asked into the page cache in the background (a Read of it
+  // is expected soon). kIo on LMDB failure.
+  Result<bool> Contains(std::string_view key);
 
   // Visits up to `page` entries with key >= start, in key order, in one read
   // transaction. Returns the key to continue from, or nullopt at the end.

@@ -97,6 +97,13 @@ Result<size_t> OfflineRepoSource::Read(const FileContent& file, uint64_t offset,
       [&] { return inner_->Read(file, offset, out); });
 }
 
+Result<size_t> OfflineRepoSource::ReadHeld(const FileContent& file, uint64_t offset, size_t len,
+                                           HeldBytes* out) {
+  // As Read: a Xet read stops at the CAS token source when offline.
+  if (file.xet_hash.has_value()) return inner_->ReadHeld(file, offset, len, out);
+  return RepoSource::ReadHeld(file, offset, len, out);
+}
+
 Result<hub::Refs> OfflineRepoSource::ListRefs(const hub::RepoId& repo) {
   return Guarded<hub::Refs>("list refs of " + repo.ToString(),
                             [&] { return inner_->ListRefs(repo); });

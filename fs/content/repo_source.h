@@ -12,7 +12,9 @@
 #ifndef HUBFS_FS_CONTENT_REPO_SOURCE_H_
 #define HUBFS_FS_CONTENT_REPO_SOURCE_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -51,6 +53,41 @@ struct FileContent {
   std::optional<std::string> sha256;    // LFS oid, when the file is LFS/Xet
 };
 
+// A read's bytes as pieces of memory held for as long as this lives (each
+// with its owner), so that they can be answered without a copy (a FUSE reply
+// gathers them): chunks still in the chunk cache's memory, or a buffer of its
+// own that a plain Read filled.
+class HeldBytes {
+ public:
+  void Add(std::span<const uint8_t> piece, std::shared_ptr<const void> owner) {
+    pieces_.push_back(piece);
+    owners_.push_back(std::move(owner));
+  }
+  // Drops every piece; then a buffer of its own of `len` bytes (not
+  // initialised) is the only piece, cut to its first n bytes by Keep(n).
+  std::span<uint8_t> Own(size_t len) {
+    pieces_.clear();
+    owners_.clear();
+    own_ = std::make_unique_for_overwrite<uint8_t[]>(len);
+    pieces_.emplace_back(own_.get(), len);
+    return {own_.get(), len};
+  }
+  void Keep(size_t n) {
+    if (!pieces_.empty()) pieces_.back() = pieces_.back().first(std::min(n, pieces_.back().size()));
+  }
+  const std::vector<std::span<const uint8_t>>& pieces() const { return pieces_; }
+  size_t size() const {
+    size_t n = 0;
+    for (std::span<const uint8_t> p : pieces_) n += p.size();
+    return n;
+  }
+
+ private:
+  std::vector<std::span<const uint8_t>> pieces_;
+  std::vector<std::shared_ptr<const void>> owners_;
+  std::unique_ptr<uint8_t[]> own_;
+};
+
 class RepoSource {
  public:
   virtual ~RepoSource() = default;
@@ -81,6 +118,12 @@ class RepoSource {
   // at the end of the file, 0 at or past it).
   virtual Result<size_t> Read(const FileContent& file, uint64_t offset,
                               std::span<uint8_t> out) = 0;
+
+  // Read of up to `len` bytes into `out` (replaced), as memory held rather
+  // than copied where the source has the bytes in memory already. The
+  // default reads into a buffer of out's own.
+  virtual Result<size_t> ReadHeld(const FileContent& file, uint64_t offset, size_t len,
+                                  HeldBytes* out);
 
   // Folder read-ahead (fs/vfs/folder_readahead.h): a reader is expected to
   // read `file` from its start; [0, bytes) may be fetched in the background,
@@ -118,6 +161,13 @@ inline Result<std::vector<hub::TreeEntry>> RepoSource::ListRecursive(const hub::
     }
   }
   return out;
+}
+
+inline Result<size_t> RepoSource::ReadHeld(const FileContent& file, uint64_t offset, size_t len,
+                                           HeldBytes* out) {
+  HUBFS_ASSIGN_OR_RETURN(size_t n, Read(file, offset, out->Own(len)));
+  out->Keep(n);
+  return n;
 }
 
 inline Result<hub::Refs> RepoSource::ListRefs(const hub::RepoId& repo) {

@@ -127,6 +127,17 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
       offset, out.first(want));
 }
 
+Result<size_t> HubRepoSource::ReadHeld(const FileContent& file, uint64_t offset, size_t len,
+                                       HeldBytes* out) {
+  if (!file.xet_hash || xet_ == nullptr) return RepoSource::ReadHeld(file, offset, len, out);
+  if (offset >= file.size || len == 0) return size_t{0};
+  auto hash = chunkstore::Hash::Parse(*file.xet_hash);
+  if (!hash.ok()) return hash.status();
+  if (routing_ != nullptr) routing_->NoteFile(hash->ToString(), file.repo, file.commit);
+  XetFileRef ref{*hash, file.size, std::nullopt, IsTensorFileName(file.path)};
+  return xet_->ReadHeld(ref, offset, len, out);
+}
+
 void HubRepoSource::Speculate(const FileContent& file, uint64_t bytes, uint64_t group) {
   if (xet_ == nullptr || !file.xet_hash) return;
   auto hash = chunkstore::Hash::Parse(*file.xet_hash);

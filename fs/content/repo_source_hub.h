@@ -84,6 +84,8 @@ class HubRepoSource final : public RepoSource {
   // (files up to kSmallFileBytes whole, checked against their git blob id;
   // larger ones by Range, lengths checked), not cached.
   Result<size_t> Read(const FileContent& file, uint64_t offset, std::span<uint8_t> out) override;
+  Result<size_t> ReadHeld(const FileContent& file, uint64_t offset, size_t len,
+                          HeldBytes* out) override;
   // Xet files only (XetReader::Speculate); regular files are small, read
   // whole by their first read.
   void Speculate(const FileContent& file, uint64_t bytes, uint64_t group) override;

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "fs/content/chunk_placement.h"
+#include "fs/content/repo_source.h"
 #include "fs/content/tensor_layout.h"
 
 namespace hubfs::fs {
@@ -298,6 +299,43 @@ bool XetReader::CachedChunkInto(const Hash& xorb, uint32_t index, std::span<uint
   return good;
 }
 
+bool XetReader::CachedChunkPartInto(const Hash& xorb, uint32_t index, uint32_t length,
+                                    uint64_t skip, std::span<uint8_t> out) {
+  if (skip > length || out.size() > length - skip) return false;
+  bool good = false;
+  Result<bool> hit = cache_->VisitChunk(xorb, index, [&](std::span<const uint8_t> record) {
+    Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(record);
+    if (!header.ok() || header->record_size() != record.size() ||
+        header->uncompressed_size != length) {
+      return;
+    }
+    if (header->scheme == chunkstore::CompressionScheme::kNone) {
+      // Stored as is: only the bytes asked for are copied (the chunk's
+      // first and last of a read are mostly cut by it).
+      const auto part = record.subspan(chunkstore::kChunkRecordHeaderSize + skip, out.size());
+      std::copy(part.begin(), part.end(), out.begin());
+      good = true;
+      return;
+    }
+    std::vector<uint8_t> whole(length);
+    std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
+    size_t consumed = 0;
+    good = dec->DecodeRecordInto(record, &consumed, whole).ok() && consumed == record.size();
+    ReleaseDecoder(std::move(dec));
+    if (good) {
+      std::copy(whole.begin() + static_cast<ptrdiff_t>(skip),
+                whole.begin() + static_cast<ptrdiff_t>(skip + out.size()), out.begin());
+    }
+  });
+  if (!hit.ok() || !*hit) return false;
+  if (!good) {
+    counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
+    HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
+                        << " is bad; refetching";
+  }
+  return good;
+}
+
 std::optional<std::vector<uint8_t>> XetReader::CachedChunk(const Hash& xorb, uint32_t index,
                                                            uint32_t expected_len) {
   if (cache_ == nullptr) return std::nullopt;
@@ -320,18 +358,70 @@ std::optional<std::vector<uint8_t>> XetReader::CachedChunk(const Hash& xorb, uin
 // ---------------------------------------------------------------------------
 // Reads
 
+Result<std::shared_ptr<XetReader::FileState>> XetReader::StartRead(const XetFileRef& file,
+                                                                   uint64_t offset,
+                                                                   uint64_t len) {
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
+  if (file.tensor_name) LoadTensorLayout(*state);
+  // Read-ahead first, so that its background fetch overlaps this read.
+  MaybePrefetch(state, offset, len);
+  return state;
+}
+
 Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::span<uint8_t> out) {
   counters_.reads.fetch_add(1, std::memory_order_relaxed);
   if (offset >= file.size || out.empty()) return size_t{0};
   const uint64_t n = std::min<uint64_t>(out.size(), file.size - offset);
-  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
-  if (file.tensor_name) LoadTensorLayout(*state);
-  // Read-ahead first, so that its background fetch overlaps this read.
-  MaybePrefetch(state, offset, n);
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, StartRead(file, offset, n));
   bool all_warm = true;
   HUBFS_RETURN_IF_ERROR(ReadRange(*state, offset, out.first(n), &all_warm));
   if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
   return static_cast<size_t>(n);
+}
+
+Result<size_t> XetReader::ReadHeld(const XetFileRef& file, uint64_t offset, size_t len,
+                                   HeldBytes* out) {
+  counters_.reads.fetch_add(1, std::memory_order_relaxed);
+  if (offset >= file.size || len == 0) {
+    out->Own(0);
+    return size_t{0};
+  }
+  const uint64_t n = std::min<uint64_t>(len, file.size - offset);
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, StartRead(file, offset, n));
+  if (TryHeld(*state, offset, offset + n, out) ||
+      (WaitForPrefetch(*state, offset, offset + n) && TryHeld(*state, offset, offset + n, out))) {
+    counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
+    return static_cast<size_t>(n);
+  }
+  bool all_warm = true;
+  HUBFS_RETURN_IF_ERROR(ReadRange(*state, offset, out->Own(static_cast<size_t>(n)), &all_warm));
+  if (all_warm) counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<size_t>(n);
+}
+
+bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, HeldBytes* out) {
+  if (cache_ == nullptr) return false;
+  std::vector<Piece> pieces;
+  if (!MapPieces(file, offset, end, &pieces)) return false;
+  HeldBytes held;
+  for (const Piece& p : pieces) {
+    std::optional<chunkstore::ChunkCache::HeldRecord> rec = cache_->HoldChunk(*p.xorb, p.index);
+    if (!rec.has_value()) return false;
+    // Stored as is and of the placed length; anything else (a compressed
+    // record, a bad one) is left to the copying path, which decodes and
+    // checks it.
+    Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(rec->record);
+    if (!header.ok() || header->scheme != chunkstore::CompressionScheme::kNone ||
+        header->record_size() != rec->record.size() || header->uncompressed_size != p.length) {
+      return false;
+    }
+    const uint64_t from = std::max(p.start, offset);
+    const uint64_t to = std::min(p.start + p.length, end);
+    held.Add(rec->record.subspan(chunkstore::kChunkRecordHeaderSize + (from - p.start), to - from),
+             std::move(rec->owner));
+  }
+  *out = std::move(held);
+  return true;
 }
 
 Status XetReader::ReadRange(FileState& state, uint64_t offset, std::span<uint8_t> out,
@@ -417,8 +507,10 @@ bool XetReader::CachedAndPlaced(const FileState& file, uint64_t offset, uint64_t
   if (cache_ == nullptr) return false;
   std::vector<Piece> pieces;
   if (!MapPieces(file, offset, end, &pieces)) return false;
+  // Presence only: reading and checking each chunk here (the read that
+  // follows does it again) cost a warm read half of its time.
   for (const Piece& p : pieces) {
-    Result<bool> hit = cache_->VisitChunk(*p.xorb, p.index, [](std::span<const uint8_t>) {});
+    Result<bool> hit = cache_->HasChunk(*p.xorb, p.index);
     if (!hit.ok() || !*hit) return false;
   }
   return true;
@@ -471,11 +563,7 @@ bool XetReader::TryWarm(const FileState& file, uint64_t offset, std::span<uint8_
     if (from == p.start && to == p.start + p.length) {
       return CachedChunkInto(*p.xorb, p.index, dest);  // whole chunk: no copy
     }
-    std::optional<std::vector<uint8_t>> chunk = CachedChunk(*p.xorb, p.index, p.length);
-    if (!chunk.has_value()) return false;
-    std::copy(chunk->begin() + static_cast<ptrdiff_t>(from - p.start),
-              chunk->begin() + static_cast<ptrdiff_t>(to - p.start), dest.begin());
-    return true;
+    return CachedChunkPartInto(*p.xorb, p.index, p.length, from - p.start, dest);
   };
   const size_t threads = std::min(std::max<size_t>(options_.warm_threads, 1), pieces.size() / 16);
   if (threads <= 1) {

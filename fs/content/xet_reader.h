@@ -69,6 +69,8 @@
 
 namespace hubfs::fs {
 
+class HeldBytes;  // fs/content/repo_source.h
+
 // A Xet-backed file: its Xet hash and size (from a tree listing or resolve),
 // and its SHA-256 when known (LFS oid / X-Linked-Etag).
 struct XetFileRef {
@@ -208,6 +210,12 @@ class XetReader {
   // the CAS's errors (kNotFound, kUnavailable, ...), kInternal.
   Result<size_t> Read(const XetFileRef& file, uint64_t offset, std::span<uint8_t> out);
 
+  // Read of up to `len` bytes into `out` (replaced): when every chunk of
+  // the range is stored uncompressed and still in the chunk cache's memory
+  // (fetched moments ago, mostly by read-ahead), as those chunks held, not
+  // copied; otherwise as Read, into a buffer of out's own.
+  Result<size_t> ReadHeld(const XetFileRef& file, uint64_t offset, size_t len, HeldBytes* out);
+
   // Streams the whole file to `sink` in order, in blocks of at most
   // `block_bytes`, and verifies the Xet file hash (Merkle over the chunk
   // hashes) and, when file.sha256 is set, the SHA-256. Blocks are read on
@@ -264,6 +272,12 @@ class XetReader {
   // to its read-ahead streams. A file that does not parse keeps the
   // ordinary read-ahead; errors are only logged.
   void LoadTensorLayout(FileState& state);
+  // Read's first steps: the file's state, its tensor layout, read-ahead.
+  Result<std::shared_ptr<FileState>> StartRead(const XetFileRef& file, uint64_t offset,
+                                               uint64_t len);
+  // [offset, end) as chunks held in the cache's memory (ReadHeld); false
+  // when one is not there, not placed, or not stored uncompressed.
+  bool TryHeld(const FileState& file, uint64_t offset, uint64_t end, HeldBytes* out);
   // Reads [offset, offset + out.size()) (within the file) from the cache,
   // a read-ahead or the CAS, without touching the read-ahead streams.
   Status ReadRange(FileState& state, uint64_t offset, std::span<uint8_t> out, bool* all_warm);
@@ -411,6 +425,11 @@ class XetReader {
   // Decodes the cached record of a chunk straight into `out` (its exact
   // length). False on a miss or a bad record (counted, treated as a miss).
   bool CachedChunkInto(const chunkstore::Hash& xorb, uint32_t index, std::span<uint8_t> out);
+  // Bytes [skip, skip + out.size()) of the cached chunk (of `length` bytes)
+  // into `out`, without a copy of the whole chunk when it is stored as is.
+  // False as CachedChunkInto.
+  bool CachedChunkPartInto(const chunkstore::Hash& xorb, uint32_t index, uint32_t length,
+                           uint64_t skip, std::span<uint8_t> out);
   // A decoded chunk from the cache, checked against `expected_len` when
   // non-zero; nullopt on a miss or a bad record (dropped as a miss).
   std::optional<std::vector<uint8_t>> CachedChunk(const chunkstore::Hash& xorb, uint32_t index,

@@ -310,22 +310,12 @@ VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t>
   const FileContent& file = handle->content;
   if (offset >= file.size) return size_t{0};
   out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), file.size - offset)));
-  // Told before the read (in the order the kernel asks, not the order the
-  // answers complete), so that the next files' fetches overlap this one.
-  const size_t slash = file.path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "" : file.path.substr(0, slash);
-  const std::string name = slash == std::string::npos ? file.path : file.path.substr(slash + 1);
-  if (options_.folder_readahead.enabled &&
-      folder_.OnRead(fh, file.repo.ToString() + "@" + file.commit + "/" + dir, name, offset,
-                     out.size(), file.size)) {
-    // A copier: read the next files of its directory ahead, when the
-    // listing is at hand (never a request here).
-    if (auto listing = listings_.Cached(file.repo, file.commit, dir)) {
-      for (const auto& [next, bytes] : folder_.NextFiles(*listing, file)) {
-        if (bytes != 0) source_->Speculate(next, bytes, fh);
-      }
-    }
-  }
+  NoteRead(fh, file, offset, out.size());
+  return ReadSource(file, offset, out);
+}
+
+VfsResult<size_t> VfsCore::ReadSource(const FileContent& file, uint64_t offset,
+                                      std::span<uint8_t> out) {
   size_t done = 0;
   while (done < out.size()) {
     auto n = source_->Read(file, offset + done, out.subspan(done));
@@ -334,6 +324,52 @@ VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t>
     done += *n;
   }
   return done;
+}
+
+VfsResult<size_t> VfsCore::ReadHeld(uint64_t fh, uint64_t offset, size_t len, HeldBytes* out) {
+  auto handle = handles_.File(fh);
+  if (!handle.ok()) return handle.error();
+  const FileContent& file = handle->content;
+  // Xet files only: their reader answers whole (short only at the end of
+  // file); the others' reads, and staged files, go through Read's loop.
+  if (handle->staged || !file.xet_hash.has_value()) {
+    auto n = Read(fh, offset, out->Own(len));
+    if (n.ok()) out->Keep(*n);
+    return n;
+  }
+  if (offset >= file.size) {
+    out->Own(0);
+    return size_t{0};
+  }
+  len = static_cast<size_t>(std::min<uint64_t>(len, file.size - offset));
+  NoteRead(fh, file, offset, len);
+  auto n = source_->ReadHeld(file, offset, len, out);
+  if (!n.ok()) return VfsErrorFromStatus(n.status());
+  if (*n == len) return *n;
+  // Answered in part (a source may): the whole range again through Read's
+  // loop, into a buffer of out's own.
+  auto all = ReadSource(file, offset, out->Own(len));
+  if (all.ok()) out->Keep(*all);
+  return all;
+}
+
+void VfsCore::NoteRead(uint64_t fh, const FileContent& file, uint64_t offset, size_t len) {
+  // Told before the read (in the order the kernel asks, not the order the
+  // answers complete), so that the next files' fetches overlap this one.
+  const size_t slash = file.path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "" : file.path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? file.path : file.path.substr(slash + 1);
+  if (options_.folder_readahead.enabled &&
+      folder_.OnRead(fh, file.repo.ToString() + "@" + file.commit + "/" + dir, name, offset, len,
+                     file.size)) {
+    // A copier: read the next files of its directory ahead, when the
+    // listing is at hand (never a request here).
+    if (auto listing = listings_.Cached(file.repo, file.commit, dir)) {
+      for (const auto& [next, bytes] : folder_.NextFiles(*listing, file)) {
+        if (bytes != 0) source_->Speculate(next, bytes, fh);
+      }
+    }
+  }
 }
 
 void VfsCore::Release(uint64_t fh) {

@@ -119,6 +119,10 @@ class VfsCore {
   // Reads through the source (may block). Short only at the end of file.
   // Errors: kBadHandle, the source's errors.
   VfsResult<size_t> Read(uint64_t fh, uint64_t offset, std::span<uint8_t> out);
+  // Read of up to `len` bytes into `out` (replaced), held rather than
+  // copied where the source has them in memory (RepoSource::ReadHeld): a
+  // reply can be sent straight from out's pieces.
+  VfsResult<size_t> ReadHeld(uint64_t fh, uint64_t offset, size_t len, HeldBytes* out);
   void Release(uint64_t fh);
 
   // Opens a directory: takes a snapshot of its listing. Errors: kNoEntry,
@@ -205,6 +209,12 @@ class VfsCore {
   size_t view_count() const;
 
  private:
+  // Tells folder read-ahead of a read of [offset, offset + len) of `file`
+  // through handle fh (before it is served).
+  void NoteRead(uint64_t fh, const FileContent& file, uint64_t offset, size_t len);
+  // Reads [offset, offset + out.size()) of `file` from the source, asking
+  // again after short answers; short only at the end of the file.
+  VfsResult<size_t> ReadSource(const FileContent& file, uint64_t offset, std::span<uint8_t> out);
   bool multi() const { return tree_ != nullptr; }
   bool IsSynthetic(const InodeInfo& info) const { return multi() && info.view == kTreeView; }
   // The view of a (non-synthetic) inode, or nullptr once dropped.

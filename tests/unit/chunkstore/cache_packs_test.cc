@@ -5,7 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <vector>
 
 #include "chunkstore/cache.h"
@@ -70,6 +73,52 @@ TEST(CachePacksTest, LargeValuesLiveInPacksSmallOnesInLmdb) {
   auto got = (*c)->GetChunk(XorbFor(1), 63);
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ(**got, Bytes(63, 65536));
+}
+
+TEST(CachePacksTest, ValuesAreWrittenWholeEachOnABoundaryWithZeroPadding) {
+  // Written straight from each value's own memory (no write buffer): every
+  // value lands whole, starts on a 4 KiB boundary, and its padding is zeros.
+  TempDir tmp;
+  const std::vector<size_t> sizes = {20000, 70001, 16384 - 24, 65536};
+  {
+    auto c = ChunkCache::Open(Options(tmp.path(), 256 << 20));
+    ASSERT_TRUE(c.ok()) << c.status();
+    for (uint32_t i = 0; i < sizes.size(); ++i) {
+      (*c)->PutChunk(XorbFor(5), i, Bytes(50 + i, sizes[i]));
+    }
+    ASSERT_TRUE((*c)->Flush().ok());
+  }
+  ASSERT_EQ(Packs(tmp.path()).size(), 1u);
+  std::ifstream in(Packs(tmp.path())[0], std::ios::binary);
+  const std::vector<uint8_t> pack((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
+  constexpr size_t kHeader = 24;
+  size_t at = 0;
+  for (uint32_t i = 0; i < sizes.size(); ++i) {
+    ASSERT_LE(at + kHeader + sizes[i], pack.size()) << i;
+    const uint32_t payload = uint32_t{pack[at + 4]} | (uint32_t{pack[at + 5]} << 8) |
+                             (uint32_t{pack[at + 6]} << 16) | (uint32_t{pack[at + 7]} << 24);
+    ASSERT_EQ(payload, sizes[i]) << i;
+    const auto want = Bytes(50 + i, sizes[i]);
+    const auto payload_at = pack.begin() + static_cast<ptrdiff_t>(at + kHeader);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), payload_at)) << i;
+    const size_t end = at + kHeader + sizes[i];
+    const size_t next = (end + 4095) / 4096 * 4096;
+    ASSERT_LE(next, pack.size()) << i;
+    EXPECT_TRUE(std::all_of(pack.begin() + static_cast<ptrdiff_t>(end),
+                            pack.begin() + static_cast<ptrdiff_t>(next),
+                            [](uint8_t b) { return b == 0; }))
+        << i;
+    at = next;
+  }
+  EXPECT_EQ(at, pack.size());
+  auto c = ChunkCache::Open(Options(tmp.path(), 256 << 20));
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (uint32_t i = 0; i < sizes.size(); ++i) {
+    auto got = (*c)->GetChunk(XorbFor(5), i);
+    ASSERT_TRUE(got.ok() && got->has_value()) << i;
+    EXPECT_EQ(**got, Bytes(50 + i, sizes[i]));
+  }
 }
 
 TEST(CachePacksTest, EvictedValuesGiveTheirSpaceBack) {

@@ -1,4 +1,5 @@
 #include "fs/content/xet_reader.h"
+#include "fs/content/repo_source.h"
 
 #include <gtest/gtest.h>
 
@@ -35,11 +36,12 @@ class XetReaderTest : public ::testing::Test {
     OpenCache();
   }
 
-  void OpenCache() {
+  void OpenCache(uint64_t recent_max_bytes = 0) {
     chunkstore::CacheOptions o;
     o.dir = dir_.Sub("cache");
     o.max_bytes = 256ull << 20;
     o.durable = false;
+    o.recent_max_bytes = recent_max_bytes;
     auto c = chunkstore::ChunkCache::Open(o);
     ASSERT_TRUE(c.ok()) << c.status();
     cache_ = std::move(*c);
@@ -115,6 +117,62 @@ TEST_F(XetReaderTest, ColdWholeFileThenWarmReadNeedsNoRequest) {
   EXPECT_EQ(fake_.recon_calls(), 0);
   EXPECT_EQ(fake_.data_calls(), 0);
   EXPECT_GT(r2->Stats().warm_reads, 0u);
+}
+
+TEST_F(XetReaderTest, ReadHeldAnswersFromChunksInMemoryWithoutACopy) {
+  // Incompressible: every record is stored as is.
+  const std::vector<uint8_t> data = chunkstore::cache_testing::Bytes(77, 900000);
+  const XetFileRef file{fake_.AddFile(data, 5), data.size(), std::nullopt};
+  auto joined = [](const HeldBytes& h) {
+    std::vector<uint8_t> out;
+    for (std::span<const uint8_t> p : h.pieces()) out.insert(out.end(), p.begin(), p.end());
+    return out;
+  };
+  auto expect = [&](const HeldBytes& h, uint64_t off, size_t len) {
+    const std::vector<uint8_t> got = joined(h);
+    ASSERT_EQ(got.size(), len);
+    EXPECT_TRUE(std::equal(got.begin(), got.end(), data.begin() + static_cast<ptrdiff_t>(off)));
+  };
+  XetReaderOptions o = SmallWindows();
+  o.async_readahead = false;  // only what the reads ask for is fetched
+  // Written chunks stay in memory for a while (as in a mount).
+  cache_.reset();
+  OpenCache(8 << 20);
+  {
+    auto r = NewReader(o);
+    HeldBytes held;
+    // Cold: fetched, answered from a buffer of its own.
+    Result<size_t> n = r->ReadHeld(file, 1000, 400000, &held);
+    ASSERT_TRUE(n.ok()) << n.status();
+    ASSERT_EQ(*n, 400000u);
+    expect(held, 1000, 400000);
+    // Warm, its chunks still in the cache's memory: held, one piece per
+    // chunk (the first and last cut), no request.
+    fake_.ResetCounters();
+    n = r->ReadHeld(file, 1000, 400000, &held);
+    ASSERT_TRUE(n.ok()) << n.status();
+    ASSERT_EQ(*n, 400000u);
+    EXPECT_GT(held.pieces().size(), 1u);
+    expect(held, 1000, 400000);
+    EXPECT_EQ(fake_.data_calls(), 0);
+    // Past the end: short.
+    n = r->ReadHeld(file, data.size() - 10, 100, &held);
+    ASSERT_TRUE(n.ok());
+    ASSERT_EQ(*n, 10u);
+    expect(held, data.size() - 10, 10);
+    ASSERT_TRUE(cache_->Flush().ok());
+  }
+  // Reopened: the chunks are on disk only, read and checked into a buffer.
+  cache_.reset();
+  OpenCache();
+  fake_.ResetCounters();
+  auto r = NewReader(o);
+  HeldBytes held;
+  Result<size_t> n = r->ReadHeld(file, 1000, 400000, &held);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(held.pieces().size(), 1u);
+  expect(held, 1000, 400000);
+  EXPECT_EQ(fake_.data_calls(), 0);
 }
 
 TEST_F(XetReaderTest, WarmAfterReopeningTheCache) {
@@ -406,6 +464,29 @@ TEST_F(XetReaderTest, BadCachedChunkIsRefetched) {
   auto r3 = NewReader();
   ExpectRange(*r3, 0, 300000);
   EXPECT_EQ(fake_.data_calls(), 0);
+}
+
+TEST_F(XetReaderTest, BadCachedChunkIsRefetchedWhenAReadTakesPartOfIt) {
+  auto r = NewReader();
+  ExpectRange(*r, 0, 300000);
+  ASSERT_TRUE(cache_->Flush().ok());
+  const chunkstore::FileTerm& term = fake_.File(hash_).terms[0];
+  ASSERT_GE(term.range.size(), 2u);
+  auto first = cache_->GetChunk(term.xorb, term.range.start);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  auto header = chunkstore::ParseChunkRecordHeader(**first);
+  ASSERT_TRUE(header.ok());
+  // The term's second chunk, cached as a record of another length.
+  std::vector<uint8_t> bogus;
+  chunkstore::AppendChunkRecord(std::vector<uint8_t>(1000, 7),
+                                chunkstore::CompressionPolicy::kNone, &bogus);
+  cache_->PutChunk(term.xorb, term.range.start + 1, bogus);
+  ASSERT_TRUE(cache_->Flush().ok());
+  fake_.ResetCounters();
+  auto r2 = NewReader();
+  ExpectRange(*r2, header->uncompressed_size + 10, 100);  // inside that chunk
+  EXPECT_GT(fake_.data_calls(), 0);
+  EXPECT_GT(r2->Stats().corrupt_cache_chunks, 0u);
 }
 
 TEST_F(XetReaderTest, ReadAllVerifiedChecksHashes) {

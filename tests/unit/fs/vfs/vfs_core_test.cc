@@ -292,8 +292,30 @@ TEST_F(VfsCoreTest, OpenReadRelease) {
   n = core.Read(h->fh, 20, buf);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 0u);
+  // The same through ReadHeld (the FUSE adapter's way).
+  auto text = [](const HeldBytes& held) {
+    std::string out;
+    for (std::span<const uint8_t> p : held.pieces()) out.append(p.begin(), p.end());
+    return out;
+  };
+  HeldBytes held;
+  n = core.ReadHeld(h->fh, 5, 8, &held);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 8u);
+  EXPECT_EQ(text(held), "56789abc");
+  n = core.ReadHeld(h->fh, 16, 8, &held);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 4u);
+  EXPECT_EQ(text(held), "ghij");
+  n = core.ReadHeld(h->fh, 20, 8, &held);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+  EXPECT_EQ(held.size(), 0u);
   source_.fail_read = true;
   auto err = core.Read(h->fh, 0, buf);
+  ASSERT_FALSE(err.ok());
+  EXPECT_EQ(err.error().code, VfsErrc::kIo);
+  err = core.ReadHeld(h->fh, 0, 8, &held);
   ASSERT_FALSE(err.ok());
   EXPECT_EQ(err.error().code, VfsErrc::kIo);
   core.Release(h->fh);
