@@ -12,6 +12,9 @@
 #   bench_start_hubsim DATA LOG [ARGS...]
 #                                     hubsim serve on loopback; sets BENCH_HUB and
 #                                     BENCH_HUBSIM_PID (the caller kills it)
+#   bench_wait_exit PID               waits (up to 30 s) for a daemon to exit after its
+#                                     unmount: it may still write its cache dir for a
+#                                     moment, so removing or measuring that dir waits
 #   bench_counters_reset / bench_requests ORIGINS...
 #                                     hubsim's counters; bench_requests prints the
 #                                     request count over the given origins
@@ -60,6 +63,15 @@ bench_start_hubsim() {
   hubsim_start "$@" || return 1
   BENCH_HUBSIM_PID=$HUBSIM_PID
   BENCH_HUB=$HUBSIM_URL
+}
+
+bench_wait_exit() {
+  local i
+  for i in $(seq 1 600); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  return 1
 }
 
 bench_counters_reset() { curl -fsS -X DELETE "$BENCH_HUB/admin/counters" >/dev/null; }

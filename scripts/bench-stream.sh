@@ -66,8 +66,9 @@ mount_fresh() {  # SOURCE: mounts with a fresh, limited cache dir
   MPID=$(basename "$(ls "$MCACHE"/mounts/*.json | head -1)" .json)
   [[ -n $MPID ]] || die "no mount state in $MCACHE/mounts"
 }
-unmount() {
+unmount() {  # and waits for the daemon, which may still write its cache dir
   "$HUBFS" unmount "$MNT" >/dev/null || die "unmount"
+  bench_wait_exit "$MPID" || die "the daemon (pid $MPID) did not exit after its unmount"
 }
 seqread() { "$PY" scripts/bench/read_trace.py "$1"; }
 fetched() {  # bytes the CAS's data origin served since the last counter reset
@@ -108,6 +109,7 @@ MCACHE=$T/cache
 ws_mount() {  # SOURCE: the same cache dir, kept
   "$HUBFS" mount "$1" "$MNT" --cache-dir "$MCACHE" --cache-size "$CACHE_SIZE" --io-timeout 30 ||
     die "mount $1"
+  MPID=$(basename "$(ls -t "$MCACHE"/mounts/*.json | head -1)" .json)
 }
 rm -rf "$MCACHE"
 ws_mount bench/sws

@@ -119,6 +119,7 @@ mount_fresh() {  # SOURCE CACHE_NAME: mounts with a fresh cache dir of that name
 }
 unmount() {  # and drops the cache dir: every run starts from an empty one
   "$HUBFS" unmount "$MNT" >/dev/null || die "unmount"
+  bench_wait_exit "$MPID" || die "the daemon (pid $MPID) did not exit after its unmount"
   rm -rf "$MCACHE"
 }
 timed_ms() {  # CMD...: runs it, prints its wall time in ms
