@@ -350,6 +350,22 @@ struct CacheStore::Impl {
   // Begins a transaction; the caller holds resize_mu shared.
   int Begin(unsigned flags, Txn& txn) { return mdb_txn_begin(env, nullptr, flags, txn.out()); }
 
+  // Takes resize_mu shared (into `lock`) and begins a read transaction; a map
+  // grown by another process meanwhile is adopted first (once).
+  Status BeginRead(std::shared_lock<std::shared_mutex>& lock, Txn& txn) {
+    for (int attempt = 0;; ++attempt) {
+      lock = std::shared_lock(resize_mu);
+      const int rc = Begin(MDB_RDONLY, txn);
+      if (rc == MDB_MAP_RESIZED && attempt == 0) {
+        lock.unlock();
+        HUBFS_RETURN_IF_ERROR(AdoptMapSize());
+        continue;
+      }
+      if (rc != 0) return LmdbError("begin read", rc);
+      return Status::Ok();
+    }
+  }
+
   Result<uint64_t> GetMeta(MDB_txn* txn, const char* name) {
     MDB_val k = Val(std::string_view(name)), v;
     const int rc = mdb_get(txn, meta, &k, &v);
@@ -993,137 +1009,105 @@ Status CacheStore::Remove(const std::string& dir, FileEnv* env) {
 
 Result<bool> CacheStore::Read(std::string_view key,
                               const std::function<void(std::span<const uint8_t>)>& fn) {
-  for (int attempt = 0;; ++attempt) {
-    std::shared_lock lock(impl_->resize_mu);
-    Txn txn;
-    int rc = impl_->Begin(MDB_RDONLY, txn);
-    if (rc == MDB_MAP_RESIZED && attempt == 0) {
-      lock.unlock();
-      HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
-      continue;
-    }
-    if (rc != 0) return LmdbError("begin read", rc);
-    MDB_val k = Val(key), v;
-    rc = mdb_get(txn.get(), impl_->data, &k, &v);
-    if (rc == MDB_NOTFOUND) return false;
-    if (rc != 0) return LmdbError("get", rc);
-    const auto loc = DecodePointer(Bytes(v));
-    if (!loc) {
-      fn(Bytes(v));
-      return true;
-    }
-    // In a pack: read it outside the transaction, then check that the entry
-    // still points there. The writer punches a range only after the commit
-    // that deleted its entry, so a range read while (or after) it was
-    // punched is caught by the second look and reported as a miss.
-    const std::vector<uint8_t> pointer(Bytes(v).begin(), Bytes(v).end());
-    txn.Abort();
-    lock.unlock();
-    thread_local std::vector<uint8_t> buf;
-    const Status st = impl_->packs->Read(*loc, &buf);
-    if (!st.ok()) {
-      if (st.code() == ErrorCode::kNotFound) return false;
-      return AsCacheError(st);
-    }
-    std::shared_lock again(impl_->resize_mu);
-    Txn check;
-    rc = impl_->Begin(MDB_RDONLY, check);
-    if (rc != 0) return LmdbError("begin read", rc);
-    rc = mdb_get(check.get(), impl_->data, &k, &v);
-    if (rc == MDB_NOTFOUND) return false;
-    if (rc != 0) return LmdbError("get", rc);
-    if (v.mv_size != pointer.size() || std::memcmp(v.mv_data, pointer.data(), pointer.size()) != 0) {
-      return false;
-    }
-    check.Abort();
-    again.unlock();
-    fn(buf);
+  std::shared_lock<std::shared_mutex> lock;
+  Txn txn;
+  HUBFS_RETURN_IF_ERROR(impl_->BeginRead(lock, txn));
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn.get(), impl_->data, &k, &v);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return LmdbError("get", rc);
+  const auto loc = DecodePointer(Bytes(v));
+  if (!loc) {
+    fn(Bytes(v));
     return true;
   }
+  // In a pack: read it outside the transaction, then check that the entry
+  // still points there. The writer punches a range only after the commit
+  // that deleted its entry, so a range read while (or after) it was
+  // punched is caught by the second look and reported as a miss.
+  const std::vector<uint8_t> pointer(Bytes(v).begin(), Bytes(v).end());
+  txn.Abort();
+  lock.unlock();
+  thread_local std::vector<uint8_t> buf;
+  const Status st = impl_->packs->Read(*loc, &buf);
+  if (!st.ok()) {
+    if (st.code() == ErrorCode::kNotFound) return false;
+    return AsCacheError(st);
+  }
+  std::shared_lock again(impl_->resize_mu);
+  Txn check;
+  rc = impl_->Begin(MDB_RDONLY, check);
+  if (rc != 0) return LmdbError("begin read", rc);
+  rc = mdb_get(check.get(), impl_->data, &k, &v);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return LmdbError("get", rc);
+  if (v.mv_size != pointer.size() || std::memcmp(v.mv_data, pointer.data(), pointer.size()) != 0) {
+    return false;
+  }
+  check.Abort();
+  again.unlock();
+  fn(buf);
+  return true;
 }
 
 Result<bool> CacheStore::Contains(std::string_view key) {
-  for (int attempt = 0;; ++attempt) {
-    std::shared_lock lock(impl_->resize_mu);
-    Txn txn;
-    int rc = impl_->Begin(MDB_RDONLY, txn);
-    if (rc == MDB_MAP_RESIZED && attempt == 0) {
-      lock.unlock();
-      HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
-      continue;
-    }
-    if (rc != 0) return LmdbError("begin read", rc);
-    MDB_val k = Val(key), v;
-    rc = mdb_get(txn.get(), impl_->data, &k, &v);
-    if (rc == MDB_NOTFOUND) return false;
-    if (rc != 0) return LmdbError("get", rc);
-    const auto loc = DecodePointer(Bytes(v));
-    txn.Abort();
-    lock.unlock();
-    if (loc) impl_->packs->WillNeed(*loc);
-    return true;
-  }
+  std::shared_lock<std::shared_mutex> lock;
+  Txn txn;
+  HUBFS_RETURN_IF_ERROR(impl_->BeginRead(lock, txn));
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn.get(), impl_->data, &k, &v);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return LmdbError("get", rc);
+  const auto loc = DecodePointer(Bytes(v));
+  txn.Abort();
+  lock.unlock();
+  if (loc) impl_->packs->WillNeed(*loc);
+  return true;
 }
 
 Result<std::optional<std::string>> CacheStore::ScanPage(std::string_view start, size_t page,
                                                         const EntryVisitor& visit) {
-  for (int attempt = 0;; ++attempt) {
-    std::shared_lock lock(impl_->resize_mu);
-    Txn txn;
-    int rc = impl_->Begin(MDB_RDONLY, txn);
-    if (rc == MDB_MAP_RESIZED && attempt == 0) {
-      lock.unlock();
-      HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
-      continue;
+  std::shared_lock<std::shared_mutex> lock;
+  Txn txn;
+  HUBFS_RETURN_IF_ERROR(impl_->BeginRead(lock, txn));
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn.get(), impl_->data, &cur);
+  if (rc != 0) return LmdbError("cursor", rc);
+  MDB_val k = Val(start), v;
+  rc = start.empty() ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
+                     : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  std::optional<std::string> next;
+  size_t n = 0;
+  while (rc == 0) {
+    if (n == page) {
+      next = std::string(View(k));
+      break;
     }
-    if (rc != 0) return LmdbError("begin read", rc);
-    MDB_cursor* cur = nullptr;
-    rc = mdb_cursor_open(txn.get(), impl_->data, &cur);
-    if (rc != 0) return LmdbError("cursor", rc);
-    MDB_val k = Val(start), v;
-    rc = start.empty() ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
-                       : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    std::optional<std::string> next;
-    size_t n = 0;
-    while (rc == 0) {
-      if (n == page) {
-        next = std::string(View(k));
-        break;
-      }
-      int arc = 0;
-      const auto rec = impl_->GetAccess(txn.get(), View(k), &arc);
-      Status err;
-      std::vector<uint8_t> buf;
-      // A value whose pack range cannot be read is shown empty (it fails
-      // verification, as a damaged value does).
-      const auto value = impl_->Resolve(Bytes(v), &buf, &err);
-      visit(View(k), value.value_or(std::span<const uint8_t>()), rec ? rec->tick : 0,
-            rec ? rec->charged : k.mv_size + v.mv_size);
-      ++n;
-      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("scan", rc);
-    return next;
+    int arc = 0;
+    const auto rec = impl_->GetAccess(txn.get(), View(k), &arc);
+    Status err;
+    std::vector<uint8_t> buf;
+    // A value whose pack range cannot be read is shown empty (it fails
+    // verification, as a damaged value does).
+    const auto value = impl_->Resolve(Bytes(v), &buf, &err);
+    visit(View(k), value.value_or(std::span<const uint8_t>()), rec ? rec->tick : 0,
+          rec ? rec->charged : k.mv_size + v.mv_size);
+    ++n;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("scan", rc);
+  return next;
 }
 
 Result<StoreTotals> CacheStore::ReadTotals() {
-  for (int attempt = 0;; ++attempt) {
-    std::shared_lock lock(impl_->resize_mu);
-    Txn txn;
-    const int rc = impl_->Begin(MDB_RDONLY, txn);
-    if (rc == MDB_MAP_RESIZED && attempt == 0) {
-      lock.unlock();
-      HUBFS_RETURN_IF_ERROR(impl_->AdoptMapSize());
-      continue;
-    }
-    if (rc != 0) return LmdbError("begin read", rc);
-    StoreTotals t;
-    HUBFS_ASSIGN_OR_RETURN(t.bytes, impl_->GetMeta(txn.get(), kMetaBytes));
-    HUBFS_ASSIGN_OR_RETURN(t.entries, impl_->GetMeta(txn.get(), kMetaCount));
-    return t;
-  }
+  std::shared_lock<std::shared_mutex> lock;
+  Txn txn;
+  HUBFS_RETURN_IF_ERROR(impl_->BeginRead(lock, txn));
+  StoreTotals t;
+  HUBFS_ASSIGN_OR_RETURN(t.bytes, impl_->GetMeta(txn.get(), kMetaBytes));
+  HUBFS_ASSIGN_OR_RETURN(t.entries, impl_->GetMeta(txn.get(), kMetaCount));
+  return t;
 }
 
 Result<ApplyResult> CacheStore::Apply(std::span<const WriteOp> ops, const EvictPolicy& policy) {

@@ -40,8 +40,7 @@ source scripts/bench-lib.sh
 
 say() { echo "bench-folder: $*" >&2; }
 die() { echo "bench-folder: $*" >&2; exit 1; }
-[[ -x $HUBFS && -x $HUBSIM ]] || die "build hubfs and hubsim first (scripts/build.sh)"
-[[ $(id -u) -eq 0 ]] || die "run as root: it mounts and drops the page cache"
+bench_check_mounting
 
 # Rows this machine can run.
 rows=()

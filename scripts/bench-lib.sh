@@ -6,6 +6,8 @@
 #                                     stops hubsim (BENCH_HUBSIM_PID) and removes T
 #                                     (kept when MNT could not be unmounted); needs
 #                                     HUBFS and a `say` function
+#   bench_check_mounting              dies (the caller's `die`) unless HUBFS and HUBSIM are
+#                                     built, this runs as root and /dev/fuse exists
 #   bench_now                         monotonic-enough wall clock in ns
 #   bench_ms START_NS END_NS          milliseconds between two bench_now values
 #   bench_drop_caches                 sync + drop page, dentry and inode caches (root)
@@ -19,6 +21,7 @@
 #                                     hubsim's counters; bench_requests prints the
 #                                     request count over the given origins
 #                                     (hub, cas, data), admin routes excluded
+#   bench_data_bytes                  bytes hubsim's data origin served since the last reset
 #   bench_xet_ranges TYPE/NS/NAME REV PATH OUT
 #                                     writes "START-END URL" per data range of
 #                                     the file's reconstruction plan; prints the
@@ -51,6 +54,11 @@ bench_cleanup() {
   fi
   exit $rc
 }
+bench_check_mounting() {
+  [[ -x $HUBFS && -x $HUBSIM ]] || die "build hubfs and hubsim first (scripts/build.sh)"
+  [[ $(id -u) -eq 0 ]] || die "run as root: it mounts and drops the page cache"
+  [[ -e /dev/fuse ]] || die "/dev/fuse is missing"
+}
 bench_now() { date +%s%N; }
 bench_ms() { echo $((($2 - $1) / 1000000)); }
 
@@ -81,6 +89,11 @@ bench_requests() {
 import json, sys
 c = json.load(sys.stdin)
 print(sum(v["requests"] for o in sys.argv[1:] for k, v in c.get(o, {}).items() if k != "admin"))' "$@"
+}
+
+bench_data_bytes() {
+  curl -fsS "$BENCH_HUB/admin/counters" |
+    "$PY" -c 'import json,sys; print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))'
 }
 
 bench_xet_ranges() {

@@ -43,8 +43,7 @@ source scripts/bench-lib.sh
 
 say() { echo "bench-model: $*" >&2; }
 die() { echo "bench-model: $*" >&2; exit 1; }
-[[ -x $HUBFS && -x $HUBSIM ]] || die "build hubfs and hubsim first (scripts/build.sh)"
-[[ $(id -u) -eq 0 ]] || die "run as root: it mounts and drops the page cache"
+bench_check_mounting
 [[ -d $KIT/node_modules/@huggingface/hub ]] ||
   die "the JS client kit is missing in $KIT: run scripts/setup-conformance.sh"
 "$PY" -c 'import numpy' 2>/dev/null || die "$PY has no numpy: apt-get install python3-numpy"

@@ -32,9 +32,7 @@ source scripts/bench-lib.sh
 
 say() { echo "bench-stream: $*" >&2; }
 die() { echo "bench-stream: $*" >&2; exit 1; }
-[[ -x $HUBFS && -x $HUBSIM ]] || die "build hubfs and hubsim first (scripts/build.sh)"
-[[ $(id -u) -eq 0 ]] || die "run as root: it mounts and drops the page cache"
-[[ -e /dev/fuse ]] || die "/dev/fuse is missing"
+bench_check_mounting
 ((${#SIZES[@]} > 0)) || die "BENCH_STREAM_SIZES is empty"
 
 bench_workdir hubfs-bench-stream
@@ -71,10 +69,6 @@ unmount() {  # and waits for the daemon, which may still write its cache dir
   bench_wait_exit "$MPID" || die "the daemon (pid $MPID) did not exit after its unmount"
 }
 seqread() { "$PY" scripts/bench/read_trace.py "$1"; }
-fetched() {  # bytes the CAS's data origin served since the last counter reset
-  curl -fsS "$BENCH_HUB/admin/counters" |
-    "$PY" -c 'import json,sys; print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))'
-}
 
 stream() {  # MB: a cold read of bench/sMB's file on a fresh mount
   local t0 pid peak=0 a
@@ -125,7 +119,7 @@ ws_mount bench/sws
 bench_drop_caches
 bench_counters_reset
 seqread "$MNT/f.bin" >/dev/null
-put ws_refetched "$(fetched)"
+put ws_refetched "$(bench_data_bytes)"
 unmount
 put ws_disk "$(du -sm "$MCACHE" | cut -f1)"
 

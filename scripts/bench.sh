@@ -58,9 +58,7 @@ source scripts/bench-lib.sh
 
 say() { echo "bench: $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
-[[ -x $HUBFS && -x $HUBSIM ]] || die "build hubfs and hubsim first (scripts/build.sh)"
-[[ $(id -u) -eq 0 ]] || die "run as root: it mounts and drops the page cache"
-[[ -e /dev/fuse ]] || die "/dev/fuse is missing"
+bench_check_mounting
 command -v fio >/dev/null ||
   die "fio is not installed: run scripts/install-deps.sh (or apt-get install fio)"
 [[ -d $KIT/node_modules/@huggingface/hub ]] ||
@@ -214,8 +212,7 @@ selective() {
   bench_drop_caches
   bench_counters_reset
   put st_needed "$(BIG_MB=$SIZE_MB "$PY" tests/e2e/safetensors_check.py selective "$MNT")"
-  put st_fetched "$(curl -fsS "$BENCH_HUB/admin/counters" |
-    "$PY" -c 'import json,sys; print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))')"
+  put st_fetched "$(bench_data_bytes)"
   put st_size "$(stat -c %s "$MNT/big.safetensors")"
   unmount
 }

@@ -282,6 +282,12 @@ Status XetReader::Learn(const Hash& xorb, const LearnedLayout& learned) {
   return Status::Ok();
 }
 
+void XetReader::CountBadCachedChunk(const Hash& xorb, uint32_t index) {
+  counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
+  HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
+                      << " is bad; refetching";
+}
+
 bool XetReader::CachedChunkInto(const Hash& xorb, uint32_t index, std::span<uint8_t> out) {
   std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
   bool good = false;
@@ -291,11 +297,7 @@ bool XetReader::CachedChunkInto(const Hash& xorb, uint32_t index, std::span<uint
   });
   ReleaseDecoder(std::move(dec));
   if (!hit.ok() || !*hit) return false;
-  if (!good) {
-    counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
-    HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
-                        << " is bad; refetching";
-  }
+  if (!good) CountBadCachedChunk(xorb, index);
   return good;
 }
 
@@ -328,11 +330,7 @@ bool XetReader::CachedChunkPartInto(const Hash& xorb, uint32_t index, uint32_t l
     }
   });
   if (!hit.ok() || !*hit) return false;
-  if (!good) {
-    counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
-    HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
-                        << " is bad; refetching";
-  }
+  if (!good) CountBadCachedChunk(xorb, index);
   return good;
 }
 
@@ -347,9 +345,7 @@ std::optional<std::vector<uint8_t>> XetReader::CachedChunk(const Hash& xorb, uin
   Status st = dec->DecodeRecord(**record, &consumed, &out);
   ReleaseDecoder(std::move(dec));
   if (!st.ok() || consumed != (*record)->size() || (expected_len != 0 && out.size() != expected_len)) {
-    counters_.corrupt_cache_chunks.fetch_add(1, std::memory_order_relaxed);
-    HUBFS_LOG(kWarning) << "cached chunk " << xorb.ToString() << "/" << index
-                        << " is bad; refetching";
+    CountBadCachedChunk(xorb, index);
     return std::nullopt;
   }
   return out;

@@ -422,6 +422,9 @@ class XetReader {
   Status CheckRun(const chunkstore::XorbFetch& xorb, const chunkstore::FetchRange& range,
                   const chunkstore::Reconstruction& plan, const std::string& what,
                   const Run& run, LearnedLayout* learned);
+  // A cached chunk that failed to decode: counted and logged (it is fetched
+  // again, as a miss).
+  void CountBadCachedChunk(const chunkstore::Hash& xorb, uint32_t index);
   // Decodes the cached record of a chunk straight into `out` (its exact
   // length). False on a miss or a bad record (counted, treated as a miss).
   bool CachedChunkInto(const chunkstore::Hash& xorb, uint32_t index, std::span<uint8_t> out);
