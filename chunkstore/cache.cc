@@ -264,6 +264,8 @@ class ChunkCache::Impl {
     s.puts = puts_.load();
     s.evictions = evictions_.load();
     s.promotions = promotions_.load();
+    s.refused = refused_.load();
+    s.refused_bytes = refused_bytes_.load();
     s.corrupt_drops = corrupt_drops_.load();
     s.write_errors = write_errors_.load();
     s.map_full_retries = map_full_retries_.load();
@@ -283,6 +285,8 @@ class ChunkCache::Impl {
     p.probation_bytes = max_bytes / 100 * options_.probation_percent;
     p.promote_after_seconds =
         std::chrono::duration_cast<std::chrono::seconds>(options_.promote_after).count();
+    p.probation_hold_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(options_.probation_hold).count();
     p.now_seconds = clock_->UnixSeconds();
     return p;
   }
@@ -292,6 +296,8 @@ class ChunkCache::Impl {
     for (uint64_t h : r.evicted_probation) ghosts_.Remember(h);
     puts_.fetch_add(r.puts);
     promotions_.fetch_add(r.promotions);
+    refused_.fetch_add(r.refused);
+    refused_bytes_.fetch_add(r.refused_bytes);
     evictions_.fetch_add(r.evictions);
     map_full_retries_.fetch_add(r.map_full_retries);
     commits_.fetch_add(1);
@@ -497,7 +503,8 @@ class ChunkCache::Impl {
   bool stop_ = false;                      // GUARDED_BY(mu_)
 
   std::atomic<uint64_t> hits_{0}, misses_{0}, puts_{0}, evictions_{0}, corrupt_drops_{0},
-      write_errors_{0}, map_full_retries_{0}, commits_{0}, promotions_{0};
+      write_errors_{0}, map_full_retries_{0}, commits_{0}, promotions_{0},
+      refused_{0}, refused_bytes_{0};
   GhostSet ghosts_;  // writer thread only
 
   std::thread writer_;  // last: started after everything above exists

@@ -86,6 +86,13 @@ struct CacheOptions {
   // protected).
   uint32_t probation_percent = 25;
   Clock::Duration promote_after = std::chrono::seconds(10);
+  // A new chunk that could only be stored by pushing out a probationary
+  // chunk younger than this is not stored (counted in CacheStats::refused):
+  // a scan larger than the cache writes about what fits and then reads
+  // through, rather than writing everything to evict it unread. Past the
+  // hold, new chunks push out the oldest again, so the cache follows a
+  // changing workload at (probation bytes / hold) at least. 0 = always admit.
+  Clock::Duration probation_hold = std::chrono::seconds(60);
   // Keys evicted from probation that are remembered, so that a chunk fetched
   // again soon after enters the protected LRU at once (a working set larger
   // than probation, read twice). Counted in charged bytes of the evicted
@@ -144,6 +151,8 @@ struct CacheStats {
   uint64_t puts = 0;           // entries committed
   uint64_t evictions = 0;      // entries evicted by this process's writer
   uint64_t promotions = 0;     // chunks moved from probation to protected
+  uint64_t refused = 0;        // new chunks not stored (CacheOptions::probation_hold)
+  uint64_t refused_bytes = 0;
   uint64_t corrupt_drops = 0;  // bad entries detected on read or verify
   uint64_t write_errors = 0;   // write transactions that failed (entries lost)
   uint64_t map_full_retries = 0;

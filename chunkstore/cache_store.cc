@@ -526,6 +526,12 @@ struct CacheStore::Impl {
     return mdb_put(txn, atime, &k, &v, 0);
   }
 
+  // Which puts of `ops` are refused (EvictPolicy::probation_hold_seconds):
+  // new probationary chunks that would push the total past max_bytes while
+  // eviction takes probation's front and that front entered less than the
+  // hold ago (the entries behind it are younger still). Returns an LMDB code.
+  int Admit(MDB_txn* txn, std::span<const WriteOp> ops, const EvictPolicy& policy,
+            uint64_t bytes, uint64_t pbytes, std::vector<bool>* refused);
   // One attempt at Apply. Returns an LMDB code (0 = committed).
   int ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy& policy, ApplyResult* res);
   // Evicts the first entry of `segment` (lru or probation). MDB_NOTFOUND
@@ -582,6 +588,60 @@ int CacheStore::Impl::EvictFirst(MDB_txn* t, MDB_dbi segment, uint64_t* bytes, u
   return rc;
 }
 
+int CacheStore::Impl::Admit(MDB_txn* t, std::span<const WriteOp> ops, const EvictPolicy& policy,
+                            uint64_t bytes, uint64_t pbytes, std::vector<bool>* refused) {
+  refused->assign(ops.size(), false);
+  if (policy.probation_hold_seconds <= 0) return 0;
+  // Whether probation's front (its oldest entry) entered within the hold;
+  // looked up once, when first needed.
+  std::optional<bool> front_young;
+  auto young = [&](int* rc) {
+    if (front_young) return *front_young;
+    front_young = false;
+    MDB_cursor* cur = nullptr;
+    *rc = mdb_cursor_open(t, probation, &cur);
+    if (*rc != 0) return false;
+    MDB_val lk, lv;
+    *rc = mdb_cursor_get(cur, &lk, &lv, MDB_FIRST);
+    mdb_cursor_close(cur);
+    if (*rc == MDB_NOTFOUND) {
+      *rc = 0;
+      return false;
+    }
+    if (*rc != 0) return false;
+    const auto since = static_cast<int64_t>(ParseU64Le(View(lv)));
+    front_young = policy.now_seconds - since < policy.probation_hold_seconds;
+    return *front_young;
+  };
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const WriteOp& op = ops[i];
+    if (op.type != WriteOp::kPut) continue;
+    const uint64_t charged = op.key.size() + op.value->size();
+    const bool chunk = !op.key.empty() && static_cast<uint8_t>(op.key[0]) ==
+                                              static_cast<uint8_t>(CacheKind::kChunk);
+    const bool probationary = chunk && !op.protect;
+    // Eviction takes probation first while it holds more than its share or
+    // nothing is protected (ApplyOnce's loop).
+    if (probationary && bytes + charged > policy.max_bytes &&
+        (pbytes + charged > policy.probation_bytes || pbytes >= bytes)) {
+      int rc = 0;
+      const bool refuse = young(&rc);
+      if (rc != 0) return rc;
+      if (refuse) {
+        if (!GetAccess(t, op.key, &rc)) {
+          if (rc != 0) return rc;
+          (*refused)[i] = true;
+          continue;
+        }
+        if (rc != 0) return rc;
+      }
+    }
+    bytes += charged;  // upper bounds: a re-put replaces its old size
+    if (probationary) pbytes += charged;
+  }
+  return 0;
+}
+
 int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy& policy,
                                 ApplyResult* res) {
   std::shared_lock lock(resize_mu);
@@ -614,13 +674,16 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
                       std::memcmp(header.data(), value.data(), cache_format::kHeaderSize) == 0;
     return same ? 0 : MDB_NOTFOUND;
   };
+  std::vector<bool> refused;
+  rc = Admit(t, ops, policy, bytes, pbytes, &refused);
+  if (rc != 0) return rc;
   // Large new values go to this process's pack first, in one write, while
   // this transaction holds LMDB's write lock; their pointers commit below.
   std::vector<size_t> packed_ops;
   std::vector<const ValueBuffer*> packed_values;
   for (size_t i = 0; i < ops.size(); ++i) {
     const WriteOp& op = ops[i];
-    if (op.type != WriteOp::kPut || op.value->size() < kPackMinValue) continue;
+    if (op.type != WriteOp::kPut || refused[i] || op.value->size() < kPackMinValue) continue;
     MDB_val cur;
     rc = same_content(op, &cur);
     if (rc == 0) continue;
@@ -664,6 +727,11 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
       case WriteOp::kPut: {
         const auto& value = *op.value;
         const uint64_t charged = op.key.size() + value.size();
+        if (refused[i]) {
+          ++r.refused;
+          r.refused_bytes += charged;
+          break;
+        }
         const bool packed = next_packed < packed_ops.size() && packed_ops[next_packed] == i;
         if (old) {
           rc = same_content(op, &cur);
@@ -769,6 +837,8 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
     res->dropped += r.dropped;
     res->dropped_bytes += r.dropped_bytes;
     res->promotions += r.promotions;
+    res->refused += r.refused;
+    res->refused_bytes += r.refused_bytes;
     res->evicted_probation.insert(res->evicted_probation.end(), r.evicted_probation.begin(),
                                   r.evicted_probation.end());
   }

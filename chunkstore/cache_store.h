@@ -59,11 +59,15 @@ struct WriteOp {
 // protected entries and WriteOp::protect puts go to the protected LRU. Above
 // max_bytes, the oldest probationary entries go first while probation holds
 // more than probation_bytes (or nothing is protected), else the least
-// recently used protected ones.
+// recently used protected ones. A new probationary chunk that would have to
+// push out a probationary entry younger than probation_hold_seconds is not
+// stored at all (refused): a scan larger than the cache is not written to
+// disk only to be evicted unread (0 = always admit).
 struct EvictPolicy {
   uint64_t max_bytes = 0;
   uint64_t probation_bytes = 0;
   int64_t promote_after_seconds = 0;
+  int64_t probation_hold_seconds = 0;
   int64_t now_seconds = 0;  // stamps entries entering probation
 };
 
@@ -74,6 +78,8 @@ struct ApplyResult {
   uint64_t dropped_bytes = 0;
   uint64_t map_full_retries = 0;
   uint64_t promotions = 0;
+  uint64_t refused = 0;  // new chunks not stored (EvictPolicy::probation_hold_seconds)
+  uint64_t refused_bytes = 0;
   // Hashes (std::hash of the key) of entries evicted from probation, oldest
   // first: the writer remembers them (ghosts) to protect them when re-put.
   std::vector<uint64_t> evicted_probation;

@@ -58,6 +58,25 @@ bench_check_mounting() {
   [[ -x $HUBFS && -x $HUBSIM ]] || die "build hubfs and hubsim first (scripts/build.sh)"
   [[ $(id -u) -eq 0 ]] || die "run as root: it mounts and drops the page cache"
   [[ -e /dev/fuse ]] || die "/dev/fuse is missing"
+  bench_check_page_reporting
+}
+
+# In a VM with free page reporting (virtio-balloon), pages the guest frees
+# (dropping the page cache frees gigabytes) go back to the hypervisor and
+# their next first touch is many times slower: every cold row then measures
+# the hypervisor as much as the code, and more so for whatever fills the page
+# cache (the mount) than for what does not (curl to /dev/null). Said, not
+# changed: raising page_reporting_order past the largest order (11) stops it
+# until reboot, for a run that measures the code.
+bench_check_page_reporting() {
+  local f=/sys/module/page_reporting/parameters/page_reporting_order
+  [[ -r $f ]] || return 0
+  local order
+  order=$(cat "$f")
+  ((order >= 11)) && return 0
+  echo "note: free page reporting is on (page_reporting_order=$order): pages freed by dropping" \
+    "the page cache return to the hypervisor and are slow to touch again; cold rows include" \
+    "that. For figures of the code alone: echo 11 > $f (until reboot), then touch the memory once." >&2
 }
 bench_now() { date +%s%N; }
 bench_ms() { echo $((($2 - $1) / 1000000)); }

@@ -144,7 +144,14 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_ASYNC_READ);
   want(FUSE_CAP_PARALLEL_DIROPS);
   want(FUSE_CAP_READDIRPLUS);
-  want(FUSE_CAP_AUTO_INVAL_DATA);
+  // Not FUSE_CAP_AUTO_INVAL_DATA (libfuse asks for it by default): with it
+  // the kernel drops a file's pages whenever a refreshed mtime differs, and
+  // a branch view's files show the commit's time, so every commit (or a
+  // file committed from here, whose pending mtime gives way to the commit's)
+  // dropped the pages of unchanged files. Content never changes under an
+  // inode number except in a writable view, which says so itself
+  // (VfsCore::KeepCache, MarkPagesStale).
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_AUTO_INVAL_DATA);
   // Not FUSE_CAP_POSIX_ACL: with it the kernel caches an inode's "no ACL", but
   // forgets it whenever attributes arrive (every readdirplus entry, every
   // attribute refresh), so each `ls -l` asked again for every file. Without
@@ -236,7 +243,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       }
       if (!r.ok()) return ReplyError(req, r.error(), "open");
       copy.fh = r->fh;
-      copy.keep_cache = 0;
+      copy.keep_cache = r->keep_cache ? 1 : 0;
       if (fuse_reply_open(req, &copy) != 0) core->Release(r->fh);
     });
     return;

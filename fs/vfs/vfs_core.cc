@@ -274,7 +274,7 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
       views_.ReleaseHandle(view->id);
       return fh.error();
     }
-    return VfsOpenFile{*fh, false};
+    return VfsOpenFile{*fh, KeepCache(ino)};
   }
   // The version this inode stands for: the view may have moved on since.
   const std::string commit =
@@ -295,8 +295,8 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   }
   // An inode's content never changes (changed content gets a new inode), so
   // whatever the page cache holds for it is current - except in a writable
-  // view, where a local change keeps the inode's number.
-  return VfsOpenFile{*fh, !Writable(*info)};
+  // view, where a local change keeps the inode's number (KeepCache).
+  return VfsOpenFile{*fh, !Writable(*info) || KeepCache(ino)};
 }
 
 VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t> out) {

@@ -37,9 +37,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "fs/content/repo_source.h"
 #include "fs/vfs/folder_readahead.h"
 #include "fs/vfs/handle_table.h"
@@ -258,8 +260,23 @@ class VfsCore {
   // `may_block`); its own meta while the change is pending or unknown.
   std::shared_ptr<const NodeMeta> SettledMeta(const InodeInfo& info, bool may_block) const;
   // Makes a local inode whose change was committed stand for the Hub's
-  // version (same number); `info` follows.
+  // version (same number); `info` follows. Unless that version is what was
+  // written here (SameAsLanded), the kernel's pages of the
+  // inode are stale: marked for the next open (KeepCache).
   void Settle(InodeInfo* info);
+  // FOPEN_KEEP_CACHE for an open of `ino` in a writable view: its pages in
+  // the kernel hold its content, written or read through this mount, unless
+  // Settle gave the inode other content since its last open (consumed here).
+  // Never in a multi-revision mount (alias views of a branch are told to
+  // drop their pages asynchronously).
+  bool KeepCache(uint64_t ino);
+  // Whether `settled` (what Settle gives `info`) is the file as committed
+  // from here (WritableView::LandedCommit), at the view's commit or, when
+  // the branch moved on, at the landed one's (same oid). May fetch a listing.
+  bool SameAsLanded(const InodeInfo& info, const NodeMeta& settled);
+  // `ino` now stands for content its kernel pages may not hold: the next
+  // open drops them (KeepCache), and the kernel is told to drop them now.
+  void MarkPagesStale(uint64_t ino);
   // The Hub's file behind an inode (nullopt: a directory or a local file).
   std::optional<RemoteFile> RemoteOf(const InodeInfo& info) const;
   VfsStatus RenameOne(View& view, WritableView* w, const std::string& from,
@@ -279,6 +296,9 @@ class VfsCore {
   HandleTable handles_;
   FolderReadahead folder_;
   InvalidationQueue invalidations_;
+  // Inodes whose kernel pages may be stale (Settle; KeepCache).
+  Mutex stale_mu_;
+  std::unordered_set<uint64_t> stale_pages_ GUARDED_BY(stale_mu_);
   mutable ListingCache listings_;  // mutable: SettledMeta fills it from const paths
   RefsCache refs_;
   ViewSet views_;

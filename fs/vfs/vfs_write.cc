@@ -266,9 +266,43 @@ void VfsCore::Settle(InodeInfo* info) {
   if (!Writable(*info) || info->meta->is_dir || !IsLocal(*info->meta)) return;
   auto settled = SettledMeta(*info, /*may_block=*/true);
   if (settled != info->meta) {
+    if (!SameAsLanded(*info, *settled)) MarkPagesStale(info->ino);
     (void)inodes_.Update(info->ino, settled);
     info->meta = settled;
   }
+}
+
+bool VfsCore::SameAsLanded(const InodeInfo& info, const NodeMeta& settled) {
+  auto view = ViewOf(info);
+  WritableView* w = view ? WriterOf(*view) : nullptr;
+  if (w == nullptr) return false;
+  const auto landed = w->LandedCommit(info.path);
+  if (!landed) return false;  // a conflict sent to a pull request, or unknown
+  if (*landed == view->Current().commit) return true;
+  // The branch moved on since: the same file if that commit's entry is.
+  const std::string dir = ParentPath(info.path);
+  std::shared_ptr<const Listing> listing = listings_.Cached(view->spec.repo, *landed, dir);
+  if (!listing) {
+    auto fetched = listings_.Fetch(view->spec.repo, *landed, dir);
+    if (!fetched.ok()) return false;
+    listing = *fetched;
+  }
+  const Child* c = listing->Find(BaseName(info.path));
+  return c != nullptr && !c->meta->is_dir && c->meta->oid == settled.oid;
+}
+
+void VfsCore::MarkPagesStale(uint64_t ino) {
+  {
+    MutexLock lock(&stale_mu_);
+    stale_pages_.insert(ino);
+  }
+  invalidations_.Queue({VfsInvalidation{0, "", ino}});
+}
+
+bool VfsCore::KeepCache(uint64_t ino) {
+  if (multi()) return false;
+  MutexLock lock(&stale_mu_);
+  return stale_pages_.erase(ino) == 0;
 }
 
 std::optional<RemoteFile> VfsCore::RemoteOf(const InodeInfo& info) const {
@@ -293,6 +327,9 @@ VfsResult<uint64_t> VfsCore::RefLocal(uint32_t view, const std::string& path, bo
     auto info = inodes_.Get(ino);
     if (info.ok() && info->meta->is_dir == is_dir && info->meta != meta) {
       (void)inodes_.Update(ino, meta);  // the same file, changed here: same number
+      // Not by writes to this inode (OpenWrite made it local first): by a
+      // create over it, a rename or an alias view.
+      if (!is_dir) MarkPagesStale(ino);
     }
   }
   return inodes_.Ref(view, path, meta);
@@ -390,7 +427,7 @@ VfsResult<VfsOpenFile> VfsCore::OpenWrite(uint64_t ino, bool truncate) {
   auto fh = AddWriteHandle(*side, ino, info->path, *staged);
   if (!fh.ok()) return fh.error();
   if (truncate) TouchAliases(*side->view, info->path);
-  return VfsOpenFile{*fh, false};
+  return VfsOpenFile{*fh, KeepCache(ino)};
 }
 
 VfsResult<std::pair<VfsEntry, VfsOpenFile>> VfsCore::Create(uint64_t parent, std::string_view name,

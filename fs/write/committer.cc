@@ -432,7 +432,7 @@ bool WriteCommitter::CommitOnce(Status* error) {
       target = "refs/pr/" + std::to_string(*report->commit.pr_number);
     }
     if (!plan.create_pr || report->commit.pr_number) {
-      sources_->Landed(report->commit.commit_oid, target);
+      sources_->Landed(report->commit.commit_oid, target, batch);
     }
   }
   {

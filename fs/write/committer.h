@@ -81,8 +81,9 @@ class CommitSources {
   // of --create-pr, "refs/pr/N"), before the journal forgets its changes:
   // the view should show that commit from now on (else a name would vanish
   // between the two). Not called for a change sent to a pull request after
-  // a conflict (the branch keeps upstream's version).
-  virtual void Landed(const std::string& commit, const std::string& target) = 0;
+  // a conflict (the branch keeps upstream's version). `batch`: what it holds.
+  virtual void Landed(const std::string& commit, const std::string& target,
+                      const std::vector<BatchItem>& batch) = 0;
   // A commit landed (`commit` on the branch or PR), or the change went to
   // pull request `conflict_pr`. Called without `journal_mu` held, after the
   // journal recorded it.

@@ -710,20 +710,32 @@ std::set<std::string> WritableView::BusyPaths() {
   return out;
 }
 
-void WritableView::Landed(const std::string& commit, const std::string& target) {
+void WritableView::Landed(const std::string& commit, const std::string& target,
+                          const std::vector<BatchItem>& batch) {
+  constexpr size_t kMaxLanded = 1u << 16;
   std::function<void(const std::string&, const std::string&)> listener;
   {
+    // Before the view shows the commit: whoever sees it there finds this.
     std::lock_guard<std::mutex> lock(mu_);
+    for (const BatchItem& item : batch) {
+      if (item.change.kind != PendingChange::Kind::kStaged) {
+        landed_.erase(item.path);
+        continue;
+      }
+      if (landed_.size() >= kMaxLanded) landed_.clear();
+      landed_[item.path] = commit;
+    }
     listener = listener_;
   }
   if (listener) listener(commit, target);
 }
 
 void WritableView::OnCommitted(const std::string&, const std::vector<BatchItem>& batch,
-                               std::optional<uint64_t>) {
+                               std::optional<uint64_t> conflict_pr) {
   std::vector<std::shared_ptr<WriteStream>> done;  // joined after the lock is dropped
   std::lock_guard<std::mutex> lock(mu_);
   for (const BatchItem& item : batch) {
+    if (conflict_pr) landed_.erase(item.path);
     if (item.change.kind == PendingChange::Kind::kStaged) RemoveStagingLocked(item.change.staging_id);
     // Committed and not changed again: the Hub's time shows from now on.
     if (open_.count(item.path) == 0 && journal_->table().Find(item.path) == nullptr) {
@@ -731,6 +743,13 @@ void WritableView::OnCommitted(const std::string&, const std::vector<BatchItem>&
     }
   }
   done = TakeDoneStreamsLocked();
+}
+
+std::optional<std::string> WritableView::LandedCommit(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = landed_.find(path);
+  if (it == landed_.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace hubfs::fs

@@ -141,6 +141,10 @@ class WritableView final : public CommitSources {
   // shows. Ignored for other paths (the Hub stores no times).
   void SetLocalMtime(const std::string& path, int64_t mtime);
   std::optional<int64_t> LocalMtime(const std::string& path) const;
+  // The commit the last change committed from here at `path` landed in
+  // (not sent to a pull request): the Hub's file there at that commit is
+  // byte for byte what was written here. nullopt: unknown.
+  std::optional<std::string> LandedCommit(const std::string& path) const;
   // Where the journal lives (`hubfs pending` reads it from there).
   std::string journal_dir() const;
   std::string target() const;
@@ -156,7 +160,8 @@ class WritableView final : public CommitSources {
   Result<std::shared_ptr<UploadSource>> OpenRemote(const std::string& path,
                                                    const RemoteFile& file) override;
   std::set<std::string> BusyPaths() override;
-  void Landed(const std::string& commit, const std::string& target) override;
+  void Landed(const std::string& commit, const std::string& target,
+              const std::vector<BatchItem>& batch) override;
   void OnCommitted(const std::string& commit, const std::vector<BatchItem>& batch,
                    std::optional<uint64_t> conflict_pr) override;
 
@@ -205,6 +210,9 @@ class WritableView final : public CommitSources {
   // a write during the upload makes it wait for the next commit).
   std::map<std::string, int> fsyncing_;  // GUARDED_BY(mu_)
   std::map<std::string, int64_t> local_mtime_;  // GUARDED_BY(mu_): SetLocalMtime
+  // Path -> the commit its last staged change landed in (LandedCommit); bounded
+  // (emptied when full: a missing entry only costs a page cache refill).
+  std::map<std::string, std::string> landed_;  // GUARDED_BY(mu_)
   // Files being uploaded while written, by staging id; cancelled ones wait
   // in retired_ until their thread ended (never joined under mu_).
   std::map<uint64_t, std::shared_ptr<WriteStream>> streams_;  // GUARDED_BY(mu_)

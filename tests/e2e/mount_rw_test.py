@@ -315,6 +315,16 @@ def run(e, args):
     with open(os.path.join(e.mnt, "weights.bin"), "rb") as f:
         if hashlib.sha256(f.read()).digest() != hashlib.sha256(weights).digest():
             fail("weights.bin through the mount differs after the commit")
+    # Its pages are in the kernel now; an open for writing of the file
+    # committed from here keeps them (they are its content).
+    wpath = os.path.join(e.mnt, "weights.bin")
+    with open(wpath, "r+b"):
+        pass
+    resident = int(subprocess.run(["fincore", "-b", "-n", "-o", "RES", wpath], check=True,
+                                  capture_output=True, text=True).stdout.split()[0])
+    if resident < len(weights):
+        fail("opening the committed weights.bin for writing dropped its pages: %d of %d B "
+             "resident" % (resident, len(weights)))
     ok("1 MiB edit of an 8 MiB file: nothing downloaded at open or write; %d B of xorbs "
        "uploaded, %d B read at commit, %.2f s to committed" % (xorb, fetched, edit_s))
     check_edits_hash_what_changed(e, args, rng)
@@ -461,10 +471,13 @@ def run(e, args):
     # --- a racing commit on the same path (a long commit delay: the other
     # writer commits first; our sync then meets the conflict)
     e.unmount()
-    e.mount("--commit-delay", "60")
-    write(os.path.join(e.mnt, "race.txt"), b"from the mount\n")
+    e.mount("--commit-delay", "60", "--metadata-ttl", "1")
+    mine = os.path.join(e.mnt, "race.txt")
+    write(mine, b"from the mount\n")
+    with open(mine, "rb") as f:  # its pages in the kernel
+        f.read()
     other = os.path.join(e.w, "race.txt")
-    write(other, b"from someone else\n")
+    write(other, b"from elsewhere\n")  # the same length: stale pages would show
     subprocess.run([args.hubfs, "upload", "me/m", other, "--quiet"], env=e.env, check=True)
     try:
         e.sync()
@@ -472,8 +485,21 @@ def run(e, args):
     except OSError as err:
         if err.errno != errno.ESTALE:
             fail("sync after a conflict: %s" % err)
-    if e.resolve("race.txt") != b"from someone else\n":
+    if e.resolve("race.txt") != b"from elsewhere\n":
         fail("the other writer's version was overwritten")
+    # The view shows the branch's head once it refreshes (metadata TTL);
+    # the pages the kernel held of this mount's version must not show.
+    seen = None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with open(mine, "rb") as f:
+                seen = f.read()
+            break
+        except FileNotFoundError:
+            time.sleep(0.2)
+    if seen != b"from elsewhere\n":
+        fail("after the conflict the mount shows %r, not the branch's version" % seen)
     refs = e.call("GET", "/api/models/me/m/refs?include_prs=1")
     prs = [r["ref"] for r in refs.get("pullRequests", [])]
     if not prs or e.resolve("race.txt", prs[-1]) != b"from the mount\n":

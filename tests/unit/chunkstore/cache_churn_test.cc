@@ -25,6 +25,7 @@ TEST(CacheChurnTest, StoreFileStaysBoundedUnderContinuousEviction) {
   o.dir = tmp.path();
   o.max_bytes = kLimit;
   o.durable = false;
+  o.probation_hold = std::chrono::seconds(0);  // every put admitted: continuous eviction
   auto c = ChunkCache::Open(o);
   ASSERT_TRUE(c.ok()) << c.status();
   std::mt19937_64 rng(7);

@@ -29,6 +29,7 @@ CacheOptions Options(const std::string& dir, uint64_t max_bytes) {
   o.dir = dir;
   o.max_bytes = max_bytes;
   o.durable = false;
+  o.probation_hold = std::chrono::seconds(0);  // every put admitted
   return o;
 }
 

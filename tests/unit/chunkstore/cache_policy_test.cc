@@ -26,7 +26,10 @@ constexpr uint64_t kCharge = 37 + 24 + kPayload;  // key + header + payload
 class CachePolicyTest : public ::testing::Test {
  protected:
   // A cache of `chunks` chunk charges; probation keeps 25% when pressed.
-  std::unique_ptr<ChunkCache> Open(uint64_t chunks, uint32_t ghost_percent = 0) {
+  // hold: CacheOptions::probation_hold (0 here: the eviction order with
+  // every put admitted; the hold's own tests set it).
+  std::unique_ptr<ChunkCache> Open(uint64_t chunks, uint32_t ghost_percent = 0,
+                                   seconds hold = seconds(0)) {
     CacheOptions o;
     o.dir = tmp_.path();
     o.max_bytes = chunks * kCharge;
@@ -34,6 +37,7 @@ class CachePolicyTest : public ::testing::Test {
     o.clock = &clock_;
     o.promote_after = seconds(10);
     o.ghost_percent = ghost_percent;
+    o.probation_hold = hold;
     auto c = ChunkCache::Open(o);
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? std::move(c).value() : nullptr;
@@ -161,6 +165,74 @@ TEST_F(CachePolicyTest, ChunkFetchedAgainAfterLeavingProbationIsProtected) {
   Scan(*c, 3, 40);
   for (uint32_t i = 0; i < 4; ++i) EXPECT_TRUE(Has(*c, 1, i)) << i;
   EXPECT_LE(c->Stats().bytes, 16 * kCharge);
+}
+
+TEST_F(CachePolicyTest, AScanPastAFullYoungProbationIsNotStored) {
+  // With a hold, a scan larger than the cache stores what fits, then reads
+  // through: nothing young is pushed out, the rest is not written at all.
+  auto c = Open(20, /*ghost_percent=*/0, /*hold=*/seconds(60));
+  for (uint32_t i = 0; i < 4; ++i) Put(*c, 1, i);
+  ASSERT_TRUE(c->Flush().ok());
+  clock_.Advance(seconds(30));
+  for (uint32_t i = 0; i < 4; ++i) ASSERT_TRUE(Has(*c, 1, i));  // protected
+  ASSERT_TRUE(c->Flush().ok());
+  for (uint32_t i = 0; i < 100; ++i) {
+    Put(*c, 2, i);
+    ASSERT_TRUE(c->Flush().ok());
+  }
+  CacheStats s = c->Stats();
+  EXPECT_EQ(s.evictions, 0u);
+  EXPECT_EQ(s.refused, 84u);
+  EXPECT_EQ(s.refused_bytes, 84 * kCharge);
+  EXPECT_EQ(s.bytes, 20 * kCharge);
+  for (uint32_t i = 0; i < 4; ++i) EXPECT_TRUE(Has(*c, 1, i)) << "working set chunk " << i;
+  for (uint32_t i = 0; i < 16; ++i) EXPECT_TRUE(Has(*c, 2, i)) << "the scan's start " << i;
+  EXPECT_FALSE(Has(*c, 2, 16));
+  EXPECT_FALSE(Has(*c, 2, 99));
+
+  // Past the hold the oldest probationary chunks make room again (FIFO),
+  // and a refused chunk asked for again is stored.
+  clock_.Advance(seconds(61));
+  Put(*c, 2, 99);
+  ASSERT_TRUE(c->Flush().ok());
+  EXPECT_TRUE(Has(*c, 2, 99));
+  EXPECT_FALSE(Has(*c, 2, 0)) << "the oldest probationary chunk goes first";
+  for (uint32_t i = 0; i < 4; ++i) EXPECT_TRUE(Has(*c, 1, i)) << "working set chunk " << i;
+  s = c->Stats();
+  EXPECT_EQ(s.evictions, 1u);
+  EXPECT_EQ(s.refused, 84u);
+}
+
+TEST_F(CachePolicyTest, TheHoldNeverRefusesWhatFitsOrWhatEvictsProtectedEntries) {
+  auto c = Open(20, /*ghost_percent=*/0, /*hold=*/seconds(60));
+  // Within the limit: everything is stored, however young.
+  for (uint32_t i = 0; i < 20; ++i) Put(*c, 1, i);
+  ASSERT_TRUE(c->Flush().ok());
+  EXPECT_EQ(c->Stats().refused, 0u);
+  // All protected (hit past promote_after): probation is under its share,
+  // so new chunks push out the least recently used protected ones.
+  clock_.Advance(seconds(30));
+  for (uint32_t i = 0; i < 20; ++i) ASSERT_TRUE(Has(*c, 1, i));
+  ASSERT_TRUE(c->Flush().ok());
+  for (uint32_t i = 0; i < 4; ++i) Put(*c, 2, i);
+  ASSERT_TRUE(c->Flush().ok());
+  CacheStats s = c->Stats();
+  EXPECT_EQ(s.refused, 0u);
+  EXPECT_EQ(s.evictions, 4u);
+  for (uint32_t i = 0; i < 4; ++i) EXPECT_TRUE(Has(*c, 2, i)) << i;
+  // One more would take probation past its 25% share, which would push out
+  // its own young front: refused.
+  for (uint32_t i = 4; i < 7; ++i) Put(*c, 2, i);
+  ASSERT_TRUE(c->Flush().ok());
+  s = c->Stats();
+  EXPECT_EQ(s.refused, 3u);
+  // Other kinds are never refused.
+  const std::vector<uint8_t> terms = Bytes(7, 300);
+  c->PutTerms(XorbFor(9), terms);
+  ASSERT_TRUE(c->Flush().ok());
+  auto t = c->GetTerms(XorbFor(9));
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->has_value());
 }
 
 TEST_F(CachePolicyTest, PruneAndReopenKeepTheSegments) {

@@ -23,6 +23,7 @@ CacheOptions SmallOptions(const std::string& dir, uint64_t max_bytes = 64ull << 
   o.dir = dir;
   o.max_bytes = max_bytes;
   o.durable = false;
+  o.probation_hold = std::chrono::seconds(0);  // eviction order, every put admitted
   return o;
 }
 

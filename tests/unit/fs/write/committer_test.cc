@@ -30,7 +30,8 @@ class TestSources : public CommitSources {
                                                    const RemoteFile&) override {
     return UnimplementedError("no remote files here: " + path);
   }
-  void Landed(const std::string& commit, const std::string& target) override {
+  void Landed(const std::string& commit, const std::string& target,
+              const std::vector<BatchItem>&) override {
     std::lock_guard<std::mutex> l(mu);
     landed.push_back(commit);
     landed_targets.push_back(target);
