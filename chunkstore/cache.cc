@@ -196,7 +196,8 @@ class ChunkCache::Impl {
     return out;
   }
 
-  void Put(std::string key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec) {
+  void Put(std::string key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec,
+           bool keep_pages = false) {
     auto value = Encode(key, kind, payload, codec);
     if (!value.ok()) {
       HUBFS_LOG(kWarning) << "cache: not storing " << fmt::DescribeKey(key) << ": "
@@ -204,7 +205,9 @@ class ChunkCache::Impl {
       return;
     }
     if (key.size() + (*value)->size() > options_.max_bytes) return;  // could never fit
-    Enqueue(WriteOp{WriteOp::kPut, std::move(key), std::move(*value)}, /*wait_for_space=*/true);
+    WriteOp op{WriteOp::kPut, std::move(key), std::move(*value)};
+    op.keep_pages = keep_pages;
+    Enqueue(std::move(op), /*wait_for_space=*/true);
   }
 
   // The encoded value in memory that a pack write takes as it is
@@ -588,8 +591,9 @@ Result<bool> ChunkCache::HasChunk(const Hash& xorb, uint32_t index) {
 
 // Chunks stay as fetched (already LZ4 or incompressible); layouts and terms
 // are small binary tables, kept as given; listings and small files are zstd.
-void ChunkCache::PutChunk(const Hash& xorb, uint32_t index, std::span<const uint8_t> record) {
-  impl_->Put(fmt::ChunkKey(xorb, index), CacheKind::kChunk, record, fmt::kCodecNone);
+void ChunkCache::PutChunk(const Hash& xorb, uint32_t index, std::span<const uint8_t> record,
+                          bool keep_pages) {
+  impl_->Put(fmt::ChunkKey(xorb, index), CacheKind::kChunk, record, fmt::kCodecNone, keep_pages);
 }
 void ChunkCache::PutXorbLayout(const Hash& xorb, std::vector<uint8_t> layout) {
   impl_->Put(fmt::XorbLayoutKey(xorb), CacheKind::kXorbLayout, layout, fmt::kCodecNone);

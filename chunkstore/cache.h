@@ -248,7 +248,11 @@ class ChunkCache {
   // Failures of the later commit surface in Flush() and Stats().write_errors.
   // PutChunk encodes straight from `record` (a chunk record inside a fetched
   // body, say): the bytes are copied once, into the queued value.
-  void PutChunk(const Hash& xorb, uint32_t index, std::span<const uint8_t> record);
+  // `keep_pages`: written to disk through the page cache, for a value
+  // likely read again soon (an upload's chunks: an edit of the file reads
+  // them back at its commit); other values skip it (docs/CACHE_FORMAT.md).
+  void PutChunk(const Hash& xorb, uint32_t index, std::span<const uint8_t> record,
+                bool keep_pages = false);
   void PutXorbLayout(const Hash& xorb, std::vector<uint8_t> layout);
   void PutTerms(const Hash& file_hash, std::vector<uint8_t> terms);
   void PutListing(std::string_view commit, std::string_view dir, std::vector<uint8_t> listing);

@@ -114,6 +114,8 @@ uint64_t PackFiles::current() const { return cur_id_; }
 
 uint64_t PackFiles::Release() {
   const uint64_t id = cur_id_;
+  if (cur_buffered_fd_ >= 0) ::close(cur_buffered_fd_);
+  cur_buffered_fd_ = -1;
   if (cur_fd_ >= 0) ::close(cur_fd_);  // drops the flock
   cur_fd_ = -1;
   cur_id_ = 0;
@@ -134,9 +136,11 @@ Status PackFiles::StartPack() {
     const uint64_t id = (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;  // never 0
     const std::string path = pdir + "/" + PackName(id);
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0600);
+    bool direct = true;
     if (fd < 0 && errno == EINVAL) {
       // The file system does not do O_DIRECT (tmpfs): buffered writes.
       fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      direct = false;
     }
     if (fd < 0) {
       if (errno == EEXIST) continue;
@@ -149,6 +153,7 @@ Status PackFiles::StartPack() {
       return ErrnoError("lock " + path, err);
     }
     cur_fd_ = fd;
+    cur_direct_ = direct;
     cur_id_ = id;
     cur_end_ = pending_end_ = 0;
     return Status::Ok();
@@ -156,8 +161,8 @@ Status PackFiles::StartPack() {
   return IoError("create a pack file in " + pdir + ": names taken");
 }
 
-Result<std::vector<PackLocation>> PackFiles::Append(
-    std::span<const ValueBuffer* const> values) {
+Result<std::vector<PackLocation>> PackFiles::Append(std::span<const ValueBuffer* const> values,
+                                                    std::span<const uint8_t> keep_pages) {
   std::vector<PackLocation> out;
   if (values.empty()) return out;
   pending_end_ = cur_end_;
@@ -168,19 +173,33 @@ Result<std::vector<PackLocation>> PackFiles::Append(
   // Straight from the values' memory: each is aligned and zero-padded to
   // its span (ValueBuffer). Copying them into one write buffer first was a
   // pass over every byte of a cold read (an eighth of the daemon's CPU).
-  std::vector<iovec> iov;
-  iov.reserve(values.size());
+  // Runs of neighbouring values written the same way, one pwritev each.
+  auto keep = [&](size_t i) {
+    return cur_direct_ && i < keep_pages.size() && keep_pages[i] != 0;
+  };
   uint64_t total = 0;
   out.reserve(values.size());
-  for (const ValueBuffer* v : values) {
-    const std::span<const uint8_t> padded = v->padded();
-    iov.push_back(iovec{const_cast<uint8_t*>(padded.data()), padded.size()});
-    out.push_back(PackLocation{cur_id_, cur_end_ + total, static_cast<uint32_t>(v->size())});
-    total += padded.size();
-  }
-  const int err = PWriteAll(cur_fd_, std::move(iov), cur_end_);
-  if (err != 0) {
-    return ErrnoError("write pack " + PackName(cur_id_), err);
+  for (size_t i = 0; i < values.size();) {
+    const bool buffered = keep(i);
+    if (buffered && cur_buffered_fd_ < 0) {
+      const std::string path = dir_ + kPackDir + "/" + PackName(cur_id_);
+      cur_buffered_fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (cur_buffered_fd_ < 0) return ErrnoError("open " + path, errno);
+    }
+    std::vector<iovec> iov;
+    const uint64_t start = total;
+    for (; i < values.size() && keep(i) == buffered; ++i) {
+      const std::span<const uint8_t> padded = values[i]->padded();
+      iov.push_back(iovec{const_cast<uint8_t*>(padded.data()), padded.size()});
+      out.push_back(
+          PackLocation{cur_id_, cur_end_ + total, static_cast<uint32_t>(values[i]->size())});
+      total += padded.size();
+    }
+    const int err = PWriteAll(buffered ? cur_buffered_fd_ : cur_fd_, std::move(iov),
+                              cur_end_ + start);
+    if (err != 0) {
+      return ErrnoError("write pack " + PackName(cur_id_), err);
+    }
   }
   unsynced_.insert(cur_id_);
   pending_end_ = cur_end_ + total;

@@ -97,8 +97,12 @@ class PackFiles {
   // is on the file (O_DIRECT: on the device) when it returns; nothing points
   // at it until the caller commits its pointers. A failed call leaves the
   // pack's end where it was, so a retry overwrites the same range.
+  // `keep_pages` (empty, or one per value; non-zero: keep): that value is
+  // written through the page cache instead, so that a read soon after finds
+  // it in memory.
   // kResourceExhausted for a full disk, kIo otherwise.
-  Result<std::vector<PackLocation>> Append(std::span<const ValueBuffer* const> values);
+  Result<std::vector<PackLocation>> Append(std::span<const ValueBuffer* const> values,
+                                           std::span<const uint8_t> keep_pages = {});
   // Writer only. Marks the last Append's bytes as kept (its pointers were
   // committed): the next Append goes after them.
   void Commit();
@@ -142,6 +146,8 @@ class PackFiles {
   const DirLock lock_dir_;
   // The current pack (writer only).
   int cur_fd_ = -1;
+  int cur_buffered_fd_ = -1;  // the same pack without O_DIRECT (keep_pages), opened when needed
+  bool cur_direct_ = false;   // cur_fd_ has O_DIRECT
   uint64_t cur_id_ = 0;
   uint64_t cur_end_ = 0;      // committed end
   uint64_t pending_end_ = 0;  // end after the last Append, before Commit

@@ -681,6 +681,7 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
   // this transaction holds LMDB's write lock; their pointers commit below.
   std::vector<size_t> packed_ops;
   std::vector<const ValueBuffer*> packed_values;
+  std::vector<uint8_t> packed_keep;
   for (size_t i = 0; i < ops.size(); ++i) {
     const WriteOp& op = ops[i];
     if (op.type != WriteOp::kPut || refused[i] || op.value->size() < kPackMinValue) continue;
@@ -690,10 +691,11 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
     if (rc != MDB_NOTFOUND) return rc;
     packed_ops.push_back(i);
     packed_values.push_back(op.value.get());
+    packed_keep.push_back(op.keep_pages ? 1 : 0);
   }
   std::vector<PackLocation> locations;
   if (!packed_values.empty()) {
-    auto appended = packs->Append(packed_values);
+    auto appended = packs->Append(packed_values, packed_keep);
     if (!appended.ok()) {
       HUBFS_LOG(kDebug) << "cache: " << appended.status();
       return appended.status().code() == ErrorCode::kResourceExhausted ? ENOSPC : EIO;

@@ -49,6 +49,9 @@ struct WriteOp {
   // kPut of a chunk: enter the protected segment at once (the key was evicted
   // from probation recently and is asked for again: a working set, not a scan).
   bool protect = false;
+  // kPut: written to its pack through the page cache (PackFiles::Append's
+  // keep_pages): a value likely read again soon.
+  bool keep_pages = false;
 };
 
 // How Apply keeps the store within its bound: segmented LRU with a

@@ -160,8 +160,11 @@ class XetBackend final : public chunkstore::UploadBackend {
       layout.count_known = true;
       for (size_t i = 0; i < info.chunks.size(); ++i) {
         const auto& c = info.chunks[i];
+        // Through the page cache: an edit of the file soon after reads its
+        // unchanged chunks back at its commit (SHA-256 needs every byte).
         cache_->PutChunk(info.hash, static_cast<uint32_t>(i),
-                         bytes.subspan(c.record_start, c.record_end - c.record_start));
+                         bytes.subspan(c.record_start, c.record_end - c.record_start),
+                         /*keep_pages=*/true);
         layout.lengths.push_back(c.length);
         layout.record_starts.push_back(c.record_start);
       }

@@ -1,7 +1,9 @@
 // Large values in pack files (docs/CACHE_FORMAT.md, "Pack files"): they
 // stay out of the LMDB file, evicted ones give their space back, unused
 // packs are deleted, and a value whose range was punched reads as a miss.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -284,6 +286,53 @@ TEST(CachePacksTest, RecentlyWrittenChunksAreReadFromMemory) {
   auto last = (*c)->GetChunk(XorbFor(9), 32);
   ASSERT_TRUE(last.ok() && last->has_value());
   EXPECT_EQ(**last, Bytes(72, 65536));
+}
+
+// Pages of `path` in [offset, offset + length) in the page cache.
+size_t ResidentPages(const std::string& path, uint64_t offset, uint64_t length) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  const size_t size = static_cast<size_t>(std::filesystem::file_size(path));
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return 0;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> vec((size + page - 1) / page);
+  size_t n = 0;
+  if (::mincore(map, size, vec.data()) == 0) {
+    for (uint64_t p = offset / page; p < (offset + length + page - 1) / page && p < vec.size();
+         ++p) {
+      n += vec[p] & 1;
+    }
+  }
+  ::munmap(map, size);
+  return n;
+}
+
+TEST(CachePacksTest, KeepPagesWritesThroughThePageCache) {
+  TempDir tmp;
+  auto c = ChunkCache::Open(Options(tmp.path(), 64 << 20));
+  ASSERT_TRUE(c.ok());
+  constexpr size_t kValue = 1 << 20;
+  const auto plain = Bytes(50, kValue);
+  const auto kept = Bytes(51, kValue);
+  (*c)->PutChunk(XorbFor(5), 0, plain);
+  (*c)->PutChunk(XorbFor(5), 1, kept, /*keep_pages=*/true);
+  ASSERT_TRUE((*c)->Flush().ok());
+  const auto packs = Packs(tmp.path());
+  ASSERT_EQ(packs.size(), 1u);
+  const uint64_t pages = kValue / static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  if (ResidentPages(packs[0], 0, kValue) >= pages) {
+    GTEST_SKIP() << "no O_DIRECT on this file system: every value goes through the page cache";
+  }
+  // The second value starts on the next 4 KiB boundary after the first's
+  // header and payload, about kValue in: its inner pages are all resident.
+  EXPECT_GE(ResidentPages(packs[0], kValue + 8192, kValue - 8192), pages - 2);
+  auto a = (*c)->GetChunk(XorbFor(5), 0);
+  auto b = (*c)->GetChunk(XorbFor(5), 1);
+  ASSERT_TRUE(a.ok() && a->has_value() && b.ok() && b->has_value());
+  EXPECT_EQ(**a, plain);
+  EXPECT_EQ(**b, kept);
 }
 
 }  // namespace
