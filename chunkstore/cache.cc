@@ -216,10 +216,7 @@ class ChunkCache::Impl {
   static Result<std::shared_ptr<const cache_internal::ValueBuffer>> Encode(
       std::string_view key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec) {
     if (codec == fmt::kCodecNone) {
-      if (payload.size() > fmt::kMaxDecodedSize) {
-        return InvalidArgumentError("cache value of " + std::to_string(payload.size()) +
-                                    " bytes is over the format bound");
-      }
+      // EncodeStoredInto refuses what is over the format's bound.
       auto value = std::make_shared<cache_internal::ValueBuffer>(fmt::kHeaderSize + payload.size());
       HUBFS_RETURN_IF_ERROR(fmt::EncodeStoredInto(key, kind, payload, value->bytes()));
       return std::shared_ptr<const cache_internal::ValueBuffer>(std::move(value));
@@ -445,8 +442,7 @@ class ChunkCache::Impl {
         queue_bytes_ -= std::min<uint64_t>(queue_bytes_, op.value->size());
         auto it = pending_.find(op.key);
         if (it == pending_.end() || it->second != op.value) continue;
-        const bool chunk = !op.key.empty() && static_cast<uint8_t>(op.key[0]) ==
-                                                  static_cast<uint8_t>(CacheKind::kChunk);
+        const bool chunk = fmt::KeyKind(op.key) == CacheKind::kChunk;
         if (res.ok() && chunk && op.value->size() <= options_.recent_max_bytes) {
           // Kept for reads right after the put (RetireRecent drops the oldest).
           recent_.emplace_back(op.key, op.value);

@@ -366,6 +366,18 @@ struct CacheStore::Impl {
     }
   }
 
+  // BeginRead, then `key`'s stored record into *v (valid while `txn` is).
+  // False when absent.
+  Result<bool> GetForRead(std::string_view key, std::shared_lock<std::shared_mutex>& lock,
+                          Txn& txn, MDB_val* v) {
+    HUBFS_RETURN_IF_ERROR(BeginRead(lock, txn));
+    MDB_val k = Val(key);
+    const int rc = mdb_get(txn.get(), data, &k, v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return LmdbError("get", rc);
+    return true;
+  }
+
   Result<uint64_t> GetMeta(MDB_txn* txn, const char* name) {
     MDB_val k = Val(std::string_view(name)), v;
     const int rc = mdb_get(txn, meta, &k, &v);
@@ -617,9 +629,7 @@ int CacheStore::Impl::Admit(MDB_txn* t, std::span<const WriteOp> ops, const Evic
     const WriteOp& op = ops[i];
     if (op.type != WriteOp::kPut) continue;
     const uint64_t charged = op.key.size() + op.value->size();
-    const bool chunk = !op.key.empty() && static_cast<uint8_t>(op.key[0]) ==
-                                              static_cast<uint8_t>(CacheKind::kChunk);
-    const bool probationary = chunk && !op.protect;
+    const bool probationary = op.EntersProbation();
     // Eviction takes probation first while it holds more than its share or
     // nothing is protected (ApplyOnce's loop).
     if (probationary && bytes + charged > policy.max_bytes &&
@@ -765,9 +775,7 @@ int CacheStore::Impl::ApplyOnce(std::span<const WriteOp> ops, const EvictPolicy&
         }
         rc = mdb_put(t, data, &k, &v, 0);
         if (rc != 0) return rc;
-        const bool chunk = !op.key.empty() &&
-                           static_cast<uint8_t>(op.key[0]) == static_cast<uint8_t>(CacheKind::kChunk);
-        if (chunk && !op.protect) {
+        if (op.EntersProbation()) {
           rc = EnterProbation(t, op.key, ++tick, charged, policy.now_seconds);
           pbytes += charged;
         } else {
@@ -1083,11 +1091,9 @@ Result<bool> CacheStore::Read(std::string_view key,
                               const std::function<void(std::span<const uint8_t>)>& fn) {
   std::shared_lock<std::shared_mutex> lock;
   Txn txn;
-  HUBFS_RETURN_IF_ERROR(impl_->BeginRead(lock, txn));
   MDB_val k = Val(key), v;
-  int rc = mdb_get(txn.get(), impl_->data, &k, &v);
-  if (rc == MDB_NOTFOUND) return false;
-  if (rc != 0) return LmdbError("get", rc);
+  HUBFS_ASSIGN_OR_RETURN(const bool found, impl_->GetForRead(key, lock, txn, &v));
+  if (!found) return false;
   const auto loc = DecodePointer(Bytes(v));
   if (!loc) {
     fn(Bytes(v));
@@ -1108,7 +1114,7 @@ Result<bool> CacheStore::Read(std::string_view key,
   }
   std::shared_lock again(impl_->resize_mu);
   Txn check;
-  rc = impl_->Begin(MDB_RDONLY, check);
+  int rc = impl_->Begin(MDB_RDONLY, check);
   if (rc != 0) return LmdbError("begin read", rc);
   rc = mdb_get(check.get(), impl_->data, &k, &v);
   if (rc == MDB_NOTFOUND) return false;
@@ -1125,11 +1131,9 @@ Result<bool> CacheStore::Read(std::string_view key,
 Result<bool> CacheStore::Contains(std::string_view key) {
   std::shared_lock<std::shared_mutex> lock;
   Txn txn;
-  HUBFS_RETURN_IF_ERROR(impl_->BeginRead(lock, txn));
-  MDB_val k = Val(key), v;
-  int rc = mdb_get(txn.get(), impl_->data, &k, &v);
-  if (rc == MDB_NOTFOUND) return false;
-  if (rc != 0) return LmdbError("get", rc);
+  MDB_val v;
+  HUBFS_ASSIGN_OR_RETURN(const bool found, impl_->GetForRead(key, lock, txn, &v));
+  if (!found) return false;
   const auto loc = DecodePointer(Bytes(v));
   txn.Abort();
   lock.unlock();

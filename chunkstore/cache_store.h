@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chunkstore/cache_format.h"
 #include "chunkstore/cache_packs.h"
 #include "common/file_env.h"
 #include "common/status.h"
@@ -52,6 +53,11 @@ struct WriteOp {
   // kPut: written to its pack through the page cache (PackFiles::Append's
   // keep_pages): a value likely read again soon.
   bool keep_pages = false;
+
+  // A put that enters probation: a new chunk not protected (EvictPolicy).
+  bool EntersProbation() const {
+    return type == kPut && !protect && cache_format::KeyKind(key) == CacheKind::kChunk;
+  }
 };
 
 // How Apply keeps the store within its bound: segmented LRU with a

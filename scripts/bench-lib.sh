@@ -22,6 +22,8 @@
 #                                     request count over the given origins
 #                                     (hub, cas, data), admin routes excluded
 #   bench_data_bytes                  bytes hubsim's data origin served since the last reset
+#   bench_peak_rss_anon DAEMON PID    prints DAEMON's peak RssAnon (KiB, sampled every
+#                                     50 ms) until PID has ended (the caller waits for it)
 #   bench_xet_ranges TYPE/NS/NAME REV PATH OUT
 #                                     writes "START-END URL" per data range of
 #                                     the file's reconstruction plan; prints the
@@ -99,6 +101,16 @@ bench_wait_exit() {
     sleep 0.05
   done
   return 1
+}
+
+bench_peak_rss_anon() {
+  local peak=0 a
+  while kill -0 "$2" 2>/dev/null; do
+    a=$(awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0)
+    ((a > peak)) && peak=$a
+    sleep 0.05
+  done
+  echo "$peak"
 }
 
 bench_counters_reset() { curl -fsS -X DELETE "$BENCH_HUB/admin/counters" >/dev/null; }

@@ -71,17 +71,13 @@ unmount() {  # and waits for the daemon, which may still write its cache dir
 seqread() { "$PY" scripts/bench/read_trace.py "$1"; }
 
 stream() {  # MB: a cold read of bench/sMB's file on a fresh mount
-  local t0 pid peak=0 a
+  local t0 pid peak
   mount_fresh "bench/s$1"
   bench_drop_caches
   t0=$(bench_now)
   seqread "$MNT/f.bin" >/dev/null &
   pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    a=$(awk '/^RssAnon:/ {print $2}' "/proc/$MPID/status" 2>/dev/null || echo 0)
-    ((a > peak)) && peak=$a
-    sleep 0.05
-  done
+  peak=$(bench_peak_rss_anon "$MPID" "$pid")
   wait "$pid" || die "streaming bench/s$1 failed"
   put "ms_$1" "$(bench_ms "$t0" "$(bench_now)")"
   put "rss_$1" $((peak / 1024))

@@ -244,17 +244,13 @@ listing() {  # RUN: each op on a fresh mount, cold then warm, and on the local t
 }
 
 streaming() {  # RUN: peak anonymous RSS of the daemon while streaming
-  local t0 pid peak=0 a
+  local t0 pid peak
   mount_fresh bench/huge "huge-$1"
   bench_drop_caches
   t0=$(bench_now)
   seqread "$MNT/huge.bin" "$RUNS/trace-stream-$1" &
   pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    a=$(awk '/^RssAnon:/ {print $2}' "/proc/$MPID/status" 2>/dev/null || echo 0)
-    ((a > peak)) && peak=$a
-    sleep 0.05
-  done
+  peak=$(bench_peak_rss_anon "$MPID" "$pid")
   wait "$pid" || die "streaming huge.bin failed"
   put stream_ms "$(bench_ms "$t0" "$(bench_now)")"
   put stream_rss_anon_mib $((peak / 1024))

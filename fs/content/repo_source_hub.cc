@@ -116,10 +116,7 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
   size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), file.size - offset));
   if (file.xet_hash) {
     if (xet_ == nullptr) return UnimplementedError("read " + file.path + ": no Xet reader");
-    auto hash = chunkstore::Hash::Parse(*file.xet_hash);
-    if (!hash.ok()) return hash.status();
-    if (routing_ != nullptr) routing_->NoteFile(hash->ToString(), file.repo, file.commit);
-    XetFileRef ref{*hash, file.size, std::nullopt, IsTensorFileName(file.path)};
+    HUBFS_ASSIGN_OR_RETURN(XetFileRef ref, XetRefOf(file));
     return xet_->Read(ref, offset, out.first(want));
   }
   return regular_.Read(
@@ -131,20 +128,20 @@ Result<size_t> HubRepoSource::ReadHeld(const FileContent& file, uint64_t offset,
                                        HeldBytes* out) {
   if (!file.xet_hash || xet_ == nullptr) return RepoSource::ReadHeld(file, offset, len, out);
   if (offset >= file.size || len == 0) return size_t{0};
-  auto hash = chunkstore::Hash::Parse(*file.xet_hash);
-  if (!hash.ok()) return hash.status();
-  if (routing_ != nullptr) routing_->NoteFile(hash->ToString(), file.repo, file.commit);
-  XetFileRef ref{*hash, file.size, std::nullopt, IsTensorFileName(file.path)};
+  HUBFS_ASSIGN_OR_RETURN(XetFileRef ref, XetRefOf(file));
   return xet_->ReadHeld(ref, offset, len, out);
+}
+
+Result<XetFileRef> HubRepoSource::XetRefOf(const FileContent& file) {
+  HUBFS_ASSIGN_OR_RETURN(chunkstore::Hash hash, chunkstore::Hash::Parse(*file.xet_hash));
+  if (routing_ != nullptr) routing_->NoteFile(hash.ToString(), file.repo, file.commit);
+  return XetFileRef{hash, file.size, std::nullopt, IsTensorFileName(file.path)};
 }
 
 void HubRepoSource::Speculate(const FileContent& file, uint64_t bytes, uint64_t group) {
   if (xet_ == nullptr || !file.xet_hash) return;
-  auto hash = chunkstore::Hash::Parse(*file.xet_hash);
-  if (!hash.ok()) return;
-  if (routing_ != nullptr) routing_->NoteFile(hash->ToString(), file.repo, file.commit);
-  xet_->Speculate(XetFileRef{*hash, file.size, std::nullopt, IsTensorFileName(file.path)}, bytes,
-                  group);
+  Result<XetFileRef> ref = XetRefOf(file);
+  if (ref.ok()) xet_->Speculate(*ref, bytes, group);
 }
 
 void HubRepoSource::CancelSpeculation(uint64_t group) {

@@ -100,6 +100,10 @@ class HubRepoSource final : public RepoSource {
                                                   std::string_view author) override;
 
  private:
+  // The Xet reader's reference to a Xet file (its hash parsed), the file
+  // noted for token routing. REQUIRES: file.xet_hash.
+  Result<XetFileRef> XetRefOf(const FileContent& file);
+
   hub::HubClient* const client_;
   XetReader* const xet_;
   RegularFileReader regular_;

@@ -30,6 +30,18 @@ namespace {
 // before) are new; see XetReader::SaveAnchors.
 constexpr size_t kAnchorsPerSave = 64;
 
+// The chunk's bytes inside a cached `record` when it is stored as is (not
+// compressed) and its header agrees with the record and with `length`.
+std::optional<std::span<const uint8_t>> StoredAsIs(std::span<const uint8_t> record,
+                                                   uint32_t length) {
+  Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(record);
+  if (!header.ok() || header->scheme != chunkstore::CompressionScheme::kNone ||
+      header->record_size() != record.size() || header->uncompressed_size != length) {
+    return std::nullopt;
+  }
+  return record.subspan(chunkstore::kChunkRecordHeaderSize);
+}
+
 // Decoded chunks available to one assembly: chunks fetched by this read (or
 // shared with another) and chunks read from the cache.
 class ChunkMap final : public chunkstore::ChunkSource {
@@ -306,19 +318,15 @@ bool XetReader::CachedChunkPartInto(const Hash& xorb, uint32_t index, uint32_t l
   if (skip > length || out.size() > length - skip) return false;
   bool good = false;
   Result<bool> hit = cache_->VisitChunk(xorb, index, [&](std::span<const uint8_t> record) {
-    Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(record);
-    if (!header.ok() || header->record_size() != record.size() ||
-        header->uncompressed_size != length) {
-      return;
-    }
-    if (header->scheme == chunkstore::CompressionScheme::kNone) {
-      // Stored as is: only the bytes asked for are copied (the chunk's
-      // first and last of a read are mostly cut by it).
-      const auto part = record.subspan(chunkstore::kChunkRecordHeaderSize + skip, out.size());
+    if (std::optional<std::span<const uint8_t>> raw = StoredAsIs(record, length)) {
+      // Only the bytes asked for are copied (the chunk's first and last of
+      // a read are mostly cut by it).
+      const auto part = raw->subspan(skip, out.size());
       std::copy(part.begin(), part.end(), out.begin());
       good = true;
       return;
     }
+    // Compressed (or bad: the decode checks the record and its length).
     std::vector<uint8_t> whole(length);
     std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
     size_t consumed = 0;
@@ -406,15 +414,11 @@ bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, He
     // Stored as is and of the placed length; anything else (a compressed
     // record, a bad one) is left to the copying path, which decodes and
     // checks it.
-    Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(rec->record);
-    if (!header.ok() || header->scheme != chunkstore::CompressionScheme::kNone ||
-        header->record_size() != rec->record.size() || header->uncompressed_size != p.length) {
-      return false;
-    }
+    const std::optional<std::span<const uint8_t>> raw = StoredAsIs(rec->record, p.length);
+    if (!raw) return false;
     const uint64_t from = std::max(p.start, offset);
     const uint64_t to = std::min(p.start + p.length, end);
-    held.Add(rec->record.subspan(chunkstore::kChunkRecordHeaderSize + (from - p.start), to - from),
-             std::move(rec->owner));
+    held.Add(raw->subspan(from - p.start, to - from), std::move(rec->owner));
   }
   *out = std::move(held);
   return true;
@@ -527,8 +531,9 @@ void XetReader::TrimCached(const FileState& file, uint64_t* start, uint64_t* end
       }
       if (lengths[k] == 0) return std::nullopt;
       const uint32_t index = file.terms[i].range.start + static_cast<uint32_t>(k);
-      Result<bool> hit =
-          cache_->VisitChunk(file.terms[i].xorb, index, [](std::span<const uint8_t>) {});
+      // Presence only: TryWarm reads and checks it next (and falls back to
+      // the whole segment when it is gone or bad by then).
+      Result<bool> hit = cache_->HasChunk(file.terms[i].xorb, index);
       if (!hit.ok() || !*hit) return std::nullopt;
       return std::make_pair(at[k], at[k + 1]);
     }

@@ -259,6 +259,10 @@ class VfsCore {
   // entry at the view's commit (from the listing cache, or fetched when
   // `may_block`); its own meta while the change is pending or unknown.
   std::shared_ptr<const NodeMeta> SettledMeta(const InodeInfo& info, bool may_block) const;
+  // The Hub's file at `path` in `commit` (its listing from the cache, or
+  // fetched when `may_block`); nullptr when unknown, absent or a directory.
+  std::shared_ptr<const NodeMeta> HubFileAt(const hub::RepoId& repo, const std::string& commit,
+                                            const std::string& path, bool may_block) const;
   // Makes a local inode whose change was committed stand for the Hub's
   // version (same number); `info` follows. Unless that version is what was
   // written here (SameAsLanded), the kernel's pages of the

@@ -249,16 +249,22 @@ std::shared_ptr<const NodeMeta> VfsCore::SettledMeta(const InodeInfo& info,
   WritableView* w = view ? WriterOf(*view) : nullptr;
   if (w == nullptr) return info.meta;
   if (w->LiveSize(info.path)) return info.meta;  // still pending or open
-  const std::string dir = ParentPath(info.path);
-  const std::string commit = view->Current().commit;
-  std::shared_ptr<const Listing> listing = listings_.Cached(view->spec.repo, commit, dir);
+  auto hub = HubFileAt(view->spec.repo, view->Current().commit, info.path, may_block);
+  return hub ? hub : info.meta;
+}
+
+std::shared_ptr<const NodeMeta> VfsCore::HubFileAt(const hub::RepoId& repo,
+                                                   const std::string& commit,
+                                                   const std::string& path, bool may_block) const {
+  const std::string dir = ParentPath(path);
+  std::shared_ptr<const Listing> listing = listings_.Cached(repo, commit, dir);
   if (!listing && may_block) {
-    auto fetched = listings_.Fetch(view->spec.repo, commit, dir);
+    auto fetched = listings_.Fetch(repo, commit, dir);
     if (fetched.ok()) listing = *fetched;
   }
-  if (!listing) return info.meta;
-  const Child* c = listing->Find(BaseName(info.path));
-  if (c == nullptr || c->meta->is_dir) return info.meta;
+  if (!listing) return nullptr;
+  const Child* c = listing->Find(BaseName(path));
+  if (c == nullptr || c->meta->is_dir) return nullptr;
   return c->meta;
 }
 
@@ -280,15 +286,8 @@ bool VfsCore::SameAsLanded(const InodeInfo& info, const NodeMeta& settled) {
   if (!landed) return false;  // a conflict sent to a pull request, or unknown
   if (*landed == view->Current().commit) return true;
   // The branch moved on since: the same file if that commit's entry is.
-  const std::string dir = ParentPath(info.path);
-  std::shared_ptr<const Listing> listing = listings_.Cached(view->spec.repo, *landed, dir);
-  if (!listing) {
-    auto fetched = listings_.Fetch(view->spec.repo, *landed, dir);
-    if (!fetched.ok()) return false;
-    listing = *fetched;
-  }
-  const Child* c = listing->Find(BaseName(info.path));
-  return c != nullptr && !c->meta->is_dir && c->meta->oid == settled.oid;
+  auto then = HubFileAt(view->spec.repo, *landed, info.path, /*may_block=*/true);
+  return then != nullptr && then->oid == settled.oid;
 }
 
 void VfsCore::MarkPagesStale(uint64_t ino) {
