@@ -62,16 +62,21 @@ quiet_bytes() {
   done
   echo "$after"
 }
-# Waits (up to 10 s) for the daemon's status record to show `want` (a glob).
-status_shows() {
-  local want=$1 st=""
+# Waits (up to 10 s) for the daemon's status record to show `want` (a glob);
+# false (the status seen in STATUS_SEEN) when it does not.
+status_matches() {
+  local want=$1
+  STATUS_SEEN=""
   for _ in $(seq 1 50); do
-    st=$(folder_status)
+    STATUS_SEEN=$(folder_status)
     # shellcheck disable=SC2053
-    [[ $st == $want ]] && return 0
+    [[ $STATUS_SEEN == $want ]] && return 0
     sleep 0.2
   done
-  fail "status: want '$want', got '$st'"
+  return 1
+}
+status_shows() {
+  status_matches "$1" || fail "status: want '$1', got '$STATUS_SEEN'"
 }
 
 # --- cp -r: exact, read ahead, bounded
@@ -101,19 +106,31 @@ unmount_it
 # cancelled and never fetched. The data origin is slowed so that they are
 # still queued when it stops (at most the segments already running and the
 # reader's own read-ahead are fetched).
-mount_it
-ls "$MNT" >/dev/null
-reset_counters
-faults "latency=300ms,only=data"
-# A file before it read whole first (a copy in listing order), then shard-1
-# read up to where it becomes a copier (4 MiB in order), and no further.
-cat "$MNT/config.json" >/dev/null
-head -c $((4 * MIB)) "$MNT/shard-1.bin" | cmp -s - <(head -c $((4 * MIB)) "$S/shard-1.bin") ||
-  fail "head -c 4M bytes"
-got=$(quiet_bytes)
-faults ""
-# (Its request, or the segments it had queued, whichever the cancel found.)
-status_shows "* files read ahead of a copier*, [1-9]* cancelled"
+# A second attempt on a fresh mount when the first never became a copier:
+# under a loaded machine the kernel's read-ahead pieces of shard-1 can reach
+# the daemon out of order by more than the copier test's slack, and a
+# reader that looks like it seeks never triggers (by design). The cancel
+# must then be seen on the second attempt.
+for attempt in 1 2; do
+  mount_it
+  ls "$MNT" >/dev/null
+  reset_counters
+  faults "latency=300ms,only=data"
+  # A file before it read whole first (a copy in listing order), then shard-1
+  # read up to where it becomes a copier (4 MiB in order), and no further.
+  cat "$MNT/config.json" >/dev/null
+  head -c $((4 * MIB)) "$MNT/shard-1.bin" | cmp -s - <(head -c $((4 * MIB)) "$S/shard-1.bin") ||
+    fail "head -c 4M bytes"
+  got=$(quiet_bytes)
+  faults ""
+  # (Its request, or the segments it had queued, whichever the cancel found.)
+  want="* files read ahead of a copier*, [1-9]* cancelled"
+  status_matches "$want" && break
+  [[ $attempt == 1 && $STATUS_SEEN == "0 files read ahead of a copier"* ]] ||
+    fail "status: want '$want', got '$STATUS_SEEN'"
+  echo "head -c 4M: not a copier on attempt 1 ($STATUS_SEEN); again on a fresh mount"
+  unmount_it
+done
 # Without the cancel: shard-1's read-ahead plus 2 x 24 MiB of the next two.
 # With it: shard-1's read-ahead (24 MiB at most), the 2 speculative segments
 # (8 MiB each) that may be running, and the chunks their ranges share.
