@@ -25,6 +25,16 @@ VfsResult<uint64_t> InodeTable::Ref(uint32_t view, const std::string& path,
       ++node.nlookup;
       return node.info.ino;
     }
+    // A directory is the same directory whatever it holds: its tree oid
+    // changes with every commit under it, its number must not. The kernel
+    // keeps one dentry per directory inode; a new number for the parent
+    // while a child keeps its own puts the child's inode under two parents,
+    // and a lookup racing a rename then fails with ESTALE (d_splice_alias).
+    if (node.info.meta->is_dir && meta->is_dir) {
+      node.info.meta = std::move(meta);
+      ++node.nlookup;
+      return node.info.ino;
+    }
     // Changed content: the old inode lives on for its holders, unnamed.
     by_path_.erase(it);
   }

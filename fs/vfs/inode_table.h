@@ -70,8 +70,10 @@ class InodeTable {
       EXCLUDES(mu_);
 
   // Returns the inode of (view, path) with one more lookup reference,
-  // creating it if needed (or a fresh one if the existing one's oid differs
-  // from meta's). Errors: kNoSpace when the table is full.
+  // creating it if needed (or a fresh one if the existing file's oid differs
+  // from meta's, or a file became a directory or the other way round; a
+  // directory keeps its number and takes the new meta). Errors: kNoSpace
+  // when the table is full.
   VfsResult<uint64_t> Ref(uint32_t view, const std::string& path,
                           std::shared_ptr<const NodeMeta> meta) EXCLUDES(mu_);
 

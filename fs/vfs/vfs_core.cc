@@ -207,13 +207,7 @@ VfsResult<VfsEntry> VfsCore::Lookup(uint64_t parent, std::string_view name, bool
   const Child* child = (*listing)->Find(name);
   if (child == nullptr) return VfsErrc::kNoEntry;
   std::string path = ChildPath(dir->path, name);
-  // A file open for writing keeps its local inode although a commit took
-  // its last flushed version (the listing shows the Hub's entry then).
-  const bool local =
-      w != nullptr && (IsLocalMeta(*child->meta) ||
-                       (!child->meta->is_dir && !w->Find(path) && w->LiveSize(path)));
-  auto ino = local ? RefLocal(dir->view, path, child->meta->is_dir)
-                   : inodes_.Ref(dir->view, path, child->meta);
+  auto ino = RefChild(dir->view, w, path, child->meta, may_block);
   if (!ino.ok()) return ino.error();
   return EntryOf(InodeInfo{*ino, dir->view, std::move(path), child->meta});
 }
@@ -257,7 +251,7 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   if (!view) return VfsErrc::kNoEntry;
   // Committed since it was changed here: the inode now stands for the
   // Hub's version (same number).
-  Settle(&*info);
+  Settle(&*info, /*may_block=*/true);
   WritableView* w = WriterOf(*view);
   if (w != nullptr && info->meta->oid == kLocalFileOid) {
     // A file changed here: read from its staged copy.
@@ -437,10 +431,9 @@ VfsResult<VfsEntry> VfsCore::LookupDirEntryAt(uint64_t dh, size_t index) {
     return EntryOf(*info);
   }
   std::string path = ChildPath(handle->path, child.name);
-  // Local metas come only from a writable view's overlay.
-  auto ino = writers_ != nullptr && IsLocalMeta(*child.meta)
-                 ? RefLocal(handle->view, path, child.meta->is_dir)
-                 : inodes_.Ref(handle->view, path, child.meta);
+  auto view = views_.Get(handle->view);
+  WritableView* w = view ? WriterOf(*view) : nullptr;
+  auto ino = RefChild(handle->view, w, path, child.meta, /*may_block=*/false);
   if (!ino.ok()) return ino.error();
   return EntryOf(InodeInfo{*ino, handle->view, std::move(path), child.meta});
 }

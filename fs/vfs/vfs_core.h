@@ -266,8 +266,11 @@ class VfsCore {
   // Makes a local inode whose change was committed stand for the Hub's
   // version (same number); `info` follows. Unless that version is what was
   // written here (SameAsLanded), the kernel's pages of the
-  // inode are stale: marked for the next open (KeepCache).
-  void Settle(InodeInfo* info);
+  // inode are stale: marked for the next open (KeepCache). Without
+  // `may_block` only cached listings are asked: an inode whose Hub version
+  // is not known stays as it is, and one whose landed version is not known
+  // counts as changed (its pages dropped).
+  void Settle(InodeInfo* info, bool may_block);
   // FOPEN_KEEP_CACHE for an open of `ino` in a writable view: its pages in
   // the kernel hold its content, written or read through this mount, unless
   // Settle gave the inode other content since its last open (consumed here).
@@ -277,7 +280,13 @@ class VfsCore {
   // Whether `settled` (what Settle gives `info`) is the file as committed
   // from here (WritableView::LandedCommit), at the view's commit or, when
   // the branch moved on, at the landed one's (same oid). May fetch a listing.
-  bool SameAsLanded(const InodeInfo& info, const NodeMeta& settled);
+  bool SameAsLanded(const InodeInfo& info, const NodeMeta& settled, bool may_block);
+  // The inode of `path` (child `meta` of a listing of `view`), with one more
+  // lookup reference: a local one for what the overlay shows (or a file
+  // still open for writing), else the Hub entry's, keeping the number of a
+  // file written here whose change was committed (Settle).
+  VfsResult<uint64_t> RefChild(uint32_t view, WritableView* w, const std::string& path,
+                               const std::shared_ptr<const NodeMeta>& meta, bool may_block);
   // `ino` now stands for content its kernel pages may not hold: the next
   // open drops them (KeepCache), and the kernel is told to drop them now.
   void MarkPagesStale(uint64_t ino);

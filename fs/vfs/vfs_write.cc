@@ -268,17 +268,17 @@ std::shared_ptr<const NodeMeta> VfsCore::HubFileAt(const hub::RepoId& repo,
   return c->meta;
 }
 
-void VfsCore::Settle(InodeInfo* info) {
+void VfsCore::Settle(InodeInfo* info, bool may_block) {
   if (!Writable(*info) || info->meta->is_dir || !IsLocal(*info->meta)) return;
-  auto settled = SettledMeta(*info, /*may_block=*/true);
+  auto settled = SettledMeta(*info, may_block);
   if (settled != info->meta) {
-    if (!SameAsLanded(*info, *settled)) MarkPagesStale(info->ino);
+    if (!SameAsLanded(*info, *settled, may_block)) MarkPagesStale(info->ino);
     (void)inodes_.Update(info->ino, settled);
     info->meta = settled;
   }
 }
 
-bool VfsCore::SameAsLanded(const InodeInfo& info, const NodeMeta& settled) {
+bool VfsCore::SameAsLanded(const InodeInfo& info, const NodeMeta& settled, bool may_block) {
   auto view = ViewOf(info);
   WritableView* w = view ? WriterOf(*view) : nullptr;
   if (w == nullptr) return false;
@@ -286,8 +286,28 @@ bool VfsCore::SameAsLanded(const InodeInfo& info, const NodeMeta& settled) {
   if (!landed) return false;  // a conflict sent to a pull request, or unknown
   if (*landed == view->Current().commit) return true;
   // The branch moved on since: the same file if that commit's entry is.
-  auto then = HubFileAt(view->spec.repo, *landed, info.path, /*may_block=*/true);
+  auto then = HubFileAt(view->spec.repo, *landed, info.path, may_block);
   return then != nullptr && then->oid == settled.oid;
+}
+
+VfsResult<uint64_t> VfsCore::RefChild(uint32_t view, WritableView* w, const std::string& path,
+                                      const std::shared_ptr<const NodeMeta>& meta,
+                                      bool may_block) {
+  if (w == nullptr) return inodes_.Ref(view, path, meta);
+  // Local metas come from the overlay. A file open for writing keeps its
+  // local inode although a commit took its last flushed version (the
+  // listing shows the Hub's entry then).
+  if (IsLocal(*meta) || (!meta->is_dir && !w->Find(path) && w->LiveSize(path))) {
+    return RefLocal(view, path, meta->is_dir);
+  }
+  // A file written here whose change was committed: its inode stands for
+  // the Hub's version from now on, under the same number (a new number
+  // would cost the kernel the pages it holds of what was just written).
+  if (uint64_t held = meta->is_dir ? 0 : inodes_.Find(view, path); held != 0) {
+    auto info = inodes_.Get(held);
+    if (info.ok() && !info->meta->is_dir && IsLocal(*info->meta)) Settle(&*info, may_block);
+  }
+  return inodes_.Ref(view, path, meta);
 }
 
 void VfsCore::MarkPagesStale(uint64_t ino) {
@@ -418,7 +438,7 @@ VfsResult<VfsOpenFile> VfsCore::OpenWrite(uint64_t ino, bool truncate) {
   if (info->meta->is_dir) return VfsErrc::kIsDir;
   auto side = OpenSide(*info);
   if (!side.ok()) return side.error();
-  Settle(&*info);
+  Settle(&*info, /*may_block=*/true);
   auto staged =
       side->writer->OpenForWrite(info->path, RemoteOf(*info), truncate, /*create=*/false);
   if (!staged.ok()) return VfsErrorFromStatus(staged.status());
@@ -512,7 +532,7 @@ VfsResult<VfsAttr> VfsCore::SetSize(uint64_t ino, uint64_t fh, uint64_t size) {
   if (info->meta->is_dir) return VfsErrc::kIsDir;
   auto side = OpenSide(*info);
   if (!side.ok()) return side.error();
-  Settle(&*info);
+  Settle(&*info, /*may_block=*/true);
   Status st;
   auto handle = fh != 0 ? handles_.File(fh) : VfsResult<FileHandle>(VfsErrc::kBadHandle);
   if (handle.ok() && handle->writer && handle->staged) {

@@ -23,6 +23,8 @@ Checks (each prints "ok: ..."):
 - a connection reset right after a commit landed: no second commit;
 - two processes writing different files, and one file: everything lands,
   the one file is one writer's whole bytes on the Hub as in the mount;
+- directories and a committed file keep their inode numbers when the
+  branch moves;
 - the Hub's commit budget (hubsim --commit-budget): cp -r of 1 000 files
   under 1 commit per 10 s makes a handful of commits, waits Retry-After,
   `hubfs status` shows the pause, `hubfs pending` lists what waits, and
@@ -515,6 +517,46 @@ def run(e, args):
     e.unmount()
     check_create_pr(e)
     check_upload_while_writing_off(e)
+    check_numbers_kept(e)
+
+
+def check_numbers_kept(e):
+    """Directories, and a file written here, keep their inode numbers when a
+    commit lands and another writer's commit moves the branch. A directory
+    that got a new number while a child kept its own put that child's inode
+    under two parents in the kernel: a lookup racing a rename failed with
+    ESTALE (found by the fault matrix's rename storm)."""
+    e.mount("--commit-delay", "0.2", "--metadata-ttl", "1")
+    d = os.path.join(e.mnt, "numbers", "a")
+    os.makedirs(d)
+    mine = os.path.join(d, "mine.bin")
+    write(mine, b"written here\n")
+    held = os.open(mine, os.O_RDONLY)
+    try:
+        paths = (os.path.join(e.mnt, "numbers"), d, mine)
+        before = [os.stat(p).st_ino for p in paths]
+        e.sync()
+        other = os.path.join(e.w, "other", "numbers", "a")
+        os.makedirs(other)
+        write(os.path.join(other, "theirs.txt"), b"from elsewhere\n")
+        e.hubfs("upload", "me/m", os.path.join(e.w, "other"), "--quiet")
+        deadline = time.monotonic() + 20
+        while "theirs.txt" not in os.listdir(d):
+            if time.monotonic() > deadline:
+                fail("the mount never showed the other writer's commit")
+            time.sleep(0.2)
+        after = [os.stat(p).st_ino for p in paths]
+        if after != before or os.fstat(held).st_ino != before[2]:
+            fail("inode numbers changed with the commits: %s -> %s (held %d)"
+                 % (before, after, os.fstat(held).st_ino))
+        with open(mine, "rb") as f:
+            if f.read() != b"written here\n":
+                fail("the committed file reads differently")
+    finally:
+        os.close(held)
+    e.unmount()
+    ok("directories and a file written here keep their numbers across their commit and "
+       "another writer's")
 
 
 def check_upload_while_writing_off(e):

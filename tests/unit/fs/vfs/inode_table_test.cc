@@ -48,6 +48,23 @@ TEST_F(InodeTableTest, SameContentSameInodeChangedContentNewInode) {
   EXPECT_EQ(table_.Get(a)->meta->oid, "oid1");
 }
 
+TEST_F(InodeTableTest, ADirectoryKeepsItsNumberWhenItsTreeChanges) {
+  const uint64_t d = Ref("d", Dir("tree1"));
+  const uint64_t f = Ref("d/f", File("oid1"));
+  // A commit under d changes its tree oid: the same directory, same number
+  // (its child keeps its own, so the kernel never sees it under two parents).
+  EXPECT_EQ(Ref("d", Dir("tree2")), d);
+  ASSERT_TRUE(table_.Get(d).ok());
+  EXPECT_EQ(table_.Get(d)->meta->oid, "tree2");
+  EXPECT_EQ(Ref("d/f", File("oid1")), f);
+  // Both lookups counted: the first forget leaves it alive.
+  EXPECT_FALSE(table_.Forget(d, 1).has_value());
+  EXPECT_TRUE(table_.Forget(d, 1).has_value());
+  // A directory that became a file (or the other way round) is a new inode.
+  const uint64_t e = Ref("e", Dir("tree1"));
+  EXPECT_NE(Ref("e", File("tree1")), e);
+}
+
 TEST_F(InodeTableTest, UpdateKeepsTheNumberAndName) {
   const uint64_t a = Ref("a", File("oid1", 5));
   ASSERT_TRUE(table_.Update(a, File("local", 9)).ok());
