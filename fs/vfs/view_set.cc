@@ -268,11 +268,15 @@ bool ViewSet::SameTree(View& view, const std::string& dir, const std::string& ol
 // Directories listed at the old commit may have entries the kernel knows
 // about. Nothing is fetched but the view's root and the directory the
 // triggering request needs (it would be fetched anyway): those are diffed
-// exactly. A directory whose git tree oid did not change keeps everything,
-// and its listing serves the new commit too. Any other directory is
-// invalidated with every name under it the kernel holds; those are looked up
-// again from its listing at the new commit, fetched on first use (unchanged
-// files keep their inode numbers).
+// exactly (new names too: the kernel may hold them as negative entries). A
+// directory whose git tree oid did not change keeps everything, and its
+// listing serves the new commit too. Any other directory is invalidated with
+// every name under it the kernel holds; those are looked up again from its
+// listing at the new commit, fetched on first use (unchanged files keep their
+// inode numbers). Never invalidated: the entry of a directory that is still
+// a directory (the same inode; what it holds is diffed on its own, and
+// dropping its entry would drop everything under it, pages and all), and a
+// file the kernel already shows as it is now (ShowsAlready).
 std::vector<VfsInvalidation> ViewSet::DiffListedDirs(View& view,
                                                      const std::set<std::string>& dirs,
                                                      const std::string& old_commit,
@@ -304,11 +308,26 @@ std::vector<VfsInvalidation> ViewSet::DiffListedDirs(View& view,
             now->meta->size == child.meta->size) {
           continue;
         }
+        // A directory stays the same inode whatever it holds (its entries
+        // are diffed on their own when the kernel may hold any): dropping
+        // its entry would drop everything under it, pages and all.
+        if (now != nullptr && now->meta->is_dir && child.meta->is_dir) continue;
+        if (now != nullptr && !now->meta->is_dir && shows_already_ &&
+            shows_already_(view, ChildPath(dir, child.name), new_commit)) {
+          continue;
+        }
         out.push_back(VfsInvalidation{dir_ino, child.name, 0});
+      }
+      // New names: the kernel may hold them as negative entries.
+      for (const auto& child : after->children) {
+        if (before->Find(child.name) == nullptr) {
+          out.push_back(VfsInvalidation{dir_ino, child.name, 0});
+        }
       }
       continue;
     }
     for (auto& name : inodes_->ChildNames(view.id, dir)) {
+      if (shows_already_ && shows_already_(view, ChildPath(dir, name), new_commit)) continue;
       out.push_back(VfsInvalidation{dir_ino, std::move(name), 0});
     }
   }

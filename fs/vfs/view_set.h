@@ -116,6 +116,13 @@ class ViewSet {
   bool RefreshDue(const View& view) const;
   // Makes the view due now (a commit of ours landed on its branch).
   void MarkDue(View& view);
+  // Whether the kernel already shows file `path` of `view` as it is at
+  // `commit` (a file written through this mount whose change landed in
+  // that commit): a move to `commit` leaves its entry alone, and with it
+  // the pages the kernel holds. Set once, before any refresh.
+  using ShowsAlready =
+      std::function<bool(const View& view, const std::string& path, const std::string& commit)>;
+  void SetShowsAlready(ShowsAlready shows) { shows_already_ = std::move(shows); }
   bool RefreshPending(const View& view) const;
   // Re-resolves the view if due (blocks on the network). On a move only the
   // view's root and `need_dir` (the directory the triggering request lists,
@@ -150,6 +157,7 @@ class ViewSet {
   const Clock::Duration ttl_;
   const Clock* const clock_;
   const bool multi_;
+  ShowsAlready shows_already_;
 
   mutable Mutex mu_;
   std::unordered_map<uint32_t, std::shared_ptr<View>> views_ GUARDED_BY(mu_);

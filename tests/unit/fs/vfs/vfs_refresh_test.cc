@@ -168,8 +168,9 @@ TEST_F(VfsRefreshTest, BranchFollowsHeadAfterTtl) {
   ASSERT_TRUE(fh2.ok());
   EXPECT_EQ(ReadAll(*core, fh2->fh), "new a!");
 
-  // What the kernel must forget: the changed and the removed name, and the
-  // root's attributes; the unchanged name stays.
+  // What the kernel must forget: the changed and the removed name, the new
+  // one (it may hold a negative entry), and the root's attributes; the
+  // unchanged name stays.
   auto inv = core->TakeInvalidations();
   std::vector<std::string> names;
   bool root_inode = false;
@@ -182,7 +183,7 @@ TEST_F(VfsRefreshTest, BranchFollowsHeadAfterTtl) {
     }
   }
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"a.txt", "gone.txt"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"a.txt", "added.txt", "gone.txt"}));
   EXPECT_TRUE(root_inode);
   EXPECT_TRUE(core->TakeInvalidations().empty());
 }
