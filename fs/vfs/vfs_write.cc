@@ -66,16 +66,19 @@ using write_detail::RefusedName;
 
 void VfsCore::EnableWrites(WriterSet* writers) {
   writers_ = writers;
-  // A file written here shows its own bytes (a local inode) until its
-  // change landed: the view's move to that commit keeps its entry, so the
+  // A file written here shows its own bytes (a local inode) while its
+  // change is pending, whatever the branch's commit, and they are the
+  // commit's once it landed there: a view's move keeps its entry, so the
   // kernel keeps its pages (Settle gives the inode the Hub's meta later,
   // same number).
   views_.SetShowsAlready([this](const View& view, const std::string& path,
                                 const std::string& commit) {
     WritableView* w = WriterOf(view);
-    if (w == nullptr || w->LandedCommit(path) != commit) return false;
+    if (w == nullptr) return false;
     auto info = inodes_.Get(inodes_.Find(view.id, path));
-    return info.ok() && !info->meta->is_dir && IsLocal(*info->meta);
+    if (!info.ok() || info->meta->is_dir || !IsLocal(*info->meta)) return false;
+    return w->Find(path).has_value() || w->LiveSize(path).has_value() ||
+           w->LandedCommit(path) == commit;
   });
   writers_->SetOnOpen([this](const hub::RepoId& repo, const std::string& branch, WritableView* w) {
     w->SetCommitListener([this, repo, branch](const std::string& commit, const std::string& target) {

@@ -320,9 +320,12 @@ std::vector<VfsInvalidation> ViewSet::DiffListedDirs(View& view,
       }
       // New names: the kernel may hold them as negative entries.
       for (const auto& child : after->children) {
-        if (before->Find(child.name) == nullptr) {
-          out.push_back(VfsInvalidation{dir_ino, child.name, 0});
+        if (before->Find(child.name) != nullptr) continue;
+        if (!child.meta->is_dir && shows_already_ &&
+            shows_already_(view, ChildPath(dir, child.name), new_commit)) {
+          continue;
         }
+        out.push_back(VfsInvalidation{dir_ino, child.name, 0});
       }
       continue;
     }

@@ -116,10 +116,10 @@ class ViewSet {
   bool RefreshDue(const View& view) const;
   // Makes the view due now (a commit of ours landed on its branch).
   void MarkDue(View& view);
-  // Whether the kernel already shows file `path` of `view` as it is at
-  // `commit` (a file written through this mount whose change landed in
-  // that commit): a move to `commit` leaves its entry alone, and with it
-  // the pages the kernel holds. Set once, before any refresh.
+  // Whether the kernel shows file `path` of `view` as it should at `commit`
+  // already (a file written through this mount: pending, or landed in that
+  // commit): a move to `commit` leaves its entry alone, and with it the
+  // pages the kernel holds. Set once, before any refresh.
   using ShowsAlready =
       std::function<bool(const View& view, const std::string& path, const std::string& commit)>;
   void SetShowsAlready(ShowsAlready shows) { shows_already_ = std::move(shows); }

@@ -520,6 +520,13 @@ def run(e, args):
     check_numbers_kept(e)
 
 
+def check_resident(path, size, what):
+    resident = int(subprocess.run(["fincore", "-b", "-n", "-o", "RES", path], check=True,
+                                  capture_output=True, text=True).stdout.split()[0])
+    if resident < size:
+        fail("%s dropped the file's pages: %d of %d B resident" % (what, resident, size))
+
+
 def check_numbers_kept(e):
     """Directories, and a file written here, keep their inode numbers when a
     commit lands and another writer's commit moves the branch. A directory
@@ -561,23 +568,21 @@ def check_numbers_kept(e):
     content = bytearray(random.Random(7).randbytes(4 << 20))
     write(edited, content)
     e.sync()
+    time.sleep(0.5)  # the kernel's invalidations run on their own thread
+    check_resident(edited, len(content), "the commit of a new file")
     with open(edited, "r+b") as f:
         f.seek(1 << 20)
         f.write(b"e" * 4096)
     content[1 << 20:(1 << 20) + 4096] = b"e" * 4096
     e.sync()
-    time.sleep(0.5)  # the kernel's invalidations run on their own thread
-    resident = int(subprocess.run(["fincore", "-b", "-n", "-o", "RES", edited], check=True,
-                                  capture_output=True, text=True).stdout.split()[0])
-    if resident < len(content):
-        fail("the edit's commit dropped the file's pages: %d of %d B resident"
-             % (resident, len(content)))
+    time.sleep(0.5)
+    check_resident(edited, len(content), "the edit's commit")
     with open(edited, "rb") as f:
         if f.read() != content or e.resolve("numbers/edited.bin") != content:
             fail("the edited file reads differently through the mount or the Hub")
     e.unmount()
     ok("directories and a file written here keep their numbers across their commit and "
-       "another writer's; an edit's commit keeps the file's pages")
+       "another writer's; the commits of a new file and of an edit keep its pages")
 
 
 def check_upload_while_writing_off(e):
