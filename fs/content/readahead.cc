@@ -27,7 +27,10 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
     if (offset + slack < st.next || offset > std::max(st.next, st.ahead_end) + slack) continue;
     // A read past a stream's end that reaches a tensor the stream has not
     // reached is another reader starting that tensor.
-    if (tensor_file() && offset > st.next && SegmentStartIn(st.next, end)) continue;
+    // Not for a file-order stream: that is its own read, reordered.
+    if (tensor_file() && st.crossings < 2 && offset > st.next && SegmentStartIn(st.next, end)) {
+      continue;
+    }
     const uint64_t dist = offset > st.next ? offset - st.next : st.next - offset;
     if (dist < best) {
       best = dist;

@@ -94,7 +94,9 @@ class ReadaheadStreams {
   //     kept;
   //   - a stream that has read on across two tensor boundaries reads the
   //     file in order (a copy, a file-order loader): from then on it reads
-  //     ahead as in any other file, across tensors.
+  //     ahead as in any other file, across tensors, and a read a little past
+  //     its end that reaches a tensor is its own (the kernel's pieces of
+  //     one read-ahead, answered out of order), not a new stream.
   // An empty `starts` makes it an ordinary file again.
   void SetSegments(std::vector<uint64_t> starts);
   bool tensor_file() const { return !segments_.empty(); }

@@ -240,6 +240,34 @@ TEST(ReadaheadTensorTest, AFileOrderReaderReadsAheadAcrossTensors) {
   EXPECT_EQ(s.streams(), 1u);
 }
 
+// A copy's reads reach the daemon slightly out of order (the kernel splits
+// its read-ahead into pieces that several threads answer): once the stream
+// reads the file in order, a piece that starts past its end and reaches the
+// next tensor is that stream's, not another reader starting the tensor.
+TEST(ReadaheadTensorTest, AFileOrderStreamKeepsItsReorderedReadsAtATensorStart) {
+  const uint64_t size = 4 * kMiB;
+  const int n = 32;
+  const uint64_t file = 1 * kMiB + n * size;
+  ReadaheadStreams s(Opts());
+  s.SetSegments(Tensors(n, size));
+  // In order across two tensor boundaries (a file-order reader), to 256 KiB
+  // short of a tensor's start, with no budget for read-ahead.
+  const uint64_t t5 = 1 * kMiB + 5 * size;
+  for (uint64_t off = 0; off < t5 - 256 * kKiB; off += 256 * kKiB) {
+    s.OnRead(off, 256 * kKiB, file, 0);
+  }
+  ASSERT_EQ(s.streams(), 1u);
+  // The piece after the next one arrives first, reaching tensor 5.
+  s.OnRead(t5, 256 * kKiB, file, 0);
+  EXPECT_EQ(s.streams(), 1u);
+  // The stream reads ahead past the piece, into tensor 5 (a stream of its
+  // own there would have cut the read-ahead at the tensor's start).
+  ReadaheadRange r = s.OnRead(t5 - 256 * kKiB, 256 * kKiB, file, kNoLimit);
+  EXPECT_EQ(s.streams(), 1u);
+  EXPECT_FALSE(r.empty());
+  EXPECT_GT(r.end, t5 + 256 * kKiB);
+}
+
 TEST(ReadaheadTensorTest, AStreamInsideABigTensorGrowsItsWindowWithWhatItRead) {
   const uint64_t size = 512 * kMiB;
   const uint64_t file = 1 * kMiB + size;
