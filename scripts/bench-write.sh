@@ -2,7 +2,7 @@
 # Writable-mount benchmark: cp into a --rw mount vs hubfs upload vs the JS
 # client, cp -r of many small files, an in-place 1 MiB edit, close-to-commit
 # latency (not a test; see scripts/bench/bench_write.py). Root (FUSE).
-#   scripts/bench-write.sh      BENCH_WRITE_MB=1024  BENCH_WRITE_FILES=1000
+#   scripts/bench-write.sh      BENCH_WRITE_MB=1024  BENCH_WRITE_FILES=1000  BENCH_WRITE_EDITS=5
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}

@@ -7,8 +7,9 @@ One run, each row against a fresh hubsim on loopback and a fresh cache:
   the official JS client's upload;
 - `cp -r` of BENCH_WRITE_FILES (1000) small files: wall time to committed and
   commits made;
-- an in-place 1 MiB edit in the middle of the file: wall time to committed
-  and bytes uploaded, vs re-uploading the whole file (the first cp);
+- an in-place 1 MiB edit in the middle of the file, BENCH_WRITE_EDITS (5)
+  times: wall time to committed (median, first, min, max) and bytes
+  uploaded, vs re-uploading the whole file (the first cp);
 - close-to-commit latency of a small file (fsync right after the write);
 - `hubfs upload` and `cp` into the mount again with hubsim's xorb uploads
   paced at BENCH_UPLINK bytes per second per request (default 100M; "" to
@@ -30,6 +31,7 @@ from bench_upload import Hubsim, run, write_random, HUBFS, KIT, ROOT, BUILD, TOK
 SIZE_MB = int(os.environ.get("BENCH_WRITE_MB", "1024"))
 FILES = int(os.environ.get("BENCH_WRITE_FILES", "1000"))
 UPLINK = os.environ.get("BENCH_UPLINK", "100M")
+EDITS = max(1, int(os.environ.get("BENCH_WRITE_EDITS", "5")))
 
 
 def main():
@@ -121,16 +123,27 @@ def main():
                      "wall_s": round(time.monotonic() - t0, 2),
                      "commits": len(sim.commits_all()) - before})
 
-        sim.reset()
-        t0 = time.monotonic()
-        with open(os.path.join(mnt, "big.bin"), "r+b") as f:
-            f.seek(SIZE_MB * 1048576 // 2)
-            f.write(random.Random(3).randbytes(1 << 20))
-        sync()
-        edit = time.monotonic() - t0
-        _, xorb_bytes, _ = sim.sent()
-        rows.append({"row": "in-place 1 MiB edit, -> committed", "wall_s": round(edit, 2),
-                     "xorb_mb": round(xorb_bytes / 1e6, 2),
+        # EDITS edits in a row (other bytes each time), each timed from the
+        # open to the commit: one sample is at the mercy of the machine.
+        edits, xorb_max = [], 0
+        for i in range(EDITS):
+            sim.reset()
+            t0 = time.monotonic()
+            with open(os.path.join(mnt, "big.bin"), "r+b") as f:
+                f.seek(SIZE_MB * 1048576 // 2)
+                f.write(random.Random(3 + i).randbytes(1 << 20))
+            sync()
+            edits.append(time.monotonic() - t0)
+            _, xorb_bytes, _ = sim.sent()
+            xorb_max = max(xorb_max, xorb_bytes)
+            time.sleep(0.5)  # the view's move after the commit, untimed
+        first = edits[0]
+        edits.sort()
+        edit = edits[len(edits) // 2]
+        rows.append({"row": "in-place 1 MiB edit, -> committed, median of %d" % EDITS,
+                     "wall_s": round(edit, 2), "first_s": round(first, 2),
+                     "min_s": round(edits[0], 2), "max_s": round(edits[-1], 2),
+                     "xorb_mb": round(xorb_max / 1e6, 2),
                      "vs_cp": round(cp_wall / edit, 1)})
 
         lat = []
@@ -181,7 +194,8 @@ def main():
     cp = rows[2]["wall_s"]
     print()
     print("cp into the mount vs hubfs upload: %.2fx (target >= 0.8)" % (up / cp))
-    print("in-place edit vs the whole file: %.1fx faster (target >= 10)" % rows[4]["vs_cp"])
+    print("in-place edit (median) vs the whole file: %.1fx faster (target >= 10)"
+          % rows[4]["vs_cp"])
     if UPLINK:
         print("with a %sB/s uplink per request: cp into the mount vs hubfs upload: %.2fx"
               % (UPLINK, rows[6]["wall_s"] / rows[7]["wall_s"]))
