@@ -431,8 +431,10 @@ VfsResult<VfsEntry> VfsCore::LookupDirEntryAt(uint64_t dh, size_t index) {
     return EntryOf(*info);
   }
   std::string path = ChildPath(handle->path, child.name);
-  auto view = views_.Get(handle->view);
-  WritableView* w = view ? WriterOf(*view) : nullptr;
+  WritableView* w = nullptr;  // a read-only mount asks nothing more per entry
+  if (writers_ != nullptr) {
+    if (auto view = views_.Get(handle->view)) w = WriterOf(*view);
+  }
   auto ino = RefChild(handle->view, w, path, child.meta, /*may_block=*/false);
   if (!ino.ok()) return ino.error();
   return EntryOf(InodeInfo{*ino, handle->view, std::move(path), child.meta});

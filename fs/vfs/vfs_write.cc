@@ -73,10 +73,12 @@ void VfsCore::EnableWrites(WriterSet* writers) {
   // same number).
   views_.SetShowsAlready([this](const View& view, const std::string& path,
                                 const std::string& commit) {
+    // The inode first: most names the kernel holds are not local ones.
+    const uint64_t ino = inodes_.Find(view.id, path);
+    auto info = ino != 0 ? inodes_.Get(ino) : VfsResult<InodeInfo>(VfsErrc::kNoEntry);
+    if (!info.ok() || info->meta->is_dir || !IsLocal(*info->meta)) return false;
     WritableView* w = WriterOf(view);
     if (w == nullptr) return false;
-    auto info = inodes_.Get(inodes_.Find(view.id, path));
-    if (!info.ok() || info->meta->is_dir || !IsLocal(*info->meta)) return false;
     return w->Find(path).has_value() || w->LiveSize(path).has_value() ||
            w->LandedCommit(path) == commit;
   });
@@ -318,8 +320,7 @@ VfsResult<uint64_t> VfsCore::RefChild(uint32_t view, WritableView* w, const std:
   // the Hub's version from now on, under the same number (a new number
   // would cost the kernel the pages it holds of what was just written).
   if (uint64_t held = meta->is_dir ? 0 : inodes_.Find(view, path); held != 0) {
-    auto info = inodes_.Get(held);
-    if (info.ok() && !info->meta->is_dir && IsLocal(*info->meta)) Settle(&*info, may_block);
+    if (auto info = inodes_.Get(held); info.ok()) Settle(&*info, may_block);  // local ones only
   }
   return inodes_.Ref(view, path, meta);
 }

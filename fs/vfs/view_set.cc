@@ -291,6 +291,12 @@ std::vector<VfsInvalidation> ViewSet::DiffListedDirs(View& view,
       continue;
     }
     out.push_back(VfsInvalidation{0, "", dir_ino});
+    // The entry `name` of `dir`, unless the kernel already shows it as it
+    // is at the new commit.
+    auto invalidate = [&](const std::string& name) {
+      if (shows_already_ && shows_already_(view, ChildPath(dir, name), new_commit)) return;
+      out.push_back(VfsInvalidation{dir_ino, name, 0});
+    };
     // The view's root too: one listing that lets every subtree be compared.
     const bool needed = dir == view.spec.subdir || (need_dir != nullptr && *need_dir == dir);
     std::shared_ptr<const Listing> after = listings_->Cached(view.spec.repo, new_commit, dir);
@@ -312,27 +318,15 @@ std::vector<VfsInvalidation> ViewSet::DiffListedDirs(View& view,
         // are diffed on their own when the kernel may hold any): dropping
         // its entry would drop everything under it, pages and all.
         if (now != nullptr && now->meta->is_dir && child.meta->is_dir) continue;
-        if (now != nullptr && !now->meta->is_dir && shows_already_ &&
-            shows_already_(view, ChildPath(dir, child.name), new_commit)) {
-          continue;
-        }
-        out.push_back(VfsInvalidation{dir_ino, child.name, 0});
+        invalidate(child.name);
       }
       // New names: the kernel may hold them as negative entries.
       for (const auto& child : after->children) {
-        if (before->Find(child.name) != nullptr) continue;
-        if (!child.meta->is_dir && shows_already_ &&
-            shows_already_(view, ChildPath(dir, child.name), new_commit)) {
-          continue;
-        }
-        out.push_back(VfsInvalidation{dir_ino, child.name, 0});
+        if (before->Find(child.name) == nullptr) invalidate(child.name);
       }
       continue;
     }
-    for (auto& name : inodes_->ChildNames(view.id, dir)) {
-      if (shows_already_ && shows_already_(view, ChildPath(dir, name), new_commit)) continue;
-      out.push_back(VfsInvalidation{dir_ino, std::move(name), 0});
-    }
+    for (const auto& name : inodes_->ChildNames(view.id, dir)) invalidate(name);
   }
   return out;
 }

@@ -322,11 +322,8 @@ def run(e, args):
     wpath = os.path.join(e.mnt, "weights.bin")
     with open(wpath, "r+b"):
         pass
-    resident = int(subprocess.run(["fincore", "-b", "-n", "-o", "RES", wpath], check=True,
-                                  capture_output=True, text=True).stdout.split()[0])
-    if resident < len(weights):
-        fail("opening the committed weights.bin for writing dropped its pages: %d of %d B "
-             "resident" % (resident, len(weights)))
+    check_resident(wpath, len(weights), "opening the committed weights.bin for writing",
+                   slack=0)
     ok("1 MiB edit of an 8 MiB file: nothing downloaded at open or write; %d B of xorbs "
        "uploaded, %d B read at commit, %.2f s to committed" % (xorb, fetched, edit_s))
     check_edits_hash_what_changed(e, args, rng)
@@ -520,13 +517,13 @@ def run(e, args):
     check_numbers_kept(e)
 
 
-def check_resident(path, size, what):
-    """The kernel kept the file's pages: a dropped entry loses them all. The
-    kernel may itself drop the folio an edit wrote into part of (up to 2 MiB
-    with large folios), so that much may be missing."""
+def check_resident(path, size, what, slack=2 << 20):
+    """The kernel kept the file's pages: a dropped entry loses them all. By
+    default `slack` bytes may be missing: the kernel may itself drop the
+    folio an edit wrote into part of (up to 2 MiB with large folios)."""
     resident = int(subprocess.run(["fincore", "-b", "-n", "-o", "RES", path], check=True,
                                   capture_output=True, text=True).stdout.split()[0])
-    if resident < size - (2 << 20):
+    if resident < size - slack:
         fail("%s dropped the file's pages: %d of %d B resident" % (what, resident, size))
 
 

@@ -222,12 +222,20 @@ TEST(ReadaheadTensorTest, TheTensorsTailComesWithTheWindowBeforeIt) {
   EXPECT_EQ(got[1].end, t2);
 }
 
-TEST(ReadaheadTensorTest, AFileOrderReaderReadsAheadAcrossTensors) {
-  const uint64_t size = 4 * kMiB;
-  const int n = 32;
-  const uint64_t file = 1 * kMiB + n * size;
+// The file of the file-order tests: 32 tensors of 4 MiB after the header.
+constexpr uint64_t kSmallTensor = 4 * kMiB;
+constexpr int kSmallTensors = 32;
+constexpr uint64_t kSmallTensorFile = 1 * kMiB + kSmallTensors * kSmallTensor;
+
+ReadaheadStreams SmallTensorStreams() {
   ReadaheadStreams s(Opts());
-  s.SetSegments(Tensors(n, size));
+  s.SetSegments(Tensors(kSmallTensors, kSmallTensor));
+  return s;
+}
+
+TEST(ReadaheadTensorTest, AFileOrderReaderReadsAheadAcrossTensors) {
+  const uint64_t file = kSmallTensorFile;
+  ReadaheadStreams s = SmallTensorStreams();
   uint64_t furthest = 0;
   for (uint64_t off = 0; off < 64 * kMiB; off += 1 * kMiB) {
     ReadaheadRange r = s.OnRead(off, 1 * kMiB, file, kNoLimit);
@@ -245,14 +253,11 @@ TEST(ReadaheadTensorTest, AFileOrderReaderReadsAheadAcrossTensors) {
 // reads the file in order, a piece that starts past its end and reaches the
 // next tensor is that stream's, not another reader starting the tensor.
 TEST(ReadaheadTensorTest, AFileOrderStreamKeepsItsReorderedReadsAtATensorStart) {
-  const uint64_t size = 4 * kMiB;
-  const int n = 32;
-  const uint64_t file = 1 * kMiB + n * size;
-  ReadaheadStreams s(Opts());
-  s.SetSegments(Tensors(n, size));
+  const uint64_t file = kSmallTensorFile;
+  ReadaheadStreams s = SmallTensorStreams();
   // In order across two tensor boundaries (a file-order reader), to 256 KiB
   // short of a tensor's start, with no budget for read-ahead.
-  const uint64_t t5 = 1 * kMiB + 5 * size;
+  const uint64_t t5 = 1 * kMiB + 5 * kSmallTensor;
   for (uint64_t off = 0; off < t5 - 256 * kKiB; off += 256 * kKiB) {
     s.OnRead(off, 256 * kKiB, file, 0);
   }
