@@ -1,6 +1,7 @@
 #include "chunkstore/cache_checksum.h"
 
 #include <cstring>
+#include <vector>
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
@@ -99,6 +100,44 @@ std::array<uint32_t, 3> EntryChecksum(std::string_view key, std::span<const uint
   }
   c = Update(c, p + 3 * t, n - 3 * t);
   return {~a, ~b, ~c};
+}
+
+std::array<uint32_t, 3> EntryChecksumParts(std::string_view key,
+                                           std::span<const uint8_t, 12> header12,
+                                           std::span<const uint8_t> head,
+                                           std::span<const uint8_t> body) {
+  const size_t h = head.size();
+  const size_t n = h + body.size();
+  const size_t t = (n / 24) * 8;
+  if (h == 0) return EntryChecksum(key, header12, body);
+  if (h > t || h % 8 != 0) {
+    // A tiny value, or an odd split: join the two (the slow path is rare).
+    std::vector<uint8_t> joined(head.begin(), head.end());
+    joined.insert(joined.end(), body.begin(), body.end());
+    return EntryChecksum(key, header12, joined);
+  }
+  // On head || body: lane 0 = head || body[0, t-h), lane 1 = body[t-h, 2t-h),
+  // lane 2 = body[2t-h, n-h). The three run together for t-h bytes each,
+  // then lanes 1 and 2 finish on their own.
+  const uint8_t* b = body.data();
+  const size_t len = t - h;
+  uint32_t a = Update(~0u, reinterpret_cast<const uint8_t*>(key.data()), key.size());
+  a = Update(a, header12.data(), header12.size());
+  a = Update(a, head.data(), h);
+  uint32_t x = ~0u, y = ~0u;
+#if defined(__x86_64__)
+  if (HaveSse42()) {
+    HardLanes(&a, &x, &y, b, b + len, b + len + t, len);
+  } else
+#endif
+  {
+    a = SoftUpdate(a, b, len);
+    x = SoftUpdate(x, b + len, len);
+    y = SoftUpdate(y, b + len + t, len);
+  }
+  x = Update(x, b + 2 * len, h);
+  y = Update(y, b + len + t + len, (n - h) - (len + t + len));
+  return {~a, ~x, ~y};
 }
 
 }  // namespace hubfs::chunkstore::cache_format

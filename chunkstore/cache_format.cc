@@ -71,9 +71,10 @@ void PutChecksum(std::string_view key, uint8_t* h, std::span<const uint8_t> payl
   for (int i = 0; i < 3; ++i) StoreLe32(h + 12 + 4 * i, lanes[i]);
 }
 
-bool ChecksumMatches(std::string_view key, const uint8_t* h, std::span<const uint8_t> payload) {
+bool ChecksumMatches(std::string_view key, const uint8_t* h, std::span<const uint8_t> head,
+                     std::span<const uint8_t> body) {
   const std::array<uint32_t, 3> lanes =
-      EntryChecksum(key, std::span<const uint8_t, 12>(h, 12), payload);
+      EntryChecksumParts(key, std::span<const uint8_t, 12>(h, 12), head, body);
   for (int i = 0; i < 3; ++i) {
     if (LoadLe32(h + 12 + 4 * i) != lanes[i]) return false;
   }
@@ -259,8 +260,13 @@ Status EncodeStoredInto(std::string_view key, CacheKind kind, std::span<const ui
 }
 
 Status VerifyValue(std::string_view key, std::span<const uint8_t> stored) {
-  if (stored.size() < kHeaderSize) return CorruptError("cache entry shorter than its header");
-  const uint8_t* h = stored.data();
+  return VerifyValueParts(key, stored, {});
+}
+
+Status VerifyValueParts(std::string_view key, std::span<const uint8_t> front,
+                        std::span<const uint8_t> back) {
+  if (front.size() < kHeaderSize) return CorruptError("cache entry shorter than its header");
+  const uint8_t* h = front.data();
   if (h[0] != kEntryFormatVersion) {
     return CorruptError("cache entry format version " + std::to_string(h[0]));
   }
@@ -269,13 +275,13 @@ Status VerifyValue(std::string_view key, std::span<const uint8_t> stored) {
   if (h[2] != kCodecNone && h[2] != kCodecZstd) return CorruptError("cache entry unknown codec");
   const uint32_t payload_len = LoadLe32(h + 4);
   const uint32_t decoded_len = LoadLe32(h + 8);
-  if (payload_len != stored.size() - kHeaderSize) {
+  if (payload_len != front.size() - kHeaderSize + back.size()) {
     return CorruptError("cache entry length mismatch");
   }
   if (decoded_len > kMaxDecodedSize || (h[2] == kCodecNone && decoded_len != payload_len)) {
     return CorruptError("cache entry bad decoded length");
   }
-  if (!ChecksumMatches(key, h, stored.subspan(kHeaderSize))) {
+  if (!ChecksumMatches(key, h, front.subspan(kHeaderSize), back)) {
     return CorruptError("cache entry checksum mismatch");
   }
   return Status::Ok();

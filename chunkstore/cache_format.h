@@ -72,6 +72,10 @@ Status EncodeStoredInto(std::string_view key, CacheKind kind, std::span<const ui
 // Checks header fields and the checksum of a stored value under `key`.
 // kCorrupt with a reason on any mismatch.
 Status VerifyValue(std::string_view key, std::span<const uint8_t> stored);
+// VerifyValue of front || back (front: the header and the payload's first
+// bytes; back: the rest, read straight into the caller's memory).
+Status VerifyValueParts(std::string_view key, std::span<const uint8_t> front,
+                        std::span<const uint8_t> back);
 
 // Verifies and returns the decoded payload (decompressed when zstd).
 // kCorrupt on any mismatch, including a bad zstd frame or length.

@@ -252,6 +252,31 @@ Status PackFiles::Read(const PackLocation& loc, std::vector<uint8_t>* out) {
   return Status::Ok();
 }
 
+Result<size_t> PackFiles::ReadParts(const PackLocation& loc, std::span<uint8_t> front,
+                                   std::span<uint8_t> back) {
+  HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<Open> open, OpenForRead(loc.pack));
+  const size_t want = front.size() + back.size();
+  size_t got = 0;
+  while (got < want) {
+    iovec iov[2];
+    int n_iov = 0;
+    if (got < front.size()) {
+      iov[n_iov++] = {front.data() + got, front.size() - got};
+      iov[n_iov++] = {back.data(), back.size()};
+    } else {
+      iov[n_iov++] = {back.data() + (got - front.size()), want - got};
+    }
+    const ssize_t n = ::preadv(open->fd, iov, n_iov, static_cast<off_t>(loc.offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("read pack " + PackName(loc.pack), errno);
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return got;  // buffered, as Read's
+}
+
 void PackFiles::WillNeed(const PackLocation& loc) {
   Result<std::shared_ptr<Open>> open = OpenForRead(loc.pack);
   if (!open.ok()) return;

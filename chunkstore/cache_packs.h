@@ -110,6 +110,11 @@ class PackFiles {
   // Reads `loc` into out (resized; shorter when the pack was cut short).
   // kNotFound when the pack is gone; kIo.
   Status Read(const PackLocation& loc, std::vector<uint8_t>* out);
+  // Reads `loc` into front || back (one preadv: `back` is filled straight
+  // from the file). Returns the bytes read, fewer than front.size() +
+  // back.size() when the pack was cut short. kNotFound; kIo.
+  Result<size_t> ReadParts(const PackLocation& loc, std::span<uint8_t> front,
+                           std::span<uint8_t> back);
   // Asks the kernel to read `loc` into the page cache in the background
   // (POSIX_FADV_WILLNEED), so that a Read soon after finds it there. Best
   // effort: a pack that cannot be opened is ignored.

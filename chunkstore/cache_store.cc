@@ -1128,6 +1128,46 @@ Result<bool> CacheStore::Read(std::string_view key,
   return true;
 }
 
+Result<CacheStore::Parts> CacheStore::ReadParts(std::string_view key, std::span<uint8_t> front,
+                                                std::span<uint8_t> back) {
+  std::shared_lock<std::shared_mutex> lock;
+  Txn txn;
+  MDB_val k = Val(key), v;
+  HUBFS_ASSIGN_OR_RETURN(const bool found, impl_->GetForRead(key, lock, txn, &v));
+  if (!found) return Parts::kMiss;
+  const size_t want = front.size() + back.size();
+  const auto loc = DecodePointer(Bytes(v));
+  if (!loc) {
+    const std::span<const uint8_t> value = Bytes(v);
+    if (value.size() != want) return Parts::kOtherSize;
+    std::copy(value.begin(), value.begin() + static_cast<ptrdiff_t>(front.size()), front.begin());
+    std::copy(value.begin() + static_cast<ptrdiff_t>(front.size()), value.end(), back.begin());
+    return Parts::kHit;
+  }
+  if (loc->length != want) return Parts::kOtherSize;
+  // As Read: read outside the transaction, then check that the entry still
+  // points there.
+  const std::vector<uint8_t> pointer(Bytes(v).begin(), Bytes(v).end());
+  txn.Abort();
+  lock.unlock();
+  Result<size_t> got = impl_->packs->ReadParts(*loc, front, back);
+  if (!got.ok()) {
+    if (got.status().code() == ErrorCode::kNotFound) return Parts::kMiss;
+    return AsCacheError(got.status());
+  }
+  std::shared_lock again(impl_->resize_mu);
+  Txn check;
+  int rc = impl_->Begin(MDB_RDONLY, check);
+  if (rc != 0) return LmdbError("begin read", rc);
+  rc = mdb_get(check.get(), impl_->data, &k, &v);
+  if (rc == MDB_NOTFOUND) return Parts::kMiss;
+  if (rc != 0) return LmdbError("get", rc);
+  if (v.mv_size != pointer.size() || std::memcmp(v.mv_data, pointer.data(), pointer.size()) != 0) {
+    return Parts::kMiss;
+  }
+  return Parts::kHit;
+}
+
 Result<bool> CacheStore::Contains(std::string_view key) {
   std::shared_lock<std::shared_mutex> lock;
   Txn txn;

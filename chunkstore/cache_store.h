@@ -132,6 +132,15 @@ class CacheStore {
   // LMDB failure.
   Result<bool> Read(std::string_view key,
                     const std::function<void(std::span<const uint8_t>)>& fn);
+  // Read of a value expected to be front.size() + back.size() bytes long,
+  // read into front || back: from a pack with one preadv, `back` filled
+  // straight from the file. kMiss when absent; kOtherSize when the value has
+  // another length (nothing read; Read it then); kHit otherwise: the bytes
+  // are unchecked (a pack cut short leaves the rest of them as they were,
+  // which VerifyValueParts then refuses). kIo on LMDB or pack failure.
+  enum class Parts { kMiss, kHit, kOtherSize };
+  Result<Parts> ReadParts(std::string_view key, std::span<uint8_t> front,
+                          std::span<uint8_t> back);
   // Whether `key` is present, without reading or checking its value. A value
   // in a pack is asked into the page cache in the background (a Read of it
   // is expected soon). kIo on LMDB failure.

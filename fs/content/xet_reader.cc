@@ -301,6 +301,19 @@ void XetReader::CountBadCachedChunk(const Hash& xorb, uint32_t index) {
 }
 
 bool XetReader::CachedChunkInto(const Hash& xorb, uint32_t index, std::span<uint8_t> out) {
+  // A record stored as fetched and not compressed (what does not shrink:
+  // most weights): its bytes go from the cache's file straight into `out`.
+  std::array<uint8_t, chunkstore::kChunkRecordHeaderSize> head{};
+  Result<chunkstore::ChunkCache::ChunkRead> direct = cache_->ReadChunkInto(xorb, index, head, out);
+  if (direct.ok() && *direct == chunkstore::ChunkCache::ChunkRead::kMiss) return false;
+  if (direct.ok() && *direct == chunkstore::ChunkCache::ChunkRead::kHit) {
+    Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(head);
+    if (header.ok() && header->scheme == chunkstore::CompressionScheme::kNone &&
+        header->compressed_size == out.size() && header->uncompressed_size == out.size()) {
+      return true;
+    }
+    // A compressed record of that size (or a bad header): decoded below.
+  }
   std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
   bool good = false;
   Result<bool> hit = cache_->VisitChunk(xorb, index, [&](std::span<const uint8_t> record) {

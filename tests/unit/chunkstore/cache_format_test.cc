@@ -170,6 +170,23 @@ TEST(CacheChecksumTest, EntryChecksumLanesAreAsDocumented) {
   }
 }
 
+TEST(CacheChecksumTest, ThePartsOfAPayloadGiveTheChecksumOfTheWhole) {
+  const std::string key = ChunkKey(XorbFor(4), 1);
+  const std::array<uint8_t, 12> header = {2, 1, 0, 0, 9, 8, 7, 6, 5, 4, 3, 2};
+  // Heads of 8 bytes (a chunk record's header) take the fast path unless the
+  // payload is tiny; other heads, and heads longer than a lane, the slow one.
+  for (size_t n : {0, 8, 9, 23, 24, 31, 47, 48, 49, 1000, 65536 + 8, 131072 + 25}) {
+    const std::vector<uint8_t> p = RandomBytes(n, 300 + n);
+    for (size_t h : {0, 1, 8, 16, 24, 40, 1000}) {
+      if (h > n) continue;
+      const auto whole = EntryChecksum(key, header, p);
+      const auto parts = EntryChecksumParts(key, header, std::span(p).first(h),
+                                            std::span(p).subspan(h));
+      EXPECT_EQ(parts, whole) << "payload " << n << ", head " << h;
+    }
+  }
+}
+
 TEST(CacheChecksumTest, EncodedValueCarriesTheLanesAfterItsHeader) {
   const std::string key = ChunkKey(XorbFor(1), 2);
   const std::vector<uint8_t> payload = RandomBytes(70000, 5);
