@@ -97,7 +97,7 @@ struct XetReaderOptions {
   // fetching them again. Random reads get no read-ahead. false: no
   // read-ahead at all.
   bool async_readahead = true;
-  uint64_t readahead_bytes = 32ull << 20;
+  uint64_t readahead_bytes = 64ull << 20;
   uint64_t readahead_initial_bytes = 1ull << 20;
   size_t readahead_streams = 16;
   size_t readahead_threads = 4;
