@@ -133,6 +133,8 @@ XetReaderStats XetReader::Stats() const {
   s.speculative_bytes = counters_.speculative_bytes.load();
   s.speculative_cancelled = counters_.speculative_cancelled.load();
   s.speculative_claimed = counters_.speculative_claimed.load();
+  s.plans_ahead = counters_.plans_ahead.load();
+  s.plans_ahead_used = counters_.plans_ahead_used.load();
   s.tier_runs = counters_.tier_runs.load();
   s.tier_bytes = counters_.tier_bytes.load();
   s.tier_refused = counters_.tier_refused.load();
@@ -833,6 +835,11 @@ Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t 
                               std::span<uint8_t> out, bool parallel_fetches,
                               Priority priority) {
   const std::string what = "read " + file.hash.ToString() + " at " + std::to_string(offset);
+  // A read-ahead segment whose plan a thread asked ahead (PrefetchLoop).
+  std::optional<Reconstruction> ahead;
+  if (out.empty() && priority != Priority::kDemand) {
+    ahead = TakeAheadPlan({file.hash, offset, segment_end});
+  }
   HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
   // The chunks at either end that the windows next to this one fetched are
   // served from the cache; the plan asks for the rest only.
@@ -859,8 +866,19 @@ Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t 
     }
   }
   for (int attempt = 0;; ++attempt) {
-    counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
-    Result<Reconstruction> plan = cas_->GetReconstruction(file.hash, FileByteRange{from, to});
+    const bool use_ahead = attempt == 0 && ahead.has_value();
+    if (use_ahead) {
+      // Asked for the whole segment: the chunks at its ends that the
+      // neighbours fetched are cached and not fetched again (out is empty).
+      from = offset;
+      to = segment_end;
+      counters_.plans_ahead_used.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
+    }
+    Result<Reconstruction> plan = use_ahead
+                                      ? Result<Reconstruction>(std::move(*ahead))
+                                      : cas_->GetReconstruction(file.hash, FileByteRange{from, to});
     if (!plan.ok()) return plan.status().WithContext(what);
     Status valid = chunkstore::ValidateReconstruction(*plan, to - from);
     if (valid.ok()) valid = CheckPlacement(*state, *plan, from);

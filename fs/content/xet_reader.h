@@ -26,7 +26,8 @@
 // Before that, the read is recorded with the file's read-ahead streams
 // (fs/readahead.h), which may queue a background fetch of the bytes after
 // it, within the reader's memory budget (a segment whose chunks are all
-// cached and placed asks nothing); see docs/ARCHITECTURE.md ("The read
+// cached and placed asks nothing; the thread that takes a segment asks the
+// next queued segment's plan at the same time); see docs/ARCHITECTURE.md ("The read
 // path"). For a file named as a tensor file (XetFileRef::tensor_name), the
 // first read also reads and parses its header (fs/content/tensor_layout.h) so
 // that the streams follow the tensors. docs/SEMANTICS.md says what is verified.
@@ -44,6 +45,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -187,6 +189,10 @@ struct XetReaderStats {
   uint64_t speculative_bytes = 0;
   uint64_t speculative_cancelled = 0;
   uint64_t speculative_claimed = 0;
+  // Plans asked ahead for queued read-ahead segments (each a
+  // reconstruction too), and those a segment then used.
+  uint64_t plans_ahead = 0;
+  uint64_t plans_ahead_used = 0;
   // Gauges (now, not cumulative): data fetches running, read-ahead bytes in
   // flight or held against the budget, the budget, and the most ever held.
   uint64_t fetches_in_flight = 0;
@@ -482,6 +488,21 @@ class XetReader {
   bool pf_stop_ GUARDED_BY(pf_mu_) = false;
   std::vector<std::thread> pf_threads_;
 
+  // Plans asked ahead: a read-ahead thread that takes a task also asks the
+  // plan of the next queued one, so that the next task's plan round trip
+  // overlaps this one's fetches. Keyed by the segment (file, start, end);
+  // taken by its ReadSegment, dropped by its EndPrefetch. A leaf lock.
+  struct AheadPlan;
+  using AheadKey = std::tuple<chunkstore::Hash, uint64_t, uint64_t>;
+  static constexpr size_t kMaxAheadPlans = 64;
+  Mutex ahead_mu_;
+  std::map<AheadKey, std::shared_ptr<AheadPlan>> ahead_ GUARDED_BY(ahead_mu_);
+  // Asks the plan of `key` and keeps it for TakeAheadPlan.
+  void FetchAheadPlan(const AheadKey& key, AheadPlan& ahead);
+  // The plan asked ahead for `key` (waiting for it if still asked), taken
+  // out of ahead_; nullopt when none was asked or it failed.
+  std::optional<chunkstore::Reconstruction> TakeAheadPlan(const AheadKey& key);
+
   // Fetched bodies kept for reuse (XetReaderOptions::reuse_body_bytes);
   // nullptr when none are. Declared before everything that holds Runs.
   const std::unique_ptr<BufferPool> bodies_;
@@ -501,7 +522,7 @@ class XetReader {
         corrupt_cache_chunks{0}, readahead_windows{0}, readahead_bytes{0}, readahead_failed{0},
         readahead_skipped{0}, tensor_layouts{0}, tier_runs{0}, tier_bytes{0}, tier_refused{0},
         speculative_files{0}, speculative_bytes{0}, speculative_cancelled{0},
-        speculative_claimed{0};
+        speculative_claimed{0}, plans_ahead{0}, plans_ahead_used{0};
   };
   mutable Counters counters_;
 };

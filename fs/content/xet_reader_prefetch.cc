@@ -55,6 +55,22 @@ void XetReader::PrefetchLoop() {
   while (true) {
     PrefetchTask task;
     std::optional<SpecRequest> request;
+    std::optional<AheadKey> ahead_of;  // the next task, whose plan this thread asks
+    std::shared_ptr<FileState> ahead_file;
+    // The task that runs after this one (the next of the queue it would be
+    // taken from), unless a thread asked its plan already.
+    auto next_to_plan = [&]() REQUIRES(pf_mu_) {
+      std::optional<AheadKey> key;
+      PrefetchTask* next = !pf_queue_.empty()     ? &pf_queue_.front()
+                           : !spec_queue_.empty() ? &spec_queue_.front()
+                                                  : nullptr;
+      if (next != nullptr && !next->plan_asked) {
+        next->plan_asked = true;
+        key = AheadKey{next->state->ref.hash, next->range.start, next->range.end};
+        ahead_file = next->state;
+      }
+      return key;
+    };
     {
       MutexLock lock(&pf_mu_);
       // Read-ahead first; speculative work only when none waits, on at
@@ -68,10 +84,12 @@ void XetReader::PrefetchLoop() {
       if (!pf_queue_.empty()) {
         task = std::move(pf_queue_.front());
         pf_queue_.pop_front();
+        ahead_of = next_to_plan();
       } else if (!spec_queue_.empty()) {
         task = std::move(spec_queue_.front());
         spec_queue_.pop_front();
         ++spec_threads_busy_;
+        ahead_of = next_to_plan();
       } else {
         request = std::move(spec_requests_.front());
         spec_requests_.pop_front();
@@ -97,9 +115,36 @@ void XetReader::PrefetchLoop() {
     // Nothing is assembled: every segment only fetches and caches. Bytes
     // already cached and placed need no plan at all.
     Status st;
-    if (!CachedAndPlaced(state, task.range.start, task.range.end)) {
-      st = ReadCold(state.ref, task.range.start, task.range.end, {},
-                    task.speculative ? Priority::kSpeculative : Priority::kReadahead);
+    auto run = [&] {
+      if (!CachedAndPlaced(state, task.range.start, task.range.end)) {
+        st = ReadCold(state.ref, task.range.start, task.range.end, {},
+                      task.speculative ? Priority::kSpeculative : Priority::kReadahead);
+      }
+    };
+    std::shared_ptr<AheadPlan> ahead;
+    // A next task whose bytes are cached and placed needs no plan at all.
+    if (ahead_of && CachedAndPlaced(*ahead_file, std::get<1>(*ahead_of), std::get<2>(*ahead_of))) {
+      ahead_of.reset();
+    }
+    if (ahead_of) {
+      MutexLock lock(&ahead_mu_);
+      if (ahead_.size() < kMaxAheadPlans && ahead_.count(*ahead_of) == 0) {
+        ahead = std::make_shared<AheadPlan>();
+        ahead_.emplace(*ahead_of, ahead);
+      }
+    }
+    if (ahead) {
+      // This task on this thread, the next one's plan on a helper of the
+      // pool when one is free (else here, after this task).
+      fan_out_.ForEach(2, 2, [&](size_t i) {
+        if (i == 0) {
+          run();
+        } else {
+          FetchAheadPlan(*ahead_of, *ahead);
+        }
+      });
+    } else {
+      run();
     }
     if (!st.ok()) {
       counters_.readahead_failed.fetch_add(1, std::memory_order_relaxed);
@@ -215,7 +260,42 @@ void XetReader::CancelSpeculation(uint64_t group) {
   for (PrefetchTask& t : dropped) EndPrefetch(t, false);
 }
 
+void XetReader::FetchAheadPlan(const AheadKey& key, AheadPlan& ahead) {
+  counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
+  counters_.plans_ahead.fetch_add(1, std::memory_order_relaxed);
+  Result<chunkstore::Reconstruction> plan = cas_->GetReconstruction(
+      std::get<0>(key), FileByteRange{std::get<1>(key), std::get<2>(key)});
+  {
+    MutexLock lock(&ahead.mu);
+    ahead.plan = std::move(plan);
+    ahead.done = true;
+  }
+  ahead.cv.NotifyAll();
+}
+
+std::optional<chunkstore::Reconstruction> XetReader::TakeAheadPlan(const AheadKey& key) {
+  std::shared_ptr<AheadPlan> ahead;
+  {
+    MutexLock lock(&ahead_mu_);
+    auto it = ahead_.find(key);
+    if (it == ahead_.end()) return std::nullopt;
+    ahead = std::move(it->second);
+    ahead_.erase(it);
+  }
+  MutexLock lock(&ahead->mu);
+  // Asked already: waiting costs less than asking again.
+  while (!ahead->done) ahead->cv.Wait(&ahead->mu);
+  if (!ahead->plan || !ahead->plan->ok()) return std::nullopt;  // asked again by the caller
+  return std::move(**ahead->plan);
+}
+
 void XetReader::EndPrefetch(const PrefetchTask& task, bool ok) {
+  {
+    // A plan asked ahead for a task that needed none (cached meanwhile,
+    // cancelled, or stopped).
+    MutexLock lock(&ahead_mu_);
+    ahead_.erase(AheadKey{task.state->ref.hash, task.range.start, task.range.end});
+  }
   budget_.Release(task.range.size());
   FileState& state = *task.state;
   if (task.speculative) spec_held_.fetch_sub(task.range.size(), std::memory_order_relaxed);

@@ -70,6 +70,15 @@ struct XetReader::PrefetchTask {
   // Speculative (XetReader::Speculate) until a reader claims it.
   bool speculative = false;
   uint64_t group = 0;
+  // A thread asked its plan ahead (XetReader::ahead_).
+  bool plan_asked = false;
+};
+
+struct XetReader::AheadPlan {
+  Mutex mu;
+  CondVar cv;
+  bool done GUARDED_BY(mu) = false;
+  std::optional<Result<chunkstore::Reconstruction>> plan GUARDED_BY(mu);
 };
 
 }  // namespace hubfs::fs

@@ -277,6 +277,30 @@ TEST_F(XetReaderReadaheadTest, MemoryBudgetIsNeverExceeded) {
   EXPECT_LE(seen_max.load(), 700 * kKiB);
 }
 
+TEST_F(XetReaderReadaheadTest, TheNextSegmentsPlanIsAskedAheadAndUsed) {
+  // One read-ahead thread: each task it takes also asks the plan of the next
+  // queued one, which that task then uses instead of asking for its own.
+  XetReaderOptions o = Options();
+  o.readahead_threads = 1;
+  o.readahead_bytes = 4 * kMiB;  // windows of up to 8 segments
+  auto r = NewReader(o);
+  ReadChecked(*r, 0, 1);  // terms loaded
+  fake_.ResetCounters();
+  const XetReaderStats before = r->Stats();
+  for (uint64_t off = 1; off < kFileSize; off += 64 * kKiB) ReadChecked(*r, off, 64 * kKiB);
+  WaitIdle(*r);
+  const XetReaderStats s = r->Stats();
+  EXPECT_GE(s.plans_ahead_used, 8u);
+  EXPECT_LE(s.plans_ahead_used, s.plans_ahead);
+  // Every plan asked (ahead or not) is one request, counted once.
+  EXPECT_EQ(static_cast<uint64_t>(fake_.recon_calls()), s.reconstructions - before.reconstructions);
+  // A segment that used a plan asked ahead fetched only what was missing:
+  // nothing twice beyond the chunks at segment edges.
+  EXPECT_LE(fake_.data_bytes(), kFileSize * 11 / 10);
+  // The whole file was read once: a fresh read of it is warm.
+  EXPECT_TRUE(ReadChecked(*r, 0, kFileSize));
+}
+
 TEST_F(XetReaderReadaheadTest, ReadaheadErrorsNeverFailOrCorruptDemandReads) {
   const testing::StoredFile& f = fake_.File(hash_);
   ASSERT_GE(f.terms.size(), 6u);
