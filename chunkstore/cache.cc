@@ -119,6 +119,19 @@ class ChunkCache::Impl {
   // Returns whether it was a hit; a bad entry is a miss and gets dropped.
   Result<bool> Lookup(const std::string& key,
                       const std::function<void(std::span<const uint8_t>)>& fn) {
+    HUBFS_ASSIGN_OR_RETURN(const ChunkCache::ChunkRead got, LookupParts(key, {}, {}, fn));
+    return got != ChunkCache::ChunkRead::kMiss;
+  }
+
+  // Lookup, except that a value whose payload is head.size() + body.size()
+  // bytes (> 0), stored as given, is read into head || body instead
+  // (kSplit: from a pack, body straight from the file) and fn is not called;
+  // any other goes to fn (kVisited).
+  Result<ChunkCache::ChunkRead> LookupParts(
+      const std::string& key, std::span<uint8_t> head, std::span<uint8_t> body,
+      const std::function<void(std::span<const uint8_t>)>& fn) {
+    using Read = ChunkCache::ChunkRead;
+    using Parts = cache_internal::CacheStore::Parts;
     std::shared_ptr<const cache_internal::ValueBuffer> pending;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -142,80 +155,50 @@ class ChunkCache::Impl {
       }
       fn(*decoded);
     };
-    bool found = true;
+    // The entry's header and the payload's head, when split: this thread's.
+    thread_local std::vector<uint8_t> front;
+    const bool split = !head.empty() || !body.empty();
+    front.resize(split ? fmt::kHeaderSize + head.size() : 0);
+    Parts got = Parts::kWhole;
     if (pending) {
-      deliver(pending->bytes());
+      const std::span<const uint8_t> v = pending->bytes();
+      if (split && v.size() == front.size() + body.size() && v[2] == fmt::kCodecNone) {
+        std::copy(v.begin(), v.begin() + static_cast<ptrdiff_t>(front.size()), front.begin());
+        std::copy(v.begin() + static_cast<ptrdiff_t>(front.size()), v.end(), body.begin());
+        got = Parts::kSplit;
+      } else {
+        deliver(v);
+      }
     } else {
-      HUBFS_ASSIGN_OR_RETURN(found, store_->Read(key, deliver));
+      HUBFS_ASSIGN_OR_RETURN(got, store_->ReadParts(key, front, body, deliver));
+      if (got == Parts::kSplit) {
+        bad = fmt::VerifyValueParts(key, front, body);
+        if (bad.ok() && front[2] != fmt::kCodecNone) {
+          // Compressed, and of the split's size by chance: decoded whole.
+          std::vector<uint8_t> whole(front.begin(), front.end());
+          whole.insert(whole.end(), body.begin(), body.end());
+          deliver(whole);
+          got = Parts::kWhole;
+        }
+      }
     }
-    if (!found) {
+    if (got == Parts::kMiss) {
       misses_.fetch_add(1, std::memory_order_relaxed);
-      return false;
+      return Read::kMiss;
     }
     if (!bad.ok()) {
       HUBFS_LOG(kWarning) << "cache: dropping " << fmt::DescribeKey(key) << ": " << bad;
       corrupt_drops_.fetch_add(1, std::memory_order_relaxed);
       misses_.fetch_add(1, std::memory_order_relaxed);
       if (!pending) Enqueue(WriteOp{WriteOp::kDropIfBad, key, nullptr}, /*wait_for_space=*/false);
-      return false;
-    }
-    hits_.fetch_add(1, std::memory_order_relaxed);
-    Touch(key, clock_->UnixSeconds());
-    return true;
-  }
-
-  // Lookup of a value whose payload is head.size() + body.size() bytes,
-  // stored as given, into head || body; kOtherSize (nothing written) for any
-  // other value. As Lookup, a bad entry is a miss and gets dropped.
-  Result<ChunkCache::ChunkRead> LookupParts(const std::string& key, std::span<uint8_t> head,
-                                            std::span<uint8_t> body) {
-    using Read = ChunkCache::ChunkRead;
-    std::shared_ptr<const cache_internal::ValueBuffer> pending;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = pending_.find(key);
-      if (it != pending_.end()) pending = it->second;
-    }
-    // The entry's header and the payload's head: a scratch of this thread.
-    thread_local std::vector<uint8_t> front;
-    front.resize(fmt::kHeaderSize + head.size());
-    Status bad;
-    if (pending) {
-      // Encoded by this process and still in its memory (see Lookup): copied.
-      const std::span<const uint8_t> v = pending->bytes();
-      if (v.size() != front.size() + body.size() || v[2] != fmt::kCodecNone) {
-        return Read::kOtherSize;
-      }
-      std::copy(v.begin() + fmt::kHeaderSize,
-                v.begin() + static_cast<ptrdiff_t>(front.size()), head.begin());
-      std::copy(v.begin() + static_cast<ptrdiff_t>(front.size()), v.end(), body.begin());
-    } else {
-      HUBFS_ASSIGN_OR_RETURN(const cache_internal::CacheStore::Parts got,
-                             store_->ReadParts(key, front, body));
-      if (got == cache_internal::CacheStore::Parts::kOtherSize) return Read::kOtherSize;
-      if (got == cache_internal::CacheStore::Parts::kMiss) {
-        misses_.fetch_add(1, std::memory_order_relaxed);
-        return Read::kMiss;
-      }
-      // A value of the right size stored compressed: decoded by Lookup.
-      if (front[2] != fmt::kCodecNone && front[0] == fmt::kEntryFormatVersion) {
-        return Read::kOtherSize;
-      }
-      bad = fmt::VerifyValueParts(key, front, body);
-      if (bad.ok()) {
-        std::copy(front.begin() + fmt::kHeaderSize, front.end(), head.begin());
-      }
-    }
-    if (!bad.ok()) {
-      HUBFS_LOG(kWarning) << "cache: dropping " << fmt::DescribeKey(key) << ": " << bad;
-      corrupt_drops_.fetch_add(1, std::memory_order_relaxed);
-      misses_.fetch_add(1, std::memory_order_relaxed);
-      Enqueue(WriteOp{WriteOp::kDropIfBad, key, nullptr}, /*wait_for_space=*/false);
       return Read::kMiss;
     }
+    if (got == Parts::kSplit) {
+      std::copy(front.begin() + fmt::kHeaderSize, front.end(), head.begin());
+    }
     hits_.fetch_add(1, std::memory_order_relaxed);
     Touch(key, clock_->UnixSeconds());
-    return Read::kHit;
+    return got == Parts::kSplit ? Read::kSplit : Read::kVisited;
   }
 
   // The value of key while it is in memory, as a hit; nullptr otherwise.
@@ -609,10 +592,10 @@ Result<bool> ChunkCache::VisitChunk(const Hash& xorb, uint32_t index,
                                     const std::function<void(std::span<const uint8_t>)>& fn) {
   return impl_->Lookup(fmt::ChunkKey(xorb, index), fn);
 }
-Result<ChunkCache::ChunkRead> ChunkCache::ReadChunkInto(const Hash& xorb, uint32_t index,
-                                                        std::span<uint8_t> head,
-                                                        std::span<uint8_t> out) {
-  return impl_->LookupParts(fmt::ChunkKey(xorb, index), head, out);
+Result<ChunkCache::ChunkRead> ChunkCache::ReadChunkInto(
+    const Hash& xorb, uint32_t index, std::span<uint8_t> head, std::span<uint8_t> out,
+    const std::function<void(std::span<const uint8_t>)>& fn) {
+  return impl_->LookupParts(fmt::ChunkKey(xorb, index), head, out, fn);
 }
 Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetXorbLayout(const Hash& xorb) {
   return impl_->Get(fmt::XorbLayoutKey(xorb));

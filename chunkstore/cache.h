@@ -215,14 +215,15 @@ class ChunkCache {
   // Returns true on a hit, false on a miss (a corrupt entry is a miss).
   Result<bool> VisitChunk(const Hash& xorb, uint32_t index,
                           const std::function<void(std::span<const uint8_t>)>& fn);
-  // VisitChunk for a record of head.size() + out.size() bytes stored as
-  // given: its first bytes go to `head`, the rest straight from the store
-  // into `out` (no copy in between), verified. kOtherSize when the entry is
-  // of another size or compressed in the cache (use VisitChunk; `out` may
-  // have been written). kHit / kMiss (a corrupt entry too) as VisitChunk's.
-  enum class ChunkRead { kMiss, kHit, kOtherSize };
+  // VisitChunk, except that a record of head.size() + out.size() bytes (> 0)
+  // stored as given is read into head || out instead, verified, with no copy
+  // in between (kSplit; fn is not called); any other record goes to fn as
+  // VisitChunk's (kVisited). One lookup either way. kMiss (a corrupt entry
+  // too) as VisitChunk's.
+  enum class ChunkRead { kMiss, kSplit, kVisited };
   Result<ChunkRead> ReadChunkInto(const Hash& xorb, uint32_t index, std::span<uint8_t> head,
-                                  std::span<uint8_t> out);
+                                  std::span<uint8_t> out,
+                                  const std::function<void(std::span<const uint8_t>)>& fn);
   // A chunk's record while it is in this process's memory (in the write
   // queue, or kept after its write: CacheOptions::recent_max_bytes), held by
   // `owner` for as long as the caller keeps it: a read can be answered from

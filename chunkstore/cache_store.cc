@@ -1089,71 +1089,45 @@ Status CacheStore::Remove(const std::string& dir, FileEnv* env) {
 
 Result<bool> CacheStore::Read(std::string_view key,
                               const std::function<void(std::span<const uint8_t>)>& fn) {
-  std::shared_lock<std::shared_mutex> lock;
-  Txn txn;
-  MDB_val k = Val(key), v;
-  HUBFS_ASSIGN_OR_RETURN(const bool found, impl_->GetForRead(key, lock, txn, &v));
-  if (!found) return false;
-  const auto loc = DecodePointer(Bytes(v));
-  if (!loc) {
-    fn(Bytes(v));
-    return true;
-  }
-  // In a pack: read it outside the transaction, then check that the entry
-  // still points there. The writer punches a range only after the commit
-  // that deleted its entry, so a range read while (or after) it was
-  // punched is caught by the second look and reported as a miss.
-  const std::vector<uint8_t> pointer(Bytes(v).begin(), Bytes(v).end());
-  txn.Abort();
-  lock.unlock();
-  thread_local std::vector<uint8_t> buf;
-  const Status st = impl_->packs->Read(*loc, &buf);
-  if (!st.ok()) {
-    if (st.code() == ErrorCode::kNotFound) return false;
-    return AsCacheError(st);
-  }
-  std::shared_lock again(impl_->resize_mu);
-  Txn check;
-  int rc = impl_->Begin(MDB_RDONLY, check);
-  if (rc != 0) return LmdbError("begin read", rc);
-  rc = mdb_get(check.get(), impl_->data, &k, &v);
-  if (rc == MDB_NOTFOUND) return false;
-  if (rc != 0) return LmdbError("get", rc);
-  if (v.mv_size != pointer.size() || std::memcmp(v.mv_data, pointer.data(), pointer.size()) != 0) {
-    return false;
-  }
-  check.Abort();
-  again.unlock();
-  fn(buf);
-  return true;
+  HUBFS_ASSIGN_OR_RETURN(const Parts got, ReadParts(key, {}, {}, fn));
+  return got != Parts::kMiss;
 }
 
-Result<CacheStore::Parts> CacheStore::ReadParts(std::string_view key, std::span<uint8_t> front,
-                                                std::span<uint8_t> back) {
+Result<CacheStore::Parts> CacheStore::ReadParts(
+    std::string_view key, std::span<uint8_t> front, std::span<uint8_t> back,
+    const std::function<void(std::span<const uint8_t>)>& fn) {
   std::shared_lock<std::shared_mutex> lock;
   Txn txn;
   MDB_val k = Val(key), v;
   HUBFS_ASSIGN_OR_RETURN(const bool found, impl_->GetForRead(key, lock, txn, &v));
   if (!found) return Parts::kMiss;
+  // No value is empty (a header at least): want == 0 never splits.
   const size_t want = front.size() + back.size();
   const auto loc = DecodePointer(Bytes(v));
   if (!loc) {
     const std::span<const uint8_t> value = Bytes(v);
-    if (value.size() != want) return Parts::kOtherSize;
+    if (want == 0 || value.size() != want) {
+      fn(value);
+      return Parts::kWhole;
+    }
     std::copy(value.begin(), value.begin() + static_cast<ptrdiff_t>(front.size()), front.begin());
     std::copy(value.begin() + static_cast<ptrdiff_t>(front.size()), value.end(), back.begin());
-    return Parts::kHit;
+    return Parts::kSplit;
   }
-  if (loc->length != want) return Parts::kOtherSize;
-  // As Read: read outside the transaction, then check that the entry still
-  // points there.
+  // In a pack: read it outside the transaction, then check that the entry
+  // still points there. The writer punches a range only after the commit
+  // that deleted its entry, so a range read while (or after) it was
+  // punched is caught by the second look and reported as a miss.
+  const bool split = want != 0 && loc->length == want;
   const std::vector<uint8_t> pointer(Bytes(v).begin(), Bytes(v).end());
   txn.Abort();
   lock.unlock();
-  Result<size_t> got = impl_->packs->ReadParts(*loc, front, back);
-  if (!got.ok()) {
-    if (got.status().code() == ErrorCode::kNotFound) return Parts::kMiss;
-    return AsCacheError(got.status());
+  thread_local std::vector<uint8_t> buf;
+  const Status st = split ? impl_->packs->ReadParts(*loc, front, back).status()
+                          : impl_->packs->Read(*loc, &buf);
+  if (!st.ok()) {
+    if (st.code() == ErrorCode::kNotFound) return Parts::kMiss;
+    return AsCacheError(st);
   }
   std::shared_lock again(impl_->resize_mu);
   Txn check;
@@ -1165,7 +1139,11 @@ Result<CacheStore::Parts> CacheStore::ReadParts(std::string_view key, std::span<
   if (v.mv_size != pointer.size() || std::memcmp(v.mv_data, pointer.data(), pointer.size()) != 0) {
     return Parts::kMiss;
   }
-  return Parts::kHit;
+  check.Abort();
+  again.unlock();
+  if (split) return Parts::kSplit;
+  fn(buf);
+  return Parts::kWhole;
 }
 
 Result<bool> CacheStore::Contains(std::string_view key) {

@@ -132,15 +132,16 @@ class CacheStore {
   // LMDB failure.
   Result<bool> Read(std::string_view key,
                     const std::function<void(std::span<const uint8_t>)>& fn);
-  // Read of a value expected to be front.size() + back.size() bytes long,
-  // read into front || back: from a pack with one preadv, `back` filled
-  // straight from the file. kMiss when absent; kOtherSize when the value has
-  // another length (nothing read; Read it then); kHit otherwise: the bytes
-  // are unchecked (a pack cut short leaves the rest of them as they were,
-  // which VerifyValueParts then refuses). kIo on LMDB or pack failure.
-  enum class Parts { kMiss, kHit, kOtherSize };
+  // Read, with a value of exactly front.size() + back.size() bytes (> 0)
+  // read into front || back instead: from a pack with one preadv, `back`
+  // filled straight from the file (kSplit; the bytes are unchecked: a pack
+  // cut short leaves the rest of them as they were, which VerifyValueParts
+  // then refuses). Any other value goes to fn as Read's (kWhole). kMiss
+  // when absent. kIo on LMDB or pack failure.
+  enum class Parts { kMiss, kSplit, kWhole };
   Result<Parts> ReadParts(std::string_view key, std::span<uint8_t> front,
-                          std::span<uint8_t> back);
+                          std::span<uint8_t> back,
+                          const std::function<void(std::span<const uint8_t>)>& fn);
   // Whether `key` is present, without reading or checking its value. A value
   // in a pack is asked into the page cache in the background (a Read of it
   // is expected soon). kIo on LMDB failure.

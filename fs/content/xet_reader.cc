@@ -303,27 +303,31 @@ void XetReader::CountBadCachedChunk(const Hash& xorb, uint32_t index) {
 }
 
 bool XetReader::CachedChunkInto(const Hash& xorb, uint32_t index, std::span<uint8_t> out) {
+  bool good = false;
+  auto decode = [&](std::span<const uint8_t> record) {
+    std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
+    size_t consumed = 0;
+    good = dec->DecodeRecordInto(record, &consumed, out).ok() && consumed == record.size();
+    ReleaseDecoder(std::move(dec));
+  };
   // A record stored as fetched and not compressed (what does not shrink:
-  // most weights): its bytes go from the cache's file straight into `out`.
+  // most weights) has the size of its header and `out`: its bytes go from
+  // the cache's file straight into `out`. Others are decoded into it.
   std::array<uint8_t, chunkstore::kChunkRecordHeaderSize> head{};
-  Result<chunkstore::ChunkCache::ChunkRead> direct = cache_->ReadChunkInto(xorb, index, head, out);
-  if (direct.ok() && *direct == chunkstore::ChunkCache::ChunkRead::kMiss) return false;
-  if (direct.ok() && *direct == chunkstore::ChunkCache::ChunkRead::kHit) {
+  Result<chunkstore::ChunkCache::ChunkRead> got =
+      cache_->ReadChunkInto(xorb, index, head, out, decode);
+  if (!got.ok() || *got == chunkstore::ChunkCache::ChunkRead::kMiss) return false;
+  if (*got == chunkstore::ChunkCache::ChunkRead::kSplit) {
     Result<chunkstore::ChunkRecordHeader> header = chunkstore::ParseChunkRecordHeader(head);
     if (header.ok() && header->scheme == chunkstore::CompressionScheme::kNone &&
         header->compressed_size == out.size() && header->uncompressed_size == out.size()) {
       return true;
     }
-    // A compressed record of that size (or a bad header): decoded below.
+    // A compressed record of that size by chance (or a bad header).
+    std::vector<uint8_t> record(head.begin(), head.end());
+    record.insert(record.end(), out.begin(), out.end());
+    decode(record);
   }
-  std::unique_ptr<chunkstore::ChunkDecoder> dec = AcquireDecoder();
-  bool good = false;
-  Result<bool> hit = cache_->VisitChunk(xorb, index, [&](std::span<const uint8_t> record) {
-    size_t consumed = 0;
-    good = dec->DecodeRecordInto(record, &consumed, out).ok() && consumed == record.size();
-  });
-  ReleaseDecoder(std::move(dec));
-  if (!hit.ok() || !*hit) return false;
   if (!good) CountBadCachedChunk(xorb, index);
   return good;
 }

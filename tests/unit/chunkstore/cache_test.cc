@@ -247,18 +247,24 @@ TEST(CacheTest, HitRecencyIsBatchedNotWrittenPerHit) {
   EXPECT_EQ(c->Stats().commits, commits + 1);
 }
 
+// Stores chunks 0 and 1 of XorbFor(seed) (65536 bytes each) and flips one
+// byte of chunk 0 on disk, `at` bytes into it, as a bad disk would. Returns
+// chunk 0 as it was.
+std::vector<uint8_t> StoreTwoAndFlipTheFirst(const std::string& dir, uint64_t seed, size_t at) {
+  const auto chunk = Bytes(seed, 65536);
+  {
+    auto c = MustOpen(SmallOptions(dir));
+    c->PutChunk(XorbFor(seed), 0, chunk);
+    c->PutChunk(XorbFor(seed), 1, Bytes(seed + 1, 65536));
+  }
+  EXPECT_EQ(FlipInStore(dir, std::vector<uint8_t>(chunk.begin(), chunk.begin() + 64), at), 1);
+  return chunk;
+}
+
 TEST(CacheTest, CorruptEntryIsDroppedReportedAsMissAndRefetchable) {
   TempDir tmp;
-  const auto chunk = Bytes(11, 65536);
-  {
-    auto c = MustOpen(SmallOptions(tmp.path()));
-    c->PutChunk(XorbFor(11), 0, chunk);
-    c->PutChunk(XorbFor(11), 1, Bytes(12, 65536));
-  }
-  // Flip one byte inside the stored chunk, as a bad disk would.
-  ASSERT_EQ(FlipInStore(tmp.path(), std::vector<uint8_t>(chunk.begin(), chunk.begin() + 64),
-                       40000),
-            1);
+  const auto chunk = StoreTwoAndFlipTheFirst(tmp.path(), 11, 40000);
+  ASSERT_FALSE(HasFailure());
   auto c = MustOpen(SmallOptions(tmp.path()));
   EXPECT_FALSE(MustGetChunk(*c, XorbFor(11), 0).has_value());
   EXPECT_EQ(c->Stats().corrupt_drops, 1u);
@@ -455,8 +461,11 @@ TEST(CacheTest, ReadChunkIntoSplitsTheRecordBetweenHeadAndOut) {
   const auto chunk = Bytes(32, 65536);
   std::array<uint8_t, 8> head{};
   std::vector<uint8_t> out(chunk.size() - head.size());
+  std::vector<std::vector<uint8_t>> visited;  // records given whole
   auto read = [&](std::span<uint8_t> into) {
-    auto r = c->ReadChunkInto(XorbFor(32), 0, head, into);
+    auto r = c->ReadChunkInto(XorbFor(32), 0, head, into, [&](std::span<const uint8_t> rec) {
+      visited.emplace_back(rec.begin(), rec.end());
+    });
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : ChunkCache::ChunkRead::kMiss;
   };
@@ -466,46 +475,47 @@ TEST(CacheTest, ReadChunkIntoSplitsTheRecordBetweenHeadAndOut) {
   };
   EXPECT_EQ(read(out), ChunkCache::ChunkRead::kMiss);
   c->PutChunk(XorbFor(32), 0, chunk);
-  EXPECT_EQ(read(out), ChunkCache::ChunkRead::kHit);  // from the queue or the store
+  EXPECT_EQ(read(out), ChunkCache::ChunkRead::kSplit);  // from the queue or the store
   expect_split("queued");
   ASSERT_TRUE(c->Flush().ok());
   std::fill(head.begin(), head.end(), 0);
   std::fill(out.begin(), out.end(), 0);
-  EXPECT_EQ(read(out), ChunkCache::ChunkRead::kHit);  // from the store's pack
+  EXPECT_EQ(read(out), ChunkCache::ChunkRead::kSplit);  // from the store's pack
   expect_split("stored");
-  // Another size: nothing to split; VisitChunk reads it.
+  EXPECT_TRUE(visited.empty());
+  // Another size: nothing to split; the record is given whole, in the same
+  // lookup.
   std::vector<uint8_t> short_out(100);
-  EXPECT_EQ(read(short_out), ChunkCache::ChunkRead::kOtherSize);
+  EXPECT_EQ(read(short_out), ChunkCache::ChunkRead::kVisited);
   std::vector<uint8_t> long_out(chunk.size());
-  EXPECT_EQ(read(long_out), ChunkCache::ChunkRead::kOtherSize);
-  EXPECT_EQ(c->Stats().hits, 2u);
+  EXPECT_EQ(read(long_out), ChunkCache::ChunkRead::kVisited);
+  ASSERT_EQ(visited.size(), 2u);
+  EXPECT_EQ(visited[0], chunk);
+  EXPECT_EQ(visited[1], chunk);
+  EXPECT_EQ(c->Stats().hits, 4u);
   EXPECT_EQ(c->Stats().misses, 1u);
 }
 
 TEST(CacheTest, ReadChunkIntoDropsACorruptEntryAsAMiss) {
   TempDir tmp;
-  const auto chunk = Bytes(33, 65536);
-  {
-    auto c = MustOpen(SmallOptions(tmp.path()));
-    c->PutChunk(XorbFor(33), 0, chunk);
-    c->PutChunk(XorbFor(33), 1, Bytes(34, 65536));
-  }
   // One byte flipped far into the part read straight into `out`.
-  ASSERT_EQ(FlipInStore(tmp.path(), std::vector<uint8_t>(chunk.begin(), chunk.begin() + 64),
-                       50000),
-            1);
+  const auto chunk = StoreTwoAndFlipTheFirst(tmp.path(), 33, 50000);
+  ASSERT_FALSE(HasFailure());
   auto c = MustOpen(SmallOptions(tmp.path()));
   std::array<uint8_t, 8> head{};
   std::vector<uint8_t> out(chunk.size() - head.size());
-  auto r = c->ReadChunkInto(XorbFor(33), 0, head, out);
+  size_t visits = 0;
+  auto visit = [&](std::span<const uint8_t>) { ++visits; };
+  auto r = c->ReadChunkInto(XorbFor(33), 0, head, out, visit);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, ChunkCache::ChunkRead::kMiss);
   EXPECT_EQ(c->Stats().corrupt_drops, 1u);
   ASSERT_TRUE(c->Flush().ok());
   EXPECT_EQ(c->Stats().entries, 1u);  // deleted, not just skipped
-  r = c->ReadChunkInto(XorbFor(33), 1, head, out);
+  r = c->ReadChunkInto(XorbFor(33), 1, head, out, visit);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(*r, ChunkCache::ChunkRead::kHit);
+  EXPECT_EQ(*r, ChunkCache::ChunkRead::kSplit);
+  EXPECT_EQ(visits, 0u);
 }
 
 TEST(CacheTest, HasChunkTellsPresenceWithoutReadingTheChunk) {
