@@ -85,6 +85,7 @@ class ChunkCache::Impl {
     return options_.max_bytes / 100 * std::min<uint32_t>(options_.probation_percent, 100);
   }
   const std::string& dir() const { return options_.dir; }
+  uint64_t MaxBytes() const { return options_.max_bytes; }
 
   Impl(const CacheOptions& options, std::unique_ptr<CacheStore> store)
       : options_(options),
@@ -680,6 +681,8 @@ Status ChunkCache::Flush() { return impl_->Flush(); }
 CacheStats ChunkCache::Stats() { return impl_->Stats(); }
 
 uint64_t ChunkCache::ProbationBytes() const { return impl_->ProbationBytes(); }
+
+uint64_t ChunkCache::MaxBytes() const { return impl_->MaxBytes(); }
 
 const std::string& ChunkCache::dir() const { return impl_->dir(); }
 

@@ -279,6 +279,8 @@ class ChunkCache {
   // The probationary share of max_bytes (CacheOptions::probation_percent):
   // what one pass of new chunks may fill before it evicts its own oldest.
   uint64_t ProbationBytes() const;
+  // CacheOptions::max_bytes.
+  uint64_t MaxBytes() const;
   // The cache's directory (CacheOptions::dir).
   const std::string& dir() const;
 

@@ -575,7 +575,11 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
     }
   }
   pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
+  // A loader's swept tensor files reach the page cache ahead of its reads
+  // (read-only mounts; fs/fuse/page_feed.h), while the session runs.
+  m.reader->SetPageSink(m.server->page_sink());
   Status st = m.server->Run();
+  m.reader->SetPageSink(nullptr);
   {
     MutexLock lock(&state_mu);
     state_stop = true;

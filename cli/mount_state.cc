@@ -140,6 +140,7 @@ bool WriteMountState(const MountState& s) {
       {"readahead_bytes", s.readahead_bytes}, {"memory_limit", s.memory_limit},
       {"readahead_peak", s.readahead_peak}, {"folder_files", s.folder_files},
       {"folder_bytes", s.folder_bytes}, {"folder_cancelled", s.folder_cancelled},
+      {"tensor_sweeps", s.tensor_sweeps}, {"tensor_sweep_bytes", s.tensor_sweep_bytes},
       {"updated", s.updated}, {"inodes", s.inodes},
       {"writable", s.writable}, {"write_target", s.write_target}, {"pending", s.pending},
       {"commits", s.commits}, {"conflict_prs", s.conflict_prs},
@@ -179,6 +180,8 @@ void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
   s->folder_files = st.speculative_files;
   s->folder_bytes = st.speculative_bytes;
   s->folder_cancelled = st.speculative_cancelled;
+  s->tensor_sweeps = st.tensor_sweeps;
+  s->tensor_sweep_bytes = st.tensor_sweep_bytes;
   s->tier_hits = st.tier.hits;
   s->tier_misses = st.tier.misses;
   s->tier_errors = st.tier.errors;
@@ -265,6 +268,8 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.folder_files = num("folder_files");
     s.folder_bytes = num("folder_bytes");
     s.folder_cancelled = num("folder_cancelled");
+    s.tensor_sweeps = num("tensor_sweeps");
+    s.tensor_sweep_bytes = num("tensor_sweep_bytes");
     s.updated = static_cast<int64_t>(num("updated"));
     s.shared_cache = str("shared_cache");
     s.tier_hits = num("tier_hits");

@@ -79,6 +79,10 @@ struct MountState {
   uint64_t folder_files = 0;
   uint64_t folder_bytes = 0;
   uint64_t folder_cancelled = 0;
+  // Tensor files swept for a loader reading every tensor, and the bytes
+  // their sweeps queued (cumulative).
+  uint64_t tensor_sweeps = 0;
+  uint64_t tensor_sweep_bytes = 0;
   // The shared chunk tier ("" = none) and its counters: chunks served from
   // it, absent from it, engine errors, entries refused, bytes served; whether
   // servers are down now (their keys bypassed), of how many.

@@ -15,6 +15,13 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
                                         uint64_t max_bytes) {
   ++tick_;
   const uint64_t end = std::min(offset + len, file_size);
+  if (tensor_file() && options_.sweep_tensor_bytes != 0 && end > offset) {
+    if (!sweep_decided_) {
+      RecordCoverage(offset, end, file_size);
+    } else if (swept_ && read_runs_.size() < kMaxCoverageRuns) {
+      AddRun(offset, end);
+    }
+  }
   // The stream this read continues: one whose end is within slack, or whose
   // read-ahead holds the read (the kernel's pieces of a large read arrive out
   // of order); the one whose end is nearest.
@@ -134,6 +141,92 @@ ReadaheadRange ReadaheadStreams::Clip(const Stream& s, uint64_t target_end, uint
 
 void ReadaheadStreams::SetSegments(std::vector<uint64_t> starts) {
   segments_ = std::move(starts);
+  read_runs_.clear();
+  tensor_read_.clear();
+  whole_bytes_ = partial_bytes_ = 0;
+  whole_tensors_ = 0;
+  sweep_decided_ = sweep_due_ = swept_ = false;
+}
+
+void ReadaheadStreams::AddRun(uint64_t offset, uint64_t end) {
+  // [offset, end) joins the runs it touches.
+  uint64_t lo = offset;
+  uint64_t hi = end;
+  auto it = read_runs_.upper_bound(offset);
+  if (it != read_runs_.begin() && std::prev(it)->second >= offset) {
+    --it;
+    lo = it->first;
+    hi = std::max(hi, it->second);
+    it = read_runs_.erase(it);
+  }
+  while (it != read_runs_.end() && it->first <= hi) {
+    hi = std::max(hi, it->second);
+    it = read_runs_.erase(it);
+  }
+  read_runs_.emplace(lo, hi);
+}
+
+void ReadaheadStreams::RecordCoverage(uint64_t offset, uint64_t end, uint64_t file_size) {
+  AddRun(offset, end);
+  auto give_up = [&] {
+    sweep_decided_ = true;
+    read_runs_.clear();
+    tensor_read_.clear();
+  };
+  if (read_runs_.size() > kMaxCoverageRuns) return give_up();
+  // The large tensors the read touches: their bytes read now. segments_[0]
+  // is 0, so some segment holds `offset`.
+  size_t i = static_cast<size_t>(
+                 std::upper_bound(segments_.begin(), segments_.end(), offset) - segments_.begin()) -
+             1;
+  for (; i < segments_.size() && segments_[i] < end; ++i) {
+    const uint64_t s0 = segments_[i];
+    const uint64_t s1 =
+        i + 1 < segments_.size() ? std::min(segments_[i + 1], file_size) : file_size;
+    if (s1 <= s0 || s1 - s0 < options_.sweep_tensor_bytes) continue;
+    uint64_t covered = 0;
+    auto r = read_runs_.upper_bound(s0);
+    if (r != read_runs_.begin()) --r;
+    for (; r != read_runs_.end() && r->first < s1; ++r) {
+      const uint64_t a = std::max(r->first, s0);
+      const uint64_t b = std::min(r->second, s1);
+      if (b > a) covered += b - a;
+    }
+    uint64_t& was = tensor_read_[i];
+    if (was == s1 - s0) continue;  // whole already
+    partial_bytes_ -= was;
+    if (covered == s1 - s0) {
+      whole_bytes_ += covered;
+      ++whole_tensors_;
+    } else {
+      partial_bytes_ += covered;
+    }
+    was = covered;
+  }
+  // Several runs: tensors read out of file order (a copy is one run from
+  // the start, or a few while the kernel's pieces arrive out of order).
+  if (whole_tensors_ >= std::max<uint32_t>(options_.sweep_min_tensors, 1) &&
+      whole_bytes_ >= 2 * partial_bytes_ && whole_bytes_ >= file_size / 16 &&
+      read_runs_.size() >= 3) {
+    sweep_due_ = swept_ = true;
+    sweep_decided_ = true;
+    tensor_read_.clear();  // the runs stay: the sweep skips what was read
+  }
+}
+
+uint64_t ReadaheadStreams::Unread(uint64_t pos, uint64_t* next_read) const {
+  *next_read = ~uint64_t{0};
+  auto it = read_runs_.upper_bound(pos);
+  if (it != read_runs_.begin() && std::prev(it)->second > pos) pos = std::prev(it)->second;
+  // Runs are disjoint and not adjacent: `it` (if any) starts past pos.
+  if (it != read_runs_.end()) *next_read = it->first;
+  return pos;
+}
+
+bool ReadaheadStreams::TakeSweep() {
+  const bool due = sweep_due_;
+  sweep_due_ = false;
+  return due;
 }
 
 bool ReadaheadStreams::Seed(uint64_t ahead_end, uint64_t window) {

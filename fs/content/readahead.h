@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <vector>
 
 namespace hubfs::fs {
@@ -53,6 +54,17 @@ struct ReadaheadOptions {
   // file into the same segments (the same fetch ranges, so their leases
   // meet).
   uint64_t align = 0;
+  // Tensor files: a loader that reads whole tensors out of file order is
+  // loading the model and will read every tensor; TakeSweep then says so,
+  // once, and the caller reads the rest of the file ahead (a sweep). It is
+  // told when at least sweep_min_tensors tensors of at least
+  // sweep_tensor_bytes each have been read whole, they hold at least twice
+  // the bytes read in such tensors not read whole (a tensor-parallel loader
+  // reads a slice of each and is never told) and at least 1/16 of the file,
+  // and the bytes read are not one run from the start (a copy, which the
+  // ordinary read-ahead serves). 0: never.
+  uint64_t sweep_tensor_bytes = 4ull << 20;
+  uint32_t sweep_min_tensors = 4;
 };
 
 // File bytes [start, end) to fetch ahead; empty (start == end) for none.
@@ -101,6 +113,14 @@ class ReadaheadStreams {
   void SetSegments(std::vector<uint64_t> starts);
   bool tensor_file() const { return !segments_.empty(); }
 
+  // True once per file: the reads so far are a loader reading every tensor
+  // (see ReadaheadOptions::sweep_tensor_bytes); the caller sweeps the file.
+  bool TakeSweep();
+  // For a sweep: the first byte at or after `pos` that no read has asked
+  // for, and where the next bytes read after it start (*next_read; ~0 for
+  // none). Reads are recorded until kMaxCoverageRuns runs.
+  uint64_t Unread(uint64_t pos, uint64_t* next_read) const;
+
   // A reader is expected to read the file in order from its start (folder
   // read-ahead: it copies the folder), and [0, ahead_end) is being fetched
   // for it: a stream at offset 0 that has read ahead to ahead_end with a
@@ -134,8 +154,25 @@ class ReadaheadStreams {
   // but for the other streams (the window may grow).
   ReadaheadRange Clip(const Stream& s, uint64_t target_end, uint64_t end, uint64_t max_bytes,
                       bool* whole) const;
+  // Records [offset, end) in the read coverage of a tensor file and checks
+  // whether it now calls for a sweep.
+  void RecordCoverage(uint64_t offset, uint64_t end, uint64_t file_size);
+  void AddRun(uint64_t offset, uint64_t end);
   ReadaheadOptions options_;
   std::vector<uint64_t> segments_;
+  // What a tensor file's readers have read: disjoint runs, start → end;
+  // and for each large tensor touched, its bytes read. Dropped (no sweep)
+  // past kMaxCoverageRuns runs before a sweep; no longer grown past them
+  // after.
+  static constexpr size_t kMaxCoverageRuns = 4096;
+  std::map<uint64_t, uint64_t> read_runs_;
+  std::map<size_t, uint64_t> tensor_read_;
+  uint64_t whole_bytes_ = 0;    // in large tensors read whole
+  uint64_t partial_bytes_ = 0;  // read in the other large tensors
+  uint32_t whole_tensors_ = 0;
+  bool sweep_decided_ = false;  // told, or gave up
+  bool sweep_due_ = false;      // told, not yet taken
+  bool swept_ = false;          // told (read_runs_ kept for Unread)
   std::vector<Stream> streams_;
   uint64_t tick_ = 0;
 };

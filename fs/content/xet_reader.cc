@@ -89,6 +89,8 @@ XetReader::XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOption
                    ? options.fan_out_threads
                    : std::max<size_t>(options.max_parallel_fetches, 1) + options.warm_threads,
                /*max_queued=*/1024) {
+  sweep_max_bytes_ = options_.tensor_sweep_max_bytes;
+  if (cache_ != nullptr) sweep_max_bytes_ = std::min(sweep_max_bytes_, cache_->MaxBytes() / 2);
   if (options_.async_readahead && options_.readahead_bytes > 0 && options_.memory_limit > 0) {
     const size_t n = std::max<size_t>(options_.readahead_threads, 1);
     for (size_t i = 0; i < n; ++i) pf_threads_.emplace_back([this] { PrefetchLoop(); });
@@ -133,6 +135,9 @@ XetReaderStats XetReader::Stats() const {
   s.speculative_bytes = counters_.speculative_bytes.load();
   s.speculative_cancelled = counters_.speculative_cancelled.load();
   s.speculative_claimed = counters_.speculative_claimed.load();
+  s.tensor_sweeps = counters_.tensor_sweeps.load();
+  s.tensor_sweep_bytes = counters_.tensor_sweep_bytes.load();
+  s.sweep_stored_bytes = counters_.sweep_stored_bytes.load();
   s.plans_ahead = counters_.plans_ahead.load();
   s.plans_ahead_used = counters_.plans_ahead_used.load();
   s.tier_runs = counters_.tier_runs.load();
@@ -841,9 +846,8 @@ Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t 
   const std::string what = "read " + file.hash.ToString() + " at " + std::to_string(offset);
   // A read-ahead segment whose plan a thread asked ahead (PrefetchLoop).
   std::optional<Reconstruction> ahead;
-  if (out.empty() && priority != Priority::kDemand) {
-    ahead = TakeAheadPlan({file.hash, offset, segment_end});
-  }
+  if (priority != Priority::kDemand) ahead = TakeAheadPlan({file.hash, offset, segment_end});
+  const std::span<uint8_t> whole_out = out;
   HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, GetFile(file));
   // The chunks at either end that the windows next to this one fetched are
   // served from the cache; the plan asks for the rest only.
@@ -873,9 +877,10 @@ Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t 
     const bool use_ahead = attempt == 0 && ahead.has_value();
     if (use_ahead) {
       // Asked for the whole segment: the chunks at its ends that the
-      // neighbours fetched are cached and not fetched again (out is empty).
+      // neighbours fetched are cached and not fetched again.
       from = offset;
       to = segment_end;
+      out = whole_out;
       counters_.plans_ahead_used.fetch_add(1, std::memory_order_relaxed);
     } else {
       counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);

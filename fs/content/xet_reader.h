@@ -64,6 +64,7 @@
 #include "fs/content/buffer_pool.h"
 #include "fs/content/fan_out_pool.h"
 #include "fs/content/lru_map.h"
+#include "fs/content/page_sink.h"
 #include "fs/content/readahead.h"
 #include "fs/content/single_flight.h"
 #include "fs/content/xet_cache_codec.h"
@@ -115,6 +116,13 @@ struct XetReaderOptions {
   // once, so that reads asked for and their read-ahead always find room.
   uint32_t speculative_percent = 50;
   size_t speculative_threads = 2;
+  // Tensor files a loader reads whole, tensor by tensor out of file order
+  // (ReadaheadOptions::sweep_tensor_bytes says when), are swept: the rest of
+  // the file is read ahead in file order as speculative read-ahead (same
+  // bounds as above), so that the loader's later tensors are cached by the
+  // time it comes for them. Only files of at most this size, and at most
+  // half of the cache's max_bytes. 0 = never.
+  uint64_t tensor_sweep_max_bytes = 64ull << 30;
   // Bound on one read's window; longer requests are served window by window.
   uint64_t max_window_bytes = 64ull << 20;
   // A cold window longer than this is split into segments of this size, each
@@ -189,6 +197,12 @@ struct XetReaderStats {
   uint64_t speculative_bytes = 0;
   uint64_t speculative_cancelled = 0;
   uint64_t speculative_claimed = 0;
+  // Tensor files swept (XetReaderOptions::tensor_sweep_max_bytes) and the
+  // bytes queued for their sweeps (segments found cached fetch nothing).
+  uint64_t tensor_sweeps = 0;
+  uint64_t tensor_sweep_bytes = 0;
+  // Bytes of sweeps handed to the page sink.
+  uint64_t sweep_stored_bytes = 0;
   // Plans asked ahead for queued read-ahead segments (each a
   // reconstruction too), and those a segment then used.
   uint64_t plans_ahead = 0;
@@ -250,6 +264,11 @@ class XetReader {
 
   XetReaderStats Stats() const;
 
+  // Where a sweep's bytes also go (fs/content/page_sink.h); nullptr: only
+  // to the cache. `sink` must stay valid until replaced; once this returns,
+  // the sink it replaced is no longer called.
+  void SetPageSink(PageSink* sink);
+
   // Frees the fetched bodies kept for reuse (XetReaderOptions::
   // reuse_body_bytes); the next fetches allocate again.
   void ReleaseIdleBuffers();
@@ -268,6 +287,10 @@ class XetReader {
   // A read-ahead thread's turn at a speculative request: loads the file and
   // queues its segments.
   void StartSpeculation(const SpecRequest& request);
+  // Queues the next segments of a swept file (FileState::sweeping) as
+  // speculative read-ahead, as far as the speculative share of the budget
+  // allows, skipping what is pending. REQUIRES: state->mu held.
+  void TopUpSweep(const std::shared_ptr<FileState>& state);
   // Queues `task` (its bytes already taken from budget_) with its file's
   // pending read-ahead. REQUIRES: task.state->mu held.
   void AddPending(const PrefetchTask& task);
@@ -483,6 +506,16 @@ class XetReader {
   std::deque<uint64_t> spec_cancelled_ GUARDED_BY(pf_mu_);
   // Bytes of speculative tasks queued or running (also held in budget_).
   std::atomic<uint64_t> spec_held_{0};
+  // Largest file swept (XetReaderOptions::tensor_sweep_max_bytes, bounded
+  // by the cache), and the group of sweeps' segments (never cancelled).
+  uint64_t sweep_max_bytes_ = 0;
+  // Bytes of sweep segments queued or running (also held in budget_).
+  std::atomic<uint64_t> sweep_held_{0};
+  // SetPageSink's sink; held while calling it. A leaf lock.
+  Mutex sink_mu_;
+  PageSink* sink_ GUARDED_BY(sink_mu_) = nullptr;
+  bool SinkWants(const chunkstore::Hash& file) EXCLUDES(sink_mu_);
+  static constexpr uint64_t kSweepGroup = ~uint64_t{0};
   // Files holding read-ahead bytes (not speculative): the fair share.
   std::atomic<size_t> files_holding_{0};
   bool pf_stop_ GUARDED_BY(pf_mu_) = false;
@@ -522,7 +555,8 @@ class XetReader {
         corrupt_cache_chunks{0}, readahead_windows{0}, readahead_bytes{0}, readahead_failed{0},
         readahead_skipped{0}, tensor_layouts{0}, tier_runs{0}, tier_bytes{0}, tier_refused{0},
         speculative_files{0}, speculative_bytes{0}, speculative_cancelled{0},
-        speculative_claimed{0}, plans_ahead{0}, plans_ahead_used{0};
+        speculative_claimed{0}, plans_ahead{0}, plans_ahead_used{0}, tensor_sweeps{0},
+        tensor_sweep_bytes{0}, sweep_stored_bytes{0};
   };
   mutable Counters counters_;
 };

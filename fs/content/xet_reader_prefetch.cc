@@ -113,9 +113,21 @@ void XetReader::PrefetchLoop() {
       }
     }
     // Nothing is assembled: every segment only fetches and caches. Bytes
-    // already cached and placed need no plan at all.
+    // already cached and placed need no plan at all. A sweep's segment of a
+    // file that is open goes to the page sink too: assembled.
     Status st;
+    std::unique_ptr<uint8_t[]> pages;
+    if (task.sweep && SinkWants(state.ref.hash)) {
+      pages = std::make_unique_for_overwrite<uint8_t[]>(task.range.size());
+    }
     auto run = [&] {
+      if (pages != nullptr) {
+        const std::span<uint8_t> out(pages.get(), task.range.size());
+        if (!TryWarm(state, task.range.start, out)) {
+          st = ReadCold(state.ref, task.range.start, task.range.end, out, Priority::kReadahead);
+        }
+        return;
+      }
       if (!CachedAndPlaced(state, task.range.start, task.range.end)) {
         st = ReadCold(state.ref, task.range.start, task.range.end, {},
                       task.speculative ? Priority::kSpeculative : Priority::kReadahead);
@@ -152,6 +164,20 @@ void XetReader::PrefetchLoop() {
     }
     const bool was_speculative = task.speculative;
     EndPrefetch(task, st.ok());
+    // After EndPrefetch: a read waiting for this segment goes on, and the
+    // kernel's pages it holds locked are released (storing into them waits).
+    if (pages != nullptr && st.ok()) {
+      MutexLock lock(&sink_mu_);
+      if (sink_ != nullptr) {
+        counters_.sweep_stored_bytes.fetch_add(task.range.size(), std::memory_order_relaxed);
+        sink_->Store(state.ref.hash, task.range.start, std::move(pages), task.range.size());
+      }
+    }
+    {
+      // Budget came back: a swept file queues its next segments.
+      MutexLock lock(&state.mu);
+      if (state.sweeping && state.sweep_next < state.ref.size) TopUpSweep(task.state);
+    }
     if (was_speculative) {
       {
         MutexLock lock(&pf_mu_);
@@ -237,6 +263,69 @@ void XetReader::StartSpeculation(const SpecRequest& request) {
   pf_cv_.NotifyAll();
 }
 
+void XetReader::SetPageSink(PageSink* sink) {
+  MutexLock lock(&sink_mu_);
+  sink_ = sink;
+}
+
+bool XetReader::SinkWants(const chunkstore::Hash& file) {
+  MutexLock lock(&sink_mu_);
+  return sink_ != nullptr && sink_->Wants(file);
+}
+
+void XetReader::TopUpSweep(const std::shared_ptr<FileState>& state) {
+  FileState& st = *state;
+  const uint64_t limit =
+      budget_.limit() * std::min<uint32_t>(options_.speculative_percent, 100) / 100;
+  uint64_t queued = 0;
+  {
+    MutexLock pf_lock(&pf_mu_);
+    while (!pf_stop_ && st.sweep_next < st.ref.size) {
+      // Bytes a reader asked for are cached, or being fetched for it.
+      uint64_t next_read = 0;
+      const uint64_t start = st.streams.Unread(st.sweep_next, &next_read);
+      if (start >= st.ref.size) {
+        st.sweep_next = st.ref.size;
+        break;
+      }
+      uint64_t end = std::min({st.ref.size, SegmentEnd(start), next_read});
+      uint64_t next = end;
+      // A read-ahead or speculative segment holds some of it: sweep up to
+      // the first such, then on from its end.
+      const FileState::Pending* first = nullptr;
+      for (const FileState::Pending& p : st.pending) {
+        if (p.range.start >= end || p.range.end <= start) continue;
+        if (first == nullptr || p.range.start < first->range.start) first = &p;
+      }
+      if (first != nullptr && first->range.start <= start) {
+        end = start;
+        next = first->range.end;
+      } else if (first != nullptr) {
+        end = first->range.start;
+        next = end;
+      }
+      if (end > start) {
+        const uint64_t bytes = end - start;
+        if (sweep_held_.load(std::memory_order_relaxed) + bytes > limit ||
+            budget_.TryAcquire(bytes, bytes) != bytes) {
+          break;
+        }
+        sweep_held_.fetch_add(bytes, std::memory_order_relaxed);
+        PrefetchTask task{state, ReadaheadRange{start, end}};
+        task.sweep = true;
+        st.pending.push_back({task.range, false});
+        pf_queue_.push_back(std::move(task));
+        queued += bytes;
+      }
+      st.sweep_next = next;
+    }
+  }
+  if (queued != 0) {
+    counters_.tensor_sweep_bytes.fetch_add(queued, std::memory_order_relaxed);
+    pf_cv_.NotifyAll();
+  }
+}
+
 void XetReader::CancelSpeculation(uint64_t group) {
   std::deque<PrefetchTask> dropped;
   size_t requests = 0;
@@ -299,9 +388,10 @@ void XetReader::EndPrefetch(const PrefetchTask& task, bool ok) {
   budget_.Release(task.range.size());
   FileState& state = *task.state;
   if (task.speculative) spec_held_.fetch_sub(task.range.size(), std::memory_order_relaxed);
+  if (task.sweep) sweep_held_.fetch_sub(task.range.size(), std::memory_order_relaxed);
   {
     MutexLock lock(&state.mu);
-    if (!task.speculative && state.held != 0) {
+    if (!task.speculative && !task.sweep && state.held != 0) {
       state.held -= std::min(state.held, task.range.size());
       if (state.held == 0) files_holding_.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -324,6 +414,19 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
   ReadaheadRange range = state->streams.OnRead(
       offset, len, state->ref.size,
       FairShare(budget_.limit(), budget_.available(), state->held, others));
+  if (state->streams.TakeSweep() && state->ref.size <= sweep_max_bytes_) {
+    state->sweeping = true;
+    counters_.tensor_sweeps.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The reader's own read-ahead first, then what the budget leaves for a
+  // sweep of its file.
+  struct SweepAfter {
+    XetReader* reader;
+    const std::shared_ptr<FileState>& state;
+    ~SweepAfter() NO_THREAD_SAFETY_ANALYSIS {
+      if (state->sweeping && state->sweep_next < state->ref.size) reader->TopUpSweep(state);
+    }
+  } sweep_after{this, state};
   // Skip what another stream's read-ahead already covers.
   for (bool moved = true; moved && !range.empty();) {
     moved = false;

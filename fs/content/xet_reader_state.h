@@ -56,6 +56,11 @@ struct XetReader::FileState {
   bool layout_tried GUARDED_BY(mu) = false;
   // Where its segments (header, tensors) start, once parsed; empty otherwise.
   std::vector<uint64_t> tensor_starts GUARDED_BY(mu);
+  // A loader reads every tensor (ReadaheadStreams::TakeSweep): the file is
+  // read ahead in order from sweep_next on, as speculative segments
+  // (XetReader::TopUpSweep).
+  bool sweeping GUARDED_BY(mu) = false;
+  uint64_t sweep_next GUARDED_BY(mu) = 0;
 
   // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
   size_t TermAt(uint64_t offset) const {
@@ -72,6 +77,9 @@ struct XetReader::PrefetchTask {
   uint64_t group = 0;
   // A thread asked its plan ahead (XetReader::ahead_).
   bool plan_asked = false;
+  // A segment of a sweep (XetReader::TopUpSweep): read-ahead held in
+  // sweep_held_, not in the file's `held`.
+  bool sweep = false;
 };
 
 struct XetReader::AheadPlan {

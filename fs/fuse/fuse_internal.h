@@ -21,6 +21,7 @@
 #include "fs/fuse/deadlines.h"
 #include "fs/fuse/fuse_server.h"
 #include "fs/fuse/io_pool.h"
+#include "fs/fuse/page_feed.h"
 
 namespace hubfs::fs {
 
@@ -31,6 +32,8 @@ struct FuseServer::Impl {
   std::unique_ptr<DeadlineWatcher> deadlines;
   fuse_session* session = nullptr;
   bool mounted = false;
+  // Swept bytes into the page cache (read-only mounts); see page_feed.h.
+  std::unique_ptr<PageFeed> feed;
   bool signals_set = false;
 
   // Kernel invalidations after a branch view moved run on their own thread:

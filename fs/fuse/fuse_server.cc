@@ -253,7 +253,18 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fi->fh = r->fh;
   fi->keep_cache = r->keep_cache ? 1 : 0;
   fi->noflush = self.options.writable ? 0 : 1;
-  if (fuse_reply_open(req, fi) != 0) self.core->Release(r->fh);
+  // Swept bytes of this content may go to this inode's pages from now on.
+  bool fed = false;
+  if (self.feed != nullptr && r->xet_hash) {
+    if (auto hash = chunkstore::Hash::Parse(*r->xet_hash); hash.ok()) {
+      self.feed->Opened(*hash, ino);
+      fed = true;
+    }
+  }
+  if (fuse_reply_open(req, fi) != 0) {
+    if (fed) self.feed->Released(ino);
+    self.core->Release(r->fh);
+  }
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
@@ -277,8 +288,9 @@ void OpRead(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fil
   });
 }
 
-void OpRelease(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
+void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Impl& self = Self(req);
+  if (self.feed != nullptr) self.feed->Released(ino);
   if (!self.options.writable) {
     self.core->Release(fi->fh);
     fuse_reply_err(req, 0);
@@ -510,6 +522,17 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(VfsCore* core, FuseServerO
   }
   impl->pool = std::make_unique<IoPool>(impl->options.io_threads, impl->options.io_queue);
   impl->deadlines = std::make_unique<DeadlineWatcher>();
+  if (!impl->options.writable && impl->options.page_feed_bytes != 0) {
+    fuse_session* session = impl->session;
+    impl->feed = std::make_unique<PageFeed>(
+        [session](uint64_t ino, uint64_t offset, const uint8_t* bytes, uint64_t size) {
+          fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+          buf.buf[0].mem = const_cast<uint8_t*>(bytes);
+          return fuse_lowlevel_notify_store(session, ino, static_cast<off_t>(offset), &buf,
+                                            static_cast<fuse_buf_copy_flags>(0));
+        },
+        impl->options.page_feed_bytes);
+  }
   return std::unique_ptr<FuseServer>(new FuseServer(std::move(impl)));
 }
 
@@ -521,6 +544,7 @@ Status FuseServer::Run() {
   impl_->StartNotifier();
   int rc = fuse_session_loop_mt(impl_->session, config);
   fuse_loop_cfg_destroy(config);
+  if (impl_->feed) impl_->feed->Stop();
   if (impl_->options.on_session_end) impl_->options.on_session_end();
   // Answer everything handed to the I/O side before the session goes away.
   impl_->pool->Shutdown();
@@ -538,8 +562,11 @@ Status FuseServer::Run() {
   return Status();
 }
 
+PageSink* FuseServer::page_sink() { return impl_->feed.get(); }
+
 FuseServer::~FuseServer() {
   if (!impl_) return;
+  if (impl_->feed) impl_->feed->Stop();
   if (impl_->pool) impl_->pool->Shutdown();
   if (impl_->deadlines) impl_->deadlines->Stop();
   impl_->StopNotifier();

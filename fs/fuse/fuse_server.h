@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "fs/content/page_sink.h"
 #include "fs/vfs/vfs_core.h"
 #include "fs/vfs/vfs_types.h"
 
@@ -36,6 +37,10 @@ struct FuseServerOptions {
   bool handle_signals = true;
   // Mounted rw: the core has a writable view (VfsCore::EnableWrites).
   bool writable = false;
+  // Read-only mounts: bytes a reader sweeps ahead for an open file (its
+  // PageSink, page_sink()) are stored into the kernel's page cache, at most
+  // this many queued. 0 = no feed.
+  uint64_t page_feed_bytes = 64ull << 20;
   // How long an fsync of a directory (`hubfs sync`) waits for the commit.
   double sync_timeout_seconds = 600;
   // Called once the session ends (unmounted), before the I/O threads are
@@ -67,6 +72,11 @@ class FuseServer {
   // arrives; then every request handed to the I/O pool is answered, and the
   // mount is removed. Errors: kIo when the session loop failed.
   Status Run();
+
+  // The sink for a reader's swept bytes (fs/fuse/page_feed.h); nullptr for
+  // a writable mount or page_feed_bytes 0. Valid while the server lives;
+  // it drops everything once the session ended.
+  PageSink* page_sink();
 
   struct Impl;
 

@@ -268,7 +268,7 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
       views_.ReleaseHandle(view->id);
       return fh.error();
     }
-    return VfsOpenFile{*fh, KeepCache(ino)};
+    return VfsOpenFile{*fh, KeepCache(ino), std::nullopt};
   }
   // The version this inode stands for: the view may have moved on since.
   const std::string commit =
@@ -290,7 +290,9 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   // An inode's content never changes (changed content gets a new inode), so
   // whatever the page cache holds for it is current - except in a writable
   // view, where a local change keeps the inode's number (KeepCache).
-  return VfsOpenFile{*fh, !Writable(*info) || KeepCache(ino)};
+  VfsOpenFile opened{*fh, !Writable(*info) || KeepCache(ino), std::nullopt};
+  if (!Writable(*info)) opened.xet_hash = info->meta->xet_hash;
+  return opened;
 }
 
 VfsResult<size_t> VfsCore::Read(uint64_t fh, uint64_t offset, std::span<uint8_t> out) {

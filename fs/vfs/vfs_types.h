@@ -7,6 +7,7 @@
 #include <cassert>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -178,6 +179,10 @@ struct VfsOpenFile {
   // The content is pinned to a (commit, oid) that the page cache already
   // holds if anything: FOPEN_KEEP_CACHE.
   bool keep_cache = false;
+  // The file's Xet hash (64 hex) when its content can never change under
+  // this inode (a read-only view): bytes of that content may be stored
+  // into its page cache ahead of reads (fs/fuse/page_feed.h).
+  std::optional<std::string> xet_hash;
 };
 
 // One name in a directory listing.

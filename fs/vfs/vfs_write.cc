@@ -461,7 +461,7 @@ VfsResult<VfsOpenFile> VfsCore::OpenWrite(uint64_t ino, bool truncate) {
   auto fh = AddWriteHandle(*side, ino, info->path, *staged);
   if (!fh.ok()) return fh.error();
   if (truncate) TouchAliases(*side->view, info->path);
-  return VfsOpenFile{*fh, KeepCache(ino)};
+  return VfsOpenFile{*fh, KeepCache(ino), std::nullopt};
 }
 
 VfsResult<std::pair<VfsEntry, VfsOpenFile>> VfsCore::Create(uint64_t parent, std::string_view name,
@@ -504,7 +504,7 @@ VfsResult<std::pair<VfsEntry, VfsOpenFile>> VfsCore::Create(uint64_t parent, std
     return fh.error();
   }
   TouchAliases(*side->view, path);
-  return std::make_pair(EntryOf(*info), VfsOpenFile{*fh, false});
+  return std::make_pair(EntryOf(*info), VfsOpenFile{*fh, false, std::nullopt});
 }
 
 VfsResult<size_t> VfsCore::Write(uint64_t fh, uint64_t offset, std::span<const uint8_t> data) {

@@ -30,6 +30,8 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   st.speculative_files = 6;
   st.speculative_bytes = 96u << 20;
   st.speculative_cancelled = 2;
+  st.tensor_sweeps = 1;
+  st.tensor_sweep_bytes = 700u << 20;
   MountState s;
   s.pid = getpid();  // alive: the record is kept
   s.cache_dir = dir.path();
@@ -51,6 +53,8 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   EXPECT_EQ(j["folder_files"].get<uint64_t>(), 6u);
   EXPECT_EQ(j["folder_bytes"].get<uint64_t>(), 96u << 20);
   EXPECT_EQ(j["folder_cancelled"].get<uint64_t>(), 2u);
+  EXPECT_EQ(j["tensor_sweeps"].get<uint64_t>(), 1u);
+  EXPECT_EQ(j["tensor_sweep_bytes"].get<uint64_t>(), 700u << 20);
 
   std::vector<MountState> got = ReadMountStates(dir.path());
   ASSERT_EQ(got.size(), 1u);
@@ -65,6 +69,8 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   EXPECT_EQ(got[0].folder_files, 6u);
   EXPECT_EQ(got[0].folder_bytes, 96u << 20);
   EXPECT_EQ(got[0].folder_cancelled, 2u);
+  EXPECT_EQ(got[0].tensor_sweeps, 1u);
+  EXPECT_EQ(got[0].tensor_sweep_bytes, 700u << 20);
 }
 
 TEST(MountStateTest, TheWriteSideRoundTrips) {
