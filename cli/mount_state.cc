@@ -141,6 +141,7 @@ bool WriteMountState(const MountState& s) {
       {"readahead_peak", s.readahead_peak}, {"folder_files", s.folder_files},
       {"folder_bytes", s.folder_bytes}, {"folder_cancelled", s.folder_cancelled},
       {"tensor_sweeps", s.tensor_sweeps}, {"tensor_sweep_bytes", s.tensor_sweep_bytes},
+      {"tensor_sweep_stored", s.tensor_sweep_stored},
       {"updated", s.updated}, {"inodes", s.inodes},
       {"writable", s.writable}, {"write_target", s.write_target}, {"pending", s.pending},
       {"commits", s.commits}, {"conflict_prs", s.conflict_prs},
@@ -182,6 +183,7 @@ void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
   s->folder_cancelled = st.speculative_cancelled;
   s->tensor_sweeps = st.tensor_sweeps;
   s->tensor_sweep_bytes = st.tensor_sweep_bytes;
+  s->tensor_sweep_stored = st.sweep_stored_bytes;
   s->tier_hits = st.tier.hits;
   s->tier_misses = st.tier.misses;
   s->tier_errors = st.tier.errors;
@@ -270,6 +272,7 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.folder_cancelled = num("folder_cancelled");
     s.tensor_sweeps = num("tensor_sweeps");
     s.tensor_sweep_bytes = num("tensor_sweep_bytes");
+    s.tensor_sweep_stored = num("tensor_sweep_stored");
     s.updated = static_cast<int64_t>(num("updated"));
     s.shared_cache = str("shared_cache");
     s.tier_hits = num("tier_hits");

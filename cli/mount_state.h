@@ -83,6 +83,8 @@ struct MountState {
   // their sweeps queued (cumulative).
   uint64_t tensor_sweeps = 0;
   uint64_t tensor_sweep_bytes = 0;
+  // Of them, bytes handed to the page cache of the open files.
+  uint64_t tensor_sweep_stored = 0;
   // The shared chunk tier ("" = none) and its counters: chunks served from
   // it, absent from it, engine errors, entries refused, bytes served; whether
   // servers are down now (their keys bypassed), of how many.

@@ -162,10 +162,8 @@ void XetReader::PrefetchLoop() {
       counters_.readahead_failed.fetch_add(1, std::memory_order_relaxed);
       HUBFS_LOG(kDebug) << "read-ahead failed: " << st;
     }
-    const bool was_speculative = task.speculative;
-    EndPrefetch(task, st.ok());
-    // After EndPrefetch: a read waiting for this segment goes on, and the
-    // kernel's pages it holds locked are released (storing into them waits).
+    // Store only queues (PageSink never waits for the kernel), so the
+    // segment may stay pending meanwhile.
     if (pages != nullptr && st.ok()) {
       MutexLock lock(&sink_mu_);
       if (sink_ != nullptr) {
@@ -173,11 +171,8 @@ void XetReader::PrefetchLoop() {
         sink_->Store(state.ref.hash, task.range.start, std::move(pages), task.range.size());
       }
     }
-    {
-      // Budget came back: a swept file queues its next segments.
-      MutexLock lock(&state.mu);
-      if (state.sweeping && state.sweep_next < state.ref.size) TopUpSweep(task.state);
-    }
+    const bool was_speculative = task.speculative;
+    EndPrefetch(task, st.ok());
     if (was_speculative) {
       {
         MutexLock lock(&pf_mu_);
@@ -401,6 +396,8 @@ void XetReader::EndPrefetch(const PrefetchTask& task, bool ok) {
         });
     if (it != state.pending.end()) state.pending.erase(it);
     state.streams.PrefetchEnded(task.range, ok);
+    // Budget came back: a swept file queues its next segments.
+    if (state.sweeping && state.sweep_next < state.ref.size) TopUpSweep(task.state);
   }
   state.cv.NotifyAll();
 }

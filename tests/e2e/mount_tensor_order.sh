@@ -3,7 +3,10 @@
 # mmap with /usr/bin/python3 and numpy), on a ~106 MiB safetensors model
 # whose tensors lie in the file in name order:
 #   - every tensor, in a shuffled parameter order, equals the same bytes of
-#     the original file (byte-exact), from a cold mount
+#     the original file (byte-exact), from a cold mount; the loader reads
+#     whole tensors out of file order, so the file is swept (the rest read
+#     ahead in file order) and the swept bytes stored into the page cache
+#     (hubfs status), where the loader's faults find them
 #   - a tensor-parallel loader (rank 1 of 4: a quarter of the rows of each
 #     tensor) on a fresh cold mount, mapped with MADV_RANDOM so that the
 #     kernel adds no read-around of its own, fetches at most 1.1 x the bytes
@@ -14,7 +17,7 @@
 #     fetches a window)
 #   - the same slice load on a new mount over that cache asks the Hub for
 #     nothing: no plan, no data (the anchors of the plans are cached with
-#     the file's terms)
+#     the file's terms); neither slice load gets a sweep
 #   mount_tensor_order.sh HUBFS HUBSIM
 HUBFS=$1
 HUBSIM=$2
@@ -23,6 +26,19 @@ source "$here/lib.sh"
 e2e_setup
 e2e_start_hubsim
 t0=$SECONDS
+# This mount's "tensors:" status line (the status lists every hubfs mount),
+# waiting up to 10 s for it to match the glob $2; STATUS_SEEN holds it.
+tensor_status_matches() {
+  local cache=$1 want=$2
+  for _ in $(seq 1 50); do
+    STATUS_SEEN=$("$HUBFS" status --cache-dir "$cache" |
+      awk -v m="$MNT" '/^[^ ]/ { mine = ($0 == m) } mine && /^ *tensors:/ { sub(/^ *tensors: */, ""); print }')
+    # shellcheck disable=SC2053
+    [[ $STATUS_SEEN == $want ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
 
 S=$W/src
 /usr/bin/python3 "$here/tensor_load.py" write "$S" 1 2048 1024 || fail "writing the model"
@@ -33,6 +49,11 @@ out=$(bounded 60 /usr/bin/python3 "$here/tensor_load.py" load "$MNT/model.safete
         --against "$S/model.safetensors") || fail "out-of-order load through the mount"
 echo "full load: $out"
 pass "every tensor, in shuffled parameter order over mmap, equals the original"
+tensor_status_matches "$W/cache" "1 files swept *" ||
+  fail "the full load got no sweep: '$STATUS_SEEN'"
+[[ $STATUS_SEEN != *"0 B of it into the page cache"* ]] ||
+  fail "nothing swept went into the page cache: '$STATUS_SEEN'"
+pass "the file was swept for the full load, into the page cache: $STATUS_SEEN"
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
 
 # A fresh cache: nothing of the file is held anywhere on this side.
@@ -69,6 +90,8 @@ print(f"slice load: {plans} plans for {tensors} tensors, {pages} pages (bound {b
 sys.exit(0 if 0 < plans <= bound else 1)
 PY
 pass "a tensor-parallel slice load asks a bounded number of plans per tensor"
+tensor_status_matches "$W/cache2" "0 files swept *" ||
+  fail "the slice load got a sweep: '$STATUS_SEEN'"
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
 
 # The same load again on a new mount over that cache: everything it reads

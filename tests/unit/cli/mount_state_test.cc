@@ -32,6 +32,7 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   st.speculative_cancelled = 2;
   st.tensor_sweeps = 1;
   st.tensor_sweep_bytes = 700u << 20;
+  st.sweep_stored_bytes = 600u << 20;
   MountState s;
   s.pid = getpid();  // alive: the record is kept
   s.cache_dir = dir.path();
@@ -55,6 +56,7 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   EXPECT_EQ(j["folder_cancelled"].get<uint64_t>(), 2u);
   EXPECT_EQ(j["tensor_sweeps"].get<uint64_t>(), 1u);
   EXPECT_EQ(j["tensor_sweep_bytes"].get<uint64_t>(), 700u << 20);
+  EXPECT_EQ(j["tensor_sweep_stored"].get<uint64_t>(), 600u << 20);
 
   std::vector<MountState> got = ReadMountStates(dir.path());
   ASSERT_EQ(got.size(), 1u);
@@ -71,6 +73,7 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   EXPECT_EQ(got[0].folder_cancelled, 2u);
   EXPECT_EQ(got[0].tensor_sweeps, 1u);
   EXPECT_EQ(got[0].tensor_sweep_bytes, 700u << 20);
+  EXPECT_EQ(got[0].tensor_sweep_stored, 600u << 20);
 }
 
 TEST(MountStateTest, TheWriteSideRoundTrips) {

@@ -1,0 +1,285 @@
+// XetReader sweeps of tensor files (XetReaderOptions::tensor_sweep_max_bytes):
+// a loader that reads whole tensors out of file order gets the rest of the
+// file fetched ahead, once, skipping what it read; a page sink receives the
+// swept bytes, byte-exact; a loader that reads slices of the tensors gets no
+// sweep.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chunkstore/cache.h"
+#include "common/little_endian.h"
+#include "fs/content/page_sink.h"
+#include "fs/content/xet_cas.h"
+#include "fs/content/xet_reader.h"
+#include "tests/unit/chunkstore/cache_test_util.h"
+#include "tests/unit/fs/content/fake_cas.h"
+
+namespace hubfs::fs {
+namespace {
+
+using chunkstore::cache_testing::TempDir;
+using testing::FakeCas;
+using testing::FakeTokens;
+using testing::TestContent;
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * 1024;
+constexpr int kTensors = 12;
+constexpr uint64_t kTensorBytes = 4 * kMiB;
+
+// A safetensors file of kTensors tensors of kTensorBytes random bytes each.
+std::vector<uint8_t> Model(uint64_t* data_start) {
+  std::string json = "{";
+  for (int i = 0; i < kTensors; ++i) {
+    if (i != 0) json += ",";
+    json += "\"t" + std::to_string(i) + "\":{\"dtype\":\"U8\",\"shape\":[" +
+            std::to_string(kTensorBytes) + "],\"data_offsets\":[" +
+            std::to_string(i * kTensorBytes) + "," + std::to_string((i + 1) * kTensorBytes) +
+            "]}";
+  }
+  json += "}";
+  json.append((8 - json.size() % 8) % 8, ' ');
+  std::vector<uint8_t> out;
+  AppendLe64(&out, json.size());
+  out.insert(out.end(), json.begin(), json.end());
+  *data_start = out.size();
+  const std::vector<uint8_t> data = TestContent(21, kTensors * kTensorBytes);
+  out.insert(out.end(), data.begin(), data.end());
+  return out;
+}
+
+// Records what it is given; wants the file while `open`.
+class RecordingSink : public PageSink {
+ public:
+  explicit RecordingSink(chunkstore::Hash file) : file_(file) {}
+  bool Wants(const chunkstore::Hash& file) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return open_ && file == file_;
+  }
+  void Store(const chunkstore::Hash& file, uint64_t offset, std::unique_ptr<uint8_t[]> bytes,
+             uint64_t size) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_EQ(file, file_);
+    stored_[offset] = std::vector<uint8_t>(bytes.get(), bytes.get() + size);
+  }
+  std::map<uint64_t, std::vector<uint8_t>> stored() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stored_;
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+  }
+
+ private:
+  const chunkstore::Hash file_;
+  std::mutex mu_;
+  bool open_ = true;
+  std::map<uint64_t, std::vector<uint8_t>> stored_;
+};
+
+class XetReaderSweepTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = Model(&data_start_);
+    hash_ = fake_.AddFile(data_, 64);
+    cas_ = std::make_unique<HttpXetCas>(&fake_, [this](bool f) { return tokens_(f); });
+    cache_ = OpenCache("cache");
+    ASSERT_NE(cache_, nullptr);
+    // What fetching the whole file once costs (records are LZ4-compressed
+    // where that pays): a reader without read-ahead over a cache of its own.
+    auto other = OpenCache("baseline");
+    ASSERT_NE(other, nullptr);
+    XetReaderOptions o;
+    o.async_readahead = false;
+    XetReader r(cas_.get(), other.get(), o);
+    ReadRegion(r, 0, data_.size());
+    whole_ = fake_.data_bytes();
+    ASSERT_GT(whole_, 0u);
+    fake_.ResetCounters();
+  }
+
+  std::unique_ptr<chunkstore::ChunkCache> OpenCache(const std::string& name) {
+    chunkstore::CacheOptions o;
+    o.dir = dir_.Sub(name);
+    o.max_bytes = 512ull << 20;
+    o.durable = false;
+    auto c = chunkstore::ChunkCache::Open(o);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  // Whether a reader over `cache` finds the whole file there (no fetch).
+  void ExpectAllCached(chunkstore::ChunkCache* cache) {
+    fake_.ResetCounters();
+    XetReaderOptions o;
+    o.async_readahead = false;
+    XetReader r(cas_.get(), cache, o);
+    ReadRegion(r, 0, data_.size());
+    EXPECT_EQ(fake_.data_bytes(), 0u);
+  }
+
+  std::unique_ptr<XetReader> NewReader() {
+    XetReaderOptions o;
+    o.segment_bytes = 2 * kMiB;
+    o.memory_limit = 32 * kMiB;
+    return std::make_unique<XetReader>(cas_.get(), cache_.get(), o);
+  }
+
+  uint64_t TensorStart(int i) const { return data_start_ + static_cast<uint64_t>(i) * kTensorBytes; }
+
+  // Reads [begin, end) in 256 KiB reads, checking the bytes.
+  void ReadRegion(XetReader& r, uint64_t begin, uint64_t end) {
+    for (uint64_t off = begin; off < end; off += 256 * kKiB) {
+      std::vector<uint8_t> out(std::min<uint64_t>(256 * kKiB, end - off));
+      Result<size_t> got = r.Read(ref(), off, out);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(*got, out.size());
+      ASSERT_TRUE(std::equal(out.begin(), out.end(), data_.begin() + static_cast<ptrdiff_t>(off)));
+    }
+  }
+
+  // Until no read-ahead is held for 50 ms in a row (a sweep's next segment
+  // is queued in the same step that ends the one before).
+  void WaitIdle(XetReader& r) {
+    int idle = 0;
+    for (int i = 0; i < 10000 && idle < 50; ++i) {
+      idle = r.Stats().readahead_in_flight == 0 ? idle + 1 : 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(idle, 50);
+  }
+
+  XetFileRef ref() const { return XetFileRef{hash_, data_.size(), std::nullopt, true}; }
+
+  TempDir dir_;
+  FakeCas fake_;
+  FakeTokens tokens_;
+  std::vector<uint8_t> data_;
+  uint64_t data_start_ = 0;
+  chunkstore::Hash hash_;
+  std::unique_ptr<HttpXetCas> cas_;
+  std::unique_ptr<chunkstore::ChunkCache> cache_;
+  uint64_t whole_ = 0;  // data bytes of one fetch of the whole file
+};
+
+TEST_F(XetReaderSweepTest, ALoaderReadingWholeTensorsOutOfOrderGetsTheRestOfTheFileSweptOnce) {
+  auto r = NewReader();
+  RecordingSink sink(hash_);
+  r->SetPageSink(&sink);
+  // The header, then whole tensors in an order that is not the file's.
+  ReadRegion(*r, 0, data_start_);
+  const std::vector<int> order = {7, 2, 10, 4, 0};
+  for (int t : order) ReadRegion(*r, TensorStart(t), TensorStart(t + 1));
+  WaitIdle(*r);
+  XetReaderStats s = r->Stats();
+  EXPECT_EQ(s.tensor_sweeps, 1u);
+  EXPECT_GT(s.tensor_sweep_bytes, 0u);
+  // Everything the loader did not read was swept: at most the file less
+  // the four tensors read before the sweep began.
+  EXPECT_LE(s.tensor_sweep_bytes, data_.size() - 4 * kTensorBytes);
+  // Every byte was fetched about once: the sweep skips what was read.
+  EXPECT_LE(fake_.data_bytes(), whole_ + whole_ / 10);
+
+  // The sink got the swept segments, byte-exact, and with what the loader
+  // read they cover the whole file.
+  std::vector<std::pair<uint64_t, uint64_t>> covered = {{0, data_start_}};
+  for (int t : order) covered.push_back({TensorStart(t), TensorStart(t + 1)});
+  uint64_t stored_bytes = 0;
+  for (const auto& [offset, bytes] : sink.stored()) {
+    ASSERT_LE(offset + bytes.size(), data_.size());
+    EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(),
+                           data_.begin() + static_cast<ptrdiff_t>(offset)))
+        << "stored bytes at " << offset << " differ";
+    covered.push_back({offset, offset + bytes.size()});
+    stored_bytes += bytes.size();
+  }
+  EXPECT_EQ(s.sweep_stored_bytes, stored_bytes);
+  std::sort(covered.begin(), covered.end());
+  uint64_t reach = 0;
+  for (const auto& [a, b] : covered) {
+    EXPECT_LE(a, reach) << "bytes [" << reach << ", " << a << ") neither read nor swept";
+    reach = std::max(reach, b);
+  }
+  EXPECT_EQ(reach, data_.size());
+
+  // The rest of the load is served by the cache: no more data fetched.
+  const uint64_t fetched = fake_.data_bytes();
+  for (int t = 0; t < kTensors; ++t) {
+    if (std::find(order.begin(), order.end(), t) == order.end()) {
+      ReadRegion(*r, TensorStart(t), TensorStart(t + 1));
+    }
+  }
+  WaitIdle(*r);
+  EXPECT_EQ(fake_.data_bytes(), fetched);
+  EXPECT_EQ(r->Stats().tensor_sweeps, 1u);  // once per file
+  r->SetPageSink(nullptr);
+  ExpectAllCached(cache_.get());
+}
+
+TEST_F(XetReaderSweepTest, ALoaderReadingSlicesOfEveryTensorGetsNoSweep) {
+  auto r = NewReader();
+  RecordingSink sink(hash_);
+  r->SetPageSink(&sink);
+  ReadRegion(*r, 0, data_start_);
+  // Rank 1 of 4: the second quarter of each tensor, in a shuffled order.
+  for (int t : {7, 2, 10, 4, 0, 11, 5, 1, 9, 3, 8, 6}) {
+    ReadRegion(*r, TensorStart(t) + kTensorBytes / 4, TensorStart(t) + kTensorBytes / 2);
+  }
+  WaitIdle(*r);
+  const XetReaderStats s = r->Stats();
+  EXPECT_EQ(s.tensor_sweeps, 0u);
+  EXPECT_EQ(s.tensor_sweep_bytes, 0u);
+  EXPECT_TRUE(sink.stored().empty());
+  // About the slices only (their read-ahead stays in their tensors).
+  EXPECT_LE(fake_.data_bytes(), whole_ / 2);
+  r->SetPageSink(nullptr);
+}
+
+TEST_F(XetReaderSweepTest, NoSweepOfAFileLargerThanTheBoundOrWithTheSinkClosed) {
+  {
+    XetReaderOptions o;
+    o.segment_bytes = 2 * kMiB;
+    o.memory_limit = 32 * kMiB;
+    o.tensor_sweep_max_bytes = data_.size() - 1;
+    XetReader r(cas_.get(), cache_.get(), o);
+    ReadRegion(r, 0, data_start_);
+    for (int t : {7, 2, 10, 4, 0}) ReadRegion(r, TensorStart(t), TensorStart(t + 1));
+    WaitIdle(r);
+    EXPECT_EQ(r.Stats().tensor_sweeps, 0u);
+  }
+  fake_.ResetCounters();
+  {
+    // Swept into the cache, but nothing assembled for a sink that no
+    // longer wants the file (it was closed).
+    auto cache = OpenCache("cache2");
+    ASSERT_NE(cache, nullptr);
+    XetReaderOptions ro;
+    ro.segment_bytes = 2 * kMiB;
+    ro.memory_limit = 32 * kMiB;
+    XetReader r(cas_.get(), cache.get(), ro);
+    RecordingSink sink(hash_);
+    sink.Close();
+    r.SetPageSink(&sink);
+    ReadRegion(r, 0, data_start_);
+    for (int t : {7, 2, 10, 4, 0}) ReadRegion(r, TensorStart(t), TensorStart(t + 1));
+    WaitIdle(r);
+    const XetReaderStats s = r.Stats();
+    EXPECT_EQ(s.tensor_sweeps, 1u);
+    EXPECT_EQ(s.sweep_stored_bytes, 0u);
+    EXPECT_TRUE(sink.stored().empty());
+    r.SetPageSink(nullptr);
+    ExpectAllCached(cache.get());
+  }
+}
+
+}  // namespace
+}  // namespace hubfs::fs
