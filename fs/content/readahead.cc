@@ -203,11 +203,8 @@ void ReadaheadStreams::RecordCoverage(uint64_t offset, uint64_t end, uint64_t fi
     }
     was = covered;
   }
-  // Several runs: tensors read out of file order (a copy is one run from
-  // the start, or a few while the kernel's pieces arrive out of order).
   if (whole_tensors_ >= std::max<uint32_t>(options_.sweep_min_tensors, 1) &&
-      whole_bytes_ >= 2 * partial_bytes_ && whole_bytes_ >= file_size / 16 &&
-      read_runs_.size() >= 3) {
+      whole_bytes_ >= 2 * partial_bytes_ && whole_bytes_ >= file_size / 16 && HasLargeHole()) {
     sweep_due_ = swept_ = true;
     sweep_decided_ = true;
     tensor_read_.clear();  // the runs stay: the sweep skips what was read
@@ -221,6 +218,18 @@ uint64_t ReadaheadStreams::Unread(uint64_t pos, uint64_t* next_read) const {
   // Runs are disjoint and not adjacent: `it` (if any) starts past pos.
   if (it != read_runs_.end()) *next_read = it->first;
   return pos;
+}
+
+bool ReadaheadStreams::HasLargeHole() const {
+  // Tensors read out of file order leave tensors unread between them; a
+  // copy leaves only the small holes of the kernel's pieces answered out of
+  // order.
+  uint64_t end = 0;
+  for (const auto& [start, run_end] : read_runs_) {
+    if (start - end >= options_.sweep_tensor_bytes) return true;
+    end = run_end;
+  }
+  return false;
 }
 
 bool ReadaheadStreams::TakeSweep() {

@@ -61,8 +61,10 @@ struct ReadaheadOptions {
   // sweep_tensor_bytes each have been read whole, they hold at least twice
   // the bytes read in such tensors not read whole (a tensor-parallel loader
   // reads a slice of each and is never told) and at least 1/16 of the file,
-  // and the bytes read are not one run from the start (a copy, which the
-  // ordinary read-ahead serves). 0: never.
+  // and at least sweep_tensor_bytes before the furthest byte read are unread
+  // in one piece (a copy reads in order, with only the small holes of
+  // pieces answered out of order; the ordinary read-ahead serves it). 0:
+  // never.
   uint64_t sweep_tensor_bytes = 4ull << 20;
   uint32_t sweep_min_tensors = 4;
 };
@@ -158,6 +160,9 @@ class ReadaheadStreams {
   // whether it now calls for a sweep.
   void RecordCoverage(uint64_t offset, uint64_t end, uint64_t file_size);
   void AddRun(uint64_t offset, uint64_t end);
+  // Whether some bytes unread before the last run span at least
+  // sweep_tensor_bytes.
+  bool HasLargeHole() const;
   ReadaheadOptions options_;
   std::vector<uint64_t> segments_;
   // What a tensor file's readers have read: disjoint runs, start → end;

@@ -300,5 +300,295 @@ TEST(ReadaheadTensorTest, WithoutSegmentsTheFileIsOrdinaryAgain) {
   EXPECT_FALSE(s.tensor_file());
 }
 
+
+// Sweeps (ReadaheadOptions::sweep_tensor_bytes): a file of 8 MiB tensors
+// after a 1 MiB header, read by a loader in 1 MiB reads.
+constexpr uint64_t kSweepTensor = 8 * kMiB;
+constexpr uint64_t kNone = ~uint64_t{0};
+
+ReadaheadOptions SweepOpts() {
+  ReadaheadOptions o = Opts();
+  o.sweep_tensor_bytes = 4 * kMiB;
+  o.sweep_min_tensors = 4;
+  return o;
+}
+
+uint64_t SweepFileSize(int n) { return 1 * kMiB + n * kSweepTensor; }
+uint64_t TensorStart(int i) { return 1 * kMiB + i * kSweepTensor; }
+
+// Reads [begin, end) in order in 1 MiB reads (the last one shorter).
+void ReadRange(ReadaheadStreams& s, uint64_t begin, uint64_t end, uint64_t file_size) {
+  for (uint64_t off = begin; off < end; off += 1 * kMiB) {
+    ReadaheadRange r = s.OnRead(off, std::min(1 * kMiB, end - off), file_size, kNoLimit);
+    if (!r.empty()) s.PrefetchEnded(r, true);
+  }
+}
+
+void ReadTensor(ReadaheadStreams& s, int i, uint64_t file_size) {
+  ReadRange(s, TensorStart(i), TensorStart(i) + kSweepTensor, file_size);
+}
+
+// Rank 1 of a 4-way tensor-parallel loader: the second quarter of tensor i.
+void ReadSlice(ReadaheadStreams& s, int i, uint64_t file_size) {
+  const uint64_t begin = TensorStart(i) + kSweepTensor / 4;
+  ReadRange(s, begin, begin + kSweepTensor / 4, file_size);
+}
+
+// A loader of a file of n tensors that has read the header (if
+// `header`) and then tensors 5, 2, 9 and 0 whole: the fourth one called for
+// a sweep, not taken yet.
+ReadaheadStreams SweptLoader(int n, bool header = true) {
+  ReadaheadStreams s(SweepOpts());
+  s.SetSegments(Tensors(n, kSweepTensor));
+  const uint64_t file = SweepFileSize(n);
+  if (header) ReadRange(s, 0, 1 * kMiB, file);
+  for (int t : {5, 2, 9, 0}) ReadTensor(s, t, file);
+  return s;
+}
+
+TEST(ReadaheadSweepTest, ALoaderReadingWholeTensorsOutOfOrderGetsOneSweep) {
+  const int n = 12;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadStreams s(SweepOpts());
+  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadRange(s, 0, 1 * kMiB, file);
+  for (int t : {5, 2, 9}) {
+    ReadTensor(s, t, file);
+    EXPECT_FALSE(s.TakeSweep()) << "after tensor " << t << ": fewer than 4 tensors read whole";
+  }
+  // The fourth tensor: not until its last byte is read.
+  ReadRange(s, TensorStart(0), TensorStart(1) - 1 * kMiB, file);
+  EXPECT_FALSE(s.TakeSweep());
+  ReadRange(s, TensorStart(1) - 1 * kMiB, TensorStart(1), file);
+  EXPECT_TRUE(s.TakeSweep());
+  EXPECT_FALSE(s.TakeSweep());  // once
+  for (int t : {7, 11, 3}) {
+    ReadTensor(s, t, file);
+    EXPECT_FALSE(s.TakeSweep()) << "after tensor " << t;
+  }
+}
+
+TEST(ReadaheadSweepTest, SweepMinTensorsSetsHowManyWholeTensorsCallForASweep) {
+  const int n = 12;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadOptions o = SweepOpts();
+  o.sweep_min_tensors = 2;
+  ReadaheadStreams s(o);
+  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadRange(s, 0, 1 * kMiB, file);
+  ReadTensor(s, 5, file);
+  EXPECT_FALSE(s.TakeSweep());
+  ReadTensor(s, 2, file);
+  EXPECT_TRUE(s.TakeSweep());
+}
+
+TEST(ReadaheadSweepTest, ATensorParallelLoaderReadingASliceOfEachTensorNeverGetsASweep) {
+  const int n = 48;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadStreams s(SweepOpts());
+  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadRange(s, 0, 1 * kMiB, file);
+  // Every tensor, out of file order: 7 is prime to 48.
+  for (int k = 0; k < n; ++k) {
+    const int t = (k * 7 + 5) % n;
+    ReadSlice(s, t, file);
+    EXPECT_FALSE(s.TakeSweep()) << "after the slice of tensor " << t;
+  }
+}
+
+TEST(ReadaheadSweepTest, WholeTensorsHoldingTwiceTheBytesOfSlicesReadElsewhereGetASweep) {
+  const int n = 24;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadStreams s(SweepOpts());
+  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadRange(s, 0, 1 * kMiB, file);
+  // 8 slices of 2 MiB: 16 MiB, half of the 32 MiB of four whole tensors.
+  for (int t = 12; t < 20; ++t) ReadSlice(s, t, file);
+  for (int t : {5, 2, 9}) ReadTensor(s, t, file);
+  EXPECT_FALSE(s.TakeSweep());
+  ReadTensor(s, 0, file);
+  EXPECT_TRUE(s.TakeSweep());
+}
+
+TEST(ReadaheadSweepTest, SlicesOfMoreThanHalfTheWholeTensorsBytesHoldBackASweep) {
+  const int n = 24;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadStreams s(SweepOpts());
+  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadRange(s, 0, 1 * kMiB, file);
+  // 9 slices of 2 MiB: 18 MiB, more than half of four whole tensors.
+  for (int t = 12; t < 21; ++t) ReadSlice(s, t, file);
+  for (int t : {5, 2, 9, 0}) ReadTensor(s, t, file);
+  EXPECT_FALSE(s.TakeSweep());
+  // The rest of a sliced tensor: its bytes move from the slices to the
+  // whole tensors (40 MiB against 16).
+  ReadRange(s, TensorStart(12), TensorStart(12) + kSweepTensor / 4, file);
+  EXPECT_FALSE(s.TakeSweep());
+  ReadRange(s, TensorStart(12) + kSweepTensor / 2, TensorStart(13), file);
+  EXPECT_TRUE(s.TakeSweep());
+}
+
+TEST(ReadaheadSweepTest, WholeTensorsUnderASixteenthOfTheFileDoNotCallForASweepYet) {
+  // 641 MiB: a sixteenth is a little over 40 MiB, five tensors.
+  const int n = 80;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadStreams s(SweepOpts());
+  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadRange(s, 0, 1 * kMiB, file);
+  for (int t : {50, 20, 70, 10, 40}) {
+    ReadTensor(s, t, file);
+    EXPECT_FALSE(s.TakeSweep()) << "after tensor " << t;
+  }
+  ReadTensor(s, 30, file);
+  EXPECT_TRUE(s.TakeSweep());
+}
+
+TEST(ReadaheadSweepTest, ACopyReadingTheFileInOrderNeverGetsASweep) {
+  const int n = 12;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadStreams s(SweepOpts());
+  s.SetSegments(Tensors(n, kSweepTensor));
+  for (uint64_t off = 0; off < file; off += 1 * kMiB) {
+    s.OnRead(off, 1 * kMiB, file, 0);
+    EXPECT_FALSE(s.TakeSweep()) << "after the read at " << off;
+  }
+}
+
+TEST(ReadaheadSweepTest, ACopyWhoseReadsArriveInSwappedPairsNeverGetsASweep) {
+  // The kernel's pieces of one read-ahead, answered out of order: each
+  // pair's second 1 MiB read comes before its first.
+  const int n = 12;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadStreams s(SweepOpts());
+  s.SetSegments(Tensors(n, kSweepTensor));
+  for (uint64_t off = 0; off < file; off += 2 * kMiB) {
+    for (uint64_t at : {off + 1 * kMiB, off}) {
+      if (at >= file) continue;
+      s.OnRead(at, 1 * kMiB, file, 0);
+      EXPECT_FALSE(s.TakeSweep()) << "after the read at " << at;
+    }
+  }
+}
+
+TEST(ReadaheadSweepTest, ACopyWithTwoHolesOpenAtOnceNeverGetsASweep) {
+  // In order past five tensors, then four reads answered out of order:
+  // two 1 MiB holes at once, each far smaller than a tensor.
+  const int n = 12;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadStreams s(SweepOpts());
+  s.SetSegments(Tensors(n, kSweepTensor));
+  uint64_t off = 0;
+  for (; off < 1 * kMiB + 5 * kSweepTensor; off += 1 * kMiB) {
+    s.OnRead(off, 1 * kMiB, file, 0);
+    EXPECT_FALSE(s.TakeSweep()) << "after the read at " << off;
+  }
+  for (uint64_t at : {off + 1 * kMiB, off + 3 * kMiB, off, off + 2 * kMiB}) {
+    s.OnRead(at, 1 * kMiB, file, 0);
+    EXPECT_FALSE(s.TakeSweep()) << "after the read at " << at;
+  }
+}
+
+TEST(ReadaheadSweepTest, TensorsSmallerThanSweepTensorBytesDoNotCountForASweep) {
+  const int n = 12;
+  const uint64_t file = SweepFileSize(n);
+  for (uint64_t min_bytes : {kSweepTensor + 1, kSweepTensor}) {
+    ReadaheadOptions o = SweepOpts();
+    o.sweep_tensor_bytes = min_bytes;
+    ReadaheadStreams s(o);
+    s.SetSegments(Tensors(n, kSweepTensor));
+    ReadRange(s, 0, 1 * kMiB, file);
+    for (int t : {5, 2, 9, 0, 7, 11, 3}) ReadTensor(s, t, file);
+    // A tensor of exactly sweep_tensor_bytes counts.
+    EXPECT_EQ(s.TakeSweep(), min_bytes == kSweepTensor) << "sweep_tensor_bytes " << min_bytes;
+  }
+}
+
+TEST(ReadaheadSweepTest, ZeroSweepTensorBytesDisablesSweeps) {
+  const int n = 12;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadOptions o = SweepOpts();
+  o.sweep_tensor_bytes = 0;
+  ReadaheadStreams s(o);
+  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadRange(s, 0, 1 * kMiB, file);
+  for (int t : {5, 2, 9, 0, 7, 11, 3}) {
+    ReadTensor(s, t, file);
+    EXPECT_FALSE(s.TakeSweep()) << "after tensor " << t;
+  }
+}
+
+TEST(ReadaheadSweepTest, AFileWithoutSegmentsNeverGetsASweep) {
+  const int n = 12;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadStreams plain(SweepOpts());
+  ReadaheadStreams cleared(SweepOpts());
+  cleared.SetSegments(Tensors(n, kSweepTensor));
+  cleared.SetSegments({});
+  for (ReadaheadStreams* s : {&plain, &cleared}) {
+    ReadRange(*s, 0, 1 * kMiB, file);
+    for (int t : {5, 2, 9, 0, 7, 11, 3}) {
+      ReadTensor(*s, t, file);
+      EXPECT_FALSE(s->TakeSweep()) << "after tensor " << t;
+    }
+  }
+}
+
+TEST(ReadaheadSweepTest, UnreadSkipsTheRunsReadBeforeTheSweep) {
+  const int n = 12;
+  ReadaheadStreams s = SweptLoader(n);
+  ASSERT_TRUE(s.TakeSweep());
+  // Read: [0, T1) (the header and tensor 0), T2, T5, T9.
+  uint64_t next = 0;
+  EXPECT_EQ(s.Unread(0, &next), TensorStart(1));
+  EXPECT_EQ(next, TensorStart(2));
+  EXPECT_EQ(s.Unread(TensorStart(1) - 1, &next), TensorStart(1));
+  EXPECT_EQ(next, TensorStart(2));
+  // Bytes not read: themselves, and where the next run starts.
+  EXPECT_EQ(s.Unread(TensorStart(1), &next), TensorStart(1));
+  EXPECT_EQ(next, TensorStart(2));
+  EXPECT_EQ(s.Unread(TensorStart(3) + 3 * kMiB, &next), TensorStart(3) + 3 * kMiB);
+  EXPECT_EQ(next, TensorStart(5));
+  EXPECT_EQ(s.Unread(TensorStart(2) + 5 * kMiB, &next), TensorStart(3));
+  EXPECT_EQ(next, TensorStart(5));
+  // The last run: nothing read after it.
+  EXPECT_EQ(s.Unread(TensorStart(9), &next), TensorStart(10));
+  EXPECT_EQ(next, kNone);
+  EXPECT_EQ(s.Unread(TensorStart(11), &next), TensorStart(11));
+  EXPECT_EQ(next, kNone);
+}
+
+TEST(ReadaheadSweepTest, UnreadOfAByteBeforeEveryRunReturnsItAndTheFirstRun) {
+  ReadaheadStreams s = SweptLoader(12, /*header=*/false);
+  ASSERT_TRUE(s.TakeSweep());
+  uint64_t next = 0;
+  EXPECT_EQ(s.Unread(0, &next), 0u);
+  EXPECT_EQ(next, TensorStart(0));
+  EXPECT_EQ(s.Unread(TensorStart(0), &next), TensorStart(1));
+  EXPECT_EQ(next, TensorStart(2));
+}
+
+TEST(ReadaheadSweepTest, UnreadAlsoSkipsWhatIsReadAfterTheSweep) {
+  const int n = 12;
+  const uint64_t file = SweepFileSize(n);
+  ReadaheadStreams s = SweptLoader(n);
+  ASSERT_TRUE(s.TakeSweep());
+  // Tensor 1 joins the runs on either side, [0, T1) and T2, into one.
+  ReadTensor(s, 1, file);
+  ReadRange(s, TensorStart(7) + 1 * kMiB, TensorStart(7) + 3 * kMiB, file);
+  ReadTensor(s, 11, file);
+  EXPECT_FALSE(s.TakeSweep());
+  uint64_t next = 0;
+  EXPECT_EQ(s.Unread(0, &next), TensorStart(3));
+  EXPECT_EQ(next, TensorStart(5));
+  EXPECT_EQ(s.Unread(TensorStart(6), &next), TensorStart(6));
+  EXPECT_EQ(next, TensorStart(7) + 1 * kMiB);
+  EXPECT_EQ(s.Unread(TensorStart(7) + 1 * kMiB, &next), TensorStart(7) + 3 * kMiB);
+  EXPECT_EQ(next, TensorStart(9));
+  EXPECT_EQ(s.Unread(TensorStart(10), &next), TensorStart(10));
+  EXPECT_EQ(next, TensorStart(11));
+  EXPECT_EQ(s.Unread(TensorStart(11), &next), file);
+  EXPECT_EQ(next, kNone);
+}
+
 }  // namespace
 }  // namespace hubfs::fs
