@@ -118,9 +118,10 @@ struct XetReaderOptions {
   size_t speculative_threads = 2;
   // Tensor files a loader reads whole, tensor by tensor out of file order
   // (ReadaheadOptions::sweep_tensor_bytes says when), are swept: the rest of
-  // the file is read ahead in file order as speculative read-ahead (same
-  // bounds as above), so that the loader's later tensors are cached by the
-  // time it comes for them. Only files of at most this size, and at most
+  // the file is read ahead in file order, in the read-ahead queue, holding
+  // at most speculative_percent of the budget, so that the loader's later
+  // tensors are cached (and with a PageSink, in the page cache) by the time
+  // it comes for them. Only files of at most this size, and at most
   // half of the cache's max_bytes. 0 = never.
   uint64_t tensor_sweep_max_bytes = 64ull << 30;
   // Bound on one read's window; longer requests are served window by window.
@@ -287,13 +288,11 @@ class XetReader {
   // A read-ahead thread's turn at a speculative request: loads the file and
   // queues its segments.
   void StartSpeculation(const SpecRequest& request);
-  // Queues the next segments of a swept file (FileState::sweeping) as
-  // speculative read-ahead, as far as the speculative share of the budget
-  // allows, skipping what is pending. REQUIRES: state->mu held.
-  void TopUpSweep(const std::shared_ptr<FileState>& state);
-  // Queues `task` (its bytes already taken from budget_) with its file's
-  // pending read-ahead. REQUIRES: task.state->mu held.
-  void AddPending(const PrefetchTask& task);
+  // Queues the next segments of a swept file (FileState::sweeping) in the
+  // read-ahead queue, as far as speculative_percent of the budget allows
+  // (sweep_held_), skipping bytes read or pending. REQUIRES: st.mu held (`state` owns
+  // `st`); not annotated, FileState being incomplete here.
+  void TopUpSweep(FileState& st, const std::shared_ptr<FileState>& state);
   // Records a read of [offset, offset + len) with the file's streams and
   // queues the read-ahead it calls for (within the memory budget).
   void MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t offset, uint64_t len);

@@ -268,8 +268,8 @@ bool XetReader::SinkWants(const chunkstore::Hash& file) {
   return sink_ != nullptr && sink_->Wants(file);
 }
 
-void XetReader::TopUpSweep(const std::shared_ptr<FileState>& state) {
-  FileState& st = *state;
+void XetReader::TopUpSweep(FileState& st, const std::shared_ptr<FileState>& state) {
+  st.mu.AssertHeld();  // the callers hold it (see the declaration)
   const uint64_t limit =
       budget_.limit() * std::min<uint32_t>(options_.speculative_percent, 100) / 100;
   uint64_t queued = 0;
@@ -397,7 +397,7 @@ void XetReader::EndPrefetch(const PrefetchTask& task, bool ok) {
     if (it != state.pending.end()) state.pending.erase(it);
     state.streams.PrefetchEnded(task.range, ok);
     // Budget came back: a swept file queues its next segments.
-    if (state.sweeping && state.sweep_next < state.ref.size) TopUpSweep(task.state);
+    if (state.sweeping && state.sweep_next < state.ref.size) TopUpSweep(state, task.state);
   }
   state.cv.NotifyAll();
 }
@@ -421,7 +421,9 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
     XetReader* reader;
     const std::shared_ptr<FileState>& state;
     ~SweepAfter() NO_THREAD_SAFETY_ANALYSIS {
-      if (state->sweeping && state->sweep_next < state->ref.size) reader->TopUpSweep(state);
+      if (state->sweeping && state->sweep_next < state->ref.size) {
+        reader->TopUpSweep(*state, state);
+      }
     }
   } sweep_after{this, state};
   // Skip what another stream's read-ahead already covers.

@@ -526,8 +526,11 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(VfsCore* core, FuseServerO
     fuse_session* session = impl->session;
     impl->feed = std::make_unique<PageFeed>(
         [session](uint64_t ino, uint64_t offset, const uint8_t* bytes, uint64_t size) {
-          fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+          fuse_bufvec buf{};  // FUSE_BUFVEC_INIT is a C compound literal
+          buf.count = 1;
+          buf.buf[0].size = size;
           buf.buf[0].mem = const_cast<uint8_t*>(bytes);
+          buf.buf[0].fd = -1;
           return fuse_lowlevel_notify_store(session, ino, static_cast<off_t>(offset), &buf,
                                             static_cast<fuse_buf_copy_flags>(0));
         },
