@@ -526,6 +526,10 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(VfsCore* core, FuseServerO
     fuse_session* session = impl->session;
     impl->feed = std::make_unique<PageFeed>(
         [session](uint64_t ino, uint64_t offset, const uint8_t* bytes, uint64_t size) {
+          // A store waits for pages locked by reads in flight; once the
+          // session loop ends (a stop signal) reads still queued in the kernel
+          // are not answered until the connection goes, so none is started.
+          if (fuse_session_exited(session)) return -ESHUTDOWN;
           fuse_bufvec buf{};  // FUSE_BUFVEC_INIT is a C compound literal
           buf.count = 1;
           buf.buf[0].size = size;
@@ -547,11 +551,13 @@ Status FuseServer::Run() {
   impl_->StartNotifier();
   int rc = fuse_session_loop_mt(impl_->session, config);
   fuse_loop_cfg_destroy(config);
-  if (impl_->feed) impl_->feed->Stop();
   if (impl_->options.on_session_end) impl_->options.on_session_end();
   // Answer everything handed to the I/O side before the session goes away.
   impl_->pool->Shutdown();
   impl_->deadlines->Stop();
+  // After the reads handed to the I/O side are answered: a store under way
+  // may wait for one of their pages.
+  if (impl_->feed) impl_->feed->Stop();
   impl_->StopNotifier();
   if (impl_->signals_set) {
     fuse_remove_signal_handlers(impl_->session);
@@ -569,9 +575,9 @@ PageSink* FuseServer::page_sink() { return impl_->feed.get(); }
 
 FuseServer::~FuseServer() {
   if (!impl_) return;
-  if (impl_->feed) impl_->feed->Stop();
   if (impl_->pool) impl_->pool->Shutdown();
   if (impl_->deadlines) impl_->deadlines->Stop();
+  if (impl_->feed) impl_->feed->Stop();
   impl_->StopNotifier();
   if (impl_->session != nullptr) {
     if (impl_->signals_set) fuse_remove_signal_handlers(impl_->session);

@@ -7,6 +7,13 @@
 // What does not fit in the queue (max_queued_bytes) is dropped: the reads
 // then fetch it from the chunk cache as they would without a feed.
 //
+// Shutdown: a store waits (uninterruptibly, in the kernel) for pages locked
+// by reads in flight, so the feed starts none once the session loop has
+// ended, and is stopped after the reads handed to the I/O side are answered.
+// A store that began just before a stop signal, on a page whose read the
+// kernel had queued but the loop had not taken yet, would wait until the
+// connection is aborted (not handled: a window of microseconds).
+//
 // Thread-safety: thread-safe. Stop() before the session goes.
 #ifndef HUBFS_FS_FUSE_PAGE_FEED_H_
 #define HUBFS_FS_FUSE_PAGE_FEED_H_
