@@ -471,6 +471,8 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
   if (std::string err = CheckSharing(args, source, m); !err.empty()) return err;
   fs::FuseServerOptions fopts;
   fopts.writable = args.rw;
+  // Swept bytes waiting for the kernel count like read-ahead held.
+  fopts.page_feed_bytes = std::min<uint64_t>(fopts.page_feed_bytes, args.memory_limit / 2);
   fopts.sync_timeout_seconds = args.sync_timeout;
   // Unmounted: nothing more is fetched. Requests still in flight (a server
   // trickling a body keeps one open for as long as it likes) fail at once,

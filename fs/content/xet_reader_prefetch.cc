@@ -275,7 +275,9 @@ void XetReader::TopUpSweep(FileState& st, const std::shared_ptr<FileState>& stat
   uint64_t queued = 0;
   {
     MutexLock pf_lock(&pf_mu_);
-    while (!pf_stop_ && st.sweep_next < st.ref.size) {
+    // Half of the queue at most: readers' own read-ahead finds room.
+    const size_t max_queued = std::max<size_t>(options_.readahead_queue / 2, 1);
+    while (!pf_stop_ && st.sweep_next < st.ref.size && pf_queue_.size() < max_queued) {
       // Bytes a reader asked for are cached, or being fetched for it.
       uint64_t next_read = 0;
       const uint64_t start = st.streams.Unread(st.sweep_next, &next_read);
@@ -396,7 +398,10 @@ void XetReader::EndPrefetch(const PrefetchTask& task, bool ok) {
         });
     if (it != state.pending.end()) state.pending.erase(it);
     state.streams.PrefetchEnded(task.range, ok);
-    // Budget came back: a swept file queues its next segments.
+    // A sweep stops at its first failure (the server may be down: its
+    // loader's reads ask for themselves). Otherwise budget came back: a
+    // swept file queues its next segments.
+    if (task.sweep && !ok) state.sweeping = false;
     if (state.sweeping && state.sweep_next < state.ref.size) TopUpSweep(state, task.state);
   }
   state.cv.NotifyAll();

@@ -281,5 +281,30 @@ TEST_F(XetReaderSweepTest, NoSweepOfAFileLargerThanTheBoundOrWithTheSinkClosed) 
   }
 }
 
+TEST_F(XetReaderSweepTest, ASweepStopsAtItsFirstFailure) {
+  // The loader's tensors are cached (read once by another reader); then the
+  // server goes away: the loader's reads are served from the cache and
+  // trigger the sweep, whose segments fail.
+  {
+    XetReaderOptions o;
+    o.async_readahead = false;
+    XetReader warm(cas_.get(), cache_.get(), o);
+    ReadRegion(warm, 0, data_start_);
+    for (int t : {7, 2, 10, 4}) ReadRegion(warm, TensorStart(t), TensorStart(t + 1));
+  }
+  fake_.Offline(true);
+  auto r = NewReader();
+  ReadRegion(*r, 0, data_start_);
+  for (int t : {7, 2, 10, 4}) ReadRegion(*r, TensorStart(t), TensorStart(t + 1));
+  WaitIdle(*r);
+  const XetReaderStats s = r->Stats();
+  EXPECT_EQ(s.tensor_sweeps, 1u);
+  EXPECT_GT(s.readahead_failed, 0u);
+  // What was queued at once (half of the 32 MiB budget), not the rest of
+  // the file segment after failing segment.
+  EXPECT_LE(s.tensor_sweep_bytes, 16 * kMiB);
+  EXPECT_LT(s.tensor_sweep_bytes, data_.size() - 4 * kTensorBytes - data_start_);
+}
+
 }  // namespace
 }  // namespace hubfs::fs
