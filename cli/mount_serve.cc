@@ -534,6 +534,7 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   }
   auto refresh_state = [&state, &m, &config] {
     FillReaderStats(m.reader->Stats(), &state);
+    state.tensor_sweep_stored = m.server->page_feed_stored_bytes();
     state.inodes = m.core->inode_count();
     if (m.writers) FillWriteStats(m.writers->All(), &state);
     if (!config.multi) state.commit = m.core->current().commit;  // a branch view follows its head

@@ -183,7 +183,6 @@ void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
   s->folder_cancelled = st.speculative_cancelled;
   s->tensor_sweeps = st.tensor_sweeps;
   s->tensor_sweep_bytes = st.tensor_sweep_bytes;
-  s->tensor_sweep_stored = st.sweep_stored_bytes;
   s->tier_hits = st.tier.hits;
   s->tier_misses = st.tier.misses;
   s->tier_errors = st.tier.errors;

@@ -83,7 +83,8 @@ struct MountState {
   // their sweeps queued (cumulative).
   uint64_t tensor_sweeps = 0;
   uint64_t tensor_sweep_bytes = 0;
-  // Of them, bytes handed to the page cache of the open files.
+  // Of them, bytes the kernel took into the page cache of the open files
+  // (the FUSE server's page feed; not from FillReaderStats).
   uint64_t tensor_sweep_stored = 0;
   // The shared chunk tier ("" = none) and its counters: chunks served from
   // it, absent from it, engine errors, entries refused, bytes served; whether

@@ -202,7 +202,8 @@ struct XetReaderStats {
   // bytes queued for their sweeps (segments found cached fetch nothing).
   uint64_t tensor_sweeps = 0;
   uint64_t tensor_sweep_bytes = 0;
-  // Bytes of sweeps handed to the page sink.
+  // Bytes of sweeps handed to the page sink (which may drop some; the
+  // FUSE server counts what the kernel took).
   uint64_t sweep_stored_bytes = 0;
   // Plans asked ahead for queued read-ahead segments (each a
   // reconstruction too), and those a segment then used.

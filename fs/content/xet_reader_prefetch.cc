@@ -422,60 +422,55 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
   }
   // The reader's own read-ahead first, then what the budget leaves for a
   // sweep of its file.
-  struct SweepAfter {
-    XetReader* reader;
-    const std::shared_ptr<FileState>& state;
-    ~SweepAfter() NO_THREAD_SAFETY_ANALYSIS {
-      if (state->sweeping && state->sweep_next < state->ref.size) {
-        reader->TopUpSweep(*state, state);
+  auto queue_readahead = [&]() REQUIRES(state->mu) {
+    // Skip what another stream's read-ahead already covers.
+    for (bool moved = true; moved && !range.empty();) {
+      moved = false;
+      for (const FileState::Pending& p : state->pending) {
+        if (p.range.start <= range.start && range.start < p.range.end) {
+          range.start = std::min(p.range.end, range.end);
+          moved = true;
+        }
       }
     }
-  } sweep_after{this, state};
-  // Skip what another stream's read-ahead already covers.
-  for (bool moved = true; moved && !range.empty();) {
-    moved = false;
-    for (const FileState::Pending& p : state->pending) {
-      if (p.range.start <= range.start && range.start < p.range.end) {
-        range.start = std::min(p.range.end, range.end);
-        moved = true;
+    if (range.empty()) return;
+    // Another file's read may have taken the budget meanwhile: then none now.
+    const uint64_t taken = budget_.TryAcquire(range.size(), range.size());
+    // One task per segment: the threads fetch a window's segments in parallel,
+    // and a read waits only for the segment it needs.
+    size_t tasks = 0;
+    for (uint64_t s = range.start; s < range.end; s = SegmentEnd(s)) ++tasks;
+    bool queued = taken == range.size();
+    if (queued) {
+      MutexLock pf_lock(&pf_mu_);
+      queued =
+          !pf_stop_ && pf_queue_.size() + tasks <= std::max<size_t>(options_.readahead_queue, tasks);
+      for (uint64_t s = range.start; queued && s < range.end; s = SegmentEnd(s)) {
+        const ReadaheadRange part{s, std::min(range.end, SegmentEnd(s))};
+        pf_queue_.push_back(PrefetchTask{state, part});
+        state->pending.push_back({part, false});
       }
     }
-  }
-  if (range.empty()) return;
-  // Another file's read may have taken the budget meanwhile: then none now.
-  const uint64_t taken = budget_.TryAcquire(range.size(), range.size());
-  // One task per segment: the threads fetch a window's segments in parallel,
-  // and a read waits only for the segment it needs.
-  size_t tasks = 0;
-  for (uint64_t s = range.start; s < range.end; s = SegmentEnd(s)) ++tasks;
-  bool queued = taken == range.size();
-  if (queued) {
-    MutexLock pf_lock(&pf_mu_);
-    queued =
-        !pf_stop_ && pf_queue_.size() + tasks <= std::max<size_t>(options_.readahead_queue, tasks);
-    for (uint64_t s = range.start; queued && s < range.end; s = SegmentEnd(s)) {
-      const ReadaheadRange part{s, std::min(range.end, SegmentEnd(s))};
-      pf_queue_.push_back(PrefetchTask{state, part});
-      state->pending.push_back({part, false});
+    if (queued) {
+      if (state->held == 0) files_holding_.fetch_add(1, std::memory_order_relaxed);
+      state->held += range.size();
     }
-  }
-  if (queued) {
-    if (state->held == 0) files_holding_.fetch_add(1, std::memory_order_relaxed);
-    state->held += range.size();
-  }
-  if (!queued) {
-    budget_.Release(taken);
-    counters_.readahead_skipped.fetch_add(1, std::memory_order_relaxed);
-    state->streams.PrefetchEnded(range, false);
-    return;
-  }
-  counters_.readahead_windows.fetch_add(1, std::memory_order_relaxed);
-  counters_.readahead_bytes.fetch_add(range.size(), std::memory_order_relaxed);
-  if (tasks > 1) {
-    pf_cv_.NotifyAll();
-  } else {
-    pf_cv_.NotifyOne();
-  }
+    if (!queued) {
+      budget_.Release(taken);
+      counters_.readahead_skipped.fetch_add(1, std::memory_order_relaxed);
+      state->streams.PrefetchEnded(range, false);
+      return;
+    }
+    counters_.readahead_windows.fetch_add(1, std::memory_order_relaxed);
+    counters_.readahead_bytes.fetch_add(range.size(), std::memory_order_relaxed);
+    if (tasks > 1) {
+      pf_cv_.NotifyAll();
+    } else {
+      pf_cv_.NotifyOne();
+    }
+  };
+  queue_readahead();
+  if (state->sweeping && state->sweep_next < state->ref.size) TopUpSweep(*state, state);
 }
 
 bool XetReader::WaitForPrefetch(FileState& state, uint64_t start, uint64_t end) {

@@ -573,6 +573,10 @@ Status FuseServer::Run() {
 
 PageSink* FuseServer::page_sink() { return impl_->feed.get(); }
 
+uint64_t FuseServer::page_feed_stored_bytes() const {
+  return impl_->feed ? impl_->feed->stats().stored_bytes : 0;
+}
+
 FuseServer::~FuseServer() {
   if (!impl_) return;
   if (impl_->pool) impl_->pool->Shutdown();

@@ -77,6 +77,8 @@ class FuseServer {
   // a writable mount or page_feed_bytes 0. Valid while the server lives;
   // it drops everything once the session ended.
   PageSink* page_sink();
+  // Bytes the page feed stored into the kernel's page cache (0 without one).
+  uint64_t page_feed_stored_bytes() const;
 
   struct Impl;
 

@@ -32,12 +32,12 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   st.speculative_cancelled = 2;
   st.tensor_sweeps = 1;
   st.tensor_sweep_bytes = 700u << 20;
-  st.sweep_stored_bytes = 600u << 20;
   MountState s;
   s.pid = getpid();  // alive: the record is kept
   s.cache_dir = dir.path();
   s.mountpoint = "/mnt/x";
   FillReaderStats(st, &s);
+  s.tensor_sweep_stored = 600u << 20;  // from the page feed, not the reader
   EXPECT_GT(s.updated, 0);
   ASSERT_TRUE(WriteMountState(s));
 

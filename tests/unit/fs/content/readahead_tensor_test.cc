@@ -334,12 +334,18 @@ void ReadSlice(ReadaheadStreams& s, int i, uint64_t file_size) {
   ReadRange(s, begin, begin + kSweepTensor / 4, file_size);
 }
 
+// Streams of a tensor file of n tensors of kSweepTensor after the header.
+ReadaheadStreams SweepStreams(int n, const ReadaheadOptions& o = SweepOpts()) {
+  ReadaheadStreams s(o);
+  s.SetSegments(Tensors(n, kSweepTensor));
+  return s;
+}
+
 // A loader of a file of n tensors that has read the header (if
 // `header`) and then tensors 5, 2, 9 and 0 whole: the fourth one called for
 // a sweep, not taken yet.
 ReadaheadStreams SweptLoader(int n, bool header = true) {
-  ReadaheadStreams s(SweepOpts());
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n);
   const uint64_t file = SweepFileSize(n);
   if (header) ReadRange(s, 0, 1 * kMiB, file);
   for (int t : {5, 2, 9, 0}) ReadTensor(s, t, file);
@@ -349,8 +355,7 @@ ReadaheadStreams SweptLoader(int n, bool header = true) {
 TEST(ReadaheadSweepTest, ALoaderReadingWholeTensorsOutOfOrderGetsOneSweep) {
   const int n = 12;
   const uint64_t file = SweepFileSize(n);
-  ReadaheadStreams s(SweepOpts());
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n);
   ReadRange(s, 0, 1 * kMiB, file);
   for (int t : {5, 2, 9}) {
     ReadTensor(s, t, file);
@@ -373,8 +378,7 @@ TEST(ReadaheadSweepTest, SweepMinTensorsSetsHowManyWholeTensorsCallForASweep) {
   const uint64_t file = SweepFileSize(n);
   ReadaheadOptions o = SweepOpts();
   o.sweep_min_tensors = 2;
-  ReadaheadStreams s(o);
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n, o);
   ReadRange(s, 0, 1 * kMiB, file);
   ReadTensor(s, 5, file);
   EXPECT_FALSE(s.TakeSweep());
@@ -385,8 +389,7 @@ TEST(ReadaheadSweepTest, SweepMinTensorsSetsHowManyWholeTensorsCallForASweep) {
 TEST(ReadaheadSweepTest, ATensorParallelLoaderReadingASliceOfEachTensorNeverGetsASweep) {
   const int n = 48;
   const uint64_t file = SweepFileSize(n);
-  ReadaheadStreams s(SweepOpts());
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n);
   ReadRange(s, 0, 1 * kMiB, file);
   // Every tensor, out of file order: 7 is prime to 48.
   for (int k = 0; k < n; ++k) {
@@ -399,8 +402,7 @@ TEST(ReadaheadSweepTest, ATensorParallelLoaderReadingASliceOfEachTensorNeverGets
 TEST(ReadaheadSweepTest, WholeTensorsHoldingTwiceTheBytesOfSlicesReadElsewhereGetASweep) {
   const int n = 24;
   const uint64_t file = SweepFileSize(n);
-  ReadaheadStreams s(SweepOpts());
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n);
   ReadRange(s, 0, 1 * kMiB, file);
   // 8 slices of 2 MiB: 16 MiB, half of the 32 MiB of four whole tensors.
   for (int t = 12; t < 20; ++t) ReadSlice(s, t, file);
@@ -413,8 +415,7 @@ TEST(ReadaheadSweepTest, WholeTensorsHoldingTwiceTheBytesOfSlicesReadElsewhereGe
 TEST(ReadaheadSweepTest, SlicesOfMoreThanHalfTheWholeTensorsBytesHoldBackASweep) {
   const int n = 24;
   const uint64_t file = SweepFileSize(n);
-  ReadaheadStreams s(SweepOpts());
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n);
   ReadRange(s, 0, 1 * kMiB, file);
   // 9 slices of 2 MiB: 18 MiB, more than half of four whole tensors.
   for (int t = 12; t < 21; ++t) ReadSlice(s, t, file);
@@ -432,8 +433,7 @@ TEST(ReadaheadSweepTest, WholeTensorsUnderASixteenthOfTheFileDoNotCallForASweepY
   // 641 MiB: a sixteenth is a little over 40 MiB, five tensors.
   const int n = 80;
   const uint64_t file = SweepFileSize(n);
-  ReadaheadStreams s(SweepOpts());
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n);
   ReadRange(s, 0, 1 * kMiB, file);
   for (int t : {50, 20, 70, 10, 40}) {
     ReadTensor(s, t, file);
@@ -446,8 +446,7 @@ TEST(ReadaheadSweepTest, WholeTensorsUnderASixteenthOfTheFileDoNotCallForASweepY
 TEST(ReadaheadSweepTest, ACopyReadingTheFileInOrderNeverGetsASweep) {
   const int n = 12;
   const uint64_t file = SweepFileSize(n);
-  ReadaheadStreams s(SweepOpts());
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n);
   for (uint64_t off = 0; off < file; off += 1 * kMiB) {
     s.OnRead(off, 1 * kMiB, file, 0);
     EXPECT_FALSE(s.TakeSweep()) << "after the read at " << off;
@@ -459,8 +458,7 @@ TEST(ReadaheadSweepTest, ACopyWhoseReadsArriveInSwappedPairsNeverGetsASweep) {
   // pair's second 1 MiB read comes before its first.
   const int n = 12;
   const uint64_t file = SweepFileSize(n);
-  ReadaheadStreams s(SweepOpts());
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n);
   for (uint64_t off = 0; off < file; off += 2 * kMiB) {
     for (uint64_t at : {off + 1 * kMiB, off}) {
       if (at >= file) continue;
@@ -475,8 +473,7 @@ TEST(ReadaheadSweepTest, ACopyWithTwoHolesOpenAtOnceNeverGetsASweep) {
   // two 1 MiB holes at once, each far smaller than a tensor.
   const int n = 12;
   const uint64_t file = SweepFileSize(n);
-  ReadaheadStreams s(SweepOpts());
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n);
   uint64_t off = 0;
   for (; off < 1 * kMiB + 5 * kSweepTensor; off += 1 * kMiB) {
     s.OnRead(off, 1 * kMiB, file, 0);
@@ -494,8 +491,7 @@ TEST(ReadaheadSweepTest, TensorsSmallerThanSweepTensorBytesDoNotCountForASweep) 
   for (uint64_t min_bytes : {kSweepTensor + 1, kSweepTensor}) {
     ReadaheadOptions o = SweepOpts();
     o.sweep_tensor_bytes = min_bytes;
-    ReadaheadStreams s(o);
-    s.SetSegments(Tensors(n, kSweepTensor));
+    ReadaheadStreams s = SweepStreams(n, o);
     ReadRange(s, 0, 1 * kMiB, file);
     for (int t : {5, 2, 9, 0, 7, 11, 3}) ReadTensor(s, t, file);
     // A tensor of exactly sweep_tensor_bytes counts.
@@ -508,8 +504,7 @@ TEST(ReadaheadSweepTest, ZeroSweepTensorBytesDisablesSweeps) {
   const uint64_t file = SweepFileSize(n);
   ReadaheadOptions o = SweepOpts();
   o.sweep_tensor_bytes = 0;
-  ReadaheadStreams s(o);
-  s.SetSegments(Tensors(n, kSweepTensor));
+  ReadaheadStreams s = SweepStreams(n, o);
   ReadRange(s, 0, 1 * kMiB, file);
   for (int t : {5, 2, 9, 0, 7, 11, 3}) {
     ReadTensor(s, t, file);
