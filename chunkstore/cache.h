@@ -103,8 +103,11 @@ struct CacheOptions {
   // past it, the writer evicts more and retries.
   uint64_t initial_map_bytes = 0;
   uint64_t max_map_bytes = 0;
-  // Writer queue bounds; Put* blocks while either is reached.
-  size_t queue_max_entries = 256;
+  // Writer queue bounds; Put* blocks while either is reached. The entry
+  // bound is for small values: chunk values (about 64 KiB) reach the byte
+  // bound first (a bound of 256 entries held 16 MiB of chunks, and the
+  // read-ahead threads that put them waited for the writer).
+  size_t queue_max_entries = 1024;
   uint64_t queue_max_bytes = 64ull << 20;
   // Chunk values written lately stay in memory after their commit, up to
   // this many bytes (oldest dropped first), so that reads right after a
