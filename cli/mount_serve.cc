@@ -458,7 +458,10 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
   if (!config.multi) {
     if (std::string err = ResolveRevision(source, m); !err.empty()) return err;
   }
-  if (Status st = m->services->OpenCache(config.cache_dir, args.cache_size); !st.ok()) {
+  // Read-ahead's chunks stay in memory after their write until read: as
+  // much as read-ahead may fetch ahead (the memory limit), at least 32 MiB.
+  const uint64_t recent = std::max<uint64_t>(32ull << 20, args.memory_limit);
+  if (Status st = m->services->OpenCache(config.cache_dir, args.cache_size, recent); !st.ok()) {
     return st.ToString();
   }
   BuildContent(args, config, source, m);

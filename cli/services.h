@@ -107,8 +107,11 @@ class Services {
   chunkstore::ChunkCache* cache() { return cache_.get(); }
   // The shared chunk tier; nullptr when none is configured.
   chunkstore::SharedTier* shared_tier() { return shared_tier_.get(); }
-  // Opens the chunk cache now (Create did not). Errors: the cache's.
-  Status OpenCache(const std::string& cache_dir, std::optional<uint64_t> max_bytes);
+  // Opens the chunk cache now (Create did not), keeping chunk values in
+  // memory after their write up to recent_chunk_bytes (OpenChunkCache).
+  // Errors: the cache's.
+  Status OpenCache(const std::string& cache_dir, std::optional<uint64_t> max_bytes,
+                   uint64_t recent_chunk_bytes = 0);
   // A RepoSource stack over these services (and the cache if open now).
   std::unique_ptr<SourceStack> NewSourceStack(const SourceStackOptions& options);
 
@@ -123,9 +126,14 @@ class Services {
 // Opens the chunk cache under `dir` + "/chunks" (not durable: a cache needs
 // no fsync per commit and is wiped if a crash lost writes), bounded by
 // max_bytes, else $HUBFS_CACHE_SIZE (a bad value is kInvalidArgument), else
-// CacheOptions' default (10G).
+// CacheOptions' default (10G). Chunk values stay in memory after their
+// write, for the reads that follow read-ahead, up to recent_chunk_bytes
+// (0: 32 MiB): a mount keeps as much as its read-ahead may fetch ahead
+// (--memory-limit), since a chunk that a full cache refused and memory
+// dropped before its read is fetched again.
 Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string& dir,
-                                                               std::optional<uint64_t> max_bytes);
+                                                               std::optional<uint64_t> max_bytes,
+                                                               uint64_t recent_chunk_bytes = 0);
 
 // Creates the cache directory `dir` if needed and checks that a file can be
 // created in it (a probe file, removed at once), so a read-only or foreign
