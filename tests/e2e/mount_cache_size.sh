@@ -2,9 +2,10 @@
 # The chunk cache's bound in a mount and its scan resistance:
 #   - HUBFS_CACHE_SIZE and --cache-size that are not sizes are refused
 #   - with HUBFS_CACHE_SIZE=48M, a 160 MiB file streams with exact bytes,
-#     fetched about once (at most 1.1 x), while the cache file stays within
-#     2 x 48 MiB + 32 MiB (sampled) and the stored total within 48 MiB
-#     (`hubfs cache ls`)
+#     fetched about once (at most 1.3 x; 1.8 x when memory dropped the
+#     chunks the full cache refused before their read), while the cache file
+#     stays within 2 x 48 MiB + 32 MiB (sampled) and the stored total within
+#     48 MiB (`hubfs cache ls`)
 #   - an 8 MiB working set read twice, 11 s apart (promote_after is 10 s),
 #     survives that scan: read again after a remount, it makes no data
 #     request, while the scan's first chunks were evicted (refetched)
@@ -95,7 +96,7 @@ wait "$reader" || fail "reading big.bin failed"
 # Read-ahead's chunks that the full cache refused stay in memory until the
 # reader comes for them: the scan fetches its file about once.
 fetched=$(data_bytes)
-((fetched <= 160 * MIB * 11 / 10)) || fail "the scan fetched $((fetched / MIB)) MiB for 160 MiB"
+((fetched <= 160 * MIB * 13 / 10)) || fail "the scan fetched $((fetched / MIB)) MiB for 160 MiB"
 unmount_it
 ((peak <= (2 * LIMIT_MIB + 32) * MIB)) || fail "cache files reached $peak bytes"
 total=$("$HUBFS" cache ls --cache-dir "$W/cache" | awk '$1 == "total" {print $3}')
