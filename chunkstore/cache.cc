@@ -489,7 +489,10 @@ class ChunkCache::Impl {
           pending_.erase(it);
         }
       }
-      RetireRecent(options_.recent_max_bytes);
+      // The values still queued are in memory for reads too: together
+      // with them, at most recent_max_bytes.
+      RetireRecent(options_.recent_max_bytes -
+                   std::min(options_.recent_max_bytes, queue_bytes_));
     }
     space_cv_.notify_all();
   }

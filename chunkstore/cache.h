@@ -110,7 +110,8 @@ struct CacheOptions {
   size_t queue_max_entries = 1024;
   uint64_t queue_max_bytes = 64ull << 20;
   // Chunk values written lately stay in memory after their commit, up to
-  // this many bytes (oldest dropped first), so that reads right after a
+  // this many bytes together with the values still queued (oldest dropped
+  // first; the queue may hold more on its own), so that reads right after a
   // put (a demand read of what read-ahead just fetched) do not read the
   // store back. 0 = none (a value leaves memory at its commit).
   uint64_t recent_max_bytes = 0;

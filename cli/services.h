@@ -128,9 +128,10 @@ class Services {
 // max_bytes, else $HUBFS_CACHE_SIZE (a bad value is kInvalidArgument), else
 // CacheOptions' default (10G). Chunk values stay in memory after their
 // write, for the reads that follow read-ahead, up to recent_chunk_bytes
-// (0: 32 MiB): a mount keeps as much as its read-ahead may fetch ahead
-// (--memory-limit), since a chunk that a full cache refused and memory
-// dropped before its read is fetched again.
+// (0: 32 MiB; counted with the values still queued): a mount keeps about
+// as much as its read-ahead fetches ahead (half of --memory-limit), since a
+// chunk that a full cache refused and memory dropped before its read is
+// fetched again.
 Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string& dir,
                                                                std::optional<uint64_t> max_bytes,
                                                                uint64_t recent_chunk_bytes = 0);
