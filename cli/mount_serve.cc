@@ -462,7 +462,7 @@ std::string Build(const MountArgs& args, const hub::Source& source, const hub::S
   // those still queued): half the memory limit, a read-ahead window's reach
   // by default (64 MiB), at least 32 MiB. The whole limit kept a 6 GiB
   // stream's refetches at 1% as well, with 76 MiB more of peak RSS.
-  const uint64_t recent = std::max<uint64_t>(32ull << 20, args.memory_limit / 2);
+  const uint64_t recent = std::max(kDefaultRecentChunkBytes, args.memory_limit / 2);
   if (Status st = m->services->OpenCache(config.cache_dir, args.cache_size, recent); !st.ok()) {
     return st.ToString();
   }

@@ -64,7 +64,7 @@ Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string
   // refused and memory dropped before its read is fetched again (a 6 GiB
   // stream through a 2 GiB cache fetched 11.1 GB with 32 MiB kept besides
   // the queue, 6.55 GB with 64 MiB counting the queue).
-  o.recent_max_bytes = recent_chunk_bytes != 0 ? recent_chunk_bytes : 32ull << 20;
+  o.recent_max_bytes = recent_chunk_bytes;
   auto cache = chunkstore::ChunkCache::Open(o);
   if (!cache.ok()) return cache.status().WithContext("open cache " + o.dir);
   return cache;

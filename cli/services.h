@@ -46,6 +46,11 @@ std::chrono::milliseconds LongOperationTimeout(double io_timeout_seconds);
 // The deadline of one operation when none is given.
 inline constexpr double kDefaultIoTimeoutSeconds = 30;
 
+// Chunk values kept in memory after their write (OpenChunkCache) unless a
+// caller asks for more: enough for the commands, which do not read back
+// what they fetched, and a mount's least.
+inline constexpr uint64_t kDefaultRecentChunkBytes = 32ull << 20;
+
 struct ServicesOptions {
   double io_timeout_seconds = kDefaultIoTimeoutSeconds;
   // The chunk cache under cache_dir + "/chunks"; not opened when !open_cache.
@@ -111,7 +116,7 @@ class Services {
   // memory after their write up to recent_chunk_bytes (OpenChunkCache).
   // Errors: the cache's.
   Status OpenCache(const std::string& cache_dir, std::optional<uint64_t> max_bytes,
-                   uint64_t recent_chunk_bytes = 0);
+                   uint64_t recent_chunk_bytes = kDefaultRecentChunkBytes);
   // A RepoSource stack over these services (and the cache if open now).
   std::unique_ptr<SourceStack> NewSourceStack(const SourceStackOptions& options);
 
@@ -128,13 +133,13 @@ class Services {
 // max_bytes, else $HUBFS_CACHE_SIZE (a bad value is kInvalidArgument), else
 // CacheOptions' default (10G). Chunk values stay in memory after their
 // write, for the reads that follow read-ahead, up to recent_chunk_bytes
-// (0: 32 MiB; counted with the values still queued): a mount keeps about
+// (counted with the values still queued): a mount keeps about
 // as much as its read-ahead fetches ahead (half of --memory-limit), since a
 // chunk that a full cache refused and memory dropped before its read is
 // fetched again.
-Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string& dir,
-                                                               std::optional<uint64_t> max_bytes,
-                                                               uint64_t recent_chunk_bytes = 0);
+Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(
+    const std::string& dir, std::optional<uint64_t> max_bytes,
+    uint64_t recent_chunk_bytes = kDefaultRecentChunkBytes);
 
 // Creates the cache directory `dir` if needed and checks that a file can be
 // created in it (a probe file, removed at once), so a read-only or foreign

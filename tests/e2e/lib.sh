@@ -5,6 +5,8 @@
 #   e2e_import REPO DIR  hubsim import
 #   bounded SECS CMD...  runs CMD; past SECS the mount daemon is killed (which
 #                        aborts the FUSE connection and frees a blocked CMD)
+#   data_bytes, data_requests   hubsim's data-plane bytes / requests since
+#                        reset_counters (or its start)
 # The EXIT trap always unmounts (graceful, then forced), ends the daemon and
 # hubsim by pid, and removes the work dir only once nothing is mounted in it.
 set -euo pipefail
@@ -36,6 +38,18 @@ daemon_pid() {
 }
 
 is_mounted() { grep -qF " $MNT " /proc/self/mountinfo; }
+
+# Sum of one field ("bytes", "requests") over hubsim's data-plane counters.
+data_counter() {
+  curl -sf "$HUBSIM_URL/admin/counters" | /usr/bin/python3 -c '
+import json, sys
+print(sum(v[sys.argv[1]] for v in json.load(sys.stdin).get("data", {}).values()))' "$1"
+}
+data_bytes() { data_counter bytes; }
+data_requests() { data_counter requests; }
+reset_counters() {
+  curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
+}
 
 e2e_teardown() {
   local rc=$?

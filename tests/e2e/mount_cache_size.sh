@@ -33,17 +33,6 @@ PY
 commit=$("$HUBSIM" import --data "$W/data" org/scan "$S") || fail "import"
 want_ws=$(sha256sum <"$S/ws.bin" | cut -d' ' -f1)
 want_big=$(sha256sum <"$S/big.bin" | cut -d' ' -f1)
-data_requests() {
-  curl -sf "$HUBSIM_URL/admin/counters" | /usr/bin/python3 -c '
-import json, sys
-print(sum(v["requests"] for v in json.load(sys.stdin).get("data", {}).values()))'
-}
-data_bytes() {
-  curl -sf "$HUBSIM_URL/admin/counters" | /usr/bin/python3 -c '
-import json, sys
-print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))'
-}
-reset_counters() { curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"; }
 mount_it() {
   bounded 30 "$HUBFS" mount "org/scan@$commit" "$MNT" --cache-dir "$W/cache" \
     --cache-size ${LIMIT_MIB}M --memory-limit 16M || fail "mount"

@@ -30,12 +30,6 @@ open(f"{root}/tokenizer.json", "w").write('{"vocab": {}}\n' * 1000)
 PY
 commit=$("$HUBSIM" import --data "$W/data" org/folder "$S") || fail "import"
 folder_bytes=$(du -sb --apparent-size --exclude=.gitattributes "$S" | cut -f1)
-data_bytes() {
-  curl -sf "$HUBSIM_URL/admin/counters" | /usr/bin/python3 -c '
-import json, sys
-print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))'
-}
-reset_counters() { curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "reset"; }
 faults() { curl -sf -X POST --data "$1" "$HUBSIM_URL/admin/faults" >/dev/null || fail "faults"; }
 n=0
 mount_it() {

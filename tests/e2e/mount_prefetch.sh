@@ -26,11 +26,6 @@ for name, mib in (("models/a.bin", 24), ("models/sub/b.bin", 8), ("other.bin", 8
 open(f"{root}/models/config.json", "w").write('{"hidden": 64}\n')
 PY
 commit=$("$HUBSIM" import --data "$W/data" org/pf "$S") || fail "import"
-data_requests() {
-  curl -sf "$HUBSIM_URL/admin/counters" | /usr/bin/python3 -c '
-import json, sys
-print(sum(v["requests"] for v in json.load(sys.stdin).get("data", {}).values()))'
-}
 faults() { curl -sf -X POST --data "$1" "$HUBSIM_URL/admin/faults" >/dev/null || fail "faults"; }
 mount_it() {
   bounded 30 "$HUBFS" mount "org/pf@$commit" "$MNT" --cache-dir "$W/cache" || fail "mount"

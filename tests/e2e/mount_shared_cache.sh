@@ -36,11 +36,6 @@ open(sys.argv[1] + "/other.bin", "wb").write(random.Random(6).randbytes(12_000_0
 PY
 e2e_import org/model "$S"
 
-data_bytes() {
-  curl -sf "$HUBSIM_URL/admin/counters" | /usr/bin/python3 -c '
-import json, sys
-print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))'
-}
 # mount_node NAME [extra args]: mounts at $MNT with its own cache dir.
 mount_node() {
   local name=$1

@@ -23,12 +23,10 @@ e2e_import org/model "$S"
 for mode in disjoint overlap mmap; do
   bounded 30 "$HUBFS" mount org/model "$MNT" --cache-dir "$W/cache-$mode" --io-timeout 10 ||
     fail "mount ($mode)"
-  curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
+  reset_counters
   bounded 90 /usr/bin/python3 "$here/threads_check.py" "$S/weights.bin" "$MNT/weights.bin" "$mode" ||
     fail "16 threads, $mode"
-  fetched=$(curl -sf "$HUBSIM_URL/admin/counters" | /usr/bin/python3 -c '
-import json, sys
-print(sum(v["bytes"] for v in json.load(sys.stdin).get("data", {}).values()))')
+  fetched=$(data_bytes)
   size=$(stat -c %s "$S/weights.bin")
   # One reader fetches ~1.02x the file; 16 at once duplicate some fetches
   # (measured 1.5-2.1x), but never anything like once per thread.
