@@ -105,6 +105,12 @@ struct XetReaderOptions {
   size_t readahead_streams = 16;
   size_t readahead_threads = 4;
   size_t readahead_queue = 64;
+  // A read-ahead thread that takes a task also asks the plans of up to this
+  // many of the next queued tasks (those no thread asked yet), on helpers
+  // of the fan-out pool, so that their plan round trips overlap the fetches
+  // before them. Under a 50 ms round trip (hubsim's latency fault) one plan
+  // ahead left a segment waiting 30-50 ms for its plan in most cases.
+  size_t plans_ahead = 4;
   // Mount-wide bound on read-ahead bytes being fetched or held in memory
   // (`hubfs mount --memory-limit`). Read-ahead is trimmed or skipped rather
   // than exceeding it; demand reads are not counted (each is bounded by
@@ -522,18 +528,21 @@ class XetReader {
   std::vector<std::thread> pf_threads_;
 
   // Plans asked ahead: a read-ahead thread that takes a task also asks the
-  // plan of the next queued one, so that the next task's plan round trip
-  // overlaps this one's fetches. Keyed by the segment (file, start, end);
-  // taken by its ReadSegment, dropped by its EndPrefetch. A leaf lock.
+  // plans of the next queued ones (XetReaderOptions::plans_ahead), so that
+  // their plan round trips overlap this one's fetches. Keyed by the segment
+  // (file, start, end); taken by its ReadSegment, dropped by its
+  // EndPrefetch. A leaf lock.
   struct AheadPlan;
   using AheadKey = std::tuple<chunkstore::Hash, uint64_t, uint64_t>;
   static constexpr size_t kMaxAheadPlans = 64;
   Mutex ahead_mu_;
   std::map<AheadKey, std::shared_ptr<AheadPlan>> ahead_ GUARDED_BY(ahead_mu_);
-  // Asks the plan of `key` and keeps it for TakeAheadPlan.
+  // Asks the plan of `key` and keeps it for TakeAheadPlan (nothing when its
+  // task gave up waiting before: TakeAheadPlan).
   void FetchAheadPlan(const AheadKey& key, AheadPlan& ahead);
-  // The plan asked ahead for `key` (waiting for it if still asked), taken
-  // out of ahead_; nullopt when none was asked or it failed.
+  // The plan asked ahead for `key` (waiting for it while it is being asked),
+  // taken out of ahead_; nullopt when none was asked, it failed, or its
+  // asker had not started it yet (then it never does: the caller asks).
   std::optional<chunkstore::Reconstruction> TakeAheadPlan(const AheadKey& key);
 
   // Fetched bodies kept for reuse (XetReaderOptions::reuse_body_bytes);

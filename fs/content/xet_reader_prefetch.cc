@@ -55,21 +55,20 @@ void XetReader::PrefetchLoop() {
   while (true) {
     PrefetchTask task;
     std::optional<SpecRequest> request;
-    std::optional<AheadKey> ahead_of;  // the next task, whose plan this thread asks
-    std::shared_ptr<FileState> ahead_file;
-    // The task that runs after this one (the next of the queue it would be
-    // taken from), unless a thread asked its plan already.
-    auto next_to_plan = [&]() REQUIRES(pf_mu_) {
-      std::optional<AheadKey> key;
-      PrefetchTask* next = !pf_queue_.empty()     ? &pf_queue_.front()
-                           : !spec_queue_.empty() ? &spec_queue_.front()
-                                                  : nullptr;
-      if (next != nullptr && !next->plan_asked) {
-        next->plan_asked = true;
-        key = AheadKey{next->state->ref.hash, next->range.start, next->range.end};
-        ahead_file = next->state;
+    // The next queued tasks whose plans no thread asked yet: this thread
+    // asks them while it runs its own task.
+    std::vector<std::pair<AheadKey, std::shared_ptr<FileState>>> ahead_of;
+    auto plan_queued = [&]() REQUIRES(pf_mu_) {
+      const size_t most = std::max<size_t>(options_.plans_ahead, 1);
+      for (std::deque<PrefetchTask>* q : {&pf_queue_, &spec_queue_}) {
+        for (PrefetchTask& next : *q) {
+          if (ahead_of.size() >= most) return;
+          if (next.plan_asked) continue;
+          next.plan_asked = true;
+          ahead_of.emplace_back(AheadKey{next.state->ref.hash, next.range.start, next.range.end},
+                                next.state);
+        }
       }
-      return key;
     };
     {
       MutexLock lock(&pf_mu_);
@@ -84,12 +83,12 @@ void XetReader::PrefetchLoop() {
       if (!pf_queue_.empty()) {
         task = std::move(pf_queue_.front());
         pf_queue_.pop_front();
-        ahead_of = next_to_plan();
+        plan_queued();
       } else if (!spec_queue_.empty()) {
         task = std::move(spec_queue_.front());
         spec_queue_.pop_front();
         ++spec_threads_busy_;
-        ahead_of = next_to_plan();
+        plan_queued();
       } else {
         request = std::move(spec_requests_.front());
         spec_requests_.pop_front();
@@ -133,26 +132,25 @@ void XetReader::PrefetchLoop() {
                       task.speculative ? Priority::kSpeculative : Priority::kReadahead);
       }
     };
-    std::shared_ptr<AheadPlan> ahead;
-    // A next task whose bytes are cached and placed needs no plan at all.
-    if (ahead_of && CachedAndPlaced(*ahead_file, std::get<1>(*ahead_of), std::get<2>(*ahead_of))) {
-      ahead_of.reset();
-    }
-    if (ahead_of) {
+    // Next tasks whose bytes are cached and placed need no plan at all.
+    std::vector<std::pair<AheadKey, std::shared_ptr<AheadPlan>>> asks;
+    for (auto& [key, file] : ahead_of) {
+      if (CachedAndPlaced(*file, std::get<1>(key), std::get<2>(key))) continue;
       MutexLock lock(&ahead_mu_);
-      if (ahead_.size() < kMaxAheadPlans && ahead_.count(*ahead_of) == 0) {
-        ahead = std::make_shared<AheadPlan>();
-        ahead_.emplace(*ahead_of, ahead);
+      if (ahead_.size() < kMaxAheadPlans && ahead_.count(key) == 0) {
+        auto plan = std::make_shared<AheadPlan>();
+        ahead_.emplace(key, plan);
+        asks.emplace_back(key, std::move(plan));
       }
     }
-    if (ahead) {
-      // This task on this thread, the next one's plan on a helper of the
-      // pool when one is free (else here, after this task).
-      fan_out_.ForEach(2, 2, [&](size_t i) {
+    if (!asks.empty()) {
+      // This task on this thread, the next ones' plans on helpers of the
+      // pool when they are free (else here, after this task).
+      fan_out_.ForEach(1 + asks.size(), 1 + asks.size(), [&](size_t i) {
         if (i == 0) {
           run();
         } else {
-          FetchAheadPlan(*ahead_of, *ahead);
+          FetchAheadPlan(asks[i - 1].first, *asks[i - 1].second);
         }
       });
     } else {
@@ -347,6 +345,11 @@ void XetReader::CancelSpeculation(uint64_t group) {
 }
 
 void XetReader::FetchAheadPlan(const AheadKey& key, AheadPlan& ahead) {
+  {
+    MutexLock lock(&ahead.mu);
+    if (ahead.dropped) return;  // its task started first and asks for itself
+    ahead.started = true;
+  }
   counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
   counters_.plans_ahead.fetch_add(1, std::memory_order_relaxed);
   Result<chunkstore::Reconstruction> plan = cas_->GetReconstruction(
@@ -369,6 +372,12 @@ std::optional<chunkstore::Reconstruction> XetReader::TakeAheadPlan(const AheadKe
     ahead_.erase(it);
   }
   MutexLock lock(&ahead->mu);
+  // Not asked yet (its asker is still busy with its own task): asking now
+  // costs one round trip, as waiting for that asker could cost more.
+  if (!ahead->started) {
+    ahead->dropped = true;
+    return std::nullopt;
+  }
   // Asked already: waiting costs less than asking again.
   while (!ahead->done) ahead->cv.Wait(&ahead->mu);
   if (!ahead->plan || !ahead->plan->ok()) return std::nullopt;  // asked again by the caller

@@ -85,6 +85,10 @@ struct XetReader::PrefetchTask {
 struct XetReader::AheadPlan {
   Mutex mu;
   CondVar cv;
+  // Asked (a thread is waiting for the answer); or given up before that by
+  // the task's own thread, which asks for itself then.
+  bool started GUARDED_BY(mu) = false;
+  bool dropped GUARDED_BY(mu) = false;
   bool done GUARDED_BY(mu) = false;
   std::optional<Result<chunkstore::Reconstruction>> plan GUARDED_BY(mu);
 };

@@ -29,13 +29,27 @@ constexpr uint64_t kMiB = 1024 * 1024;
 constexpr size_t kFileSize = 16 * kMiB + 4321;
 
 // Fails data fetches of chosen xorbs: with kUnavailable, or by cutting the
-// body short (which the reader detects as kCorrupt).
+// body short (which the reader detects as kCorrupt). Plans can be made to
+// take a while (a distant CAS); the most asked at once is counted.
 class FailingCas final : public XetCas {
  public:
   explicit FailingCas(XetCas* inner) : inner_(inner) {}
   Result<chunkstore::Reconstruction> GetReconstruction(
       const chunkstore::Hash& file_hash, std::optional<FileByteRange> range) override {
-    return inner_->GetReconstruction(file_hash, range);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      max_plans_ = std::max(max_plans_, ++plans_);
+    }
+    std::this_thread::sleep_for(plan_delay_.load());
+    Result<chunkstore::Reconstruction> plan = inner_->GetReconstruction(file_hash, range);
+    std::lock_guard<std::mutex> lock(mu_);
+    --plans_;
+    return plan;
+  }
+  void set_plan_delay(std::chrono::milliseconds d) { plan_delay_ = d; }
+  int max_plans() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_plans_;
   }
   Result<std::vector<uint8_t>> FetchData(const std::string& url,
                                          const chunkstore::ByteRangeInclusive& range) override {
@@ -62,9 +76,12 @@ class FailingCas final : public XetCas {
 
  private:
   XetCas* const inner_;
+  std::atomic<std::chrono::milliseconds> plan_delay_{std::chrono::milliseconds(0)};
   std::mutex mu_;
   std::set<std::string> bad_;
   int failed_ = 0;
+  int plans_ = 0;
+  int max_plans_ = 0;
 };
 
 class XetReaderReadaheadTest : public ::testing::Test {
@@ -298,6 +315,34 @@ TEST_F(XetReaderReadaheadTest, TheNextSegmentsPlanIsAskedAheadAndUsed) {
   // nothing twice beyond the chunks at segment edges.
   EXPECT_LE(fake_.data_bytes(), kFileSize * 11 / 10);
   // The whole file was read once: a fresh read of it is warm.
+  EXPECT_TRUE(ReadChecked(*r, 0, kFileSize));
+}
+
+TEST_F(XetReaderReadaheadTest, PlansOfSeveralQueuedSegmentsAreAskedAtOnce) {
+  // A distant CAS (every plan takes 30 ms) and one read-ahead thread: a
+  // window queues 8 segments at once, and the task the thread takes first
+  // asks the plans of the next plans_ahead (3) together, so that they wait
+  // their round trips side by side rather than one after another.
+  XetReaderOptions o = Options();
+  o.readahead_threads = 1;
+  o.readahead_bytes = 4 * kMiB;
+  o.plans_ahead = 3;
+  auto r = NewReader(o);
+  ReadChecked(*r, 0, 1);  // terms loaded
+  cas_->set_plan_delay(std::chrono::milliseconds(30));
+  fake_.ResetCounters();
+  const XetReaderStats before = r->Stats();
+  for (uint64_t off = 1; off < kFileSize; off += 64 * kKiB) ReadChecked(*r, off, 64 * kKiB);
+  WaitIdle(*r);
+  const XetReaderStats s = r->Stats();
+  // The thread's own task and three plans ahead (one at a time before).
+  EXPECT_GE(cas_->max_plans(), 3);
+  EXPECT_GE(s.plans_ahead_used, 8u);
+  EXPECT_LE(s.plans_ahead_used, s.plans_ahead);
+  // Every plan asked (ahead or not) is one request, counted once; one asked
+  // ahead that its task did not wait for is not asked at all.
+  EXPECT_EQ(static_cast<uint64_t>(fake_.recon_calls()), s.reconstructions - before.reconstructions);
+  EXPECT_LE(fake_.data_bytes(), kFileSize * 11 / 10);
   EXPECT_TRUE(ReadChecked(*r, 0, kFileSize));
 }
 
