@@ -138,7 +138,8 @@ bool WriteMountState(const MountState& s) {
       {"warm_reads", s.warm_reads}, {"plans", s.plans}, {"data_fetches", s.data_fetches},
       {"data_bytes", s.data_bytes}, {"fetches_in_flight", s.fetches_in_flight},
       {"readahead_bytes", s.readahead_bytes}, {"memory_limit", s.memory_limit},
-      {"readahead_peak", s.readahead_peak}, {"folder_files", s.folder_files},
+      {"readahead_peak", s.readahead_peak}, {"round_trip_us", s.round_trip_us},
+      {"far_origin", s.far_origin}, {"folder_files", s.folder_files},
       {"folder_bytes", s.folder_bytes}, {"folder_cancelled", s.folder_cancelled},
       {"tensor_sweeps", s.tensor_sweeps}, {"tensor_sweep_bytes", s.tensor_sweep_bytes},
       {"tensor_sweep_stored", s.tensor_sweep_stored},
@@ -178,6 +179,8 @@ void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
   s->readahead_bytes = st.readahead_in_flight;
   s->memory_limit = st.memory_limit;
   s->readahead_peak = st.readahead_peak;
+  s->round_trip_us = st.round_trip_us;
+  s->far_origin = st.far_origin;
   s->folder_files = st.speculative_files;
   s->folder_bytes = st.speculative_bytes;
   s->folder_cancelled = st.speculative_cancelled;
@@ -266,6 +269,9 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.readahead_bytes = num("readahead_bytes");
     s.memory_limit = num("memory_limit");
     s.readahead_peak = num("readahead_peak");
+    s.round_trip_us = num("round_trip_us");
+    s.far_origin =
+        j.contains("far_origin") && j["far_origin"].is_boolean() && j["far_origin"].get<bool>();
     s.folder_files = num("folder_files");
     s.folder_bytes = num("folder_bytes");
     s.folder_cancelled = num("folder_cancelled");

@@ -73,6 +73,10 @@ struct MountState {
   uint64_t readahead_bytes = 0;
   uint64_t memory_limit = 0;
   uint64_t readahead_peak = 0;
+  // The origin's round trip as the reader estimates it (0: no plan yet), and
+  // whether it counts as distant (read-ahead keeps twice as much in flight).
+  uint64_t round_trip_us = 0;
+  bool far_origin = false;
   // Folder read-ahead (cumulative): files and bytes read ahead for a
   // copier before it came, requests and segments dropped because it
   // stopped early.

@@ -237,6 +237,10 @@ int StatusCommand(std::span<const std::string_view> args) {
                 static_cast<unsigned long long>(s.fetches_in_flight),
                 Human(s.readahead_bytes).c_str(), Human(s.memory_limit).c_str(),
                 Human(s.readahead_peak).c_str());
+    if (s.round_trip_us != 0) {
+      std::printf("  origin:   round trip about %.1f ms%s\n", s.round_trip_us / 1000.0,
+                  s.far_origin ? " (distant: twice the read-ahead in flight)" : "");
+    }
     std::printf("  folder:   %llu files read ahead of a copier (%s), %llu cancelled\n",
                 static_cast<unsigned long long>(s.folder_files), Human(s.folder_bytes).c_str(),
                 static_cast<unsigned long long>(s.folder_cancelled));

@@ -70,9 +70,10 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
   if (!first && s->ahead_end - s->next >= s->window / 2) return {};
   // A first window is at least twice the read, so that large reads (8 MiB
   // blocks of `hubfs cat`) are read ahead from their second one on.
-  const uint64_t window = std::min(
-      options_.max_window,
-      first ? std::max(options_.initial_window, 2 * (end - std::min(offset, end))) : s->window * 2);
+  const uint64_t window =
+      std::min(far_ ? 2 * options_.max_window : options_.max_window,
+               first ? std::max(options_.initial_window, 2 * (end - std::min(offset, end)))
+                     : s->window * (far_ ? 4 : 2));
   const uint64_t target_end = std::min(file_size, s->next + window);
   bool whole = false;
   ReadaheadRange r = Clip(*s, target_end, file_size, max_bytes, &whole);
@@ -273,6 +274,35 @@ uint64_t ReadaheadStreams::WindowAt(uint64_t end) const {
     if (s.next == end) return s.window;
   }
   return 0;
+}
+
+RoundTripGauge::RoundTripGauge(size_t window) : window_(std::max<size_t>(window, 1)) {}
+
+std::chrono::nanoseconds RoundTripGauge::Record(std::chrono::nanoseconds duration) {
+  MutexLock lock(&mu_);
+  if (samples_.size() < window_) {
+    samples_.push_back(duration);
+  } else {
+    samples_[next_] = duration;
+  }
+  next_ = (next_ + 1) % window_;
+  ++recorded_;
+  return LeastLocked();
+}
+
+uint64_t RoundTripGauge::samples() const {
+  MutexLock lock(&mu_);
+  return recorded_;
+}
+
+std::chrono::nanoseconds RoundTripGauge::Estimate() const {
+  MutexLock lock(&mu_);
+  return LeastLocked();
+}
+
+std::chrono::nanoseconds RoundTripGauge::LeastLocked() const {
+  if (samples_.empty()) return std::chrono::nanoseconds(0);
+  return *std::min_element(samples_.begin(), samples_.end());
 }
 
 uint64_t FairShare(uint64_t limit, uint64_t available, uint64_t held, size_t others) {

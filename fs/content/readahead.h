@@ -17,17 +17,22 @@
 //     the tensors: see "Tensor files" below.
 //   - MemoryBudget: the mount-wide bound on read-ahead bytes in flight or held
 //     in memory; read-ahead is trimmed or skipped rather than exceeding it.
+//   - RoundTripGauge: how far away the origin is, from the durations of its
+//     small requests; a distant one gets more read-ahead in flight.
 //
 // Thread-safety: ReadaheadStreams is not thread-safe (its owner locks it);
-// MemoryBudget is thread-safe (atomics only).
+// MemoryBudget is thread-safe (atomics only); RoundTripGauge is thread-safe.
 #ifndef HUBFS_FS_CONTENT_READAHEAD_H_
 #define HUBFS_FS_CONTENT_READAHEAD_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace hubfs::fs {
 
@@ -123,6 +128,12 @@ class ReadaheadStreams {
   // none). Reads are recorded until kMaxCoverageRuns runs.
   uint64_t Unread(uint64_t pos, uint64_t* next_read) const;
 
+  // A distant origin (XetReaderOptions::far_round_trip): every round trip
+  // costs a stream's reader a wait, so a stream outside a tensor grows its
+  // window four times each time it reads ahead (twice otherwise), up to
+  // twice max_window (still within the budget the caller passes).
+  void SetFar(bool far) { far_ = far; }
+
   // A reader is expected to read the file in order from its start (folder
   // read-ahead: it copies the folder), and [0, ahead_end) is being fetched
   // for it: a stream at offset 0 that has read ahead to ahead_end with a
@@ -178,6 +189,7 @@ class ReadaheadStreams {
   bool sweep_decided_ = false;  // told, or gave up
   bool sweep_due_ = false;      // told, not yet taken
   bool swept_ = false;          // told (read_runs_ kept for Unread)
+  bool far_ = false;
   std::vector<Stream> streams_;
   uint64_t tick_ = 0;
 };
@@ -188,6 +200,30 @@ class ReadaheadStreams {
 // what the budget has left (`available`). One file read with large windows
 // then cannot hold the whole budget while another waits for its first one.
 uint64_t FairShare(uint64_t limit, uint64_t available, uint64_t held, size_t others);
+
+// The round trip to the origin, estimated from the durations of requests
+// whose answers are small (plans): the least of the last `window` samples,
+// since time spent queued behind other work (a busy CPU, a busy server) only
+// adds to a sample. Each sample is one request's whole duration, so the
+// estimate includes the server's own time for it.
+class RoundTripGauge {
+ public:
+  explicit RoundTripGauge(size_t window = 16);
+  // Records one request's duration; returns the estimate after it.
+  std::chrono::nanoseconds Record(std::chrono::nanoseconds duration) EXCLUDES(mu_);
+  // Zero before any sample.
+  std::chrono::nanoseconds Estimate() const EXCLUDES(mu_);
+  // Samples recorded so far (at most `window` are kept).
+  uint64_t samples() const EXCLUDES(mu_);
+
+ private:
+  std::chrono::nanoseconds LeastLocked() const REQUIRES(mu_);
+  const size_t window_;
+  mutable Mutex mu_;
+  std::vector<std::chrono::nanoseconds> samples_ GUARDED_BY(mu_);
+  size_t next_ GUARDED_BY(mu_) = 0;
+  uint64_t recorded_ GUARDED_BY(mu_) = 0;
+};
 
 class MemoryBudget {
  public:

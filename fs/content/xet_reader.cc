@@ -87,14 +87,69 @@ XetReader::XetReader(XetCas* cas, chunkstore::ChunkCache* cache, XetReaderOption
                                                  options.max_window_bytes + (1u << 20))),
       fan_out_(options.fan_out_threads != 0
                    ? options.fan_out_threads
-                   : std::max<size_t>(options.max_parallel_fetches, 1) + options.warm_threads,
+                   : std::max<size_t>(options.max_parallel_fetches, 1) *
+                             (options.far_round_trip.count() > 0 ? 2 : 1) +
+                         options.warm_threads,
                /*max_queued=*/1024) {
   sweep_max_bytes_ = options_.tensor_sweep_max_bytes;
   if (cache_ != nullptr) sweep_max_bytes_ = std::min(sweep_max_bytes_, cache_->MaxBytes() / 2);
+  {
+    MutexLock lock(&mu_);
+    fetch_limit_ = std::max<size_t>(options_.max_parallel_fetches, 1);
+  }
   if (options_.async_readahead && options_.readahead_bytes > 0 && options_.memory_limit > 0) {
     const size_t n = std::max<size_t>(options_.readahead_threads, 1);
-    for (size_t i = 0; i < n; ++i) pf_threads_.emplace_back([this] { PrefetchLoop(); });
+    {
+      MutexLock lock(&pf_mu_);
+      active_threads_ = n;
+      spec_limit_ = std::max<size_t>(options_.speculative_threads, 1);
+    }
+    // Threads for a distant origin too; they wait while it is near.
+    const size_t all = options_.far_round_trip.count() > 0 ? 2 * n : n;
+    for (size_t i = 0; i < all; ++i) pf_threads_.emplace_back([this, i] { PrefetchLoop(i); });
   }
+}
+
+Result<Reconstruction> XetReader::AskPlan(const Hash& file_hash,
+                                          std::optional<FileByteRange> range) {
+  const auto start = std::chrono::steady_clock::now();
+  Result<Reconstruction> plan = cas_->GetReconstruction(file_hash, range);
+  // Only answers: a failure may have taken a timeout or no time at all.
+  // The first plans decide nothing: one slow answer (a token asked first, a
+  // busy machine) is not a distant origin.
+  if (plan.ok() && options_.far_round_trip.count() > 0) {
+    const std::chrono::nanoseconds rtt =
+        round_trip_.Record(std::chrono::steady_clock::now() - start);
+    const bool far = rtt >= options_.far_round_trip;
+    if (round_trip_.samples() >= kRoundTripMinSamples && far != far_.load(std::memory_order_relaxed)) {
+      SetFar(far);
+    }
+  }
+  return plan;
+}
+
+void XetReader::SetFar(bool far) {
+  if (far_.exchange(far) == far) return;
+  const size_t scale = far ? 2 : 1;
+  HUBFS_LOG(kInfo) << "the origin's round trip is about "
+                   << std::chrono::duration_cast<std::chrono::milliseconds>(
+                          round_trip_.Estimate())
+                          .count()
+                   << " ms: " << (far ? "twice the read-ahead in flight" : "read-ahead as usual");
+  {
+    MutexLock lock(&pf_mu_);
+    if (!pf_threads_.empty()) {
+      active_threads_ = std::max<size_t>(options_.readahead_threads, 1) * scale;
+      spec_limit_ = std::max<size_t>(options_.speculative_threads, 1) * scale;
+    }
+  }
+  pf_cv_.NotifyAll();
+  pf_parked_cv_.NotifyAll();
+  {
+    MutexLock lock(&mu_);
+    fetch_limit_ = std::max<size_t>(options_.max_parallel_fetches, 1) * scale;
+  }
+  fetch_slots_.NotifyAll();
 }
 
 XetReader::~XetReader() {
@@ -103,6 +158,7 @@ XetReader::~XetReader() {
     pf_stop_ = true;
   }
   pf_cv_.NotifyAll();
+  pf_parked_cv_.NotifyAll();
   for (std::thread& t : pf_threads_) t.join();
   // What the files learned since their last puts (SaveAnchors). A file
   // forgotten earlier (max_files) keeps what it last put.
@@ -147,7 +203,15 @@ XetReaderStats XetReader::Stats() const {
   {
     MutexLock lock(&mu_);
     s.fetches_in_flight = fetches_running_;
+    s.fetch_slots = fetch_limit_;
   }
+  {
+    MutexLock lock(&pf_mu_);
+    s.readahead_threads = active_threads_;
+  }
+  s.round_trip_us = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(round_trip_.Estimate()).count());
+  s.far_origin = far_.load(std::memory_order_relaxed);
   s.readahead_in_flight = budget_.in_use();
   s.memory_limit = budget_.limit();
   s.readahead_peak = budget_.peak();
@@ -225,7 +289,7 @@ Result<std::shared_ptr<XetReader::FileState>> XetReader::LoadFile(const XetFileR
   }
   if (!have_terms) {
     counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
-    Result<Reconstruction> recon = cas_->GetReconstruction(file.hash, std::nullopt);
+    Result<Reconstruction> recon = AskPlan(file.hash, std::nullopt);
     if (!recon.ok()) return recon.status().WithContext(what);
     uint64_t total = 0;
     for (const ReconTerm& t : recon->terms) total += t.unpacked_length;
@@ -887,7 +951,7 @@ Status XetReader::ReadSegment(const XetFileRef& file, uint64_t offset, uint64_t 
     }
     Result<Reconstruction> plan = use_ahead
                                       ? Result<Reconstruction>(std::move(*ahead))
-                                      : cas_->GetReconstruction(file.hash, FileByteRange{from, to});
+                                      : AskPlan(file.hash, FileByteRange{from, to});
     if (!plan.ok()) return plan.status().WithContext(what);
     Status valid = chunkstore::ValidateReconstruction(*plan, to - from);
     if (valid.ok()) valid = CheckPlacement(*state, *plan, from);

@@ -13,8 +13,8 @@
 namespace hubfs::fs {
 
 void XetReader::AcquireFetchSlot(Priority priority) {
-  const size_t max = std::max<size_t>(options_.max_parallel_fetches, 1);
   MutexLock lock(&mu_);
+  const size_t max = fetch_limit_;
   if (priority == Priority::kDemand) {
     ++demand_waiting_;
     while (fetches_running_ >= max) fetch_slots_.Wait(&mu_);
@@ -50,8 +50,7 @@ void XetReader::ReleaseFetchSlot(Priority priority) {
   fetch_slots_.NotifyAll();
 }
 
-void XetReader::PrefetchLoop() {
-  const size_t spec_threads = std::max<size_t>(options_.speculative_threads, 1);
+void XetReader::PrefetchLoop(size_t index) {
   while (true) {
     PrefetchTask task;
     std::optional<SpecRequest> request;
@@ -75,10 +74,20 @@ void XetReader::PrefetchLoop() {
       // Read-ahead first; speculative work only when none waits, on at
       // most spec_threads threads.
       auto spec_ready = [&]() REQUIRES(pf_mu_) {
-        return spec_threads_busy_ < spec_threads &&
+        return spec_threads_busy_ < spec_limit_ &&
                (!spec_queue_.empty() || !spec_requests_.empty());
       };
-      while (!pf_stop_ && pf_queue_.empty() && !spec_ready()) pf_cv_.Wait(&pf_mu_);
+      // A thread beyond the count in use waits on its own condition, so
+      // that a NotifyOne of pf_cv_ always reaches a thread that can work.
+      while (!pf_stop_) {
+        if (index >= active_threads_) {
+          pf_parked_cv_.Wait(&pf_mu_);
+        } else if (pf_queue_.empty() && !spec_ready()) {
+          pf_cv_.Wait(&pf_mu_);
+        } else {
+          break;
+        }
+      }
       if (pf_stop_) break;
       if (!pf_queue_.empty()) {
         task = std::move(pf_queue_.front());
@@ -352,8 +361,8 @@ void XetReader::FetchAheadPlan(const AheadKey& key, AheadPlan& ahead) {
   }
   counters_.reconstructions.fetch_add(1, std::memory_order_relaxed);
   counters_.plans_ahead.fetch_add(1, std::memory_order_relaxed);
-  Result<chunkstore::Reconstruction> plan = cas_->GetReconstruction(
-      std::get<0>(key), FileByteRange{std::get<1>(key), std::get<2>(key)});
+  Result<chunkstore::Reconstruction> plan =
+      AskPlan(std::get<0>(key), FileByteRange{std::get<1>(key), std::get<2>(key)});
   {
     MutexLock lock(&ahead.mu);
     ahead.plan = std::move(plan);
@@ -422,6 +431,7 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
   MutexLock lock(&state->mu);
   // This file's fair share of the budget among the files holding some.
   const size_t others = files_holding_.load(std::memory_order_relaxed) - (state->held != 0 ? 1 : 0);
+  state->streams.SetFar(far_.load(std::memory_order_relaxed));
   ReadaheadRange range = state->streams.OnRead(
       offset, len, state->ref.size,
       FairShare(budget_.limit(), budget_.available(), state->held, others));

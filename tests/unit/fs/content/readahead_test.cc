@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -79,6 +80,51 @@ TEST(ReadaheadStreamsTest, WindowsStartSmallAndDoubleUpToTheMax) {
   for (const ReadaheadRange& r : got) EXPECT_LE(r.size(), 8 * kMiB);
   // The reader never catches up with the read-ahead once it is running.
   EXPECT_GT(fetched_to, 64 * kMiB);
+}
+
+TEST(ReadaheadStreamsTest, AFarOriginsWindowsGrowFourfoldUpToTwiceTheMax) {
+  ReadaheadStreams s(Opts());
+  s.SetFar(true);
+  std::vector<uint64_t> windows;
+  const uint64_t read = 128 * kKiB;
+  uint64_t fetched_to = 2 * read;
+  for (uint64_t off = 0; off < 64 * kMiB; off += read) {
+    ReadaheadRange r = s.OnRead(off, read, kBig, kNoLimit);
+    if (r.empty()) continue;
+    EXPECT_EQ(r.start, fetched_to) << "at read " << off;
+    fetched_to = r.end;
+    windows.push_back(s.WindowAt(off + read));
+    s.PrefetchEnded(r, true);
+  }
+  ASSERT_GE(windows.size(), 4u);
+  EXPECT_EQ(windows[0], 1 * kMiB);
+  EXPECT_EQ(windows[1], 4 * kMiB);
+  EXPECT_EQ(windows[2], 16 * kMiB);
+  for (size_t i = 2; i < windows.size(); ++i) EXPECT_EQ(windows[i], 16 * kMiB);
+  // Near again: back to the max at the next step.
+  s.SetFar(false);
+  uint64_t off = 64 * kMiB;
+  ReadaheadRange r;
+  for (; r.empty() && off < 128 * kMiB; off += read) r = s.OnRead(off, read, kBig, kNoLimit);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(s.WindowAt(off), 8 * kMiB);
+}
+
+TEST(RoundTripGaugeTest, TheLeastOfTheLastSamples) {
+  using std::chrono::milliseconds;
+  RoundTripGauge g(3);
+  EXPECT_EQ(g.Estimate().count(), 0);
+  EXPECT_EQ(g.samples(), 0u);
+  EXPECT_EQ(g.Record(milliseconds(50)), milliseconds(50));
+  EXPECT_EQ(g.Record(milliseconds(20)), milliseconds(20));  // a quick answer
+  EXPECT_EQ(g.Record(milliseconds(90)), milliseconds(20));  // one queued behind others
+  EXPECT_EQ(g.Estimate(), milliseconds(20));
+  // The quick one leaves the window after three newer samples.
+  EXPECT_EQ(g.Record(milliseconds(60)), milliseconds(20));
+  EXPECT_EQ(g.Record(milliseconds(70)), milliseconds(60));
+  EXPECT_EQ(g.Record(milliseconds(80)), milliseconds(60));
+  EXPECT_EQ(g.Record(milliseconds(95)), milliseconds(70));
+  EXPECT_EQ(g.samples(), 7u);
 }
 
 TEST(ReadaheadStreamsTest, AlignedWindowsEndOnMultiplesWhateverTheReadSize) {

@@ -327,6 +327,7 @@ TEST_F(XetReaderReadaheadTest, PlansOfSeveralQueuedSegmentsAreAskedAtOnce) {
   o.readahead_threads = 1;
   o.readahead_bytes = 4 * kMiB;
   o.plans_ahead = 3;
+  o.far_round_trip = std::chrono::milliseconds(0);  // one thread throughout
   auto r = NewReader(o);
   ReadChecked(*r, 0, 1);  // terms loaded
   cas_->set_plan_delay(std::chrono::milliseconds(30));
@@ -344,6 +345,47 @@ TEST_F(XetReaderReadaheadTest, PlansOfSeveralQueuedSegmentsAreAskedAtOnce) {
   EXPECT_EQ(static_cast<uint64_t>(fake_.recon_calls()), s.reconstructions - before.reconstructions);
   EXPECT_LE(fake_.data_bytes(), kFileSize * 11 / 10);
   EXPECT_TRUE(ReadChecked(*r, 0, kFileSize));
+}
+
+TEST_F(XetReaderReadaheadTest, ADistantOriginGetsTwiceTheReadaheadInFlight) {
+  XetReaderOptions o = Options();
+  o.readahead_threads = 2;
+  o.speculative_threads = 1;
+  o.far_round_trip = std::chrono::milliseconds(10);
+  auto r = NewReader(o);
+  // Near (plans answer at once): as configured.
+  for (uint64_t off = 0; off < 4 * kMiB; off += 64 * kKiB) ReadChecked(*r, off, 64 * kKiB);
+  WaitIdle(*r);
+  XetReaderStats s = r->Stats();
+  EXPECT_FALSE(s.far_origin);
+  EXPECT_EQ(s.readahead_threads, 2u);
+  EXPECT_EQ(s.fetch_slots, 4u);
+  EXPECT_LT(s.round_trip_us, 10000u);
+  // Every plan takes 25 ms from now on: a distant origin.
+  cas_->set_plan_delay(std::chrono::milliseconds(25));
+  for (uint64_t off = 4 * kMiB; off < kFileSize; off += 64 * kKiB) ReadChecked(*r, off, 64 * kKiB);
+  WaitIdle(*r);
+  s = r->Stats();
+  EXPECT_TRUE(s.far_origin);
+  EXPECT_EQ(s.readahead_threads, 4u);
+  EXPECT_EQ(s.fetch_slots, 8u);
+  EXPECT_GE(s.round_trip_us, 25000u);
+  // Near again once the last 16 plans answered at once: another file.
+  cas_->set_plan_delay(std::chrono::milliseconds(0));
+  const std::vector<uint8_t> other = TestContent(8, 12 * kMiB + 77);
+  const XetFileRef other_ref{fake_.AddFile(other, 16), other.size(), std::nullopt};
+  for (uint64_t off = 0; off < other.size(); off += 64 * kKiB) {
+    std::vector<uint8_t> out(64 * kKiB);
+    Result<size_t> got = r->Read(other_ref, off, out);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_TRUE(std::equal(out.begin(), out.begin() + static_cast<ptrdiff_t>(*got),
+                           other.begin() + static_cast<ptrdiff_t>(off)));
+  }
+  WaitIdle(*r);
+  s = r->Stats();
+  EXPECT_FALSE(s.far_origin);
+  EXPECT_EQ(s.readahead_threads, 2u);
+  EXPECT_EQ(s.fetch_slots, 4u);
 }
 
 TEST_F(XetReaderReadaheadTest, ReadaheadErrorsNeverFailOrCorruptDemandReads) {

@@ -97,6 +97,8 @@ class XetReaderSpeculateTest : public ::testing::Test {
     o.max_parallel_fetches = 4;
     o.segment_bytes = 512 * kKiB;
     o.memory_limit = 16 * kMiB;
+    // The fetch slots stay as set (a slow machine's plans are no distant origin).
+    o.far_round_trip = std::chrono::milliseconds(0);
     return o;
   }
   std::unique_ptr<XetReader> NewReader(XetReaderOptions o = Options()) {
