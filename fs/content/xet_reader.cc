@@ -130,7 +130,9 @@ Result<Reconstruction> XetReader::AskPlan(const Hash& file_hash,
 
 void XetReader::SetFar(bool far) {
   if (far_.exchange(far) == far) return;
-  const size_t scale = far ? 2 : 1;
+  // The counts follow far_ as it is when each lock is held: of two calls
+  // racing with opposite answers, the later to apply reads the later value.
+  auto scale = [this] { return far_.load() ? size_t{2} : size_t{1}; };
   HUBFS_LOG(kInfo) << "the origin's round trip is about "
                    << std::chrono::duration_cast<std::chrono::milliseconds>(
                           round_trip_.Estimate())
@@ -139,15 +141,15 @@ void XetReader::SetFar(bool far) {
   {
     MutexLock lock(&pf_mu_);
     if (!pf_threads_.empty()) {
-      active_threads_ = std::max<size_t>(options_.readahead_threads, 1) * scale;
-      spec_limit_ = std::max<size_t>(options_.speculative_threads, 1) * scale;
+      active_threads_ = std::max<size_t>(options_.readahead_threads, 1) * scale();
+      spec_limit_ = std::max<size_t>(options_.speculative_threads, 1) * scale();
     }
   }
   pf_cv_.NotifyAll();
   pf_parked_cv_.NotifyAll();
   {
     MutexLock lock(&mu_);
-    fetch_limit_ = std::max<size_t>(options_.max_parallel_fetches, 1) * scale;
+    fetch_limit_ = std::max<size_t>(options_.max_parallel_fetches, 1) * scale();
   }
   fetch_slots_.NotifyAll();
 }
