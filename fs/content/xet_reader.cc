@@ -211,6 +211,10 @@ XetReaderStats XetReader::Stats() const {
     MutexLock lock(&pf_mu_);
     s.readahead_threads = active_threads_;
   }
+  {
+    MutexLock lock(&ahead_mu_);
+    s.plans_ahead_held = ahead_.size();
+  }
   s.round_trip_us = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(round_trip_.Estimate()).count());
   s.far_origin = far_.load(std::memory_order_relaxed);

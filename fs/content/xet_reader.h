@@ -34,7 +34,8 @@
 //
 // Thread-safety: all methods are thread-safe; many threads may read one file.
 // No lock is held across a CAS call or a cache call that can block (Put*).
-// Lock order: layout_put_mu_ before mu_; FileState::mu before pf_mu_;
+// Lock order: layout_put_mu_ before mu_; FileState::mu before pf_mu_; pf_mu_ before
+// ahead_mu_ (a leaf);
 // FileState::anchors_put_mu before FileState::anchors_mu, which is a leaf;
 // SingleFlight locks alone.
 #ifndef HUBFS_FS_CONTENT_XET_READER_H_
@@ -226,6 +227,9 @@ struct XetReaderStats {
   // reconstruction too), and those a segment then used.
   uint64_t plans_ahead = 0;
   uint64_t plans_ahead_used = 0;
+  // Gauge: plans asked ahead (or about to be) and not yet taken or dropped
+  // by their segment; none once read-ahead is idle.
+  uint64_t plans_ahead_held = 0;
   // Gauges (now, not cumulative): data fetches running, read-ahead bytes in
   // flight or held against the budget, the budget, and the most ever held.
   uint64_t fetches_in_flight = 0;
@@ -571,7 +575,7 @@ class XetReader {
   struct AheadPlan;
   using AheadKey = std::tuple<chunkstore::Hash, uint64_t, uint64_t>;
   static constexpr size_t kMaxAheadPlans = 64;
-  Mutex ahead_mu_;
+  mutable Mutex ahead_mu_;
   std::map<AheadKey, std::shared_ptr<AheadPlan>> ahead_ GUARDED_BY(ahead_mu_);
   // Asks the plan of `key` and keeps it for TakeAheadPlan (nothing when its
   // task gave up waiting before: TakeAheadPlan).

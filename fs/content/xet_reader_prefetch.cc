@@ -55,17 +55,28 @@ void XetReader::PrefetchLoop(size_t index) {
     PrefetchTask task;
     std::optional<SpecRequest> request;
     // The next queued tasks whose plans no thread asked yet: this thread
-    // asks them while it runs its own task.
-    std::vector<std::pair<AheadKey, std::shared_ptr<FileState>>> ahead_of;
+    // asks them while it runs its own task. Their entries in ahead_ are made
+    // while the tasks are still queued, so that the thread that takes one
+    // finds its entry (and its EndPrefetch removes it).
+    struct Ask {
+      AheadKey key;
+      std::shared_ptr<FileState> file;
+      std::shared_ptr<AheadPlan> plan;
+    };
+    std::vector<Ask> asks;
     auto plan_queued = [&]() REQUIRES(pf_mu_) {
       const size_t most = std::max<size_t>(options_.plans_ahead, 1);
       for (std::deque<PrefetchTask>* q : {&pf_queue_, &spec_queue_}) {
         for (PrefetchTask& next : *q) {
-          if (ahead_of.size() >= most) return;
+          if (asks.size() >= most) return;
           if (next.plan_asked) continue;
           next.plan_asked = true;
-          ahead_of.emplace_back(AheadKey{next.state->ref.hash, next.range.start, next.range.end},
-                                next.state);
+          const AheadKey key{next.state->ref.hash, next.range.start, next.range.end};
+          MutexLock lock(&ahead_mu_);
+          if (ahead_.size() >= kMaxAheadPlans || ahead_.count(key) != 0) continue;
+          auto plan = std::make_shared<AheadPlan>();
+          ahead_.emplace(key, plan);
+          asks.push_back(Ask{key, next.state, std::move(plan)});
         }
       }
     };
@@ -141,17 +152,14 @@ void XetReader::PrefetchLoop(size_t index) {
                       task.speculative ? Priority::kSpeculative : Priority::kReadahead);
       }
     };
-    // Next tasks whose bytes are cached and placed need no plan at all.
-    std::vector<std::pair<AheadKey, std::shared_ptr<AheadPlan>>> asks;
-    for (auto& [key, file] : ahead_of) {
-      if (CachedAndPlaced(*file, std::get<1>(key), std::get<2>(key))) continue;
-      MutexLock lock(&ahead_mu_);
-      if (ahead_.size() < kMaxAheadPlans && ahead_.count(key) == 0) {
-        auto plan = std::make_shared<AheadPlan>();
-        ahead_.emplace(key, plan);
-        asks.emplace_back(key, std::move(plan));
-      }
-    }
+    // Next tasks whose bytes are cached and placed need no plan at all: the
+    // entry stays, unasked (its task's TakeAheadPlan finds it not started).
+    std::erase_if(asks, [&](const Ask& a) {
+      if (!CachedAndPlaced(*a.file, std::get<1>(a.key), std::get<2>(a.key))) return false;
+      MutexLock lock(&a.plan->mu);
+      a.plan->dropped = true;
+      return true;
+    });
     if (!asks.empty()) {
       // This task on this thread, the next ones' plans on helpers of the
       // pool when they are free (else here, after this task).
@@ -159,7 +167,7 @@ void XetReader::PrefetchLoop(size_t index) {
         if (i == 0) {
           run();
         } else {
-          FetchAheadPlan(asks[i - 1].first, *asks[i - 1].second);
+          FetchAheadPlan(asks[i - 1].key, *asks[i - 1].plan);
         }
       });
     } else {

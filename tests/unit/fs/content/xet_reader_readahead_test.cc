@@ -309,6 +309,7 @@ TEST_F(XetReaderReadaheadTest, TheNextSegmentsPlanIsAskedAheadAndUsed) {
   const XetReaderStats s = r->Stats();
   EXPECT_GE(s.plans_ahead_used, 8u);
   EXPECT_LE(s.plans_ahead_used, s.plans_ahead);
+  EXPECT_EQ(s.plans_ahead_held, 0u);  // none left behind by its segment
   // Every plan asked (ahead or not) is one request, counted once.
   EXPECT_EQ(static_cast<uint64_t>(fake_.recon_calls()), s.reconstructions - before.reconstructions);
   // A segment that used a plan asked ahead fetched only what was missing:
@@ -340,6 +341,7 @@ TEST_F(XetReaderReadaheadTest, PlansOfSeveralQueuedSegmentsAreAskedAtOnce) {
   EXPECT_GE(cas_->max_plans(), 3);
   EXPECT_GE(s.plans_ahead_used, 8u);
   EXPECT_LE(s.plans_ahead_used, s.plans_ahead);
+  EXPECT_EQ(s.plans_ahead_held, 0u);
   // Every plan asked (ahead or not) is one request, counted once; one asked
   // ahead that its task did not wait for is not asked at all.
   EXPECT_EQ(static_cast<uint64_t>(fake_.recon_calls()), s.reconstructions - before.reconstructions);
