@@ -117,10 +117,10 @@ Result<Reconstruction> XetReader::AskPlan(const Hash& file_hash,
   // Only answers: a failure may have taken a timeout or no time at all.
   // The first plans decide nothing: one slow answer (a token asked first, a
   // busy machine) is not a distant origin.
-  if (plan.ok() && options_.far_round_trip.count() > 0) {
+  if (plan.ok()) {
     const std::chrono::nanoseconds rtt =
         round_trip_.Record(std::chrono::steady_clock::now() - start);
-    const bool far = rtt >= options_.far_round_trip;
+    const bool far = options_.far_round_trip.count() > 0 && rtt >= options_.far_round_trip;
     if (round_trip_.samples() >= kRoundTripMinSamples && far != far_.load(std::memory_order_relaxed)) {
       SetFar(far);
     }

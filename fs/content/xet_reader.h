@@ -117,12 +117,12 @@ struct XetReaderOptions {
   // requests' durations) reaches this, read-ahead keeps twice as much in
   // flight - twice the read-ahead threads, fetch slots and speculative
   // threads, windows up to twice readahead_bytes that grow four times per
-  // step - until it falls below again. Every segment waits a round trip for
-  // its data; under a 50 ms one (hubsim's latency fault) four threads kept
-  // about four fetches running and a 1 GiB file took 0.7 s to reach full
-  // speed. On loopback the extra threads only compete for the CPU (a cold
-  // read with eight of them ran 20% slower). 0 = never.
-  std::chrono::milliseconds far_round_trip{10};
+  // step - until it falls below again. 0 = never (the default): under
+  // hubsim's 50 ms latency fault on an idle machine it cut a folder copy's
+  // time by a quarter, but with both cores busy compiling, reads of a 1 GiB
+  // file took 4.8-28 s against 3.6-7.0 s without it (not yet understood).
+  // The round trip is estimated either way (Stats().round_trip_us).
+  std::chrono::milliseconds far_round_trip{0};
   // Mount-wide bound on read-ahead bytes being fetched or held in memory
   // (`hubfs mount --memory-limit`). Read-ahead is trimmed or skipped rather
   // than exceeding it; demand reads are not counted (each is bounded by
