@@ -52,23 +52,32 @@ TEST(ReadaheadStreamsTest, AStreamStopsWhereAnotherStreamStarted) {
   EXPECT_GE(r.start, next_region + 2 * read);
 }
 
+// Reads [0, 64 MiB) in 128 KiB reads; every read-ahead must be contiguous
+// with what was fetched before and never behind the reader. Returns each
+// read-ahead and the stream's window after it; *fetched_to: the end of all.
+void ReadSequentially(ReadaheadStreams& s, std::vector<ReadaheadRange>* got,
+                      std::vector<uint64_t>* windows, uint64_t* fetched_to) {
+  const uint64_t read = 128 * kKiB;
+  *fetched_to = 2 * read;
+  for (uint64_t off = 0; off < 64 * kMiB; off += read) {
+    ReadaheadRange r = s.OnRead(off, read, kBig, kNoLimit);
+    if (r.empty()) continue;
+    EXPECT_EQ(r.start, *fetched_to) << "at read " << off;
+    EXPECT_GE(r.start, off + read);
+    *fetched_to = r.end;
+    got->push_back(r);
+    windows->push_back(s.WindowAt(off + read));
+    s.PrefetchEnded(r, true);
+  }
+}
+
 TEST(ReadaheadStreamsTest, WindowsStartSmallAndDoubleUpToTheMax) {
   ReadaheadStreams s(Opts());
   std::vector<ReadaheadRange> got;
   std::vector<uint64_t> windows;
   const uint64_t read = 128 * kKiB;
-  uint64_t fetched_to = 2 * read;
-  for (uint64_t off = 0; off < 64 * kMiB; off += read) {
-    ReadaheadRange r = s.OnRead(off, read, kBig, kNoLimit);
-    if (r.empty()) continue;
-    // Contiguous with what was fetched before, never behind the reader.
-    EXPECT_EQ(r.start, fetched_to) << "at read " << off;
-    EXPECT_GE(r.start, off + read);
-    fetched_to = r.end;
-    got.push_back(r);
-    windows.push_back(s.WindowAt(off + read));
-    s.PrefetchEnded(r, true);
-  }
+  uint64_t fetched_to = 0;
+  ReadSequentially(s, &got, &windows, &fetched_to);
   ASSERT_GE(got.size(), 5u);
   EXPECT_EQ(got[0].start, 2 * read);  // on the second read
   EXPECT_EQ(got[0].size(), 1 * kMiB);
@@ -85,17 +94,11 @@ TEST(ReadaheadStreamsTest, WindowsStartSmallAndDoubleUpToTheMax) {
 TEST(ReadaheadStreamsTest, AFarOriginsWindowsGrowFourfoldUpToTwiceTheMax) {
   ReadaheadStreams s(Opts());
   s.SetFar(true);
+  std::vector<ReadaheadRange> got;
   std::vector<uint64_t> windows;
   const uint64_t read = 128 * kKiB;
-  uint64_t fetched_to = 2 * read;
-  for (uint64_t off = 0; off < 64 * kMiB; off += read) {
-    ReadaheadRange r = s.OnRead(off, read, kBig, kNoLimit);
-    if (r.empty()) continue;
-    EXPECT_EQ(r.start, fetched_to) << "at read " << off;
-    fetched_to = r.end;
-    windows.push_back(s.WindowAt(off + read));
-    s.PrefetchEnded(r, true);
-  }
+  uint64_t fetched_to = 0;
+  ReadSequentially(s, &got, &windows, &fetched_to);
   ASSERT_GE(windows.size(), 4u);
   EXPECT_EQ(windows[0], 1 * kMiB);
   EXPECT_EQ(windows[1], 4 * kMiB);

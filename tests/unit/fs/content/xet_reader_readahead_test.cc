@@ -131,6 +131,31 @@ class XetReaderReadaheadTest : public ::testing::Test {
     return r.Stats().warm_reads > warm_before;
   }
 
+  // Reads the file on from byte 1 (its terms loaded already) in 64 KiB
+  // reads and checks what plans asked ahead did: at least 8 used, none left
+  // held, every plan one request counted once, nothing fetched twice beyond
+  // segment edges, and the whole file cached after.
+  XetReaderStats ReadOnCheckingPlansAhead(XetReader& r) {
+    fake_.ResetCounters();
+    const XetReaderStats before = r.Stats();
+    for (uint64_t off = 1; off < kFileSize; off += 64 * kKiB) ReadChecked(r, off, 64 * kKiB);
+    WaitIdle(r);
+    const XetReaderStats s = r.Stats();
+    EXPECT_GE(s.plans_ahead_used, 8u);
+    EXPECT_LE(s.plans_ahead_used, s.plans_ahead);
+    EXPECT_EQ(s.plans_ahead_held, 0u);  // none left behind by its segment
+    // Every plan asked (ahead or not) is one request, counted once (one
+    // asked ahead that its task did not wait for is not asked at all).
+    EXPECT_EQ(static_cast<uint64_t>(fake_.recon_calls()),
+              s.reconstructions - before.reconstructions);
+    // A segment that used a plan asked ahead fetched only what was missing:
+    // nothing twice beyond the chunks at segment edges.
+    EXPECT_LE(fake_.data_bytes(), kFileSize * 11 / 10);
+    // The whole file was read once: a fresh read of it is warm.
+    EXPECT_TRUE(ReadChecked(r, 0, kFileSize));
+    return s;
+  }
+
   // Waits until no read-ahead is queued or running.
   static void WaitIdle(XetReader& r) {
     for (int i = 0; i < 5000 && r.Stats().readahead_in_flight != 0; ++i) {
@@ -302,21 +327,7 @@ TEST_F(XetReaderReadaheadTest, TheNextSegmentsPlanIsAskedAheadAndUsed) {
   o.readahead_bytes = 4 * kMiB;  // windows of up to 8 segments
   auto r = NewReader(o);
   ReadChecked(*r, 0, 1);  // terms loaded
-  fake_.ResetCounters();
-  const XetReaderStats before = r->Stats();
-  for (uint64_t off = 1; off < kFileSize; off += 64 * kKiB) ReadChecked(*r, off, 64 * kKiB);
-  WaitIdle(*r);
-  const XetReaderStats s = r->Stats();
-  EXPECT_GE(s.plans_ahead_used, 8u);
-  EXPECT_LE(s.plans_ahead_used, s.plans_ahead);
-  EXPECT_EQ(s.plans_ahead_held, 0u);  // none left behind by its segment
-  // Every plan asked (ahead or not) is one request, counted once.
-  EXPECT_EQ(static_cast<uint64_t>(fake_.recon_calls()), s.reconstructions - before.reconstructions);
-  // A segment that used a plan asked ahead fetched only what was missing:
-  // nothing twice beyond the chunks at segment edges.
-  EXPECT_LE(fake_.data_bytes(), kFileSize * 11 / 10);
-  // The whole file was read once: a fresh read of it is warm.
-  EXPECT_TRUE(ReadChecked(*r, 0, kFileSize));
+  ReadOnCheckingPlansAhead(*r);
 }
 
 TEST_F(XetReaderReadaheadTest, PlansOfSeveralQueuedSegmentsAreAskedAtOnce) {
@@ -332,21 +343,9 @@ TEST_F(XetReaderReadaheadTest, PlansOfSeveralQueuedSegmentsAreAskedAtOnce) {
   auto r = NewReader(o);
   ReadChecked(*r, 0, 1);  // terms loaded
   cas_->set_plan_delay(std::chrono::milliseconds(30));
-  fake_.ResetCounters();
-  const XetReaderStats before = r->Stats();
-  for (uint64_t off = 1; off < kFileSize; off += 64 * kKiB) ReadChecked(*r, off, 64 * kKiB);
-  WaitIdle(*r);
-  const XetReaderStats s = r->Stats();
+  ReadOnCheckingPlansAhead(*r);
   // The thread's own task and three plans ahead (one at a time before).
   EXPECT_GE(cas_->max_plans(), 3);
-  EXPECT_GE(s.plans_ahead_used, 8u);
-  EXPECT_LE(s.plans_ahead_used, s.plans_ahead);
-  EXPECT_EQ(s.plans_ahead_held, 0u);
-  // Every plan asked (ahead or not) is one request, counted once; one asked
-  // ahead that its task did not wait for is not asked at all.
-  EXPECT_EQ(static_cast<uint64_t>(fake_.recon_calls()), s.reconstructions - before.reconstructions);
-  EXPECT_LE(fake_.data_bytes(), kFileSize * 11 / 10);
-  EXPECT_TRUE(ReadChecked(*r, 0, kFileSize));
 }
 
 TEST_F(XetReaderReadaheadTest, ADistantOriginGetsTwiceTheReadaheadInFlight) {
