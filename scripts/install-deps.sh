@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that hubfs needs to build, test and benchmark
 # (fio: scripts/bench.sh; python3-venv: scripts/setup-python.sh; memcached: the
-# shared chunk tier's tests and scripts/bench-cluster.sh; gnuplot-nox: its plot).
+# shared chunk tier's tests and scripts/bench-cluster.sh; gnuplot-nox: its plot;
+# bsdutils: script(1), a terminal for the mount-from-a-terminal test).
 # Idempotent: packages already present are not reinstalled, and apt is only
 # consulted when something is missing. Node.js 20 and npm come with the machine.
 set -euo pipefail
@@ -23,7 +24,7 @@ PACKAGES=(
   librust-blake3-dev b3sum
   libcpp-httplib-dev
   python3-numpy python3-venv
-  util-linux procps curl attr
+  util-linux bsdutils procps curl attr
   fio
 )
 

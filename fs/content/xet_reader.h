@@ -117,12 +117,14 @@ struct XetReaderOptions {
   // requests' durations) reaches this, read-ahead keeps twice as much in
   // flight - twice the read-ahead threads, fetch slots and speculative
   // threads, windows up to twice readahead_bytes that grow four times per
-  // step - until it falls below again. 0 = never (the default): under
-  // hubsim's 50 ms latency fault on an idle machine it cut a folder copy's
-  // time by a quarter, but with both cores busy compiling, reads of a 1 GiB
-  // file took 4.8-28 s against 3.6-7.0 s without it (not yet understood).
+  // step - until it falls below again. 0 = never. Under hubsim's 50 ms
+  // latency fault on an idle machine it cut a folder copy's time by a
+  // quarter. It once looked harmful with both cores busy (cold reads of a
+  // 1 GiB file took 5-27 s against 3.4-5.8 s without it): that came from the
+  // daemon's own scheduler autogroup (cli/mount.cc, DetachFromTerminal), and
+  // in the launcher's group both took 4.2-4.5 s.
   // The round trip is estimated either way (Stats().round_trip_us).
-  std::chrono::milliseconds far_round_trip{0};
+  std::chrono::milliseconds far_round_trip{10};
   // Mount-wide bound on read-ahead bytes being fetched or held in memory
   // (`hubfs mount --memory-limit`). Read-ahead is trimmed or skipped rather
   // than exceeding it; demand reads are not counted (each is bounded by

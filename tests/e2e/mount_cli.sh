@@ -129,3 +129,30 @@ fi
 grep -q "expected HOST:PORT" "$W/err" || fail "bad shared_cache: $(cat "$W/err")"
 is_mounted && fail "mounted despite a bad shared_cache"
 pass "mount.hubfs -o shared_cache=...+... (and repeated) mounts with the tier; a bad one is refused"
+
+# 4. Mounted from a terminal (script(1) gives the shell a pty as its controlling
+# terminal). The daemon stays in that shell's session (hence its scheduler
+# autogroup: with one of its own, it starved when the session kept the CPU
+# busy) in a process group of its own, without the terminal; when the terminal
+# goes away (script exits, the pty hangs up), it keeps serving.
+stat_field() { sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f"$(($2 - 2))"; }
+command -v script >/dev/null || fail "script(1) missing (bsdutils)"
+bounded 60 script -qec "bash -c 'sed \"s/^.*) //\" /proc/\$\$/stat >\"$W/shell.stat\"; \
+  \"$HUBFS\" mount datasets/org/data \"$MNT\" --cache-dir \"$W/cache4\"'" /dev/null </dev/null \
+  >"$W/script.out" 2>&1 || fail "mount from a terminal: $(cat "$W/script.out")"
+is_mounted || fail "mount from a terminal: not mounted: $(cat "$W/script.out")"
+tpid=$(daemon_pid)
+[[ -n $tpid ]] || fail "mount from a terminal: no daemon"
+shell_sid=$(cut -d' ' -f4 "$W/shell.stat")
+shell_tty=$(cut -d' ' -f5 "$W/shell.stat")
+[[ $shell_tty != 0 ]] || fail "script(1) gave the shell no controlling terminal"
+[[ $(stat_field "$tpid" 6) == "$shell_sid" ]] ||
+  fail "daemon in session $(stat_field "$tpid" 6), the mounting shell's is $shell_sid"
+[[ $(stat_field "$tpid" 5) == "$tpid" ]] || fail "daemon not in a process group of its own"
+[[ $(stat_field "$tpid" 7) == 0 ]] || fail "daemon kept the terminal $(stat_field "$tpid" 7)"
+[[ $(cat "$MNT/a.txt") == one ]] || fail "mount from a terminal: content after the terminal closed"
+kill -0 "$tpid" || fail "daemon gone after the terminal closed"
+bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount (mounted from a terminal)"
+for _ in $(seq 1 50); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$tpid" 2>/dev/null && fail "daemon (mounted from a terminal) still running after unmount"
+pass "mounted from a terminal: the daemon keeps the shell's session, leaves the terminal, outlives it"
