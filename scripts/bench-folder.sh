@@ -22,7 +22,9 @@
 #        BENCH_FOLDER_ROWS ("cp-r cp-r-off hf_xet js"), KIT (BUILD_DIR/conformance),
 #        PYENV (BUILD_DIR/pyenv/bin/python), TMPDIR (work files: ~4 x the folder),
 #        BENCH_FOLDER_FAULTS (hubsim faults for the timed rows, e.g.
-#        "latency=20ms" for a round trip on every request, as to a remote Hub)
+#        "latency=20ms" for a round trip on every request, as to a remote Hub),
+#        BENCH_FOLDER_MOUNT_OPTS (more `hubfs mount` options for the cp-r rows,
+#        e.g. "--memory-limit 512M"; split at spaces)
 #   quick run: BENCH_FOLDER_SHARD_MB=64 BENCH_REPEAT=2 scripts/bench-folder.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -163,10 +165,11 @@ run_row() {
   rm -rf "$d"
   mkdir -p "$d"
   case $row in
-    cp-r) "$HUBFS" mount bench/model "$MNT" --cache-dir "$d/cache" --io-timeout 30 ||
+    cp-r) "$HUBFS" mount bench/model "$MNT" --cache-dir "$d/cache" --io-timeout 30 \
+            ${BENCH_FOLDER_MOUNT_OPTS:-} ||
             die "mount ($row)" ;;
     cp-r-off) "$HUBFS" mount bench/model "$MNT" --cache-dir "$d/cache" --io-timeout 30 \
-                --folder-readahead off || die "mount ($row)" ;;
+                --folder-readahead off ${BENCH_FOLDER_MOUNT_OPTS:-} || die "mount ($row)" ;;
   esac
   bench_drop_caches
   bench_counters_reset
@@ -200,7 +203,7 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 "$PY" - "$R" "$size" "$files" "$SHARDS" "$SHARD_MB" "$load_before" "$load_after" \
-  "${BENCH_FOLDER_FAULTS:-}" <<'PYEOF'
+  "${BENCH_FOLDER_FAULTS:-}" "${BENCH_FOLDER_MOUNT_OPTS:-}" <<'PYEOF'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
@@ -208,7 +211,7 @@ for line in open(sys.argv[1]):
     runs.setdefault(row, []).append((int(ms), int(served)))
 size, files = int(sys.argv[2]), int(sys.argv[3])
 print(f"folder: {files} files, {size / 2**20:.0f} MiB ({sys.argv[4]} shards of {sys.argv[5]} MiB); "
-      f"hubsim faults: {sys.argv[8] or '-'}; rounds: {len(next(iter(runs.values())))}; "
+      f"hubsim faults: {sys.argv[8] or '-'}; mount options: {sys.argv[9] or '-'}; rounds: {len(next(iter(runs.values())))}; "
       f"load average before {sys.argv[6]}, after {sys.argv[7]}")
 med = {r: statistics.median_low([ms for ms, _ in v]) for r, v in runs.items()}
 bases = [b for b in ("hf_xet", "js") if b in runs]
