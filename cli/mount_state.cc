@@ -142,7 +142,7 @@ bool WriteMountState(const MountState& s) {
       {"far_origin", s.far_origin}, {"folder_files", s.folder_files},
       {"folder_bytes", s.folder_bytes}, {"folder_cancelled", s.folder_cancelled},
       {"tensor_sweeps", s.tensor_sweeps}, {"tensor_sweep_bytes", s.tensor_sweep_bytes},
-      {"tensor_sweep_stored", s.tensor_sweep_stored},
+      {"tensor_sweep_stored", s.tensor_sweep_stored}, {"sweeps_stopped", s.sweeps_stopped},
       {"updated", s.updated}, {"inodes", s.inodes},
       {"writable", s.writable}, {"write_target", s.write_target}, {"pending", s.pending},
       {"commits", s.commits}, {"conflict_prs", s.conflict_prs},
@@ -186,6 +186,7 @@ void FillReaderStats(const fs::XetReaderStats& st, MountState* s) {
   s->folder_cancelled = st.speculative_cancelled;
   s->tensor_sweeps = st.tensor_sweeps;
   s->tensor_sweep_bytes = st.tensor_sweep_bytes;
+  s->sweeps_stopped = st.sweeps_stopped;
   s->tier_hits = st.tier.hits;
   s->tier_misses = st.tier.misses;
   s->tier_errors = st.tier.errors;
@@ -278,6 +279,7 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.tensor_sweeps = num("tensor_sweeps");
     s.tensor_sweep_bytes = num("tensor_sweep_bytes");
     s.tensor_sweep_stored = num("tensor_sweep_stored");
+    s.sweeps_stopped = num("sweeps_stopped");
     s.updated = static_cast<int64_t>(num("updated"));
     s.shared_cache = str("shared_cache");
     s.tier_hits = num("tier_hits");

@@ -90,6 +90,8 @@ struct MountState {
   // Of them, bytes the kernel took into the page cache of the open files
   // (the FUSE server's page feed; not from FillReaderStats).
   uint64_t tensor_sweep_stored = 0;
+  // Sweeps stopped when their file's last handle was released.
+  uint64_t sweeps_stopped = 0;
   // The shared chunk tier ("" = none) and its counters: chunks served from
   // it, absent from it, engine errors, entries refused, bytes served; whether
   // servers are down now (their keys bypassed), of how many.

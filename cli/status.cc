@@ -245,9 +245,10 @@ int StatusCommand(std::span<const std::string_view> args) {
                 static_cast<unsigned long long>(s.folder_files), Human(s.folder_bytes).c_str(),
                 static_cast<unsigned long long>(s.folder_cancelled));
     std::printf("  tensors:  %llu files swept for a loader reading every tensor (%s, %s of it "
-                "into the page cache)\n",
+                "into the page cache), %llu stopped when their file was closed\n",
                 static_cast<unsigned long long>(s.tensor_sweeps),
-                Human(s.tensor_sweep_bytes).c_str(), Human(s.tensor_sweep_stored).c_str());
+                Human(s.tensor_sweep_bytes).c_str(), Human(s.tensor_sweep_stored).c_str(),
+                static_cast<unsigned long long>(s.sweeps_stopped));
     if (!s.shared_cache.empty()) {
       std::string down;
       if (s.tier_down) {

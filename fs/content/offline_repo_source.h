@@ -62,6 +62,9 @@ class OfflineRepoSource final : public RepoSource {
     if (!offline()) inner_->Speculate(file, bytes, group);
   }
   void CancelSpeculation(uint64_t group) override { inner_->CancelSpeculation(group); }
+  // Always passed down: the counts below stay balanced.
+  void Opened(const FileContent& file) override { inner_->Opened(file); }
+  void Closed(const FileContent& file) override { inner_->Closed(file); }
   Result<hub::Refs> ListRefs(const hub::RepoId& repo) override;
   Result<std::vector<hub::RepoSummary>> ListRepos(hub::RepoType type,
                                                   std::string_view author) override;

@@ -133,6 +133,11 @@ class RepoSource {
   // The reader of `group` stopped: what it asked for and has not started
   // is dropped.
   virtual void CancelSpeculation(uint64_t /*group*/) {}
+  // A handle of `file` was opened / released (each open is released once).
+  // When a file's last handle goes, work for its reader stops (a tensor
+  // file's sweep: fs/content/xet_reader.h). Hints: the defaults ignore them.
+  virtual void Opened(const FileContent& /*file*/) {}
+  virtual void Closed(const FileContent& /*file*/) {}
 
   // Used only by mounts that show several revisions or repos (the defaults
   // answer kUnimplemented, which such a mount shows as EIO).

@@ -148,6 +148,18 @@ void HubRepoSource::CancelSpeculation(uint64_t group) {
   if (xet_ != nullptr) xet_->CancelSpeculation(group);
 }
 
+void HubRepoSource::Opened(const FileContent& file) {
+  if (xet_ == nullptr || !file.xet_hash) return;
+  Result<XetFileRef> ref = XetRefOf(file);
+  if (ref.ok()) xet_->Opened(*ref);
+}
+
+void HubRepoSource::Closed(const FileContent& file) {
+  if (xet_ == nullptr || !file.xet_hash) return;
+  Result<XetFileRef> ref = XetRefOf(file);
+  if (ref.ok()) xet_->Closed(*ref);
+}
+
 Result<hub::Refs> HubRepoSource::ListRefs(const hub::RepoId& repo) {
   return client_->ListRefs(repo, /*include_prs=*/true);
 }

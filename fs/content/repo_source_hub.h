@@ -90,6 +90,8 @@ class HubRepoSource final : public RepoSource {
   // whole by their first read.
   void Speculate(const FileContent& file, uint64_t bytes, uint64_t group) override;
   void CancelSpeculation(uint64_t group) override;
+  void Opened(const FileContent& file) override;
+  void Closed(const FileContent& file) override;
   // Xet reads are first noted in `cas` (which must outlive this object), for
   // a mount of several repos.
   void RouteXetTokens(PerRepoXetCas* cas) { routing_ = cas; }

@@ -195,6 +195,7 @@ XetReaderStats XetReader::Stats() const {
   s.speculative_claimed = counters_.speculative_claimed.load();
   s.tensor_sweeps = counters_.tensor_sweeps.load();
   s.tensor_sweep_bytes = counters_.tensor_sweep_bytes.load();
+  s.sweeps_stopped = counters_.sweeps_stopped.load();
   s.sweep_stored_bytes = counters_.sweep_stored_bytes.load();
   s.plans_ahead = counters_.plans_ahead.load();
   s.plans_ahead_used = counters_.plans_ahead_used.load();

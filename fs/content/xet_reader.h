@@ -35,7 +35,7 @@
 // Thread-safety: all methods are thread-safe; many threads may read one file.
 // No lock is held across a CAS call or a cache call that can block (Put*).
 // Lock order: layout_put_mu_ before mu_; FileState::mu before pf_mu_; pf_mu_ before
-// ahead_mu_ (a leaf);
+// ahead_mu_ (a leaf); open_mu_ a leaf;
 // FileState::anchors_put_mu before FileState::anchors_mu, which is a leaf;
 // SingleFlight locks alone.
 #ifndef HUBFS_FS_CONTENT_XET_READER_H_
@@ -54,6 +54,7 @@
 #include <span>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "common/mutex.h"
@@ -222,6 +223,9 @@ struct XetReaderStats {
   // bytes queued for their sweeps (segments found cached fetch nothing).
   uint64_t tensor_sweeps = 0;
   uint64_t tensor_sweep_bytes = 0;
+  // Sweeps stopped because the last handle of their file was released
+  // (Closed): the loader is gone, the rest of the file is not fetched.
+  uint64_t sweeps_stopped = 0;
   // Bytes of sweeps handed to the page sink (which may drop some; the
   // FUSE server counts what the kernel took).
   uint64_t sweep_stored_bytes = 0;
@@ -293,6 +297,15 @@ class XetReader {
   void Speculate(const XetFileRef& file, uint64_t bytes, uint64_t group);
   // Drops what `group` asked for and has not started (the reader stopped).
   void CancelSpeculation(uint64_t group);
+
+  // A handle of `file` was opened / released (a mount's open and release;
+  // RepoSource::Opened/Closed). When the last open handle of a file is
+  // released, its sweep stops: segments already queued or running finish
+  // (at most speculative_percent of the budget), no more are queued. A
+  // later open does not restart it. Files never opened (`hubfs cat`) are
+  // not counted and their sweeps run to the end.
+  void Opened(const XetFileRef& file) EXCLUDES(open_mu_);
+  void Closed(const XetFileRef& file) EXCLUDES(open_mu_, mu_);
 
   XetReaderStats Stats() const;
 
@@ -513,6 +526,9 @@ class XetReader {
 
   mutable Mutex mu_;
   LruMap<chunkstore::Hash, std::shared_ptr<FileState>> files_ GUARDED_BY(mu_);
+  // Open handles per file (Opened/Closed); a leaf lock.
+  Mutex open_mu_;
+  std::unordered_map<chunkstore::Hash, size_t, chunkstore::HashHasher> open_ GUARDED_BY(open_mu_);
   LruMap<chunkstore::Hash, LearnedLayout> layouts_ GUARDED_BY(mu_);
   std::vector<std::unique_ptr<chunkstore::ChunkDecoder>> decoders_ GUARDED_BY(mu_);
   size_t fetches_running_ GUARDED_BY(mu_) = 0;
@@ -607,7 +623,7 @@ class XetReader {
         readahead_skipped{0}, tensor_layouts{0}, tier_runs{0}, tier_bytes{0}, tier_refused{0},
         speculative_files{0}, speculative_bytes{0}, speculative_cancelled{0},
         speculative_claimed{0}, plans_ahead{0}, plans_ahead_used{0}, tensor_sweeps{0},
-        tensor_sweep_bytes{0}, sweep_stored_bytes{0};
+        tensor_sweep_bytes{0}, sweep_stored_bytes{0}, sweeps_stopped{0};
   };
   mutable Counters counters_;
 };

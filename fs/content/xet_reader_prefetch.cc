@@ -361,6 +361,32 @@ void XetReader::CancelSpeculation(uint64_t group) {
   for (PrefetchTask& t : dropped) EndPrefetch(t, false);
 }
 
+void XetReader::Opened(const XetFileRef& file) {
+  MutexLock lock(&open_mu_);
+  ++open_[file.hash];
+}
+
+void XetReader::Closed(const XetFileRef& file) {
+  {
+    MutexLock lock(&open_mu_);
+    auto it = open_.find(file.hash);
+    if (it == open_.end() || --it->second != 0) return;
+    open_.erase(it);
+  }
+  std::shared_ptr<FileState> state;
+  {
+    MutexLock lock(&mu_);
+    if (std::shared_ptr<FileState>* hit = files_.Get(file.hash)) state = *hit;
+  }
+  if (state == nullptr) return;
+  MutexLock lock(&state->mu);
+  if (!state->sweeping || state->sweep_next >= state->ref.size) return;
+  state->sweeping = false;
+  counters_.sweeps_stopped.fetch_add(1, std::memory_order_relaxed);
+  HUBFS_LOG(kDebug) << "sweep of xet file " << file.hash.ToString()
+                    << " stopped: its last handle was released";
+}
+
 void XetReader::FetchAheadPlan(const AheadKey& key, AheadPlan& ahead) {
   {
     MutexLock lock(&ahead.mu);

@@ -280,13 +280,14 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   if (!views_.AddHandle(view->id)) return VfsErrc::kNoEntry;
   FileHandle h;
   h.view = view->id;
-  h.content = std::move(content);
+  h.content = content;
   h.ino = ino;
   auto fh = handles_.AddFile(std::move(h));
   if (!fh.ok()) {
     views_.ReleaseHandle(view->id);
     return fh.error();
   }
+  source_->Opened(content);  // Release says Closed
   // An inode's content never changes (changed content gets a new inode), so
   // whatever the page cache holds for it is current - except in a writable
   // view, where a local change keeps the inode's number (KeepCache).
@@ -383,6 +384,8 @@ void VfsCore::Release(uint64_t fh) {
     }
   }
   if (folder_.OnRelease(fh)) source_->CancelSpeculation(fh);
+  // A handle with content (not a staged copy) was counted by Open.
+  if (handle.ok() && handle->staged == nullptr) source_->Closed(handle->content);
   if (auto view = handles_.RemoveFile(fh)) views_.ReleaseHandle(*view);
 }
 

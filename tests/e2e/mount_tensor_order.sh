@@ -18,6 +18,9 @@
 #   - the same slice load on a new mount over that cache asks the Hub for
 #     nothing: no plan, no data (the anchors of the plans are cached with
 #     the file's terms); neither slice load gets a sweep
+#   - a loader that stops part way after its file's sweep began: the file's
+#     release stops the sweep (hubfs status), and the origin serves little
+#     more than the loader read, not the rest of the file
 #   mount_tensor_order.sh HUBFS HUBSIM
 HUBFS=$1
 HUBSIM=$2
@@ -112,5 +115,36 @@ print(f"warm slice load: {plans} plans, {data} data requests")
 sys.exit(0 if plans == 0 and data == 0 else 1)
 PY
 pass "the same slice load over the cache asks the Hub for no plan and no data"
+bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
+# A loader that stops part way (--stop 5: four whole tensors of 8-22 MiB, so
+# the sweep has begun, and a norm) on a fresh cache, the data origin slowed:
+# its file's release stops the sweep, so the rest of the file (60 MiB) is not
+# fetched. 32M of memory: a sweep queues 16 MiB at most at once.
+bounded 30 "$HUBFS" mount org/model "$MNT" --cache-dir "$W/cache3" --io-timeout 10 \
+  --memory-limit 32M || fail "fourth mount failed"
+curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null || fail "counters reset"
+curl -sf -X POST --data "latency=300ms,only=data" "$HUBSIM_URL/admin/faults" >/dev/null ||
+  fail "faults"
+out=$(bounded 90 /usr/bin/python3 "$here/tensor_load.py" load "$MNT/model.safetensors" --seed 7 \
+        --stop 5) || fail "partial load through the mount"
+echo "partial load: $out"
+tensor_status_matches "$W/cache3" "1 files swept *, 1 stopped when their file was closed" ||
+  fail "the partial load's sweep was not stopped: '$STATUS_SEEN'"
+# Nothing runs any more: what was fetched stays as it is.
+sleep 1
+curl -sf "$HUBSIM_URL/admin/counters" >"$W/counters3.json" || fail "counters"
+sleep 1
+curl -sf "$HUBSIM_URL/admin/counters" >"$W/counters4.json" || fail "counters"
+curl -sf -X POST --data "" "$HUBSIM_URL/admin/faults" >/dev/null || fail "faults off"
+/usr/bin/python3 - "$W/counters3.json" "$W/counters4.json" "$out" "$(stat -c %s "$S/model.safetensors")" <<'PY' ||
+import json, sys
+fetched = [sum(v["bytes"] for v in json.load(open(p)).get("data", {}).values()) for p in sys.argv[1:3]]
+needed, size = json.loads(sys.argv[3])["bytes_needed"], int(sys.argv[4])
+bound = needed + 36 * (1 << 20)  # the sweep's queue (16 MiB), read-ahead past the tensors
+print(f"partial load: needed {needed} B of {size}, fetched {fetched[1]} B (bound {bound})")
+sys.exit(0 if fetched[0] == fetched[1] and needed <= fetched[1] <= bound else 1)
+PY
+  fail "the partial load fetched too much: $(cat "$W/counters4.json")"
+pass "a loader that stops part way: its sweep stops at its file's release ($STATUS_SEEN)"
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
 pass "done in $((SECONDS - t0)) s"

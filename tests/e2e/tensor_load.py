@@ -11,7 +11,7 @@ usage:
       Tensors lie in the file in name order, as the safetensors library
       writes them (so layers.10 comes before layers.2).
   tensor_load.py load FILE [--seed N] [--slice RANK/WAYS] [--against SRC] [--random 1]
-                          [--threads N]
+                          [--threads N] [--stop N]
       maps FILE and copies out every tensor in a shuffled parameter order
       (seeded; default 1), or with --slice only rows [RANK/WAYS, (RANK+1)/WAYS)
       of each tensor with at least WAYS rows (smaller ones whole: norms are
@@ -19,7 +19,9 @@ usage:
       bytes of SRC. --random 1 maps with MADV_RANDOM: no kernel read-around,
       so what the filesystem fetches beyond the bytes needed is its own
       read-ahead. --threads N: N threads take the tensors in that order, as
-      parallel loaders do (numpy copies without the GIL). Prints JSON: seconds, bytes_needed (the header and the
+      parallel loaders do (numpy copies without the GIL). --stop N: only the
+      first N tensors of that order, then the file is closed (a loader that
+      fails or is stopped part way). Prints JSON: seconds, bytes_needed (the header and the
       bytes copied), tensors.
 Run with /usr/bin/python3 (Debian's numpy).
 """
@@ -62,7 +64,7 @@ def write(d, layers, hidden, vocab):
     write_safetensors(os.path.join(d, "model.safetensors"), tensors)
 
 
-def load(path, seed, slice_spec, against, random_access, threads):
+def load(path, seed, slice_spec, against, random_access, threads, stop=None):
     t0 = time.monotonic()
     with open(path, "rb") as f:
         m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -78,6 +80,8 @@ def load(path, seed, slice_spec, against, random_access, threads):
         # out to workers see them.
         names = sorted(entries, key=lambda s: [int(t) if t.isdigit() else t for t in s.split(".")])
         random.Random(seed).shuffle(names)
+        if stop is not None:
+            names = names[:stop]
         view = np.frombuffer(m, dtype=np.uint8)
 
         def one(name):
@@ -117,7 +121,7 @@ def main():
         write(args[1], int(args[2]), hidden, int(args[4]) if len(args) == 5 else 8 * hidden)
         return
     if len(args) >= 2 and args[0] == "load":
-        seed, slice_spec, against, random_access, threads = 1, None, None, False, 1
+        seed, slice_spec, against, random_access, threads, stop = 1, None, None, False, 1, None
         rest = args[2:]
         while rest:
             flag, value = rest[0], rest[1] if len(rest) > 1 else ""
@@ -132,11 +136,13 @@ def main():
                 random_access = value == "1"
             elif flag == "--threads":
                 threads = int(value)
+            elif flag == "--stop":
+                stop = int(value)
             else:
                 break
             rest = rest[2:]
         if not rest:
-            load(args[1], seed, slice_spec, against, random_access, threads)
+            load(args[1], seed, slice_spec, against, random_access, threads, stop)
             return
     print(__doc__, file=sys.stderr)
     sys.exit(2)

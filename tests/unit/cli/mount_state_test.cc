@@ -32,6 +32,7 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   st.speculative_cancelled = 2;
   st.tensor_sweeps = 1;
   st.tensor_sweep_bytes = 700u << 20;
+  st.sweeps_stopped = 3;
   st.round_trip_us = 51234;
   st.far_origin = true;
   MountState s;
@@ -59,6 +60,7 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   EXPECT_EQ(j["tensor_sweeps"].get<uint64_t>(), 1u);
   EXPECT_EQ(j["tensor_sweep_bytes"].get<uint64_t>(), 700u << 20);
   EXPECT_EQ(j["tensor_sweep_stored"].get<uint64_t>(), 600u << 20);
+  EXPECT_EQ(j["sweeps_stopped"].get<uint64_t>(), 3u);
   EXPECT_EQ(j["round_trip_us"].get<uint64_t>(), 51234u);
   EXPECT_TRUE(j["far_origin"].get<bool>());
 
@@ -78,6 +80,7 @@ TEST(MountStateTest, ReaderGaugesRoundTripThroughTheStateFile) {
   EXPECT_EQ(got[0].tensor_sweeps, 1u);
   EXPECT_EQ(got[0].tensor_sweep_bytes, 700u << 20);
   EXPECT_EQ(got[0].tensor_sweep_stored, 600u << 20);
+  EXPECT_EQ(got[0].sweeps_stopped, 3u);
   EXPECT_EQ(got[0].round_trip_us, 51234u);
   EXPECT_TRUE(got[0].far_origin);
 }

@@ -147,6 +147,22 @@ class XetReaderSweepTest : public ::testing::Test {
     }
   }
 
+  // A loader's reads that begin a sweep: the header, then four whole
+  // tensors out of file order.
+  void LoadFourTensors(XetReader& r) {
+    ReadRegion(r, 0, data_start_);
+    for (int t : {7, 2, 10, 4}) ReadRegion(r, TensorStart(t), TensorStart(t + 1));
+  }
+
+  // The same reads by another reader into `cache`, without read-ahead: they
+  // are then served by the cache.
+  void WarmFourTensors(chunkstore::ChunkCache* cache) {
+    XetReaderOptions o;
+    o.async_readahead = false;
+    XetReader warm(cas_.get(), cache, o);
+    LoadFourTensors(warm);
+  }
+
   // Until no read-ahead is held for 50 ms in a row (a sweep's next segment
   // is queued in the same step that ends the one before).
   void WaitIdle(XetReader& r) {
@@ -285,17 +301,10 @@ TEST_F(XetReaderSweepTest, ASweepStopsAtItsFirstFailure) {
   // The loader's tensors are cached (read once by another reader); then the
   // server goes away: the loader's reads are served from the cache and
   // trigger the sweep, whose segments fail.
-  {
-    XetReaderOptions o;
-    o.async_readahead = false;
-    XetReader warm(cas_.get(), cache_.get(), o);
-    ReadRegion(warm, 0, data_start_);
-    for (int t : {7, 2, 10, 4}) ReadRegion(warm, TensorStart(t), TensorStart(t + 1));
-  }
+  WarmFourTensors(cache_.get());
   fake_.Offline(true);
   auto r = NewReader();
-  ReadRegion(*r, 0, data_start_);
-  for (int t : {7, 2, 10, 4}) ReadRegion(*r, TensorStart(t), TensorStart(t + 1));
+  LoadFourTensors(*r);
   WaitIdle(*r);
   const XetReaderStats s = r->Stats();
   EXPECT_EQ(s.tensor_sweeps, 1u);
@@ -304,6 +313,50 @@ TEST_F(XetReaderSweepTest, ASweepStopsAtItsFirstFailure) {
   // the file segment after failing segment.
   EXPECT_LE(s.tensor_sweep_bytes, 16 * kMiB);
   EXPECT_LT(s.tensor_sweep_bytes, data_.size() - 4 * kTensorBytes - data_start_);
+}
+
+
+TEST_F(XetReaderSweepTest, ASweepStopsWhenItsFilesLastHandleIsReleased) {
+  // The loader's tensors are cached (read once by another reader), so that
+  // its reads trigger the sweep at once; the sweep's fetches are slow.
+  WarmFourTensors(cache_.get());
+  fake_.ResetCounters();
+  fake_.set_data_delay(std::chrono::milliseconds(200));
+  auto r = NewReader();
+  r->Opened(ref());
+  r->Opened(ref());  // two handles, as a loader with two descriptors
+  LoadFourTensors(*r);
+  ASSERT_EQ(r->Stats().tensor_sweeps, 1u);
+  r->Closed(ref());
+  EXPECT_EQ(r->Stats().sweeps_stopped, 0u);  // one handle is still open
+  r->Closed(ref());
+  EXPECT_EQ(r->Stats().sweeps_stopped, 1u);
+  r->Closed(ref());  // more releases than opens: nothing
+  WaitIdle(*r);
+  const XetReaderStats s = r->Stats();
+  EXPECT_EQ(s.sweeps_stopped, 1u);
+  // What was queued when it stopped (half of the 32 MiB budget at most) and
+  // the topping-up of segments that ended before, not the rest of the file.
+  const uint64_t rest = data_.size() - 4 * kTensorBytes - data_start_;
+  EXPECT_LE(s.tensor_sweep_bytes, 16 * kMiB + 2 * kMiB);
+  EXPECT_LT(s.tensor_sweep_bytes, rest);
+  EXPECT_LT(fake_.data_bytes(), whole_ * rest / data_.size());
+
+  // A file never opened through a handle (hubfs cat) is swept to its end.
+  fake_.set_data_delay(std::chrono::milliseconds(0));
+  auto other_cache = OpenCache("other");
+  ASSERT_NE(other_cache, nullptr);
+  WarmFourTensors(other_cache.get());
+  XetReaderOptions o;
+  o.segment_bytes = 2 * kMiB;
+  o.memory_limit = 32 * kMiB;
+  XetReader unopened(cas_.get(), other_cache.get(), o);
+  LoadFourTensors(unopened);
+  unopened.Closed(ref());  // never opened: nothing
+  WaitIdle(unopened);
+  EXPECT_EQ(unopened.Stats().tensor_sweeps, 1u);
+  EXPECT_EQ(unopened.Stats().sweeps_stopped, 0u);
+  ExpectAllCached(other_cache.get());
 }
 
 }  // namespace

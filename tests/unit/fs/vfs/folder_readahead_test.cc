@@ -206,6 +206,8 @@ class RecordingSource final : public RepoSource {
     speculated.push_back({file.path, bytes, group});
   }
   void CancelSpeculation(uint64_t group) override { cancelled.push_back(group); }
+  void Opened(const FileContent& file) override { ++open[file.path]; }
+  void Closed(const FileContent& file) override { --open[file.path]; }
 
   struct Hint {
     std::string path;
@@ -214,6 +216,7 @@ class RecordingSource final : public RepoSource {
   };
   std::vector<Hint> speculated;
   std::vector<uint64_t> cancelled;
+  std::map<std::string, int> open;  // Opened less Closed, per path
 
  private:
   std::vector<hub::TreeEntry> entries_;
@@ -297,6 +300,25 @@ TEST_F(VfsFolderReadaheadTest, OffAsksForNothing) {
   core->Release(OpenAndRead(*core, "config.json", 300));
   core->Release(OpenAndRead(*core, "model-1.bin", 20 * kMiB));
   EXPECT_TRUE(source_.speculated.empty());
+}
+
+
+// Every open of a file is told to the source, and its release too (a
+// tensor file's sweep stops when its last handle goes).
+TEST_F(VfsFolderReadaheadTest, EachOpenAndReleaseIsToldToTheSource) {
+  auto core = MakeCore(true);
+  const uint64_t a = OpenAndRead(*core, "model-1.bin", kMiB);
+  const uint64_t b = OpenAndRead(*core, "model-1.bin", 0);
+  const uint64_t c = OpenAndRead(*core, "config.json", 300);
+  EXPECT_EQ(source_.open["model-1.bin"], 2);
+  EXPECT_EQ(source_.open["config.json"], 1);
+  core->Release(a);
+  EXPECT_EQ(source_.open["model-1.bin"], 1);
+  core->Release(b);
+  core->Release(c);
+  core->Release(c);  // an unknown handle: nothing
+  EXPECT_EQ(source_.open["model-1.bin"], 0);
+  EXPECT_EQ(source_.open["config.json"], 0);
 }
 
 }  // namespace
