@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds the unit tests with clang + AddressSanitizer/UndefinedBehaviorSanitizer
-# (HUBFS_SANITIZE=ON, build-asan/) and runs them through ctest.
+# (HUBFS_SANITIZE=ON, build-asan/) and runs them through ctest. A Debug build
+# (assertions on) at -O1, as AddressSanitizer's documentation advises: the unit
+# tests ran 630 s at -O0 and 45 s at -O1 on 2 cores, for 3-4 more minutes of
+# compiling.
 #   scripts/sanitize.sh [ctest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${SANITIZE_BUILD_DIR:-build-asan}
 CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DHUBFS_SANITIZE=ON \
-  -DHUBFS_BENCH=OFF >/dev/null
+  "-DCMAKE_C_FLAGS_DEBUG=-g -O1" "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" -DHUBFS_BENCH=OFF >/dev/null
 targets=(unit_common_tests unit_chunkstore_tests unit_hub_tests unit_fs_content_tests unit_fs_upload_tests
          unit_fs_write_tests unit_fs_vfs_tests unit_fs_fuse_tests unit_cli_tests)
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target "${targets[@]}"
