@@ -143,6 +143,10 @@ ReadaheadRange ReadaheadStreams::Clip(const Stream& s, uint64_t target_end, uint
 void ReadaheadStreams::SetSegments(std::vector<uint64_t> starts) {
   segments_ = std::move(starts);
   read_runs_.clear();
+  RearmSweep();
+}
+
+void ReadaheadStreams::RearmSweep() {
   tensor_read_.clear();
   whole_bytes_ = partial_bytes_ = 0;
   whole_tensors_ = 0;

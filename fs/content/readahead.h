@@ -123,6 +123,10 @@ class ReadaheadStreams {
   // True once per file: the reads so far are a loader reading every tensor
   // (see ReadaheadOptions::sweep_tensor_bytes); the caller sweeps the file.
   bool TakeSweep();
+  // TakeSweep may say so again: the tensors the next reads touch are judged
+  // anew, by all the bytes read so far (the kernel's page cache holds those
+  // read before, so a loader started again does not read them through us).
+  void RearmSweep();
   // For a sweep: the first byte at or after `pos` that no read has asked
   // for, and where the next bytes read after it start (*next_read; ~0 for
   // none). Reads are recorded until kMaxCoverageRuns runs.

@@ -302,8 +302,9 @@ class XetReader {
   // RepoSource::Opened/Closed). When the last open handle of a file is
   // released, its sweep stops: segments already queued or running finish
   // (at most speculative_percent of the budget), no more are queued. A
-  // later open does not restart it. Files never opened (`hubfs cat`) are
-  // not counted and their sweeps run to the end.
+  // later loader of the file gets it again once its reads ask for it
+  // (ReadaheadStreams::RearmSweep), from where it stopped. Files never
+  // opened (`hubfs cat`) are not counted and their sweeps run to the end.
   void Opened(const XetFileRef& file) EXCLUDES(open_mu_);
   void Closed(const XetFileRef& file) EXCLUDES(open_mu_, mu_);
 

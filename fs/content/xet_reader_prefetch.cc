@@ -382,6 +382,9 @@ void XetReader::Closed(const XetFileRef& file) {
   MutexLock lock(&state->mu);
   if (!state->sweeping || state->sweep_next >= state->ref.size) return;
   state->sweeping = false;
+  // A loader started again (after a crash, say) gets the sweep again once
+  // its own reads ask for it; it goes on from sweep_next.
+  state->streams.RearmSweep();
   counters_.sweeps_stopped.fetch_add(1, std::memory_order_relaxed);
   HUBFS_LOG(kDebug) << "sweep of xet file " << file.hash.ToString()
                     << " stopped: its last handle was released";

@@ -20,7 +20,8 @@
 #     the file's terms); neither slice load gets a sweep
 #   - a loader that stops part way after its file's sweep began: the file's
 #     release stops the sweep (hubfs status), and the origin serves little
-#     more than the loader read, not the rest of the file
+#     more than the loader read, not the rest of the file; started again,
+#     the loader gets the sweep again
 #   mount_tensor_order.sh HUBFS HUBSIM
 HUBFS=$1
 HUBSIM=$2
@@ -146,5 +147,11 @@ sys.exit(0 if fetched[0] == fetched[1] and needed <= fetched[1] <= bound else 1)
 PY
   fail "the partial load fetched too much: $(cat "$W/counters4.json")"
 pass "a loader that stops part way: its sweep stops at its file's release ($STATUS_SEEN)"
+# Started again, the loader gets the sweep again (from where it stopped).
+out=$(bounded 60 /usr/bin/python3 "$here/tensor_load.py" load "$MNT/model.safetensors" --seed 7 \
+        --against "$S/model.safetensors") || fail "full load after the partial one"
+tensor_status_matches "$W/cache3" "2 files swept *, 1 stopped when their file was closed" ||
+  fail "the loader started again got no sweep: '$STATUS_SEEN'"
+pass "the loader started again loads every tensor byte-exact, swept again ($STATUS_SEEN)"
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
 pass "done in $((SECONDS - t0)) s"

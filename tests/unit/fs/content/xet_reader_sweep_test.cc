@@ -316,7 +316,7 @@ TEST_F(XetReaderSweepTest, ASweepStopsAtItsFirstFailure) {
 }
 
 
-TEST_F(XetReaderSweepTest, ASweepStopsWhenItsFilesLastHandleIsReleased) {
+TEST_F(XetReaderSweepTest, ASweepStopsWhenItsFilesLastHandleIsReleasedAndARestartedLoaderGetsItAgain) {
   // The loader's tensors are cached (read once by another reader), so that
   // its reads trigger the sweep at once; the sweep's fetches are slow.
   WarmFourTensors(cache_.get());
@@ -341,6 +341,19 @@ TEST_F(XetReaderSweepTest, ASweepStopsWhenItsFilesLastHandleIsReleased) {
   EXPECT_LE(s.tensor_sweep_bytes, 16 * kMiB + 2 * kMiB);
   EXPECT_LT(s.tensor_sweep_bytes, rest);
   EXPECT_LT(fake_.data_bytes(), whole_ * rest / data_.size());
+
+  // The loader starts again (after a crash, say): its reads ask for the
+  // sweep again, which goes on from where it stopped; then the whole file
+  // is cached.
+  fake_.set_data_delay(std::chrono::milliseconds(0));
+  r->Opened(ref());
+  LoadFourTensors(*r);
+  WaitIdle(*r);
+  EXPECT_EQ(r->Stats().tensor_sweeps, 2u);
+  r->Closed(ref());
+  EXPECT_EQ(r->Stats().sweeps_stopped, 1u);  // it had ended: nothing to stop
+  EXPECT_LE(fake_.data_bytes(), whole_ + whole_ / 10);
+  ExpectAllCached(cache_.get());
 
   // A file never opened through a handle (hubfs cat) is swept to its end.
   fake_.set_data_delay(std::chrono::milliseconds(0));
