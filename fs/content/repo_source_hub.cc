@@ -138,10 +138,17 @@ Result<XetFileRef> HubRepoSource::XetRefOf(const FileContent& file) {
   return XetFileRef{hash, file.size, std::nullopt, IsTensorFileName(file.path)};
 }
 
+XetReader* HubRepoSource::XetHintTarget(const FileContent& file, XetFileRef* ref) {
+  if (xet_ == nullptr || !file.xet_hash) return nullptr;
+  Result<XetFileRef> r = XetRefOf(file);
+  if (!r.ok()) return nullptr;
+  *ref = *r;
+  return xet_;
+}
+
 void HubRepoSource::Speculate(const FileContent& file, uint64_t bytes, uint64_t group) {
-  if (xet_ == nullptr || !file.xet_hash) return;
-  Result<XetFileRef> ref = XetRefOf(file);
-  if (ref.ok()) xet_->Speculate(*ref, bytes, group);
+  XetFileRef ref;
+  if (XetReader* xet = XetHintTarget(file, &ref)) xet->Speculate(ref, bytes, group);
 }
 
 void HubRepoSource::CancelSpeculation(uint64_t group) {
@@ -149,15 +156,13 @@ void HubRepoSource::CancelSpeculation(uint64_t group) {
 }
 
 void HubRepoSource::Opened(const FileContent& file) {
-  if (xet_ == nullptr || !file.xet_hash) return;
-  Result<XetFileRef> ref = XetRefOf(file);
-  if (ref.ok()) xet_->Opened(*ref);
+  XetFileRef ref;
+  if (XetReader* xet = XetHintTarget(file, &ref)) xet->Opened(ref);
 }
 
 void HubRepoSource::Closed(const FileContent& file) {
-  if (xet_ == nullptr || !file.xet_hash) return;
-  Result<XetFileRef> ref = XetRefOf(file);
-  if (ref.ok()) xet_->Closed(*ref);
+  XetFileRef ref;
+  if (XetReader* xet = XetHintTarget(file, &ref)) xet->Closed(ref);
 }
 
 Result<hub::Refs> HubRepoSource::ListRefs(const hub::RepoId& repo) {

@@ -105,6 +105,9 @@ class HubRepoSource final : public RepoSource {
   // The Xet reader's reference to a Xet file (its hash parsed), the file
   // noted for token routing. REQUIRES: file.xet_hash.
   Result<XetFileRef> XetRefOf(const FileContent& file);
+  // The Xet reader and the file's ref, for the hints (Speculate, Opened,
+  // Closed): nullptr when the file is not read through Xet here.
+  XetReader* XetHintTarget(const FileContent& file, XetFileRef* ref);
 
   hub::HubClient* const client_;
   XetReader* const xet_;

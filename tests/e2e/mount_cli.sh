@@ -135,16 +135,18 @@ pass "mount.hubfs -o shared_cache=...+... (and repeated) mounts with the tier; a
 # autogroup: with one of its own, it starved when the session kept the CPU
 # busy) in a process group of its own, without the terminal; when the terminal
 # goes away (script exits, the pty hangs up), it keeps serving.
-stat_field() { sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f"$(($2 - 2))"; }
+# Field N of a /proc/PID/stat line in FILE (after the command name).
+stat_field_of() { sed 's/^.*) //' "$1" | cut -d' ' -f"$(($2 - 2))"; }
+stat_field() { stat_field_of "/proc/$1/stat" "$2"; }
 command -v script >/dev/null || fail "script(1) missing (bsdutils)"
-bounded 60 script -qec "bash -c 'sed \"s/^.*) //\" /proc/\$\$/stat >\"$W/shell.stat\"; \
+bounded 60 script -qec "bash -c 'cat /proc/\$\$/stat >\"$W/shell.stat\"; \
   \"$HUBFS\" mount datasets/org/data \"$MNT\" --cache-dir \"$W/cache4\"'" /dev/null </dev/null \
   >"$W/script.out" 2>&1 || fail "mount from a terminal: $(cat "$W/script.out")"
 is_mounted || fail "mount from a terminal: not mounted: $(cat "$W/script.out")"
 tpid=$(daemon_pid)
 [[ -n $tpid ]] || fail "mount from a terminal: no daemon"
-shell_sid=$(cut -d' ' -f4 "$W/shell.stat")
-shell_tty=$(cut -d' ' -f5 "$W/shell.stat")
+shell_sid=$(stat_field_of "$W/shell.stat" 6)
+shell_tty=$(stat_field_of "$W/shell.stat" 7)
 [[ $shell_tty != 0 ]] || fail "script(1) gave the shell no controlling terminal"
 [[ $(stat_field "$tpid" 6) == "$shell_sid" ]] ||
   fail "daemon in session $(stat_field "$tpid" 6), the mounting shell's is $shell_sid"
