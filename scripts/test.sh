@@ -9,9 +9,7 @@ scripts/setup-conformance.sh "${BUILD_DIR:-build}/conformance"
 scripts/setup-python.sh "${BUILD_DIR:-build}/pyenv"
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"
-# Fuzz targets under clang + ASan/UBSan (build-fuzz/): build only them and
-# replay their committed corpora.
+# Unit tests and the fuzz corpora's replays again under clang + ASan/UBSan
+# (build-asan/).
 cd "$OLDPWD"
-scripts/fuzz.sh --replay
-# Unit tests again under clang + ASan/UBSan (build-asan/).
 scripts/sanitize.sh
