@@ -327,21 +327,32 @@ TEST(ReadaheadStreamsTest, ASeededStreamIsContinuedByAReaderFromTheStart) {
   ReadaheadStreams s(Opts());
   ASSERT_TRUE(s.Seed(4 * kMiB, 4 * kMiB));
   EXPECT_FALSE(s.Seed(8 * kMiB, 4 * kMiB));  // once, on a file without streams
-  // The reader comes: no new stream, nothing to fetch while it is far from
-  // the seeded read-ahead's end...
-  EXPECT_TRUE(s.OnRead(0, 128 * kKiB, kBig, kNoLimit).empty());
+  // The reader comes: no new stream; its first read reads on from where the
+  // seed ended at once, with a doubled window (it would consume the seeded
+  // bytes before a window asked at half of them could come).
+  ReadaheadRange r = s.OnRead(0, 128 * kKiB, kBig, kNoLimit);
   EXPECT_EQ(s.streams(), 1u);
-  // ...then it reads on from where the seed ended, with a doubled window.
-  ReadaheadRange r;
-  uint64_t at = 0;
-  for (uint64_t off = 128 * kKiB; off < 4 * kMiB && r.empty(); off += 128 * kKiB) {
-    r = s.OnRead(off, 128 * kKiB, kBig, kNoLimit);
-    at = off + 128 * kKiB;
+  EXPECT_EQ(r.start, 4 * kMiB);
+  EXPECT_EQ(r.end, 128 * kKiB + 8 * kMiB);
+  // Then as any stream: nothing while at least half of the window (8 MiB,
+  // the largest) is ahead of the reader, the next window once less is.
+  uint64_t end = 128 * kKiB;
+  for (r = {}; r.empty() && end < 8 * kMiB; end += 128 * kKiB) {
+    r = s.OnRead(end, 128 * kKiB, kBig, kNoLimit);
   }
   ASSERT_FALSE(r.empty());
-  EXPECT_GT(at, 2 * kMiB);  // once half of the seeded window was read
+  EXPECT_EQ(end, 4 * kMiB + 256 * kKiB);  // the read ending there left < 4 MiB ahead
+  EXPECT_EQ(r.start, 128 * kKiB + 8 * kMiB);
+  EXPECT_EQ(r.end, end + 8 * kMiB);
+}
+
+TEST(ReadaheadStreamsTest, ASeededStreamUnderADistantOriginReadsOnFourTimesItsWindow) {
+  ReadaheadStreams s(Opts());
+  s.SetFar(true);
+  ASSERT_TRUE(s.Seed(4 * kMiB, 4 * kMiB));
+  const ReadaheadRange r = s.OnRead(0, 128 * kKiB, kBig, kNoLimit);
   EXPECT_EQ(r.start, 4 * kMiB);
-  EXPECT_EQ(r.end, at + 8 * kMiB);
+  EXPECT_EQ(r.end, 128 * kKiB + 16 * kMiB);
 }
 
 TEST(ReadaheadStreamsTest, AFailedSeedIsForgotten) {
