@@ -564,6 +564,7 @@ Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const CacheOptions& options
   cache_internal::StoreOptions so;
   so.dir = options.dir;
   so.durable = options.durable;
+  so.flush_at_close = options.flush_at_close;
   so.env = options.env;
   constexpr uint64_t kSlack = 64ull << 20;
   so.max_map_bytes = options.max_map_bytes != 0 ? options.max_map_bytes

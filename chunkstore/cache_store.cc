@@ -930,6 +930,12 @@ Status CacheStore::Impl::SyncAndRemoveMarkers() {
 CacheStore::CacheStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 CacheStore::~CacheStore() {
+  if (!impl_->options.flush_at_close && impl_->marked.load()) {
+    // The marker stays on disk; its lock goes with the descriptor.
+    HUBFS_LOG(kDebug) << "cache: " << impl_->options.dir
+                      << " left to the kernel's writeback at close (its marker stays)";
+    return;
+  }
   const Status st = impl_->SyncAndUnmark();
   if (!st.ok()) {
     HUBFS_LOG(kWarning) << "cache: flushing " << impl_->options.dir << " at close failed (" << st

@@ -33,6 +33,9 @@ struct StoreOptions {
   // unsynced-write marker on disk before its first write (see Open); falls
   // back to MDB_NOMETASYNC when the boot id cannot be read.
   bool durable = true;
+  // Not durable: whether the destructor flushes the store and removes the
+  // markers (CacheOptions::flush_at_close).
+  bool flush_at_close = true;
   // The directory, lock and marker files go through this env (LMDB opens
   // its own files). Not owned; outlives the store. nullptr = FileEnv::Default().
   FileEnv* env = nullptr;

@@ -127,13 +127,16 @@ Result<std::string> CacheDir(const hub::Settings& settings, const CommonOptions&
   return dir;
 }
 
-Result<std::unique_ptr<Client>> OpenClient(const CommonOptions& opts, bool need_cache = true) {
+// flush_cache_at_close: CacheOptions::flush_at_close.
+Result<std::unique_ptr<Client>> OpenClient(const CommonOptions& opts, bool need_cache = true,
+                                           bool flush_cache_at_close = true) {
   auto c = std::make_unique<Client>();
   HUBFS_ASSIGN_OR_RETURN(hub::Settings settings, hub::LoadSettings(hub::ProcessEnvironment()));
   ServicesOptions sopts;
   HUBFS_ASSIGN_OR_RETURN(sopts.cache_dir, CacheDir(settings, opts));
   sopts.open_cache = need_cache;
   sopts.cache_max_bytes = opts.cache_size;
+  sopts.flush_cache_at_close = flush_cache_at_close;
   sopts.shared_cache = opts.shared_cache;
   HUBFS_ASSIGN_OR_RETURN(c->services, Services::Create(settings, sopts));
   Services& s = *c->services;
@@ -354,7 +357,10 @@ int CatCommand(std::span<const std::string_view> args) {
   Result<hub::Source> src = hub::ParseSource(opts.positional[0]);
   if (!src.ok()) return Fail("invalid source '" + opts.positional[0] + "': " + src.status().message());
   if (src->subdir.empty()) return Fail("cat needs a file path: SOURCE/path");
-  Result<std::unique_ptr<Client>> client = OpenClient(opts);
+  // The user waits for the bytes, not for the cache to reach the disk: the
+  // kernel writes it back, and its marker stays until a later flush.
+  Result<std::unique_ptr<Client>> client =
+      OpenClient(opts, /*need_cache=*/true, /*flush_cache_at_close=*/false);
   if (!client.ok()) return Fail(client.status().ToString());
   Client& c = **client;
   Result<fs::ResolvedRevision> rev = c.view->Resolve(src->repo, src->revision);

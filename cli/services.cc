@@ -44,7 +44,8 @@ hub::HubServicesOptions NetworkPolicy(double io_timeout_seconds) {
 
 Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string& dir,
                                                                std::optional<uint64_t> max_bytes,
-                                                               uint64_t recent_chunk_bytes) {
+                                                               uint64_t recent_chunk_bytes,
+                                                               bool flush_at_close) {
   chunkstore::CacheOptions o;
   o.dir = dir + "/chunks";
   if (!max_bytes) {
@@ -58,6 +59,7 @@ Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(const std::string
   }
   if (max_bytes) o.max_bytes = *max_bytes;
   o.durable = false;
+  o.flush_at_close = flush_at_close;
   // Read-ahead puts chunks moments before the demand reads want them: kept
   // in memory for those, the store is not read back (docs/CACHE_FORMAT.md).
   // As far as read-ahead runs ahead of its readers: a chunk the full cache
@@ -100,7 +102,8 @@ Result<std::unique_ptr<Services>> Services::Create(const hub::Settings& settings
     HUBFS_ASSIGN_OR_RETURN(s->shared_tier_, chunkstore::OpenSharedTier(tier_url));
   }
   if (options.open_cache) {
-    HUBFS_RETURN_IF_ERROR(s->OpenCache(options.cache_dir, options.cache_max_bytes));
+    HUBFS_RETURN_IF_ERROR(s->OpenCache(options.cache_dir, options.cache_max_bytes,
+                                       kDefaultRecentChunkBytes, options.flush_cache_at_close));
   }
   return s;
 }
@@ -119,8 +122,9 @@ std::unique_ptr<SourceStack> Services::NewSourceStack(const SourceStackOptions& 
 }
 
 Status Services::OpenCache(const std::string& cache_dir, std::optional<uint64_t> max_bytes,
-                           uint64_t recent_chunk_bytes) {
-  HUBFS_ASSIGN_OR_RETURN(cache_, OpenChunkCache(cache_dir, max_bytes, recent_chunk_bytes));
+                           uint64_t recent_chunk_bytes, bool flush_at_close) {
+  HUBFS_ASSIGN_OR_RETURN(cache_,
+                         OpenChunkCache(cache_dir, max_bytes, recent_chunk_bytes, flush_at_close));
   return Status::Ok();
 }
 

@@ -57,6 +57,9 @@ struct ServicesOptions {
   std::string cache_dir;
   bool open_cache = true;
   std::optional<uint64_t> cache_max_bytes;  // default: CacheOptions'
+  // false: the cache is not flushed to disk at exit (a one-shot command;
+  // CacheOptions::flush_at_close).
+  bool flush_cache_at_close = true;
   // The shared chunk tier (`--shared-cache`); nullopt: the settings'
   // (HUBFS_SHARED_CACHE); "": none.
   std::optional<std::string> shared_cache;
@@ -116,7 +119,8 @@ class Services {
   // memory after their write up to recent_chunk_bytes (OpenChunkCache).
   // Errors: the cache's.
   Status OpenCache(const std::string& cache_dir, std::optional<uint64_t> max_bytes,
-                   uint64_t recent_chunk_bytes = kDefaultRecentChunkBytes);
+                   uint64_t recent_chunk_bytes = kDefaultRecentChunkBytes,
+                   bool flush_at_close = true);
   // A RepoSource stack over these services (and the cache if open now).
   std::unique_ptr<SourceStack> NewSourceStack(const SourceStackOptions& options);
 
@@ -136,10 +140,10 @@ class Services {
 // (counted with the values still queued): a mount keeps about
 // as much as its read-ahead fetches ahead (half of --memory-limit), since a
 // chunk that a full cache refused and memory dropped before its read is
-// fetched again.
+// fetched again. flush_at_close: CacheOptions'.
 Result<std::unique_ptr<chunkstore::ChunkCache>> OpenChunkCache(
     const std::string& dir, std::optional<uint64_t> max_bytes,
-    uint64_t recent_chunk_bytes = kDefaultRecentChunkBytes);
+    uint64_t recent_chunk_bytes = kDefaultRecentChunkBytes, bool flush_at_close = true);
 
 // Creates the cache directory `dir` if needed and checks that a file can be
 // created in it (a probe file, removed at once), so a read-only or foreign

@@ -238,6 +238,55 @@ TEST(CacheDurabilityTest, KilledWriterLeavesAMarkerThatKeepsTheDataAndIsRemovedL
   ExpectEntries(**c, 8, 1);
 }
 
+// flush_at_close = false (a one-shot command): the close leaves the writes
+// to the kernel and its marker on disk, unlocked, like a killed writer's: the
+// data is there for the next opener, the next flushing writer removes the
+// marker, and a restart before that wipes the store.
+TEST(CacheDurabilityTest, AWriterThatDoesNotFlushAtCloseLeavesItsMarkerForTheNextFlush) {
+  TempDir tmp;
+  CacheOptions quick = Options(tmp.path());
+  quick.flush_at_close = false;
+  {
+    auto c = ChunkCache::Open(quick);
+    ASSERT_TRUE(c.ok()) << c.status();
+    PutAndFlush(**c, 1, 10);
+    (*c)->PutChunk(XorbFor(1), 10, Bytes(1010, 65536));  // a pack file's value
+    ASSERT_TRUE((*c)->Flush().ok());
+  }
+  const auto left = Markers(tmp.path());
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].rfind(BootId() + "." + std::to_string(::getpid()) + ".", 0), 0u) << left[0];
+  EXPECT_FALSE(MarkerLocked(tmp.path(), left[0]));
+  {
+    // The next opener finds the data; a writer that flushes at close (its
+    // reads' recency is a write) removes the marker with its own.
+    auto c = ChunkCache::Open(Options(tmp.path()));
+    ASSERT_TRUE(c.ok()) << c.status();
+    ExpectEntries(**c, 1, 10);
+    PutAndFlush(**c, 2, 1);
+    EXPECT_EQ(Markers(tmp.path()).size(), 2u);
+  }
+  EXPECT_TRUE(Markers(tmp.path()).empty());
+  {
+    auto c = ChunkCache::Open(quick);
+    ASSERT_TRUE(c.ok()) << c.status();
+    ExpectEntries(**c, 1, 10);
+    ExpectEntries(**c, 2, 1);
+    PutAndFlush(**c, 3, 1);
+  }
+  // Left unflushed, then a restart (its marker renamed to another boot's):
+  // the store is wiped before it is read.
+  const auto again = Markers(tmp.path());
+  ASSERT_EQ(again.size(), 1u);
+  std::filesystem::rename(tmp.Sub("unsynced/") + again[0],
+                          tmp.Sub("unsynced/") + kForeignMarker);
+  auto c = ChunkCache::Open(Options(tmp.path(), /*durable=*/true));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ((*c)->Stats().entries, 0u);
+  EXPECT_FALSE((*c)->GetChunk(XorbFor(1), 10)->has_value());
+  EXPECT_TRUE(Markers(tmp.path()).empty());
+}
+
 // A live writer's marker survives another writer's clean close; each
 // process removes its own at its close.
 TEST(CacheDurabilityTest, TwoWritersKeepEachOthersMarkers) {
