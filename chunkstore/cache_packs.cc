@@ -341,21 +341,33 @@ Status PackFiles::Sync() {
   return result;
 }
 
+Result<size_t> PackFiles::SyncAll() {
+  const std::vector<uint64_t> ids = PackIds();
+  unsynced_.insert(ids.begin(), ids.end());
+  const size_t asked = unsynced_.size();
+  HUBFS_RETURN_IF_ERROR(Sync());
+  return asked;
+}
+
+std::vector<uint64_t> PackFiles::PackIds() const {
+  std::vector<uint64_t> ids;
+  DIR* d = ::opendir((dir_ + kPackDir).c_str());
+  if (d == nullptr) return ids;
+  while (struct dirent* e = ::readdir(d)) {
+    const uint64_t id = ParsePackName(e->d_name);
+    if (id != 0) ids.push_back(id);
+  }
+  ::closedir(d);
+  return ids;
+}
+
 size_t PackFiles::Sweep(const std::function<bool(uint64_t)>& live) {
   const std::string pdir = dir_ + kPackDir;
   auto guard = lock_dir_();
   if (!guard.ok()) return 0;
-  DIR* d = ::opendir(pdir.c_str());
-  if (d == nullptr) return 0;
-  std::vector<uint64_t> ids;
-  while (struct dirent* e = ::readdir(d)) {
-    const uint64_t id = ParsePackName(e->d_name);
-    if (id != 0 && id != cur_id_) ids.push_back(id);
-  }
-  ::closedir(d);
   size_t removed = 0;
-  for (uint64_t id : ids) {
-    if (live(id)) continue;
+  for (uint64_t id : PackIds()) {
+    if (id == cur_id_ || live(id)) continue;
     const std::string path = pdir + "/" + PackName(id);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;

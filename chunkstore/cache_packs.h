@@ -127,6 +127,10 @@ class PackFiles {
 
   // Writer only. fdatasync of every pack written since the last Sync.
   Status Sync();
+  // Writer only. fdatasync of every pack in dir/packs: those of processes
+  // that ended without a flush too (their unsynced-write markers are about
+  // to be removed). Returns how many packs it asked for.
+  Result<size_t> SyncAll();
 
   // Writer only. Deletes the packs in dir/packs that no process holds and
   // for which `live(id)` is false (no entry uses them). Returns how many.
@@ -146,6 +150,8 @@ class PackFiles {
   struct Open;
   Result<std::shared_ptr<Open>> OpenForRead(uint64_t id);
   Status StartPack();
+  // The ids of the packs in dir/packs (none when it cannot be listed).
+  std::vector<uint64_t> PackIds() const;
 
   const std::string dir_;
   const DirLock lock_dir_;

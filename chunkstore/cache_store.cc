@@ -911,9 +911,16 @@ Status CacheStore::Impl::SyncAndRemoveMarkers() {
     }
   }
   // The packs this process wrote (their data is on the device already when
-  // written with O_DIRECT; this makes their extents durable), then the
-  // whole store file: this process's pages and every other process's.
-  HUBFS_RETURN_IF_ERROR(packs->Sync());
+  // written with O_DIRECT; this makes their extents durable), or every pack
+  // when dead processes' markers go too (this process cannot tell which
+  // packs they wrote: one that ended without a flush, `hubfs cat`, left
+  // them to the kernel), then the whole store file: this process's pages
+  // and every other process's.
+  if (dead.empty()) {
+    HUBFS_RETURN_IF_ERROR(packs->Sync());
+  } else {
+    HUBFS_RETURN_IF_ERROR(packs->SyncAll().status());
+  }
   const int rc = mdb_env_sync(env, 1);
   if (rc != 0) return LmdbError("sync", rc);
   HUBFS_ASSIGN_OR_RETURN(FilePtr lock, LockDir(files, options.dir));

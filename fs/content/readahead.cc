@@ -59,6 +59,8 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
     return {};
   }
   s->last_use = tick_;
+  // Only a stream made by Seed has read nothing yet (any read ends past 0).
+  const bool seeded = s->next == 0;
   if (tensor_file() && SegmentStartIn(s->next, end) && s->crossings < 2) ++s->crossings;
   s->next = std::max(s->next, end);
   s->ahead_end = std::max(s->ahead_end, s->next);
@@ -67,7 +69,6 @@ ReadaheadRange ReadaheadStreams::OnRead(uint64_t offset, uint64_t len, uint64_t 
   // Read ahead again once half of the last window is consumed, with a window
   // twice as large.
   const bool first = s->window == 0;
-  const bool seeded = std::exchange(s->seeded, false);
   if (!first && !seeded && s->ahead_end - s->next >= s->window / 2) return {};
   // A first window is at least twice the read, so that large reads (8 MiB
   // blocks of `hubfs cat`) are read ahead from their second one on.
@@ -250,7 +251,7 @@ bool ReadaheadStreams::Seed(uint64_t ahead_end, uint64_t window) {
   // Two crossings: a file-order reader, read ahead across tensors.
   streams_.push_back(Stream{0, 0, ahead_end,
                             std::clamp(window, options_.initial_window, options_.max_window), tick_,
-                            2, true});
+                            2});
   return true;
 }
 

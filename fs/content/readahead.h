@@ -162,7 +162,6 @@ class ReadaheadStreams {
     uint64_t window = 0;     // 0 until the first sequential hit
     uint64_t last_use = 0;
     uint32_t crossings = 0;  // continuing reads that entered a later segment
-    bool seeded = false;     // Seed's, not yet read by its reader
   };
   // End of the segment holding byte `pos` (the file's size for the last).
   uint64_t SegmentEnd(uint64_t pos, uint64_t file_size) const;

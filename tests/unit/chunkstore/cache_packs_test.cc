@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "chunkstore/cache.h"
+#include "chunkstore/cache_packs.h"
 #include "tests/unit/chunkstore/cache_test_util.h"
 
 namespace hubfs::chunkstore {
@@ -42,6 +43,41 @@ std::vector<std::string> Packs(const std::string& dir) {
     out.push_back(e.path().string());
   }
   return out;
+}
+
+// A process that ended without a flush (`hubfs cat`, a killed one) leaves
+// packs that no later process wrote: the flush that removes its marker must
+// reach them too. Sync reaches only the caller's own packs; SyncAll every one.
+TEST(CachePacksTest, SyncAllReachesThePacksOfAProcessThatEndedWithoutAFlush) {
+  using cache_internal::PackFiles;
+  using cache_internal::ValueBuffer;
+  TempDir tmp;
+  const PackFiles::DirLock no_lock = [] { return Result<std::shared_ptr<void>>(nullptr); };
+  // Writes one value to a pack of its own, commits it and returns where.
+  auto write_one = [](PackFiles& packs, uint8_t fill) {
+    ValueBuffer v(cache_internal::kPackMinValue);
+    std::fill(v.bytes().begin(), v.bytes().end(), fill);
+    const ValueBuffer* values[] = {&v};
+    auto at = packs.Append(values);
+    EXPECT_TRUE(at.ok()) << at.status();
+    packs.Commit();
+    return at.ok() ? (*at)[0] : cache_internal::PackLocation{};
+  };
+  cache_internal::PackLocation left;
+  {
+    PackFiles ended(tmp.path(), no_lock);
+    left = write_one(ended, 0x5a);
+  }  // no Sync
+  PackFiles next(tmp.path(), no_lock);
+  const cache_internal::PackLocation own = write_one(next, 0xa5);
+  ASSERT_NE(own.pack, left.pack);
+  ASSERT_EQ(Packs(tmp.path()).size(), 2u);
+  auto all = next.SyncAll();
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all, 2u);  // its own pack and the one left unsynced
+  std::vector<uint8_t> got;
+  ASSERT_TRUE(next.Read(left, &got).ok());
+  EXPECT_EQ(got, std::vector<uint8_t>(cache_internal::kPackMinValue, 0x5a));
 }
 
 TEST(CachePacksTest, LargeValuesLiveInPacksSmallOnesInLmdb) {
