@@ -178,9 +178,10 @@ constexpr char kLsUsage[] =
     "  SOURCE = [hf://][datasets/|spaces/|models/]ns/name[@rev]\n";
 
 constexpr char kCatUsage[] =
-    "usage: hubfs cat [--range START-END] [--cache-dir DIR] SOURCE/path\n"
-    "  END is exclusive; bytes go to stdout. A whole-file cat verifies the Xet hash and\n"
-    "  SHA-256 after streaming and exits non-zero on a mismatch.\n";
+    "usage: hubfs cat [--range START-END] [--sha256] [--cache-dir DIR] SOURCE/path\n"
+    "  END is exclusive; bytes go to stdout. A whole-file cat verifies the Xet file hash\n"
+    "  after streaming (with --sha256 the listed SHA-256 too) and exits non-zero on a\n"
+    "  mismatch.\n";
 
 constexpr char kCacheUsage[] =
     "usage: hubfs cache ls [-l] | prune --max-size SIZE | clear | verify   [--cache-dir DIR]\n";
@@ -204,11 +205,16 @@ fs::XetReaderOptions CommandReaderOptions(Services& services, uint64_t reuse_byt
   return o;
 }
 
-Result<fs::XetFileRef> XetRefOf(const hub::TreeEntry& e) {
+// The file a Xet entry names. A whole-file read checks the Xet file hash, a
+// cryptographic hash of every byte, against the listing's; the listing's
+// SHA-256 is checked only when `with_sha256`: a second hash of every byte,
+// about a third of a cold `hubfs cat`'s CPU, that catches a Hub whose two
+// hashes of a file disagree, not a byte the Xet file hash would let through.
+Result<fs::XetFileRef> XetRefOf(const hub::TreeEntry& e, bool with_sha256) {
   fs::XetFileRef ref;
   HUBFS_ASSIGN_OR_RETURN(ref.hash, chunkstore::Hash::Parse(*e.xet_hash));
   ref.size = e.size;
-  if (e.lfs.has_value()) {
+  if (with_sha256 && e.lfs.has_value()) {
     auto sha = chunkstore::ParseHex(e.lfs->sha256);
     if (sha.ok() && sha->size() == 32) {
       std::array<uint8_t, 32> d;
@@ -326,10 +332,15 @@ Status CatXet(Client& c, const fs::XetFileRef& ref, fs::CasTokenSource tokens,
 int CatCommand(std::span<const std::string_view> args) {
   CommonOptions opts;
   std::optional<std::pair<uint64_t, uint64_t>> range;
+  bool check_sha256 = false;
   std::string range_error;
   std::string error;
   bool ok = ParseCommon(args, &opts,
                         [&](std::string_view opt, std::string_view* v, bool* consumed) {
+                          if (opt == "--sha256") {
+                            check_sha256 = true;
+                            return true;
+                          }
                           if (opt != "--range") return false;
                           *consumed = true;
                           const size_t dash = v->find('-');
@@ -394,7 +405,7 @@ int CatCommand(std::span<const std::string_view> args) {
       });
       break;
     case fs::ContentKind::kXet: {
-      Result<fs::XetFileRef> ref = XetRefOf(*e);
+      Result<fs::XetFileRef> ref = XetRefOf(*e, check_sha256);
       if (!ref.ok()) return Fail("bad xet hash in listing: " + ref.status().message());
       st = CatXet(c, *ref, c.view->CasTokens(src->repo, rev->commit), range, start, end,
                   range.has_value() ? block() : buf);
@@ -480,7 +491,7 @@ Result<SourcePrefetch> OpenSourcePrefetch(const std::string& source,
         break;
       }
       case fs::ContentKind::kXet: {
-        Result<fs::XetFileRef> ref = XetRefOf(e);
+        Result<fs::XetFileRef> ref = XetRefOf(e, /*with_sha256=*/false);
         if (!ref.ok()) return "bad xet hash in listing: " + ref.status().message();
         fs::HttpXetCas cas(&c->services->transport(), c->view->CasTokens(s.repo, commit));
         // One reader per file, several files at once (--jobs): a smaller

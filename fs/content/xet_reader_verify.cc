@@ -100,7 +100,8 @@ Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
   // assembles its bytes straight from the fetched ranges: no read-ahead, so
   // nothing is read back out of the cache), as far as readahead_bytes ahead;
   // in order, the sink and the chunk hasher run on the calling thread and
-  // SHA-256 beside them (fs/content/block_pipeline.h).
+  // SHA-256 (when the ref has one to check) beside them
+  // (fs/content/block_pipeline.h).
   BlockPipelineOptions pipe;
   pipe.block_bytes = block;
   pipe.slots = static_cast<size_t>(
@@ -119,15 +120,18 @@ Status XetReader::ReadAllVerified(const XetFileRef& file, uint64_t block_bytes,
         HUBFS_RETURN_IF_ERROR(sink(data));
         return hashes.Update(data);
       },
-      [&](std::span<const uint8_t> data) { sha.Update(data); });
+      [&](std::span<const uint8_t> data) {
+        if (file.sha256.has_value()) sha.Update(data);  // no second hash of every byte unasked
+      });
   HUBFS_RETURN_IF_ERROR(piped);
   HUBFS_RETURN_IF_ERROR(hashes.Finish());
   const Hash computed = chunkstore::FileHash(hashes.nodes());
   if (computed != file.hash) {
     return CorruptError(what + ": Xet file hash mismatch (computed " + computed.ToString() + ")");
   }
+  if (!file.sha256.has_value()) return Status::Ok();
   const std::array<uint8_t, 32> digest = sha.Finalize();
-  if (file.sha256.has_value() && digest != *file.sha256) {
+  if (digest != *file.sha256) {
     return CorruptError(what + ": sha256 mismatch (computed " + chunkstore::HexLower(digest) +
                         ")");
   }

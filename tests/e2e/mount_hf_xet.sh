@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Files uploaded by the official Python client through hf_xet (xet-core's
 # chunker, xorbs and shard; upload_folder, one commit) read byte-identical with
-# hubfs: `hubfs cat` whole (which verifies the Xet hash and SHA-256) and by
+# hubfs: `hubfs cat --sha256` whole (which verifies the Xet hash and SHA-256) and by
 # ranges, then through a read-only mount (sha256 of every file, the listing,
 # random preads, mmap from several threads and xattrs: check_reads.py).
 #   mount_hf_xet.sh HUBFS HUBSIM PYTHON     PYTHON: the pinned venv's (scripts/setup-python.sh)
@@ -27,11 +27,11 @@ pass "uploaded with hf_xet in $((SECONDS - t0)) s"
 
 # hubfs cat: whole files, then ranges (END exclusive) against the source bytes.
 while read -r f; do
-  bounded 60 "$HUBFS" cat --cache-dir "$W/cat-cache" "$REPO/$f" >"$W/cat.out" 2>"$W/cat.err" ||
+  bounded 60 "$HUBFS" cat --sha256 --cache-dir "$W/cat-cache" "$REPO/$f" >"$W/cat.out" 2>"$W/cat.err" ||
     fail "hubfs cat $f: $(cat "$W/cat.err")"
   cmp -s "$W/cat.out" "$S/$f" || fail "hubfs cat $f differs"
 done <"$W/files.src"
-pass "hubfs cat of every file"
+pass "hubfs cat --sha256 of every file"
 n=0
 for f in random-6m.bin notes.txt mixed.bin odd/random-1m-plus.bin; do
   # A fresh cache per file, so the ranges are fetched, not cut from cached chunks.

@@ -159,6 +159,23 @@ grep -qiE "hash|sha-?256|corrupt" "$W/err" || fail "$CASE: $(cat "$W/err")"
 hostile ""
 pass "xorb-mismatch: hubfs cat exits non-zero: $(head -c 160 "$W/err")"
 
+# Listed SHA-256s that disagree with the bytes (and with the Xet hash, which
+# holds): `hubfs cat` checks the Xet file hash and succeeds; `hubfs cat
+# --sha256` checks the listed SHA-256 too and fails, after the same bytes.
+CASE=sha256
+hostile sha256
+bounded 30 "$HUBFS" cat --cache-dir "$W/cache-sha" owner/model/w.bin >"$W/out" 2>"$W/err" ||
+  fail "$CASE: hubfs cat failed: $(cat "$W/err")"
+cmp -s "$W/out" "$S/w.bin" || fail "$CASE: hubfs cat wrote other bytes"
+if bounded 30 "$HUBFS" cat --sha256 --cache-dir "$W/cache-sha" owner/model/w.bin >"$W/out" \
+  2>"$W/err"; then
+  fail "$CASE: hubfs cat --sha256 succeeded"
+fi
+grep -q "sha256 mismatch" "$W/err" || fail "$CASE: $(cat "$W/err")"
+cmp -s "$W/out" "$S/w.bin" || fail "$CASE: hubfs cat --sha256 wrote other bytes"
+hostile ""
+pass "sha256: hubfs cat exits 0 (Xet hash checked), --sha256 exits non-zero: $(head -c 160 "$W/err")"
+
 # Redirects to another origin: the Hub token never follows.
 start_case redirect redirect late
 curl -sf -X DELETE "$HUBSIM_URL/admin/counters" >/dev/null

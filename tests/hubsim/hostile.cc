@@ -23,7 +23,7 @@ const std::set<std::string>& Kinds() {
   static const std::set<std::string> kinds = {
       "name-dotdot", "name-dot",      "name-slash", "name-nul",  "name-long",
       "big-dir",     "big-dir-paged", "size",          "range",      "xorb-missing", "xorb-mismatch",
-      "bomb",        "redirect",      "slow",       "other-branch"};
+      "bomb",        "redirect",      "slow",       "other-branch", "sha256"};
   return kinds;
 }
 
@@ -254,6 +254,15 @@ void ApplyHostile(Services& s, const std::string& origin, const std::string& rou
           if (e.contains("lfs") && e["lfs"].is_object()) {
             e["lfs"]["size"] = e["lfs"].value("size", uint64_t{0}) + 1000;
           }
+        }
+      }
+      if (has("sha256")) {
+        for (json& e : arr) {
+          if (!e.contains("lfs") || !e["lfs"].is_object()) continue;
+          std::string sha = e["lfs"].value("oid", std::string());
+          if (sha.empty()) continue;
+          sha[0] = sha[0] == '0' ? '1' : '0';
+          e["lfs"]["oid"] = sha;
         }
       }
       if (route == "tree") AddNamedEntries(kinds, ListedDir(req), arr);

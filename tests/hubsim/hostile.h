@@ -20,6 +20,8 @@
 //                    ranges redirect to the Hub origin (paths under /hostile/)
 //   slow             tree listings and xorb ranges send one byte a second
 //   other-branch     a commit answer names the head of another branch
+//   sha256           the LFS oid (SHA-256) of every file in tree / paths-info
+//                    answers has its first hex digit changed
 // Applied after the honest handler ran, so everything else is as usual.
 #ifndef HUBFS_TESTS_HUBSIM_HOSTILE_H_
 #define HUBFS_TESTS_HUBSIM_HOSTILE_H_

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A 4 GiB Xet file read whole with `hubfs cat --cache-size 64M` into sha256sum:
 #   - the bytes' SHA-256 matches the source, and hubfs exits 0 (a whole-file
-#     cat also checks the Xet file hash and the SHA-256 itself)
+#     cat also checks the Xet file hash itself)
 #   - hubfs's anonymous memory (RssAnon, sampled) stays <= 256 MiB
 #   - the cache directory stays <= CACHE_DIR_BOUND (see below) throughout
 # The source is AES-CTR keystream (incompressible, no repeated chunk, so no
