@@ -248,6 +248,25 @@ class ChunkCache::Impl {
     Enqueue(std::move(op), /*wait_for_space=*/true);
   }
 
+  // Put, if the queue has room for the value now; counted as skipped (and
+  // not encoded) otherwise. Room is checked before the encoding and not held
+  // meanwhile: concurrent callers may overrun the bound by a value each.
+  bool PutIfRoom(std::string key, CacheKind kind, std::span<const uint8_t> payload) {
+    const uint64_t size = fmt::kHeaderSize + payload.size();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!HasRoomLocked(size)) {
+        skipped_.fetch_add(1, std::memory_order_relaxed);
+        skipped_bytes_.fetch_add(payload.size(), std::memory_order_relaxed);
+        return false;
+      }
+    }
+    auto value = Encode(key, kind, payload, fmt::kCodecNone);
+    if (!value.ok() || key.size() + (*value)->size() > options_.max_bytes) return false;
+    Enqueue(WriteOp{WriteOp::kPut, std::move(key), std::move(*value)}, /*wait_for_space=*/false);
+    return true;
+  }
+
   // The encoded value in memory that a pack write takes as it is
   // (ValueBuffer). An uncompressed one (every chunk) is encoded straight into
   // it: its payload is copied once, here, and not again for the pack.
@@ -304,6 +323,8 @@ class ChunkCache::Impl {
     s.promotions = promotions_.load();
     s.refused = refused_.load();
     s.refused_bytes = refused_bytes_.load();
+    s.skipped = skipped_.load();
+    s.skipped_bytes = skipped_bytes_.load();
     s.corrupt_drops = corrupt_drops_.load();
     s.write_errors = write_errors_.load();
     s.map_full_retries = map_full_retries_.load();
@@ -345,13 +366,7 @@ class ChunkCache::Impl {
     const uint64_t size = op.value ? op.value->size() : 0;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (wait_for_space) {
-        space_cv_.wait(lock, [&] {
-          return stop_ || queue_.empty() ||
-                 (queue_.size() < options_.queue_max_entries &&
-                  queue_bytes_ + size <= options_.queue_max_bytes);
-        });
-      }
+      if (wait_for_space) space_cv_.wait(lock, [&] { return stop_ || HasRoomLocked(size); });
       if (op.type == WriteOp::kPut) pending_[op.key] = op.value;
       queue_bytes_ += size;
       queue_.emplace_back(std::move(op));
@@ -361,6 +376,13 @@ class ChunkCache::Impl {
 
  private:
   using Task = std::variant<WriteOp, Control>;
+
+  // Whether a value of `size` bytes may be queued now (an empty queue takes
+  // any one value). REQUIRES: mu_.
+  bool HasRoomLocked(uint64_t size) const {
+    return queue_.empty() || (queue_.size() < options_.queue_max_entries &&
+                              queue_bytes_ + size <= options_.queue_max_bytes);
+  }
 
   void EnqueueControl(Control c) {
     {
@@ -544,7 +566,7 @@ class ChunkCache::Impl {
 
   std::atomic<uint64_t> hits_{0}, misses_{0}, puts_{0}, evictions_{0}, corrupt_drops_{0},
       write_errors_{0}, map_full_retries_{0}, commits_{0}, promotions_{0},
-      refused_{0}, refused_bytes_{0};
+      refused_{0}, refused_bytes_{0}, skipped_{0}, skipped_bytes_{0};
   GhostSet ghosts_;  // writer thread only
 
   std::thread writer_;  // last: started after everything above exists
@@ -637,6 +659,10 @@ Result<bool> ChunkCache::HasChunk(const Hash& xorb, uint32_t index) {
 void ChunkCache::PutChunk(const Hash& xorb, uint32_t index, std::span<const uint8_t> record,
                           bool keep_pages) {
   impl_->Put(fmt::ChunkKey(xorb, index), CacheKind::kChunk, record, fmt::kCodecNone, keep_pages);
+}
+bool ChunkCache::PutChunkIfRoom(const Hash& xorb, uint32_t index,
+                                std::span<const uint8_t> record) {
+  return impl_->PutIfRoom(fmt::ChunkKey(xorb, index), CacheKind::kChunk, record);
 }
 void ChunkCache::PutXorbLayout(const Hash& xorb, std::vector<uint8_t> layout) {
   impl_->Put(fmt::XorbLayoutKey(xorb), CacheKind::kXorbLayout, layout, fmt::kCodecNone);

@@ -165,6 +165,8 @@ struct CacheStats {
   uint64_t promotions = 0;     // chunks moved from probation to protected
   uint64_t refused = 0;        // new chunks not stored (CacheOptions::probation_hold)
   uint64_t refused_bytes = 0;
+  uint64_t skipped = 0;        // chunks not queued: no room (PutChunkIfRoom)
+  uint64_t skipped_bytes = 0;
   uint64_t corrupt_drops = 0;  // bad entries detected on read or verify
   uint64_t write_errors = 0;   // write transactions that failed (entries lost)
   uint64_t map_full_retries = 0;
@@ -274,6 +276,11 @@ class ChunkCache {
   // them back at its commit); other values skip it (docs/CACHE_FORMAT.md).
   void PutChunk(const Hash& xorb, uint32_t index, std::span<const uint8_t> record,
                 bool keep_pages = false);
+  // PutChunk for a caller that must not wait for the disk: the chunk is
+  // queued only if the writer queue has room for it now; otherwise it is not
+  // cached (counted in Stats().skipped) and nothing is encoded. Returns
+  // whether it was queued.
+  bool PutChunkIfRoom(const Hash& xorb, uint32_t index, std::span<const uint8_t> record);
   void PutXorbLayout(const Hash& xorb, std::vector<uint8_t> layout);
   void PutTerms(const Hash& file_hash, std::vector<uint8_t> terms);
   void PutListing(std::string_view commit, std::string_view dir, std::vector<uint8_t> listing);

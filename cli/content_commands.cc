@@ -196,11 +196,14 @@ Status WriteOut(std::span<const uint8_t> data) {
 
 // The Xet reader of `hubfs cat` and `hubfs prefetch`: whole files are read
 // 32 MiB ahead (ReadAllVerified), and fetched bodies land in reused buffers,
-// up to `reuse_bytes` of them kept.
-fs::XetReaderOptions CommandReaderOptions(Services& services, uint64_t reuse_bytes) {
+// up to `reuse_bytes` of them kept. `wait_for_cache` false (cat): chunks the
+// cache's disk writes lag behind are not cached rather than waited for.
+fs::XetReaderOptions CommandReaderOptions(Services& services, uint64_t reuse_bytes,
+                                          bool wait_for_cache) {
   fs::XetReaderOptions o;
   o.readahead_bytes = 32ull << 20;
   o.reuse_body_bytes = reuse_bytes;
+  o.wait_for_cache = wait_for_cache;
   o.shared_tier = services.shared_tier();
   return o;
 }
@@ -306,7 +309,7 @@ Status CatXet(Client& c, const fs::XetFileRef& ref, fs::CasTokenSource tokens,
               const std::optional<std::pair<uint64_t, uint64_t>>& range, uint64_t start,
               uint64_t end, std::vector<uint8_t>& buf) {
   fs::HttpXetCas cas(&c.services->transport(), std::move(tokens));
-  fs::XetReader reader(&cas, c.services->cache(), CommandReaderOptions(*c.services, 64ull << 20));
+  fs::XetReader reader(&cas, c.services->cache(), CommandReaderOptions(*c.services, 64ull << 20, /*wait_for_cache=*/false));
   Status st;
   if (!range.has_value()) {
     st = reader.ReadAllVerified(ref, kCatBlock, WriteOut);
@@ -319,12 +322,16 @@ Status CatXet(Client& c, const fs::XetFileRef& ref, fs::CasTokenSource tokens,
     const fs::XetReaderStats s = reader.Stats();
     std::fprintf(stderr,
                  "hubfs: reads=%llu warm=%llu reconstructions=%llu data_fetches=%llu "
-                 "data_bytes=%llu shared=%llu expired_retries=%llu xorbs_verified=%llu\n",
+                 "data_bytes=%llu shared=%llu expired_retries=%llu xorbs_verified=%llu "
+                 "cache_skipped_bytes=%llu\n",
                  (unsigned long long)s.reads, (unsigned long long)s.warm_reads,
                  (unsigned long long)s.reconstructions, (unsigned long long)s.data_fetches,
                  (unsigned long long)s.data_bytes, (unsigned long long)s.shared_fetches,
                  (unsigned long long)s.expired_url_retries,
-                 (unsigned long long)s.xorbs_verified);
+                 (unsigned long long)s.xorbs_verified,
+                 (unsigned long long)(c.services->cache() != nullptr
+                                          ? c.services->cache()->Stats().skipped_bytes
+                                          : 0));
   }
   return st;
 }
@@ -497,7 +504,7 @@ Result<SourcePrefetch> OpenSourcePrefetch(const std::string& source,
         // One reader per file, several files at once (--jobs): a smaller
         // share of kept bodies each.
         fs::XetReader reader(&cas, c->services->cache(),
-                             CommandReaderOptions(*c->services, 16ull << 20));
+                             CommandReaderOptions(*c->services, 16ull << 20, /*wait_for_cache=*/true));
         st = reader.ReadAllVerified(*ref, kCatBlock, [&](std::span<const uint8_t> data) {
           if (stop->load()) return Status(ErrorCode::kCancelled, "interrupted");
           done->fetch_add(data.size());

@@ -175,6 +175,13 @@ struct XetReaderOptions {
   // touched before. A long-lived reader gives them back when idle
   // (ReleaseIdleBuffers).
   uint64_t reuse_body_bytes = 0;
+  // false: a fetched chunk is cached only if the cache's write queue has
+  // room for it at once (ChunkCache::PutChunkIfRoom), so a read never waits
+  // for the cache's disk writes, and what the disk cannot take as fast as
+  // the network brings it is not cached (`hubfs cat`). Only for a reader
+  // without read-ahead: read-ahead's chunks reach their reader through the
+  // cache.
+  bool wait_for_cache = true;
   // Files whose terms are kept in memory, xorbs whose layouts are.
   size_t max_files = 1024;
   size_t max_layouts = 16384;

@@ -179,7 +179,12 @@ Status XetReader::AcceptRun(const XorbFetch& xorb, const FetchRange& range,
     std::span<const uint8_t> data(run->body);
     for (uint32_t j = 0; j < range.chunks.size(); ++j) {
       const auto [off, size] = (*records)[j];
-      cache_->PutChunk(xorb.xorb, range.chunks.start + j, data.subspan(off, size));
+      const std::span<const uint8_t> record = data.subspan(off, size);
+      if (options_.wait_for_cache) {
+        cache_->PutChunk(xorb.xorb, range.chunks.start + j, record);
+      } else {
+        cache_->PutChunkIfRoom(xorb.xorb, range.chunks.start + j, record);
+      }
     }
   }
   return Status::Ok();

@@ -112,6 +112,13 @@ class FakeCas final : public hub::HttpTransport {
     return file_hash;
   }
 
+  // Serves the terms of file `of` under the hash `alias` as well (a Hub
+  // whose plan names other bytes than the hash asked for).
+  void AddFileAlias(const chunkstore::Hash& alias, const chunkstore::Hash& of) {
+    std::lock_guard<std::mutex> lock(mu_);
+    files_[alias] = files_.at(of);
+  }
+
   const StoredFile& File(const chunkstore::Hash& h) {
     std::lock_guard<std::mutex> lock(mu_);
     return files_.at(h);

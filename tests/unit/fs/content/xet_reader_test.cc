@@ -509,6 +509,45 @@ TEST_F(XetReaderTest, ReadAllVerifiedChecksHashes) {
   EXPECT_EQ(st.code(), ErrorCode::kCorrupt) << st;
 }
 
+// Without a SHA-256 in the ref (hubfs cat without --sha256) the Xet file
+// hash alone is checked, and still catches a wrong file.
+TEST_F(XetReaderTest, ReadAllVerifiedWithoutASha256ChecksTheXetFileHash) {
+  auto r = NewReader();
+  XetFileRef no_sha = file_;
+  no_sha.sha256.reset();
+  std::vector<uint8_t> sunk;
+  Status st = r->ReadAllVerified(no_sha, 1 << 20, [&](std::span<const uint8_t> d) {
+    sunk.insert(sunk.end(), d.begin(), d.end());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(sunk, data_);
+  // Terms of this file under another Xet hash: every byte as before, the
+  // computed file hash is not the one asked for.
+  XetFileRef other = no_sha;
+  other.hash.bytes[0] ^= 1;
+  fake_.AddFileAlias(other.hash, hash_);
+  st = r->ReadAllVerified(other, 1 << 20, [](std::span<const uint8_t>) { return Status::Ok(); });
+  EXPECT_EQ(st.code(), ErrorCode::kCorrupt) << st;
+  EXPECT_NE(st.message().find("Xet file hash mismatch"), std::string::npos) << st;
+}
+
+// A reader that does not wait for the cache (hubfs cat) still caches the
+// chunks it fetches when the writer keeps up: the next reader is warm.
+TEST_F(XetReaderTest, AReaderThatDoesNotWaitForTheCacheCachesWhatItHasRoomFor) {
+  XetReaderOptions o = SmallWindows();
+  o.wait_for_cache = false;
+  auto r = NewReader(o);
+  Status st = r->ReadAllVerified(file_, 1 << 20, [](std::span<const uint8_t>) { return Status::Ok(); });
+  ASSERT_TRUE(st.ok()) << st;
+  ASSERT_TRUE(cache_->Flush().ok());
+  ASSERT_EQ(cache_->Stats().skipped, 0u);
+  fake_.ResetCounters();
+  auto r2 = NewReader();
+  ExpectRange(*r2, 0, data_.size());
+  EXPECT_EQ(fake_.data_calls(), 0);
+}
+
 // Fetched bodies in reused buffers (reuse_body_bytes): with no cache every
 // read fetches, so buffers go round many times; the bytes stay exact, also
 // for reads running at once.
