@@ -277,9 +277,11 @@ class ChunkCache {
   void PutChunk(const Hash& xorb, uint32_t index, std::span<const uint8_t> record,
                 bool keep_pages = false);
   // PutChunk for a caller that must not wait for the disk: the chunk is
-  // queued only if the writer queue has room for it now; otherwise it is not
-  // cached (counted in Stats().skipped) and nothing is encoded. Returns
-  // whether it was queued.
+  // queued only if the writer queue has room for it now, beside a reserve
+  // kept for the small values that waiting puts bring (a file's layouts and
+  // terms); otherwise it is not cached (counted in Stats().skipped) and
+  // nothing is encoded. Returns whether it was queued (also false, not
+  // counted, for a value PutChunk would ignore).
   bool PutChunkIfRoom(const Hash& xorb, uint32_t index, std::span<const uint8_t> record);
   void PutXorbLayout(const Hash& xorb, std::vector<uint8_t> layout);
   void PutTerms(const Hash& file_hash, std::vector<uint8_t> terms);

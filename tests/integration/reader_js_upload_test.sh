@@ -73,9 +73,10 @@ grep -q " 5000000 xet data/combined.bin$" "$tmp/ls-l.txt" || fail "ls -l: combin
 grep -q " 20000000 xet data/compressible.bin$" "$tmp/ls-l.txt" || fail "ls -l: compressible.bin: $(cat "$tmp/ls-l.txt")"
 grep -q " $(stat -c %s "$src/notes.txt") git notes.txt$" "$tmp/ls-l.txt" || fail "ls -l: notes.txt: $(cat "$tmp/ls-l.txt")"
 
-# --- whole files (cold cache; a whole-file cat also checks the Xet hash and SHA-256)
+# --- whole files (cold cache; a whole-file cat --sha256 also checks the Xet hash and the SHA-256
+# the official client committed)
 for p in random.bin data/combined.bin data/compressible.bin notes.txt; do
-  "$HUBFS" cat --cache-dir "$tmp/cache-whole" "$REPO/$p" >"$tmp/whole.out" 2>"$tmp/err" ||
+  "$HUBFS" cat --sha256 --cache-dir "$tmp/cache-whole" "$REPO/$p" >"$tmp/whole.out" 2>"$tmp/err" ||
     fail "cat $p: $(cat "$tmp/err")"
   cmp "$src/$p" "$tmp/whole.out" || fail "cat $p differs from the uploaded file"
   [ "$(sha256sum <"$tmp/whole.out" | cut -d' ' -f1)" = "$(sha256sum <"$src/$p" | cut -d' ' -f1)" ] ||

@@ -36,12 +36,13 @@ class XetReaderTest : public ::testing::Test {
     OpenCache();
   }
 
-  void OpenCache(uint64_t recent_max_bytes = 0) {
+  void OpenCache(uint64_t recent_max_bytes = 0, size_t queue_max_entries = 1024) {
     chunkstore::CacheOptions o;
     o.dir = dir_.Sub("cache");
     o.max_bytes = 256ull << 20;
     o.durable = false;
     o.recent_max_bytes = recent_max_bytes;
+    o.queue_max_entries = queue_max_entries;
     auto c = chunkstore::ChunkCache::Open(o);
     ASSERT_TRUE(c.ok()) << c.status();
     cache_ = std::move(*c);
@@ -546,6 +547,40 @@ TEST_F(XetReaderTest, AReaderThatDoesNotWaitForTheCacheCachesWhatItHasRoomFor) {
   auto r2 = NewReader();
   ExpectRange(*r2, 0, data_.size());
   EXPECT_EQ(fake_.data_calls(), 0);
+}
+
+// A cache whose write queue takes one value at a time (a disk far slower
+// than the network): a whole-file read that does not wait leaves chunks
+// uncached and still streams exact bytes.
+TEST_F(XetReaderTest, AWholeReadThatDoesNotWaitSkipsWhatAFullCacheQueueCannotTake) {
+  cache_.reset();
+  OpenCache(0, /*queue_max_entries=*/1);
+  XetReaderOptions o = SmallWindows();
+  o.wait_for_cache = false;
+  auto r = NewReader(o);
+  std::vector<uint8_t> sunk;
+  Status st = r->ReadAllVerified(file_, 1 << 20, [&](std::span<const uint8_t> d) {
+    sunk.insert(sunk.end(), d.begin(), d.end());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(sunk, data_);
+  // Runs of chunks are put in a tight loop: the one before is still queued.
+  EXPECT_GT(cache_->Stats().skipped, 0u);
+  EXPECT_LE(fake_.data_bytes(), data_.size() * 11 / 10);
+}
+
+// The same queue under read-ahead, which waits: a sequential reader takes
+// its chunks from the queue, a full queue makes room by leaving those
+// unwritten, and no byte is fetched twice.
+TEST_F(XetReaderTest, ReadAheadThroughAFullCacheQueueFetchesEachByteOnce) {
+  cache_.reset();
+  OpenCache(/*recent_max_bytes=*/1 << 20, /*queue_max_entries=*/1);
+  XetReaderOptions o = SmallWindows();
+  o.readahead_bytes = 600 * 1024;
+  auto r = NewReader(o);
+  for (uint64_t off = 0; off < data_.size(); off += 64 * 1024) ExpectRange(*r, off, 64 * 1024);
+  EXPECT_LE(fake_.data_bytes(), data_.size() * 13 / 10);
 }
 
 // Fetched bodies in reused buffers (reuse_body_bytes): with no cache every
