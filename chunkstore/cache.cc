@@ -146,10 +146,7 @@ class ChunkCache::Impl {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = pending_.find(key);
-      if (it != pending_.end()) {
-        pending = it->second;
-        pending->MarkTaken();
-      }
+      if (it != pending_.end()) pending = it->second;
     }
     Status bad;
     // A queued value was encoded by this process and has not left its
@@ -222,7 +219,6 @@ class ChunkCache::Impl {
       auto it = pending_.find(key);
       if (it == pending_.end()) return nullptr;
       value = it->second;
-      value->MarkTaken();
     }
     hits_.fetch_add(1, std::memory_order_relaxed);
     Touch(key, clock_->UnixSeconds());
@@ -268,7 +264,7 @@ class ChunkCache::Impl {
     const uint64_t size = fmt::kHeaderSize + payload.size();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!HasRoomLocked(size, kSmallValueReserve) && !MakeRoomLocked(size, kSmallValueReserve)) {
+      if (!HasRoomLocked(size, kSmallValueReserve)) {
         skipped_.fetch_add(1, std::memory_order_relaxed);
         skipped_bytes_.fetch_add(payload.size(), std::memory_order_relaxed);
         return false;
@@ -384,9 +380,7 @@ class ChunkCache::Impl {
     const uint64_t size = op.value ? op.value->size() : 0;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (wait_for_space) {
-        space_cv_.wait(lock, [&] { return stop_ || HasRoomLocked(size) || MakeRoomLocked(size); });
-      }
+      if (wait_for_space) space_cv_.wait(lock, [&] { return stop_ || HasRoomLocked(size); });
       if (op.type == WriteOp::kPut) pending_[op.key] = op.value;
       queue_bytes_ += size;
       queue_.emplace_back(std::move(op));
@@ -403,41 +397,6 @@ class ChunkCache::Impl {
     return queue_.empty() ||
            (queue_.size() + reserve.entries < options_.queue_max_entries &&
             queue_bytes_ + size + reserve.bytes <= options_.queue_max_bytes);
-  }
-
-  // Makes room for a value of `size` bytes by leaving unwritten the oldest
-  // queued chunks that a reader has already taken from memory (a read-ahead
-  // chunk its reader consumed while the disk lagged): they are not cached
-  // (counted as skipped) and stay readable a while longer among the recently
-  // written values. Chunks nobody has read yet are never left out: their
-  // reader would fetch them again. Returns HasRoomLocked(size, reserve).
-  // REQUIRES: mu_.
-  bool MakeRoomLocked(uint64_t size, Reserve reserve = {}) {
-    bool moved = false;
-    for (auto it = queue_.begin(); it != queue_.end() && !HasRoomLocked(size, reserve);) {
-      const WriteOp* op = std::get_if<WriteOp>(&*it);
-      if (op == nullptr || op->type != WriteOp::kPut || !op->value || !op->value->taken() ||
-          fmt::KeyKind(op->key) != CacheKind::kChunk) {
-        ++it;
-        continue;
-      }
-      const uint64_t n = op->value->size();
-      queue_bytes_ -= std::min(queue_bytes_, n);
-      skipped_.fetch_add(1, std::memory_order_relaxed);
-      skipped_bytes_.fetch_add(n - fmt::kHeaderSize, std::memory_order_relaxed);
-      auto p = pending_.find(op->key);
-      if (p != pending_.end() && p->second == op->value) {
-        recent_.emplace_back(op->key, op->value);
-        recent_bytes_ += n;
-        moved = true;
-      }
-      it = queue_.erase(it);
-    }
-    if (moved) {
-      RetireRecent(options_.recent_max_bytes -
-                   std::min(options_.recent_max_bytes, queue_bytes_));
-    }
-    return HasRoomLocked(size, reserve);
   }
 
   void EnqueueControl(Control c) {

@@ -21,7 +21,6 @@
 #ifndef HUBFS_CHUNKSTORE_CACHE_PACKS_H_
 #define HUBFS_CHUNKSTORE_CACHE_PACKS_H_
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -68,15 +67,10 @@ class ValueBuffer {
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   // REQUIRES: size() >= kPackMinValue. The bytes and their zero padding.
   std::span<const uint8_t> padded() const { return {data_, PackSpan(size_)}; }
-  // Whether a reader took the value from memory (ChunkCache: a queued value
-  // already read may be left unwritten to make room for new ones).
-  void MarkTaken() const { taken_.store(true, std::memory_order_relaxed); }
-  bool taken() const { return taken_.load(std::memory_order_relaxed); }
 
  private:
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
-  mutable std::atomic<bool> taken_{false};
 };
 
 struct PackLocation {

@@ -468,45 +468,6 @@ TEST(CacheTest, PutChunkIfRoomSkipsInsteadOfWaitingForAFullQueue) {
   ExpectStoredOrSkipped(*c, 1, n, 3000);
 }
 
-// A put into a full queue makes room by leaving unwritten the oldest queued
-// chunks a reader has already taken from memory; a chunk nobody has read is
-// always written (the put waits for it instead).
-TEST(CacheTest, AFullQueueLeavesUnwrittenOnlyChunksAReaderHasTaken) {
-  TempDir tmp;
-  CacheOptions o = SmallOptions(tmp.path());
-  o.queue_max_entries = 2;
-  auto c = MustOpen(o);
-  std::vector<bool> read;
-  constexpr uint32_t kMaxPuts = 20000;
-  uint32_t n = 0;
-  // The writer takes values within microseconds and commits them for
-  // longer: a tight loop soon finds two queued, the older one read.
-  for (; n < kMaxPuts && (n < 300 || c->Stats().skipped == 0); ++n) {
-    c->PutChunk(XorbFor(4), n, Bytes(40000 + n, 3000));
-    const bool take = n % 3 != 0;  // every third chunk is never read
-    if (take) {
-      EXPECT_EQ(MustGetChunk(*c, XorbFor(4), n), Bytes(40000 + n, 3000));
-    }
-    read.push_back(take);
-  }
-  const uint64_t skipped = c->Stats().skipped;
-  ASSERT_GT(skipped, 0u) << "no put of " << n << " found the queue full";
-  EXPECT_EQ(c->Stats().skipped_bytes, skipped * 3000);
-  c.reset();  // what was left out is gone from memory too
-  c = MustOpen(o);
-  uint64_t missing = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    const Value got = MustGetChunk(*c, XorbFor(4), i);
-    if (!got.has_value()) {
-      EXPECT_TRUE(read[i]) << "chunk " << i << " was never read, yet not written";
-      ++missing;
-    } else {
-      EXPECT_EQ(*got, Bytes(40000 + i, 3000)) << i;
-    }
-  }
-  EXPECT_EQ(missing, skipped);
-}
-
 TEST(CacheTest, VisitChunkGivesTheVerifiedRecordWithoutACopy) {
   TempDir tmp;
   auto c = MustOpen(SmallOptions(tmp.path()));

@@ -570,19 +570,6 @@ TEST_F(XetReaderTest, AWholeReadThatDoesNotWaitSkipsWhatAFullCacheQueueCannotTak
   EXPECT_LE(fake_.data_bytes(), data_.size() * 11 / 10);
 }
 
-// The same queue under read-ahead, which waits: a sequential reader takes
-// its chunks from the queue, a full queue makes room by leaving those
-// unwritten, and no byte is fetched twice.
-TEST_F(XetReaderTest, ReadAheadThroughAFullCacheQueueFetchesEachByteOnce) {
-  cache_.reset();
-  OpenCache(/*recent_max_bytes=*/1 << 20, /*queue_max_entries=*/1);
-  XetReaderOptions o = SmallWindows();
-  o.readahead_bytes = 600 * 1024;
-  auto r = NewReader(o);
-  for (uint64_t off = 0; off < data_.size(); off += 64 * 1024) ExpectRange(*r, off, 64 * 1024);
-  EXPECT_LE(fake_.data_bytes(), data_.size() * 13 / 10);
-}
-
 // Fetched bodies in reused buffers (reuse_body_bytes): with no cache every
 // read fetches, so buffers go round many times; the bytes stay exact, also
 // for reads running at once.
