@@ -379,15 +379,38 @@ void XetReader::Closed(const XetFileRef& file) {
     if (std::shared_ptr<FileState>* hit = files_.Get(file.hash)) state = *hit;
   }
   if (state == nullptr) return;
-  MutexLock lock(&state->mu);
-  if (!state->sweeping || state->sweep_next >= state->ref.size) return;
-  state->sweeping = false;
-  // A loader started again (after a crash, say) gets the sweep again once
-  // its own reads ask for it; it goes on from sweep_next.
-  state->streams.RearmSweep();
+  // Its sweep segments still queued go too (those being fetched finish):
+  // nobody reads them, and a segment queued by a top-up just before the
+  // release would otherwise fetch up to the sweep's budget more.
+  std::deque<PrefetchTask> dropped;
+  {
+    MutexLock lock(&state->mu);
+    if (!state->sweeping || state->sweep_next >= state->ref.size) return;
+    state->sweeping = false;
+    {
+      MutexLock pf_lock(&pf_mu_);
+      for (auto it = pf_queue_.begin(); it != pf_queue_.end();) {
+        if (it->sweep && it->state == state) {
+          dropped.push_back(std::move(*it));
+          it = pf_queue_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    // A loader started again (after a crash, say) gets the sweep again once
+    // its own reads ask for it; it goes on from sweep_next, which goes back
+    // to the first segment dropped.
+    for (const PrefetchTask& t : dropped) {
+      state->sweep_next = std::min(state->sweep_next, t.range.start);
+    }
+    state->streams.RearmSweep();
+  }
   counters_.sweeps_stopped.fetch_add(1, std::memory_order_relaxed);
   HUBFS_LOG(kDebug) << "sweep of xet file " << file.hash.ToString()
-                    << " stopped: its last handle was released";
+                    << " stopped: its last handle was released (" << dropped.size()
+                    << " queued segments dropped)";
+  for (const PrefetchTask& t : dropped) EndPrefetch(t, /*ok=*/true);  // cancelled, not failed
 }
 
 void XetReader::FetchAheadPlan(const AheadKey& key, AheadPlan& ahead) {

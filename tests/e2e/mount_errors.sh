@@ -44,6 +44,9 @@ if bounded 30 "$HUBFS" mount datasets/org/data "$MNT" --cache-dir "$W/cache" 2>"
 fi
 grep -q "busy" "$W/err" || fail "busy mountpoint: $(cat "$W/err")"
 bounded 30 "$HUBFS" unmount "$MNT" || fail "unmount"
+# Its daemon may still be ending: the SIGTERM below must find the next one.
+for _ in $(seq 1 100); do [[ -z $(daemon_pid) ]] && break; sleep 0.1; done
+[[ -z $(daemon_pid) ]] || fail "the daemon of the subfolder view still runs 10 s after unmount"
 pass "commit-sha subfolder view"
 
 # SIGTERM unmounts cleanly.

@@ -329,12 +329,17 @@ TEST_F(XetReaderSweepTest, ASweepStopsWhenItsFilesLastHandleIsReleasedAndARestar
   ASSERT_EQ(r->Stats().tensor_sweeps, 1u);
   r->Closed(ref());
   EXPECT_EQ(r->Stats().sweeps_stopped, 0u);  // one handle is still open
+  const uint64_t fetched_at_release = fake_.data_bytes();
   r->Closed(ref());
   EXPECT_EQ(r->Stats().sweeps_stopped, 1u);
   r->Closed(ref());  // more releases than opens: nothing
   WaitIdle(*r);
   const XetReaderStats s = r->Stats();
   EXPECT_EQ(s.sweeps_stopped, 1u);
+  // After the release only the segments being fetched finish (one per
+  // read-ahead thread, 2 MiB each, and their plans' boundary chunks); the
+  // ones still queued are dropped.
+  EXPECT_LE(fake_.data_bytes() - fetched_at_release, 4 * (2 * kMiB + 256 * 1024));
   // What was queued when it stopped (half of the 32 MiB budget at most) and
   // the topping-up of segments that ended before, not the rest of the file.
   const uint64_t rest = data_.size() - 4 * kTensorBytes - data_start_;
