@@ -245,16 +245,7 @@ class ChunkCache::Impl {
 
   void Put(std::string key, CacheKind kind, std::span<const uint8_t> payload, fmt::Codec codec,
            bool keep_pages = false) {
-    auto value = Encode(key, kind, payload, codec);
-    if (!value.ok()) {
-      HUBFS_LOG(kWarning) << "cache: not storing " << fmt::DescribeKey(key) << ": "
-                          << value.status();
-      return;
-    }
-    if (key.size() + (*value)->size() > options_.max_bytes) return;  // could never fit
-    WriteOp op{WriteOp::kPut, std::move(key), std::move(*value)};
-    op.keep_pages = keep_pages;
-    Enqueue(std::move(op), /*wait_for_space=*/true);
+    EncodeAndEnqueue(std::move(key), kind, payload, codec, keep_pages, /*wait_for_space=*/true);
   }
 
   // Put, if the queue has room for the value now; counted as skipped (and
@@ -270,14 +261,24 @@ class ChunkCache::Impl {
         return false;
       }
     }
-    auto value = Encode(key, kind, payload, fmt::kCodecNone);
+    return EncodeAndEnqueue(std::move(key), kind, payload, fmt::kCodecNone, /*keep_pages=*/false,
+                            /*wait_for_space=*/false);
+  }
+
+  // Encodes and queues a put; false (logged when the encoding failed) for a
+  // value that is not stored: unencodable, or larger than the cache.
+  bool EncodeAndEnqueue(std::string key, CacheKind kind, std::span<const uint8_t> payload,
+                        fmt::Codec codec, bool keep_pages, bool wait_for_space) {
+    auto value = Encode(key, kind, payload, codec);
     if (!value.ok()) {
       HUBFS_LOG(kWarning) << "cache: not storing " << fmt::DescribeKey(key) << ": "
                           << value.status();
       return false;
     }
     if (key.size() + (*value)->size() > options_.max_bytes) return false;  // could never fit
-    Enqueue(WriteOp{WriteOp::kPut, std::move(key), std::move(*value)}, /*wait_for_space=*/false);
+    WriteOp op{WriteOp::kPut, std::move(key), std::move(*value)};
+    op.keep_pages = keep_pages;
+    Enqueue(std::move(op), wait_for_space);
     return true;
   }
 

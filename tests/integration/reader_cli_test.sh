@@ -128,6 +128,7 @@ expect_error() {  # expect_error PATTERN hubfs-args...
 expect_error "not found" cat org/nope/file.bin
 expect_error "no such file" cat org/model/missing.bin
 expect_error "revision 'v9' not found" cat org/model@v9/big.bin
+expect_error "not with --range" cat --sha256 --range 0-10 org/model/big.bin
 expect_error "invalid source" ls 'org//model'
 expect_error "is a directory" cat org/model/sub
 expect_error "private" cat alice/secret/s.txt

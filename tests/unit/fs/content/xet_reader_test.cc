@@ -73,6 +73,15 @@ class XetReaderTest : public ::testing::Test {
         << "wrong bytes at " << off << "+" << len;
   }
 
+  // ReadAllVerified of `ref` in 1 MiB blocks, the bytes appended to `sunk`
+  // (or dropped).
+  static Status ReadAll(XetReader& r, const XetFileRef& ref, std::vector<uint8_t>* sunk = nullptr) {
+    return r.ReadAllVerified(ref, 1 << 20, [sunk](std::span<const uint8_t> d) {
+      if (sunk != nullptr) sunk->insert(sunk->end(), d.begin(), d.end());
+      return Status::Ok();
+    });
+  }
+
   // A read of [off, off + len) must fail as corrupt.
   void ExpectCorrupt(XetReader& r, uint64_t off, size_t len) {
     std::vector<uint8_t> out(len);
@@ -495,10 +504,7 @@ TEST_F(XetReaderTest, ReadAllVerifiedChecksHashes) {
   o.segment_bytes = 8 << 20;  // whole xorbs fit in one fetch: their hashes get checked
   auto r = NewReader(o);
   std::vector<uint8_t> sunk;
-  Status st = r->ReadAllVerified(file_, 1 << 20, [&](std::span<const uint8_t> d) {
-    sunk.insert(sunk.end(), d.begin(), d.end());
-    return Status::Ok();
-  });
+  Status st = ReadAll(*r, file_, &sunk);
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ(sunk, data_);
   EXPECT_GT(r->Stats().xorbs_verified, 0u);
@@ -506,7 +512,7 @@ TEST_F(XetReaderTest, ReadAllVerifiedChecksHashes) {
   // Warm, with a wrong sha256: the data streams, then the check fails.
   XetFileRef wrong = file_;
   (*wrong.sha256)[0] ^= 1;
-  st = r->ReadAllVerified(wrong, 1 << 20, [](std::span<const uint8_t>) { return Status::Ok(); });
+  st = ReadAll(*r, wrong);
   EXPECT_EQ(st.code(), ErrorCode::kCorrupt) << st;
 }
 
@@ -517,10 +523,7 @@ TEST_F(XetReaderTest, ReadAllVerifiedWithoutASha256ChecksTheXetFileHash) {
   XetFileRef no_sha = file_;
   no_sha.sha256.reset();
   std::vector<uint8_t> sunk;
-  Status st = r->ReadAllVerified(no_sha, 1 << 20, [&](std::span<const uint8_t> d) {
-    sunk.insert(sunk.end(), d.begin(), d.end());
-    return Status::Ok();
-  });
+  Status st = ReadAll(*r, no_sha, &sunk);
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ(sunk, data_);
   // Terms of this file under another Xet hash: every byte as before, the
@@ -528,7 +531,7 @@ TEST_F(XetReaderTest, ReadAllVerifiedWithoutASha256ChecksTheXetFileHash) {
   XetFileRef other = no_sha;
   other.hash.bytes[0] ^= 1;
   fake_.AddFileAlias(other.hash, hash_);
-  st = r->ReadAllVerified(other, 1 << 20, [](std::span<const uint8_t>) { return Status::Ok(); });
+  st = ReadAll(*r, other);
   EXPECT_EQ(st.code(), ErrorCode::kCorrupt) << st;
   EXPECT_NE(st.message().find("Xet file hash mismatch"), std::string::npos) << st;
 }
@@ -539,7 +542,7 @@ TEST_F(XetReaderTest, AReaderThatDoesNotWaitForTheCacheCachesWhatItHasRoomFor) {
   XetReaderOptions o = SmallWindows();
   o.wait_for_cache = false;
   auto r = NewReader(o);
-  Status st = r->ReadAllVerified(file_, 1 << 20, [](std::span<const uint8_t>) { return Status::Ok(); });
+  Status st = ReadAll(*r, file_);
   ASSERT_TRUE(st.ok()) << st;
   ASSERT_TRUE(cache_->Flush().ok());
   ASSERT_EQ(cache_->Stats().skipped, 0u);
@@ -559,10 +562,7 @@ TEST_F(XetReaderTest, AWholeReadThatDoesNotWaitSkipsWhatAFullCacheQueueCannotTak
   o.wait_for_cache = false;
   auto r = NewReader(o);
   std::vector<uint8_t> sunk;
-  Status st = r->ReadAllVerified(file_, 1 << 20, [&](std::span<const uint8_t> d) {
-    sunk.insert(sunk.end(), d.begin(), d.end());
-    return Status::Ok();
-  });
+  Status st = ReadAll(*r, file_, &sunk);
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ(sunk, data_);
   // Runs of chunks are put in a tight loop: the one before is still queued.
