@@ -381,7 +381,9 @@ class ChunkCache::Impl {
     const uint64_t size = op.value ? op.value->size() : 0;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (wait_for_space) space_cv_.wait(lock, [&] { return stop_ || HasRoomLocked(size); });
+      if (wait_for_space) {
+        space_cv_.wait(lock, [&] { return stop_ || HasRoomLocked(size) || MakeRoomLocked(size); });
+      }
       if (op.type == WriteOp::kPut) pending_[op.key] = op.value;
       queue_bytes_ += size;
       queue_.emplace_back(std::move(op));
@@ -400,6 +402,50 @@ class ChunkCache::Impl {
             queue_bytes_ + size + reserve.bytes <= options_.queue_max_bytes);
   }
 
+  // Makes room for a value of `size` bytes by leaving unwritten the oldest
+  // queued chunks a reader has read through (ChunkCache::ReadThrough): a
+  // stream that runs ahead of the disk then goes on at the network's pace,
+  // and what the disk could not take is not cached (counted as skipped).
+  // Returns HasRoomLocked(size). REQUIRES: mu_.
+  bool MakeRoomLocked(uint64_t size) {
+    if (!queue_has_read_through_) return false;
+    auto it = queue_.begin();
+    for (; it != queue_.end() && !HasRoomLocked(size);) {
+      const WriteOp* op = std::get_if<WriteOp>(&*it);
+      if (op == nullptr || op->type != WriteOp::kPut || !op->value ||
+          !op->value->read_through()) {
+        ++it;
+        continue;
+      }
+      const uint64_t n = op->value->size();
+      queue_bytes_ -= std::min(queue_bytes_, n);
+      skipped_.fetch_add(1, std::memory_order_relaxed);
+      skipped_bytes_.fetch_add(n - std::min<uint64_t>(n, fmt::kHeaderSize),
+                               std::memory_order_relaxed);
+      auto p = pending_.find(op->key);
+      if (p != pending_.end() && p->second == op->value) pending_.erase(p);
+      it = queue_.erase(it);
+    }
+    // Searched to the end: none is left until a reader reads one through.
+    if (it == queue_.end()) queue_has_read_through_ = false;
+    return HasRoomLocked(size);
+  }
+
+ public:
+  // A reader read `value` through (ChunkCache::ReadThrough).
+  void ReadThrough(const cache_internal::ValueBuffer& value) {
+    value.MarkReadThrough();
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      wake = !queue_has_read_through_;
+      queue_has_read_through_ = true;
+    }
+    // A put waiting for room may find it now.
+    if (wake) space_cv_.notify_all();
+  }
+
+ private:
   void EnqueueControl(Control c) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -566,6 +612,9 @@ class ChunkCache::Impl {
   std::condition_variable space_cv_;  // Put waits for queue space
   std::deque<Task> queue_;            // GUARDED_BY(mu_)
   uint64_t queue_bytes_ = 0;          // GUARDED_BY(mu_)
+  // A value was read through since MakeRoomLocked last found none queued
+  // (so a full queue need not be searched on every wake).
+  bool queue_has_read_through_ = false;  // GUARDED_BY(mu_)
   // Encoded values queued but not yet committed, so reads see them.
   std::unordered_map<std::string, std::shared_ptr<const cache_internal::ValueBuffer>>
       pending_;                            // GUARDED_BY(mu_)
@@ -664,6 +713,13 @@ std::optional<ChunkCache::HeldRecord> ChunkCache::HoldChunk(const Hash& xorb, ui
   }
   const std::span<const uint8_t> record = value->bytes().subspan(fmt::kHeaderSize);
   return HeldRecord{std::move(value), record};
+}
+
+void ChunkCache::ReadThrough(const HeldRecord& held) {
+  // HoldChunk's owner is the value's buffer.
+  if (held.owner != nullptr) {
+    impl_->ReadThrough(*std::static_pointer_cast<const cache_internal::ValueBuffer>(held.owner));
+  }
 }
 
 Result<bool> ChunkCache::HasChunk(const Hash& xorb, uint32_t index) {

@@ -248,6 +248,13 @@ class ChunkCache {
     std::span<const uint8_t> record;
   };
   std::optional<HeldRecord> HoldChunk(const Hash& xorb, uint32_t index);
+  // A demand read has delivered the last byte of a chunk held by HoldChunk
+  // (a sequential reader is past it): while the chunk waits in the write
+  // queue, a put that finds the queue full may leave it unwritten to make
+  // room instead of waiting for the disk (not cached; counted in
+  // Stats().skipped). Chunks nobody has read through are always written, so
+  // read-ahead's chunks reach their reader and a prefetch caches all it reads.
+  void ReadThrough(const HeldRecord& held);
   // Whether the chunk is cached, without reading or checking it (a later
   // VisitChunk may still find it bad: a miss then); a chunk in a pack file
   // is asked into the page cache in the background for that read. Not a
@@ -266,7 +273,8 @@ class ChunkCache {
   Result<std::optional<std::vector<uint8_t>>> GetChunkList(const Hash& file_hash);
 
   // Inserts (or replaces) an entry; takes ownership of the bytes. Returns
-  // once queued; blocks while the writer queue is full. A value that cannot
+  // once queued; blocks while the writer queue is full and holds no chunk
+  // read through (ReadThrough; the oldest such are left unwritten first). A value that cannot
   // be stored (larger than max_bytes or the format's bound) is ignored.
   // Failures of the later commit surface in Flush() and Stats().write_errors.
   // PutChunk encodes straight from `record` (a chunk record inside a fetched

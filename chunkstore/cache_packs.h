@@ -21,6 +21,7 @@
 #ifndef HUBFS_CHUNKSTORE_CACHE_PACKS_H_
 #define HUBFS_CHUNKSTORE_CACHE_PACKS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -67,10 +68,15 @@ class ValueBuffer {
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   // REQUIRES: size() >= kPackMinValue. The bytes and their zero padding.
   std::span<const uint8_t> padded() const { return {data_, PackSpan(size_)}; }
+  // A reader has read the value's last byte from memory (ChunkCache::
+  // ReadThrough): while queued, it may be left unwritten to make room.
+  void MarkReadThrough() const { read_through_.store(true, std::memory_order_relaxed); }
+  bool read_through() const { return read_through_.load(std::memory_order_relaxed); }
 
  private:
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  mutable std::atomic<bool> read_through_{false};
 };
 
 struct PackLocation {

@@ -3,12 +3,12 @@
 // SOURCEs (no mount), a cache dir's chunk cache for the files of a repo
 // (cli/source_prefetch.h).
 //
-// It reads the files through the mount, several at once, each sequentially:
-// the daemon's own read path (its read-ahead, memory budget and cache
-// writer) fetches and caches the chunks, so prefetching needs no channel to
-// the daemon and warms exactly what a later read will look up. The pages it
-// reads are dropped from the page cache (POSIX_FADV_DONTNEED) as it goes,
-// so warming a large folder does not push other data out of memory.
+// It reads the files through the mount (O_DIRECT), several at once, each
+// sequentially: the daemon's own read path (its read-ahead, memory budget and
+// cache writer) fetches and caches the chunks, so prefetching needs no
+// channel to the daemon and warms exactly what a later read will look up.
+// The reads bypass the page cache, so warming a large folder does not push
+// other data out of memory.
 // Progress: a redrawn bar on a terminal, plain lines otherwise; a record in
 // <cache>/prefetch/ lets `hubfs status` show it.
 #include <fcntl.h>
@@ -20,11 +20,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -119,12 +122,24 @@ std::string Collect(const std::string& path, std::vector<File>* files) {
   return "";
 }
 
-// Reads a file through the mount, dropping its pages as it goes; "" or the
-// error.
+// Reads a file through the mount; "" or the error. O_DIRECT: every read
+// reaches the daemon (pages the kernel holds are not taken for cached), no
+// page is kept, and the daemon caches every chunk it reads for it (a reader
+// that keeps pages may see some left uncached when the cache's disk lags:
+// fs/vfs/vfs_core.h, Open). Where O_DIRECT is refused, a plain open whose
+// pages are dropped as it goes.
 std::string ReadThroughMount(const std::string& path, std::atomic<uint64_t>* done,
                              const std::atomic<bool>* stop) {
-  std::vector<char> buf(kBlock);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::unique_ptr<char, decltype(&std::free)> mem(
+      static_cast<char*>(std::aligned_alloc(4096, kBlock)), &std::free);
+  if (mem == nullptr) return "out of memory";
+  const std::span<char> buf(mem.get(), kBlock);
+  bool direct = true;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+  if (fd < 0 && errno == EINVAL) {
+    direct = false;
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
   if (fd < 0) return std::strerror(errno);
   std::string err;
   off_t off = 0;
@@ -137,7 +152,7 @@ std::string ReadThroughMount(const std::string& path, std::atomic<uint64_t>* don
     }
     if (n == 0) break;
     // The chunks are cached now; the pages need not stay in memory.
-    posix_fadvise(fd, off, n, POSIX_FADV_DONTNEED);
+    if (!direct) posix_fadvise(fd, off, n, POSIX_FADV_DONTNEED);
     off += n;
     done->fetch_add(static_cast<uint64_t>(n));
   }

@@ -146,14 +146,14 @@ Result<size_t> CachingRepoSource::Read(const FileContent& file, uint64_t offset,
 }
 
 Result<size_t> CachingRepoSource::ReadHeld(const FileContent& file, uint64_t offset, size_t len,
-                                           HeldBytes* out) {
+                                           HeldBytes* out, bool pages_kept) {
   // Xet files and large ones pass through (see Read); small ones are copied
   // out of their cached whole.
   if (cache_ == nullptr || file.xet_hash.has_value() || file.oid.empty() ||
       file.size > options_.max_small_file_bytes) {
-    return inner_->ReadHeld(file, offset, len, out);
+    return inner_->ReadHeld(file, offset, len, out, pages_kept);
   }
-  return RepoSource::ReadHeld(file, offset, len, out);
+  return RepoSource::ReadHeld(file, offset, len, out, pages_kept);
 }
 
 // The inner source checks a whole small file against its git blob id (see

@@ -50,7 +50,7 @@ class CachingRepoSource final : public RepoSource {
                                                     std::string_view dir) override;
   Result<size_t> Read(const FileContent& file, uint64_t offset, std::span<uint8_t> out) override;
   Result<size_t> ReadHeld(const FileContent& file, uint64_t offset, size_t len,
-                          HeldBytes* out) override;
+                          HeldBytes* out, bool pages_kept) override;
   void Speculate(const FileContent& file, uint64_t bytes, uint64_t group) override {
     inner_->Speculate(file, bytes, group);
   }

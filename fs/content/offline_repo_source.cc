@@ -98,10 +98,10 @@ Result<size_t> OfflineRepoSource::Read(const FileContent& file, uint64_t offset,
 }
 
 Result<size_t> OfflineRepoSource::ReadHeld(const FileContent& file, uint64_t offset, size_t len,
-                                           HeldBytes* out) {
+                                           HeldBytes* out, bool pages_kept) {
   // As Read: a Xet read stops at the CAS token source when offline.
-  if (file.xet_hash.has_value()) return inner_->ReadHeld(file, offset, len, out);
-  return RepoSource::ReadHeld(file, offset, len, out);
+  if (file.xet_hash.has_value()) return inner_->ReadHeld(file, offset, len, out, pages_kept);
+  return RepoSource::ReadHeld(file, offset, len, out, pages_kept);
 }
 
 Result<hub::Refs> OfflineRepoSource::ListRefs(const hub::RepoId& repo) {

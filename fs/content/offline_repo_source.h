@@ -56,7 +56,7 @@ class OfflineRepoSource final : public RepoSource {
                                                     std::string_view dir) override;
   Result<size_t> Read(const FileContent& file, uint64_t offset, std::span<uint8_t> out) override;
   Result<size_t> ReadHeld(const FileContent& file, uint64_t offset, size_t len,
-                          HeldBytes* out) override;
+                          HeldBytes* out, bool pages_kept) override;
   // Passed down unless offline (nothing is fetched then).
   void Speculate(const FileContent& file, uint64_t bytes, uint64_t group) override {
     if (!offline()) inner_->Speculate(file, bytes, group);

@@ -121,9 +121,12 @@ class RepoSource {
 
   // Read of up to `len` bytes into `out` (replaced), as memory held rather
   // than copied where the source has the bytes in memory already. The
-  // default reads into a buffer of out's own.
+  // default reads into a buffer of out's own. `pages_kept`: the caller keeps
+  // what it is given (the kernel's page cache, for a read not O_DIRECT), so
+  // a source may leave bytes it read through uncached rather than wait for
+  // its cache's disk (XetReader::ReadHeld).
   virtual Result<size_t> ReadHeld(const FileContent& file, uint64_t offset, size_t len,
-                                  HeldBytes* out);
+                                  HeldBytes* out, bool pages_kept);
 
   // Folder read-ahead (fs/vfs/folder_readahead.h): a reader is expected to
   // read `file` from its start; [0, bytes) may be fetched in the background,
@@ -169,7 +172,7 @@ inline Result<std::vector<hub::TreeEntry>> RepoSource::ListRecursive(const hub::
 }
 
 inline Result<size_t> RepoSource::ReadHeld(const FileContent& file, uint64_t offset, size_t len,
-                                           HeldBytes* out) {
+                                           HeldBytes* out, bool /*pages_kept*/) {
   HUBFS_ASSIGN_OR_RETURN(size_t n, Read(file, offset, out->Own(len)));
   out->Keep(n);
   return n;

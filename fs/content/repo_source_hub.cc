@@ -125,11 +125,13 @@ Result<size_t> HubRepoSource::Read(const FileContent& file, uint64_t offset,
 }
 
 Result<size_t> HubRepoSource::ReadHeld(const FileContent& file, uint64_t offset, size_t len,
-                                       HeldBytes* out) {
-  if (!file.xet_hash || xet_ == nullptr) return RepoSource::ReadHeld(file, offset, len, out);
+                                       HeldBytes* out, bool pages_kept) {
+  if (!file.xet_hash || xet_ == nullptr) {
+    return RepoSource::ReadHeld(file, offset, len, out, pages_kept);
+  }
   if (offset >= file.size || len == 0) return size_t{0};
   HUBFS_ASSIGN_OR_RETURN(XetFileRef ref, XetRefOf(file));
-  return xet_->ReadHeld(ref, offset, len, out);
+  return xet_->ReadHeld(ref, offset, len, out, pages_kept);
 }
 
 Result<XetFileRef> HubRepoSource::XetRefOf(const FileContent& file) {

@@ -85,7 +85,7 @@ class HubRepoSource final : public RepoSource {
   // larger ones by Range, lengths checked), not cached.
   Result<size_t> Read(const FileContent& file, uint64_t offset, std::span<uint8_t> out) override;
   Result<size_t> ReadHeld(const FileContent& file, uint64_t offset, size_t len,
-                          HeldBytes* out) override;
+                          HeldBytes* out, bool pages_kept) override;
   // Xet files only (XetReader::Speculate); regular files are small, read
   // whole by their first read.
   void Speculate(const FileContent& file, uint64_t bytes, uint64_t group) override;

@@ -479,7 +479,7 @@ Result<size_t> XetReader::Read(const XetFileRef& file, uint64_t offset, std::spa
 }
 
 Result<size_t> XetReader::ReadHeld(const XetFileRef& file, uint64_t offset, size_t len,
-                                   HeldBytes* out) {
+                                   HeldBytes* out, bool pages_kept) {
   counters_.reads.fetch_add(1, std::memory_order_relaxed);
   if (offset >= file.size || len == 0) {
     out->Own(0);
@@ -487,8 +487,9 @@ Result<size_t> XetReader::ReadHeld(const XetFileRef& file, uint64_t offset, size
   }
   const uint64_t n = std::min<uint64_t>(len, file.size - offset);
   HUBFS_ASSIGN_OR_RETURN(std::shared_ptr<FileState> state, StartRead(file, offset, n));
-  if (TryHeld(*state, offset, offset + n, out) ||
-      (WaitForPrefetch(*state, offset, offset + n) && TryHeld(*state, offset, offset + n, out))) {
+  if (TryHeld(*state, offset, offset + n, out, pages_kept) ||
+      (WaitForPrefetch(*state, offset, offset + n) &&
+       TryHeld(*state, offset, offset + n, out, pages_kept))) {
     counters_.warm_reads.fetch_add(1, std::memory_order_relaxed);
     return static_cast<size_t>(n);
   }
@@ -498,11 +499,15 @@ Result<size_t> XetReader::ReadHeld(const XetFileRef& file, uint64_t offset, size
   return static_cast<size_t>(n);
 }
 
-bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, HeldBytes* out) {
+bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, HeldBytes* out,
+                        bool pages_kept) {
   if (cache_ == nullptr) return false;
   std::vector<Piece> pieces;
   if (!MapPieces(file, offset, end, &pieces)) return false;
   HeldBytes held;
+  // Chunks whose last byte this read delivers (a sequential reader is past
+  // them): told to the cache once the read is answered.
+  std::vector<chunkstore::ChunkCache::HeldRecord> through;
   for (const Piece& p : pieces) {
     std::optional<chunkstore::ChunkCache::HeldRecord> rec = cache_->HoldChunk(*p.xorb, p.index);
     if (!rec.has_value()) return false;
@@ -513,9 +518,11 @@ bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, He
     if (!raw) return false;
     const uint64_t from = std::max(p.start, offset);
     const uint64_t to = std::min(p.start + p.length, end);
+    if (pages_kept && to == p.start + p.length) through.push_back(*rec);
     held.Add(raw->subspan(from - p.start, to - from), std::move(rec->owner));
   }
   *out = std::move(held);
+  for (const chunkstore::ChunkCache::HeldRecord& rec : through) cache_->ReadThrough(rec);
   return true;
 }
 

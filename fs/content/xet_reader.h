@@ -277,7 +277,11 @@ class XetReader {
   // the range is stored uncompressed and still in the chunk cache's memory
   // (fetched moments ago, mostly by read-ahead), as those chunks held, not
   // copied; otherwise as Read, into a buffer of out's own.
-  Result<size_t> ReadHeld(const XetFileRef& file, uint64_t offset, size_t len, HeldBytes* out);
+  // `pages_kept`: the caller keeps the bytes (RepoSource::ReadHeld): the
+  // chunks it reads through in the cache's memory may then be left unwritten
+  // when the cache's write queue is full (ChunkCache::ReadThrough).
+  Result<size_t> ReadHeld(const XetFileRef& file, uint64_t offset, size_t len, HeldBytes* out,
+                          bool pages_kept = false);
 
   // Streams the whole file to `sink` in order, in blocks of at most
   // `block_bytes`, and verifies the Xet file hash (Merkle over the chunk
@@ -356,8 +360,11 @@ class XetReader {
   Result<std::shared_ptr<FileState>> StartRead(const XetFileRef& file, uint64_t offset,
                                                uint64_t len);
   // [offset, end) as chunks held in the cache's memory (ReadHeld); false
-  // when one is not there, not placed, or not stored uncompressed.
-  bool TryHeld(const FileState& file, uint64_t offset, uint64_t end, HeldBytes* out);
+  // when one is not there, not placed, or not stored uncompressed. With
+  // `pages_kept`, the chunks whose last byte it delivers are read through
+  // (ChunkCache::ReadThrough): a full cache queue may leave them unwritten.
+  bool TryHeld(const FileState& file, uint64_t offset, uint64_t end, HeldBytes* out,
+               bool pages_kept);
   // Reads [offset, offset + out.size()) (within the file) from the cache,
   // a read-ahead or the CAS, without touching the read-ahead streams.
   Status ReadRange(FileState& state, uint64_t offset, std::span<uint8_t> out, bool* all_warm);

@@ -248,7 +248,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     });
     return;
   }
-  auto r = self.core->Open(ino, write);
+  auto r = self.core->Open(ino, write, (fi->flags & O_DIRECT) != 0);
   if (!r.ok()) return ReplyError(req, r.error(), "open");
   fi->fh = r->fh;
   fi->keep_cache = r->keep_cache ? 1 : 0;

@@ -32,6 +32,7 @@ struct FileHandle {
   bool writer = false;  // opened for writing: flush and release record it
   WritableView* writable = nullptr;  // with `staged`: the view's writer
   uint64_t ino = 0;     // its inode, whose name follows renames
+  bool direct = false;  // opened O_DIRECT: the reader keeps no pages (VfsCore::Open)
 };
 
 struct DirHandle {

@@ -242,7 +242,7 @@ bool VfsCore::DirImmutable(uint64_t ino) const {
   return view && view->spec.immutable;
 }
 
-VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
+VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write, bool direct) {
   auto info = inodes_.Get(ino);
   if (!info.ok()) return info.error();
   if (info->meta->is_dir) return VfsErrc::kIsDir;
@@ -282,6 +282,7 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write) {
   h.view = view->id;
   h.content = content;
   h.ino = ino;
+  h.direct = direct;
   auto fh = handles_.AddFile(std::move(h));
   if (!fh.ok()) {
     views_.ReleaseHandle(view->id);
@@ -340,7 +341,7 @@ VfsResult<size_t> VfsCore::ReadHeld(uint64_t fh, uint64_t offset, size_t len, He
   }
   len = static_cast<size_t>(std::min<uint64_t>(len, file.size - offset));
   NoteRead(fh, file, offset, len);
-  auto n = source_->ReadHeld(file, offset, len, out);
+  auto n = source_->ReadHeld(file, offset, len, out, /*pages_kept=*/!handle->direct);
   if (!n.ok()) return VfsErrorFromStatus(n.status());
   if (*n == len) return *n;
   // Answered in part (a source may): the whole range again through Read's

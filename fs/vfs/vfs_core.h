@@ -116,8 +116,11 @@ class VfsCore {
   bool DirImmutable(uint64_t ino) const;
 
   // Opens a file for reading; the handle pins its content. `write` = any
-  // write access asked for. Errors: kNoEntry, kIsDir, kReadOnly, kNoSpace.
-  VfsResult<VfsOpenFile> Open(uint64_t ino, bool write);
+  // write access asked for. `direct`: opened O_DIRECT, so the reader keeps
+  // no page of what it reads (`hubfs prefetch`): the source caches all of it
+  // (RepoSource::ReadHeld's pages_kept false). Errors: kNoEntry, kIsDir,
+  // kReadOnly, kNoSpace.
+  VfsResult<VfsOpenFile> Open(uint64_t ino, bool write, bool direct = false);
   // Reads through the source (may block). Short only at the end of file.
   // Errors: kBadHandle, the source's errors.
   VfsResult<size_t> Read(uint64_t fh, uint64_t offset, std::span<uint8_t> out);

@@ -468,6 +468,53 @@ TEST(CacheTest, PutChunkIfRoomSkipsInsteadOfWaitingForAFullQueue) {
   ExpectStoredOrSkipped(*c, 1, n, 3000);
 }
 
+// A put into a full queue makes room by leaving unwritten the oldest queued
+// chunks a reader has read through (ReadThrough); a chunk nobody read
+// through is always written (the put waits for it instead).
+TEST(CacheTest, AFullQueueLeavesUnwrittenOnlyChunksReadThrough) {
+  TempDir tmp;
+  CacheOptions o = SmallOptions(tmp.path());
+  o.queue_max_entries = 2;
+  auto c = MustOpen(o);
+  std::vector<bool> through;
+  constexpr uint32_t kMaxPuts = 20000;
+  uint32_t n = 0;
+  // The writer takes values within microseconds and commits them for
+  // longer: a tight loop soon finds two queued, the older one read through.
+  for (; n < kMaxPuts && (n < 300 || c->Stats().skipped == 0); ++n) {
+    c->PutChunk(XorbFor(4), n, Bytes(40000 + n, 3000));
+    bool marked = false;
+    if (n % 3 != 0) {  // every third chunk is never read through
+      // Held only while in memory (queued; nothing is kept after its write).
+      if (std::optional<ChunkCache::HeldRecord> held = c->HoldChunk(XorbFor(4), n)) {
+        const auto want = Bytes(40000 + n, 3000);
+        EXPECT_TRUE(std::equal(held->record.begin(), held->record.end(), want.begin(),
+                               want.end()));
+        c->ReadThrough(*held);
+        marked = true;
+      }
+    }
+    through.push_back(marked);
+  }
+  const uint64_t skipped = c->Stats().skipped;
+  ASSERT_GT(skipped, 0u) << "no put of " << n << " found the queue full";
+  EXPECT_EQ(c->Stats().skipped_bytes, skipped * 3000);
+  ASSERT_TRUE(c->Flush().ok());
+  c.reset();  // what was left out is gone from memory too
+  c = MustOpen(o);
+  uint64_t missing = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const Value got = MustGetChunk(*c, XorbFor(4), i);
+    if (!got.has_value()) {
+      EXPECT_TRUE(through[i]) << "chunk " << i << " was never read through, yet not written";
+      ++missing;
+    } else {
+      EXPECT_EQ(*got, Bytes(40000 + i, 3000)) << i;
+    }
+  }
+  EXPECT_EQ(missing, skipped);
+}
+
 TEST(CacheTest, VisitChunkGivesTheVerifiedRecordWithoutACopy) {
   TempDir tmp;
   auto c = MustOpen(SmallOptions(tmp.path()));

@@ -36,11 +36,12 @@ class XetReaderTest : public ::testing::Test {
     OpenCache();
   }
 
-  void OpenCache(uint64_t recent_max_bytes = 0, size_t queue_max_entries = 1024) {
+  void OpenCache(uint64_t recent_max_bytes = 0, size_t queue_max_entries = 1024,
+                 bool durable = false) {
     chunkstore::CacheOptions o;
     o.dir = dir_.Sub("cache");
     o.max_bytes = 256ull << 20;
-    o.durable = false;
+    o.durable = durable;
     o.recent_max_bytes = recent_max_bytes;
     o.queue_max_entries = queue_max_entries;
     auto c = chunkstore::ChunkCache::Open(o);
@@ -555,6 +556,56 @@ TEST_F(XetReaderTest, AReaderThatDoesNotWaitForTheCacheCachesWhatItHasRoomFor) {
 // A cache whose write queue takes one value at a time (a disk far slower
 // than the network): a whole-file read that does not wait leaves chunks
 // uncached and still streams exact bytes.
+// A cache whose write queue holds two values (a disk far slower than the
+// network), read sequentially through ReadHeld as a mount does. A reader
+// that keeps its pages (pages_kept) lets a full queue leave the chunks it
+// read through unwritten (how many depends on timing): exact bytes, none
+// fetched twice. A reader that keeps none (O_DIRECT: `hubfs prefetch`) leaves
+// nothing out: afterwards the file is read with no request.
+TEST_F(XetReaderTest, OnlyAReaderThatKeepsItsPagesLetsAFullCacheQueueLeaveChunksOut) {
+  // Incompressible: every record is stored as is, so reads are held.
+  const std::vector<uint8_t> data = chunkstore::cache_testing::Bytes(78, 3 << 20);
+  const XetFileRef file{fake_.AddFile(data, 5), data.size(), std::nullopt};
+  auto read_all = [&](XetReader& r, bool pages_kept) {
+    for (uint64_t off = 0; off < data.size(); off += 64 * 1024) {
+      HeldBytes held;
+      Result<size_t> n = r.ReadHeld(file, off, 64 * 1024, &held, pages_kept);
+      ASSERT_TRUE(n.ok()) << n.status() << " at " << off;
+      std::vector<uint8_t> got;
+      for (std::span<const uint8_t> p : held.pieces()) got.insert(got.end(), p.begin(), p.end());
+      ASSERT_EQ(got.size(), *n);
+      ASSERT_TRUE(std::equal(got.begin(), got.end(), data.begin() + static_cast<ptrdiff_t>(off)))
+          << "wrong bytes at " << off;
+    }
+  };
+  XetReaderOptions o = SmallWindows();
+  o.readahead_bytes = 1 << 20;
+  o.segment_bytes = 1 << 20;
+  cache_.reset();
+  // Durable: every commit waits for fsync, so the writer lags the reader.
+  OpenCache(/*recent_max_bytes=*/1 << 20, /*queue_max_entries=*/2, /*durable=*/true);
+  {
+    auto r = NewReader(o);
+    read_all(*r, /*pages_kept=*/true);
+    // Chunks left out were read through: none is fetched again.
+    EXPECT_LE(fake_.data_bytes(), data.size() * 12 / 10);
+    ASSERT_TRUE(cache_->Flush().ok());
+  }
+  const uint64_t left_out = cache_->Stats().skipped;
+  {
+    auto r = NewReader(o);
+    read_all(*r, /*pages_kept=*/false);
+    ASSERT_TRUE(cache_->Flush().ok());
+  }
+  EXPECT_EQ(cache_->Stats().skipped, left_out);
+  cache_.reset();
+  OpenCache();
+  fake_.ResetCounters();
+  auto r = NewReader(o);
+  read_all(*r, /*pages_kept=*/true);
+  EXPECT_EQ(fake_.data_calls(), 0);
+}
+
 TEST_F(XetReaderTest, AWholeReadThatDoesNotWaitSkipsWhatAFullCacheQueueCannotTake) {
   cache_.reset();
   OpenCache(0, /*queue_max_entries=*/1);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -79,8 +80,15 @@ class FakeSource final : public RepoSource {
     return n;
   }
 
+  Result<size_t> ReadHeld(const FileContent& file, uint64_t offset, size_t len, HeldBytes* out,
+                          bool pages_kept) override {
+    last_pages_kept = pages_kept;
+    return RepoSource::ReadHeld(file, offset, len, out, pages_kept);
+  }
+
   std::atomic<int> list_calls{0};
   std::atomic<int> read_calls{0};
+  std::optional<bool> last_pages_kept;  // of the last ReadHeld
   bool fail_list = false;
   bool fail_read = false;
   bool raw_nested = false;
@@ -320,6 +328,27 @@ TEST_F(VfsCoreTest, OpenReadRelease) {
   EXPECT_EQ(err.error().code, VfsErrc::kIo);
   core.Release(h->fh);
   EXPECT_EQ(core.Read(h->fh, 0, buf).error().code, VfsErrc::kBadHandle);
+}
+
+// A handle opened O_DIRECT keeps no pages of what it reads (`hubfs
+// prefetch`): the source is told so, and caches all of it.
+TEST_F(VfsCoreTest, ADirectHandleReadsWithoutKeepingPages) {
+  VfsCore core = MakeCore();
+  auto d = core.Lookup(VfsCore::kRootIno, "weights", true);
+  auto f = core.Lookup(d->attr.ino, "model.bin", true);
+  ASSERT_TRUE(f.ok());
+  for (const bool direct : {false, true}) {
+    auto h = core.Open(f->attr.ino, false, direct);
+    ASSERT_TRUE(h.ok());
+    source_.last_pages_kept.reset();
+    HeldBytes held;
+    auto n = core.ReadHeld(h->fh, 0, 8, &held);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 8u);
+    ASSERT_TRUE(source_.last_pages_kept.has_value());
+    EXPECT_EQ(*source_.last_pages_kept, !direct) << "direct " << direct;
+    core.Release(h->fh);
+  }
 }
 
 TEST_F(VfsCoreTest, OpenHandlePinsContentAfterForget) {
