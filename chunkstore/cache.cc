@@ -406,11 +406,17 @@ class ChunkCache::Impl {
   // queued chunks a reader has read through (ChunkCache::ReadThrough): a
   // stream that runs ahead of the disk then goes on at the network's pace,
   // and what the disk could not take is not cached (counted as skipped).
-  // Returns HasRoomLocked(size). REQUIRES: mu_.
+  // Once it has to, it frees half the queue (as far as such chunks go):
+  // the chunks left out then come in long runs between runs of several
+  // batches written, so a later read of what is missing refetches few
+  // cached chunks (a plan fetches a segment's chunks from its first missing
+  // one to its last). Making room for one value at a time alternated runs
+  // of about one batch each. Returns HasRoomLocked(size). REQUIRES: mu_.
   bool MakeRoomLocked(uint64_t size) {
     if (!queue_has_read_through_) return false;
+    const Reserve half{options_.queue_max_bytes / 2, options_.queue_max_entries / 2};
     auto it = queue_.begin();
-    for (; it != queue_.end() && !HasRoomLocked(size);) {
+    for (; it != queue_.end() && !HasRoomLocked(size, half);) {
       const WriteOp* op = std::get_if<WriteOp>(&*it);
       if (op == nullptr || op->type != WriteOp::kPut || !op->value ||
           !op->value->read_through()) {
