@@ -438,9 +438,11 @@ class ChunkCache::Impl {
   }
 
  public:
-  // A reader read `value` through (ChunkCache::ReadThrough).
-  void ReadThrough(const cache_internal::ValueBuffer& value) {
-    value.MarkReadThrough();
+  // Readers were handed `bytes` more of value's chunk of `chunk_bytes`
+  // (ChunkCache::ReadThrough).
+  void ReadThrough(const cache_internal::ValueBuffer& value, uint64_t bytes,
+                   uint64_t chunk_bytes) {
+    if (!value.Deliver(bytes, chunk_bytes)) return;
     bool wake = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -721,10 +723,11 @@ std::optional<ChunkCache::HeldRecord> ChunkCache::HoldChunk(const Hash& xorb, ui
   return HeldRecord{std::move(value), record};
 }
 
-void ChunkCache::ReadThrough(const HeldRecord& held) {
+void ChunkCache::ReadThrough(const HeldRecord& held, uint64_t bytes, uint64_t chunk_bytes) {
   // HoldChunk's owner is the value's buffer.
   if (held.owner != nullptr) {
-    impl_->ReadThrough(*std::static_pointer_cast<const cache_internal::ValueBuffer>(held.owner));
+    impl_->ReadThrough(*std::static_pointer_cast<const cache_internal::ValueBuffer>(held.owner),
+                       bytes, chunk_bytes);
   }
 }
 

@@ -165,7 +165,9 @@ struct CacheStats {
   uint64_t promotions = 0;     // chunks moved from probation to protected
   uint64_t refused = 0;        // new chunks not stored (CacheOptions::probation_hold)
   uint64_t refused_bytes = 0;
-  uint64_t skipped = 0;        // chunks not queued: no room (PutChunkIfRoom)
+  // Chunks not cached because the disk lagged: not queued for lack of room
+  // (PutChunkIfRoom), or left unwritten once read through (ReadThrough).
+  uint64_t skipped = 0;
   uint64_t skipped_bytes = 0;
   uint64_t corrupt_drops = 0;  // bad entries detected on read or verify
   uint64_t write_errors = 0;   // write transactions that failed (entries lost)
@@ -248,13 +250,14 @@ class ChunkCache {
     std::span<const uint8_t> record;
   };
   std::optional<HeldRecord> HoldChunk(const Hash& xorb, uint32_t index);
-  // A demand read has delivered the last byte of a chunk held by HoldChunk
-  // (a sequential reader is past it): while the chunk waits in the write
-  // queue, a put that finds the queue full may leave it unwritten to make
-  // room instead of waiting for the disk (not cached; counted in
-  // Stats().skipped). Chunks nobody has read through are always written, so
-  // read-ahead's chunks reach their reader and a prefetch caches all it reads.
-  void ReadThrough(const HeldRecord& held);
+  // A reader that keeps what it is given (the page cache) was handed
+  // `bytes` of a chunk of `chunk_bytes` held by HoldChunk. Once the bytes
+  // handed over add up to the chunk (read through: a sequential reader is
+  // past it; bytes handed over twice count twice), a put that finds the
+  // write queue full may leave the chunk unwritten to make room instead of
+  // waiting for the disk (not cached; counted in Stats().skipped). Chunks
+  // not read through are always written.
+  void ReadThrough(const HeldRecord& held, uint64_t bytes, uint64_t chunk_bytes);
   // Whether the chunk is cached, without reading or checking it (a later
   // VisitChunk may still find it bad: a miss then); a chunk in a pack file
   // is asked into the page cache in the background for that read. Not a

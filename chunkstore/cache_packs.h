@@ -68,14 +68,22 @@ class ValueBuffer {
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   // REQUIRES: size() >= kPackMinValue. The bytes and their zero padding.
   std::span<const uint8_t> padded() const { return {data_, PackSpan(size_)}; }
-  // A reader has read the value's last byte from memory (ChunkCache::
-  // ReadThrough): while queued, it may be left unwritten to make room.
-  void MarkReadThrough() const { read_through_.store(true, std::memory_order_relaxed); }
+  // Readers were handed `n` more bytes of the chunk this value holds, of
+  // `whole` (ChunkCache::ReadThrough). Returns true once, when the bytes
+  // handed over reach `whole` (the value is then read through: while
+  // queued, it may be left unwritten to make room).
+  bool Deliver(uint64_t n, uint64_t whole) const {
+    const uint64_t after = delivered_.fetch_add(n, std::memory_order_relaxed) + n;
+    if (after < whole || after - n >= whole) return false;
+    read_through_.store(true, std::memory_order_relaxed);
+    return true;
+  }
   bool read_through() const { return read_through_.load(std::memory_order_relaxed); }
 
  private:
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  mutable std::atomic<uint64_t> delivered_{0};
   mutable std::atomic<bool> read_through_{false};
 };
 

@@ -539,6 +539,9 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
   }
   auto refresh_state = [&state, &m, &config] {
     FillReaderStats(m.reader->Stats(), &state);
+    if (chunkstore::ChunkCache* cache = m.services->cache()) {
+      state.not_cached_bytes = cache->Stats().skipped_bytes;
+    }
     state.tensor_sweep_stored = m.server->page_feed_stored_bytes();
     state.inodes = m.core->inode_count();
     if (m.writers) FillWriteStats(m.writers->All(), &state);

@@ -136,7 +136,8 @@ bool WriteMountState(const MountState& s) {
       {"revision", s.revision}, {"commit", s.commit},         {"mountpoint", s.mountpoint},
       {"cache_dir", s.cache_dir}, {"dev", s.dev}, {"started", s.started},     {"reads", s.reads},
       {"warm_reads", s.warm_reads}, {"plans", s.plans}, {"data_fetches", s.data_fetches},
-      {"data_bytes", s.data_bytes}, {"fetches_in_flight", s.fetches_in_flight},
+      {"data_bytes", s.data_bytes}, {"not_cached_bytes", s.not_cached_bytes},
+      {"fetches_in_flight", s.fetches_in_flight},
       {"readahead_bytes", s.readahead_bytes}, {"memory_limit", s.memory_limit},
       {"readahead_peak", s.readahead_peak}, {"round_trip_us", s.round_trip_us},
       {"far_origin", s.far_origin}, {"folder_files", s.folder_files},
@@ -266,6 +267,7 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.plans = num("plans");
     s.data_fetches = num("data_fetches");
     s.data_bytes = num("data_bytes");
+    s.not_cached_bytes = num("not_cached_bytes");
     s.fetches_in_flight = num("fetches_in_flight");
     s.readahead_bytes = num("readahead_bytes");
     s.memory_limit = num("memory_limit");

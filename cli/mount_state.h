@@ -66,6 +66,9 @@ struct MountState {
   uint64_t plans = 0;  // reconstruction requests (full and ranged)
   uint64_t data_fetches = 0;
   uint64_t data_bytes = 0;
+  // Bytes of chunks read and not cached because the cache's disk lagged
+  // (CacheStats::skipped_bytes of the mount's cache, this process's).
+  uint64_t not_cached_bytes = 0;
   // Gauges at the last refresh: data fetches running, read-ahead bytes in
   // flight or held against the memory budget, the budget (--memory-limit),
   // the most ever held.

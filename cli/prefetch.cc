@@ -139,6 +139,13 @@ std::string ReadThroughMount(const std::string& path, std::atomic<uint64_t>* don
   if (fd < 0 && errno == EINVAL) {
     direct = false;
     fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    static std::atomic<bool> warned{false};
+    if (fd >= 0 && !warned.exchange(true)) {
+      std::fprintf(stderr,
+                   "hubfs prefetch: warning: O_DIRECT refused (%s); reading through the page "
+                   "cache, where chunks the cache's disk cannot take as fast may stay uncached\n",
+                   path.c_str());
+    }
   }
   if (fd < 0) return std::strerror(errno);
   std::string err;

@@ -228,6 +228,12 @@ int StatusCommand(std::span<const std::string_view> args) {
     if (!usage.count(s.cache_dir)) usage[s.cache_dir] = DiskUsage(s.cache_dir);
     std::printf("  cache:    %s (%s on disk)\n", s.cache_dir.c_str(),
                 Human(usage[s.cache_dir]).c_str());
+    if (s.not_cached_bytes != 0) {
+      // docs/CACHE_FORMAT.md, "Chunks read through".
+      std::printf("            %s read and not cached so far (the cache's disk lagged; "
+                  "hubfs prefetch caches all)\n",
+                  Human(s.not_cached_bytes).c_str());
+    }
     std::printf("  reads:    %llu (%llu from cache), %llu plans, %llu data fetches, %s fetched\n",
                 static_cast<unsigned long long>(s.reads),
                 static_cast<unsigned long long>(s.warm_reads),

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -63,11 +64,13 @@ class HeldBytes {
     pieces_.push_back(piece);
     owners_.push_back(std::move(owner));
   }
-  // Drops every piece; then a buffer of its own of `len` bytes (not
-  // initialised) is the only piece, cut to its first n bytes by Keep(n).
+  // Drops every piece (and the OnDelivered call); then a buffer of its own
+  // of `len` bytes (not initialised) is the only piece, cut to its first n
+  // bytes by Keep(n).
   std::span<uint8_t> Own(size_t len) {
     pieces_.clear();
     owners_.clear();
+    delivered_ = nullptr;
     own_ = std::make_unique_for_overwrite<uint8_t[]>(len);
     pieces_.emplace_back(own_.get(), len);
     return {own_.get(), len};
@@ -81,11 +84,23 @@ class HeldBytes {
     for (std::span<const uint8_t> p : pieces_) n += p.size();
     return n;
   }
+  // `fn` runs at Delivered(): the source learns that the bytes reached the
+  // reader (XetReader: the chunks they hold were read).
+  void OnDelivered(std::function<void()> fn) { delivered_ = std::move(fn); }
+  // Called by the one who hands the bytes over, once it has (a FUSE reply
+  // sent); at most once.
+  void Delivered() {
+    if (!delivered_) return;
+    std::function<void()> fn = std::move(delivered_);
+    delivered_ = nullptr;
+    fn();
+  }
 
  private:
   std::vector<std::span<const uint8_t>> pieces_;
   std::vector<std::shared_ptr<const void>> owners_;
   std::unique_ptr<uint8_t[]> own_;
+  std::function<void()> delivered_;
 };
 
 class RepoSource {
@@ -122,9 +137,10 @@ class RepoSource {
   // Read of up to `len` bytes into `out` (replaced), as memory held rather
   // than copied where the source has the bytes in memory already. The
   // default reads into a buffer of out's own. `pages_kept`: the caller keeps
-  // what it is given (the kernel's page cache, for a read not O_DIRECT), so
-  // a source may leave bytes it read through uncached rather than wait for
-  // its cache's disk (XetReader::ReadHeld).
+  // what it is given (the kernel's page cache: a handle not opened O_DIRECT,
+  // whose pages the kernel keeps), so once it calls out->Delivered() a
+  // source may leave bytes read through uncached rather than wait for its
+  // cache's disk (XetReader::ReadHeld).
   virtual Result<size_t> ReadHeld(const FileContent& file, uint64_t offset, size_t len,
                                   HeldBytes* out, bool pages_kept);
 

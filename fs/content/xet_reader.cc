@@ -505,9 +505,14 @@ bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, He
   std::vector<Piece> pieces;
   if (!MapPieces(file, offset, end, &pieces)) return false;
   HeldBytes held;
-  // Chunks whose last byte this read delivers (a sequential reader is past
-  // them): told to the cache once the read is answered.
-  std::vector<chunkstore::ChunkCache::HeldRecord> through;
+  // Of each chunk, the bytes handed over: told to the cache once the reply
+  // is sent (HeldBytes::Delivered), for a reader that keeps them.
+  struct Handed {
+    chunkstore::ChunkCache::HeldRecord rec;
+    uint64_t bytes = 0;
+    uint64_t chunk_bytes = 0;
+  };
+  std::vector<Handed> handed;
   for (const Piece& p : pieces) {
     std::optional<chunkstore::ChunkCache::HeldRecord> rec = cache_->HoldChunk(*p.xorb, p.index);
     if (!rec.has_value()) return false;
@@ -518,11 +523,15 @@ bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, He
     if (!raw) return false;
     const uint64_t from = std::max(p.start, offset);
     const uint64_t to = std::min(p.start + p.length, end);
-    if (pages_kept && to == p.start + p.length) through.push_back(*rec);
+    if (pages_kept) handed.push_back(Handed{*rec, to - from, p.length});
     held.Add(raw->subspan(from - p.start, to - from), std::move(rec->owner));
   }
+  if (!handed.empty()) {
+    held.OnDelivered([cache = cache_, handed = std::move(handed)] {
+      for (const Handed& h : handed) cache->ReadThrough(h.rec, h.bytes, h.chunk_bytes);
+    });
+  }
   *out = std::move(held);
-  for (const chunkstore::ChunkCache::HeldRecord& rec : through) cache_->ReadThrough(rec);
   return true;
 }
 

@@ -277,9 +277,10 @@ class XetReader {
   // the range is stored uncompressed and still in the chunk cache's memory
   // (fetched moments ago, mostly by read-ahead), as those chunks held, not
   // copied; otherwise as Read, into a buffer of out's own.
-  // `pages_kept`: the caller keeps the bytes (RepoSource::ReadHeld): the
-  // chunks it reads through in the cache's memory may then be left unwritten
-  // when the cache's write queue is full (ChunkCache::ReadThrough).
+  // `pages_kept`: the caller keeps the bytes (RepoSource::ReadHeld): once
+  // it calls out->Delivered() (the bytes handed over), the chunks read
+  // through in the cache's memory may be left unwritten when the cache's
+  // write queue is full (ChunkCache::ReadThrough).
   Result<size_t> ReadHeld(const XetFileRef& file, uint64_t offset, size_t len, HeldBytes* out,
                           bool pages_kept = false);
 
@@ -361,8 +362,9 @@ class XetReader {
                                                uint64_t len);
   // [offset, end) as chunks held in the cache's memory (ReadHeld); false
   // when one is not there, not placed, or not stored uncompressed. With
-  // `pages_kept`, the chunks whose last byte it delivers are read through
-  // (ChunkCache::ReadThrough): a full cache queue may leave them unwritten.
+  // `pages_kept`, out's Delivered() tells the cache the bytes of each chunk
+  // handed over (ChunkCache::ReadThrough): a full cache queue may leave the
+  // chunks read through unwritten.
   bool TryHeld(const FileState& file, uint64_t offset, uint64_t end, HeldBytes* out,
                bool pages_kept);
   // Reads [offset, offset + out.size()) (within the file) from the cache,

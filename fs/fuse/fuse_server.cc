@@ -284,7 +284,9 @@ void OpRead(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fil
     for (std::span<const uint8_t> piece : held.pieces()) {
       iov.push_back(iovec{const_cast<uint8_t*>(piece.data()), piece.size()});
     }
-    fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
+    // Handed over: the source may count these bytes as read (chunks
+    // read through need not wait for the cache's disk).
+    if (fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size())) == 0) held.Delivered();
   });
 }
 

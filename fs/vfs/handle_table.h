@@ -32,7 +32,8 @@ struct FileHandle {
   bool writer = false;  // opened for writing: flush and release record it
   WritableView* writable = nullptr;  // with `staged`: the view's writer
   uint64_t ino = 0;     // its inode, whose name follows renames
-  bool direct = false;  // opened O_DIRECT: the reader keeps no pages (VfsCore::Open)
+  // The kernel keeps the pages read through this handle (VfsCore::Open).
+  bool pages_kept = false;
 };
 
 struct DirHandle {

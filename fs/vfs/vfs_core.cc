@@ -278,21 +278,24 @@ VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write, bool direct) {
                       info->meta->size, info->meta->xet_hash, info->meta->sha256};
   // Counted first so that the view cannot go while the handle is made.
   if (!views_.AddHandle(view->id)) return VfsErrc::kNoEntry;
+  // An inode's content never changes (changed content gets a new inode), so
+  // whatever the page cache holds for it is current - except in a writable
+  // view, where a local change keeps the inode's number (KeepCache).
+  const bool keep_cache = !Writable(*info) || KeepCache(ino);
   FileHandle h;
   h.view = view->id;
   h.content = content;
   h.ino = ino;
-  h.direct = direct;
+  // The kernel keeps the pages read: not for a handle opened O_DIRECT, and
+  // not past this open where it drops them at the next (keep_cache off).
+  h.pages_kept = !direct && keep_cache;
   auto fh = handles_.AddFile(std::move(h));
   if (!fh.ok()) {
     views_.ReleaseHandle(view->id);
     return fh.error();
   }
   source_->Opened(content);  // Release says Closed
-  // An inode's content never changes (changed content gets a new inode), so
-  // whatever the page cache holds for it is current - except in a writable
-  // view, where a local change keeps the inode's number (KeepCache).
-  VfsOpenFile opened{*fh, !Writable(*info) || KeepCache(ino), std::nullopt};
+  VfsOpenFile opened{*fh, keep_cache, std::nullopt};
   if (!Writable(*info)) opened.xet_hash = info->meta->xet_hash;
   return opened;
 }
@@ -341,7 +344,7 @@ VfsResult<size_t> VfsCore::ReadHeld(uint64_t fh, uint64_t offset, size_t len, He
   }
   len = static_cast<size_t>(std::min<uint64_t>(len, file.size - offset));
   NoteRead(fh, file, offset, len);
-  auto n = source_->ReadHeld(file, offset, len, out, /*pages_kept=*/!handle->direct);
+  auto n = source_->ReadHeld(file, offset, len, out, handle->pages_kept);
   if (!n.ok()) return VfsErrorFromStatus(n.status());
   if (*n == len) return *n;
   // Answered in part (a source may): the whole range again through Read's

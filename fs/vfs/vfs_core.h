@@ -118,8 +118,9 @@ class VfsCore {
   // Opens a file for reading; the handle pins its content. `write` = any
   // write access asked for. `direct`: opened O_DIRECT, so the reader keeps
   // no page of what it reads (`hubfs prefetch`): the source caches all of it
-  // (RepoSource::ReadHeld's pages_kept false). Errors: kNoEntry, kIsDir,
-  // kReadOnly, kNoSpace.
+  // (RepoSource::ReadHeld's pages_kept false, as for a handle whose pages
+  // the kernel drops at the next open: a writable view's). Errors: kNoEntry,
+  // kIsDir, kReadOnly, kNoSpace.
   VfsResult<VfsOpenFile> Open(uint64_t ino, bool write, bool direct = false);
   // Reads through the source (may block). Short only at the end of file.
   // Errors: kBadHandle, the source's errors.

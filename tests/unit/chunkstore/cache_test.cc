@@ -490,7 +490,10 @@ TEST(CacheTest, AFullQueueLeavesUnwrittenOnlyChunksReadThrough) {
         const auto want = Bytes(40000 + n, 3000);
         EXPECT_TRUE(std::equal(held->record.begin(), held->record.end(), want.begin(),
                                want.end()));
-        c->ReadThrough(*held);
+        // Handed over in two parts, the tail first.
+        c->ReadThrough(*held, 1000, 3000);
+        EXPECT_FALSE(MustGetChunk(*c, XorbFor(4), n) == std::nullopt) << "left out half read";
+        c->ReadThrough(*held, 2000, 3000);
         marked = true;
       }
     }
