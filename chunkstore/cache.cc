@@ -256,8 +256,7 @@ class ChunkCache::Impl {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!HasRoomLocked(size, kSmallValueReserve)) {
-        skipped_.fetch_add(1, std::memory_order_relaxed);
-        skipped_bytes_.fetch_add(payload.size(), std::memory_order_relaxed);
+        CountSkipped(payload.size());
         return false;
       }
     }
@@ -402,6 +401,13 @@ class ChunkCache::Impl {
             queue_bytes_ + size + reserve.bytes <= options_.queue_max_bytes);
   }
 
+  // A chunk of `payload_bytes` not cached because the disk lagged
+  // (CacheStats::skipped).
+  void CountSkipped(uint64_t payload_bytes) {
+    skipped_.fetch_add(1, std::memory_order_relaxed);
+    skipped_bytes_.fetch_add(payload_bytes, std::memory_order_relaxed);
+  }
+
   // Makes room for a value of `size` bytes by leaving unwritten the oldest
   // queued chunks a reader has read through (ChunkCache::ReadThrough): a
   // stream that runs ahead of the disk then goes on at the network's pace,
@@ -425,9 +431,7 @@ class ChunkCache::Impl {
       }
       const uint64_t n = op->value->size();
       queue_bytes_ -= std::min(queue_bytes_, n);
-      skipped_.fetch_add(1, std::memory_order_relaxed);
-      skipped_bytes_.fetch_add(n - std::min<uint64_t>(n, fmt::kHeaderSize),
-                               std::memory_order_relaxed);
+      CountSkipped(n - std::min<uint64_t>(n, fmt::kHeaderSize));
       auto p = pending_.find(op->key);
       if (p != pending_.end() && p->second == op->value) pending_.erase(p);
       it = queue_.erase(it);
