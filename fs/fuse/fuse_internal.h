@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 
 #include "common/clock.h"
 #include "common/deadline.h"
@@ -34,6 +35,10 @@ struct FuseServer::Impl {
   bool mounted = false;
   // Swept bytes into the page cache (read-only mounts); see page_feed.h.
   std::unique_ptr<PageFeed> feed;
+  // The file handles registered with `feed` (not those opened O_DIRECT,
+  // whose reader keeps no page: `hubfs prefetch`).
+  Mutex fed_mu;
+  std::unordered_set<uint64_t> fed_handles GUARDED_BY(fed_mu);
   bool signals_set = false;
 
   // Kernel invalidations after a branch view moved run on their own thread:

@@ -226,6 +226,15 @@ void OpGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
   fuse_reply_attr(req, &st, self.core->AttrTimeout(ino));
 }
 
+// Ends `fh`'s registration with the page feed, if it had one.
+void ReleaseFed(FuseServer::Impl& self, uint64_t fh, fuse_ino_t ino) {
+  {
+    MutexLock lock(&self.fed_mu);
+    if (self.fed_handles.erase(fh) == 0) return;
+  }
+  self.feed->Released(ino);
+}
+
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Impl& self = Self(req);
   bool write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND)) != 0;
@@ -248,21 +257,27 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     });
     return;
   }
-  auto r = self.core->Open(ino, write, (fi->flags & O_DIRECT) != 0);
+  const bool direct = (fi->flags & O_DIRECT) != 0;
+  auto r = self.core->Open(ino, write, direct);
   if (!r.ok()) return ReplyError(req, r.error(), "open");
   fi->fh = r->fh;
   fi->keep_cache = r->keep_cache ? 1 : 0;
   fi->noflush = self.options.writable ? 0 : 1;
-  // Swept bytes of this content may go to this inode's pages from now on.
+  // Swept bytes of this content may go to this inode's pages from now on,
+  // unless the opener keeps no pages: storing them would be wasted.
   bool fed = false;
-  if (self.feed != nullptr && r->xet_hash) {
+  if (self.feed != nullptr && r->xet_hash && !direct) {
     if (auto hash = chunkstore::Hash::Parse(*r->xet_hash); hash.ok()) {
+      {
+        MutexLock lock(&self.fed_mu);
+        self.fed_handles.insert(r->fh);
+      }
       self.feed->Opened(*hash, ino);
       fed = true;
     }
   }
   if (fuse_reply_open(req, fi) != 0) {
-    if (fed) self.feed->Released(ino);
+    if (fed) ReleaseFed(self, r->fh, ino);
     self.core->Release(r->fh);
   }
 }
@@ -271,12 +286,15 @@ void OpRead(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fil
   uint64_t fh = fi->fh;
   if (off < 0) return ReplyError(req, VfsError{VfsErrc::kInvalid, Status()}, "read");
   VfsCore* core = Self(req).core;
-  Offload(req, "read", [req, core, fh, size, off](ReplyOnce& once) {
+  // The file's flags as of this read: O_DIRECT may have been set by fcntl
+  // after the open, and then the reader keeps no page of this read either.
+  const bool direct = (fi->flags & O_DIRECT) != 0;
+  Offload(req, "read", [req, core, fh, size, off, direct](ReplyOnce& once) {
     // Answered straight from the memory holding the bytes where it can be
     // (chunks read ahead moments ago, still in the chunk cache's memory):
     // copying them into one reply buffer first was a pass over every byte.
     HeldBytes held;
-    auto n = core->ReadHeld(fh, static_cast<uint64_t>(off), size, &held);
+    auto n = core->ReadHeld(fh, static_cast<uint64_t>(off), size, &held, direct);
     if (!once.Claim()) return;
     if (!n.ok()) return ReplyError(req, n.error(), "read");
     std::vector<iovec> iov;
@@ -292,7 +310,7 @@ void OpRead(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fil
 
 void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Impl& self = Self(req);
-  if (self.feed != nullptr) self.feed->Released(ino);
+  if (self.feed != nullptr) ReleaseFed(self, fi->fh, ino);
   if (!self.options.writable) {
     self.core->Release(fi->fh);
     fuse_reply_err(req, 0);

@@ -327,7 +327,8 @@ VfsResult<size_t> VfsCore::ReadSource(const FileContent& file, uint64_t offset,
   return done;
 }
 
-VfsResult<size_t> VfsCore::ReadHeld(uint64_t fh, uint64_t offset, size_t len, HeldBytes* out) {
+VfsResult<size_t> VfsCore::ReadHeld(uint64_t fh, uint64_t offset, size_t len, HeldBytes* out,
+                                     bool direct) {
   auto handle = handles_.File(fh);
   if (!handle.ok()) return handle.error();
   const FileContent& file = handle->content;
@@ -344,7 +345,7 @@ VfsResult<size_t> VfsCore::ReadHeld(uint64_t fh, uint64_t offset, size_t len, He
   }
   len = static_cast<size_t>(std::min<uint64_t>(len, file.size - offset));
   NoteRead(fh, file, offset, len);
-  auto n = source_->ReadHeld(file, offset, len, out, handle->pages_kept);
+  auto n = source_->ReadHeld(file, offset, len, out, handle->pages_kept && !direct);
   if (!n.ok()) return VfsErrorFromStatus(n.status());
   if (*n == len) return *n;
   // Answered in part (a source may): the whole range again through Read's

@@ -127,8 +127,11 @@ class VfsCore {
   VfsResult<size_t> Read(uint64_t fh, uint64_t offset, std::span<uint8_t> out);
   // Read of up to `len` bytes into `out` (replaced), held rather than
   // copied where the source has them in memory (RepoSource::ReadHeld): a
-  // reply can be sent straight from out's pieces.
-  VfsResult<size_t> ReadHeld(uint64_t fh, uint64_t offset, size_t len, HeldBytes* out);
+  // reply can be sent straight from out's pieces. `direct`: this read comes
+  // through a file description that is O_DIRECT now (fcntl may have set it
+  // after the open), so no page of it is kept either.
+  VfsResult<size_t> ReadHeld(uint64_t fh, uint64_t offset, size_t len, HeldBytes* out,
+                             bool direct = false);
   void Release(uint64_t fh);
 
   // Opens a directory: takes a snapshot of its listing. Errors: kNoEntry,

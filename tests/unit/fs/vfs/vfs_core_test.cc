@@ -331,7 +331,8 @@ TEST_F(VfsCoreTest, OpenReadRelease) {
 }
 
 // A handle opened O_DIRECT keeps no pages of what it reads (`hubfs
-// prefetch`): the source is told so, and caches all of it.
+// prefetch`), nor does a read made after fcntl set O_DIRECT: the source is
+// told so, and caches all of it.
 TEST_F(VfsCoreTest, ADirectHandleReadsWithoutKeepingPages) {
   VfsCore core = MakeCore();
   auto d = core.Lookup(VfsCore::kRootIno, "weights", true);
@@ -347,6 +348,12 @@ TEST_F(VfsCoreTest, ADirectHandleReadsWithoutKeepingPages) {
     EXPECT_EQ(*n, 8u);
     ASSERT_TRUE(source_.last_pages_kept.has_value());
     EXPECT_EQ(*source_.last_pages_kept, !direct) << "direct " << direct;
+    // O_DIRECT set after the open (fcntl): that read keeps no page either.
+    source_.last_pages_kept.reset();
+    n = core.ReadHeld(h->fh, 8, 8, &held, /*direct=*/true);
+    ASSERT_TRUE(n.ok());
+    ASSERT_TRUE(source_.last_pages_kept.has_value());
+    EXPECT_FALSE(*source_.last_pages_kept) << "direct " << direct;
     core.Release(h->fh);
   }
 }
