@@ -328,11 +328,15 @@ void ReplyOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
   Impl& self = Self(req);
   if (!r.ok()) return ReplyError(req, r.error(), "opendir");
   fi->fh = *r;
-  // Directories of a commit never change: let the kernel keep readdir pages.
-  bool immutable = self.core->DirImmutable(ino);
-  fi->cache_readdir = immutable ? 1 : 0;
-  fi->keep_cache = immutable ? 1 : 0;
-  if (fuse_reply_open(req, fi) != 0) self.core->ReleaseDir(*r);
+  // The kernel caches the entries it reads, and keeps those it has while
+  // they are still the directory's (VfsCore::DirCachingFor).
+  const VfsCore::DirCaching caching = self.core->DirCachingFor(ino, *r);
+  fi->cache_readdir = caching.cache ? 1 : 0;
+  fi->keep_cache = caching.keep ? 1 : 0;
+  if (fuse_reply_open(req, fi) != 0) {
+    if (caching.cache) self.core->DirCachingUnknown(ino);
+    self.core->ReleaseDir(*r);
+  }
 }
 
 void OpOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

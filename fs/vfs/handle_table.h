@@ -40,6 +40,7 @@ struct DirHandle {
   uint32_t view = 0;
   std::string path;
   std::shared_ptr<const Listing> listing;
+  uint64_t ino = 0;  // the directory's inode
 };
 
 class HandleTable {

@@ -220,6 +220,11 @@ double VfsCore::NegativeTimeout(uint64_t parent) const {
 
 void VfsCore::Forget(uint64_t ino, uint64_t nlookup) {
   auto removed = inodes_.Forget(ino, nlookup);
+  if (removed) {
+    // The kernel dropped the inode and its pages with it.
+    MutexLock lock(&dir_cache_mu_);
+    kernel_listings_.erase(ino);
+  }
   if (removed && multi() && *removed != kTreeView) views_.DropIfUnused(*removed);
 }
 
@@ -240,6 +245,27 @@ bool VfsCore::DirImmutable(uint64_t ino) const {
   if (!info.ok() || IsSynthetic(*info)) return false;
   auto view = ViewOf(*info);
   return view && view->spec.immutable;
+}
+
+VfsCore::DirCaching VfsCore::DirCachingFor(uint64_t ino, uint64_t dh) {
+  auto info = inodes_.Get(ino);
+  if (!info.ok() || IsSynthetic(*info)) return {};
+  auto view = ViewOf(*info);
+  if (!view) return {};
+  if (view->spec.immutable) return {true, true};
+  if (Writable(*info)) return {};
+  auto handle = handles_.Dir(dh);
+  if (!handle.ok() || handle->ino != ino) return {};
+  MutexLock lock(&dir_cache_mu_);
+  std::weak_ptr<const Listing>& held = kernel_listings_[ino];
+  const bool keep = held.lock() == handle->listing;
+  held = handle->listing;
+  return {true, keep};
+}
+
+void VfsCore::DirCachingUnknown(uint64_t ino) {
+  MutexLock lock(&dir_cache_mu_);
+  kernel_listings_.erase(ino);
 }
 
 VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write, bool direct) {
@@ -414,7 +440,7 @@ VfsResult<uint64_t> VfsCore::OpenDir(uint64_t ino, bool may_block) {
   // Counted first so that the view cannot go while the handle is made; a
   // synthetic directory has no view to count.
   const bool counted = views_.AddHandle(info->view);
-  auto dh = handles_.AddDir(DirHandle{info->view, info->path, std::move(listing)});
+  auto dh = handles_.AddDir(DirHandle{info->view, info->path, std::move(listing), ino});
   if (!dh.ok() && counted) views_.ReleaseHandle(info->view);
   return dh;
 }
@@ -451,6 +477,21 @@ VfsResult<VfsEntry> VfsCore::LookupDirEntryAt(uint64_t dh, size_t index) {
 }
 
 void VfsCore::ReleaseDir(uint64_t dh) {
+  auto handle = handles_.Dir(dh);
+  if (handle.ok()) {
+    // Opened before the view moved, this handle may have put its entries
+    // into the kernel's cache after a newer open claimed it: drop them.
+    bool drop = false;
+    {
+      MutexLock lock(&dir_cache_mu_);
+      auto it = kernel_listings_.find(handle->ino);
+      if (it != kernel_listings_.end() && it->second.lock() != handle->listing) {
+        kernel_listings_.erase(it);
+        drop = true;
+      }
+    }
+    if (drop) invalidations_.Queue({VfsInvalidation{0, "", handle->ino}});
+  }
   if (auto view = handles_.RemoveDir(dh)) views_.ReleaseHandle(*view);
 }
 

@@ -37,6 +37,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -114,6 +115,26 @@ class VfsCore {
   // True when directory `ino` can never change (a commit-sha view): the
   // kernel may keep its readdir pages.
   bool DirImmutable(uint64_t ino) const;
+  // What the kernel may do with the entries it reads through directory
+  // handle `dh` of `ino`, which is about to be handed to it: `cache` them
+  // (FOPEN_CACHE_DIR) and `keep` those it already holds (FOPEN_KEEP_CACHE;
+  // otherwise it drops them at this open). A commit's directories never
+  // change. A branch or tag view's directory is cached too (a warm find or
+  // du of 10 000 files re-read every directory from the daemon), and what
+  // the kernel holds is kept only while it came from the listing this
+  // handle shows: the first open after the view moved (to a commit where
+  // the directory differs) drops it. A handle opened before the move that
+  // reads on may put its older entries into the kernel's cache; its release
+  // drops them again (ReleaseDir). Not cached: synthetic directories and
+  // writable views (their listings change without a commit).
+  struct DirCaching {
+    bool cache = false;
+    bool keep = false;
+  };
+  DirCaching DirCachingFor(uint64_t ino, uint64_t dh);
+  // The handle given to DirCachingFor never reached the kernel: what the
+  // kernel holds for `ino` is not known, so the next open drops it.
+  void DirCachingUnknown(uint64_t ino);
 
   // Opens a file for reading; the handle pins its content. `write` = any
   // write access asked for. `direct`: opened O_DIRECT, so the reader keeps
@@ -319,6 +340,12 @@ class VfsCore {
   // Inodes whose kernel pages may be stale (Settle; KeepCache).
   Mutex stale_mu_;
   std::unordered_set<uint64_t> stale_pages_ GUARDED_BY(stale_mu_);
+  // Directories of branch and tag views: the listing whose entries the
+  // kernel's readdir cache may hold (DirCachingFor). Held weakly, so a
+  // listing gone from memory matches no new one.
+  Mutex dir_cache_mu_;
+  std::unordered_map<uint64_t, std::weak_ptr<const Listing>> kernel_listings_
+      GUARDED_BY(dir_cache_mu_);
   mutable ListingCache listings_;  // mutable: SettledMeta fills it from const paths
   RefsCache refs_;
   ViewSet views_;

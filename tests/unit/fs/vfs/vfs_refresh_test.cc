@@ -218,6 +218,92 @@ TEST_F(VfsRefreshTest, ListenerIsCalledAfterAMove) {
   EXPECT_EQ(calls, 1);
 }
 
+// The kernel may cache a branch view's directory entries (a warm find
+// re-read every directory otherwise), and keeps what it holds only while it
+// is the listing the new handle shows: the first open after a move drops it.
+TEST_F(VfsRefreshTest, ABranchDirectoryIsCachedUntilTheViewMoves) {
+  auto core = Make(false);
+  auto open = [&] {
+    auto dh = core->OpenDir(VfsCore::kRootIno, true);
+    EXPECT_TRUE(dh.ok());
+    return dh.ok() ? *dh : 0;
+  };
+  const uint64_t first = open();
+  VfsCore::DirCaching c = core->DirCachingFor(VfsCore::kRootIno, first);
+  EXPECT_TRUE(c.cache);
+  EXPECT_FALSE(c.keep);  // the kernel holds nothing known yet
+  core->ReleaseDir(first);
+  const uint64_t second = open();
+  c = core->DirCachingFor(VfsCore::kRootIno, second);
+  EXPECT_TRUE(c.cache);
+  EXPECT_TRUE(c.keep);
+  core->ReleaseDir(second);
+  EXPECT_TRUE(core->TakeInvalidations().empty());
+
+  // Moved: the next open drops what the kernel held, the one after keeps.
+  source_.SetHead(kNew);
+  clock_.Advance(std::chrono::seconds(11));
+  const uint64_t moved = open();
+  c = core->DirCachingFor(VfsCore::kRootIno, moved);
+  EXPECT_TRUE(c.cache);
+  EXPECT_FALSE(c.keep);
+  core->ReleaseDir(moved);
+  const uint64_t again = open();
+  EXPECT_TRUE(core->DirCachingFor(VfsCore::kRootIno, again).keep);
+  core->ReleaseDir(again);
+
+  // An open whose reply never reached the kernel: the next one drops.
+  const uint64_t lost = open();
+  EXPECT_TRUE(core->DirCachingFor(VfsCore::kRootIno, lost).keep);
+  core->DirCachingUnknown(VfsCore::kRootIno);
+  core->ReleaseDir(lost);
+  const uint64_t after_lost = open();
+  EXPECT_FALSE(core->DirCachingFor(VfsCore::kRootIno, after_lost).keep);
+  core->ReleaseDir(after_lost);
+}
+
+// A handle opened before a move may put its older entries into the
+// kernel's cache after a newer open claimed it: its release drops them
+// (an invalidation of the directory) and the next open starts afresh.
+TEST_F(VfsRefreshTest, AHandleOpenedBeforeAMoveDropsTheCacheAtItsRelease) {
+  auto core = Make(false);
+  auto old_dh = core->OpenDir(VfsCore::kRootIno, true);
+  ASSERT_TRUE(old_dh.ok());
+  EXPECT_TRUE(core->DirCachingFor(VfsCore::kRootIno, *old_dh).cache);
+  source_.SetHead(kNew);
+  clock_.Advance(std::chrono::seconds(11));
+  auto new_dh = core->OpenDir(VfsCore::kRootIno, true);
+  ASSERT_TRUE(new_dh.ok());
+  EXPECT_FALSE(core->DirCachingFor(VfsCore::kRootIno, *new_dh).keep);
+  (void)core->TakeInvalidations();  // the move's own
+
+  core->ReleaseDir(*old_dh);
+  auto inv = core->TakeInvalidations();
+  ASSERT_EQ(inv.size(), 1u);
+  EXPECT_EQ(inv[0].ino, VfsCore::kRootIno);
+  EXPECT_TRUE(inv[0].name.empty());
+  auto next = core->OpenDir(VfsCore::kRootIno, true);
+  ASSERT_TRUE(next.ok());
+  EXPECT_FALSE(core->DirCachingFor(VfsCore::kRootIno, *next).keep);
+  // Handles of the current listing drop nothing.
+  core->ReleaseDir(*new_dh);
+  core->ReleaseDir(*next);
+  EXPECT_TRUE(core->TakeInvalidations().empty());
+}
+
+TEST_F(VfsRefreshTest, ACommitDirectoryIsAlwaysCachedAndKept) {
+  auto core = Make(true);
+  for (int i = 0; i < 2; ++i) {
+    auto dh = core->OpenDir(VfsCore::kRootIno, true);
+    ASSERT_TRUE(dh.ok());
+    VfsCore::DirCaching c = core->DirCachingFor(VfsCore::kRootIno, *dh);
+    EXPECT_TRUE(c.cache);
+    EXPECT_TRUE(c.keep);
+    core->ReleaseDir(*dh);
+  }
+  EXPECT_TRUE(core->TakeInvalidations().empty());
+}
+
 TEST_F(VfsRefreshTest, FailedResolutionKeepsServingAndRetriesAfterTtl) {
   auto core = Make(false);
   ASSERT_TRUE(core->Lookup(VfsCore::kRootIno, "gone.txt", true).ok());

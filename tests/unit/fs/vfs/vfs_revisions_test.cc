@@ -182,6 +182,16 @@ TEST_F(VfsRevisionsTest, EachRevisionDirShowsItsCommit) {
   EXPECT_EQ(core->Lookup(VfsCore::kRootIno, "nope", true).error().code, VfsErrc::kNoEntry);
   EXPECT_EQ(core->Lookup(Walk(*core, "feature"), "y", true).error().code, VfsErrc::kNoEntry);
   EXPECT_FALSE(core->DirImmutable(Walk(*core, "main")));
+  // A read-only branch view's directory is cached all the same (the first
+  // open keeps nothing); the synthetic root is not.
+  for (const uint64_t dir : {Walk(*core, "main"), VfsCore::kRootIno}) {
+    auto dh = core->OpenDir(dir, true);
+    ASSERT_TRUE(dh.ok());
+    const VfsCore::DirCaching c = core->DirCachingFor(dir, *dh);
+    EXPECT_EQ(c.cache, dir != VfsCore::kRootIno);
+    EXPECT_FALSE(c.keep);
+    core->ReleaseDir(*dh);
+  }
   EXPECT_EQ(core->AttrTimeout(Walk(*core, "main")), 10.0);
 }
 

@@ -191,6 +191,23 @@ TEST_F(VfsRevisionsWriteTest, BranchAndPullRequestViewsAreWritableTagsShasAndThe
   EXPECT_EQ(List(Walk("main")), (std::vector<std::string>{"a.txt", "m.txt", "sub"}));
   // The tag at main's commit does not see main's change.
   EXPECT_EQ(List(Walk(kC1)), (std::vector<std::string>{"a.txt", "sub"}));
+  // The kernel caches the entries of a tag's and a commit's directories,
+  // never a writable view's (they change without a commit) or the refs tree's.
+  auto caching = [&](const std::string& path) {
+    const uint64_t dir = path.empty() ? VfsCore::kRootIno : Walk(path);
+    auto dh = core_->OpenDir(dir, true);
+    EXPECT_TRUE(dh.ok()) << path;
+    if (!dh.ok()) return false;
+    const bool cache = core_->DirCachingFor(dir, *dh).cache;
+    core_->ReleaseDir(*dh);
+    return cache;
+  };
+  EXPECT_TRUE(caching("v1.0"));
+  EXPECT_TRUE(caching(kC1));
+  EXPECT_FALSE(caching("main"));
+  EXPECT_FALSE(caching("main/sub"));
+  EXPECT_FALSE(caching("refs/heads"));
+  EXPECT_FALSE(caching(""));
 }
 
 TEST_F(VfsRevisionsWriteTest, AliasDirectoriesShowOneBranchsChanges) {
