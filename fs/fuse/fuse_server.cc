@@ -334,7 +334,7 @@ void ReplyOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
   fi->cache_readdir = caching.cache ? 1 : 0;
   fi->keep_cache = caching.keep ? 1 : 0;
   if (fuse_reply_open(req, fi) != 0) {
-    if (caching.cache) self.core->DirCachingUnknown(ino);
+    if (caching.cache) self.core->DirCachingUnknown(ino, *r);
     self.core->ReleaseDir(*r);
   }
 }

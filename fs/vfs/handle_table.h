@@ -41,6 +41,9 @@ struct DirHandle {
   std::string path;
   std::shared_ptr<const Listing> listing;
   uint64_t ino = 0;  // the directory's inode
+  // The commit `listing` is of, for a read-only branch or tag view's
+  // directory (empty otherwise).
+  std::string commit = {};
 };
 
 class HandleTable {

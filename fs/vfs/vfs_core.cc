@@ -256,16 +256,21 @@ VfsCore::DirCaching VfsCore::DirCachingFor(uint64_t ino, uint64_t dh) {
   if (Writable(*info)) return {};
   auto handle = handles_.Dir(dh);
   if (!handle.ok() || handle->ino != ino) return {};
+  // Listed at a commit the view has moved from (an open that waited on a
+  // slow fetch): its entries must not go into the kernel's cache.
+  if (handle->commit.empty() || handle->commit != view->Current().commit) return {};
   MutexLock lock(&dir_cache_mu_);
-  std::weak_ptr<const Listing>& held = kernel_listings_[ino];
-  const bool keep = held.lock() == handle->listing;
-  held = handle->listing;
+  KernelListing& held = kernel_listings_[ino];
+  const bool keep = held.SameAs(*handle);
+  held = KernelListing{handle->listing, handle->commit};
+  announced_dirs_.insert(dh);
   return {true, keep};
 }
 
-void VfsCore::DirCachingUnknown(uint64_t ino) {
+void VfsCore::DirCachingUnknown(uint64_t ino, uint64_t dh) {
   MutexLock lock(&dir_cache_mu_);
   kernel_listings_.erase(ino);
+  announced_dirs_.erase(dh);
 }
 
 VfsResult<VfsOpenFile> VfsCore::Open(uint64_t ino, bool write, bool direct) {
@@ -425,6 +430,7 @@ VfsResult<uint64_t> VfsCore::OpenDir(uint64_t ino, bool may_block) {
   if (!info.ok()) return info.error();
   if (!info->meta->is_dir) return VfsErrc::kNotDir;
   std::shared_ptr<const Listing> listing;
+  std::string commit;
   if (IsSynthetic(*info)) {
     auto l = tree_->List(info->path, may_block);
     if (!l.ok()) return l.error();
@@ -433,14 +439,25 @@ VfsResult<uint64_t> VfsCore::OpenDir(uint64_t ino, bool may_block) {
     auto view = ViewOf(*info);
     if (!view) return VfsErrc::kNoEntry;
     if (auto st = views_.MaybeRefresh(*view, may_block, &info->path); !st.ok()) return st.error();
-    auto l = MergedListing(*view, WriterOf(*view), info->path, may_block);
-    if (!l.ok()) return l.error();
-    listing = *l;
+    WritableView* w = WriterOf(*view);
+    if (w == nullptr) {
+      // The listing of a named commit, whose entries the kernel may cache
+      // (DirCachingFor).
+      commit = view->Current().commit;
+      auto l = views_.GetListingAt(*view, commit, info->path, may_block);
+      if (!l.ok()) return l.error();
+      listing = *l;
+    } else {
+      auto l = MergedListing(*view, w, info->path, may_block);
+      if (!l.ok()) return l.error();
+      listing = *l;
+    }
   }
   // Counted first so that the view cannot go while the handle is made; a
   // synthetic directory has no view to count.
   const bool counted = views_.AddHandle(info->view);
-  auto dh = handles_.AddDir(DirHandle{info->view, info->path, std::move(listing), ino});
+  auto dh = handles_.AddDir(
+      DirHandle{info->view, info->path, std::move(listing), ino, std::move(commit)});
   if (!dh.ok() && counted) views_.ReleaseHandle(info->view);
   return dh;
 }
@@ -484,10 +501,12 @@ void VfsCore::ReleaseDir(uint64_t dh) {
     bool drop = false;
     {
       MutexLock lock(&dir_cache_mu_);
-      auto it = kernel_listings_.find(handle->ino);
-      if (it != kernel_listings_.end() && it->second.lock() != handle->listing) {
-        kernel_listings_.erase(it);
-        drop = true;
+      if (announced_dirs_.erase(dh) != 0) {
+        auto it = kernel_listings_.find(handle->ino);
+        if (it != kernel_listings_.end() && !it->second.SameAs(*handle)) {
+          kernel_listings_.erase(it);
+          drop = true;
+        }
       }
     }
     if (drop) invalidations_.Queue({VfsInvalidation{0, "", handle->ino}});

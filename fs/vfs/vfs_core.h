@@ -132,9 +132,9 @@ class VfsCore {
     bool keep = false;
   };
   DirCaching DirCachingFor(uint64_t ino, uint64_t dh);
-  // The handle given to DirCachingFor never reached the kernel: what the
+  // Handle `dh` given to DirCachingFor never reached the kernel: what the
   // kernel holds for `ino` is not known, so the next open drops it.
-  void DirCachingUnknown(uint64_t ino);
+  void DirCachingUnknown(uint64_t ino, uint64_t dh);
 
   // Opens a file for reading; the handle pins its content. `write` = any
   // write access asked for. `direct`: opened O_DIRECT, so the reader keeps
@@ -341,11 +341,21 @@ class VfsCore {
   Mutex stale_mu_;
   std::unordered_set<uint64_t> stale_pages_ GUARDED_BY(stale_mu_);
   // Directories of branch and tag views: the listing whose entries the
-  // kernel's readdir cache may hold (DirCachingFor). Held weakly, so a
-  // listing gone from memory matches no new one.
+  // kernel's readdir cache may hold (DirCachingFor), and the commit it is
+  // of. The listing is held weakly, so one gone from memory matches no new
+  // one; the same commit's listing fetched again matches by its commit.
+  struct KernelListing {
+    std::weak_ptr<const Listing> listing;
+    std::string commit;
+    bool SameAs(const DirHandle& h) const {
+      return listing.lock() == h.listing || (!commit.empty() && commit == h.commit);
+    }
+  };
   Mutex dir_cache_mu_;
-  std::unordered_map<uint64_t, std::weak_ptr<const Listing>> kernel_listings_
-      GUARDED_BY(dir_cache_mu_);
+  std::unordered_map<uint64_t, KernelListing> kernel_listings_ GUARDED_BY(dir_cache_mu_);
+  // Directory handles given to the kernel with FOPEN_CACHE_DIR by
+  // DirCachingFor: only their releases may drop what the kernel cached.
+  std::unordered_set<uint64_t> announced_dirs_ GUARDED_BY(dir_cache_mu_);
   mutable ListingCache listings_;  // mutable: SettledMeta fills it from const paths
   RefsCache refs_;
   ViewSet views_;

@@ -255,7 +255,7 @@ TEST_F(VfsRefreshTest, ABranchDirectoryIsCachedUntilTheViewMoves) {
   // An open whose reply never reached the kernel: the next one drops.
   const uint64_t lost = open();
   EXPECT_TRUE(core->DirCachingFor(VfsCore::kRootIno, lost).keep);
-  core->DirCachingUnknown(VfsCore::kRootIno);
+  core->DirCachingUnknown(VfsCore::kRootIno, lost);
   core->ReleaseDir(lost);
   const uint64_t after_lost = open();
   EXPECT_FALSE(core->DirCachingFor(VfsCore::kRootIno, after_lost).keep);
@@ -288,6 +288,34 @@ TEST_F(VfsRefreshTest, AHandleOpenedBeforeAMoveDropsTheCacheAtItsRelease) {
   // Handles of the current listing drop nothing.
   core->ReleaseDir(*new_dh);
   core->ReleaseDir(*next);
+  EXPECT_TRUE(core->TakeInvalidations().empty());
+}
+
+// An open that listed the directory before the view moved and reaches the
+// kernel after a newer open (one that waited on a slow fetch) gets no
+// caching at all: its older entries stay out of the kernel's cache, what the
+// newer open put there stays kept, and its release drops nothing.
+TEST_F(VfsRefreshTest, AnOpenListedBeforeAMoveThatArrivesAfterItIsNotCached) {
+  auto core = Make(false);
+  auto late = core->OpenDir(VfsCore::kRootIno, true);  // not yet handed over
+  ASSERT_TRUE(late.ok());
+  source_.SetHead(kNew);
+  clock_.Advance(std::chrono::seconds(11));
+  auto current = core->OpenDir(VfsCore::kRootIno, true);
+  ASSERT_TRUE(current.ok());
+  EXPECT_TRUE(core->DirCachingFor(VfsCore::kRootIno, *current).cache);
+  (void)core->TakeInvalidations();  // the move's own
+
+  const VfsCore::DirCaching c = core->DirCachingFor(VfsCore::kRootIno, *late);
+  EXPECT_FALSE(c.cache);
+  EXPECT_FALSE(c.keep);
+  core->ReleaseDir(*late);
+  EXPECT_TRUE(core->TakeInvalidations().empty());
+  auto next = core->OpenDir(VfsCore::kRootIno, true);
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE(core->DirCachingFor(VfsCore::kRootIno, *next).keep);
+  core->ReleaseDir(*next);
+  core->ReleaseDir(*current);
   EXPECT_TRUE(core->TakeInvalidations().empty());
 }
 
