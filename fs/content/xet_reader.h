@@ -315,9 +315,11 @@ class XetReader {
   // released, its sweep stops: segments already queued or running finish
   // (at most speculative_percent of the budget), no more are queued. A
   // later loader of the file gets it again once its reads ask for it
-  // (ReadaheadStreams::RearmSweep), from where it stopped. Files never
-  // opened (`hubfs cat`) are not counted and their sweeps run to the end.
-  void Opened(const XetFileRef& file) EXCLUDES(open_mu_);
+  // (ReadaheadStreams::RearmSweep), from where it stopped; reads that come
+  // after the last release and before the next open (the kernel's
+  // read-ahead of a mapping just closed) start none. Files never opened
+  // (`hubfs cat`) are not counted and their sweeps run to the end.
+  void Opened(const XetFileRef& file) EXCLUDES(open_mu_, mu_);
   void Closed(const XetFileRef& file) EXCLUDES(open_mu_, mu_);
 
   XetReaderStats Stats() const;
@@ -596,6 +598,8 @@ class XetReader {
   Mutex sink_mu_;
   PageSink* sink_ GUARDED_BY(sink_mu_) = nullptr;
   bool SinkWants(const chunkstore::Hash& file) EXCLUDES(sink_mu_);
+  // Some handle of the file is open (Opened more often than Closed).
+  bool IsOpen(const chunkstore::Hash& file) EXCLUDES(open_mu_);
   static constexpr uint64_t kSweepGroup = ~uint64_t{0};
   // Files holding read-ahead bytes (not speculative): the fair share.
   std::atomic<size_t> files_holding_{0};

@@ -362,8 +362,24 @@ void XetReader::CancelSpeculation(uint64_t group) {
 }
 
 void XetReader::Opened(const XetFileRef& file) {
+  {
+    MutexLock lock(&open_mu_);
+    ++open_[file.hash];
+  }
+  std::shared_ptr<FileState> state;
+  {
+    MutexLock lock(&mu_);
+    if (std::shared_ptr<FileState>* hit = files_.Get(file.hash)) state = *hit;
+  }
+  if (state != nullptr) {
+    MutexLock lock(&state->mu);
+    state->released = false;
+  }
+}
+
+bool XetReader::IsOpen(const chunkstore::Hash& file) {
   MutexLock lock(&open_mu_);
-  ++open_[file.hash];
+  return open_.count(file) != 0;
 }
 
 void XetReader::Closed(const XetFileRef& file) {
@@ -385,6 +401,9 @@ void XetReader::Closed(const XetFileRef& file) {
   std::deque<PrefetchTask> dropped;
   {
     MutexLock lock(&state->mu);
+    // Opened again meanwhile: the new handle's loader keeps the sweep.
+    if (IsOpen(file.hash)) return;
+    state->released = true;
     if (!state->sweeping || state->sweep_next >= state->ref.size) return;
     state->sweeping = false;
     {
@@ -495,7 +514,9 @@ void XetReader::MaybePrefetch(const std::shared_ptr<FileState>& state, uint64_t 
   ReadaheadRange range = state->streams.OnRead(
       offset, len, state->ref.size,
       FairShare(budget_.limit(), budget_.available(), state->held, others));
-  if (state->streams.TakeSweep() && state->ref.size <= sweep_max_bytes_) {
+  // Not for reads that arrive after the file's last release (one of them
+  // restarted a stopped sweep, which then fetched up to its budget more).
+  if (!state->released && state->streams.TakeSweep() && state->ref.size <= sweep_max_bytes_) {
     state->sweeping = true;
     counters_.tensor_sweeps.fetch_add(1, std::memory_order_relaxed);
   }

@@ -61,6 +61,10 @@ struct XetReader::FileState {
   // (XetReader::TopUpSweep).
   bool sweeping GUARDED_BY(mu) = false;
   uint64_t sweep_next GUARDED_BY(mu) = 0;
+  // Its last open handle was released (XetReader::Closed): reads still in
+  // flight then (the kernel's read-ahead of a mapping just closed) start no
+  // sweep, which nobody would stop, until it is opened again.
+  bool released GUARDED_BY(mu) = false;
 
   // Index of the term holding byte `offset`. REQUIRES: offset < ref.size.
   size_t TermAt(uint64_t offset) const {

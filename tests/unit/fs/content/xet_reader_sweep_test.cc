@@ -316,6 +316,35 @@ TEST_F(XetReaderSweepTest, ASweepStopsAtItsFirstFailure) {
 }
 
 
+// Reads that arrive after the file's last release (the kernel's read-ahead
+// of a mapping just closed, answered late) do not restart the stopped sweep,
+// which nobody would stop again; the next open's loader gets it.
+TEST_F(XetReaderSweepTest, ReadsAfterTheLastReleaseStartNoSweepUntilTheFileIsOpenedAgain) {
+  WarmFourTensors(cache_.get());
+  fake_.set_data_delay(std::chrono::milliseconds(200));
+  auto r = NewReader();
+  r->Opened(ref());
+  LoadFourTensors(*r);
+  ASSERT_EQ(r->Stats().tensor_sweeps, 1u);
+  r->Closed(ref());
+  ASSERT_EQ(r->Stats().sweeps_stopped, 1u);
+  WaitIdle(*r);
+  const uint64_t swept = r->Stats().tensor_sweep_bytes;
+  const uint64_t fetched = fake_.data_bytes();
+  LoadFourTensors(*r);  // late reads of the closed file
+  WaitIdle(*r);
+  EXPECT_EQ(r->Stats().tensor_sweeps, 1u);
+  EXPECT_EQ(r->Stats().tensor_sweep_bytes, swept);
+  EXPECT_EQ(fake_.data_bytes(), fetched);  // its tensors are cached
+  fake_.set_data_delay(std::chrono::milliseconds(0));
+  r->Opened(ref());
+  LoadFourTensors(*r);
+  WaitIdle(*r);
+  EXPECT_EQ(r->Stats().tensor_sweeps, 2u);
+  ExpectAllCached(cache_.get());
+  r->Closed(ref());
+}
+
 TEST_F(XetReaderSweepTest, ASweepStopsWhenItsFilesLastHandleIsReleasedAndARestartedLoaderGetsItAgain) {
   // The loader's tensors are cached (read once by another reader), so that
   // its reads trigger the sweep at once; the sweep's fetches are slow.
