@@ -240,13 +240,6 @@ double VfsCore::AttrTimeout(uint64_t ino) const {
   return TtlOf(*info);
 }
 
-bool VfsCore::DirImmutable(uint64_t ino) const {
-  auto info = inodes_.Get(ino);
-  if (!info.ok() || IsSynthetic(*info)) return false;
-  auto view = ViewOf(*info);
-  return view && view->spec.immutable;
-}
-
 VfsCore::DirCaching VfsCore::DirCachingFor(uint64_t ino, uint64_t dh) {
   auto info = inodes_.Get(ino);
   if (!info.ok() || IsSynthetic(*info)) return {};
@@ -494,19 +487,24 @@ VfsResult<VfsEntry> VfsCore::LookupDirEntryAt(uint64_t dh, size_t index) {
 }
 
 void VfsCore::ReleaseDir(uint64_t dh) {
-  auto handle = handles_.Dir(dh);
+  bool announced = false;
+  {
+    MutexLock lock(&dir_cache_mu_);
+    announced = announced_dirs_.erase(dh) != 0;
+  }
+  // Only a handle handed to the kernel with caching (DirCachingFor) can
+  // have put entries into its cache.
+  auto handle = announced ? handles_.Dir(dh) : VfsResult<DirHandle>(VfsErrc::kBadHandle);
   if (handle.ok()) {
     // Opened before the view moved, this handle may have put its entries
     // into the kernel's cache after a newer open claimed it: drop them.
     bool drop = false;
     {
       MutexLock lock(&dir_cache_mu_);
-      if (announced_dirs_.erase(dh) != 0) {
-        auto it = kernel_listings_.find(handle->ino);
-        if (it != kernel_listings_.end() && !it->second.SameAs(*handle)) {
-          kernel_listings_.erase(it);
-          drop = true;
-        }
+      auto it = kernel_listings_.find(handle->ino);
+      if (it != kernel_listings_.end() && !it->second.SameAs(*handle)) {
+        kernel_listings_.erase(it);
+        drop = true;
       }
     }
     if (drop) invalidations_.Queue({VfsInvalidation{0, "", handle->ino}});

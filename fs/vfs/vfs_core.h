@@ -112,9 +112,6 @@ class VfsCore {
   // Errors: kNoEntry.
   VfsResult<VfsAttr> GetAttr(uint64_t ino) const;
   double AttrTimeout(uint64_t ino) const;
-  // True when directory `ino` can never change (a commit-sha view): the
-  // kernel may keep its readdir pages.
-  bool DirImmutable(uint64_t ino) const;
   // What the kernel may do with the entries it reads through directory
   // handle `dh` of `ino`, which is about to be handed to it: `cache` them
   // (FOPEN_CACHE_DIR) and `keep` those it already holds (FOPEN_KEEP_CACHE;

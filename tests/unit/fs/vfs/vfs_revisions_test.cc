@@ -181,7 +181,6 @@ TEST_F(VfsRevisionsTest, EachRevisionDirShowsItsCommit) {
   EXPECT_EQ(core->Open(Walk(*core, "main/a.txt"), true).error().code, VfsErrc::kReadOnly);
   EXPECT_EQ(core->Lookup(VfsCore::kRootIno, "nope", true).error().code, VfsErrc::kNoEntry);
   EXPECT_EQ(core->Lookup(Walk(*core, "feature"), "y", true).error().code, VfsErrc::kNoEntry);
-  EXPECT_FALSE(core->DirImmutable(Walk(*core, "main")));
   // A read-only branch view's directory is cached all the same (the first
   // open keeps nothing); the synthetic root is not.
   for (const uint64_t dir : {Walk(*core, "main"), VfsCore::kRootIno}) {
@@ -202,7 +201,13 @@ TEST_F(VfsRevisionsTest, CommitShaResolvesByLookupOnly) {
   EXPECT_EQ(e.error().code, VfsErrc::kWouldBlock);  // refs not fetched yet
   uint64_t sha = Walk(*core, kC2);
   ASSERT_NE(sha, 0u);
-  EXPECT_TRUE(core->DirImmutable(sha));
+  // Immutable: the kernel keeps its cached entries from the first open on.
+  {
+    auto dh = core->OpenDir(sha, true);
+    ASSERT_TRUE(dh.ok());
+    EXPECT_TRUE(core->DirCachingFor(sha, *dh).keep);
+    core->ReleaseDir(*dh);
+  }
   EXPECT_EQ(core->AttrTimeout(sha), VfsOptions{}.immutable_ttl_seconds);
   EXPECT_EQ(core->GetAttr(sha)->mtime, HubFake::DateOf(kC2));
   EXPECT_EQ(ReadFile(*core, std::string(kC2) + "/a.txt"), "two!");
