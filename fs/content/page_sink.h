@@ -11,9 +11,9 @@
 #define HUBFS_FS_CONTENT_PAGE_SINK_H_
 
 #include <cstdint>
-#include <memory>
 
 #include "chunkstore/hash.h"
+#include "fs/content/held_bytes.h"
 
 namespace hubfs::fs {
 
@@ -22,10 +22,13 @@ class PageSink {
   virtual ~PageSink() = default;
   // Whether a file with this content is open (bytes for it would be used).
   virtual bool Wants(const chunkstore::Hash& file) = 0;
-  // Bytes [offset, offset + size) of every open file with content `file`,
-  // checked like any read's bytes.
-  virtual void Store(const chunkstore::Hash& file, uint64_t offset,
-                     std::unique_ptr<uint8_t[]> bytes, uint64_t size) = 0;
+  // Bytes [offset, offset + bytes.size()) of every open file with content
+  // `file`, checked like any read's bytes, held (chunks in the chunk cache's
+  // memory, or a buffer of their own) until the sink is done with them. The
+  // sink calls bytes.Delivered() once they reached the page cache (the
+  // chunks they hold count as read, as a read's reply), and never when it
+  // dropped them.
+  virtual void Store(const chunkstore::Hash& file, uint64_t offset, HeldBytes bytes) = 0;
 };
 
 }  // namespace hubfs::fs

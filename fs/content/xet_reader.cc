@@ -499,19 +499,31 @@ Result<size_t> XetReader::ReadHeld(const XetFileRef& file, uint64_t offset, size
   return static_cast<size_t>(n);
 }
 
+namespace {
+
+// Of a chunk held by ChunkCache::HoldChunk, the bytes handed over (told to
+// the cache once the reply is sent: HeldBytes::Delivered).
+struct Handed {
+  chunkstore::ChunkCache::HeldRecord rec;
+  uint64_t bytes = 0;
+  uint64_t chunk_bytes = 0;
+};
+
+void TellOnDelivery(chunkstore::ChunkCache* cache, std::vector<Handed> handed, HeldBytes* held) {
+  if (handed.empty()) return;
+  held->OnDelivered([cache, handed = std::move(handed)] {
+    for (const Handed& h : handed) cache->ReadThrough(h.rec, h.bytes, h.chunk_bytes);
+  });
+}
+
+}  // namespace
+
 bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, HeldBytes* out,
                         bool pages_kept) {
   if (cache_ == nullptr) return false;
   std::vector<Piece> pieces;
   if (!MapPieces(file, offset, end, &pieces)) return false;
   HeldBytes held;
-  // Of each chunk, the bytes handed over: told to the cache once the reply
-  // is sent (HeldBytes::Delivered), for a reader that keeps them.
-  struct Handed {
-    chunkstore::ChunkCache::HeldRecord rec;
-    uint64_t bytes = 0;
-    uint64_t chunk_bytes = 0;
-  };
   std::vector<Handed> handed;
   for (const Piece& p : pieces) {
     std::optional<chunkstore::ChunkCache::HeldRecord> rec = cache_->HoldChunk(*p.xorb, p.index);
@@ -526,13 +538,25 @@ bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, He
     if (pages_kept) handed.push_back(Handed{*rec, to - from, p.length});
     held.Add(raw->subspan(from - p.start, to - from), std::move(rec->owner));
   }
-  if (!handed.empty()) {
-    held.OnDelivered([cache = cache_, handed = std::move(handed)] {
-      for (const Handed& h : handed) cache->ReadThrough(h.rec, h.bytes, h.chunk_bytes);
-    });
-  }
+  TellOnDelivery(cache_, std::move(handed), &held);
   *out = std::move(held);
   return true;
+}
+
+void XetReader::ReadThroughOnDelivery(const FileState& file, uint64_t offset, uint64_t end,
+                                      HeldBytes* out) {
+  if (cache_ == nullptr) return;
+  std::vector<Piece> pieces;
+  if (!MapPieces(file, offset, end, &pieces)) return;
+  std::vector<Handed> handed;
+  for (const Piece& p : pieces) {
+    std::optional<chunkstore::ChunkCache::HeldRecord> rec = cache_->HoldChunk(*p.xorb, p.index);
+    if (!rec.has_value()) continue;  // written and gone from memory: nothing to tell
+    const uint64_t from = std::max(p.start, offset);
+    const uint64_t to = std::min(p.start + p.length, end);
+    handed.push_back(Handed{std::move(*rec), to - from, p.length});
+  }
+  TellOnDelivery(cache_, std::move(handed), out);
 }
 
 Status XetReader::ReadRange(FileState& state, uint64_t offset, std::span<uint8_t> out,

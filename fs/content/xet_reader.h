@@ -369,6 +369,12 @@ class XetReader {
   // chunks read through unwritten.
   bool TryHeld(const FileState& file, uint64_t offset, uint64_t end, HeldBytes* out,
                bool pages_kept);
+  // For bytes [offset, end) copied into `out`'s buffer of its own: out's
+  // Delivered() tells the cache the bytes of each chunk handed over, as
+  // TryHeld's with pages_kept, for the chunks the cache holds in memory
+  // (compressed ones too).
+  void ReadThroughOnDelivery(const FileState& file, uint64_t offset, uint64_t end,
+                             HeldBytes* out);
   // Reads [offset, offset + out.size()) (within the file) from the cache,
   // a read-ahead or the CAS, without touching the read-ahead streams.
   Status ReadRange(FileState& state, uint64_t offset, std::span<uint8_t> out, bool* all_warm);

@@ -133,24 +133,34 @@ void XetReader::PrefetchLoop(size_t index) {
     }
     // Nothing is assembled: every segment only fetches and caches. Bytes
     // already cached and placed need no plan at all. A sweep's segment of a
-    // file that is open goes to the page sink too: assembled.
+    // file that is open goes to the page sink too: as the chunks the cache
+    // holds in memory (handed to the kernel without a copy; once it has
+    // them they count as read, as a read's reply, so a full write queue
+    // may leave them unwritten instead of holding up the next fetches),
+    // else assembled.
     Status st;
-    std::unique_ptr<uint8_t[]> pages;
-    if (task.sweep && SinkWants(state.ref.hash)) {
-      pages = std::make_unique_for_overwrite<uint8_t[]>(task.range.size());
-    }
+    const bool to_sink = task.sweep && SinkWants(state.ref.hash);
+    HeldBytes pages;
+    bool have_pages = false;
     auto run = [&] {
-      if (pages != nullptr) {
-        const std::span<uint8_t> out(pages.get(), task.range.size());
-        if (!TryWarm(state, task.range.start, out)) {
-          st = ReadCold(state.ref, task.range.start, task.range.end, out, Priority::kReadahead);
-        }
-        return;
-      }
       if (!CachedAndPlaced(state, task.range.start, task.range.end)) {
         st = ReadCold(state.ref, task.range.start, task.range.end, {},
                       task.speculative ? Priority::kSpeculative : Priority::kReadahead);
       }
+      if (!to_sink || !st.ok()) return;
+      if (TryHeld(state, task.range.start, task.range.end, &pages, /*pages_kept=*/true)) {
+        have_pages = true;
+        return;
+      }
+      // Not all held as they are (compressed chunks, or written and gone
+      // from memory): assembled, and the chunks in memory still count as
+      // read once delivered.
+      const std::span<uint8_t> out = pages.Own(task.range.size());
+      if (!TryWarm(state, task.range.start, out)) {
+        st = ReadCold(state.ref, task.range.start, task.range.end, out, Priority::kReadahead);
+      }
+      have_pages = st.ok();
+      if (have_pages) ReadThroughOnDelivery(state, task.range.start, task.range.end, &pages);
     };
     // Next tasks whose bytes are cached and placed need no plan at all: the
     // entry stays, unasked (its task's TakeAheadPlan finds it not started).
@@ -179,11 +189,11 @@ void XetReader::PrefetchLoop(size_t index) {
     }
     // Store only queues (PageSink never waits for the kernel), so the
     // segment may stay pending meanwhile.
-    if (pages != nullptr && st.ok()) {
+    if (have_pages && st.ok()) {
       MutexLock lock(&sink_mu_);
       if (sink_ != nullptr) {
         counters_.sweep_stored_bytes.fetch_add(task.range.size(), std::memory_order_relaxed);
-        sink_->Store(state.ref.hash, task.range.start, std::move(pages), task.range.size());
+        sink_->Store(state.ref.hash, task.range.start, std::move(pages));
       }
     }
     const bool was_speculative = task.speculative;

@@ -8,6 +8,7 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -35,6 +36,8 @@ struct FuseServer::Impl {
   bool mounted = false;
   // Swept bytes into the page cache (read-only mounts); see page_feed.h.
   std::unique_ptr<PageFeed> feed;
+  // The kernel takes FUSE_NOTIFY_STORE (set at INIT).
+  std::atomic<bool> notify_store_ok{false};
   // The file handles registered with `feed` (not those opened O_DIRECT,
   // whose reader keeps no page: `hubfs prefetch`).
   Mutex fed_mu;

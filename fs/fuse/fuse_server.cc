@@ -23,6 +23,7 @@
 #include "fs/fuse/fuse_server.h"
 #include "fs/fuse/deadlines.h"
 #include "fs/fuse/io_pool.h"
+#include "fs/fuse/notify_store.h"
 
 namespace hubfs::fs {
 
@@ -143,6 +144,9 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   };
   want(FUSE_CAP_ASYNC_READ);
   want(FUSE_CAP_PARALLEL_DIROPS);
+  // Page feed stores (FUSE_NOTIFY_STORE) came with protocol 7.15.
+  self->notify_store_ok.store(conn->proto_major > 7 || conn->proto_minor >= 15,
+                              std::memory_order_release);
   want(FUSE_CAP_READDIRPLUS);
   // Not FUSE_CAP_AUTO_INVAL_DATA (libfuse asks for it by default): with it
   // the kernel drops a file's pages whenever a refreshed mtime differs, and
@@ -549,18 +553,14 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(VfsCore* core, FuseServerO
   if (!impl->options.writable && impl->options.page_feed_bytes != 0) {
     fuse_session* session = impl->session;
     impl->feed = std::make_unique<PageFeed>(
-        [session](uint64_t ino, uint64_t offset, const uint8_t* bytes, uint64_t size) {
+        [session, raw = impl.get()](uint64_t ino, uint64_t offset, std::span<const iovec> data) {
+          if (!raw->notify_store_ok.load(std::memory_order_acquire)) return -ENOSYS;
           // A store waits for pages locked by reads in flight; once the
           // session loop ends (a stop signal) reads still queued in the kernel
           // are not answered until the connection goes, so none is started.
           if (fuse_session_exited(session)) return -ESHUTDOWN;
-          fuse_bufvec buf{};  // FUSE_BUFVEC_INIT is a C compound literal
-          buf.count = 1;
-          buf.buf[0].size = size;
-          buf.buf[0].mem = const_cast<uint8_t*>(bytes);
-          buf.buf[0].fd = -1;
-          return fuse_lowlevel_notify_store(session, ino, static_cast<off_t>(offset), &buf,
-                                            static_cast<fuse_buf_copy_flags>(0));
+          // The pieces go to the kernel as they are, gathered by one write.
+          return NotifyStoreGather(session, ino, offset, data);
         },
         impl->options.page_feed_bytes);
   }

@@ -6,6 +6,27 @@
 #include <vector>
 
 namespace hubfs::fs {
+namespace {
+
+// The pieces of `bytes` that hold its bytes [at, at + n), into `out`.
+void Gather(const HeldBytes& bytes, uint64_t at, uint64_t n, std::vector<iovec>* out) {
+  out->clear();
+  uint64_t pos = 0;  // of the current piece's first byte
+  for (std::span<const uint8_t> piece : bytes.pieces()) {
+    if (n == 0) break;
+    const uint64_t end = pos + piece.size();
+    if (end > at) {
+      const uint64_t skip = at - pos;
+      const uint64_t take = std::min<uint64_t>(piece.size() - skip, n);
+      out->push_back(iovec{const_cast<uint8_t*>(piece.data() + skip), static_cast<size_t>(take)});
+      at += take;
+      n -= take;
+    }
+    pos = end;
+  }
+}
+
+}  // namespace
 
 PageFeed::PageFeed(StoreFn store, uint64_t max_queued_bytes, uint64_t piece_bytes)
     : store_(std::move(store)),
@@ -51,8 +72,8 @@ bool PageFeed::Wants(const chunkstore::Hash& file) {
   return !stop_ && by_file_.count(file) != 0;
 }
 
-void PageFeed::Store(const chunkstore::Hash& file, uint64_t offset,
-                     std::unique_ptr<uint8_t[]> bytes, uint64_t size) {
+void PageFeed::Store(const chunkstore::Hash& file, uint64_t offset, HeldBytes bytes) {
+  const uint64_t size = bytes.size();
   {
     MutexLock lock(&mu_);
     if (!stop_ && size != 0 && by_file_.count(file) != 0 &&
@@ -103,11 +124,13 @@ void PageFeed::Loop() {
     // of them to be answered).
     bool stored = false;
     uint64_t failed = 0;
+    std::vector<iovec> iov;
     for (uint64_t ino : inodes) {
       bool ok = true;
       for (uint64_t at = 0; ok && at < item.size; at += piece_bytes_) {
         const uint64_t n = std::min(piece_bytes_, item.size - at);
-        const int rc = store_(ino, item.offset + at, item.bytes.get() + at, n);
+        Gather(item.bytes, at, n, &iov);
+        const int rc = store_(ino, item.offset + at, iov);
         // -ENOENT: the kernel forgot the inode (nothing to store into).
         if (rc != 0) {
           ok = false;
@@ -116,6 +139,8 @@ void PageFeed::Loop() {
       }
       stored = stored || ok;
     }
+    // The kernel has the bytes: the chunks they hold count as read.
+    if (stored) item.bytes.Delivered();
     MutexLock lock(&mu_);
     if (stored) {
       stats_.stored_bytes += item.size;

@@ -18,12 +18,15 @@
 #ifndef HUBFS_FS_FUSE_PAGE_FEED_H_
 #define HUBFS_FS_FUSE_PAGE_FEED_H_
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <thread>
 
 #include "chunkstore/hash.h"
@@ -34,11 +37,11 @@ namespace hubfs::fs {
 
 class PageFeed : public PageSink {
  public:
-  // `store(ino, offset, bytes, size)` puts bytes into an inode's page cache
-  // (notify_store; a negative errno on failure). Pieces of at most
-  // piece_bytes each.
-  using StoreFn = std::function<int(uint64_t ino, uint64_t offset, const uint8_t* bytes,
-                                    uint64_t size)>;
+  // `store(ino, offset, data)` puts the bytes `data` gathers into an
+  // inode's page cache at offset (notify_store; a negative errno on
+  // failure). Pieces of at most piece_bytes each.
+  using StoreFn =
+      std::function<int(uint64_t ino, uint64_t offset, std::span<const iovec> data)>;
   PageFeed(StoreFn store, uint64_t max_queued_bytes, uint64_t piece_bytes = 1ull << 20);
   ~PageFeed() override;
   PageFeed(const PageFeed&) = delete;
@@ -50,8 +53,10 @@ class PageFeed : public PageSink {
   void Released(uint64_t ino) EXCLUDES(mu_);
 
   bool Wants(const chunkstore::Hash& file) override EXCLUDES(mu_);
-  void Store(const chunkstore::Hash& file, uint64_t offset, std::unique_ptr<uint8_t[]> bytes,
-             uint64_t size) override EXCLUDES(mu_);
+  // Held until stored (or dropped); Delivered() once the bytes reached at
+  // least one of the inodes.
+  void Store(const chunkstore::Hash& file, uint64_t offset, HeldBytes bytes) override
+      EXCLUDES(mu_);
 
   // Drops what is queued and joins the thread; later Stores are dropped.
   void Stop() EXCLUDES(mu_);
@@ -67,7 +72,7 @@ class PageFeed : public PageSink {
   struct Item {
     chunkstore::Hash file;
     uint64_t offset = 0;
-    std::unique_ptr<uint8_t[]> bytes;
+    HeldBytes bytes;
     uint64_t size = 0;
   };
   void Loop();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -36,10 +37,12 @@ std::vector<uint8_t> Pattern(size_t size, uint32_t seed) {
   return v;
 }
 
-std::unique_ptr<uint8_t[]> Copy(const std::vector<uint8_t>& v) {
-  auto p = std::make_unique<uint8_t[]>(v.size());
-  std::copy(v.begin(), v.end(), p.get());
-  return p;
+// The bytes of v in a buffer of their own.
+HeldBytes Copy(const std::vector<uint8_t>& v) {
+  HeldBytes held;
+  const std::span<uint8_t> out = held.Own(v.size());
+  std::copy(v.begin(), v.end(), out.begin());
+  return held;
 }
 
 // The feed's thread stores asynchronously: polls `done` for up to 5 s.
@@ -57,6 +60,7 @@ struct StoreCall {
   uint64_t ino = 0;
   uint64_t offset = 0;
   std::vector<uint8_t> bytes;
+  size_t pieces = 0;  // of memory the bytes were gathered from
 };
 
 // The kernel's side of notify_store: records every call and answers 0, or
@@ -65,8 +69,8 @@ struct StoreCall {
 class FakeStore {
  public:
   PageFeed::StoreFn Fn() {
-    return [this](uint64_t ino, uint64_t offset, const uint8_t* bytes, uint64_t size) {
-      return Store(ino, offset, bytes, size);
+    return [this](uint64_t ino, uint64_t offset, std::span<const iovec> data) {
+      return Store(ino, offset, data);
     };
   }
   void FailWith(uint64_t ino, int rc) {
@@ -102,9 +106,14 @@ class FakeStore {
   }
 
  private:
-  int Store(uint64_t ino, uint64_t offset, const uint8_t* bytes, uint64_t size) {
+  int Store(uint64_t ino, uint64_t offset, std::span<const iovec> data) {
+    std::vector<uint8_t> bytes;
+    for (const iovec& v : data) {
+      const auto* p = static_cast<const uint8_t*>(v.iov_base);
+      bytes.insert(bytes.end(), p, p + v.iov_len);
+    }
     std::unique_lock<std::mutex> lock(mu_);
-    calls_.push_back(StoreCall{ino, offset, std::vector<uint8_t>(bytes, bytes + size)});
+    calls_.push_back(StoreCall{ino, offset, std::move(bytes), data.size()});
     if (hold_ && calls_.size() == 1) {
       holding_ = true;
       cv_.wait_for(lock, seconds(10), [&] { return !hold_; });
@@ -165,7 +174,7 @@ TEST(PageFeedTest, AStoreReachesEveryInodeOpenWithTheContentInPieces) {
   feed.Opened(a, 8);
   feed.Opened(b, 9);
   const std::vector<uint8_t> bytes = Pattern(10000, 1);
-  feed.Store(a, 100000, Copy(bytes), bytes.size());
+  feed.Store(a, 100000, Copy(bytes));
   ASSERT_TRUE(WaitUntil([&] { return feed.stats().stored_bytes == bytes.size(); }));
   for (uint64_t ino : {7, 8}) {
     SCOPED_TRACE(ino);
@@ -183,12 +192,12 @@ TEST(PageFeedTest, AStoreForContentNoInodeHasOpenIsDropped) {
   feed.Opened(a, 7);
   feed.Opened(c, 9);
   feed.Released(9);
-  feed.Store(b, 0, Copy(Pattern(5000, 1)), 5000);
-  feed.Store(c, 0, Copy(Pattern(6000, 2)), 6000);
+  feed.Store(b, 0, Copy(Pattern(5000, 1)));
+  feed.Store(c, 0, Copy(Pattern(6000, 2)));
   EXPECT_EQ(feed.stats().dropped_bytes, 11000u);
   // A store after them: once it is through, they never reached the kernel.
   const std::vector<uint8_t> bytes = Pattern(3000, 3);
-  feed.Store(a, 0, Copy(bytes), bytes.size());
+  feed.Store(a, 0, Copy(bytes));
   ASSERT_TRUE(WaitUntil([&] { return feed.stats().stored_bytes == bytes.size(); }));
   ExpectPieces(store.calls(), 0, bytes);
   EXPECT_EQ(feed.stats().dropped_bytes, 11000u);
@@ -201,9 +210,9 @@ TEST(PageFeedTest, AStoreQueuedForAFileReleasedBeforeItsTurnIsDropped) {
   const chunkstore::Hash a = Content(1), b = Content(2);
   feed.Opened(a, 7);
   feed.Opened(b, 8);
-  feed.Store(a, 0, Copy(Pattern(kPiece, 1)), kPiece);
+  feed.Store(a, 0, Copy(Pattern(kPiece, 1)));
   ASSERT_TRUE(WaitUntil([&] { return store.holding(); }));
-  feed.Store(b, 0, Copy(Pattern(5000, 2)), 5000);
+  feed.Store(b, 0, Copy(Pattern(5000, 2)));
   feed.Released(8);
   store.Release();
   ASSERT_TRUE(WaitUntil([&] {
@@ -222,14 +231,14 @@ TEST(PageFeedTest, StoresBeyondMaxQueuedBytesAreDropped) {
   const chunkstore::Hash a = Content(1);
   feed.Opened(a, 7);
   const std::vector<uint8_t> first = Pattern(kPiece, 1);
-  feed.Store(a, 0, Copy(first), first.size());
+  feed.Store(a, 0, Copy(first));
   // Taken off the queue by the feed's thread, which now waits in the store.
   ASSERT_TRUE(WaitUntil([&] { return store.holding(); }));
   const std::vector<uint8_t> queued = Pattern(3 * kPiece, 2);
-  feed.Store(a, kPiece, Copy(queued), 2 * kPiece);
-  feed.Store(a, 3 * kPiece, std::make_unique<uint8_t[]>(kPiece), kPiece);  // exactly full
+  feed.Store(a, kPiece, Copy(std::vector<uint8_t>(queued.begin(), queued.begin() + 2 * kPiece)));
+  feed.Store(a, 3 * kPiece, Copy(std::vector<uint8_t>(kPiece)));  // exactly full
   EXPECT_EQ(feed.stats().dropped_bytes, 0u);
-  feed.Store(a, 4 * kPiece, Copy(Pattern(1, 3)), 1);
+  feed.Store(a, 4 * kPiece, Copy(Pattern(1, 3)));
   EXPECT_EQ(feed.stats().dropped_bytes, 1u);
   store.Release();
   ASSERT_TRUE(WaitUntil([&] { return feed.stats().stored_bytes == 4 * kPiece; }));
@@ -245,7 +254,7 @@ TEST(PageFeedTest, AStoreRefusedBecauseTheKernelForgotTheInodeIsNotAFailure) {
   PageFeed feed(store.Fn(), 1 << 20, kPiece);
   const chunkstore::Hash a = Content(1);
   feed.Opened(a, 7);
-  feed.Store(a, 0, Copy(Pattern(10000, 1)), 10000);
+  feed.Store(a, 0, Copy(Pattern(10000, 1)));
   ASSERT_TRUE(WaitUntil([&] { return feed.stats().dropped_bytes == 10000; }));
   EXPECT_FALSE(store.calls(7).empty());
   EXPECT_EQ(feed.stats().failed, 0u);
@@ -258,7 +267,7 @@ TEST(PageFeedTest, AStoreTheKernelRefusesWithAnotherErrorIsAFailure) {
   PageFeed feed(store.Fn(), 1 << 20, kPiece);
   const chunkstore::Hash a = Content(1);
   feed.Opened(a, 7);
-  feed.Store(a, 0, Copy(Pattern(10000, 1)), 10000);
+  feed.Store(a, 0, Copy(Pattern(10000, 1)));
   ASSERT_TRUE(WaitUntil([&] { return feed.stats().dropped_bytes == 10000; }));
   EXPECT_GE(feed.stats().failed, 1u);
   EXPECT_EQ(feed.stats().stored_bytes, 0u);
@@ -276,8 +285,8 @@ TEST(PageFeedTest, BytesStoredForOneOfTheOpenInodesCountAsStored) {
   feed.Opened(b, 9);
   feed.Opened(b, 10);
   const std::vector<uint8_t> bytes = Pattern(10000, 1);
-  feed.Store(a, 0, Copy(bytes), bytes.size());
-  feed.Store(b, 0, Copy(bytes), bytes.size());
+  feed.Store(a, 0, Copy(bytes));
+  feed.Store(b, 0, Copy(bytes));
   ASSERT_TRUE(WaitUntil([&] {
     const PageFeed::Stats s = feed.stats();
     return s.stored_bytes + s.dropped_bytes == 2 * bytes.size();
@@ -296,7 +305,7 @@ TEST(PageFeedTest, AfterStopNothingIsWantedAndStoresAreDropped) {
   feed.Opened(a, 7);
   feed.Stop();
   EXPECT_FALSE(feed.Wants(a));
-  feed.Store(a, 0, Copy(Pattern(5000, 1)), 5000);
+  feed.Store(a, 0, Copy(Pattern(5000, 1)));
   EXPECT_EQ(feed.stats().dropped_bytes, 5000u);
   EXPECT_TRUE(store.calls().empty());
 }
@@ -307,9 +316,9 @@ TEST(PageFeedTest, StopDropsWhatIsQueuedAndFinishesTheStoreUnderWay) {
   PageFeed feed(store.Fn(), 1 << 20, kPiece);
   const chunkstore::Hash a = Content(1);
   feed.Opened(a, 7);
-  feed.Store(a, 0, Copy(Pattern(kPiece, 1)), kPiece);
+  feed.Store(a, 0, Copy(Pattern(kPiece, 1)));
   ASSERT_TRUE(WaitUntil([&] { return store.holding(); }));
-  feed.Store(a, kPiece, Copy(Pattern(5000, 2)), 5000);
+  feed.Store(a, kPiece, Copy(Pattern(5000, 2)));
   // Stop joins the feed's thread, which waits in the store until released.
   std::thread stopper([&] { feed.Stop(); });
   EXPECT_TRUE(WaitUntil([&] { return !feed.Wants(a); }));
@@ -333,16 +342,79 @@ TEST(PageFeedTest, OpeningAnInodeWithOtherContentMovesItToThatContent) {
   EXPECT_FALSE(feed.Wants(a));
   EXPECT_TRUE(feed.Wants(b));
   EXPECT_TRUE(feed.Wants(c)) << "inode 8 still has c open";
-  feed.Store(a, 0, Copy(Pattern(100, 1)), 100);
+  feed.Store(a, 0, Copy(Pattern(100, 1)));
   EXPECT_EQ(feed.stats().dropped_bytes, 100u);
   const std::vector<uint8_t> bytes = Pattern(200, 2);
-  feed.Store(b, 0, Copy(bytes), bytes.size());
+  feed.Store(b, 0, Copy(bytes));
   ASSERT_TRUE(WaitUntil([&] { return feed.stats().stored_bytes == bytes.size(); }));
   ExpectPieces(store.calls(7), 0, bytes);
   EXPECT_TRUE(store.calls(8).empty());
   // Opened once with b: one Released closes it.
   feed.Released(7);
   EXPECT_FALSE(feed.Wants(b));
+}
+
+// Bytes held in pieces of memory of odd sizes (as chunks are) reach the
+// kernel byte-exact in pieces of kPiece, each gathered from the pieces that
+// hold it: none is copied into one buffer first.
+TEST(PageFeedTest, HeldPiecesAreGatheredIntoEachStoreAsTheyAre) {
+  FakeStore store;
+  PageFeed feed(store.Fn(), 1 << 20, kPiece);
+  const chunkstore::Hash a = Content(1);
+  feed.Opened(a, 7);
+  const std::vector<uint8_t> bytes = Pattern(1000 + 5000 + 3 + 7000 + 2500, 4);
+  HeldBytes held;
+  size_t at = 0;
+  for (size_t n : {1000, 5000, 3, 7000, 2500}) {
+    auto piece = std::make_shared<std::vector<uint8_t>>(bytes.begin() + static_cast<ptrdiff_t>(at),
+                                                        bytes.begin() + static_cast<ptrdiff_t>(at + n));
+    held.Add(*piece, piece);
+    at += n;
+  }
+  feed.Store(a, 3 * kPiece, std::move(held));
+  ASSERT_TRUE(WaitUntil([&] { return feed.stats().stored_bytes == bytes.size(); }));
+  const std::vector<StoreCall> calls = store.calls(7);
+  ExpectPieces(calls, 3 * kPiece, bytes);
+  ASSERT_EQ(calls.size(), 4u);
+  // [0, 4096) spans the pieces of 1000 and 5000 bytes; [4096, 8192) the
+  // rest of the 5000, the 3 and the 7000; [8192, 12288) and the last one
+  // within the 7000 and then into the 2500.
+  EXPECT_EQ(calls[0].pieces, 2u);
+  EXPECT_EQ(calls[1].pieces, 3u);
+  EXPECT_EQ(calls[2].pieces, 1u);
+  EXPECT_EQ(calls[3].pieces, 2u);
+}
+
+// Delivered() tells the source that the kernel has the bytes (the chunks
+// they hold count as read): once they reached an inode, never for bytes
+// dropped or refused by the kernel for every inode.
+TEST(PageFeedTest, HeldBytesAreDeliveredOnlyOnceTheKernelHasThem) {
+  FakeStore store;
+  store.FailWith(9, -EIO);
+  PageFeed feed(store.Fn(), 1 << 20, kPiece);
+  const chunkstore::Hash a = Content(1), b = Content(2), c = Content(3);
+  feed.Opened(a, 7);
+  feed.Opened(a, 8);
+  feed.Opened(b, 9);
+  std::atomic<int> delivered_a{0}, delivered_b{0}, delivered_c{0};
+  auto counted = [](std::atomic<int>* n, uint32_t seed) {
+    HeldBytes held = Copy(Pattern(6000, seed));
+    held.OnDelivered([n] { n->fetch_add(1); });
+    return held;
+  };
+  feed.Store(c, 0, counted(&delivered_c, 1));  // nobody has c open: dropped
+  feed.Store(b, 0, counted(&delivered_b, 2));  // refused for b's only inode
+  feed.Store(a, 0, counted(&delivered_a, 3));  // two inodes: delivered once
+  ASSERT_TRUE(WaitUntil([&] {
+    const PageFeed::Stats s = feed.stats();
+    return s.stored_bytes + s.dropped_bytes == 3 * 6000;
+  }));
+  EXPECT_EQ(feed.stats().stored_bytes, 6000u);
+  EXPECT_EQ(delivered_a.load(), 1);
+  EXPECT_EQ(delivered_b.load(), 0);
+  EXPECT_EQ(delivered_c.load(), 0);
+  EXPECT_EQ(store.calls(7).size(), 2u);
+  EXPECT_EQ(store.calls(8).size(), 2u);
 }
 
 }  // namespace
