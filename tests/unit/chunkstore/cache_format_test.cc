@@ -154,10 +154,29 @@ TEST(CacheChecksumTest, Crc32cMatchesTheStandardAndContinues) {
   }
 }
 
+// Lengths around the CRC's 16- and 64-byte folds (and the short inputs
+// below them), at every alignment, continued from a state other than 0.
+TEST(CacheChecksumTest, Crc32cOfEveryLengthAndAlignmentAroundTheFoldsMatchesTheDefinition) {
+  const std::vector<uint8_t> d = RandomBytes(4096 + 64, 7);
+  for (size_t n = 0; n <= 600; ++n) {
+    for (size_t at = 0; at < 4; ++at) {
+      const std::span<const uint8_t> s = std::span(d).subspan(at, n);
+      ASSERT_EQ(Crc32c(0, s), ReferenceCrc32c(s)) << n << " at " << at;
+      const size_t head = (n * 5) / 11;
+      ASSERT_EQ(Crc32c(Crc32c(0, s.first(head)), s.subspan(head)), ReferenceCrc32c(s))
+          << n << " at " << at << ", continued after " << head;
+    }
+  }
+  for (size_t n : {4096 + 15, 4096 + 63, 4096 + 64}) {
+    const std::span<const uint8_t> s = std::span(d).subspan(1, n - 1);
+    EXPECT_EQ(Crc32c(0, s), ReferenceCrc32c(s)) << n;
+  }
+}
+
 TEST(CacheChecksumTest, EntryChecksumLanesAreAsDocumented) {
   const std::string key = ChunkKey(XorbFor(3), 9);
   const std::array<uint8_t, 12> header = {2, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
-  for (size_t n : {0, 5, 23, 24, 25, 47, 48, 1000, 65536, 131072 + 17}) {
+  for (size_t n : {0, 5, 23, 24, 25, 47, 48, 383, 384, 385, 1000, 65536, 131072 + 17}) {
     const std::vector<uint8_t> p = RandomBytes(n, 100 + n);
     const size_t t = (n / 24) * 8;
     std::vector<uint8_t> lane0(key.begin(), key.end());
