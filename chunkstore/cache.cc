@@ -212,7 +212,9 @@ class ChunkCache::Impl {
   }
 
   // The value of key while it is in memory, as a hit; nullptr otherwise.
-  std::shared_ptr<const cache_internal::ValueBuffer> Held(const std::string& key) {
+  // `counted`: a hit, with its recency recorded.
+  std::shared_ptr<const cache_internal::ValueBuffer> Held(const std::string& key,
+                                                          bool counted = true) {
     std::shared_ptr<const cache_internal::ValueBuffer> value;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -220,8 +222,10 @@ class ChunkCache::Impl {
       if (it == pending_.end()) return nullptr;
       value = it->second;
     }
-    hits_.fetch_add(1, std::memory_order_relaxed);
-    Touch(key, clock_->UnixSeconds());
+    if (counted) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      Touch(key, clock_->UnixSeconds());
+    }
     return value;
   }
 
@@ -715,9 +719,10 @@ Result<std::optional<std::vector<uint8_t>>> ChunkCache::GetSmallFile(std::string
   return impl_->Get(fmt::SmallFileKey(git_oid));
 }
 
-std::optional<ChunkCache::HeldRecord> ChunkCache::HoldChunk(const Hash& xorb, uint32_t index) {
+std::optional<ChunkCache::HeldRecord> ChunkCache::HoldChunk(const Hash& xorb, uint32_t index,
+                                                            bool counted) {
   std::shared_ptr<const cache_internal::ValueBuffer> value =
-      impl_->Held(fmt::ChunkKey(xorb, index));
+      impl_->Held(fmt::ChunkKey(xorb, index), counted);
   // Chunks are put uncompressed (PutChunk): the record follows the header.
   if (value == nullptr || value->size() < fmt::kHeaderSize ||
       value->data()[2] != fmt::kCodecNone) {

@@ -244,12 +244,14 @@ class ChunkCache {
   // queue, or kept after its write: CacheOptions::recent_max_bytes), held by
   // `owner` for as long as the caller keeps it: a read can be answered from
   // it without a copy. A hit, as VisitChunk's. nullopt when not in memory
-  // (VisitChunk then reads it from the store).
+  // (VisitChunk then reads it from the store). `counted` false: no hit is
+  // counted nor recency recorded (a chunk whose bytes a read already got
+  // another way, held only to tell ReadThrough).
   struct HeldRecord {
     std::shared_ptr<const void> owner;
     std::span<const uint8_t> record;
   };
-  std::optional<HeldRecord> HoldChunk(const Hash& xorb, uint32_t index);
+  std::optional<HeldRecord> HoldChunk(const Hash& xorb, uint32_t index, bool counted = true);
   // A reader that keeps what it is given (the page cache) was handed
   // `bytes` of a chunk of `chunk_bytes` held by HoldChunk. Once the bytes
   // handed over add up to the chunk (read through: a sequential reader is

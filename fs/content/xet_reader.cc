@@ -548,15 +548,33 @@ void XetReader::ReadThroughOnDelivery(const FileState& file, uint64_t offset, ui
   if (cache_ == nullptr) return;
   std::vector<Piece> pieces;
   if (!MapPieces(file, offset, end, &pieces)) return;
-  std::vector<Handed> handed;
+  // Not held until then (out's copy is what is handed over): a chunk gone
+  // from memory by the delivery was written or left out meanwhile, and
+  // there is nothing to tell.
+  struct Later {
+    std::weak_ptr<const void> owner;
+    std::span<const uint8_t> record;
+    uint64_t bytes = 0;
+    uint64_t chunk_bytes = 0;
+  };
+  std::vector<Later> later;
   for (const Piece& p : pieces) {
-    std::optional<chunkstore::ChunkCache::HeldRecord> rec = cache_->HoldChunk(*p.xorb, p.index);
-    if (!rec.has_value()) continue;  // written and gone from memory: nothing to tell
+    std::optional<chunkstore::ChunkCache::HeldRecord> rec =
+        cache_->HoldChunk(*p.xorb, p.index, /*counted=*/false);
+    if (!rec.has_value()) continue;
     const uint64_t from = std::max(p.start, offset);
     const uint64_t to = std::min(p.start + p.length, end);
-    handed.push_back(Handed{std::move(*rec), to - from, p.length});
+    later.push_back(Later{rec->owner, rec->record, to - from, p.length});
   }
-  TellOnDelivery(cache_, std::move(handed), out);
+  if (later.empty()) return;
+  out->OnDelivered([cache = cache_, later = std::move(later)] {
+    for (const Later& l : later) {
+      if (std::shared_ptr<const void> owner = l.owner.lock()) {
+        cache->ReadThrough(chunkstore::ChunkCache::HeldRecord{std::move(owner), l.record},
+                           l.bytes, l.chunk_bytes);
+      }
+    }
+  });
 }
 
 Status XetReader::ReadRange(FileState& state, uint64_t offset, std::span<uint8_t> out,

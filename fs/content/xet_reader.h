@@ -371,8 +371,8 @@ class XetReader {
                bool pages_kept);
   // For bytes [offset, end) copied into `out`'s buffer of its own: out's
   // Delivered() tells the cache the bytes of each chunk handed over, as
-  // TryHeld's with pages_kept, for the chunks the cache holds in memory
-  // (compressed ones too).
+  // TryHeld's with pages_kept, for the chunks the cache holds in memory now
+  // (compressed ones too) and still at the delivery (not kept for it).
   void ReadThroughOnDelivery(const FileState& file, uint64_t offset, uint64_t end,
                              HeldBytes* out);
   // Reads [offset, offset + out.size()) (within the file) from the cache,

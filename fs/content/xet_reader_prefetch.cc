@@ -143,9 +143,13 @@ void XetReader::PrefetchLoop(size_t index) {
     HeldBytes pages;
     bool have_pages = false;
     auto run = [&] {
-      if (!CachedAndPlaced(state, task.range.start, task.range.end)) {
-        st = ReadCold(state.ref, task.range.start, task.range.end, {},
-                      task.speculative ? Priority::kSpeculative : Priority::kReadahead);
+      // Without a cache nothing fetched would stay in memory to hold: the
+      // segment is assembled straight from its fetch.
+      if (!to_sink || cache_ != nullptr) {
+        if (!CachedAndPlaced(state, task.range.start, task.range.end)) {
+          st = ReadCold(state.ref, task.range.start, task.range.end, {},
+                        task.speculative ? Priority::kSpeculative : Priority::kReadahead);
+        }
       }
       if (!to_sink || !st.ok()) return;
       if (TryHeld(state, task.range.start, task.range.end, &pages, /*pages_kept=*/true)) {

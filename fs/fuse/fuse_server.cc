@@ -560,7 +560,7 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(VfsCore* core, FuseServerO
           // are not answered until the connection goes, so none is started.
           if (fuse_session_exited(session)) return -ESHUTDOWN;
           // The pieces go to the kernel as they are, gathered by one write.
-          return NotifyStoreGather(session, ino, offset, data);
+          return NotifyStoreGather(fuse_session_fd(session), ino, offset, data);
         },
         impl->options.page_feed_bytes);
   }

@@ -1,7 +1,5 @@
 #include "fs/fuse/notify_store.h"
 
-#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
-#include <fuse_lowlevel.h>
 #include <linux/fuse.h>
 #include <sys/uio.h>
 
@@ -15,8 +13,7 @@
 
 namespace hubfs::fs {
 
-int NotifyStoreGather(fuse_session* session, uint64_t ino, uint64_t offset,
-                      std::span<const iovec> data) {
+int NotifyStoreGather(int fd, uint64_t ino, uint64_t offset, std::span<const iovec> data) {
   size_t size = 0;
   for (const iovec& v : data) size += v.iov_len;
   if (size > std::numeric_limits<uint32_t>::max() - sizeof(fuse_out_header) -
@@ -48,7 +45,6 @@ int NotifyStoreGather(fuse_session* session, uint64_t ino, uint64_t offset,
     }
     iov.push_back(iovec{joined.data(), joined.size()});
   }
-  const int fd = fuse_session_fd(session);
   for (;;) {
     const ssize_t n = ::writev(fd, iov.data(), static_cast<int>(iov.size()));
     if (n >= 0) return 0;  // the device takes a message whole or not at all

@@ -1,5 +1,5 @@
 // NotifyStoreGather: FUSE_NOTIFY_STORE with the data gathered from several
-// pieces of memory in one write to the session's device (libfuse's
+// pieces of memory in one write to the FUSE device (libfuse's
 // fuse_lowlevel_notify_store copies a buffer of several pieces into one
 // first: a pass over every byte). Not for use outside fs/fuse.
 #ifndef HUBFS_FS_FUSE_NOTIFY_STORE_H_
@@ -10,15 +10,14 @@
 #include <cstdint>
 #include <span>
 
-struct fuse_session;
-
 namespace hubfs::fs {
 
-// Puts the bytes `data` gathers into the page cache of inode `ino` at
-// `offset` (the kernel's answer: 0, or a negative errno such as -ENOENT for
-// an inode it forgot). The kernel must speak protocol 7.15 or later.
-int NotifyStoreGather(fuse_session* session, uint64_t ino, uint64_t offset,
-                      std::span<const iovec> data);
+// Writes to `fd` (the session's /dev/fuse: fuse_session_fd) the message
+// that puts the bytes `data` gathers into the page cache of inode `ino` at
+// `offset`: one writev (pieces beyond what one writev takes are copied into
+// one). Returns 0, or a negative errno (the kernel's answer, e.g. -ENOENT
+// for an inode it forgot). The kernel must speak protocol 7.15 or later.
+int NotifyStoreGather(int fd, uint64_t ino, uint64_t offset, std::span<const iovec> data);
 
 }  // namespace hubfs::fs
 

@@ -238,8 +238,12 @@ TEST(PageFeedTest, StoresBeyondMaxQueuedBytesAreDropped) {
   feed.Store(a, kPiece, Copy(std::vector<uint8_t>(queued.begin(), queued.begin() + 2 * kPiece)));
   feed.Store(a, 3 * kPiece, Copy(std::vector<uint8_t>(kPiece)));  // exactly full
   EXPECT_EQ(feed.stats().dropped_bytes, 0u);
-  feed.Store(a, 4 * kPiece, Copy(Pattern(1, 3)));
+  std::atomic<int> delivered{0};
+  HeldBytes over = Copy(Pattern(1, 3));
+  over.OnDelivered([&delivered] { delivered.fetch_add(1); });
+  feed.Store(a, 4 * kPiece, std::move(over));
   EXPECT_EQ(feed.stats().dropped_bytes, 1u);
+  EXPECT_EQ(delivered.load(), 0) << "dropped bytes are never delivered";
   store.Release();
   ASSERT_TRUE(WaitUntil([&] { return feed.stats().stored_bytes == 4 * kPiece; }));
   const std::vector<StoreCall> calls = store.calls();
@@ -318,12 +322,16 @@ TEST(PageFeedTest, StopDropsWhatIsQueuedAndFinishesTheStoreUnderWay) {
   feed.Opened(a, 7);
   feed.Store(a, 0, Copy(Pattern(kPiece, 1)));
   ASSERT_TRUE(WaitUntil([&] { return store.holding(); }));
-  feed.Store(a, kPiece, Copy(Pattern(5000, 2)));
+  std::atomic<int> delivered{0};
+  HeldBytes queued = Copy(Pattern(5000, 2));
+  queued.OnDelivered([&delivered] { delivered.fetch_add(1); });
+  feed.Store(a, kPiece, std::move(queued));
   // Stop joins the feed's thread, which waits in the store until released.
   std::thread stopper([&] { feed.Stop(); });
   EXPECT_TRUE(WaitUntil([&] { return !feed.Wants(a); }));
   store.Release();
   stopper.join();
+  EXPECT_EQ(delivered.load(), 0) << "bytes dropped at the stop are never delivered";
   EXPECT_EQ(feed.stats().stored_bytes, kPiece);
   EXPECT_EQ(feed.stats().dropped_bytes, 5000u);
   EXPECT_EQ(store.calls().size(), 1u);
