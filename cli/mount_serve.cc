@@ -543,6 +543,7 @@ int Run(const MountArgs& args, const hub::Source& source, const MountConfig& con
       state.not_cached_bytes = cache->Stats().skipped_bytes;
     }
     state.tensor_sweep_stored = m.server->page_feed_stored_bytes();
+    state.dir_reads = m.server->dir_reads();
     state.inodes = m.core->inode_count();
     if (m.writers) FillWriteStats(m.writers->All(), &state);
     if (!config.multi) state.commit = m.core->current().commit;  // a branch view follows its head

@@ -144,7 +144,7 @@ bool WriteMountState(const MountState& s) {
       {"folder_bytes", s.folder_bytes}, {"folder_cancelled", s.folder_cancelled},
       {"tensor_sweeps", s.tensor_sweeps}, {"tensor_sweep_bytes", s.tensor_sweep_bytes},
       {"tensor_sweep_stored", s.tensor_sweep_stored}, {"sweeps_stopped", s.sweeps_stopped},
-      {"updated", s.updated}, {"inodes", s.inodes},
+      {"updated", s.updated}, {"inodes", s.inodes}, {"dir_reads", s.dir_reads},
       {"writable", s.writable}, {"write_target", s.write_target}, {"pending", s.pending},
       {"commits", s.commits}, {"conflict_prs", s.conflict_prs},
       {"edits_hashed", s.edits_hashed}, {"uploaded_while_written", s.uploaded_while_written},
@@ -294,6 +294,7 @@ std::vector<MountState> ReadMountStates(const std::string& cache_dir) {
     s.tier_servers = num("tier_servers");
     s.tier_servers_down = num("tier_servers_down");
     s.inodes = num("inodes");
+    s.dir_reads = num("dir_reads");
     s.writable = j.contains("writable") && j["writable"].is_boolean() && j["writable"].get<bool>();
     s.write_target = str("write_target");
     s.pending = num("pending");

@@ -109,6 +109,7 @@ struct MountState {
   uint64_t tier_servers_down = 0;
   int64_t updated = 0;     // unix seconds of the last refresh
   uint64_t inodes = 0;     // inodes the mount holds (known to the kernel or open)
+  uint64_t dir_reads = 0;  // directory reads the kernel sent (FuseServer::dir_reads)
   // --rw mounts: where commits go, changes journaled and not yet committed,
   // commits made, changes sent to pull requests after a conflict, the last
   // commit error ("" when the last attempt succeeded).

@@ -38,6 +38,7 @@ struct FuseServer::Impl {
   std::unique_ptr<PageFeed> feed;
   // The kernel takes FUSE_NOTIFY_STORE (set at INIT).
   std::atomic<bool> notify_store_ok{false};
+  std::atomic<uint64_t> dir_reads{0};  // FuseServer::dir_reads
   // The file handles registered with `feed` (not those opened O_DIRECT,
   // whose reader keeps no page: `hubfs prefetch`).
   Mutex fed_mu;

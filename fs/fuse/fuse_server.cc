@@ -364,6 +364,7 @@ void OpOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void DoReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
                bool plus) {
   Impl& self = Self(req);
+  self.dir_reads.fetch_add(1, std::memory_order_relaxed);
   if (off < 0) return ReplyError(req, VfsError{VfsErrc::kInvalid, Status()}, "readdir");
   constexpr size_t kDots = 2;
   std::vector<char> buf(size);
@@ -599,6 +600,10 @@ PageSink* FuseServer::page_sink() { return impl_->feed.get(); }
 
 uint64_t FuseServer::page_feed_stored_bytes() const {
   return impl_->feed ? impl_->feed->stats().stored_bytes : 0;
+}
+
+uint64_t FuseServer::dir_reads() const {
+  return impl_->dir_reads.load(std::memory_order_relaxed);
 }
 
 FuseServer::~FuseServer() {

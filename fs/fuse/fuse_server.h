@@ -79,6 +79,9 @@ class FuseServer {
   PageSink* page_sink();
   // Bytes the page feed stored into the kernel's page cache (0 without one).
   uint64_t page_feed_stored_bytes() const;
+  // readdir and readdirplus requests the kernel sent (a directory it caches
+  // is read once, however often it is listed).
+  uint64_t dir_reads() const;
 
   struct Impl;
 

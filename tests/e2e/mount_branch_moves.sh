@@ -3,7 +3,8 @@
 # a file open, commits to the branch through hubsim's commit API (change that
 # file, add one, delete one) and checks after the TTL that new opens see the
 # new content, the listing changed, user.hf.commit moved, and the descriptor
-# opened before the move still reads the old bytes.
+# opened before the move still reads the old bytes. The kernel caches the
+# branch's listing (no directory read when listed again) until the move.
 #   mount_branch_moves.sh HUBFS HUBSIM
 HUBFS=$1
 HUBSIM=$2
@@ -33,10 +34,39 @@ is_mounted || fail "not mounted"
 [[ $(cat "$MNT/data.txt") == "version one" ]] || fail "initial content"
 [[ $(getfattr --only-values -n user.hf.commit "$MNT/data.txt") == "$old_commit" ]] ||
   fail "user.hf.commit before the move"
+# The kernel's directory reads (readdir upcalls) so far, from the mount's
+# record once it was rewritten after this call began (every 2 s).
+dir_reads() {
+  local since rec out
+  since=$(date +%s)
+  for _ in $(seq 60); do
+    rec=$(ls "$W"/cache/mounts/*.json 2>/dev/null | head -1)
+    if [[ -n $rec ]]; then
+      out=$(/usr/bin/python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["updated"], d["dir_reads"])' "$rec" 2>/dev/null) || out=""
+      if [[ -n $out ]] && (( ${out% *} > since )); then
+        echo "${out#* }"
+        return 0
+      fi
+    fi
+    sleep 0.1
+  done
+  fail "the mount's record was not rewritten"
+}
+
 # Listed twice: the kernel caches the root's entries and keeps them.
 ls "$MNT" >/dev/null
 ls "$MNT" >/dev/null
 pass "branch mounted with --metadata-ttl 2"
+reads_before=$(dir_reads)
+(( reads_before > 0 )) || fail "no directory read counted"
+ls "$MNT" >/dev/null
+ls -l "$MNT" >/dev/null
+reads_cached=$(dir_reads)
+[[ $reads_cached == "$reads_before" ]] ||
+  fail "the kernel read the root again ($reads_before -> $reads_cached reads): a branch's listing should stay cached"
+pass "listing the branch again sends no directory read (the kernel keeps its entries)"
 
 # Hold the file open across the move; read it again when told to.
 mkfifo "$W/go"
@@ -84,6 +114,9 @@ grep -qx new.txt "$W/ls.txt" || fail "new file not listed: $(cat "$W/ls.txt")"
 grep -qx old.txt "$W/ls.txt" && fail "deleted file still listed: $(cat "$W/ls.txt")"
 bounded 20 ls "$MNT" >"$W/ls2.txt"
 cmp -s "$W/ls.txt" "$W/ls2.txt" || fail "listed again: $(cat "$W/ls2.txt")"
+reads_moved=$(dir_reads)
+(( reads_moved > reads_cached )) ||
+  fail "no directory read after the move ($reads_cached -> $reads_moved): the old entries were kept"
 bounded 20 cat "$MNT/data.txt" >"$W/now.txt"
 [[ $(cat "$W/now.txt") == "version two, longer" ]] || fail "new content: $(cat "$W/now.txt")"
 [[ -e $MNT/old.txt ]] && fail "deleted file still there"
