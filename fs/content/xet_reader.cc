@@ -501,18 +501,34 @@ Result<size_t> XetReader::ReadHeld(const XetFileRef& file, uint64_t offset, size
 
 namespace {
 
-// Of a chunk held by ChunkCache::HoldChunk, the bytes handed over (told to
-// the cache once the reply is sent: HeldBytes::Delivered).
+// Of a chunk held by ChunkCache::HoldChunk, the bytes handed over, told to
+// the cache once they are delivered (HeldBytes::Delivered). Not held for
+// that: the handed-over bytes' own owners keep the chunk (TryHeld), or a
+// chunk gone from memory by then was written or left out and there is
+// nothing to tell (ReadThroughOnDelivery, whose bytes are a copy).
 struct Handed {
-  chunkstore::ChunkCache::HeldRecord rec;
+  std::weak_ptr<const void> owner;
+  std::span<const uint8_t> record;
   uint64_t bytes = 0;
   uint64_t chunk_bytes = 0;
 };
 
+Handed HandedOf(const chunkstore::ChunkCache::HeldRecord& rec, uint64_t chunk_start,
+                uint64_t chunk_bytes, uint64_t offset, uint64_t end) {
+  const uint64_t from = std::max(chunk_start, offset);
+  const uint64_t to = std::min(chunk_start + chunk_bytes, end);
+  return Handed{rec.owner, rec.record, to - from, chunk_bytes};
+}
+
 void TellOnDelivery(chunkstore::ChunkCache* cache, std::vector<Handed> handed, HeldBytes* held) {
   if (handed.empty()) return;
   held->OnDelivered([cache, handed = std::move(handed)] {
-    for (const Handed& h : handed) cache->ReadThrough(h.rec, h.bytes, h.chunk_bytes);
+    for (const Handed& h : handed) {
+      if (std::shared_ptr<const void> owner = h.owner.lock()) {
+        cache->ReadThrough(chunkstore::ChunkCache::HeldRecord{std::move(owner), h.record},
+                           h.bytes, h.chunk_bytes);
+      }
+    }
   });
 }
 
@@ -535,7 +551,7 @@ bool XetReader::TryHeld(const FileState& file, uint64_t offset, uint64_t end, He
     if (!raw) return false;
     const uint64_t from = std::max(p.start, offset);
     const uint64_t to = std::min(p.start + p.length, end);
-    if (pages_kept) handed.push_back(Handed{*rec, to - from, p.length});
+    if (pages_kept) handed.push_back(HandedOf(*rec, p.start, p.length, offset, end));
     held.Add(raw->subspan(from - p.start, to - from), std::move(rec->owner));
   }
   TellOnDelivery(cache_, std::move(handed), &held);
@@ -548,33 +564,14 @@ void XetReader::ReadThroughOnDelivery(const FileState& file, uint64_t offset, ui
   if (cache_ == nullptr) return;
   std::vector<Piece> pieces;
   if (!MapPieces(file, offset, end, &pieces)) return;
-  // Not held until then (out's copy is what is handed over): a chunk gone
-  // from memory by the delivery was written or left out meanwhile, and
-  // there is nothing to tell.
-  struct Later {
-    std::weak_ptr<const void> owner;
-    std::span<const uint8_t> record;
-    uint64_t bytes = 0;
-    uint64_t chunk_bytes = 0;
-  };
-  std::vector<Later> later;
+  std::vector<Handed> handed;
   for (const Piece& p : pieces) {
-    std::optional<chunkstore::ChunkCache::HeldRecord> rec =
-        cache_->HoldChunk(*p.xorb, p.index, /*counted=*/false);
-    if (!rec.has_value()) continue;
-    const uint64_t from = std::max(p.start, offset);
-    const uint64_t to = std::min(p.start + p.length, end);
-    later.push_back(Later{rec->owner, rec->record, to - from, p.length});
-  }
-  if (later.empty()) return;
-  out->OnDelivered([cache = cache_, later = std::move(later)] {
-    for (const Later& l : later) {
-      if (std::shared_ptr<const void> owner = l.owner.lock()) {
-        cache->ReadThrough(chunkstore::ChunkCache::HeldRecord{std::move(owner), l.record},
-                           l.bytes, l.chunk_bytes);
-      }
+    if (std::optional<chunkstore::ChunkCache::HeldRecord> rec =
+            cache_->HoldChunk(*p.xorb, p.index, /*counted=*/false)) {
+      handed.push_back(HandedOf(*rec, p.start, p.length, offset, end));
     }
-  });
+  }
+  TellOnDelivery(cache_, std::move(handed), out);
 }
 
 Status XetReader::ReadRange(FileState& state, uint64_t offset, std::span<uint8_t> out,

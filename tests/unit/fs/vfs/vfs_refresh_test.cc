@@ -121,6 +121,12 @@ class VfsRefreshTest : public ::testing::Test {
     return names;
   }
 
+  // The branch moves to kNew and the metadata TTL (10 s) passes.
+  void MoveHeadPastTtl() {
+    source_.SetHead(kNew);
+    clock_.Advance(std::chrono::seconds(11));
+  }
+
   FakeClock clock_;
   MovingSource source_;
 };
@@ -194,8 +200,7 @@ TEST_F(VfsRefreshTest, InodeOpenedAfterAMoveReadsItsOwnVersion) {
   auto core = Make(false);
   auto a = core->Lookup(VfsCore::kRootIno, "a.txt", true);
   ASSERT_TRUE(a.ok());
-  source_.SetHead(kNew);
-  clock_.Advance(std::chrono::seconds(11));
+  MoveHeadPastTtl();
   ASSERT_TRUE(core->RefreshIfDue());
   auto fh = core->Open(a->attr.ino, false);
   ASSERT_TRUE(fh.ok());
@@ -241,8 +246,7 @@ TEST_F(VfsRefreshTest, ABranchDirectoryIsCachedUntilTheViewMoves) {
   EXPECT_TRUE(core->TakeInvalidations().empty());
 
   // Moved: the next open drops what the kernel held, the one after keeps.
-  source_.SetHead(kNew);
-  clock_.Advance(std::chrono::seconds(11));
+  MoveHeadPastTtl();
   const uint64_t moved = open();
   c = core->DirCachingFor(VfsCore::kRootIno, moved);
   EXPECT_TRUE(c.cache);
@@ -270,8 +274,7 @@ TEST_F(VfsRefreshTest, AHandleOpenedBeforeAMoveDropsTheCacheAtItsRelease) {
   auto old_dh = core->OpenDir(VfsCore::kRootIno, true);
   ASSERT_TRUE(old_dh.ok());
   EXPECT_TRUE(core->DirCachingFor(VfsCore::kRootIno, *old_dh).cache);
-  source_.SetHead(kNew);
-  clock_.Advance(std::chrono::seconds(11));
+  MoveHeadPastTtl();
   auto new_dh = core->OpenDir(VfsCore::kRootIno, true);
   ASSERT_TRUE(new_dh.ok());
   EXPECT_FALSE(core->DirCachingFor(VfsCore::kRootIno, *new_dh).keep);
@@ -299,8 +302,7 @@ TEST_F(VfsRefreshTest, AnOpenListedBeforeAMoveThatArrivesAfterItIsNotCached) {
   auto core = Make(false);
   auto late = core->OpenDir(VfsCore::kRootIno, true);  // not yet handed over
   ASSERT_TRUE(late.ok());
-  source_.SetHead(kNew);
-  clock_.Advance(std::chrono::seconds(11));
+  MoveHeadPastTtl();
   auto current = core->OpenDir(VfsCore::kRootIno, true);
   ASSERT_TRUE(current.ok());
   EXPECT_TRUE(core->DirCachingFor(VfsCore::kRootIno, *current).cache);
@@ -335,8 +337,7 @@ TEST_F(VfsRefreshTest, ACommitDirectoryIsAlwaysCachedAndKept) {
 TEST_F(VfsRefreshTest, FailedResolutionKeepsServingAndRetriesAfterTtl) {
   auto core = Make(false);
   ASSERT_TRUE(core->Lookup(VfsCore::kRootIno, "gone.txt", true).ok());
-  source_.SetHead(kNew);
-  clock_.Advance(std::chrono::seconds(11));
+  MoveHeadPastTtl();
   source_.SetDown(true);
   int before = source_.resolves();
   // The listing of the old commit is cached: still served.
