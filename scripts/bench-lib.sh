@@ -10,7 +10,11 @@
 #                                     built, this runs as root and /dev/fuse exists
 #   bench_now                         monotonic-enough wall clock in ns
 #   bench_ms START_NS END_NS          milliseconds between two bench_now values
-#   bench_drop_caches                 sync + drop page, dentry and inode caches (root)
+#   bench_drop_caches                 sync + drop page, dentry and inode caches (root),
+#                                     then reads the server's store back in when
+#                                     bench_server_in_memory named one
+#   bench_server_in_memory DIR        the store hubsim serves (its data dir): kept in
+#                                     memory across every bench_drop_caches
 #   bench_start_hubsim DATA LOG [ARGS...]
 #                                     hubsim serve on loopback; sets BENCH_HUB and
 #                                     BENCH_HUBSIM_PID (the caller kills it)
@@ -83,9 +87,18 @@ bench_check_page_reporting() {
 bench_now() { date +%s%N; }
 bench_ms() { echo $((($2 - $1) / 1000000)); }
 
+# "Cold" is nothing cached on the client side, the server's store in memory
+# as a CDN's would be (design §8): dropping the page cache drops hubsim's
+# files too, and a cold read would then wait for hubsim's disk reads (which
+# share the disk with the chunk cache's writes) as much as for the code.
+BENCH_SERVER_STORE=
+bench_server_in_memory() { BENCH_SERVER_STORE=$1; }
 bench_drop_caches() {
   sync
   echo 3 >/proc/sys/vm/drop_caches
+  if [[ -n $BENCH_SERVER_STORE ]]; then
+    find "$BENCH_SERVER_STORE" -type f -exec cat {} + >/dev/null
+  fi
 }
 
 bench_start_hubsim() {

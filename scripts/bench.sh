@@ -11,7 +11,9 @@
 #     warm (chunk cache full, page caches dropped on both sides), through the
 #     mount vs `hubfs cat` vs the official JS client's downloadFile vs curl
 #     fetching the plan's data ranges 8 at a time vs a local copy; every
-#     sequential read is 1 MiB reads by scripts/bench/read_trace.py
+#     sequential read is 1 MiB reads by scripts/bench/read_trace.py; the page
+#     cache's growth over the cold and the warm read through the mount
+#     (Cached in /proc/meminfo) vs the bytes read; each cold run vs the first
 #   - re-open with the page cache warm: the daemon's reader calls (every FUSE
 #     read of a Xet file makes at least one; from <cache>/mounts/<pid>.json),
 #     vs the local copy with its page cache warm
@@ -33,8 +35,9 @@
 #   - then scripts/bench-peers.sh (unless BENCH_PEERS=0), its own table and
 #     JSON: the official Python client (hf_xet) vs the mount and `hubfs cat`
 #     on a BENCH_SIZE_MB file and a 4-shard model folder of the same total size
-# Every cold case drops the page cache first, so hubsim reads its store from
-# disk for all of them alike.
+# Every cold case drops the page cache first and then reads hubsim's store
+# back into memory (bench_server_in_memory): cold is the client side's
+# cold, the server's store in memory as a CDN's would be (design §8).
 # usage: scripts/bench.sh [BUILD_DIR]
 #   env: BENCH_SIZE_MB (1024), BENCH_STREAM_MB (4096), BENCH_FILES (10000),
 #        BENCH_FIO_SECS (15), BENCH_REPEAT (3), BENCH_PEERS (1), BENCH_OUT (BUILD_DIR/bench),
@@ -103,6 +106,7 @@ t=$(bench_now)
 say "hubsim import in $(bench_ms "$t" "$(bench_now)") ms"
 rm "$T/src/huge/huge.bin" "$T/src/st/big.safetensors"  # not read locally; frees disk
 bench_start_hubsim "$T/data" "$T/hubsim.log" || die "hubsim did not start"
+bench_server_in_memory "$T/data"
 export HF_ENDPOINT=$BENCH_HUB HF_HOME=$T/hfhome HF_TOKEN_PATH=$T/no-token
 unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_OFFLINE HUBFS_CACHE_DIR || true
 say "hubsim at $BENCH_HUB; file $size bytes"
@@ -161,16 +165,25 @@ reopen() {
   put reopen_reader_calls $((r1 - r0))
 }
 
+# The page cache's size (KiB): its growth over a read through the mount is
+# the mount's own pages plus whatever the chunk cache's files left there.
+cached_kib() { awk '$1 == "Cached:" { print $2 }' /proc/meminfo; }
+
 sequential() {  # RUN
+  local c0
   mount_fresh bench/model "seq-$1"
   bench_drop_caches
+  c0=$(cached_kib)
   put mount_cold_ms "$(timed_ms seqread "$MNT/big.bin" "$RUNS/trace-mount_cold-$1")"
+  put cold_cache_growth $((($(cached_kib) - c0) * 1024))
   # A cold read through the page cache caches what the cache's disk keeps up
   # with, not always all: warm the rest first (untimed; prefetch reads
   # O_DIRECT, which caches every chunk).
   "$HUBFS" prefetch "$MNT/big.bin" >/dev/null
   bench_drop_caches
+  c0=$(cached_kib)
   put mount_warm_ms "$(timed_ms seqread "$MNT/big.bin" "$RUNS/trace-mount_warm-$1")"
+  put warm_cache_growth $((($(cached_kib) - c0) * 1024))
   if (($1 == 1)); then
     [[ $(sha256sum <"$MNT/big.bin") == $(sha256sum <"$T/src/big/big.bin") ]] || die "mounted big.bin differs"
   fi

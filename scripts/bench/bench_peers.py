@@ -8,7 +8,8 @@ Inputs (random bytes, made here and imported into hubsim):
   bench/model  BENCH_PEERS_SHARDS safetensors shards of ~BENCH_PEERS_SHARD_MB
                MiB (float32 tensors of random bits, 16 MiB at most), their
                index, a config, a tokenizer.json and a README
-Rows, each cold (fresh HF_HOME or hubfs cache dir, page caches dropped):
+Rows, each cold (fresh HF_HOME or hubfs cache dir, page caches dropped, then
+hubsim's store read back into memory, as a CDN's would be: design §8):
   - the file: hf_hub_download (the baseline) vs `cp` from a fresh mount vs
     `hubfs cat > file`, and HfFileSystem reading it sequentially (8 MiB reads)
   - the folder: snapshot_download (the baseline) vs `cp -r` from a fresh mount
@@ -138,12 +139,14 @@ class Bench:
         self.tmp = tmp
         self.mounts = []
         self.sim = None
+        self.store = None
         self.url = None
         self.rows = []
         self.n = 0
 
     # --- hubsim
     def start_hubsim(self, data):
+        self.store = data
         self.simlog = open(os.path.join(self.tmp, "hubsim.log"), "w")
         self.sim = subprocess.Popen([HUBSIM, "serve", "--data", data, "--listen", "127.0.0.1:0"],
                                     stdout=subprocess.PIPE, stderr=self.simlog, text=True)
@@ -151,6 +154,14 @@ class Bench:
         if not line.startswith("hubsim listening on "):
             sys.exit("hubsim did not start: " + line)
         self.url = line.split()[3]
+
+    def store_in_memory(self):
+        """Reads hubsim's store back into the page cache after a drop."""
+        for root, _, files in os.walk(self.store):
+            for name in files:
+                with open(os.path.join(root, name), "rb", buffering=0) as f:
+                    while f.read(1 << 20):
+                        pass
 
     def admin(self, method, route):
         req = urllib.request.Request(self.url + "/admin/" + route, method=method)
@@ -217,6 +228,7 @@ class Bench:
             os.sync()
             with open("/proc/sys/vm/drop_caches", "w") as f:
                 f.write("3\n")
+            self.store_in_memory()
             self.admin("DELETE", "counters")
             t0 = time.monotonic()
             timed()
