@@ -13,7 +13,9 @@
 #     fetching the plan's data ranges 8 at a time vs a local copy; every
 #     sequential read is 1 MiB reads by scripts/bench/read_trace.py; the page
 #     cache's growth over the cold and the warm read through the mount
-#     (Cached in /proc/meminfo) vs the bytes read; each cold run vs the first
+#     (Cached in /proc/meminfo) vs the bytes read; each cold run vs the first;
+#     a no-op FUSE file of the same size (bench/fuse_noop: the kernel's FUSE
+#     path alone, the ceiling of any read through a mount)
 #   - re-open with the page cache warm: the daemon's reader calls (every FUSE
 #     read of a Xet file makes at least one; from <cache>/mounts/<pid>.json),
 #     vs the local copy with its page cache warm
@@ -49,6 +51,7 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 HUBFS=$(realpath "$BUILD/bin/hubfs")
 HUBSIM=$(realpath "$BUILD/bin/hubsim")
+NOOP=$BUILD/bin/fuse_noop
 SIZE_MB=${BENCH_SIZE_MB:-1024}
 STREAM_MB=${BENCH_STREAM_MB:-4096}
 NFILES=${BENCH_FILES:-10000}
@@ -204,6 +207,26 @@ sequential() {  # RUN
   bench_drop_caches
   put local_ms "$(timed_ms seqread "$T/src/big/big.bin")"
   put local_hot_ms "$(timed_ms seqread "$T/src/big/big.bin")"
+  noop_read
+}
+
+# The kernel's FUSE read path alone (bench/fuse_noop answers reads from
+# memory, with hubfs's read-ahead and background settings): the ceiling of a
+# sequential read through any FUSE mount here, page cache dropped.
+noop_read() {
+  [[ -x $NOOP ]] || return 0
+  "$NOOP" "$MNT" "$size" &
+  local pid=$! i
+  for i in $(seq 1 50); do
+    grep -qF " $MNT " /proc/self/mountinfo && break
+    sleep 0.1
+  done
+  grep -qF " $MNT " /proc/self/mountinfo || die "fuse_noop did not mount"
+  echo 1024 >"/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb"
+  bench_drop_caches
+  put noop_ms "$(timed_ms seqread "$MNT/data")"
+  fusermount3 -u "$MNT" || die "fuse_noop: unmount"
+  wait "$pid" || die "fuse_noop failed"
 }
 
 fio_rand() {  # FILE CASE RUN: 4 KiB random reads; JSON kept for the latency plot
