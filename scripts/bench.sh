@@ -45,6 +45,9 @@
 #        BENCH_FIO_SECS (15), BENCH_REPEAT (3), BENCH_PEERS (1), BENCH_OUT (BUILD_DIR/bench),
 #        KIT (BUILD_DIR/conformance),
 #        TMPDIR (work files: ~3 x BENCH_SIZE_MB + 3 x BENCH_STREAM_MB of disk)
+#   memory: hubsim's store (~2 x BENCH_SIZE_MB + BENCH_STREAM_MB) stays in the
+#   page cache beside the reads (~3 x BENCH_SIZE_MB); with less available, the
+#   kernel takes the store's pages back during the rows (said at the start)
 #   quick run: BENCH_SIZE_MB=256 BENCH_STREAM_MB=512 BENCH_FIO_SECS=5 BENCH_REPEAT=2 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -110,6 +113,10 @@ say "hubsim import in $(bench_ms "$t" "$(bench_now)") ms"
 rm "$T/src/huge/huge.bin" "$T/src/st/big.safetensors"  # not read locally; frees disk
 bench_start_hubsim "$T/data" "$T/hubsim.log" || die "hubsim did not start"
 bench_server_in_memory "$T/data"
+store_mib=$(($(du -sk "$T/data" | cut -f1) / 1024))
+avail_mib=$(($(awk '$1 == "MemAvailable:" { print $2 }' /proc/meminfo) / 1024))
+((avail_mib > store_mib + 3 * SIZE_MB)) ||
+  say "note: $avail_mib MiB available for hubsim's store ($store_mib MiB) and the reads ($((3 * SIZE_MB)) MiB): cold rows may find the store partly on disk"
 export HF_ENDPOINT=$BENCH_HUB HF_HOME=$T/hfhome HF_TOKEN_PATH=$T/no-token
 unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_OFFLINE HUBFS_CACHE_DIR || true
 say "hubsim at $BENCH_HUB; file $size bytes"
@@ -214,14 +221,21 @@ sequential() {  # RUN
 # memory, with hubfs's read-ahead and background settings): the ceiling of a
 # sequential read through any FUSE mount here, page cache dropped.
 noop_read() {
-  [[ -x $NOOP ]] || return 0
+  if [[ ! -x $NOOP ]]; then
+    say "no $NOOP (built with HUBFS_BENCH=OFF?): no no-op FUSE row"
+    return 0
+  fi
   "$NOOP" "$MNT" "$size" &
   local pid=$! i
   for i in $(seq 1 50); do
     grep -qF " $MNT " /proc/self/mountinfo && break
     sleep 0.1
   done
-  grep -qF " $MNT " /proc/self/mountinfo || die "fuse_noop did not mount"
+  if ! grep -qF " $MNT " /proc/self/mountinfo; then
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    die "fuse_noop did not mount"
+  fi
   echo 1024 >"/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb"
   bench_drop_caches
   put noop_ms "$(timed_ms seqread "$MNT/data")"
