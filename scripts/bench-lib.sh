@@ -10,9 +10,10 @@
 #                                     built, this runs as root and /dev/fuse exists
 #   bench_now                         monotonic-enough wall clock in ns
 #   bench_ms START_NS END_NS          milliseconds between two bench_now values
-#   bench_drop_caches                 sync + drop page, dentry and inode caches (root),
+#   bench_drop_caches [--no-server]   sync + drop page, dentry and inode caches (root),
 #                                     then reads the server's store back in when
-#                                     bench_server_in_memory named one
+#                                     bench_server_in_memory named one, unless the
+#                                     next row asks nothing of hubsim (--no-server)
 #   bench_server_in_memory DIR        the store hubsim serves (its data dir): kept in
 #                                     memory across every bench_drop_caches
 #   bench_start_hubsim DATA LOG [ARGS...]
@@ -38,6 +39,7 @@
 #                                     model repo file, streamed and length-checked
 
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/hubsim.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/mount_record.sh"
 
 bench_workdir() {
   T=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
@@ -96,7 +98,7 @@ bench_server_in_memory() { BENCH_SERVER_STORE=$1; }
 bench_drop_caches() {
   sync
   echo 3 >/proc/sys/vm/drop_caches
-  if [[ -n $BENCH_SERVER_STORE ]]; then
+  if [[ -n $BENCH_SERVER_STORE && ${1:-} != --no-server ]]; then
     find "$BENCH_SERVER_STORE" -type f -exec cat {} + >/dev/null
   fi
 }

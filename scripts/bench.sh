@@ -141,15 +141,8 @@ timed_ms() {  # CMD...: runs it, prints its wall time in ms
   bench_ms "$t0" "$(bench_now)"
 }
 seqread() { "$PY" scripts/bench/read_trace.py "$@"; }  # FILE [TRACE]: dd bs=1M, traced
-state() {  # KEY from the daemon's state file, after its next refresh (every 2 s)
-  local f=$MCACHE/mounts/$MPID.json before
-  before=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["updated"])' "$f")
-  for _ in $(seq 1 60); do
-    sleep 0.1
-    "$PY" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["updated"] <= int(sys.argv[2]))' \
-      "$f" "$before" 2>/dev/null && break
-  done
-  "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$f" "$1"
+state() {  # KEY from the daemon's record, after its next refresh (every 2 s)
+  mount_record_fresh "$MCACHE/mounts/$MPID.json" "$1" || die "the daemon's record ($MPID) was not rewritten"
 }
 put curl_bytes "$(bench_xet_ranges bench/model main big.bin "$T/ranges")"
 put curl_ranges "$(wc -l <"$T/ranges")"
@@ -190,7 +183,7 @@ sequential() {  # RUN
   # with, not always all: warm the rest first (untimed; prefetch reads
   # O_DIRECT, which caches every chunk).
   "$HUBFS" prefetch "$MNT/big.bin" >/dev/null
-  bench_drop_caches
+  bench_drop_caches --no-server
   c0=$(cached_kib)
   put mount_warm_ms "$(timed_ms seqread "$MNT/big.bin" "$RUNS/trace-mount_warm-$1")"
   put warm_cache_growth $((($(cached_kib) - c0) * 1024))
@@ -204,14 +197,14 @@ sequential() {  # RUN
   # A cold cat caches what its disk keeps up with, not always all: warm the
   # rest first (untimed).
   "$HUBFS" prefetch --cache-dir "$T/cache-cat" bench/model/big.bin >/dev/null
-  bench_drop_caches
+  bench_drop_caches --no-server
   put cat_warm_ms "$(timed_ms "$HUBFS" cat --cache-dir "$T/cache-cat" bench/model/big.bin)"
   rm -rf "$T/cache-cat"
   bench_drop_caches
   put curl_ms "$(timed_ms bench_curl_ranges "$T/ranges")"
   bench_drop_caches
   put js_ms "$(timed_ms bench_js_download "$KIT" bench/model big.bin "$size")"
-  bench_drop_caches
+  bench_drop_caches --no-server
   put local_ms "$(timed_ms seqread "$T/src/big/big.bin")"
   put local_hot_ms "$(timed_ms seqread "$T/src/big/big.bin")"
   noop_read
@@ -237,7 +230,7 @@ noop_read() {
     die "fuse_noop did not mount"
   fi
   echo 1024 >"/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb"
-  bench_drop_caches
+  bench_drop_caches --no-server
   put noop_ms "$(timed_ms seqread "$MNT/data")"
   fusermount3 -u "$MNT" || die "fuse_noop: unmount"
   wait "$pid" || die "fuse_noop failed"
@@ -257,10 +250,10 @@ random_reads() {  # RUN: cold mount, then warm (chunk cache full), then the loca
   fio_rand "$MNT/big.bin" cold "$1"
   put fio_cold_requests "$(bench_requests cas data)"
   "$HUBFS" prefetch "$MNT/big.bin" >/dev/null  # the chunk cache full
-  bench_drop_caches
+  bench_drop_caches --no-server
   fio_rand "$MNT/big.bin" warm "$1"
   unmount
-  bench_drop_caches
+  bench_drop_caches --no-server
   fio_rand "$T/src/big/big.bin" local "$1"
 }
 
@@ -294,7 +287,7 @@ listing() {  # RUN: each op on a fresh mount, cold then warm, and on the local t
       put "${op}_${temp}_requests" "$(bench_requests hub cas data)"
     done
     unmount
-    bench_drop_caches
+    bench_drop_caches --no-server
     put "local_${op}_cold_ms" "$(timed_ms list_cmd "$op" "$T/src/many")"
     put "local_${op}_warm_ms" "$(timed_ms list_cmd "$op" "$T/src/many")"
   done

@@ -34,25 +34,13 @@ is_mounted || fail "not mounted"
 [[ $(cat "$MNT/data.txt") == "version one" ]] || fail "initial content"
 [[ $(getfattr --only-values -n user.hf.commit "$MNT/data.txt") == "$old_commit" ]] ||
   fail "user.hf.commit before the move"
-# The kernel's directory reads (readdir upcalls) so far, from the mount's
-# record once it was rewritten after this call began (every 2 s).
+source "$here/../lib/mount_record.sh"
+# The kernel's directory reads (readdir upcalls) so far.
 dir_reads() {
-  local since rec out
-  since=$(date +%s)
-  for _ in $(seq 60); do
-    rec=$(ls "$W"/cache/mounts/*.json 2>/dev/null | head -1)
-    if [[ -n $rec ]]; then
-      out=$(/usr/bin/python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print(d["updated"], d["dir_reads"])' "$rec" 2>/dev/null) || out=""
-      if [[ -n $out ]] && (( ${out% *} > since )); then
-        echo "${out#* }"
-        return 0
-      fi
-    fi
-    sleep 0.1
-  done
-  fail "the mount's record was not rewritten"
+  local rec
+  rec=$(ls "$W"/cache/mounts/*.json 2>/dev/null | head -1)
+  [[ -n $rec ]] || fail "no mount record"
+  mount_record_fresh "$rec" dir_reads || fail "the mount's record was not rewritten"
 }
 
 # Listed twice: the kernel caches the root's entries and keeps them.
